@@ -1,0 +1,51 @@
+"""What can go wrong in the hall, as errors with a stable code.
+
+The core does not know HTTP; each error carries a ``code`` that adapters map to
+a status (the API) or a translated message (the pages).
+"""
+
+from __future__ import annotations
+
+
+class QueueError(Exception):
+    """Base of every refusal by the queue core."""
+
+    code = "queue_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownService(QueueError):
+    code = "unknown_service"
+
+
+class UnknownCounter(QueueError):
+    code = "unknown_counter"
+
+
+class UnknownTicket(QueueError):
+    code = "unknown_ticket"
+
+
+class NobodyWaiting(QueueError):
+    code = "nobody_waiting"
+
+
+class InvalidTransition(QueueError):
+    """The ticket or counter is not in a state that allows the action."""
+
+    code = "invalid_transition"
+
+
+class DailyLimitReached(QueueError):
+    code = "daily_limit_reached"
+
+
+class HallClosed(QueueError):
+    code = "hall_closed"
+
+
+class CounterPaused(QueueError):
+    code = "counter_paused"

@@ -1,0 +1,159 @@
+"""The words of the hall as plain data: services, counters, tickets and their history.
+
+Nothing here knows about Flask, SQL or sockets. The ticket keeps its current
+state for quick queries, but the truth about what happened to it is its event
+log (:class:`TicketEvent`): reports, waiting-time targets and audits are built
+from the log, so every change of state appends one event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TicketStatus(StrEnum):
+    """Where a ticket is in its life.
+
+    ``transferred`` is a waiting state: the same ticket (内转外不转) now waits
+    for another service or counter and can be called again.
+    """
+
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+    TRANSFERRED = "transferred"
+
+
+#: States in which a ticket stands in a queue and may be called.
+CALLABLE = frozenset({TicketStatus.WAITING, TicketStatus.TRANSFERRED})
+#: States in which a ticket occupies a counter.
+AT_COUNTER = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
+#: States a ticket never leaves.
+FINAL = frozenset({TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED})
+
+
+class EventKind(StrEnum):
+    """One entry of a ticket's history."""
+
+    ISSUED = "issued"
+    CALLED = "called"
+    RECALLED = "recalled"
+    STARTED = "started"
+    FINISHED = "finished"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"
+    CANCELLED = "cancelled"
+
+
+class CounterStatus(StrEnum):
+    """Whether a counter takes calls. A paused counter keeps its current ticket."""
+
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A business a visitor can queue for (业务), with its ticket numbering."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    prefix: str
+    width: int = 3
+    daily_limit: int | None = None
+
+    def number_for(self, seq: int) -> str:
+        """The printed number for the ``seq``-th ticket of the day, e.g. ``A012``."""
+        return f"{self.prefix}{seq:0{self.width}d}"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A window (窗口) and the services it serves, most preferred first."""
+
+    number: int
+    name_zh: str
+    name_en: str
+    services: tuple[str, ...]
+
+
+@dataclass
+class Ticket:
+    """A visitor's place in the hall; one ticket is carried through transfers."""
+
+    id: str
+    number: str
+    service: str
+    seq: int
+    business_day: date
+    status: TicketStatus
+    issued_at: datetime
+    #: Ordering time in the queue. Equal to ``issued_at`` unless a policy moves it.
+    queue_at: datetime
+    priority: int = 0
+    counter: int | None = None
+    target_counter: int | None = None
+    called_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    call_count: int = 0
+    history: list[TicketEvent] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        """The ticket as shown to anyone: no personal data is ever kept on it."""
+        return {
+            "id": self.id,
+            "number": self.number,
+            "service": self.service,
+            "status": self.status.value,
+            "priority": self.priority,
+            "counter": self.counter,
+            "target_counter": self.target_counter,
+            "issued_at": _iso(self.issued_at),
+            "called_at": _iso(self.called_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "call_count": self.call_count,
+        }
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """Something that happened to a ticket, when, and where."""
+
+    ticket_id: str
+    kind: EventKind
+    at: datetime
+    counter: int | None = None
+    staff: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        """The event as shown on the ticket's history (staff names left out)."""
+        return {
+            "kind": self.kind.value,
+            "at": _iso(self.at),
+            "counter": self.counter,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class CounterState:
+    """What a counter is doing now."""
+
+    number: int
+    status: CounterStatus
+    current_ticket_id: str | None = None
+    staff: str | None = None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

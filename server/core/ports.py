@@ -1,0 +1,93 @@
+"""What the queue core needs from a store, as a protocol.
+
+The core decides; the store only keeps. Each action of the core runs inside
+one :meth:`Store.transaction`: everything it wrote is committed together when
+the block ends, or nothing is. The one promise that needs the database's help
+is :meth:`StoreTx.claim`: a conditional write that succeeds for exactly one of
+several transactions racing for the same ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from .model import CounterState, Ticket, TicketEvent, TicketStatus
+
+
+@dataclass(frozen=True)
+class ServiceQueue:
+    """How one service's queue looks: how many wait, and the next numbers."""
+
+    service: str
+    waiting: int
+    next_numbers: list[str]
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call (or recall) as shown on the lobby's list of recent calls."""
+
+    ticket_id: str
+    number: str
+    service: str
+    counter: int
+    at: datetime
+    recall: bool
+
+
+class StoreTx(Protocol):
+    """The operations available inside one transaction."""
+
+    def allocate_seq(self, service: str, day: date) -> int:
+        """Reserve and return the next ticket sequence of ``service`` on ``day`` (1-based)."""
+
+    def add_ticket(self, ticket: Ticket) -> None: ...
+
+    def add_event(self, event: TicketEvent) -> None: ...
+
+    def get_ticket(self, ticket_id: str) -> Ticket | None: ...
+
+    def find_ticket(self, day: date, number: str) -> Ticket | None:
+        """The ticket printed as ``number`` on ``day``."""
+
+    def history(self, ticket_id: str) -> list[TicketEvent]: ...
+
+    def callable_heads(
+        self, day: date, services: Sequence[str], counter: int, head: int
+    ) -> list[Ticket]:
+        """The first ``head`` callable tickets of each service in queue order,
+        plus every callable ticket sent to ``counter``."""
+
+    def all_callable(self, day: date, service: str) -> list[Ticket]:
+        """Every callable ticket of ``service`` (to tell a visitor how many are ahead)."""
+
+    def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
+        """Write ``ticket`` if its stored status is still one of ``expect``.
+
+        Returns False when another transaction changed it first; the caller
+        then looks again. This is what makes a call go to exactly one counter.
+        """
+
+    def counter_state(self, number: int) -> CounterState:
+        """The counter's state, locked against other transactions until commit."""
+
+    def save_counter_state(self, state: CounterState) -> None: ...
+
+    def counter_states(self) -> list[CounterState]: ...
+
+    def service_queues(self, day: date, head: int) -> list[ServiceQueue]: ...
+
+    def recent_calls(self, day: date, limit: int) -> list[CallRecord]: ...
+
+    def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]: ...
+
+
+class Store(Protocol):
+    """A durable place for tickets, their events and the counters' state."""
+
+    def transaction(self) -> AbstractContextManager[StoreTx]: ...
+

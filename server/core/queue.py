@@ -1,0 +1,457 @@
+"""The queue core: every action of the hall, as plain Python.
+
+Each public method runs one store transaction, commits it, and only then
+publishes what happened on the event bus. It takes a clock, so tests can move
+time, and a calling policy, so the order of calls can be changed without
+touching this file.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from . import events as ev
+from .calendar import Clock, HallCalendar, utc_now
+from .errors import (
+    CounterPaused,
+    DailyLimitReached,
+    HallClosed,
+    InvalidTransition,
+    NobodyWaiting,
+    UnknownCounter,
+    UnknownService,
+    UnknownTicket,
+)
+from .events import EventBus, HallEvent
+from .model import (
+    AT_COUNTER,
+    CALLABLE,
+    Counter,
+    CounterState,
+    CounterStatus,
+    EventKind,
+    Service,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from .policy import CallingPolicy, ahead_of, preference_policy
+from .ports import Store, StoreTx
+
+#: How many tickets of each service the policy sees when choosing.
+POLICY_HEAD = 20
+#: How many times a counter looks again after losing a race for a ticket.
+CLAIM_ATTEMPTS = 50
+#: How many next numbers and recent calls the snapshot carries.
+SNAPSHOT_HEAD = 5
+RECENT_CALLS = 10
+
+
+@dataclass(frozen=True)
+class Hall:
+    """The site as the core sees it: services, counters and the calendar."""
+
+    name_zh: str
+    name_en: str
+    services: Mapping[str, Service]
+    counters: Mapping[int, Counter]
+    calendar: HallCalendar = field(default_factory=HallCalendar)
+
+    def service(self, code: str) -> Service:
+        try:
+            return self.services[code]
+        except KeyError:
+            raise UnknownService(f"unknown service {code!r}") from None
+
+    def counter(self, number: int) -> Counter:
+        try:
+            return self.counters[number]
+        except KeyError:
+            raise UnknownCounter(f"unknown counter {number!r}") from None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A new ticket and how many stand before it."""
+
+    ticket: Ticket
+    waiting_ahead: int
+
+
+def new_ticket_id() -> str:
+    """An unguessable id: knowing it is what lets a phone follow the ticket."""
+    return secrets.token_urlsafe(9)
+
+
+class QueueCore:
+    """Issue, call, recall, start, finish, no-show, transfer, pause, resume."""
+
+    def __init__(
+        self,
+        hall: Hall,
+        store: Store,
+        bus: EventBus | None = None,
+        clock: Clock = utc_now,
+        policy: CallingPolicy = preference_policy,
+    ) -> None:
+        self.hall = hall
+        self.store = store
+        self.bus = bus or EventBus()
+        self.clock = clock
+        self.policy = policy
+
+    # -- kiosk -----------------------------------------------------------
+
+    def issue(self, service_code: str, priority: int = 0) -> Issued:
+        """Give a walk-in visitor the next number of ``service_code``."""
+        service = self.hall.service(service_code)
+        now = self.clock()
+        if not self.hall.calendar.is_open(now):
+            raise HallClosed("the hall is closed: tickets are issued during opening hours")
+        day = self.hall.calendar.business_day(now)
+        with self.store.transaction() as tx:
+            seq = tx.allocate_seq(service.code, day)
+            if service.daily_limit is not None and seq > service.daily_limit:
+                raise DailyLimitReached(
+                    f"service {service.code!r} has issued its {service.daily_limit} tickets for today"
+                )
+            ticket = Ticket(
+                id=new_ticket_id(),
+                number=service.number_for(seq),
+                service=service.code,
+                seq=seq,
+                business_day=day,
+                status=TicketStatus.WAITING,
+                issued_at=now,
+                queue_at=now,
+                priority=priority,
+            )
+            tx.add_ticket(ticket)
+            tx.add_event(TicketEvent(ticket.id, EventKind.ISSUED, now, detail={"priority": priority}))
+            ahead = ahead_of(ticket, tx.all_callable(day, service.code))
+        self._publish(ev.TICKET_ISSUED, ticket=ticket.public(), waiting_ahead=ahead)
+        return Issued(ticket, ahead)
+
+    # -- anyone ----------------------------------------------------------
+
+    def ticket(self, ticket_id: str) -> tuple[Ticket, int]:
+        """A ticket with its history, and how many stand before it now."""
+        with self.store.transaction() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"no ticket {ticket_id!r}")
+            ticket.history = tx.history(ticket_id)
+            ahead = (
+                ahead_of(ticket, tx.all_callable(ticket.business_day, ticket.service))
+                if ticket.status in CALLABLE
+                else 0
+            )
+        return ticket, ahead
+
+    def snapshot(self) -> dict[str, Any]:
+        """The live state of the hall, enough for any screen to draw itself."""
+        day = self.hall.calendar.business_day(self.clock())
+        with self.store.transaction() as tx:
+            queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
+            states = {s.number: s for s in tx.counter_states()}
+            current = {t.id: t for t in tx.tickets_by_id([s.current_ticket_id for s in states.values() if s.current_ticket_id])}
+            calls = tx.recent_calls(day, RECENT_CALLS)
+        return {
+            "site": {"name_zh": self.hall.name_zh, "name_en": self.hall.name_en},
+            "business_day": day.isoformat(),
+            "services": [
+                {
+                    "code": s.code,
+                    "name_zh": s.name_zh,
+                    "name_en": s.name_en,
+                    "prefix": s.prefix,
+                    "waiting": queues[s.code].waiting if s.code in queues else 0,
+                    "next_numbers": queues[s.code].next_numbers if s.code in queues else [],
+                }
+                for s in self.hall.services.values()
+            ],
+            "counters": [
+                self._counter_view(c, states.get(c.number), current) for c in self.hall.counters.values()
+            ],
+            "recent_calls": [
+                {
+                    "ticket_id": call.ticket_id,
+                    "number": call.number,
+                    "service": call.service,
+                    "counter": call.counter,
+                    "at": call.at.isoformat(),
+                    "recall": call.recall,
+                }
+                for call in calls
+            ],
+        }
+
+    def waiting_list(self, counter_number: int) -> list[dict[str, Any]]:
+        """The tickets a counter could call, in the order its policy would call them."""
+        counter = self.hall.counter(counter_number)
+        day = self.hall.calendar.business_day(self.clock())
+        with self.store.transaction() as tx:
+            tickets = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+        ordered: list[Ticket] = []
+        remaining = list(tickets)
+        while remaining:
+            chosen = self.policy(counter, remaining, self.clock())
+            if chosen is None:
+                break
+            ordered.append(chosen)
+            remaining.remove(chosen)
+        return [t.public() for t in ordered]
+
+    # -- counter ---------------------------------------------------------
+
+    def call_next(self, counter_number: int, staff: str | None = None) -> Ticket:
+        """Call the ticket the policy picks; the counter's current ticket is finished first.
+
+        Raises :class:`NobodyWaiting` when the queue is empty (after committing
+        the finish of the current ticket, if there was one).
+        """
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        day = self.hall.calendar.business_day(now)
+        notices: list[tuple[str, dict[str, Any]]] = []
+        called: Ticket | None = None
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if state.status is CounterStatus.PAUSED:
+                raise CounterPaused(f"counter {counter.number} is paused")
+            notices += self._release_current(tx, state, now, staff)
+            for _ in range(CLAIM_ATTEMPTS):
+                heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+                chosen = self.policy(counter, heads, now)
+                if chosen is None:
+                    break
+                if self._claim_call(tx, chosen, counter, now, staff):
+                    called = chosen
+                    break
+            else:
+                raise NobodyWaiting("every waiting ticket was taken by another counter; try again")
+            tx.save_counter_state(replace(state, current_ticket_id=called.id if called else None, staff=staff))
+        for name, payload in notices:
+            self._publish(name, **payload)
+        if called is None:
+            self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+            raise NobodyWaiting(f"nobody is waiting for counter {counter.number}")
+        self._announce_call(called, counter, recall=False)
+        return called
+
+    def call_ticket(self, counter_number: int, ticket_id: str, staff: str | None = None) -> Ticket:
+        """Call one ticket out of order (a visitor who came back, an appointment)."""
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        notices: list[tuple[str, dict[str, Any]]] = []
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if state.status is CounterStatus.PAUSED:
+                raise CounterPaused(f"counter {counter.number} is paused")
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"no ticket {ticket_id!r}")
+            if ticket.status not in CALLABLE:
+                raise InvalidTransition(f"ticket {ticket.number} is {ticket.status.value}, not waiting")
+            if ticket.service not in counter.services and ticket.target_counter != counter.number:
+                raise InvalidTransition(f"counter {counter.number} does not serve {ticket.service!r}")
+            notices += self._release_current(tx, state, now, staff)
+            if not self._claim_call(tx, ticket, counter, now, staff):
+                raise InvalidTransition(f"ticket {ticket.number} was just called elsewhere")
+            tx.save_counter_state(replace(state, current_ticket_id=ticket.id, staff=staff))
+        for name, payload in notices:
+            self._publish(name, **payload)
+        self._announce_call(ticket, counter, recall=False)
+        return ticket
+
+    def recall(self, counter_number: int, staff: str | None = None) -> Ticket:
+        """Call the counter's current ticket again (the visitor did not come)."""
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            ticket = self._current(tx, counter.number, {TicketStatus.CALLED, TicketStatus.SERVING})
+            ticket.call_count += 1
+            ticket.called_at = now
+            self._write(tx, ticket, {TicketStatus.CALLED, TicketStatus.SERVING}, EventKind.RECALLED, counter, now, staff)
+        self._announce_call(ticket, counter, recall=True)
+        return ticket
+
+    def start(self, counter_number: int, staff: str | None = None) -> Ticket:
+        """The visitor is at the counter: service time starts now."""
+        return self._move(counter_number, {TicketStatus.CALLED}, TicketStatus.SERVING, EventKind.STARTED, staff)
+
+    def finish(self, counter_number: int, staff: str | None = None) -> Ticket:
+        """The service is done; the counter is free."""
+        return self._move(counter_number, AT_COUNTER, TicketStatus.DONE, EventKind.FINISHED, staff)
+
+    def no_show(self, counter_number: int, staff: str | None = None) -> Ticket:
+        """The called visitor never came; the counter is free."""
+        return self._move(counter_number, {TicketStatus.CALLED}, TicketStatus.NO_SHOW, EventKind.NO_SHOW, staff)
+
+    def transfer(
+        self,
+        counter_number: int,
+        to_service: str | None = None,
+        to_counter: int | None = None,
+        staff: str | None = None,
+    ) -> Ticket:
+        """Send the current ticket to another service or counter; the visitor keeps the number.
+
+        The ticket keeps its place in time (``queue_at``), so it is not sent to
+        the back of the next queue.
+        """
+        counter = self.hall.counter(counter_number)
+        if to_service is None and to_counter is None:
+            raise InvalidTransition("a transfer needs a service or a counter to go to")
+        service = self.hall.service(to_service) if to_service is not None else None
+        target = self.hall.counter(to_counter) if to_counter is not None else None
+        if target is not None and target.number == counter.number and service is None:
+            raise InvalidTransition("a ticket cannot be transferred to the counter it is at")
+        now = self.clock()
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            ticket = self._current(tx, counter.number, AT_COUNTER)
+            ticket.status = TicketStatus.TRANSFERRED
+            ticket.service = service.code if service else ticket.service
+            ticket.target_counter = target.number if target else None
+            ticket.counter = None
+            detail = {"from_counter": counter.number, "to_service": ticket.service, "to_counter": ticket.target_counter}
+            self._write(tx, ticket, AT_COUNTER, EventKind.TRANSFERRED, counter, now, staff, detail)
+            tx.save_counter_state(replace(state, current_ticket_id=None))
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.TRANSFERRED.value)
+        self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+        return ticket
+
+    def pause(self, counter_number: int, staff: str | None = None) -> CounterState:
+        """Stop taking calls (a break); the current ticket stays."""
+        return self._set_status(counter_number, CounterStatus.PAUSED, staff)
+
+    def resume(self, counter_number: int, staff: str | None = None) -> CounterState:
+        return self._set_status(counter_number, CounterStatus.OPEN, staff)
+
+    def counter_view(self, counter_number: int) -> dict[str, Any]:
+        """One counter's state and current ticket, as the console shows it."""
+        counter = self.hall.counter(counter_number)
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            current = {t.id: t for t in tx.tickets_by_id([state.current_ticket_id] if state.current_ticket_id else [])}
+        return self._counter_view(counter, state, current)
+
+    # -- inside ------------------------------------------------------------
+
+    def _set_status(self, counter_number: int, status: CounterStatus, staff: str | None) -> CounterState:
+        counter = self.hall.counter(counter_number)
+        with self.store.transaction() as tx:
+            state = replace(tx.counter_state(counter.number), status=status, staff=staff)
+            tx.save_counter_state(state)
+        self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+        return state
+
+    def _move(
+        self,
+        counter_number: int,
+        expect: frozenset[TicketStatus] | set[TicketStatus],
+        to: TicketStatus,
+        kind: EventKind,
+        staff: str | None,
+    ) -> Ticket:
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            ticket = self._current(tx, counter.number, expect)
+            self._apply(ticket, to, now)
+            self._write(tx, ticket, expect, kind, counter, now, staff)
+            if to not in AT_COUNTER:
+                tx.save_counter_state(replace(state, current_ticket_id=None))
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=kind.value)
+        self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+        return ticket
+
+    @staticmethod
+    def _apply(ticket: Ticket, to: TicketStatus, now: datetime) -> None:
+        ticket.status = to
+        if to is TicketStatus.SERVING:
+            ticket.started_at = now
+        elif to in (TicketStatus.DONE, TicketStatus.NO_SHOW):
+            ticket.finished_at = now
+
+    def _current(self, tx: StoreTx, counter_number: int, expect: frozenset[TicketStatus] | set[TicketStatus]) -> Ticket:
+        state = tx.counter_state(counter_number)
+        ticket = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        if ticket is None:
+            raise InvalidTransition(f"counter {counter_number} has no current ticket")
+        if ticket.status not in expect:
+            allowed = ", ".join(sorted(s.value for s in expect))
+            raise InvalidTransition(f"ticket {ticket.number} is {ticket.status.value}; this needs {allowed}")
+        return ticket
+
+    def _write(
+        self,
+        tx: StoreTx,
+        ticket: Ticket,
+        expect: frozenset[TicketStatus] | set[TicketStatus],
+        kind: EventKind,
+        counter: Counter,
+        now: datetime,
+        staff: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        if not tx.claim(ticket, expect):
+            raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+        tx.add_event(TicketEvent(ticket.id, kind, now, counter.number, staff, detail or {}))
+
+    def _release_current(
+        self, tx: StoreTx, state: CounterState, now: datetime, staff: str | None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Finish the counter's current ticket before it calls another (呼叫下一位 ends the last)."""
+        if not state.current_ticket_id:
+            return []
+        ticket = tx.get_ticket(state.current_ticket_id)
+        if ticket is None or ticket.status not in AT_COUNTER:
+            return []
+        self._apply(ticket, TicketStatus.DONE, now)
+        counter = self.hall.counter(state.number)
+        self._write(tx, ticket, AT_COUNTER, EventKind.FINISHED, counter, now, staff, {"by": "call_next"})
+        return [(ev.TICKET_CHANGED, {"ticket": ticket.public(), "event": EventKind.FINISHED.value})]
+
+    def _claim_call(self, tx: StoreTx, ticket: Ticket, counter: Counter, now: datetime, staff: str | None) -> bool:
+        expect = {ticket.status}
+        ticket.status = TicketStatus.CALLED
+        ticket.counter = counter.number
+        ticket.target_counter = None
+        ticket.called_at = now
+        ticket.call_count += 1
+        if not tx.claim(ticket, expect):
+            return False
+        tx.add_event(TicketEvent(ticket.id, EventKind.CALLED, now, counter.number, staff))
+        return True
+
+    def _announce_call(self, ticket: Ticket, counter: Counter, recall: bool) -> None:
+        name = ev.TICKET_RECALLED if recall else ev.TICKET_CALLED
+        service = self.hall.services.get(ticket.service)
+        self._publish(
+            name,
+            ticket=ticket.public(),
+            counter={"number": counter.number, "name_zh": counter.name_zh, "name_en": counter.name_en},
+            service={"code": ticket.service, "name_zh": service.name_zh if service else "", "name_en": service.name_en if service else ""},
+            recall=recall,
+        )
+
+    def _counter_view(self, counter: Counter, state: CounterState | None, current: Mapping[str, Ticket]) -> dict[str, Any]:
+        ticket = current.get(state.current_ticket_id) if state and state.current_ticket_id else None
+        return {
+            "number": counter.number,
+            "name_zh": counter.name_zh,
+            "name_en": counter.name_en,
+            "services": list(counter.services),
+            "status": (state.status if state else CounterStatus.OPEN).value,
+            "current": ticket.public() if ticket and ticket.status in AT_COUNTER else None,
+        }
+
+    def _publish(self, name: str, **payload: Any) -> None:
+        self.bus.publish(HallEvent(name, payload))

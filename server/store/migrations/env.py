@@ -1,0 +1,26 @@
+"""Alembic environment: the hub runs migrations itself at start-up (see
+``server.store.migrate``), handing its connection over in ``config.attributes``."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from server.store.schema import metadata
+
+config = context.config
+connection = config.attributes.get("connection")
+
+
+def run() -> None:
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as conn:
+        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()

@@ -1,0 +1,126 @@
+"""The tables. Alembic migrations in ``migrations/`` create them; this module
+is their one description in Python, used by the store's queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("number", String(16), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("counter", Integer),
+    Column("target_counter", Integer),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("queue_at", UTCDateTime, nullable=False),
+    Column("called_at", UTCDateTime),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("call_count", Integer, nullable=False, default=0),
+    UniqueConstraint("business_day", "number", name="uq_ticket_number_per_day"),
+    Index("ix_tickets_queue", "business_day", "status", "service", "priority", "queue_at"),
+)
+
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(32), ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("counter", Integer),
+    Column("staff", String(64)),
+    Column("detail", JSON, nullable=False, default=dict),
+    Index("ix_ticket_events_kind_at", "kind", "at"),
+)
+
+sequences = Table(
+    "ticket_sequences",
+    metadata,
+    Column("service", String(32), primary_key=True),
+    Column("business_day", Date, primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+)
+
+counter_states = Table(
+    "counter_states",
+    metadata,
+    Column("number", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("current_ticket_id", String(32), ForeignKey("tickets.id")),
+    Column("staff", String(64)),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+device_tokens = Table(
+    "device_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("counter", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+)

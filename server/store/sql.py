@@ -1,0 +1,278 @@
+"""The store on SQLAlchemy Core: SQLite by default, PostgreSQL by URL.
+
+Durability: SQLite runs in WAL mode with ``synchronous=FULL``, so a commit has
+reached the disk before the hub answers. Every write transaction on SQLite
+starts with ``BEGIN IMMEDIATE``, which takes the write lock up front: two
+counters can never read the same head of the queue and both act on it. On
+PostgreSQL the counter's row is locked with ``FOR UPDATE`` and the ticket is
+taken with a conditional ``UPDATE`` (see :meth:`SqlTx.claim`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..core.model import (
+    CALLABLE,
+    CounterState,
+    CounterStatus,
+    EventKind,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from ..core.ports import CallRecord, ServiceQueue
+from .schema import counter_states, sequences, ticket_events, tickets
+
+_CALLABLE = [s.value for s in CALLABLE]
+_QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine set up for durable, serialized writes on SQLite; plain elsewhere."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlStore:
+    """The :class:`~server.core.ports.Store` of the hub."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTx]:
+        with self.engine.begin() as conn:
+            yield SqlTx(conn)
+
+    def ensure_counters(self, numbers: Collection[int]) -> None:
+        """Give every configured counter a state row (open, no ticket)."""
+        with self.engine.begin() as conn:
+            known = set(conn.scalars(select(counter_states.c.number)))
+            for number in sorted(set(numbers) - known):
+                conn.execute(insert(counter_states).values(number=number, status=CounterStatus.OPEN.value))
+
+
+class SqlTx:
+    """One transaction's view of the store."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+
+    def allocate_seq(self, service: str, day: date) -> int:
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = dialect_insert(sequences).values(service=service, business_day=day, last_seq=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[sequences.c.service, sequences.c.business_day],
+            set_={"last_seq": sequences.c.last_seq + 1},
+        ).returning(sequences.c.last_seq)
+        return int(self.conn.execute(stmt).scalar_one())
+
+    def add_ticket(self, ticket: Ticket) -> None:
+        self.conn.execute(insert(tickets).values(**_ticket_row(ticket)))
+
+    def add_event(self, event_: TicketEvent) -> None:
+        self.conn.execute(
+            insert(ticket_events).values(
+                ticket_id=event_.ticket_id,
+                kind=event_.kind.value,
+                at=event_.at,
+                counter=event_.counter,
+                staff=event_.staff,
+                detail=event_.detail,
+            )
+        )
+
+    def get_ticket(self, ticket_id: str) -> Ticket | None:
+        row = self.conn.execute(select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
+        return _ticket(row) if row else None
+
+    def find_ticket(self, day: date, number: str) -> Ticket | None:
+        row = (
+            self.conn.execute(
+                select(tickets).where(tickets.c.business_day == day, tickets.c.number == number)
+            )
+            .mappings()
+            .first()
+        )
+        return _ticket(row) if row else None
+
+    def history(self, ticket_id: str) -> list[TicketEvent]:
+        rows = self.conn.execute(
+            select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
+        ).mappings()
+        return [
+            TicketEvent(r["ticket_id"], EventKind(r["kind"]), r["at"], r["counter"], r["staff"], r["detail"] or {})
+            for r in rows
+        ]
+
+    def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
+        found: dict[str, Ticket] = {}
+        waiting = and_(tickets.c.business_day == day, tickets.c.status.in_(_CALLABLE))
+        for service in services:
+            query = (
+                select(tickets)
+                .where(waiting, tickets.c.service == service, tickets.c.target_counter.is_(None))
+                .order_by(*_QUEUE_ORDER)
+                .limit(head)
+            )
+            found.update((r["id"], _ticket(r)) for r in self.conn.execute(query).mappings())
+        sent_here = select(tickets).where(waiting, tickets.c.target_counter == counter)
+        found.update((r["id"], _ticket(r)) for r in self.conn.execute(sent_here).mappings())
+        return list(found.values())
+
+    def all_callable(self, day: date, service: str) -> list[Ticket]:
+        query = select(tickets).where(
+            tickets.c.business_day == day, tickets.c.service == service, tickets.c.status.in_(_CALLABLE)
+        )
+        return [_ticket(r) for r in self.conn.execute(query).mappings()]
+
+    def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
+        row = _ticket_row(ticket)
+        del row["id"]
+        result = self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket.id, tickets.c.status.in_([s.value for s in expect]))
+            .values(**row)
+        )
+        return result.rowcount == 1
+
+    def counter_state(self, number: int) -> CounterState:
+        query = select(counter_states).where(counter_states.c.number == number)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        if row is None:
+            self.conn.execute(insert(counter_states).values(number=number, status=CounterStatus.OPEN.value))
+            return CounterState(number, CounterStatus.OPEN)
+        return _counter(row)
+
+    def save_counter_state(self, state: CounterState) -> None:
+        self.conn.execute(
+            update(counter_states)
+            .where(counter_states.c.number == state.number)
+            .values(status=state.status.value, current_ticket_id=state.current_ticket_id, staff=state.staff)
+        )
+
+    def counter_states(self) -> list[CounterState]:
+        return [_counter(r) for r in self.conn.execute(select(counter_states)).mappings()]
+
+    def service_queues(self, day: date, head: int) -> list[ServiceQueue]:
+        waiting = and_(tickets.c.business_day == day, tickets.c.status.in_(_CALLABLE))
+        counts = self.conn.execute(
+            select(tickets.c.service, func.count()).where(waiting).group_by(tickets.c.service)
+        ).all()
+        queues = []
+        for service, count in counts:
+            numbers = self.conn.scalars(
+                select(tickets.c.number)
+                .where(waiting, tickets.c.service == service)
+                .order_by(*_QUEUE_ORDER)
+                .limit(head)
+            ).all()
+            queues.append(ServiceQueue(service, int(count), list(numbers)))
+        return queues
+
+    def recent_calls(self, day: date, limit: int) -> list[CallRecord]:
+        query = (
+            select(
+                ticket_events.c.ticket_id,
+                tickets.c.number,
+                tickets.c.service,
+                ticket_events.c.counter,
+                ticket_events.c.at,
+                ticket_events.c.kind,
+            )
+            .join(tickets, tickets.c.id == ticket_events.c.ticket_id)
+            .where(
+                tickets.c.business_day == day,
+                or_(
+                    ticket_events.c.kind == EventKind.CALLED.value,
+                    ticket_events.c.kind == EventKind.RECALLED.value,
+                ),
+            )
+            .order_by(ticket_events.c.id.desc())
+            .limit(limit)
+        )
+        return [
+            CallRecord(r.ticket_id, r.number, r.service, r.counter, r.at, r.kind == EventKind.RECALLED.value)
+            for r in self.conn.execute(query)
+        ]
+
+    def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]:
+        if not ids:
+            return []
+        rows = self.conn.execute(select(tickets).where(tickets.c.id.in_(list(ids)))).mappings()
+        return [_ticket(r) for r in rows]
+
+
+def _ticket_row(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "service": ticket.service,
+        "seq": ticket.seq,
+        "business_day": ticket.business_day,
+        "status": ticket.status.value,
+        "priority": ticket.priority,
+        "counter": ticket.counter,
+        "target_counter": ticket.target_counter,
+        "issued_at": ticket.issued_at,
+        "queue_at": ticket.queue_at,
+        "called_at": ticket.called_at,
+        "started_at": ticket.started_at,
+        "finished_at": ticket.finished_at,
+        "call_count": ticket.call_count,
+    }
+
+
+def _ticket(row: Any) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        number=row["number"],
+        service=row["service"],
+        seq=row["seq"],
+        business_day=row["business_day"],
+        status=TicketStatus(row["status"]),
+        issued_at=row["issued_at"],
+        queue_at=row["queue_at"],
+        priority=row["priority"],
+        counter=row["counter"],
+        target_counter=row["target_counter"],
+        called_at=row["called_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        call_count=row["call_count"],
+    )
+
+
+def _counter(row: Any) -> CounterState:
+    return CounterState(row["number"], CounterStatus(row["status"]), row["current_ticket_id"], row["staff"])
