@@ -56,9 +56,7 @@ class StoreTx(Protocol):
 
     def history(self, ticket_id: str) -> list[TicketEvent]: ...
 
-    def callable_heads(
-        self, day: date, services: Sequence[str], counter: int, head: int
-    ) -> list[Ticket]:
+    def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         """The first ``head`` callable tickets of each service in queue order,
         plus every callable ticket sent to ``counter``."""
 
@@ -90,4 +88,3 @@ class Store(Protocol):
     """A durable place for tickets, their events and the counters' state."""
 
     def transaction(self) -> AbstractContextManager[StoreTx]: ...
-

@@ -158,7 +158,12 @@ class QueueCore:
         with self.store.transaction() as tx:
             queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
             states = {s.number: s for s in tx.counter_states()}
-            current = {t.id: t for t in tx.tickets_by_id([s.current_ticket_id for s in states.values() if s.current_ticket_id])}
+            current = {
+                t.id: t
+                for t in tx.tickets_by_id(
+                    [s.current_ticket_id for s in states.values() if s.current_ticket_id]
+                )
+            }
             calls = tx.recent_calls(day, RECENT_CALLS)
         return {
             "site": {"name_zh": self.hall.name_zh, "name_en": self.hall.name_en},
@@ -234,7 +239,9 @@ class QueueCore:
                     break
             else:
                 raise NobodyWaiting("every waiting ticket was taken by another counter; try again")
-            tx.save_counter_state(replace(state, current_ticket_id=called.id if called else None, staff=staff))
+            tx.save_counter_state(
+                replace(state, current_ticket_id=called.id if called else None, staff=staff)
+            )
         for name, payload in notices:
             self._publish(name, **payload)
         if called is None:
@@ -276,13 +283,23 @@ class QueueCore:
             ticket = self._current(tx, counter.number, {TicketStatus.CALLED, TicketStatus.SERVING})
             ticket.call_count += 1
             ticket.called_at = now
-            self._write(tx, ticket, {TicketStatus.CALLED, TicketStatus.SERVING}, EventKind.RECALLED, counter, now, staff)
+            self._write(
+                tx,
+                ticket,
+                {TicketStatus.CALLED, TicketStatus.SERVING},
+                EventKind.RECALLED,
+                counter,
+                now,
+                staff,
+            )
         self._announce_call(ticket, counter, recall=True)
         return ticket
 
     def start(self, counter_number: int, staff: str | None = None) -> Ticket:
         """The visitor is at the counter: service time starts now."""
-        return self._move(counter_number, {TicketStatus.CALLED}, TicketStatus.SERVING, EventKind.STARTED, staff)
+        return self._move(
+            counter_number, {TicketStatus.CALLED}, TicketStatus.SERVING, EventKind.STARTED, staff
+        )
 
     def finish(self, counter_number: int, staff: str | None = None) -> Ticket:
         """The service is done; the counter is free."""
@@ -290,7 +307,9 @@ class QueueCore:
 
     def no_show(self, counter_number: int, staff: str | None = None) -> Ticket:
         """The called visitor never came; the counter is free."""
-        return self._move(counter_number, {TicketStatus.CALLED}, TicketStatus.NO_SHOW, EventKind.NO_SHOW, staff)
+        return self._move(
+            counter_number, {TicketStatus.CALLED}, TicketStatus.NO_SHOW, EventKind.NO_SHOW, staff
+        )
 
     def transfer(
         self,
@@ -319,7 +338,11 @@ class QueueCore:
             ticket.service = service.code if service else ticket.service
             ticket.target_counter = target.number if target else None
             ticket.counter = None
-            detail = {"from_counter": counter.number, "to_service": ticket.service, "to_counter": ticket.target_counter}
+            detail = {
+                "from_counter": counter.number,
+                "to_service": ticket.service,
+                "to_counter": ticket.target_counter,
+            }
             self._write(tx, ticket, AT_COUNTER, EventKind.TRANSFERRED, counter, now, staff, detail)
             tx.save_counter_state(replace(state, current_ticket_id=None))
         self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.TRANSFERRED.value)
@@ -338,7 +361,10 @@ class QueueCore:
         counter = self.hall.counter(counter_number)
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
-            current = {t.id: t for t in tx.tickets_by_id([state.current_ticket_id] if state.current_ticket_id else [])}
+            current = {
+                t.id: t
+                for t in tx.tickets_by_id([state.current_ticket_id] if state.current_ticket_id else [])
+            }
         return self._counter_view(counter, state, current)
 
     # -- inside ------------------------------------------------------------
@@ -380,7 +406,9 @@ class QueueCore:
         elif to in (TicketStatus.DONE, TicketStatus.NO_SHOW):
             ticket.finished_at = now
 
-    def _current(self, tx: StoreTx, counter_number: int, expect: frozenset[TicketStatus] | set[TicketStatus]) -> Ticket:
+    def _current(
+        self, tx: StoreTx, counter_number: int, expect: frozenset[TicketStatus] | set[TicketStatus]
+    ) -> Ticket:
         state = tx.counter_state(counter_number)
         ticket = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
         if ticket is None:
@@ -419,7 +447,9 @@ class QueueCore:
         self._write(tx, ticket, AT_COUNTER, EventKind.FINISHED, counter, now, staff, {"by": "call_next"})
         return [(ev.TICKET_CHANGED, {"ticket": ticket.public(), "event": EventKind.FINISHED.value})]
 
-    def _claim_call(self, tx: StoreTx, ticket: Ticket, counter: Counter, now: datetime, staff: str | None) -> bool:
+    def _claim_call(
+        self, tx: StoreTx, ticket: Ticket, counter: Counter, now: datetime, staff: str | None
+    ) -> bool:
         expect = {ticket.status}
         ticket.status = TicketStatus.CALLED
         ticket.counter = counter.number
@@ -438,11 +468,17 @@ class QueueCore:
             name,
             ticket=ticket.public(),
             counter={"number": counter.number, "name_zh": counter.name_zh, "name_en": counter.name_en},
-            service={"code": ticket.service, "name_zh": service.name_zh if service else "", "name_en": service.name_en if service else ""},
+            service={
+                "code": ticket.service,
+                "name_zh": service.name_zh if service else "",
+                "name_en": service.name_en if service else "",
+            },
             recall=recall,
         )
 
-    def _counter_view(self, counter: Counter, state: CounterState | None, current: Mapping[str, Ticket]) -> dict[str, Any]:
+    def _counter_view(
+        self, counter: Counter, state: CounterState | None, current: Mapping[str, Ticket]
+    ) -> dict[str, Any]:
         ticket = current.get(state.current_ticket_id) if state and state.current_ticket_id else None
         return {
             "number": counter.number,

@@ -15,7 +15,18 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.model import (
@@ -37,9 +48,7 @@ _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine set up for durable, serialized writes on SQLite; plain elsewhere."""
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -130,7 +139,9 @@ class SqlTx:
             select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
         ).mappings()
         return [
-            TicketEvent(r["ticket_id"], EventKind(r["kind"]), r["at"], r["counter"], r["staff"], r["detail"] or {})
+            TicketEvent(
+                r["ticket_id"], EventKind(r["kind"]), r["at"], r["counter"], r["staff"], r["detail"] or {}
+            )
             for r in rows
         ]
 

@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-25
 """
-from alembic import op
 import sqlalchemy as sa
-import server.store.schema
+from alembic import op
 
+import server.store.schema
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,249 @@
+"""The REST adapter: ``/api/v1``. Thin on purpose: parse, authorize, ask the core, shape JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import segno
+from flask import Blueprint, Response, current_app, jsonify, request, session
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..core.model import Ticket
+from ..store.accounts import AccountError
+from .auth import (
+    SESSION_KEY,
+    bearer_token,
+    check_counter,
+    current_principal,
+    hub,
+    requires,
+)
+from .errors import ApiError
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI = Path(__file__).with_name("openapi.json")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginBody(_Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    counter: int | None = None
+
+
+class TicketBody(_Body):
+    service: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class CallBody(_Body):
+    ticket_id: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class TransferBody(_Body):
+    service: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    counter: int | None = None
+
+
+def parse(model: type[M]) -> M:
+    """The JSON body as ``model``, or a 400 that says which field is wrong and why."""
+    data = request.get_json(silent=True)
+    if data is None:
+        if request.get_data():
+            raise ApiError(400, "the body is not valid JSON (send Content-Type: application/json)")
+        data = {}
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        if first["type"] == "missing":
+            raise ApiError(400, f"'{field}' is required") from None
+        if first["type"] == "extra_forbidden":
+            raise ApiError(400, f"'{field}' is not a known field") from None
+        raise ApiError(400, f"'{field}': {first['msg']}") from None
+
+
+def status_url(ticket_id: str) -> str:
+    base = hub().config.site.public_url or request.host_url.rstrip("/")
+    return f"{base}/t/{ticket_id}"
+
+
+def ticket_json(ticket: Ticket, waiting_ahead: int) -> dict[str, Any]:
+    service = hub().core.hall.services.get(ticket.service)
+    return {
+        **ticket.public(),
+        "waiting_ahead": waiting_ahead,
+        "status_url": status_url(ticket.id),
+        "qr_url": f"/api/v1/tickets/{ticket.id}/qr.svg",
+        "service_name_zh": service.name_zh if service else ticket.service,
+        "service_name_en": service.name_en if service else ticket.service,
+    }
+
+
+# -- open --------------------------------------------------------------------
+
+
+@api.get("/health")
+def health() -> Response:
+    return jsonify(status="ok", connections=current_app.extensions["qcall_connections"].count)
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return Response(OPENAPI.read_bytes(), mimetype="application/json")
+
+
+# -- staff login ---------------------------------------------------------------
+
+
+@api.post("/auth/login")
+def login() -> Response:
+    body = parse(LoginBody)
+    the_hub = hub()
+    if body.counter is not None and body.counter not in the_hub.core.hall.counters:
+        raise ApiError(400, f"there is no counter {body.counter}", "unknown_counter")
+    try:
+        token, principal, expires = the_hub.accounts.login(
+            body.username,
+            body.password,
+            body.counter,
+            the_hub.clock(),
+            the_hub.config.hub.staff_session_hours,
+        )
+    except AccountError as exc:
+        raise ApiError(401 if "password" in str(exc) else 400, str(exc)) from None
+    session.clear()
+    session[SESSION_KEY] = token
+    return jsonify(
+        token=token,
+        username=principal.name,
+        role=principal.role,
+        counter=principal.counter,
+        expires_at=expires.isoformat(),
+    )
+
+
+@api.post("/auth/logout")
+@requires("staff", "admin")
+def logout() -> Response:
+    token = bearer_token()
+    if token:
+        hub().accounts.logout(token, hub().clock())
+    session.clear()
+    return jsonify(ok=True)
+
+
+@api.get("/auth/me")
+@requires("staff", "admin")
+def me() -> Response:
+    principal = current_principal()
+    return jsonify(username=principal.name, role=principal.role, counter=principal.counter)
+
+
+# -- tickets -------------------------------------------------------------------
+
+
+@api.post("/tickets")
+@requires("kiosk", "staff", "admin")
+def issue_ticket() -> tuple[Response, int]:
+    body = parse(TicketBody)
+    issued = hub().core.issue(body.service)
+    return jsonify(ticket_json(issued.ticket, issued.waiting_ahead)), 201
+
+
+@api.get("/tickets/<ticket_id>")
+def get_ticket(ticket_id: str) -> Response:
+    ticket, ahead = hub().core.ticket(ticket_id)
+    return jsonify({**ticket_json(ticket, ahead), "history": [e.public() for e in ticket.history]})
+
+
+@api.get("/tickets/<ticket_id>/qr.svg")
+def ticket_qr(ticket_id: str) -> Response:
+    hub().core.ticket(ticket_id)  # 404 for an unknown ticket
+    buffer = io.BytesIO()
+    segno.make(status_url(ticket_id), error="m").save(buffer, kind="svg", scale=8, border=2)
+    return Response(buffer.getvalue(), mimetype="image/svg+xml")
+
+
+@api.get("/queue")
+@requires("kiosk", "display", "staff", "admin")
+def queue() -> Response:
+    return Response(json.dumps(hub().snapshots.get(), ensure_ascii=False), mimetype="application/json")
+
+
+# -- counters ------------------------------------------------------------------
+
+
+@api.get("/counters/<int:counter>")
+def counter_view(counter: int) -> Response:
+    core = hub().core
+    core.hall.counter(counter)
+    check_counter(counter)
+    return jsonify(counter=core.counter_view(counter), waiting=core.waiting_list(counter))
+
+
+def _acted(counter: int, ticket: Ticket) -> Response:
+    return jsonify(ticket=ticket_json(ticket, 0), counter=hub().core.counter_view(counter))
+
+
+def _counter_action(counter: int) -> str:
+    hub().core.hall.counter(counter)  # 404 before 403 for a counter that does not exist
+    return check_counter(counter).name
+
+
+@api.post("/counters/<int:counter>/call")
+def call_ticket(counter: int) -> Response:
+    staff = _counter_action(counter)
+    body = parse(CallBody)
+    return _acted(counter, hub().core.call_ticket(counter, body.ticket_id, staff))
+
+
+def _ticket_action(action: str) -> Any:
+    """A view for a counter action that takes no body and returns the ticket it moved."""
+
+    def view(counter: int) -> Response:
+        staff = _counter_action(counter)
+        return _acted(counter, getattr(hub().core, action)(counter, staff))
+
+    view.__name__ = action
+    view.__doc__ = f"POST /counters/<n>/{action.replace('_', '-')}: the core's ``{action}``."
+    return view
+
+
+for _action in ("call_next", "recall", "start", "finish", "no_show"):
+    api.add_url_rule(
+        f"/counters/<int:counter>/{_action.replace('_', '-')}",
+        view_func=_ticket_action(_action),
+        methods=["POST"],
+    )
+
+
+@api.post("/counters/<int:counter>/transfer")
+def transfer(counter: int) -> Response:
+    staff = _counter_action(counter)
+    body = parse(TransferBody)
+    return _acted(counter, hub().core.transfer(counter, body.service, body.counter, staff))
+
+
+@api.post("/counters/<int:counter>/pause")
+def pause(counter: int) -> Response:
+    staff = _counter_action(counter)
+    hub().core.pause(counter, staff)
+    return jsonify(counter=hub().core.counter_view(counter))
+
+
+@api.post("/counters/<int:counter>/resume")
+def resume(counter: int) -> Response:
+    staff = _counter_action(counter)
+    hub().core.resume(counter, staff)
+    return jsonify(counter=hub().core.counter_view(counter))

@@ -1,0 +1,59 @@
+"""The app factory: one Flask app, its Socket.IO server and the hub behind them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from . import live
+from .api import errors
+from .api.routes import api
+from .config import SiteConfig
+from .core.calendar import Clock, utc_now
+from .hub import build_hub
+from .pages import pages
+
+#: The largest request body the API reads; a ticket request is a few dozen bytes.
+MAX_BODY = 16 * 1024
+
+
+def var_dir() -> Path:
+    """Where the hub keeps its local files (SQLite database, secret key)."""
+    return Path(os.environ.get("QCALL_VAR_DIR", "var"))
+
+
+def secret_key() -> str:
+    """The session-signing key: from the environment, else made once and kept in var/."""
+    if os.environ.get("QCALL_SECRET_KEY"):
+        return os.environ["QCALL_SECRET_KEY"]
+    path = var_dir() / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | None = None) -> Flask:
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config.update(
+        SECRET_KEY=secret_key(),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    hub = build_hub(config, clock)
+    app.extensions["qcall"] = hub
+    errors.register(app)
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    socketio = SocketIO(app, async_mode=async_mode)
+    app.extensions["qcall_connections"] = live.attach(socketio, hub)
+    return app

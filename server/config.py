@@ -1,0 +1,261 @@
+"""The site config: one TOML file per hall, validated with pydantic.
+
+A mistake in the file stops the hub with one line that names the file, the key
+and what was expected (``ConfigError``), because the person installing the hall
+on Monday reads that line and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .core.calendar import HallCalendar
+from .core.model import Counter, Service
+from .core.queue import Hall
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message is one line for a person."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _hhmm(value: str) -> time:
+    match = _HHMM.match(value)
+    if not match:
+        raise ValueError(f"expected a time as HH:MM, got {value!r}")
+    return time(int(match[1]), int(match[2]))
+
+
+class SiteSection(_Strict):
+    name_zh: Annotated[str, Field(min_length=1, max_length=80)]
+    name_en: Annotated[str, Field(min_length=1, max_length=80)]
+    languages: list[Literal["zh", "en"]] = ["zh", "en"]
+    timezone: str = "Asia/Shanghai"
+    day_starts_at: str = "00:00"
+    #: Base of the links printed in QR codes, e.g. ``http://192.168.1.10:5000``.
+    #: Empty: taken from the address the kiosk used to reach the hub.
+    public_url: str = ""
+    notice_zh: str = ""
+    notice_en: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as 'Asia/Shanghai', got {value!r}") from None
+        return value
+
+    @field_validator("day_starts_at")
+    @classmethod
+    def _day_start(cls, value: str) -> str:
+        _hhmm(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"expected an http(s) URL such as 'http://192.168.1.10:5000', got {value!r}")
+        return value.rstrip("/")
+
+
+class HubSection(_Strict):
+    database_url: str = "sqlite:///var/qcall.db"
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5000
+    #: Hours a staff login lasts before the clerk must log in again.
+    staff_session_hours: Annotated[int, Field(ge=1, le=24)] = 12
+
+
+class HoursSection(_Strict):
+    """Opening hours per weekday as ``["08:30-12:00", "13:30-17:30"]``; absent means closed."""
+
+    enforce: bool = True
+    mon: list[str] = []
+    tue: list[str] = []
+    wed: list[str] = []
+    thu: list[str] = []
+    fri: list[str] = []
+    sat: list[str] = []
+    sun: list[str] = []
+
+    @field_validator(*WEEKDAYS)
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        for item in value:
+            match = _RANGE.match(item)
+            if not match or (match[1], match[2]) >= (match[3], match[4]):
+                raise ValueError(f"expected ranges like '08:30-17:30' (start before end), got {item!r}")
+        return value
+
+    def table(self) -> dict[int, list[tuple[time, time]]]:
+        out: dict[int, list[tuple[time, time]]] = {}
+        for index, day in enumerate(WEEKDAYS):
+            spans = []
+            for item in getattr(self, day):
+                start, end = item.split("-")
+                spans.append((_hhmm(start), time(23, 59, 59) if end == "24:00" else _hhmm(end)))
+            if spans:
+                out[index] = spans
+        return out
+
+
+class ServiceSection(_Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,2}$")]
+    width: Annotated[int, Field(ge=2, le=4)] = 3
+    daily_limit: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _limit_fits(self) -> ServiceSection:
+        if self.daily_limit is not None and self.daily_limit >= 10**self.width:
+            raise ValueError(
+                f"daily_limit {self.daily_limit} needs more than width {self.width} digits; raise width"
+            )
+        return self
+
+
+class CounterSection(_Strict):
+    number: Annotated[int, Field(ge=1, le=999)]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    services: Annotated[list[str], Field(min_length=1)]
+
+
+class DeviceSection(_Strict):
+    """A kiosk, a screen or a driver-backed device; drivers read ``settings``."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    kind: Literal["kiosk", "lobby_screen", "counter_screen", "printer", "led_display", "speaker"]
+    counter: int | None = None
+    settings: dict[str, Any] = {}
+
+
+class SiteConfig(_Strict):
+    site: SiteSection
+    hub: HubSection = HubSection()
+    hours: HoursSection = HoursSection(enforce=False)
+    services: Annotated[list[ServiceSection], Field(min_length=1)]
+    counters: Annotated[list[CounterSection], Field(min_length=1)]
+    devices: list[DeviceSection] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteConfig:
+        _unique([s.code for s in self.services], "services", "code")
+        _unique([s.prefix for s in self.services], "services", "prefix")
+        _unique([c.number for c in self.counters], "counters", "number")
+        _unique([d.name for d in self.devices], "devices", "name")
+        codes = {s.code for s in self.services}
+        for i, counter in enumerate(self.counters):
+            for code in counter.services:
+                if code not in codes:
+                    raise ValueError(
+                        f"counters[{i}].services: unknown service {code!r}; expected one of {sorted(codes)}"
+                    )
+        numbers = {c.number for c in self.counters}
+        for i, device in enumerate(self.devices):
+            if device.counter is not None and device.counter not in numbers:
+                raise ValueError(
+                    f"devices[{i}].counter: no counter {device.counter}; expected one of {sorted(numbers)}"
+                )
+        return self
+
+    def hall(self) -> Hall:
+        """The core's view of this site."""
+        return Hall(
+            name_zh=self.site.name_zh,
+            name_en=self.site.name_en,
+            services={
+                s.code: Service(s.code, s.name_zh, s.name_en, s.prefix, s.width, s.daily_limit)
+                for s in self.services
+            },
+            counters={
+                c.number: Counter(c.number, c.name_zh, c.name_en, tuple(c.services)) for c in self.counters
+            },
+            calendar=HallCalendar(
+                timezone=self.site.timezone,
+                day_starts_at=_hhmm(self.site.day_starts_at),
+                hours=self.hours.table(),
+                enforce_hours=self.hours.enforce,
+            ),
+        )
+
+
+def _unique(values: list[Any], section: str, key: str) -> None:
+    seen: set[Any] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise ValueError(f"{section}[{i}].{key}: {value!r} is used twice; expected each {key} once")
+        seen.add(value)
+
+
+def load_config(path: str | os.PathLike[str]) -> SiteConfig:
+    """Read and check a site file; raise :class:`ConfigError` with one clear line."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_problem(exc)}") from None
+    override = os.environ.get("QCALL_DATABASE_URL")
+    if override:
+        config.hub.database_url = override
+    return config
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = _location(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key; check its spelling"
+    if error["type"] == "missing":
+        return f"{where}: required key is missing"
+    if "input" in error and error["type"] not in ("value_error",) and not isinstance(error["input"], dict):
+        message = f"{message}, got {error['input']!r}"
+    return f"{where}: {message}" if where else message
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text

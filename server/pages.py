@@ -1,0 +1,59 @@
+"""The pages: kiosk, visitor status, counter console, lobby screen.
+
+They are static files in their own top-level folders (no Python there); the hub
+only serves them, with headers that keep tokens in URLs from leaking.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, redirect, send_from_directory
+
+ROOT = Path(__file__).resolve().parents[1]
+KIOSK = ROOT / "kiosk_ui"
+DISPLAY = ROOT / "display"
+COUNTER = ROOT / "counter_ui"
+
+pages = Blueprint("pages", __name__)
+
+
+@pages.get("/")
+def index() -> Response:
+    return redirect("/counter/")
+
+
+@pages.get("/kiosk/")
+@pages.get("/kiosk/<path:name>")
+def kiosk(name: str = "index.html") -> Response:
+    return send_from_directory(KIOSK, name)
+
+
+@pages.get("/t/<ticket_id>")
+def ticket_status(ticket_id: str) -> Response:
+    return send_from_directory(KIOSK, "status.html")
+
+
+@pages.get("/counter/")
+@pages.get("/counter/<path:name>")
+def counter(name: str = "index.html") -> Response:
+    return send_from_directory(COUNTER, name)
+
+
+@pages.get("/display/lobby")
+def lobby() -> Response:
+    return send_from_directory(DISPLAY, "lobby.html")
+
+
+@pages.get("/display/<path:name>")
+def display(name: str) -> Response:
+    return send_from_directory(DISPLAY, name)
+
+
+@pages.after_app_request
+def security_headers(response: Response) -> Response:
+    """Tokens ride in page URLs once: never send them on as a Referer."""
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

@@ -1,0 +1,455 @@
+/*
+ * qcall.js: the few helpers every qcall page shares (kiosk, visitor status,
+ * counter console, lobby screen).
+ *
+ * Plain script, no modules and no build step: kiosks and lobby TVs run old or
+ * locked-down browsers, often offline, so pages load this file with a plain
+ * <script> tag and use the global `QCall`.
+ *
+ * Rule of the house: everything that comes from the server is text, never
+ * markup. Build HTML with QCall.html`...` (it escapes every value) or set
+ * textContent; never put server data into innerHTML unescaped.
+ */
+(function (global) {
+  "use strict";
+
+  var API = "/api/v1";
+
+  /* ------------------------------------------------------------------ */
+  /* Escaping                                                            */
+  /* ------------------------------------------------------------------ */
+
+  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+  /** Text → HTML-safe text (also safe inside quoted attributes). */
+  function esc(value) {
+    if (value === null || value === undefined) return "";
+    return String(value).replace(/[&<>"']/g, function (c) { return ESCAPES[c]; });
+  }
+
+  /** Marks a string as already-safe markup, so html`` does not escape it again. */
+  function SafeHtml(text) { this.text = text; }
+  SafeHtml.prototype.toString = function () { return this.text; };
+  function raw(text) { return new SafeHtml(String(text)); }
+
+  /**
+   * Tagged template: every ${value} is escaped unless it came from raw() or
+   * another html`` call; arrays are joined. Returns SafeHtml, so pieces nest.
+   */
+  function html(strings) {
+    var out = strings[0];
+    for (var i = 1; i < strings.length; i++) {
+      out += piece(arguments[i]) + strings[i];
+    }
+    return new SafeHtml(out);
+  }
+  function piece(value) {
+    if (value instanceof SafeHtml) return value.text;
+    if (Array.isArray(value)) return value.map(piece).join("");
+    return esc(value);
+  }
+
+  /** Put an html`` result into an element (the only innerHTML in qcall pages). */
+  function setHtml(el, safe) {
+    if (!(safe instanceof SafeHtml)) safe = html`${safe}`;
+    el.innerHTML = safe.text;
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* i18n                                                                */
+  /* ------------------------------------------------------------------ */
+
+  // Words every page needs: ticket states and the hub's error codes. Pages
+  // pass their own dictionaries to QCall.i18n(); theirs win on a clash.
+  var COMMON = {
+    zh: {
+      "lang.switch": "English",
+      "status.waiting": "等候中",
+      "status.called": "已叫号",
+      "status.serving": "正在办理",
+      "status.done": "已办结",
+      "status.no_show": "已过号",
+      "status.cancelled": "已取消",
+      "status.transferred": "已转移，等候中",
+      "counter.open": "服务中",
+      "counter.paused": "暂停服务",
+      "counter.default_name": "{n}号窗口",
+      "err.bad_request": "请求有误，请重试。",
+      "err.unauthorized": "没有权限：请重新登录或检查设备令牌。",
+      "err.forbidden": "没有权限进行此操作。",
+      "err.not_found": "没有找到。",
+      "err.too_large": "请求内容过大。",
+      "err.unknown_service": "没有这项业务。",
+      "err.unknown_counter": "没有这个窗口。",
+      "err.unknown_ticket": "没有找到这张号票。",
+      "err.nobody_waiting": "目前无人等候。",
+      "err.invalid_transition": "号票状态已变化，请看最新状态。",
+      "err.daily_limit_reached": "该业务今日号票已发完，请明天再来。",
+      "err.hall_closed": "现在不是办理时间，暂停取号。",
+      "err.counter_paused": "窗口已暂停服务。",
+      "err.network": "网络连接中断，请稍后再试。",
+      "err.server": "系统暂时出错，请稍后再试。",
+      "conn.offline": "连接中断，正在重新连接…",
+      "conn.online": "已连接"
+    },
+    en: {
+      "lang.switch": "中文",
+      "status.waiting": "Waiting",
+      "status.called": "Called",
+      "status.serving": "Being served",
+      "status.done": "Done",
+      "status.no_show": "Missed (no-show)",
+      "status.cancelled": "Cancelled",
+      "status.transferred": "Transferred, waiting",
+      "counter.open": "Open",
+      "counter.paused": "Paused",
+      "counter.default_name": "Counter {n}",
+      "err.bad_request": "The request was not understood. Please try again.",
+      "err.unauthorized": "Not authorised: please log in again or check the device token.",
+      "err.forbidden": "You are not allowed to do this.",
+      "err.not_found": "Not found.",
+      "err.too_large": "The request is too large.",
+      "err.unknown_service": "There is no such service.",
+      "err.unknown_counter": "There is no such counter.",
+      "err.unknown_ticket": "This ticket cannot be found.",
+      "err.nobody_waiting": "Nobody is waiting.",
+      "err.invalid_transition": "The ticket has changed; showing its latest state.",
+      "err.daily_limit_reached": "All of today's tickets for this service have been given out. Please come back tomorrow.",
+      "err.hall_closed": "The hall is closed now: no tickets are issued.",
+      "err.counter_paused": "This counter is paused.",
+      "err.network": "The connection is down. Please try again in a moment.",
+      "err.server": "Something went wrong on our side. Please try again in a moment.",
+      "conn.offline": "Connection lost, reconnecting…",
+      "conn.online": "Connected"
+    }
+  };
+
+  var LANGS = ["zh", "en"];
+  var dict = { zh: {}, en: {} };
+  var lang = "zh";
+  var langKey = "qcall.lang";
+  var langChosen = false;          // true once the visitor/staff picked a language
+  var langListeners = [];
+
+  /**
+   * Set up the page's words. `pageDict` is {zh: {...}, en: {...}};
+   * `storageKey` keeps this page's language choice apart from other pages
+   * on the same browser (a kiosk and its status page may share one).
+   */
+  function i18n(pageDict, storageKey) {
+    LANGS.forEach(function (l) {
+      dict[l] = Object.assign({}, COMMON[l], (pageDict && pageDict[l]) || {});
+    });
+    langKey = storageKey || langKey;
+    var stored = storageGet(localStorage, langKey);
+    if (LANGS.indexOf(stored) >= 0) {
+      lang = stored;
+      langChosen = true;
+    } else {
+      // Until the snapshot says which language the site prefers, follow the browser.
+      lang = /^zh/i.test(navigator.language || "") ? "zh" : "en";
+    }
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  }
+
+  /** The site's first language is the default, unless someone chose one here. */
+  function defaultLang(languages) {
+    if (langChosen || !languages || !languages.length) return;
+    if (LANGS.indexOf(languages[0]) >= 0 && languages[0] !== lang) applyLang(languages[0]);
+  }
+
+  /** A person chose a language: keep it for next time. */
+  function setLang(l) {
+    if (LANGS.indexOf(l) < 0) return;
+    langChosen = true;
+    storageSet(localStorage, langKey, l);
+    applyLang(l);
+  }
+  function toggleLang() { setLang(lang === "zh" ? "en" : "zh"); }
+
+  function applyLang(l) {
+    lang = l;
+    document.documentElement.lang = l === "zh" ? "zh-CN" : "en";
+    translatePage();
+    langListeners.forEach(function (fn) { fn(l); });
+  }
+
+  function onLang(fn) { langListeners.push(fn); }
+  function currentLang() { return lang; }
+
+  /** The word for `key` in the current language (or `l`), with {name} filled from vars. */
+  function t(key, vars, l) {
+    var table = dict[l || lang] || {};
+    var text = key in table ? table[key] : (key in dict.zh ? dict.zh[key] : key);
+    if (vars) {
+      text = text.replace(/\{(\w+)\}/g, function (m, name) {
+        return name in vars ? String(vars[name]) : m;
+      });
+    }
+    return text;
+  }
+
+  /** Both languages at once, for screens read by everybody ("等候 / Waiting"). */
+  function t2(key, vars) { return t(key, vars, "zh") + " / " + t(key, vars, "en"); }
+
+  /** Pick name_zh or name_en of a server object for the current language. */
+  function name(obj, l) {
+    if (!obj) return "";
+    return (l || lang) === "en" ? (obj.name_en || obj.name_zh || "") : (obj.name_zh || obj.name_en || "");
+  }
+
+  /**
+   * Fill every element that has data-i18n="key" with its word (as text), and
+   * data-i18n-placeholder / data-i18n-title / data-i18n-aria-label likewise.
+   */
+  function translatePage(root) {
+    root = root || document;
+    each(root.querySelectorAll("[data-i18n]"), function (el) {
+      el.textContent = t(el.getAttribute("data-i18n"));
+    });
+    ["placeholder", "title", "aria-label"].forEach(function (attr) {
+      each(root.querySelectorAll("[data-i18n-" + attr + "]"), function (el) {
+        el.setAttribute(attr, t(el.getAttribute("data-i18n-" + attr)));
+      });
+    });
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Tokens                                                              */
+  /* ------------------------------------------------------------------ */
+
+  // Storage can throw (private mode, disabled storage); a kiosk must still work.
+  function storageGet(store, key) {
+    try { return store.getItem(key); } catch (e) { return null; }
+  }
+  function storageSet(store, key, value) {
+    try {
+      if (value === null || value === undefined) store.removeItem(key);
+      else store.setItem(key, value);
+    } catch (e) { /* keep going without persistence */ }
+  }
+
+  var authToken = null;
+
+  /**
+   * Device pages get their token once as ?token=… in the URL. Keep it in
+   * localStorage under this page's key and take it out of the address bar, so
+   * it does not end up in screenshots, bookmarks or the browser history.
+   */
+  function takeToken(storageKey) {
+    var url = new URL(location.href);
+    var fromUrl = url.searchParams.get("token");
+    if (fromUrl) {
+      storageSet(localStorage, storageKey, fromUrl);
+      url.searchParams.delete("token");
+      history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    }
+    authToken = fromUrl || storageGet(localStorage, storageKey);
+    return authToken;
+  }
+
+  /** The token api() and connect() send (staff pages set it after login). */
+  function setToken(token) { authToken = token || null; }
+  function getToken() { return authToken; }
+
+  /* ------------------------------------------------------------------ */
+  /* REST                                                                */
+  /* ------------------------------------------------------------------ */
+
+  /**
+   * An Error a page can show: `code` is the hub's machine code (or "network",
+   * "server"), `status` the HTTP status (0 when the network is down), and
+   * `message` the hub's sentence for a person, used when we have no words
+   * of our own for the code.
+   */
+  function ApiError(code, message, status) {
+    var err = new Error(message || code);
+    err.name = "ApiError";
+    err.code = code;
+    err.status = status || 0;
+    return err;
+  }
+
+  /** fetch() for /api/v1: JSON in, JSON out, errors thrown as ApiError. */
+  function api(method, path, body) {
+    var headers = { "Accept": "application/json" };
+    if (authToken) headers["Authorization"] = "Bearer " + authToken;
+    var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(API + path, init).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (res.ok) return data;
+        // Every 4xx from the hub is {error, code}; anything else (a proxy's
+        // HTML page, a 500) becomes a generic code, never shown raw.
+        if (data && typeof data.code === "string") throw ApiError(data.code, data.error, res.status);
+        if (res.status === 401) throw ApiError("unauthorized", "", 401);
+        if (res.status === 404) throw ApiError("not_found", "", 404);
+        throw ApiError("server", "", res.status);
+      });
+    }, function () {
+      throw ApiError("network", "", 0);
+    });
+  }
+
+  /**
+   * Words for an error, in the current language. Our own words when we know
+   * the code; else the hub's sentence; else a generic line. Never a stack.
+   */
+  function errorText(err) {
+    var code = err && err.code;
+    if (code && ("err." + code) in dict[lang]) return t("err." + code);
+    if (err && err.name === "ApiError" && err.message && err.message !== code) return err.message;
+    return t("err.server");
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Socket.IO                                                           */
+  /* ------------------------------------------------------------------ */
+
+  var LIVE_EVENTS = ["ticket_issued", "ticket_called", "ticket_recalled", "ticket_changed", "counter_changed"];
+
+  /**
+   * Connect to the hub's Socket.IO with `auth` ({token} or {ticket}).
+   * handlers: snapshot(snap) on every (re)connect, so a screen redraws from
+   * nothing after a network cut; one function per live event name; queue(q)
+   * for the snapshot carried by every live event; online(bool) for a
+   * connection lamp; unauthorized() when the hub refuses us.
+   * Returns the socket.
+   */
+  function connect(auth, handlers) {
+    handlers = handlers || {};
+    var socket = global.io({ auth: auth });
+
+    socket.on("connect", function () { call("online", true); });
+    socket.on("snapshot", function (snap) { call("snapshot", snap); });
+    LIVE_EVENTS.forEach(function (name) {
+      socket.on(name, function (payload) {
+        payload = payload || {};
+        if (payload.queue) call("queue", payload.queue, name);
+        call(name, payload);
+      });
+    });
+    socket.on("connect_error", function (err) {
+      call("online", false);
+      if (err && /unauthori[sz]ed/i.test(err.message || "")) {
+        // A refused handshake is not retried by the client; the page decides.
+        call("unauthorized");
+      }
+      // Otherwise Socket.IO keeps retrying on its own with backoff.
+    });
+    socket.on("disconnect", function (reason) {
+      call("online", false);
+      // The hub dropped us on purpose (restart, token revoked): the client
+      // does not reconnect by itself after that, so ask again after a pause.
+      if (reason === "io server disconnect") {
+        setTimeout(function () { if (!socket.connected) socket.connect(); }, 2000);
+      }
+    });
+    return socket;
+
+    function call(name) {
+      var fn = handlers[name];
+      if (typeof fn !== "function") return;
+      try {
+        fn.apply(null, Array.prototype.slice.call(arguments, 1));
+      } catch (e) {
+        // One bad render must not kill the live connection.
+        if (global.console) console.error("qcall: handler " + name + " failed", e);
+      }
+    }
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Time                                                                */
+  /* ------------------------------------------------------------------ */
+
+  function toDate(value) {
+    if (!value) return null;
+    var d = value instanceof Date ? value : new Date(value);
+    return isNaN(d.getTime()) ? null : d;
+  }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  /** "09:05" or "09:05:30" in the browser's local time (the hall's clock). */
+  function formatTime(value, withSeconds) {
+    var d = toDate(value);
+    if (!d) return "";
+    var s = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    return withSeconds ? s + ":" + pad(d.getSeconds()) : s;
+  }
+
+  var WEEKDAYS = {
+    zh: ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+    en: ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+  };
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  /** "2026年11月25日 星期三" / "Wednesday 25 Nov 2026" (no Intl: old kiosks lack zh data). */
+  function formatDate(value, l) {
+    var d = toDate(value);
+    if (!d) return "";
+    l = l || lang;
+    if (l === "zh") {
+      return d.getFullYear() + "年" + (d.getMonth() + 1) + "月" + d.getDate() + "日 " + WEEKDAYS.zh[d.getDay()];
+    }
+    return WEEKDAYS.en[d.getDay()] + " " + d.getDate() + " " + MONTHS[d.getMonth()] + " " + d.getFullYear();
+  }
+
+  /** Whole minutes from `value` to now (never negative, for clocks a little apart). */
+  function minutesSince(value) {
+    var d = toDate(value);
+    if (!d) return 0;
+    return Math.max(0, Math.floor((Date.now() - d.getTime()) / 60000));
+  }
+
+  /** Call fn(now) now and at the start of every second. Returns a stop function. */
+  function everySecond(fn) {
+    var timer = null;
+    function tick() {
+      fn(new Date());
+      timer = setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
+    }
+    tick();
+    return function () { clearTimeout(timer); };
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Small things                                                        */
+  /* ------------------------------------------------------------------ */
+
+  /** Run fn once, `ms` after the last of a burst of calls. */
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () {
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(null, args); }, ms);
+    };
+  }
+
+  function each(list, fn) { Array.prototype.forEach.call(list, fn); }
+  function $(sel, root) { return (root || document).querySelector(sel); }
+
+  /** Show or hide with the `hidden` attribute (CSS forces display:none on it). */
+  function show(el, visible) {
+    if (typeof el === "string") el = $(el);
+    if (el) el.hidden = !visible;
+  }
+
+  global.QCall = {
+    esc: esc, html: html, raw: raw, setHtml: setHtml,
+    i18n: i18n, t: t, t2: t2, name: name, lang: currentLang, setLang: setLang,
+    toggleLang: toggleLang, defaultLang: defaultLang, onLang: onLang, translatePage: translatePage,
+    takeToken: takeToken, setToken: setToken, getToken: getToken,
+    storageGet: storageGet, storageSet: storageSet,
+    api: api, ApiError: ApiError, errorText: errorText,
+    connect: connect,
+    formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
+    debounce: debounce, each: each, $: $, show: show
+  };
+})(window);
