@@ -1,0 +1,256 @@
+/*
+ * The touchscreen kiosk: one big button per service; a tap issues a ticket
+ * and shows it full screen with a QR code for the visitor's phone.
+ *
+ * Built for elderly visitors: few words, big targets, no state that a stray
+ * second tap can break, and errors in plain words (never JSON).
+ */
+(function () {
+  "use strict";
+  var Q = QCall, $ = Q.$;
+
+  var WORDS = {
+    zh: {
+      "prompt": "请选择您要办理的业务",
+      "loading": "正在加载…",
+      "service.waiting": "等候 {n} 人",
+      "service.issuing": "正在取号…",
+      "ticket.your_number": "您的号码",
+      "ticket.ahead": "前面还有 {n} 人",
+      "ticket.ahead_none": "前面没有人，请留意叫号",
+      "ticket.time": "取号时间 {time}",
+      "ticket.scan": "扫码查看排队进度",
+      "ticket.done": "完成（{s}）",
+      "setup.title": "此取号机没有设备令牌",
+      "setup.body": "请用 /kiosk/?token=… 打开本页面（令牌由管理员用 “token create --role kiosk” 生成）。",
+      "setup.other": "This kiosk has no device token: open /kiosk/?token=…",
+      "setup.refused": "此取号机的设备令牌无效，请联系工作人员。",
+      "err.unauthorized": "此取号机暂时不能取号，请联系工作人员。",
+      "err.network": "网络连接中断，暂时不能取号，请稍后再试或联系工作人员。"
+    },
+    en: {
+      "prompt": "Please choose a service",
+      "loading": "Loading…",
+      "service.waiting": "{n} waiting",
+      "service.issuing": "Getting your number…",
+      "ticket.your_number": "Your number",
+      "ticket.ahead": "{n} people ahead of you",
+      "ticket.ahead_none": "You are next: please watch the screen",
+      "ticket.time": "Issued at {time}",
+      "ticket.scan": "Scan to follow your place",
+      "ticket.done": "Done ({s})",
+      "setup.title": "This kiosk has no device token",
+      "setup.body": "Open this page as /kiosk/?token=… (an administrator makes one with “token create --role kiosk”).",
+      "setup.other": "此取号机没有设备令牌：请用 /kiosk/?token=… 打开",
+      "setup.refused": "This kiosk's device token was refused. Please ask a member of staff.",
+      "err.unauthorized": "This kiosk cannot issue tickets right now. Please ask a member of staff.",
+      "err.network": "The connection is down, no tickets right now. Please try again shortly or ask a member of staff."
+    }
+  };
+
+  var TICKET_SECONDS = 20;     // the ticket stays on screen this long
+  var DONE_GUARD_MS = 1000;    // ignore "Done" this soon: a double tap on a service lands there
+  var BANNER_MS = 10000;       // errors clear themselves; the next visitor starts clean
+
+  var snapshot = null;         // the last queue snapshot drawn
+  var busy = false;            // a ticket request is in flight
+  var ticket = null;           // the ticket on screen, or null
+  var ticketTimer = null;
+  var ticketShownAt = 0;
+  var banner = null;           // {kind, text: function} so a language switch re-words it
+  var bannerTimer = null;
+  var offline = false;
+
+  Q.i18n(WORDS, "qcall.kiosk.lang");
+  Q.translatePage();
+  Q.onLang(function () { drawSite(); drawServices(); drawTicket(); drawBanner(); });
+  $("#lang-switch").addEventListener("click", Q.toggleLang);
+  Q.everySecond(function (now) {
+    $("#clock").textContent = Q.formatTime(now);
+  });
+  // A long press must not open a context menu on a touch screen.
+  document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+
+  var token = Q.takeToken("qcall.kiosk.token");
+  if (!token) {
+    Q.show("#setup", true);
+    Q.show("#service-view", false);
+    return;
+  }
+
+  $("#services").addEventListener("click", onServiceTap);
+  $("#ticket-done").addEventListener("click", function () {
+    if (Date.now() - ticketShownAt >= DONE_GUARD_MS) closeTicket();
+  });
+
+  Q.show("#services-empty", true);
+  // Draw from REST at once; the socket's snapshot follows and keeps it live.
+  Q.api("GET", "/queue").then(draw, function (err) {
+    if (err.code === "unauthorized") refused();
+    else showBanner("error", function () { return Q.errorText(err); });
+  });
+
+  Q.connect({ token: token }, {
+    snapshot: draw,
+    queue: draw,
+    online: function (up) {
+      if (up === !offline) return;
+      offline = !up;
+      if (offline) showBanner("warn", function () { return Q.t("conn.offline"); }, true);
+      else if (banner && banner.sticky) hideBanner();
+    },
+    unauthorized: refused
+  });
+
+  /* -- drawing ------------------------------------------------------- */
+
+  function draw(snap) {
+    if (!snap) return;
+    snapshot = snap;
+    Q.defaultLang(snap.site && snap.site.languages);
+    drawSite();
+    drawServices();
+  }
+
+  function drawSite() {
+    var site = (snapshot && snapshot.site) || {};
+    $("#site-name-zh").textContent = site.name_zh || "";
+    $("#site-name-en").textContent = site.name_en || "";
+    document.title = (Q.name(site) || "qcall") + " · " + Q.t("prompt");
+  }
+
+  /*
+   * Update the buttons in place rather than rebuilding them: a live event
+   * arriving between a finger's touch and its release would otherwise swap
+   * the button out from under it and the tap would be lost.
+   */
+  function drawServices() {
+    var box = $("#services");
+    var services = (snapshot && snapshot.services) || [];
+    var codes = services.map(function (s) { return s.code; }).join("\n");
+    if (box.getAttribute("data-codes") !== codes) {
+      box.setAttribute("data-codes", codes);
+      Q.setHtml(box, Q.html`${services.map(function (s) {
+        return Q.html`<button type="button" class="service-btn" data-service="${s.code}">
+            <span class="svc-zh"></span><span class="svc-en"></span><span class="svc-waiting"></span>
+          </button>`;
+      })}`);
+    }
+    services.forEach(function (s) {
+      var btn = box.querySelector('.service-btn[data-service="' + cssEscape(s.code) + '"]');
+      if (!btn) return;
+      btn.querySelector(".svc-zh").textContent = s.name_zh;
+      btn.querySelector(".svc-en").textContent = s.name_en;
+      btn.querySelector(".svc-waiting").textContent = btn.classList.contains("issuing")
+        ? Q.t("service.issuing")
+        : Q.t("service.waiting", { n: s.waiting });
+      btn.disabled = busy;
+    });
+    Q.show("#services-empty", services.length === 0);
+    box.className = "services n" + Math.min(services.length, 9);
+  }
+
+  function cssEscape(text) {
+    return window.CSS && CSS.escape ? CSS.escape(text) : String(text).replace(/["\\]/g, "\\$&");
+  }
+
+  /* -- issuing ------------------------------------------------------- */
+
+  function onServiceTap(e) {
+    var btn = e.target.closest(".service-btn");
+    if (!btn || busy || ticket) return;   // the double-tap guard
+    busy = true;
+    btn.classList.add("issuing");
+    hideBanner();
+    drawServices();
+    Q.api("POST", "/tickets", { service: btn.getAttribute("data-service") })
+      .then(showTicket, function (err) {
+        if (err.code === "unauthorized") refused();
+        else showBanner("error", function () { return Q.errorText(err); });
+      })
+      .then(function () {
+        busy = false;
+        btn.classList.remove("issuing");
+        drawServices();
+      });
+  }
+
+  function showTicket(t) {
+    ticket = t;
+    ticketShownAt = Date.now();
+    var qr = $("#ticket-qr");
+    qr.hidden = !t.qr_url;
+    if (t.qr_url) qr.src = t.qr_url;
+    Q.show("#service-view", false);
+    Q.show("#ticket-view", true);
+    drawTicket();
+    var left = TICKET_SECONDS;
+    clearInterval(ticketTimer);
+    ticketTimer = setInterval(function () {
+      left -= 1;
+      if (left <= 0) closeTicket();
+      else drawDone(left);
+    }, 1000);
+    drawDone(left);
+  }
+
+  function drawTicket() {
+    if (!ticket) return;
+    $("#ticket-number").textContent = ticket.number;
+    $("#ticket-service").textContent = Q.lang() === "en"
+      ? ticket.service_name_en + " · " + ticket.service_name_zh
+      : ticket.service_name_zh + " · " + ticket.service_name_en;
+    var n = ticket.waiting_ahead || 0;
+    $("#ticket-ahead").textContent = n > 0 ? Q.t("ticket.ahead", { n: n }) : Q.t("ticket.ahead_none");
+    $("#ticket-time").textContent = Q.t("ticket.time", { time: Q.formatTime(ticket.issued_at) });
+    var done = $("#ticket-done");
+    if (done.getAttribute("data-left")) drawDone(+done.getAttribute("data-left"));
+  }
+
+  function drawDone(left) {
+    var done = $("#ticket-done");
+    done.setAttribute("data-left", left);
+    done.textContent = Q.t("ticket.done", { s: left });
+  }
+
+  function closeTicket() {
+    clearInterval(ticketTimer);
+    ticket = null;
+    $("#ticket-done").removeAttribute("data-left");
+    Q.show("#ticket-view", false);
+    Q.show("#service-view", true);
+  }
+
+  /* -- messages ------------------------------------------------------ */
+
+  /** The hub refused our token: say so plainly and stop offering buttons. */
+  function refused() {
+    closeTicket();
+    Q.show("#service-view", false);
+    $("#setup h1").setAttribute("data-i18n", "setup.refused");
+    Q.translatePage();
+    Q.show("#setup", true);
+  }
+
+  function showBanner(kind, text, sticky) {
+    banner = { kind: kind, text: text, sticky: !!sticky };
+    clearTimeout(bannerTimer);
+    if (!sticky) bannerTimer = setTimeout(hideBanner, BANNER_MS);
+    drawBanner();
+  }
+
+  function hideBanner() {
+    banner = null;
+    // Being offline is still true after another message goes away.
+    if (offline) banner = { kind: "warn", text: function () { return Q.t("conn.offline"); }, sticky: true };
+    drawBanner();
+  }
+
+  function drawBanner() {
+    var el = $("#banner");
+    if (!banner) { el.hidden = true; return; }
+    el.className = "banner " + banner.kind;
+    el.textContent = banner.text();
+    el.hidden = false;
+  }
+})();

@@ -1,0 +1,88 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when reachable), a site, a hub process.
+
+PostgreSQL is looked for on localhost. Without it the PostgreSQL variants are
+skipped on a developer's machine, but fail when ``CI=true``: CI must not go
+green on SQLite alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import Credentials, HubProcess, provision, write_site
+
+PG_ADMIN_URL = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin():
+    import psycopg
+
+    return psycopg.connect(
+        PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True, connect_timeout=3
+    )
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'qcall.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    try:
+        admin = _pg_admin()
+    except Exception as exc:  # psycopg.OperationalError and friends
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    name = f"qcall_test_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Both backends: the store's promises must hold on each."""
+    if request.param == "postgresql":
+        request.node.add_marker(pytest.mark.postgres)
+        return request.getfixturevalue("pg_url")
+    return request.getfixturevalue("sqlite_url")
+
+
+@dataclass
+class Site:
+    config_path: Path
+    creds: Credentials
+    counters: int
+
+
+@pytest.fixture
+def site(tmp_path: Path, sqlite_url: str) -> Site:
+    """The test site on SQLite with tokens and logins ready."""
+    counters = 3
+    config_path = write_site(tmp_path / "site.toml", sqlite_url, counters)
+    return Site(config_path, provision(config_path, counters), counters)
+
+
+@pytest.fixture
+def hub(site: Site, tmp_path: Path) -> Iterator[HubProcess]:
+    """A running hub process for the test site."""
+    process = HubProcess(site.config_path, tmp_path)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -1,0 +1,189 @@
+"""Helpers for tests that run a real hub: a site file, a hub process, logins.
+
+A hub under test is a real ``python -m server run`` process on a free port,
+so what is tested is what a hall runs, gevent and all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from server.config import load_config
+from server.core.calendar import utc_now
+from server.hub import build_hub
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SITE_TOML = """
+[site]
+name_zh = "测试营业厅"
+name_en = "Test Hall"
+timezone = "Asia/Shanghai"
+notice_zh = "测试公告"
+notice_en = "Test notice"
+
+[hub]
+database_url = "{database_url}"
+
+[[services]]
+code = "PAY"
+name_zh = "电费缴纳"
+name_en = "Bill payment"
+prefix = "A"
+
+[[services]]
+code = "ASK"
+name_zh = "咨询查询"
+name_en = "Enquiries"
+prefix = "B"
+width = 4
+
+{counters}
+"""
+
+CLERK_PASSWORD = "clerk-password"
+ADMIN_PASSWORD = "admin-password"
+
+
+def write_site(path: Path, database_url: str, counters: int = 2) -> Path:
+    """A small site: two services, ``counters`` counters serving both (counter 2 prefers ASK)."""
+    blocks = []
+    for n in range(1, counters + 1):
+        services = '["ASK", "PAY"]' if n == 2 else '["PAY", "ASK"]'
+        blocks.append(
+            f'[[counters]]\nnumber = {n}\nname_zh = "{n}号窗口"\nname_en = "Counter {n}"\nservices = {services}\n'
+        )
+    path.write_text(SITE_TOML.format(database_url=database_url, counters="\n".join(blocks)), encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Credentials:
+    """Tokens and logins made in the hub's database before it starts."""
+
+    kiosk: str
+    display: str
+    clerks: dict[int, str] = field(default_factory=dict)
+
+
+def provision(config_path: Path, counters: int) -> Credentials:
+    """Create a kiosk and a display token, an admin and one clerk per counter."""
+    hub = build_hub(load_config(config_path))
+    now = utc_now()
+    creds = Credentials(
+        kiosk=hub.accounts.create_device_token("kiosk", "test-kiosk", now),
+        display=hub.accounts.create_device_token("display", "test-display", now),
+    )
+    if not hub.accounts.has_user("admin"):
+        hub.accounts.add_user("admin", "admin", ADMIN_PASSWORD, now)
+    for n in range(1, counters + 1):
+        name = f"clerk{n}"
+        if not hub.accounts.has_user(name):
+            hub.accounts.add_user(name, "staff", CLERK_PASSWORD, now)
+        creds.clerks[n] = name
+    hub.store.engine.dispose()
+    return creds
+
+
+class HubProcess:
+    """``python -m server run`` in a child process, restartable, killable with SIGKILL."""
+
+    def __init__(self, config_path: Path, workdir: Path) -> None:
+        self.config_path = config_path
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "hub.log"
+
+    def start(self, timeout: float = 30) -> None:
+        env = {**os.environ, "QCALL_VAR_DIR": str(self.workdir / "var"), "PYTHONUNBUFFERED": "1"}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--config",
+                str(self.config_path),
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/api/v1/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"hub did not answer within {timeout} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no flush, as a power cut or an OOM kill."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def running_hub(config_path: Path, workdir: Path) -> Iterator[HubProcess]:
+    hub = HubProcess(config_path, workdir)
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def login(base_url: str, username: str, counter: int | None, password: str = CLERK_PASSWORD) -> str:
+    answer = requests.post(
+        f"{base_url}/api/v1/auth/login",
+        json={"username": username, "password": password, "counter": counter},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return answer.json()["token"]
+
+
+def bearer(token: str) -> dict[str, Any]:
+    return {"Authorization": f"Bearer {token}"}
