@@ -63,7 +63,8 @@ def write_site(path: Path, database_url: str, counters: int = 2) -> Path:
     for n in range(1, counters + 1):
         services = '["ASK", "PAY"]' if n == 2 else '["PAY", "ASK"]'
         blocks.append(
-            f'[[counters]]\nnumber = {n}\nname_zh = "{n}号窗口"\nname_en = "Counter {n}"\nservices = {services}\n'
+            f'[[counters]]\nnumber = {n}\nname_zh = "{n}号窗口"\n'
+            f'name_en = "Counter {n}"\nservices = {services}\n'
         )
     path.write_text(SITE_TOML.format(database_url=database_url, counters="\n".join(blocks)), encoding="utf-8")
     return path
