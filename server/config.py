@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,7 +31,8 @@ from .core.queue import Hall
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+#: The end may be 24:00 (and only 24:00 of hour 24) for a day open until midnight.
+_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24(?=:00$)):([0-5]\d)$")
 
 
 class ConfigError(Exception):
@@ -38,7 +40,7 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 def _hhmm(value: str) -> time:
@@ -132,13 +134,15 @@ class ServiceSection(_Strict):
     width: Annotated[int, Field(ge=2, le=4)] = 3
     daily_limit: Annotated[int, Field(ge=1)] | None = None
 
-    @model_validator(mode="after")
-    def _limit_fits(self) -> ServiceSection:
-        if self.daily_limit is not None and self.daily_limit >= 10**self.width:
+    @field_validator("daily_limit")
+    @classmethod
+    def _limit_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
+        width = info.data.get("width")  # absent when width itself was wrong
+        if value is not None and width is not None and value >= 10**width:
             raise ValueError(
-                f"daily_limit {self.daily_limit} needs more than width {self.width} digits; raise width"
+                f"{value} needs more than width {width} digits; raise width to {len(str(value))}"
             )
-        return self
+        return value
 
 
 class CounterSection(_Strict):
@@ -155,6 +159,12 @@ class DeviceSection(_Strict):
     kind: Literal["kiosk", "lobby_screen", "counter_screen", "printer", "led_display", "speaker"]
     counter: int | None = None
     settings: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _screen_has_counter(self) -> DeviceSection:
+        if self.kind == "counter_screen" and self.counter is None:
+            raise ValueError("counter: a counter_screen needs the number of its counter")
+        return self
 
 
 class SiteConfig(_Strict):
@@ -239,16 +249,28 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
 
 
 def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt key also makes its right spelling "missing": name the typo first.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     where = _location(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key; check its spelling"
     if error["type"] == "missing":
         return f"{where}: required key is missing"
+    if error["type"] == "string_pattern_mismatch" and error["loc"][-1] in _PATTERN_HINTS:
+        message = _PATTERN_HINTS[str(error["loc"][-1])]
     if "input" in error and error["type"] not in ("value_error",) and not isinstance(error["input"], dict):
-        message = f"{message}, got {error['input']!r}"
+        shown = repr(error["input"])
+        message = f"{message}, got {shown if len(shown) <= 60 else shown[:57] + '...'}"
     return f"{where}: {message}" if where else message
+
+
+_PATTERN_HINTS = {
+    "prefix": "expected 1 or 2 capital letters such as 'A'",
+    "code": "expected up to 32 letters, digits, '_' or '-' such as 'PAY'",
+    "name": "expected up to 64 letters, digits, '.', '_' or '-' such as 'kiosk-1'",
+}
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
