@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import request, session
 from flask_socketio import SocketIO, join_room
+from socketio.exceptions import ConnectionRefusedError  # the builtin one loses the message
 
 from .api.auth import SESSION_KEY
 from .core import events as ev
@@ -25,6 +26,8 @@ from .hub import Hub
 log = logging.getLogger(__name__)
 
 HALL_ROOM = "hall"
+#: Who may follow the whole hall live. Agents get their own room with their device jobs (later).
+HALL_ROLES = frozenset({"kiosk", "display", "staff", "admin"})
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 
@@ -103,6 +106,8 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
         principal = hub.accounts.resolve(token, hub.clock()) if isinstance(token, str) and token else None
         if principal is None:
             raise ConnectionRefusedError("unauthorized")
+        if principal.role not in HALL_ROLES:
+            raise ConnectionRefusedError("forbidden")
         join_room(HALL_ROOM)
         if principal.counter is not None:
             join_room(counter_room(principal.counter))

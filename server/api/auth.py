@@ -55,7 +55,7 @@ def requires(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
             if principal.role not in roles:
-                raise ApiError(403, f"a {principal.role} may not do this")
+                raise ApiError(403, f"the role {principal.role!r} may not do this")
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -69,7 +69,7 @@ def check_counter(counter: int) -> Principal:
     if principal.role == "admin":
         return principal
     if principal.role != "staff":
-        raise ApiError(403, f"a {principal.role} may not act at a counter")
+        raise ApiError(403, f"the role {principal.role!r} may not act at a counter")
     if principal.counter != counter:
         raise ApiError(403, f"you are logged in at counter {principal.counter}, not counter {counter}")
     return principal

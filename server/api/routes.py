@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..core.model import Ticket
 from ..store.accounts import AccountError
@@ -51,6 +51,12 @@ class TransferBody(_Body):
     service: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     counter: int | None = None
 
+    @model_validator(mode="after")
+    def _somewhere(self) -> TransferBody:
+        if self.service is None and self.counter is None:
+            raise ValueError("a transfer needs 'service' or 'counter'")
+        return self
+
 
 def parse(model: type[M]) -> M:
     """The JSON body as ``model``, or a 400 that says which field is wrong and why."""
@@ -70,7 +76,8 @@ def parse(model: type[M]) -> M:
             raise ApiError(400, f"'{field}' is required") from None
         if first["type"] == "extra_forbidden":
             raise ApiError(400, f"'{field}' is not a known field") from None
-        raise ApiError(400, f"'{field}': {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ApiError(400, f"'{field}': {message}" if first["loc"] else message) from None
 
 
 def status_url(ticket_id: str) -> str:
@@ -187,8 +194,7 @@ def queue() -> Response:
 @api.get("/counters/<int:counter>")
 def counter_view(counter: int) -> Response:
     core = hub().core
-    core.hall.counter(counter)
-    check_counter(counter)
+    _counter_action(counter)
     return jsonify(counter=core.counter_view(counter), waiting=core.waiting_list(counter))
 
 
@@ -197,7 +203,8 @@ def _acted(counter: int, ticket: Ticket) -> Response:
 
 
 def _counter_action(counter: int) -> str:
-    hub().core.hall.counter(counter)  # 404 before 403 for a counter that does not exist
+    current_principal()  # 401 first: strangers learn nothing, not even which counters exist
+    hub().core.hall.counter(counter)
     return check_counter(counter).name
 
 
