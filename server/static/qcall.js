@@ -319,14 +319,26 @@
    * nothing after a network cut; one function per live event name; queue(q)
    * for the snapshot carried by every live event; online(bool) for a
    * connection lamp; unauthorized() when the hub refuses us.
+   *
+   * <body data-live="…"> tells tests (and a curious technician) where the
+   * link is: connecting, connected (snapshot drawn), offline, refused.
+   * A visitor's phone gets no snapshot, so it is "connected" on connect.
    * Returns the socket.
    */
   function connect(auth, handlers) {
     handlers = handlers || {};
+    var visitor = !!(auth && auth.ticket);
+    setLive("connecting");
     var socket = global.io({ auth: auth });
 
-    socket.on("connect", function () { call("online", true); });
-    socket.on("snapshot", function (snap) { call("snapshot", snap); });
+    socket.on("connect", function () {
+      call("online", true);
+      if (visitor) setLive("connected");
+    });
+    socket.on("snapshot", function (snap) {
+      call("snapshot", snap);
+      setLive("connected");
+    });
     LIVE_EVENTS.forEach(function (name) {
       socket.on(name, function (payload) {
         payload = payload || {};
@@ -336,14 +348,19 @@
     });
     socket.on("connect_error", function (err) {
       call("online", false);
-      if (err && /unauthori[sz]ed/i.test(err.message || "")) {
-        // A refused handshake is not retried by the client; the page decides.
+      // A refused handshake ("unauthorized", or "unknown_ticket" for a phone)
+      // is not retried by the client; the page decides what to say.
+      if (err && /unauthori[sz]ed|unknown_ticket/i.test(err.message || "")) {
+        setLive("refused");
         call("unauthorized");
+        return;
       }
+      setLive("offline");
       // Otherwise Socket.IO keeps retrying on its own with backoff.
     });
     socket.on("disconnect", function (reason) {
       call("online", false);
+      setLive("offline");
       // The hub dropped us on purpose (restart, token revoked): the client
       // does not reconnect by itself after that, so ask again after a pause.
       if (reason === "io server disconnect") {
@@ -351,6 +368,10 @@
       }
     });
     return socket;
+
+    function setLive(state) {
+      if (document.body) document.body.setAttribute("data-live", state);
+    }
 
     function call(name) {
       var fn = handlers[name];
