@@ -25,6 +25,7 @@
       "setup.body": "请用 /kiosk/?token=… 打开本页面（令牌由管理员用 “token create --role kiosk” 生成）。",
       "setup.other": "This kiosk has no device token: open /kiosk/?token=…",
       "setup.refused": "此取号机的设备令牌无效，请联系工作人员。",
+      "setup.refused_other": "This kiosk's device token was refused. Please ask a member of staff.",
       "err.unauthorized": "此取号机暂时不能取号，请联系工作人员。",
       "err.network": "网络连接中断，暂时不能取号，请稍后再试或联系工作人员。"
     },
@@ -43,6 +44,7 @@
       "setup.body": "Open this page as /kiosk/?token=… (an administrator makes one with “token create --role kiosk”).",
       "setup.other": "此取号机没有设备令牌：请用 /kiosk/?token=… 打开",
       "setup.refused": "This kiosk's device token was refused. Please ask a member of staff.",
+      "setup.refused_other": "此取号机的设备令牌无效，请联系工作人员。",
       "err.unauthorized": "This kiosk cannot issue tickets right now. Please ask a member of staff.",
       "err.network": "The connection is down, no tickets right now. Please try again shortly or ask a member of staff."
     }
@@ -51,6 +53,7 @@
   var TICKET_SECONDS = 20;     // the ticket stays on screen this long
   var DONE_GUARD_MS = 1000;    // ignore "Done" this soon: a double tap on a service lands there
   var BANNER_MS = 10000;       // errors clear themselves; the next visitor starts clean
+  var IDLE_MS = 60000;         // untouched this long: back to the site's language
 
   var snapshot = null;         // the last queue snapshot drawn
   var busy = false;            // a ticket request is in flight
@@ -70,6 +73,13 @@
   });
   // A long press must not open a context menu on a touch screen.
   document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+  // The language is one visitor's choice: forget it when they walk away.
+  var idleTimer = null;
+  function touched() {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(Q.resetLang, IDLE_MS);
+  }
+  document.addEventListener("pointerdown", touched, true);
 
   var token = Q.takeToken("qcall.kiosk.token");
   if (!token) {
@@ -215,6 +225,7 @@
 
   function closeTicket() {
     clearInterval(ticketTimer);
+    if (ticket) Q.resetLang();   // this visitor is done; the next starts in the site's language
     ticket = null;
     $("#ticket-done").removeAttribute("data-left");
     Q.show("#ticket-view", false);
@@ -228,7 +239,10 @@
     closeTicket();
     Q.show("#service-view", false);
     $("#setup h1").setAttribute("data-i18n", "setup.refused");
+    $("#setup .setup-other").setAttribute("data-i18n", "setup.refused_other");
     Q.translatePage();
+    offline = false;    // "reconnecting…" would be a false promise: we were turned away
+    hideBanner();
     Q.show("#setup", true);
   }
 

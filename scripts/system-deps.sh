@@ -5,6 +5,8 @@ set -uo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Chinese glyphs in screenshots (and on any kiosk or TV that runs the pages).
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} with apt-get" >&2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -55,5 +56,22 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
     app.register_blueprint(api)
     app.register_blueprint(pages)
     socketio = SocketIO(app, async_mode=async_mode)
+    app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     app.extensions["qcall_connections"] = live.attach(socketio, hub)
+    return app
+
+
+def without_websocket_compression(wsgi_app: Any) -> Any:
+    """Decline permessage-deflate on the Socket.IO WebSocket.
+
+    simple-websocket accepts it whenever a browser offers it, and then zlib
+    compresses every event again for every screen (each has its own context).
+    At 1,000 screens that tripled the hub's CPU per call and kept ~220 MB of
+    zlib state (bench/README.md); an event is a few kB on the hall's LAN.
+    """
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return wsgi_app(environ, start_response)
+
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import logging
 import os
@@ -91,9 +92,35 @@ def serve(config: SiteConfig, host: str, port: int, banner: str = "") -> int:
 
     app = create_app(config)
     socketio = app.extensions["socketio"]
+    # What the imports built lives as long as the hub; a full collection walking it
+    # (~100k objects, tens of ms) stalls every request and screen. Hide it from the GC.
+    gc.collect()
+    gc.freeze()
     print(banner or f"qcall hub for {config.site.name_en} on http://{host}:{port}/", flush=True)
-    socketio.run(app, host=host, port=port, log_output=False)
+    socketio.run(app, host=host, port=port, log_output=False, handler_class=no_delay_handler())
     return 0
+
+
+def no_delay_handler() -> type:
+    """gevent's WSGI handler with Nagle's algorithm off on every connection.
+
+    pywsgi writes a response's headers and body in two sends, and a screen's
+    socket gets events back to back (``ticket_changed`` then ``ticket_called``);
+    with Nagle on, the second send waits for the peer's delayed ACK, 40 ms on
+    Linux, on every keep-alive request after the first (see bench/README.md).
+    """
+    import contextlib
+    import socket
+
+    from gevent import pywsgi
+
+    class NoDelayHandler(pywsgi.WSGIHandler):
+        def handle(self) -> None:
+            with contextlib.suppress(OSError):  # not a TCP socket
+                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().handle()
+
+    return NoDelayHandler
 
 
 def repo_path(relative: str) -> Path:

@@ -65,7 +65,9 @@ class Hub:
     def _build_snapshot(self) -> dict[str, Any]:
         snapshot = self.core.snapshot()
         site = self.config.site
-        snapshot["site"].update(notice_zh=site.notice_zh, notice_en=site.notice_en, languages=site.languages)
+        snapshot["site"].update(
+            notice_zh=site.notice_zh, notice_en=site.notice_en, languages=site.languages, timezone=site.timezone
+        )
         return snapshot
 
 

@@ -86,7 +86,9 @@ def status_url(ticket_id: str) -> str:
 
 
 def ticket_json(ticket: Ticket, waiting_ahead: int) -> dict[str, Any]:
-    service = hub().core.hall.services.get(ticket.service)
+    hall = hub().core.hall
+    service = hall.services.get(ticket.service)
+    counter = hall.counters.get(ticket.counter) if ticket.counter is not None else None
     return {
         **ticket.public(),
         "waiting_ahead": waiting_ahead,
@@ -94,6 +96,8 @@ def ticket_json(ticket: Ticket, waiting_ahead: int) -> dict[str, Any]:
         "qr_url": f"/api/v1/tickets/{ticket.id}/qr.svg",
         "service_name_zh": service.name_zh if service else ticket.service,
         "service_name_en": service.name_en if service else ticket.service,
+        "counter_name_zh": counter.name_zh if counter else None,
+        "counter_name_en": counter.name_en if counter else None,
     }
 
 

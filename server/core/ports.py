@@ -63,6 +63,10 @@ class StoreTx(Protocol):
     def all_callable(self, day: date, service: str) -> list[Ticket]:
         """Every callable ticket of ``service`` (to tell a visitor how many are ahead)."""
 
+    def count_ahead(self, ticket: Ticket) -> int:
+        """How many callable tickets of ``ticket``'s service and day stand before it in
+        queue order (:func:`~server.core.policy.ahead_of`, counted by the store)."""
+
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.
 

@@ -39,7 +39,7 @@ from .model import (
     TicketEvent,
     TicketStatus,
 )
-from .policy import CallingPolicy, ahead_of, preference_policy
+from .policy import CallingPolicy, preference_policy
 from .ports import Store, StoreTx
 
 #: How many tickets of each service the policy sees when choosing.
@@ -132,7 +132,7 @@ class QueueCore:
             )
             tx.add_ticket(ticket)
             tx.add_event(TicketEvent(ticket.id, EventKind.ISSUED, now, detail={"priority": priority}))
-            ahead = ahead_of(ticket, tx.all_callable(day, service.code))
+            ahead = tx.count_ahead(ticket)
         self._publish(ev.TICKET_ISSUED, ticket=ticket.public(), waiting_ahead=ahead)
         return Issued(ticket, ahead)
 
@@ -145,11 +145,7 @@ class QueueCore:
             if ticket is None:
                 raise UnknownTicket(f"no ticket {ticket_id!r}")
             ticket.history = tx.history(ticket_id)
-            ahead = (
-                ahead_of(ticket, tx.all_callable(ticket.business_day, ticket.service))
-                if ticket.status in CALLABLE
-                else 0
-            )
+            ahead = tx.count_ahead(ticket) if ticket.status in CALLABLE else 0
         return ticket, ahead
 
     def snapshot(self) -> dict[str, Any]:

@@ -152,8 +152,11 @@
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   }
 
+  var siteLangs = null;
+
   /** The site's first language is the default, unless someone chose one here. */
   function defaultLang(languages) {
+    if (languages && languages.length) siteLangs = languages;
     if (langChosen || !languages || !languages.length) return;
     if (LANGS.indexOf(languages[0]) >= 0 && languages[0] !== lang) applyLang(languages[0]);
   }
@@ -166,6 +169,17 @@
     applyLang(l);
   }
   function toggleLang() { setLang(lang === "zh" ? "en" : "zh"); }
+
+  /**
+   * Forget the choice and go back to the site's default. A kiosk does this
+   * between visitors: the next person should not inherit the last one's language.
+   */
+  function resetLang() {
+    langChosen = false;
+    storageSet(localStorage, langKey, null);
+    var l = siteLangs && LANGS.indexOf(siteLangs[0]) >= 0 ? siteLangs[0] : lang;
+    if (l !== lang) applyLang(l);
+  }
 
   function applyLang(l) {
     lang = l;
@@ -465,7 +479,7 @@
   global.QCall = {
     esc: esc, html: html, raw: raw, setHtml: setHtml,
     i18n: i18n, t: t, t2: t2, name: name, lang: currentLang, setLang: setLang,
-    toggleLang: toggleLang, defaultLang: defaultLang, onLang: onLang, translatePage: translatePage,
+    toggleLang: toggleLang, resetLang: resetLang, defaultLang: defaultLang, onLang: onLang, translatePage: translatePage,
     takeToken: takeToken, setToken: setToken, getToken: getToken,
     storageGet: storageGet, storageSet: storageSet,
     api: api, ApiError: ApiError, errorText: errorText,

@@ -166,6 +166,25 @@ class SqlTx:
         )
         return [_ticket(r) for r in self.conn.execute(query).mappings()]
 
+    def count_ahead(self, ticket: Ticket) -> int:
+        # policy.queue_order as SQL: higher priority, then earlier queue_at, then lower seq.
+        c = tickets.c
+        before = or_(
+            c.priority > ticket.priority,
+            and_(
+                c.priority == ticket.priority,
+                or_(c.queue_at < ticket.queue_at, and_(c.queue_at == ticket.queue_at, c.seq < ticket.seq)),
+            ),
+        )
+        query = select(func.count()).where(
+            c.business_day == ticket.business_day,
+            c.service == ticket.service,
+            c.status.in_(_CALLABLE),
+            c.id != ticket.id,
+            before,
+        )
+        return int(self.conn.execute(query).scalar_one())
+
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         row = _ticket_row(ticket)
         del row["id"]

@@ -1,0 +1,551 @@
+/*
+ * The staff counter console: log in at a counter, then call, recall, start,
+ * finish, mark no-show, transfer, pause. The hub decides what is allowed; the
+ * buttons only mirror its rules so a clerk is not offered what will fail.
+ *
+ * Source of truth: GET /counters/{n} (this counter and its waiting list),
+ * re-read after every action and, debounced, after every live event.
+ */
+(function () {
+  "use strict";
+  var Q = QCall, $ = Q.$;
+
+  var WORDS = {
+    zh: {
+      "login.title": "窗口登录",
+      "login.username": "用户名",
+      "login.password": "密码",
+      "login.counter": "窗口号",
+      "login.submit": "登录",
+      "login.wrong": "用户名或密码错误。",
+      "login.need_counter": "请填写窗口号。",
+      "login.need_name": "请填写用户名和密码。",
+      "login.expired": "登录已过期，请重新登录。",
+      "logout": "退出登录",
+      "staff": "工作人员：{name}",
+      "current.title": "当前号票",
+      "current.none": "当前没有号票",
+      "current.called_at": "{time} 叫号",
+      "current.calls": "已呼叫 {n} 次",
+      "current.started_at": "{time} 开始办理",
+      "current.waited": "等候 {n} 分钟",
+      "act.call_next": "呼叫下一位",
+      "act.recall": "重呼",
+      "act.start": "开始办理",
+      "act.finish": "办结",
+      "act.no_show": "过号",
+      "act.transfer": "转移",
+      "act.pause": "暂停",
+      "act.resume": "恢复",
+      "act.refresh": "刷新",
+      "act.call_this": "呼叫",
+      "hint.keys": "快捷键：F1–F8，或不在输入框时按数字 1–8。",
+      "done.called": "已呼叫 {number}。",
+      "done.recalled": "已重呼 {number}。",
+      "done.started": "{number} 开始办理。",
+      "done.finished": "{number} 已办结。",
+      "done.no_show": "{number} 已过号。",
+      "done.transferred": "{number} 已转移。",
+      "done.paused": "窗口已暂停，不再叫号。",
+      "done.resumed": "窗口已恢复服务。",
+      "nobody": "无人等候。有人取号后即可呼叫。",
+      "waiting.title": "等候队列",
+      "waiting.count": "（{n} 人）",
+      "waiting.number": "号码",
+      "waiting.service": "业务",
+      "waiting.issued": "取号",
+      "waiting.waited": "已等",
+      "waiting.note": "备注",
+      "waiting.action": "操作",
+      "waiting.minutes": "{n} 分",
+      "waiting.empty": "无人等候",
+      "waiting.priority": "优先",
+      "waiting.transferred": "转入",
+      "waiting.for_us": "指定本窗口",
+      "transfer.title": "转移当前号票",
+      "transfer.help": "选择新的业务和/或窗口。号码不变，排队时间保留。",
+      "transfer.service": "转到业务",
+      "transfer.counter": "转到窗口",
+      "transfer.keep": "（不变）",
+      "transfer.any": "（任意窗口）",
+      "transfer.confirm": "确认转移",
+      "transfer.need": "请选择业务或窗口。",
+      "cancel": "取消",
+      "err.unauthorized": "登录已过期，请重新登录。"
+    },
+    en: {
+      "login.title": "Counter login",
+      "login.username": "Username",
+      "login.password": "Password",
+      "login.counter": "Counter number",
+      "login.submit": "Log in",
+      "login.wrong": "Wrong username or password.",
+      "login.need_counter": "Please enter a counter number.",
+      "login.need_name": "Please enter your username and password.",
+      "login.expired": "Your session has ended. Please log in again.",
+      "logout": "Log out",
+      "staff": "Staff: {name}",
+      "current.title": "Current ticket",
+      "current.none": "No current ticket",
+      "current.called_at": "called {time}",
+      "current.calls": "called {n} times",
+      "current.started_at": "started {time}",
+      "current.waited": "waited {n} min",
+      "act.call_next": "Call next",
+      "act.recall": "Recall",
+      "act.start": "Start",
+      "act.finish": "Finish",
+      "act.no_show": "No-show",
+      "act.transfer": "Transfer",
+      "act.pause": "Pause",
+      "act.resume": "Resume",
+      "act.refresh": "Refresh",
+      "act.call_this": "Call",
+      "hint.keys": "Shortcuts: F1–F8, or digits 1–8 when not typing in a field.",
+      "done.called": "Called {number}.",
+      "done.recalled": "Recalled {number}.",
+      "done.started": "Started {number}.",
+      "done.finished": "Finished {number}.",
+      "done.no_show": "{number} marked as no-show.",
+      "done.transferred": "{number} transferred.",
+      "done.paused": "Counter paused: no calls.",
+      "done.resumed": "Counter open again.",
+      "nobody": "Nobody waiting. You can call as soon as someone takes a ticket.",
+      "waiting.title": "Waiting",
+      "waiting.count": "({n})",
+      "waiting.number": "Number",
+      "waiting.service": "Service",
+      "waiting.issued": "Issued",
+      "waiting.waited": "Waited",
+      "waiting.note": "Note",
+      "waiting.action": "Action",
+      "waiting.minutes": "{n} min",
+      "waiting.empty": "Nobody waiting",
+      "waiting.priority": "Priority",
+      "waiting.transferred": "Transferred",
+      "waiting.for_us": "for this counter",
+      "transfer.title": "Transfer the current ticket",
+      "transfer.help": "Pick a new service and/or counter. The number stays; so does its place in time.",
+      "transfer.service": "To service",
+      "transfer.counter": "To counter",
+      "transfer.keep": "(unchanged)",
+      "transfer.any": "(any counter)",
+      "transfer.confirm": "Transfer",
+      "transfer.need": "Pick a service or a counter.",
+      "cancel": "Cancel",
+      "err.unauthorized": "Your session has ended. Please log in again."
+    }
+  };
+
+  var SESSION_KEY = "qcall.counter.session";   // sessionStorage: gone when the tab closes
+  var LAST_KEY = "qcall.counter.last";         // localStorage: prefill name + counter next time
+  var POLL_MS = 20000;                         // backstop if live events stop
+
+  var session = null;      // {token, username, role, counter}
+  var snapshot = null;     // last queue snapshot (service names, counters for transfer)
+  var view = null;         // GET /counters/{n}.counter
+  var waiting = [];        // GET /counters/{n}.waiting
+  var busy = false;        // an action is in flight: every action button is off
+  var socket = null;
+  var pollTimer = null;
+  var message = null;      // {kind, text()} shown in the banner
+  var online = null;       // live link state for the lamp; null before the first try
+
+  /* -- login --------------------------------------------------------- */
+
+  /** Runs last (see the bottom of the file), once every var above is set. */
+  function init() {
+    Q.i18n(WORDS, "qcall.counter.lang");
+    Q.translatePage();
+    Q.onLang(function () { drawAll(); drawMessage(); });
+    $("#login-lang").addEventListener("click", Q.toggleLang);
+    $("#lang-switch").addEventListener("click", Q.toggleLang);
+    $("#login-form").addEventListener("submit", onLogin);
+    $("#btn-logout").addEventListener("click", logout);
+    document.addEventListener("keydown", onKey);
+    wireActions();
+    // Waited minutes and elapsed times go stale; redraw them now and then.
+    setInterval(function () { if (session) drawAll(); }, 30000);
+    start();
+  }
+
+  function start() {
+    var saved = null;
+    try { saved = JSON.parse(Q.storageGet(sessionStorage, SESSION_KEY) || "null"); } catch (e) { saved = null; }
+    if (saved && saved.counter) return enter(saved);
+    // No token in this tab: the hub's session cookie may still be valid (a new tab).
+    var wanted = counterFromUrl();
+    Q.api("GET", "/auth/me").then(function (me) {
+      var counter = me && (me.counter || wanted);
+      if (me && counter) enter({ token: null, username: me.username, role: me.role, counter: counter });
+      else showLogin();
+    }, function () { showLogin(); });
+  }
+
+  function counterFromUrl() {
+    var n = parseInt(new URLSearchParams(location.search).get("counter"), 10);
+    return n > 0 ? n : null;
+  }
+
+  function showLogin(reasonKey) {
+    Q.show("#console-view", false);
+    Q.show("#login-view", true);
+    var last = {};
+    try { last = JSON.parse(Q.storageGet(localStorage, LAST_KEY) || "{}") || {}; } catch (e) { last = {}; }
+    // ?counter=3 on a console's bookmark wins over what was typed last time.
+    $("#login-counter").value = counterFromUrl() || last.counter || "";
+    if (!$("#login-username").value) $("#login-username").value = last.username || "";
+    $("#login-password").value = "";
+    loginError(reasonKey ? function () { return Q.t(reasonKey); } : null);
+    ($("#login-username").value ? $("#login-password") : $("#login-username")).focus();
+  }
+
+  function loginError(text) {
+    var el = $("#login-error");
+    el.textContent = text ? text() : "";
+    el.hidden = !text;
+  }
+
+  function onLogin(e) {
+    e.preventDefault();
+    var username = $("#login-username").value.trim();
+    var password = $("#login-password").value;
+    var counter = parseInt($("#login-counter").value, 10);
+    if (!username || !password) return loginError(function () { return Q.t("login.need_name"); });
+    var body = { username: username, password: password };
+    if (counter > 0) body.counter = counter;   // admins may log in without one
+    var btn = $("#login-submit");
+    btn.disabled = true;
+    Q.setToken(null);
+    Q.api("POST", "/auth/login", body).then(function (res) {
+      var n = res.counter || (counter > 0 ? counter : null);
+      if (!n) {
+        loginError(function () { return Q.t("login.need_counter"); });
+        return;
+      }
+      Q.storageSet(localStorage, LAST_KEY, JSON.stringify({ username: res.username, counter: n }));
+      enter({ token: res.token, username: res.username, role: res.role, counter: n });
+    }, function (err) {
+      loginError(err.code === "unauthorized"
+        ? function () { return Q.t("login.wrong"); }
+        : function () { return Q.errorText(err); });
+    }).then(function () { btn.disabled = false; });
+  }
+
+  function enter(s) {
+    session = s;
+    Q.setToken(s.token);
+    Q.storageSet(sessionStorage, SESSION_KEY, JSON.stringify(s));
+    view = null;
+    waiting = [];
+    setMessage(null);
+    Q.show("#login-view", false);
+    Q.show("#console-view", true);
+    drawAll();
+    refresh();
+    // Without a token (cookie login), the handshake carries the cookie instead.
+    socket = Q.connect(s.token ? { token: s.token } : {}, {
+      snapshot: function (snap) { snapshot = snap; Q.defaultLang(snap.site && snap.site.languages); takeFromSnapshot(); refresh(); },
+      queue: function (snap) { snapshot = snap; takeFromSnapshot(); refreshSoon(); },
+      online: drawConn,
+      // A refused token means the login is over. A cookie-only login may just
+      // not be accepted by the socket: then polling keeps the console going.
+      unauthorized: function () { if (s.token) expire(); }
+    });
+  }
+
+  function logout() {
+    // api() reads the token now, before leave() forgets it.
+    Q.api("POST", "/auth/logout").catch(function () { /* logging out locally is what matters */ });
+    leave();
+    showLogin();
+  }
+
+  /** The hub no longer knows us (expired, revoked): back to the form with a reason. */
+  function expire() {
+    leave();
+    showLogin("login.expired");
+  }
+
+  function leave() {
+    session = null;
+    Q.setToken(null);
+    Q.storageSet(sessionStorage, SESSION_KEY, null);
+    if (socket) { socket.disconnect(); socket = null; }
+    online = null;
+    clearTimeout(pollTimer);
+    closeTransfer();
+  }
+
+  /* -- reading the counter -------------------------------------------- */
+
+  function refresh() {
+    if (!session) return;
+    clearTimeout(pollTimer);
+    var n = session.counter;
+    Q.api("GET", "/counters/" + n).then(function (res) {
+      if (!session || session.counter !== n) return;
+      view = res.counter || view;
+      waiting = res.waiting || [];
+      if (message && message.code === "network") setMessage(null);   // we are back
+      drawAll();
+    }, failed).then(function () {
+      if (session) pollTimer = setTimeout(refresh, POLL_MS);
+    });
+  }
+
+  // Events come in bursts (a call is a ticket_changed + ticket_called +
+  // counter_changed): read the counter once per burst.
+  var refreshSoon = Q.debounce(refresh, 300);
+
+  /** The snapshot in each event already has our counter: show it at once. */
+  function takeFromSnapshot() {
+    if (!snapshot || !session) return;
+    (snapshot.counters || []).forEach(function (c) {
+      if (c.number === session.counter) view = c;
+    });
+    drawAll();
+  }
+
+  /* -- actions --------------------------------------------------------- */
+
+  var ACTIONS = {
+    "btn-call-next": function () { act("call-next", undefined, "done.called"); },
+    "btn-recall": function () { act("recall", undefined, "done.recalled"); },
+    "btn-start": function () { act("start", undefined, "done.started"); },
+    "btn-finish": function () { act("finish", undefined, "done.finished"); },
+    "btn-no-show": function () { act("no-show", undefined, "done.no_show"); },
+    "btn-transfer": openTransfer,
+    "btn-pause": function () {
+      var paused = view && view.status === "paused";
+      act(paused ? "resume" : "pause", undefined, paused ? "done.resumed" : "done.paused");
+    },
+    "btn-refresh": function () { setMessage(null); refresh(); }
+  };
+
+  function wireActions() {
+    Object.keys(ACTIONS).forEach(function (id) {
+      $("#" + id).addEventListener("click", function () { if (!this.disabled) ACTIONS[id](); });
+    });
+    // One listener for every row's "call this" button (rows are redrawn often).
+    $("#waiting-list").addEventListener("click", function (e) {
+      var btn = e.target.closest(".btn-call-this");
+      if (btn && !btn.disabled) act("call", { ticket_id: btn.getAttribute("data-ticket-id") }, "done.called");
+    });
+    $("#transfer-cancel").addEventListener("click", closeTransfer);
+    $("#transfer-form").addEventListener("submit", onTransfer);
+  }
+
+  /**
+   * POST /counters/{n}/{path}; the answer carries the ticket and the counter.
+   * Resolves to {ok, err} and never rejects: the banner already told the clerk.
+   */
+  function act(path, body, doneKey) {
+    if (busy || !session) return Promise.resolve({ ok: false, err: null });
+    busy = true;
+    drawButtons();
+    return Q.api("POST", "/counters/" + session.counter + "/" + path, body).then(function (res) {
+      res = res || {};
+      if (res.counter && typeof res.counter === "object") view = res.counter;
+      var number = res.ticket && res.ticket.number;
+      setMessage("ok", function () { return Q.t(doneKey, { number: number || "" }); });
+      return { ok: true, err: null };
+    }, function (err) {
+      failed(err);
+      return { ok: false, err: err };
+    }).then(function (result) {
+      busy = false;
+      refresh();   // whatever happened, show the hub's view of it
+      return result;
+    });
+  }
+
+  /** One place that turns an error into what the clerk sees. */
+  function failed(err) {
+    if (err.code === "unauthorized") return expire();
+    if (err.code === "nobody_waiting") return setMessage("info", function () { return Q.t("nobody"); });
+    var kind = err.code === "invalid_transition" || err.code === "counter_paused" ? "warn" : "error";
+    setMessage(kind, function () {
+      // Staff may see the hub's own sentence too: "ticket A012 is serving;
+      // this needs called" says more than any fixed words of ours.
+      var words = Q.errorText(err);
+      return err.code === "invalid_transition" && err.message && err.message !== words
+        ? words + " (" + err.message + ")"
+        : words;
+    }, err.code);
+  }
+
+  /* -- transfer -------------------------------------------------------- */
+
+  function openTransfer() {
+    if (!view || !view.current) return;
+    var services = (snapshot && snapshot.services) || [];
+    var counters = ((snapshot && snapshot.counters) || []).filter(function (c) { return c.number !== session.counter; });
+    Q.setHtml($("#transfer-service"), Q.html`<option value="">${Q.t("transfer.keep")}</option>${services.map(function (s) {
+      return Q.html`<option value="${s.code}">${Q.name(s)} (${s.code})</option>`;
+    })}`);
+    Q.setHtml($("#transfer-counter"), Q.html`<option value="">${Q.t("transfer.any")}</option>${counters.map(function (c) {
+      return Q.html`<option value="${c.number}">${Q.name(c)}</option>`;
+    })}`);
+    Q.show("#transfer-error", false);
+    var dlg = $("#transfer-dialog");
+    if (dlg.showModal) dlg.showModal(); else dlg.setAttribute("open", "");
+    $("#transfer-service").focus();
+  }
+
+  function closeTransfer() {
+    var dlg = $("#transfer-dialog");
+    if (dlg.open) { if (dlg.close) dlg.close(); else dlg.removeAttribute("open"); }
+  }
+
+  function onTransfer(e) {
+    e.preventDefault();
+    var body = {};
+    var service = $("#transfer-service").value;
+    var counter = parseInt($("#transfer-counter").value, 10);
+    if (service) body.service = service;
+    if (counter > 0) body.counter = counter;
+    if (!body.service && !body.counter) {
+      $("#transfer-error").textContent = Q.t("transfer.need");
+      Q.show("#transfer-error", true);
+      return;
+    }
+    act("transfer", body, "done.transferred").then(function (result) {
+      if (result.ok || !session) return closeTransfer();
+      if (!result.err) return;   // another action was still running
+      $("#transfer-error").textContent = Q.errorText(result.err);
+      Q.show("#transfer-error", true);
+    });
+  }
+
+  /* -- keyboard -------------------------------------------------------- */
+
+  /** F1..F8 always (and swallowed, so F5 never reloads); digits 1..8 when not typing. */
+  function onKey(e) {
+    if (!session || $("#transfer-dialog").open || e.altKey || e.ctrlKey || e.metaKey) return;
+    var n = 0;
+    var f = /^F([1-8])$/.exec(e.key);
+    if (f) n = +f[1];
+    else if (/^[1-8]$/.test(e.key) && !/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) n = +e.key;
+    if (!n) return;
+    e.preventDefault();
+    var btn = document.querySelector('.act[data-key="' + n + '"]');
+    if (btn && !btn.disabled) btn.click();
+  }
+
+  /* -- drawing --------------------------------------------------------- */
+
+  function drawAll() {
+    if (!session) return;
+    drawHeader();
+    drawCurrent();
+    drawButtons();
+    drawWaiting();
+  }
+
+  function drawHeader() {
+    $("#counter-name").textContent = view ? Q.name(view) : Q.t("counter.default_name", { n: session.counter });
+    var paused = view && view.status === "paused";
+    var badge = $("#counter-status");
+    badge.textContent = view ? Q.t(paused ? "counter.paused" : "counter.open") : "";
+    badge.className = "badge " + (paused ? "paused" : "open");
+    $("#staff-name").textContent = Q.t("staff", { name: session.username || "" });
+    drawConn();
+    document.title = $("#counter-name").textContent + " · " + Q.t("current.title");
+  }
+
+  function drawConn(up) {
+    if (up !== undefined) online = up;
+    var el = $("#conn");
+    el.hidden = online === null;
+    el.className = "conn" + (online ? "" : " offline");
+    el.textContent = Q.t(online ? "conn.online" : "conn.offline");
+  }
+
+  function serviceName(code) {
+    var list = (snapshot && snapshot.services) || [];
+    for (var i = 0; i < list.length; i++) if (list[i].code === code) return Q.name(list[i]);
+    return code || "";
+  }
+
+  function drawCurrent() {
+    var cur = view && view.current;
+    var num = $("#current-number");
+    num.textContent = cur ? cur.number : "—";
+    num.className = "current-number ticket-no" + (cur ? " s-" + cur.status : " none");
+    $("#current-service").textContent = cur ? serviceName(cur.service) : Q.t("current.none");
+    $("#current-status").textContent = cur ? Q.t("status." + cur.status) : "";
+    $("#current-status").className = "current-status" + (cur ? " s-" + cur.status : "");
+    var meta = [];
+    if (cur) {
+      if (cur.called_at) meta.push(Q.t("current.called_at", { time: Q.formatTime(cur.called_at) }));
+      if (cur.call_count > 1) meta.push(Q.t("current.calls", { n: cur.call_count }));
+      if (cur.started_at) meta.push(Q.t("current.started_at", { time: Q.formatTime(cur.started_at) }));
+      if (cur.issued_at && cur.called_at) {
+        var waited = Math.max(0, Math.round((new Date(cur.called_at) - new Date(cur.issued_at)) / 60000));
+        meta.push(Q.t("current.waited", { n: waited }));
+      }
+    }
+    $("#current-meta").textContent = meta.join(" · ");
+  }
+
+  /** Mirror of the hub's rules (server/core/queue.py); the hub still has the last word. */
+  function drawButtons() {
+    var open = !!view && view.status !== "paused";
+    var st = view && view.current ? view.current.status : null;
+    var atCounter = st === "called" || st === "serving";
+    enable("#btn-call-next", open);
+    enable("#btn-recall", atCounter);
+    enable("#btn-start", st === "called");
+    enable("#btn-finish", atCounter);
+    enable("#btn-no-show", st === "called");
+    enable("#btn-transfer", atCounter);
+    enable("#btn-pause", !!view);
+    enable("#btn-refresh", true);
+    var label = $("#btn-pause-label");
+    label.setAttribute("data-i18n", view && view.status === "paused" ? "act.resume" : "act.pause");
+    label.textContent = Q.t(label.getAttribute("data-i18n"));
+    Q.each(document.querySelectorAll(".btn-call-this"), function (b) { b.disabled = busy || !open; });
+
+    function enable(sel, on) { $(sel).disabled = busy || !on; }
+  }
+
+  function drawWaiting() {
+    var open = !!view && view.status !== "paused";
+    $("#waiting-count").textContent = Q.t("waiting.count", { n: waiting.length });
+    Q.show("#waiting-empty", waiting.length === 0);
+    Q.setHtml($("#waiting-list"), Q.html`${waiting.map(function (t) {
+      var notes = [];
+      if (t.priority > 0) notes.push(Q.t("waiting.priority"));
+      if (t.status === "transferred") notes.push(Q.t("waiting.transferred"));
+      if (t.target_counter === session.counter) notes.push(Q.t("waiting.for_us"));
+      return Q.html`<tr data-ticket-id="${t.id}">
+          <td class="ticket-no">${t.number}</td>
+          <td>${serviceName(t.service)}</td>
+          <td>${Q.formatTime(t.issued_at)}</td>
+          <td>${Q.t("waiting.minutes", { n: Q.minutesSince(t.issued_at) })}</td>
+          <td>${notes.join(" · ")}</td>
+          <td><button type="button" class="btn-call-this" data-ticket-id="${t.id}"
+              ${Q.raw(busy || !open ? "disabled" : "")}>${Q.t("act.call_this")}</button></td>
+        </tr>`;
+    })}`);
+  }
+
+  /* -- messages -------------------------------------------------------- */
+
+  /** kind: ok | info | warn | error; text is a function so a language switch re-words it. */
+  function setMessage(kind, text, code) {
+    message = kind ? { kind: kind, text: text, code: code || null } : null;
+    drawMessage();
+  }
+
+  function drawMessage() {
+    var el = $("#banner");
+    if (!message) { el.hidden = true; return; }
+    el.className = "banner " + message.kind;
+    el.textContent = message.text();
+    el.hidden = false;
+  }
+
+  init();
+})();

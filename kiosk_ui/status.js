@@ -1,0 +1,252 @@
+/*
+ * The visitor's phone page, /t/<ticket id>: where am I in the queue, and
+ * where do I go when called. The ticket id in the URL is the only key.
+ *
+ * Live updates come over Socket.IO; a GET every 15 s backs them up, because
+ * phones sleep, switch networks and drop sockets without telling anyone.
+ */
+(function () {
+  "use strict";
+  var Q = QCall, $ = Q.$;
+
+  var WORDS = {
+    zh: {
+      "title": "排队进度",
+      "loading": "正在加载…",
+      "your_number": "您的号码",
+      "issued_at": "取号时间",
+      "updated_at": "更新时间",
+      "keep_open": "请保持本页打开，叫到您的号时手机会振动。",
+      "unknown.title": "找不到这张号票",
+      "unknown.body": "请检查链接，或重新扫描号票上的二维码。号票只在当天有效。",
+      "ahead": "前面还有 {n} 人",
+      "ahead_none": "您是下一位，请留意叫号",
+      "go": "请到 {counter} 办理",
+      "state.waiting": "正在等候",
+      "state.transferred": "已转办，请继续等候",
+      "state.transferred_to": "已转到 {counter}，请继续等候",
+      "state.called": "已叫到您的号",
+      "state.recalled": "再次叫到您的号（第 {n} 次）",
+      "state.serving": "正在 {counter} 办理",
+      "state.done": "业务已办结，谢谢光临",
+      "state.no_show": "已过号。如需办理，请联系工作人员",
+      "state.cancelled": "号票已取消",
+      "stale": "暂时无法更新，显示的是 {time} 的状态。",
+      "offline": "离线"
+    },
+    en: {
+      "title": "Your place",
+      "loading": "Loading…",
+      "your_number": "Your number",
+      "issued_at": "Issued at",
+      "updated_at": "Updated at",
+      "keep_open": "Keep this page open: your phone vibrates when your number is called.",
+      "unknown.title": "We can't find this ticket",
+      "unknown.body": "Please check the link, or scan the QR code on your ticket again. Tickets are valid on the day they are issued.",
+      "ahead": "{n} people ahead of you",
+      "ahead_none": "You are next: please watch the screen",
+      "go": "Please go to {counter}",
+      "state.waiting": "Waiting",
+      "state.transferred": "Transferred: please keep waiting",
+      "state.transferred_to": "Transferred to {counter}: please keep waiting",
+      "state.called": "Your number has been called",
+      "state.recalled": "Your number is called again (call {n})",
+      "state.serving": "Being served at {counter}",
+      "state.done": "Finished. Thank you for your visit",
+      "state.no_show": "Your number was missed. Please ask a member of staff",
+      "state.cancelled": "This ticket was cancelled",
+      "stale": "Cannot update right now; showing the state at {time}.",
+      "offline": "Offline"
+    }
+  };
+
+  var POLL_MS = 15000;
+  var FINAL = { done: true, no_show: true, cancelled: true };
+
+  var ticketId = readTicketId();
+  var ticket = null;          // last known ticket (REST shape, merged with live events)
+  var counters = {};          // number → {name_zh, name_en}, learned from call events
+  var updatedAt = null;
+  var vibratedFor = null;     // call_count we already buzzed for
+  var pollTimer = null;
+  var online = true;
+  var gone = false;           // the hub does not know this ticket: stop asking
+
+  Q.i18n(WORDS, "qcall.status.lang");
+  Q.translatePage();
+  Q.onLang(function () {
+    $("#conn").textContent = Q.t(online ? "conn.online" : "offline");
+    draw();
+  });
+  $("#lang-switch").addEventListener("click", Q.toggleLang);
+
+  if (!ticketId) {
+    unknown();
+    return;
+  }
+
+  load();
+  document.addEventListener("visibilitychange", function () {
+    // A phone coming back from sleep shows stale data until we ask again.
+    if (!document.hidden && !gone) load();
+  });
+
+  Q.connect({ ticket: ticketId }, {
+    online: function (up) {
+      var wasDown = !online;
+      online = up;
+      $("#conn").className = "conn" + (up ? "" : " offline");
+      $("#conn").textContent = Q.t(up ? "conn.online" : "offline");
+      Q.show("#conn", !up && !gone);
+      if (up && wasDown) load();   // we may have missed events while away
+    },
+    ticket_called: onCall,
+    ticket_recalled: onCall,
+    ticket_changed: function (p) {
+      if (!mine(p)) return;
+      merge(p.ticket);
+      load();            // waiting_ahead and service names come only from REST
+    },
+    // A refused socket (unknown or expired ticket) changes nothing here: the
+    // GET in load() decides whether the ticket exists, and polling carries on.
+  });
+
+  /** /t/<id>: the id is the last path segment; ?id= also works (handy when testing). */
+  function readTicketId() {
+    var fromQuery = new URLSearchParams(location.search).get("id");
+    if (fromQuery) return fromQuery;
+    var parts = location.pathname.split("/").filter(Boolean);
+    var last = parts.length > 1 ? parts[parts.length - 1] : "";
+    try { return decodeURIComponent(last); } catch (e) { return ""; }
+  }
+
+  function mine(p) { return p && p.ticket && p.ticket.id === ticketId; }
+
+  function onCall(p) {
+    if (!mine(p)) return;
+    if (p.counter && p.counter.number != null) counters[p.counter.number] = p.counter;
+    merge(p.ticket);
+  }
+
+  function merge(t) {
+    ticket = Object.assign({}, ticket || {}, t);
+    updatedAt = new Date();
+    draw();
+  }
+
+  function load() {
+    clearTimeout(pollTimer);
+    Q.api("GET", "/tickets/" + encodeURIComponent(ticketId)).then(function (t) {
+      Q.show("#banner", false);
+      merge(t);
+      schedule();
+    }, function (err) {
+      if (err.code === "unknown_ticket" || err.code === "not_found") return unknown();
+      // Keep showing what we know, and say how old it is.
+      if (ticket) {
+        $("#banner").className = "banner warn";
+        $("#banner").textContent = Q.t("stale", { time: Q.formatTime(updatedAt) });
+      } else {
+        $("#banner").className = "banner error";
+        $("#banner").textContent = Q.errorText(err);
+      }
+      Q.show("#loading", false);
+      Q.show("#banner", true);
+      schedule();
+    });
+  }
+
+  function schedule() {
+    clearTimeout(pollTimer);
+    if (ticket && FINAL[ticket.status]) return;   // nothing will change any more
+    pollTimer = setTimeout(load, POLL_MS);
+  }
+
+  function unknown() {
+    clearTimeout(pollTimer);
+    gone = true;
+    ticket = null;
+    Q.show("#conn", false);
+    Q.show("#loading", false);
+    Q.show("#ticket", false);
+    Q.show("#banner", false);
+    Q.show("#unknown", true);
+  }
+
+  /** "3号窗口" / "Counter 3": the hub's name when an event told us, else a default. */
+  function counterName(number, l) {
+    if (number == null) return "";
+    var known = counters[number];
+    if (known) return Q.name(known, l);
+    return Q.t("counter.default_name", { n: number }, l);
+  }
+
+  function draw() {
+    if (!ticket) return;
+    Q.show("#loading", false);
+    Q.show("#unknown", false);
+    Q.show("#ticket", true);
+
+    var lang = Q.lang();
+    var status = ticket.status;
+    $("#ticket-number").textContent = ticket.number || "";
+    var zh = ticket.service_name_zh, en = ticket.service_name_en;
+    $("#ticket-service").textContent = (lang === "en" ? [en, zh] : [zh, en]).filter(Boolean).join(" · ");
+
+    // Called: the one thing that matters, big, in both languages.
+    var called = status === "called";
+    Q.show("#go", called);
+    document.body.classList.toggle("is-called", called);
+    if (called) {
+      $("#go-zh").textContent = Q.t("go", { counter: counterName(ticket.counter, "zh") }, "zh");
+      $("#go-en").textContent = Q.t("go", { counter: counterName(ticket.counter, "en") }, "en");
+    }
+
+    $("#ticket-status").textContent = statusText(ticket);
+    $("#ticket-status").className = "status s-" + status;
+    $("#ticket").setAttribute("data-status", status);   // for styling and browser tests
+
+    var waiting = status === "waiting" || status === "transferred";
+    Q.show("#ticket-ahead", waiting && ticket.waiting_ahead != null);
+    if (waiting) {
+      var n = ticket.waiting_ahead || 0;
+      $("#ticket-ahead").textContent = n > 0 ? Q.t("ahead", { n: n }) : Q.t("ahead_none");
+    }
+    $("#ticket-issued").textContent = Q.formatTime(ticket.issued_at);
+    $("#ticket-updated").textContent = Q.formatTime(updatedAt, true);
+    document.title = (ticket.number || "") + " · " + (called ? Q.t("go", { counter: counterName(ticket.counter) }) : Q.t("title"));
+
+    buzz();
+  }
+
+  function statusText(t) {
+    switch (t.status) {
+      case "called":
+        return t.call_count > 1 ? Q.t("state.recalled", { n: t.call_count }) : Q.t("state.called");
+      case "serving":
+        return Q.t("state.serving", { counter: counterName(t.counter) });
+      case "transferred":
+        return t.target_counter != null
+          ? Q.t("state.transferred_to", { counter: counterName(t.target_counter) })
+          : Q.t("state.transferred");
+      case "waiting": case "done": case "no_show": case "cancelled":
+        return Q.t("state." + t.status);
+      default:
+        return t.status || "";
+    }
+  }
+
+  /*
+   * Vibrate once per call (a recall raises call_count, so it buzzes again).
+   * The first draw only notes the count: opening the page is not a call.
+   */
+  function buzz() {
+    var count = ticket.status === "called" ? (ticket.call_count || 1) : 0;
+    if (vibratedFor === null) { vibratedFor = count; return; }
+    if (count > vibratedFor) {
+      vibratedFor = count;
+      try { if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]); } catch (e) { /* not allowed */ }
+    }
+    if (count === 0) vibratedFor = 0;
+  }
+})();
