@@ -66,7 +66,10 @@ class Hub:
         snapshot = self.core.snapshot()
         site = self.config.site
         snapshot["site"].update(
-            notice_zh=site.notice_zh, notice_en=site.notice_en, languages=site.languages, timezone=site.timezone
+            notice_zh=site.notice_zh,
+            notice_en=site.notice_en,
+            languages=site.languages,
+            timezone=site.timezone,
         )
         return snapshot
 

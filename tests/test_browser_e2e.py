@@ -10,11 +10,10 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, CLERK_PASSWORD
+from tests.support import CLERK_PASSWORD, ROOT
 
 pytestmark = pytest.mark.browser
 
