@@ -41,12 +41,3 @@ def preference_policy(counter: Counter, tickets: Sequence[Ticket], now: datetime
 
     return min(tickets, key=key)
 
-
-def ahead_of(ticket: Ticket, tickets: Sequence[Ticket]) -> int:
-    """How many callable tickets of the same service stand before ``ticket``."""
-    mine = queue_order(ticket)
-    return sum(
-        1
-        for other in tickets
-        if other.id != ticket.id and other.service == ticket.service and queue_order(other) < mine
-    )

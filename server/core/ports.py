@@ -60,9 +60,6 @@ class StoreTx(Protocol):
         """The first ``head`` callable tickets of each service in queue order,
         plus every callable ticket sent to ``counter``."""
 
-    def all_callable(self, day: date, service: str) -> list[Ticket]:
-        """Every callable ticket of ``service`` (to tell a visitor how many are ahead)."""
-
     def count_ahead(self, ticket: Ticket) -> int:
         """How many callable tickets of ``ticket``'s service and day stand before it in
         queue order (:func:`~server.core.policy.ahead_of`, counted by the store)."""

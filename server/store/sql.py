@@ -160,12 +160,6 @@ class SqlTx:
         found.update((r["id"], _ticket(r)) for r in self.conn.execute(sent_here).mappings())
         return list(found.values())
 
-    def all_callable(self, day: date, service: str) -> list[Ticket]:
-        query = select(tickets).where(
-            tickets.c.business_day == day, tickets.c.service == service, tickets.c.status.in_(_CALLABLE)
-        )
-        return [_ticket(r) for r in self.conn.execute(query).mappings()]
-
     def count_ahead(self, ticket: Ticket) -> int:
         # policy.queue_order as SQL: higher priority, then earlier queue_at, then lower seq.
         c = tickets.c
