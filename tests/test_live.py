@@ -1,0 +1,393 @@
+"""Socket.IO against a real hub process: the snapshot on connect, the live events, who gets what.
+
+Clients are python-socketio's ``socketio.Client`` over the websocket transport,
+as a lobby screen's browser would use it. Every wait is on a queue or an event
+with a deadline, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from server.config import load_config
+from server.core.calendar import utc_now
+from server.hub import build_hub
+from tests.support import HubProcess, bearer, login
+
+pytestmark = pytest.mark.slow
+
+#: Generous: a loaded two-core machine may take a while to deliver an event.
+WAIT = 20
+HTTP_TIMEOUT = 20
+
+
+class Listener:
+    """A Socket.IO client that puts every event it receives on a queue, in order."""
+
+    def __init__(self, hub: HubProcess, auth: dict[str, Any] | None) -> None:
+        self.hub = hub
+        self.auth = auth
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.refusals: queue.Queue[Any] = queue.Queue()
+        self.seen: list[tuple[str, Any]] = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("*", self._any)
+        self.client.on("connect_error", self._refused)
+
+    def _any(self, name: str, data: Any = None) -> None:
+        self.events.put((name, data))
+
+    def _refused(self, data: Any = None) -> None:
+        self.refusals.put(data)
+
+    def connect(self) -> None:
+        self.client.connect(self.hub.url, auth=self.auth, transports=["websocket"], wait_timeout=WAIT)
+
+    def disconnect(self) -> None:
+        self.client.disconnect()
+
+    def next(self, timeout: float = WAIT) -> tuple[str, Any]:
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event within {timeout} s; seen so far: {self.names()}") from None
+        self.seen.append(event)
+        return event
+
+    def wait_for(self, name: str, match: Callable[[Any], bool] = lambda _data: True) -> Any:
+        """The next ``name`` event whose payload matches; other events are kept in ``seen``."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no matching {name!r} within {WAIT} s; seen: {self.names()}")
+            event, data = self.next(left)
+            if event == name and match(data):
+                return data
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.seen]
+
+
+@contextmanager
+def listening(hub: HubProcess, auth: dict[str, Any] | None) -> Iterator[Listener]:
+    listener = Listener(hub, auth)
+    listener.connect()
+    try:
+        yield listener
+    finally:
+        listener.disconnect()
+
+
+def issue(hub: HubProcess, token: str, service: str = "PAY") -> dict[str, Any]:
+    answer = requests.post(
+        f"{hub.url}/api/v1/tickets", json={"service": service}, headers=bearer(token), timeout=HTTP_TIMEOUT
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def act(hub: HubProcess, token: str, counter: int, action: str, **body: Any) -> dict[str, Any]:
+    answer = requests.post(
+        f"{hub.url}/api/v1/counters/{counter}/{action}",
+        json=body or None,
+        headers=bearer(token),
+        timeout=HTTP_TIMEOUT,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def connections(hub: HubProcess) -> int:
+    return requests.get(f"{hub.url}/api/v1/health", timeout=HTTP_TIMEOUT).json()["connections"]
+
+
+def wait_connections(hub: HubProcess, expected: int, deadline_s: float = 30) -> None:
+    """Poll /health until the hub counts ``expected`` sockets, or fail at the deadline."""
+    deadline = time.monotonic() + deadline_s
+    count = connections(hub)
+    while count != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"/health shows {count} connections, expected {expected}")
+        time.sleep(0.1)  # a poll interval, not a wait for something to happen
+        count = connections(hub)
+
+
+def assert_snapshot(data: Any) -> None:
+    assert isinstance(data, dict), data
+    assert set(data) >= {"site", "business_day", "services", "counters", "recent_calls"}, data.keys()
+    assert {s["code"] for s in data["services"]} == {"PAY", "ASK"}
+
+
+# -- displays ------------------------------------------------------------------
+
+
+def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> None:
+    clerk = login(hub.url, "clerk1", 1)
+    issue(hub, site.creds.kiosk, "ASK")  # something in the hall before the screen connects
+    with listening(hub, {"token": site.creds.display}) as screen:
+        name, snapshot = screen.next()
+        assert name == "snapshot", f"the first event was {name!r}, not the snapshot"
+        assert_snapshot(snapshot)
+        assert {s["code"]: s["waiting"] for s in snapshot["services"]} == {"PAY": 0, "ASK": 1}
+        assert snapshot["site"]["name_zh"] == "测试营业厅" and snapshot["site"]["timezone"] == "Asia/Shanghai"
+
+        # ticket_issued, with the queue inside.
+        ticket = issue(hub, site.creds.kiosk, "PAY")
+        issued = screen.wait_for("ticket_issued")
+        assert issued["ticket"]["id"] == ticket["id"] and issued["ticket"]["number"] == "A001"
+        assert issued["waiting_ahead"] == 0
+        assert_snapshot(issued["queue"])
+        assert {s["code"]: s["waiting"] for s in issued["queue"]["services"]} == {"PAY": 1, "ASK": 1}
+
+        # ticket_called: the number, the counter, and the queue with this call first.
+        act(hub, clerk, 1, "call-next")
+        called = screen.wait_for("ticket_called")
+        assert called["ticket"]["id"] == ticket["id"] and called["ticket"]["number"] == "A001"
+        assert called["ticket"]["status"] == "called"
+        assert called["counter"] == {"number": 1, "name_zh": "1号窗口", "name_en": "Counter 1"}
+        assert called["service"] == {"code": "PAY", "name_zh": "电费缴纳", "name_en": "Bill payment"}
+        assert called["recall"] is False
+        latest = called["queue"]["recent_calls"][0]
+        assert (latest["ticket_id"], latest["number"], latest["counter"], latest["recall"]) == (
+            ticket["id"],
+            "A001",
+            1,
+            False,
+        )
+        current = {c["number"]: c["current"] for c in called["queue"]["counters"]}
+        assert current[1]["id"] == ticket["id"]
+
+        # ticket_recalled: the same, with recall true.
+        act(hub, clerk, 1, "recall")
+        recalled = screen.wait_for("ticket_recalled")
+        assert recalled["ticket"]["id"] == ticket["id"] and recalled["recall"] is True
+        assert recalled["ticket"]["call_count"] == 2
+        assert recalled["counter"]["number"] == 1
+        latest = recalled["queue"]["recent_calls"][0]
+        assert (latest["ticket_id"], latest["recall"]) == (ticket["id"], True)
+
+        # ticket_changed and counter_changed for the rest of the ticket's life.
+        act(hub, clerk, 1, "start")
+        started = screen.wait_for("ticket_changed")
+        assert (started["ticket"]["id"], started["event"]) == (ticket["id"], "started")
+        assert "queue" in started
+        act(hub, clerk, 1, "finish")
+        finished = screen.wait_for("ticket_changed", lambda d: d["event"] == "finished")
+        assert finished["ticket"]["status"] == "done"
+        changed = screen.wait_for("counter_changed")
+        assert changed["counter"] == 1 and "queue" in changed
+
+        act(hub, clerk, 1, "pause")
+        paused = screen.wait_for("counter_changed")
+        assert {c["number"]: c["status"] for c in paused["queue"]["counters"]}[1] == "paused"
+
+    # The hub kept its log clean.
+    assert "Traceback" not in hub.log(), hub.log()[-4000:]
+
+
+def test_events_arrive_in_order(hub: HubProcess, site: Any) -> None:
+    """Twenty tickets issued one after another reach the screen in the order they were issued."""
+    with listening(hub, {"token": site.creds.display}) as screen:
+        assert screen.next()[0] == "snapshot"
+        numbers = [issue(hub, site.creds.kiosk, "PAY")["number"] for _ in range(20)]
+        received = [screen.wait_for("ticket_issued")["ticket"]["number"] for _ in range(20)]
+        assert received == numbers
+
+
+def test_staff_and_kiosk_get_events_too(hub: HubProcess, site: Any) -> None:
+    clerk = login(hub.url, "clerk2", 2)
+    with listening(hub, {"token": clerk}) as console, listening(hub, {"token": site.creds.kiosk}) as kiosk:
+        for listener in (console, kiosk):
+            name, snapshot = listener.next()
+            assert name == "snapshot"
+            assert_snapshot(snapshot)
+        ticket = issue(hub, site.creds.kiosk, "ASK")
+        for listener in (console, kiosk):
+            issued = listener.wait_for("ticket_issued")
+            assert issued["ticket"]["id"] == ticket["id"] and "queue" in issued
+        act(hub, clerk, 2, "call-next")
+        for listener in (console, kiosk):
+            called = listener.wait_for("ticket_called")
+            assert called["ticket"]["id"] == ticket["id"] and called["counter"]["number"] == 2
+
+
+# -- refusals --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        pytest.param(None, id="no auth"),
+        pytest.param({}, id="empty auth"),
+        pytest.param({"token": ""}, id="empty token"),
+        pytest.param({"token": "qd_display_wrong"}, id="wrong device token"),
+        pytest.param({"token": "qs_wrong"}, id="wrong staff token"),
+        pytest.param({"token": 42}, id="token not a string"),
+    ],
+)
+def test_connection_without_valid_token_is_refused(hub: HubProcess, auth: dict[str, Any] | None) -> None:
+    baseline = connections(hub)
+    listener = Listener(hub, auth)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        listener.connect()
+    try:
+        assert refusal_message(listener) == "unauthorized"
+    finally:
+        listener.disconnect()
+    assert listener.events.empty(), "a refused connection received events"
+    wait_connections(hub, baseline)
+
+
+def test_logged_out_staff_token_is_refused(hub: HubProcess) -> None:
+    clerk = login(hub.url, "clerk1", 1)
+    answer = requests.post(f"{hub.url}/api/v1/auth/logout", headers=bearer(clerk), timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 200
+    listener = Listener(hub, {"token": clerk})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        listener.connect()
+    listener.disconnect()
+
+
+def refusal_message(listener: Listener) -> Any:
+    refusal = listener.refusals.get(timeout=WAIT)
+    return refusal.get("message") if isinstance(refusal, dict) else refusal
+
+
+def test_unknown_ticket_is_refused(hub: HubProcess) -> None:
+    listener = Listener(hub, {"ticket": "no-such-ticket"})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        listener.connect()
+    try:
+        assert refusal_message(listener) == "unknown_ticket"
+    finally:
+        listener.disconnect()
+
+
+def test_agent_token_is_kept_out_of_the_hall(hub: HubProcess, site: Any) -> None:
+    made = build_hub(load_config(site.config_path))
+    agent = made.accounts.create_device_token("agent", "test-agent", utc_now())
+    made.store.engine.dispose()
+    listener = Listener(hub, {"token": agent})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        listener.connect()
+    try:
+        assert refusal_message(listener) == "forbidden"
+    finally:
+        listener.disconnect()
+    assert listener.events.empty(), "a refused agent received events"
+
+
+# -- a visitor's phone -----------------------------------------------------------
+
+
+def test_visitor_gets_only_its_own_ticket(hub: HubProcess, site: Any) -> None:
+    clerk = login(hub.url, "clerk1", 1)
+    first = issue(hub, site.creds.kiosk, "PAY")
+    mine = issue(hub, site.creds.kiosk, "PAY")
+    with (
+        listening(hub, {"ticket": mine["id"]}) as phone,
+        listening(hub, {"token": site.creds.display}) as screen,
+    ):
+        assert screen.next()[0] == "snapshot"
+        # Others' tickets: issued, called, finished. The phone must hear none of it.
+        issue(hub, site.creds.kiosk, "ASK")
+        act(hub, clerk, 1, "call-next")  # calls `first`
+        assert screen.wait_for("ticket_called")["ticket"]["id"] == first["id"]
+        # Now mine: call-next finishes `first` and calls `mine`.
+        act(hub, clerk, 1, "call-next")
+        called = phone.wait_for("ticket_called")
+        assert called["ticket"]["id"] == mine["id"] and called["ticket"]["number"] == "A002"
+        assert called["counter"]["number"] == 1 and called["recall"] is False
+        act(hub, clerk, 1, "recall")
+        recalled = phone.wait_for("ticket_recalled")
+        assert recalled["ticket"]["id"] == mine["id"] and recalled["recall"] is True
+        act(hub, clerk, 1, "start")
+        started = phone.wait_for("ticket_changed")
+        assert (started["ticket"]["id"], started["event"]) == (mine["id"], "started")
+        # The screen saw everything up to here, so the phone has had every event it will get.
+        screen.wait_for("ticket_changed", lambda d: d["event"] == "started")
+
+    # Events leave the hub in order, so anything about other tickets would have come before these.
+    while not phone.events.empty():
+        phone.next()
+    names = phone.names()
+    assert names == ["ticket_called", "ticket_recalled", "ticket_changed"], names
+    for name, data in phone.seen:
+        assert data["ticket"]["id"] == mine["id"], (name, data)
+        assert "queue" not in data, f"the phone received the queue with {name}"
+
+
+def test_visitor_of_another_ticket_hears_nothing(hub: HubProcess, site: Any) -> None:
+    clerk = login(hub.url, "clerk1", 1)
+    called = issue(hub, site.creds.kiosk, "PAY")
+    bystander = issue(hub, site.creds.kiosk, "ASK")
+    with (
+        listening(hub, {"ticket": bystander["id"]}) as phone,
+        listening(hub, {"ticket": called["id"]}) as theirs,
+    ):
+        act(hub, clerk, 1, "call-next")
+        assert theirs.wait_for("ticket_called")["ticket"]["id"] == called["id"]
+        act(hub, clerk, 1, "no-show")
+        assert theirs.wait_for("ticket_changed")["event"] == "no_show"
+        # ...and a final event to the bystander, which the hub sends after everything above.
+        act(hub, clerk, 1, "call-next")
+        assert phone.wait_for("ticket_called")["ticket"]["id"] == bystander["id"]
+    while not phone.events.empty():
+        phone.next()
+    assert phone.names() == ["ticket_called"], phone.names()
+
+
+# -- reconnects ------------------------------------------------------------------
+
+
+def test_fifty_reconnects_leave_no_connection_behind(hub: HubProcess, site: Any) -> None:
+    """Screens and phones that flap: 50 connects and disconnects, five clients at a time.
+
+    (Five at a time because each disconnect may wait up to 3 s for the hub's
+    answer to the WebSocket close frame; see the report on this test file.)
+    """
+    baseline = connections(hub)
+    ticket = issue(hub, site.creds.kiosk)
+    problems: list[str] = []
+
+    def flap(worker: int) -> None:
+        for i in range(10):
+            auth = {"ticket": ticket["id"]} if i % 5 == 4 else {"token": site.creds.display}
+            listener = Listener(hub, auth)
+            try:
+                listener.connect()
+                if "token" in auth:
+                    # A screen that reconnects draws itself again from a fresh snapshot.
+                    name, data = listener.next()
+                    assert name == "snapshot", name
+                    assert_snapshot(data)
+            except Exception as exc:  # reported below, with the worker and round
+                problems.append(f"worker {worker}, round {i}: {type(exc).__name__}: {exc}")
+            finally:
+                listener.disconnect()
+
+    workers = [threading.Thread(target=flap, args=(w,), daemon=True) for w in range(5)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(240)
+        assert not worker.is_alive(), "a reconnecting client is stuck"
+    assert not problems, problems
+    wait_connections(hub, baseline)
+    # The hub still serves live events after all that.
+    with listening(hub, {"token": site.creds.display}) as screen:
+        assert screen.next()[0] == "snapshot"
+        wait_connections(hub, baseline + 1)
+        issue(hub, site.creds.kiosk)
+        assert screen.wait_for("ticket_issued")["ticket"]["number"] == "A002"
+    wait_connections(hub, baseline)
