@@ -67,7 +67,7 @@ class SiteSection(_Strict):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory in tzdata
             raise ValueError(f"expected an IANA time zone such as 'Asia/Shanghai', got {value!r}") from None
         return value
 

@@ -1,0 +1,445 @@
+"""Call-next → ``ticket_called`` at N connected lobby screens: the fan-out latency.
+
+The driver (this process) starts a real hub, issues tickets, connects N display
+clients from separate worker processes, then makes ``--calls`` calls through
+``POST /api/v1/counters/1/call-next``, one at a time: the next call is made when
+every client has the previous ``ticket_called`` (or after ``--timeout``).
+
+The clients are cheap on purpose, so that what is measured is the hub: each is a
+raw asyncio connection speaking Engine.IO v4 / Socket.IO v5 over WebSocket
+directly (``/socket.io/?EIO=4&transport=websocket``, open packet ``0{…}``,
+``40{"token": …}`` → ``40{…}``, ping ``2`` → pong ``3``, events ``42[…]``), with
+the WebSocket framing done by the sans-I/O protocol of the ``websockets``
+package. By default each client offers permessage-deflate, as a browser does,
+so the hub compresses every frame for every screen (``--no-deflate`` to compare).
+
+A client stamps an arrival when the bytes of the frame reach its process
+(``time.monotonic()``, one system-wide clock); the driver stamps the send just
+before it writes the POST. Latency = arrival - send, over every (call, client).
+
+    .venv/bin/python bench/call_fanout.py                # N = 100, then N = 1000
+    .venv/bin/python bench/call_fanout.py --clients 1000 --calls 30
+
+Prints one JSON object on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from _common import (
+    bench_hub,
+    cpu_seconds,
+    emit,
+    loadavg,
+    log,
+    ms,
+    percentile,
+    raise_nofile,
+    rss_kib,
+    start_profiler,
+)
+
+TARGET_P99_MS_AT_1000 = 100.0
+COUNTER = 1
+#: The ticket's id is the first "id" in a ticket_called packet: {"ticket": {"id": …
+TICKET_ID = re.compile(rb'"id":\s*"([^"]+)"')
+CALLED_PREFIX = b'42["ticket_called"'
+
+
+# -- the client side (worker process) ------------------------------------------------------------
+
+
+class ScreenClient(asyncio.Protocol):
+    """One lobby screen: a WebSocket speaking Engine.IO/Socket.IO, stamping ticket_called arrivals."""
+
+    def __init__(self, worker: Worker, path: str, deflate: bool) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+        from websockets.uri import parse_uri
+
+        self.worker = worker
+        extensions = enable_client_permessage_deflate(None) if deflate else None
+        self.ws = ClientProtocol(parse_uri(path), extensions=extensions, max_size=None)
+        self.transport: asyncio.Transport | None = None
+        self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sio_connected = False
+        self.partial: list[bytes] = []
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.ws.send_request(self.ws.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        from websockets.frames import Frame, Opcode
+
+        self.worker.wire_bytes += len(data)
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if not isinstance(event, Frame):  # the handshake's response
+                if self.ws.handshake_exc is not None:
+                    self._fail(f"handshake: {self.ws.handshake_exc!r}")
+                continue
+            if event.opcode not in (Opcode.TEXT, Opcode.CONT):
+                continue
+            self.partial.append(bytes(event.data))
+            if not event.fin:
+                continue
+            message, self.partial = b"".join(self.partial), []
+            self._message(message, now)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.joined.done():
+            self._fail(f"closed before joining: {exc!r}")
+        elif self.sio_connected:
+            self.sio_connected = False
+            self.worker.lost(self)
+
+    # Engine.IO / Socket.IO
+    def _message(self, message: bytes, now: float) -> None:
+        if message.startswith(CALLED_PREFIX):
+            found = TICKET_ID.search(message, 0, 512)
+            self.worker.arrived(found.group(1).decode() if found else "?", now)
+        elif message == b"2":  # Engine.IO ping
+            self.ws.send_text(b"3")
+        elif message.startswith(b"0{"):  # Engine.IO open: join the default namespace
+            self.ws.send_text(b"40" + json.dumps({"token": self.worker.token}).encode())
+        elif message.startswith(b"40"):
+            self.sio_connected = True
+            if not self.joined.done():
+                self.joined.set_result(None)
+        elif message.startswith(b"44"):
+            self._fail(f"refused: {message[:200]!r}")
+
+    def _fail(self, why: str) -> None:
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError(why))
+        if self.transport:
+            self.transport.abort()
+
+    def _flush(self) -> None:
+        if self.transport is None:
+            return
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+            else:
+                self.transport.close()
+
+    def close(self) -> None:
+        if self.transport:
+            self.transport.abort()
+
+
+class Worker:
+    """A process holding many screens; talks to the driver in JSON lines on stdin/stdout."""
+
+    def __init__(self, host: str, port: int, token: str, clients: int, deflate: bool) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.wanted = clients
+        self.deflate = deflate
+        self.clients: list[ScreenClient] = []
+        self.arrivals: dict[str, list[float]] = {}
+        self.failures: list[str] = []
+        self.lost_count = 0
+        self.wire_bytes = 0  # everything the screens received, WebSocket framing included
+
+    @staticmethod
+    def say(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    def arrived(self, ticket_id: str, now: float) -> None:
+        times = self.arrivals.setdefault(ticket_id, [])
+        times.append(now)
+        if len(times) == len(self.clients) - self.lost_count:
+            self.say({"all": ticket_id})
+
+    def lost(self, _client: ScreenClient) -> None:
+        self.lost_count += 1
+
+    async def connect_one(self, gate: asyncio.Semaphore) -> None:
+        loop = asyncio.get_running_loop()
+        path = f"ws://{self.host}:{self.port}/socket.io/?EIO=4&transport=websocket"
+        async with gate:
+            try:
+                _, client = await asyncio.wait_for(
+                    loop.create_connection(
+                        lambda: ScreenClient(self, path, self.deflate), self.host, self.port
+                    ),
+                    30,
+                )
+                await asyncio.wait_for(client.joined, 30)
+            except (TimeoutError, OSError, ConnectionError) as exc:
+                self.failures.append(repr(exc))
+                return
+            self.clients.append(client)
+
+    async def run(self) -> None:
+        gate = asyncio.Semaphore(50)  # the hub's listen backlog is finite
+        began = time.monotonic()
+        await asyncio.gather(*(self.connect_one(gate) for _ in range(self.wanted)))
+        self.say(
+            {
+                "ready": len(self.clients),
+                "deflate_negotiated": sum(1 for c in self.clients if c.ws.extensions),
+                "failed": len(self.failures),
+                "failure_sample": self.failures[:3],
+                "connect_s": round(time.monotonic() - began, 3),
+            }
+        )
+        wire_at_ready = self.wire_bytes
+        cpu_at_ready = time.process_time()
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line or line.strip() == "stop":
+                break
+        self.say(
+            {
+                "arrivals": self.arrivals,
+                "lost": self.lost_count,
+                "wire_bytes": self.wire_bytes - wire_at_ready,
+                "cpu_s": time.process_time() - cpu_at_ready,
+                "rss_kib": rss_kib(os.getpid()),
+            }
+        )
+        for client in self.clients:
+            client.close()
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    raise_nofile(args.worker_clients + 256)
+    asyncio.run(Worker(args.host, args.port, args.token, args.worker_clients, args.deflate).run())
+
+
+# -- the driver ----------------------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """A worker process and a thread that turns its stdout lines into queue items."""
+
+    def __init__(self, index: int, port: int, token: str, clients: int, deflate: bool) -> None:
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--token",
+            token,
+            "--worker-clients",
+            str(clients),
+        ]
+        if not deflate:
+            command.append("--no-deflate")
+        self.index = index
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(json.loads(line))
+        self.lines.put({"eof": True})
+
+    def next(self, key: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            item = self.lines.get(timeout=max(0.001, deadline - time.monotonic()))
+            if key in item or "eof" in item:
+                return item
+
+    def stop(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("stop\n")
+        self.proc.stdin.flush()
+        result = self.next("arrivals", 60)
+        self.proc.wait(30)
+        return result
+
+
+def run_fanout(
+    clients: int,
+    calls: int,
+    warmup: int,
+    procs: int,
+    deflate: bool,
+    timeout: float,
+    profile: str | None = None,
+) -> dict:
+    with bench_hub() as (hub, creds):
+        pid = hub.proc.pid
+        log(f"[{clients}] hub on {hub.url} (pid {pid})")
+        kiosk = requests.Session()
+        kiosk.headers["Authorization"] = f"Bearer {creds.kiosk}"
+        for _ in range(calls + warmup + 5):
+            kiosk.post(f"{hub.url}/api/v1/tickets", json={"service": "PAY"}, timeout=30).raise_for_status()
+        clerk = requests.Session()
+        login = clerk.post(
+            f"{hub.url}/api/v1/auth/login",
+            json={"username": "clerk1", "password": "clerk-password", "counter": COUNTER},
+            timeout=30,
+        )
+        login.raise_for_status()
+        clerk.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        call_url = f"{hub.url}/api/v1/counters/{COUNTER}/call-next"
+        rss_idle = rss_kib(pid)
+
+        procs = max(1, min(procs, clients))
+        shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+        workers = [WorkerProcess(i, hub.port, creds.display, n, deflate) for i, n in enumerate(shares)]
+        try:
+            ready = [w.next("ready", 120) for w in workers]
+            connected = sum(r.get("ready", 0) for r in ready)
+            failed = sum(r.get("failed", 0) for r in ready)
+            took = max(r.get("connect_s", 0) for r in ready)
+            log(f"[{clients}] {connected} connected, {failed} failed, in {took} s")
+            time.sleep(0.5)  # let the connect snapshots drain
+            rss_connected = rss_kib(pid)
+            health = requests.get(f"{hub.url}/api/v1/health", timeout=10).json()
+
+            sends: list[tuple[str, float, float]] = []  # ticket id, sent at, HTTP answer took
+            timeouts = 0
+            load = loadavg()
+            cpu_before = cpu_seconds(pid)
+            profiler = start_profiler(pid, profile) if profile else None
+            for k in range(warmup + calls):
+                if k == warmup:
+                    cpu_before = cpu_seconds(pid)
+                sent = time.monotonic()
+                answer = clerk.post(call_url, timeout=30)
+                took = time.monotonic() - sent
+                answer.raise_for_status()
+                ticket_id = answer.json()["ticket"]["id"]
+                if k >= warmup:
+                    sends.append((ticket_id, sent, took))
+                deadline = time.monotonic() + timeout
+                for w in workers:
+                    try:
+                        while True:
+                            item = w.next("all", deadline - time.monotonic())
+                            if item.get("all") == ticket_id or "eof" in item:
+                                break
+                    except queue.Empty:
+                        timeouts += 1
+                time.sleep(0.05)  # spaced out: the hall is quiet between calls
+            cpu_calls = cpu_seconds(pid) - cpu_before
+            if profiler:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(60)
+            rss_after = rss_kib(pid)
+            results = [w.stop() for w in workers]
+        finally:
+            for w in workers:
+                if w.proc.poll() is None:
+                    w.proc.kill()
+
+    latencies: list[float] = []
+    firsts: list[float] = []  # the first screen to hear of each call
+    missing = 0
+    for ticket_id, sent, _ in sends:
+        arrivals = [t for r in results for t in r["arrivals"].get(ticket_id, [])]
+        latencies.extend(t - sent for t in arrivals)
+        if arrivals:
+            firsts.append(min(arrivals) - sent)
+        missing += connected - len(arrivals)
+    http = [took for _, _, took in sends]
+    p99 = ms(percentile(latencies, 99))
+    return {
+        "clients": clients,
+        "connected": connected,
+        "connect_failed": failed,
+        "client_processes": procs,
+        "deflate_offered": deflate,
+        "deflate_negotiated": sum(r.get("deflate_negotiated", 0) for r in ready),
+        "calls": calls,
+        "deliveries": len(latencies),
+        "missing": missing,
+        "wait_timeouts": timeouts,
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p90_ms": ms(percentile(latencies, 90)),
+        "p99_ms": p99,
+        "max_ms": ms(max(latencies)) if latencies else None,
+        "first_arrival_p50_ms": ms(percentile(firsts, 50)),
+        "call_http_p50_ms": ms(percentile(http, 50)),
+        "call_http_max_ms": ms(max(http)) if http else None,
+        "hub_cpu_ms_per_call": ms(cpu_calls / calls) if calls else None,
+        "hub_rss_kib_idle": rss_idle,
+        "hub_rss_kib_connected": rss_connected,
+        "hub_rss_kib_after_calls": rss_after,
+        "hub_health_connections": health.get("connections"),
+        "client_rss_kib": [r.get("rss_kib") for r in results],
+        "client_cpu_ms_per_call": [ms(r.get("cpu_s", 0) / (warmup + calls)) for r in results],
+        "wire_bytes_per_screen_per_call": round(
+            sum(r.get("wire_bytes", 0) for r in results) / max(1, connected) / (warmup + calls)
+        ),
+        "loadavg_1m_before": load,
+        "target_p99_ms": TARGET_P99_MS_AT_1000 if clients >= 1000 else None,
+        "target_met": (p99 <= TARGET_P99_MS_AT_1000 and missing == 0) if clients >= 1000 else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--clients", type=int, action="append", help="N screens (repeatable; default 100 and 1000)"
+    )
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3, help="calls made first and not measured")
+    parser.add_argument(
+        "--procs", type=int, default=0, help="client processes (default: 1 below 500 clients, else 2)"
+    )
+    parser.add_argument(
+        "--no-deflate", dest="deflate", action="store_false", help="clients do not offer permessage-deflate"
+    )
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the hub during the calls (folded stacks)")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="longest wait for one call to reach everyone, s"
+    )
+    # worker mode (started by the driver)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--host", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-clients", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker_main(args)
+        return
+
+    sizes = args.clients or [100, 1000]
+    # The hub inherits this limit (HubProcess uses subprocess): 1,000 sockets need > 1,024 descriptors.
+    nofile = raise_nofile(max(sizes) * 2 + 1024)
+    log(f"RLIMIT_NOFILE {nofile}")
+    runs = []
+    for n in sizes:
+        procs = args.procs or (1 if n < 500 else 2)
+        profile = f"{args.profile}.{n}" if args.profile and len(sizes) > 1 else args.profile
+        runs.append(run_fanout(n, args.calls, args.warmup, procs, args.deflate, args.timeout, profile))
+        log(json.dumps(runs[-1]))
+    emit({"benchmark": "call_fanout", "nofile_limit": nofile, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()
