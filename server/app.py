@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -55,10 +56,20 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
     errors.register(app)
     app.register_blueprint(api)
     app.register_blueprint(pages)
-    socketio = SocketIO(app, async_mode=async_mode)
+    socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     app.extensions["qcall_connections"] = live.attach(socketio, hub)
     return app
+
+
+class Utf8Json:
+    """The JSON codec of Socket.IO packets, writing Chinese as UTF-8 (3 bytes) not ``\\uXXXX`` (6)."""
+
+    @staticmethod
+    def dumps(obj: Any, **kwargs: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, **kwargs)
+
+    loads = staticmethod(json.loads)
 
 
 def without_websocket_compression(wsgi_app: Any) -> Any:
