@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Credentials, HubProcess, provision, write_site
+from tests.support import Credentials, HubProcess, provision, running_hub, write_site
 
 PG_ADMIN_URL = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -80,9 +80,5 @@ def site(tmp_path: Path, sqlite_url: str) -> Site:
 @pytest.fixture
 def hub(site: Site, tmp_path: Path) -> Iterator[HubProcess]:
     """A running hub process for the test site."""
-    process = HubProcess(site.config_path, tmp_path)
-    process.start()
-    try:
+    with running_hub(site.config_path, tmp_path) as process:
         yield process
-    finally:
-        process.stop()

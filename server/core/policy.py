@@ -40,4 +40,3 @@ def preference_policy(counter: Counter, tickets: Sequence[Ticket], now: datetime
         return (sent_here, priority, rank.get(ticket.service, len(rank)), queue_at, seq)
 
     return min(tickets, key=key)
-
