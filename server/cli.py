@@ -103,7 +103,7 @@ def serve(config: SiteConfig, host: str, port: int, banner: str = "") -> int:
 
 
 def no_delay_handler() -> type:
-    """gevent's WSGI handler with Nagle's algorithm off on every connection.
+    """gevent's WSGI handler with Nagle's algorithm off, closing a finished WebSocket.
 
     pywsgi writes a response's headers and body in two sends, and a screen's
     socket gets events back to back (``ticket_changed`` then ``ticket_called``);
@@ -120,6 +120,13 @@ def no_delay_handler() -> type:
             with contextlib.suppress(OSError):  # not a TCP socket
                 self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().handle()
+
+        def run_application(self) -> None:
+            super().run_application()
+            # A WebSocket owns the connection until it ends: then close it, instead of
+            # reading the client's closing frame as the next HTTP request.
+            if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                self.close_connection = True
 
     return NoDelayHandler
 

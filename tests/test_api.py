@@ -542,6 +542,8 @@ def test_bad_request_is_a_json_4xx(
     headers = {**(bearer(token) if token else {}), **kwargs.pop("headers", {})}
     answer = requests.request(method, api(hall.hub, path), headers=headers, timeout=TIMEOUT, **kwargs)
     refused(answer, status, code)
+    if status == 405:
+        assert method not in answer.headers["Allow"] and "OPTIONS" in answer.headers["Allow"]
 
 
 @pytest.mark.parametrize(

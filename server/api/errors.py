@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..core import errors as core_errors
 
@@ -69,7 +69,10 @@ def register(app: Flask) -> None:
         message = exc.description or exc.name
         if status == 413:
             message = f"the request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return error_response(status, message, _HTTP_CODES.get(status, "error"))
+        response, status = error_response(status, message, _HTTP_CODES.get(status, "error"))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # HTTP requires it on a 405
+        return response, status
 
     @app.errorhandler(Exception)
     def _bug(exc: Exception) -> tuple[Response, int]:
