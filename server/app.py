@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import Executor, ThreadPoolExecutor
 import secrets
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from .config import SiteConfig
 from .core.calendar import Clock, utc_now
 from .hub import build_hub
 from .pages import pages
+from .printing import PrintService
 
 #: The largest request body the API reads; a ticket request is a few dozen bytes.
 MAX_BODY = 16 * 1024
@@ -58,8 +60,29 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
     app.register_blueprint(pages)
     socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
+
+    def publish(event: str, payload: dict[str, Any], room: str) -> None:
+        socketio.emit(event, payload, to=room)
+
+    hub.devices.attach(publish)
+    hub.printing = PrintService(config, hub.devices, device_executor(socketio.async_mode), var_dir() / "prints")
+    hub.printing.start(publish)
     app.extensions["qcall_connections"] = live.attach(socketio, hub)
     return app
+
+
+def device_executor(async_mode: str) -> Executor:
+    """Real threads for blocking device I/O (USB, serial, image rendering).
+
+    Under gevent, a plain thread pool would be patched into greenlets and a
+    blocking USB write would stall every screen: gevent's own pool runs
+    native threads and lets the loop wait on them cooperatively.
+    """
+    if async_mode == "gevent":
+        from gevent.threadpool import ThreadPoolExecutor as GeventPool
+
+        return GeventPool(4)
+    return ThreadPoolExecutor(4, thread_name_prefix="devices")
 
 
 class Utf8Json:

@@ -167,6 +167,56 @@ class DeviceSection(_Strict):
         return self
 
 
+class PrinterSettings(_Strict):
+    """``settings`` of a ``printer`` device: how to reach it and how its tickets look."""
+
+    connector: Literal["network", "serial", "usb", "file", "virtual"]
+    host: str | None = None
+    port: int | str | None = None
+    baudrate: int = 9600
+    vendor_id: int | None = None
+    product_id: int | None = None
+    path: str | None = None
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    paper_mm: Literal[58, 80] = 80
+    chinese: Literal["gb18030", "raster"] = "gb18030"
+    qr: Literal["native", "raster"] = "native"
+    number_size: Annotated[int, Field(ge=1, le=8)] | None = None
+    #: The device agent (its token's name) that drives this printer; empty: the hub does.
+    agent: str | None = None
+    footer_zh: str = ""
+    footer_en: str = ""
+
+    @model_validator(mode="after")
+    def _reachable(self) -> PrinterSettings:
+        needed = {
+            "network": ("host",),
+            "serial": ("port",),
+            "usb": ("vendor_id", "product_id"),
+            "file": ("path",),
+        }
+        for key in needed.get(self.connector, ()):
+            if getattr(self, key) is None:
+                raise ValueError(f"{key}: a {self.connector} printer needs {key!r}")
+        if self.connector == "network" and not isinstance(self.port, int | None):
+            raise ValueError(f"port: a network printer's port is a number such as 9100, got {self.port!r}")
+        if self.connector == "serial" and not isinstance(self.port, str):
+            raise ValueError(
+                f"port: a serial printer's port is a device path such as '/dev/ttyUSB0', got {self.port!r}"
+            )
+        return self
+
+
+class KioskSettings(_Strict):
+    """``settings`` of a ``kiosk`` device."""
+
+    #: The printer device that prints this kiosk's tickets; none: screen only.
+    printer: str | None = None
+
+
+DEVICE_SETTINGS: dict[str, type[BaseModel]] = {"printer": PrinterSettings, "kiosk": KioskSettings}
+
+
 class SiteConfig(_Strict):
     site: SiteSection
     hub: HubSection = HubSection()
@@ -194,7 +244,28 @@ class SiteConfig(_Strict):
                 raise ValueError(
                     f"devices[{i}].counter: no counter {device.counter}; expected one of {sorted(numbers)}"
                 )
+            _check_settings(i, device)
+        printers = {d.name for d in self.devices if d.kind == "printer"}
+        for i, device in enumerate(self.devices):
+            printer = device.settings.get("printer") if device.kind == "kiosk" else None
+            if printer is not None and printer not in printers:
+                raise ValueError(
+                    f"devices[{i}].settings.printer: no printer device {printer!r}; "
+                    f"expected one of {sorted(printers)}"
+                )
         return self
+
+    def printer_settings(self, name: str) -> PrinterSettings:
+        """The checked settings of printer device ``name``."""
+        device = next(d for d in self.devices if d.name == name and d.kind == "printer")
+        return PrinterSettings.model_validate(device.settings)
+
+    def kiosk_printer(self, kiosk: str) -> str | None:
+        """The printer device of kiosk ``kiosk``, if it has one."""
+        for device in self.devices:
+            if device.kind == "kiosk" and device.name == kiosk:
+                return KioskSettings.model_validate(device.settings).printer
+        return None
 
     def hall(self) -> Hall:
         """The core's view of this site."""
@@ -215,6 +286,18 @@ class SiteConfig(_Strict):
                 enforce_hours=self.hours.enforce,
             ),
         )
+
+
+def _check_settings(index: int, device: DeviceSection) -> None:
+    """Validate a device's ``settings`` by its kind, naming the key that is wrong."""
+    model = DEVICE_SETTINGS.get(device.kind)
+    if model is None:
+        return
+    try:
+        model.model_validate(device.settings)
+    except ValidationError as exc:
+        problem = _first_problem(exc)
+        raise ValueError(f"devices[{index}].settings.{problem}") from None
 
 
 def _unique(values: list[Any], section: str, key: str) -> None:

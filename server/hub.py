@@ -9,14 +9,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import SiteConfig
+from .devices import DeviceBoard
 from .core.calendar import Clock, utc_now
 from .core.events import EventBus, HallEvent
 from .core.queue import QueueCore
 from .store import SqlStore, open_store
 from .store.accounts import Accounts
+
+if TYPE_CHECKING:
+    from .printing import PrintService
 
 
 class SnapshotCache:
@@ -56,7 +60,10 @@ class Hub:
     core: QueueCore
     accounts: Accounts
     clock: Clock
+    devices: DeviceBoard
     snapshots: SnapshotCache = field(init=False)
+    #: Set by the app factory; None where nothing prints (CLI commands).
+    printing: PrintService | None = None
 
     def __post_init__(self) -> None:
         self.snapshots = SnapshotCache(self._build_snapshot)
@@ -83,4 +90,5 @@ def build_hub(config: SiteConfig, clock: Clock = utc_now) -> Hub:
     hall = config.hall()
     store.ensure_counters(hall.counters)
     core = QueueCore(hall, store, EventBus(), clock)
-    return Hub(config, store, core, Accounts(store.engine), clock)
+    devices = DeviceBoard({d.name: d.kind for d in config.devices}, clock)
+    return Hub(config, store, core, Accounts(store.engine), clock, devices)

@@ -21,13 +21,13 @@ from .api.auth import SESSION_KEY
 from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
+from .devices import STAFF_ROOM
 from .hub import Hub
+from .printing import agent_room, device_room
 
 log = logging.getLogger(__name__)
 
 HALL_ROOM = "hall"
-#: Who may follow the whole hall live. Agents get their own room with their device jobs (later).
-HALL_ROLES = frozenset({"kiosk", "display", "staff", "admin"})
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 
@@ -89,6 +89,8 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
     """Register the connect handlers and start the broadcaster."""
     hub.core.bus.subscribe(Broadcaster(socketio, hub).enqueue)
     connections = Connections()
+    #: Connected device agents, by Socket.IO session id.
+    agents: dict[str, str] = {}
 
     @socketio.on("connect")
     def on_connect(auth: Any = None) -> None:
@@ -106,16 +108,42 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
         principal = hub.accounts.resolve(token, hub.clock()) if isinstance(token, str) and token else None
         if principal is None:
             raise ConnectionRefusedError("unauthorized")
-        if principal.role not in HALL_ROLES:
-            raise ConnectionRefusedError("forbidden")
+        connections.add(1)
+        if principal.role == "agent":
+            agents[request.sid] = principal.name
+            join_room(agent_room(principal.name))
+            if hub.printing:
+                sid = request.sid
+                hub.printing.agent_connected(principal.name, lambda event, data: socketio.emit(event, data, to=sid))
+            return
         join_room(HALL_ROOM)
+        if principal.is_device:
+            join_room(device_room(principal.name))
+        if principal.role in ("staff", "admin"):
+            join_room(STAFF_ROOM)
         if principal.counter is not None:
             join_room(counter_room(principal.counter))
-        connections.add(1)
         socketio.emit("snapshot", hub.snapshots.get(), to=request.sid)
 
     @socketio.on("disconnect")
     def on_disconnect(*_args: Any) -> None:
         connections.add(-1)
+        agent = agents.pop(request.sid, None)
+        if agent and hub.printing and agent not in agents.values():
+            hub.printing.agent_gone(agent)
+
+    @socketio.on("print_status")
+    def on_print_status(data: Any) -> None:
+        """An agent's word on a print job: ``{"ticket_id", "state", "detail"}``."""
+        agent = agents.get(request.sid)
+        if agent and hub.printing and isinstance(data, dict) and isinstance(data.get("ticket_id"), str):
+            hub.printing.agent_job(agent, data["ticket_id"], str(data.get("state")), str(data.get("detail", "")))
+
+    @socketio.on("device_status")
+    def on_device_status(data: Any) -> None:
+        """An agent's word on one of its printers: ``{"printer", "state", "detail"}``."""
+        agent = agents.get(request.sid)
+        if agent and hub.printing and isinstance(data, dict) and isinstance(data.get("printer"), str):
+            hub.printing.agent_printer(agent, data["printer"], str(data.get("state")), str(data.get("detail", "")))
 
     return connections

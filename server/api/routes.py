@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,6 +26,7 @@ from .errors import ApiError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -168,8 +170,19 @@ def me() -> Response:
 @requires("kiosk", "staff", "admin")
 def issue_ticket() -> tuple[Response, int]:
     body = parse(TicketBody)
-    issued = hub().core.issue(body.service)
-    return jsonify(ticket_json(issued.ticket, issued.waiting_ahead)), 201
+    principal = current_principal()
+    kiosk = principal.name if principal.is_device else None
+    the_hub = hub()
+    issued = the_hub.core.issue(body.service, issued_by=kiosk)
+    answer = ticket_json(issued.ticket, issued.waiting_ahead)
+    answer["print"] = {"printer": None, "state": "none"}
+    if the_hub.printing is not None:
+        try:
+            answer["print"] = the_hub.printing.print_ticket(issued, kiosk, answer["status_url"])
+        except Exception:  # the ticket is committed: the visitor gets it on screen whatever happens
+            log.exception("could not queue ticket %s for printing", issued.ticket.number)
+            answer["print"] = {"printer": None, "state": "failed", "detail": "printing is unavailable"}
+    return jsonify(answer), 201
 
 
 @api.get("/tickets/<ticket_id>")
@@ -184,6 +197,13 @@ def ticket_qr(ticket_id: str) -> Response:
     buffer = io.BytesIO()
     segno.make(status_url(ticket_id), error="m").save(buffer, kind="svg", scale=8, border=2)
     return Response(buffer.getvalue(), mimetype="image/svg+xml")
+
+
+@api.get("/devices")
+@requires("staff", "admin")
+def devices() -> Response:
+    """Every configured device and its last known state, for the admin page."""
+    return jsonify(devices=hub().devices.all())
 
 
 @api.get("/queue")

@@ -106,8 +106,12 @@ class QueueCore:
 
     # -- kiosk -----------------------------------------------------------
 
-    def issue(self, service_code: str, priority: int = 0) -> Issued:
-        """Give a walk-in visitor the next number of ``service_code``."""
+    def issue(self, service_code: str, priority: int = 0, issued_by: str | None = None) -> Issued:
+        """Give a walk-in visitor the next number of ``service_code``.
+
+        ``issued_by`` names the kiosk (its device name), so the ticket is printed
+        on that kiosk's printer and reports can count tickets per kiosk.
+        """
         service = self.hall.service(service_code)
         now = self.clock()
         if not self.hall.calendar.is_open(now):
@@ -131,9 +135,10 @@ class QueueCore:
                 priority=priority,
             )
             tx.add_ticket(ticket)
-            tx.add_event(TicketEvent(ticket.id, EventKind.ISSUED, now, detail={"priority": priority}))
+            detail = {"priority": priority, "issued_by": issued_by}
+            tx.add_event(TicketEvent(ticket.id, EventKind.ISSUED, now, detail=detail))
             ahead = tx.count_ahead(ticket)
-        self._publish(ev.TICKET_ISSUED, ticket=ticket.public(), waiting_ahead=ahead)
+        self._publish(ev.TICKET_ISSUED, ticket=ticket.public(), waiting_ahead=ahead, issued_by=issued_by)
         return Issued(ticket, ahead)
 
     # -- anyone ----------------------------------------------------------

@@ -1,0 +1,241 @@
+"""Tickets on paper: the hub's side of printing.
+
+After a ticket is committed, the API hands it here; this module turns it into
+a :class:`~drivers.printing.ticket.PrintTicket` and gives it to the kiosk's
+printer: a spooler in the hub for printers it reaches itself, or a
+``print_job`` over Socket.IO for printers driven by a device agent. The request
+never waits for paper: a dead printer only changes what the kiosk says.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from drivers.printing.connectors import open_printer
+from drivers.printing.layout import LayoutOptions
+from drivers.printing.spooler import PrintSpooler
+from drivers.printing.ticket import PrintTicket
+
+from .config import PrinterSettings, SiteConfig
+from .core.queue import Issued
+from .devices import DeviceBoard, Publish
+
+log = logging.getLogger(__name__)
+
+PRINT_STATUS = "print_status"
+PRINT_JOB = "print_job"
+#: Minutes one visitor takes at a counter, for the estimate printed on the ticket.
+DEFAULT_SERVICE_MINUTES = 5
+
+
+def device_room(name: str) -> str:
+    return f"device:{name}"
+
+
+def agent_room(name: str) -> str:
+    return f"agent:{name}"
+
+
+def layout_options(settings: PrinterSettings) -> LayoutOptions:
+    return LayoutOptions(
+        paper_mm=settings.paper_mm,
+        chinese=settings.chinese,
+        qr=settings.qr,
+        number_size=settings.number_size,
+    )
+
+
+def connector_settings(settings: PrinterSettings) -> dict[str, Any]:
+    """The keys the driver's ``open_printer`` reads, without the hub's own."""
+    keys = ("connector", "host", "port", "baudrate", "vendor_id", "product_id", "path", "timeout")
+    return {key: getattr(settings, key) for key in keys if getattr(settings, key) is not None}
+
+
+class PrintService:
+    """Routes each kiosk's tickets to its printer and keeps the device board current."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        board: DeviceBoard,
+        executor: Executor,
+        virtual_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.board = board
+        self.executor = executor
+        self.publish: Publish | None = None
+        self.spoolers: dict[str, PrintSpooler] = {}
+        self.twins: dict[str, Any] = {}
+        #: Jobs sent to agents and not yet answered, by agent name, so a reconnecting agent gets them again.
+        self.agent_jobs: dict[str, dict[str, dict[str, Any]]] = {}
+        #: Which kiosk is waiting for which ticket, to tell that kiosk how its print went.
+        self.ticket_kiosk: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.virtual_dir = virtual_dir
+        self.kiosks_of: dict[str, list[str]] = {}
+        for device in config.devices:
+            if device.kind == "kiosk":
+                printer = config.kiosk_printer(device.name)
+                if printer:
+                    self.kiosks_of.setdefault(printer, []).append(device.name)
+
+    def start(self, publish: Publish) -> None:
+        """Open a spooler for every printer the hub drives itself."""
+        self.publish = publish
+        for device in self.config.devices:
+            if device.kind != "printer":
+                continue
+            settings = self.config.printer_settings(device.name)
+            if settings.agent:
+                self.agent_jobs.setdefault(settings.agent, {})
+                self.board.report(device.name, "unknown", f"waiting for agent {settings.agent}")
+                continue
+            if settings.connector == "virtual":
+                settings = self._start_twin(device.name, settings)
+            self.spoolers[device.name] = PrintSpooler(
+                device.name,
+                self._opener(settings),
+                layout_options(settings),
+                on_job=self.job_changed,
+                on_status=self.printer_changed,
+                executor=self.executor,
+            )
+
+    def close(self) -> None:
+        for spooler in self.spoolers.values():
+            spooler.close()
+        for twin in self.twins.values():
+            twin.stop()
+
+    # -- the kiosk's ticket --------------------------------------------------
+
+    def print_ticket(self, issued: Issued, kiosk: str | None, status_url: str) -> dict[str, Any]:
+        """Queue the ticket on the kiosk's printer; say at once what the kiosk should expect."""
+        printer = self.config.kiosk_printer(kiosk) if kiosk else None
+        if printer is None:
+            return {"printer": None, "state": "none"}
+        job = self.print_ticket_data(issued, printer, status_url)
+        status = self.board.get(printer)
+        with self._lock:
+            self.ticket_kiosk[job.ticket_id] = kiosk or ""
+        settings = self.config.printer_settings(printer)
+        if settings.agent:
+            return self._send_to_agent(settings.agent, printer, job, settings)
+        spooler = self.spoolers.get(printer)
+        if spooler is None or not spooler.submit(job):
+            return {"printer": printer, "state": "failed", "detail": "the print queue is full"}
+        ready = status is not None and status.healthy
+        return {"printer": printer, "state": "queued" if ready else "waiting",
+                "detail": "" if ready else (status.state if status else "unknown")}
+
+    def print_ticket_data(self, issued: Issued, printer: str, status_url: str) -> PrintTicket:
+        hall = self.config.hall()
+        ticket = issued.ticket
+        service = hall.services[ticket.service]
+        settings = self.config.printer_settings(printer)
+        return PrintTicket(
+            ticket_id=ticket.id,
+            number=ticket.number,
+            site_name_zh=self.config.site.name_zh,
+            site_name_en=self.config.site.name_en,
+            service_name_zh=service.name_zh,
+            service_name_en=service.name_en,
+            waiting_ahead=issued.waiting_ahead,
+            estimated_wait_minutes=self.estimate_minutes(ticket.service, issued.waiting_ahead),
+            issued_at=hall.calendar.local(ticket.issued_at).strftime("%Y-%m-%d %H:%M"),
+            status_url=status_url,
+            footer_zh=settings.footer_zh,
+            footer_en=settings.footer_en,
+        )
+
+    def estimate_minutes(self, service: str, ahead: int) -> int:
+        """People ahead × minutes each, shared by the counters that serve the service."""
+        counters = sum(1 for c in self.config.counters if service in c.services) or 1
+        return math.ceil(ahead * DEFAULT_SERVICE_MINUTES / counters)
+
+    # -- what the drivers report ---------------------------------------------
+
+    def job_changed(self, ticket_id: str, state: str, detail: str = "") -> None:
+        with self._lock:
+            kiosk = self.ticket_kiosk.get(ticket_id)
+            if state in ("printed", "failed"):
+                self.ticket_kiosk.pop(ticket_id, None)
+        if kiosk and self.publish:
+            self.publish(PRINT_STATUS, {"ticket_id": ticket_id, "state": state, "detail": detail}, device_room(kiosk))
+
+    def printer_changed(self, name: str, state: Any, detail: str = "") -> None:
+        status = self.board.report(name, getattr(state, "value", str(state)), detail)
+        if status and self.publish:
+            for kiosk in self.kiosks_of.get(name, []):
+                self.publish("printer_status", status.public(), device_room(kiosk))
+
+    # -- agents --------------------------------------------------------------
+
+    def _send_to_agent(self, agent: str, printer: str, job: PrintTicket, settings: PrinterSettings) -> dict[str, Any]:
+        message = {"printer": printer, "ticket": job.to_dict(), "options": layout_options(settings).to_dict()}
+        with self._lock:
+            self.agent_jobs.setdefault(agent, {})[job.ticket_id] = message
+        if self.publish:
+            self.publish(PRINT_JOB, message, agent_room(agent))
+        status = self.board.get(printer)
+        ready = status is not None and status.healthy
+        return {"printer": printer, "state": "queued" if ready else "waiting",
+                "detail": "" if ready else (status.state if status else "unknown")}
+
+    def agent_connected(self, agent: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
+        """Hand a (re)connected agent the jobs it has not confirmed."""
+        with self._lock:
+            pending = list(self.agent_jobs.get(agent, {}).values())
+        for message in pending:
+            emit(PRINT_JOB, message)
+
+    def agent_gone(self, agent: str) -> None:
+        """The agent's connection ended: its printers cannot be reached until it is back."""
+        for device in self.config.devices:
+            if device.kind == "printer" and self.config.printer_settings(device.name).agent == agent:
+                self.printer_changed(device.name, "disconnected", f"agent {agent} is not connected")
+
+    def agent_job(self, agent: str, ticket_id: str, state: str, detail: str = "") -> None:
+        """An agent reports on a job; only jobs sent to that agent count."""
+        with self._lock:
+            jobs = self.agent_jobs.get(agent, {})
+            if ticket_id not in jobs:
+                return
+            if state in ("printed", "failed"):
+                del jobs[ticket_id]
+        self.job_changed(ticket_id, state, detail)
+
+    def agent_printer(self, agent: str, printer: str, state: str, detail: str = "") -> None:
+        settings = self._printer_of_agent(agent, printer)
+        if settings is not None:
+            self.printer_changed(printer, state, detail)
+
+    def _printer_of_agent(self, agent: str, printer: str) -> PrinterSettings | None:
+        """Only the agent a printer is configured for may report on it."""
+        if not any(d.kind == "printer" and d.name == printer for d in self.config.devices):
+            return None
+        settings = self.config.printer_settings(printer)
+        return settings if settings.agent == agent else None
+
+    # -- inside --------------------------------------------------------------
+
+    def _opener(self, settings: PrinterSettings) -> Callable[[], Any]:
+        raw = connector_settings(settings)
+        return lambda: open_printer(raw)
+
+    def _start_twin(self, name: str, settings: PrinterSettings) -> PrinterSettings:
+        """The demo's printer: a virtual ESC/POS printer on a local TCP port."""
+        from drivers.twins.virtual_printer import VirtualPrinter
+
+        twin = VirtualPrinter(png_dir=self.virtual_dir / name if self.virtual_dir else None)
+        twin.start()
+        self.twins[name] = twin
+        log.info("virtual printer %s listening on 127.0.0.1:%d", name, twin.port)
+        return settings.model_copy(update={"connector": "network", "host": "127.0.0.1", "port": twin.port})
