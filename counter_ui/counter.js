@@ -22,6 +22,7 @@
       "login.need_name": "请填写用户名和密码。",
       "login.expired": "登录已过期，请重新登录。",
       "logout": "退出登录",
+      "nav.devices": "设备",
       "staff": "工作人员：{name}",
       "current.title": "当前号票",
       "current.none": "当前没有号票",
@@ -84,6 +85,7 @@
       "login.need_name": "Please enter your username and password.",
       "login.expired": "Your session has ended. Please log in again.",
       "logout": "Log out",
+      "nav.devices": "Devices",
       "staff": "Staff: {name}",
       "current.title": "Current ticket",
       "current.none": "No current ticket",
@@ -450,6 +452,7 @@
     badge.textContent = view ? Q.t(paused ? "counter.paused" : "counter.open") : "";
     badge.className = "badge " + (paused ? "paused" : "open");
     $("#staff-name").textContent = Q.t("staff", { name: session.username || "" });
+    Q.show("#admin-link", session.role === "admin");   // the device board: admins only here
     drawConn();
     document.title = $("#counter-name").textContent + " · " + Q.t("current.title");
   }

@@ -21,6 +21,10 @@
       "ticket.time": "取号时间 {time}",
       "ticket.scan": "扫码查看排队进度",
       "ticket.done": "完成（{s}）",
+      "print.trouble": "打印机暂时无法出票。您的号码有效，请记下号码或扫描二维码。",
+      "print.taken": "请取票",
+      "printer.low": "纸将用完，请工作人员换纸",
+      "printer.fault": "打印机故障，号码将显示在屏幕上",
       "setup.title": "此取号机没有设备令牌",
       "setup.body": "请用 /kiosk/?token=… 打开本页面（令牌由管理员用 “token create --role kiosk” 生成）。",
       "setup.other": "This kiosk has no device token: open /kiosk/?token=…",
@@ -40,6 +44,10 @@
       "ticket.time": "Issued at {time}",
       "ticket.scan": "Scan to follow your place",
       "ticket.done": "Done ({s})",
+      "print.trouble": "The printer cannot print right now. Your number is valid: note it or scan the QR code.",
+      "print.taken": "Please take your ticket",
+      "printer.low": "Paper low: staff please refill",
+      "printer.fault": "Printer out of order: your number will be shown on screen",
       "setup.title": "This kiosk has no device token",
       "setup.body": "Open this page as /kiosk/?token=… (an administrator makes one with “token create --role kiosk”).",
       "setup.other": "此取号机没有设备令牌：请用 /kiosk/?token=… 打开",
@@ -51,6 +59,7 @@
   };
 
   var TICKET_SECONDS = 20;     // the ticket stays on screen this long
+  var TROUBLE_SECONDS = 45;    // longer when it did not print: time to note the number or scan
   var DONE_GUARD_MS = 1000;    // ignore "Done" this soon: a double tap on a service lands there
   var BANNER_MS = 10000;       // errors clear themselves; the next visitor starts clean
   var IDLE_MS = 60000;         // untouched this long: back to the site's language
@@ -63,10 +72,20 @@
   var banner = null;           // {kind, text: function} so a language switch re-words it
   var bannerTimer = null;
   var offline = false;
+  var ticketLeft = 0;          // seconds until the ticket view closes itself
+
+  // Paper. The hub tells this kiosk how each of its tickets prints
+  // (print_status) and how its printer is (printer_status, on a change).
+  var HEALTHY = ["online", "paper_near_end"];
+  var printerState = null;     // last known state of our printer; null: none heard of (or no printer)
+  var printState = null;       // print state of the ticket on screen: none|queued|printing|printed|waiting|failed
+  var troubleShown = false;    // the "number is valid" message is up for this ticket
+  var recentPrints = {};       // ticket id → {state, detail}: an event may beat the POST answer
+  var recentOrder = [];
 
   Q.i18n(WORDS, "qcall.kiosk.lang");
   Q.translatePage();
-  Q.onLang(function () { drawSite(); drawServices(); drawTicket(); drawBanner(); });
+  Q.onLang(function () { drawSite(); drawServices(); drawTicket(); drawBanner(); drawPrinter(); });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   Q.everySecond(function (now) {
     $("#clock").textContent = Q.formatTime(now);
@@ -109,7 +128,9 @@
       if (offline) showBanner("warn", function () { return Q.t("conn.offline"); }, true);
       else if (banner && banner.sticky) hideBanner();
     },
-    unauthorized: refused
+    unauthorized: refused,
+    print_status: onPrintStatus,
+    printer_status: onPrinterStatus
   });
 
   /* -- drawing ------------------------------------------------------- */
@@ -188,20 +209,27 @@
   function showTicket(t) {
     ticket = t;
     ticketShownAt = Date.now();
+    printState = null;
+    troubleShown = false;
     var qr = $("#ticket-qr");
     qr.hidden = !t.qr_url;
     if (t.qr_url) qr.src = t.qr_url;
     Q.show("#service-view", false);
     Q.show("#ticket-view", true);
-    drawTicket();
-    var left = TICKET_SECONDS;
+    ticketLeft = TICKET_SECONDS;
     clearInterval(ticketTimer);
     ticketTimer = setInterval(function () {
-      left -= 1;
-      if (left <= 0) closeTicket();
-      else drawDone(left);
+      ticketLeft -= 1;
+      if (ticketLeft <= 0) closeTicket();
+      else drawDone(ticketLeft);
     }, 1000);
-    drawDone(left);
+    drawDone(ticketLeft);
+    var p = t.print || {};
+    if (p.state) printChanged(p.state, p.detail);
+    // The printer may have answered before the hub's answer reached us.
+    var early = recentPrints[t.id];
+    if (early) printChanged(early.state, early.detail);
+    drawTicket();
   }
 
   function drawTicket() {
@@ -215,6 +243,7 @@
     $("#ticket-time").textContent = Q.t("ticket.time", { time: Q.formatTime(ticket.issued_at) });
     var done = $("#ticket-done");
     if (done.getAttribute("data-left")) drawDone(+done.getAttribute("data-left"));
+    drawPrint();
   }
 
   function drawDone(left) {
@@ -227,9 +256,104 @@
     clearInterval(ticketTimer);
     if (ticket) Q.resetLang();   // this visitor is done; the next starts in the site's language
     ticket = null;
+    printState = null;
+    troubleShown = false;
     $("#ticket-done").removeAttribute("data-left");
     Q.show("#ticket-view", false);
     Q.show("#service-view", true);
+    drawPrint();
+    drawPrinter();
+  }
+
+  /* -- paper ----------------------------------------------------------- */
+
+  function isTrouble(state) { return state === "waiting" || state === "failed"; }
+
+  /** print_status {ticket_id, state, detail}: how one of this kiosk's tickets is printing. */
+  function onPrintStatus(p) {
+    if (!p.ticket_id || !p.state) return;
+    if (!(p.ticket_id in recentPrints)) {
+      recentOrder.push(p.ticket_id);
+      if (recentOrder.length > 20) delete recentPrints[recentOrder.shift()];
+    }
+    recentPrints[p.ticket_id] = { state: p.state, detail: p.detail || "" };
+    if (ticket && ticket.id === p.ticket_id) printChanged(p.state, p.detail);
+    else learnPrinter(p.state, p.detail);
+    drawPrint();
+    drawPrinter();
+  }
+
+  /** printer_status: a device status of our printer ({name, state, detail, healthy, …}). */
+  function onPrinterStatus(d) {
+    if (!d.state) return;
+    printerState = d.state;
+    drawPrinter();
+  }
+
+  /** The ticket on screen printed, or could not: what the visitor needs to know. */
+  function printChanged(state, detail) {
+    printState = state;
+    learnPrinter(state, detail);
+    if (isTrouble(state) && !troubleShown) {
+      troubleShown = true;
+      // Time to copy the number down or get a phone out.
+      ticketLeft = Math.max(ticketLeft, TROUBLE_SECONDS - Math.floor((Date.now() - ticketShownAt) / 1000));
+      drawDone(ticketLeft);
+    } else if (state === "printed") {
+      troubleShown = false;   // it came out after all: "take your ticket" says it
+    }
+  }
+
+  /**
+   * printer_status only comes on a change, so a kiosk that (re)loaded while
+   * the printer was down has not heard of it: a ticket that waits for the
+   * printer says why ("paper_out"…), and a printed one says it works again.
+   */
+  function learnPrinter(state, detail) {
+    if (state === "waiting" && detail && /^[a-z_]+$/.test(detail) && HEALTHY.indexOf(detail) < 0) {
+      printerState = detail;
+    } else if (state === "printed" && printerState && HEALTHY.indexOf(printerState) < 0) {
+      printerState = "online";
+    }
+  }
+
+  /** Both languages at once, the visitor's own first. */
+  function bothLangs(el, key, firstSel, secondSel) {
+    var first = Q.lang();
+    var second = first === "zh" ? "en" : "zh";
+    el.querySelector(firstSel).textContent = Q.t(key, null, first);
+    el.querySelector(secondSel).textContent = Q.t(key, null, second);
+    el.querySelector(firstSel).lang = first === "zh" ? "zh-CN" : "en";
+    el.querySelector(secondSel).lang = second === "zh" ? "zh-CN" : "en";
+  }
+
+  function drawPrint() {
+    var msg = $("#print-message");
+    var taken = $("#print-taken");
+    var trouble = !!ticket && troubleShown;
+    if (trouble) bothLangs(msg, "print.trouble", ".pm-first", ".pm-second");
+    msg.hidden = !trouble;
+    msg.setAttribute("data-print-state", ticket && printState ? printState : "");
+    var printed = !!ticket && printState === "printed";
+    var other = Q.lang() === "zh" ? "en" : "zh";
+    taken.textContent = printed ? Q.t("print.taken") + " / " + Q.t("print.taken", null, other) : "";
+    taken.hidden = !printed;
+  }
+
+  /**
+   * The printer's own state: out of order → everyone sees it before they
+   * tap; paper low → a quiet line for staff at the bottom.
+   */
+  function drawPrinter() {
+    var el = $("#printer-warning");
+    var state = printerState;
+    el.setAttribute("data-printer-state", state || "");
+    if (!state || state === "online") { el.hidden = true; return; }
+    var low = state === "paper_near_end";
+    el.className = "printer-warning " + (low ? "low" : "fault");
+    bothLangs(el, low ? "printer.low" : "printer.fault", ".pw-first", ".pw-second");
+    // On a ticket that did not print, its own message says it better.
+    el.hidden = !low && !!ticket && troubleShown;
   }
 
   /* -- messages ------------------------------------------------------ */

@@ -7,6 +7,8 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Chinese glyphs in screenshots (and on any kiosk or TV that runs the pages).
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+# Reading raster QR codes back from the virtual printer (pyzbar needs the library).
+ldconfig -p 2>/dev/null | grep -q libzbar.so || need+=(libzbar0)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} with apt-get" >&2

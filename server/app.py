@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import Executor, ThreadPoolExecutor
 import secrets
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,9 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
         socketio.emit(event, payload, to=room)
 
     hub.devices.attach(publish)
-    hub.printing = PrintService(config, hub.devices, device_executor(socketio.async_mode), var_dir() / "prints")
+    hub.printing = PrintService(
+        config, hub.devices, device_executor(socketio.async_mode), var_dir() / "prints"
+    )
     hub.printing.start(publish)
     app.extensions["qcall_connections"] = live.attach(socketio, hub)
     return app
@@ -81,8 +83,45 @@ def device_executor(async_mode: str) -> Executor:
     if async_mode == "gevent":
         from gevent.threadpool import ThreadPoolExecutor as GeventPool
 
-        return GeventPool(4)
+        return QuietExecutor(GeventPool(4))
     return ThreadPoolExecutor(4, thread_name_prefix="devices")
+
+
+class QuietExecutor:
+    """Hands a task's exception back through its future instead of letting gevent print it.
+
+    A printer that is switched off makes every connection attempt fail; that is
+    a device state for the admin page, not a traceback in the hub's log.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> _Outcome:
+        def run() -> tuple[bool, Any]:
+            try:
+                return True, fn(*args, **kwargs)
+            except BaseException as exc:
+                return False, exc
+
+        return _Outcome(self.pool.submit(run))
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait)
+
+
+class _Outcome:
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def result(self, timeout: float | None = None) -> Any:
+        ok, value = self.future.result(timeout=timeout)
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self) -> bool:
+        return self.future.cancel()
 
 
 class Utf8Json:

@@ -48,8 +48,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start is noise
+    # Our own loggers speak at INFO; libraries (python-escpos logs every connection to root) only warn.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("server", "drivers"):
+        logging.getLogger(name).setLevel(logging.INFO)
     try:
         if args.command == "demo":
             from .demo import run_demo

@@ -23,6 +23,14 @@ def run_demo(host: str, port: int) -> int:
     config = load_config(repo_path(SAMPLE))
     config.hub.database_url = os.environ.get("QCALL_DATABASE_URL") or DEMO_DB
     config.hours.enforce = False
+    for device in config.devices:
+        if device.kind == "printer":  # the demo prints on virtual printers, whatever the sample says
+            keep = {
+                k: v
+                for k, v in device.settings.items()
+                if k in ("paper_mm", "chinese", "qr", "footer_zh", "footer_en")
+            }
+            device.settings = {**keep, "connector": "virtual"}
     hub = make_hub(config)
     now = utc_now()
     if not hub.accounts.has_user(ADMIN[0]):
@@ -33,7 +41,8 @@ def run_demo(host: str, port: int) -> int:
         if not hub.accounts.has_user(name):
             hub.accounts.add_user(name, "staff", CLERK_PASSWORD, now)
         clerks.append((name, counter.number))
-    kiosk = hub.accounts.create_device_token("kiosk", "demo-kiosk", now)
+    kiosk_name = next((d.name for d in config.devices if d.kind == "kiosk"), "demo-kiosk")
+    kiosk = hub.accounts.create_device_token("kiosk", kiosk_name, now)
     display = hub.accounts.create_device_token("display", "demo-lobby", now)
     hub.store.engine.dispose()
     base = f"http://{host}:{port}"
@@ -44,6 +53,8 @@ def run_demo(host: str, port: int) -> int:
         f"  counter        {base}/counter/?counter={clerks[0][1]}",
         f"  logins         {', '.join(f'{n} (counter {c})' for n, c in clerks)}: password {CLERK_PASSWORD}",
         f"                 {ADMIN[0]}: password {ADMIN[1]} (any counter)",
+        f"  devices        {base}/counter/admin.html (log in as admin)",
+        f"  printed        {base}/demo/prints (the virtual printer's tickets)",
         f"  API            {base}/api/v1/openapi.json",
         "  (demo passwords: never use them in a real hall)",
     ]

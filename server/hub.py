@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import SiteConfig
-from .devices import DeviceBoard
 from .core.calendar import Clock, utc_now
 from .core.events import EventBus, HallEvent
 from .core.queue import QueueCore
+from .devices import DeviceBoard
 from .store import SqlStore, open_store
 from .store.accounts import Accounts
 

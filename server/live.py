@@ -89,8 +89,9 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
     """Register the connect handlers and start the broadcaster."""
     hub.core.bus.subscribe(Broadcaster(socketio, hub).enqueue)
     connections = Connections()
-    #: Connected device agents, by Socket.IO session id.
+    #: Connected device agents, and kiosk and screen pages, by Socket.IO session id.
     agents: dict[str, str] = {}
+    devices_online: dict[str, str] = {}
 
     @socketio.on("connect")
     def on_connect(auth: Any = None) -> None:
@@ -114,11 +115,18 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
             join_room(agent_room(principal.name))
             if hub.printing:
                 sid = request.sid
-                hub.printing.agent_connected(principal.name, lambda event, data: socketio.emit(event, data, to=sid))
+                hub.printing.agent_connected(
+                    principal.name, lambda event, data: socketio.emit(event, data, to=sid)
+                )
             return
         join_room(HALL_ROOM)
         if principal.is_device:
             join_room(device_room(principal.name))
+            devices_online[request.sid] = principal.name
+            hub.devices.report(principal.name, "online")  # a kiosk or screen page is up
+            if hub.printing:
+                for status in hub.printing.printers_of_kiosk(principal.name):
+                    socketio.emit("printer_status", status, to=request.sid)
         if principal.role in ("staff", "admin"):
             join_room(STAFF_ROOM)
         if principal.counter is not None:
@@ -128,6 +136,9 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
     @socketio.on("disconnect")
     def on_disconnect(*_args: Any) -> None:
         connections.add(-1)
+        device = devices_online.pop(request.sid, None)
+        if device and device not in devices_online.values():
+            hub.devices.report(device, "disconnected", "its page is not connected")
         agent = agents.pop(request.sid, None)
         if agent and hub.printing and agent not in agents.values():
             hub.printing.agent_gone(agent)
@@ -137,13 +148,17 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
         """An agent's word on a print job: ``{"ticket_id", "state", "detail"}``."""
         agent = agents.get(request.sid)
         if agent and hub.printing and isinstance(data, dict) and isinstance(data.get("ticket_id"), str):
-            hub.printing.agent_job(agent, data["ticket_id"], str(data.get("state")), str(data.get("detail", "")))
+            hub.printing.agent_job(
+                agent, data["ticket_id"], str(data.get("state")), str(data.get("detail", ""))
+            )
 
     @socketio.on("device_status")
     def on_device_status(data: Any) -> None:
         """An agent's word on one of its printers: ``{"printer", "state", "detail"}``."""
         agent = agents.get(request.sid)
         if agent and hub.printing and isinstance(data, dict) and isinstance(data.get("printer"), str):
-            hub.printing.agent_printer(agent, data["printer"], str(data.get("state")), str(data.get("detail", "")))
+            hub.printing.agent_printer(
+                agent, data["printer"], str(data.get("state")), str(data.get("detail", ""))
+            )
 
     return connections

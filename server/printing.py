@@ -54,7 +54,9 @@ def layout_options(settings: PrinterSettings) -> LayoutOptions:
 def connector_settings(settings: PrinterSettings) -> dict[str, Any]:
     """The keys the driver's ``open_printer`` reads, without the hub's own."""
     keys = ("connector", "host", "port", "baudrate", "vendor_id", "product_id", "path", "timeout")
-    return {key: getattr(settings, key) for key in keys if getattr(settings, key) is not None}
+    given = settings.model_fields_set | {"connector"}
+    values = {key: getattr(settings, key) for key in keys if key in given}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 class PrintService:
@@ -132,8 +134,11 @@ class PrintService:
         if spooler is None or not spooler.submit(job):
             return {"printer": printer, "state": "failed", "detail": "the print queue is full"}
         ready = status is not None and status.healthy
-        return {"printer": printer, "state": "queued" if ready else "waiting",
-                "detail": "" if ready else (status.state if status else "unknown")}
+        return {
+            "printer": printer,
+            "state": "queued" if ready else "waiting",
+            "detail": "" if ready else (status.state if status else "unknown"),
+        }
 
     def print_ticket_data(self, issued: Issued, printer: str, status_url: str) -> PrintTicket:
         hall = self.config.hall()
@@ -168,7 +173,9 @@ class PrintService:
             if state in ("printed", "failed"):
                 self.ticket_kiosk.pop(ticket_id, None)
         if kiosk and self.publish:
-            self.publish(PRINT_STATUS, {"ticket_id": ticket_id, "state": state, "detail": detail}, device_room(kiosk))
+            self.publish(
+                PRINT_STATUS, {"ticket_id": ticket_id, "state": state, "detail": detail}, device_room(kiosk)
+            )
 
     def printer_changed(self, name: str, state: Any, detail: str = "") -> None:
         status = self.board.report(name, getattr(state, "value", str(state)), detail)
@@ -176,9 +183,17 @@ class PrintService:
             for kiosk in self.kiosks_of.get(name, []):
                 self.publish("printer_status", status.public(), device_room(kiosk))
 
+    def printers_of_kiosk(self, kiosk: str) -> list[dict[str, Any]]:
+        """The state of the kiosk's printer, told to the kiosk when it connects."""
+        printer = self.config.kiosk_printer(kiosk)
+        status = self.board.get(printer) if printer else None
+        return [status.public()] if status else []
+
     # -- agents --------------------------------------------------------------
 
-    def _send_to_agent(self, agent: str, printer: str, job: PrintTicket, settings: PrinterSettings) -> dict[str, Any]:
+    def _send_to_agent(
+        self, agent: str, printer: str, job: PrintTicket, settings: PrinterSettings
+    ) -> dict[str, Any]:
         message = {"printer": printer, "ticket": job.to_dict(), "options": layout_options(settings).to_dict()}
         with self._lock:
             self.agent_jobs.setdefault(agent, {})[job.ticket_id] = message
@@ -186,8 +201,11 @@ class PrintService:
             self.publish(PRINT_JOB, message, agent_room(agent))
         status = self.board.get(printer)
         ready = status is not None and status.healthy
-        return {"printer": printer, "state": "queued" if ready else "waiting",
-                "detail": "" if ready else (status.state if status else "unknown")}
+        return {
+            "printer": printer,
+            "state": "queued" if ready else "waiting",
+            "detail": "" if ready else (status.state if status else "unknown"),
+        }
 
     def agent_connected(self, agent: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
         """Hand a (re)connected agent the jobs it has not confirmed."""
@@ -234,7 +252,16 @@ class PrintService:
         """The demo's printer: a virtual ESC/POS printer on a local TCP port."""
         from drivers.twins.virtual_printer import VirtualPrinter
 
-        twin = VirtualPrinter(png_dir=self.virtual_dir / name if self.virtual_dir else None)
+        folder = (self.virtual_dir or Path("var/prints")) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        count = len(list(folder.glob("ticket-*.png")))
+
+        def save(document: Any) -> None:
+            nonlocal count
+            count += 1
+            document.to_png(folder / f"ticket-{count:05d}.png")
+
+        twin = VirtualPrinter(paper_mm=settings.paper_mm, on_document=save)
         twin.start()
         self.twins[name] = twin
         log.info("virtual printer %s listening on 127.0.0.1:%d", name, twin.port)

@@ -326,6 +326,8 @@
   /* ------------------------------------------------------------------ */
 
   var LIVE_EVENTS = ["ticket_issued", "ticket_called", "ticket_recalled", "ticket_changed", "counter_changed"];
+  // Handler names connect() calls itself rather than binding as events.
+  var OWN_HANDLERS = ["snapshot", "queue", "online", "unauthorized", "connect", "disconnect", "connect_error"];
 
   /**
    * Connect to the hub's Socket.IO with `auth` ({token} or {ticket}).
@@ -337,6 +339,9 @@
    * <body data-live="…"> tells tests (and a curious technician) where the
    * link is: connecting, connected (snapshot drawn), offline, refused.
    * A visitor's phone gets no snapshot, so it is "connected" on connect.
+   * Any other handler name is bound as an event of its own (a kiosk's
+   * print_status and printer_status, staff's device_status), with the same
+   * guard: a handler that throws does not take the connection down.
    * Returns the socket.
    */
   function connect(auth, handlers) {
@@ -359,6 +364,10 @@
         if (payload.queue) call("queue", payload.queue, name);
         call(name, payload);
       });
+    });
+    Object.keys(handlers).forEach(function (name) {
+      if (OWN_HANDLERS.indexOf(name) >= 0 || LIVE_EVENTS.indexOf(name) >= 0) return;
+      socket.on(name, function (payload) { call(name, payload || {}); });
     });
     socket.on("connect_error", function (err) {
       call("online", false);

@@ -1,0 +1,427 @@
+/*
+ * The device board: which printers (and later other devices) are doing their
+ * job, live, with a banner for the ones that are not; and a compact view of
+ * the queue beside it. For admins and staff; shows no personal data (ticket
+ * numbers only).
+ *
+ * Sources: GET /devices on login and on every (re)connect, then the
+ * `device_status` event; the queue from the socket's snapshot and the
+ * snapshot inside every live event.
+ */
+(function () {
+  "use strict";
+  var Q = QCall, $ = Q.$;
+
+  var WORDS = {
+    zh: {
+      "title": "设备与排队",
+      "login.title": "设备与排队：登录",
+      "login.username": "用户名",
+      "login.password": "密码",
+      "login.counter": "窗口号",
+      "login.counter_optional": "（管理员可不填）",
+      "login.submit": "登录",
+      "login.wrong": "用户名或密码错误。",
+      "login.need_name": "请填写用户名和密码。",
+      "login.expired": "登录已过期，请重新登录。",
+      "logout": "退出登录",
+      "staff": "{name}（{role}）",
+      "role.admin": "管理员",
+      "role.staff": "工作人员",
+      "nav.console": "窗口控制台",
+      "loading": "正在加载…",
+      "alert.count": "{n} 台设备异常",
+      "alert.one": "1 台设备异常",
+      "devices.title": "设备",
+      "devices.count": "（{n} 台）",
+      "devices.name": "名称",
+      "devices.kind": "类型",
+      "devices.state": "状态",
+      "devices.detail": "说明",
+      "devices.since": "自",
+      "devices.empty": "没有配置设备。",
+      "kind.printer": "打印机",
+      "kind.kiosk": "取号机",
+      "kind.lobby_screen": "大厅屏",
+      "kind.counter_screen": "窗口屏",
+      "state.online": "正常",
+      "state.paper_near_end": "纸将用完",
+      "state.paper_out": "缺纸",
+      "state.cover_open": "机盖打开",
+      "state.offline": "离线",
+      "state.disconnected": "未连接",
+      "state.unknown": "状态未知",
+      "state.error": "故障",
+      "queue.title": "排队概况",
+      "queue.day": "（{day}，共 {n} 人等候）",
+      "queue.service": "业务",
+      "queue.waiting": "等候",
+      "queue.next": "下一批号码",
+      "queue.counter": "窗口",
+      "queue.status": "状态",
+      "queue.current": "当前号码",
+      "queue.none": "—",
+      "err.forbidden": "此账号不能查看设备状态。",
+      "err.unauthorized": "登录已过期，请重新登录。"
+    },
+    en: {
+      "title": "Devices and queue",
+      "login.title": "Devices and queue: log in",
+      "login.username": "Username",
+      "login.password": "Password",
+      "login.counter": "Counter number",
+      "login.counter_optional": "(admins may leave it empty)",
+      "login.submit": "Log in",
+      "login.wrong": "Wrong username or password.",
+      "login.need_name": "Please enter your username and password.",
+      "login.expired": "Your session has ended. Please log in again.",
+      "logout": "Log out",
+      "staff": "{name} ({role})",
+      "role.admin": "admin",
+      "role.staff": "staff",
+      "nav.console": "Counter console",
+      "loading": "Loading…",
+      "alert.count": "{n} devices need attention",
+      "alert.one": "1 device needs attention",
+      "devices.title": "Devices",
+      "devices.count": "({n})",
+      "devices.name": "Name",
+      "devices.kind": "Kind",
+      "devices.state": "State",
+      "devices.detail": "Detail",
+      "devices.since": "Since",
+      "devices.empty": "No devices are configured.",
+      "kind.printer": "Printer",
+      "kind.kiosk": "Kiosk",
+      "kind.lobby_screen": "Lobby screen",
+      "kind.counter_screen": "Counter screen",
+      "state.online": "Online",
+      "state.paper_near_end": "Paper low",
+      "state.paper_out": "Paper out",
+      "state.cover_open": "Cover open",
+      "state.offline": "Offline",
+      "state.disconnected": "Disconnected",
+      "state.unknown": "Unknown",
+      "state.error": "Error",
+      "queue.title": "Queue",
+      "queue.day": "({day}, {n} waiting)",
+      "queue.service": "Service",
+      "queue.waiting": "Waiting",
+      "queue.next": "Next numbers",
+      "queue.counter": "Counter",
+      "queue.status": "Status",
+      "queue.current": "Current",
+      "queue.none": "—",
+      "err.forbidden": "This account may not see the devices.",
+      "err.unauthorized": "Your session has ended. Please log in again."
+    }
+  };
+
+  var SESSION_KEY = "qcall.admin.session";   // sessionStorage: gone when the tab closes
+  var LAST_KEY = "qcall.admin.last";         // localStorage: prefill the name next time
+  var POLL_MS = 30000;                       // backstop if live events stop
+  var HEALTHY = ["online", "paper_near_end"];
+
+  var session = null;      // {token, username, role, counter}
+  var devices = [];        // [{name, kind, state, detail, since, healthy}], in the hub's order
+  var snapshot = null;     // the last queue snapshot
+  var socket = null;
+  var pollTimer = null;
+  var online = null;       // live link state for the lamp; null before the first try
+  var message = null;      // {kind, text(), code} in #banner
+
+  function init() {
+    Q.i18n(WORDS, "qcall.admin.lang");
+    Q.translatePage();
+    Q.onLang(function () { drawAll(); drawMessage(); });
+    $("#login-lang").addEventListener("click", Q.toggleLang);
+    $("#lang-switch").addEventListener("click", Q.toggleLang);
+    $("#admin-login-form").addEventListener("submit", onLogin);
+    $("#btn-logout").addEventListener("click", logout);
+    // "Since 09:05" and friends: keep the relative bits honest.
+    setInterval(function () { if (session) drawDevices(); }, 30000);
+    start();
+  }
+
+  /* -- login --------------------------------------------------------- */
+
+  function start() {
+    var saved = null;
+    try { saved = JSON.parse(Q.storageGet(sessionStorage, SESSION_KEY) || "null"); } catch (e) { saved = null; }
+    if (saved && saved.username) return enter(saved);
+    // A console logged in on this browser leaves the hub's session cookie.
+    Q.api("GET", "/auth/me").then(function (me) {
+      if (me && me.username) enter({ token: null, username: me.username, role: me.role, counter: me.counter || null });
+      else showLogin();
+    }, function () { showLogin(); });
+  }
+
+  function showLogin(reasonKey) {
+    Q.show("#admin-view", false);
+    Q.show("#admin-login-view", true);
+    var last = {};
+    try { last = JSON.parse(Q.storageGet(localStorage, LAST_KEY) || "{}") || {}; } catch (e) { last = {}; }
+    if (!$("#admin-login-username").value) $("#admin-login-username").value = last.username || "";
+    $("#admin-login-password").value = "";
+    loginError(reasonKey ? function () { return Q.t(reasonKey); } : null);
+    ($("#admin-login-username").value ? $("#admin-login-password") : $("#admin-login-username")).focus();
+  }
+
+  function loginError(text) {
+    var el = $("#admin-login-error");
+    el.textContent = text ? text() : "";
+    el.hidden = !text;
+  }
+
+  function onLogin(e) {
+    e.preventDefault();
+    var username = $("#admin-login-username").value.trim();
+    var password = $("#admin-login-password").value;
+    var counter = parseInt($("#admin-login-counter").value, 10);
+    if (!username || !password) return loginError(function () { return Q.t("login.need_name"); });
+    var body = { username: username, password: password };
+    if (counter > 0) body.counter = counter;   // staff need one; admins may leave it out
+    var btn = $("#admin-login-submit");
+    btn.disabled = true;
+    Q.setToken(null);
+    Q.api("POST", "/auth/login", body).then(function (res) {
+      Q.storageSet(localStorage, LAST_KEY, JSON.stringify({ username: res.username }));
+      enter({ token: res.token, username: res.username, role: res.role, counter: res.counter || null });
+    }, function (err) {
+      loginError(err.code === "unauthorized"
+        ? function () { return Q.t("login.wrong"); }
+        : function () { return Q.errorText(err); });
+    }).then(function () { btn.disabled = false; });
+  }
+
+  function enter(s) {
+    session = s;
+    Q.setToken(s.token);
+    Q.storageSet(sessionStorage, SESSION_KEY, JSON.stringify(s));
+    devices = [];
+    snapshot = null;
+    setMessage(null);
+    Q.show("#admin-login-view", false);
+    Q.show("#admin-view", true);
+    drawAll();
+    loadDevices();
+    // Without a token (cookie login), the handshake carries the cookie instead.
+    socket = Q.connect(s.token ? { token: s.token } : {}, {
+      snapshot: function (snap) {
+        takeSnapshot(snap);
+        Q.defaultLang(snap.site && snap.site.languages);
+        loadDevices();   // after a network cut, device_status events may have been missed
+      },
+      queue: takeSnapshot,
+      online: drawConn,
+      unauthorized: function () { if (s.token) expire(); },
+      device_status: onDeviceStatus
+    });
+  }
+
+  function logout() {
+    // api() reads the token now, before leave() forgets it.
+    Q.api("POST", "/auth/logout").catch(function () { /* logging out locally is what matters */ });
+    leave();
+    showLogin();
+  }
+
+  function expire() {
+    leave();
+    showLogin("login.expired");
+  }
+
+  function leave() {
+    session = null;
+    Q.setToken(null);
+    Q.storageSet(sessionStorage, SESSION_KEY, null);
+    if (socket) { socket.disconnect(); socket = null; }
+    online = null;
+    clearTimeout(pollTimer);
+  }
+
+  /* -- reading ------------------------------------------------------- */
+
+  function loadDevices() {
+    if (!session) return;
+    clearTimeout(pollTimer);
+    var me = session;
+    Q.api("GET", "/devices").then(function (res) {
+      if (session !== me) return;
+      devices = (res && res.devices) || [];
+      if (message && message.code) setMessage(null);   // we are back
+      drawDevices();
+    }, failed).then(function () {
+      if (session === me) pollTimer = setTimeout(poll, POLL_MS);
+    });
+  }
+
+  /** The backstop: devices always; the queue too while the live link is down. */
+  function poll() {
+    if (!session) return;
+    if (!online) Q.api("GET", "/queue").then(takeSnapshot, function () { /* the lamp says it */ });
+    loadDevices();
+  }
+
+  function failed(err) {
+    if (err.code === "unauthorized") return expire();
+    setMessage(err.code === "network" ? "warn" : "error", function () { return Q.errorText(err); }, err.code || "server");
+  }
+
+  function onDeviceStatus(d) {
+    if (!d.name) return;
+    var found = false;
+    devices = devices.map(function (old) {
+      if (old.name !== d.name) return old;
+      found = true;
+      return d;
+    });
+    if (!found) devices.push(d);
+    drawDevices();
+  }
+
+  function takeSnapshot(snap) {
+    if (!snap) return;
+    snapshot = snap;
+    drawQueue();
+  }
+
+  /* -- drawing ------------------------------------------------------- */
+
+  function drawAll() {
+    if (!session) return;
+    $("#staff-name").textContent = Q.t("staff", { name: session.username || "", role: Q.t("role." + session.role) });
+    document.title = Q.t("title") + " · qcall";
+    drawConn();
+    drawDevices();
+    drawQueue();
+  }
+
+  function drawConn(up) {
+    if (up !== undefined) online = up;
+    var el = $("#conn");
+    el.hidden = online === null;
+    el.className = "conn" + (online ? "" : " offline");
+    el.textContent = Q.t(online ? "conn.online" : "conn.offline");
+  }
+
+  function isHealthy(d) {
+    return typeof d.healthy === "boolean" ? d.healthy : HEALTHY.indexOf(d.state) >= 0;
+  }
+
+  /** online green, paper low amber, unknown grey, anything else red. */
+  function stateClass(state) {
+    if (state === "online") return "st-ok";
+    if (state === "paper_near_end") return "st-low";
+    if (state === "unknown" || !state) return "st-unknown";
+    return "st-bad";
+  }
+
+  /** A word for a state in language l; an unheard-of state shows as the hub sent it. */
+  function stateWord(state, l) {
+    var key = "state." + state;
+    var word = Q.t(key, null, l);
+    return word === key ? String(state || "") : word;
+  }
+
+  function kindWord(kind) {
+    var key = "kind." + kind;
+    var word = Q.t(key);
+    return word === key ? String(kind || "") : word;
+  }
+
+  function other() { return Q.lang() === "zh" ? "en" : "zh"; }
+
+  /** Local time of `since`: "09:05:30" today, "11-24 17:02" before. */
+  function sinceText(value) {
+    var d = new Date(value);
+    if (!value || isNaN(d.getTime())) return "";
+    var now = new Date();
+    if (d.toDateString() === now.toDateString()) return Q.formatTime(d, true);
+    var mm = d.getMonth() + 1, dd = d.getDate();
+    return (mm < 10 ? "0" : "") + mm + "-" + (dd < 10 ? "0" : "") + dd + " " + Q.formatTime(d);
+  }
+
+  function drawDevices() {
+    if (!session) return;
+    $("#devices-count").textContent = devices.length ? Q.t("devices.count", { n: devices.length }) : "";
+    Q.show("#devices-empty", devices.length === 0);
+    Q.setHtml($("#devices-list"), Q.html`${devices.map(function (d) {
+      return Q.html`<tr data-device="${d.name}" data-state="${d.state}" class="${isHealthy(d) ? "" : "unhealthy"}">
+          <td class="dev-name">${d.name}</td>
+          <td>${kindWord(d.kind)}</td>
+          <td><span class="state ${stateClass(d.state)}">${stateWord(d.state)}</span>
+            <span class="state-other" lang="${other() === "zh" ? "zh-CN" : "en"}">${stateWord(d.state, other())}</span></td>
+          <td class="dev-detail">${d.detail || ""}</td>
+          <td class="dev-since"><time datetime="${d.since || ""}">${sinceText(d.since)}</time></td>
+        </tr>`;
+    })}`);
+    drawAlert();
+  }
+
+  /** "2 台设备异常 / 2 devices need attention", then who and why. */
+  function drawAlert() {
+    var bad = devices.filter(function (d) { return !isHealthy(d); });
+    // Real faults first; "never reported" after them.
+    bad = bad.filter(function (d) { return d.state !== "unknown"; })
+      .concat(bad.filter(function (d) { return d.state === "unknown"; }));
+    var el = $("#device-alert");
+    el.setAttribute("data-count", bad.length);
+    if (!bad.length) { el.hidden = true; return; }
+    var key = bad.length === 1 ? "alert.one" : "alert.count";
+    var first = Q.lang();
+    el.querySelector(".device-alert-head").textContent =
+      Q.t(key, { n: bad.length }, first) + " / " + Q.t(key, { n: bad.length }, other());
+    Q.setHtml(el.querySelector(".device-alert-list"), Q.html`${bad.map(function (d) {
+      return Q.html`<li data-device="${d.name}"><strong>${d.name}</strong>: ${stateWord(d.state)}${
+        d.detail && d.detail !== d.state ? Q.html` (${d.detail})` : ""}</li>`;
+    })}`);
+    el.hidden = false;
+  }
+
+  function drawQueue() {
+    if (!session) return;
+    var services = (snapshot && snapshot.services) || [];
+    var counters = (snapshot && snapshot.counters) || [];
+    Q.show("#queue-empty", !snapshot);
+    Q.show("#queue-services", !!snapshot);
+    Q.show("#queue-counters", !!snapshot);
+    var total = services.reduce(function (n, s) { return n + (s.waiting || 0); }, 0);
+    $("#queue-day").textContent = snapshot ? Q.t("queue.day", { day: snapshot.business_day || "", n: total }) : "";
+    Q.setHtml($("#queue-services-list"), Q.html`${services.map(function (s) {
+      return Q.html`<tr data-service="${s.code}">
+          <td>${Q.name(s)} <span class="code">${s.code}</span></td>
+          <td class="num">${s.waiting}</td>
+          <td class="ticket-no next">${(s.next_numbers || []).join(" ")}</td>
+        </tr>`;
+    })}`);
+    Q.setHtml($("#queue-counters-list"), Q.html`${counters.map(function (c) {
+      var cur = c.current;
+      var paused = c.status === "paused";
+      return Q.html`<tr data-counter="${c.number}">
+          <td>${Q.name(c) || Q.t("counter.default_name", { n: c.number })}</td>
+          <td><span class="badge ${paused ? "paused" : "open"}">${Q.t(paused ? "counter.paused" : "counter.open")}</span></td>
+          <td>${cur
+            ? Q.html`<span class="ticket-no">${cur.number}</span> <span class="cur-status">${Q.t("status." + cur.status)}</span>`
+            : Q.t("queue.none")}</td>
+        </tr>`;
+    })}`);
+  }
+
+  /* -- messages ------------------------------------------------------ */
+
+  function setMessage(kind, text, code) {
+    message = kind ? { kind: kind, text: text, code: code || null } : null;
+    drawMessage();
+  }
+
+  function drawMessage() {
+    var el = $("#banner");
+    if (!message) { el.hidden = true; return; }
+    el.className = "banner " + message.kind;
+    el.textContent = message.text();
+    el.hidden = false;
+  }
+
+  init();
+})();
