@@ -658,3 +658,11 @@ def test_the_calling_policy_is_replaceable(sqlite_url: str) -> None:
     assert called_numbers(bench, 1, 3) == ["A003", "A002", "A001"]
     with pytest.raises(NobodyWaiting):
         bench.core.call_next(1)
+
+
+def test_the_issuing_kiosk_is_in_the_history_and_the_event(sqlite_url: str) -> None:
+    """Print jobs and per-kiosk reports need to know which kiosk gave the ticket."""
+    bench = make_bench(sqlite_url)
+    ticket = bench.core.issue("PAY", issued_by="kiosk-1").ticket
+    assert bench.get(ticket.id).history[0].detail == {"priority": 0, "issued_by": "kiosk-1"}
+    assert bench.events[-1].payload["issued_by"] == "kiosk-1"

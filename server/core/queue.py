@@ -135,7 +135,9 @@ class QueueCore:
                 priority=priority,
             )
             tx.add_ticket(ticket)
-            detail = {"priority": priority, "issued_by": issued_by}
+            detail: dict[str, Any] = {"priority": priority}
+            if issued_by:
+                detail["issued_by"] = issued_by
             tx.add_event(TicketEvent(ticket.id, EventKind.ISSUED, now, detail=detail))
             ahead = tx.count_ahead(ticket)
         self._publish(ev.TICKET_ISSUED, ticket=ticket.public(), waiting_ahead=ahead, issued_by=issued_by)
