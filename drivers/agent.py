@@ -1,0 +1,550 @@
+"""The device agent: drives the printers plugged into a kiosk PC for the hub.
+
+    python -m drivers.agent --hub http://hub.local:8000 --token qd_agent_... --config agent.toml
+
+The hub sends ``print_job`` ``{"printer", "ticket", "options"}`` over Socket.IO;
+the agent prints it on the named printer's :class:`~drivers.printing.spooler.PrintSpooler`
+and answers ``print_status`` ``{"ticket_id", "state", "detail"}`` on every change
+of the job, and ``device_status`` ``{"printer", "state", "detail"}`` on every
+change of a printer (and for all of them after each (re)connect). The hub
+sends a job again after every reconnect until it is ``printed`` or ``failed``;
+a ticket the agent already knows is never printed again, its known state is
+reported instead (see ``docs/contract.md``, "Printing and devices").
+
+The config file (TOML)::
+
+    status_interval = 5          # seconds between status checks of an idle printer (optional)
+
+    [[printers]]
+    name = "printer-1"           # the hub's printer device name
+    connector = "usb"            # and the keys of drivers.printing.connectors
+    vendor_id = 0x0416
+    product_id = 0x5011
+    paper_mm = 58                # optional layout keys: they win over the hub's
+
+``connector = "virtual"`` (with ``--virtual-printer``) prints on a virtual
+printer started by the agent itself and saves every ticket as a PNG: for
+trying the agent without hardware. This module imports nothing from ``server/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import concurrent.futures
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers.printing.connectors import check_settings, open_printer
+from drivers.printing.layout import LayoutOptions
+from drivers.printing.spooler import FAILED, PrintSpooler
+from drivers.printing.status import PrinterState
+from drivers.printing.ticket import PrintTicket
+
+log = logging.getLogger("drivers.agent")
+
+PRINT_JOB = "print_job"
+PRINT_STATUS = "print_status"
+DEVICE_STATUS = "device_status"
+
+#: Keys of a ``[[printers]]`` entry that shape the ticket rather than reach the printer.
+LAYOUT_KEYS = frozenset({"paper_mm", "chinese", "qr", "number_size", "logo"})
+#: Keys the hub's site file has for a printer that mean nothing here.
+HUB_ONLY_KEYS = frozenset({"agent", "footer_zh", "footer_en"})
+TOP_LEVEL_KEYS = frozenset({"printers", "status_interval"})
+#: The hub's device name rule (``server.config.DeviceSection.name``).
+DEVICE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+DEFAULT_STATUS_INTERVAL = 5.0
+#: How many tickets the agent remembers, to answer a resent job without printing it again.
+REMEMBER_JOBS = 10_000
+#: Back-off between attempts to reach the hub: from the first to the longest wait, in seconds.
+RECONNECT_FIRST = 1.0
+RECONNECT_MAX = 30.0
+CONNECT_TIMEOUT = 10.0
+#: Exit status for a bad config file, bad arguments or a token the hub refuses.
+EXIT_USAGE = 2
+
+
+class ConfigError(ValueError):
+    """The agent's config file is wrong; the message is one line naming the file and the key."""
+
+
+# -- the config file ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrinterEntry:
+    name: str
+    connection: dict[str, Any]  # what open_printer reads; for a virtual printer, just the connector
+    layout: dict[str, Any] = field(default_factory=dict)  # local layout keys, over the hub's options
+
+    @property
+    def virtual(self) -> bool:
+        return self.connection.get("connector") == "virtual"
+
+    def where(self) -> str:
+        """Where the printer is, for the log and for the hub's admin page."""
+        c = self.connection
+        connector = c.get("connector")
+        if connector == "network":
+            return f"network {c.get('host')}:{c.get('port', 9100)}"
+        if connector == "serial":
+            return f"serial {c.get('port')}"
+        if connector == "usb":
+            return f"usb {c.get('vendor_id')}:{c.get('product_id')}"
+        if connector == "file":
+            return f"file {c.get('path')}"
+        return str(connector)
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    printers: tuple[PrinterEntry, ...]
+    status_interval: float = DEFAULT_STATUS_INTERVAL
+
+
+def load_config(path: Path, allow_virtual: bool = False) -> AgentConfig:
+    """Read and check the agent's TOML file; a :class:`ConfigError` (one line) when it is wrong."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, str(path), allow_virtual)
+
+
+def parse_config(
+    data: dict[str, Any], source: str = "agent config", allow_virtual: bool = False
+) -> AgentConfig:
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{source}: {key}: unknown key; expected {', '.join(sorted(TOP_LEVEL_KEYS))}")
+    interval = data.get("status_interval", DEFAULT_STATUS_INTERVAL)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval <= 3600:
+        raise ConfigError(
+            f"{source}: status_interval: seconds, more than 0 and at most 3600, got {interval!r}"
+        )
+    entries = data.get("printers")
+    if entries is None:
+        raise ConfigError(f"{source}: printers: missing; add a [[printers]] table for each printer")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{source}: printers: at least one [[printers]] table, got {entries!r}")
+    printers: list[PrinterEntry] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{source}: printers[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: a [[printers]] table, got {entry!r}")
+        printer = _parse_printer(entry, where, allow_virtual)
+        if printer.name in seen:
+            raise ConfigError(f"{where}.name: printer {printer.name!r} is configured twice")
+        seen.add(printer.name)
+        printers.append(printer)
+    return AgentConfig(tuple(printers), float(interval))
+
+
+def _parse_printer(entry: dict[str, Any], where: str, allow_virtual: bool) -> PrinterEntry:
+    name = entry.get("name")
+    if not isinstance(name, str) or not DEVICE_NAME.match(name):
+        raise ConfigError(
+            f"{where}.name: the hub's printer device name (letters, digits, '.', '_', '-'), got {name!r}"
+        )
+    for key in entry:
+        if key in HUB_ONLY_KEYS:
+            raise ConfigError(f"{where}.{key}: a setting of the hub's site file, not of the agent")
+    layout = {key: value for key, value in entry.items() if key in LAYOUT_KEYS}
+    try:
+        LayoutOptions(**layout)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}.{exc}") from None
+    connection = {key: value for key, value in entry.items() if key not in LAYOUT_KEYS and key != "name"}
+    if connection.get("connector") == "virtual":
+        if not allow_virtual:
+            raise ConfigError(
+                f"{where}.connector: 'virtual' needs --virtual-printer (a printer twin, no hardware)"
+            )
+        for key in connection:
+            if key not in ("connector", "port"):
+                raise ConfigError(
+                    f"{where}.{key}: not a setting of a virtual printer (only port and layout keys)"
+                )
+        port = connection.get("port", 0)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(f"{where}.port: a whole number from 0 (any free port) to 65535, got {port!r}")
+        return PrinterEntry(name, connection, layout)
+    try:
+        check_settings(connection)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{exc}") from None
+    return PrinterEntry(name, connection, layout)
+
+
+# -- the agent ------------------------------------------------------------------------------
+
+
+class Agent:
+    """The printers of one kiosk PC and their link to the hub.
+
+    The Socket.IO side only calls :meth:`handle_print_job`, :meth:`hub_connected`
+    and :meth:`hub_disconnected`; everything the agent says goes through
+    :meth:`_emit`, so the agent can be driven without a hub.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        hub_url: str = "",
+        token: str = "",
+        png_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.hub_url = hub_url
+        self.token = token
+        self.png_dir = png_dir or Path("printed")
+        self.entries = {p.name: p for p in config.printers}
+        self.spoolers: dict[str, PrintSpooler] = {}
+        self.twins: dict[str, Any] = {}
+        self._where: dict[str, str] = {}  # each printer's address, for the log and the admin page
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max(4, 2 * len(config.printers)), thread_name_prefix="agent-io"
+        )
+        self.sio: Any = None
+        self._lock = threading.Lock()  # the state below, and the order of what is sent
+        self._submit = threading.Lock()  # one print_job at a time: a resent job must not race its twin
+        self._online = False
+        self._printer_states: dict[str, PrinterState] = {}
+        #: Every ticket seen, with its last state: a resent job is answered from here.
+        self._jobs: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
+        #: Job reports made while the hub could not hear them (latest per ticket).
+        self._outbox: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        self._refusal: str | None = None
+        self._stopping = False
+
+    # -- printers -----------------------------------------------------------------------
+
+    def start_printers(self) -> None:
+        for entry in self.config.printers:
+            connection = entry.connection
+            self._where[entry.name] = entry.where()
+            if entry.virtual:
+                connection = self._start_twin(entry)
+                self._where[entry.name] = f"virtual printer on 127.0.0.1:{connection['port']}"
+            self._printer_states[entry.name] = PrinterState.UNKNOWN
+            self.spoolers[entry.name] = PrintSpooler(
+                entry.name,
+                _opener(connection),
+                LayoutOptions(**entry.layout),
+                on_job=self._job_changed,
+                on_status=self._printer_changed,
+                executor=self.executor,
+                idle_check_interval=self.config.status_interval,
+            )
+            log.info("printer %s: %s", entry.name, self._where[entry.name])
+
+    def _start_twin(self, entry: PrinterEntry) -> dict[str, Any]:
+        from drivers.twins.virtual_printer import VirtualPrinter
+
+        folder = self.png_dir / entry.name
+        folder.mkdir(parents=True, exist_ok=True)
+        count = len(list(folder.glob("ticket-*.png")))
+        lock = threading.Lock()
+
+        def save(document: Any) -> None:
+            nonlocal count
+            with lock:
+                count += 1
+                path = folder / f"ticket-{count:05d}.png"
+            document.to_png(path)
+            log.info("virtual printer %s: printed %s", entry.name, path)
+
+        twin = VirtualPrinter(
+            port=entry.connection.get("port", 0),
+            paper_mm=entry.layout.get("paper_mm", 80),
+            on_document=save,
+        )
+        twin.start()
+        self.twins[entry.name] = twin
+        log.info("virtual printer %s on 127.0.0.1:%d, tickets saved to %s", entry.name, twin.port, folder)
+        return {"connector": "network", "host": "127.0.0.1", "port": twin.port}
+
+    def close(self) -> None:
+        for spooler in self.spoolers.values():
+            spooler.close()
+        for twin in self.twins.values():
+            twin.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- what the hub asks --------------------------------------------------------------
+
+    def handle_print_job(self, message: Any) -> None:
+        """``print_job`` ``{"printer", "ticket", "options"}``: print it once, say how it goes."""
+        raw_ticket = message.get("ticket") if isinstance(message, dict) else None
+        ticket_id = raw_ticket.get("ticket_id") if isinstance(raw_ticket, dict) else None
+        if not isinstance(ticket_id, str) or not ticket_id:
+            log.warning("print_job without a ticket id ignored: %.200r", message)
+            return
+        with self._submit:
+            with self._lock:
+                known = self._jobs.get(ticket_id)
+            if known is not None:
+                log.info("print_job %s again: already %s, reporting it again", ticket_id, known[0])
+                self._report_job(ticket_id, *known)
+                return
+            printer = message.get("printer")
+            spooler = self.spoolers.get(printer) if isinstance(printer, str) else None
+            if spooler is None:
+                log.warning(
+                    "print_job %s for printer %r, which this agent does not drive", ticket_id, printer
+                )
+                self._report_job(ticket_id, FAILED, f"printer {printer!r} is not configured on this agent")
+                return
+            try:
+                ticket = PrintTicket.from_dict(raw_ticket)
+                hub_options = message.get("options") or {}
+                if not isinstance(hub_options, dict):
+                    raise ValueError(f"LayoutOptions: a table of keys, got {hub_options!r}")
+                options = LayoutOptions.from_dict({**hub_options, **self.entries[printer].layout})
+            except (TypeError, ValueError) as exc:
+                log.warning("print_job %s refused: %s", ticket_id, exc)
+                self._report_job(ticket_id, FAILED, f"bad print job: {exc}")
+                return
+            if spooler.options != options:
+                spooler.options = options  # the hub's site file and ours rarely change: for the jobs to come
+            log.info("print_job %s: %s on %s", ticket_id, ticket.number, printer)
+            if not spooler.submit(ticket):
+                with self._lock:
+                    known = self._jobs.get(ticket_id)
+                if known is not None:  # the spooler knew it after all
+                    self._report_job(ticket_id, *known)
+                else:
+                    self._report_job(ticket_id, FAILED, "the print queue is full")
+
+    def hub_connected(self) -> None:
+        """After each (re)connect: every printer's state, then the job reports the hub missed."""
+        with self._lock:
+            self._online = True
+            self._refusal = None
+            for name, state in self._printer_states.items():
+                self._emit(DEVICE_STATUS, self._device_payload(name, state))
+            pending = list(self._outbox.values())
+            self._outbox.clear()
+            for payload in pending:
+                if not self._emit(PRINT_STATUS, payload):
+                    self._keep(payload)
+        log.info(
+            "connected to the hub %s: %s",
+            self.hub_url,
+            ", ".join(f"{n} {s}" for n, s in self.printer_states()),
+        )
+
+    def hub_disconnected(self) -> None:
+        with self._lock:
+            was, self._online = self._online, False
+        if was and not self._stopping:
+            log.warning("lost the hub %s; reconnecting (jobs keep printing)", self.hub_url)
+
+    def printer_states(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(name, state.value) for name, state in self._printer_states.items()]
+
+    # -- what the drivers report --------------------------------------------------------
+
+    def _job_changed(self, ticket_id: str, state: str, detail: str) -> None:
+        with self._lock:
+            self._jobs[ticket_id] = (state, detail)
+            self._jobs.move_to_end(ticket_id)
+            while len(self._jobs) > REMEMBER_JOBS:
+                self._jobs.popitem(last=False)
+        log.info("ticket %s: %s%s", ticket_id, state, f" ({detail})" if detail else "")
+        self._report_job(ticket_id, state, detail)
+
+    def _printer_changed(self, name: str, state: PrinterState) -> None:
+        with self._lock:
+            self._printer_states[name] = state
+            payload = self._device_payload(name, state)
+            if self._online:
+                self._emit(DEVICE_STATUS, payload)  # offline: hub_connected sends the state then
+        log.info("printer %s: %s", name, state.value)
+
+    def _device_payload(self, name: str, state: PrinterState) -> dict[str, Any]:
+        detail = ""
+        if state is PrinterState.DISCONNECTED:
+            detail = f"cannot reach the printer ({self._where.get(name, name)})"
+        elif state is PrinterState.UNKNOWN:
+            detail = "no status from the printer (not asked yet, no answer, or it cannot tell)"
+        return {"printer": name, "state": state.value, "detail": detail}
+
+    def _report_job(self, ticket_id: str, state: str, detail: str) -> None:
+        payload = {"ticket_id": ticket_id, "state": state, "detail": detail}
+        with self._lock:
+            if not (self._online and self._emit(PRINT_STATUS, payload)):
+                self._keep(payload)
+
+    def _keep(self, payload: dict[str, Any]) -> None:
+        """Hold a job report for the next connection (the latest one per ticket)."""
+        self._outbox.pop(payload["ticket_id"], None)
+        self._outbox[payload["ticket_id"]] = payload
+        while len(self._outbox) > REMEMBER_JOBS:
+            self._outbox.popitem(last=False)
+
+    def _emit(self, event: str, data: dict[str, Any]) -> bool:
+        """Send to the hub; False when it cannot be sent now."""
+        sio = self.sio
+        if sio is None:
+            return False
+        try:
+            sio.emit(event, data)
+        except Exception as exc:  # socketio's BadNamespaceError while (re)connecting, a closed socket
+            log.debug("cannot send %s now: %s", event, exc)
+            return False
+        return True
+
+    # -- the link to the hub ------------------------------------------------------------
+
+    def make_client(self) -> Any:
+        import socketio
+
+        sio = socketio.Client(
+            reconnection=True,
+            reconnection_attempts=0,  # forever
+            reconnection_delay=RECONNECT_FIRST,
+            reconnection_delay_max=RECONNECT_MAX,
+            handle_sigint=False,
+            request_timeout=CONNECT_TIMEOUT,
+        )
+        sio.on("connect", self.hub_connected)
+        sio.on("disconnect", lambda *_reason: self.hub_disconnected())
+        sio.on("connect_error", self._refused)
+        sio.on(PRINT_JOB, self.handle_print_job)
+        self.sio = sio
+        return sio
+
+    def _refused(self, data: Any = None) -> None:
+        """The hub answered and said no (a dict), or it did not answer at all (a string)."""
+        if isinstance(data, dict) and data.get("message"):
+            self._refusal = str(data["message"])
+            log.warning("the hub %s refused the connection: %s", self.hub_url, self._refusal)
+        else:
+            log.debug("cannot reach the hub %s: %s", self.hub_url, data)
+
+    def run(self, stop: threading.Event) -> int:
+        """Connect (retrying with back-off until the hub answers) and serve until ``stop`` is set."""
+        sio = self.make_client()
+        delay = RECONNECT_FIRST
+        try:
+            while not stop.is_set():
+                log.info("connecting to the hub %s", self.hub_url)
+                try:
+                    sio.connect(
+                        self.hub_url,
+                        auth={"token": self.token},
+                        transports=["websocket"],
+                        wait_timeout=CONNECT_TIMEOUT,
+                    )
+                except Exception as exc:  # socketio.exceptions.ConnectionError, a bad URL
+                    if self._refusal == "unauthorized":
+                        log.error("the hub refused the agent token (unauthorized): check --token")
+                        return EXIT_USAGE
+                    log.warning("hub %s not reachable (%s); trying again in %.0f s", self.hub_url, exc, delay)
+                    if stop.wait(delay):
+                        break
+                    delay = min(delay * 2, RECONNECT_MAX)
+                    continue
+                # From here on python-socketio reconnects by itself, forever, with back-off.
+                while not stop.wait(1.0):
+                    pass
+        finally:
+            log.info("stopping")
+            self._stopping = True
+            try:
+                sio.shutdown()
+            except Exception:
+                log.debug("error while disconnecting", exc_info=True)
+            with self._lock:
+                self._online = False
+            self.close()
+        return 0
+
+
+def _opener(connection: dict[str, Any]) -> Any:
+    settings = dict(connection)
+    return lambda: open_printer(settings)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m drivers.agent",
+        description="Drive the printers plugged into this PC for a qcall hub.",
+    )
+    parser.add_argument("--hub", required=True, help="the hub's URL, e.g. http://hub.local:8000")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("QCALL_AGENT_TOKEN"),
+        help="the agent's device token (default: $QCALL_AGENT_TOKEN)",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="the agent's TOML file ([[printers]])")
+    parser.add_argument(
+        "--virtual-printer",
+        action="store_true",
+        help='start a virtual printer for each printer with connector = "virtual" (no hardware needed)',
+    )
+    parser.add_argument(
+        "--png-dir",
+        type=Path,
+        default=Path("printed"),
+        help="where the virtual printers save each ticket as a PNG (default: ./printed)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log the details too")
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("--token is required (or set QCALL_AGENT_TOKEN)")
+    if not args.hub.startswith(("http://", "https://")):
+        parser.error(f"--hub: an http:// or https:// URL, got {args.hub!r}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Our own lines (drivers.*) at INFO; libraries only when something is wrong (python-escpos
+    # logs every connection on the root logger, and calls logging.basicConfig() when imported).
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("drivers").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        config = load_config(args.config, allow_virtual=args.virtual_printer)
+    except ConfigError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("%s received", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent = Agent(config, args.hub.rstrip("/"), args.token, args.png_dir)
+    agent.start_printers()
+    return agent.run(stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,467 @@
+"""The device agent (``python -m drivers.agent``).
+
+Acceptance: an agent process holding a virtual printer prints a ticket issued
+on the hub, and its status reaches the admin page. The hub is a real
+``python -m server run`` process, the agent a real ``python -m drivers.agent``
+process, the printer a :class:`VirtualPrinter` on a real socket in this
+process; every wait is on a condition, with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from drivers.agent import Agent, ConfigError, load_config, parse_config
+from drivers.printing.layout import LayoutOptions
+from drivers.printing.ticket import PrintTicket
+from drivers.twins.virtual_printer import VirtualPrinter
+from server.config import load_config as load_site
+from server.core.calendar import utc_now
+from server.hub import build_hub
+from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, write_site
+
+#: Generous: a loaded two-core machine may take a while.
+WAIT = 30
+HTTP_TIMEOUT = 20
+
+DEVICES_TOML = """
+[[devices]]
+name = "printer-1"
+kind = "printer"
+settings = { connector = "network", host = "127.0.0.1", port = 9, agent = "kiosk-pc-1" }
+
+[[devices]]
+name = "kiosk-1"
+kind = "kiosk"
+settings = { printer = "printer-1" }
+"""
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT, log: Callable[[], str] = str):
+    """Poll ``condition`` until it returns something truthy; fail naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}\n{log()}")
+        time.sleep(0.05)
+
+
+# -- without a hub: the config file and the job bookkeeping -------------------------------
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[[printers]\nname=", "not valid TOML"),
+        (
+            'status_interval = 1\nhub = "x"\n[[printers]]\nname = "p"\nconnector = "file"\npath = "/tmp/x"',
+            "hub",
+        ),
+        ("status_interval = 1\n", "printers: missing"),
+        ('[[printers]]\nconnector = "file"\npath = "/tmp/x"\n', "printers[0].name"),
+        ('[[printers]]\nname = "p"\n', "printers[0].connector: missing"),
+        ('[[printers]]\nname = "p"\nconnector = "network"\n', "printers[0].host"),
+        ('[[printers]]\nname = "p"\nconnector = "network"\nhost = "h"\nport = "x"\n', "printers[0].port"),
+        (
+            '[[printers]]\nname = "p"\nconnector = "serial"\nport = "/dev/ttyS0"\nbaud = 9600\n',
+            ".baud: not a",
+        ),
+        (
+            '[[printers]]\nname = "p"\nconnector = "file"\npath = "/x"\npaper_mm = 57\n',
+            "printers[0].paper_mm",
+        ),
+        ('[[printers]]\nname = "p"\nconnector = "file"\npath = "/x"\nagent = "a"\n', "printers[0].agent"),
+        ('[[printers]]\nname = "p"\nconnector = "virtual"\n', "needs --virtual-printer"),
+        (
+            '[[printers]]\nname = "p"\nconnector = "file"\npath = "/x"\n'
+            '[[printers]]\nname = "p"\nconnector = "file"\npath = "/y"\n',
+            "printers[1].name: printer 'p' is configured twice",
+        ),
+    ],
+)
+def test_config_errors_name_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path / "agent.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and expected in message, message
+    assert "\n" not in message
+
+
+def test_a_good_config_and_a_bad_one_on_the_command_line(tmp_path: Path) -> None:
+    good = write(
+        tmp_path / "good.toml",
+        'status_interval = 2\n[[printers]]\nname = "printer-1"\nconnector = "usb"\n'
+        'vendor_id = "0x0416"\nproduct_id = 0x5011\npaper_mm = 58\n',
+    )
+    config = load_config(good)
+    assert config.status_interval == 2
+    (printer,) = config.printers
+    assert (printer.name, printer.layout) == ("printer-1", {"paper_mm": 58})
+    assert printer.connection["connector"] == "usb"
+
+    bad = write(tmp_path / "bad.toml", '[[printers]]\nname = "p"\nconnector = "network"\n')
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drivers.agent",
+            "--hub",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+            "--config",
+            bad,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"agent: {bad}: printers[0].host: a network printer needs 'host'"
+    ]
+
+
+def ticket_message(printer: str, ticket_id: str, number: str) -> dict[str, Any]:
+    ticket = PrintTicket(
+        ticket_id=ticket_id,
+        number=number,
+        site_name_zh="测试营业厅",
+        site_name_en="Test Hall",
+        service_name_zh="电费缴纳",
+        service_name_en="Bill payment",
+        waiting_ahead=0,
+        estimated_wait_minutes=0,
+        issued_at="2026-11-25 09:05",
+        status_url=f"http://hub.local/t/{ticket_id}",
+    )
+    return {"printer": printer, "ticket": ticket.to_dict(), "options": LayoutOptions().to_dict()}
+
+
+class Recorder:
+    """Stands in for the hub: what the agent sends, as a queue of (event, payload)."""
+
+    def __init__(self) -> None:
+        self.sent: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(self, event: str, data: dict[str, Any]) -> bool:
+        self.sent.put((event, data))
+        return True
+
+    def wait_for(self, event: str, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                name, data = self.sent.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {event} {match} within {WAIT} s; seen {self.seen}") from None
+            self.seen.append((name, data))
+            if name == event and all(data.get(k) == v for k, v in match.items()):
+                return data
+
+
+@pytest.fixture
+def local_agent(tmp_path: Path) -> Iterator[tuple[Agent, Recorder, VirtualPrinter]]:
+    with VirtualPrinter() as twin:
+        config = parse_config(
+            {
+                "status_interval": 0.5,
+                "printers": [{"name": "p1", "connector": "network", "host": "127.0.0.1", "port": twin.port}],
+            }
+        )
+        agent = Agent(config, "http://hub.invalid", "t", tmp_path / "png")
+        recorder = Recorder()
+        agent._emit = recorder.emit  # type: ignore[method-assign]
+        agent.start_printers()
+        try:
+            yield agent, recorder, twin
+        finally:
+            agent.close()
+
+
+def test_a_resent_job_is_reported_again_not_printed_again(local_agent) -> None:
+    agent, hub, twin = local_agent
+    job = ticket_message("p1", "t-1", "A001")
+    agent.handle_print_job(job)  # before the hub's connect: the reports wait for it
+    assert twin.wait_for_documents(1, WAIT)
+    agent.hub_connected()
+    hub.wait_for("device_status", printer="p1", state="online")
+    hub.wait_for("print_status", ticket_id="t-1", state="printed")
+
+    agent.handle_print_job(job)  # the hub did not hear "printed" and sends the job again
+    assert hub.wait_for("print_status", ticket_id="t-1") == {
+        "ticket_id": "t-1",
+        "state": "printed",
+        "detail": "",
+    }
+    agent.handle_print_job(ticket_message("p2", "t-2", "A002"))
+    failed = hub.wait_for("print_status", ticket_id="t-2")
+    assert failed["state"] == "failed" and "p2" in failed["detail"]
+    agent.handle_print_job(ticket_message("p1", "t-3", "A003"))
+    hub.wait_for("print_status", ticket_id="t-3", state="printed")
+    numbers = [
+        line.text.strip()
+        for doc in twin.documents
+        for line in doc.lines
+        if line.text.strip() in ("A001", "A003")
+    ]
+    assert numbers == ["A001", "A003"]
+
+
+def test_virtual_printer_saves_pngs(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "agent.toml", '[[printers]]\nname = "demo"\nconnector = "virtual"\npaper_mm = 58\n'
+    )
+    config = load_config(path, allow_virtual=True)
+    agent = Agent(config, "http://hub.invalid", "t", tmp_path / "png")
+    recorder = Recorder()
+    agent._emit = recorder.emit  # type: ignore[method-assign]
+    agent.start_printers()
+    try:
+        agent.hub_connected()
+        agent.handle_print_job(ticket_message("demo", "t-9", "B0009"))
+        recorder.wait_for("print_status", ticket_id="t-9", state="printed")
+        assert [p.name for p in (tmp_path / "png" / "demo").iterdir()] == ["ticket-00001.png"]
+        assert agent.twins["demo"].documents[0].paper_width == 384
+    finally:
+        agent.close()
+
+
+# -- with a hub: the acceptance test ------------------------------------------------------------
+
+
+class Listener:
+    """A Socket.IO client that queues every event it receives."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.seen: list[tuple[str, Any]] = []
+        self.client = socketio.Client(reconnection=False, handle_sigint=False)
+        self.client.on("*", lambda name, data=None: self.events.put((name, data)))
+
+    def __enter__(self) -> Listener:
+        self.client.connect(self.url, auth={"token": self.token}, transports=["websocket"], wait_timeout=WAIT)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.client.disconnect()
+
+    def wait_for(self, name: str, match: Callable[[Any], bool]) -> Any:
+        deadline = time.monotonic() + WAIT
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                event = self.events.get(timeout=max(0.0, left))
+            except queue.Empty:
+                seen = [(n, d) for n, d in self.seen if n != "snapshot"]
+                raise AssertionError(f"no matching {name!r} within {WAIT} s; seen {seen}") from None
+            self.seen.append(event)
+            if event[0] == name and match(event[1]):
+                return event[1]
+
+    def received(self, name: str) -> list[Any]:
+        """Every ``name`` event so far, including those still queued."""
+        while True:
+            try:
+                self.seen.append(self.events.get_nowait())
+            except queue.Empty:
+                return [data for event, data in self.seen if event == name]
+
+
+class AgentProcess:
+    """``python -m drivers.agent`` in a child process, its log in a file."""
+
+    def __init__(self, hub: HubProcess, token: str, config: Path, workdir: Path) -> None:
+        self.args = [sys.executable, "-m", "drivers.agent", "--hub", hub.url, "--token", token]
+        self.args += ["--config", str(config)]
+        self.log_path = workdir / "agent.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.args, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=log
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: the kiosk PC loses power."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(WAIT)
+
+    def terminate(self) -> int:
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.wait(WAIT)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.mark.slow
+def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> None:
+    config_path = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=1)
+    with config_path.open("a", encoding="utf-8") as site_file:
+        site_file.write(DEVICES_TOML)
+    site = load_site(config_path)  # the site file with an agent-driven printer passes validation
+    assert site.printer_settings("printer-1").agent == "kiosk-pc-1"
+    assert site.kiosk_printer("kiosk-1") == "printer-1"
+    provision(config_path, counters=1)
+    made = build_hub(site)
+    now = utc_now()
+    agent_token = made.accounts.create_device_token("agent", "kiosk-pc-1", now)
+    intruder_token = made.accounts.create_device_token("agent", "intruder", now)
+    kiosk_token = made.accounts.create_device_token("kiosk", "kiosk-1", now)
+    made.store.engine.dispose()
+
+    hub = HubProcess(config_path, tmp_path)
+    twin = VirtualPrinter().start()
+    agent_config = write(
+        tmp_path / "agent.toml",
+        "status_interval = 0.5\n\n[[printers]]\n"
+        f'name = "printer-1"\nconnector = "network"\nhost = "127.0.0.1"\nport = {twin.port}\n',
+    )
+    agent = AgentProcess(hub, agent_token, agent_config, tmp_path)
+
+    def logs() -> str:
+        return f"--- agent log ---\n{agent.log()}\n--- hub log (tail) ---\n{hub.log()[-4000:]}"
+
+    def printer_1() -> dict[str, Any]:
+        answer = requests.get(f"{hub.url}/api/v1/devices", headers=bearer(admin), timeout=HTTP_TIMEOUT)
+        answer.raise_for_status()
+        return next(d for d in answer.json()["devices"] if d["name"] == "printer-1")
+
+    def printer_1_is(state: str) -> dict[str, Any]:
+        return wait_until(lambda: (d := printer_1())["state"] == state and d, f"printer-1 {state}", log=logs)
+
+    def issue() -> dict[str, Any]:
+        answer = requests.post(
+            f"{hub.url}/api/v1/tickets",
+            json={"service": "PAY"},
+            headers=bearer(kiosk_token),
+            timeout=HTTP_TIMEOUT,
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def printed(ticket: dict[str, Any]) -> list[Any]:
+        """The cut documents that show this ticket's number."""
+        return [d for d in twin.documents if any(line.text.strip() == ticket["number"] for line in d.lines)]
+
+    try:
+        hub.start()
+        admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
+        # A token the hub does not know: the agent says so and stops (no endless retrying).
+        refused = subprocess.run(
+            [*agent.args[:6], "qd_agent_not-a-token", "--config", str(agent_config)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2 and "unauthorized" in refused.stderr, refused.stderr
+        agent.start()
+        with Listener(hub.url, admin) as admin_socket, Listener(hub.url, kiosk_token) as kiosk:
+            printer_1_is("online")
+
+            # A kiosk's ticket comes out of the agent's printer, once, whole, with the right QR code.
+            first = issue()
+            assert first["print"]["printer"] == "printer-1"
+            assert first["print"]["state"] == "queued", first["print"]
+            # Another agent cannot speak for printer-1 or its jobs (acknowledged: the hub has handled it).
+            with Listener(hub.url, intruder_token) as intruder:
+                intruder.client.call(
+                    "print_status", {"ticket_id": first["id"], "state": "failed", "detail": "x"}, timeout=WAIT
+                )
+                intruder.client.call(
+                    "device_status",
+                    {"printer": "printer-1", "state": "cover_open", "detail": "x"},
+                    timeout=WAIT,
+                )
+                assert printer_1()["state"] == "online"
+            assert twin.wait_for_documents(1, WAIT), logs()
+            (paper,) = twin.documents
+            assert paper.cut and not twin.partial_documents
+            assert first["number"] in [line.text.strip() for line in paper.lines]
+            assert "电费缴纳" in paper.text and "Bill payment" in paper.text
+            assert paper.qr_payloads == [first["status_url"]]
+            kiosk.wait_for(
+                "print_status", lambda d: d["ticket_id"] == first["id"] and d["state"] == "printed"
+            )
+
+            # Paper out on the printer reaches the staff's sockets and the admin page.
+            twin.state = "paper_out"
+            out = admin_socket.wait_for(
+                "device_status", lambda d: d["name"] == "printer-1" and d["state"] == "paper_out"
+            )
+            assert out["healthy"] is False
+            assert printer_1()["state"] == "paper_out"
+            twin.state = "online"
+            printer_1_is("online")
+
+            # The kiosk PC goes down: the printer is disconnected, a ticket waits for it.
+            agent.kill()
+            assert "agent kiosk-pc-1" in printer_1_is("disconnected")["detail"]
+            second = issue()
+            assert second["print"] == {"printer": "printer-1", "state": "waiting", "detail": "disconnected"}
+
+            # It comes back: the waiting ticket prints, once.
+            agent.start()
+            kiosk.wait_for(
+                "print_status", lambda d: d["ticket_id"] == second["id"] and d["state"] == "printed"
+            )
+            assert len(printed(second)) == 1
+            printer_1_is("online")
+
+            # Stopped cleanly and started again: the hub had cleared the job, nothing prints twice.
+            assert agent.terminate() == 0, logs()
+            printer_1_is("disconnected")
+            agent.start()
+            printer_1_is("online")
+            third = issue()
+            assert third["print"]["state"] == "queued"
+            kiosk.wait_for(
+                "print_status", lambda d: d["ticket_id"] == third["id"] and d["state"] == "printed"
+            )
+            assert [len(printed(t)) for t in (first, second, third)] == [1, 1, 1]
+            assert len(twin.documents) == 3
+            assert not [d for d in kiosk.received("print_status") if d["state"] == "failed"]
+
+        # The hub restarts: the agent finds it again by itself and tells it the printer's state.
+        hub.stop()
+        hub.start()
+        printer_1_is("online")
+        assert agent.proc is not None and agent.proc.poll() is None
+    finally:
+        agent.stop()
+        hub.stop()
+        twin.stop()
