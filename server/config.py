@@ -152,18 +152,31 @@ class CounterSection(_Strict):
     services: Annotated[list[str], Field(min_length=1)]
 
 
+#: Devices that belong to one counter and must say which.
+COUNTER_DEVICES = ("counter_screen", "keypad", "evaluation_pad")
+
+
 class DeviceSection(_Strict):
     """A kiosk, a screen or a driver-backed device; drivers read ``settings``."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    kind: Literal["kiosk", "lobby_screen", "counter_screen", "printer", "led_display", "speaker"]
+    kind: Literal[
+        "kiosk",
+        "lobby_screen",
+        "counter_screen",
+        "printer",
+        "led_display",
+        "speaker",
+        "keypad",
+        "evaluation_pad",
+    ]
     counter: int | None = None
     settings: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _screen_has_counter(self) -> DeviceSection:
-        if self.kind == "counter_screen" and self.counter is None:
-            raise ValueError("counter: a counter_screen needs the number of its counter")
+        if self.kind in COUNTER_DEVICES and self.counter is None:
+            raise ValueError(f"counter: a {self.kind} needs the number of its counter")
         return self
 
 
@@ -259,6 +272,10 @@ class SiteConfig(_Strict):
         """The checked settings of printer device ``name``."""
         device = next(d for d in self.devices if d.name == name and d.kind == "printer")
         return PrinterSettings.model_validate(device.settings)
+
+    def device_counter(self, name: str, kind: str) -> int | None:
+        """The counter of device ``name`` of ``kind`` (an evaluation pad, a keypad), if configured."""
+        return next((d.counter for d in self.devices if d.name == name and d.kind == kind), None)
 
     def kiosk_printer(self, kiosk: str) -> str | None:
         """The printer device of kiosk ``kiosk``, if it has one."""

@@ -25,6 +25,7 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.DailyLimitReached: 409,
     core_errors.HallClosed: 409,
     core_errors.CounterPaused: 409,
+    core_errors.NothingToEvaluate: 409,
 }
 
 _HTTP_CODES = {

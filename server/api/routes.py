@@ -12,7 +12,7 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core.model import Ticket
+from ..core.model import EventKind, Ticket
 from ..store.accounts import AccountError
 from .auth import (
     SESSION_KEY,
@@ -47,6 +47,10 @@ class TicketBody(_Body):
 
 class CallBody(_Body):
     ticket_id: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class EvaluationBody(_Body):
+    rating: Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class TransferBody(_Body):
@@ -188,7 +192,10 @@ def issue_ticket() -> tuple[Response, int]:
 @api.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> Response:
     ticket, ahead = hub().core.ticket(ticket_id)
-    return jsonify({**ticket_json(ticket, ahead), "history": [e.public() for e in ticket.history]})
+    rating = next((e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED), None)
+    return jsonify(
+        {**ticket_json(ticket, ahead), "evaluation": rating, "history": [e.public() for e in ticket.history]}
+    )
 
 
 @api.get("/tickets/<ticket_id>/qr.svg")
@@ -264,6 +271,20 @@ def transfer(counter: int) -> Response:
     staff = _counter_action(counter)
     body = parse(TransferBody)
     return _acted(counter, hub().core.transfer(counter, body.service, body.counter, staff))
+
+
+@api.post("/counters/<int:counter>/evaluation")
+@requires("pad")
+def evaluation(counter: int) -> Response:
+    """The visitor rates the service just finished here, on the pad bound to this counter."""
+    pad = current_principal()
+    the_hub = hub()
+    the_hub.core.hall.counter(counter)
+    if the_hub.config.device_counter(pad.name, "evaluation_pad") != counter:
+        raise ApiError(403, f"pad {pad.name!r} is not the evaluation pad of counter {counter}")
+    body = parse(EvaluationBody)
+    ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name)
+    return jsonify(ticket=ticket_json(ticket, 0), rating=body.rating)
 
 
 @api.post("/counters/<int:counter>/pause")

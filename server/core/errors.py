@@ -49,3 +49,9 @@ class HallClosed(QueueError):
 
 class CounterPaused(QueueError):
     code = "counter_paused"
+
+
+class NothingToEvaluate(QueueError):
+    """No service just finished at that counter, or it was rated already."""
+
+    code = "nothing_to_evaluate"

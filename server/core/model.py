@@ -49,6 +49,15 @@ class EventKind(StrEnum):
     NO_SHOW = "no_show"
     TRANSFERRED = "transferred"
     CANCELLED = "cancelled"
+    EVALUATED = "evaluated"
+
+
+class Rating(StrEnum):
+    """The visitor's verdict on the evaluation pad (评价器), best first."""
+
+    VERY_SATISFIED = "very_satisfied"
+    SATISFIED = "satisfied"
+    DISSATISFIED = "dissatisfied"
 
 
 class CounterStatus(StrEnum):

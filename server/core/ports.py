@@ -56,6 +56,11 @@ class StoreTx(Protocol):
 
     def history(self, ticket_id: str) -> list[TicketEvent]: ...
 
+    def last_finished_at(self, counter: int, day: date) -> tuple[str, datetime] | None:
+        """The ticket most recently finished at ``counter`` on ``day``, and when."""
+
+    def has_event(self, ticket_id: str, kind: str) -> bool: ...
+
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         """The first ``head`` callable tickets of each service in queue order,
         plus every callable ticket sent to ``counter``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import events as ev
@@ -22,6 +22,7 @@ from .errors import (
     HallClosed,
     InvalidTransition,
     NobodyWaiting,
+    NothingToEvaluate,
     UnknownCounter,
     UnknownService,
     UnknownTicket,
@@ -34,6 +35,7 @@ from .model import (
     CounterState,
     CounterStatus,
     EventKind,
+    Rating,
     Service,
     Ticket,
     TicketEvent,
@@ -46,6 +48,8 @@ from .ports import Store, StoreTx
 POLICY_HEAD = 20
 #: How many times a counter looks again after losing a race for a ticket.
 CLAIM_ATTEMPTS = 50
+#: How long after a service ends its visitor may still rate it on the pad.
+EVALUATION_WINDOW = timedelta(minutes=10)
 #: How many next numbers and recent calls the snapshot carries.
 SNAPSHOT_HEAD = 5
 RECENT_CALLS = 10
@@ -350,6 +354,34 @@ class QueueCore:
             tx.save_counter_state(replace(state, current_ticket_id=None))
         self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.TRANSFERRED.value)
         self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+        return ticket
+
+    def evaluate(self, counter_number: int, rating: Rating | str, source: str | None = None) -> Ticket:
+        """Record the visitor's rating of the service just finished at this counter.
+
+        The evaluation pad sits at the counter, so the ticket is the one the
+        counter finished last, within :data:`EVALUATION_WINDOW`; each ticket is
+        rated once.
+        """
+        counter = self.hall.counter(counter_number)
+        try:
+            rating = Rating(rating)
+        except ValueError:
+            choices = ", ".join(r.value for r in Rating)
+            raise InvalidTransition(f"unknown rating {rating!r}; expected one of {choices}") from None
+        now = self.clock()
+        with self.store.transaction() as tx:
+            last = tx.last_finished_at(counter.number, self.hall.calendar.business_day(now))
+            if last is None or now - last[1] > EVALUATION_WINDOW:
+                raise NothingToEvaluate(f"counter {counter.number} has finished no service to rate just now")
+            ticket_id = last[0]
+            if tx.has_event(ticket_id, EventKind.EVALUATED.value):
+                raise NothingToEvaluate("this service has been rated already")
+            ticket = tx.get_ticket(ticket_id)
+            assert ticket is not None
+            detail = {"rating": rating.value, "source": source}
+            tx.add_event(TicketEvent(ticket_id, EventKind.EVALUATED, now, counter.number, None, detail))
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.EVALUATED.value)
         return ticket
 
     def pause(self, counter_number: int, staff: str | None = None) -> CounterState:

@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .schema import device_tokens, staff_sessions, users
 
-DEVICE_ROLES = ("kiosk", "display", "agent")
+DEVICE_ROLES = ("kiosk", "display", "agent", "pad")
 USER_ROLES = ("staff", "admin")
 
 

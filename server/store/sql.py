@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -144,6 +144,27 @@ class SqlTx:
             )
             for r in rows
         ]
+
+    def last_finished_at(self, counter: int, day: date) -> tuple[str, datetime] | None:
+        query = (
+            select(ticket_events.c.ticket_id, ticket_events.c.at)
+            .join(tickets, tickets.c.id == ticket_events.c.ticket_id)
+            .where(
+                ticket_events.c.kind == EventKind.FINISHED.value,
+                ticket_events.c.counter == counter,
+                tickets.c.business_day == day,
+            )
+            .order_by(ticket_events.c.id.desc())
+            .limit(1)
+        )
+        row = self.conn.execute(query).first()
+        return (row.ticket_id, row.at) if row else None
+
+    def has_event(self, ticket_id: str, kind: str) -> bool:
+        query = select(ticket_events.c.id).where(
+            ticket_events.c.ticket_id == ticket_id, ticket_events.c.kind == kind
+        )
+        return self.conn.execute(query.limit(1)).first() is not None
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         found: dict[str, Ticket] = {}
