@@ -6,7 +6,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
@@ -50,7 +50,7 @@ class CallBody(_Body):
 
 
 class EvaluationBody(_Body):
-    rating: Annotated[str, Field(min_length=1, max_length=32)]
+    rating: Literal["very_satisfied", "satisfied", "dissatisfied"]
 
 
 class TransferBody(_Body):
