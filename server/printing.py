@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 PRINT_STATUS = "print_status"
 PRINT_JOB = "print_job"
+#: Tickets one printer holds while it is down (each expires after 15 minutes unprinted).
+SPOOL_LIMIT = 256
 #: Minutes one visitor takes at a counter, for the estimate printed on the ticket.
 DEFAULT_SERVICE_MINUTES = 5
 
@@ -108,6 +110,7 @@ class PrintService:
                 on_job=self.job_changed,
                 on_status=self.printer_changed,
                 executor=self.executor,
+                max_queue=SPOOL_LIMIT,
             )
 
     def close(self) -> None:
