@@ -46,6 +46,16 @@ def lobby() -> Response:
     return send_from_directory(DISPLAY, "lobby.html")
 
 
+@pages.get("/display/counter")
+def counter_screen() -> Response:
+    return send_from_directory(DISPLAY, "counter.html")
+
+
+@pages.get("/display/pad")
+def evaluation_pad() -> Response:
+    return send_from_directory(DISPLAY, "pad.html")
+
+
 @pages.get("/display/<path:name>")
 def display(name: str) -> Response:
     return send_from_directory(DISPLAY, name)

@@ -1,0 +1,190 @@
+/*
+ * The screen above one counter (窗口屏): its name, the number it is calling or
+ * serving (huge), whether it is free or paused, and the next few numbers
+ * waiting for its services. Both languages always: nobody touches it.
+ *
+ * /display/counter?token=T&counter=N. Like the lobby, it draws only from the
+ * hub's snapshot (on every connect) and the `queue` in each live event, so a
+ * screen that was switched off is right the moment it reconnects.
+ */
+(function () {
+  "use strict";
+  var Q = QCall, $ = Q.$;
+
+  var WORDS = {
+    zh: {
+      "state.called": "请",
+      "state.serving": "正在办理",
+      "state.free": "空闲",
+      "state.paused": "暂停服务",
+      "line.called": "请 {number} 号 到 {counter}",
+      "line.serving": "{number} 号 正在办理",
+      "line.free": "请留意叫号",
+      "line.paused": "本窗口暂停服务，请到其他窗口办理",
+      "waiting": "等候 {n} 人",
+      "setup.refused": "此屏幕的设备令牌无效",
+      "setup.no_counter": "没有指定窗口号",
+      "setup.unknown_counter": "没有 {n} 号窗口"
+    },
+    en: {
+      "state.called": "Now calling",
+      "state.serving": "Now serving",
+      "state.free": "Free",
+      "state.paused": "Paused",
+      "line.called": "Number {number} to {counter}, please",
+      "line.serving": "Number {number} is being served",
+      "line.free": "Please wait for your number",
+      "line.paused": "This counter is paused: please go to another counter",
+      "waiting": "{n} waiting",
+      "setup.refused": "This screen's device token was refused",
+      "setup.no_counter": "No counter number given",
+      "setup.unknown_counter": "There is no counter {n}"
+    }
+  };
+
+  var FLASH_MS = 6000;   // as the lobby: long enough for someone who looks up late
+  var NEXT = 3;          // numbers shown under "Next"
+
+  var flashTimer = null;
+
+  Q.i18n(WORDS, "qcall.counter-screen.lang");
+
+  Q.everySecond(function (now) {
+    $("#clock-time").textContent = Q.formatTime(now);
+    $("#clock-date-zh").textContent = Q.formatDate(now, "zh");
+    $("#clock-date-en").textContent = Q.formatDate(now, "en");
+  });
+
+  var counterNo = parseInt(new URL(location.href).searchParams.get("counter") || "", 10);
+  // Its own key: the same browser may also run the lobby with another token.
+  var token = Q.takeToken("qcall.counter-screen.token");
+  showName(null);
+  if (!token) {
+    Q.show("#setup", true);
+    return;
+  }
+  if (!(counterNo > 0)) {
+    setup("setup.no_counter");
+    return;
+  }
+
+  Q.connect({ token: token }, {
+    snapshot: draw,
+    queue: draw,
+    ticket_called: onCall,
+    ticket_recalled: onCall,
+    online: function (up) { Q.show("#conn", !up); },
+    unauthorized: function () { setup("setup.refused"); }
+  });
+
+  /* -- drawing ------------------------------------------------------- */
+
+  function draw(snap) {
+    if (!snap) return;
+    var counter = null;
+    (snap.counters || []).forEach(function (c) { if (c.number === counterNo) counter = c; });
+    if (!counter) {
+      setup("setup.unknown_counter", { n: counterNo });
+      return;
+    }
+    Q.show("#setup", false);
+    showName(counter);
+    drawCurrent(counter);
+    drawNext(counter, snap.services || []);
+  }
+
+  /** The counter's own name, or "3号窗口" / "Counter 3" before the snapshot. */
+  function counterName(counter, lang) {
+    return counter ? Q.name(counter, lang) : Q.t("counter.default_name", { n: counterNo || "" }, lang);
+  }
+
+  function showName(counter) {
+    $("#counter-name-zh").textContent = counterName(counter, "zh");
+    $("#counter-name-en").textContent = counterName(counter, "en");
+    document.title = counterName(counter, "zh") + " / " + counterName(counter, "en");
+  }
+
+  /**
+   * called / serving follow the counter's current ticket. A paused counter
+   * with nobody at it says "paused"; one still finishing a visitor keeps
+   * showing that visitor's number, with a small "paused" note.
+   */
+  function drawCurrent(counter) {
+    var ticket = counter.current;
+    var paused = counter.status === "paused";
+    var state = ticket ? (ticket.status === "serving" ? "serving" : "called") : (paused ? "paused" : "free");
+    var number = ticket ? ticket.number : "—";
+
+    var box = $("#counter-state");
+    box.setAttribute("data-state", state);
+    $("#state-zh").textContent = Q.t("state." + state, null, "zh");
+    $("#state-en").textContent = Q.t("state." + state, null, "en");
+    document.body.setAttribute("data-state", state);
+
+    var el = $("#counter-number");
+    el.textContent = number;
+    // Fit the widest number on the narrowest screen: the CSS sizes by length.
+    el.style.setProperty("--chars", String(Math.max(3, number.length)));
+
+    ["zh", "en"].forEach(function (lang) {
+      $("#line-" + lang).textContent = Q.t("line." + state, {
+        number: number,
+        counter: counterName(counter, lang)
+      }, lang);
+    });
+    Q.show("#paused-note", paused && !!ticket);
+    if (state !== "called") stopFlash();
+  }
+
+  /**
+   * Who is next here: the waiting heads of this counter's services, in the
+   * counter's order of preference (the order call-next follows), no repeats.
+   */
+  function drawNext(counter, services) {
+    var byCode = {};
+    services.forEach(function (s) { byCode[s.code] = s; });
+    var numbers = [];
+    var waiting = 0;
+    (counter.services || []).forEach(function (code) {
+      var s = byCode[code];
+      if (!s) return;
+      waiting += s.waiting || 0;
+      (s.next_numbers || []).forEach(function (n) {
+        if (numbers.indexOf(n) < 0) numbers.push(n);
+      });
+    });
+    numbers = numbers.slice(0, NEXT);
+    Q.setHtml($("#next-numbers"), Q.html`${numbers.map(function (n) {
+      return Q.html`<li class="ticket-no">${n}</li>`;
+    })}`);
+    Q.show("#next-empty", numbers.length === 0);
+    $("#waiting").textContent = waiting
+      ? Q.t("waiting", { n: waiting }, "zh") + " / " + Q.t("waiting", { n: waiting }, "en")
+      : "";
+  }
+
+  function setup(key, vars) {
+    var title = $("#setup-title");
+    Q.setHtml(title, Q.html`${Q.t(key, vars, "zh")} <span class="en">${Q.t(key, vars, "en")}</span>`);
+    Q.show("#setup", true);
+  }
+
+  /* -- the call ------------------------------------------------------ */
+
+  /** A call or recall at this counter: the stage blinks for a few seconds. */
+  function onCall(payload) {
+    var counter = payload && payload.counter;
+    if (!counter || counter.number !== counterNo) return;
+    var stage = $("#stage");
+    stage.classList.remove("flash");
+    void stage.offsetWidth;   // restart the animation on a second call in a row
+    stage.classList.add("flash");
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(stopFlash, FLASH_MS);
+  }
+
+  function stopFlash() {
+    clearTimeout(flashTimer);
+    $("#stage").classList.remove("flash");
+  }
+})();

@@ -1,0 +1,208 @@
+/*
+ * The evaluation pad (评价器): a tablet at one counter, facing the visitor.
+ * When the counter finishes a service (the finish button, or call-next ending
+ * the last one), it asks "please rate our service" with three big faces for
+ * a minute; a tap sends the rating and says thank you.
+ *
+ * /display/pad?token=T&counter=N, with a device token of role "pad" bound to
+ * that counter in the site's configuration. Both languages always (the
+ * visitor did not choose one here), and no personal data: the hub knows which
+ * ticket was finished, the pad only says "rate the service just finished".
+ */
+(function () {
+  "use strict";
+  var Q = QCall, $ = Q.$;
+
+  var WORDS = {
+    zh: {
+      "nothing": "暂无可评价的服务",
+      "retry": "请再点一次",
+      "setup.refused": "此评价器的设备令牌无效",
+      "setup.no_counter": "没有指定窗口号",
+      "setup.unknown_counter": "没有 {n} 号窗口",
+      "setup.not_bound": "此评价器未绑定到 {n} 号窗口"
+    },
+    en: {
+      "nothing": "Nothing to rate right now",
+      "retry": "Please tap again",
+      "setup.refused": "This pad's device token was refused",
+      "setup.no_counter": "No counter number given",
+      "setup.unknown_counter": "There is no counter {n}",
+      "setup.not_bound": "This pad is not the evaluation pad of counter {n}"
+    }
+  };
+
+  var ASK_MS = 60000;       // the question stays up this long
+  var THANKS_MS = 5000;     // "thank you", then back to the welcome
+  var MESSAGE_MS = 5000;    // "nothing to rate" and errors likewise
+
+  var state = "idle";       // idle | asking | sending | thanks | message
+  var asked = null;         // id of the finished ticket we are asking about
+  var pending = null;       // a ticket finished while a rating was on its way
+  var askTimer = null;
+  var askUntil = 0;         // Date.now() when the question goes away
+  var backTimer = null;
+
+  Q.i18n(WORDS, "qcall.pad.lang");
+  Q.everySecond(function (now) { $("#clock").textContent = Q.formatTime(now); });
+  // A long press must not open a context menu on a touch screen.
+  document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+
+  var counterNo = parseInt(new URL(location.href).searchParams.get("counter") || "", 10);
+  var token = Q.takeToken("qcall.pad.token");
+  showName(null, null);
+  if (!token) {
+    Q.show("#setup", true);
+    return;
+  }
+  if (!(counterNo > 0)) {
+    setup("setup.no_counter");
+    return;
+  }
+
+  Q.each(document.querySelectorAll(".rate-btn"), function (btn) {
+    btn.addEventListener("click", function () { rate(btn); });
+  });
+
+  Q.connect({ token: token }, {
+    snapshot: draw,
+    queue: draw,
+    ticket_changed: onTicketChanged,
+    online: function (up) { Q.show("#conn", !up); },
+    unauthorized: function () { setup("setup.refused"); }
+  });
+
+  /* -- the counter's name -------------------------------------------- */
+
+  function draw(snap) {
+    if (!snap) return;
+    var counter = null;
+    (snap.counters || []).forEach(function (c) { if (c.number === counterNo) counter = c; });
+    if (!counter) {
+      setup("setup.unknown_counter", { n: counterNo });
+      return;
+    }
+    showName(counter, snap.site);
+  }
+
+  function showName(counter, site) {
+    var zh = counter ? Q.name(counter, "zh") : Q.t("counter.default_name", { n: counterNo || "" }, "zh");
+    var en = counter ? Q.name(counter, "en") : Q.t("counter.default_name", { n: counterNo || "" }, "en");
+    $("#counter-name-zh").textContent = zh;
+    $("#counter-name-en").textContent = en;
+    $("#site-name").textContent = site ? [site.name_zh, site.name_en].filter(Boolean).join(" · ") : "";
+    document.title = zh + " / " + en;
+  }
+
+  function setup(key, vars) {
+    Q.setHtml($("#setup-title"), Q.html`${Q.t(key, vars, "zh")} <span class="en">${Q.t(key, vars, "en")}</span>`);
+    Q.show("#setup", true);
+  }
+
+  /* -- the question -------------------------------------------------- */
+
+  function onTicketChanged(payload) {
+    var ticket = payload.ticket;
+    if (!ticket || ticket.counter !== counterNo) return;
+    if (payload.event === "finished") {
+      // A new visitor to ask, even over the last one's "thank you". While a
+      // rating is on its way, let it land first (it is for the earlier
+      // ticket), then ask.
+      if (state === "sending") pending = ticket.id;
+      else ask(ticket.id);
+    } else if (payload.event === "evaluated" && state === "asking" && ticket.id === asked) {
+      go("idle");   // rated elsewhere (a second pad, or a reload): nothing left to ask
+    }
+  }
+
+  function ask(ticketId) {
+    asked = ticketId;
+    Q.show("#pad-error", false);
+    go("asking");
+    clearTimeout(askTimer);
+    askUntil = Date.now() + ASK_MS;
+    askTimer = setTimeout(function () { if (state === "asking") go("idle"); }, ASK_MS);
+    // The bar under the faces shrinks over the minute: restart it.
+    var bar = $("#timeout-bar");
+    bar.classList.remove("run");
+    void bar.offsetWidth;
+    bar.style.animationDuration = ASK_MS + "ms";
+    bar.classList.add("run");
+  }
+
+  /** One tap counts: the buttons are dead from the first tap until the answer. */
+  function rate(btn) {
+    if (state !== "asking") return;
+    var rating = btn.getAttribute("data-rating");
+    go("sending");
+    btn.classList.add("chosen");
+    Q.api("POST", "/counters/" + counterNo + "/evaluation", { rating: rating }).then(function () {
+      clearTimeout(askTimer);
+      go("thanks");
+      later(THANKS_MS);
+    }, function (err) {
+      var code = err && err.code;
+      if (code === "nothing_to_evaluate") {
+        clearTimeout(askTimer);
+        message("nothing");
+      } else if (code === "network" || code === "server") {
+        // Worth another tap while the question is still up.
+        if (pending) ask(pending);
+        else go(Date.now() < askUntil ? "asking" : "idle");
+        pending = null;
+        Q.setHtml($("#pad-error"), Q.html`${both("err." + code)} · ${both("retry")}`);
+        Q.show("#pad-error", true);
+      } else if (code === "unauthorized") {
+        setup("setup.refused");
+        go("idle");
+      } else if (code === "forbidden") {
+        setup("setup.not_bound", { n: counterNo });
+        go("idle");
+      } else {
+        clearTimeout(askTimer);
+        message(known("err." + code) ? "err." + code : "err.server");
+      }
+    });
+  }
+
+  function both(key, vars) { return Q.t(key, vars, "zh") + " / " + Q.t(key, vars, "en"); }
+  function known(key) { return Q.t(key, null, "zh") !== key; }
+
+  /** A short message in both languages, then back to the welcome. */
+  function message(key) {
+    $("#message-zh").textContent = Q.t(key, null, "zh");
+    $("#message-en").textContent = Q.t(key, null, "en");
+    go("message");
+    later(MESSAGE_MS);
+  }
+
+  /** Back to the welcome after `ms`; sooner to the next visitor's question if one came meanwhile. */
+  function later(ms) {
+    clearTimeout(backTimer);
+    var shown = state;
+    backTimer = setTimeout(function () {
+      if (state !== shown) return;
+      var next = pending;
+      pending = null;
+      if (next) ask(next);
+      else go("idle");
+    }, pending ? Math.min(ms, 2000) : ms);
+  }
+
+  function go(next) {
+    state = next;
+    document.body.setAttribute("data-pad-state", next);
+    Q.show("#pad-idle", next === "idle");
+    Q.show("#pad-prompt", next === "asking" || next === "sending");
+    Q.show("#pad-thanks", next === "thanks");
+    Q.show("#pad-message", next === "message");
+    Q.each(document.querySelectorAll(".rate-btn"), function (btn) {
+      btn.disabled = next !== "asking";
+      if (next !== "sending") btn.classList.remove("chosen");
+    });
+    if (next === "idle") {
+      asked = null;
+      clearTimeout(askTimer);
+    }
+  }
+})();
