@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,3 +83,31 @@ def hub(site: Site, tmp_path: Path) -> Iterator[HubProcess]:
     """A running hub process for the test site."""
     with running_hub(site.config_path, tmp_path) as process:
         yield process
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Flags for the system Chromium on a closed network (see the env notes): no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless system Chromium driven by Playwright (no browser download)."""
+    if CHROMIUM is None:
+        pytest.fail("Chromium is not installed: scripts/test installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -25,6 +25,8 @@ from server.core.calendar import utc_now
 from server.hub import build_hub
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Screenshots a person can look at after a run.
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 
 SITE_TOML = """
 [site]

@@ -6,7 +6,6 @@ as in ``test_browser_e2e.py``. Screenshots go to ``test-artifacts/e2e/``.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,36 +16,11 @@ import requests
 from server.config import load_config
 from server.core.calendar import utc_now
 from server.hub import build_hub
-from tests.support import ROOT, Credentials, HubProcess, bearer, login, provision, write_site
+from tests.support import ARTIFACTS, Credentials, HubProcess, bearer, login, provision, write_site
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAD_DEVICE = '\n[[devices]]\nname = "pad-1"\nkind = "evaluation_pad"\ncounter = 1\n'
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.fail("Chromium is not installed: scripts/test installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass

@@ -19,7 +19,6 @@ import importlib.util
 import json
 import queue
 import re
-import shutil
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from drivers.twins.virtual_printer import VirtualPrinter
 from server.config import load_config
 from server.core.calendar import utc_now
 from server.hub import build_hub
-from tests.support import ADMIN_PASSWORD, CLERK_PASSWORD, ROOT, HubProcess, bearer, login
+from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, ROOT, HubProcess, bearer, login
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +47,6 @@ WAIT = 30.0
 HTTP_TIMEOUT = 20
 #: Printer settings that shape the paper; everything about reaching the printer is replaced.
 LAYOUT_KEYS = ("paper_mm", "chinese", "qr", "number_size", "footer_zh", "footer_en")
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -398,44 +396,24 @@ def test_connection_dropped_mid_job_prints_once(faults: FaultHub) -> None:
 
 # -- (c) the kiosk page says so when its printer is out of paper ------------------------------
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.mark.browser
-def test_kiosk_page_shows_printer_fault(faults: FaultHub) -> None:
-    if CHROMIUM is None:
-        pytest.fail("Chromium is not installed: scripts/test installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
+def test_kiosk_page_shows_printer_fault(faults: FaultHub, browser: Any) -> None:
     faults.twin.state = "paper_out"
     errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1080, "height": 1920})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{faults.hub.url}/kiosk/?token={faults.kiosk_token}")
-            page.wait_for_selector("body[data-live='connected']", timeout=15_000)
-            page.click(".service-btn[data-service='PAY']")
-            number = page.wait_for_selector("#ticket-number", state="visible", timeout=10_000).inner_text()
-            assert re.fullmatch(r"B\d{3}", number.strip()), number
-            message = page.wait_for_selector("#print-message", state="visible", timeout=WAIT * 1000)
-            text = message.inner_text()
-            assert CJK.search(text), f"no Chinese in {text!r}"
-            assert "printer" in text.lower(), f"no English in {text!r}"
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "kiosk-printer-fault.png"))
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1080, "height": 1920})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{faults.hub.url}/kiosk/?token={faults.kiosk_token}")
+    page.wait_for_selector("body[data-live='connected']", timeout=15_000)
+    page.click(".service-btn[data-service='PAY']")
+    number = page.wait_for_selector("#ticket-number", state="visible", timeout=10_000).inner_text()
+    assert re.fullmatch(r"B\d{3}", number.strip()), number
+    message = page.wait_for_selector("#print-message", state="visible", timeout=WAIT * 1000)
+    text = message.inner_text()
+    assert CJK.search(text), f"no Chinese in {text!r}"
+    assert "printer" in text.lower(), f"no English in {text!r}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "kiosk-printer-fault.png"))
     assert errors == []
     # Paper back in: the ticket still comes out, once.
     faults.twin.state = "online"
