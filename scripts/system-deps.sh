@@ -9,6 +9,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 # Reading raster QR codes back from the virtual printer (pyzbar needs the library).
 ldconfig -p 2>/dev/null | grep -q libzbar.so || need+=(libzbar0)
+# An Ethernet-to-serial converter in front of a virtual bus (display tests).
+command -v socat >/dev/null 2>&1 || need+=(socat)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} with apt-get" >&2
