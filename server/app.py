@@ -17,6 +17,7 @@ from .api import errors
 from .api.routes import api
 from .config import SiteConfig
 from .core.calendar import Clock, utc_now
+from .counter_devices import CounterDevices
 from .hub import build_hub
 from .pages import pages
 from .printing import PrintService
@@ -69,6 +70,10 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
         config, hub.devices, device_executor(socketio.async_mode), var_dir() / "prints"
     )
     hub.printing.start(publish)
+    hub.counter_devices = CounterDevices(
+        config, hub.core, hub.devices, socketio.start_background_task, config.serial.frame_formats
+    )
+    hub.counter_devices.show_current()
     app.extensions["qcall_connections"] = live.attach(socketio, hub)
     return app
 

@@ -228,6 +228,14 @@ class KioskSettings(_Strict):
 
 
 DEVICE_SETTINGS: dict[str, type[BaseModel]] = {"printer": PrinterSettings, "kiosk": KioskSettings}
+#: Devices on an RS-485 bus when their settings name a ``port`` (docs/displays.md).
+SERIAL_KINDS = ("led_display", "keypad", "evaluation_pad")
+
+
+class SerialSection(_Strict):
+    """``[serial]``: a site's own display frame formats, by name (docs/displays.md)."""
+
+    frame_formats: dict[str, dict[str, Any]] = {}
 
 
 class SiteConfig(_Strict):
@@ -237,6 +245,7 @@ class SiteConfig(_Strict):
     services: Annotated[list[ServiceSection], Field(min_length=1)]
     counters: Annotated[list[CounterSection], Field(min_length=1)]
     devices: list[DeviceSection] = []
+    serial: SerialSection = SerialSection()
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteConfig:
@@ -257,7 +266,7 @@ class SiteConfig(_Strict):
                 raise ValueError(
                     f"devices[{i}].counter: no counter {device.counter}; expected one of {sorted(numbers)}"
                 )
-            _check_settings(i, device)
+            _check_settings(i, device, self.serial.frame_formats)
         printers = {d.name for d in self.devices if d.kind == "printer"}
         for i, device in enumerate(self.devices):
             printer = device.settings.get("printer") if device.kind == "kiosk" else None
@@ -305,8 +314,16 @@ class SiteConfig(_Strict):
         )
 
 
-def _check_settings(index: int, device: DeviceSection) -> None:
+def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, Any]) -> None:
     """Validate a device's ``settings`` by its kind, naming the key that is wrong."""
+    if device.kind in SERIAL_KINDS and "port" in device.settings:
+        from drivers.display import check_serial_device
+
+        try:
+            check_serial_device(device.kind, device.settings, device.counter, frame_formats)
+        except ValueError as exc:
+            raise ValueError(f"devices[{index}].settings.{exc}") from None
+        return
     model = DEVICE_SETTINGS.get(device.kind)
     if model is None:
         return

@@ -20,6 +20,7 @@ from .store import SqlStore, open_store
 from .store.accounts import Accounts
 
 if TYPE_CHECKING:
+    from .counter_devices import CounterDevices
     from .printing import PrintService
 
 
@@ -64,6 +65,7 @@ class Hub:
     snapshots: SnapshotCache = field(init=False)
     #: Set by the app factory; None where nothing prints (CLI commands).
     printing: PrintService | None = None
+    counter_devices: CounterDevices | None = None
 
     def __post_init__(self) -> None:
         self.snapshots = SnapshotCache(self._build_snapshot)

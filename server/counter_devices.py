@@ -1,0 +1,128 @@
+"""The hardware at each counter: LED displays, caller keypads, evaluation pads.
+
+Displays follow the hall's events (a call shows its number above the counter;
+a counter that is free goes blank). A keypad is the counter's console in
+hardware: its keys are the same actions, applied to the counter it is bound to
+in the config and to no other. An evaluation pad rates the service just
+finished at its counter. The serial drivers never block the hub: they keep
+each display's state and send it when the bus is up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from drivers.display import SerialDevices
+
+from .config import SiteConfig
+from .core import events as ev
+from .core.errors import QueueError
+from .core.events import HallEvent
+from .core.queue import QueueCore
+from .devices import DeviceBoard
+
+log = logging.getLogger(__name__)
+
+SERIAL_KINDS = ("led_display", "keypad", "evaluation_pad")
+#: The driver's device states in the words of the admin page.
+STATES = {"ok": "online", "unconfirmed": "online", "faulty": "faulty", "disconnected": "disconnected"}
+#: Keypad keys that map straight onto a core action at the keypad's counter.
+KEY_ACTIONS = ("call_next", "recall", "start", "finish", "no_show", "pause", "resume")
+
+
+def serial_devices(config: SiteConfig) -> list[dict[str, Any]]:
+    """The site's devices that hang on a serial bus (a pad without a port is a browser pad)."""
+    return [
+        {"name": d.name, "kind": d.kind, "counter": d.counter, "settings": d.settings}
+        for d in config.devices
+        if d.kind in SERIAL_KINDS and "port" in d.settings
+    ]
+
+
+class CounterDevices:
+    """Keeps the counters' displays in step with the hall and turns key presses into actions."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        core: QueueCore,
+        board: DeviceBoard,
+        spawn: Callable[..., Any],
+        frame_formats: dict[str, Any] | None = None,
+    ) -> None:
+        self.core = core
+        self.board = board
+        self.spawn = spawn
+        self.serial = SerialDevices(
+            serial_devices(config),
+            frame_formats=frame_formats,
+            on_key=self.key_pressed,
+            on_rating=self.rated,
+            on_device=self.device_changed,
+        )
+        core.bus.subscribe(self.hall_changed)
+
+    def close(self) -> None:
+        self.serial.close()
+
+    # -- the hall → the displays --------------------------------------------
+
+    def hall_changed(self, event: HallEvent) -> None:
+        """Show a called number; blank a counter that has nobody at it."""
+        payload = event.payload
+        if event.name in (ev.TICKET_CALLED, ev.TICKET_RECALLED):
+            self.serial.show(payload["counter"]["number"], payload["ticket"]["number"])
+        elif event.name == ev.TICKET_CHANGED and payload.get("event") in (
+            "finished",
+            "no_show",
+            "transferred",
+        ):
+            counter = payload["ticket"].get("counter") or payload.get("from_counter")
+            if counter is not None:
+                self._blank_if_free(counter)
+        elif event.name == ev.COUNTER_CHANGED:
+            self._blank_if_free(payload["counter"])
+
+    def _blank_if_free(self, counter: int) -> None:
+        if counter in self.core.hall.counters and self.core.counter_view(counter)["current"] is None:
+            self.serial.clear(counter)
+
+    def show_current(self) -> None:
+        """At start: every display shows what its counter is doing now."""
+        for number in self.core.hall.counters:
+            current = self.core.counter_view(number)["current"]
+            if current:
+                self.serial.show(number, current["number"])
+            else:
+                self.serial.clear(number)
+
+    # -- keypads and pads → the hall (called on a bus worker: hand over) ----
+
+    def key_pressed(self, name: str, counter: int | None, action: str) -> None:
+        self.spawn(self._act, name, counter, action)
+
+    def rated(self, name: str, counter: int | None, rating: str) -> None:
+        self.spawn(self._rate, name, counter, rating)
+
+    def _act(self, name: str, counter: int | None, action: str) -> None:
+        if counter is None or action not in KEY_ACTIONS:
+            log.warning("keypad %s: %s is not available on a keypad (use the console)", name, action)
+            return
+        try:
+            getattr(self.core, action)(counter, f"keypad:{name}")
+        except QueueError as exc:
+            log.info("keypad %s at counter %s: %s refused: %s", name, counter, action, exc.message)
+
+    def _rate(self, name: str, counter: int | None, rating: str) -> None:
+        if counter is None:
+            return
+        try:
+            self.core.evaluate(counter, rating, source=name)
+        except QueueError as exc:
+            log.info("evaluation pad %s at counter %s: %s", name, counter, exc.message)
+
+    def device_changed(self, name: str, state: Any, detail: str) -> None:
+        value = getattr(state, "value", str(state))
+        self.board.report(name, STATES.get(value, value), detail)
