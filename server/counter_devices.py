@@ -74,15 +74,7 @@ class CounterDevices:
         payload = event.payload
         if event.name in (ev.TICKET_CALLED, ev.TICKET_RECALLED):
             self.serial.show(payload["counter"]["number"], payload["ticket"]["number"])
-        elif event.name == ev.TICKET_CHANGED and payload.get("event") in (
-            "finished",
-            "no_show",
-            "transferred",
-        ):
-            counter = payload["ticket"].get("counter") or payload.get("from_counter")
-            if counter is not None:
-                self._blank_if_free(counter)
-        elif event.name == ev.COUNTER_CHANGED:
+        elif event.name == ev.COUNTER_CHANGED:  # after finish, no-show, transfer, pause, resume
             self._blank_if_free(payload["counter"])
 
     def _blank_if_free(self, counter: int) -> None:
