@@ -8,10 +8,12 @@ the printed links work at once. Never use these passwords in a real hall.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .cli import make_hub, repo_path, serve
 from .config import load_config
 from .core.calendar import utc_now
+from .demo_twins import start_virtual_buses
 
 SAMPLE = "config/samples/utility_hall.toml"
 DEMO_DB = "sqlite:///var/demo.db"
@@ -31,6 +33,7 @@ def run_demo(host: str, port: int) -> int:
                 if k in ("paper_mm", "chinese", "qr", "footer_zh", "footer_en")
             }
             device.settings = {**keep, "connector": "virtual"}
+    start_virtual_buses(config, Path(os.environ.get("QCALL_VAR_DIR", "var")) / "demo-serial")
     hub = make_hub(config)
     now = utc_now()
     if not hub.accounts.has_user(ADMIN[0]):
@@ -55,6 +58,7 @@ def run_demo(host: str, port: int) -> int:
         f"                 {ADMIN[0]}: password {ADMIN[1]} (any counter)",
         f"  devices        {base}/counter/admin.html (log in as admin)",
         f"  printed        {base}/demo/prints (the virtual printer's tickets)",
+        f"  LED displays   {base}/demo/displays (what each counter's display shows; keypad keys)",
         f"  API            {base}/api/v1/openapi.json",
         "  (demo passwords: never use them in a real hall)",
     ]

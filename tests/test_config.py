@@ -149,7 +149,7 @@ def test_sample_devices(name: str) -> None:
     assert kinds["lobby-1"] == "lobby_screen"
     counters = {c.number for c in config.counters}
     for device in config.devices:
-        if device.kind == "counter_screen":
+        if device.kind in ("counter_screen", "led_display", "keypad", "evaluation_pad"):
             assert device.counter in counters
         else:
             assert device.counter is None
