@@ -84,6 +84,9 @@ def _frame_format(
 ) -> FrameFormat:
     protocol = settings.get("protocol", default)
     own = settings.get("frame")
+    known = {**FRAME_PRESETS, **(extra or {})}
+    if isinstance(protocol, str) and protocol not in known:  # the key is protocol, not frame
+        raise FrameFormatError(f"protocol: unknown format {protocol!r}; expected one of {sorted(known)}")
     spec = merged_spec(protocol, extra)
     if own is not None:
         if not isinstance(own, Mapping):
@@ -145,6 +148,10 @@ def check_serial_device(
             if not 1 <= address <= 247:
                 raise ValueError(f"address: a Modbus unit id is 1-247, got {address}")
             return
+        if protocol not in {*FRAME_PRESETS, *(frame_formats or {})}:
+            raise ValueError(
+                f"protocol: unknown format {protocol!r}; expected one of {known_protocols(frame_formats)}"
+            )
         try:
             fmt = _frame_format(settings, protocol, frame_formats)
             fmt.encode_address(address)
