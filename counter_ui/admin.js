@@ -117,8 +117,6 @@
     }
   };
 
-  var SESSION_KEY = "qcall.admin.session";   // sessionStorage: gone when the tab closes
-  var LAST_KEY = "qcall.admin.last";         // localStorage: prefill the name next time
   var POLL_MS = 30000;                       // backstop if live events stop
   var HEALTHY = ["online", "paper_near_end"];
 
@@ -129,6 +127,7 @@
   var pollTimer = null;
   var online = null;       // live link state for the lamp; null before the first try
   var message = null;      // {kind, text(), code} in #banner
+  var login = null;        // QCall.staffLogin: the form and the kept session
 
   function init() {
     Q.i18n(WORDS, "qcall.admin.lang");
@@ -136,73 +135,35 @@
     Q.onLang(function () { drawAll(); drawMessage(); });
     $("#login-lang").addEventListener("click", Q.toggleLang);
     $("#lang-switch").addEventListener("click", Q.toggleLang);
-    $("#admin-login-form").addEventListener("submit", onLogin);
-    $("#btn-logout").addEventListener("click", logout);
+    login = Q.staffLogin({
+      prefix: "admin-",
+      view: "#admin-view",
+      key: "qcall.admin",   // .session in sessionStorage, .last in localStorage
+      resume: function (saved) { return !!saved.username; },
+      // A console logged in on this browser leaves the hub's session cookie.
+      fromMe: function (me) {
+        return me && me.username ? { token: null, username: me.username, role: me.role, counter: me.counter || null } : null;
+      },
+      accept: function (res) {
+        return { token: res.token, username: res.username, role: res.role, counter: res.counter || null };
+      },
+      enter: enter,
+      leave: leave
+    });
+    $("#btn-logout").addEventListener("click", login.logout);
     // "Since 09:05" and friends: keep the relative bits honest.
     setInterval(function () { if (session) drawDevices(); }, 30000);
-    start();
+    login.start();
   }
 
   /* -- login --------------------------------------------------------- */
 
-  function start() {
-    var saved = null;
-    try { saved = JSON.parse(Q.storageGet(sessionStorage, SESSION_KEY) || "null"); } catch (e) { saved = null; }
-    if (saved && saved.username) return enter(saved);
-    // A console logged in on this browser leaves the hub's session cookie.
-    Q.api("GET", "/auth/me").then(function (me) {
-      if (me && me.username) enter({ token: null, username: me.username, role: me.role, counter: me.counter || null });
-      else showLogin();
-    }, function () { showLogin(); });
-  }
-
-  function showLogin(reasonKey) {
-    Q.show("#admin-view", false);
-    Q.show("#admin-login-view", true);
-    var last = {};
-    try { last = JSON.parse(Q.storageGet(localStorage, LAST_KEY) || "{}") || {}; } catch (e) { last = {}; }
-    if (!$("#admin-login-username").value) $("#admin-login-username").value = last.username || "";
-    $("#admin-login-password").value = "";
-    loginError(reasonKey ? function () { return Q.t(reasonKey); } : null);
-    ($("#admin-login-username").value ? $("#admin-login-password") : $("#admin-login-username")).focus();
-  }
-
-  function loginError(text) {
-    var el = $("#admin-login-error");
-    el.textContent = text ? text() : "";
-    el.hidden = !text;
-  }
-
-  function onLogin(e) {
-    e.preventDefault();
-    var username = $("#admin-login-username").value.trim();
-    var password = $("#admin-login-password").value;
-    var counter = parseInt($("#admin-login-counter").value, 10);
-    if (!username || !password) return loginError(function () { return Q.t("login.need_name"); });
-    var body = { username: username, password: password };
-    if (counter > 0) body.counter = counter;   // staff need one; admins may leave it out
-    var btn = $("#admin-login-submit");
-    btn.disabled = true;
-    Q.setToken(null);
-    Q.api("POST", "/auth/login", body).then(function (res) {
-      Q.storageSet(localStorage, LAST_KEY, JSON.stringify({ username: res.username }));
-      enter({ token: res.token, username: res.username, role: res.role, counter: res.counter || null });
-    }, function (err) {
-      loginError(err.code === "unauthorized"
-        ? function () { return Q.t("login.wrong"); }
-        : function () { return Q.errorText(err); });
-    }).then(function () { btn.disabled = false; });
-  }
-
+  /** Logged in (or back with the session kept in this tab). */
   function enter(s) {
     session = s;
-    Q.setToken(s.token);
-    Q.storageSet(sessionStorage, SESSION_KEY, JSON.stringify(s));
     devices = [];
     snapshot = null;
     setMessage(null);
-    Q.show("#admin-login-view", false);
-    Q.show("#admin-view", true);
     drawAll();
     loadDevices();
     // Without a token (cookie login), the handshake carries the cookie instead.
@@ -214,27 +175,13 @@
       },
       queue: takeSnapshot,
       online: drawConn,
-      unauthorized: function () { if (s.token) expire(); },
+      unauthorized: function () { if (s.token) login.expire(); },
       device_status: onDeviceStatus
     });
   }
 
-  function logout() {
-    // api() reads the token now, before leave() forgets it.
-    Q.api("POST", "/auth/logout").catch(function () { /* logging out locally is what matters */ });
-    leave();
-    showLogin();
-  }
-
-  function expire() {
-    leave();
-    showLogin("login.expired");
-  }
-
   function leave() {
     session = null;
-    Q.setToken(null);
-    Q.storageSet(sessionStorage, SESSION_KEY, null);
     if (socket) { socket.disconnect(); socket = null; }
     online = null;
     clearTimeout(pollTimer);
@@ -264,7 +211,7 @@
   }
 
   function failed(err) {
-    if (err.code === "unauthorized") return expire();
+    if (err.code === "unauthorized") return login.expire();
     setMessage(err.code === "network" ? "warn" : "error", function () { return Q.errorText(err); }, err.code || "server");
   }
 
@@ -299,10 +246,7 @@
 
   function drawConn(up) {
     if (up !== undefined) online = up;
-    var el = $("#conn");
-    el.hidden = online === null;
-    el.className = "conn" + (online ? "" : " offline");
-    el.textContent = Q.t(online ? "conn.online" : "conn.offline");
+    Q.connLamp("#conn", online);
   }
 
   function isHealthy(d) {
@@ -415,13 +359,7 @@
     drawMessage();
   }
 
-  function drawMessage() {
-    var el = $("#banner");
-    if (!message) { el.hidden = true; return; }
-    el.className = "banner " + message.kind;
-    el.textContent = message.text();
-    el.hidden = false;
-  }
+  function drawMessage() { Q.banner("#banner", message); }
 
   init();
 })();

@@ -139,8 +139,6 @@
     }
   };
 
-  var SESSION_KEY = "qcall.counter.session";   // sessionStorage: gone when the tab closes
-  var LAST_KEY = "qcall.counter.last";         // localStorage: prefill name + counter next time
   var POLL_MS = 20000;                         // backstop if live events stop
 
   var session = null;      // {token, username, role, counter}
@@ -152,6 +150,7 @@
   var pollTimer = null;
   var message = null;      // {kind, text()} shown in the banner
   var online = null;       // live link state for the lamp; null before the first try
+  var login = null;        // QCall.staffLogin: the form and the kept session
 
   /* -- login --------------------------------------------------------- */
 
@@ -162,87 +161,41 @@
     Q.onLang(function () { drawAll(); drawMessage(); });
     $("#login-lang").addEventListener("click", Q.toggleLang);
     $("#lang-switch").addEventListener("click", Q.toggleLang);
-    $("#login-form").addEventListener("submit", onLogin);
-    $("#btn-logout").addEventListener("click", logout);
+    login = Q.staffLogin({
+      view: "#console-view",
+      key: "qcall.counter",   // .session in sessionStorage, .last in localStorage
+      resume: function (saved) { return !!saved.counter; },
+      fromMe: function (me) {
+        var counter = me && (me.counter || Q.urlCounter());
+        return me && counter ? { token: null, username: me.username, role: me.role, counter: counter } : null;
+      },
+      accept: function (res, typed) {
+        var n = res.counter || (typed > 0 ? typed : null);
+        if (!n) return "login.need_counter";
+        return { token: res.token, username: res.username, role: res.role, counter: n };
+      },
+      remember: function (s) { return { username: s.username, counter: s.counter }; },
+      prefill: function (last) {
+        // ?counter=3 on a console's bookmark wins over what was typed last time.
+        $("#login-counter").value = Q.urlCounter() || last.counter || "";
+      },
+      enter: enter,
+      leave: leave
+    });
+    $("#btn-logout").addEventListener("click", login.logout);
     document.addEventListener("keydown", onKey);
     wireActions();
     // Waited minutes and elapsed times go stale; redraw them now and then.
     setInterval(function () { if (session) drawAll(); }, 30000);
-    start();
+    login.start();
   }
 
-  function start() {
-    var saved = null;
-    try { saved = JSON.parse(Q.storageGet(sessionStorage, SESSION_KEY) || "null"); } catch (e) { saved = null; }
-    if (saved && saved.counter) return enter(saved);
-    // No token in this tab: the hub's session cookie may still be valid (a new tab).
-    var wanted = counterFromUrl();
-    Q.api("GET", "/auth/me").then(function (me) {
-      var counter = me && (me.counter || wanted);
-      if (me && counter) enter({ token: null, username: me.username, role: me.role, counter: counter });
-      else showLogin();
-    }, function () { showLogin(); });
-  }
-
-  function counterFromUrl() {
-    var n = parseInt(new URLSearchParams(location.search).get("counter"), 10);
-    return n > 0 ? n : null;
-  }
-
-  function showLogin(reasonKey) {
-    Q.show("#console-view", false);
-    Q.show("#login-view", true);
-    var last = {};
-    try { last = JSON.parse(Q.storageGet(localStorage, LAST_KEY) || "{}") || {}; } catch (e) { last = {}; }
-    // ?counter=3 on a console's bookmark wins over what was typed last time.
-    $("#login-counter").value = counterFromUrl() || last.counter || "";
-    if (!$("#login-username").value) $("#login-username").value = last.username || "";
-    $("#login-password").value = "";
-    loginError(reasonKey ? function () { return Q.t(reasonKey); } : null);
-    ($("#login-username").value ? $("#login-password") : $("#login-username")).focus();
-  }
-
-  function loginError(text) {
-    var el = $("#login-error");
-    el.textContent = text ? text() : "";
-    el.hidden = !text;
-  }
-
-  function onLogin(e) {
-    e.preventDefault();
-    var username = $("#login-username").value.trim();
-    var password = $("#login-password").value;
-    var counter = parseInt($("#login-counter").value, 10);
-    if (!username || !password) return loginError(function () { return Q.t("login.need_name"); });
-    var body = { username: username, password: password };
-    if (counter > 0) body.counter = counter;   // admins may log in without one
-    var btn = $("#login-submit");
-    btn.disabled = true;
-    Q.setToken(null);
-    Q.api("POST", "/auth/login", body).then(function (res) {
-      var n = res.counter || (counter > 0 ? counter : null);
-      if (!n) {
-        loginError(function () { return Q.t("login.need_counter"); });
-        return;
-      }
-      Q.storageSet(localStorage, LAST_KEY, JSON.stringify({ username: res.username, counter: n }));
-      enter({ token: res.token, username: res.username, role: res.role, counter: n });
-    }, function (err) {
-      loginError(err.code === "unauthorized"
-        ? function () { return Q.t("login.wrong"); }
-        : function () { return Q.errorText(err); });
-    }).then(function () { btn.disabled = false; });
-  }
-
+  /** Logged in (or back with the session kept in this tab). */
   function enter(s) {
     session = s;
-    Q.setToken(s.token);
-    Q.storageSet(sessionStorage, SESSION_KEY, JSON.stringify(s));
     view = null;
     waiting = [];
     setMessage(null);
-    Q.show("#login-view", false);
-    Q.show("#console-view", true);
     drawAll();
     refresh();
     // Without a token (cookie login), the handshake carries the cookie instead.
@@ -252,27 +205,12 @@
       online: drawConn,
       // A refused token means the login is over. A cookie-only login may just
       // not be accepted by the socket: then polling keeps the console going.
-      unauthorized: function () { if (s.token) expire(); }
+      unauthorized: function () { if (s.token) login.expire(); }
     });
-  }
-
-  function logout() {
-    // api() reads the token now, before leave() forgets it.
-    Q.api("POST", "/auth/logout").catch(function () { /* logging out locally is what matters */ });
-    leave();
-    showLogin();
-  }
-
-  /** The hub no longer knows us (expired, revoked): back to the form with a reason. */
-  function expire() {
-    leave();
-    showLogin("login.expired");
   }
 
   function leave() {
     session = null;
-    Q.setToken(null);
-    Q.storageSet(sessionStorage, SESSION_KEY, null);
     if (socket) { socket.disconnect(); socket = null; }
     online = null;
     clearTimeout(pollTimer);
@@ -364,7 +302,7 @@
 
   /** One place that turns an error into what the clerk sees. */
   function failed(err) {
-    if (err.code === "unauthorized") return expire();
+    if (err.code === "unauthorized") return login.expire();
     if (err.code === "nobody_waiting") return setMessage("info", function () { return Q.t("nobody"); });
     var kind = err.code === "invalid_transition" || err.code === "counter_paused" ? "warn" : "error";
     setMessage(kind, function () {
@@ -459,10 +397,7 @@
 
   function drawConn(up) {
     if (up !== undefined) online = up;
-    var el = $("#conn");
-    el.hidden = online === null;
-    el.className = "conn" + (online ? "" : " offline");
-    el.textContent = Q.t(online ? "conn.online" : "conn.offline");
+    Q.connLamp("#conn", online);
   }
 
   function serviceName(code) {
@@ -542,13 +477,7 @@
     drawMessage();
   }
 
-  function drawMessage() {
-    var el = $("#banner");
-    if (!message) { el.hidden = true; return; }
-    el.className = "banner " + message.kind;
-    el.textContent = message.text();
-    el.hidden = false;
-  }
+  function drawMessage() { Q.banner("#banner", message); }
 
   init();
 })();

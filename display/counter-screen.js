@@ -55,7 +55,7 @@
     $("#clock-date-en").textContent = Q.formatDate(now, "en");
   });
 
-  var counterNo = parseInt(new URL(location.href).searchParams.get("counter") || "", 10);
+  var counterNo = Q.urlCounter();
   // Its own key: the same browser may also run the lobby with another token.
   var token = Q.takeToken("qcall.counter-screen.token");
   showName(null);
@@ -64,7 +64,7 @@
     return;
   }
   if (!(counterNo > 0)) {
-    setup("setup.no_counter");
+    Q.showSetup("setup.no_counter");
     return;
   }
 
@@ -74,17 +74,16 @@
     ticket_called: onCall,
     ticket_recalled: onCall,
     online: function (up) { Q.show("#conn", !up); },
-    unauthorized: function () { setup("setup.refused"); }
+    unauthorized: function () { Q.showSetup("setup.refused"); }
   });
 
   /* -- drawing ------------------------------------------------------- */
 
   function draw(snap) {
     if (!snap) return;
-    var counter = null;
-    (snap.counters || []).forEach(function (c) { if (c.number === counterNo) counter = c; });
+    var counter = Q.findCounter(snap, counterNo);
     if (!counter) {
-      setup("setup.unknown_counter", { n: counterNo });
+      Q.showSetup("setup.unknown_counter", { n: counterNo });
       return;
     }
     Q.show("#setup", false);
@@ -93,15 +92,12 @@
     drawNext(counter, snap.services || []);
   }
 
-  /** The counter's own name, or "3号窗口" / "Counter 3" before the snapshot. */
-  function counterName(counter, lang) {
-    return counter ? Q.name(counter, lang) : Q.t("counter.default_name", { n: counterNo || "" }, lang);
-  }
-
   function showName(counter) {
-    $("#counter-name-zh").textContent = counterName(counter, "zh");
-    $("#counter-name-en").textContent = counterName(counter, "en");
-    document.title = counterName(counter, "zh") + " / " + counterName(counter, "en");
+    var zh = Q.counterName(counter, counterNo, "zh");
+    var en = Q.counterName(counter, counterNo, "en");
+    $("#counter-name-zh").textContent = zh;
+    $("#counter-name-en").textContent = en;
+    document.title = zh + " / " + en;
   }
 
   /**
@@ -129,7 +125,7 @@
     ["zh", "en"].forEach(function (lang) {
       $("#line-" + lang).textContent = Q.t("line." + state, {
         number: number,
-        counter: counterName(counter, lang)
+        counter: Q.counterName(counter, counterNo, lang)
       }, lang);
     });
     Q.show("#paused-note", paused && !!ticket);
@@ -158,15 +154,7 @@
       return Q.html`<li class="ticket-no">${n}</li>`;
     })}`);
     Q.show("#next-empty", numbers.length === 0);
-    $("#waiting").textContent = waiting
-      ? Q.t("waiting", { n: waiting }, "zh") + " / " + Q.t("waiting", { n: waiting }, "en")
-      : "";
-  }
-
-  function setup(key, vars) {
-    var title = $("#setup-title");
-    Q.setHtml(title, Q.html`${Q.t(key, vars, "zh")} <span class="en">${Q.t(key, vars, "en")}</span>`);
-    Q.show("#setup", true);
+    $("#waiting").textContent = waiting ? Q.t2("waiting", { n: waiting }) : "";
   }
 
   /* -- the call ------------------------------------------------------ */

@@ -48,7 +48,7 @@
   // A long press must not open a context menu on a touch screen.
   document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
 
-  var counterNo = parseInt(new URL(location.href).searchParams.get("counter") || "", 10);
+  var counterNo = Q.urlCounter();
   var token = Q.takeToken("qcall.pad.token");
   showName(null, null);
   if (!token) {
@@ -56,7 +56,7 @@
     return;
   }
   if (!(counterNo > 0)) {
-    setup("setup.no_counter");
+    Q.showSetup("setup.no_counter");
     return;
   }
 
@@ -69,34 +69,28 @@
     queue: draw,
     ticket_changed: onTicketChanged,
     online: function (up) { Q.show("#conn", !up); },
-    unauthorized: function () { setup("setup.refused"); }
+    unauthorized: function () { Q.showSetup("setup.refused"); }
   });
 
   /* -- the counter's name -------------------------------------------- */
 
   function draw(snap) {
     if (!snap) return;
-    var counter = null;
-    (snap.counters || []).forEach(function (c) { if (c.number === counterNo) counter = c; });
+    var counter = Q.findCounter(snap, counterNo);
     if (!counter) {
-      setup("setup.unknown_counter", { n: counterNo });
+      Q.showSetup("setup.unknown_counter", { n: counterNo });
       return;
     }
     showName(counter, snap.site);
   }
 
   function showName(counter, site) {
-    var zh = counter ? Q.name(counter, "zh") : Q.t("counter.default_name", { n: counterNo || "" }, "zh");
-    var en = counter ? Q.name(counter, "en") : Q.t("counter.default_name", { n: counterNo || "" }, "en");
+    var zh = Q.counterName(counter, counterNo, "zh");
+    var en = Q.counterName(counter, counterNo, "en");
     $("#counter-name-zh").textContent = zh;
     $("#counter-name-en").textContent = en;
     $("#site-name").textContent = site ? [site.name_zh, site.name_en].filter(Boolean).join(" · ") : "";
     document.title = zh + " / " + en;
-  }
-
-  function setup(key, vars) {
-    Q.setHtml($("#setup-title"), Q.html`${Q.t(key, vars, "zh")} <span class="en">${Q.t(key, vars, "en")}</span>`);
-    Q.show("#setup", true);
   }
 
   /* -- the question -------------------------------------------------- */
@@ -150,13 +144,13 @@
         if (pending) ask(pending);
         else go(Date.now() < askUntil ? "asking" : "idle");
         pending = null;
-        Q.setHtml($("#pad-error"), Q.html`${both("err." + code)} · ${both("retry")}`);
+        Q.setHtml($("#pad-error"), Q.html`${Q.t2("err." + code)} · ${Q.t2("retry")}`);
         Q.show("#pad-error", true);
       } else if (code === "unauthorized") {
-        setup("setup.refused");
+        Q.showSetup("setup.refused");
         go("idle");
       } else if (code === "forbidden") {
-        setup("setup.not_bound", { n: counterNo });
+        Q.showSetup("setup.not_bound", { n: counterNo });
         go("idle");
       } else {
         clearTimeout(askTimer);
@@ -165,7 +159,6 @@
     });
   }
 
-  function both(key, vars) { return Q.t(key, vars, "zh") + " / " + Q.t(key, vars, "en"); }
   function known(key) { return Q.t(key, null, "zh") !== key; }
 
   /** A short message in both languages, then back to the welcome. */

@@ -384,11 +384,5 @@
     drawBanner();
   }
 
-  function drawBanner() {
-    var el = $("#banner");
-    if (!banner) { el.hidden = true; return; }
-    el.className = "banner " + banner.kind;
-    el.textContent = banner.text();
-    el.hidden = false;
-  }
+  function drawBanner() { Q.banner("#banner", banner); }
 })();

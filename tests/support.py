@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from drivers.printing.ticket import PrintTicket
 from server.config import load_config
 from server.core.calendar import utc_now
 from server.hub import build_hub
@@ -54,6 +55,22 @@ width = 4
 
 {counters}
 """
+
+#: A whole ticket as the printing tests print it (the layout tests vary its footer).
+SAMPLE_TICKET = PrintTicket(
+    ticket_id="t-0001",
+    number="A012",
+    site_name_zh="城东供电营业厅",
+    site_name_en="East District Power Service Hall",
+    service_name_zh="居民用电业务",
+    service_name_en="Residential electricity",
+    waiting_ahead=7,
+    estimated_wait_minutes=18,
+    issued_at="2026-11-25 09:05",
+    status_url="https://hall.example.cn/t/A012?k=3f9c",
+    footer_zh="请留意叫号。",
+    footer_en="Hotline 95598",
+)
 
 CLERK_PASSWORD = "clerk-password"
 ADMIN_PASSWORD = "admin-password"
@@ -190,3 +207,12 @@ def login(base_url: str, username: str, counter: int | None, password: str = CLE
 
 def bearer(token: str) -> dict[str, Any]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def issue(hub: HubProcess, token: str, service: str = "PAY") -> dict[str, Any]:
+    """A new ticket for ``service`` (POST /tickets must answer 201), as the hub returned it."""
+    answer = requests.post(
+        f"{hub.url}/api/v1/tickets", json={"service": service}, headers=bearer(token), timeout=20
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()

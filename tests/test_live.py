@@ -21,7 +21,7 @@ import socketio
 from server.config import load_config
 from server.core.calendar import utc_now
 from server.hub import build_hub
-from tests.support import HubProcess, bearer, login
+from tests.support import HubProcess, bearer, issue, login
 
 pytestmark = pytest.mark.slow
 
@@ -86,14 +86,6 @@ def listening(hub: HubProcess, auth: dict[str, Any] | None) -> Iterator[Listener
         yield listener
     finally:
         listener.disconnect()
-
-
-def issue(hub: HubProcess, token: str, service: str = "PAY") -> dict[str, Any]:
-    answer = requests.post(
-        f"{hub.url}/api/v1/tickets", json={"service": service}, headers=bearer(token), timeout=HTTP_TIMEOUT
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()
 
 
 def act(hub: HubProcess, token: str, counter: int, action: str, **body: Any) -> dict[str, Any]:

@@ -22,23 +22,9 @@ from drivers.printing.spooler import PrintSpooler
 from drivers.printing.status import PrinterState
 from drivers.printing.ticket import PrintTicket
 from drivers.twins.virtual_printer import VirtualPrinter, VirtualSerialPrinter
+from tests.support import SAMPLE_TICKET as TICKET
 
 WAIT = 5.0  # seconds: the longest any single event should take
-
-TICKET = PrintTicket(
-    ticket_id="t-0001",
-    number="A012",
-    site_name_zh="城东供电营业厅",
-    site_name_en="East District Power Service Hall",
-    service_name_zh="居民用电业务",
-    service_name_en="Residential electricity",
-    waiting_ahead=7,
-    estimated_wait_minutes=18,
-    issued_at="2026-11-25 09:05",
-    status_url="https://hall.example.cn/t/A012?k=3f9c",
-    footer_zh="请留意叫号。",
-    footer_en="Hotline 95598",
-)
 
 
 def ticket(n: int) -> PrintTicket:
@@ -98,6 +84,24 @@ def events() -> Events:
     return Events()
 
 
+def spooler_for(
+    settings: dict[str, Any], events: Events, options: LayoutOptions | None = None, **params: Any
+) -> PrintSpooler:
+    """A spooler for "printer-1" on these connector settings, reporting to ``events``.
+
+    No idle checks unless asked; the spooler's own defaults for what ``params`` leaves out.
+    """
+    params.setdefault("idle_check_interval", None)
+    return PrintSpooler(
+        "printer-1",
+        lambda: open_printer(settings),
+        options if options is not None else LayoutOptions(),
+        on_job=events.on_job,
+        on_status=events.on_status,
+        **params,
+    )
+
+
 @pytest.fixture
 def make_spooler(twin: VirtualPrinter, events: Events) -> Iterator[Any]:
     spoolers: list[PrintSpooler] = []
@@ -114,14 +118,7 @@ def make_spooler(twin: VirtualPrinter, events: Events) -> Iterator[Any]:
             "idle_check_interval": None,
         }
         params.update(kwargs)
-        spooler = PrintSpooler(
-            "printer-1",
-            lambda: open_printer(settings),
-            options,
-            on_job=events.on_job,
-            on_status=events.on_status,
-            **params,
-        )
+        spooler = spooler_for(settings, events, options, **params)
         spoolers.append(spooler)
         return spooler
 
@@ -278,17 +275,7 @@ def test_an_unreachable_printer_is_disconnected_and_the_job_prints_when_it_liste
     port = twin.port
     twin.stop()  # nothing listens on the port now
     settings = {"connector": "network", "host": "127.0.0.1", "port": port, "timeout": 1.0}
-    spooler = PrintSpooler(
-        "printer-1",
-        lambda: open_printer(settings),
-        LayoutOptions(),
-        on_job=events.on_job,
-        on_status=events.on_status,
-        retry_interval=0.05,
-        max_retry_interval=0.2,
-        status_timeout=0.3,
-        idle_check_interval=None,
-    )
+    spooler = spooler_for(settings, events, retry_interval=0.05, max_retry_interval=0.2, status_timeout=0.3)
     try:
         assert spooler.submit(TICKET)
         assert events.job_reached(TICKET.ticket_id, "waiting", "disconnected")
@@ -346,14 +333,7 @@ def test_raster_tickets_on_58mm_print_through_the_twin(make_spooler, twin: Virtu
 
 def test_a_file_printer_cannot_answer_so_tickets_are_written_without_asking(tmp_path: Path, events: Events):
     target = tmp_path / "lp0"
-    spooler = PrintSpooler(
-        "printer-1",
-        lambda: open_printer({"connector": "file", "path": str(target)}),
-        LayoutOptions(),
-        on_job=events.on_job,
-        on_status=events.on_status,
-        idle_check_interval=None,
-    )
+    spooler = spooler_for({"connector": "file", "path": str(target)}, events)
     try:
         assert spooler.submit(TICKET)
         assert events.job_reached(TICKET.ticket_id, "printed")
@@ -368,17 +348,7 @@ def test_a_file_printer_cannot_answer_so_tickets_are_written_without_asking(tmp_
 def test_a_serial_printer_on_a_pty_prints_and_reports_paper_out(events: Events):
     twin = VirtualSerialPrinter(state="paper_out").start()
     settings = {"connector": "serial", "port": twin.device_path, "baudrate": 115200, "timeout": 2.0}
-    spooler = PrintSpooler(
-        "printer-1",
-        lambda: open_printer(settings),
-        LayoutOptions(),
-        on_job=events.on_job,
-        on_status=events.on_status,
-        retry_interval=0.05,
-        max_retry_interval=0.2,
-        status_timeout=0.5,
-        idle_check_interval=None,
-    )
+    spooler = spooler_for(settings, events, retry_interval=0.05, max_retry_interval=0.2, status_timeout=0.5)
     try:
         assert spooler.submit(TICKET)
         assert events.job_reached(TICKET.ticket_id, "waiting", "paper_out")

@@ -7,6 +7,7 @@ printer collects exactly what :func:`write_ticket` sends.
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from drivers.printing.connectors import PrinterConnectionError, check_settings, 
 from drivers.printing.layout import LayoutOptions, render_bytes, render_png, write_ticket
 from drivers.printing.status import PrinterState, can_query_status, parse_status, query_status
 from drivers.printing.ticket import PrintTicket
+from tests.support import SAMPLE_TICKET
 
 FS_AND = b"\x1c\x26"
 FS_DOT = b"\x1c\x2e"
@@ -23,20 +25,8 @@ GS_BANG = b"\x1d\x21"
 GS_V = b"\x1dV"
 QR_STORE = b"\x1d(k"  # GS ( k pL pH cn fn ...
 
-TICKET = PrintTicket(
-    ticket_id="t-0001",
-    number="A012",
-    site_name_zh="城东供电营业厅",
-    site_name_en="East District Power Service Hall",
-    service_name_zh="居民用电业务",
-    service_name_en="Residential electricity",
-    waiting_ahead=7,
-    estimated_wait_minutes=18,
-    issued_at="2026-11-25 09:05",
-    status_url="https://hall.example.cn/t/A012?k=3f9c",
-    footer_zh="——……。！",  # punctuation only: python-escpos's magic encoder breaks on this
-    footer_en="Hotline 95598",
-)
+# punctuation only in the footer: python-escpos's magic encoder breaks on this
+TICKET = replace(SAMPLE_TICKET, footer_zh="——……。！")
 
 
 def dummy_output(ticket: PrintTicket, options: LayoutOptions) -> bytes:

@@ -37,7 +37,7 @@ from drivers.twins.virtual_printer import VirtualPrinter
 from server.config import load_config
 from server.core.calendar import utc_now
 from server.hub import build_hub
-from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, ROOT, HubProcess, bearer, login
+from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, ROOT, HubProcess, bearer, issue, login
 
 pytestmark = pytest.mark.slow
 
@@ -176,14 +176,6 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT, e
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what}")
         time.sleep(every)
-
-
-def issue(hub: HubProcess, token: str, service: str) -> dict[str, Any]:
-    answer = requests.post(
-        f"{hub.url}/api/v1/tickets", json={"service": service}, headers=bearer(token), timeout=HTTP_TIMEOUT
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()
 
 
 def printed_with(twin: VirtualPrinter, number: str, partial: bool = False) -> list[PrintedDocument]:

@@ -322,6 +322,126 @@
   }
 
   /* ------------------------------------------------------------------ */
+  /* Staff login                                                         */
+  /* ------------------------------------------------------------------ */
+
+  /**
+   * The login form and session of a staff page (counter console, device
+   * board). The form's elements are #{p}login-form, -view, -username,
+   * -password, -counter, -submit and -error, {p} being opts.prefix ("" or
+   * "admin-"); opts.view is the page's main view, shown while logged in.
+   *
+   * The session {token, username, role, counter} stays in sessionStorage
+   * under opts.key + ".session" (gone when the tab closes), the last login
+   * in localStorage under opts.key + ".last" (to prefill the form). A login
+   * found through the hub's session cookie (GET /auth/me) has token null:
+   * api() and connect() then carry the cookie instead.
+   *
+   * What differs between pages comes from opts:
+   *   resume(saved)    true if the session kept in this tab is still usable
+   *   fromMe(me)       a session from GET /auth/me, or null for the form
+   *   accept(res, n)   a session from POST /auth/login's answer (n: the counter
+   *                    typed, NaN if none), or a word key to show instead
+   *   remember(s)      what to keep for next time (default {username})
+   *   prefill(last)    optional: fill the form's other fields from that
+   *   enter(s)         show the page for session s
+   *   leave()          drop the page's session and live state
+   * The page's words include login.need_name, login.wrong and login.expired.
+   * Returns {start, logout, expire}.
+   */
+  function staffLogin(opts) {
+    var p = "#" + (opts.prefix || "") + "login-";
+    var sessionKey = opts.key + ".session";
+    var lastKey = opts.key + ".last";
+    var remember = opts.remember || function (s) { return { username: s.username }; };
+    $(p + "form").addEventListener("submit", onLogin);
+
+    function readJson(store, key, fallback) {
+      try { return JSON.parse(storageGet(store, key) || "null") || fallback; } catch (e) { return fallback; }
+    }
+
+    function start() {
+      var saved = readJson(sessionStorage, sessionKey, null);
+      if (saved && opts.resume(saved)) return enter(saved);
+      // No session in this tab: the hub's session cookie may still be valid (a new tab).
+      api("GET", "/auth/me").then(function (me) {
+        var s = opts.fromMe(me);
+        if (s) enter(s);
+        else showLogin();
+      }, function () { showLogin(); });
+    }
+
+    function showLogin(reasonKey) {
+      show(opts.view, false);
+      show(p + "view", true);
+      var last = readJson(localStorage, lastKey, {});
+      if (opts.prefill) opts.prefill(last);
+      var user = $(p + "username"), password = $(p + "password");
+      if (!user.value) user.value = last.username || "";
+      password.value = "";
+      loginError(reasonKey || null);
+      (user.value ? password : user).focus();
+    }
+
+    /** key: a word key, or a function giving the words (re-read on a language switch, not live). */
+    function loginError(key) {
+      var el = $(p + "error");
+      el.textContent = !key ? "" : typeof key === "function" ? key() : t(key);
+      el.hidden = !key;
+    }
+
+    function onLogin(e) {
+      e.preventDefault();
+      var username = $(p + "username").value.trim();
+      var password = $(p + "password").value;
+      var counter = parseInt($(p + "counter").value, 10);
+      if (!username || !password) return loginError("login.need_name");
+      var body = { username: username, password: password };
+      if (counter > 0) body.counter = counter;   // staff need one; admins may log in without
+      var btn = $(p + "submit");
+      btn.disabled = true;
+      setToken(null);
+      api("POST", "/auth/login", body).then(function (res) {
+        var s = opts.accept(res, counter);
+        if (typeof s === "string") return loginError(s);
+        storageSet(localStorage, lastKey, JSON.stringify(remember(s)));
+        enter(s);
+      }, function (err) {
+        loginError(err.code === "unauthorized" ? "login.wrong" : function () { return errorText(err); });
+      }).then(function () { btn.disabled = false; });
+    }
+
+    function enter(s) {
+      setToken(s.token);
+      storageSet(sessionStorage, sessionKey, JSON.stringify(s));
+      show(p + "view", false);
+      show(opts.view, true);
+      opts.enter(s);
+    }
+
+    function logout() {
+      // api() reads the token now, before leave() forgets it.
+      api("POST", "/auth/logout").catch(function () { /* logging out locally is what matters */ });
+      leave();
+      showLogin();
+    }
+
+    /** The hub no longer knows us (expired, revoked): back to the form with a reason. */
+    function expire() {
+      leave();
+      showLogin("login.expired");
+    }
+
+    function leave() {
+      setToken(null);
+      storageSet(sessionStorage, sessionKey, null);
+      opts.leave();
+    }
+
+    return { start: start, logout: logout, expire: expire };
+  }
+
+  /* ------------------------------------------------------------------ */
   /* Socket.IO                                                           */
   /* ------------------------------------------------------------------ */
 
@@ -485,6 +605,55 @@
     if (el) el.hidden = !visible;
   }
 
+  /**
+   * A page's one message, {kind, text()}, in a banner element (class
+   * "banner <kind>"); null hides it. text is a function, so a language
+   * switch can re-word the message by drawing it again.
+   */
+  function banner(el, msg) {
+    if (typeof el === "string") el = $(el);
+    if (!msg) { el.hidden = true; return; }
+    el.className = "banner " + msg.kind;
+    el.textContent = msg.text();
+    el.hidden = false;
+  }
+
+  /** The connection lamp: connected or not; hidden while `online` is null (no try yet). */
+  function connLamp(el, online) {
+    if (typeof el === "string") el = $(el);
+    el.hidden = online === null;
+    el.className = "conn" + (online ? "" : " offline");
+    el.textContent = t(online ? "conn.online" : "conn.offline");
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Screens at one counter                                              */
+  /* ------------------------------------------------------------------ */
+
+  /** ?counter=N in this page's address: a whole number above 0, or null. */
+  function urlCounter() {
+    var n = parseInt(new URLSearchParams(location.search).get("counter"), 10);
+    return n > 0 ? n : null;
+  }
+
+  /** Counter `number` in a snapshot, or null. */
+  function findCounter(snap, number) {
+    var found = null;
+    ((snap && snap.counters) || []).forEach(function (c) { if (c.number === number) found = c; });
+    return found;
+  }
+
+  /** A counter's name in language l; before the snapshot (no counter yet) "3号窗口" / "Counter 3". */
+  function counterName(counter, number, l) {
+    return counter ? name(counter, l) : t("counter.default_name", { n: number || "" }, l);
+  }
+
+  /** A device screen that cannot work (#setup), its reason in both languages in #setup-title. */
+  function showSetup(key, vars) {
+    setHtml($("#setup-title"), html`${t(key, vars, "zh")} <span class="en">${t(key, vars, "en")}</span>`);
+    show("#setup", true);
+  }
+
   global.QCall = {
     esc: esc, html: html, raw: raw, setHtml: setHtml,
     i18n: i18n, t: t, t2: t2, name: name, lang: currentLang, setLang: setLang,
@@ -494,6 +663,8 @@
     api: api, ApiError: ApiError, errorText: errorText,
     connect: connect,
     formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
-    debounce: debounce, each: each, $: $, show: show
+    staffLogin: staffLogin,
+    urlCounter: urlCounter, findCounter: findCounter, counterName: counterName, showSetup: showSetup,
+    debounce: debounce, each: each, $: $, show: show, banner: banner, connLamp: connLamp
   };
 })(window);
