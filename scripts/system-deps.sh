@@ -11,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ldconfig -p 2>/dev/null | grep -q libzbar.so || need+=(libzbar0)
 # An Ethernet-to-serial converter in front of a virtual bus (display tests).
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# The voice: espeak-ng speaks Mandarin (cmn-latn-pinyin) and English offline.
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} with apt-get" >&2

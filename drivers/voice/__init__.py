@@ -1,0 +1,47 @@
+"""Voice announcements (issue 5): a chime, then each call in Mandarin and English, one at a time, offline.
+
+The hub builds an :class:`Announcement` per call and hands it to an
+:class:`Announcer` (one per site), which never blocks: a worker process
+renders (espeak-ng, pyttsx3, or a site's recorded clips) and plays, and
+rendered WAVs can go to the lobby screens. See ``docs/voice.md``.
+"""
+
+from .announcer import (
+    DEGRADED,
+    OK,
+    RESTARTING,
+    AnnouncementEvent,
+    Announcer,
+    RenderedAudio,
+)
+from .engines import EngineError, EspeakEngine, Pyttsx3Engine, RenderCache, SegmentEngine
+from .phrasing import Announcement, phrases, read_number
+from .render import RENDERED_NAME, Rendered, Renderer
+from .settings import VoiceSettings
+from .sinks import CallbackSink, FileSink, PlayerSink, SinkError, make_sinks
+
+__all__ = [
+    "DEGRADED",
+    "OK",
+    "RENDERED_NAME",
+    "RESTARTING",
+    "Announcement",
+    "AnnouncementEvent",
+    "Announcer",
+    "CallbackSink",
+    "EngineError",
+    "EspeakEngine",
+    "FileSink",
+    "PlayerSink",
+    "Pyttsx3Engine",
+    "RenderCache",
+    "Rendered",
+    "RenderedAudio",
+    "Renderer",
+    "SegmentEngine",
+    "SinkError",
+    "VoiceSettings",
+    "make_sinks",
+    "phrases",
+    "read_number",
+]

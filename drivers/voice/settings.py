@@ -1,0 +1,169 @@
+"""A site's voice settings, as plain data: the ``[voice]`` table of the site TOML.
+
+:meth:`VoiceSettings.from_mapping` checks every key and names the bad one, so
+the hub can stop with one clear line (as it does for the rest of the config).
+The settings are picklable: the worker process gets its own copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .engines import DEFAULT_RATE_WPM, DEFAULT_VOICES
+from .phrasing import DEFAULT_TEMPLATES, LANGUAGES, check_languages, check_template
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    enabled: bool = True
+    engine: str = "espeak"  # "espeak" | "pyttsx3"
+    languages: tuple[str, ...] = ("zh", "en")
+    repeat: int = 1  # times the languages are said in turn (1–5)
+    volume: float = 1.0  # 0.0 – 1.0, applied to the whole announcement (chime, clips, speech)
+    rate: int = DEFAULT_RATE_WPM  # words per minute (espeak's -s), 80–400
+    voices: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_VOICES))
+    templates: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    recall_templates: Mapping[str, str] = field(default_factory=dict)  # per language; empty: templates
+    quiet_hours: tuple[tuple[dt.time, dt.time], ...] = ()  # local [start, end) ranges, may cross midnight
+    timezone: str | None = None  # IANA name; None: the machine's local time
+    segments_dir: str | None = None  # recorded clips; None: synthesis only
+    cache_dir: str | None = None  # rendered WAVs; None: a directory under the system's temp dir
+    cache_max_files: int = 2000
+    chime: bool = True
+    chime_gap_ms: int = 250  # silence after the chime
+    gap_ms: int = 500  # silence between phrases
+    sample_rate: int | None = None  # None: the clips' rate, else 22,050 (espeak-ng's)
+    engine_timeout_s: float = 5.0  # one synthesis (espeak-ng subprocess)
+    max_age_s: float | None = None  # a call waiting longer than this is reported failed, not said
+    outputs: tuple[str, ...] = ("lobby",)  # "player" (this machine's speaker) and/or "lobby" (the screens)
+    player_command: tuple[str, ...] | None = None  # e.g. ["aplay", "-q", "-D", "plughw:1", "{path}"]
+
+    def __post_init__(self) -> None:
+        check_languages(self.languages)
+        if self.engine not in ("espeak", "pyttsx3"):
+            raise ValueError(f"engine: {self.engine!r} is not 'espeak' or 'pyttsx3'")
+        if not 1 <= self.repeat <= 5:
+            raise ValueError(f"repeat: 1–5, got {self.repeat}")
+        if not 0.0 <= self.volume <= 1.0:
+            raise ValueError(f"volume: 0.0–1.0, got {self.volume}")
+        if not 80 <= self.rate <= 400:
+            raise ValueError(f"rate: 80–400 words per minute, got {self.rate}")
+        for lang in self.languages:
+            if lang not in self.voices:
+                raise ValueError(f"voices: no voice for {lang!r}")
+            if lang not in self.templates:
+                raise ValueError(f"templates: no template for {lang!r}")
+        for lang, template in self.templates.items():
+            if lang not in LANGUAGES:
+                raise ValueError(f"templates.{lang}: {lang!r} is not one of 'zh', 'en'")
+            check_template(template, f"templates.{lang}")
+        for lang, template in self.recall_templates.items():
+            if lang not in LANGUAGES:
+                raise ValueError(f"recall_templates.{lang}: {lang!r} is not one of 'zh', 'en'")
+            check_template(template, f"recall_templates.{lang}")
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"timezone: {self.timezone!r} is not an IANA time zone") from exc
+        if self.segments_dir is not None and not os.path.isdir(self.segments_dir):
+            raise ValueError(f"segments_dir: {self.segments_dir} is not a directory")
+        if self.sample_rate is not None and not 8000 <= self.sample_rate <= 96000:
+            raise ValueError(f"sample_rate: 8000–96000, got {self.sample_rate}")
+        if self.gap_ms < 0 or self.chime_gap_ms < 0:
+            raise ValueError("gap_ms, chime_gap_ms: not negative")
+        for output in self.outputs:
+            if output not in ("player", "lobby"):
+                raise ValueError(f"outputs: {output!r} is not 'player' or 'lobby'")
+        if self.player_command is not None and (
+            not self.player_command or not all(isinstance(p, str) and p for p in self.player_command)
+        ):
+            raise ValueError("player_command: a list of words, e.g. ['aplay', '-q', '{path}']")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, base_dir: str | None = None) -> VoiceSettings:
+        """From the ``[voice]`` table; unknown keys are an error. Relative paths are from ``base_dir``.
+
+        Empty values (``""``, ``[]``, ``0`` for ``sample_rate``/``max_age_s``) mean "not set".
+        """
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"voice: unknown key {unknown[0]!r}")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ("languages", "outputs"):
+                value = tuple(value)
+            elif key == "player_command":
+                value = tuple(value) if value else None
+            elif key in ("voices", "templates", "recall_templates"):
+                if not isinstance(value, Mapping):
+                    raise ValueError(f"voice.{key}: a table of language → text")
+                base = {"voices": DEFAULT_VOICES, "templates": DEFAULT_TEMPLATES, "recall_templates": {}}[key]
+                value = {**base, **{str(k): str(v) for k, v in value.items()}}
+            elif key == "quiet_hours":
+                value = tuple(parse_range(r, f"voice.quiet_hours[{i}]") for i, r in enumerate(value))
+            elif key in ("segments_dir", "cache_dir"):
+                value = str(value) if value else None
+                if value and base_dir and not os.path.isabs(value):
+                    value = os.path.join(base_dir, value)
+            elif key == "timezone":
+                value = str(value) or None
+            elif key in ("sample_rate", "max_age_s"):
+                value = value or None  # 0 in the TOML: not set
+            values[key] = value
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"voice: {exc}") from exc
+
+    def cache_path(self) -> str:
+        """Where rendered WAVs are kept (and served from): ``cache_dir``, else a folder under $TMPDIR."""
+        return self.cache_dir or default_cache_dir()
+
+    def with_changes(self, **changes: Any) -> VoiceSettings:
+        return replace(self, **changes)
+
+    def zone(self) -> dt.tzinfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    def now(self) -> dt.datetime:
+        """The hall's local time (the clock quiet hours are read against)."""
+        return dt.datetime.now(self.zone()) if self.timezone else dt.datetime.now().astimezone()
+
+    def is_quiet(self, when: dt.datetime) -> bool:
+        """Inside one of the quiet-hour ranges (``when`` in the hall's local time)?"""
+        t = when.time().replace(tzinfo=None)
+        for start, end in self.quiet_hours:
+            if start <= end:
+                if start <= t < end:
+                    return True
+            elif t >= start or t < end:  # crosses midnight
+                return True
+        return False
+
+
+def parse_range(text: Any, where: str) -> tuple[dt.time, dt.time]:
+    """ "22:00-07:30" → (22:00, 07:30)."""
+    if not isinstance(text, str) or text.count("-") != 1:
+        raise ValueError(f"{where}: expected 'HH:MM-HH:MM', got {text!r}")
+    a, b = (s.strip() for s in text.split("-"))
+    try:
+        start = dt.time.fromisoformat(a)
+        end = dt.time.fromisoformat(b)
+    except ValueError as exc:
+        raise ValueError(f"{where}: expected 'HH:MM-HH:MM', got {text!r}") from exc
+    if start == end:
+        raise ValueError(f"{where}: {text!r} is empty")
+    return start, end
+
+
+def default_cache_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), f"qcall-voice-{os.getuid()}")
