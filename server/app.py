@@ -21,6 +21,7 @@ from .counter_devices import CounterDevices
 from .hub import build_hub
 from .pages import pages
 from .printing import PrintService
+from .voice import VOICE_DEVICE, VoiceService
 
 #: The largest request body the API reads; a ticket request is a few dozen bytes.
 MAX_BODY = 16 * 1024
@@ -74,6 +75,8 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
         config, hub.core, hub.devices, socketio.start_background_task, config.serial.frame_formats
     )
     hub.counter_devices.show_current()
+    hub.devices.register(VOICE_DEVICE, "speaker")
+    hub.voice = VoiceService(config, hub.core, hub.devices, publish, config.folder)
     app.extensions["qcall_connections"] = live.attach(socketio, hub)
     return app
 

@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -246,6 +247,10 @@ class SiteConfig(_Strict):
     counters: Annotated[list[CounterSection], Field(min_length=1)]
     devices: list[DeviceSection] = []
     serial: SerialSection = SerialSection()
+    #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
+    voice: dict[str, Any] = {}
+    #: The folder of the config file: relative paths in it (voice clips, cache) start there.
+    _folder: Path = PrivateAttr(default_factory=Path.cwd)
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteConfig:
@@ -267,6 +272,7 @@ class SiteConfig(_Strict):
                     f"devices[{i}].counter: no counter {device.counter}; expected one of {sorted(numbers)}"
                 )
             _check_settings(i, device, self.serial.frame_formats)
+        _check_voice(self)
         printers = {d.name for d in self.devices if d.kind == "printer"}
         for i, device in enumerate(self.devices):
             printer = device.settings.get("printer") if device.kind == "kiosk" else None
@@ -276,6 +282,11 @@ class SiteConfig(_Strict):
                     f"expected one of {sorted(printers)}"
                 )
         return self
+
+    @property
+    def folder(self) -> Path:
+        """The config file's folder."""
+        return self._folder
 
     def printer_settings(self, name: str) -> PrinterSettings:
         """The checked settings of printer device ``name``."""
@@ -312,6 +323,14 @@ class SiteConfig(_Strict):
                 enforce_hours=self.hours.enforce,
             ),
         )
+
+
+def _check_voice(config: SiteConfig) -> None:
+    """The ``[voice]`` table, checked where it will be used (its message names the key)."""
+    from drivers.voice import VoiceSettings
+
+    table = {"timezone": config.site.timezone, "languages": list(config.site.languages), **config.voice}
+    VoiceSettings.from_mapping(table)
 
 
 def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, Any]) -> None:
@@ -359,6 +378,7 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
         config = SiteConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_problem(exc)}") from None
+    config._folder = path.resolve().parent
     override = os.environ.get("QCALL_DATABASE_URL")
     if override:
         config.hub.database_url = override

@@ -52,6 +52,12 @@ class DeviceBoard:
     def attach(self, publish: Publish) -> None:
         self._publish = publish
 
+    def register(self, name: str, kind: str) -> None:
+        """A device the hub has without a config entry (its own voice)."""
+        with self._lock:
+            if name not in self._states:
+                self._states[name] = DeviceStatus(name, kind, "unknown", "", self._clock().isoformat())
+
     def report(self, name: str, state: str, detail: str = "") -> DeviceStatus | None:
         """Record a device's state; tell the screens when it changed. Unknown devices are ignored."""
         with self._lock:

@@ -22,6 +22,7 @@ from .store.accounts import Accounts
 if TYPE_CHECKING:
     from .counter_devices import CounterDevices
     from .printing import PrintService
+    from .voice import VoiceService
 
 
 class SnapshotCache:
@@ -66,6 +67,7 @@ class Hub:
     #: Set by the app factory; None where nothing prints (CLI commands).
     printing: PrintService | None = None
     counter_devices: CounterDevices | None = None
+    voice: VoiceService | None = None
 
     def __post_init__(self) -> None:
         self.snapshots = SnapshotCache(self._build_snapshot)

@@ -148,6 +148,19 @@ def demo_keypad(name: str) -> Response:
     return redirect("/demo/displays")
 
 
+@pages.get("/voice/<name>")
+def voice_audio(name: str) -> Response:
+    """A rendered announcement for the lobby screens (numbers and counters only, nothing personal)."""
+    from flask import current_app
+
+    from drivers.voice import RENDERED_NAME
+
+    voice = current_app.extensions["qcall"].voice
+    if voice is None or voice.announcer is None or not RENDERED_NAME.match(name):
+        return Response("no such announcement", status=404)
+    return send_from_directory(voice.cache_dir(), name, mimetype="audio/wav", max_age=3600)
+
+
 def var_prints() -> Path:
     return Path(os.environ.get("QCALL_VAR_DIR", "var")) / "prints"
 

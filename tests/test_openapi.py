@@ -94,7 +94,7 @@ def test_document_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
 def test_socketio_events_point_at_schemas(doc: dict[str, Any]) -> None:
     events = doc["x-socketio-events"]
     expected = {"snapshot", "ticket_issued", "ticket_called", "ticket_recalled", "ticket_changed"}
-    devices = {"print_status", "printer_status", "device_status", "print_job"}
+    devices = {"print_status", "printer_status", "device_status", "print_job", "announcement"}
     assert expected | {"counter_changed"} | devices == set(events)
     for name, event in events.items():
         assert event["description"], name

@@ -1,0 +1,102 @@
+"""Calls said aloud: the hub's side of the announcer.
+
+After a call is committed the core publishes it; this module turns it into an
+:class:`~drivers.voice.Announcement` and hands it to the announcer, which
+speaks in its own process, one call at a time. The rendered WAVs go to the
+hub's speaker and/or to the lobby screens, which play them in order. Nothing
+here waits for speech: a dead speaker only turns the voice "degraded" on the
+admin page.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from drivers.voice import Announcement, Announcer, VoiceSettings, make_sinks
+
+from .config import SiteConfig
+from .core import events as ev
+from .core.events import HallEvent
+from .core.queue import QueueCore
+from .devices import DeviceBoard, Publish
+
+log = logging.getLogger(__name__)
+
+#: The voice's name on the device board (the admin page).
+VOICE_DEVICE = "voice"
+ANNOUNCEMENT = "announcement"
+#: Who hears announcements over Socket.IO: every screen in the hall room plays them if it may.
+LOBBY_ROOM = "hall"
+#: The announcer's states in the words of the admin page.
+STATES = {"ok": "online", "degraded": "degraded", "restarting": "restarting"}
+
+
+def voice_settings(config: SiteConfig, base_dir: Path) -> VoiceSettings:
+    """The checked ``[voice]`` table, with the site's languages and time zone as defaults."""
+    table = {"timezone": config.site.timezone, "languages": list(config.site.languages), **config.voice}
+    return VoiceSettings.from_mapping(table, base_dir=str(base_dir))
+
+
+class VoiceService:
+    """Announces every committed call and recall."""
+
+    def __init__(
+        self, config: SiteConfig, core: QueueCore, board: DeviceBoard, publish: Publish, base_dir: Path
+    ) -> None:
+        self.settings = voice_settings(config, base_dir)
+        self.core = core
+        self.board = board
+        self.publish = publish
+        self.announcer: Announcer | None = None
+        if not config.voice or not self.settings.enabled:
+            return  # a site without a [voice] table is silent
+        self.announcer = Announcer(
+            self.settings,
+            sinks=make_sinks(self.settings, on_audio=self.to_lobby),
+            on_status=self.status_changed,
+        )
+        core.bus.subscribe(self.hall_changed)
+        self.status_changed(self.announcer.status, "announcer started")
+
+    def close(self) -> None:
+        if self.announcer is not None:
+            self.announcer.close()
+
+    def cache_dir(self) -> Path:
+        return Path(self.settings.cache_path())
+
+    def hall_changed(self, event: HallEvent) -> None:
+        if event.name not in (ev.TICKET_CALLED, ev.TICKET_RECALLED) or self.announcer is None:
+            return
+        payload = event.payload
+        counter = payload["counter"]
+        self.announcer.announce(
+            Announcement(
+                ticket_id=payload["ticket"]["id"],
+                number=payload["ticket"]["number"],
+                counter_name_zh=counter["name_zh"],
+                counter_name_en=counter["name_en"],
+                recall=bool(payload.get("recall")),
+            )
+        )
+
+    def to_lobby(self, audio: Any) -> None:
+        """A rendered announcement: the screens fetch and play it in order."""
+        self.publish(
+            ANNOUNCEMENT,
+            {
+                "seq": audio.seq,
+                "ticket_id": audio.ticket_id,
+                "number": audio.number,
+                "recall": audio.recall,
+                "url": f"/voice/{audio.name}",
+                "duration": audio.duration,
+                "texts": [list(text) for text in audio.texts],
+            },
+            LOBBY_ROOM,
+        )
+
+    def status_changed(self, state: str, detail: str = "") -> None:
+        self.board.report(VOICE_DEVICE, STATES.get(state, state), detail)
