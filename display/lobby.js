@@ -5,6 +5,10 @@
  * It draws only from the hub's snapshot (on every connect) and the `queue`
  * carried by each live event, so a screen that was off for an hour is right
  * the moment it reconnects. Tickets carry no personal data; neither does this.
+ *
+ * Where the hall's voice goes to the screens, it also reads out each call
+ * ("sound" below): in order, never two at once, with a one-tap button while
+ * the browser blocks audio.
  */
 (function () {
   "use strict";
@@ -56,12 +60,18 @@
 
   window.addEventListener("resize", Q.debounce(function () { draw(lastSnap); }, 200));
 
+  var sound = makeSound();
+
   Q.connect({ token: token }, {
     snapshot: draw,
     queue: draw,
     ticket_called: flash,
     ticket_recalled: flash,
-    online: function (up) { Q.show("#conn", !up); },
+    announcement: sound.announce,
+    online: function (up) {
+      Q.show("#conn", !up);
+      sound.online(up);
+    },
     unauthorized: function () {
       $("#setup-title").textContent = Q.t("refused", null, "zh") + " / " + Q.t("refused", null, "en");
       Q.show("#setup", true);
@@ -191,6 +201,221 @@
     el.textContent = text;
     // About 8 characters a second, whatever the length: readable, never frantic.
     el.style.animationDuration = Math.max(20, Math.round(text.length / 8)) + "s";
+  }
+
+  /* -- sound: the hall's announcements, read out by this screen ----------- */
+
+  /*
+   * When the hub has rendered a call to a WAV (docs/voice.md, "Lobby audio")
+   * it sends the hall room `announcement` {seq, ticket_id, number, recall,
+   * url: "/voice/<name>.wav", duration, texts}. This screen plays them one at
+   * a time, in the order they came: one HTMLAudioElement at a time, the next
+   * on `ended`, or on `error` or a time limit (a bad file or a stalled
+   * download must not silence the hall for the rest of the day). A seq seen
+   * twice on one connection is played once; a new connection forgets the
+   * seqs (a restarted hub counts from 1 again).
+   *
+   * No call is dropped to keep the queue short, however long it gets, and the
+   * order is kept. But an announcement that has waited here more than
+   * MAX_AGE_MS (two minutes) is skipped, not read out: when sound gets
+   * enabled after being blocked for a while, the hall hears the calls of the
+   * last two minutes, in order, not a backlog of calls long since answered
+   * (those are on the screen already).
+   *
+   * Browsers refuse audio.play() (NotAllowedError) until the person using
+   * the page has tapped or clicked it once. The screen then shows a big
+   * "点击开启声音 / Tap to enable sound" button; one tap (on it, or anywhere)
+   * plays a short silent clip inside the tap, which unlocks sound for the
+   * page's life, and the queue goes on. Nothing is remembered across
+   * reloads: the browser wants a new tap after each one anyway.
+   * Lobby TVs in kiosk mode have nobody to tap: start Chromium with the
+   * autoplay rule off (docs/voice.md), and the button never shows:
+   *   chromium --kiosk --noerrdialogs --autoplay-policy=no-user-gesture-required \
+   *            http://HUB:5000/display/lobby
+   *
+   * A silent clip played at start-up tells whether sound is allowed before
+   * the first call; the button shows only once the hub has sent an
+   * announcement, so a hall without voice never sees it.
+   *
+   * For tests and a technician's console: <body data-sound="on|blocked">
+   * (absent until known), <body data-playing-seq="n"> while n plays,
+   * window.qcallPlayed (each seq as it starts playing, in order), and
+   * window.qcallLobbyAudio {announce(data, ageMs), log, state()}.
+   */
+  function makeSound() {
+    var MAX_AGE_MS = 2 * 60 * 1000;
+    var GRACE_MS = 15000;       // beyond its length, before a stuck announcement is given up
+    var LOG_MAX = 200;
+    var body = document.body;
+    var button = $("#sound-enable");
+    var hasAudio = typeof window.Audio === "function";
+    var queue = [];             // waiting announcements, oldest first (the playing one is not here)
+    var seen = {};              // seq → true, on this connection
+    var current = null;         // {item, audio, timer}: the one announcement loading or playing
+    var state = null;           // null until known, then "on" | "blocked"
+    var heard = false;          // the hub has sent an announcement: this hall speaks
+    var connected = false;
+    var clock = window.performance && performance.now ? function () { return performance.now(); } : Date.now;
+    var played = window.qcallPlayed = [];
+    var log = [];
+    var api = { announce: announce, online: online, log: log, state: function () { return state; } };
+    window.qcallLobbyAudio = api;
+    if (!hasAudio) return api;   // no audio here at all: the screen works without it
+
+    var silent = silentWav();
+    ["click", "keydown", "touchend"].forEach(function (name) {
+      document.addEventListener(name, unlock, true);
+    });
+    play({ probe: true, url: silent, duration: 0.1 });
+    return api;
+
+    /** An `announcement` from the hub; ageMs: how long ago it came (tests), default now. */
+    function announce(data, ageMs) {
+      if (!hasAudio || !data || typeof data.url !== "string" || !data.url) return;
+      var seq = data.seq;
+      var known = seq !== undefined && seq !== null;
+      if (known && seen[seq]) return note(seq, data.number, "duplicate, ignored");
+      if (known) seen[seq] = true;
+      heard = true;
+      queue.push({
+        seq: known ? seq : null,
+        number: data.number || "",
+        url: data.url,
+        duration: Math.max(0, Number(data.duration) || 0),
+        received: clock() - (Number(ageMs) || 0)
+      });
+      note(seq, data.number, state === "blocked" ? "queued, sound blocked: waiting for a tap" : "queued");
+      dropStale();   // keeps a screen blocked all day from holding the whole day's calls
+      showButton();
+      pump();
+    }
+
+    /** A new connection forgets the seqs: a restarted hub numbers from 1 again. */
+    function online(up) {
+      if (up && !connected) seen = {};
+      connected = !!up;
+    }
+
+    function pump() {
+      if (current || state === "blocked") return;
+      dropStale();
+      if (queue.length) play(queue.shift());
+    }
+
+    function dropStale() {
+      while (queue.length && clock() - queue[0].received > MAX_AGE_MS) {
+        var old = queue.shift();
+        note(old.seq, old.number, "skipped: waited " + Math.round((clock() - old.received) / 1000) + " s");
+      }
+    }
+
+    function play(item) {
+      var audio = new Audio();
+      var run = current = { item: item, audio: audio, timer: null };
+      audio.addEventListener("ended", function () { done(run, "ended"); });
+      audio.addEventListener("error", function () { done(run, "failed: " + mediaError(audio)); });
+      run.timer = setTimeout(function () {
+        done(run, "failed: not finished " + Math.round(GRACE_MS / 1000) + " s after its length");
+      }, item.duration * 1000 + GRACE_MS);
+      audio.src = item.url;
+      var promise;
+      try {
+        promise = audio.play();
+      } catch (e) {
+        return done(run, "failed: " + e);
+      }
+      // An old browser's play() returns nothing: it plays if it may.
+      if (!promise || typeof promise.then !== "function") return started(run);
+      promise.then(function () { started(run); }, function (err) {
+        if (current !== run) return;
+        if (err && err.name === "NotAllowedError") {
+          // Not this announcement's fault: it waits, first in line, for a tap.
+          end(run);
+          if (!item.probe) {
+            queue.unshift(item);
+            note(item.seq, item.number, "sound blocked: waiting for a tap");
+          }
+          setState("blocked");
+          return;
+        }
+        done(run, "failed: " + ((err && (err.name + " " + err.message)) || "play() refused"));
+      });
+    }
+
+    function started(run) {
+      if (current !== run) return;
+      setState("on");
+      var item = run.item;
+      if (item.probe) return;
+      played.push(item.seq);
+      body.setAttribute("data-playing-seq", String(item.seq));
+      note(item.seq, item.number, "playing");
+    }
+
+    /** The announcement is over (said, or given up): the next one. */
+    function done(run, how) {
+      if (current !== run) return;   // an old element's late event
+      end(run);
+      if (!run.item.probe) note(run.item.seq, run.item.number, how);
+      pump();
+    }
+
+    function end(run) {
+      current = null;
+      clearTimeout(run.timer);
+      body.removeAttribute("data-playing-seq");
+      try {
+        run.audio.pause();
+        run.audio.removeAttribute("src");
+        run.audio.load();   // lets go of the file and the decoder
+      } catch (e) { /* it is going anyway */ }
+    }
+
+    /** The first tap or key press: a silent clip inside the gesture unlocks sound, then the queue. */
+    function unlock() {
+      if (state !== "blocked" || current) return;
+      play({ probe: true, url: silent, duration: 0.1 });
+    }
+
+    function setState(s) {
+      if (state === s) return;
+      state = s;
+      body.setAttribute("data-sound", s);
+      if (window.console) console.info("qcall lobby: sound " + s);
+      showButton();
+    }
+
+    function showButton() {
+      var needed = state === "blocked" && heard;
+      Q.show(button, needed);
+      body.classList.toggle("sound-needed", needed);
+    }
+
+    function note(seq, number, what) {
+      log.push({ seq: seq, number: number, what: what, at: clock() });
+      if (log.length > LOG_MAX) log.shift();
+      if (window.console) console.info("qcall lobby: announcement " + seq + " " + (number || "") + " " + what);
+    }
+
+    function mediaError(audio) {
+      var err = audio.error;
+      return err ? "media error " + err.code + (err.message ? " " + err.message : "") : "media error";
+    }
+
+    /** 0.1 s of silence as a WAV data: URL (8 kHz, 16-bit mono), made here: nothing to fetch. */
+    function silentWav() {
+      var rate = 8000, samples = 800;
+      var bytes = new Uint8Array(44 + samples * 2);
+      var view = new DataView(bytes.buffer);
+      var text = function (at, s) { for (var i = 0; i < s.length; i++) view.setUint8(at + i, s.charCodeAt(i)); };
+      text(0, "RIFF"); view.setUint32(4, 36 + samples * 2, true); text(8, "WAVE");
+      text(12, "fmt "); view.setUint32(16, 16, true); view.setUint16(20, 1, true); view.setUint16(22, 1, true);
+      view.setUint32(24, rate, true); view.setUint32(28, rate * 2, true); view.setUint16(32, 2, true); view.setUint16(34, 16, true);
+      text(36, "data"); view.setUint32(40, samples * 2, true);
+      var binary = "";
+      for (var j = 0; j < bytes.length; j++) binary += String.fromCharCode(bytes[j]);
+      return "data:audio/wav;base64," + btoa(binary);
+    }
   }
 
   /** Make the current call blink for a few seconds: heads turn to the screen. */

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,16 +99,25 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    """Headless system Chromium driven by Playwright (no browser download)."""
+@contextmanager
+def launch_chromium(extra_args: Sequence[str] = ()) -> Iterator[object]:
+    """Headless system Chromium driven by Playwright (no browser download), CHROMIUM_ARGS + ``extra_args``."""
     if CHROMIUM is None:
         pytest.fail("Chromium is not installed: scripts/test installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+        )
         try:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless system Chromium driven by Playwright (no browser download)."""
+    with launch_chromium() as launched:
+        yield launched
