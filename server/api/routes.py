@@ -22,7 +22,8 @@ from .auth import (
     hub,
     requires,
 )
-from .errors import ApiError
+from .errors import ApiError, error_response
+from .throttle import LoginThrottle, refusal_message
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -124,8 +125,18 @@ def openapi() -> Response:
 
 
 @api.post("/auth/login")
-def login() -> Response:
+def login() -> Response | tuple[Response, int]:
     body = parse(LoginBody)
+    # One throttle per app, made on first use (setdefault: two racing first logins share one).
+    throttle: LoginThrottle = current_app.extensions.setdefault("qcall_login_throttle", LoginThrottle())
+    address = request.remote_addr or ""
+    # Refused before the password is checked: a right guess during the lockout gains nothing.
+    wait = throttle.retry_after(body.username, address)
+    if wait is not None:
+        message, retry_after = refusal_message(wait)
+        response, status = error_response(429, message, "too_many_attempts")
+        response.headers["Retry-After"] = str(retry_after)
+        return response, status
     the_hub = hub()
     if body.counter is not None and body.counter not in the_hub.core.hall.counters:
         raise ApiError(400, f"there is no counter {body.counter}", "unknown_counter")
@@ -138,7 +149,11 @@ def login() -> Response:
             the_hub.config.hub.staff_session_hours,
         )
     except AccountError as exc:
-        raise ApiError(401 if "password" in str(exc) else 400, str(exc)) from None
+        wrong_password = "password" in str(exc)
+        if wrong_password:
+            throttle.failed(body.username, address)
+        raise ApiError(401 if wrong_password else 400, str(exc)) from None
+    throttle.succeeded(body.username)
     session.clear()
     session[SESSION_KEY] = token
     return jsonify(
