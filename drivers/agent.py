@@ -9,7 +9,10 @@ of the job, and ``device_status`` ``{"printer", "state", "detail"}`` on every
 change of a printer (and for all of them after each (re)connect). The hub
 sends a job again after every reconnect until it is ``printed`` or ``failed``;
 a ticket the agent already knows is never printed again, its known state is
-reported instead (see ``docs/contract.md``, "Printing and devices").
+reported instead (see ``docs/contract.md``, "Printing and devices"). The ids of
+the tickets printed are also kept on disk (``--state-dir``, one file per
+printer), so a job the hub resends after the agent crashed or lost power is
+not printed a second time.
 
 The config file (TOML)::
 
@@ -32,11 +35,14 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import contextlib
+import functools
 import logging
 import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 import tomllib
 from dataclasses import dataclass, field
@@ -45,7 +51,7 @@ from typing import Any
 
 from drivers.printing.connectors import check_settings, open_printer
 from drivers.printing.layout import LayoutOptions
-from drivers.printing.spooler import FAILED, PrintSpooler
+from drivers.printing.spooler import FAILED, PRINTED, PrintSpooler
 from drivers.printing.status import PrinterState
 from drivers.printing.ticket import PrintTicket
 
@@ -65,6 +71,11 @@ DEVICE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 DEFAULT_STATUS_INTERVAL = 5.0
 #: How many tickets the agent remembers, to answer a resent job without printing it again.
 REMEMBER_JOBS = 10_000
+#: The on-disk record of printed tickets is rewritten with its last REMEMBER_JOBS ids
+#: when it grows past this many lines.
+COMPACT_AT = 2 * REMEMBER_JOBS
+#: A ticket id longer than this (or with a line break) is not a line of the record.
+MAX_ID_LENGTH = 200
 #: Back-off between attempts to reach the hub: from the first to the longest wait, in seconds.
 RECONNECT_FIRST = 1.0
 RECONNECT_MAX = 30.0
@@ -190,6 +201,175 @@ def _parse_printer(entry: dict[str, Any], where: str, allow_virtual: bool) -> Pr
     return PrinterEntry(name, connection, layout)
 
 
+# -- the printed tickets, on disk ----------------------------------------------------------
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/qcall-agent``, or ``~/.local/state/qcall-agent``."""
+    base = os.environ.get("XDG_STATE_HOME")
+    if not base or not os.path.isabs(base):  # the XDG spec: a relative path is to be ignored
+        base = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "qcall-agent"
+
+
+def prepare_state_dir(path: Path) -> Path:
+    """Create the state directory (mode 0700) if needed; an OSError when it cannot be used."""
+    path = Path(path)
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path}: not writable")
+    return path
+
+
+def _valid_id(ticket_id: str) -> bool:
+    return (
+        0 < len(ticket_id) <= MAX_ID_LENGTH
+        and ticket_id.isprintable()
+        and not any(c.isspace() for c in ticket_id)
+    )
+
+
+class PrintedRecord:
+    """The ids of the tickets printed on one printer, kept in a file that survives a crash.
+
+    One id per line, appended and ``fsync``-ed before the hub is told "printed".
+    A torn or garbled line (power lost mid-write) is ignored when the file is read.
+    Only the last ``keep`` ids are remembered; when the file passes ``compact_at``
+    lines it is rewritten with those (a temp file, fsync, rename: never half-written).
+    A disk that fails is logged and the ids are kept in memory only.
+    """
+
+    def __init__(self, path: Path, keep: int = REMEMBER_JOBS, compact_at: int = COMPACT_AT) -> None:
+        self.path = Path(path)
+        self.keep = keep
+        self.compact_at = max(compact_at, keep)
+        self._lock = threading.Lock()
+        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._lines = 0
+        self._fd: int | None = None
+        clean = self._load()
+        try:
+            if not clean or self._lines > self.compact_at:
+                self._compact()
+            else:
+                self._open()
+        except OSError as exc:
+            log.error("printed tickets: cannot write %s (%s); remembering them in memory only", path, exc)
+
+    def __contains__(self, ticket_id: object) -> bool:
+        with self._lock:
+            return ticket_id in self._ids
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._ids)
+
+    def add(self, ticket_id: str) -> None:
+        """Remember a printed ticket, on disk (fsync-ed) before returning."""
+        with self._lock:
+            if ticket_id in self._ids:
+                return
+            self._ids[ticket_id] = None
+            while len(self._ids) > self.keep:
+                self._ids.popitem(last=False)
+            if not _valid_id(ticket_id):
+                log.warning("printed tickets: id %.80r not kept on disk (not one printable word)", ticket_id)
+                return
+            if self._fd is None:
+                return
+            try:
+                os.write(self._fd, ticket_id.encode("utf-8") + b"\n")
+                os.fsync(self._fd)
+                self._lines += 1
+                if self._lines > self.compact_at:
+                    self._compact()
+            except OSError as exc:
+                log.error(
+                    "printed tickets: cannot write %s (%s); ticket %s kept in memory",
+                    self.path,
+                    exc,
+                    ticket_id,
+                )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _load(self) -> bool:
+        """Read the file; False when it has lines to drop (torn, garbled) and needs rewriting."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            log.error("printed tickets: cannot read %s (%s); starting with none", self.path, exc)
+            return True
+        lines = data.split(b"\n")
+        torn = lines.pop()  # after the last newline: b"" when the last write was whole
+        clean = not torn
+        if torn:
+            log.warning("printed tickets: %s: ignoring a partly written last line %.80r", self.path, torn)
+        for raw in lines:
+            try:
+                ticket_id = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                ticket_id = ""
+            if not _valid_id(ticket_id):
+                log.warning("printed tickets: %s: ignoring a garbled line %.80r", self.path, raw)
+                clean = False
+                continue
+            self._ids.pop(ticket_id, None)
+            self._ids[ticket_id] = None
+        while len(self._ids) > self.keep:
+            self._ids.popitem(last=False)
+        self._lines = len(lines)
+        return clean
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def _compact(self) -> None:
+        """Rewrite the file with the ids remembered: temp file, fsync, rename, fsync the directory."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(b"".join(i.encode("utf-8") + b"\n" for i in self._ids))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(self.path.parent)
+        self._lines = len(self._ids)
+        self._open()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 # -- the agent ------------------------------------------------------------------------------
 
 
@@ -207,6 +387,7 @@ class Agent:
         hub_url: str = "",
         token: str = "",
         png_dir: Path | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.hub_url = hub_url
@@ -230,6 +411,19 @@ class Agent:
         self._outbox: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._refusal: str | None = None
         self._stopping = False
+        #: The tickets printed on each printer, on disk in ``state_dir`` (none without one).
+        self._printed: dict[str, PrintedRecord] = {}
+        if state_dir is not None:
+            for entry in config.printers:
+                record = PrintedRecord(Path(state_dir) / f"printed-{entry.name}.ids")
+                self._printed[entry.name] = record
+                if len(record):
+                    log.info(
+                        "printer %s: %d printed tickets remembered from %s",
+                        entry.name,
+                        len(record),
+                        record.path,
+                    )
 
     # -- printers -----------------------------------------------------------------------
 
@@ -245,7 +439,7 @@ class Agent:
                 entry.name,
                 _opener(connection),
                 LayoutOptions(**entry.layout),
-                on_job=self._job_changed,
+                on_job=functools.partial(self._job_changed, printer=entry.name),
                 on_status=self._printer_changed,
                 executor=self.executor,
                 idle_check_interval=self.config.status_interval,
@@ -284,6 +478,8 @@ class Agent:
         for twin in self.twins.values():
             twin.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        for record in self._printed.values():
+            record.close()
 
     # -- what the hub asks --------------------------------------------------------------
 
@@ -302,6 +498,12 @@ class Agent:
                 self._report_job(ticket_id, *known)
                 return
             printer = message.get("printer")
+            if any(ticket_id in record for record in self._printed.values()):  # before a restart
+                log.info(
+                    "print_job %s again: printed before the agent restarted, reporting it again", ticket_id
+                )
+                self._report_job(ticket_id, PRINTED, "")
+                return
             spooler = self.spoolers.get(printer) if isinstance(printer, str) else None
             if spooler is None:
                 log.warning(
@@ -360,7 +562,9 @@ class Agent:
 
     # -- what the drivers report --------------------------------------------------------
 
-    def _job_changed(self, ticket_id: str, state: str, detail: str) -> None:
+    def _job_changed(self, ticket_id: str, state: str, detail: str, printer: str = "") -> None:
+        if state == PRINTED and printer in self._printed:
+            self._printed[printer].add(ticket_id)  # on disk before the hub hears it
         with self._lock:
             self._jobs[ticket_id] = (state, detail)
             self._jobs.move_to_end(ticket_id)
@@ -508,6 +712,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path("printed"),
         help="where the virtual printers save each ticket as a PNG (default: ./printed)",
     )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where the agent remembers the tickets it has printed, so that none prints twice after "
+        "a crash (default: $XDG_STATE_HOME/qcall-agent or ~/.local/state/qcall-agent)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log the details too")
     args = parser.parse_args(argv)
     if not args.token:
@@ -533,6 +744,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    state_dir = args.state_dir or default_state_dir()
+    try:
+        prepare_state_dir(state_dir)
+    except OSError as exc:
+        print(f"agent: --state-dir: cannot use {state_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -541,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    agent = Agent(config, args.hub.rstrip("/"), args.token, args.png_dir)
+    agent = Agent(config, args.hub.rstrip("/"), args.token, args.png_dir, state_dir)
     agent.start_printers()
     return agent.run(stop)
 

@@ -23,7 +23,7 @@ import pytest
 import requests
 import socketio
 
-from drivers.agent import Agent, ConfigError, load_config, parse_config
+from drivers.agent import Agent, ConfigError, PrintedRecord, load_config, parse_config
 from drivers.printing.layout import LayoutOptions
 from drivers.printing.ticket import PrintTicket
 from drivers.twins.virtual_printer import VirtualPrinter
@@ -231,6 +231,115 @@ def test_a_resent_job_is_reported_again_not_printed_again(local_agent) -> None:
     assert numbers == ["A001", "A003"]
 
 
+#: A child process that prints ticket t-1 with an agent whose hub never hears of it, then dies
+#: by SIGKILL: the kiosk PC loses power after the paper came out, before "printed" reached the hub.
+CRASHING_AGENT = """
+import os, signal, sys, time
+from pathlib import Path
+from drivers.agent import Agent, parse_config
+from tests.test_agent import ticket_message
+port, state_dir = int(sys.argv[1]), Path(sys.argv[2])
+config = parse_config(
+    {"printers": [{"name": "p1", "connector": "network", "host": "127.0.0.1", "port": port}]}
+)
+agent = Agent(config, "http://hub.invalid", "t", state_dir / "png", state_dir)
+agent.start_printers()
+agent.handle_print_job(ticket_message("p1", "t-1", "A001"))
+deadline = time.monotonic() + 60
+while agent._jobs.get("t-1", ("",))[0] != "printed" and time.monotonic() < deadline:
+    time.sleep(0.01)
+assert agent._outbox["t-1"]["state"] == "printed"  # the hub has not heard it
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_ticket_printed_before_a_crash_is_not_printed_again(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    with VirtualPrinter() as twin:
+        crashed = subprocess.run(
+            [sys.executable, "-c", CRASHING_AGENT, str(twin.port), str(state_dir)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+        assert twin.wait_for_documents(1, WAIT)
+        assert (state_dir / "printed-p1.ids").read_text() == "t-1\n"
+
+        # The agent starts again with the same state dir; the hub resends the job it never saw printed.
+        config = parse_config(
+            {"printers": [{"name": "p1", "connector": "network", "host": "127.0.0.1", "port": twin.port}]}
+        )
+        agent = Agent(config, "http://hub.invalid", "t", tmp_path / "png", state_dir)
+        hub = Recorder()
+        agent._emit = hub.emit  # type: ignore[method-assign]
+        agent.start_printers()
+        try:
+            agent.hub_connected()
+            agent.handle_print_job(ticket_message("p1", "t-1", "A001"))
+            assert hub.wait_for("print_status", ticket_id="t-1") == {
+                "ticket_id": "t-1",
+                "state": "printed",
+                "detail": "",
+            }
+            agent.handle_print_job(ticket_message("p1", "t-2", "A002"))
+            hub.wait_for("print_status", ticket_id="t-2", state="printed")
+        finally:
+            agent.close()
+        numbers = [
+            line.text.strip()
+            for doc in twin.documents
+            for line in doc.lines
+            if line.text.strip() in ("A001", "A002")
+        ]
+        assert numbers == ["A001", "A002"]
+        assert (state_dir / "printed-p1.ids").read_text() == "t-1\nt-2\n"
+
+
+def test_the_printed_record_ignores_a_torn_last_line_and_garbled_ones(tmp_path: Path) -> None:
+    path = tmp_path / "printed-p1.ids"
+    path.write_bytes(b"t-1\nt-2\n\xff\xfe\n\x00\x00\x00\nt-3\nt-4-partl")  # power lost mid-write
+    record = PrintedRecord(path)
+    assert record.ids() == ["t-1", "t-2", "t-3"]
+    assert "t-4-partl" not in record and "t-4" not in record
+    assert path.read_bytes() == b"t-1\nt-2\nt-3\n"  # rewritten whole: the next line starts clean
+    record.add("t-4")
+    record.add("t-4")  # once
+    record.close()
+    assert path.read_bytes() == b"t-1\nt-2\nt-3\nt-4\n"
+    assert PrintedRecord(path).ids() == ["t-1", "t-2", "t-3", "t-4"]
+
+
+def test_the_printed_record_keeps_the_last_ids_and_compacts_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "printed-p1.ids"
+    record = PrintedRecord(path, keep=3, compact_at=6)
+    for i in range(1, 7):
+        record.add(f"t-{i}")
+    assert len(path.read_text().splitlines()) == 6
+    assert record.ids() == ["t-4", "t-5", "t-6"]
+    record.add("t-7")  # the 7th line: the file is rewritten with the last 3
+    assert path.read_text() == "t-5\nt-6\nt-7\n"
+    record.add("t-8")
+    record.close()
+    assert path.read_text() == "t-5\nt-6\nt-7\nt-8\n"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left behind
+    assert PrintedRecord(path, keep=3, compact_at=6).ids() == ["t-6", "t-7", "t-8"]
+
+
+def test_the_state_dir_defaults_to_xdg_and_is_private(tmp_path: Path, monkeypatch) -> None:
+    from drivers.agent import default_state_dir, prepare_state_dir
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_state_dir() == tmp_path / "xdg" / "qcall-agent"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "qcall-agent"
+    made = prepare_state_dir(default_state_dir())
+    assert made.is_dir() and made.stat().st_mode & 0o777 == 0o700
+
+
 def test_virtual_printer_saves_pngs(tmp_path: Path) -> None:
     path = write(
         tmp_path / "agent.toml", '[[printers]]\nname = "demo"\nconnector = "virtual"\npaper_mm = 58\n'
@@ -298,7 +407,7 @@ class AgentProcess:
 
     def __init__(self, hub: HubProcess, token: str, config: Path, workdir: Path) -> None:
         self.args = [sys.executable, "-m", "drivers.agent", "--hub", hub.url, "--token", token]
-        self.args += ["--config", str(config)]
+        self.args += ["--config", str(config), "--state-dir", str(workdir / "agent-state")]
         self.log_path = workdir / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -382,7 +491,7 @@ def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> N
         admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
         # A token the hub does not know: the agent says so and stops (no endless retrying).
         refused = subprocess.run(
-            [*agent.args[:6], "qd_agent_not-a-token", "--config", str(agent_config)],
+            [*agent.args[:6], "qd_agent_not-a-token", *agent.args[7:]],
             cwd=ROOT,
             capture_output=True,
             text=True,
