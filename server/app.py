@@ -68,7 +68,7 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
 
     hub.devices.attach(publish)
     hub.printing = PrintService(
-        config, hub.devices, device_executor(socketio.async_mode), var_dir() / "prints"
+        config, hub.devices, lambda: device_executor(socketio.async_mode), var_dir() / "prints"
     )
     hub.printing.start(publish)
     hub.counter_devices = CounterDevices(
@@ -82,17 +82,19 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
 
 
 def device_executor(async_mode: str) -> Executor:
-    """Real threads for blocking device I/O (USB, serial, image rendering).
+    """One real thread for one device's blocking I/O (USB, serial, sockets, image rendering).
 
     Under gevent, a plain thread pool would be patched into greenlets and a
-    blocking USB write would stall every screen: gevent's own pool runs
-    native threads and lets the loop wait on them cooperatively.
+    blocking USB write would stall every screen: gevent's own pool runs a
+    native thread and lets the loop wait on it cooperatively. One thread per
+    device, always the same: a connection opened on one native thread is
+    never used from another.
     """
     if async_mode == "gevent":
         from gevent.threadpool import ThreadPoolExecutor as GeventPool
 
-        return QuietExecutor(GeventPool(4))
-    return ThreadPoolExecutor(4, thread_name_prefix="devices")
+        return QuietExecutor(GeventPool(1))
+    return ThreadPoolExecutor(1, thread_name_prefix="device")
 
 
 class QuietExecutor:

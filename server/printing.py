@@ -68,12 +68,13 @@ class PrintService:
         self,
         config: SiteConfig,
         board: DeviceBoard,
-        executor: Executor,
+        make_executor: Callable[[], Executor],
         virtual_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.board = board
-        self.executor = executor
+        #: One single-thread executor per printer: its connection always lives on the same thread.
+        self.make_executor = make_executor
         self.publish: Publish | None = None
         self.spoolers: dict[str, PrintSpooler] = {}
         self.twins: dict[str, Any] = {}
@@ -109,7 +110,7 @@ class PrintService:
                 layout_options(settings),
                 on_job=self.job_changed,
                 on_status=self.printer_changed,
-                executor=self.executor,
+                executor=self.make_executor(),
                 max_queue=SPOOL_LIMIT,
             )
 
