@@ -53,6 +53,7 @@ def run_demo(host: str, port: int) -> int:
         f"qcall demo: {config.site.name_zh} / {config.site.name_en}",
         f"  kiosk          {base}/kiosk/?token={kiosk}",
         f"  lobby screen   {base}/display/lobby?token={display}",
+        f"  counter screen {base}/display/counter?token={display}&counter={clerks[0][1]}",
         f"  counter        {base}/counter/?counter={clerks[0][1]}",
         f"  logins         {', '.join(f'{n} (counter {c})' for n, c in clerks)}: password {CLERK_PASSWORD}",
         f"                 {ADMIN[0]}: password {ADMIN[1]} (any counter)",
