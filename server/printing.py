@@ -71,7 +71,6 @@ class PrintService:
         make_executor: Callable[[], Executor],
         virtual_dir: Path | None = None,
     ) -> None:
-        self.config = config
         self.board = board
         #: One single-thread executor per printer: its connection always lives on the same thread.
         self.make_executor = make_executor
@@ -84,28 +83,32 @@ class PrintService:
         self.ticket_kiosk: dict[str, str] = {}
         self._lock = threading.Lock()
         self.virtual_dir = virtual_dir
+        # Read once: every ticket needs them, and the config does not change while the hub runs.
+        self.hall = config.hall()
+        self.printers = {
+            d.name: config.printer_settings(d.name) for d in config.devices if d.kind == "printer"
+        }
+        self.printer_of = {
+            d.name: printer
+            for d in config.devices
+            if d.kind == "kiosk" and (printer := config.kiosk_printer(d.name)) is not None
+        }
         self.kiosks_of: dict[str, list[str]] = {}
-        for device in config.devices:
-            if device.kind == "kiosk":
-                printer = config.kiosk_printer(device.name)
-                if printer:
-                    self.kiosks_of.setdefault(printer, []).append(device.name)
+        for kiosk, printer in self.printer_of.items():
+            self.kiosks_of.setdefault(printer, []).append(kiosk)
 
     def start(self, publish: Publish) -> None:
         """Open a spooler for every printer the hub drives itself."""
         self.publish = publish
-        for device in self.config.devices:
-            if device.kind != "printer":
-                continue
-            settings = self.config.printer_settings(device.name)
+        for name, settings in self.printers.items():
             if settings.agent:
                 self.agent_jobs.setdefault(settings.agent, {})
-                self.board.report(device.name, "unknown", f"waiting for agent {settings.agent}")
+                self.board.report(name, "unknown", f"waiting for agent {settings.agent}")
                 continue
             if settings.connector == "virtual":
-                settings = self._start_twin(device.name, settings)
-            self.spoolers[device.name] = PrintSpooler(
-                device.name,
+                settings = self._start_twin(name, settings)
+            self.spoolers[name] = PrintSpooler(
+                name,
                 self._opener(settings),
                 layout_options(settings),
                 on_job=self.job_changed,
@@ -124,19 +127,24 @@ class PrintService:
 
     def print_ticket(self, issued: Issued, kiosk: str | None, status_url: str) -> dict[str, Any]:
         """Queue the ticket on the kiosk's printer; say at once what the kiosk should expect."""
-        printer = self.config.kiosk_printer(kiosk) if kiosk else None
-        if printer is None:
+        printer = self.printer_of.get(kiosk) if kiosk else None
+        if kiosk is None or printer is None:
             return {"printer": None, "state": "none"}
         job = self.print_ticket_data(issued, printer, status_url)
-        status = self.board.get(printer)
         with self._lock:
-            self.ticket_kiosk[job.ticket_id] = kiosk or ""
-        settings = self.config.printer_settings(printer)
+            self.ticket_kiosk[job.ticket_id] = kiosk
+        settings = self.printers[printer]
         if settings.agent:
-            return self._send_to_agent(settings.agent, printer, job, settings)
+            self._send_to_agent(settings.agent, printer, job, settings)
+            return self._expectation(printer)
         spooler = self.spoolers.get(printer)
         if spooler is None or not spooler.submit(job):
             return {"printer": printer, "state": "failed", "detail": "the print queue is full"}
+        return self._expectation(printer)
+
+    def _expectation(self, printer: str) -> dict[str, Any]:
+        """What the kiosk may expect: queued if the printer was fine a moment ago, else waiting and why."""
+        status = self.board.get(printer)
         ready = status is not None and status.healthy
         return {
             "printer": printer,
@@ -145,15 +153,15 @@ class PrintService:
         }
 
     def print_ticket_data(self, issued: Issued, printer: str, status_url: str) -> PrintTicket:
-        hall = self.config.hall()
+        hall = self.hall
         ticket = issued.ticket
         service = hall.services[ticket.service]
-        settings = self.config.printer_settings(printer)
+        settings = self.printers[printer]
         return PrintTicket(
             ticket_id=ticket.id,
             number=ticket.number,
-            site_name_zh=self.config.site.name_zh,
-            site_name_en=self.config.site.name_en,
+            site_name_zh=hall.name_zh,
+            site_name_en=hall.name_en,
             service_name_zh=service.name_zh,
             service_name_en=service.name_en,
             waiting_ahead=issued.waiting_ahead,
@@ -166,7 +174,7 @@ class PrintService:
 
     def estimate_minutes(self, service: str, ahead: int) -> int:
         """People ahead × minutes each, shared by the counters that serve the service."""
-        counters = sum(1 for c in self.config.counters if service in c.services) or 1
+        counters = sum(1 for c in self.hall.counters.values() if service in c.services) or 1
         return math.ceil(ahead * DEFAULT_SERVICE_MINUTES / counters)
 
     # -- what the drivers report ---------------------------------------------
@@ -189,27 +197,18 @@ class PrintService:
 
     def printers_of_kiosk(self, kiosk: str) -> list[dict[str, Any]]:
         """The state of the kiosk's printer, told to the kiosk when it connects."""
-        printer = self.config.kiosk_printer(kiosk)
+        printer = self.printer_of.get(kiosk)
         status = self.board.get(printer) if printer else None
         return [status.public()] if status else []
 
     # -- agents --------------------------------------------------------------
 
-    def _send_to_agent(
-        self, agent: str, printer: str, job: PrintTicket, settings: PrinterSettings
-    ) -> dict[str, Any]:
+    def _send_to_agent(self, agent: str, printer: str, job: PrintTicket, settings: PrinterSettings) -> None:
         message = {"printer": printer, "ticket": job.to_dict(), "options": layout_options(settings).to_dict()}
         with self._lock:
             self.agent_jobs.setdefault(agent, {})[job.ticket_id] = message
         if self.publish:
             self.publish(PRINT_JOB, message, agent_room(agent))
-        status = self.board.get(printer)
-        ready = status is not None and status.healthy
-        return {
-            "printer": printer,
-            "state": "queued" if ready else "waiting",
-            "detail": "" if ready else (status.state if status else "unknown"),
-        }
 
     def agent_connected(self, agent: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
         """Hand a (re)connected agent the jobs it has not confirmed."""
@@ -220,9 +219,9 @@ class PrintService:
 
     def agent_gone(self, agent: str) -> None:
         """The agent's connection ended: its printers cannot be reached until it is back."""
-        for device in self.config.devices:
-            if device.kind == "printer" and self.config.printer_settings(device.name).agent == agent:
-                self.printer_changed(device.name, "disconnected", f"agent {agent} is not connected")
+        for name, settings in self.printers.items():
+            if settings.agent == agent:
+                self.printer_changed(name, "disconnected", f"agent {agent} is not connected")
 
     def agent_job(self, agent: str, ticket_id: str, state: str, detail: str = "") -> None:
         """An agent reports on a job; only jobs sent to that agent count."""
@@ -235,16 +234,10 @@ class PrintService:
         self.job_changed(ticket_id, state, detail)
 
     def agent_printer(self, agent: str, printer: str, state: str, detail: str = "") -> None:
-        settings = self._printer_of_agent(agent, printer)
-        if settings is not None:
+        """An agent reports on a printer; only the agent it is configured for may."""
+        settings = self.printers.get(printer)
+        if settings is not None and settings.agent == agent:
             self.printer_changed(printer, state, detail)
-
-    def _printer_of_agent(self, agent: str, printer: str) -> PrinterSettings | None:
-        """Only the agent a printer is configured for may report on it."""
-        if not any(d.kind == "printer" and d.name == printer for d in self.config.devices):
-            return None
-        settings = self.config.printer_settings(printer)
-        return settings if settings.agent == agent else None
 
     # -- inside --------------------------------------------------------------
 
