@@ -288,6 +288,10 @@ class SiteConfig(_Strict):
         """The config file's folder."""
         return self._folder
 
+    def serial_devices(self) -> list[DeviceSection]:
+        """The devices that hang on a serial bus (an evaluation pad without a port is a browser pad)."""
+        return [d for d in self.devices if d.kind in SERIAL_KINDS and "port" in d.settings]
+
     def printer_settings(self, name: str) -> PrinterSettings:
         """The checked settings of printer device ``name``."""
         device = next(d for d in self.devices if d.name == name and d.kind == "printer")

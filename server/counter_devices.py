@@ -25,20 +25,10 @@ from .devices import DeviceBoard
 
 log = logging.getLogger(__name__)
 
-SERIAL_KINDS = ("led_display", "keypad", "evaluation_pad")
 #: The driver's device states in the words of the admin page.
 STATES = {"ok": "online", "unconfirmed": "online", "faulty": "faulty", "disconnected": "disconnected"}
 #: Keypad keys that map straight onto a core action at the keypad's counter.
 KEY_ACTIONS = ("call_next", "recall", "start", "finish", "no_show", "pause", "resume")
-
-
-def serial_devices(config: SiteConfig) -> list[dict[str, Any]]:
-    """The site's devices that hang on a serial bus (a pad without a port is a browser pad)."""
-    return [
-        {"name": d.name, "kind": d.kind, "counter": d.counter, "settings": d.settings}
-        for d in config.devices
-        if d.kind in SERIAL_KINDS and "port" in d.settings
-    ]
 
 
 class CounterDevices:
@@ -56,7 +46,10 @@ class CounterDevices:
         self.board = board
         self.spawn = spawn
         self.serial = SerialDevices(
-            serial_devices(config),
+            [
+                {"name": d.name, "kind": d.kind, "counter": d.counter, "settings": d.settings}
+                for d in config.serial_devices()
+            ],
             frame_formats=frame_formats,
             on_key=self.key_pressed,
             on_rating=self.rated,

@@ -14,7 +14,7 @@ from typing import Any
 from drivers.display.frames import FrameFormat, merged_spec
 from drivers.twins.serial_bus import VirtualFramedDisplays, VirtualKeypad, VirtualSerialBus
 
-from .config import SERIAL_KINDS, SiteConfig
+from .config import SiteConfig
 
 
 @dataclass
@@ -41,7 +41,7 @@ def start_virtual_buses(config: SiteConfig, folder: Path) -> DemoHardware:
     """Put every serial device of the site on a virtual bus, and point the config at it."""
     global HARDWARE
     hardware = DemoHardware()
-    serial = [d for d in config.devices if d.kind in SERIAL_KINDS and "port" in d.settings]
+    serial = config.serial_devices()
     folder.mkdir(parents=True, exist_ok=True)
     for index, port in enumerate(sorted({d.settings["port"] for d in serial})):
         bus = VirtualSerialBus(link=folder / f"demo-bus-{index}")
