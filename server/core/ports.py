@@ -67,7 +67,7 @@ class StoreTx(Protocol):
 
     def count_ahead(self, ticket: Ticket) -> int:
         """How many callable tickets of ``ticket``'s service and day stand before it in
-        queue order (:func:`~server.core.policy.ahead_of`, counted by the store)."""
+        queue order (:func:`~server.core.policy.queue_order`, counted by the store)."""
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.
