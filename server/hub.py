@@ -18,6 +18,7 @@ from .core.queue import QueueCore
 from .devices import DeviceBoard
 from .store import SqlStore, open_store
 from .store.accounts import Accounts
+from .store.audit import AuditLog
 
 if TYPE_CHECKING:
     from .counter_devices import CounterDevices
@@ -64,6 +65,7 @@ class Hub:
     clock: Clock
     devices: DeviceBoard
     snapshots: SnapshotCache = field(init=False)
+    audit: AuditLog = field(init=False)
     #: Set by the app factory; None where nothing prints (CLI commands).
     printing: PrintService | None = None
     counter_devices: CounterDevices | None = None
@@ -71,6 +73,7 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.snapshots = SnapshotCache(self._build_snapshot)
+        self.audit = AuditLog(self.store.engine)
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def _build_snapshot(self) -> dict[str, Any]:

@@ -124,3 +124,19 @@ staff_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
 )
+
+#: Every change made by an administrator or a staff member outside the queue
+#: itself (tokens, users, reprints, settings): who, what, when, from where.
+#: Append-only: the hub never updates or deletes a row.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("target", String(128), nullable=False, default=""),
+    Column("detail", JSON, nullable=False, default=dict),
+    Column("address", String(64), nullable=False, default=""),
+    Index("ix_audit_log_at", "at"),
+)

@@ -1,0 +1,80 @@
+"""The audit log: every administrative change, who made it, when and from where.
+
+Security changes (tokens revoked, users disabled, passwords changed) and
+actions on a visitor's paper (reprints) must be answerable later: "who did
+this?". Rows are only ever added. Nothing personal beyond the staff member's
+user name is kept; a ticket is named by its number and id, never a visitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from .schema import audit_log
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    address: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+            "address": self.address,
+        }
+
+
+class AuditLog:
+    """Append and read the audit log."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+        address: str = "",
+        conn: Connection | None = None,
+    ) -> None:
+        """Add an entry; in ``conn``'s transaction when given: the change and its record commit as one."""
+        row = {
+            "at": now,
+            "actor": actor[:64],
+            "action": action[:48],
+            "target": target[:128],
+            "detail": detail or {},
+            "address": address[:64],
+        }
+        if conn is not None:
+            conn.execute(insert(audit_log).values(**row))
+            return
+        with self.engine.begin() as own:
+            own.execute(insert(audit_log).values(**row))
+
+    def recent(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
+        """The newest entries first."""
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if action:
+            query = query.where(audit_log.c.action == action)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [AuditEntry(**dict(row)) for row in rows]
