@@ -30,6 +30,7 @@ TABLES = {
     "users",
     "device_tokens",
     "staff_sessions",
+    "audit_log",
     "alembic_version",
 }
 
