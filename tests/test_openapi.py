@@ -230,3 +230,29 @@ def test_socketio_payloads_fit_x_socketio_events(
         event = doc["x-socketio-events"][message["name"]]
         schema_validator(doc, event["payload"]).validate(message["args"][0])
     assert all("queue" not in m["args"][0] for m in visitor)
+
+
+def test_device_kinds_match_the_config(doc: dict[str, Any]) -> None:
+    """Every kind a site file may declare can appear on GET /devices, and nothing else."""
+    from typing import get_args
+
+    from server.config import DeviceSection
+
+    kinds = set(get_args(DeviceSection.model_fields["kind"].annotation))
+    assert set(doc["components"]["schemas"]["DeviceStatus"]["properties"]["kind"]["enum"]) == kinds
+
+
+def test_x_roles_are_the_roles_the_routes_admit(app: Flask, doc: dict[str, Any]) -> None:
+    """``x-roles`` says who may call an operation; it must be what ``@requires`` enforces."""
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        roles = getattr(view, "roles", None)
+        if roles is None or not rule.rule.startswith(PREFIX):
+            continue
+        path = openapi_path(rule.rule)
+        for method in rule.methods - IMPLICIT:
+            operation = doc["paths"][path][method.lower()]
+            assert set(operation.get("x-roles", [])) == set(roles), f"{method} {path}"
+            checked += 1
+    assert checked >= 4

@@ -58,6 +58,7 @@ def requires(*roles: str) -> Callable[[F], F]:
                 raise ApiError(403, f"the role {principal.role!r} may not do this")
             return view(*args, **kwargs)
 
+        wrapper.roles = roles  # type: ignore[attr-defined]  # read by the OpenAPI test (x-roles)
         return wrapper  # type: ignore[return-value]
 
     return decorate

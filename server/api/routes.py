@@ -229,7 +229,7 @@ def devices() -> Response:
 
 
 @api.get("/queue")
-@requires("kiosk", "display", "staff", "admin")
+@requires("kiosk", "display", "pad", "staff", "admin")
 def queue() -> Response:
     return Response(json.dumps(hub().snapshots.get(), ensure_ascii=False), mimetype="application/json")
 
