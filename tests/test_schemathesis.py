@@ -1,0 +1,102 @@
+"""Schemathesis against a running hub: no server error and no answer outside the OpenAPI document.
+
+The hub is a real ``python -m server run`` process; Schemathesis (its CLI, as
+an outside tester runs it) generates requests from ``/api/v1/openapi.json`` —
+examples, boundary values, random data, negative data and stateful sequences —
+once with no credentials, once as a kiosk and once as an admin. Every answer
+must be documented for its operation, with the documented content type,
+headers and body schema, and none may be a 5xx. Seeds and example counts are
+fixed, so a run is repeatable and takes well under two minutes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import ARTIFACTS, HubProcess, login, provision, write_site
+
+pytestmark = pytest.mark.slow
+
+ST = Path(sys.executable).with_name("st")
+#: The checks that say "no server error, no schema violation" (Schemathesis' own names).
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubProcess, dict[str, str]]]:
+    workdir = tmp_path_factory.mktemp("schemathesis")
+    config = write_site(workdir / "site.toml", f"sqlite:///{workdir / 'qcall.db'}", counters=3)
+    creds = provision(config, 3)
+    hub = HubProcess(config, workdir)
+    hub.start()
+    try:
+        tokens = {"kiosk": creds.kiosk, "admin": login(hub.url, "admin", None, "admin-password")}
+        yield hub, tokens
+    finally:
+        hub.stop()
+
+
+def schemathesis(hub: HubProcess, name: str, *args: str, seed: int) -> None:
+    """Run ``st run`` against the hub; fail with Schemathesis' own report of what broke."""
+    report = ARTIFACTS.parent / f"schemathesis-{name}.txt"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(ST),
+        "run",
+        f"{hub.url}/api/v1/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        "25",
+        "--seed",
+        str(seed),
+        "--continue-on-failure",
+        "--request-timeout",
+        "20",
+        "--workers",
+        "1",
+        *args,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
+    report.write_text(done.stdout + done.stderr, encoding="utf-8")
+    assert done.returncode == 0, f"schemathesis ({name}) found failures; report in {report}:\n" + (
+        done.stdout[-12000:]
+    )
+    assert "generated" in done.stdout  # it really ran cases
+
+
+def test_anonymous_caller(running: tuple[HubProcess, dict[str, str]]) -> None:
+    hub, _ = running
+    schemathesis(hub, "anonymous", seed=1)
+
+
+def test_kiosk(running: tuple[HubProcess, dict[str, str]]) -> None:
+    hub, tokens = running
+    schemathesis(hub, "kiosk", "-H", f"Authorization: Bearer {tokens['kiosk']}", seed=2)
+
+
+def test_admin(running: tuple[HubProcess, dict[str, str]]) -> None:
+    """As an admin every counter action is reached; logging out would end the run's own session."""
+    hub, tokens = running
+    schemathesis(
+        hub,
+        "admin",
+        "-H",
+        f"Authorization: Bearer {tokens['admin']}",
+        "--exclude-path",
+        "/auth/logout",
+        seed=3,
+    )
