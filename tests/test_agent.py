@@ -213,6 +213,7 @@ def test_a_resent_job_is_reported_again_not_printed_again(local_agent) -> None:
 
     agent.handle_print_job(job)  # the hub did not hear "printed" and sends the job again
     assert hub.wait_for("print_status", ticket_id="t-1") == {
+        "job_id": "t-1",
         "ticket_id": "t-1",
         "state": "printed",
         "detail": "",
@@ -280,6 +281,7 @@ def test_a_ticket_printed_before_a_crash_is_not_printed_again(tmp_path: Path) ->
             agent.hub_connected()
             agent.handle_print_job(ticket_message("p1", "t-1", "A001"))
             assert hub.wait_for("print_status", ticket_id="t-1") == {
+                "job_id": "t-1",
                 "ticket_id": "t-1",
                 "state": "printed",
                 "detail": "",
