@@ -30,6 +30,8 @@ TABLES = {
     "users",
     "device_tokens",
     "staff_sessions",
+    "audit_log",
+    "print_jobs",
     "alembic_version",
 }
 

@@ -32,8 +32,12 @@ class PrintRequest:
 
     printer: str
     kiosk: str | None
-    #: The QR payload; "" prints the ticket without one (e.g. the hub knows no address a phone can reach).
-    status_url: str
+    #: Where visitors' status pages live; the QR payload is ``{url_base}/t/{ticket id}`` (the id is
+    #: made inside the transaction). "" prints the ticket without a QR code (no address a phone can open).
+    url_base: str
+
+    def status_url(self, ticket_id: str) -> str:
+        return f"{self.url_base}/t/{ticket_id}" if self.url_base else ""
 
 
 @dataclass(frozen=True)

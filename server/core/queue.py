@@ -164,7 +164,7 @@ class QueueCore:
                     printer=print_request.printer,
                     kiosk=print_request.kiosk,
                     waiting_ahead=ahead,
-                    status_url=print_request.status_url,
+                    status_url=print_request.status_url(ticket.id),
                     created_at=now,
                 )
                 tx.add_print_job(job)

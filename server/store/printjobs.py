@@ -49,7 +49,9 @@ class PrintJobs:
         return print_job(row) if row else None
 
     def of_ticket(self, ticket_id: str) -> list[PrintJobRecord]:
-        query = select(print_jobs).where(print_jobs.c.ticket_id == ticket_id).order_by(print_jobs.c.created_at)
+        query = (
+            select(print_jobs).where(print_jobs.c.ticket_id == ticket_id).order_by(print_jobs.c.created_at)
+        )
         with self.engine.begin() as conn:
             return [print_job(r) for r in conn.execute(query).mappings()]
 
