@@ -32,6 +32,7 @@ from server.core.calendar import utc_now
 from server.hub import build_hub
 from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, write_site
 
+PUBLIC_URL = "http://hall.example.test:8000"
 #: Generous: a loaded two-core machine may take a while.
 WAIT = 30
 HTTP_TIMEOUT = 20
@@ -440,7 +441,10 @@ class AgentProcess:
 
 @pytest.mark.slow
 def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> None:
-    config_path = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=1)
+    # A public URL: the hub is reached at 127.0.0.1 here, and a loopback QR code is never printed.
+    config_path = write_site(
+        tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=1, public_url=PUBLIC_URL
+    )
     with config_path.open("a", encoding="utf-8") as site_file:
         site_file.write(DEVICES_TOML)
     site = load_site(config_path)  # the site file with an agent-driven printer passes validation
@@ -543,6 +547,7 @@ def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> N
             agent.kill()
             assert "agent kiosk-pc-1" in printer_1_is("disconnected")["detail"]
             second = issue()
+            assert second["print"].pop("job_id")
             assert second["print"] == {"printer": "printer-1", "state": "waiting", "detail": "disconnected"}
 
             # It comes back: the waiting ticket prints, once.

@@ -60,13 +60,9 @@ settings = { printer = "printer-1" }
 
 def make_site(folder: Path, devices: str, public_url: str = "") -> tuple[Path, Any]:
     """A one-counter site with ``devices``, provisioned (kiosk "test-kiosk", admin, clerk1)."""
-    path = write_site(folder / "site.toml", f"sqlite:///{folder / 'qcall.db'}", counters=1)
-    text = path.read_text(encoding="utf-8")
-    if public_url:
-        text = text.replace(
-            'name_en = "Test Hall"\n', f'name_en = "Test Hall"\npublic_url = "{public_url}"\n', 1
-        )
-    path.write_text(text + devices, encoding="utf-8")
+    path = write_site(folder / "site.toml", f"sqlite:///{folder / 'qcall.db'}", 1, public_url)
+    with path.open("a", encoding="utf-8") as site_file:
+        site_file.write(devices)
     config = load_config(path)
     for device in config.devices:  # nothing in the site may reach past this machine
         if device.kind == "printer":
