@@ -24,7 +24,16 @@ from drivers.twins.virtual_printer import VirtualPrinter
 from server.config import load_config
 from server.core.calendar import utc_now
 from server.hub import build_hub
-from tests.support import ADMIN_PASSWORD, HubProcess, bearer, issue, login, provision, write_site
+from tests.support import (
+    ADMIN_PASSWORD,
+    CLERK_PASSWORD,
+    HubProcess,
+    bearer,
+    issue,
+    login,
+    provision,
+    write_site,
+)
 from tests.test_agent import AgentProcess, Listener, wait_until
 
 pytestmark = pytest.mark.slow
@@ -309,3 +318,42 @@ def test_agent_jobs_survive_hub_restarts_both_ways(tmp_path: Path) -> None:
         finally:
             agent.stop()
             hub.stop()
+
+
+# -- the counter console's button ----------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_counter_console_reprints_the_current_ticket(hall: LocalHall, browser: Any) -> None:
+    ticket = issue(hall.hub, hall.kiosk_token)
+    printed_event(hall.kiosk, ticket["id"], ticket["print"]["job_id"])
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{hall.hub.url}/counter/?counter=1")
+    page.fill("#login-username", "clerk1")
+    page.fill("#login-password", CLERK_PASSWORD)
+    page.fill("#login-counter", "1")
+    page.click("#login-submit")
+    page.wait_for_selector("#btn-call-next:enabled", timeout=10_000)
+    # This very ticket to counter 1 (earlier tests left others waiting): the console shows it.
+    called = requests.post(
+        f"{hall.hub.url}/api/v1/counters/1/call",
+        json={"ticket_id": ticket["id"]},
+        headers=bearer(hall.clerk_token),
+        timeout=HTTP_TIMEOUT,
+    )
+    assert called.status_code == 200, called.text
+    page.wait_for_function(
+        "n => (document.querySelector('#current-number')?.textContent || '').includes(n)",
+        arg=ticket["number"],
+        timeout=10_000,
+    )
+    page.wait_for_selector("#btn-reprint:enabled", timeout=10_000)
+    label = page.inner_text("#btn-reprint")
+    assert "重打" in label or "Reprint" in label
+    page.click("#btn-reprint")
+    wait_until(lambda: len(printed(hall.twin, ticket["number"])) == 2, "the console's reprint printed")
+    banner = page.wait_for_selector("#banner", state="visible", timeout=10_000).inner_text()
+    assert ticket["number"] in banner, banner
+    assert errors == []
