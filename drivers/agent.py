@@ -27,6 +27,10 @@ The config file (TOML)::
     product_id = 0x5011
     paper_mm = 58                # optional layout keys: they win over the hub's
 
+docs/printing.md ("The device agent's config file") lists every key and says
+which of the agent's file and the hub's site file wins for what: the
+connection is the agent's alone, a layout key here wins over the hub's.
+
 ``connector = "virtual"`` (with ``--virtual-printer``) prints on a virtual
 printer started by the agent itself and saves every ticket as a PNG: for
 trying the agent without hardware. This module imports nothing from ``server/``.

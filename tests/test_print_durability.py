@@ -357,3 +357,25 @@ def test_counter_console_reprints_the_current_ticket(hall: LocalHall, browser: A
     banner = page.wait_for_selector("#banner", state="visible", timeout=10_000).inner_text()
     assert ticket["number"] in banner, banner
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:5000", True),
+        ("http://127.8.9.1", True),
+        ("http://[::1]:5000/", True),
+        ("http://localhost:5000", True),
+        ("http://kiosk.localhost", True),
+        ("http://0.0.0.0:5000", True),
+        ("", True),
+        ("http://192.168.1.10:5000", False),
+        ("https://hall.example.cn", False),
+        ("http://[fe80::1]:5000", False),
+    ],
+)
+def test_loopback_addresses_are_never_printed(url: str, loopback: bool) -> None:
+    from server.printing import is_loopback_url, printable_url
+
+    assert is_loopback_url(url) is loopback
+    assert printable_url(url) == ("" if loopback else url)
