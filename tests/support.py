@@ -36,7 +36,7 @@ name_en = "Test Hall"
 timezone = "Asia/Shanghai"
 notice_zh = "测试公告"
 notice_en = "Test notice"
-{public_url}
+
 [hub]
 database_url = "{database_url}"
 
@@ -89,8 +89,11 @@ def write_site(path: Path, database_url: str, counters: int = 2, public_url: str
             f'[[counters]]\nnumber = {n}\nname_zh = "{n}号窗口"\n'
             f'name_en = "Counter {n}"\nservices = {services}\n'
         )
-    url = f'public_url = "{public_url}"\n' if public_url else ""
-    text = SITE_TOML.format(database_url=database_url, counters="\n".join(blocks), public_url=url)
+    text = SITE_TOML.format(database_url=database_url, counters="\n".join(blocks))
+    if public_url:
+        text = text.replace(
+            'notice_en = "Test notice"\n', f'notice_en = "Test notice"\npublic_url = "{public_url}"\n'
+        )
     path.write_text(text, encoding="utf-8")
     return path
 
