@@ -40,7 +40,13 @@
       "act.resume": "恢复",
       "act.refresh": "刷新",
       "act.call_this": "呼叫",
-      "hint.keys": "快捷键：F1–F8，或不在输入框时按数字 1–8。",
+      "act.reprint": "重打",
+      "hint.keys": "快捷键：F1–F9，或不在输入框时按数字 1–9。",
+      "done.reprinted": "{number} 已重新送往打印机。",
+      "done.reprint_waiting": "{number} 将在打印机恢复后重打（{detail}）。",
+      "done.reprint_failed": "{number} 无法重打：{detail}",
+      "err.no_printer": "没有可用的打印机：这张号票不是在带打印机的取号机上取的。",
+      "err.unknown_printer": "没有这台打印机。",
       "done.called": "已呼叫 {number}。",
       "done.recalled": "已重呼 {number}。",
       "done.started": "{number} 开始办理。",
@@ -103,7 +109,13 @@
       "act.resume": "Resume",
       "act.refresh": "Refresh",
       "act.call_this": "Call",
-      "hint.keys": "Shortcuts: F1–F8, or digits 1–8 when not typing in a field.",
+      "act.reprint": "Reprint",
+      "hint.keys": "Shortcuts: F1–F9, or digits 1–9 when not typing in a field.",
+      "done.reprinted": "{number} sent to the printer again.",
+      "done.reprint_waiting": "{number} will be reprinted when the printer is back ({detail}).",
+      "done.reprint_failed": "{number} cannot be reprinted: {detail}",
+      "err.no_printer": "No printer to use: this ticket was not issued at a kiosk with a printer.",
+      "err.unknown_printer": "There is no such printer.",
       "done.called": "Called {number}.",
       "done.recalled": "Recalled {number}.",
       "done.started": "Started {number}.",
@@ -260,8 +272,30 @@
       var paused = view && view.status === "paused";
       act(paused ? "resume" : "pause", undefined, paused ? "done.resumed" : "done.paused");
     },
-    "btn-refresh": function () { setMessage(null); refresh(); }
+    "btn-refresh": function () { setMessage(null); refresh(); },
+    "btn-reprint": reprint
   };
+
+  /**
+   * POST /tickets/{id}/reprint for the current ticket (a visitor lost or
+   * spoilt the paper); the hub prints it on the kiosk printer that issued it.
+   */
+  function reprint() {
+    var cur = view && view.current;
+    if (busy || !session || !cur) return Promise.resolve();
+    busy = true;
+    drawButtons();
+    return Q.api("POST", "/tickets/" + encodeURIComponent(cur.id) + "/reprint").then(function (res) {
+      var p = (res && res.print) || {};
+      var words = { number: (res && res.number) || cur.number, detail: p.detail || "" };
+      if (p.state === "failed") setMessage("error", function () { return Q.t("done.reprint_failed", words); });
+      else if (p.state === "waiting") setMessage("warn", function () { return Q.t("done.reprint_waiting", words); });
+      else setMessage("ok", function () { return Q.t("done.reprinted", words); });
+    }, failed).then(function () {
+      busy = false;
+      drawButtons();
+    });
+  }
 
   function wireActions() {
     Object.keys(ACTIONS).forEach(function (id) {
@@ -360,13 +394,13 @@
 
   /* -- keyboard -------------------------------------------------------- */
 
-  /** F1..F8 always (and swallowed, so F5 never reloads); digits 1..8 when not typing. */
+  /** F1..F9 always (and swallowed, so F5 never reloads); digits 1..9 when not typing. */
   function onKey(e) {
     if (!session || $("#transfer-dialog").open || e.altKey || e.ctrlKey || e.metaKey) return;
     var n = 0;
-    var f = /^F([1-8])$/.exec(e.key);
+    var f = /^F([1-9])$/.exec(e.key);
     if (f) n = +f[1];
-    else if (/^[1-8]$/.test(e.key) && !/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) n = +e.key;
+    else if (/^[1-9]$/.test(e.key) && !/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) n = +e.key;
     if (!n) return;
     e.preventDefault();
     var btn = document.querySelector('.act[data-key="' + n + '"]');
@@ -440,6 +474,7 @@
     enable("#btn-transfer", atCounter);
     enable("#btn-pause", !!view);
     enable("#btn-refresh", true);
+    enable("#btn-reprint", !!(view && view.current));
     var label = $("#btn-pause-label");
     label.setAttribute("data-i18n", view && view.status === "paused" ? "act.resume" : "act.pause");
     label.textContent = Q.t(label.getAttribute("data-i18n"));

@@ -2,17 +2,19 @@
 
     python -m drivers.agent --hub http://hub.local:8000 --token qd_agent_... --config agent.toml
 
-The hub sends ``print_job`` ``{"printer", "ticket", "options"}`` over Socket.IO;
-the agent prints it on the named printer's :class:`~drivers.printing.spooler.PrintSpooler`
-and answers ``print_status`` ``{"ticket_id", "state", "detail"}`` on every change
-of the job, and ``device_status`` ``{"printer", "state", "detail"}`` on every
-change of a printer (and for all of them after each (re)connect). The hub
-sends a job again after every reconnect until it is ``printed`` or ``failed``;
-a ticket the agent already knows is never printed again, its known state is
-reported instead (see ``docs/contract.md``, "Printing and devices"). The ids of
-the tickets printed are also kept on disk (``--state-dir``, one file per
-printer), so a job the hub resends after the agent crashed or lost power is
-not printed a second time.
+The hub sends ``print_job`` ``{"printer", "ticket", "options"}`` over Socket.IO
+(``ticket.job_id`` is the job's own id: a reprint is a new job of the same
+ticket); the agent prints it on the named printer's
+:class:`~drivers.printing.spooler.PrintSpooler` and answers ``print_status``
+``{"job_id", "ticket_id", "state", "detail"}`` on every change of the job, and
+``device_status`` ``{"printer", "state", "detail"}`` on every change of a
+printer (and for all of them after each (re)connect). The hub sends a job again
+after every reconnect (and after its own restart) until it is ``printed`` or
+``failed``; a job the agent already knows is never printed again, its known
+state is reported instead (see ``docs/contract.md``, "Printing and devices").
+The ids of the jobs printed are also kept on disk (``--state-dir``, one file
+per printer), so a job the hub resends after the agent crashed or lost power
+is answered ``printed``, not printed a second time.
 
 The config file (TOML)::
 
@@ -24,6 +26,10 @@ The config file (TOML)::
     vendor_id = 0x0416
     product_id = 0x5011
     paper_mm = 58                # optional layout keys: they win over the hub's
+
+docs/printing.md ("The device agent's config file") lists every key and says
+which of the agent's file and the hub's site file wins for what: the
+connection is the agent's alone, a layout key here wins over the hub's.
 
 ``connector = "virtual"`` (with ``--virtual-printer``) prints on a virtual
 printer started by the agent itself and saves every ticket as a PNG: for
@@ -232,7 +238,11 @@ def _valid_id(ticket_id: str) -> bool:
 
 
 class PrintedRecord:
-    """The ids of the tickets printed on one printer, kept in a file that survives a crash.
+    """The ids of the print jobs printed on one printer, kept in a file that survives a crash.
+
+    Job ids, not ticket ids: a reprint (a new job of the same ticket) must print.
+    Records written before job ids existed hold ticket ids, which were the job
+    ids of those days (``PrintTicket.job_key``), so they still match their resends.
 
     One id per line, appended and ``fsync``-ed before the hub is told "printed".
     A torn or garbled line (power lost mid-write) is ignored when the file is read.
@@ -405,9 +415,11 @@ class Agent:
         self._submit = threading.Lock()  # one print_job at a time: a resent job must not race its twin
         self._online = False
         self._printer_states: dict[str, PrinterState] = {}
-        #: Every ticket seen, with its last state: a resent job is answered from here.
+        #: Every job seen (by job id), with its last state: a resent job is answered from here.
         self._jobs: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
-        #: Job reports made while the hub could not hear them (latest per ticket).
+        #: The ticket of each job seen, for the reports (the hub tells the kiosk by ticket).
+        self._ticket_of: collections.OrderedDict[str, str] = collections.OrderedDict()
+        #: Job reports made while the hub could not hear them (latest per job).
         self._outbox: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._refusal: str | None = None
         self._stopping = False
@@ -490,26 +502,32 @@ class Agent:
         if not isinstance(ticket_id, str) or not ticket_id:
             log.warning("print_job without a ticket id ignored: %.200r", message)
             return
+        assert isinstance(raw_ticket, dict)
+        job_id = raw_ticket.get("job_id") or ticket_id
+        if not isinstance(job_id, str):
+            log.warning("print_job with a bad job id ignored: %.200r", message)
+            return
+        with self._lock:
+            self._ticket_of[job_id] = ticket_id
+            self._ticket_of.move_to_end(job_id)
+            while len(self._ticket_of) > REMEMBER_JOBS:
+                self._ticket_of.popitem(last=False)
         with self._submit:
             with self._lock:
-                known = self._jobs.get(ticket_id)
+                known = self._jobs.get(job_id)
             if known is not None:
-                log.info("print_job %s again: already %s, reporting it again", ticket_id, known[0])
-                self._report_job(ticket_id, *known)
+                log.info("print_job %s again: already %s, reporting it again", job_id, known[0])
+                self._report_job(job_id, *known)
                 return
             printer = message.get("printer")
-            if any(ticket_id in record for record in self._printed.values()):  # before a restart
-                log.info(
-                    "print_job %s again: printed before the agent restarted, reporting it again", ticket_id
-                )
-                self._report_job(ticket_id, PRINTED, "")
+            if any(job_id in record for record in self._printed.values()):  # before a restart
+                log.info("print_job %s again: printed before the agent restarted, reporting it again", job_id)
+                self._report_job(job_id, PRINTED, "")
                 return
             spooler = self.spoolers.get(printer) if isinstance(printer, str) else None
             if spooler is None:
-                log.warning(
-                    "print_job %s for printer %r, which this agent does not drive", ticket_id, printer
-                )
-                self._report_job(ticket_id, FAILED, f"printer {printer!r} is not configured on this agent")
+                log.warning("print_job %s for printer %r, which this agent does not drive", job_id, printer)
+                self._report_job(job_id, FAILED, f"printer {printer!r} is not configured on this agent")
                 return
             try:
                 ticket = PrintTicket.from_dict(raw_ticket)
@@ -518,19 +536,19 @@ class Agent:
                     raise ValueError(f"LayoutOptions: a table of keys, got {hub_options!r}")
                 options = LayoutOptions.from_dict({**hub_options, **self.entries[printer].layout})
             except (TypeError, ValueError) as exc:
-                log.warning("print_job %s refused: %s", ticket_id, exc)
-                self._report_job(ticket_id, FAILED, f"bad print job: {exc}")
+                log.warning("print_job %s refused: %s", job_id, exc)
+                self._report_job(job_id, FAILED, f"bad print job: {exc}")
                 return
             if spooler.options != options:
                 spooler.options = options  # the hub's site file and ours rarely change: for the jobs to come
-            log.info("print_job %s: %s on %s", ticket_id, ticket.number, printer)
+            log.info("print_job %s: ticket %s, %s on %s", job_id, ticket_id, ticket.number, printer)
             if not spooler.submit(ticket):
                 with self._lock:
-                    known = self._jobs.get(ticket_id)
+                    known = self._jobs.get(job_id)
                 if known is not None:  # the spooler knew it after all
-                    self._report_job(ticket_id, *known)
+                    self._report_job(job_id, *known)
                 else:
-                    self._report_job(ticket_id, FAILED, "the print queue is full")
+                    self._report_job(job_id, FAILED, "the print queue is full")
 
     def hub_connected(self) -> None:
         """After each (re)connect: every printer's state, then the job reports the hub missed."""
@@ -562,16 +580,16 @@ class Agent:
 
     # -- what the drivers report --------------------------------------------------------
 
-    def _job_changed(self, ticket_id: str, state: str, detail: str, printer: str = "") -> None:
+    def _job_changed(self, job_id: str, state: str, detail: str, printer: str = "") -> None:
         if state == PRINTED and printer in self._printed:
-            self._printed[printer].add(ticket_id)  # on disk before the hub hears it
+            self._printed[printer].add(job_id)  # on disk before the hub hears it
         with self._lock:
-            self._jobs[ticket_id] = (state, detail)
-            self._jobs.move_to_end(ticket_id)
+            self._jobs[job_id] = (state, detail)
+            self._jobs.move_to_end(job_id)
             while len(self._jobs) > REMEMBER_JOBS:
                 self._jobs.popitem(last=False)
-        log.info("ticket %s: %s%s", ticket_id, state, f" ({detail})" if detail else "")
-        self._report_job(ticket_id, state, detail)
+        log.info("job %s: %s%s", job_id, state, f" ({detail})" if detail else "")
+        self._report_job(job_id, state, detail)
 
     def _printer_changed(self, name: str, state: PrinterState) -> None:
         with self._lock:
@@ -589,16 +607,18 @@ class Agent:
             detail = "no status from the printer (not asked yet, no answer, or it cannot tell)"
         return {"printer": name, "state": state.value, "detail": detail}
 
-    def _report_job(self, ticket_id: str, state: str, detail: str) -> None:
-        payload = {"ticket_id": ticket_id, "state": state, "detail": detail}
+    def _report_job(self, job_id: str, state: str, detail: str) -> None:
+        with self._lock:
+            ticket_id = self._ticket_of.get(job_id, job_id)
+        payload = {"job_id": job_id, "ticket_id": ticket_id, "state": state, "detail": detail}
         with self._lock:
             if not (self._online and self._emit(PRINT_STATUS, payload)):
                 self._keep(payload)
 
     def _keep(self, payload: dict[str, Any]) -> None:
-        """Hold a job report for the next connection (the latest one per ticket)."""
-        self._outbox.pop(payload["ticket_id"], None)
-        self._outbox[payload["ticket_id"]] = payload
+        """Hold a job report for the next connection (the latest one per job)."""
+        self._outbox.pop(payload["job_id"], None)
+        self._outbox[payload["job_id"]] = payload
         while len(self._outbox) > REMEMBER_JOBS:
             self._outbox.popitem(last=False)
 

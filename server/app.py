@@ -21,6 +21,7 @@ from .counter_devices import CounterDevices
 from .hub import build_hub
 from .pages import pages
 from .printing import PrintService
+from .store.printjobs import PrintJobs
 from .voice import VOICE_DEVICE, VoiceService
 
 #: The largest request body the API reads; a ticket request is a few dozen bytes.
@@ -68,7 +69,12 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
 
     hub.devices.attach(publish)
     hub.printing = PrintService(
-        config, hub.devices, lambda: device_executor(socketio.async_mode), var_dir() / "prints"
+        config,
+        hub.devices,
+        lambda: device_executor(socketio.async_mode),
+        var_dir() / "prints",
+        jobs=PrintJobs(hub.store.engine),
+        clock=hub.clock,
     )
     hub.printing.start(publish)
     hub.counter_devices = CounterDevices(

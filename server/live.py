@@ -145,12 +145,16 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
 
     @socketio.on("print_status")
     def on_print_status(data: Any) -> None:
-        """An agent's word on a print job: ``{"ticket_id", "state", "detail"}``."""
+        """An agent's word on a print job: ``{"job_id", "ticket_id", "state", "detail"}``.
+
+        Agents older than job ids send ``ticket_id`` only; the hub finds that ticket's job.
+        """
         agent = agents.get(request.sid)
-        if agent and hub.printing and isinstance(data, dict) and isinstance(data.get("ticket_id"), str):
-            hub.printing.agent_job(
-                agent, data["ticket_id"], str(data.get("state")), str(data.get("detail", ""))
-            )
+        if not (agent and hub.printing and isinstance(data, dict)):
+            return
+        job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else data.get("ticket_id")
+        if isinstance(job_id, str) and job_id:
+            hub.printing.agent_job(agent, job_id, str(data.get("state")), str(data.get("detail", "")))
 
     @socketio.on("device_status")
     def on_device_status(data: Any) -> None:

@@ -1,14 +1,21 @@
 """Tickets on paper: the hub's side of printing.
 
-After a ticket is committed, the API hands it here; this module turns it into
-a :class:`~drivers.printing.ticket.PrintTicket` and gives it to the kiosk's
-printer: a spooler in the hub for printers it reaches itself, or a
+Before a ticket is committed, the API asks here for the kiosk's print request;
+the core writes the print job with the ticket (table ``print_jobs``), and this
+module turns the job into a :class:`~drivers.printing.ticket.PrintTicket` for
+the kiosk's printer: a spooler in the hub for printers it reaches itself, or a
 ``print_job`` over Socket.IO for printers driven by a device agent. The request
 never waits for paper: a dead printer only changes what the kiosk says.
+
+Jobs are durable: at start the hub resumes every job of the business day that
+is neither ``printed`` nor ``failed`` (spoolers at once, agents when they
+connect), and records each attempt and the end of every job. Delivery is at
+least once (docs/printing.md, "What is guaranteed").
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import threading
@@ -16,6 +23,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection
 
 from drivers.printing.connectors import open_printer
 from drivers.printing.layout import LayoutOptions
@@ -23,8 +33,12 @@ from drivers.printing.spooler import PrintSpooler
 from drivers.printing.ticket import PrintTicket
 
 from .config import PrinterSettings, SiteConfig
+from .core.calendar import Clock, utc_now
+from .core.model import Ticket
+from .core.printjobs import REPRINT, PrintJobRecord, PrintRequest, new_job_id
 from .core.queue import Issued
 from .devices import DeviceBoard, Publish
+from .store.printjobs import PrintJobs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +75,31 @@ def connector_settings(settings: PrinterSettings) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def is_loopback_url(url: str) -> bool:
+    """True for a URL only this very machine can open (127.x, ::1, localhost, 0.0.0.0)."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return True
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def printable_url(url: str) -> str:
+    """The QR payload to print: "" instead of a loopback address, which no visitor's phone can open.
+
+    A kiosk browser on the hub PC reaches it as 127.0.0.1; without
+    ``site.public_url`` that is the only address the request carries, and a QR
+    code pointing there is worse than none.
+    """
+    return "" if is_loopback_url(url) else url
+
+
 class PrintService:
     """Routes each kiosk's tickets to its printer and keeps the device board current."""
 
@@ -70,18 +109,27 @@ class PrintService:
         board: DeviceBoard,
         make_executor: Callable[[], Executor],
         virtual_dir: Path | None = None,
+        jobs: PrintJobs | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.board = board
+        #: The print queue on disk; None only where nothing needs to survive (a bare PrintService).
+        self.jobs = jobs
+        self.clock = clock
+        self.public_url = config.site.public_url
         #: One single-thread executor per printer: its connection always lives on the same thread.
         self.make_executor = make_executor
         self.publish: Publish | None = None
         self.spoolers: dict[str, PrintSpooler] = {}
         self.twins: dict[str, Any] = {}
-        #: Jobs sent to agents and not yet answered, by agent name, so a reconnecting agent gets them again.
+        #: Jobs sent to agents and not yet answered, by agent name then job id, so a
+        #: reconnecting agent gets them again.
         self.agent_jobs: dict[str, dict[str, dict[str, Any]]] = {}
-        #: Which kiosk is waiting for which ticket, to tell that kiosk how its print went.
-        self.ticket_kiosk: dict[str, str] = {}
+        #: Each unfinished job's ticket and kiosk (None: no kiosk to tell), by job id.
+        self.live_jobs: dict[str, tuple[str, str | None]] = {}
         self._lock = threading.Lock()
+        #: Set while closing: a job the spooler gives up because it is closing stays pending on disk.
+        self._closing = False
         self.virtual_dir = virtual_dir
         # Read once: every ticket needs them, and the config does not change while the hub runs.
         self.hall = config.hall()
@@ -98,8 +146,14 @@ class PrintService:
             self.kiosks_of.setdefault(printer, []).append(kiosk)
 
     def start(self, publish: Publish) -> None:
-        """Open a spooler for every printer the hub drives itself."""
+        """Open a spooler for every printer the hub drives itself, then resume the jobs left unfinished."""
         self.publish = publish
+        if self.printers and not self.public_url:
+            log.warning(
+                "site.public_url is empty: tickets are printed with the address the kiosk used to reach "
+                "the hub, and without any QR code when that is a loopback address (127.0.0.1, localhost); "
+                "set site.public_url to the address visitors' phones can open"
+            )
         for name, settings in self.printers.items():
             if settings.agent:
                 self.agent_jobs.setdefault(settings.agent, {})
@@ -116,8 +170,33 @@ class PrintService:
                 executor=self.make_executor(),
                 max_queue=SPOOL_LIMIT,
             )
+        self.resume()
+
+    def resume(self) -> int:
+        """Hand the printers every job of today left unfinished by the last run; older ones fail.
+
+        A ticket of an earlier business day is no use on paper any more: its
+        job is recorded ``failed`` rather than printed hours late.
+        """
+        if self.jobs is None:
+            return 0
+        today = self.hall.calendar.business_day(self.clock())
+        resumed = 0
+        for job, ticket in self.jobs.pending():
+            if ticket.business_day != today:
+                self.jobs.finish(job.id, "failed", "not resumed: from an earlier business day", self.clock())
+                continue
+            if job.printer not in self.printers:
+                self.jobs.finish(job.id, "failed", f"printer {job.printer!r} is not configured", self.clock())
+                continue
+            self._dispatch(job, ticket)
+            resumed += 1
+        if resumed:
+            log.info("print queue: resumed %d unfinished print job(s)", resumed)
+        return resumed
 
     def close(self) -> None:
+        self._closing = True
         for spooler in self.spoolers.values():
             spooler.close()
         for twin in self.twins.values():
@@ -125,22 +204,67 @@ class PrintService:
 
     # -- the kiosk's ticket --------------------------------------------------
 
-    def print_ticket(self, issued: Issued, kiosk: str | None, status_url: str) -> dict[str, Any]:
-        """Queue the ticket on the kiosk's printer; say at once what the kiosk should expect."""
+    def request_for(self, kiosk: str | None, url_base: str) -> PrintRequest | None:
+        """The print job to commit with a new ticket of ``kiosk``; None when it has no printer.
+
+        ``url_base`` is where status pages live; a loopback one is dropped (no QR code on paper).
+        """
         printer = self.printer_of.get(kiosk) if kiosk else None
-        if kiosk is None or printer is None:
+        if printer is None:
+            return None
+        return PrintRequest(printer=printer, kiosk=kiosk, url_base=printable_url(url_base))
+
+    def print_issued(self, issued: Issued) -> dict[str, Any]:
+        """Hand the job committed with the ticket to its printer; say at once what the kiosk should expect."""
+        job = issued.print_job
+        if job is None:
             return {"printer": None, "state": "none"}
-        job = self.print_ticket_data(issued, printer, status_url)
+        return self._dispatch(job, issued.ticket)
+
+    def reprint(
+        self,
+        ticket: Ticket,
+        waiting_ahead: int,
+        printer: str,
+        kiosk: str | None,
+        status_url: str,
+        also: Callable[[Connection], Any] | None = None,
+    ) -> dict[str, Any]:
+        """A new job for a ticket already issued (staff's reprint), stored with ``also`` (its audit row)."""
+        job = PrintJobRecord(
+            id=new_job_id(),
+            ticket_id=ticket.id,
+            printer=printer,
+            kiosk=kiosk,
+            waiting_ahead=waiting_ahead,
+            status_url=printable_url(status_url),
+            created_at=self.clock(),
+            kind=REPRINT,
+        )
+        if self.jobs is not None:
+            self.jobs.add(job, also)
+        return self._dispatch(job, ticket)
+
+    def _dispatch(self, job: PrintJobRecord, ticket: Ticket) -> dict[str, Any]:
+        paper = self.paper_for(job, ticket)
         with self._lock:
-            self.ticket_kiosk[job.ticket_id] = kiosk
-        settings = self.printers[printer]
+            self.live_jobs[job.id] = (ticket.id, job.kiosk)
+        settings = self.printers[job.printer]
+        answer: dict[str, Any]
         if settings.agent:
-            self._send_to_agent(settings.agent, printer, job, settings)
-            return self._expectation(printer)
-        spooler = self.spoolers.get(printer)
-        if spooler is None or not spooler.submit(job):
-            return {"printer": printer, "state": "failed", "detail": "the print queue is full"}
-        return self._expectation(printer)
+            self._send_to_agent(settings.agent, job.printer, paper, settings)
+            answer = self._expectation(job.printer)
+        else:
+            spooler = self.spoolers.get(job.printer)
+            if spooler is None or not spooler.submit(paper):
+                detail = "the print queue is full"
+                self._record(job.id, "failed", detail)
+                with self._lock:
+                    self.live_jobs.pop(job.id, None)
+                answer = {"printer": job.printer, "state": "failed", "detail": detail}
+            else:
+                answer = self._expectation(job.printer)
+        return {**answer, "job_id": job.id}
 
     def _expectation(self, printer: str) -> dict[str, Any]:
         """What the kiosk may expect: queued if the printer was fine a moment ago, else waiting and why."""
@@ -152,11 +276,11 @@ class PrintService:
             "detail": "" if ready else (status.state if status else "unknown"),
         }
 
-    def print_ticket_data(self, issued: Issued, printer: str, status_url: str) -> PrintTicket:
+    def paper_for(self, job: PrintJobRecord, ticket: Ticket) -> PrintTicket:
+        """What the paper shows, from the ticket row and what its job kept (people ahead, QR payload)."""
         hall = self.hall
-        ticket = issued.ticket
         service = hall.services[ticket.service]
-        settings = self.printers[printer]
+        settings = self.printers[job.printer]
         return PrintTicket(
             ticket_id=ticket.id,
             number=ticket.number,
@@ -164,12 +288,13 @@ class PrintService:
             site_name_en=hall.name_en,
             service_name_zh=service.name_zh,
             service_name_en=service.name_en,
-            waiting_ahead=issued.waiting_ahead,
-            estimated_wait_minutes=self.estimate_minutes(ticket.service, issued.waiting_ahead),
+            waiting_ahead=job.waiting_ahead,
+            estimated_wait_minutes=self.estimate_minutes(ticket.service, job.waiting_ahead),
             issued_at=hall.calendar.local(ticket.issued_at).strftime("%Y-%m-%d %H:%M"),
-            status_url=status_url,
+            status_url=printable_url(job.status_url),
             footer_zh=settings.footer_zh,
             footer_en=settings.footer_en,
+            job_id=job.id,
         )
 
     def estimate_minutes(self, service: str, ahead: int) -> int:
@@ -179,15 +304,34 @@ class PrintService:
 
     # -- what the drivers report ---------------------------------------------
 
-    def job_changed(self, ticket_id: str, state: str, detail: str = "") -> None:
+    def job_changed(self, job_id: str, state: str, detail: str = "") -> None:
+        """A spooler's (or an agent's) word on a job: kept on disk first, then told to its kiosk."""
+        if self._closing and state == "failed":
+            return  # "spooler closed": the job stays pending on disk and is resumed at the next start
         with self._lock:
-            kiosk = self.ticket_kiosk.get(ticket_id)
+            ticket_id, kiosk = self.live_jobs.get(job_id, (None, None))
             if state in ("printed", "failed"):
-                self.ticket_kiosk.pop(ticket_id, None)
+                self.live_jobs.pop(job_id, None)
+        if ticket_id is None:
+            return
+        self._record(job_id, state, detail)
         if kiosk and self.publish:
             self.publish(
-                PRINT_STATUS, {"ticket_id": ticket_id, "state": state, "detail": detail}, device_room(kiosk)
+                PRINT_STATUS,
+                {"ticket_id": ticket_id, "job_id": job_id, "state": state, "detail": detail},
+                device_room(kiosk),
             )
+
+    def _record(self, job_id: str, state: str, detail: str) -> None:
+        if self.jobs is None:
+            return
+        try:
+            if state == "printing":
+                self.jobs.attempt(job_id)
+            elif state in ("printed", "failed"):
+                self.jobs.finish(job_id, state, detail, self.clock())
+        except Exception:  # the paper is what matters; a failed write is resumed (printed again) at worst
+            log.exception("print queue: cannot record job %s as %s", job_id, state)
 
     def printer_changed(self, name: str, state: Any, detail: str = "") -> None:
         status = self.board.report(name, getattr(state, "value", str(state)), detail)
@@ -206,7 +350,7 @@ class PrintService:
     def _send_to_agent(self, agent: str, printer: str, job: PrintTicket, settings: PrinterSettings) -> None:
         message = {"printer": printer, "ticket": job.to_dict(), "options": layout_options(settings).to_dict()}
         with self._lock:
-            self.agent_jobs.setdefault(agent, {})[job.ticket_id] = message
+            self.agent_jobs.setdefault(agent, {})[job.job_key] = message
         if self.publish:
             self.publish(PRINT_JOB, message, agent_room(agent))
 
@@ -223,15 +367,21 @@ class PrintService:
             if settings.agent == agent:
                 self.printer_changed(name, "disconnected", f"agent {agent} is not connected")
 
-    def agent_job(self, agent: str, ticket_id: str, state: str, detail: str = "") -> None:
-        """An agent reports on a job; only jobs sent to that agent count."""
+    def agent_job(self, agent: str, job_id: str, state: str, detail: str = "") -> None:
+        """An agent reports on a job; only jobs sent to that agent count.
+
+        ``job_id`` may be a ticket id, from an agent older than job ids: then it
+        names that ticket's pending job.
+        """
         with self._lock:
             jobs = self.agent_jobs.get(agent, {})
-            if ticket_id not in jobs:
-                return
+            if job_id not in jobs:
+                job_id = next((k for k, m in jobs.items() if m["ticket"]["ticket_id"] == job_id), "")
+                if not job_id:
+                    return
             if state in ("printed", "failed"):
-                del jobs[ticket_id]
-        self.job_changed(ticket_id, state, detail)
+                del jobs[job_id]
+        self.job_changed(job_id, state, detail)
 
     def agent_printer(self, agent: str, printer: str, state: str, detail: str = "") -> None:
         """An agent reports on a printer; only the agent it is configured for may."""

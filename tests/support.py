@@ -76,8 +76,12 @@ CLERK_PASSWORD = "clerk-password"
 ADMIN_PASSWORD = "admin-password"
 
 
-def write_site(path: Path, database_url: str, counters: int = 2) -> Path:
-    """A small site: two services, ``counters`` counters serving both (counter 2 prefers ASK)."""
+def write_site(path: Path, database_url: str, counters: int = 2, public_url: str = "") -> Path:
+    """A small site: two services, ``counters`` counters serving both (counter 2 prefers ASK).
+
+    ``public_url``: what printed QR codes point at; without it a hub reached at
+    127.0.0.1 prints its tickets without a QR code (a loopback address helps no phone).
+    """
     blocks = []
     for n in range(1, counters + 1):
         services = '["ASK", "PAY"]' if n == 2 else '["PAY", "ASK"]'
@@ -85,7 +89,12 @@ def write_site(path: Path, database_url: str, counters: int = 2) -> Path:
             f'[[counters]]\nnumber = {n}\nname_zh = "{n}号窗口"\n'
             f'name_en = "Counter {n}"\nservices = {services}\n'
         )
-    path.write_text(SITE_TOML.format(database_url=database_url, counters="\n".join(blocks)), encoding="utf-8")
+    text = SITE_TOML.format(database_url=database_url, counters="\n".join(blocks))
+    if public_url:
+        text = text.replace(
+            'notice_en = "Test notice"\n', f'notice_en = "Test notice"\npublic_url = "{public_url}"\n'
+        )
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -32,6 +32,7 @@ from server.core.calendar import utc_now
 from server.hub import build_hub
 from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, write_site
 
+PUBLIC_URL = "http://hall.example.test:8000"
 #: Generous: a loaded two-core machine may take a while.
 WAIT = 30
 HTTP_TIMEOUT = 20
@@ -213,6 +214,7 @@ def test_a_resent_job_is_reported_again_not_printed_again(local_agent) -> None:
 
     agent.handle_print_job(job)  # the hub did not hear "printed" and sends the job again
     assert hub.wait_for("print_status", ticket_id="t-1") == {
+        "job_id": "t-1",
         "ticket_id": "t-1",
         "state": "printed",
         "detail": "",
@@ -280,6 +282,7 @@ def test_a_ticket_printed_before_a_crash_is_not_printed_again(tmp_path: Path) ->
             agent.hub_connected()
             agent.handle_print_job(ticket_message("p1", "t-1", "A001"))
             assert hub.wait_for("print_status", ticket_id="t-1") == {
+                "job_id": "t-1",
                 "ticket_id": "t-1",
                 "state": "printed",
                 "detail": "",
@@ -438,7 +441,10 @@ class AgentProcess:
 
 @pytest.mark.slow
 def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> None:
-    config_path = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=1)
+    # A public URL: the hub is reached at 127.0.0.1 here, and a loopback QR code is never printed.
+    config_path = write_site(
+        tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=1, public_url=PUBLIC_URL
+    )
     with config_path.open("a", encoding="utf-8") as site_file:
         site_file.write(DEVICES_TOML)
     site = load_site(config_path)  # the site file with an agent-driven printer passes validation
@@ -541,6 +547,7 @@ def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> N
             agent.kill()
             assert "agent kiosk-pc-1" in printer_1_is("disconnected")["detail"]
             second = issue()
+            assert second["print"].pop("job_id")
             assert second["print"] == {"printer": "printer-1", "state": "waiting", "detail": "disconnected"}
 
             # It comes back: the waiting ticket prints, once.

@@ -666,3 +666,39 @@ def test_the_issuing_kiosk_is_in_the_history_and_the_event(sqlite_url: str) -> N
     ticket = bench.core.issue("PAY", issued_by="kiosk-1").ticket
     assert bench.get(ticket.id).history[0].detail == {"priority": 0, "issued_by": "kiosk-1"}
     assert bench.events[-1].payload["issued_by"] == "kiosk-1"
+
+
+def test_a_print_request_is_committed_with_its_ticket_or_not_at_all(bench: Bench) -> None:
+    from server.core.printjobs import PrintRequest
+    from server.store.printjobs import PrintJobs
+
+    jobs = PrintJobs(bench.core.store.engine)
+    request = PrintRequest(printer="printer-1", kiosk="kiosk-1", url_base="http://hall.example")
+    bench.tick()
+    issued = bench.core.issue("PAY", issued_by="kiosk-1", print_request=request)
+    job = issued.print_job
+    assert job is not None and job.id != issued.ticket.id
+    assert (job.ticket_id, job.printer, job.kiosk, job.state) == (
+        issued.ticket.id,
+        "printer-1",
+        "kiosk-1",
+        "queued",
+    )
+    assert job.status_url == f"http://hall.example/t/{issued.ticket.id}"
+    assert job.waiting_ahead == issued.waiting_ahead == 0
+    assert [(j.id, t.id) for j, t in jobs.pending()] == [(job.id, issued.ticket.id)]
+
+    # A refused ticket leaves no job behind: one transaction.
+    for _ in range(2):
+        bench.tick()
+        bench.core.issue("NEW", print_request=request)
+    with pytest.raises(DailyLimitReached):
+        bench.core.issue("NEW", print_request=request)
+    assert len(jobs.pending()) == 3
+
+    assert jobs.finish(job.id, "printed", "", bench.tick())
+    assert not jobs.finish(job.id, "failed", "late", bench.tick())  # finished once
+    assert jobs.get(job.id).state == "printed"
+    no_url = PrintRequest(printer="printer-1", kiosk=None, url_base="")
+    assert bench.core.issue("PAY", print_request=no_url).print_job.status_url == ""
+    assert bench.core.issue("PAY").print_job is None

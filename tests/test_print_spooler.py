@@ -237,6 +237,34 @@ def test_the_same_ticket_submitted_twice_prints_once(make_spooler, twin: Virtual
     assert_printed_once(twin, TICKET, second)
 
 
+def test_a_reprint_is_a_new_job_and_prints_a_resend_of_a_job_does_not(
+    make_spooler, twin: VirtualPrinter, events: Events
+):
+    first = replace(TICKET, job_id="j-1")
+    spooler = make_spooler()
+    assert spooler.submit(first)
+    assert events.job_reached("j-1", "printed")  # on_job names the job, not the ticket
+    assert not spooler.submit(first)  # the same job again: never printed twice
+    reprint = replace(TICKET, job_id="j-2")
+    assert spooler.submit(reprint)  # the same ticket, a new job: it prints
+    assert events.job_reached("j-2", "printed")
+    assert_printed_once(twin, first, reprint)
+
+
+def test_an_unconfirmed_job_is_sent_again_with_a_possible_duplicate_warning(
+    make_spooler, twin: VirtualPrinter, events: Events, caplog: pytest.LogCaptureFixture
+):
+    spooler = make_spooler()
+    twin.drop_next_connection_after_cut()  # the paper is out, the answer never comes
+    with caplog.at_level("WARNING", logger="drivers.printing.spooler"):
+        assert spooler.submit(TICKET)
+        assert events.job_reached(TICKET.ticket_id, "printed")
+    assert twin.wait_for_documents(2, WAIT)
+    assert [d.cut for d in twin.documents] == [True, True], "at least once: sent again whole"
+    warnings = [r.getMessage() for r in caplog.records if "possible duplicate" in r.getMessage()]
+    assert len(warnings) == 1 and TICKET.ticket_id in warnings[0]
+
+
 def test_the_queue_bound_is_honoured_and_jobs_print_in_order(
     make_spooler, twin: VirtualPrinter, events: Events
 ):

@@ -31,6 +31,7 @@ TABLES = {
     "device_tokens",
     "staff_sessions",
     "audit_log",
+    "print_jobs",
     "alembic_version",
 }
 

@@ -48,6 +48,8 @@ HTTP_TIMEOUT = 20
 #: Printer settings that shape the paper; everything about reaching the printer is replaced.
 LAYOUT_KEYS = ("paper_mm", "chinese", "qr", "number_size", "footer_zh", "footer_en")
 CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Printed in the QR codes; never contacted.
+PUBLIC_URL = "http://hall.example.test:8000"
 
 
 # -- a sample site, rewritten onto local twins --------------------------------------------
@@ -118,6 +120,8 @@ def prepare_sample(sample: Path, folder: Path) -> SampleSite:
     data["hub"]["database_url"] = f"sqlite:///{folder / 'qcall.db'}"
     data["hub"]["host"] = "127.0.0.1"
     data["hours"] = {**data.get("hours", {}), "enforce": False}
+    # QR codes point at the hall's public address; a hub reached at 127.0.0.1 would print none.
+    data["site"]["public_url"] = PUBLIC_URL
     twins: dict[str, VirtualPrinter] = {}
     try:
         for device in data.get("devices", []):
@@ -263,7 +267,7 @@ def check_document(doc: PrintedDocument, ticket: dict[str, Any], service_zh: str
     assert number_lines[0].width_mult > 1 and number_lines[0].height_mult > 1, number_lines[0]
     assert f"前面还有 {ahead} 人" in texts, texts
     assert doc.qr_payloads == [ticket["status_url"]]
-    assert ticket["status_url"].startswith("http://127.0.0.1:")
+    assert ticket["status_url"].startswith(f"{PUBLIC_URL}/t/")
 
 
 # -- (b) faults, and (c) the kiosk page, on one hub of the utility-hall sample ---------------

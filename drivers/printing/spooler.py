@@ -5,7 +5,8 @@ in order and runs every blocking step (opening the transport, rendering,
 writing, asking the status) on the given executor, each with a timeout. It
 never sleeps on the caller's time and never prints a ticket twice.
 
-A job's life, reported through ``on_job(ticket_id, state, detail)``::
+A job's life, reported through ``on_job(job_key, state, detail)`` (the
+ticket's ``job_id``, or its ticket id when it has none)::
 
     queued ──► printing ──► printed
        │  ▲        │
@@ -22,6 +23,11 @@ it arrived (one ordered stream). A connection that breaks before that answer
 means the ticket did not come out whole: the job goes back to the head of the
 queue and is printed again, whole, after ``ESC @`` on a new connection.
 Transports that cannot answer (a file) are printed to without asking.
+
+Delivery is at least once: when every byte of a job was written (the cut
+included) but the answer never came, the paper may well have come out; the
+job is still sent again, and a WARNING saying "possible duplicate" names the
+ticket, so a second slip at the kiosk can be explained.
 """
 
 from __future__ import annotations
@@ -69,6 +75,10 @@ class PrintJob:
     def ticket_id(self) -> str:
         return self.ticket.ticket_id
 
+    @property
+    def job_id(self) -> str:
+        return self.ticket.job_key
+
 
 @dataclass(eq=False)
 class _Job:
@@ -81,6 +91,12 @@ class _Job:
     announced: bool = False  # "queued" was reported: the worker may take it
     finished: bool = False
     data: bytes | None = field(default=None, repr=False)
+    #: Every byte was written at least once without a confirmation: sending again may print twice.
+    unconfirmed: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.ticket.job_key
 
 
 class _Lost(Exception):
@@ -152,16 +168,16 @@ class PrintSpooler:
     # -- what the hub calls ---------------------------------------------------
 
     def submit(self, ticket: PrintTicket) -> bool:
-        """Queue a ticket; False when the queue is full, the spooler closed, or the ticket is known."""
+        """Queue a ticket; False when the queue is full, the spooler closed, or the job is known."""
         with self._cond:
             if self._closed or len(self._queue) >= self.max_queue:
                 return False
-            if ticket.ticket_id in self._active or ticket.ticket_id in self._printed:
+            if ticket.job_key in self._active or ticket.job_key in self._printed:
                 return False
             now = time.monotonic()
             job = _Job(ticket, submitted_at=time.time(), expires_at=now + self.expire_after)
             self._queue.append(job)
-            self._active[ticket.ticket_id] = job
+            self._active[ticket.job_key] = job
         self._emit_job(job, QUEUED, "")
         with self._cond:
             job.announced = True
@@ -280,15 +296,23 @@ class PrintSpooler:
                 log.exception("print spooler %s: cannot lay out ticket %s", self.name, job.ticket.ticket_id)
                 self._finish(job, FAILED, f"cannot lay out the ticket: {exc}")
                 return
+        if job.unconfirmed:
+            log.warning(
+                "print spooler %s: ticket %s (job %s) sent again although all its bytes were written "
+                "before: the printer never confirmed them, so this is a possible duplicate on paper",
+                self.name,
+                job.ticket.ticket_id,
+                job.key,
+            )
         self._set_job(job, PRINTING, "")
         job.attempts += 1
         try:
             confirm = self.confirm_timeout if checkable else None
             after = self._call(
-                self._send, self._printer, job.data, self._needs_reset, confirm, timeout=self.job_timeout
+                self._send, self._printer, job.data, self._needs_reset, confirm, job, timeout=self.job_timeout
             )
         except Exception as exc:
-            log.warning("print spooler %s: job %s not confirmed: %r", self.name, job.ticket.ticket_id, exc)
+            log.warning("print spooler %s: job %s not confirmed: %r", self.name, job.key, exc)
             self._lost(job)
             return
         if after is not None:
@@ -297,6 +321,7 @@ class PrintSpooler:
                 return
             self._set_status(after)
             if not after.ready:  # e.g. the paper ran out during the job: the printer dropped it
+                job.unconfirmed = False  # the printer answered: that copy did not come out whole
                 self._needs_reset = True
                 self._not_ready(after)
                 self._pause(self._backoff())
@@ -366,11 +391,16 @@ class PrintSpooler:
             return PrinterState.DISCONNECTED
 
     @staticmethod
-    def _send(printer: Any, data: bytes, reset: bool, confirm_timeout: float | None) -> PrinterState | None:
+    def _send(
+        printer: Any, data: bytes, reset: bool, confirm_timeout: float | None, job: _Job | None = None
+    ) -> PrinterState | None:
         printer._raw(RESET + data if reset else data)
         flush = getattr(printer, "flush", None)
         if callable(flush):
             flush()
+        if job is not None:
+            # Handed to the transport whole, cut included: from here a lost answer is ambiguous.
+            job.unconfirmed = True
         if confirm_timeout is None:
             return None
         return query_status(printer, confirm_timeout)
@@ -411,9 +441,9 @@ class PrintSpooler:
             job.finished = True
             with contextlib.suppress(ValueError):
                 self._queue.remove(job)
-            self._active.pop(job.ticket.ticket_id, None)
+            self._active.pop(job.key, None)
             if state == PRINTED:
-                self._printed[job.ticket.ticket_id] = None
+                self._printed[job.key] = None
                 while len(self._printed) > self.remember_printed:
                     self._printed.popitem(last=False)
         self._emit_job(job, state, detail)
@@ -428,7 +458,7 @@ class PrintSpooler:
         if self._on_job is None:
             return
         try:
-            self._on_job(job.ticket.ticket_id, state, detail)
+            self._on_job(job.key, state, detail)
         except Exception:
             log.exception("print spooler %s: on_job callback failed", self.name)
 

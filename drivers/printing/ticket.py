@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PrintTicket:
-    ticket_id: str  # job identity: a ticket is printed once
+    ticket_id: str
     number: str  # "A012"
     site_name_zh: str
     site_name_en: str
@@ -25,6 +25,13 @@ class PrintTicket:
     status_url: str  # the QR payload
     footer_zh: str = ""
     footer_en: str = ""
+    #: The print job's own id (a reprint is a new job of the same ticket); "" means the ticket id.
+    job_id: str = ""
+
+    @property
+    def job_key(self) -> str:
+        """What printers remember as printed: the job, so a reprint is not mistaken for a resend."""
+        return self.job_id or self.ticket_id
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the ``ticket`` of a ``print_job`` message)."""

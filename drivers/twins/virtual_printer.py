@@ -265,6 +265,7 @@ class VirtualPrinter(_PrinterTwin):
         self.connections = 0
         self._listener: socket.socket | None = None
         self._drop_after: int | None = None
+        self._drop_after_cut = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -278,6 +279,15 @@ class VirtualPrinter(_PrinterTwin):
         """
         with self._cond:
             self._drop_after = max(0, n_bytes)
+
+    def drop_next_connection_after_cut(self) -> None:
+        """Reset the connection right after the next cut, before answering anything that follows.
+
+        The ticket is on paper, whole, but the sender never hears the printer
+        confirm it: the ambiguous case where an at-least-once sender prints twice.
+        """
+        with self._cond:
+            self._drop_after_cut = True
 
     def start(self) -> VirtualPrinter:
         self._listener = socket.create_server((self.host, self.port), backlog=16)
@@ -327,7 +337,12 @@ class VirtualPrinter(_PrinterTwin):
                             self._drop_after = None
                         else:
                             self._drop_after -= len(data)
+                with self._cond:
+                    cuts_before = len(self._decoder.documents)
                 answers = self._receive(data) if data else b""
+                with self._cond:
+                    if self._drop_after_cut and len(self._decoder.documents) > cuts_before:
+                        self._drop_after_cut, dropped = False, True
                 if dropped:
                     # SO_LINGER 0: close() sends a reset, like a printer that lost power.
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

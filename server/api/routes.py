@@ -46,6 +46,10 @@ class TicketBody(_Body):
     service: Annotated[str, Field(min_length=1, max_length=32)]
 
 
+class ReprintBody(_Body):
+    printer: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
 class CallBody(_Body):
     ticket_id: Annotated[str, Field(min_length=1, max_length=32)]
 
@@ -87,9 +91,13 @@ def parse(model: type[M]) -> M:
         raise ApiError(400, f"'{field}': {message}" if first["loc"] else message) from None
 
 
+def status_url_base() -> str:
+    """Where visitors' status pages live: ``site.public_url``, else the address this request came to."""
+    return hub().config.site.public_url or request.host_url.rstrip("/")
+
+
 def status_url(ticket_id: str) -> str:
-    base = hub().config.site.public_url or request.host_url.rstrip("/")
-    return f"{base}/t/{ticket_id}"
+    return f"{status_url_base()}/t/{ticket_id}"
 
 
 def ticket_json(ticket: Ticket, waiting_ahead: int) -> dict[str, Any]:
@@ -192,16 +200,71 @@ def issue_ticket() -> tuple[Response, int]:
     principal = current_principal()
     kiosk = principal.name if principal.is_device else None
     the_hub = hub()
-    issued = the_hub.core.issue(body.service, issued_by=kiosk)
+    printing = the_hub.printing
+    request_print = None
+    if printing is not None:
+        try:
+            request_print = printing.request_for(kiosk, status_url_base())
+        except Exception:  # a printing fault never stops a ticket
+            log.exception("could not prepare a print job")
+    issued = the_hub.core.issue(body.service, issued_by=kiosk, print_request=request_print)
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
     answer["print"] = {"printer": None, "state": "none"}
-    if the_hub.printing is not None:
+    if printing is not None and issued.print_job is not None:
         try:
-            answer["print"] = the_hub.printing.print_ticket(issued, kiosk, answer["status_url"])
+            answer["print"] = printing.print_issued(issued)
         except Exception:  # the ticket is committed: the visitor gets it on screen whatever happens
             log.exception("could not queue ticket %s for printing", issued.ticket.number)
             answer["print"] = {"printer": None, "state": "failed", "detail": "printing is unavailable"}
     return jsonify(answer), 201
+
+
+@api.post("/tickets/<ticket_id>/reprint")
+@requires("staff", "admin")
+def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
+    """Print a ticket again (a new print job), on the issuing kiosk's printer or the one named."""
+    body = parse(ReprintBody)
+    the_hub = hub()
+    ticket, ahead = the_hub.core.ticket(ticket_id)  # 404 for an unknown ticket
+    printing = the_hub.printing
+    if printing is None or not printing.printers:
+        raise ApiError(409, "no printer is configured on this hub", "no_printer")
+    issued = next((e for e in ticket.history if e.kind is EventKind.ISSUED), None)
+    kiosk = issued.detail.get("issued_by") if issued else None
+    kiosk_printer = printing.printer_of.get(kiosk) if isinstance(kiosk, str) else None
+    printer = body.printer or kiosk_printer
+    if printer is None:
+        raise ApiError(
+            409,
+            "this ticket was not issued at a kiosk with a printer: name the printer to use",
+            "no_printer",
+        )
+    if printer not in printing.printers:
+        raise ApiError(400, f"there is no printer {printer!r}", "unknown_printer")
+    principal = current_principal()
+    now = the_hub.clock()
+    detail = {"number": ticket.number, "printer": printer}
+
+    def audit(conn: Any) -> None:
+        the_hub.audit.record(
+            principal.name,
+            "ticket.reprint",
+            f"ticket:{ticket.id}",
+            now,
+            detail,
+            address=request.remote_addr or "",
+            conn=conn,
+        )
+
+    answer = printing.reprint(
+        ticket,
+        ahead,
+        printer,
+        kiosk if printer == kiosk_printer else None,
+        status_url(ticket.id),
+        also=audit,
+    )
+    return jsonify(ticket_id=ticket.id, number=ticket.number, print=answer), 201
 
 
 @api.get("/tickets/<ticket_id>")

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from .model import CounterState, Ticket, TicketEvent, TicketStatus
+from .printjobs import PrintJobRecord
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class StoreTx(Protocol):
     def add_ticket(self, ticket: Ticket) -> None: ...
 
     def add_event(self, event: TicketEvent) -> None: ...
+
+    def add_print_job(self, job: PrintJobRecord) -> None:
+        """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""
 
     def get_ticket(self, ticket_id: str) -> Ticket | None: ...
 

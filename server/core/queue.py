@@ -43,6 +43,7 @@ from .model import (
 )
 from .policy import CallingPolicy, preference_policy
 from .ports import Store, StoreTx
+from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 
 #: How many tickets of each service the policy sees when choosing.
 POLICY_HEAD = 20
@@ -84,6 +85,8 @@ class Issued:
 
     ticket: Ticket
     waiting_ahead: int
+    #: The print job committed with the ticket, when one was asked for.
+    print_job: PrintJobRecord | None = None
 
 
 def new_ticket_id() -> str:
@@ -110,11 +113,20 @@ class QueueCore:
 
     # -- kiosk -----------------------------------------------------------
 
-    def issue(self, service_code: str, priority: int = 0, issued_by: str | None = None) -> Issued:
+    def issue(
+        self,
+        service_code: str,
+        priority: int = 0,
+        issued_by: str | None = None,
+        print_request: PrintRequest | None = None,
+    ) -> Issued:
         """Give a walk-in visitor the next number of ``service_code``.
 
         ``issued_by`` names the kiosk (its device name), so the ticket is printed
         on that kiosk's printer and reports can count tickets per kiosk.
+        ``print_request`` adds a print job in the same transaction: a ticket the
+        kiosk was told will print is never committed without its job (a crash
+        of the hub must not lose the paper).
         """
         service = self.hall.service(service_code)
         now = self.clock()
@@ -144,8 +156,20 @@ class QueueCore:
                 detail["issued_by"] = issued_by
             tx.add_event(TicketEvent(ticket.id, EventKind.ISSUED, now, detail=detail))
             ahead = tx.count_ahead(ticket)
+            job = None
+            if print_request is not None:
+                job = PrintJobRecord(
+                    id=new_job_id(),
+                    ticket_id=ticket.id,
+                    printer=print_request.printer,
+                    kiosk=print_request.kiosk,
+                    waiting_ahead=ahead,
+                    status_url=print_request.status_url(ticket.id),
+                    created_at=now,
+                )
+                tx.add_print_job(job)
         self._publish(ev.TICKET_ISSUED, ticket=ticket.public(), waiting_ahead=ahead, issued_by=issued_by)
-        return Issued(ticket, ahead)
+        return Issued(ticket, ahead, job)
 
     # -- anyone ----------------------------------------------------------
 

@@ -140,3 +140,25 @@ audit_log = Table(
     Column("address", String(64), nullable=False, default=""),
     Index("ix_audit_log_at", "at"),
 )
+
+#: Every ticket sent (or to be sent) to a printer, written with the ticket in one
+#: transaction: the hub resumes the unfinished ones at start. ``id`` is the job's
+#: own id (a reprint is a new job of the same ticket); what the paper needs that
+#: the ticket row does not keep (people ahead, the QR payload) is kept here.
+print_jobs = Table(
+    "print_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("ticket_id", String(32), ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("printer", String(64), nullable=False),
+    Column("kiosk", String(64)),
+    Column("kind", String(16), nullable=False, default="issue"),
+    Column("waiting_ahead", Integer, nullable=False, default=0),
+    Column("status_url", String(512), nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    Column("detail", String(256), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Index("ix_print_jobs_state", "state"),
+)

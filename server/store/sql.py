@@ -39,7 +39,8 @@ from ..core.model import (
     TicketStatus,
 )
 from ..core.ports import CallRecord, ServiceQueue
-from .schema import counter_states, sequences, ticket_events, tickets
+from ..core.printjobs import PrintJobRecord
+from .schema import counter_states, print_jobs, sequences, ticket_events, tickets
 
 _CALLABLE = [s.value for s in CALLABLE]
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
@@ -119,6 +120,9 @@ class SqlTx:
                 detail=event_.detail,
             )
         )
+
+    def add_print_job(self, job: PrintJobRecord) -> None:
+        self.conn.execute(insert(print_jobs).values(**print_job_row(job)))
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         row = self.conn.execute(select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
@@ -277,6 +281,40 @@ class SqlTx:
             return []
         rows = self.conn.execute(select(tickets).where(tickets.c.id.in_(list(ids)))).mappings()
         return [_ticket(r) for r in rows]
+
+
+def print_job_row(job: PrintJobRecord) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "ticket_id": job.ticket_id,
+        "printer": job.printer,
+        "kiosk": job.kiosk,
+        "kind": job.kind,
+        "waiting_ahead": job.waiting_ahead,
+        "status_url": job.status_url,
+        "state": job.state,
+        "detail": job.detail[:256],
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def print_job(row: Any) -> PrintJobRecord:
+    return PrintJobRecord(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        printer=row["printer"],
+        kiosk=row["kiosk"],
+        waiting_ahead=row["waiting_ahead"],
+        status_url=row["status_url"],
+        created_at=row["created_at"],
+        kind=row["kind"],
+        state=row["state"],
+        detail=row["detail"],
+        attempts=row["attempts"],
+        finished_at=row["finished_at"],
+    )
 
 
 def _ticket_row(ticket: Ticket) -> dict[str, Any]:
