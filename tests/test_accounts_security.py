@@ -558,3 +558,39 @@ def test_the_cookie_is_secure_behind_a_trusted_https_proxy(
         attributes = [part.strip() for part in set_cookie(answer).split(";")]
         assert ("Secure" in attributes) is secure, attributes
         assert "HttpOnly" in attributes and "SameSite=Strict" in attributes
+
+
+# -- the counter console in a browser ----------------------------------------------------
+
+
+@pytest.mark.browser
+def test_console_keeps_working_on_the_cookie_and_leaves_when_disabled(browser: Any, hall: Hall) -> None:
+    """A console logged in by form, and a second tab living on the cookie alone, both go back
+    to the login form when an admin disables the clerk."""
+    new_user(hall, "gus")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    errors: list[str] = []
+    try:
+        first = context.new_page()
+        first.on("pageerror", lambda exc: errors.append(f"first: {exc}"))
+        first.goto(f"{hall.hub.url}/counter/?counter=3")
+        first.fill("#login-username", "gus")
+        first.fill("#login-password", CLERK_PASSWORD)
+        first.fill("#login-counter", "3")
+        first.click("#login-submit")
+        first.wait_for_selector("body[data-live='connected']", timeout=15_000)
+
+        # A new tab has no token in its sessionStorage: the cookie logs it in, socket and all.
+        second = context.new_page()
+        second.on("pageerror", lambda exc: errors.append(f"second: {exc}"))
+        second.goto(f"{hall.hub.url}/counter/?counter=3")
+        second.wait_for_selector("#console-view:not([hidden])", timeout=15_000)
+        second.wait_for_selector("body[data-live='connected']", timeout=15_000)
+
+        ok(api(hall.hub, "POST", "/admin/users/gus/disable", hall.admin))
+        for page in (first, second):
+            page.wait_for_selector("#login-view:not([hidden])", timeout=15_000)
+            page.wait_for_selector("#login-error:not([hidden])", timeout=15_000)
+        assert errors == []
+    finally:
+        context.close()
