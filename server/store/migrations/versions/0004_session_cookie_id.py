@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"  # TEMPORARY for local testing: 0003 (print_jobs) is on another branch
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
