@@ -215,9 +215,13 @@
       snapshot: function (snap) { snapshot = snap; Q.defaultLang(snap.site && snap.site.languages); takeFromSnapshot(); refresh(); },
       queue: function (snap) { snapshot = snap; takeFromSnapshot(); refreshSoon(); },
       online: drawConn,
-      // A refused token means the login is over. A cookie-only login may just
-      // not be accepted by the socket: then polling keeps the console going.
-      unauthorized: function () { if (s.token) login.expire(); }
+      // A refused token means the login is over. A cookie-only login asks the
+      // API whether its session still holds (revoked, disabled, logged in
+      // elsewhere): a 401 there ends it; otherwise polling keeps the console going.
+      unauthorized: function () {
+        if (s.token) return login.expire();
+        Q.api("GET", "/auth/me").catch(function (err) { if (err.code === "unauthorized") login.expire(); });
+      }
     });
   }
 

@@ -9,11 +9,14 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import live
 from .api import errors
+from .api.admin import admin
 from .api.routes import api
 from .config import SiteConfig
 from .core.calendar import Clock, utc_now
@@ -56,13 +59,20 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.session_interface = SecureWhenHttps()
     hub = build_hub(config, clock)
     app.extensions["qcall"] = hub
     errors.register(app)
     app.register_blueprint(api)
+    app.register_blueprint(admin)
     app.register_blueprint(pages)
     socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
+    if config.hub.trusted_proxies:
+        # Outermost, so Socket.IO, the login throttle and the audit log all see the client's
+        # address and scheme as the trusted proxies report them.
+        proxies = config.hub.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     def publish(event: str, payload: dict[str, Any], room: str) -> None:
         socketio.emit(event, payload, to=room)
@@ -83,8 +93,22 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
     hub.counter_devices.show_current()
     hub.devices.register(VOICE_DEVICE, "speaker")
     hub.voice = VoiceService(config, hub.core, hub.devices, publish, config.folder)
-    app.extensions["qcall_connections"] = live.attach(socketio, hub)
+    app.extensions["qcall_connections"], app.extensions["qcall_live"] = live.attach(socketio, hub)
     return app
+
+
+class SecureWhenHttps(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` whenever the request came over HTTPS.
+
+    Flask's SESSION_COOKIE_SECURE is one fixed value; a hall's hub is reached
+    over plain HTTP on the LAN and over HTTPS through a proxy, and the cookie
+    must be Secure on the second without breaking the first. Behind a proxy,
+    the scheme is HTTPS only when ``[hub] trusted_proxies`` lets ProxyFix
+    believe its X-Forwarded-Proto.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def device_executor(async_mode: str) -> Executor:

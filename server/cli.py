@@ -8,11 +8,15 @@ import getpass
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from .config import ConfigError, SiteConfig, load_config
 from .core.calendar import utc_now
-from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError
+from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError, Actor
+
+#: How the audit log names changes made at the command line.
+CLI_ACTOR = Actor("cli", "local")
 
 DEFAULT_CONFIG = "config/default.toml"
 
@@ -37,12 +41,25 @@ def parser() -> argparse.ArgumentParser:
     create = token_cmd.add_parser("create", help="print a new device token")
     create.add_argument("--role", required=True, choices=DEVICE_ROLES)
     create.add_argument("--name", required=True)
+    token_cmd.add_parser(
+        "list", help="every device token: id, name, role, created, revoked (never the token)"
+    )
+    revoke = token_cmd.add_parser("revoke", help="revoke a token by its id (from 'token list') or name")
+    revoke.add_argument("token", metavar="ID_OR_NAME")
+    revoke.add_argument("--all", action="store_true", help="revoke every token with this name")
 
     user = commands.add_parser("user", help="staff and admin users")
     user_cmd = user.add_subparsers(dest="user_command", required=True)
     add = user_cmd.add_parser("add", help="add a user; the password is read from stdin")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=USER_ROLES)
+    user_cmd.add_parser("list", help="every user: name, role, enabled or disabled")
+    for name, what in (
+        ("disable", "disable a user: their sessions end and they cannot log in"),
+        ("enable", "enable a disabled user again"),
+        ("password", "set a user's password (read from stdin); their sessions end"),
+    ):
+        user_cmd.add_parser(name, help=what).add_argument("name")
     return top
 
 
@@ -61,16 +78,62 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return serve(config, args.host or config.hub.host, args.port or config.hub.port)
         if args.command == "token":
-            print(make_hub(config).accounts.create_device_token(args.role, args.name, utc_now()))
-            return 0
+            return token_command(args, config)
         if args.command == "user":
-            make_hub(config).accounts.add_user(args.name, args.role, read_password(), utc_now())
-            print(f"user {args.name} added ({args.role})")
-            return 0
+            return user_command(args, config)
     except (ConfigError, AccountError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
+
+
+def token_command(args: argparse.Namespace, config: SiteConfig) -> int:
+    """``token create|list|revoke``; every change is audited with the actor "cli"."""
+    accounts = make_hub(config).accounts
+    if args.token_command == "create":
+        print(accounts.create_device_token(args.role, args.name, utc_now(), CLI_ACTOR))
+    elif args.token_command == "list":
+        rows = [
+            (t.id, t.name, t.role, _when(t.created_at), _when(t.revoked_at) if t.revoked_at else "-")
+            for t in accounts.list_tokens()
+        ]
+        print_table(("id", "name", "role", "created", "revoked"), rows)
+    elif args.token_command == "revoke":
+        for token in accounts.revoke_tokens(args.token, utc_now(), CLI_ACTOR, all_named=args.all):
+            print(f"revoked token {token.id} ({token.name}, {token.role})")
+    return 0
+
+
+def user_command(args: argparse.Namespace, config: SiteConfig) -> int:
+    """``user add|list|disable|enable|password``; every change is audited with the actor "cli"."""
+    accounts = make_hub(config).accounts
+    if args.user_command == "add":
+        accounts.add_user(args.name, args.role, read_password(), utc_now(), CLI_ACTOR)
+        print(f"user {args.name} added ({args.role})")
+    elif args.user_command == "list":
+        rows = [
+            (u.username, u.role, "enabled" if u.active else "disabled", _when(u.created_at))
+            for u in accounts.list_users()
+        ]
+        print_table(("name", "role", "state", "created"), rows)
+    elif args.user_command in ("disable", "enable"):
+        done = accounts.set_active(args.name, args.user_command == "enable", utc_now(), CLI_ACTOR)
+        ended = f"; {len(done.ended)} session(s) ended" if done.ended else ""
+        print(f"user {args.name} {args.user_command}d{ended}")
+    elif args.user_command == "password":
+        done = accounts.set_password(args.name, read_password(), utc_now(), CLI_ACTOR)
+        print(f"password of {args.name} changed; {len(done.ended)} session(s) ended")
+    return 0
+
+
+def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def make_hub(config: SiteConfig):

@@ -92,6 +92,14 @@ class HubSection(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 5000
     #: Hours a staff login lasts before the clerk must log in again.
     staff_session_hours: Annotated[int, Field(ge=1, le=24)] = 12
+    #: A new login ends the user's earlier sessions (and drops their live sockets), so one
+    #: password cannot keep a second console open beside the clerk's.
+    single_session: bool = True
+    #: How many reverse proxies in front of the hub to believe about X-Forwarded-For and
+    #: X-Forwarded-Proto (werkzeug's ProxyFix). 0: none, the client's own address and scheme
+    #: count. Only set it when such a proxy really is in front: otherwise a client could
+    #: claim any address (and dodge the login throttle).
+    trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
 
 
 class HoursSection(_Strict):

@@ -4,6 +4,14 @@ Every screen gets the whole snapshot when it connects, so a screen that lost
 its network draws itself again from nothing. Events leave through one
 broadcaster task, in the order the core published them, so a request that
 issued a ticket does not wait for a thousand sockets.
+
+Every socket opened with a token or a staff session is remembered under that
+credential (:class:`LiveSessions`), so revoking the token, disabling the user,
+changing the password or logging in again drops the socket at once instead of
+leaving it listening until it happens to reconnect. Changes made by another
+process (the CLI) are noticed through the audit log, which every such change
+writes: a watcher looks at its newest id every second and re-checks the open
+sockets' credentials when it moved (and once a minute anyway, for expiry).
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from flask import request, session
@@ -24,10 +34,15 @@ from .core.events import HallEvent
 from .devices import STAFF_ROOM
 from .hub import Hub
 from .printing import agent_room, device_room
+from .store.accounts import Principal
 
 log = logging.getLogger(__name__)
 
 HALL_ROOM = "hall"
+#: Seconds between looks at the audit log for changes made outside this process.
+WATCH_SECONDS = 1.0
+#: Seconds between full re-checks of every open socket's credential (expired sessions).
+RECHECK_SECONDS = 60.0
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 
@@ -85,10 +100,113 @@ class Connections:
         return self._count
 
 
-def attach(socketio: SocketIO, hub: Hub) -> Connections:
-    """Register the connect handlers and start the broadcaster."""
+class LiveSessions:
+    """Open sockets by the credential they were opened with: a device token or a staff session.
+
+    Keys are the SHA-256 of the token (``Principal.key``), so a session is the
+    same key whether the socket came with the bearer token or the cookie.
+    """
+
+    def __init__(self, socketio: SocketIO, hub: Hub) -> None:
+        self.socketio = socketio
+        self.hub = hub
+        self._lock = threading.Lock()
+        self._by_sid: dict[str, tuple[str, bool, str | None]] = {}  # sid -> (key, is_device, username)
+        self._by_key: dict[str, set[str]] = {}
+        self._by_user: dict[str, set[str]] = {}
+
+    def add(self, sid: str, principal: Principal) -> None:
+        if not principal.key:
+            return
+        username = None if principal.is_device else principal.name
+        with self._lock:
+            self._by_sid[sid] = (principal.key, principal.is_device, username)
+            self._by_key.setdefault(principal.key, set()).add(sid)
+            if username is not None:
+                self._by_user.setdefault(username, set()).add(sid)
+
+    def remove(self, sid: str) -> None:
+        with self._lock:
+            entry = self._by_sid.pop(sid, None)
+            if entry is None:
+                return
+            key, _is_device, username = entry
+            _discard(self._by_key, key, sid)
+            if username is not None:
+                _discard(self._by_user, username, sid)
+
+    def sockets(self, key: str) -> int:
+        """How many sockets are open with this credential (for tests and the admin's eyes)."""
+        with self._lock:
+            return len(self._by_key.get(key, ()))
+
+    def drop(self, keys: Iterable[str]) -> int:
+        """Disconnect every socket opened with one of ``keys``; how many were dropped."""
+        with self._lock:
+            sids = [sid for key in set(keys) for sid in self._by_key.get(key, ())]
+        return self._disconnect(sids)
+
+    def drop_user(self, username: str) -> int:
+        """Disconnect every socket of this user's sessions (disabled: no session may stay)."""
+        with self._lock:
+            sids = list(self._by_user.get(username, ()))
+        return self._disconnect(sids)
+
+    def recheck(self) -> int:
+        """Ask the store which open sockets' credentials still hold; drop the others."""
+        with self._lock:
+            entries = list(self._by_sid.values())
+        if not entries:
+            return 0
+        devices = [key for key, is_device, _ in entries if is_device]
+        sessions = [key for key, is_device, _ in entries if not is_device]
+        alive = self.hub.accounts.live_keys(devices, sessions, self.hub.clock())
+        return self.drop({key for key, _, _ in entries} - alive)
+
+    def _disconnect(self, sids: list[str]) -> int:
+        # Outside the lock: the disconnect handler calls remove().
+        for sid in sids:
+            try:
+                self.socketio.server.disconnect(sid, namespace="/")
+            except Exception:  # one broken socket must not keep the others connected
+                log.exception("could not drop a socket")
+            self.remove(sid)
+        return len(sids)
+
+    def watch(self) -> None:
+        """Notice changes made by other processes (the CLI) through the audit log; runs forever."""
+        last = self._newest_audit_id()
+        checked = time.monotonic()
+        while True:
+            self.socketio.sleep(WATCH_SECONDS)
+            try:
+                newest = self._newest_audit_id()
+                if newest != last or time.monotonic() - checked >= RECHECK_SECONDS:
+                    last = newest
+                    checked = time.monotonic()
+                    self.recheck()
+            except Exception:  # a database hiccup: try again next round
+                log.exception("re-checking the open sockets' credentials failed")
+
+    def _newest_audit_id(self) -> int:
+        newest = self.hub.audit.recent(1)
+        return newest[0].id if newest else 0
+
+
+def _discard(index: dict[str, set[str]], key: str, sid: str) -> None:
+    sids = index.get(key)
+    if sids is not None:
+        sids.discard(sid)
+        if not sids:
+            del index[key]
+
+
+def attach(socketio: SocketIO, hub: Hub) -> tuple[Connections, LiveSessions]:
+    """Register the connect handlers, start the broadcaster and the credential watcher."""
     hub.core.bus.subscribe(Broadcaster(socketio, hub).enqueue)
     connections = Connections()
+    live = LiveSessions(socketio, hub)
+    socketio.start_background_task(live.watch)
     #: Connected device agents, and kiosk and screen pages, by Socket.IO session id.
     agents: dict[str, str] = {}
     devices_online: dict[str, str] = {}
@@ -105,11 +223,11 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
             join_room(ticket_room(ticket_id))
             connections.add(1)
             return
-        token = auth.get("token") or session.get(SESSION_KEY)
-        principal = hub.accounts.resolve(token, hub.clock()) if isinstance(token, str) and token else None
+        principal = _principal(auth.get("token"))
         if principal is None:
             raise ConnectionRefusedError("unauthorized")
         connections.add(1)
+        live.add(request.sid, principal)
         if principal.role == "agent":
             agents[request.sid] = principal.name
             join_room(agent_room(principal.name))
@@ -136,6 +254,7 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
     @socketio.on("disconnect")
     def on_disconnect(*_args: Any) -> None:
         connections.add(-1)
+        live.remove(request.sid)
         device = devices_online.pop(request.sid, None)
         if device and device not in devices_online.values():
             hub.devices.report(device, "disconnected", "its page is not connected")
@@ -165,4 +284,12 @@ def attach(socketio: SocketIO, hub: Hub) -> Connections:
                 agent, data["printer"], str(data.get("state")), str(data.get("detail", ""))
             )
 
-    return connections
+    def _principal(token: Any) -> Principal | None:
+        """The socket's caller: ``auth.token`` (devices, staff), else the staff session cookie."""
+        now = hub.clock()
+        if isinstance(token, str) and token:
+            return hub.accounts.resolve(token, now)
+        cookie = session.get(SESSION_KEY)
+        return hub.accounts.resolve_cookie(cookie, now) if isinstance(cookie, str) and cookie else None
+
+    return connections, live

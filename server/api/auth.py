@@ -2,22 +2,30 @@
 
 Rights are least by default: a route names the roles it admits, and counter
 actions also check that staff act only at the counter they logged in at.
+
+The cookie carries a random session id, never the staff token: Flask's cookie
+is signed, not encrypted, so whatever is in it can be read by anyone who sees
+the cookie. The store resolves the id to the session it was made with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import current_app, g, request, session
 
 from ..hub import Hub
-from ..store.accounts import Principal
+from ..store.accounts import Actor, Principal
 from .errors import ApiError
 
+if TYPE_CHECKING:
+    from ..live import LiveSessions
+
 F = TypeVar("F", bound=Callable[..., Any])
-SESSION_KEY = "staff_token"
+#: The key in Flask's session cookie holding the staff session's id (see the module's doc).
+SESSION_KEY = "staff_session"
 
 
 def hub() -> Hub:
@@ -25,26 +33,62 @@ def hub() -> Hub:
 
 
 def bearer_token() -> str | None:
-    """The caller's token: ``Authorization: Bearer`` first, then the staff session cookie."""
+    """The token in ``Authorization: Bearer``, if the caller sent one."""
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "the Authorization header must be 'Bearer <token>'")
         return token.strip()
-    return session.get(SESSION_KEY)
+    return None
+
+
+def cookie_session_id() -> str | None:
+    """The staff session id in the session cookie, if any."""
+    value = session.get(SESSION_KEY)
+    return value if isinstance(value, str) and value else None
 
 
 def current_principal() -> Principal:
+    """The caller: the bearer token first, else the session cookie; 401 when neither is good."""
     if "principal" not in g:
+        the_hub = hub()
         token = bearer_token()
-        if not token:
+        cookie = None if token else cookie_session_id()
+        if not token and not cookie:
             raise ApiError(401, "this needs a token: log in, or use the device's token")
-        principal = hub().accounts.resolve(token, hub().clock())
+        if token:
+            principal = the_hub.accounts.resolve(token, the_hub.clock())
+        else:
+            principal = the_hub.accounts.resolve_cookie(cookie or "", the_hub.clock())
         if principal is None:
             raise ApiError(401, "the token is unknown, revoked or expired")
         g.principal = principal
     return g.principal
+
+
+def live_sessions() -> LiveSessions:
+    """The open sockets by credential (server/live.py), to drop those of an ended session."""
+    return current_app.extensions["qcall_live"]
+
+
+def drop_sockets(keys: list[str] | None = None, username: str | None = None) -> None:
+    """Disconnect the sockets of these sessions or tokens, or of every session of ``username``."""
+    live = live_sessions()
+    if keys:
+        live.drop(keys)
+    if username:
+        live.drop_user(username)
+
+
+def client_address() -> str:
+    """The caller's address, as ProxyFix left it when ``trusted_proxies`` is set."""
+    return request.remote_addr or ""
+
+
+def current_actor() -> Actor:
+    """The logged-in caller as the audit log names them."""
+    return Actor(current_principal().name, client_address())
 
 
 def requires(*roles: str) -> Callable[[F], F]:

@@ -16,9 +16,10 @@ from ..core.model import EventKind, Ticket
 from ..store.accounts import AccountError
 from .auth import (
     SESSION_KEY,
-    bearer_token,
     check_counter,
+    client_address,
     current_principal,
+    drop_sockets,
     hub,
     requires,
 )
@@ -40,6 +41,11 @@ class LoginBody(_Body):
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
     counter: int | None = None
+
+
+class PasswordChangeBody(_Body):
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class TicketBody(_Body):
@@ -132,29 +138,42 @@ def openapi() -> Response:
 # -- staff login ---------------------------------------------------------------
 
 
+def login_throttle() -> LoginThrottle:
+    # One throttle per app, made on first use (setdefault: two racing first logins share one).
+    return current_app.extensions.setdefault("qcall_login_throttle", LoginThrottle())
+
+
+def throttled(username: str, address: str) -> tuple[Response, int] | None:
+    """The 429 answer while this name or address is locked out, else None."""
+    wait = login_throttle().retry_after(username, address)
+    if wait is None:
+        return None
+    message, retry_after = refusal_message(wait)
+    response, status = error_response(429, message, "too_many_attempts")
+    response.headers["Retry-After"] = str(retry_after)
+    return response, status
+
+
 @api.post("/auth/login")
 def login() -> Response | tuple[Response, int]:
     body = parse(LoginBody)
-    # One throttle per app, made on first use (setdefault: two racing first logins share one).
-    throttle: LoginThrottle = current_app.extensions.setdefault("qcall_login_throttle", LoginThrottle())
-    address = request.remote_addr or ""
+    throttle = login_throttle()
+    address = client_address()
     # Refused before the password is checked: a right guess during the lockout gains nothing.
-    wait = throttle.retry_after(body.username, address)
-    if wait is not None:
-        message, retry_after = refusal_message(wait)
-        response, status = error_response(429, message, "too_many_attempts")
-        response.headers["Retry-After"] = str(retry_after)
-        return response, status
+    refusal = throttled(body.username, address)
+    if refusal is not None:
+        return refusal
     the_hub = hub()
     if body.counter is not None and body.counter not in the_hub.core.hall.counters:
         raise ApiError(400, f"there is no counter {body.counter}", "unknown_counter")
     try:
-        token, principal, expires = the_hub.accounts.login(
+        made = the_hub.accounts.login(
             body.username,
             body.password,
             body.counter,
             the_hub.clock(),
             the_hub.config.hub.staff_session_hours,
+            single_session=the_hub.config.hub.single_session,
         )
     except AccountError as exc:
         wrong_password = "password" in str(exc)
@@ -162,25 +181,57 @@ def login() -> Response | tuple[Response, int]:
             throttle.failed(body.username, address)
         raise ApiError(401 if wrong_password else 400, str(exc)) from None
     throttle.succeeded(body.username)
+    drop_sockets(made.ended)  # single_session: the earlier console's live link ends with its session
     session.clear()
-    session[SESSION_KEY] = token
+    session[SESSION_KEY] = made.cookie_id  # an id the store resolves, never the token
+    principal = made.principal
     return jsonify(
-        token=token,
+        token=made.token,
         username=principal.name,
         role=principal.role,
         counter=principal.counter,
-        expires_at=expires.isoformat(),
+        expires_at=made.expires_at.isoformat(),
     )
 
 
 @api.post("/auth/logout")
 @requires("staff", "admin")
 def logout() -> Response:
-    token = bearer_token()
-    if token:
-        hub().accounts.logout(token, hub().clock())
+    """End the session the caller used (bearer token or cookie) and its open sockets."""
+    principal = current_principal()
+    hub().accounts.end_session(principal.key, hub().clock())
+    drop_sockets([principal.key])
     session.clear()
     return jsonify(ok=True)
+
+
+@api.post("/auth/password")
+@requires("staff", "admin")
+def change_password() -> Response | tuple[Response, int]:
+    """A logged-in user's own new password; their other sessions end, this one stays.
+
+    The current password is asked for (a console left open must not let a
+    passer-by take the account), and wrong guesses count against the login
+    throttle like wrong logins.
+    """
+    body = parse(PasswordChangeBody)
+    principal = current_principal()
+    address = client_address()
+    refusal = throttled(principal.name, address)
+    if refusal is not None:
+        return refusal
+    the_hub = hub()
+    try:
+        ended = the_hub.accounts.change_own_password(
+            principal, body.current_password, body.new_password, the_hub.clock(), address
+        )
+    except AccountError as exc:
+        if "current password" in str(exc):
+            login_throttle().failed(principal.name, address)
+            raise ApiError(403, str(exc), "wrong_password") from None
+        raise ApiError(400, str(exc)) from None
+    drop_sockets(ended.ended)
+    return jsonify(ok=True, sessions_ended=len(ended.ended))
 
 
 @api.get("/auth/me")

@@ -2,40 +2,156 @@
 
 Tokens are random and only their SHA-256 is kept, so a copy of the database
 does not hand out working tokens. Passwords are hashed by Werkzeug (scrypt).
+
+Every change here (a token made or revoked, a user added, disabled, enabled or
+given a new password) is written to the audit log in the same transaction, so
+a change without its record cannot exist. Changes that end sessions return the
+sessions' keys, so the live adapter can drop their open sockets at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .audit import AuditLog
 from .schema import device_tokens, staff_sessions, users
 
 DEVICE_ROLES = ("kiosk", "display", "agent", "pad")
 USER_ROLES = ("staff", "admin")
+#: Hex digits of a token's SHA-256 shown as its id: enough to tell tokens apart, useless to log in.
+SHORT_ID = 12
+_SHORT_ID = re.compile(rf"[0-9a-f]{{{SHORT_ID}}}")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller behind a token: a device (kiosk, display, agent) or a logged-in person."""
+    """The caller behind a token: a device (kiosk, display, agent) or a logged-in person.
+
+    ``key`` is the SHA-256 of the device token or of the staff session's token,
+    whichever way the caller presented it (bearer or cookie): it names what
+    to end when the token is revoked or the session is over.
+    """
 
     role: str
     name: str
     counter: int | None = None
     is_device: bool = False
+    key: str = field(default="", compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, for the audit log: a user name (or "cli") and the address it came from."""
+
+    name: str
+    address: str = ""
+
+
+#: Changes made by the hub's own code (demo set-up, tests' provisioning).
+SYSTEM = Actor("system")
 
 
 class AccountError(Exception):
     """A refused account operation, with a message for the person at the keyboard."""
 
 
+class AccountNotFound(AccountError):
+    """No such user or token."""
+
+
+class AccountConflict(AccountError):
+    """The change cannot be made in the current state (e.g. a name that matches several tokens)."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A device token as admins see it: never the token, only a short id of its hash."""
+
+    id: str
+    name: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+    key: str = field(compare=False, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    role: str
+    active: bool
+    created_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "role": self.role,
+            "active": self.active,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Login:
+    """A new staff session: the bearer token, the cookie's id, and the sessions it replaced."""
+
+    token: str
+    cookie_id: str
+    principal: Principal
+    expires_at: datetime
+    #: Keys of the user's earlier sessions that this login ended (single_session).
+    ended: list[str]
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The result of a change that ended sessions: the user and the keys of the sessions ended."""
+
+    user: UserInfo
+    ended: list[str]
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@cache
+def _dummy_hash() -> str:
+    """A scrypt hash of a random password, made once per process.
+
+    A login for an unknown or disabled user is checked against it, so it costs
+    the same scrypt work as a real one: the answer's timing does not tell which
+    user names exist.
+    """
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"a password has at most {MAX_PASSWORD} characters")
 
 
 class Accounts:
@@ -43,33 +159,118 @@ class Accounts:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.audit = AuditLog(engine)
 
-    def create_device_token(self, role: str, name: str, now: datetime) -> str:
-        if role not in DEVICE_ROLES:
-            raise AccountError(f"unknown device role {role!r}; expected one of {', '.join(DEVICE_ROLES)}")
-        token = f"qd_{role}_{secrets.token_urlsafe(24)}"
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(device_tokens).values(
-                    token_hash=token_hash(token), name=name, role=role, created_at=now
-                )
-            )
+    # -- device tokens ------------------------------------------------------------
+
+    def create_device_token(self, role: str, name: str, now: datetime, actor: Actor = SYSTEM) -> str:
+        token, _info = self.create_device_token_info(role, name, now, actor)
         return token
 
-    def add_user(self, username: str, role: str, password: str, now: datetime) -> None:
+    def create_device_token_info(
+        self, role: str, name: str, now: datetime, actor: Actor = SYSTEM
+    ) -> tuple[str, TokenInfo]:
+        """A new token (shown once, to its maker) and what admins may see of it."""
+        if role not in DEVICE_ROLES:
+            raise AccountError(f"unknown device role {role!r}; expected one of {', '.join(DEVICE_ROLES)}")
+        _check_name(name, "a device name")
+        token = f"qd_{role}_{secrets.token_urlsafe(24)}"
+        digest = token_hash(token)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(device_tokens).values(token_hash=digest, name=name, role=role, created_at=now)
+            )
+            self.audit.record(
+                actor.name,
+                "token.create",
+                f"{name} ({digest[:SHORT_ID]})",
+                now,
+                {"role": role},
+                actor.address,
+                conn=conn,
+            )
+        return token, TokenInfo(digest[:SHORT_ID], name, role, now, None, digest)
+
+    def list_tokens(self) -> list[TokenInfo]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(device_tokens).order_by(device_tokens.c.created_at, device_tokens.c.name)
+            ).mappings()
+            return [_token_info(row) for row in rows]
+
+    def revoke_tokens(
+        self, id_or_name: str, now: datetime, actor: Actor = SYSTEM, all_named: bool = False
+    ) -> list[TokenInfo]:
+        """Revoke the token with this short id, or the live token(s) with this name.
+
+        A name shared by several live tokens revokes them only with
+        ``all_named``: "revoke kiosk-1" must not silently take down two kiosks.
+        """
+        with self.engine.begin() as conn:
+            rows = [_token_info(r) for r in conn.execute(select(device_tokens)).mappings()]
+            by_id = [t for t in rows if t.id == id_or_name.lower()] if id_or_name else []
+            if by_id:
+                targets = by_id
+                if targets[0].revoked_at is not None:
+                    raise AccountConflict(f"token {id_or_name} is revoked already")
+            else:
+                named = [t for t in rows if t.name == id_or_name]
+                targets = [t for t in named if t.revoked_at is None]
+                if not named:
+                    raise AccountNotFound(f"no token has the id or name {id_or_name!r}")
+                if not targets:
+                    raise AccountConflict(f"every token named {id_or_name!r} is revoked already")
+                if len(targets) > 1 and not all_named:
+                    ids = ", ".join(t.id for t in targets)
+                    raise AccountConflict(
+                        f"{len(targets)} tokens are named {id_or_name!r} ({ids}); "
+                        "give one id, or --all to revoke them all"
+                    )
+            return [self._revoke(conn, t, now, actor) for t in targets]
+
+    def revoke_token_by_id(self, short_id: str, now: datetime, actor: Actor = SYSTEM) -> TokenInfo:
+        """Revoke exactly the token with this short id (the API names tokens by id only)."""
+        short_id = short_id.lower()
+        if not _SHORT_ID.fullmatch(short_id):
+            raise AccountNotFound(f"no token has the id {short_id!r}")
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(device_tokens).where(device_tokens.c.token_hash.startswith(short_id))
+            ).mappings()
+            found = [_token_info(r) for r in rows]
+            if not found:
+                raise AccountNotFound(f"no token has the id {short_id!r}")
+            if found[0].revoked_at is not None:
+                raise AccountConflict(f"token {short_id} is revoked already")
+            return self._revoke(conn, found[0], now, actor)
+
+    def _revoke(self, conn: Connection, token: TokenInfo, now: datetime, actor: Actor) -> TokenInfo:
+        conn.execute(
+            update(device_tokens).where(device_tokens.c.token_hash == token.key).values(revoked_at=now)
+        )
+        self.audit.record(
+            actor.name,
+            "token.revoke",
+            f"{token.name} ({token.id})",
+            now,
+            {"role": token.role},
+            actor.address,
+            conn=conn,
+        )
+        return TokenInfo(token.id, token.name, token.role, token.created_at, now, token.key)
+
+    # -- users ----------------------------------------------------------------------
+
+    def add_user(
+        self, username: str, role: str, password: str, now: datetime, actor: Actor = SYSTEM
+    ) -> UserInfo:
         if role not in USER_ROLES:
             raise AccountError(f"unknown user role {role!r}; expected one of {', '.join(USER_ROLES)}")
-        if (
-            not username
-            or len(username) > 64
-            or not username.replace("_", "").replace("-", "").replace(".", "").isalnum()
-        ):
-            raise AccountError("a user name is 1 to 64 letters, digits, '.', '_' or '-'")
-        if len(password) < 8:
-            raise AccountError("a password needs at least 8 characters")
+        _check_name(username, "a user name")
+        check_password_strength(password)
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.username).where(users.c.username == username)).first():
-                raise AccountError(f"user {username!r} exists already")
+                raise AccountConflict(f"user {username!r} exists already")
             conn.execute(
                 insert(users).values(
                     username=username,
@@ -79,6 +280,8 @@ class Accounts:
                     created_at=now,
                 )
             )
+            self.audit.record(actor.name, "user.add", username, now, {"role": role}, actor.address, conn=conn)
+        return UserInfo(username, role, True, now)
 
     def has_user(self, username: str) -> bool:
         with self.engine.begin() as conn:
@@ -86,66 +289,225 @@ class Accounts:
                 conn.execute(select(users.c.username).where(users.c.username == username)).first() is not None
             )
 
+    def list_users(self) -> list[UserInfo]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(users).order_by(users.c.username)).mappings()
+            return [_user_info(row) for row in rows]
+
+    def set_active(self, username: str, active: bool, now: datetime, actor: Actor = SYSTEM) -> Ended:
+        """Disable (every session ends at once) or enable a user; a re-enabled user logs in afresh."""
+        with self.engine.begin() as conn:
+            user = self._user(conn, username)
+            if user.active == active:
+                state = "enabled" if active else "disabled"
+                raise AccountConflict(f"user {username!r} is {state} already")
+            conn.execute(update(users).where(users.c.username == username).values(active=active))
+            ended = [] if active else _end_sessions(conn, username, now)
+            action = "user.enable" if active else "user.disable"
+            detail = {} if active else {"sessions_ended": len(ended)}
+            self.audit.record(actor.name, action, username, now, detail, actor.address, conn=conn)
+        return Ended(UserInfo(user.username, user.role, active, user.created_at), ended)
+
+    def set_password(
+        self,
+        username: str,
+        password: str,
+        now: datetime,
+        actor: Actor = SYSTEM,
+        keep: str | None = None,
+        action: str = "user.password",
+    ) -> Ended:
+        """A new password; every session of the user ends, except ``keep`` (the changer's own)."""
+        check_password_strength(password)
+        with self.engine.begin() as conn:
+            user = self._user(conn, username)
+            conn.execute(
+                update(users)
+                .where(users.c.username == username)
+                .values(password_hash=generate_password_hash(password))
+            )
+            ended = _end_sessions(conn, username, now, keep=keep)
+            self.audit.record(
+                actor.name, action, username, now, {"sessions_ended": len(ended)}, actor.address, conn=conn
+            )
+        return Ended(user, ended)
+
+    def change_own_password(
+        self, principal: Principal, current: str, new: str, now: datetime, address: str = ""
+    ) -> Ended:
+        """The logged-in user's own change: the current password first, then as ``set_password``."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(users).where(users.c.username == principal.name)).mappings().first()
+        if row is None or not check_password_hash(row["password_hash"], current):
+            raise AccountError("the current password is wrong")
+        return self.set_password(
+            principal.name,
+            new,
+            now,
+            Actor(principal.name, address),
+            keep=principal.key,
+            action="auth.password",
+        )
+
+    def _user(self, conn: Connection, username: str) -> UserInfo:
+        row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
+        if row is None:
+            raise AccountNotFound(f"no user {username!r}")
+        return _user_info(row)
+
+    # -- sessions -------------------------------------------------------------------
+
     def login(
-        self, username: str, password: str, counter: int | None, now: datetime, hours: int
-    ) -> tuple[str, Principal, datetime]:
-        """Check the password and open a session bound to ``counter``; return its token."""
+        self,
+        username: str,
+        password: str,
+        counter: int | None,
+        now: datetime,
+        hours: int,
+        single_session: bool = True,
+    ) -> Login:
+        """Check the password and open a session bound to ``counter``.
+
+        With ``single_session`` the user's earlier sessions end: a password
+        that leaked cannot keep a second console open beside the clerk's.
+        """
         with self.engine.begin() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
-            if row is None or not row["active"] or not check_password_hash(row["password_hash"], password):
-                raise AccountError("wrong user name or password")
-            if row["role"] == "staff" and counter is None:
-                raise AccountError("staff log in at a counter: give its number")
-            token = f"qs_{secrets.token_urlsafe(24)}"
-            expires = now + timedelta(hours=hours)
+        # The same scrypt work whether or not the user exists or is active.
+        real = row is not None and bool(row["active"])
+        stored = row["password_hash"] if real and row is not None else _dummy_hash()
+        if not check_password_hash(stored, password) or not real or row is None:
+            raise AccountError("wrong user name or password")
+        if row["role"] == "staff" and counter is None:
+            raise AccountError("staff log in at a counter: give its number")
+        token = f"qs_{secrets.token_urlsafe(24)}"
+        cookie_id = secrets.token_urlsafe(24)
+        digest = token_hash(token)
+        expires = now + timedelta(hours=hours)
+        with self.engine.begin() as conn:
+            ended = _end_sessions(conn, username, now) if single_session else []
             conn.execute(
                 insert(staff_sessions).values(
-                    token_hash=token_hash(token),
+                    token_hash=digest,
+                    cookie_hash=token_hash(cookie_id),
                     username=username,
                     counter=counter,
                     created_at=now,
                     expires_at=expires,
                 )
             )
-        return token, Principal(row["role"], username, counter), expires
+        return Login(token, cookie_id, Principal(row["role"], username, counter, key=digest), expires, ended)
 
     def logout(self, token: str, now: datetime) -> None:
+        self.end_session(token_hash(token), now)
+
+    def end_session(self, key: str, now: datetime) -> None:
+        """End the session whose token hashes to ``key`` (logout by bearer or by cookie)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(staff_sessions)
-                .where(staff_sessions.c.token_hash == token_hash(token))
+                .where(staff_sessions.c.token_hash == key, staff_sessions.c.ended_at.is_(None))
                 .values(ended_at=now)
             )
 
     def resolve(self, token: str, now: datetime) -> Principal | None:
         """The principal behind a bearer token, or None for an unknown, revoked or expired one."""
         digest = token_hash(token)
-        with self.engine.begin() as conn:
-            if token.startswith("qd_"):
+        if token.startswith("qd_"):
+            with self.engine.begin() as conn:
                 row = (
                     conn.execute(select(device_tokens).where(device_tokens.c.token_hash == digest))
                     .mappings()
                     .first()
                 )
-                if row is None or row["revoked_at"] is not None:
-                    return None
-                return Principal(row["role"], row["name"], None, is_device=True)
-            if token.startswith("qs_"):
-                row = (
-                    conn.execute(
-                        select(staff_sessions, users.c.role, users.c.active)
-                        .join(users, users.c.username == staff_sessions.c.username)
-                        .where(staff_sessions.c.token_hash == digest)
-                    )
-                    .mappings()
-                    .first()
-                )
-                if (
-                    row is None
-                    or row["ended_at"] is not None
-                    or row["expires_at"] <= now
-                    or not row["active"]
-                ):
-                    return None
-                return Principal(row["role"], row["username"], row["counter"])
+            if row is None or row["revoked_at"] is not None:
+                return None
+            return Principal(row["role"], row["name"], None, is_device=True, key=digest)
+        if token.startswith("qs_"):
+            return self._session(staff_sessions.c.token_hash == digest, now)
         return None
+
+    def resolve_cookie(self, cookie_id: str, now: datetime) -> Principal | None:
+        """The principal behind the id a session cookie carries, or None when that session is over."""
+        return self._session(staff_sessions.c.cookie_hash == token_hash(cookie_id), now)
+
+    def _session(self, where: Any, now: datetime) -> Principal | None:
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    select(staff_sessions, users.c.role, users.c.active)
+                    .join(users, users.c.username == staff_sessions.c.username)
+                    .where(where)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None or row["ended_at"] is not None or row["expires_at"] <= now or not row["active"]:
+            return None
+        return Principal(row["role"], row["username"], row["counter"], key=row["token_hash"])
+
+    def live_keys(self, devices: Iterable[str], sessions: Iterable[str], now: datetime) -> set[str]:
+        """Which of these device-token and session keys are still good (for sockets opened earlier).
+
+        One query per kind and chunk, so a thousand screens cost a few round trips.
+        """
+        alive: set[str] = set()
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(set(devices))):
+                alive.update(
+                    conn.execute(
+                        select(device_tokens.c.token_hash).where(
+                            device_tokens.c.token_hash.in_(chunk), device_tokens.c.revoked_at.is_(None)
+                        )
+                    ).scalars()
+                )
+            for chunk in _chunks(sorted(set(sessions))):
+                alive.update(
+                    conn.execute(
+                        select(staff_sessions.c.token_hash)
+                        .join(users, users.c.username == staff_sessions.c.username)
+                        .where(
+                            staff_sessions.c.token_hash.in_(chunk),
+                            staff_sessions.c.ended_at.is_(None),
+                            staff_sessions.c.expires_at > now,
+                            users.c.active.is_(True),
+                        )
+                    ).scalars()
+                )
+        return alive
+
+
+def _end_sessions(conn: Connection, username: str, now: datetime, keep: str | None = None) -> list[str]:
+    """End the user's open sessions (all but ``keep``); their keys, for dropping their sockets."""
+    where = and_(staff_sessions.c.username == username, staff_sessions.c.ended_at.is_(None))
+    if keep:
+        where = and_(where, staff_sessions.c.token_hash != keep)
+    keys = list(conn.execute(select(staff_sessions.c.token_hash).where(where)).scalars())
+    if keys:
+        conn.execute(update(staff_sessions).where(where).values(ended_at=now))
+    return keys
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _check_name(name: str, what: str) -> None:
+    if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise AccountError(f"{what} is 1 to 64 letters, digits, '.', '_' or '-'")
+
+
+def _token_info(row: Any) -> TokenInfo:
+    return TokenInfo(
+        row["token_hash"][:SHORT_ID],
+        row["name"],
+        row["role"],
+        row["created_at"],
+        row["revoked_at"],
+        row["token_hash"],
+    )
+
+
+def _user_info(row: Any) -> UserInfo:
+    return UserInfo(row["username"], row["role"], bool(row["active"]), row["created_at"])

@@ -123,6 +123,10 @@ staff_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
+    #: SHA-256 of the id the session cookie carries (never the token itself).
+    Column("cookie_hash", String(64)),
+    Index("ix_staff_sessions_cookie_hash", "cookie_hash", unique=True),
+    Index("ix_staff_sessions_username", "username"),
 )
 
 #: Every change made by an administrator or a staff member outside the queue

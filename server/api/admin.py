@@ -1,0 +1,143 @@
+"""The administrator's API: ``/api/v1/admin``. Device tokens, users, the audit log.
+
+Every route here is for the admin role only, checked once for the whole
+blueprint, so a route added later cannot forget it. Every change is written to
+the audit log by the store in the same transaction as the change itself, with
+the admin's name and address. A change that ends sessions (a revoked token, a
+disabled user, a new password) also drops their open Socket.IO connections at
+once: a screen or console that lost its right stops receiving the hall's events
+now, not whenever it next reconnects.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..store.accounts import DEVICE_ROLES, USER_ROLES, AccountConflict, AccountError, AccountNotFound
+from .auth import current_actor, current_principal, drop_sockets, hub
+from .errors import ApiError, error_response
+from .routes import _Body, parse
+
+admin = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
+
+#: Most audit entries one request may read.
+AUDIT_MAX = 500
+
+
+class TokenBody(_Body):
+    role: Literal[DEVICE_ROLES]  # type: ignore[valid-type]
+    name: str
+
+
+class UserBody(_Body):
+    username: str
+    role: Literal[USER_ROLES]  # type: ignore[valid-type]
+    password: str
+
+
+class PasswordBody(_Body):
+    password: str
+
+
+@admin.before_request
+def _admins_only() -> None:
+    """401 without a good token, 403 for any role but admin: on every route of the blueprint."""
+    principal = current_principal()
+    if principal.role != "admin":
+        raise ApiError(403, f"the role {principal.role!r} may not do this")
+
+
+@admin.errorhandler(AccountError)
+def _refused(exc: AccountError) -> tuple[Response, int]:
+    if isinstance(exc, AccountNotFound):
+        return error_response(404, str(exc), "not_found")
+    if isinstance(exc, AccountConflict):
+        return error_response(409, str(exc), "conflict")
+    return error_response(400, str(exc), "bad_request")
+
+
+# -- device tokens ---------------------------------------------------------------
+
+
+@admin.get("/tokens")
+def list_tokens() -> Response:
+    """Every device token ever made, revoked ones too; never the token itself."""
+    return jsonify(tokens=[t.public() for t in hub().accounts.list_tokens()])
+
+
+@admin.post("/tokens")
+def create_token() -> tuple[Response, int]:
+    """A new device token; the answer is the only time it is shown."""
+    body = parse(TokenBody)
+    token, info = hub().accounts.create_device_token_info(
+        body.role, body.name, hub().clock(), current_actor()
+    )
+    return jsonify(token=token, **info.public()), 201
+
+
+@admin.post("/tokens/<token_id>/revoke")
+def revoke_token(token_id: str) -> Response:
+    """Revoke one token by its id; its open sockets are dropped at once."""
+    info = hub().accounts.revoke_token_by_id(token_id, hub().clock(), current_actor())
+    drop_sockets([info.key])
+    return jsonify(info.public())
+
+
+# -- users ---------------------------------------------------------------------------
+
+
+@admin.get("/users")
+def list_users() -> Response:
+    return jsonify(users=[u.public() for u in hub().accounts.list_users()])
+
+
+@admin.post("/users")
+def add_user() -> tuple[Response, int]:
+    body = parse(UserBody)
+    user = hub().accounts.add_user(body.username, body.role, body.password, hub().clock(), current_actor())
+    return jsonify(user.public()), 201
+
+
+@admin.post("/users/<username>/disable")
+def disable_user(username: str) -> Response:
+    """Every session of the user ends and their sockets drop; they cannot log in until enabled."""
+    if username == current_principal().name:
+        raise ApiError(409, "you may not disable your own account", "conflict")
+    ended = hub().accounts.set_active(username, False, hub().clock(), current_actor())
+    drop_sockets(ended.ended, username=username)
+    return jsonify(user=ended.user.public(), sessions_ended=len(ended.ended))
+
+
+@admin.post("/users/<username>/enable")
+def enable_user(username: str) -> Response:
+    ended = hub().accounts.set_active(username, True, hub().clock(), current_actor())
+    return jsonify(user=ended.user.public(), sessions_ended=0)
+
+
+@admin.post("/users/<username>/password")
+def set_password(username: str) -> Response:
+    """A new password set by an admin: all the user's sessions end (the admin's own stays)."""
+    body = parse(PasswordBody)
+    principal = current_principal()
+    keep = principal.key if username == principal.name else None
+    ended = hub().accounts.set_password(username, body.password, hub().clock(), current_actor(), keep=keep)
+    drop_sockets(ended.ended)
+    return jsonify(user=ended.user.public(), sessions_ended=len(ended.ended))
+
+
+# -- audit log -----------------------------------------------------------------------
+
+
+@admin.get("/audit")
+def audit() -> Response:
+    """The newest audit entries first; ``?limit=`` (1–500, default 100), ``?action=`` to filter."""
+    raw_limit = request.args.get("limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= AUDIT_MAX:
+        raise ApiError(400, f"'limit' must be a whole number from 1 to {AUDIT_MAX}")
+    action = request.args.get("action") or None
+    if action is not None and len(action) > 48:
+        raise ApiError(400, "'action' has at most 48 characters")
+    entries = hub().audit.recent(int(raw_limit), action)
+    return jsonify(entries=[e.public() for e in entries])
