@@ -92,6 +92,11 @@ class HubSection(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 5000
     #: Hours a staff login lasts before the clerk must log in again.
     staff_session_hours: Annotated[int, Field(ge=1, le=24)] = 12
+    #: Tickets one token (one kiosk) may take at once, then ``tickets_per_minute``:
+    #: a real kiosk serves one visitor at a time and never comes near; a script
+    #: holding its token cannot empty a service's day in a second.
+    ticket_burst: Annotated[int, Field(ge=1, le=1000)] = 10
+    tickets_per_minute: Annotated[int, Field(ge=1, le=6000)] = 30
 
 
 class HoursSection(_Strict):
