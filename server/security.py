@@ -274,7 +274,7 @@ def guard_socketio(server: Any) -> None:
     def handle_event(eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         name = data[0] if isinstance(data, list) and data else None
         if not isinstance(name, str) or name in RESERVED_EVENTS:
-            log.warning("ignored a client event with a reserved or invalid name")
+            log.info("ignored a client event with a reserved or invalid name")
             return
         dispatch(eio_sid, namespace, id, data)
 
