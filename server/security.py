@@ -39,9 +39,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
 from werkzeug.routing import BaseConverter
 
+from .api.auth import SESSION_KEY
 from .api.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def check_request() -> None:
             "cross_origin",
         )
     if request.path.startswith("/api/"):
-        check_api_body(bearer)
+        check_api_body(cookie=not bearer and SESSION_KEY in session)
 
 
 def cross_origin() -> bool:
@@ -136,11 +137,16 @@ def _host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
     return (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
 
 
-def check_api_body(bearer: bool) -> None:
-    """The API speaks JSON only; a body that is JSON is parsed once here and checked."""
+def check_api_body(cookie: bool) -> None:
+    """The API speaks JSON only; a body that is JSON is parsed once here and checked.
+
+    A bodyless POST riding the session cookie is refused too: a ``no-cors``
+    fetch sends exactly that. With a bearer token (or no credentials at all,
+    which the view refuses with 401) a bodyless action is fine.
+    """
     has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
     if not request.is_json:
-        if has_body or not bearer:
+        if has_body or cookie:
             raise ApiError(
                 415,
                 "the API takes JSON: send Content-Type: application/json"
