@@ -270,12 +270,28 @@ def retry_after(seconds: float) -> int:
 def guard_socketio(server: Any) -> None:
     """Wrap python-socketio's event dispatch of ``server`` (a ``socketio.Server``).
 
-    Drops client events with a reserved or non-text name before any handler
+    Refuses a handshake whose auth holds a NUL character (``bad_request``),
+    drops client events with a reserved or non-text name before any handler
     sees them, and catches what a handler raises so that gevent does not print
     the greenlet with its arguments (a client's data, maybe a token).
     """
+    from socketio import packet
+
     dispatch = server._handle_event
     run = server._handle_event_internal
+    connect = server._handle_connect
+
+    def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> None:
+        # PostgreSQL refuses NUL in text: a ticket id with one made the handler raise.
+        if contains_nul(data):
+            server._send_packet(
+                eio_sid,
+                server.packet_class(
+                    packet.CONNECT_ERROR, data={"message": "bad_request"}, namespace=namespace or "/"
+                ),
+            )
+            return
+        connect(eio_sid, namespace, data)
 
     def handle_event(eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         name = data[0] if isinstance(data, list) and data else None
@@ -291,5 +307,6 @@ def guard_socketio(server: Any) -> None:
             # The event's name, not its data: the data may carry a token.
             log.error("Socket.IO event %r failed: %s", data[0][:40], type(exc).__name__)
 
+    server._handle_connect = handle_connect
     server._handle_event = handle_event
     server._handle_event_internal = handle_event_internal

@@ -585,6 +585,14 @@ def test_bad_input_is_a_4xx_on_both_databases(tmp_path: Path, database_url: str)
             )
         ticket = requests.get(f"{api}/tickets/{issue.json()['id']}", timeout=TIMEOUT).json()
         assert ticket["status"] == "waiting", "a full-width 1 acted on counter 1"
+        # The same on the socket: a NUL in the handshake is refused, not a handler's crash.
+        for auth in ({"ticket": "abc\x00"}, {"token": "qd_kiosk_\x00"}):
+            client = socketio.Client(reconnection=False)
+            reasons: list[Any] = []
+            client.on("connect_error", reasons.append)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                client.connect(hub.url, auth=auth, transports=["websocket"], wait_timeout=TIMEOUT)
+            assert reasons == [{"message": "bad_request"}], reasons
         called = requests.post(f"{api}/counters/01/call-next", headers=bearer(admin), timeout=TIMEOUT)
         assert called.status_code == 200 and called.json()["counter"]["number"] == 1, called.text
         assert_clean_log(hub)
