@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, current_app, request, session
 from werkzeug.routing import BaseConverter
 
 from .api.auth import SESSION_KEY
@@ -120,13 +120,23 @@ def cross_origin() -> bool:
 
 
 def same_origin(origin: str) -> bool:
-    """``origin`` names this hub: the host and port the browser used to reach it."""
+    """``origin`` names this hub: the host and port the browser used to reach it, or ``public_url``.
+
+    ``public_url`` (``[site]``) covers a reverse proxy that passes the hub
+    another ``Host`` than the one the browser used.
+    """
     try:
         parts = urlsplit(origin)
         if parts.scheme not in DEFAULT_PORTS or not parts.netloc:
             return False  # "null" (a sandboxed frame, a file), or something stranger
-        ours = _host_port(request.host, parts.scheme)
-        return _host_port(parts.netloc, parts.scheme) == ours
+        theirs = _host_port(parts.netloc, parts.scheme)
+        if theirs == _host_port(request.host, parts.scheme):
+            return True
+        hub = current_app.extensions.get("qcall")
+        public = urlsplit(hub.config.site.public_url) if hub is not None else None
+        return bool(
+            public and public.scheme == parts.scheme and _host_port(public.netloc, public.scheme) == theirs
+        )
     except ValueError:  # a port that is no number
         return False
 

@@ -39,7 +39,7 @@ from server.config import load_config
 from server.core.calendar import utc_now
 from server.hub import build_hub
 from server.pages import COUNTER, DISPLAY, KIOSK
-from server.security import CONTENT_SECURITY_POLICY
+from server.security import CONTENT_SECURITY_POLICY, same_origin
 from tests.support import (
     ROOT,
     HubProcess,
@@ -382,6 +382,33 @@ def test_cookie_state_change_from_another_origin_is_refused(hall: Hall) -> None:
     assert api_client.status_code == 200, api_client.text
     requests.post(f"{hub.url}/api/v1/counters/1/resume", headers=bearer(token), timeout=TIMEOUT)
     assert_clean_log(hub)
+
+
+def test_same_origin_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which ``Origin`` is ours: the Host the browser used (default ports folded), or ``public_url``."""
+    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path / "var"))
+    config_path = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}")
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace("[hub]", 'public_url = "https://hall.example"\n\n[hub]', 1), "utf-8")
+    app = create_app(load_config(config_path), async_mode="threading")
+    try:
+        cases = {
+            ("http://127.0.0.1:5000", "http://127.0.0.1:5000"): True,
+            ("http://127.0.0.1:5000", "http://127.0.0.1:5001"): False,
+            ("http://127.0.0.1:5000", "http://localhost:5000"): False,
+            ("http://hall.local", "http://hall.local:80"): True,
+            ("http://hall.local", "https://hall.local"): True,  # TLS ends at a proxy that keeps Host
+            ("http://127.0.0.1:5000", "https://hall.example"): True,  # public_url
+            ("http://127.0.0.1:5000", "http://hall.example"): False,
+            ("http://127.0.0.1:5000", "null"): False,
+            ("http://127.0.0.1:5000", "http://127.0.0.1:abc"): False,
+            ("http://127.0.0.1:5000", "file://"): False,
+        }
+        for (base, origin), expected in cases.items():
+            with app.test_request_context("/", base_url=base):
+                assert same_origin(origin) is expected, (base, origin)
+    finally:
+        app.extensions["qcall"].store.engine.dispose()
 
 
 class _Attacker(BaseHTTPRequestHandler):
