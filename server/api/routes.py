@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..core.model import EventKind, Ticket
 from ..security import IssueLimiter, retry_after
-from ..store.accounts import AccountError
+from ..store.accounts import AccountError, token_hash
 from .auth import (
     SESSION_KEY,
     bearer_token,
@@ -192,7 +192,8 @@ def issue_ticket() -> tuple[Response, int]:
     body = parse(TicketBody)
     principal = current_principal()
     kiosk = principal.name if principal.is_device else None
-    wait = issue_limiter().take(bearer_token() or principal.name)
+    # Keyed by the token's hash: the brake keeps no credential in memory.
+    wait = issue_limiter().take(token_hash(bearer_token() or principal.name))
     if wait is not None:
         response, status = error_response(
             429, "too many tickets from this device at once; please wait a moment", "too_many_requests"
