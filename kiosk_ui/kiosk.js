@@ -31,7 +31,8 @@
       "setup.refused": "此取号机的设备令牌无效，请联系工作人员。",
       "setup.refused_other": "This kiosk's device token was refused. Please ask a member of staff.",
       "err.unauthorized": "此取号机暂时不能取号，请联系工作人员。",
-      "err.network": "网络连接中断，暂时不能取号，请稍后再试或联系工作人员。"
+      "err.network": "网络连接中断，暂时不能取号，请稍后再试或联系工作人员。",
+      "err.too_many_requests": "取号太频繁，请稍候片刻再取号。"
     },
     en: {
       "prompt": "Please choose a service",
@@ -54,7 +55,8 @@
       "setup.refused": "This kiosk's device token was refused. Please ask a member of staff.",
       "setup.refused_other": "此取号机的设备令牌无效，请联系工作人员。",
       "err.unauthorized": "This kiosk cannot issue tickets right now. Please ask a member of staff.",
-      "err.network": "The connection is down, no tickets right now. Please try again shortly or ask a member of staff."
+      "err.network": "The connection is down, no tickets right now. Please try again shortly or ask a member of staff.",
+      "err.too_many_requests": "Too many tickets at once: please wait a moment and try again."
     }
   };
 
@@ -197,6 +199,8 @@
     Q.api("POST", "/tickets", { service: btn.getAttribute("data-service") })
       .then(showTicket, function (err) {
         if (err.code === "unauthorized") refused();
+        // The brake on ticket issue: said in both languages, whoever stands here.
+        else if (err.code === "too_many_requests") showBanner("error", function () { return Q.t2("err.too_many_requests"); });
         else showBanner("error", function () { return Q.errorText(err); });
       })
       .then(function () {

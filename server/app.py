@@ -14,7 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import live
+from . import live, security
 from .api import errors
 from .api.admin import admin
 from .api.routes import api
@@ -49,7 +49,10 @@ def secret_key() -> str:
     return path.read_text().strip()
 
 
-def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | None = None) -> Flask:
+def create_app(
+    config: SiteConfig, clock: Clock = utc_now, async_mode: str | None = None, demo: bool = False
+) -> Flask:
+    """The hub's app; ``demo`` adds the demo's own pages (``/demo/…``), which a real hall never serves."""
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config.update(
         SECRET_KEY=secret_key(),
@@ -63,10 +66,19 @@ def create_app(config: SiteConfig, clock: Clock = utc_now, async_mode: str | Non
     hub = build_hub(config, clock)
     app.extensions["qcall"] = hub
     errors.register(app)
+    security.register(app)
+    app.extensions["qcall_issue_limiter"] = security.IssueLimiter(
+        config.hub.ticket_burst, config.hub.tickets_per_minute
+    )
     app.register_blueprint(api)
     app.register_blueprint(admin)
     app.register_blueprint(pages)
+    if demo:
+        from .demo_pages import demo as demo_pages
+
+        app.register_blueprint(demo_pages)
     socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json)
+    security.guard_socketio(socketio.server)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     if config.hub.trusted_proxies:
         # Outermost, so Socket.IO, the login throttle and the audit log all see the client's

@@ -152,11 +152,11 @@ def read_password() -> str:
     return first
 
 
-def serve(config: SiteConfig, host: str, port: int, banner: str = "") -> int:
-    """Serve until stopped, on gevent."""
+def serve(config: SiteConfig, host: str, port: int, banner: str = "", demo: bool = False) -> int:
+    """Serve until stopped, on gevent (``demo``: with the demo's own pages)."""
     from .app import create_app
 
-    app = create_app(config)
+    app = create_app(config, demo=demo)
     socketio = app.extensions["socketio"]
     # What the imports built lives as long as the hub; a full collection walking it
     # (~100k objects, tens of ms) stalls every request and screen. Hide it from the GC.

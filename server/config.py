@@ -100,6 +100,11 @@ class HubSection(_Strict):
     #: count. Only set it when such a proxy really is in front: otherwise a client could
     #: claim any address (and dodge the login throttle).
     trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
+    #: Tickets one token (one kiosk) may take at once, then ``tickets_per_minute``:
+    #: a real kiosk serves one visitor at a time and never comes near; a script
+    #: holding its token cannot empty a service's day in a second.
+    ticket_burst: Annotated[int, Field(ge=1, le=1000)] = 10
+    tickets_per_minute: Annotated[int, Field(ge=1, le=6000)] = 30
 
 
 class HoursSection(_Strict):

@@ -63,4 +63,4 @@ def run_demo(host: str, port: int) -> int:
         f"  API            {base}/api/v1/openapi.json",
         "  (demo passwords: never use them in a real hall)",
     ]
-    return serve(config, host, port, banner="\n".join(lines))
+    return serve(config, host, port, banner="\n".join(lines), demo=True)

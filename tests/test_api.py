@@ -369,8 +369,8 @@ BAD_REQUESTS: list[tuple[str, str, str, str | None, dict[str, Any], int, str | N
         "/tickets",
         KIOSK,
         {"data": {"service": "PAY"}},
-        400,
-        "bad_request",
+        415,
+        "unsupported_media_type",
     ),
     (
         "body not UTF-8",
@@ -456,7 +456,7 @@ BAD_REQUESTS: list[tuple[str, str, str, str | None, dict[str, Any], int, str | N
     ("unknown counter view, kiosk", "GET", "/counters/99", KIOSK, {}, 404, "unknown_counter"),
     ("unknown counter, admin", "POST", "/counters/99/call-next", ADMIN, {}, 404, "unknown_counter"),
     ("unknown counter view", "GET", "/counters/99", ADMIN, {}, 404, "unknown_counter"),
-    ("counter not a number", "POST", "/counters/one/call-next", ADMIN, {}, 404, "not_found"),
+    ("counter not a number", "POST", "/counters/one/call-next", ADMIN, {}, 404, "unknown_counter"),
     ("unknown ticket", "GET", "/tickets/no-such-ticket", None, {}, 404, "unknown_ticket"),
     (
         "call an unknown ticket",
@@ -514,6 +514,15 @@ BAD_REQUESTS: list[tuple[str, str, str, str | None, dict[str, Any], int, str | N
         "bad_request",
     ),
     ("login with no body", "POST", "/auth/login", None, {}, 400, "bad_request"),
+    (
+        "login with a form body",
+        "POST",
+        "/auth/login",
+        None,
+        {"data": {"username": "x"}},
+        415,
+        "unsupported_media_type",
+    ),
     ("me without a token", "GET", "/auth/me", None, {}, 401, "unauthorized"),
     ("me with a device token", "GET", "/auth/me", KIOSK, {}, 403, "forbidden"),
     ("method not allowed: GET tickets", "GET", "/tickets", KIOSK, {}, 405, None),
@@ -595,7 +604,11 @@ def test_session_cookie_works_like_the_token(hall: Hall) -> None:
         )
         ok(answer)
         assert browser.get(api(hall.hub, "/auth/me"), timeout=TIMEOUT).json()["counter"] == 3
-        refused(browser.post(api(hall.hub, "/counters/1/pause"), timeout=TIMEOUT), 403, "forbidden")
+        # A page sends JSON ({} for an action without a body): a cookie-borne bodyless POST is 415.
+        refused(browser.post(api(hall.hub, "/counters/1/pause"), json={}, timeout=TIMEOUT), 403, "forbidden")
+        refused(
+            browser.post(api(hall.hub, "/counters/1/pause"), timeout=TIMEOUT), 415, "unsupported_media_type"
+        )
 
 
 # -- the command line ----------------------------------------------------------

@@ -13,7 +13,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..core.model import EventKind, Ticket
-from ..store.accounts import AccountError
+from ..security import IssueLimiter, retry_after
+from ..store.accounts import AccountError, token_hash
 from .auth import (
     SESSION_KEY,
     check_counter,
@@ -250,6 +251,14 @@ def issue_ticket() -> tuple[Response, int]:
     body = parse(TicketBody)
     principal = current_principal()
     kiosk = principal.name if principal.is_device else None
+    # Keyed by the token's hash (Principal.key): the brake keeps no credential in memory.
+    wait = issue_limiter().take(principal.key or token_hash(principal.name))
+    if wait is not None:
+        response, status = error_response(
+            429, "too many tickets from this device at once; please wait a moment", "too_many_requests"
+        )
+        response.headers["Retry-After"] = str(retry_after(wait))
+        return response, status
     the_hub = hub()
     printing = the_hub.printing
     request_print = None
@@ -316,6 +325,12 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
         also=audit,
     )
     return jsonify(ticket_id=ticket.id, number=ticket.number, print=answer), 201
+def issue_limiter() -> IssueLimiter:
+    """This app's brake on ticket issue (made here too when an app was built without one)."""
+    hub_config = hub().config.hub
+    return current_app.extensions.setdefault(
+        "qcall_issue_limiter", IssueLimiter(hub_config.ticket_burst, hub_config.tickets_per_minute)
+    )
 
 
 @api.get("/tickets/<ticket_id>")
@@ -351,7 +366,7 @@ def queue() -> Response:
 # -- counters ------------------------------------------------------------------
 
 
-@api.get("/counters/<int:counter>")
+@api.get("/counters/<counter:counter>")
 def counter_view(counter: int) -> Response:
     core = hub().core
     _counter_action(counter)
@@ -368,7 +383,7 @@ def _counter_action(counter: int) -> str:
     return check_counter(counter).name
 
 
-@api.post("/counters/<int:counter>/call")
+@api.post("/counters/<counter:counter>/call")
 def call_ticket(counter: int) -> Response:
     staff = _counter_action(counter)
     body = parse(CallBody)
@@ -389,20 +404,20 @@ def _ticket_action(action: str) -> Any:
 
 for _action in ("call_next", "recall", "start", "finish", "no_show"):
     api.add_url_rule(
-        f"/counters/<int:counter>/{_action.replace('_', '-')}",
+        f"/counters/<counter:counter>/{_action.replace('_', '-')}",
         view_func=_ticket_action(_action),
         methods=["POST"],
     )
 
 
-@api.post("/counters/<int:counter>/transfer")
+@api.post("/counters/<counter:counter>/transfer")
 def transfer(counter: int) -> Response:
     staff = _counter_action(counter)
     body = parse(TransferBody)
     return _acted(counter, hub().core.transfer(counter, body.service, body.counter, staff))
 
 
-@api.post("/counters/<int:counter>/evaluation")
+@api.post("/counters/<counter:counter>/evaluation")
 @requires("pad")
 def evaluation(counter: int) -> Response:
     """The visitor rates the service just finished here, on the pad bound to this counter."""
@@ -416,14 +431,14 @@ def evaluation(counter: int) -> Response:
     return jsonify(ticket=ticket_json(ticket, 0), rating=body.rating)
 
 
-@api.post("/counters/<int:counter>/pause")
+@api.post("/counters/<counter:counter>/pause")
 def pause(counter: int) -> Response:
     staff = _counter_action(counter)
     hub().core.pause(counter, staff)
     return jsonify(counter=hub().core.counter_view(counter))
 
 
-@api.post("/counters/<int:counter>/resume")
+@api.post("/counters/<counter:counter>/resume")
 def resume(counter: int) -> Response:
     staff = _counter_action(counter)
     hub().core.resume(counter, staff)

@@ -90,6 +90,9 @@
       "err.conflict": "无法执行：当前状态不允许此更改。",
       "err.wrong_password": "当前密码不正确。",
       "err.too_many_attempts": "尝试次数过多，请稍后再试。",
+      "err.too_many_requests": "操作太频繁，请稍候片刻再试。",
+      "err.cross_origin": "请求来自其他网页，已被拒绝。请直接在本系统的页面上操作。",
+      "err.unsupported_media_type": "请求格式有误，请刷新页面后重试。",
       "err.network": "网络连接中断，请稍后再试。",
       "err.server": "系统暂时出错，请稍后再试。",
       "conn.offline": "连接中断，正在重新连接…",
@@ -123,6 +126,9 @@
       "err.conflict": "This change does not fit the current state.",
       "err.wrong_password": "The current password is wrong.",
       "err.too_many_attempts": "Too many attempts. Please try again later.",
+      "err.too_many_requests": "Too many requests at once: please wait a moment and try again.",
+      "err.cross_origin": "The request came from another web page and was refused. Please use this system's own pages.",
+      "err.unsupported_media_type": "The request was not in the expected format. Please reload the page and try again.",
       "err.network": "The connection is down. Please try again in a moment.",
       "err.server": "Something went wrong on our side. Please try again in a moment.",
       "conn.offline": "Connection lost, reconnecting…",
@@ -295,6 +301,9 @@
     var headers = { "Accept": "application/json" };
     if (authToken) headers["Authorization"] = "Bearer " + authToken;
     var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
+    // The hub takes state changes as JSON only (a forged form cannot send it):
+    // an action without a body sends {}.
+    if (body === undefined && method !== "GET" && method !== "HEAD") body = {};
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);

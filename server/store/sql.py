@@ -10,6 +10,8 @@ taken with a conditional ``UPDATE`` (see :meth:`SqlTx.claim`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -23,6 +25,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    make_url,
     or_,
     select,
     update,
@@ -49,11 +52,32 @@ _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine set up for durable, serialized writes on SQLite; plain elsewhere."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def private_sqlite_file(url: str) -> None:
+    """Make the SQLite database file readable by the hub's user only (0600), like the secret key.
+
+    It holds the password hashes and the sessions. SQLite creates ``-wal`` and
+    ``-shm`` with the database file's own mode, so creating the file first with
+    0600 covers them; a file left by an older version is narrowed too.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = os.path.abspath(database)
+    if not os.path.exists(path):
+        # A racing start made it first; or there is no folder, and SQLite will say so.
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(OSError):  # absent, or not ours to change
+            os.chmod(name, 0o600)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
