@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import ConfigError, SiteConfig, load_config
 from .core.calendar import utc_now
+from .startup import StartupError
 from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError
 
 DEFAULT_CONFIG = "config/default.toml"
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             make_hub(config).accounts.add_user(args.name, args.role, read_password(), utc_now())
             print(f"user {args.name} added ({args.role})")
             return 0
-    except (ConfigError, AccountError) as exc:
+    except (ConfigError, AccountError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
@@ -90,10 +91,22 @@ def read_password() -> str:
 
 
 def serve(config: SiteConfig, host: str, port: int, banner: str = "") -> int:
-    """Serve until stopped, on gevent."""
-    from .app import create_app
+    """Serve until stopped, on gevent, after the checks that make a failed start one line.
 
-    app = create_app(config)
+    The order matters: the var dir and the database lock come first (a second
+    hub is named as such, not as "port in use"), then the port (before any
+    device is opened), then the store, which must take a real write.
+    """
+    from .app import create_app, var_dir
+    from .startup import check_port, check_store, check_var_dir, hold_database, store_errors
+
+    url = config.hub.database_url
+    check_var_dir(var_dir())
+    hold_database(url)
+    check_port(host, port)
+    with store_errors(url):
+        app = create_app(config)
+        check_store(app.extensions["qcall"].store_health, url)
     socketio = app.extensions["socketio"]
     # What the imports built lives as long as the hub; a full collection walking it
     # (~100k objects, tens of ms) stalls every request and screen. Hide it from the GC.

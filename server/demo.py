@@ -14,6 +14,7 @@ from .cli import make_hub, repo_path, serve
 from .config import load_config
 from .core.calendar import utc_now
 from .demo_twins import start_virtual_buses
+from .startup import hold_database, store_errors
 
 SAMPLE = "config/samples/utility_hall.toml"
 DEMO_DB = "sqlite:///var/demo.db"
@@ -33,8 +34,11 @@ def run_demo(host: str, port: int) -> int:
                 if k in ("paper_mm", "chinese", "qr", "footer_zh", "footer_en")
             }
             device.settings = {**keep, "connector": "virtual"}
+    # Before anything is written or any virtual device opened: one hub per database.
+    hold_database(config.hub.database_url)
     start_virtual_buses(config, Path(os.environ.get("QCALL_VAR_DIR", "var")) / "demo-serial")
-    hub = make_hub(config)
+    with store_errors(config.hub.database_url):
+        hub = make_hub(config)
     now = utc_now()
     if not hub.accounts.has_user(ADMIN[0]):
         hub.accounts.add_user(ADMIN[0], "admin", ADMIN[1], now)

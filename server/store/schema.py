@@ -140,3 +140,13 @@ audit_log = Table(
     Column("address", String(64), nullable=False, default=""),
     Index("ix_audit_log_at", "at"),
 )
+
+#: One row the hub rewrites to prove the store takes writes (``/api/v1/health``):
+#: a committed write is the only honest answer on a full disk.
+store_probe = Table(
+    "store_probe",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False, default=0),
+)
