@@ -30,6 +30,8 @@ TABLES = {
     "users",
     "device_tokens",
     "staff_sessions",
+    "audit_log",
+    "store_probe",
     "alembic_version",
 }
 
