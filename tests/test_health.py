@@ -296,3 +296,37 @@ def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         line = refused(hub_command(config, port=port), tmp_path)
     assert f"127.0.0.1:{port}" in line and "in use" in line, line
+
+
+# -- the kiosk says so ----------------------------------------------------------------
+
+
+def test_the_kiosk_says_tickets_cannot_be_issued_and_recovers_by_itself(
+    tmp_path: Path, small_disk: Path, browser
+) -> None:
+    """A real kiosk page in Chromium, a real full disk under the hub's database."""
+    config = write_site(tmp_path / "site.toml", f"sqlite:///{small_disk / 'qcall.db'}")
+    creds = provision(config, 2)
+    hub = HubProcess(config, tmp_path)
+    hub.start()
+    try:
+        page = browser.new_page(viewport={"width": 1080, "height": 1920})
+        page.goto(f"{hub.url}/kiosk/?token={creds.kiosk}")
+        page.wait_for_selector(".service-btn[data-service='PAY']:enabled", timeout=15_000)
+
+        filler = fill(small_disk)
+        page.click(".service-btn[data-service='PAY']")  # the hub answers 503 store_unavailable
+        warning = page.wait_for_selector("#store-warning", state="visible", timeout=10_000)
+        text = warning.inner_text()
+        assert "暂时无法取号" in text and "Tickets cannot be issued right now" in text, text
+        page.wait_for_selector(".service-btn[data-service='PAY']:disabled", timeout=5_000)
+        assert page.is_hidden("#ticket-view")
+
+        filler.unlink()
+        (small_disk / "filler-tail").unlink()
+        page.wait_for_selector("#store-warning", state="hidden", timeout=15_000)  # from GET /health alone
+        page.click(".service-btn[data-service='PAY']:enabled")
+        page.wait_for_selector("#ticket-view", state="visible", timeout=10_000)
+        assert page.inner_text("#ticket-number").strip() == "A001"
+    finally:
+        hub.stop()
