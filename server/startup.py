@@ -135,7 +135,7 @@ def _lock_postgres(url: str) -> HubLock:
     try:
         conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     except Exception as error:
-        raise StartupError(f"cannot reach the database {label}: {driver_message(error)}") from None
+        raise StartupError(f"cannot connect to the database {label}: {driver_message(error)}") from None
     try:
         got = conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": PG_LOCK_KEY})
         holder = None
@@ -206,6 +206,10 @@ def store_errors(url: str) -> Iterator[None]:
         yield
     except StartupError:
         raise
+    except OSError as error:
+        # A file the hub makes on its way up (the database's folder, the print spool).
+        where = error.filename or database_label(url)
+        raise StartupError(f"cannot use {where}: {error.strerror or error}") from None
     except Exception as error:
         detail = store_failure(error)
         if detail is None:

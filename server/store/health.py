@@ -98,8 +98,6 @@ def store_failure(error: BaseException) -> str | None:
         return None
     if isinstance(error, sqlite3.OperationalError):
         return str(error)
-    if isinstance(error, OSError) and error.errno is not None:
-        return f"{error.strerror or error}"
     return None
 
 
