@@ -10,17 +10,20 @@ is what SQLite and the hub do when the kernel itself says "no space left".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
 from server.config import load_config
 from server.hub import build_hub
@@ -330,3 +333,93 @@ def test_the_kiosk_says_tickets_cannot_be_issued_and_recovers_by_itself(
         assert page.inner_text("#ticket-number").strip() == "A001"
     finally:
         hub.stop()
+
+
+# -- PostgreSQL gone ------------------------------------------------------------------
+
+
+class TcpRelay:
+    """A real TCP relay between the hub and PostgreSQL that the test can cut and restore.
+
+    The shared PostgreSQL cannot be stopped for one test; cutting the hub's
+    only road to it is what the hub sees when the database server goes away.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.listener: socket.socket | None = None
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Refuse new connections and break every open one, as a server that went away."""
+        with self.lock:
+            doomed, self.sockets = self.sockets, []
+            listener, self.listener = self.listener, None
+        for sock in [*doomed, *([listener] if listener else [])]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.mark.postgres
+def test_postgresql_gone_answers_503_and_the_hub_recovers_when_back(tmp_path: Path, pg_url: str) -> None:
+    real = make_url(pg_url)
+    relay = TcpRelay((real.host or "127.0.0.1", real.port or 5432))
+    relay.start()
+    try:
+        via_relay = real.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+        config = write_site(tmp_path / "site.toml", via_relay)
+        creds = provision(config, 2)
+        hub = HubProcess(config, tmp_path)
+        hub.start()
+        try:
+            first = issue(hub, creds.kiosk)
+            relay.cut()
+            wait_for_health(hub, 503, within=5.0)
+            down = health(hub).json()
+            assert down["store"]["state"] == "unavailable" and down["store"]["backend"] == "postgresql", down
+            answer = requests.post(
+                f"{hub.url}/api/v1/tickets", json={"service": "PAY"}, headers=bearer(creds.kiosk), timeout=20
+            )
+            assert answer.status_code == 503 and answer.json()["code"] == "store_unavailable", answer.text
+            relay.start()
+            wait_for_health(hub, 200, within=10.0)
+            second = issue(hub, creds.kiosk)
+            assert [first["number"], second["number"]] == ["A001", "A002"]
+        finally:
+            hub.stop()
+    finally:
+        relay.cut()
