@@ -378,7 +378,13 @@ class TcpRelay:
                 return
             server = socket.create_connection(self.target)
             with self.lock:
-                self.sockets += [client, server]
+                alive = self.listener is listener  # not cut while this connection was being made
+                if alive:
+                    self.sockets += [client, server]
+            if not alive:
+                client.close()
+                server.close()
+                return
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
