@@ -102,11 +102,13 @@ def serve(config: SiteConfig, host: str, port: int, banner: str = "") -> int:
 
     url = config.hub.database_url
     check_var_dir(var_dir())
-    hold_database(url)
+    lock = hold_database(url)
     check_port(host, port)
     with store_errors(url):
         app = create_app(config)
-        check_store(app.extensions["qcall"].store_health, url)
+        health = app.extensions["qcall"].store_health
+        health.guard = lock.keep
+        check_store(health, url)
     socketio = app.extensions["socketio"]
     # What the imports built lives as long as the hub; a full collection walking it
     # (~100k objects, tens of ms) stalls every request and screen. Hide it from the GC.

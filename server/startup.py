@@ -16,6 +16,7 @@ take no lock and work beside a running hub.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -23,9 +24,9 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from .store.health import (
@@ -61,15 +62,45 @@ class HubLock:
     the server drops the lock when that session ends.
     """
 
-    def __init__(self, url: str, handle: Any) -> None:
+    def __init__(self, url: str, file: BinaryIO | None = None, session: Connection | None = None) -> None:
         self.url = url
-        self._handle = handle  # the open lock file or the PostgreSQL connection: the lock lives with it
+        self.postgres = session is not None
+        self._file = file  # the open lock file: the SQLite lock lives with it
+        self._session = session  # the PostgreSQL session holding the advisory lock
+
+    def keep(self) -> str | None:
+        """Still the one hub? None if so, else why not; called after every good store probe.
+
+        The kernel never takes a SQLite lock back, but a PostgreSQL session can
+        end under the hub (a server restart, a cut network) and its advisory
+        lock with it: take it again on a new session, or say who has it now.
+        """
+        if not self.postgres:
+            return None
+        if self._session is not None:
+            try:
+                self._session.scalar(text("SELECT 1"))
+                return None
+            except Exception:
+                self._close_session()
+        try:
+            self._session = _lock_postgres(self.url)._session
+        except StartupError as error:
+            return str(error)
+        return None
 
     def release(self) -> None:
         """Let go (tests and a clean stop; a dying process lets go by itself)."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._close_session()
+
+    def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing to tidy
+                session.close()
 
 
 _held: dict[str, HubLock] = {}
@@ -87,7 +118,7 @@ def hold_database(url: str) -> HubLock:
     if path is not None:
         lock = _lock_sqlite(url, path)
     elif url.startswith("sqlite"):
-        return HubLock(url, None)  # in memory: nobody else can open it
+        return HubLock(url)  # in memory: nobody else can open it
     else:
         lock = _lock_postgres(url)
     _held[url] = lock
@@ -122,7 +153,7 @@ def _lock_sqlite(url: str, path: str) -> HubLock:
         handle.write(f"{os.getpid()}\n".encode())
     except OSError:
         pass  # the pid is only for the message; a full disk is reported by the store check
-    return HubLock(url, handle)
+    return HubLock(url, file=handle)
 
 
 def _lock_postgres(url: str) -> HubLock:
@@ -161,7 +192,7 @@ def _lock_postgres(url: str) -> HubLock:
             f"another hub is already serving the database {label}{by}; "
             "one hub serves one database: stop it first or give this hub its own database"
         )
-    return HubLock(url, conn)
+    return HubLock(url, session=conn)
 
 
 def check_var_dir(path: Path) -> None:

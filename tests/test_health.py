@@ -425,6 +425,8 @@ def test_postgresql_gone_answers_503_and_the_hub_recovers_when_back(tmp_path: Pa
             wait_for_health(hub, 200, within=10.0)
             second = issue(hub, creds.kiosk)
             assert [first["number"], second["number"]] == ["A001", "A002"]
+            # The lock's session died with the relay; the hub took the lock again on a new one.
+            assert "another hub" in refused(hub_command(config), tmp_path)
         finally:
             hub.stop()
     finally:

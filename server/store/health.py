@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +141,9 @@ class StoreHealth:
         self.backend = "postgresql" if engine.dialect.name == "postgresql" else engine.dialect.name
         self.path = sqlite_path(url)
         self._lock = threading.Lock()
+        #: Asked after every good probe: None while this hub still holds the database alone,
+        #: else why not (set by ``serve``: :meth:`server.startup.HubLock.keep`).
+        self.guard: Callable[[], str | None] | None = None
         self._last: StoreState | None = None
         self._probed_at = float("-inf")
 
@@ -179,6 +183,9 @@ class StoreHealth:
             if detail is None:
                 raise
             return StoreState(False, f"a test write failed: {detail}", now.isoformat(), self._free())
+        problem = self.guard() if self.guard is not None else None
+        if problem is not None:
+            return StoreState(False, problem, now.isoformat(), self._free())
         return StoreState(True, "", now.isoformat(), self._free())
 
     def _free(self) -> int | None:
