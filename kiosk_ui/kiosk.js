@@ -30,6 +30,7 @@
       "setup.other": "This kiosk has no device token: open /kiosk/?token=…",
       "setup.refused": "此取号机的设备令牌无效，请联系工作人员。",
       "setup.refused_other": "This kiosk's device token was refused. Please ask a member of staff.",
+      "store.down": "暂时无法取号：系统无法保存号码。请稍候，或联系工作人员。",
       "err.unauthorized": "此取号机暂时不能取号，请联系工作人员。",
       "err.network": "网络连接中断，暂时不能取号，请稍后再试或联系工作人员。",
       "err.too_many_requests": "取号太频繁，请稍候片刻再取号。"
@@ -54,6 +55,7 @@
       "setup.other": "此取号机没有设备令牌：请用 /kiosk/?token=… 打开",
       "setup.refused": "This kiosk's device token was refused. Please ask a member of staff.",
       "setup.refused_other": "此取号机的设备令牌无效，请联系工作人员。",
+      "store.down": "Tickets cannot be issued right now: the system cannot save them. Please wait, or ask a member of staff.",
       "err.unauthorized": "This kiosk cannot issue tickets right now. Please ask a member of staff.",
       "err.network": "The connection is down, no tickets right now. Please try again shortly or ask a member of staff.",
       "err.too_many_requests": "Too many tickets at once: please wait a moment and try again."
@@ -65,6 +67,8 @@
   var DONE_GUARD_MS = 1000;    // ignore "Done" this soon: a double tap on a service lands there
   var BANNER_MS = 10000;       // errors clear themselves; the next visitor starts clean
   var IDLE_MS = 60000;         // untouched this long: back to the site's language
+  var HEALTH_MS = 5000;        // how often the hub is asked whether it can take tickets
+  var HEALTH_DOWN_MS = 2000;   // more often while it cannot: the buttons come back soon after it can
 
   var snapshot = null;         // the last queue snapshot drawn
   var busy = false;            // a ticket request is in flight
@@ -75,6 +79,10 @@
   var bannerTimer = null;
   var offline = false;
   var ticketLeft = 0;          // seconds until the ticket view closes itself
+  // The hub answered 503 (its store cannot save a ticket): no buttons, a notice in both
+  // languages, until GET /health says ok again. Nobody taps for a number that cannot exist.
+  var storeDown = false;
+  var healthTimer = null;
 
   // Paper. The hub tells this kiosk how each of its tickets prints
   // (print_status) and how its printer is (printer_status, on a change).
@@ -87,7 +95,7 @@
 
   Q.i18n(WORDS, "qcall.kiosk.lang");
   Q.translatePage();
-  Q.onLang(function () { drawSite(); drawServices(); drawTicket(); drawBanner(); drawPrinter(); });
+  Q.onLang(function () { drawSite(); drawServices(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   Q.everySecond(function (now) {
     $("#clock").textContent = Q.formatTime(now);
@@ -115,6 +123,7 @@
   });
 
   Q.show("#services-empty", true);
+  checkHealth();
   // Draw from REST at once; the socket's snapshot follows and keeps it live.
   Q.api("GET", "/queue").then(draw, function (err) {
     if (err.code === "unauthorized") refused();
@@ -177,7 +186,7 @@
       btn.querySelector(".svc-waiting").textContent = btn.classList.contains("issuing")
         ? Q.t("service.issuing")
         : Q.t("service.waiting", { n: s.waiting });
-      btn.disabled = busy;
+      btn.disabled = busy || storeDown;
     });
     Q.show("#services-empty", services.length === 0);
     box.className = "services n" + Math.min(services.length, 9);
@@ -191,7 +200,7 @@
 
   function onServiceTap(e) {
     var btn = e.target.closest(".service-btn");
-    if (!btn || busy || ticket) return;   // the double-tap guard
+    if (!btn || busy || ticket || storeDown) return;   // the double-tap guard
     busy = true;
     btn.classList.add("issuing");
     hideBanner();
@@ -201,6 +210,7 @@
         if (err.code === "unauthorized") refused();
         // The brake on ticket issue: said in both languages, whoever stands here.
         else if (err.code === "too_many_requests") showBanner("error", function () { return Q.t2("err.too_many_requests"); });
+        else if (err.status === 503) storeChanged(false);
         else showBanner("error", function () { return Q.errorText(err); });
       })
       .then(function () {
@@ -358,6 +368,45 @@
     bothLangs(el, low ? "printer.low" : "printer.fault", ".pw-first", ".pw-second");
     // On a ticket that did not print, its own message says it better.
     el.hidden = !low && !!ticket && troubleShown;
+  }
+
+  /* -- can the hub take tickets? -------------------------------------- */
+
+  /**
+   * GET /health: 503 means the hub's store cannot save a ticket (a full disk,
+   * the database gone). Asked every few seconds, so the kiosk recovers by
+   * itself. A health answer that does not arrive at all is the socket's
+   * business ("reconnecting…"), not this notice.
+   */
+  function checkHealth() {
+    clearTimeout(healthTimer);
+    fetch("/api/v1/health", { cache: "no-store", headers: { "Accept": "application/json" } })
+      .then(function (res) {
+        if (res.status === 503) storeChanged(false);
+        else if (res.ok) storeChanged(true);
+      }, function () { /* offline: the connection banner says it */ })
+      .then(function () {
+        healthTimer = setTimeout(checkHealth, storeDown ? HEALTH_DOWN_MS : HEALTH_MS);
+      });
+  }
+
+  function storeChanged(up) {
+    if (up === !storeDown) return;
+    storeDown = !up;
+    if (storeDown) {
+      hideBanner();   // the notice says it better than a one-off error
+      clearTimeout(healthTimer);
+      healthTimer = setTimeout(checkHealth, HEALTH_DOWN_MS);
+    }
+    drawStore();
+    drawServices();
+  }
+
+  function drawStore() {
+    var el = $("#store-warning");
+    el.setAttribute("data-store", storeDown ? "down" : "ok");
+    if (storeDown) bothLangs(el, "store.down", ".sw-first", ".sw-second");
+    el.hidden = !storeDown;
   }
 
   /* -- messages ------------------------------------------------------ */

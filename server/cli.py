@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import ConfigError, SiteConfig, load_config
 from .core.calendar import utc_now
+from .startup import StartupError
 from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError, Actor
 
 #: How the audit log names changes made at the command line.
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             return token_command(args, config)
         if args.command == "user":
             return user_command(args, config)
-    except (ConfigError, AccountError) as exc:
+    except (ConfigError, AccountError, StartupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
@@ -153,10 +154,25 @@ def read_password() -> str:
 
 
 def serve(config: SiteConfig, host: str, port: int, banner: str = "", demo: bool = False) -> int:
-    """Serve until stopped, on gevent (``demo``: with the demo's own pages)."""
-    from .app import create_app
+    """Serve until stopped, on gevent, after the checks that make a failed start one line.
 
-    app = create_app(config, demo=demo)
+    ``demo``: with the demo's own pages. The order matters: the var dir and the
+    database lock come first (a second hub is named as such, not as "port in
+    use"), then the port (before any device is opened), then the store, which
+    must take a real write.
+    """
+    from .app import create_app, var_dir
+    from .startup import check_port, check_store, check_var_dir, hold_database, store_errors
+
+    url = config.hub.database_url
+    check_var_dir(var_dir())
+    lock = hold_database(url)
+    check_port(host, port)
+    with store_errors(url):
+        app = create_app(config, demo=demo)
+        health = app.extensions["qcall"].store_health
+        health.guard = lock.keep
+        check_store(health, url)
     socketio = app.extensions["socketio"]
     # What the imports built lives as long as the hub; a full collection walking it
     # (~100k objects, tens of ms) stalls every request and screen. Hide it from the GC.

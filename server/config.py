@@ -385,6 +385,12 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        # Windows Notepad's "UTF-8 with BOM": TOML forbids the mark, and tomllib only says "line 1, column 1".
+        raise ConfigError(
+            f"{path}: the file starts with a UTF-8 byte-order mark (BOM), which TOML does not allow; "
+            "save it as plain UTF-8 without BOM (Notepad: Save As, Encoding 'UTF-8', not 'UTF-8 with BOM')"
+        )
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .app import var_dir
 from .cli import make_hub, repo_path, serve
 from .config import load_config
 from .core.calendar import utc_now
 from .demo_twins import start_virtual_buses
+from .startup import check_var_dir, hold_database, store_errors
 
 SAMPLE = "config/samples/utility_hall.toml"
 DEMO_DB = "sqlite:///var/demo.db"
@@ -33,8 +35,12 @@ def run_demo(host: str, port: int) -> int:
                 if k in ("paper_mm", "chinese", "qr", "footer_zh", "footer_en")
             }
             device.settings = {**keep, "connector": "virtual"}
+    # Before anything is written or any virtual device opened: a usable var dir, one hub per database.
+    check_var_dir(var_dir())
+    hold_database(config.hub.database_url)
     start_virtual_buses(config, Path(os.environ.get("QCALL_VAR_DIR", "var")) / "demo-serial")
-    hub = make_hub(config)
+    with store_errors(config.hub.database_url):
+        hub = make_hub(config)
     now = utc_now()
     if not hub.accounts.has_user(ADMIN[0]):
         hub.accounts.add_user(ADMIN[0], "admin", ADMIN[1], now)

@@ -19,6 +19,7 @@ from .devices import DeviceBoard
 from .store import SqlStore, open_store
 from .store.accounts import Accounts
 from .store.audit import AuditLog
+from .store.health import StoreHealth
 
 if TYPE_CHECKING:
     from .counter_devices import CounterDevices
@@ -66,6 +67,8 @@ class Hub:
     devices: DeviceBoard
     snapshots: SnapshotCache = field(init=False)
     audit: AuditLog = field(init=False)
+    #: Whether the store takes writes now (``/api/v1/health``; 503 ``store_unavailable``).
+    store_health: StoreHealth = field(init=False)
     #: Set by the app factory; None where nothing prints (CLI commands).
     printing: PrintService | None = None
     counter_devices: CounterDevices | None = None
@@ -74,6 +77,7 @@ class Hub:
     def __post_init__(self) -> None:
         self.snapshots = SnapshotCache(self._build_snapshot)
         self.audit = AuditLog(self.store.engine)
+        self.store_health = StoreHealth(self.store.engine, self.config.hub.database_url)
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def _build_snapshot(self) -> dict[str, Any]:

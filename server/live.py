@@ -35,6 +35,7 @@ from .devices import STAFF_ROOM
 from .hub import Hub
 from .printing import agent_room, device_room
 from .store.accounts import Principal
+from .store.health import store_failure
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,14 @@ class Broadcaster:
             event = self.pending.get()
             try:
                 self.send(event)
-            except Exception:  # one bad event must not silence the screens
-                log.exception("broadcast of %s failed", event.name)
+            except Exception as error:  # one bad event must not silence the screens
+                detail = store_failure(error)
+                if detail is None:
+                    log.exception("broadcast of %s failed", event.name)
+                    continue
+                # The snapshot could not be read: a store outage, already told by /health; one line.
+                log.error("broadcast of %s failed: the store is unavailable (%s)", event.name, detail)
+                self.hub.store_health.failed(detail)
 
     def send(self, event: HallEvent) -> None:
         payload: dict[str, Any] = dict(event.payload)

@@ -32,6 +32,7 @@ TABLES = {
     "staff_sessions",
     "audit_log",
     "print_jobs",
+    "store_probe",
     "alembic_version",
 }
 

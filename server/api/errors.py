@@ -7,13 +7,19 @@ errors, the core's refusals and even unexpected bugs all leave as JSON here.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..core import errors as core_errors
+from ..store.health import store_failure
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client should wait before retrying a write the store could not take.
+STORE_RETRY_AFTER = 5
 
 #: HTTP status of each refusal of the queue core.
 CORE_STATUS: dict[type[core_errors.QueueError], int] = {
@@ -75,7 +81,35 @@ def register(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # HTTP requires it on a 405
         return response, status
 
+    @app.errorhandler(SQLAlchemyError)
+    @app.errorhandler(sqlite3.Error)
+    def _store(exc: Exception) -> tuple[Response, int]:
+        detail = store_failure(exc)
+        if detail is None:
+            return _bug(exc)
+        return store_unavailable(detail)
+
     @app.errorhandler(Exception)
     def _bug(exc: Exception) -> tuple[Response, int]:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(500, "the hub hit an unexpected error; it was logged", "internal_error")
+
+
+def store_unavailable(detail: str) -> tuple[Response, int]:
+    """503 ``store_unavailable``: the store could not take the write, so nothing was recorded.
+
+    The transaction was rolled back whole (a ticket is answered 201 only after
+    its commit), so the client may simply try again; ``/health`` turns 503 at
+    once instead of waiting for its next probe.
+    """
+    log.error("store unavailable on %s %s: %s", request.method, request.path, detail)
+    hub = current_app.extensions.get("qcall")
+    if hub is not None:
+        hub.store_health.failed(detail)
+    response, status = error_response(
+        503,
+        f"the hub cannot save anything right now ({detail}); nothing was recorded, please try again shortly",
+        "store_unavailable",
+    )
+    response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+    return response, status

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..core.model import EventKind, Ticket
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, token_hash
+from ..voice import VOICE_DEVICE
 from .auth import (
     SESSION_KEY,
     check_counter,
@@ -127,8 +128,44 @@ def ticket_json(ticket: Ticket, waiting_ahead: int) -> dict[str, Any]:
 
 
 @api.get("/health")
-def health() -> Response:
-    return jsonify(status="ok", connections=current_app.extensions["qcall_connections"].count)
+def health() -> tuple[Response, int]:
+    """The truth about taking tickets: 503 when the store cannot commit one, 200 otherwise.
+
+    ``status`` is ``ok``, ``degraded`` (tickets are taken, but a device such
+    as a printer or the voice is not working) or ``unavailable`` (the store
+    cannot take writes: 503). Device details stay on the staff-only
+    ``/devices``; this open answer carries names and states only.
+    """
+    the_hub = hub()
+    store = the_hub.store_health.state()
+    devices = [
+        {k: d[k] for k in ("name", "kind", "state", "healthy", "since")}
+        for d in the_hub.devices.all()
+        if d["name"] != VOICE_DEVICE
+    ]
+    voice = the_hub.devices.get(VOICE_DEVICE)
+    voice_enabled = the_hub.voice is not None and the_hub.voice.announcer is not None
+    voice_json = {
+        "state": (voice.state if voice else "unknown") if voice_enabled else "off",
+        "healthy": (voice.healthy if voice else False) if voice_enabled else True,
+    }
+    problems = []
+    if not store.ok:
+        problems.append(f"store: {store.detail}")
+    problems += [f"{d['name']}: {d['state']}" for d in devices if not d["healthy"]]
+    if not voice_json["healthy"]:
+        problems.append(f"voice: {voice_json['state']}")
+    status = "unavailable" if not store.ok else ("degraded" if problems else "ok")
+    answer = jsonify(
+        status=status,
+        connections=current_app.extensions["qcall_connections"].count,
+        store=store.public(the_hub.store_health.backend),
+        devices=devices,
+        voice=voice_json,
+        problems=problems,
+    )
+    answer.headers["Cache-Control"] = "no-store"
+    return answer, 200 if store.ok else 503
 
 
 @api.get("/openapi.json")

@@ -166,3 +166,13 @@ print_jobs = Table(
     Column("finished_at", UTCDateTime),
     Index("ix_print_jobs_state", "state"),
 )
+
+#: One row the hub rewrites to prove the store takes writes (``/api/v1/health``):
+#: a committed write is the only honest answer on a full disk.
+store_probe = Table(
+    "store_probe",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False, default=0),
+)
