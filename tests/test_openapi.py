@@ -132,6 +132,8 @@ def test_served_at_api_v1_openapi_json(client: FlaskClient, doc: dict[str, Any])
     assert ticket_service.pop("enum") == ["PAY", "ASK"]
     transfer = served["components"]["schemas"]["TransferBody"]["properties"]["service"]["anyOf"]
     assert [choice.pop("enum", None) for choice in transfer] == [["PAY", "ASK"], None]
+    login_counter = served["components"]["schemas"]["LoginBody"]["properties"]["counter"]["anyOf"]
+    assert [choice.pop("enum", None) for choice in login_counter] == [[1, 2], None]
     assert served == doc
 
 

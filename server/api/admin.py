@@ -11,6 +11,7 @@ now, not whenever it next reconnects.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from flask import Blueprint, Response, jsonify, request
@@ -134,10 +135,10 @@ def set_password(username: str) -> Response:
 def audit() -> Response:
     """The newest audit entries first; ``?limit=`` (1–500, default 100), ``?action=`` to filter."""
     raw_limit = request.args.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= AUDIT_MAX:
+    if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= AUDIT_MAX:
         raise ApiError(400, f"'limit' must be a whole number from 1 to {AUDIT_MAX}")
     action = request.args.get("action") or None
-    if action is not None and len(action) > 48:
-        raise ApiError(400, "'action' has at most 48 characters")
+    if action is not None and not re.fullmatch(r"[a-z._]{1,48}", action):
+        raise ApiError(400, "'action' is an action name such as token.revoke (a-z, '.', '_'; at most 48)")
     entries = hub().audit.recent(int(raw_limit), action)
     return jsonify(entries=[e.public() for e in entries])

@@ -177,14 +177,18 @@ def openapi() -> Response:
     """
     document = current_app.extensions.get("qcall_openapi")
     if document is None:
-        document = site_openapi(json.loads(OPENAPI.read_bytes()), list(hub().core.hall.services))
+        hall = hub().core.hall
+        document = site_openapi(json.loads(OPENAPI.read_bytes()), list(hall.services), sorted(hall.counters))
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
 
 
-def site_openapi(doc: dict[str, Any], services: list[str]) -> str:
-    """``doc`` with ``services`` as the enum of the ``service`` field of the ticket and transfer bodies."""
+def site_openapi(doc: dict[str, Any], services: list[str], counters: list[int]) -> str:
+    """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login."""
     schemas = doc["components"]["schemas"]
+    for choice in schemas["LoginBody"]["properties"]["counter"]["anyOf"]:
+        if choice.get("type") == "integer":
+            choice["enum"] = counters
     schemas["TicketBody"]["properties"]["service"]["enum"] = services
     for choice in schemas["TransferBody"]["properties"]["service"]["anyOf"]:
         if choice.get("type") == "string":

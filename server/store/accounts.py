@@ -493,9 +493,13 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
+#: User and device names: plain ASCII, like the devices in the site file (typed on any keyboard).
+NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def _check_name(name: str, what: str) -> None:
-    if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise AccountError(f"{what} is 1 to 64 letters, digits, '.', '_' or '-'")
+    if not NAME.fullmatch(name):
+        raise AccountError(f"{what} is 1 to 64 ASCII letters, digits, '.', '_' or '-'")
 
 
 def _token_info(row: Any) -> TokenInfo:
