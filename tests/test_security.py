@@ -9,6 +9,12 @@
 6. a Content-Security-Policy on every page, the SQLite file 0600, and the brake
    on ticket issue (429 and the kiosk's "please wait a moment").
 
+Items 3 (revocation, sessions, login timing, the session cookie) and 7
+(contract drift) have their own modules, as they need their own hubs:
+``tests/test_accounts_security.py``, ``tests/test_openapi.py`` (x-roles, device
+kinds) and ``tests/test_schemathesis.py`` (Schemathesis' every check against a
+running hub, as anonymous, kiosk and admin).
+
 Real hub processes, the Flask test client and real Socket.IO clients and
 Chromium, all on 127.0.0.1.
 """

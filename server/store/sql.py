@@ -11,6 +11,7 @@ taken with a conditional ``UPDATE`` (see :meth:`SqlTx.claim`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -308,37 +309,12 @@ class SqlTx:
 
 
 def print_job_row(job: PrintJobRecord) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "ticket_id": job.ticket_id,
-        "printer": job.printer,
-        "kiosk": job.kiosk,
-        "kind": job.kind,
-        "waiting_ahead": job.waiting_ahead,
-        "status_url": job.status_url,
-        "state": job.state,
-        "detail": job.detail[:256],
-        "attempts": job.attempts,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-    }
+    """The row of a print job: its fields are the table's columns, one to one."""
+    return {**dataclasses.asdict(job), "detail": job.detail[:256]}
 
 
 def print_job(row: Any) -> PrintJobRecord:
-    return PrintJobRecord(
-        id=row["id"],
-        ticket_id=row["ticket_id"],
-        printer=row["printer"],
-        kiosk=row["kiosk"],
-        waiting_ahead=row["waiting_ahead"],
-        status_url=row["status_url"],
-        created_at=row["created_at"],
-        kind=row["kind"],
-        state=row["state"],
-        detail=row["detail"],
-        attempts=row["attempts"],
-        finished_at=row["finished_at"],
-    )
+    return PrintJobRecord(**dict(row))
 
 
 def _ticket_row(ticket: Ticket) -> dict[str, Any]:
