@@ -103,8 +103,8 @@ class HubSection(_Strict):
     #: Tickets one token (one kiosk) may take at once, then ``tickets_per_minute``:
     #: a real kiosk serves one visitor at a time and never comes near; a script
     #: holding its token cannot empty a service's day in a second.
-    ticket_burst: Annotated[int, Field(ge=1, le=1000)] = 10
-    tickets_per_minute: Annotated[int, Field(ge=1, le=6000)] = 30
+    ticket_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 10
+    tickets_per_minute: Annotated[int, Field(ge=1, le=60_000_000)] = 30
 
 
 class HoursSection(_Strict):
