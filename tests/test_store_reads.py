@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 import pytest
@@ -33,7 +33,7 @@ from server.store.accounts import Accounts
 from server.store.audit import AuditLog
 from server.store.printjobs import PrintJobs
 from server.store.schema import audit_log, tickets
-from server.store.sql import _ticket_row
+from server.store.sql import SqlTx, _ticket_row
 from tests.support import HubProcess, bearer, issue
 
 #: A read that waited for the write lock would take the busy timeout (30 s); 100 ms is no wait at all.
@@ -150,8 +150,9 @@ def test_the_read_path_refuses_a_write_and_leaves_writers_able_to_write(database
     first = core.issue("PAY").ticket
     stray = replace(first, id="stray", number="A500", seq=500)
 
-    with pytest.raises(DBAPIError, match="(?i)read.?only"), store.read() as tx:
-        tx.add_ticket(stray)  # type: ignore[attr-defined]  # the core could not: StoreReader has no writes
+    with pytest.raises(DBAPIError, match=r"(?i)read.?only"), store.read() as reader:
+        # The core cannot even write this (StoreReader has no writes); the database refuses it too.
+        cast(SqlTx, reader).add_ticket(stray)
 
     # The same pooled connection writes again in a writing transaction.
     with store.transaction() as tx:
@@ -191,7 +192,9 @@ def test_a_hub_answers_a_ticket_status_while_another_process_holds_the_write_loc
             answer = timed("GET /tickets/<id>", lambda: requests.get(status_url, timeout=10), timings)
             assert answer.status_code == 200, answer.text
             assert answer.json()["number"] == ticket["number"]
-            answer = timed("GET /queue", lambda: requests.get(queue_url, headers=display, timeout=10), timings)
+            answer = timed(
+                "GET /queue", lambda: requests.get(queue_url, headers=display, timeout=10), timings
+            )
             assert answer.status_code == 200, answer.text
         finally:
             holder.execute("ROLLBACK")

@@ -22,14 +22,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
+    Insert,
+    Table,
     and_,
     create_engine,
     event,
@@ -51,7 +54,7 @@ from ..core.model import (
     TicketEvent,
     TicketStatus,
 )
-from ..core.ports import CallRecord, ServiceQueue
+from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
 from .schema import counter_states, print_jobs, sequences, ticket_events, tickets
 
@@ -84,6 +87,22 @@ def read_only(engine: Engine) -> Engine:
     if engine.dialect.name == "postgresql":
         options["postgresql_readonly"] = True
     return engine.execution_options(**options)
+
+
+def upsert(
+    dialect: str,
+    table: Table,
+    values: Mapping[str, Any],
+    keys: Sequence[Column[Any]],
+    set_: Mapping[str, Any],
+) -> Insert:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET …``: both backends say it alike, each in its own class.
+
+    One function, so callers hold one statement type whichever database they run on.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=set_)
+    return sqlite.insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=set_)
 
 
 def private_sqlite_file(url: str) -> None:
@@ -145,12 +164,12 @@ class SqlStore:
             yield SqlTx(conn)
 
     @contextmanager
-    def read(self) -> Iterator[SqlTx]:
+    def read(self) -> Iterator[StoreReader]:
         """A read-only transaction: one consistent view, no wait behind writers.
 
-        It yields the same :class:`SqlTx`; the core sees it as a
-        :class:`~server.core.ports.StoreReader`, and the database refuses a
-        write in it (``query_only`` / ``READ ONLY``).
+        Typed as a :class:`~server.core.ports.StoreReader`, so a write in it
+        does not type-check; the database refuses one too (``query_only`` /
+        ``READ ONLY``).
         """
         with self.reader.begin() as conn:
             yield SqlTx(conn)
@@ -171,11 +190,12 @@ class SqlTx:
         self.dialect = conn.dialect.name
 
     def allocate_seq(self, service: str, day: date) -> int:
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        stmt = dialect_insert(sequences).values(service=service, business_day=day, last_seq=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[sequences.c.service, sequences.c.business_day],
-            set_={"last_seq": sequences.c.last_seq + 1},
+        stmt = upsert(
+            self.dialect,
+            sequences,
+            {"service": service, "business_day": day, "last_seq": 1},
+            [sequences.c.service, sequences.c.business_day],
+            {"last_seq": sequences.c.last_seq + 1},
         ).returning(sequences.c.last_seq)
         return int(self.conn.execute(stmt).scalar_one())
 
