@@ -67,7 +67,7 @@ def open_write(store: SqlStore, ahead_of: Ticket) -> Iterator[Connection]:
     and updates ``ahead_of`` itself (a row lock on PostgreSQL). On SQLite the
     engine's begin is ``BEGIN IMMEDIATE``: the write lock is held from the start.
     """
-    writer = make_engine(str(store.engine.url.render_as_string(hide_password=False)))
+    writer = make_engine(store.engine.url.render_as_string(hide_password=False))
     conn = writer.connect()
     conn.begin()
     try:
