@@ -5,6 +5,12 @@ one :meth:`Store.transaction`: everything it wrote is committed together when
 the block ends, or nothing is. The one promise that needs the database's help
 is :meth:`StoreTx.claim`: a conditional write that succeeds for exactly one of
 several transactions racing for the same ticket.
+
+Looking without changing anything (a visitor's status page, the snapshot of
+the hall, a counter's waiting list) runs inside :meth:`Store.read` instead. It
+sees one consistent state but takes no write lock, so a phone polling its
+ticket never waits behind a counter's call; the type :class:`StoreReader` has
+no writing methods, so a read cannot slip a write past the lock by mistake.
 """
 
 from __future__ import annotations
@@ -40,18 +46,8 @@ class CallRecord:
     recall: bool
 
 
-class StoreTx(Protocol):
-    """The operations available inside one transaction."""
-
-    def allocate_seq(self, service: str, day: date) -> int:
-        """Reserve and return the next ticket sequence of ``service`` on ``day`` (1-based)."""
-
-    def add_ticket(self, ticket: Ticket) -> None: ...
-
-    def add_event(self, event: TicketEvent) -> None: ...
-
-    def add_print_job(self, job: PrintJobRecord) -> None:
-        """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""
+class StoreReader(Protocol):
+    """What may be looked at: one consistent state of the store, nothing written."""
 
     def get_ticket(self, ticket_id: str) -> Ticket | None: ...
 
@@ -73,6 +69,31 @@ class StoreTx(Protocol):
         """How many callable tickets of ``ticket``'s service and day stand before it in
         queue order (:func:`~server.core.policy.queue_order`, counted by the store)."""
 
+    def find_counter_state(self, number: int) -> CounterState | None:
+        """The counter's state as last committed, unlocked; None before it has a row."""
+
+    def counter_states(self) -> list[CounterState]: ...
+
+    def service_queues(self, day: date, head: int) -> list[ServiceQueue]: ...
+
+    def recent_calls(self, day: date, limit: int) -> list[CallRecord]: ...
+
+    def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]: ...
+
+
+class StoreTx(StoreReader, Protocol):
+    """The operations available inside one writing transaction: every read, and the writes."""
+
+    def allocate_seq(self, service: str, day: date) -> int:
+        """Reserve and return the next ticket sequence of ``service`` on ``day`` (1-based)."""
+
+    def add_ticket(self, ticket: Ticket) -> None: ...
+
+    def add_event(self, event: TicketEvent) -> None: ...
+
+    def add_print_job(self, job: PrintJobRecord) -> None:
+        """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""
+
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.
 
@@ -85,16 +106,12 @@ class StoreTx(Protocol):
 
     def save_counter_state(self, state: CounterState) -> None: ...
 
-    def counter_states(self) -> list[CounterState]: ...
-
-    def service_queues(self, day: date, head: int) -> list[ServiceQueue]: ...
-
-    def recent_calls(self, day: date, limit: int) -> list[CallRecord]: ...
-
-    def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]: ...
-
 
 class Store(Protocol):
     """A durable place for tickets, their events and the counters' state."""
 
-    def transaction(self) -> AbstractContextManager[StoreTx]: ...
+    def transaction(self) -> AbstractContextManager[StoreTx]:
+        """A writing transaction: on SQLite it holds the write lock from its first statement."""
+
+    def read(self) -> AbstractContextManager[StoreReader]:
+        """A read-only transaction: one consistent state, and no wait behind a writer."""

@@ -1,7 +1,9 @@
 """The queue core: every action of the hall, as plain Python.
 
 Each public method runs one store transaction, commits it, and only then
-publishes what happened on the event bus. It takes a clock, so tests can move
+publishes what happened on the event bus. Methods that only look (a ticket's
+status, the snapshot, waiting lists, a counter's view) use the store's read
+path instead, which takes no write lock. It takes a clock, so tests can move
 time, and a calling policy, so the order of calls can be changed without
 touching this file.
 """
@@ -174,8 +176,11 @@ class QueueCore:
     # -- anyone ----------------------------------------------------------
 
     def ticket(self, ticket_id: str) -> tuple[Ticket, int]:
-        """A ticket with its history, and how many stand before it now."""
-        with self.store.transaction() as tx:
+        """A ticket with its history, and how many stand before it now.
+
+        A read: a visitor's phone asks this often, and must not wait behind counters' calls.
+        """
+        with self.store.read() as tx:
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
                 raise UnknownTicket(f"no ticket {ticket_id!r}")
@@ -186,7 +191,7 @@ class QueueCore:
     def snapshot(self) -> dict[str, Any]:
         """The live state of the hall, enough for any screen to draw itself."""
         day = self.hall.calendar.business_day(self.clock())
-        with self.store.transaction() as tx:
+        with self.store.read() as tx:
             queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
             states = {s.number: s for s in tx.counter_states()}
             current = {
@@ -230,7 +235,7 @@ class QueueCore:
         """The tickets a counter could call, in the order its policy would call them."""
         counter = self.hall.counter(counter_number)
         day = self.hall.calendar.business_day(self.clock())
-        with self.store.transaction() as tx:
+        with self.store.read() as tx:
             tickets = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
         ordered: list[Ticket] = []
         remaining = list(tickets)
@@ -418,12 +423,11 @@ class QueueCore:
     def counter_view(self, counter_number: int) -> dict[str, Any]:
         """One counter's state and current ticket, as the console shows it."""
         counter = self.hall.counter(counter_number)
-        with self.store.transaction() as tx:
-            state = tx.counter_state(counter.number)
-            current = {
-                t.id: t
-                for t in tx.tickets_by_id([state.current_ticket_id] if state.current_ticket_id else [])
-            }
+        # A read: a counter without a row yet is open and idle, which _counter_view shows for None.
+        with self.store.read() as tx:
+            state = tx.find_counter_state(counter.number)
+            current_id = state.current_ticket_id if state else None
+            current = {t.id: t for t in tx.tickets_by_id([current_id] if current_id else [])}
         return self._counter_view(counter, state, current)
 
     # -- inside ------------------------------------------------------------

@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .audit import AuditLog
 from .schema import device_tokens, staff_sessions, users
+from .sql import read_only
 
 DEVICE_ROLES = ("kiosk", "display", "agent", "pad")
 USER_ROLES = ("staff", "admin")
@@ -155,10 +156,16 @@ def check_password_strength(password: str) -> None:
 
 
 class Accounts:
-    """Users, device tokens and staff sessions."""
+    """Users, device tokens and staff sessions.
+
+    Changes run on ``engine`` (on SQLite ``BEGIN IMMEDIATE``); lookups on
+    ``reader`` (:func:`~server.store.sql.read_only`), because every request
+    resolves its token and must not wait behind the queue's writes.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = read_only(engine)
         self.audit = AuditLog(engine)
 
     # -- device tokens ------------------------------------------------------------
@@ -192,7 +199,7 @@ class Accounts:
         return token, TokenInfo(digest[:SHORT_ID], name, role, now, None, digest)
 
     def list_tokens(self) -> list[TokenInfo]:
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             rows = conn.execute(
                 select(device_tokens).order_by(device_tokens.c.created_at, device_tokens.c.name)
             ).mappings()
@@ -284,13 +291,13 @@ class Accounts:
         return UserInfo(username, role, True, now)
 
     def has_user(self, username: str) -> bool:
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             return (
                 conn.execute(select(users.c.username).where(users.c.username == username)).first() is not None
             )
 
     def list_users(self) -> list[UserInfo]:
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             rows = conn.execute(select(users).order_by(users.c.username)).mappings()
             return [_user_info(row) for row in rows]
 
@@ -336,7 +343,7 @@ class Accounts:
         self, principal: Principal, current: str, new: str, now: datetime, address: str = ""
     ) -> Ended:
         """The logged-in user's own change: the current password first, then as ``set_password``."""
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             row = conn.execute(select(users).where(users.c.username == principal.name)).mappings().first()
         if row is None or not check_password_hash(row["password_hash"], current):
             raise AccountError("the current password is wrong")
@@ -371,7 +378,7 @@ class Accounts:
         With ``single_session`` the user's earlier sessions end: a password
         that leaked cannot keep a second console open beside the clerk's.
         """
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
         # The same scrypt work whether or not the user exists or is active.
         real = row is not None and bool(row["active"])
@@ -414,7 +421,7 @@ class Accounts:
         """The principal behind a bearer token, or None for an unknown, revoked or expired one."""
         digest = token_hash(token)
         if token.startswith("qd_"):
-            with self.engine.begin() as conn:
+            with self.reader.begin() as conn:
                 row = (
                     conn.execute(select(device_tokens).where(device_tokens.c.token_hash == digest))
                     .mappings()
@@ -432,7 +439,7 @@ class Accounts:
         return self._session(staff_sessions.c.cookie_hash == token_hash(cookie_id), now)
 
     def _session(self, where: Any, now: datetime) -> Principal | None:
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             row = (
                 conn.execute(
                     select(staff_sessions, users.c.role, users.c.active)
@@ -452,7 +459,7 @@ class Accounts:
         One query per kind and chunk, so a thousand screens cost a few round trips.
         """
         alive: set[str] = set()
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             for chunk in _chunks(sorted(set(devices))):
                 alive.update(
                     conn.execute(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from .schema import audit_log
+from .sql import read_only
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,11 @@ class AuditEntry:
 
 
 class AuditLog:
-    """Append and read the audit log."""
+    """Append and read the audit log (reads take no write lock: the hub's watcher polls it)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = read_only(engine)
 
     def record(
         self,
@@ -75,6 +77,6 @@ class AuditLog:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if action:
             query = query.where(audit_log.c.action == action)
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             rows = conn.execute(query).mappings().all()
         return [AuditEntry(**dict(row)) for row in rows]

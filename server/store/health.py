@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, exc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from ..core.calendar import utc_now
 from .schema import store_probe
+from .sql import upsert
 
 #: A probe's answer is reused this long: a monitoring loop or a hundred kiosks cannot hammer the disk.
 PROBE_INTERVAL = 1.0
@@ -170,12 +170,12 @@ class StoreHealth:
         now = utc_now()
         try:
             with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    insert_ = postgresql.insert(store_probe)
-                else:
-                    insert_ = sqlite.insert(store_probe)
-                stmt = insert_.values(id=1, at=now, count=1).on_conflict_do_update(
-                    index_elements=[store_probe.c.id], set_={"at": now, "count": store_probe.c.count + 1}
+                stmt = upsert(
+                    conn.dialect.name,
+                    store_probe,
+                    {"id": 1, "at": now, "count": 1},
+                    [store_probe.c.id],
+                    {"at": now, "count": store_probe.c.count + 1},
                 )
                 conn.execute(stmt)
         except Exception as error:

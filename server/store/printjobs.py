@@ -17,14 +17,18 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from ..core.model import Ticket
 from ..core.printjobs import FINISHED_STATES, PENDING_STATES, PrintJobRecord
 from .schema import print_jobs, tickets
-from .sql import _ticket, print_job, print_job_row
+from .sql import _ticket, print_job, print_job_row, read_only
 
 
 class PrintJobs:
-    """Read and update ``print_jobs``; each call is its own short transaction."""
+    """Read and update ``print_jobs``; each call is its own short transaction.
+
+    Lookups run read-only (no write lock on SQLite); updates on ``engine``.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = read_only(engine)
 
     def pending(self) -> list[tuple[PrintJobRecord, Ticket]]:
         """The jobs not printed nor failed, oldest first, each with its ticket."""
@@ -34,7 +38,7 @@ class PrintJobs:
             .where(print_jobs.c.state.in_(PENDING_STATES))
             .order_by(print_jobs.c.created_at, print_jobs.c.id)
         )
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             rows = conn.execute(query).all()
         out = []
         for row in rows:
@@ -44,7 +48,7 @@ class PrintJobs:
         return out
 
     def get(self, job_id: str) -> PrintJobRecord | None:
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             row = conn.execute(select(print_jobs).where(print_jobs.c.id == job_id)).mappings().first()
         return print_job(row) if row else None
 
@@ -52,7 +56,7 @@ class PrintJobs:
         query = (
             select(print_jobs).where(print_jobs.c.ticket_id == ticket_id).order_by(print_jobs.c.created_at)
         )
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             return [print_job(r) for r in conn.execute(query).mappings()]
 
     def add(self, job: PrintJobRecord, also: Callable[[Connection], Any] | None = None) -> None:

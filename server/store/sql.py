@@ -6,6 +6,15 @@ starts with ``BEGIN IMMEDIATE``, which takes the write lock up front: two
 counters can never read the same head of the queue and both act on it. On
 PostgreSQL the counter's row is locked with ``FOR UPDATE`` and the ticket is
 taken with a conditional ``UPDATE`` (see :meth:`SqlTx.claim`).
+
+Reads go through :func:`read_only` (:meth:`SqlStore.read` for the core; the
+accounts, audit log and print jobs for the hub). On SQLite their transactions
+begin ``DEFERRED``: in WAL mode a reader sees the last commit and never waits
+for the write lock, so a visitor's status page or a token check is not queued
+behind a burst of calls. ``PRAGMA query_only`` is on for them, so a write that
+strays into a read fails at once instead of taking the lock late (a deferred
+transaction that upgrades can fail with ``SQLITE_BUSY`` without waiting). On
+PostgreSQL the same reads run ``READ ONLY`` (``postgresql_readonly``).
 """
 
 from __future__ import annotations
@@ -13,14 +22,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
+    Insert,
+    Table,
     and_,
     create_engine,
     event,
@@ -42,12 +54,16 @@ from ..core.model import (
     TicketEvent,
     TicketStatus,
 )
-from ..core.ports import CallRecord, ServiceQueue
+from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
 from .schema import counter_states, print_jobs, sequences, ticket_events, tickets
 
 _CALLABLE = [s.value for s in CALLABLE]
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
+
+
+#: Execution option of an engine or connection whose transactions only read (see :func:`read_only`).
+READ_ONLY = "qcall_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -59,6 +75,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for reading: the same pool and listeners, transactions that take no write lock.
+
+    SQLite begins them ``DEFERRED`` with ``query_only`` on; PostgreSQL runs them
+    ``READ ONLY``. Writers keep ``BEGIN IMMEDIATE`` on the engine itself.
+    """
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return engine.execution_options(**options)
+
+
+def upsert(
+    dialect: str,
+    table: Table,
+    values: Mapping[str, Any],
+    keys: Sequence[Column[Any]],
+    set_: Mapping[str, Any],
+) -> Insert:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET …``: both backends say it alike, each in its own class.
+
+    One function, so callers hold one statement type whichever database they run on.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=set_)
+    return sqlite.insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=set_)
 
 
 def private_sqlite_file(url: str) -> None:
@@ -93,7 +137,17 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """``BEGIN IMMEDIATE`` for writers (the lock up front); ``BEGIN DEFERRED`` for readers.
+
+    ``query_only`` belongs to the pooled DBAPI connection, not the transaction,
+    so it is switched only when the connection changes between reading and
+    writing; ``connection.info`` (kept per DBAPI connection) remembers which.
+    """
+    reading = bool(connection.get_execution_options().get(READ_ONLY, False))
+    if connection.info.get(READ_ONLY, False) != reading:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+        connection.info[READ_ONLY] = reading
+    connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 class SqlStore:
@@ -101,10 +155,23 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = read_only(engine)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
+        """A writing transaction, committed when the block ends (rolled back if it raises)."""
         with self.engine.begin() as conn:
+            yield SqlTx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[StoreReader]:
+        """A read-only transaction: one consistent view, no wait behind writers.
+
+        Typed as a :class:`~server.core.ports.StoreReader`, so a write in it
+        does not type-check; the database refuses one too (``query_only`` /
+        ``READ ONLY``).
+        """
+        with self.reader.begin() as conn:
             yield SqlTx(conn)
 
     def ensure_counters(self, numbers: Collection[int]) -> None:
@@ -123,11 +190,12 @@ class SqlTx:
         self.dialect = conn.dialect.name
 
     def allocate_seq(self, service: str, day: date) -> int:
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        stmt = dialect_insert(sequences).values(service=service, business_day=day, last_seq=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[sequences.c.service, sequences.c.business_day],
-            set_={"last_seq": sequences.c.last_seq + 1},
+        stmt = upsert(
+            self.dialect,
+            sequences,
+            {"service": service, "business_day": day, "last_seq": 1},
+            [sequences.c.service, sequences.c.business_day],
+            {"last_seq": sequences.c.last_seq + 1},
         ).returning(sequences.c.last_seq)
         return int(self.conn.execute(stmt).scalar_one())
 
@@ -248,6 +316,11 @@ class SqlTx:
             self.conn.execute(insert(counter_states).values(number=number, status=CounterStatus.OPEN.value))
             return CounterState(number, CounterStatus.OPEN)
         return _counter(row)
+
+    def find_counter_state(self, number: int) -> CounterState | None:
+        query = select(counter_states).where(counter_states.c.number == number)
+        row = self.conn.execute(query).mappings().first()
+        return _counter(row) if row else None
 
     def save_counter_state(self, state: CounterState) -> None:
         self.conn.execute(
