@@ -353,7 +353,7 @@ def _check_voice(config: SiteConfig) -> None:
 def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, Any]) -> None:
     """Validate a device's ``settings`` by its kind, naming the key that is wrong."""
     if device.kind in SERIAL_KINDS and "port" in device.settings:
-        from drivers.display import check_serial_device
+        from drivers.signs import check_serial_device
 
         try:
             check_serial_device(device.kind, device.settings, device.counter, frame_formats)

@@ -5,7 +5,7 @@ The hub builds :class:`SerialDevices` from the ``[[devices]]`` of kind
 ``kind``, ``counter``, ``settings``). Devices with the same ``port`` share one
 :class:`~drivers.bus.SerialBus`; displays of one protocol on a bus share one
 driver; keypads and evaluation pads of one frame format on a bus share one
-:class:`~drivers.display.keypad.KeypadListener`.
+:class:`~drivers.signs.keypad.KeypadListener`.
 
 Nothing here waits on a port, and nothing imports the hub: the hub calls
 ``show(counter, text)`` and gets its answers through callbacks, all of them run
