@@ -19,19 +19,30 @@ on a bus's worker thread (hand them over to the hub's own loop):
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
 
 from drivers.bus import BusState, DeviceState, SerialBus
+from drivers.validation import first_problem
 
 from .base import BusDisplays
 from .framed import FramedDisplays
-from .frames import FRAME_PRESETS, FrameFormat, FrameFormatError, merged_spec
-from .keypad import ACTIONS, EVALUATION_PAD, KEYPAD, RATINGS, KeypadListener
-from .modbus import ModbusDisplays, RegisterMap
+from .frames import FRAME_PRESETS
+from .keypad import EVALUATION_PAD, KEYPAD, KeypadListener
+from .modbus import ModbusDisplays
+from .sign_settings import (
+    BusSettings,
+    DisplaySettings,
+    FramedDisplaySettings,
+    ModbusDisplaySettings,
+    PadSettings,
+    VfdSettings,
+    frame_format,
+)
 from .vfd import COMMAND_SETS, VfdDisplay
 
 log = logging.getLogger(__name__)
@@ -40,29 +51,17 @@ __all__ = [
     "BUS_SETTINGS",
     "DISPLAY_PROTOCOLS",
     "SERIAL_KINDS",
+    "DisplayProtocol",
     "SerialDevices",
     "check_serial_device",
+    "device_settings",
 ]
 
 SERIAL_KINDS = ("led_display", KEYPAD, EVALUATION_PAD)
-#: Settings of the port itself: every device on one port must agree on those it gives.
-BUS_SETTINGS = {
-    "baudrate": 9600,
-    "bytesize": 8,
-    "parity": "N",
-    "stopbits": 1,
-    "reply_timeout": 0.2,
-    "retries": 2,
-    "faulty_retry_interval": 10.0,
-    "max_retry_interval": 2.0,
+#: Settings of the port itself, with their defaults: every device on one port must agree on those it gives.
+BUS_SETTINGS: dict[str, Any] = {
+    key: field.default for key, field in BusSettings.model_fields.items() if key != "port"
 }
-#: Protocols that are not a framed format.
-DISPLAY_PROTOCOLS = ("modbus", *(f"vfd-{c}" for c in COMMAND_SETS))
-
-_DISPLAY_KEYS = {
-    "port", "protocol", "address", "frame", "registers", "brightness", "encoding", "width",
-}  # fmt: skip
-_PAD_KEYS = {"port", "protocol", "address", "frame", "mode", "poll_interval", "keys", "ratings"}
 
 
 @dataclass(frozen=True)
@@ -70,45 +69,110 @@ class _Spec:
     name: str
     kind: str
     counter: int | None
-    settings: Mapping[str, Any]
+    settings: BusSettings
 
 
-@dataclass
-class _PadGroup:
-    listener: KeypadListener | None = None
-    specs: dict[int, _Spec] = field(default_factory=dict)
+@dataclass(frozen=True)
+class DisplayGroup:
+    """Displays of one protocol on one port that share a driver: what a protocol's ``build`` gets."""
+
+    protocol: str
+    settings: DisplaySettings  # the first display's (the group's displays agree on all but the address)
+    addresses: dict[int, str]  # bus address → display name
+    counters: dict[int, int]  # bus address → counter, for displays bound to one
 
 
-def _frame_format(
-    settings: Mapping[str, Any], default: str, extra: Mapping[str, Mapping] | None
-) -> FrameFormat:
-    protocol = settings.get("protocol", default)
-    own = settings.get("frame")
-    known = {**FRAME_PRESETS, **(extra or {})}
-    if isinstance(protocol, str) and protocol not in known:  # the key is protocol, not frame
-        raise FrameFormatError(f"protocol: unknown format {protocol!r}; expected one of {sorted(known)}")
-    spec = merged_spec(protocol, extra)
-    if own is not None:
-        if not isinstance(own, Mapping):
-            raise FrameFormatError("frame: a table of frame settings")
-        spec = {**spec, **own}
-    return FrameFormat(spec, name=str(protocol))
+class DisplayProtocol(NamedTuple):
+    """A display protocol: the model of its settings, and how to build the driver of a group."""
+
+    settings: type[DisplaySettings]
+    build: Callable[[SerialBus, DisplayGroup, Mapping[str, Mapping[str, Any]]], BusDisplays]
+    #: True: one display per port (no addresses on the line), so each display is its own group.
+    alone_on_port: bool = False
 
 
-def _codes(table: Any, allowed: Iterable[str], key: str) -> dict[int, str]:
-    """``{"1" = "call_next"}`` (TOML keys are strings) → ``{1: "call_next"}``, checked."""
-    if not isinstance(table, Mapping):
-        raise ValueError(f"{key}: a table of code = name")
-    out: dict[int, str] = {}
-    for code, name in table.items():
-        try:
-            number = int(str(code), 0)
-        except ValueError:
-            raise ValueError(f"{key}.{code}: the code is a number 1-255") from None
-        if not 1 <= number <= 255 or name not in allowed:
-            raise ValueError(f"{key}.{code}: code 1-255 naming one of {list(allowed)}, got {name!r}")
-        out[number] = name
-    return out
+def _framed(
+    bus: SerialBus, group: DisplayGroup, frame_formats: Mapping[str, Mapping[str, Any]]
+) -> BusDisplays:
+    settings = group.settings
+    assert isinstance(settings, FramedDisplaySettings)
+    return FramedDisplays(bus, frame_format(group.protocol, settings.frame, frame_formats), group.addresses)
+
+
+def _modbus(bus: SerialBus, group: DisplayGroup, _formats: Mapping[str, Mapping[str, Any]]) -> BusDisplays:
+    settings = group.settings
+    assert isinstance(settings, ModbusDisplaySettings)
+    return ModbusDisplays(
+        bus,
+        group.addresses,
+        settings.registers,
+        counters=group.counters,
+        brightness=settings.brightness,
+        encoding=settings.encoding,
+    )
+
+
+def _vfd(bus: SerialBus, group: DisplayGroup, _formats: Mapping[str, Mapping[str, Any]]) -> BusDisplays:
+    settings = group.settings
+    assert isinstance(settings, VfdSettings)
+    return VfdDisplay(
+        bus,
+        group.addresses,
+        command_set=group.protocol.removeprefix("vfd-"),
+        width=settings.width,
+        encoding=settings.encoding,
+    )
+
+
+#: The display protocols that are not a frame format; every frame format name (a preset or the
+#: site's own, ``frame_formats``) is a framed protocol, :data:`FRAMED`.
+DISPLAY_PROTOCOLS: dict[str, DisplayProtocol] = {
+    "modbus": DisplayProtocol(ModbusDisplaySettings, _modbus),
+    "modbus-rtu": DisplayProtocol(ModbusDisplaySettings, _modbus),
+    **{f"vfd-{c}": DisplayProtocol(VfdSettings, _vfd, alone_on_port=True) for c in COMMAND_SETS},
+}
+FRAMED = DisplayProtocol(FramedDisplaySettings, _framed)
+
+
+def display_protocol(
+    protocol: object, frame_formats: Mapping[str, Mapping[str, Any]] | None = None
+) -> DisplayProtocol:
+    """The protocol a display's ``protocol`` key names; ``ValueError("protocol: …")`` when none."""
+    if not isinstance(protocol, str):
+        raise ValueError("protocol: a frame format name, 'modbus', 'vfd-cd5220' or 'vfd-epson'")
+    found = DISPLAY_PROTOCOLS.get(protocol)
+    if found is not None:
+        return found
+    if protocol in FRAME_PRESETS or protocol in (frame_formats or {}):
+        return FRAMED
+    if protocol.startswith("vfd-"):
+        raise ValueError(f"protocol: {protocol!r}; VFDs are 'vfd-cd5220' or 'vfd-epson'")
+    raise ValueError(
+        f"protocol: unknown format {protocol!r}; expected one of {known_protocols(frame_formats)}"
+    )
+
+
+def device_settings(
+    kind: str,
+    settings: Mapping[str, Any],
+    counter: int | None = None,
+    frame_formats: Mapping[str, Mapping[str, Any]] | None = None,
+) -> BusSettings:
+    """A serial device's checked settings model; ``ValueError("key: what is wrong")`` (one line)."""
+    if kind not in SERIAL_KINDS:
+        raise ValueError(f"kind: one of {list(SERIAL_KINDS)}, got {kind!r}")
+    if not isinstance(settings, Mapping):
+        raise ValueError(f"settings: a table of keys, got {type(settings).__name__}")
+    model: type[BusSettings] = (
+        display_protocol(settings.get("protocol"), frame_formats).settings
+        if kind == "led_display"
+        else PadSettings
+    )
+    context = {"frame_formats": frame_formats or {}, "counter": counter}
+    try:
+        return model.model_validate(dict(settings), context=context)
+    except ValidationError as exc:
+        raise ValueError(first_problem(exc)) from None
 
 
 def check_serial_device(
@@ -118,68 +182,13 @@ def check_serial_device(
     frame_formats: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Raise ValueError (naming the key) when a device's settings cannot work; the hub's config check."""
-    if kind not in SERIAL_KINDS:
-        raise ValueError(f"kind: one of {list(SERIAL_KINDS)}, got {kind!r}")
-    allowed = (_DISPLAY_KEYS if kind == "led_display" else _PAD_KEYS) | set(BUS_SETTINGS)
-    unknown = set(settings) - allowed
-    if unknown:
-        raise ValueError(f"{sorted(unknown)[0]}: unknown setting; expected some of {sorted(allowed)}")
-    port = settings.get("port")
-    if not isinstance(port, str) or not port:
-        raise ValueError(
-            "port: a device path ('/dev/ttyUSB0'), 'socket://host:port' or 'rfc2217://host:port'"
-        )
-    for key, default in BUS_SETTINGS.items():
-        if key in settings and not isinstance(settings[key], type(default) | int):
-            raise ValueError(f"{key}: expected a {type(default).__name__}, got {settings[key]!r}")
-    address = settings.get("address", counter)
-    if kind == "led_display":
-        protocol = settings.get("protocol")
-        if not isinstance(protocol, str):
-            raise ValueError("protocol: a frame format name, 'modbus', 'vfd-cd5220' or 'vfd-epson'")
-        if protocol.startswith("vfd-"):
-            if protocol not in DISPLAY_PROTOCOLS:
-                raise ValueError(f"protocol: {protocol!r}; VFDs are 'vfd-cd5220' or 'vfd-epson'")
-            return
-        if not isinstance(address, int):
-            raise ValueError("address: the display's bus address (a number; defaults to its counter)")
-        if protocol in ("modbus", "modbus-rtu"):
-            RegisterMap(settings.get("registers"))
-            if not 1 <= address <= 247:
-                raise ValueError(f"address: a Modbus unit id is 1-247, got {address}")
-            return
-        if protocol not in {*FRAME_PRESETS, *(frame_formats or {})}:
-            raise ValueError(
-                f"protocol: unknown format {protocol!r}; expected one of {known_protocols(frame_formats)}"
-            )
-        try:
-            fmt = _frame_format(settings, protocol, frame_formats)
-            fmt.encode_address(address)
-        except FrameFormatError as exc:
-            raise ValueError(str(exc)) from None
-        except ValueError as exc:
-            raise ValueError(f"address: {exc}") from None
-        return
-    if not isinstance(address, int):
-        raise ValueError("address: the keypad's bus address (a number)")
-    try:
-        fmt = _frame_format(settings, "keypad-a5", frame_formats)
-        fmt.encode_address(address)
-    except FrameFormatError as exc:
-        raise ValueError(str(exc)) from None
-    except ValueError as exc:
-        raise ValueError(f"address: {exc}") from None
-    if fmt.payload_size != 1:
-        raise ValueError(f"protocol: format {fmt.name} is not a keypad format (payload_size 1)")
-    mode = settings.get("mode", "unsolicited")
-    if mode not in ("unsolicited", "poll"):
-        raise ValueError(f"mode: 'unsolicited' or 'poll', got {mode!r}")
-    if mode == "poll" and "poll" not in fmt.commands:
-        raise ValueError(f"mode: format {fmt.name} has no 'poll' command")
-    if "keys" in settings:
-        _codes(settings["keys"], ACTIONS, "keys")
-    if "ratings" in settings:
-        _codes(settings["ratings"], RATINGS, "ratings")
+    device_settings(kind, settings, counter, frame_formats)
+
+
+@dataclass
+class _PadGroup:
+    listener: KeypadListener | None = None
+    specs: dict[int, _Spec] = field(default_factory=dict)
 
 
 class SerialDevices:
@@ -206,13 +215,12 @@ class SerialDevices:
         for raw in devices:
             if raw.get("kind") not in SERIAL_KINDS:
                 continue
-            spec = _Spec(
-                str(raw["name"]), str(raw["kind"]), raw.get("counter"), dict(raw.get("settings") or {})
-            )
+            name, kind, counter = str(raw["name"]), str(raw["kind"]), raw.get("counter")
             try:
-                check_serial_device(spec.kind, spec.settings, spec.counter, self.frame_formats)
+                checked = device_settings(kind, raw.get("settings") or {}, counter, self.frame_formats)
             except ValueError as exc:
-                raise ValueError(f"device {spec.name}: settings.{exc}") from None
+                raise ValueError(f"device {name}: settings.{exc}") from None
+            spec = _Spec(name, kind, counter, checked)
             if spec.name in self.specs:
                 raise ValueError(f"device {spec.name}: the name is used twice")
             self.specs[spec.name] = spec
@@ -298,12 +306,9 @@ class SerialDevices:
         """One bus per port; the devices on a port must agree on the port's settings they give."""
         given: dict[str, dict[str, Any]] = {}
         for spec in self.specs.values():
-            port = spec.settings["port"]
+            port = spec.settings.port
             options = given.setdefault(port, {})
-            for key in BUS_SETTINGS:
-                if key not in spec.settings:
-                    continue
-                value = spec.settings[key]
+            for key, value in spec.settings.bus_given().items():
                 if key in options and options[key] != value:
                     raise ValueError(
                         f"port {port}: devices disagree on {key} ({options[key]!r} and {value!r})"
@@ -316,89 +321,62 @@ class SerialDevices:
             )
 
     def _build(self) -> None:
-        display_groups: dict[tuple, list[_Spec]] = {}
-        pad_groups: dict[tuple, _PadGroup] = {}
+        display_groups: dict[tuple[str, str, str], list[_Spec]] = {}
+        pad_groups: dict[tuple[str, str, str], _PadGroup] = {}
         self._make_buses()
         for spec in self.specs.values():
             s = spec.settings
-            port = s["port"]
-            if spec.kind == "led_display":
-                protocol = s["protocol"]
-                detail = json.dumps(
-                    {k: s.get(k) for k in ("frame", "registers", "brightness", "encoding", "width")},
-                    sort_keys=True,
-                )
-                key = (
-                    (port, protocol, detail)
-                    if not protocol.startswith("vfd-")
-                    else (port, protocol, spec.name)
-                )
+            if isinstance(s, DisplaySettings):
+                alone = display_protocol(s.protocol, self.frame_formats).alone_on_port
+                key = (s.port, s.protocol, spec.name if alone else s.driver_key())
                 display_groups.setdefault(key, []).append(spec)
             else:
-                detail = json.dumps(
-                    {k: s.get(k) for k in ("frame", "mode", "poll_interval", "keys", "ratings")}
-                )
-                key = (port, s.get("protocol", "keypad-a5"), detail)
-                group = pad_groups.setdefault(key, _PadGroup())
-                address = s["address"]
-                if address in group.specs:
+                assert isinstance(s, PadSettings)
+                group = pad_groups.setdefault((s.port, s.protocol, s.driver_key()), _PadGroup())
+                if s.address in group.specs:
                     raise ValueError(
-                        f"device {spec.name}: address {address} on {port} is also {group.specs[address].name}"
+                        f"device {spec.name}: address {s.address} on {s.port} is also "
+                        f"{group.specs[s.address].name}"
                     )
-                group.specs[address] = spec
-        vfd_ports: dict[str, str] = {}
+                group.specs[s.address] = spec
+        alone_on: dict[str, str] = {}
         for (port, protocol, _), specs in display_groups.items():
-            bus = self.buses[port]
-            settings = specs[0].settings
+            kind = display_protocol(protocol, self.frame_formats)
             addresses: dict[int, str] = {}
+            counters: dict[int, int] = {}
             for spec in specs:
-                address = spec.settings.get("address", spec.counter if spec.counter is not None else 1)
+                assert isinstance(spec.settings, DisplaySettings)
+                address = spec.settings.address_for(spec.counter)
                 if address in addresses:
                     raise ValueError(
                         f"device {spec.name}: address {address} on {port} is also {addresses[address]}"
                     )
                 addresses[address] = spec.name
-            driver: BusDisplays
-            if protocol.startswith("vfd-"):
-                if port in vfd_ports:
-                    raise ValueError(f"device {specs[0].name}: {port} already has VFD {vfd_ports[port]}")
-                vfd_ports[port] = specs[0].name
-                driver = VfdDisplay(
-                    bus,
-                    addresses,
-                    command_set=protocol.removeprefix("vfd-"),
-                    width=settings.get("width", 20),
-                    encoding=settings.get("encoding", "ascii"),
-                )
-            elif protocol in ("modbus", "modbus-rtu"):
-                counters = {
-                    spec.settings.get("address", spec.counter): spec.counter
-                    for spec in specs
-                    if spec.counter is not None
-                }
-                driver = ModbusDisplays(
-                    bus,
-                    addresses,
-                    settings.get("registers"),
-                    counters=counters,
-                    brightness=settings.get("brightness"),
-                    encoding=settings.get("encoding", "ascii"),
-                )
-            else:
-                driver = FramedDisplays(bus, _frame_format(settings, protocol, self.frame_formats), addresses)
+                if spec.counter is not None:
+                    counters[address] = spec.counter
+            if kind.alone_on_port:
+                if port in alone_on:
+                    raise ValueError(f"device {specs[0].name}: {port} already has VFD {alone_on[port]}")
+                alone_on[port] = specs[0].name
+            first = specs[0].settings
+            assert isinstance(first, DisplaySettings)
+            driver = kind.build(
+                self.buses[port], DisplayGroup(protocol, first, addresses, counters), self.frame_formats
+            )
             for address, name in addresses.items():
                 self.displays[name] = (driver, address)
-        for (port, _protocol, _), group in pad_groups.items():
+        for (port, protocol, _), group in pad_groups.items():
             settings = next(iter(group.specs.values())).settings
+            assert isinstance(settings, PadSettings)
             listener = KeypadListener(
                 self.buses[port],
-                _frame_format(settings, "keypad-a5", self.frame_formats),
+                frame_format(protocol, settings.frame, self.frame_formats),
                 {a: spec.kind for a, spec in group.specs.items()},
                 names={a: spec.name for a, spec in group.specs.items()},
-                keys=_codes(settings["keys"], ACTIONS, "keys") if "keys" in settings else None,
-                ratings=_codes(settings["ratings"], RATINGS, "ratings") if "ratings" in settings else None,
-                mode=settings.get("mode", "unsolicited"),
-                poll_interval=float(settings.get("poll_interval", 0.2)),
+                keys=settings.key_codes(),
+                ratings=settings.rating_codes(),
+                mode=settings.mode,
+                poll_interval=settings.poll_interval,
                 on_key=self._keypad_callback(group, "key"),
                 on_rating=self._keypad_callback(group, "rating"),
             )
