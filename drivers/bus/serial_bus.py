@@ -294,11 +294,6 @@ class SerialBus:
     def state(self) -> BusState:
         return self._state
 
-    def device_state(self, device_id: str) -> DeviceState:
-        with self._lock:
-            device = self._devices.get(device_id)
-            return device.state if device else DeviceState.UNKNOWN
-
     def health(self) -> BusHealth:
         with self._lock:
             devices = {d.id: DeviceHealth(d.state, d.detail, d.since) for d in self._devices.values()}

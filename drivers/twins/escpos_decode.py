@@ -126,11 +126,6 @@ def _cell(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
-def _cells(text: str) -> int:
-    """Half-width cells a string takes on the paper when its bytes are not known: wide characters take two."""
-    return sum(_cell(ch) for ch in text)
-
-
 @dataclass(frozen=True)
 class PrintedLine:
     """One printed line of text. Equality compares the five documented fields only."""
@@ -231,11 +226,6 @@ class PrintedDocument:
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
-
-    @property
-    def overflowing_lines(self) -> list[PrintedLine]:
-        """Lines wider than the paper (a real printer would wrap them)."""
-        return [line for line in self.lines if line.dots > self.paper_width]
 
     @property
     def has_content(self) -> bool:

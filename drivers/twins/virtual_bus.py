@@ -448,10 +448,6 @@ class VirtualSerialBus:
             with contextlib.suppress(OSError):
                 os.write(self._master, data)
 
-    def inject(self, data: bytes) -> None:
-        """Raw bytes to the master, as if some device sent them."""
-        self.write(data)
-
     # -- plugging ---------------------------------------------------------------------------
 
     def start(self) -> VirtualSerialBus:
