@@ -196,7 +196,9 @@ def _parse_printer(entry: dict[str, Any], where: str, allow_virtual: bool, folde
             f"{where}.connector: 'virtual' needs --virtual-printer (a printer twin, no hardware)"
         )
     try:
-        settings = parse_printer_settings({k: v for k, v in entry.items() if k != "name"})
+        settings: BasePrinterSettings = parse_printer_settings(
+            {k: v for k, v in entry.items() if k != "name"}
+        )
         settings = settings.with_folder(folder)
     except ValueError as exc:
         raise ConfigError(f"{where}.{exc}") from None

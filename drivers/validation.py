@@ -35,7 +35,7 @@ def whole_number(low: int, high: int) -> BeforeValidator:
     older files; the range message names both bounds, which pydantic's own does not.
     """
 
-    def check(value: Any) -> int:
+    def check(value: object) -> int:
         if isinstance(value, str):
             try:
                 value = int(value, 0)

@@ -581,7 +581,7 @@ class SerialBus:
             if self._fd is None:  # rfc2217: its own reader thread fills a queue
                 if timeout <= 0 and not port.in_waiting:
                     return b""
-                data = port.read(1)
+                data: bytes = port.read(1)
                 if data and port.in_waiting:
                     data += port.read(port.in_waiting)
                 return data
@@ -593,7 +593,8 @@ class SerialBus:
             if self._fd not in ready:
                 return b""
             # A hung-up pty or unplugged adapter is "readable" and then fails (EIO) or reads nothing.
-            return port.read(max(port.in_waiting, 1))
+            chunk: bytes = port.read(max(port.in_waiting, 1))
+            return chunk
         except (serial.SerialException, OSError, TypeError, ValueError) as exc:
             raise _PortLost(f"read failed: {exc}") from exc
 

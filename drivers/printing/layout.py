@@ -249,7 +249,8 @@ def render_bytes(ticket: PrintTicket, options: LayoutOptions) -> bytes:
 
     dummy = Dummy()
     write_ticket(dummy, ticket, options)
-    return dummy.output
+    data: bytes = dummy.output
+    return data
 
 
 # -- images ------------------------------------------------------------------

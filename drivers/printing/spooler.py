@@ -257,7 +257,7 @@ class PrintSpooler:
     def _backoff(self) -> float:
         """retry_interval, doubling with each failure in a row, at most max_retry_interval."""
         self._failures += 1
-        return min(self.retry_interval * 2 ** (self._failures - 1), self.max_retry_interval)
+        return min(self.retry_interval * 2.0 ** (self._failures - 1), self.max_retry_interval)
 
     def _attempt(self, job: _Job) -> None:
         self._expire_jobs()
@@ -383,7 +383,8 @@ class PrintSpooler:
     def _ask(self, timeout: float) -> PrinterState:
         printer = self._printer
         try:
-            return self._call(query_status, printer, timeout, timeout=timeout + 2.0)
+            state: PrinterState = self._call(query_status, printer, timeout, timeout=timeout + 2.0)
+            return state
         except Exception:
             return PrinterState.DISCONNECTED
 
