@@ -22,7 +22,7 @@ The config file (TOML)::
 
     [[printers]]
     name = "printer-1"           # the hub's printer device name
-    connector = "usb"            # and the keys of drivers.printing.connectors
+    connector = "usb"            # and the keys of drivers.printing.printer_settings
     vendor_id = 0x0416
     product_id = 0x5011
     paper_mm = 58                # optional layout keys: they win over the hub's
