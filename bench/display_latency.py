@@ -1,8 +1,8 @@
 """show() → the frame decoded at the virtual display; key press → on_key; a hub's call → its display.
 
-For each display protocol a :class:`~drivers.twins.serial_bus.VirtualSerialBus`
+For each display protocol a :class:`~drivers.twins.virtual_bus.VirtualSerialBus`
 (a pty) carries three virtual displays; the driver (``SerialBus`` + the
-protocol's display driver, as :class:`~drivers.display.site.SerialDevices` builds
+protocol's display driver, as :class:`~drivers.signs.site.SerialDevices` builds
 them) opens the pty by a symlink, as it would open ``/dev/ttyUSB0``. Each of
 ``--shows`` shows (after ``--warmup``) goes to the next address in turn, and
 waits until the twin has decoded it before the next:
@@ -55,9 +55,9 @@ from typing import Any
 import requests
 from _common import cpu_seconds, emit, loadavg, log, ms, percentile, rss_kib
 
-from drivers.display.frames import FRAME_PRESETS, FrameFormat
-from drivers.display.site import SerialDevices
-from drivers.twins.serial_bus import (
+from drivers.signs.frames import FRAME_PRESETS, FrameFormat
+from drivers.signs.site import SerialDevices
+from drivers.twins.virtual_bus import (
     VirtualFramedDisplays,
     VirtualKeypad,
     VirtualModbusDisplays,

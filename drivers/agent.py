@@ -22,7 +22,7 @@ The config file (TOML)::
 
     [[printers]]
     name = "printer-1"           # the hub's printer device name
-    connector = "usb"            # and the keys of drivers.printing.connectors
+    connector = "usb"            # and the keys of drivers.printing.printer_settings
     vendor_id = 0x0416
     product_id = 0x5011
     paper_mm = 58                # optional layout keys: they win over the hub's
@@ -51,12 +51,18 @@ import sys
 import tempfile
 import threading
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.printing.connectors import check_settings, open_printer
+from drivers.printing.connectors import LinkedPrinter, open_printer
 from drivers.printing.layout import LayoutOptions
+from drivers.printing.printer_settings import (
+    BasePrinterSettings,
+    VirtualPrinterSettings,
+    parse_printer_settings,
+)
 from drivers.printing.spooler import FAILED, PRINTED, PrintSpooler
 from drivers.printing.status import PrinterState
 from drivers.printing.ticket import PrintTicket
@@ -67,8 +73,6 @@ PRINT_JOB = "print_job"
 PRINT_STATUS = "print_status"
 DEVICE_STATUS = "device_status"
 
-#: Keys of a ``[[printers]]`` entry that shape the ticket rather than reach the printer.
-LAYOUT_KEYS = frozenset({"paper_mm", "chinese", "qr", "number_size", "logo"})
 #: Keys the hub's site file has for a printer that mean nothing here.
 HUB_ONLY_KEYS = frozenset({"agent", "footer_zh", "footer_en"})
 TOP_LEVEL_KEYS = frozenset({"printers", "status_interval"})
@@ -100,26 +104,26 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class PrinterEntry:
     name: str
-    connection: dict[str, Any]  # what open_printer reads; for a virtual printer, just the connector
-    layout: dict[str, Any] = field(default_factory=dict)  # local layout keys, over the hub's options
+    #: The printer's checked settings (``drivers.printing.printer_settings``), the same model the hub uses.
+    settings: BasePrinterSettings
 
     @property
     def virtual(self) -> bool:
-        return self.connection.get("connector") == "virtual"
+        return isinstance(self.settings, VirtualPrinterSettings)
+
+    @property
+    def connection(self) -> dict[str, Any]:
+        """How to reach the printer (defaults filled in)."""
+        return self.settings.connection()
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        """The layout keys written in this file: they win over the options the hub sends."""
+        return self.settings.layout_given()
 
     def where(self) -> str:
         """Where the printer is, for the log and for the hub's admin page."""
-        c = self.connection
-        connector = c.get("connector")
-        if connector == "network":
-            return f"network {c.get('host')}:{c.get('port', 9100)}"
-        if connector == "serial":
-            return f"serial {c.get('port')}"
-        if connector == "usb":
-            return f"usb {c.get('vendor_id')}:{c.get('product_id')}"
-        if connector == "file":
-            return f"file {c.get('path')}"
-        return str(connector)
+        return self.settings.where()
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,10 @@ class AgentConfig:
 
 
 def load_config(path: Path, allow_virtual: bool = False) -> AgentConfig:
-    """Read and check the agent's TOML file; a :class:`ConfigError` (one line) when it is wrong."""
+    """Read and check the agent's TOML file; a :class:`ConfigError` (one line) when it is wrong.
+
+    A relative ``logo`` path starts at the file's folder.
+    """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -138,12 +145,16 @@ def load_config(path: Path, allow_virtual: bool = False) -> AgentConfig:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path), allow_virtual)
+    return parse_config(data, str(path), allow_virtual, Path(path).resolve().parent)
 
 
 def parse_config(
-    data: dict[str, Any], source: str = "agent config", allow_virtual: bool = False
+    data: dict[str, Any],
+    source: str = "agent config",
+    allow_virtual: bool = False,
+    folder: Path | None = None,
 ) -> AgentConfig:
+    """Check the file's tables; ``folder`` is where relative paths start (default: the working directory)."""
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(f"{source}: {key}: unknown key; expected {', '.join(sorted(TOP_LEVEL_KEYS))}")
@@ -163,7 +174,7 @@ def parse_config(
         where = f"{source}: printers[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: a [[printers]] table, got {entry!r}")
-        printer = _parse_printer(entry, where, allow_virtual)
+        printer = _parse_printer(entry, where, allow_virtual, folder or Path.cwd())
         if printer.name in seen:
             raise ConfigError(f"{where}.name: printer {printer.name!r} is configured twice")
         seen.add(printer.name)
@@ -171,7 +182,7 @@ def parse_config(
     return AgentConfig(tuple(printers), float(interval))
 
 
-def _parse_printer(entry: dict[str, Any], where: str, allow_virtual: bool) -> PrinterEntry:
+def _parse_printer(entry: dict[str, Any], where: str, allow_virtual: bool, folder: Path) -> PrinterEntry:
     name = entry.get("name")
     if not isinstance(name, str) or not DEVICE_NAME.match(name):
         raise ConfigError(
@@ -180,31 +191,18 @@ def _parse_printer(entry: dict[str, Any], where: str, allow_virtual: bool) -> Pr
     for key in entry:
         if key in HUB_ONLY_KEYS:
             raise ConfigError(f"{where}.{key}: a setting of the hub's site file, not of the agent")
-    layout = {key: value for key, value in entry.items() if key in LAYOUT_KEYS}
+    if entry.get("connector") == "virtual" and not allow_virtual:
+        raise ConfigError(
+            f"{where}.connector: 'virtual' needs --virtual-printer (a printer twin, no hardware)"
+        )
     try:
-        LayoutOptions(**layout)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}.{exc}") from None
-    connection = {key: value for key, value in entry.items() if key not in LAYOUT_KEYS and key != "name"}
-    if connection.get("connector") == "virtual":
-        if not allow_virtual:
-            raise ConfigError(
-                f"{where}.connector: 'virtual' needs --virtual-printer (a printer twin, no hardware)"
-            )
-        for key in connection:
-            if key not in ("connector", "port"):
-                raise ConfigError(
-                    f"{where}.{key}: not a setting of a virtual printer (only port and layout keys)"
-                )
-        port = connection.get("port", 0)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ConfigError(f"{where}.port: a whole number from 0 (any free port) to 65535, got {port!r}")
-        return PrinterEntry(name, connection, layout)
-    try:
-        check_settings(connection)
+        settings: BasePrinterSettings = parse_printer_settings(
+            {k: v for k, v in entry.items() if k != "name"}
+        )
+        settings = settings.with_folder(folder)
     except ValueError as exc:
         raise ConfigError(f"{where}.{exc}") from None
-    return PrinterEntry(name, connection, layout)
+    return PrinterEntry(name, settings)
 
 
 # -- the printed tickets, on disk ----------------------------------------------------------
@@ -441,16 +439,16 @@ class Agent:
 
     def start_printers(self) -> None:
         for entry in self.config.printers:
-            connection = entry.connection
+            settings = entry.settings
             self._where[entry.name] = entry.where()
-            if entry.virtual:
-                connection = self._start_twin(entry)
-                self._where[entry.name] = f"virtual printer on 127.0.0.1:{connection['port']}"
+            if isinstance(settings, VirtualPrinterSettings):
+                settings = settings.network(self._start_twin(entry.name, settings))
+                self._where[entry.name] = f"virtual printer on 127.0.0.1:{settings.port}"
             self._printer_states[entry.name] = PrinterState.UNKNOWN
             self.spoolers[entry.name] = PrintSpooler(
                 entry.name,
-                _opener(connection),
-                LayoutOptions(**entry.layout),
+                _opener(settings),
+                entry.settings.layout(),
                 on_job=functools.partial(self._job_changed, printer=entry.name),
                 on_status=self._printer_changed,
                 executor=self.executor,
@@ -458,10 +456,11 @@ class Agent:
             )
             log.info("printer %s: %s", entry.name, self._where[entry.name])
 
-    def _start_twin(self, entry: PrinterEntry) -> dict[str, Any]:
+    def _start_twin(self, name: str, settings: VirtualPrinterSettings) -> int:
+        """Start the printer twin of a ``virtual`` printer; the port it listens on."""
         from drivers.twins.virtual_printer import VirtualPrinter
 
-        folder = self.png_dir / entry.name
+        folder = self.png_dir / name
         folder.mkdir(parents=True, exist_ok=True)
         count = len(list(folder.glob("ticket-*.png")))
         lock = threading.Lock()
@@ -472,17 +471,13 @@ class Agent:
                 count += 1
                 path = folder / f"ticket-{count:05d}.png"
             document.to_png(path)
-            log.info("virtual printer %s: printed %s", entry.name, path)
+            log.info("virtual printer %s: printed %s", name, path)
 
-        twin = VirtualPrinter(
-            port=entry.connection.get("port", 0),
-            paper_mm=entry.layout.get("paper_mm", 80),
-            on_document=save,
-        )
+        twin = VirtualPrinter(port=settings.port, paper_mm=settings.paper_mm, on_document=save)
         twin.start()
-        self.twins[entry.name] = twin
-        log.info("virtual printer %s on 127.0.0.1:%d, tickets saved to %s", entry.name, twin.port, folder)
-        return {"connector": "network", "host": "127.0.0.1", "port": twin.port}
+        self.twins[name] = twin
+        log.info("virtual printer %s on 127.0.0.1:%d, tickets saved to %s", name, twin.port, folder)
+        return twin.port
 
     def close(self) -> None:
         for spooler in self.spoolers.values():
@@ -701,8 +696,7 @@ class Agent:
         return 0
 
 
-def _opener(connection: dict[str, Any]) -> Any:
-    settings = dict(connection)
+def _opener(settings: BasePrinterSettings) -> Callable[[], LinkedPrinter]:
     return lambda: open_printer(settings)
 
 

@@ -26,6 +26,16 @@ from pydantic import (
     model_validator,
 )
 
+from drivers.printing.printer_settings import (
+    BasePrinterSettings,
+    FilePrinterSettings,
+    NetworkPrinterSettings,
+    SerialPrinterSettings,
+    UsbPrinterSettings,
+    VirtualPrinterSettings,
+    parse_printer_settings,
+)
+
 from .core.calendar import HallCalendar
 from .core.model import Counter, Service
 from .core.queue import Hall
@@ -194,44 +204,57 @@ class DeviceSection(_Strict):
         return self
 
 
-class PrinterSettings(_Strict):
-    """``settings`` of a ``printer`` device: how to reach it and how its tickets look."""
+class _HubPrinterKeys(_Strict):
+    """The hub's own keys of a printer; the rest are the driver's (drivers/printing/printer_settings.py).
 
-    connector: Literal["network", "serial", "usb", "file", "virtual"]
-    host: str | None = None
-    port: int | str | None = None
-    baudrate: int = 9600
-    vendor_id: int | None = None
-    product_id: int | None = None
-    path: str | None = None
-    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
-    paper_mm: Literal[58, 80] = 80
-    chinese: Literal["gb18030", "raster"] = "gb18030"
-    qr: Literal["native", "raster"] = "native"
-    number_size: Annotated[int, Field(ge=1, le=8)] | None = None
+    The device agent refuses these keys: the footer is what the ticket says
+    (the hub's alone), and ``agent`` says who drives the printer.
+    """
+
     #: The device agent (its token's name) that drives this printer; empty: the hub does.
     agent: str | None = None
     footer_zh: str = ""
     footer_en: str = ""
 
     @model_validator(mode="after")
-    def _reachable(self) -> PrinterSettings:
-        needed = {
-            "network": ("host",),
-            "serial": ("port",),
-            "usb": ("vendor_id", "product_id"),
-            "file": ("path",),
-        }
-        for key in needed.get(self.connector, ()):
-            if getattr(self, key) is None:
-                raise ValueError(f"{key}: a {self.connector} printer needs {key!r}")
-        if self.connector == "network" and not isinstance(self.port, int | None):
-            raise ValueError(f"port: a network printer's port is a number such as 9100, got {self.port!r}")
-        if self.connector == "serial" and not isinstance(self.port, str):
+    def _logo_on_the_agent(self) -> _HubPrinterKeys:
+        if self.agent and getattr(self, "logo", None):
             raise ValueError(
-                f"port: a serial printer's port is a device path such as '/dev/ttyUSB0', got {self.port!r}"
+                "logo: this printer is driven by an agent; set its logo in the agent's agent.toml "
+                "(a path here means nothing on the kiosk PC)"
             )
         return self
+
+
+class HubNetworkPrinter(NetworkPrinterSettings, _HubPrinterKeys):
+    """``settings`` of a ``printer`` device with ``connector = "network"``."""
+
+
+class HubSerialPrinter(SerialPrinterSettings, _HubPrinterKeys):
+    """``settings`` of a ``printer`` device with ``connector = "serial"``."""
+
+
+class HubUsbPrinter(UsbPrinterSettings, _HubPrinterKeys):
+    """``settings`` of a ``printer`` device with ``connector = "usb"``."""
+
+
+class HubFilePrinter(FilePrinterSettings, _HubPrinterKeys):
+    """``settings`` of a ``printer`` device with ``connector = "file"``."""
+
+
+class HubVirtualPrinter(VirtualPrinterSettings, _HubPrinterKeys):
+    """``settings`` of a ``printer`` device with ``connector = "virtual"`` (a twin in the hub)."""
+
+
+#: ``settings`` of a ``printer`` device, by connector: the driver's models plus the hub's keys.
+HUB_PRINTERS: dict[str, type[BasePrinterSettings]] = {
+    "network": HubNetworkPrinter,
+    "serial": HubSerialPrinter,
+    "usb": HubUsbPrinter,
+    "file": HubFilePrinter,
+    "virtual": HubVirtualPrinter,
+}
+PrinterSettings = HubNetworkPrinter | HubSerialPrinter | HubUsbPrinter | HubFilePrinter | HubVirtualPrinter
 
 
 class KioskSettings(_Strict):
@@ -241,7 +264,7 @@ class KioskSettings(_Strict):
     printer: str | None = None
 
 
-DEVICE_SETTINGS: dict[str, type[BaseModel]] = {"printer": PrinterSettings, "kiosk": KioskSettings}
+DEVICE_SETTINGS: dict[str, type[BaseModel]] = {"kiosk": KioskSettings}
 #: Devices on an RS-485 bus when their settings name a ``port`` (docs/displays.md).
 SERIAL_KINDS = ("led_display", "keypad", "evaluation_pad")
 
@@ -306,9 +329,10 @@ class SiteConfig(_Strict):
         return [d for d in self.devices if d.kind in SERIAL_KINDS and "port" in d.settings]
 
     def printer_settings(self, name: str) -> PrinterSettings:
-        """The checked settings of printer device ``name``."""
+        """The checked settings of printer device ``name`` (a relative ``logo`` starts at :attr:`folder`)."""
         device = next(d for d in self.devices if d.name == name and d.kind == "printer")
-        return PrinterSettings.model_validate(device.settings)
+        settings: PrinterSettings = parse_printer_settings(device.settings, HUB_PRINTERS)
+        return settings.with_folder(self.folder)
 
     def device_counter(self, name: str, kind: str) -> int | None:
         """The counter of device ``name`` of ``kind`` (an evaluation pad, a keypad), if configured."""
@@ -353,10 +377,16 @@ def _check_voice(config: SiteConfig) -> None:
 def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, Any]) -> None:
     """Validate a device's ``settings`` by its kind, naming the key that is wrong."""
     if device.kind in SERIAL_KINDS and "port" in device.settings:
-        from drivers.display import check_serial_device
+        from drivers.signs import check_serial_device
 
         try:
             check_serial_device(device.kind, device.settings, device.counter, frame_formats)
+        except ValueError as exc:
+            raise ValueError(f"devices[{index}].settings.{exc}") from None
+        return
+    if device.kind == "printer":
+        try:
+            parse_printer_settings(device.settings, HUB_PRINTERS)
         except ValueError as exc:
             raise ValueError(f"devices[{index}].settings.{exc}") from None
         return
@@ -402,6 +432,12 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_problem(exc)}") from None
     config._folder = path.resolve().parent
+    for i, device in enumerate(config.devices):
+        if device.kind == "printer":
+            try:
+                config.printer_settings(device.name)  # a logo is read from the file's folder
+            except ValueError as exc:
+                raise ConfigError(f"{path}: devices[{i}].settings.{exc}") from None
     override = os.environ.get("QCALL_DATABASE_URL")
     if override:
         config.hub.database_url = override

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from drivers.display import SerialDevices
+from drivers.signs import SerialDevices
 
 from .config import SiteConfig
 from .core import events as ev

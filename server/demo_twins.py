@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drivers.display.frames import FrameFormat, merged_spec
-from drivers.twins.serial_bus import VirtualFramedDisplays, VirtualKeypad, VirtualSerialBus
+from drivers.signs.frames import FrameFormat, merged_spec
+from drivers.twins.virtual_bus import VirtualFramedDisplays, VirtualKeypad, VirtualSerialBus
 
 from .config import SiteConfig
 

@@ -29,10 +29,11 @@ from sqlalchemy import Connection
 
 from drivers.printing.connectors import open_printer
 from drivers.printing.layout import LayoutOptions
+from drivers.printing.printer_settings import BasePrinterSettings, NetworkPrinterSettings
 from drivers.printing.spooler import PrintSpooler
 from drivers.printing.ticket import PrintTicket
 
-from .config import PrinterSettings, SiteConfig
+from .config import HubVirtualPrinter, PrinterSettings, SiteConfig
 from .core.calendar import Clock, utc_now
 from .core.model import Ticket
 from .core.printjobs import REPRINT, PrintJobRecord, PrintRequest, new_job_id
@@ -58,21 +59,13 @@ def agent_room(name: str) -> str:
     return f"agent:{name}"
 
 
-def layout_options(settings: PrinterSettings) -> LayoutOptions:
-    return LayoutOptions(
-        paper_mm=settings.paper_mm,
-        chinese=settings.chinese,
-        qr=settings.qr,
-        number_size=settings.number_size,
-    )
+def layout_options(settings: BasePrinterSettings) -> LayoutOptions:
+    return settings.layout()
 
 
-def connector_settings(settings: PrinterSettings) -> dict[str, Any]:
+def connector_settings(settings: BasePrinterSettings) -> dict[str, Any]:
     """The keys the driver's ``open_printer`` reads, without the hub's own."""
-    keys = ("connector", "host", "port", "baudrate", "vendor_id", "product_id", "path", "timeout")
-    given = settings.model_fields_set | {"connector"}
-    values = {key: getattr(settings, key) for key in keys if key in given}
-    return {key: value for key, value in values.items() if value is not None}
+    return settings.connection()
 
 
 def is_loopback_url(url: str) -> bool:
@@ -391,11 +384,11 @@ class PrintService:
 
     # -- inside --------------------------------------------------------------
 
-    def _opener(self, settings: PrinterSettings) -> Callable[[], Any]:
+    def _opener(self, settings: BasePrinterSettings) -> Callable[[], Any]:
         raw = connector_settings(settings)
         return lambda: open_printer(raw)
 
-    def _start_twin(self, name: str, settings: PrinterSettings) -> PrinterSettings:
+    def _start_twin(self, name: str, settings: HubVirtualPrinter) -> NetworkPrinterSettings:
         """The demo's printer: a virtual ESC/POS printer on a local TCP port."""
         from drivers.twins.virtual_printer import VirtualPrinter
 
@@ -412,4 +405,4 @@ class PrintService:
         twin.start()
         self.twins[name] = twin
         log.info("virtual printer %s listening on 127.0.0.1:%d", name, twin.port)
-        return settings.model_copy(update={"connector": "network", "host": "127.0.0.1", "port": twin.port})
+        return settings.network(twin.port)

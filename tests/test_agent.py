@@ -9,6 +9,7 @@ process; every wait is on a condition, with a deadline.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -143,6 +144,38 @@ def test_a_good_config_and_a_bad_one_on_the_command_line(tmp_path: Path) -> None
     assert done.stderr.strip().splitlines() == [
         f"agent: {bad}: printers[0].host: a network printer needs 'host'"
     ]
+
+
+def test_the_agent_takes_the_printer_settings_of_the_hubs_site_file(tmp_path: Path) -> None:
+    """One model for both files: what the hub accepts for a printer (bar its own keys), the agent does."""
+    from tests.test_config import BASE, PRINTERS, logo_png
+
+    logo_png(tmp_path)
+    site_file = write(tmp_path / "site.toml", BASE + PRINTERS)
+    site = load_site(site_file)
+    tables = []
+    for device in site.devices:
+        if device.kind == "printer":
+            own = {k: v for k, v in device.settings.items() if k not in ("agent", "footer_zh", "footer_en")}
+            tables.append({"name": device.name, **own})
+    agent_file = write(tmp_path / "agent.toml", tomli_w_printers(tables))
+    config = load_config(agent_file)
+    assert [p.name for p in config.printers] == ["printer-logo", "printer-serial"]
+    for entry in config.printers:
+        hub = site.printer_settings(entry.name)
+        assert entry.connection == hub.connection()
+        assert entry.settings.layout() == hub.layout()
+    assert config.printers[0].settings.logo == str(tmp_path / "logo.png")
+    assert config.printers[1].connection["parity"] == "E"
+
+
+def tomli_w_printers(tables: list[dict[str, Any]]) -> str:
+    """``[[printers]]`` tables as TOML (strings and whole numbers are all these hold)."""
+    lines = []
+    for table in tables:
+        lines.append("[[printers]]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
 
 
 def ticket_message(printer: str, ticket_id: str, number: str) -> dict[str, Any]:

@@ -339,6 +339,67 @@ def test_base_is_valid(tmp_path: Path) -> None:
     load_config(write(tmp_path, BASE)).hall()
 
 
+#: Printers with the keys the drivers document: a logo (relative to the site file) and serial parity.
+PRINTERS = """
+[[devices]]
+name = "printer-logo"
+kind = "printer"
+settings = { connector = "network", host = "192.168.1.50", paper_mm = 58, logo = "logo.png" }
+
+[[devices]]
+name = "printer-serial"
+kind = "printer"
+[devices.settings]
+connector = "serial"
+port = "/dev/ttyUSB0"
+baudrate = 19200
+parity = "E"
+agent = "kiosk-pc-2"
+"""
+
+
+def logo_png(folder: Path) -> Path:
+    """A small black-and-white logo file."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (120, 40), 255)
+    ImageDraw.Draw(image).rectangle((10, 10, 110, 30), fill=0)
+    path = folder / "logo.png"
+    image.save(path)
+    return path
+
+
+def test_printer_logo_and_serial_parity_load(tmp_path: Path) -> None:
+    from drivers.printing.layout import render_bytes
+    from drivers.twins.escpos_decode import decode
+    from tests.support import SAMPLE_TICKET
+
+    logo = logo_png(tmp_path)
+    config = load_config(write(tmp_path, BASE + PRINTERS))
+    printer = config.printer_settings("printer-logo")
+    assert printer.logo == str(logo)  # relative to the site file, not to the hub's working directory
+    (paper,) = decode(render_bytes(SAMPLE_TICKET, printer.layout()))
+    assert paper.images and paper.images[0].width == 384  # printed at the top, as wide as 58 mm paper
+    serial = config.printer_settings("printer-serial")
+    assert (serial.agent, serial.connection()["parity"], serial.baudrate) == ("kiosk-pc-2", "E", 19200)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        ('logo = "logo.png"', 'logo = "missing.png"', ["devices[1].settings.logo", "missing.png"]),
+        ('parity = "E"', 'parity = "X"', ["devices[2].settings.parity", "'X'"]),
+        ("baudrate = 19200", "baud = 19200", ["devices[2].settings.baud: not a setting of a serial printer"]),
+        ('agent = "kiosk-pc-2"', 'agent = "kiosk-pc-2"\nlogo = "logo.png"', ["devices[2].settings.logo"]),
+    ],
+)
+def test_bad_printer_settings(tmp_path: Path, old: str, new: str, needles: list[str]) -> None:
+    logo_png(tmp_path)
+    message = problem(write(tmp_path, BASE + PRINTERS.replace(old, new)))
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in {message!r}"
+
+
 BAD = [
     pytest.param(
         edit("port = 5000", "port = "),

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import requests
 
-from drivers.display.frames import FRAME_PRESETS, FrameFormat
-from drivers.twins.serial_bus import VirtualFramedDisplays, VirtualKeypad, VirtualSerialBus
+from drivers.signs.frames import FRAME_PRESETS, FrameFormat
+from drivers.twins.virtual_bus import VirtualFramedDisplays, VirtualKeypad, VirtualSerialBus
 from tests.support import (
     ADMIN_PASSWORD,
     ROOT,

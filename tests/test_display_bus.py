@@ -1,6 +1,6 @@
 """The bus survives its port: a pulled USB-serial adapter, a lost Ethernet converter.
 
-Driver level, through :class:`~drivers.display.site.SerialDevices` (what the
+Driver level, through :class:`~drivers.signs.site.SerialDevices` (what the
 hub holds): the twins' ptys disappear mid-run (the symlink the driver opens
 goes away), ``show()`` calls go on meanwhile and must neither block nor raise,
 and when a new pty appears at the same path every display must show the
@@ -23,10 +23,10 @@ import serial
 import serial.rfc2217
 
 from drivers.bus import BusState, DeviceState, SerialBus
-from drivers.display.framed import FramedDisplays
-from drivers.display.frames import FRAME_PRESETS, FrameFormat
-from drivers.display.site import SerialDevices
-from drivers.twins.serial_bus import (
+from drivers.signs.framed import FramedDisplays
+from drivers.signs.frames import FRAME_PRESETS, FrameFormat
+from drivers.signs.site import SerialDevices
+from drivers.twins.virtual_bus import (
     VirtualFramedDisplays,
     VirtualKeypad,
     VirtualModbusDisplays,

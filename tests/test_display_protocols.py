@@ -22,12 +22,12 @@ from pymodbus.pdu import DecodePDU
 from pymodbus.pdu.register_message import WriteMultipleRegistersRequest
 
 from drivers.bus import DeviceState, SerialBus
-from drivers.display.checksums import crc16_modbus, sum8, xor8
-from drivers.display.framed import FramedDisplays
-from drivers.display.frames import FRAME_PRESETS, FrameFormat, FrameFormatError
-from drivers.display.modbus import ModbusDisplays, text_registers
-from drivers.display.vfd import VfdDisplay
-from drivers.twins.serial_bus import (
+from drivers.signs.checksums import crc16_modbus, sum8, xor8
+from drivers.signs.framed import FramedDisplays
+from drivers.signs.frames import FRAME_PRESETS, FrameFormat, FrameFormatError
+from drivers.signs.modbus import ModbusDisplays, text_registers
+from drivers.signs.vfd import VfdDisplay
+from drivers.twins.virtual_bus import (
     VirtualFramedDisplays,
     VirtualModbusDisplays,
     VirtualSerialBus,

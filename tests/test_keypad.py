@@ -1,9 +1,9 @@
 """Caller keypads and evaluation pads: virtual pads on a pty, the real bus worker and listener.
 
-A :class:`~drivers.twins.serial_bus.VirtualKeypad` writes key frames into the
+A :class:`~drivers.twins.virtual_bus.VirtualKeypad` writes key frames into the
 pty the way a keypad on the RS-485 line does; the driver's
 :class:`~drivers.bus.SerialBus` reads them and its
-:class:`~drivers.display.keypad.KeypadListener` must deliver exactly the good
+:class:`~drivers.signs.keypad.KeypadListener` must deliver exactly the good
 ones. A bad frame is followed by a good one and the test waits for the good
 one: the bytes are in order on one line, so once the good frame arrived the bad
 one has been judged — no sleeping to prove that something did not happen.
@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from drivers.bus import SerialBus
-from drivers.display.framed import FramedDisplays
-from drivers.display.frames import FRAME_PRESETS, FrameFormat
-from drivers.display.keypad import ACTIONS, KeypadListener
-from drivers.display.site import SerialDevices, check_serial_device
-from drivers.twins.serial_bus import VirtualFramedDisplays, VirtualKeypad, VirtualSerialBus
+from drivers.signs.framed import FramedDisplays
+from drivers.signs.frames import FRAME_PRESETS, FrameFormat
+from drivers.signs.keypad import ACTIONS, KeypadListener
+from drivers.signs.site import SerialDevices, check_serial_device
+from drivers.twins.virtual_bus import VirtualFramedDisplays, VirtualKeypad, VirtualSerialBus
 
 WAIT = 5.0
 
@@ -128,7 +128,7 @@ def test_bad_frames_are_rejected_logged_and_never_delivered(
     pad = twin.add(VirtualKeypad(2))
     twin.start()
     listener, calls = listen(twin, bus_factory)
-    caplog.set_level(logging.WARNING, logger="drivers.display.keypad")
+    caplog.set_level(logging.WARNING, logger="drivers.signs.keypad")
     pad.send_frame(bad.get("code", 1), bad.get("command", "key"), address=bad.get("address"),
                    corrupt=bad.get("corrupt", False))  # fmt: skip
     pad.press("recall")  # the next good frame on the line

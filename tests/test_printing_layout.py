@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from escpos.printer import Dummy
 
-from drivers.printing.connectors import PrinterConnectionError, check_settings, open_printer
+from drivers.printing.connectors import PrinterConnectionError, open_printer
 from drivers.printing.layout import LayoutOptions, render_bytes, render_png, write_ticket
+from drivers.printing.printer_settings import parse_printer_settings
 from drivers.printing.status import PrinterState, can_query_status, parse_status, query_status
 from drivers.printing.ticket import PrintTicket
 from tests.support import SAMPLE_TICKET
@@ -263,6 +264,27 @@ def test_query_status_of_a_silent_printer_is_unknown_within_the_timeout():
         server.close()
 
 
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("online", PrinterState.ONLINE),
+        ("paper_near_end", PrinterState.PAPER_NEAR_END),
+        ("cover_open", PrinterState.COVER_OPEN),
+        ("silent", PrinterState.UNKNOWN),
+    ],
+)
+def test_query_status_over_a_serial_link(state: str, expected: PrinterState):
+    from drivers.twins.virtual_printer import VirtualSerialPrinter
+
+    with VirtualSerialPrinter(state=state) as twin:
+        printer = open_printer({"connector": "serial", "port": twin.device_path, "parity": "N", "timeout": 2})
+        try:
+            assert query_status(printer, timeout=0.5) is expected
+        finally:
+            printer.close()
+        assert query_status(printer, timeout=0.5) is PrinterState.DISCONNECTED  # closed: reopen it
+
+
 def test_query_status_of_a_file_or_dummy_is_unknown_without_asking(tmp_path: Path):
     target = tmp_path / "spool.bin"
     printer = open_printer({"connector": "file", "path": str(target)})
@@ -307,14 +329,12 @@ def test_connector_settings_errors_name_the_key(settings: dict, message: str):
 
 
 def test_connector_defaults_and_layout_keys_pass():
-    network = check_settings(
-        {"connector": "network", "host": "printer.local", "paper_mm": 58, "footer_zh": "谢谢"}
-    )
-    assert network["port"] == 9100
-    serial = check_settings({"connector": "serial", "port": "/dev/ttyUSB0"})
-    assert serial["baudrate"] == 9600
-    usb = check_settings({"connector": "usb", "vendor_id": "0x0416", "product_id": 0x5011})
-    assert usb["vendor_id"] == 0x0416
+    network = parse_printer_settings({"connector": "network", "host": "printer.local", "paper_mm": 58})
+    assert network.connection()["port"] == 9100
+    serial = parse_printer_settings({"connector": "serial", "port": "/dev/ttyUSB0"})
+    assert serial.connection()["baudrate"] == 9600
+    usb = parse_printer_settings({"connector": "usb", "vendor_id": "0x0416", "product_id": 0x5011})
+    assert usb.connection()["vendor_id"] == 0x0416
 
 
 def test_unreachable_printers_raise_connection_errors(tmp_path: Path):

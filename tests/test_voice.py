@@ -30,6 +30,7 @@ import time
 import tomllib
 import wave
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,7 @@ def test_announcement_is_chime_then_each_language_and_the_cache_returns_the_same
     assert again.path.read_bytes() == first.path.read_bytes() and RENDERED_NAME.match(again.name)
     # a fresh renderer (a restarted worker) finds it too; other settings are another file
     assert Renderer(settings).render(A012).path == first.path
-    quieter = Renderer(settings.with_changes(volume=0.5)).render(A012)
+    quieter = Renderer(replace(settings, volume=0.5)).render(A012)
     assert not quieter.cached and quieter.path != first.path
     assert rms(read_pcm(quieter.path)) == pytest.approx(rms(whole) / 2, rel=0.01)
 

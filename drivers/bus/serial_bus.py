@@ -294,11 +294,6 @@ class SerialBus:
     def state(self) -> BusState:
         return self._state
 
-    def device_state(self, device_id: str) -> DeviceState:
-        with self._lock:
-            device = self._devices.get(device_id)
-            return device.state if device else DeviceState.UNKNOWN
-
     def health(self) -> BusHealth:
         with self._lock:
             devices = {d.id: DeviceHealth(d.state, d.detail, d.since) for d in self._devices.values()}
@@ -586,7 +581,7 @@ class SerialBus:
             if self._fd is None:  # rfc2217: its own reader thread fills a queue
                 if timeout <= 0 and not port.in_waiting:
                     return b""
-                data = port.read(1)
+                data: bytes = port.read(1)
                 if data and port.in_waiting:
                     data += port.read(port.in_waiting)
                 return data
@@ -598,7 +593,8 @@ class SerialBus:
             if self._fd not in ready:
                 return b""
             # A hung-up pty or unplugged adapter is "readable" and then fails (EIO) or reads nothing.
-            return port.read(max(port.in_waiting, 1))
+            chunk: bytes = port.read(max(port.in_waiting, 1))
+            return chunk
         except (serial.SerialException, OSError, TypeError, ValueError) as exc:
             raise _PortLost(f"read failed: {exc}") from exc
 

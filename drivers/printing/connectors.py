@@ -1,11 +1,14 @@
-"""How bytes reach a printer: one plain settings dict in, an open python-escpos printer out.
+"""How bytes reach a printer: its settings in, an open python-escpos printer with a link out.
 
 The transport is all that differs between a network, serial, USB or file
 printer; the ticket's bytes (:mod:`.layout`) and the status queries
-(:mod:`.status`) are the same for all of them.
+(:mod:`.status`) are the same for all of them. python-escpos opens the
+transport (its USB set-up in particular is worth keeping); each printer class
+here then wraps what it opened in a :class:`~.link.PrinterLink`, through the
+printer's public ``device``, once, so nobody else touches the transport.
 
     open_printer({"connector": "network", "host": "192.168.1.50"})
-    open_printer({"connector": "serial", "port": "/dev/ttyUSB0", "baudrate": 19200})
+    open_printer({"connector": "serial", "port": "/dev/ttyUSB0", "baudrate": 19200, "parity": "E"})
     open_printer({"connector": "usb", "vendor_id": 0x0416, "product_id": 0x5011})
     open_printer({"connector": "file", "path": "/dev/usb/lp0"})
 """
@@ -14,179 +17,80 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from escpos.escpos import Escpos
-from escpos.printer import File
+from escpos.printer import File, Network, Serial, Usb
 
-#: Keys a printer's settings may carry that are not about the connection (the layout's, the hub's).
-NOT_CONNECTION_KEYS = frozenset(
-    {"name", "agent", "paper_mm", "chinese", "qr", "number_size", "logo", "footer_zh", "footer_en"}
+from .link import ClosedLink, FileLink, PrinterLink, SerialLink, SocketLink, UsbLink
+from .printer_settings import (
+    BasePrinterSettings,
+    FilePrinterSettings,
+    NetworkPrinterSettings,
+    SerialPrinterSettings,
+    UsbPrinterSettings,
+    parse_printer_settings,
 )
-
-#: Per connector: required keys, then optional keys with their defaults.
-CONNECTORS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "network": (("host",), {"port": 9100, "timeout": 5.0, "profile": None}),
-    "serial": (
-        ("port",),
-        {
-            "baudrate": 9600,
-            "bytesize": 8,
-            "parity": "N",
-            "stopbits": 1,
-            "timeout": 5.0,
-            "xonxoff": False,
-            "dsrdtr": False,
-            "profile": None,
-        },
-    ),
-    "usb": (
-        ("vendor_id", "product_id"),
-        {"in_ep": 0x82, "out_ep": 0x01, "timeout": 5.0, "status": True, "profile": None},
-    ),
-    "file": (("path",), {"timeout": None, "profile": None}),
-}
 
 
 class PrinterConnectionError(ConnectionError):
     """The printer's settings are fine but the printer cannot be reached (yet)."""
 
 
-def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The connection settings with defaults filled in; a ``ValueError`` naming the key when wrong.
+class LinkedPrinter(Escpos):
+    """A python-escpos printer that also offers its transport as a :class:`~.link.PrinterLink`.
 
-    Unknown keys are refused (a misspelt ``baud`` would otherwise print at
-    9600 without a word), except the layout's and the hub's own keys.
+    ``link`` is None until :meth:`open`; after :meth:`close` it stays, and
+    every call on it fails with ``LinkClosed`` (the status query then says
+    ``disconnected``, as it should for a printer whose connection is gone).
     """
-    if not isinstance(settings, dict):
-        raise ValueError(f"printer settings: a table of keys, got {type(settings).__name__}")
-    connector = settings.get("connector")
-    if connector is None:
-        raise ValueError(f"connector: missing; one of {', '.join(CONNECTORS)}")
-    if connector not in CONNECTORS:
-        raise ValueError(f"connector: unknown connector {connector!r}; one of {', '.join(CONNECTORS)}")
-    required, optional = CONNECTORS[connector]
-    for key in required:
-        if settings.get(key) is None:
-            raise ValueError(f"{key}: a {connector} printer needs {key!r}")
-    allowed = {"connector", *required, *optional, *NOT_CONNECTION_KEYS}
-    for key in settings:
-        if key not in allowed:
-            raise ValueError(f"{key}: not a setting of a {connector} printer")
-    values = {key: settings[key] for key in required}
-    values.update({key: settings.get(key, default) for key, default in optional.items()})
-    for key, value in list(values.items()):
-        if value is None and key in optional:
-            values[key] = optional[key]
-    _check_types(connector, values)
-    return values
+
+    link: PrinterLink | None = None
+
+    def open(self, raise_not_found: bool = True) -> None:
+        super().open(raise_not_found)
+        self.link = self._make_link()
+
+    def close(self) -> None:
+        if self.link is not None:
+            self.link = ClosedLink(self.link.answers)
+        super().close()
+
+    def _make_link(self) -> PrinterLink:
+        raise NotImplementedError
+
+    def send(self, data: bytes) -> None:
+        """Every byte of ``data`` to the printer (the spooler's jobs, ``ESC @`` included)."""
+        if self.link is None:
+            raise PrinterConnectionError("the printer is not open")
+        self.link.send(data)
 
 
-def _check_types(connector: str, v: dict[str, Any]) -> None:
-    def number(key: str, positive: bool = True) -> None:
-        value = v[key]
-        if value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int | float) or (positive and value <= 0):
-            raise ValueError(f"{key}: a positive number, got {value!r}")
-
-    def text(key: str) -> None:
-        if not isinstance(v[key], str) or not v[key]:
-            raise ValueError(f"{key}: a non-empty string, got {v[key]!r}")
-
-    def integer(key: str, low: int, high: int) -> None:
-        value = v[key]
-        if isinstance(value, str):
-            try:
-                value = v[key] = int(value, 0)  # "0x0416" in a settings file
-            except ValueError:
-                raise ValueError(f"{key}: a whole number from {low} to {high}, got {v[key]!r}") from None
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{key}: a whole number from {low} to {high}, got {value!r}")
-
-    number("timeout")
-    if connector == "network":
-        text("host")
-        integer("port", 1, 65535)
-    elif connector == "serial":
-        if not isinstance(v["port"], str) or not v["port"]:
-            raise ValueError(
-                f"port: a serial printer's port is a device path such as '/dev/ttyUSB0', got {v['port']!r}"
-            )
-        integer("baudrate", 50, 4_000_000)
-        integer("bytesize", 5, 8)
-        integer("stopbits", 1, 2)
-        if v["parity"] not in ("N", "E", "O", "M", "S"):
-            raise ValueError(f"parity: one of N, E, O, M, S, got {v['parity']!r}")
-    elif connector == "usb":
-        integer("vendor_id", 0, 0xFFFF)
-        integer("product_id", 0, 0xFFFF)
-        integer("out_ep", 0, 0xFF)
-        if v["in_ep"] is not None:
-            integer("in_ep", 0, 0xFF)
-    elif connector == "file":
-        text("path")
-
-
-def open_printer(settings: dict[str, Any]) -> Escpos:
-    """An open python-escpos printer for ``settings``.
-
-    Raises ``ValueError`` (naming the key) for bad settings, and
-    :class:`PrinterConnectionError` when the printer cannot be reached.
-    """
-    values = check_settings(settings)
-    printer = _BUILDERS[settings["connector"]](values)
-    try:
-        printer.open()
-    except Exception as exc:  # escpos's DeviceNotFoundError, pyusb's NoBackendError, ...
-        raise PrinterConnectionError(f"{settings['connector']} printer: {exc}".strip()) from exc
-    if settings["connector"] == "network":
+class NetworkPrinter(LinkedPrinter, Network):
+    def _make_link(self) -> PrinterLink:
+        sock: socket.socket = self.device
         # The status query that confirms a job is 3 bytes: with Nagle on it waits for the
         # printer's delayed ACK of the ticket (40 ms on Linux) before it leaves.
-        with contextlib.suppress(OSError, AttributeError):
-            printer.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return printer
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return SocketLink(sock)
 
 
-def _network(v: dict[str, Any]) -> Escpos:
-    from escpos.printer import Network
-
-    return Network(host=v["host"], port=v["port"], timeout=v["timeout"], profile=v["profile"])
-
-
-def _serial(v: dict[str, Any]) -> Escpos:
-    from escpos.printer import Serial
-
-    return Serial(
-        devfile=v["port"],
-        baudrate=v["baudrate"],
-        bytesize=v["bytesize"],
-        parity=v["parity"],
-        stopbits=v["stopbits"],
-        timeout=v["timeout"],
-        xonxoff=bool(v["xonxoff"]),
-        dsrdtr=bool(v["dsrdtr"]),
-        profile=v["profile"],
-    )
+class SerialPrinter(LinkedPrinter, Serial):
+    def _make_link(self) -> PrinterLink:
+        return SerialLink(self.device)
 
 
-def _usb(v: dict[str, Any]) -> Escpos:
-    from escpos.printer import Usb
+class UsbPrinter(LinkedPrinter, Usb):
+    #: Whether to ask the printer's status (the ``status`` setting); False: it is never asked.
+    ask_status = True
 
-    printer = Usb(
-        idVendor=v["vendor_id"],
-        idProduct=v["product_id"],
-        timeout=int(v["timeout"] * 1000),  # pyusb counts milliseconds
-        in_ep=v["in_ep"],
-        out_ep=v["out_ep"],
-        profile=v["profile"],
-    )
-    printer.qcall_status = bool(v["status"]) and bool(v["in_ep"])  # type: ignore[attr-defined]
-    return printer
+    def _make_link(self) -> PrinterLink:
+        return UsbLink(self.device, self.out_ep, self.in_ep, int(self.timeout), self.ask_status)
 
 
-class AppendingFile(File):
+class FilePrinter(LinkedPrinter, File):
     """A file or device-file printer that appends.
 
     python-escpos opens with ``"wb"``: reopening after a fault would erase the
@@ -194,16 +98,76 @@ class AppendingFile(File):
     """
 
     def open(self, raise_not_found: bool = True) -> None:
-        if self._device:
+        if self.link is not None:
             self.close()
         self.device = open(self.devfile, "ab")  # noqa: SIM115 (closed by close())
+        self.link = self._make_link()
+
+    def _make_link(self) -> PrinterLink:
+        return FileLink(self.device)
 
 
-def _file(v: dict[str, Any]) -> Escpos:
-    return AppendingFile(devfile=v["path"], profile=v["profile"])
+def open_printer(settings: BasePrinterSettings | Mapping[str, Any]) -> LinkedPrinter:
+    """An open printer for ``settings`` (a settings model, or a table to validate).
+
+    Raises ``ValueError`` (naming the key) for bad settings, and
+    :class:`PrinterConnectionError` when the printer cannot be reached.
+    """
+    if not isinstance(settings, BasePrinterSettings):
+        settings = parse_printer_settings(settings)
+    build = _BUILDERS.get(settings.connector)
+    if build is None:
+        raise ValueError(f"connector: a {settings.connector} printer cannot be opened directly")
+    printer = build(settings)
+    try:
+        printer.open()
+    except Exception as exc:  # escpos's DeviceNotFoundError, pyusb's NoBackendError, ...
+        raise PrinterConnectionError(f"{settings.connector} printer: {exc}".strip()) from exc
+    return printer
 
 
-_BUILDERS: dict[str, Callable[[dict[str, Any]], Escpos]] = {
+def _network(settings: BasePrinterSettings) -> LinkedPrinter:
+    assert isinstance(settings, NetworkPrinterSettings)
+    return NetworkPrinter(
+        host=settings.host, port=settings.port, timeout=settings.timeout, profile=settings.profile
+    )
+
+
+def _serial(settings: BasePrinterSettings) -> LinkedPrinter:
+    assert isinstance(settings, SerialPrinterSettings)
+    return SerialPrinter(
+        devfile=settings.port,
+        baudrate=settings.baudrate,
+        bytesize=settings.bytesize,
+        parity=settings.parity,
+        stopbits=settings.stopbits,
+        timeout=settings.timeout,
+        xonxoff=settings.xonxoff,
+        dsrdtr=settings.dsrdtr,
+        profile=settings.profile,
+    )
+
+
+def _usb(settings: BasePrinterSettings) -> LinkedPrinter:
+    assert isinstance(settings, UsbPrinterSettings)
+    printer = UsbPrinter(
+        idVendor=settings.vendor_id,
+        idProduct=settings.product_id,
+        timeout=int(settings.timeout * 1000),  # pyusb counts milliseconds
+        in_ep=settings.in_ep,
+        out_ep=settings.out_ep,
+        profile=settings.profile,
+    )
+    printer.ask_status = settings.status
+    return printer
+
+
+def _file(settings: BasePrinterSettings) -> LinkedPrinter:
+    assert isinstance(settings, FilePrinterSettings)
+    return FilePrinter(devfile=settings.path, profile=settings.profile)
+
+
+_BUILDERS: dict[str, Callable[[BasePrinterSettings], LinkedPrinter]] = {
     "network": _network,
     "serial": _serial,
     "usb": _usb,

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import qrcode
 from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import Field, ValidationError
+
+from drivers.validation import DriverSettings, first_problem
 
 from .ticket import PrintTicket
 
@@ -54,29 +57,29 @@ CJK_FONT_CANDIDATES = (
 )
 
 
-@dataclass(frozen=True)
-class LayoutOptions:
-    """How a printer's tickets look (from the printer's settings in the site TOML)."""
+#: The keys of :class:`LayoutOptions`: how a ticket looks, as opposed to how the printer is reached.
+LAYOUT_KEYS = ("paper_mm", "chinese", "qr", "number_size", "logo")
 
-    paper_mm: int = 80
-    chinese: str = "gb18030"  # or "raster": text drawn into an image
-    qr: str = "native"  # or "raster"
-    number_size: int | None = None  # GS ! multiplier of the number; None: 4 on 80 mm, 3 on 58 mm
-    logo: str | None = None  # an image file printed at the top
 
-    def __post_init__(self) -> None:
-        if self.paper_mm not in PAPER_DOTS:
-            raise ValueError(f"paper_mm: 58 or 80, got {self.paper_mm!r}")
-        if self.chinese not in ("gb18030", "raster"):
-            raise ValueError(f"chinese: 'gb18030' or 'raster', got {self.chinese!r}")
-        if self.qr not in ("native", "raster"):
-            raise ValueError(f"qr: 'native' or 'raster', got {self.qr!r}")
-        if self.number_size is not None and (
-            isinstance(self.number_size, bool)
-            or not isinstance(self.number_size, int)
-            or not 1 <= self.number_size <= 8
-        ):
-            raise ValueError(f"number_size: a whole number from 1 to 8, got {self.number_size!r}")
+class LayoutKeys(DriverSettings):
+    """The layout keys of a printer's settings, declared once.
+
+    :class:`LayoutOptions` and every printer settings model
+    (:mod:`.printer_settings`) inherit these fields, so the hub's site file, the
+    agent's file and a ``print_job`` message accept exactly the same values.
+    """
+
+    paper_mm: Literal[58, 80] = 80
+    chinese: Literal["gb18030", "raster"] = "gb18030"  # or "raster": text drawn into an image
+    qr: Literal["native", "raster"] = "native"  # or "raster"
+    #: ``GS !`` multiplier of the number; None: 4 on 80 mm, 3 on 58 mm.
+    number_size: Annotated[int, Field(ge=1, le=8)] | None = None
+    #: An image file printed at the top (black and white, shrunk to the paper's width).
+    logo: Annotated[str, Field(min_length=1)] | None = None
+
+
+class LayoutOptions(LayoutKeys):
+    """How a printer's tickets look (from the printer's settings, or a ``print_job`` message)."""
 
     @property
     def dots(self) -> int:
@@ -88,15 +91,16 @@ class LayoutOptions:
         return self.number_size or (4 if self.paper_mm == 80 else 3)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-able dict (the ``options`` of a ``print_job`` message)."""
+        return self.model_dump()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LayoutOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"LayoutOptions: unknown key {unknown[0]!r}")
-        return cls(**data)
+    def from_dict(cls, data: Mapping[str, Any]) -> LayoutOptions:
+        """The inverse of :meth:`to_dict`; a ``ValueError`` of one line naming the key when wrong."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(f"LayoutOptions: {first_problem(exc)}") from None
 
 
 # -- the layout as blocks -----------------------------------------------------
@@ -245,7 +249,8 @@ def render_bytes(ticket: PrintTicket, options: LayoutOptions) -> bytes:
 
     dummy = Dummy()
     write_ticket(dummy, ticket, options)
-    return dummy.output
+    data: bytes = dummy.output
+    return data
 
 
 # -- images ------------------------------------------------------------------

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .connectors import LinkedPrinter
 from .layout import LayoutOptions, render_bytes
 from .status import PrinterState, can_query_status, query_status
 from .ticket import PrintTicket
@@ -99,15 +100,11 @@ class _Job:
         return self.ticket.job_key
 
 
-class _Lost(Exception):
-    """The connection broke, or the printer stopped answering, before the job was confirmed."""
-
-
 class PrintSpooler:
     """One per printer: a bounded queue, one worker, status checks, retries, callbacks.
 
     ``open_printer`` is called with no arguments (on the executor) and returns
-    an open python-escpos printer, or raises. ``executor`` is anything with
+    an open printer (:func:`.connectors.open_printer`), or raises. ``executor`` is anything with
     ``submit(fn, *args) -> future`` (the hub passes gevent's thread pool);
     without one the spooler makes a one-thread pool of its own.
     """
@@ -115,7 +112,7 @@ class PrintSpooler:
     def __init__(
         self,
         name: str,
-        open_printer: Callable[[], Any],
+        open_printer: Callable[[], LinkedPrinter],
         options: LayoutOptions,
         on_job: OnJob | None = None,
         on_status: OnStatus | None = None,
@@ -156,7 +153,7 @@ class PrintSpooler:
         self._active: dict[str, _Job] = {}
         self._printed: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._state = PrinterState.UNKNOWN
-        self._printer: Any = None
+        self._printer: LinkedPrinter | None = None
         self._needs_reset = True
         self._failures = 0
         self._wake = False
@@ -260,7 +257,7 @@ class PrintSpooler:
     def _backoff(self) -> float:
         """retry_interval, doubling with each failure in a row, at most max_retry_interval."""
         self._failures += 1
-        return min(self.retry_interval * 2 ** (self._failures - 1), self.max_retry_interval)
+        return min(self.retry_interval * 2.0 ** (self._failures - 1), self.max_retry_interval)
 
     def _attempt(self, job: _Job) -> None:
         self._expire_jobs()
@@ -386,18 +383,20 @@ class PrintSpooler:
     def _ask(self, timeout: float) -> PrinterState:
         printer = self._printer
         try:
-            return self._call(query_status, printer, timeout, timeout=timeout + 2.0)
+            state: PrinterState = self._call(query_status, printer, timeout, timeout=timeout + 2.0)
+            return state
         except Exception:
             return PrinterState.DISCONNECTED
 
     @staticmethod
     def _send(
-        printer: Any, data: bytes, reset: bool, confirm_timeout: float | None, job: _Job | None = None
+        printer: LinkedPrinter,
+        data: bytes,
+        reset: bool,
+        confirm_timeout: float | None,
+        job: _Job | None = None,
     ) -> PrinterState | None:
-        printer._raw(RESET + data if reset else data)
-        flush = getattr(printer, "flush", None)
-        if callable(flush):
-            flush()
+        printer.send(RESET + data if reset else data)
         if job is not None:
             # Handed to the transport whole, cut included: from here a lost answer is ambiguous.
             job.unconfirmed = True

@@ -21,12 +21,11 @@ IN endpoint) is ``unknown`` without asking, so nothing blocks on it.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import time
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+
+from .link import LinkClosed, LinkTimeout, PrinterLink
 
 DLE_EOT = b"\x10\x04"
 #: ``(answer & VALID_MASK) == VALID_BITS`` for a well-formed answer byte.
@@ -85,126 +84,49 @@ def parse_status(answers: bytes | Sequence[int | None]) -> PrinterState:
     return PrinterState.ONLINE
 
 
-def can_query_status(printer: Any) -> bool:
+def link_of(printer: object) -> PrinterLink | None:
+    """The printer's link (printers from :func:`.connectors.open_printer` have one), or None."""
+    link = getattr(printer, "link", None)
+    return link if isinstance(link, PrinterLink) else None
+
+
+def can_query_status(printer: object) -> bool:
     """Whether the printer's transport can carry an answer back (network, serial, USB with an IN endpoint)."""
-    if printer is None or getattr(printer, "qcall_status", True) is False:
-        return False
-    return _transport(printer) is not None
+    link = link_of(printer)
+    return link is not None and link.answers
 
 
-def query_status(printer: Any, timeout: float = 2.0) -> PrinterState:
+def query_status(printer: object, timeout: float = 2.0) -> PrinterState:
     """Ask ``DLE EOT 1..4`` and read one byte each, all within ``timeout`` seconds.
 
-    ``disconnected`` when the connection is closed or breaks while asking (the
-    caller should reopen it); ``unknown`` when the printer stays silent or its
-    transport cannot answer. Stale bytes (a late answer to an earlier query)
-    are discarded first, so answers never shift by one.
+    ``disconnected`` when there is no printer, or its connection is closed or
+    breaks while asking (the caller should reopen it); ``unknown`` when the
+    printer stays silent or its transport cannot answer.
     """
     if printer is None:
         return PrinterState.DISCONNECTED
-    if not can_query_status(printer):
+    link = link_of(printer)
+    if link is None or not link.answers:
         return PrinterState.UNKNOWN
-    transport = _transport(printer)
-    assert transport is not None
-    return transport(printer, time.monotonic() + timeout)
+    return ask_status(link, time.monotonic() + timeout)
 
 
-def _transport(printer: Any):
-    from escpos.printer import Network, Serial, Usb
+def ask_status(link: PrinterLink, deadline: float) -> PrinterState:
+    """The status query itself, the same over every transport.
 
-    if isinstance(printer, Network):
-        return _ask_socket
-    if isinstance(printer, Serial):
-        return _ask_serial
-    if isinstance(printer, Usb) and getattr(printer, "in_ep", None):
-        return _ask_usb
-    return None
-
-
-def _ask_socket(printer: Any, deadline: float) -> PrinterState:
-    sock: socket.socket | None = printer._device or None
-    if sock is None:
-        return PrinterState.DISCONNECTED
+    Stale bytes (a late answer to an earlier query) are discarded first, and
+    each query waits for its own answer before the next is sent, so answers
+    never shift by one. The last byte of an answer counts (a USB packet may
+    carry more than one).
+    """
     answers: list[int] = []
     try:
-        previous = sock.gettimeout()
-    except OSError:
-        return PrinterState.DISCONNECTED
-    try:
-        sock.setblocking(False)
-        while True:  # discard stale bytes; an empty read means the printer hung up
-            try:
-                if not sock.recv(64):
-                    return PrinterState.DISCONNECTED
-            except BlockingIOError:
-                break
+        link.drain()
         for n in (1, 2, 3, 4):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return PrinterState.UNKNOWN
-            sock.settimeout(remaining)
-            sock.sendall(DLE_EOT + bytes((n,)))
-            byte = sock.recv(1)
-            if not byte:
-                return PrinterState.DISCONNECTED
-            answers.append(byte[0])
-    except TimeoutError:
+            link.send(DLE_EOT + bytes((n,)))
+            answers.append(link.recv(deadline)[-1])
+    except LinkTimeout:
         return PrinterState.UNKNOWN
-    except OSError:
-        return PrinterState.DISCONNECTED
-    finally:
-        with contextlib.suppress(OSError):
-            sock.settimeout(previous)
-    return parse_status(answers)
-
-
-def _ask_serial(printer: Any, deadline: float) -> PrinterState:
-    import serial
-
-    port = printer._device or None
-    if port is None or not port.is_open:
-        return PrinterState.DISCONNECTED
-    answers: list[int] = []
-    previous = port.timeout
-    try:
-        port.reset_input_buffer()
-        for n in (1, 2, 3, 4):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return PrinterState.UNKNOWN
-            port.timeout = remaining
-            port.write(DLE_EOT + bytes((n,)))
-            byte = port.read(1)
-            if not byte:
-                return PrinterState.UNKNOWN
-            answers.append(byte[0])
-    except (serial.SerialException, OSError):
-        return PrinterState.DISCONNECTED
-    finally:
-        with contextlib.suppress(serial.SerialException, OSError, ValueError):
-            port.timeout = previous
-    return parse_status(answers)
-
-
-def _ask_usb(printer: Any, deadline: float) -> PrinterState:
-    import usb.core
-
-    device = printer._device or None
-    if device is None:
-        return PrinterState.DISCONNECTED
-    answers: list[int] = []
-    try:
-        for n in (1, 2, 3, 4):
-            remaining_ms = int((deadline - time.monotonic()) * 1000)
-            if remaining_ms <= 0:
-                return PrinterState.UNKNOWN
-            device.write(printer.out_ep, DLE_EOT + bytes((n,)), remaining_ms)
-            data = device.read(printer.in_ep, 64, max(1, int((deadline - time.monotonic()) * 1000)))
-            if not len(data):
-                return PrinterState.UNKNOWN
-            answers.append(int(data[-1]))
-    except usb.core.USBTimeoutError:
-        return PrinterState.UNKNOWN
-    except (usb.core.USBError, OSError):
+    except (LinkClosed, OSError):
         return PrinterState.DISCONNECTED
     return parse_status(answers)

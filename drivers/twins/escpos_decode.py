@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -124,11 +124,6 @@ class TextRun:
 
 def _cell(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-
-
-def _cells(text: str) -> int:
-    """Half-width cells a string takes on the paper when its bytes are not known: wide characters take two."""
-    return sum(_cell(ch) for ch in text)
 
 
 @dataclass(frozen=True)
@@ -231,11 +226,6 @@ class PrintedDocument:
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
-
-    @property
-    def overflowing_lines(self) -> list[PrintedLine]:
-        """Lines wider than the paper (a real printer would wrap them)."""
-        return [line for line in self.lines if line.dots > self.paper_width]
 
     @property
     def has_content(self) -> bool:
@@ -449,7 +439,7 @@ class EscPosDecoder:
         if end > len(buf):
             raise _Incomplete
 
-    def _apply(self, action: Callable, *args) -> None:
+    def _apply(self, action: Callable[..., object], *args: Any) -> None:
         if not self.discarding:
             action(*args)
 
@@ -1061,7 +1051,8 @@ def _render_barcode(code: PrintedBarcode) -> Image.Image:
             writer_options = {"write_text": code.hri != 0, "module_height": code.height / 8, "quiet_zone": 1}
             cls = barcode.get_barcode_class(name)
             kwargs = {"add_checksum": False} if name == "code39" else {}
-            return cls(data, writer=ImageWriter(), **kwargs).render(writer_options).convert("L")
+            image: Image.Image = cls(data, writer=ImageWriter(), **kwargs).render(writer_options).convert("L")
+            return image
     except Exception:  # a preview falls back to a labelled box
         pass
     box = Image.new("L", (320, max(40, min(code.height, 200))), 255)
@@ -1119,9 +1110,9 @@ def render_document(doc: PrintedDocument) -> Image.Image:
     height = margin * 2 + sum(h for _, _, h in blocks) + (12 if doc.cut else 0)
     page = Image.new("L", (paper, max(height, margin * 2)), 255)
     y = margin
-    for image, x, h in blocks:
-        if image is not None:
-            page.paste(image, (x, y))
+    for strip, x, h in blocks:
+        if strip is not None:
+            page.paste(strip, (x, y))
         y += h
     draw = ImageDraw.Draw(page)
     if doc.cut:  # a dashed line where the cutter went through

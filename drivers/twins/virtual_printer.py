@@ -44,6 +44,7 @@ import threading
 import tty
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Self
 
 from drivers.twins.escpos_decode import DOTS_PER_LINE, ControlEvent, EscPosDecoder, PrintedDocument
 
@@ -241,14 +242,14 @@ class _PrinterTwin:
                 sock.close()
         self._wake_r = self._wake_w = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def start(self):  # pragma: no cover - overridden
+    def start(self) -> Self:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def stop(self) -> None:  # pragma: no cover - overridden
@@ -258,7 +259,7 @@ class _PrinterTwin:
 class VirtualPrinter(_PrinterTwin):
     """A network receipt printer on ``host:port`` (``port=0``: a free port, read ``.port`` after start)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: str = "online", **kwargs) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: str = "online", **kwargs: Any) -> None:
         super().__init__(state, **kwargs)
         self.host = host
         self.port = port
@@ -360,7 +361,7 @@ class VirtualPrinter(_PrinterTwin):
 class VirtualSerialPrinter(_PrinterTwin):
     """The same printer on a pseudo-terminal: open ``.device_path`` with pyserial at any baud rate."""
 
-    def __init__(self, state: str = "online", **kwargs) -> None:
+    def __init__(self, state: str = "online", **kwargs: Any) -> None:
         super().__init__(state, **kwargs)
         self.device_path: str | None = None
         self._master: int | None = None
@@ -391,7 +392,8 @@ class VirtualSerialPrinter(_PrinterTwin):
         master, wake = self._master, self._wake_r
         assert master is not None and wake is not None
         while not self._stopping:
-            ready, _, _ = select.select([master, wake], [], [])
+            watch: list[int | socket.socket] = [master, wake]
+            ready, _, _ = select.select(watch, [], [])
             if wake in ready:
                 return
             try:

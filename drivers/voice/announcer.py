@@ -319,7 +319,7 @@ class Announcer:
             name=info.get("name"),
             duration=info.get("duration"),
             cached=info.get("cached"),
-            texts=tuple(tuple(t) for t in info.get("texts", ())),  # type: ignore[misc]
+            texts=tuple(tuple(t) for t in info.get("texts", ())),
             clips=info.get("clips", 0),
             synthesized=tuple(info.get("synthesized", ())),
         )
@@ -478,7 +478,7 @@ class Announcer:
                 info["name"],
                 length,
                 info["cached"],
-                tuple(tuple(t) for t in info["texts"]),  # type: ignore[misc]
+                tuple(tuple(t) for t in info["texts"]),
                 at,
                 mono,
             )

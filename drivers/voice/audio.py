@@ -51,7 +51,7 @@ class Pcm:
         return Pcm(self.rate, self.frames + other.frames)
 
 
-def _samples(frames: bytes) -> array.array:
+def _samples(frames: bytes) -> array.array[int]:
     a = array.array("h")
     a.frombytes(frames)
     if sys.byteorder == "big":
@@ -59,7 +59,7 @@ def _samples(frames: bytes) -> array.array:
     return a
 
 
-def _frames(samples: array.array) -> bytes:
+def _frames(samples: array.array[int]) -> bytes:
     if sys.byteorder == "big":
         samples = array.array("h", samples)
         samples.byteswap()

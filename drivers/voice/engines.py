@@ -400,7 +400,7 @@ def zh_cardinal(digits: str) -> str:
     if n == 0:
         return "零"
     units = ((1000, "千"), (100, "百"), (10, "十"), (1, ""))
-    out = []
+    out: list[str] = []
     zero_pending = False
     for value, unit in units:
         d = n // value % 10

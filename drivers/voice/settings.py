@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -127,9 +127,6 @@ class VoiceSettings:
     def cache_path(self) -> str:
         """Where rendered WAVs are kept (and served from): ``cache_dir``, else a folder under $TMPDIR."""
         return self.cache_dir or default_cache_dir()
-
-    def with_changes(self, **changes: Any) -> VoiceSettings:
-        return replace(self, **changes)
 
     def zone(self) -> dt.tzinfo | None:
         return ZoneInfo(self.timezone) if self.timezone else None

@@ -151,7 +151,9 @@ def parse_hex(value: Any, key: str) -> bytes:
     raise FrameFormatError(f"{key}: hex bytes such as 'AA 55', got {value!r}")
 
 
-def merged_spec(value: str | Mapping[str, Any], extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict:
+def merged_spec(
+    value: str | Mapping[str, Any], extra: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """A preset name, or a dict (with an optional ``preset`` key to start from) → a full description."""
     known = {**FRAME_PRESETS, **(extra or {})}
     if isinstance(value, str):
@@ -404,7 +406,7 @@ class FrameFormat:
 
     def _count(self, parts: Mapping[str, bytes], payload_len: int) -> int:
         assert self.length is not None
-        total = self.length["adjust"]
+        total: int = self.length["adjust"]
         for field in self.length["covers"]:
             total += (
                 payload_len
@@ -433,7 +435,8 @@ class FrameFormat:
     def _checksum_value(self, parts: Mapping[str, bytes]) -> int:
         assert self.checksum is not None
         covered = b"".join(parts.get(f, b"") for f in self.layout if f in self.checksum["covers"])
-        return self.checksum["function"](covered)
+        value: int = self.checksum["function"](covered)
+        return value
 
     def _encode_checksum(self, value: int) -> bytes:
         assert self.checksum is not None
@@ -450,7 +453,7 @@ class FrameFormat:
         found = self.parser().feed(data)
         return found[0] if found else None
 
-    def _try(self, buf: bytes) -> tuple[str, int, DecodedFrame | Rejected | None]:
+    def _try(self, buf: bytes | bytearray) -> tuple[str, int, DecodedFrame | Rejected | None]:
         """Parse a frame at the start of ``buf`` (which starts with the header).
 
         Returns ("need", 0, None) for more bytes, ("framing", 0, None) when this

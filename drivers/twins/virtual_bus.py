@@ -8,7 +8,7 @@ the stream with its own protocol, checks checksums (a frame with a wrong one is
 counted in :attr:`VirtualSerialBus.rejected` and never shown), answers when it
 is addressed, and keeps what it shows:
 
-* :class:`VirtualFramedDisplays` — displays of one :class:`~drivers.display.frames.FrameFormat`
+* :class:`VirtualFramedDisplays` — displays of one :class:`~drivers.signs.frames.FrameFormat`
   (``texts[address]``), ACK/NAK as the format says;
 * :class:`VirtualModbusDisplays` — Modbus RTU units (``registers[unit][register]``),
   decoded with pymodbus's RTU framer and PDU classes, CRC checked, answered like a real unit;
@@ -56,9 +56,9 @@ from pymodbus.pdu.register_message import (
     WriteSingleRegisterResponse,
 )
 
-from drivers.display.frames import FRAME_PRESETS, DecodedFrame, FrameFormat, Rejected
-from drivers.display.keypad import DEFAULT_KEYS, DEFAULT_RATINGS
-from drivers.display.vfd import COMMAND_SETS
+from drivers.signs.frames import FRAME_PRESETS, DecodedFrame, FrameFormat, Rejected
+from drivers.signs.keypad import DEFAULT_KEYS, DEFAULT_RATINGS
+from drivers.signs.vfd import COMMAND_SETS
 
 log = logging.getLogger(__name__)
 
@@ -448,10 +448,6 @@ class VirtualSerialBus:
             with contextlib.suppress(OSError):
                 os.write(self._master, data)
 
-    def inject(self, data: bytes) -> None:
-        """Raw bytes to the master, as if some device sent them."""
-        self.write(data)
-
     # -- plugging ---------------------------------------------------------------------------
 
     def start(self) -> VirtualSerialBus:
@@ -561,7 +557,7 @@ class VirtualSerialBus:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m drivers.twins.serial_bus",
+        prog="python -m drivers.twins.virtual_bus",
         description="A virtual RS-485 bus with framed LED displays on a pty; prints what each shows. "
         "Type 'key ADDR ACTION' or 'rate ADDR RATING' to press a virtual keypad, 'unplug'/'replug'.",
     )

@@ -2,7 +2,7 @@
 
 A keypad frame carries the keypad's address, a command (a key, or an
 evaluation) and one code byte, with a checksum — by default the
-``keypad-a5`` format (:data:`~drivers.display.frames.FRAME_PRESETS`)::
+``keypad-a5`` format (:data:`~drivers.signs.frames.FRAME_PRESETS`)::
 
     A5 | address | 'K' (4B) key / 'E' (45) evaluation / 'P' (50) poll | code | xor(address..code) | 5A
 
