@@ -16,12 +16,11 @@ from typing import Any
 
 from drivers.display import SerialDevices
 
-from .config import SiteConfig
-from .core import events as ev
-from .core.errors import QueueError
-from .core.events import HallEvent
-from .core.queue import QueueCore
-from .devices import DeviceBoard
+from ..config import SiteConfig
+from ..core.errors import QueueError
+from ..core.queue import QueueCore
+from .board import DeviceBoard
+from .events import CounterChanged, TicketCalled, listener
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,7 @@ class CounterDevices:
         spawn: Callable[..., Any],
         frame_formats: dict[str, Any] | None = None,
     ) -> None:
+        """Open the serial ports and follow the hall; ``spawn`` runs a key press on the hub's loop."""
         self.core = core
         self.board = board
         self.spawn = spawn
@@ -55,22 +55,22 @@ class CounterDevices:
             on_rating=self.rated,
             on_device=self.device_changed,
         )
-        core.bus.subscribe(self.hall_changed)
+        core.bus.subscribe(listener({TicketCalled: [self.show_call], CounterChanged: [self.blank_if_free]}))
+        self.show_current()
 
     def close(self) -> None:
+        """Close the serial ports (each bus's worker stops and lets go of its port)."""
         self.serial.close()
 
     # -- the hall → the displays --------------------------------------------
 
-    def hall_changed(self, event: HallEvent) -> None:
-        """Show a called number; blank a counter that has nobody at it."""
-        payload = event.payload
-        if event.name in (ev.TICKET_CALLED, ev.TICKET_RECALLED):
-            self.serial.show(payload["counter"]["number"], payload["ticket"]["number"])
-        elif event.name == ev.COUNTER_CHANGED:  # after finish, no-show, transfer, pause, resume
-            self._blank_if_free(payload["counter"])
+    def show_call(self, event: TicketCalled) -> None:
+        """A called (or recalled) number goes up above its counter."""
+        self.serial.show(event.counter, event.number)
 
-    def _blank_if_free(self, counter: int) -> None:
+    def blank_if_free(self, event: CounterChanged) -> None:
+        """After finish, no-show, transfer, pause or resume: a counter with nobody at it goes blank."""
+        counter = event.counter
         if counter in self.core.hall.counters and self.core.counter_view(counter)["current"] is None:
             self.serial.clear(counter)
 
