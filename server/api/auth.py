@@ -23,6 +23,7 @@ from .errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 class OpenSockets(Protocol):
     """The live sockets by credential (``app.extensions["qcall_live"]``, kept by the Socket.IO adapter).
 

@@ -384,6 +384,8 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
         also=audit,
     )
     return jsonify(ticket_id=ticket.id, number=ticket.number, print=answer), 201
+
+
 def issue_limiter() -> IssueLimiter:
     """This app's brake on ticket issue (made here too when an app was built without one)."""
     hub_config = hub().config.hub

@@ -4,7 +4,8 @@ A blueprint that only ``python -m server demo`` registers (:func:`install`): a
 real hall (``run``) has no ``/demo/…`` at all. The twins are the app's
 ``extensions["qcall_demo"]``, one per app, never a module global. The
 printed tickets are served by name from a fixed list (the configured
-printers, ``ticket-NNNNN.png``), never by joining a path from the URL: ``/demo/prints/../secret_key`` once handed out the session key.
+printers, ``ticket-NNNNN.png``), never by joining a path from the URL:
+``/demo/prints/../secret_key`` once handed out the session key.
 """
 
 from __future__ import annotations
