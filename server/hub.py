@@ -8,7 +8,6 @@ how), and :meth:`Hub.close` stops what that started, in order.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +25,6 @@ from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
-
-log = logging.getLogger(__name__)
 
 
 class SnapshotCache:
@@ -92,13 +89,9 @@ class Hub:
         store goes last because every other service may still record a state.
         """
         self.printing.close()
-        log.info("stopping: print queues flushed")
         self.counter_devices.close()
-        log.info("stopping: serial ports closed")
         self.voice.close()
-        log.info("stopping: voice worker stopped")
         self.store.engine.dispose()
-        log.info("stopping: store closed")
 
     def _build_snapshot(self) -> dict[str, Any]:
         snapshot = self.core.snapshot()

@@ -61,6 +61,8 @@ class CounterDevices:
     def close(self) -> None:
         """Close the serial ports (each bus's worker stops and lets go of its port)."""
         self.serial.close()
+        if self.serial.buses:
+            log.info("stopping: serial ports closed")
 
     # -- the hall → the displays --------------------------------------------
 

@@ -217,6 +217,8 @@ class PrintService:
         self._closing = True
         for spooler in self.spoolers.values():
             spooler.close()
+        if self.spoolers:
+            log.info("stopping: printers closed")
 
     def flush(self, seconds: float) -> int:
         """Wait until every spooler's queue is empty or ``seconds`` passed; how many jobs are left."""

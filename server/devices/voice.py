@@ -80,6 +80,7 @@ class VoiceService:
         """Stop the announcer: its worker process ends (calls not yet said are reported failed)."""
         if self.announcer is not None:
             self.announcer.close()
+            log.info("stopping: voice worker stopped")
 
     def cache_dir(self) -> Path:
         return Path(self.settings.cache_path())
