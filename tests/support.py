@@ -21,9 +21,9 @@ from typing import Any
 import requests
 
 from drivers.printing.ticket import PrintTicket
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Screenshots a person can look at after a run.

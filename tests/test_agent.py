@@ -27,9 +27,9 @@ from drivers.agent import Agent, ConfigError, PrintedRecord, load_config, parse_
 from drivers.printing.layout import LayoutOptions
 from drivers.printing.ticket import PrintTicket
 from drivers.twins.virtual_printer import VirtualPrinter
+from server.bootstrap import bootstrap
 from server.config import load_config as load_site
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
 from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, write_site
 
 PUBLIC_URL = "http://hall.example.test:8000"

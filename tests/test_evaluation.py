@@ -6,9 +6,9 @@ from typing import Any
 
 import requests
 
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
 from tests.support import HubProcess, bearer, login, provision, write_site
 
 PAD_DEVICE = '\n[[devices]]\nname = "pad-{n}"\nkind = "evaluation_pad"\ncounter = {n}\n'

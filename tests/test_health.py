@@ -25,8 +25,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from server.config import load_config
 from server.bootstrap import bootstrap
+from server.config import load_config
 from tests.support import ROOT, HubProcess, bearer, free_port, issue, provision, write_site
 
 #: The tmpfs holding the database: room for the schema, a few tickets and the WAL, and quick to fill.

@@ -18,9 +18,9 @@ import pytest
 import requests
 import socketio
 
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
 from tests.support import HubProcess, bearer, issue, login
 
 pytestmark = pytest.mark.slow

@@ -21,9 +21,9 @@ import requests
 
 from drivers.twins.escpos_decode import PrintedDocument
 from drivers.twins.virtual_printer import VirtualPrinter
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
 from tests.support import (
     ADMIN_PASSWORD,
     CLERK_PASSWORD,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
 from tests.support import ARTIFACTS, Credentials, HubProcess, bearer, login, provision, write_site
 
 pytestmark = pytest.mark.browser

@@ -41,11 +41,11 @@ import requests
 import socketio
 
 from server.app import create_app
-from server.demo.pages import install
-from server.demo.twins import DemoHardware
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
+from server.demo.pages import install
+from server.demo.twins import DemoHardware
 from server.pages import COUNTER, DISPLAY, KIOSK
 from server.security import CONTENT_SECURITY_POLICY, same_origin
 from tests.support import (

@@ -34,9 +34,9 @@ from PIL import Image
 from drivers.printing.layout import LayoutOptions, render_png
 from drivers.twins.escpos_decode import PrintedDocument
 from drivers.twins.virtual_printer import VirtualPrinter
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.bootstrap import bootstrap
 from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, ROOT, HubProcess, bearer, issue, login
 
 pytestmark = pytest.mark.slow
