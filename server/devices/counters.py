@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from drivers.display import SerialDevices
@@ -25,7 +26,9 @@ from .events import CounterChanged, TicketCalled, listener
 log = logging.getLogger(__name__)
 
 #: The driver's device states in the words of the admin page.
-STATES = {"ok": "online", "unconfirmed": "online", "faulty": "faulty", "disconnected": "disconnected"}
+STATES = MappingProxyType(
+    {"ok": "online", "unconfirmed": "online", "faulty": "faulty", "disconnected": "disconnected"}
+)
 #: Keypad keys that map straight onto a core action at the keypad's counter.
 KEY_ACTIONS = ("call_next", "recall", "start", "finish", "no_show", "pause", "resume")
 

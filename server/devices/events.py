@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ..core import events as ev
@@ -64,11 +65,13 @@ def _counter_changed(event: HallEvent) -> CounterChanged:
 
 
 #: How each core event the devices care about is read; the rest are for screens only.
-READERS: dict[str, Callable[[HallEvent], DeviceEvent]] = {
-    ev.TICKET_CALLED: _ticket_called,
-    ev.TICKET_RECALLED: _ticket_called,
-    ev.COUNTER_CHANGED: _counter_changed,
-}
+READERS: Mapping[str, Callable[[HallEvent], DeviceEvent]] = MappingProxyType(
+    {
+        ev.TICKET_CALLED: _ticket_called,
+        ev.TICKET_RECALLED: _ticket_called,
+        ev.COUNTER_CHANGED: _counter_changed,
+    }
+)
 
 
 def typed(event: HallEvent) -> DeviceEvent | None:

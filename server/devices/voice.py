@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from drivers.voice import Announcement, Announcer, VoiceSettings, make_sinks
@@ -32,7 +33,7 @@ ANNOUNCEMENT = "announcement"
 #: Who hears announcements over Socket.IO: every screen in the hall room plays them if it may.
 LOBBY_ROOM = HALL
 #: The announcer's states in the words of the admin page.
-STATES = {"ok": "online", "degraded": "degraded", "restarting": "restarting"}
+STATES = MappingProxyType({"ok": "online", "degraded": "degraded", "restarting": "restarting"})
 
 
 def voice_settings(config: SiteConfig, base_dir: Path) -> VoiceSettings:
