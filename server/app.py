@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from concurrent.futures import Executor, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
@@ -18,26 +16,21 @@ from . import live, security
 from .api import errors
 from .api.admin import admin
 from .api.routes import api
+from .bootstrap import bootstrap
 from .config import SiteConfig
 from .core.calendar import Clock, utc_now
-from .counter_devices import CounterDevices
-from .hub import build_hub
+from .devices import agents
+from .devices.printing import TransportFactory, open_transport
+from .devices.push import SocketPush
 from .pages import pages
-from .printing import PrintService
-from .store.printjobs import PrintJobs
-from .voice import VOICE_DEVICE, VoiceService
+from .paths import var_dir
 
 #: The largest request body the API reads; a ticket request is a few dozen bytes.
 MAX_BODY = 16 * 1024
 
 
-def var_dir() -> Path:
-    """Where the hub keeps its local files (SQLite database, secret key)."""
-    return Path(os.environ.get("QCALL_VAR_DIR", "var"))
-
-
 def secret_key() -> str:
-    """The session-signing key: from the environment, else made once and kept in var/."""
+    """The session-signing key: from the environment, else made once and kept in the var dir."""
     if os.environ.get("QCALL_SECRET_KEY"):
         return os.environ["QCALL_SECRET_KEY"]
     path = var_dir() / "secret_key"
@@ -50,9 +43,17 @@ def secret_key() -> str:
 
 
 def create_app(
-    config: SiteConfig, clock: Clock = utc_now, async_mode: str | None = None, demo: bool = False
+    config: SiteConfig,
+    clock: Clock = utc_now,
+    async_mode: str | None = None,
+    printer_transport: TransportFactory = open_transport,
 ) -> Flask:
-    """The hub's app; ``demo`` adds the demo's own pages (``/demo/…``), which a real hall never serves."""
+    """The hub's app with every device on; the demo adds its own blueprint to what this returns.
+
+    The Socket.IO server comes first because the hub's services publish
+    through it; the hub (``app.extensions["qcall"]``) is built whole by
+    :func:`~server.bootstrap.bootstrap` and stopped with ``hub.close()``.
+    """
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config.update(
         SECRET_KEY=secret_key(),
@@ -63,8 +64,6 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.session_interface = SecureWhenHttps()
-    hub = build_hub(config, clock)
-    app.extensions["qcall"] = hub
     errors.register(app)
     security.register(app)
     app.extensions["qcall_issue_limiter"] = security.IssueLimiter(
@@ -73,10 +72,6 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(admin)
     app.register_blueprint(pages)
-    if demo:
-        from .demo_pages import demo as demo_pages
-
-        app.register_blueprint(demo_pages)
     socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json)
     security.guard_socketio(socketio.server)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
@@ -85,27 +80,13 @@ def create_app(
         # address and scheme as the trusted proxies report them.
         proxies = config.hub.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
-
-    def publish(event: str, payload: dict[str, Any], room: str) -> None:
-        socketio.emit(event, payload, to=room)
-
-    hub.devices.attach(publish)
-    hub.printing = PrintService(
-        config,
-        hub.devices,
-        lambda: device_executor(socketio.async_mode),
-        var_dir() / "prints",
-        jobs=PrintJobs(hub.store.engine),
-        clock=hub.clock,
+    hub = bootstrap(
+        config, clock, push=SocketPush(socketio), devices=True, printer_transport=printer_transport
     )
-    hub.printing.start(publish)
-    hub.counter_devices = CounterDevices(
-        config, hub.core, hub.devices, socketio.start_background_task, config.serial.frame_formats
+    app.extensions["qcall"] = hub
+    app.extensions["qcall_connections"], app.extensions["qcall_live"] = live.attach(
+        socketio, hub, agents.DeviceSockets(socketio, hub.printing)
     )
-    hub.counter_devices.show_current()
-    hub.devices.register(VOICE_DEVICE, "speaker")
-    hub.voice = VoiceService(config, hub.core, hub.devices, publish, config.folder)
-    app.extensions["qcall_connections"], app.extensions["qcall_live"] = live.attach(socketio, hub)
     return app
 
 
@@ -121,59 +102,6 @@ class SecureWhenHttps(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
-
-
-def device_executor(async_mode: str) -> Executor:
-    """One real thread for one device's blocking I/O (USB, serial, sockets, image rendering).
-
-    Under gevent, a plain thread pool would be patched into greenlets and a
-    blocking USB write would stall every screen: gevent's own pool runs a
-    native thread and lets the loop wait on it cooperatively. One thread per
-    device, always the same: a connection opened on one native thread is
-    never used from another.
-    """
-    if async_mode == "gevent":
-        from gevent.threadpool import ThreadPoolExecutor as GeventPool
-
-        return QuietExecutor(GeventPool(1))
-    return ThreadPoolExecutor(1, thread_name_prefix="device")
-
-
-class QuietExecutor:
-    """Hands a task's exception back through its future instead of letting gevent print it.
-
-    A printer that is switched off makes every connection attempt fail; that is
-    a device state for the admin page, not a traceback in the hub's log.
-    """
-
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-
-    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> _Outcome:
-        def run() -> tuple[bool, Any]:
-            try:
-                return True, fn(*args, **kwargs)
-            except BaseException as exc:
-                return False, exc
-
-        return _Outcome(self.pool.submit(run))
-
-    def shutdown(self, wait: bool = True) -> None:
-        self.pool.shutdown(wait)
-
-
-class _Outcome:
-    def __init__(self, future: Any) -> None:
-        self.future = future
-
-    def result(self, timeout: float | None = None) -> Any:
-        ok, value = self.future.result(timeout=timeout)
-        if not ok:
-            raise value
-        return value
-
-    def cancel(self) -> bool:
-        return self.future.cancel()
 
 
 class Utf8Json:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import getpass
 import logging
 import os
 import sys
 from datetime import datetime
-from pathlib import Path
 
 from .config import ConfigError, SiteConfig, load_config
 from .core.calendar import utc_now
 from .startup import StartupError
-from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError, Actor
+from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError, Accounts, Actor
 
 #: How the audit log names changes made at the command line.
 CLI_ACTOR = Actor("cli", "local")
@@ -72,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.INFO)
     try:
         if args.command == "demo":
-            from .demo import run_demo
+            from .demo.main import run_demo
 
             return run_demo(args.host, args.port)
         config = load_config(args.config or os.environ.get("QCALL_CONFIG") or DEFAULT_CONFIG)
         if args.command == "run":
+            from .serve import serve
+
             return serve(config, args.host or config.hub.host, args.port or config.hub.port)
         if args.command == "token":
             return token_command(args, config)
@@ -90,7 +90,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def token_command(args: argparse.Namespace, config: SiteConfig) -> int:
     """``token create|list|revoke``; every change is audited with the actor "cli"."""
-    accounts = make_hub(config).accounts
+    from .bootstrap import bootstrap
+
+    hub = bootstrap(config)  # devices off: a running hub's printers and ports stay its own
+    try:
+        return _token_command(args, hub.accounts)
+    finally:
+        hub.close()
+
+
+def _token_command(args: argparse.Namespace, accounts: Accounts) -> int:
     if args.token_command == "create":
         print(accounts.create_device_token(args.role, args.name, utc_now(), CLI_ACTOR))
     elif args.token_command == "list":
@@ -107,7 +116,16 @@ def token_command(args: argparse.Namespace, config: SiteConfig) -> int:
 
 def user_command(args: argparse.Namespace, config: SiteConfig) -> int:
     """``user add|list|disable|enable|password``; every change is audited with the actor "cli"."""
-    accounts = make_hub(config).accounts
+    from .bootstrap import bootstrap
+
+    hub = bootstrap(config)  # devices off, as for tokens
+    try:
+        return _user_command(args, hub.accounts)
+    finally:
+        hub.close()
+
+
+def _user_command(args: argparse.Namespace, accounts: Accounts) -> int:
     if args.user_command == "add":
         accounts.add_user(args.name, args.role, read_password(), utc_now(), CLI_ACTOR)
         print(f"user {args.name} added ({args.role})")
@@ -137,12 +155,6 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def make_hub(config: SiteConfig):
-    from .hub import build_hub
-
-    return build_hub(config)
-
-
 def read_password() -> str:
     """One line from stdin (scripts), or asked twice at a terminal."""
     if not sys.stdin.isatty():
@@ -151,66 +163,3 @@ def read_password() -> str:
     if getpass.getpass("again: ") != first:
         raise AccountError("the two passwords differ")
     return first
-
-
-def serve(config: SiteConfig, host: str, port: int, banner: str = "", demo: bool = False) -> int:
-    """Serve until stopped, on gevent, after the checks that make a failed start one line.
-
-    ``demo``: with the demo's own pages. The order matters: the var dir and the
-    database lock come first (a second hub is named as such, not as "port in
-    use"), then the port (before any device is opened), then the store, which
-    must take a real write.
-    """
-    from .app import create_app, var_dir
-    from .startup import check_port, check_store, check_var_dir, hold_database, store_errors
-
-    url = config.hub.database_url
-    check_var_dir(var_dir())
-    lock = hold_database(url)
-    check_port(host, port)
-    with store_errors(url):
-        app = create_app(config, demo=demo)
-        health = app.extensions["qcall"].store_health
-        health.guard = lock.keep
-        check_store(health, url)
-    socketio = app.extensions["socketio"]
-    # What the imports built lives as long as the hub; a full collection walking it
-    # (~100k objects, tens of ms) stalls every request and screen. Hide it from the GC.
-    gc.collect()
-    gc.freeze()
-    print(banner or f"qcall hub for {config.site.name_en} on http://{host}:{port}/", flush=True)
-    socketio.run(app, host=host, port=port, log_output=False, handler_class=no_delay_handler())
-    return 0
-
-
-def no_delay_handler() -> type:
-    """gevent's WSGI handler with Nagle's algorithm off, closing a finished WebSocket.
-
-    pywsgi writes a response's headers and body in two sends, and a screen's
-    socket gets events back to back (``ticket_changed`` then ``ticket_called``);
-    with Nagle on, the second send waits for the peer's delayed ACK, 40 ms on
-    Linux, on every keep-alive request after the first (see bench/README.md).
-    """
-    import contextlib
-    import socket
-
-    from gevent import pywsgi
-
-    class NoDelayHandler(pywsgi.WSGIHandler):
-        def handle(self) -> None:
-            with contextlib.suppress(OSError):  # not a TCP socket
-                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().handle()
-
-        def run_application(self) -> None:
-            super().run_application()
-            # A WebSocket owns the connection until it ends: then close it, instead of
-            # reading the client's closing frame as the next HTTP request.
-            if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-                self.close_connection = True
-
-    return NoDelayHandler
-
-
-def repo_path(relative: str) -> Path:
-    return Path(__file__).resolve().parents[1] / relative

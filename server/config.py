@@ -39,6 +39,7 @@ from drivers.printing.printer_settings import (
 from .core.calendar import HallCalendar
 from .core.model import Counter, Service
 from .core.queue import Hall
+from .paths import var_dir
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -96,8 +97,13 @@ class SiteSection(_Strict):
         return value.rstrip("/")
 
 
+def default_database_url() -> str:
+    """``qcall.db`` in the var dir: a hub that names no database writes where QCALL_VAR_DIR says."""
+    return f"sqlite:///{var_dir() / 'qcall.db'}"
+
+
 class HubSection(_Strict):
-    database_url: str = "sqlite:///var/qcall.db"
+    database_url: str = Field(default_factory=default_database_url)
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=1, le=65535)] = 5000
     #: Hours a staff login lasts before the clerk must log in again.

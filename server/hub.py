@@ -1,30 +1,30 @@
-"""The hub's parts held together: config, queue core, store, accounts, live snapshot.
+"""The hub's parts held together: config, queue core, store, accounts, devices, live snapshot.
 
 One :class:`Hub` lives in ``app.extensions["qcall"]``; the REST and Socket.IO
-adapters reach the core through it and nothing else.
+adapters reach the core and the devices through it and nothing else. It is
+built whole by :func:`server.bootstrap.bootstrap` (the one place that knows
+how), and :meth:`Hub.close` stops what that started, in order.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config import SiteConfig
-from .core.calendar import Clock, utc_now
-from .core.events import EventBus, HallEvent
+from .core.calendar import Clock
+from .core.events import HallEvent
 from .core.queue import QueueCore
-from .devices import DeviceBoard
-from .store import SqlStore, open_store
+from .devices.board import DeviceBoard
+from .devices.counters import CounterDevices
+from .devices.printing import PrintService
+from .devices.push import Push
+from .devices.voice import VoiceService
+from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
-
-if TYPE_CHECKING:
-    from .counter_devices import CounterDevices
-    from .printing import PrintService
-    from .voice import VoiceService
 
 
 class SnapshotCache:
@@ -59,26 +59,39 @@ class SnapshotCache:
 
 @dataclass
 class Hub:
+    """Every service of one hall's hub; none is optional, none is set after the hub is built."""
+
     config: SiteConfig
     store: SqlStore
     core: QueueCore
     accounts: Accounts
+    audit: AuditLog
     clock: Clock
+    #: The device board: the last known state of every printer, display and the voice.
     devices: DeviceBoard
-    snapshots: SnapshotCache = field(init=False)
-    audit: AuditLog = field(init=False)
     #: Whether the store takes writes now (``/api/v1/health``; 503 ``store_unavailable``).
-    store_health: StoreHealth = field(init=False)
-    #: Set by the app factory; None where nothing prints (CLI commands).
-    printing: PrintService | None = None
-    counter_devices: CounterDevices | None = None
-    voice: VoiceService | None = None
+    store_health: StoreHealth
+    printing: PrintService
+    counter_devices: CounterDevices
+    voice: VoiceService
+    #: How the services reach the screens (Socket.IO when serving, nothing for the CLI).
+    push: Push
+    snapshots: SnapshotCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.snapshots = SnapshotCache(self._build_snapshot)
-        self.audit = AuditLog(self.store.engine)
-        self.store_health = StoreHealth(self.store.engine, self.config.hub.database_url)
         self.core.bus.subscribe(self.snapshots.invalidate)
+
+    def close(self) -> None:
+        """Stop in order: print what is queued, close the serial ports, stop the voice, let go of the store.
+
+        The printers go first because their jobs are written to the store; the
+        store goes last because every other service may still record a state.
+        """
+        self.printing.close()
+        self.counter_devices.close()
+        self.voice.close()
+        self.store.engine.dispose()
 
     def _build_snapshot(self) -> dict[str, Any]:
         snapshot = self.core.snapshot()
@@ -90,16 +103,3 @@ class Hub:
             timezone=site.timezone,
         )
         return snapshot
-
-
-def build_hub(config: SiteConfig, clock: Clock = utc_now) -> Hub:
-    """Open (and migrate) the store named in the config and wire the core to it."""
-    url = config.hub.database_url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    store = open_store(url)
-    hall = config.hall()
-    store.ensure_counters(hall.counters)
-    core = QueueCore(hall, store, EventBus(), clock)
-    devices = DeviceBoard({d.name: d.kind for d in config.devices}, clock)
-    return Hub(config, store, core, Accounts(store.engine), clock, devices)

@@ -27,33 +27,24 @@ from flask import request, session
 from flask_socketio import SocketIO, join_room
 from socketio.exceptions import ConnectionRefusedError  # the builtin one loses the message
 
-from .api.auth import SESSION_KEY
 from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
-from .devices import STAFF_ROOM
+from .devices.agents import DeviceSockets
+from .devices.rooms import HALL, STAFF, counter_room, ticket_room
 from .hub import Hub
-from .printing import agent_room, device_room
+from .session_cookie import SESSION_KEY
 from .store.accounts import Principal
 from .store.health import store_failure
 
 log = logging.getLogger(__name__)
 
-HALL_ROOM = "hall"
 #: Seconds between looks at the audit log for changes made outside this process.
 WATCH_SECONDS = 1.0
 #: Seconds between full re-checks of every open socket's credential (expired sessions).
 RECHECK_SECONDS = 60.0
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
-
-
-def ticket_room(ticket_id: str) -> str:
-    return f"ticket:{ticket_id}"
-
-
-def counter_room(number: int) -> str:
-    return f"counter:{number}"
 
 
 class Broadcaster:
@@ -88,7 +79,7 @@ class Broadcaster:
         if ticket and event.name in VISITOR_EVENTS:
             self.socketio.emit(event.name, payload, to=ticket_room(ticket["id"]))
         payload["queue"] = self.hub.snapshots.get()
-        self.socketio.emit(event.name, payload, to=HALL_ROOM)
+        self.socketio.emit(event.name, payload, to=HALL)
 
 
 class Connections:
@@ -208,95 +199,86 @@ def _discard(index: dict[str, set[str]], key: str, sid: str) -> None:
             del index[key]
 
 
-def attach(socketio: SocketIO, hub: Hub) -> tuple[Connections, LiveSessions]:
-    """Register the connect handlers, start the broadcaster and the credential watcher."""
+def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connections, LiveSessions]:
+    """Start the broadcaster and the credential watcher, and register the connect handlers."""
     hub.core.bus.subscribe(Broadcaster(socketio, hub).enqueue)
     connections = Connections()
     live = LiveSessions(socketio, hub)
     socketio.start_background_task(live.watch)
-    #: Connected device agents, and kiosk and screen pages, by Socket.IO session id.
-    agents: dict[str, str] = {}
-    devices_online: dict[str, str] = {}
+    sockets = Sockets(socketio, hub, devices, connections, live)
+    socketio.on("connect")(sockets.connect)
+    socketio.on("disconnect")(sockets.disconnect)
+    return connections, live
 
-    @socketio.on("connect")
-    def on_connect(auth: Any = None) -> None:
+
+class Sockets:
+    """Who a new socket is, and the rooms it joins: a visitor's phone, a device, a console.
+
+    Devices (agents, kiosk and screen pages) are handed to :class:`DeviceSockets`
+    once authenticated; what they say and hear is the devices package's business.
+    """
+
+    def __init__(
+        self,
+        socketio: SocketIO,
+        hub: Hub,
+        devices: DeviceSockets,
+        connections: Connections,
+        live: LiveSessions,
+    ) -> None:
+        self.socketio = socketio
+        self.hub = hub
+        self.devices = devices
+        self.connections = connections
+        self.live = live
+
+    def connect(self, auth: Any = None) -> None:
+        """Admit the socket (or refuse it with the reason), join its rooms, send the snapshot."""
         auth = auth if isinstance(auth, dict) else {}
         ticket_id = auth.get("ticket")
         if isinstance(ticket_id, str) and ticket_id:
-            try:
-                hub.core.ticket(ticket_id)
-            except UnknownTicket:
-                raise ConnectionRefusedError("unknown_ticket") from None
-            join_room(ticket_room(ticket_id))
-            connections.add(1)
+            self._visitor(ticket_id)
             return
-        principal = _principal(auth.get("token"))
+        principal = self._principal(auth.get("token"))
         if principal is None:
             raise ConnectionRefusedError("unauthorized")
-        connections.add(1)
-        live.add(request.sid, principal)
+        sid: str = request.sid  # type: ignore[attr-defined]
+        self.connections.add(1)
+        self.live.add(sid, principal)
         if principal.role == "agent":
-            agents[request.sid] = principal.name
-            join_room(agent_room(principal.name))
-            if hub.printing:
-                sid = request.sid
-                hub.printing.agent_connected(
-                    principal.name, lambda event, data: socketio.emit(event, data, to=sid)
-                )
+            self.devices.agent_connected(sid, principal.name)
             return
-        join_room(HALL_ROOM)
+        self._join_hall(sid, principal)
+        self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
+
+    def disconnect(self, *_args: Any) -> None:
+        sid: str = request.sid  # type: ignore[attr-defined]
+        self.connections.add(-1)
+        self.live.remove(sid)
+        self.devices.disconnected(sid)
+
+    def _visitor(self, ticket_id: str) -> None:
+        """A visitor's phone hears about its own ticket only."""
+        try:
+            self.hub.core.ticket(ticket_id)
+        except UnknownTicket:
+            raise ConnectionRefusedError("unknown_ticket") from None
+        join_room(ticket_room(ticket_id))
+        self.connections.add(1)
+
+    def _join_hall(self, sid: str, principal: Principal) -> None:
+        join_room(HALL)
         if principal.is_device:
-            join_room(device_room(principal.name))
-            devices_online[request.sid] = principal.name
-            hub.devices.report(principal.name, "online")  # a kiosk or screen page is up
-            if hub.printing:
-                for status in hub.printing.printers_of_kiosk(principal.name):
-                    socketio.emit("printer_status", status, to=request.sid)
+            self.devices.page_connected(sid, principal.name)
         if principal.role in ("staff", "admin"):
-            join_room(STAFF_ROOM)
+            join_room(STAFF)
         if principal.counter is not None:
             join_room(counter_room(principal.counter))
-        socketio.emit("snapshot", hub.snapshots.get(), to=request.sid)
 
-    @socketio.on("disconnect")
-    def on_disconnect(*_args: Any) -> None:
-        connections.add(-1)
-        live.remove(request.sid)
-        device = devices_online.pop(request.sid, None)
-        if device and device not in devices_online.values():
-            hub.devices.report(device, "disconnected", "its page is not connected")
-        agent = agents.pop(request.sid, None)
-        if agent and hub.printing and agent not in agents.values():
-            hub.printing.agent_gone(agent)
-
-    @socketio.on("print_status")
-    def on_print_status(data: Any) -> None:
-        """An agent's word on a print job: ``{"job_id", "ticket_id", "state", "detail"}``.
-
-        Agents older than job ids send ``ticket_id`` only; the hub finds that ticket's job.
-        """
-        agent = agents.get(request.sid)
-        if not (agent and hub.printing and isinstance(data, dict)):
-            return
-        job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else data.get("ticket_id")
-        if isinstance(job_id, str) and job_id:
-            hub.printing.agent_job(agent, job_id, str(data.get("state")), str(data.get("detail", "")))
-
-    @socketio.on("device_status")
-    def on_device_status(data: Any) -> None:
-        """An agent's word on one of its printers: ``{"printer", "state", "detail"}``."""
-        agent = agents.get(request.sid)
-        if agent and hub.printing and isinstance(data, dict) and isinstance(data.get("printer"), str):
-            hub.printing.agent_printer(
-                agent, data["printer"], str(data.get("state")), str(data.get("detail", ""))
-            )
-
-    def _principal(token: Any) -> Principal | None:
+    def _principal(self, token: Any) -> Principal | None:
         """The socket's caller: ``auth.token`` (devices, staff), else the staff session cookie."""
-        now = hub.clock()
+        now = self.hub.clock()
         if isinstance(token, str) and token:
-            return hub.accounts.resolve(token, now)
+            return self.hub.accounts.resolve(token, now)
         cookie = session.get(SESSION_KEY)
-        return hub.accounts.resolve_cookie(cookie, now) if isinstance(cookie, str) and cookie else None
-
-    return connections, live
+        return self.hub.accounts.resolve_cookie(cookie, now) if isinstance(cookie, str) and cookie else None

@@ -68,7 +68,7 @@ def voice_audio(name: str) -> Response:
     from drivers.voice import RENDERED_NAME
 
     voice = current_app.extensions["qcall"].voice
-    if voice is None or voice.announcer is None or not RENDERED_NAME.match(name):
+    if not voice.enabled or not RENDERED_NAME.match(name):
         return Response("no such announcement", status=404)
     return send_from_directory(voice.cache_dir().resolve(), name, mimetype="audio/wav", max_age=3600)
 

@@ -103,26 +103,19 @@ class HubLock:
                 session.close()
 
 
-_held: dict[str, HubLock] = {}
-
-
 def hold_database(url: str) -> HubLock:
     """Become the one hub of the database at ``url``, or raise :class:`StartupError`.
 
-    Taking it twice in one process returns the same lock (``demo`` takes it
-    before making its logins, then ``serve`` asks again).
+    Take it once per process and pass the lock on (``demo`` takes it before
+    making its logins and hands it to ``serve``): a second ``lockf`` by the
+    same process would succeed and prove nothing.
     """
-    if url in _held:
-        return _held[url]
     path = sqlite_path(url)
     if path is not None:
-        lock = _lock_sqlite(url, path)
-    elif url.startswith("sqlite"):
+        return _lock_sqlite(url, path)
+    if url.startswith("sqlite"):
         return HubLock(url)  # in memory: nobody else can open it
-    else:
-        lock = _lock_postgres(url)
-    _held[url] = lock
-    return lock
+    return _lock_postgres(url)
 
 
 def _lock_sqlite(url: str, path: str) -> HubLock:

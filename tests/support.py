@@ -21,9 +21,9 @@ from typing import Any
 import requests
 
 from drivers.printing.ticket import PrintTicket
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.hub import build_hub
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Screenshots a person can look at after a run.
@@ -118,7 +118,7 @@ class Credentials:
 
 def provision(config_path: Path, counters: int) -> Credentials:
     """Create a kiosk and a display token, an admin and one clerk per counter."""
-    hub = build_hub(load_config(config_path))
+    hub = bootstrap(load_config(config_path))
     now = utc_now()
     creds = Credentials(
         kiosk=hub.accounts.create_device_token("kiosk", "test-kiosk", now),

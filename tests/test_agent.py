@@ -28,9 +28,9 @@ from drivers.agent import Agent, ConfigError, PrintedRecord, load_config, parse_
 from drivers.printing.layout import LayoutOptions
 from drivers.printing.ticket import PrintTicket
 from drivers.twins.virtual_printer import VirtualPrinter
+from server.bootstrap import bootstrap
 from server.config import load_config as load_site
 from server.core.calendar import utc_now
-from server.hub import build_hub
 from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, write_site
 
 PUBLIC_URL = "http://hall.example.test:8000"
@@ -484,7 +484,7 @@ def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> N
     assert site.printer_settings("printer-1").agent == "kiosk-pc-1"
     assert site.kiosk_printer("kiosk-1") == "printer-1"
     provision(config_path, counters=1)
-    made = build_hub(site)
+    made = bootstrap(site)
     now = utc_now()
     agent_token = made.accounts.create_device_token("agent", "kiosk-pc-1", now)
     intruder_token = made.accounts.create_device_token("agent", "intruder", now)

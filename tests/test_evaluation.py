@@ -6,9 +6,9 @@ from typing import Any
 
 import requests
 
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.hub import build_hub
 from tests.support import HubProcess, bearer, login, provision, write_site
 
 PAD_DEVICE = '\n[[devices]]\nname = "pad-{n}"\nkind = "evaluation_pad"\ncounter = {n}\n'
@@ -18,7 +18,7 @@ def start_hall(tmp_path: Any) -> tuple[HubProcess, dict[str, str], Any]:
     config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}", counters=2)
     config.write_text(config.read_text() + PAD_DEVICE.format(n=1) + PAD_DEVICE.format(n=2), encoding="utf-8")
     creds = provision(config, 2)
-    made = build_hub(load_config(config))
+    made = bootstrap(load_config(config))
     pads = {name: made.accounts.create_device_token("pad", name, utc_now()) for name in ("pad-1", "pad-2")}
     made.store.engine.dispose()
     hub = HubProcess(config, tmp_path)

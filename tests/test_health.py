@@ -25,8 +25,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
+from server.bootstrap import bootstrap
 from server.config import load_config
-from server.hub import build_hub
 from tests.support import ROOT, HubProcess, bearer, free_port, issue, provision, write_site
 
 #: The tmpfs holding the database: room for the schema, a few tickets and the WAL, and quick to fill.
@@ -246,7 +246,7 @@ def test_a_truncated_sqlite_file_is_refused(tmp_path: Path) -> None:
     """A real database with real tickets, cut to half its length (a copy that stopped midway)."""
     database = tmp_path / "qcall.db"
     config = write_site(tmp_path / "site.toml", f"sqlite:///{database}")
-    hub = build_hub(load_config(config))
+    hub = bootstrap(load_config(config))
     for _ in range(400):
         hub.core.issue("ASK")
     hub.store.engine.dispose()  # checkpoints the WAL into the file and removes it

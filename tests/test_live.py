@@ -18,9 +18,9 @@ import pytest
 import requests
 import socketio
 
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.hub import build_hub
 from tests.support import HubProcess, bearer, issue, login
 
 pytestmark = pytest.mark.slow
@@ -267,7 +267,7 @@ def test_unknown_ticket_is_refused(hub: HubProcess) -> None:
 
 def test_agent_token_is_kept_out_of_the_hall(hub: HubProcess, site: Any) -> None:
     """An agent connects for its print jobs, but hears nothing of the queue."""
-    made = build_hub(load_config(site.config_path))
+    made = bootstrap(load_config(site.config_path))
     agent = made.accounts.create_device_token("agent", "test-agent", utc_now())
     made.store.engine.dispose()
     with (

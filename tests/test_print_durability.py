@@ -21,9 +21,9 @@ import requests
 
 from drivers.twins.escpos_decode import PrintedDocument
 from drivers.twins.virtual_printer import VirtualPrinter
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.hub import build_hub
 from tests.support import (
     ADMIN_PASSWORD,
     CLERK_PASSWORD,
@@ -261,7 +261,7 @@ def test_reprint_prints_again_is_audited_and_refused_where_it_should_be(hall: Lo
 
 def test_agent_jobs_survive_hub_restarts_both_ways(tmp_path: Path) -> None:
     config_path, creds = make_site(tmp_path, AGENT_PRINTER, PUBLIC_URL)
-    made = build_hub(load_config(config_path))
+    made = bootstrap(load_config(config_path))
     agent_token = made.accounts.create_device_token("agent", "kiosk-pc-1", utc_now())
     made.store.engine.dispose()
     hub = HubProcess(config_path, tmp_path)
@@ -378,7 +378,7 @@ def test_counter_console_reprints_the_current_ticket(hall: LocalHall, browser: A
     ],
 )
 def test_loopback_addresses_are_never_printed(url: str, loopback: bool) -> None:
-    from server.printing import is_loopback_url, printable_url
+    from server.devices.printing import is_loopback_url, printable_url
 
     assert is_loopback_url(url) is loopback
     assert printable_url(url) == ("" if loopback else url)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.hub import build_hub
 from tests.support import ARTIFACTS, Credentials, HubProcess, bearer, login, provision, write_site
 
 pytestmark = pytest.mark.browser
@@ -36,7 +36,7 @@ def pad_hall(tmp_path: Path) -> Iterator[PadHall]:
     config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2)
     config.write_text(config.read_text(encoding="utf-8") + PAD_DEVICE, encoding="utf-8")
     creds = provision(config, 2)
-    made = build_hub(load_config(config))
+    made = bootstrap(load_config(config))
     pad = made.accounts.create_device_token("pad", "pad-1", utc_now())
     made.store.engine.dispose()
     hub = HubProcess(config, tmp_path)

@@ -41,9 +41,11 @@ import requests
 import socketio
 
 from server.app import create_app
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.hub import build_hub
+from server.demo.pages import install
+from server.demo.twins import DemoHardware
 from server.pages import COUNTER, DISPLAY, KIOSK
 from server.security import CONTENT_SECURITY_POLICY, same_origin
 from tests.support import (
@@ -88,7 +90,7 @@ def raw_get(url: str, path: str, method: str = "GET") -> tuple[int, bytes]:
 
 def new_token(config_path: Path, role: str = "kiosk", name: str = "kiosk-1") -> str:
     """One more device token, written to the hall's database (the hub may be running)."""
-    hub = build_hub(load_config(config_path))
+    hub = bootstrap(load_config(config_path))
     try:
         return hub.accounts.create_device_token(role, name, utc_now())
     finally:
@@ -188,10 +190,20 @@ def file_app(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     monkeypatch.delenv("QCALL_SECRET_KEY", raising=False)
     config_path = write_site(tmp_path / "site.toml", f"sqlite:///{var / 'utility_hall.db'}")
     config_path.write_text(config_path.read_text(encoding="utf-8") + PRINTERS, encoding="utf-8")
-    app = create_app(load_config(config_path), async_mode="threading", demo=request.param == "demo")
+    if request.param == "demo":  # as server/demo/main.py builds it: virtual printers, the /demo pages
+        hardware = DemoHardware(prints=var / "prints")
+        site = load_config(config_path)
+        app = install(
+            create_app(site, async_mode="threading", printer_transport=hardware.printer_transport), hardware
+        )
+    else:
+        hardware = None
+        app = create_app(load_config(config_path), async_mode="threading")
     app.testing = True
     yield app, var
-    app.extensions["qcall"].store.engine.dispose()
+    app.extensions["qcall"].close()
+    if hardware is not None:
+        hardware.stop()
 
 
 def test_no_file_route_serves_anything_outside_the_page_folders(file_app: Any) -> None:
@@ -692,7 +704,7 @@ def test_an_older_world_readable_database_is_narrowed(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     db.touch(mode=0o644)
     os.chmod(db, 0o644)
-    hub = build_hub(load_config(write_site(tmp_path / "site.toml", f"sqlite:///{db}")))
+    hub = bootstrap(load_config(write_site(tmp_path / "site.toml", f"sqlite:///{db}")))
     hub.store.engine.dispose()
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
 

@@ -34,9 +34,9 @@ from PIL import Image
 from drivers.printing.layout import LayoutOptions, render_png
 from drivers.twins.escpos_decode import PrintedDocument
 from drivers.twins.virtual_printer import VirtualPrinter
+from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.hub import build_hub
 from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, ROOT, HubProcess, bearer, issue, login
 
 pytestmark = pytest.mark.slow
@@ -150,7 +150,7 @@ def prepare_sample(sample: Path, folder: Path) -> SampleSite:
         for d in config.devices
         if d.kind == "kiosk" and (printer := config.kiosk_printer(d.name)) is not None
     }
-    hub = build_hub(config)
+    hub = bootstrap(config)
     now = utc_now()
     tokens = {kiosk: hub.accounts.create_device_token("kiosk", kiosk, now) for kiosk in kiosk_printer}
     hub.accounts.add_user("admin", "admin", ADMIN_PASSWORD, now)

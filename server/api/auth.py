@@ -12,20 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from flask import current_app, g, request, session
 
 from ..hub import Hub
+from ..session_cookie import SESSION_KEY
 from ..store.accounts import Actor, Principal
 from .errors import ApiError
 
-if TYPE_CHECKING:
-    from ..live import LiveSessions
-
 F = TypeVar("F", bound=Callable[..., Any])
-#: The key in Flask's session cookie holding the staff session's id (see the module's doc).
-SESSION_KEY = "staff_session"
+
+
+class OpenSockets(Protocol):
+    """The live sockets by credential (``app.extensions["qcall_live"]``, kept by the Socket.IO adapter).
+
+    A protocol, so the REST package never imports the Socket.IO adapter.
+    """
+
+    def drop(self, keys: list[str]) -> int: ...
+
+    def drop_user(self, username: str) -> int: ...
 
 
 def hub() -> Hub:
@@ -67,8 +74,8 @@ def current_principal() -> Principal:
     return g.principal
 
 
-def live_sessions() -> LiveSessions:
-    """The open sockets by credential (server/live.py), to drop those of an ended session."""
+def live_sessions() -> OpenSockets:
+    """The open sockets by credential, to drop those of an ended session."""
     return current_app.extensions["qcall_live"]
 
 

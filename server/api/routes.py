@@ -13,9 +13,9 @@ from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..core.model import EventKind, Ticket
+from ..devices.voice import VOICE_DEVICE
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, token_hash
-from ..voice import VOICE_DEVICE
 from .auth import (
     SESSION_KEY,
     check_counter,
@@ -144,7 +144,7 @@ def health() -> tuple[Response, int]:
         if d["name"] != VOICE_DEVICE
     ]
     voice = the_hub.devices.get(VOICE_DEVICE)
-    voice_enabled = the_hub.voice is not None and the_hub.voice.announcer is not None
+    voice_enabled = the_hub.voice.enabled
     voice_json = {
         "state": (voice.state if voice else "unknown") if voice_enabled else "off",
         "healthy": (voice.healthy if voice else False) if voice_enabled else True,
@@ -322,15 +322,14 @@ def issue_ticket() -> tuple[Response, int]:
     the_hub = hub()
     printing = the_hub.printing
     request_print = None
-    if printing is not None:
-        try:
-            request_print = printing.request_for(kiosk, status_url_base())
-        except Exception:  # a printing fault never stops a ticket
-            log.exception("could not prepare a print job")
+    try:
+        request_print = printing.request_for(kiosk, status_url_base())
+    except Exception:  # a printing fault never stops a ticket
+        log.exception("could not prepare a print job")
     issued = the_hub.core.issue(body.service, issued_by=kiosk, print_request=request_print)
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
     answer["print"] = {"printer": None, "state": "none"}
-    if printing is not None and issued.print_job is not None:
+    if issued.print_job is not None:
         try:
             answer["print"] = printing.print_issued(issued)
         except Exception:  # the ticket is committed: the visitor gets it on screen whatever happens
@@ -347,7 +346,7 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
     the_hub = hub()
     ticket, ahead = the_hub.core.ticket(ticket_id)  # 404 for an unknown ticket
     printing = the_hub.printing
-    if printing is None or not printing.printers:
+    if not printing.printers:
         raise ApiError(409, "no printer is configured on this hub", "no_printer")
     issued = next((e for e in ticket.history if e.kind is EventKind.ISSUED), None)
     kiosk = issued.detail.get("issued_by") if issued else None
@@ -385,6 +384,8 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
         also=audit,
     )
     return jsonify(ticket_id=ticket.id, number=ticket.number, print=answer), 201
+
+
 def issue_limiter() -> IssueLimiter:
     """This app's brake on ticket issue (made here too when an app was built without one)."""
     hub_config = hub().config.hub

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from drivers.signs import SerialDevices
 
-from .config import SiteConfig
-from .core import events as ev
-from .core.errors import QueueError
-from .core.events import HallEvent
-from .core.queue import QueueCore
-from .devices import DeviceBoard
+from ..config import SiteConfig
+from ..core.errors import QueueError
+from ..core.queue import QueueCore
+from .board import DeviceBoard
+from .events import CounterChanged, TicketCalled, listener
 
 log = logging.getLogger(__name__)
 
 #: The driver's device states in the words of the admin page.
-STATES = {"ok": "online", "unconfirmed": "online", "faulty": "faulty", "disconnected": "disconnected"}
+STATES = MappingProxyType(
+    {"ok": "online", "unconfirmed": "online", "faulty": "faulty", "disconnected": "disconnected"}
+)
 #: Keypad keys that map straight onto a core action at the keypad's counter.
 KEY_ACTIONS = ("call_next", "recall", "start", "finish", "no_show", "pause", "resume")
 
@@ -42,6 +44,7 @@ class CounterDevices:
         spawn: Callable[..., Any],
         frame_formats: dict[str, Any] | None = None,
     ) -> None:
+        """Open the serial ports and follow the hall; ``spawn`` runs a key press on the hub's loop."""
         self.core = core
         self.board = board
         self.spawn = spawn
@@ -55,22 +58,24 @@ class CounterDevices:
             on_rating=self.rated,
             on_device=self.device_changed,
         )
-        core.bus.subscribe(self.hall_changed)
+        core.bus.subscribe(listener({TicketCalled: [self.show_call], CounterChanged: [self.blank_if_free]}))
+        self.show_current()
 
     def close(self) -> None:
+        """Close the serial ports (each bus's worker stops and lets go of its port)."""
         self.serial.close()
+        if self.serial.buses:
+            log.info("stopping: serial ports closed")
 
     # -- the hall → the displays --------------------------------------------
 
-    def hall_changed(self, event: HallEvent) -> None:
-        """Show a called number; blank a counter that has nobody at it."""
-        payload = event.payload
-        if event.name in (ev.TICKET_CALLED, ev.TICKET_RECALLED):
-            self.serial.show(payload["counter"]["number"], payload["ticket"]["number"])
-        elif event.name == ev.COUNTER_CHANGED:  # after finish, no-show, transfer, pause, resume
-            self._blank_if_free(payload["counter"])
+    def show_call(self, event: TicketCalled) -> None:
+        """A called (or recalled) number goes up above its counter."""
+        self.serial.show(event.counter, event.number)
 
-    def _blank_if_free(self, counter: int) -> None:
+    def blank_if_free(self, event: CounterChanged) -> None:
+        """After finish, no-show, transfer, pause or resume: a counter with nobody at it goes blank."""
+        counter = event.counter
         if counter in self.core.hall.counters and self.core.counter_view(counter)["current"] is None:
             self.serial.clear(counter)
 

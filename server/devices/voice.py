@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from drivers.voice import Announcement, Announcer, VoiceSettings, make_sinks
 
-from .config import SiteConfig
-from .core import events as ev
-from .core.events import HallEvent
-from .core.queue import QueueCore
-from .devices import DeviceBoard, Publish
+from ..config import SiteConfig
+from ..core.queue import QueueCore
+from ..paths import var_dir
+from .board import DeviceBoard
+from .events import TicketCalled, listener
+from .push import Publish
+from .rooms import HALL
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +31,23 @@ log = logging.getLogger(__name__)
 VOICE_DEVICE = "voice"
 ANNOUNCEMENT = "announcement"
 #: Who hears announcements over Socket.IO: every screen in the hall room plays them if it may.
-LOBBY_ROOM = "hall"
+LOBBY_ROOM = HALL
 #: The announcer's states in the words of the admin page.
-STATES = {"ok": "online", "degraded": "degraded", "restarting": "restarting"}
+STATES = MappingProxyType({"ok": "online", "degraded": "degraded", "restarting": "restarting"})
 
 
 def voice_settings(config: SiteConfig, base_dir: Path) -> VoiceSettings:
-    """The checked ``[voice]`` table, with the site's languages and time zone as defaults."""
-    table = {"timezone": config.site.timezone, "languages": list(config.site.languages), **config.voice}
+    """The checked ``[voice]`` table, with the site's languages and time zone as defaults.
+
+    The rendered WAVs go to ``<var dir>/voice-cache`` unless the site names a
+    ``cache_dir``: like every file the hub writes, they follow ``QCALL_VAR_DIR``.
+    """
+    table = {
+        "timezone": config.site.timezone,
+        "languages": list(config.site.languages),
+        "cache_dir": str((var_dir() / "voice-cache").resolve()),
+        **config.voice,
+    }
     return VoiceSettings.from_mapping(table, base_dir=str(base_dir))
 
 
@@ -57,28 +69,34 @@ class VoiceService:
             sinks=make_sinks(self.settings, on_audio=self.to_lobby),
             on_status=self.status_changed,
         )
-        core.bus.subscribe(self.hall_changed)
+        core.bus.subscribe(listener({TicketCalled: [self.announce]}))
         self.status_changed(self.announcer.status, "announcer started")
 
+    @property
+    def enabled(self) -> bool:
+        """Whether this hub speaks at all (a site without ``[voice]``, or a CLI command's hub, does not)."""
+        return self.announcer is not None
+
     def close(self) -> None:
+        """Stop the announcer: its worker process ends (calls not yet said are reported failed)."""
         if self.announcer is not None:
             self.announcer.close()
+            log.info("stopping: voice worker stopped")
 
     def cache_dir(self) -> Path:
         return Path(self.settings.cache_path())
 
-    def hall_changed(self, event: HallEvent) -> None:
-        if event.name not in (ev.TICKET_CALLED, ev.TICKET_RECALLED) or self.announcer is None:
+    def announce(self, event: TicketCalled) -> None:
+        """A committed call or recall, said aloud (queued: the announcer speaks in its own process)."""
+        if self.announcer is None:
             return
-        payload = event.payload
-        counter = payload["counter"]
         self.announcer.announce(
             Announcement(
-                ticket_id=payload["ticket"]["id"],
-                number=payload["ticket"]["number"],
-                counter_name_zh=counter["name_zh"],
-                counter_name_en=counter["name_en"],
-                recall=bool(payload.get("recall")),
+                ticket_id=event.ticket_id,
+                number=event.number,
+                counter_name_zh=event.counter_name_zh,
+                counter_name_en=event.counter_name_en,
+                recall=event.recall,
             )
         )
 

@@ -8,19 +8,17 @@ never reported is ``unknown``, never assumed fine.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .core.calendar import Clock
+from ..core.calendar import Clock
+from .push import Publish
+from .rooms import STAFF
 
 #: States in which a device does its job; anything else is an alert on the admin page.
 HEALTHY = frozenset({"online", "paper_near_end"})
-#: ``publish(event, payload, room)``: how the board reaches the screens.
-Publish = Callable[[str, dict[str, Any], str], None]
 
 DEVICE_STATUS = "device_status"
-STAFF_ROOM = "staff"
 
 
 @dataclass(frozen=True)
@@ -42,15 +40,12 @@ class DeviceStatus:
 class DeviceBoard:
     """The last known state of every configured device."""
 
-    def __init__(self, devices: dict[str, str], clock: Clock, publish: Publish | None = None) -> None:
+    def __init__(self, devices: dict[str, str], clock: Clock, publish: Publish) -> None:
         self._clock = clock
         self._publish = publish
         self._lock = threading.Lock()
         now = clock().isoformat()
         self._states = {name: DeviceStatus(name, kind, "unknown", "", now) for name, kind in devices.items()}
-
-    def attach(self, publish: Publish) -> None:
-        self._publish = publish
 
     def register(self, name: str, kind: str) -> None:
         """A device the hub has without a config entry (its own voice)."""
@@ -68,8 +63,7 @@ class DeviceBoard:
                 return old
             new = DeviceStatus(name, old.kind, state, detail, self._clock().isoformat())
             self._states[name] = new
-        if self._publish:
-            self._publish(DEVICE_STATUS, new.public(), STAFF_ROOM)
+        self._publish(DEVICE_STATUS, new.public(), STAFF)
         return new
 
     def get(self, name: str) -> DeviceStatus | None:

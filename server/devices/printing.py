@@ -19,9 +19,8 @@ import ipaddress
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Executor
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,38 +28,48 @@ from sqlalchemy import Connection
 
 from drivers.printing.connectors import open_printer
 from drivers.printing.layout import LayoutOptions
-from drivers.printing.printer_settings import BasePrinterSettings, NetworkPrinterSettings
+from drivers.printing.printer_settings import BasePrinterSettings
 from drivers.printing.spooler import PrintSpooler
 from drivers.printing.ticket import PrintTicket
 
-from .config import HubVirtualPrinter, PrinterSettings, SiteConfig
-from .core.calendar import Clock, utc_now
-from .core.model import Ticket
-from .core.printjobs import REPRINT, PrintJobRecord, PrintRequest, new_job_id
-from .core.queue import Issued
-from .devices import DeviceBoard, Publish
-from .store.printjobs import PrintJobs
+from ..config import PrinterSettings, SiteConfig
+from ..core.calendar import Clock, utc_now
+from ..core.model import Ticket
+from ..core.printjobs import REPRINT, PrintJobRecord, PrintRequest, new_job_id
+from ..core.queue import Issued
+from ..store.printjobs import PrintJobs
+from .board import DeviceBoard
+from .push import Push
+from .rooms import agent_room, device_room
 
 log = logging.getLogger(__name__)
 
 PRINT_STATUS = "print_status"
 PRINT_JOB = "print_job"
+PRINTER_STATUS = "printer_status"
 #: Tickets one printer holds while it is down (each expires after 15 minutes unprinted).
 SPOOL_LIMIT = 256
 #: Minutes one visitor takes at a counter, for the estimate printed on the ticket.
 DEFAULT_SERVICE_MINUTES = 5
+#: Seconds a stopping hub waits for its printers to print what is queued; the rest stays pending.
+FLUSH_SECONDS = 5.0
+#: While flushing, how often a printer that cannot print is asked again (it may have been fixed).
+FLUSH_RETRY_SECONDS = 0.5
 
-
-def device_room(name: str) -> str:
-    return f"device:{name}"
-
-
-def agent_room(name: str) -> str:
-    return f"agent:{name}"
+#: ``transport(name, settings)``: how a printer's connection is opened, as a no-argument opener.
+#: The hub's is :func:`open_transport` (python-escpos by ``connector``); the demo hands in one
+#: that starts a virtual printer (OctoPrint's virtual printer is a transport the same way).
+TransportFactory = Callable[[str, PrinterSettings], Callable[[], Any]]
 
 
 def layout_options(settings: BasePrinterSettings) -> LayoutOptions:
     return settings.layout()
+
+
+def open_transport(name: str, settings: BasePrinterSettings) -> Callable[[], Any]:
+    """The real printer's connection, as its ``connector`` says (network, serial, USB, file)."""
+    raw = connector_settings(settings)
+    return lambda: open_printer(raw)
 
 
 def connector_settings(settings: BasePrinterSettings) -> dict[str, Any]:
@@ -100,30 +109,29 @@ class PrintService:
         self,
         config: SiteConfig,
         board: DeviceBoard,
-        make_executor: Callable[[], Executor],
-        virtual_dir: Path | None = None,
+        push: Push,
         jobs: PrintJobs | None = None,
         clock: Clock = utc_now,
+        transport: TransportFactory = open_transport,
     ) -> None:
         self.board = board
         #: The print queue on disk; None only where nothing needs to survive (a bare PrintService).
         self.jobs = jobs
         self.clock = clock
         self.public_url = config.site.public_url
-        #: One single-thread executor per printer: its connection always lives on the same thread.
-        self.make_executor = make_executor
-        self.publish: Publish | None = None
+        self.push = push
+        self.transport = transport
         self.spoolers: dict[str, PrintSpooler] = {}
-        self.twins: dict[str, Any] = {}
         #: Jobs sent to agents and not yet answered, by agent name then job id, so a
         #: reconnecting agent gets them again.
         self.agent_jobs: dict[str, dict[str, dict[str, Any]]] = {}
         #: Each unfinished job's ticket and kiosk (None: no kiosk to tell), by job id.
         self.live_jobs: dict[str, tuple[str, str | None]] = {}
         self._lock = threading.Lock()
+        #: Notified whenever a job ends: a stopping hub waits on it for its queues to drain.
+        self._settled = threading.Condition()
         #: Set while closing: a job the spooler gives up because it is closing stays pending on disk.
         self._closing = False
-        self.virtual_dir = virtual_dir
         # Read once: every ticket needs them, and the config does not change while the hub runs.
         self.hall = config.hall()
         self.printers = {
@@ -138,9 +146,12 @@ class PrintService:
         for kiosk, printer in self.printer_of.items():
             self.kiosks_of.setdefault(printer, []).append(kiosk)
 
-    def start(self, publish: Publish) -> None:
-        """Open a spooler for every printer the hub drives itself, then resume the jobs left unfinished."""
-        self.publish = publish
+    def start(self) -> None:
+        """Open a spooler for every printer the hub drives itself, then resume the jobs left unfinished.
+
+        Only a serving hub starts: a CLI command's hub would otherwise fail
+        every job of a printer it does not drive.
+        """
         if self.printers and not self.public_url:
             log.warning(
                 "site.public_url is empty: tickets are printed with the address the kiosk used to reach "
@@ -152,15 +163,13 @@ class PrintService:
                 self.agent_jobs.setdefault(settings.agent, {})
                 self.board.report(name, "unknown", f"waiting for agent {settings.agent}")
                 continue
-            if settings.connector == "virtual":
-                settings = self._start_twin(name, settings)
             self.spoolers[name] = PrintSpooler(
                 name,
-                self._opener(settings),
+                self.transport(name, settings),
                 layout_options(settings),
                 on_job=self.job_changed,
                 on_status=self.printer_changed,
-                executor=self.make_executor(),
+                executor=self.push.executor(),
                 max_queue=SPOOL_LIMIT,
             )
         self.resume()
@@ -188,12 +197,38 @@ class PrintService:
             log.info("print queue: resumed %d unfinished print job(s)", resumed)
         return resumed
 
-    def close(self) -> None:
+    def close(self, flush_seconds: float = FLUSH_SECONDS) -> None:
+        """Print what is queued (for at most ``flush_seconds``), then close every printer.
+
+        A ticket the kiosk showed as "printing" should be on paper when the hub
+        stops for an update; a printer that cannot print in time keeps its jobs
+        ``pending`` in ``print_jobs``, resumed at the next start (at least once).
+        """
+        left = self.flush(flush_seconds)
+        if left:
+            log.info("print queue: %d job(s) not printed before the stop stay pending for next start", left)
         self._closing = True
         for spooler in self.spoolers.values():
             spooler.close()
-        for twin in self.twins.values():
-            twin.stop()
+        if self.spoolers:
+            log.info("stopping: printers closed")
+
+    def flush(self, seconds: float) -> int:
+        """Wait until every spooler's queue is empty or ``seconds`` passed; how many jobs are left."""
+        queued = self._queued()
+        if not queued:
+            return 0
+        log.info("print queue: flushing %d queued job(s) before stopping", queued)
+        deadline = time.monotonic() + seconds
+        while (queued := self._queued()) and (remaining := deadline - time.monotonic()) > 0:
+            for spooler in self.spoolers.values():
+                spooler.retry_now()  # a printer fixed a moment ago is asked now, not after its back-off
+            with self._settled:
+                self._settled.wait_for(lambda: not self._queued(), min(remaining, FLUSH_RETRY_SECONDS))
+        return queued
+
+    def _queued(self) -> int:
+        return sum(len(spooler.pending()) for spooler in self.spoolers.values())
 
     # -- the kiosk's ticket --------------------------------------------------
 
@@ -305,11 +340,14 @@ class PrintService:
             ticket_id, kiosk = self.live_jobs.get(job_id, (None, None))
             if state in ("printed", "failed"):
                 self.live_jobs.pop(job_id, None)
+        if state in ("printed", "failed"):
+            with self._settled:
+                self._settled.notify_all()
         if ticket_id is None:
             return
         self._record(job_id, state, detail)
-        if kiosk and self.publish:
-            self.publish(
+        if kiosk:
+            self.push.publish(
                 PRINT_STATUS,
                 {"ticket_id": ticket_id, "job_id": job_id, "state": state, "detail": detail},
                 device_room(kiosk),
@@ -328,9 +366,9 @@ class PrintService:
 
     def printer_changed(self, name: str, state: Any, detail: str = "") -> None:
         status = self.board.report(name, getattr(state, "value", str(state)), detail)
-        if status and self.publish:
+        if status:
             for kiosk in self.kiosks_of.get(name, []):
-                self.publish("printer_status", status.public(), device_room(kiosk))
+                self.push.publish(PRINTER_STATUS, status.public(), device_room(kiosk))
 
     def printers_of_kiosk(self, kiosk: str) -> list[dict[str, Any]]:
         """The state of the kiosk's printer, told to the kiosk when it connects."""
@@ -344,8 +382,7 @@ class PrintService:
         message = {"printer": printer, "ticket": job.to_dict(), "options": layout_options(settings).to_dict()}
         with self._lock:
             self.agent_jobs.setdefault(agent, {})[job.job_key] = message
-        if self.publish:
-            self.publish(PRINT_JOB, message, agent_room(agent))
+        self.push.publish(PRINT_JOB, message, agent_room(agent))
 
     def agent_connected(self, agent: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
         """Hand a (re)connected agent the jobs it has not confirmed."""
@@ -381,28 +418,3 @@ class PrintService:
         settings = self.printers.get(printer)
         if settings is not None and settings.agent == agent:
             self.printer_changed(printer, state, detail)
-
-    # -- inside --------------------------------------------------------------
-
-    def _opener(self, settings: BasePrinterSettings) -> Callable[[], Any]:
-        raw = connector_settings(settings)
-        return lambda: open_printer(raw)
-
-    def _start_twin(self, name: str, settings: HubVirtualPrinter) -> NetworkPrinterSettings:
-        """The demo's printer: a virtual ESC/POS printer on a local TCP port."""
-        from drivers.twins.virtual_printer import VirtualPrinter
-
-        folder = (self.virtual_dir or Path("var/prints")) / name
-        folder.mkdir(parents=True, exist_ok=True)
-        count = len(list(folder.glob("ticket-*.png")))
-
-        def save(document: Any) -> None:
-            nonlocal count
-            count += 1
-            document.to_png(folder / f"ticket-{count:05d}.png")
-
-        twin = VirtualPrinter(paper_mm=settings.paper_mm, on_document=save)
-        twin.start()
-        self.twins[name] = twin
-        log.info("virtual printer %s listening on 127.0.0.1:%d", name, twin.port)
-        return settings.network(twin.port)

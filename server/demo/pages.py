@@ -1,23 +1,28 @@
 """The demo's own pages: the virtual printer's tickets, the virtual LED displays and keypads.
 
-A blueprint that only ``python -m server demo`` registers: a real hall (``run``)
-has no ``/demo/…`` at all. The printed tickets are served by name from a fixed
-list (the configured printers, ``ticket-NNNNN.png``), never by joining a path
-from the URL: ``/demo/prints/../secret_key`` once handed out the session key.
+A blueprint that only ``python -m server demo`` registers (:func:`install`): a
+real hall (``run``) has no ``/demo/…`` at all. The twins are the app's
+``extensions["qcall_demo"]``, one per app, never a module global. The
+printed tickets are served by name from a fixed list (the configured
+printers, ``ticket-NNNNN.png``), never by joining a path from the URL:
+``/demo/prints/../secret_key`` once handed out the session key.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, send_from_directory
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, send_from_directory
 from markupsafe import escape
 
-demo = Blueprint("demo", __name__, url_prefix="/demo")
+from .twins import DemoHardware
 
-#: The names the print service gives its images (server/printing.py).
+demo = Blueprint("demo", __name__, url_prefix="/demo")
+#: Where the demo app keeps its :class:`DemoHardware`.
+EXTENSION = "qcall_demo"
+
+#: The names the virtual printers give their images (server/demo/twins.py).
 TICKET_IMAGE = re.compile(r"^ticket-[0-9]{1,9}\.png$")
 
 #: What the demo page offers on a virtual keypad or evaluation pad.
@@ -31,6 +36,17 @@ DEMO_KEYS = (
 )
 
 
+def install(app: Flask, hardware: DemoHardware) -> Flask:
+    """Make ``app`` the demo's: its pages, and the twins they show."""
+    app.extensions[EXTENSION] = hardware
+    app.register_blueprint(demo)
+    return app
+
+
+def hardware() -> DemoHardware:
+    return current_app.extensions[EXTENSION]
+
+
 def var_prints() -> Path:
     """Where the virtual printers put their images, as an absolute path.
 
@@ -38,7 +54,7 @@ def var_prints() -> Path:
     (``server/``), not the working directory the hub writes to: with the
     default ``QCALL_VAR_DIR=var`` every image was a 404.
     """
-    return Path(os.environ.get("QCALL_VAR_DIR", "var")).resolve() / "prints"
+    return hardware().prints.resolve()
 
 
 def printer_names() -> list[str]:
@@ -88,20 +104,17 @@ def demo_print(printer: str, name: str) -> Response:
 @demo.get("/displays")
 def demo_displays() -> Response:
     """The demo's virtual LED displays and keypads: what each shows, and keys to press."""
-    from .demo_twins import HARDWARE
-
-    if HARDWARE is None:
-        abort(404, "no virtual hardware: this page belongs to the demo")
+    twins = hardware()
     leds = "".join(
         f'<figure><div class="led">{escape(text) or "&nbsp;"}</div>'
         f"<figcaption>{escape(name)}</figcaption></figure>"
-        for name, text in sorted(HARDWARE.contents().items())
+        for name, text in sorted(twins.contents().items())
     )
     keys = "".join(
         f'<form method="post" action="/demo/keypad/{escape(name)}"><b>{escape(name)}</b> '
         + "".join(f'<button name="key" value="{k}">{label}</button>' for k, label in DEMO_KEYS)
         + "</form>"
-        for name in sorted(HARDWARE.keypads)
+        for name in sorted(twins.keypads)
     )
     title = "LED 显示屏 / LED displays"
     return _page(
@@ -115,9 +128,7 @@ def demo_displays() -> Response:
 @demo.post("/keypad/<name>")
 def demo_keypad(name: str) -> Response:
     """Press a key (or give a rating) on a virtual keypad: the frame goes over the virtual bus."""
-    from .demo_twins import HARDWARE
-
-    pad = HARDWARE.keypads.get(name) if HARDWARE else None
+    pad = hardware().keypads.get(name)
     key = request.form.get("key", "")
     if pad is None or key not in dict(DEMO_KEYS):
         abort(404, "unknown keypad or key")

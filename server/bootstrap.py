@@ -1,0 +1,81 @@
+"""The composition root: the one place that builds a hub, with every service, and knows how to stop it.
+
+``run`` and ``demo`` build a serving hub (devices on, live push over
+Socket.IO); CLI commands and test set-up build a store-only hub through the
+same door (devices off: no printer opened, no serial port, no voice worker,
+no job of a running hub touched). Every service gets what it needs in its
+constructor; nothing is filled in afterwards, so no caller ever asks "is
+there a printer service?". :meth:`Hub.close` stops the services in order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import SiteConfig
+from .core.calendar import Clock, utc_now
+from .core.events import EventBus
+from .core.queue import QueueCore
+from .devices.board import DeviceBoard
+from .devices.counters import CounterDevices
+from .devices.printing import PrintService, TransportFactory, open_transport
+from .devices.push import OfflinePush, Push
+from .devices.voice import VOICE_DEVICE, VoiceService
+from .hub import Hub
+from .store import open_store
+from .store.accounts import Accounts
+from .store.audit import AuditLog
+from .store.health import StoreHealth
+from .store.printjobs import PrintJobs
+
+
+def bootstrap(
+    config: SiteConfig,
+    clock: Clock = utc_now,
+    *,
+    push: Push | None = None,
+    devices: bool = False,
+    printer_transport: TransportFactory = open_transport,
+) -> Hub:
+    """Open (and migrate) the store named in the config and build the hub around it.
+
+    ``devices``: open the site's printers, serial devices and voice and resume
+    unfinished print jobs (a serving hub); off, the device services exist but
+    drive nothing (CLI commands beside a running hub). ``push``: how services
+    reach the screens (none for the CLI). ``printer_transport``: how a
+    printer's connection is opened (the demo's opens a virtual printer).
+    """
+    url = config.hub.database_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(url)
+    hall = config.hall()
+    store.ensure_counters(hall.counters)
+    core = QueueCore(hall, store, EventBus(), clock)
+    push = push or OfflinePush()
+    site = config if devices else without_devices(config)
+    board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
+    board.register(VOICE_DEVICE, "speaker")
+    printing = PrintService(site, board, push, PrintJobs(store.engine), clock, printer_transport)
+    hub = Hub(
+        config=config,
+        store=store,
+        core=core,
+        accounts=Accounts(store.engine),
+        audit=AuditLog(store.engine),
+        clock=clock,
+        devices=board,
+        store_health=StoreHealth(store.engine, url),
+        printing=printing,
+        counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
+        voice=VoiceService(site, core, board, push.publish, config.folder),
+        push=push,
+    )
+    if devices:
+        printing.start()
+    return hub
+
+
+def without_devices(config: SiteConfig) -> SiteConfig:
+    """The site as a CLI command sees it: the same hall, no hardware and no voice to drive."""
+    return config.model_copy(update={"devices": [], "voice": {}})

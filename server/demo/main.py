@@ -1,0 +1,100 @@
+"""``python -m server demo``: the utility-hall sample, ready to click through.
+
+Opening hours are switched off (a newcomer tries it in the evening), the
+database is a local SQLite file in the var dir, and demo logins and device
+tokens are made so the printed links work at once. Never use these passwords
+in a real hall. Everything the demo writes is under ``QCALL_VAR_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from ..app import create_app
+from ..bootstrap import bootstrap
+from ..config import SiteConfig, load_config
+from ..core.calendar import utc_now
+from ..paths import repo_path, var_dir
+from ..serve import serve
+from ..startup import check_var_dir, hold_database, store_errors
+from .pages import install
+from .twins import DemoHardware, start_virtual_buses
+
+SAMPLE = "config/samples/utility_hall.toml"
+ADMIN = ("admin", "demo-admin")
+CLERK_PASSWORD = "demo-clerk"
+#: Printer settings the demo keeps from the sample: how tickets look, not how they travel.
+LAYOUT_KEYS = ("paper_mm", "chinese", "qr", "footer_zh", "footer_en")
+
+
+def demo_database_url() -> str:
+    return os.environ.get("QCALL_DATABASE_URL") or f"sqlite:///{var_dir() / 'demo.db'}"
+
+
+def demo_config() -> SiteConfig:
+    """The sample site, without opening hours, every printer virtual (whatever the sample says)."""
+    config = load_config(repo_path(SAMPLE))
+    config.hub.database_url = demo_database_url()
+    config.hours.enforce = False
+    for device in config.devices:
+        if device.kind == "printer":
+            keep = {k: v for k, v in device.settings.items() if k in LAYOUT_KEYS}
+            device.settings = {**keep, "connector": "virtual"}
+    return config
+
+
+def run_demo(host: str, port: int) -> int:
+    config = demo_config()
+    # Before anything is written or any virtual device opened: a usable var dir, one hub per database.
+    check_var_dir(var_dir())
+    lock = hold_database(config.hub.database_url)
+    hardware = DemoHardware(prints=var_dir() / "prints")
+    try:
+        start_virtual_buses(config, hardware, var_dir() / "demo-serial")
+        with store_errors(config.hub.database_url):
+            banner = provision(config, host, port)
+
+        def build(site: SiteConfig) -> Flask:
+            return install(create_app(site, printer_transport=hardware.printer_transport), hardware)
+
+        return serve(config, host, port, banner=banner, build=build, lock=lock)
+    finally:
+        hardware.stop()
+
+
+def provision(config: SiteConfig, host: str, port: int) -> str:
+    """Demo logins and device tokens; the banner that lists the links."""
+    hub = bootstrap(config)
+    try:
+        now = utc_now()
+        if not hub.accounts.has_user(ADMIN[0]):
+            hub.accounts.add_user(ADMIN[0], "admin", ADMIN[1], now)
+        clerks = []
+        for counter in config.counters:
+            name = f"clerk{counter.number}"
+            if not hub.accounts.has_user(name):
+                hub.accounts.add_user(name, "staff", CLERK_PASSWORD, now)
+            clerks.append((name, counter.number))
+        kiosk_name = next((d.name for d in config.devices if d.kind == "kiosk"), "demo-kiosk")
+        kiosk = hub.accounts.create_device_token("kiosk", kiosk_name, now)
+        display = hub.accounts.create_device_token("display", "demo-lobby", now)
+    finally:
+        hub.close()
+    base = f"http://{host}:{port}"
+    lines = [
+        f"qcall demo: {config.site.name_zh} / {config.site.name_en}",
+        f"  kiosk          {base}/kiosk/?token={kiosk}",
+        f"  lobby screen   {base}/display/lobby?token={display}",
+        f"  counter screen {base}/display/counter?token={display}&counter={clerks[0][1]}",
+        f"  counter        {base}/counter/?counter={clerks[0][1]}",
+        f"  logins         {', '.join(f'{n} (counter {c})' for n, c in clerks)}: password {CLERK_PASSWORD}",
+        f"                 {ADMIN[0]}: password {ADMIN[1]} (any counter)",
+        f"  devices        {base}/counter/admin.html (log in as admin)",
+        f"  printed        {base}/demo/prints (the virtual printer's tickets)",
+        f"  LED displays   {base}/demo/displays (what each counter's display shows; keypad keys)",
+        f"  API            {base}/api/v1/openapi.json",
+        "  (demo passwords: never use them in a real hall)",
+    ]
+    return "\n".join(lines)
