@@ -33,9 +33,8 @@ import os
 import queue
 import shutil
 import struct
-import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ import socketio
 
 from tests.conftest import launch_chromium
 from tests.support import ARTIFACTS, Credentials, HubProcess, bearer, issue, login, provision, write_site
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -110,18 +110,6 @@ def announcement(seq: int, url: str, duration: float, number: str) -> dict[str, 
         "duration": duration,
         "texts": [["zh", f"请{number}号到1号窗口"]],
     }
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
-    """Poll ``check`` (a cheap question to the hub) until it answers truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
 
 
 def connections(hub: HubProcess) -> int:
@@ -347,7 +335,7 @@ def test_screen_without_the_flag_plays_after_one_tap(browser, voice_hall: VoiceH
         with page.expect_console_message(lambda m: m.text == "qcall lobby: sound blocked", timeout=WAIT_MS):
             open_lobby(page, hall.hub, hall.creds.display, errors)
         # Connected (in the hall room) without asking the page anything: see the module's docstring.
-        wait_until(lambda: connections(hall.hub) > before, "the lobby's socket")
+        wait_until(lambda: connections(hall.hub) > before, "the lobby's socket", timeout=WAIT_S)
         said = call_two(hall, listener)
     finally:
         listener.close()
