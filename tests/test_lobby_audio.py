@@ -30,7 +30,6 @@ import io
 import json
 import math
 import os
-import queue
 import shutil
 import struct
 import wave
@@ -41,11 +40,10 @@ from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from tests.conftest import launch_chromium
 from tests.support import ARTIFACTS, Credentials, HubProcess, bearer, issue, login, provision, write_site
-from tests.waiting import wait_until
+from tests.waiting import SocketListener, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -258,23 +256,18 @@ def voice_hall(tmp_path: Path) -> Iterator[VoiceHall]:
         hub.stop()
 
 
-class Announcements:
-    """A display's own Socket.IO connection, keeping every ``announcement`` the hub sends the hall."""
+class Announcements(SocketListener):
+    """A display's own Socket.IO connection, keeping every event the hub sends the hall."""
 
     def __init__(self, hub: HubProcess, token: str) -> None:
-        self.got: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("announcement", self.got.put)
-        self.client.connect(hub.url, auth={"token": token}, transports=["websocket"], wait_timeout=WAIT_S)
+        super().__init__(hub.url, {"token": token}, timeout=WAIT_S)
+        self.connect()
 
-    def next(self) -> dict[str, Any]:
+    def next_announcement(self) -> dict[str, Any]:
         try:
-            return self.got.get(timeout=WAIT_S)
-        except queue.Empty:
-            raise AssertionError(f"no announcement within {WAIT_S} s (is the hub's voice wired?)") from None
-
-    def close(self) -> None:
-        self.client.disconnect()
+            return self.wait_for("announcement")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} (is the hub's voice wired?)") from None
 
 
 def call_two(hall: VoiceHall, listener: Announcements) -> list[dict[str, Any]]:
@@ -287,7 +280,7 @@ def call_two(hall: VoiceHall, listener: Announcements) -> list[dict[str, Any]]:
             f"{hall.hub.url}/api/v1/counters/{counter}/call-next", headers=bearer(clerk), timeout=20
         )
         assert answer.status_code == 200 and answer.json()["ticket"]["id"] == ticket["id"], answer.text
-    said = [listener.next(), listener.next()]
+    said = [listener.next_announcement(), listener.next_announcement()]
     assert [a["ticket_id"] for a in said] == [first["id"], second["id"]]
     assert [a["number"] for a in said] == [first["number"], second["number"]]
     assert said[0]["seq"] < said[1]["seq"]
