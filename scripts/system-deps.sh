@@ -1,26 +1,50 @@
 #!/usr/bin/env bash
-# System packages and services the tests use: Chromium (browser tests) and a
-# local PostgreSQL (store tests on both backends).
+# System packages and services qcall uses, installed with apt-get when missing
+# (as root, or through sudo when it is there), else named on one line.
+#
+# Usage: scripts/system-deps.sh [test|demo]
+#   test (default, scripts/test): Chromium (browser tests), fonts, zbar, socat,
+#        espeak-ng, and a local PostgreSQL started if installed but stopped.
+#   demo (scripts/demo): only what the demo hall runs on: espeak-ng (the voice)
+#        and the CJK fonts (Chinese on the printed-ticket pictures). No Chromium.
 set -uo pipefail
+mode="${1:-test}"
 
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-# Chinese glyphs in screenshots (and on any kiosk or TV that runs the pages).
-[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
-# Reading raster QR codes back from the virtual printer (pyzbar needs the library).
-ldconfig -p 2>/dev/null | grep -q libzbar.so || need+=(libzbar0)
-# An Ethernet-to-serial converter in front of a virtual bus (display tests).
-command -v socat >/dev/null 2>&1 || need+=(socat)
 # The voice: espeak-ng speaks Mandarin (cmn-latn-pinyin) and English offline.
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+# Chinese glyphs in printed tickets and screenshots (and on any kiosk or TV that runs the pages).
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+if [ "$mode" = test ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # Reading raster QR codes back from the virtual printer (pyzbar needs the library).
+  ldconfig -p 2>/dev/null | grep -q libzbar.so || need+=(libzbar0)
+  # An Ethernet-to-serial converter in front of a virtual bus (display tests).
+  command -v socat >/dev/null 2>&1 || need+=(socat)
+fi
+
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then
+    # sudo without a password, or with one when someone is at the terminal to type it.
+    if command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
+      as_root=(sudo)
+    else
+      as_root=(none)
+    fi
+  fi
+  if [ "${as_root[0]:-}" != none ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} with apt-get" >&2
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    if ! { "${as_root[@]}" apt-get update -qq >/dev/null &&
+           "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; }; then
+      echo "could not install ${need[*]}; please install them (sudo apt-get install ${need[*]})" >&2
+    fi
   else
     echo "please install: ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
   fi
 fi
+
+[ "$mode" = test ] || exit 0
 
 # Start a local PostgreSQL that is installed but not running.
 if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -17,7 +17,6 @@ import queue
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from tests.support import (
     provision,
     write_site,
 )
+from tests.waiting import SocketListener
 
 pytestmark = pytest.mark.slow
 
@@ -55,29 +55,14 @@ NEW_PASSWORD = "fresh-password-1"
 # -- helpers ---------------------------------------------------------------------------
 
 
-class Live:
-    """A real Socket.IO client (websocket transport) that records its snapshot and its disconnect."""
+class Live(SocketListener):
+    """A real Socket.IO client (websocket transport), connected and past its snapshot; ``gone`` on a drop."""
 
     def __init__(self, url: str, auth: dict[str, Any] | None = None, cookie: str | None = None) -> None:
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.gone = threading.Event()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("*", lambda name, data=None: self.events.put((name, data)))
-        self.client.on("disconnect", lambda *_args: self.gone.set())
         headers = {"Cookie": f"session={cookie}"} if cookie else {}
-        self.client.connect(url, auth=auth, headers=headers, transports=["websocket"], wait_timeout=WAIT)
+        super().__init__(url, auth, headers=headers, timeout=WAIT)
+        self.connect()
         self.wait_for("snapshot")
-
-    def wait_for(self, name: str) -> Any:
-        deadline = time.monotonic() + WAIT
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                event, data = self.events.get(timeout=left)
-            except queue.Empty:
-                break
-            if event == name:
-                return data
-        raise AssertionError(f"no {name!r} event within {WAIT} s")
 
     def wait_dropped(self) -> None:
         assert self.gone.wait(WAIT), f"the hub did not drop the socket within {WAIT} s"

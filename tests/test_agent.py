@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from drivers.agent import Agent, ConfigError, PrintedRecord, load_config, parse_config
 from drivers.printing.layout import LayoutOptions
@@ -32,6 +29,7 @@ from server.bootstrap import bootstrap
 from server.config import load_config as load_site
 from server.core.calendar import utc_now
 from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, write_site
+from tests.waiting import EventRecorder, SocketListener, wait_until
 
 PUBLIC_URL = "http://hall.example.test:8000"
 #: Generous: a loaded two-core machine may take a while.
@@ -49,18 +47,6 @@ name = "kiosk-1"
 kind = "kiosk"
 settings = { printer = "printer-1" }
 """
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT, log: Callable[[], str] = str):
-    """Poll ``condition`` until it returns something truthy; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}\n{log()}")
-        time.sleep(0.05)
 
 
 # -- without a hub: the config file and the job bookkeeping -------------------------------
@@ -194,31 +180,15 @@ def ticket_message(printer: str, ticket_id: str, number: str) -> dict[str, Any]:
     return {"printer": printer, "ticket": ticket.to_dict(), "options": LayoutOptions().to_dict()}
 
 
-class Recorder:
-    """Stands in for the hub: what the agent sends, as a queue of (event, payload)."""
-
-    def __init__(self) -> None:
-        self.sent: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-
-    def emit(self, event: str, data: dict[str, Any]) -> bool:
-        self.sent.put((event, data))
-        return True
-
-    def wait_for(self, event: str, **match: Any) -> dict[str, Any]:
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                name, data = self.sent.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {event} {match} within {WAIT} s; seen {self.seen}") from None
-            self.seen.append((name, data))
-            if name == event and all(data.get(k) == v for k, v in match.items()):
-                return data
+def hub_recorder(agent: Agent) -> EventRecorder:
+    """Stands in for the hub: the agent's socket (``agent.sio``) records what the agent sends."""
+    recorder = EventRecorder(timeout=WAIT)
+    agent.sio = recorder
+    return recorder
 
 
 @pytest.fixture
-def local_agent(tmp_path: Path) -> Iterator[tuple[Agent, Recorder, VirtualPrinter]]:
+def local_agent(tmp_path: Path) -> Iterator[tuple[Agent, EventRecorder, VirtualPrinter]]:
     with VirtualPrinter() as twin:
         config = parse_config(
             {
@@ -227,8 +197,7 @@ def local_agent(tmp_path: Path) -> Iterator[tuple[Agent, Recorder, VirtualPrinte
             }
         )
         agent = Agent(config, "http://hub.invalid", "t", tmp_path / "png")
-        recorder = Recorder()
-        agent._emit = recorder.emit  # type: ignore[method-assign]
+        recorder = hub_recorder(agent)
         agent.start_printers()
         try:
             yield agent, recorder, twin
@@ -269,21 +238,23 @@ def test_a_resent_job_is_reported_again_not_printed_again(local_agent) -> None:
 #: A child process that prints ticket t-1 with an agent whose hub never hears of it, then dies
 #: by SIGKILL: the kiosk PC loses power after the paper came out, before "printed" reached the hub.
 CRASHING_AGENT = """
-import os, signal, sys, time
+import os, signal, sys
 from pathlib import Path
 from drivers.agent import Agent, parse_config
 from tests.test_agent import ticket_message
+from tests.waiting import EventRecorder, wait_until
 port, state_dir = int(sys.argv[1]), Path(sys.argv[2])
 config = parse_config(
     {"printers": [{"name": "p1", "connector": "network", "host": "127.0.0.1", "port": port}]}
 )
 agent = Agent(config, "http://hub.invalid", "t", state_dir / "png", state_dir)
+hub = EventRecorder()
+agent.sio = hub  # a socket that never connected: hub_connected() is not called
 agent.start_printers()
 agent.handle_print_job(ticket_message("p1", "t-1", "A001"))
-deadline = time.monotonic() + 60
-while agent._jobs.get("t-1", ("",))[0] != "printed" and time.monotonic() < deadline:
-    time.sleep(0.01)
-assert agent._outbox["t-1"]["state"] == "printed"  # the hub has not heard it
+printed = state_dir / "printed-p1.ids"
+wait_until(lambda: printed.exists() and printed.read_text() == "t-1\\n", "t-1 on disk", 60, every=0.01)
+assert hub.received("print_status") == []  # the hub has not heard it
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -308,8 +279,7 @@ def test_a_ticket_printed_before_a_crash_is_not_printed_again(tmp_path: Path) ->
             {"printers": [{"name": "p1", "connector": "network", "host": "127.0.0.1", "port": twin.port}]}
         )
         agent = Agent(config, "http://hub.invalid", "t", tmp_path / "png", state_dir)
-        hub = Recorder()
-        agent._emit = hub.emit  # type: ignore[method-assign]
+        hub = hub_recorder(agent)
         agent.start_printers()
         try:
             agent.hub_connected()
@@ -382,8 +352,7 @@ def test_virtual_printer_saves_pngs(tmp_path: Path) -> None:
     )
     config = load_config(path, allow_virtual=True)
     agent = Agent(config, "http://hub.invalid", "t", tmp_path / "png")
-    recorder = Recorder()
-    agent._emit = recorder.emit  # type: ignore[method-assign]
+    recorder = hub_recorder(agent)
     agent.start_printers()
     try:
         agent.hub_connected()
@@ -398,44 +367,12 @@ def test_virtual_printer_saves_pngs(tmp_path: Path) -> None:
 # -- with a hub: the acceptance test ------------------------------------------------------------
 
 
-class Listener:
-    """A Socket.IO client that queues every event it receives."""
+class Listener(SocketListener):
+    """A Socket.IO client (device token) that records every event it receives; connects as a ``with``."""
 
     def __init__(self, url: str, token: str) -> None:
-        self.url = url
+        super().__init__(url, {"token": token}, timeout=WAIT)
         self.token = token
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.seen: list[tuple[str, Any]] = []
-        self.client = socketio.Client(reconnection=False, handle_sigint=False)
-        self.client.on("*", lambda name, data=None: self.events.put((name, data)))
-
-    def __enter__(self) -> Listener:
-        self.client.connect(self.url, auth={"token": self.token}, transports=["websocket"], wait_timeout=WAIT)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.client.disconnect()
-
-    def wait_for(self, name: str, match: Callable[[Any], bool]) -> Any:
-        deadline = time.monotonic() + WAIT
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                event = self.events.get(timeout=max(0.0, left))
-            except queue.Empty:
-                seen = [(n, d) for n, d in self.seen if n != "snapshot"]
-                raise AssertionError(f"no matching {name!r} within {WAIT} s; seen {seen}") from None
-            self.seen.append(event)
-            if event[0] == name and match(event[1]):
-                return event[1]
-
-    def received(self, name: str) -> list[Any]:
-        """Every ``name`` event so far, including those still queued."""
-        while True:
-            try:
-                self.seen.append(self.events.get_nowait())
-            except queue.Empty:
-                return [data for event, data in self.seen if event == name]
 
 
 class AgentProcess:
@@ -509,7 +446,9 @@ def test_agent_prints_hub_tickets_and_reports_printer_state(tmp_path: Path) -> N
         return next(d for d in answer.json()["devices"] if d["name"] == "printer-1")
 
     def printer_1_is(state: str) -> dict[str, Any]:
-        return wait_until(lambda: (d := printer_1())["state"] == state and d, f"printer-1 {state}", log=logs)
+        return wait_until(
+            lambda: (d := printer_1())["state"] == state and d, f"printer-1 {state}", log=logs, timeout=WAIT
+        )
 
     def issue() -> dict[str, Any]:
         answer = requests.post(

@@ -37,11 +37,14 @@ from tests.support import (
     provision,
     write_site,
 )
+from tests.waiting import wait_until
 
 COUNTERS = 3
 KEYPAD = 32  # the caller keypad of counter 2
 PAD = 41  # the evaluation pad of counter 1
 WAIT = 10.0
+#: How often wait_until asks the hub (a poll interval, not synchronisation: the deadline decides).
+POLL = 0.02
 DISPLAYS = [f"led-{n}" for n in range(1, COUNTERS + 1)]
 
 
@@ -62,18 +65,6 @@ def serial_devices_toml(port: str, protocol: str = "generic-stx") -> str:
         f"settings = {{ port = {port}, address = {PAD} }}\n"
     )
     return "\n" + "\n".join(blocks)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    """Poll ``predicate`` (an HTTP question) until it is truthy; its value, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)  # polling interval, not synchronisation: the deadline decides
 
 
 class Shows:
@@ -155,8 +146,9 @@ class Hall:
     def wait_devices(self, names: list[str], state: str, timeout: float = WAIT) -> None:
         wait_until(
             lambda: all(self.device_states().get(n) == state for n in names),
-            timeout,
             f"{names} {state} (now {self.device_states()})",
+            timeout,
+            every=POLL,
         )
 
     def wait_texts(self, expected: dict[int, str], timeout: float = WAIT) -> bool:
@@ -264,7 +256,9 @@ def test_keypad_of_counter_2_calls_and_bad_frames_are_rejected(make_hall: Callab
             if "checksum" in hall.hub.log()
             else None
         ),
-        what="the hub to log the rejected keypad frames",
+        "the hub to log the rejected keypad frames",
+        WAIT,
+        every=POLL,
     )
     assert any("unknown address" in w and "address 99" in w for w in warnings), warnings
     assert any("checksum" in w for w in warnings), warnings
@@ -274,7 +268,9 @@ def test_keypad_of_counter_2_calls_and_bad_frames_are_rejected(make_hall: Callab
     hall.keypad.press("call_next")
     called = wait_until(
         lambda: (t := hall.ticket(first["id"]))["status"] == "called" and t,
-        what="the keypad's call_next to call the first ticket",
+        "the keypad's call_next to call the first ticket",
+        WAIT,
+        every=POLL,
     )
     assert called["counter"] == 2
     view = requests.get(f"{hall.api}/counters/2", headers=hall.admin, timeout=10).json()
@@ -286,7 +282,7 @@ def test_keypad_of_counter_2_calls_and_bad_frames_are_rejected(make_hall: Callab
     # before it has been judged; the second ticket is still waiting.
     hall.keypad.send_frame(1, "key", address=99)
     hall.keypad.press("recall")
-    wait_until(lambda: hall.ticket(first["id"])["call_count"] == 2, what="the keypad's recall")
+    wait_until(lambda: hall.ticket(first["id"])["call_count"] == 2, "the keypad's recall", WAIT, every=POLL)
     assert hall.ticket(second["id"])["status"] == "waiting"
 
 
@@ -297,7 +293,10 @@ def test_serial_evaluation_pad_rates_the_finished_ticket(make_hall: Callable[...
     hall.act(1, "finish")
     hall.pad.rate("very_satisfied")
     shown = wait_until(
-        lambda: (t := hall.ticket(ticket["id"]))["evaluation"] and t, what="the rating to be stored"
+        lambda: (t := hall.ticket(ticket["id"]))["evaluation"] and t,
+        "the rating to be stored",
+        WAIT,
+        every=POLL,
     )
     assert shown["evaluation"] == "very_satisfied"
     evaluated = [e for e in shown["history"] if e["kind"] == "evaluated"]

@@ -21,6 +21,7 @@ import requests
 
 from tests.support import ADMIN_PASSWORD, HubProcess, bearer, issue, login, provision, write_site
 from tests.test_live import listening
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -59,16 +60,6 @@ def announcer_workers(hub_pid: int) -> list[int]:
     return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
-def wait_until(check: Any, what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout} s")
-
-
 def test_calls_are_announced_in_order_as_wavs(voiced: tuple[HubProcess, Any]) -> None:
     hub, creds = voiced
     tickets = [issue(hub, creds.kiosk, "PAY") for _ in range(5)]
@@ -102,8 +93,8 @@ def test_calls_are_announced_in_order_as_wavs(voiced: tuple[HubProcess, Any]) ->
 def test_a_killed_announcer_never_stops_the_calls(voiced: tuple[HubProcess, Any]) -> None:
     hub, creds = voiced
     admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
-    wait_until(lambda: voice_state(hub, admin) == "online", "the voice is online")
-    workers = wait_until(lambda: announcer_workers(hub.proc.pid), "an announcer worker runs")
+    wait_until(lambda: voice_state(hub, admin) == "online", "the voice is online", timeout=WAIT)
+    workers = wait_until(lambda: announcer_workers(hub.proc.pid), "an announcer worker runs", timeout=WAIT)
     tickets = [issue(hub, creds.kiosk, "PAY") for _ in range(2)]
     clerk = bearer(login(hub.url, "clerk1", 1))
     with listening(hub, {"token": creds.display}) as screen, listening(hub, {"token": admin}) as staff:

@@ -7,10 +7,9 @@ with a deadline, never a fixed sleep.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +21,7 @@ from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
 from tests.support import HubProcess, bearer, issue, login
+from tests.waiting import SocketListener
 
 pytestmark = pytest.mark.slow
 
@@ -30,52 +30,12 @@ WAIT = 20
 HTTP_TIMEOUT = 20
 
 
-class Listener:
-    """A Socket.IO client that puts every event it receives on a queue, in order."""
+class Listener(SocketListener):
+    """A Socket.IO client on ``hub`` that records every event it receives, in order."""
 
     def __init__(self, hub: HubProcess, auth: dict[str, Any] | None) -> None:
+        super().__init__(hub.url, auth, timeout=WAIT)
         self.hub = hub
-        self.auth = auth
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.refusals: queue.Queue[Any] = queue.Queue()
-        self.seen: list[tuple[str, Any]] = []
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("*", self._any)
-        self.client.on("connect_error", self._refused)
-
-    def _any(self, name: str, data: Any = None) -> None:
-        self.events.put((name, data))
-
-    def _refused(self, data: Any = None) -> None:
-        self.refusals.put(data)
-
-    def connect(self) -> None:
-        self.client.connect(self.hub.url, auth=self.auth, transports=["websocket"], wait_timeout=WAIT)
-
-    def disconnect(self) -> None:
-        self.client.disconnect()
-
-    def next(self, timeout: float = WAIT) -> tuple[str, Any]:
-        try:
-            event = self.events.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no event within {timeout} s; seen so far: {self.names()}") from None
-        self.seen.append(event)
-        return event
-
-    def wait_for(self, name: str, match: Callable[[Any], bool] = lambda _data: True) -> Any:
-        """The next ``name`` event whose payload matches; other events are kept in ``seen``."""
-        deadline = time.monotonic() + WAIT
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no matching {name!r} within {WAIT} s; seen: {self.names()}")
-            event, data = self.next(left)
-            if event == name and match(data):
-                return data
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.seen]
 
 
 @contextmanager
@@ -236,7 +196,7 @@ def test_connection_without_valid_token_is_refused(hub: HubProcess, auth: dict[s
         assert refusal_message(listener) == "unauthorized"
     finally:
         listener.disconnect()
-    assert listener.events.empty(), "a refused connection received events"
+    assert not listener.all(), "a refused connection received events"
     wait_connections(hub, baseline)
 
 
@@ -277,7 +237,7 @@ def test_agent_token_is_kept_out_of_the_hall(hub: HubProcess, site: Any) -> None
         screen.wait_for("snapshot")
         issue(hub, site.creds.kiosk, "PAY")
         screen.wait_for("ticket_issued")  # the broadcast has gone out to every room by now
-        assert listener.events.empty(), f"an agent heard the hall: {listener.events.get()}"
+        assert not listener.all(), f"an agent heard the hall: {listener.all()}"
 
 
 # -- a visitor's phone -----------------------------------------------------------
@@ -311,8 +271,7 @@ def test_visitor_gets_only_its_own_ticket(hub: HubProcess, site: Any) -> None:
         screen.wait_for("ticket_changed", lambda d: d["event"] == "started")
 
     # Events leave the hub in order, so anything about other tickets would have come before these.
-    while not phone.events.empty():
-        phone.next()
+    phone.drain()
     names = phone.names()
     assert names == ["ticket_called", "ticket_recalled", "ticket_changed"], names
     for name, data in phone.seen:
@@ -335,8 +294,7 @@ def test_visitor_of_another_ticket_hears_nothing(hub: HubProcess, site: Any) -> 
         # ...and a final event to the bystander, which the hub sends after everything above.
         act(hub, clerk, 1, "call-next")
         assert phone.wait_for("ticket_called")["ticket"]["id"] == bystander["id"]
-    while not phone.events.empty():
-        phone.next()
+    phone.drain()
     assert phone.names() == ["ticket_called"], phone.names()
 
 

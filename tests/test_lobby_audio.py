@@ -30,22 +30,20 @@ import io
 import json
 import math
 import os
-import queue
 import shutil
 import struct
-import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from tests.conftest import launch_chromium
 from tests.support import ARTIFACTS, Credentials, HubProcess, bearer, issue, login, provision, write_site
+from tests.waiting import SocketListener, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -110,18 +108,6 @@ def announcement(seq: int, url: str, duration: float, number: str) -> dict[str, 
         "duration": duration,
         "texts": [["zh", f"请{number}号到1号窗口"]],
     }
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
-    """Poll ``check`` (a cheap question to the hub) until it answers truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
 
 
 def connections(hub: HubProcess) -> int:
@@ -270,23 +256,18 @@ def voice_hall(tmp_path: Path) -> Iterator[VoiceHall]:
         hub.stop()
 
 
-class Announcements:
-    """A display's own Socket.IO connection, keeping every ``announcement`` the hub sends the hall."""
+class Announcements(SocketListener):
+    """A display's own Socket.IO connection, keeping every event the hub sends the hall."""
 
     def __init__(self, hub: HubProcess, token: str) -> None:
-        self.got: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("announcement", self.got.put)
-        self.client.connect(hub.url, auth={"token": token}, transports=["websocket"], wait_timeout=WAIT_S)
+        super().__init__(hub.url, {"token": token}, timeout=WAIT_S)
+        self.connect()
 
-    def next(self) -> dict[str, Any]:
+    def next_announcement(self) -> dict[str, Any]:
         try:
-            return self.got.get(timeout=WAIT_S)
-        except queue.Empty:
-            raise AssertionError(f"no announcement within {WAIT_S} s (is the hub's voice wired?)") from None
-
-    def close(self) -> None:
-        self.client.disconnect()
+            return self.wait_for("announcement")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} (is the hub's voice wired?)") from None
 
 
 def call_two(hall: VoiceHall, listener: Announcements) -> list[dict[str, Any]]:
@@ -299,7 +280,7 @@ def call_two(hall: VoiceHall, listener: Announcements) -> list[dict[str, Any]]:
             f"{hall.hub.url}/api/v1/counters/{counter}/call-next", headers=bearer(clerk), timeout=20
         )
         assert answer.status_code == 200 and answer.json()["ticket"]["id"] == ticket["id"], answer.text
-    said = [listener.next(), listener.next()]
+    said = [listener.next_announcement(), listener.next_announcement()]
     assert [a["ticket_id"] for a in said] == [first["id"], second["id"]]
     assert [a["number"] for a in said] == [first["number"], second["number"]]
     assert said[0]["seq"] < said[1]["seq"]
@@ -347,7 +328,7 @@ def test_screen_without_the_flag_plays_after_one_tap(browser, voice_hall: VoiceH
         with page.expect_console_message(lambda m: m.text == "qcall lobby: sound blocked", timeout=WAIT_MS):
             open_lobby(page, hall.hub, hall.creds.display, errors)
         # Connected (in the hall room) without asking the page anything: see the module's docstring.
-        wait_until(lambda: connections(hall.hub) > before, "the lobby's socket")
+        wait_until(lambda: connections(hall.hub) > before, "the lobby's socket", timeout=WAIT_S)
         said = call_two(hall, listener)
     finally:
         listener.close()

@@ -34,7 +34,8 @@ from tests.support import (
     provision,
     write_site,
 )
-from tests.test_agent import AgentProcess, Listener, wait_until
+from tests.test_agent import AgentProcess, Listener
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +124,11 @@ def test_local_jobs_survive_sigkill_and_term_and_print_once_without_loopback_qr(
             twin.state = "online"  # paper refilled
             assert twin.wait_for_documents(2, WAIT), hub.log()[-4000:]
             for ticket in tickets:
-                wait_until(lambda t=ticket: job_states(tmp_path, t["id"]) == ["printed"], "recorded printed")
+                wait_until(
+                    lambda t=ticket: job_states(tmp_path, t["id"]) == ["printed"],
+                    "recorded printed",
+                    timeout=WAIT,
+                )
 
             # The same through a clean stop (TERM): the spooler closing does not fail the job.
             twin.state = "paper_out"
@@ -133,7 +138,12 @@ def test_local_jobs_survive_sigkill_and_term_and_print_once_without_loopback_qr(
             assert job_states(tmp_path, third["id"]) != ["failed"]
             hub.start()
             twin.state = "online"
-            wait_until(lambda: job_states(tmp_path, third["id"]) == ["printed"], "third printed", log=hub.log)
+            wait_until(
+                lambda: job_states(tmp_path, third["id"]) == ["printed"],
+                "third printed",
+                log=hub.log,
+                timeout=WAIT,
+            )
 
             for ticket in [*tickets, third]:
                 (paper,) = printed(twin, ticket["number"])  # exactly once each
@@ -252,7 +262,9 @@ def test_reprint_prints_again_is_audited_and_refused_where_it_should_be(hall: Lo
         staff_url, headers=bearer(hall.clerk_token), json={"printer": "printer-1"}, timeout=HTTP_TIMEOUT
     )
     assert named.status_code == 201, named.text
-    wait_until(lambda: len(printed(hall.twin, by_staff["number"])) == 1, "the named printer printed it")
+    wait_until(
+        lambda: len(printed(hall.twin, by_staff["number"])) == 1, "the named printer printed it", timeout=WAIT
+    )
     assert len(printed(hall.twin, ticket["number"])) == 2, "nothing printed a third time"
 
 
@@ -300,17 +312,27 @@ def test_agent_jobs_survive_hub_restarts_both_ways(tmp_path: Path) -> None:
             # Out of paper: a ticket waits on the agent; the hub dies; paper back, the agent prints
             # while the hub is down, and tells it when it is back.
             twin.state = "paper_out"
-            wait_until(lambda: printer_state() == "paper_out", "the hub sees paper_out", log=logs)
+            wait_until(
+                lambda: printer_state() == "paper_out", "the hub sees paper_out", log=logs, timeout=WAIT
+            )
             second = issue(hub, creds.kiosk)
             assert second["print"]["state"] == "waiting", second["print"]
-            wait_until(lambda: f"ticket {second['id']}" in agent.log(), "the agent has the job", log=logs)
+            wait_until(
+                lambda: f"ticket {second['id']}" in agent.log(),
+                "the agent has the job",
+                log=logs,
+                timeout=WAIT,
+            )
             hub.kill()
             twin.state = "online"
             assert twin.wait_for_documents(2, WAIT), logs()
             assert job_states(tmp_path, second["id"]) != ["printed"], "the hub was down: not recorded yet"
             hub.start()
             wait_until(
-                lambda: job_states(tmp_path, second["id"]) == ["printed"], "recorded printed", log=logs
+                lambda: job_states(tmp_path, second["id"]) == ["printed"],
+                "recorded printed",
+                log=logs,
+                timeout=WAIT,
             )
             assert [len(printed(twin, t["number"])) for t in (first, second)] == [1, 1]
             assert len(twin.documents) == 2, "nothing printed twice"
@@ -354,7 +376,9 @@ def test_counter_console_reprints_the_current_ticket(hall: LocalHall, browser: A
     label = page.inner_text("#btn-reprint")
     assert "重打" in label or "Reprint" in label
     page.click("#btn-reprint")
-    wait_until(lambda: len(printed(hall.twin, ticket["number"])) == 2, "the console's reprint printed")
+    wait_until(
+        lambda: len(printed(hall.twin, ticket["number"])) == 2, "the console's reprint printed", timeout=WAIT
+    )
     banner = page.wait_for_selector("#banner", state="visible", timeout=10_000).inner_text()
     assert ticket["number"] in banner, banner
     assert errors == []

@@ -258,7 +258,7 @@ def test_query_status_of_a_silent_printer_is_unknown_within_the_timeout():
         started = time.monotonic()
         assert query_status(printer, timeout=0.3) is PrinterState.UNKNOWN
         assert time.monotonic() - started < 1.5
-        assert printer._device.gettimeout() == 5  # the socket's own timeout is restored
+        assert printer.device.gettimeout() == 5  # the socket's own timeout is restored
     finally:
         printer.close()
         server.close()

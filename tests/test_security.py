@@ -58,6 +58,7 @@ from tests.support import (
     running_hub,
     write_site,
 )
+from tests.waiting import wait_until
 
 TIMEOUT = 20
 STATIC = ROOT / "server" / "static"
@@ -481,13 +482,6 @@ fetch("{hub.url}/api/v1/counters/1/call-next", {{method: "POST", mode: "no-cors"
 
 def connections(hub: HubProcess) -> int:
     return requests.get(f"{hub.url}/api/v1/health", timeout=TIMEOUT).json()["connections"]
-
-
-def wait_until(check: Any, what: str, deadline_s: float = 20) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)  # a poll interval for the hub's own account of it
 
 
 def test_client_emitting_connect_is_ignored_and_tokens_stay_out_of_the_log(hall: Hall) -> None:

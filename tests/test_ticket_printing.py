@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import queue
 import re
-import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import socketio
 from PIL import Image
 
 from drivers.printing.layout import LayoutOptions, render_png
@@ -38,6 +35,7 @@ from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
 from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, ROOT, HubProcess, bearer, issue, login
+from tests.waiting import SocketListener, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -170,55 +168,18 @@ def prepare_sample(sample: Path, folder: Path) -> SampleSite:
 # -- small helpers ----------------------------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT, every: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(every)
-
-
 def printed_with(twin: VirtualPrinter, number: str, partial: bool = False) -> list[PrintedDocument]:
     """The documents (cut, or uncut with ``partial``) that carry ``number`` on a line of its own."""
     documents = twin.partial_documents if partial else twin.documents
     return [doc for doc in documents if any(line.text.strip() == number for line in doc.lines)]
 
 
-class Listener:
-    """A Socket.IO client that queues every event it receives."""
+class Listener(SocketListener):
+    """A Socket.IO client (device or staff token), connected at once, that records every event."""
 
     def __init__(self, url: str, token: str) -> None:
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("*", lambda name, data=None: self.events.put((name, data)))
-        self.client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=WAIT)
-
-    def drain(self) -> None:
-        while True:
-            try:
-                self.events.get_nowait()
-            except queue.Empty:
-                return
-
-    def wait_for(self, name: str, match: Callable[[Any], bool], timeout: float = WAIT) -> Any:
-        deadline = time.monotonic() + timeout
-        seen: list[str] = []
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                event, data = self.events.get(timeout=max(left, 0.001))
-            except queue.Empty:
-                raise AssertionError(f"no matching {name!r} within {timeout} s; seen {seen}") from None
-            seen.append(f"{event}:{data.get('state') if isinstance(data, dict) else ''}")
-            if event == name and match(data):
-                return data
-
-    def close(self) -> None:
-        self.client.disconnect()
+        super().__init__(url, {"token": token}, timeout=WAIT)
+        self.connect()
 
 
 def assert_no_traceback(hub: HubProcess) -> None:
@@ -297,7 +258,11 @@ def fault_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultHub]:
         twin = site.twins[printer]
         # The spooler looks at the printer as it starts: wait for that, so the hub knows it is fine.
         admin_token = login(hub.url, "admin", None, ADMIN_PASSWORD)
-        wait_until(lambda: device(hub, admin_token, printer)["state"] == "online", "the printer is online")
+        wait_until(
+            lambda: device(hub, admin_token, printer)["state"] == "online",
+            "the printer is online",
+            timeout=WAIT,
+        )
         clerk_token = login(hub.url, "clerk1", 1)
         kiosk = Listener(hub.url, site.kiosk_tokens[kiosk_name])
         listeners.append(kiosk)
@@ -413,7 +378,9 @@ def test_kiosk_page_shows_printer_fault(faults: FaultHub, browser: Any) -> None:
     assert errors == []
     # Paper back in: the ticket still comes out, once.
     faults.twin.state = "online"
-    wait_until(lambda: len(printed_with(faults.twin, number.strip())) == 1, f"ticket {number} printed")
+    wait_until(
+        lambda: len(printed_with(faults.twin, number.strip())) == 1, f"ticket {number} printed", timeout=WAIT
+    )
 
 
 # -- previews of the paper --------------------------------------------------------------------

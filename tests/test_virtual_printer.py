@@ -36,6 +36,14 @@ CUT = GS + b"V\x00"
 URL = "https://qcall.example/t/6f1c2a"
 
 
+def send(printer: Network | Serial, data: bytes) -> None:
+    """Raw bytes on the printer's open connection (python-escpos's public ``device``)."""
+    if isinstance(printer, Network):
+        printer.device.sendall(data)
+    else:
+        printer.device.write(data)
+
+
 def zh(text: str) -> bytes:
     """Chinese the way the ticket driver sends it: FS &, GB18030 bytes, FS ."""
     return FS + b"&" + text.encode("gb18030") + FS + b"."
@@ -59,14 +67,14 @@ def test_text_sizes_alignment_bold_and_chinese_over_tcp(printer, net):
     net.set(align="center", bold=True, double_height=True, double_width=True)
     net.text("A012\n")
     net.set(normal_textsize=True, bold=False, align="left")
-    net._raw(GS + b"!\x33" + b"B7\n" + GS + b"!\x00")
+    send(net, GS + b"!\x33" + b"B7\n" + GS + b"!\x00")
     net.set(double_height=True)
     net.text("tall\n")
     net.set(normal_textsize=True)
-    net._raw(zh("请到3号窗口办理\n"))
-    net._raw(zh("——————\n"))
-    net._raw(zh("，。！\n"))
-    net._raw(ESC + b"a\x02" + zh("电费缴纳 Bill payment\n"))
+    send(net, zh("请到3号窗口办理\n"))
+    send(net, zh("——————\n"))
+    send(net, zh("，。！\n"))
+    send(net, ESC + b"a\x02" + zh("电费缴纳 Bill payment\n"))
     net.cut()
 
     assert printer.wait_for_documents(1, timeout=5)
@@ -151,7 +159,7 @@ def test_one_document_per_cut(printer, net):
     for number in ("A001", "A002", "A003"):
         net.text(f"{number}\n")
         net.cut()
-    net._raw(b"B001\n" + GS + b"V\x42\x00")  # python-escpos cut(feed=False): GS V 66 0
+    send(net, b"B001\n" + GS + b"V\x42\x00")  # python-escpos cut(feed=False): GS V 66 0
     assert printer.wait_for_documents(4, timeout=5)
     docs = printer.documents
     assert [d.text for d in docs] == ["A001", "A002", "A003", "B001"]
@@ -163,7 +171,7 @@ def test_to_png_draws_the_ticket(printer, net, tmp_path):
     net.set(align="center", custom_size=True, width=4, height=4)
     net.text("A012\n")
     net.set(normal_textsize=True)
-    net._raw(zh("前面还有 3 人\n"))
+    send(net, zh("前面还有 3 人\n"))
     net.qr(URL, native=True)
     net.cut()
     assert printer.wait_for_documents(1, timeout=5)
@@ -286,7 +294,7 @@ def test_dropped_connection_gives_a_partial_document_and_no_printed_one(printer)
 
     # The same job again, whole, on a new connection: printed once, cleanly.
     p = Network("127.0.0.1", printer.port, timeout=3)
-    p._raw(job)
+    send(p, job)
     p.close()
     assert printer.wait_for_documents(1, timeout=5)
     assert printer.documents[0].text == "A012 first line\nsecond line\nthird line"
@@ -318,7 +326,7 @@ def test_serial_printer_on_a_pty():
             p.set(align="center", custom_size=True, width=3, height=3)
             p.text("B007\n")
             p.set(normal_textsize=True, align="left")
-            p._raw(zh("咨询查询\n"))
+            send(p, zh("咨询查询\n"))
             p.qr(URL, native=True)
             assert p.query_status(DLE + b"\x04\x01") == b"\x12"
             vp.state = "paper_near_end"

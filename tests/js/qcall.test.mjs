@@ -1,0 +1,262 @@
+// Unit tests for server/static/qcall.js, run with `node --test tests/js/` (no npm packages).
+//
+// qcall.js is a browser script that puts `QCall` on `window`; it runs here in a
+// node:vm context with a tiny fake window, document, storage and Socket.IO
+// client: only what the tested functions touch.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import vm from "node:vm";
+
+const SOURCE = readFileSync(new URL("../../server/static/qcall.js", import.meta.url), "utf8");
+
+/** A fake element: attributes, textContent, innerHTML, hidden. */
+function element() {
+  const attrs = {};
+  return {
+    attrs,
+    innerHTML: "",
+    textContent: "",
+    hidden: false,
+    setAttribute(k, v) { attrs[k] = String(v); },
+    getAttribute(k) { return k in attrs ? attrs[k] : null; },
+  };
+}
+
+/** A fake Socket.IO client socket: handlers by event, fire() delivers one as the hub would. */
+function fakeSocket() {
+  const handlers = {};
+  return {
+    connected: false,
+    connects: 0,
+    on(name, fn) { (handlers[name] = handlers[name] || []).push(fn); },
+    fire(name, ...args) {
+      if (name === "connect") this.connected = true;
+      if (name === "disconnect") this.connected = false;
+      for (const fn of handlers[name] || []) fn(...args);
+    },
+    connect() { this.connects += 1; },
+  };
+}
+
+/** A fresh page: qcall.js loaded into its own context. Returns {QCall, win, sockets, timers}. */
+function load({ language = "zh-CN", stored = {} } = {}) {
+  const storage = { ...stored };
+  const sockets = [];
+  const timers = [];
+  const errors = [];
+  const body = element();
+  const win = {
+    document: {
+      documentElement: { lang: "" },
+      body,
+      querySelector: () => null,
+      querySelectorAll: () => [],
+    },
+    navigator: { language },
+    localStorage: {
+      getItem: (k) => (k in storage ? storage[k] : null),
+      setItem: (k, v) => { storage[k] = String(v); },
+      removeItem: (k) => { delete storage[k]; },
+    },
+    console: { error: (...args) => errors.push(args.join(" ")), log() {} },
+    setTimeout: (fn, ms) => { timers.push({ fn, ms }); return timers.length; },
+    clearTimeout() {},
+    io: (opts) => {
+      const socket = fakeSocket();
+      socket.opts = opts;
+      sockets.push(socket);
+      return socket;
+    },
+  };
+  win.window = win;
+  vm.createContext(win);
+  vm.runInContext(SOURCE, win, { filename: "qcall.js" });
+  assert.ok(win.QCall, "qcall.js defines window.QCall");
+  return { QCall: win.QCall, win, body, sockets, timers, errors, storage };
+}
+
+// -- escaping ------------------------------------------------------------------------------
+
+test("esc escapes the five HTML specials, and nothing else", () => {
+  const { QCall } = load();
+  assert.equal(QCall.esc(`<img src=x onerror="alert('1')">&amp;`),
+    "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;amp;");
+  assert.equal(QCall.esc("营业厅 A012"), "营业厅 A012");
+  assert.equal(QCall.esc(null), "");
+  assert.equal(QCall.esc(undefined), "");
+  assert.equal(QCall.esc(0), "0");
+  assert.equal(QCall.esc(false), "false");
+});
+
+test("html`` escapes every value, in text and in quoted attributes", () => {
+  const { QCall } = load();
+  const name = `"><script>alert(1)</script>`;
+  const out = QCall.html`<li title="${name}">${name}</li>`;
+  assert.equal(String(out),
+    '<li title="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</li>');
+});
+
+test("html`` nests without escaping twice, joins arrays and keeps raw() as is", () => {
+  const { QCall } = load();
+  const items = ["<a>", "b&c"].map((x) => QCall.html`<i>${x}</i>`);
+  assert.equal(String(QCall.html`<ul>${items}</ul>`), "<ul><i>&lt;a&gt;</i><i>b&amp;c</i></ul>");
+  assert.equal(String(QCall.html`${["<", [">", null]]}`), "&lt;&gt;");
+  assert.equal(String(QCall.html`${QCall.raw("<br>")}${"<br>"}`), "<br>&lt;br&gt;");
+});
+
+test("setHtml escapes a plain string and takes html`` as it is", () => {
+  const { QCall } = load();
+  const el = element();
+  QCall.setHtml(el, "<b>A012</b>");
+  assert.equal(el.innerHTML, "&lt;b&gt;A012&lt;/b&gt;");
+  QCall.setHtml(el, QCall.html`<b>${"A<012"}</b>`);
+  assert.equal(el.innerHTML, "<b>A&lt;012</b>");
+});
+
+// -- i18n ------------------------------------------------------------------------------------
+
+test("a key missing in English falls back to Chinese, a key missing in both is shown as itself", () => {
+  const { QCall } = load({ language: "en-GB" });
+  QCall.i18n({ zh: { "page.only_zh": "只有中文", "page.both": "两种" }, en: { "page.both": "Both" } });
+  assert.equal(QCall.lang(), "en");
+  assert.equal(QCall.t("page.both"), "Both");
+  assert.equal(QCall.t("page.only_zh"), "只有中文");
+  assert.equal(QCall.t("page.nowhere"), "page.nowhere");
+  assert.equal(QCall.t("page.both", null, "zh"), "两种");
+  assert.equal(QCall.t2("page.both"), "两种 / Both");
+});
+
+test("a key missing in Chinese is shown as itself, not in English", () => {
+  const { QCall } = load({ language: "zh-CN" });
+  QCall.i18n({ zh: {}, en: { "page.only_en": "English only" } });
+  assert.equal(QCall.lang(), "zh");
+  assert.equal(QCall.t("page.only_en"), "page.only_en");
+});
+
+test("the page's words win over the common ones; {vars} are filled, unknown ones kept", () => {
+  const { QCall } = load();
+  QCall.i18n({ zh: { "counter.open": "正在服务" }, en: {} });
+  assert.equal(QCall.t("counter.open"), "正在服务");
+  assert.equal(QCall.t("counter.default_name", { n: 3 }), "3号窗口");
+  assert.equal(QCall.t("counter.default_name", { n: 3 }, "en"), "Counter 3");
+  assert.equal(QCall.t("counter.default_name", {}), "{n}号窗口");
+});
+
+test("a language chosen and stored wins over the browser's and the site's", () => {
+  const { QCall, win } = load({ language: "zh-CN", stored: { "page.lang": "en" } });
+  QCall.i18n({ zh: {}, en: {} }, "page.lang");
+  assert.equal(QCall.lang(), "en");
+  QCall.defaultLang(["zh", "en"]);
+  assert.equal(QCall.lang(), "en");
+  assert.equal(win.document.documentElement.lang, "en");
+});
+
+test("an error translates by its code, else shows the hub's sentence, else a generic line", () => {
+  const { QCall } = load({ language: "en-US" });
+  QCall.i18n({ zh: {}, en: {} });
+  const known = QCall.ApiError("nobody_waiting", "The hub's own words", 409);
+  assert.equal(QCall.errorText(known), "Nobody is waiting.");
+  const unknown = QCall.ApiError("brand_new_code", "The hub says so.", 409);
+  assert.equal(QCall.errorText(unknown), "The hub says so.");
+  const bare = QCall.ApiError("brand_new_code", "", 409);
+  assert.equal(QCall.errorText(bare), "Something went wrong on our side. Please try again in a moment.");
+  assert.equal(QCall.errorText(new Error("TypeError: x is undefined")),
+    "Something went wrong on our side. Please try again in a moment.", "never a raw exception");
+  assert.equal(QCall.errorText(null), "Something went wrong on our side. Please try again in a moment.");
+  QCall.setLang("zh");
+  assert.equal(QCall.errorText(known), "目前无人等候。");
+  assert.equal(QCall.errorText(QCall.ApiError("network", "", 0)), "网络连接中断，请稍后再试。");
+});
+
+// -- the live link: a reconnect draws from the snapshot again -------------------------------
+
+function snapshot(number) {
+  return { site: { name_zh: "测试营业厅" }, counters: [], recent_calls: [{ number }] };
+}
+
+test("every (re)connect draws the page from the new snapshot, not from what was on screen", () => {
+  const { QCall, body, sockets } = load();
+  const screen = element();
+  const drawn = [];
+  const online = [];
+  QCall.connect({ token: "qd_display_x" }, {
+    snapshot(snap) {
+      drawn.push(snap);
+      QCall.setHtml(screen, QCall.html`<b>${snap.recent_calls[0].number}</b>`);
+    },
+    online(up) { online.push(up); },
+  });
+  assert.equal(sockets.length, 1);
+  const socket = sockets[0];
+  assert.equal(JSON.stringify(socket.opts), JSON.stringify({ auth: { token: "qd_display_x" } }));
+  assert.equal(body.getAttribute("data-live"), "connecting");
+
+  socket.fire("connect");
+  assert.equal(body.getAttribute("data-live"), "connecting", "a screen is connected once it has drawn");
+  socket.fire("snapshot", snapshot("A001"));
+  assert.equal(body.getAttribute("data-live"), "connected");
+  assert.equal(screen.innerHTML, "<b>A001</b>");
+
+  socket.fire("disconnect", "transport close");
+  assert.equal(body.getAttribute("data-live"), "offline");
+  socket.fire("connect");
+  socket.fire("snapshot", snapshot("<A002>"));
+  assert.equal(screen.innerHTML, "<b>&lt;A002&gt;</b>");
+  assert.equal(drawn.length, 2);
+  assert.deepEqual(online, [true, false, true]);
+  assert.equal(body.getAttribute("data-live"), "connected");
+});
+
+test("live events hand their queue to queue(), and a failing handler keeps the link up", () => {
+  const { QCall, sockets, errors } = load();
+  const seen = [];
+  QCall.connect({ token: "t" }, {
+    queue(q, name) { seen.push(["queue", name, q.recent_calls[0].number]); },
+    ticket_called(p) { seen.push(["called", p.ticket.number]); throw new Error("bad render"); },
+    print_status(p) { seen.push(["print_status", p.state]); },
+  });
+  const socket = sockets[0];
+  socket.fire("connect");
+  socket.fire("ticket_called", { ticket: { number: "A003" }, queue: snapshot("A003") });
+  socket.fire("ticket_called", { ticket: { number: "A004" } });
+  socket.fire("print_status", null);
+  socket.fire("print_status", { state: "printed" });
+  assert.deepEqual(seen, [
+    ["queue", "ticket_called", "A003"],
+    ["called", "A003"],
+    ["called", "A004"],
+    ["print_status", undefined],
+    ["print_status", "printed"],
+  ]);
+  assert.equal(errors.length, 2);
+  assert.match(errors[0], /handler ticket_called failed/);
+});
+
+test("dropped by the hub, the page asks again after a pause; a refusal is not retried", () => {
+  const { QCall, body, sockets, timers } = load();
+  let refused = 0;
+  QCall.connect({ token: "t" }, { unauthorized() { refused += 1; } });
+  const socket = sockets[0];
+  socket.fire("connect");
+  socket.fire("disconnect", "io server disconnect");
+  assert.equal(timers.length, 1);
+  assert.equal(timers[0].ms, 2000);
+  timers[0].fn();
+  assert.equal(socket.connects, 1);
+
+  socket.fire("connect_error", { message: "unauthorized" });
+  assert.equal(refused, 1);
+  assert.equal(body.getAttribute("data-live"), "refused");
+  socket.fire("connect_error", { message: "xhr poll error" });
+  assert.equal(refused, 1);
+  assert.equal(body.getAttribute("data-live"), "offline");
+});
+
+test("a visitor's phone gets no snapshot: it is connected on connect", () => {
+  const { QCall, body, sockets } = load();
+  QCall.connect({ ticket: "abc" }, {});
+  sockets[0].fire("connect");
+  assert.equal(body.getAttribute("data-live"), "connected");
+});
