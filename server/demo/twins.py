@@ -50,8 +50,8 @@ class DemoHardware:
             twin = self.printers.get(name)
             if twin is None:
                 twin = self._start_printer(name, settings)
-        raw = {"connector": "network", "host": "127.0.0.1", "port": twin.port, "timeout": settings.timeout}
-        return lambda: open_printer(raw)
+        reach = {"connector": "network", "host": "127.0.0.1", "port": twin.port}
+        return lambda: open_printer(reach)
 
     def _start_printer(self, name: str, settings: PrinterSettings) -> VirtualPrinter:
         folder = self.prints / name
