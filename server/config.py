@@ -35,6 +35,7 @@ from drivers.printing.printer_settings import (
     VirtualPrinterSettings,
     parse_printer_settings,
 )
+from drivers.validation import location
 
 from .core.calendar import HallCalendar
 from .core.model import Counter, Service
@@ -454,7 +455,7 @@ def _first_problem(exc: ValidationError) -> str:
     errors = exc.errors()
     # A misspelt key also makes its right spelling "missing": name the typo first.
     error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    where = _location(error["loc"])
+    where = location(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key; check its spelling"
@@ -475,11 +476,3 @@ _PATTERN_HINTS = {
 }
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
