@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 
 from .config import ConfigError, SiteConfig, load_config
@@ -145,7 +146,7 @@ def _user_command(args: argparse.Namespace, accounts: Accounts) -> int:
     return 0
 
 
-def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

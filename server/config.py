@@ -12,7 +12,7 @@ import re
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -338,7 +338,8 @@ class SiteConfig(_Strict):
     def printer_settings(self, name: str) -> PrinterSettings:
         """The checked settings of printer device ``name`` (a relative ``logo`` starts at :attr:`folder`)."""
         device = next(d for d in self.devices if d.name == name and d.kind == "printer")
-        settings: PrinterSettings = parse_printer_settings(device.settings, HUB_PRINTERS)
+        # HUB_PRINTERS holds exactly the members of the PrinterSettings union.
+        settings = cast("PrinterSettings", parse_printer_settings(device.settings, HUB_PRINTERS))
         return settings.with_folder(self.folder)
 
     def device_counter(self, name: str, kind: str) -> int | None:
@@ -474,5 +475,3 @@ _PATTERN_HINTS = {
     "code": "expected up to 32 letters, digits, '_' or '-' such as 'PAY'",
     "name": "expected up to 64 letters, digits, '.', '_' or '-' such as 'kiosk-1'",
 }
-
-

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, redirect, send_from_directory
+from flask import Blueprint, redirect, send_from_directory
+from werkzeug.wrappers import Response
 
 ROOT = Path(__file__).resolve().parents[1]
 KIOSK = ROOT / "kiosk_ui"

@@ -66,8 +66,8 @@ def schemathesis(hub: HubProcess, name: str, *args: str, seed: int) -> None:
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
     report.write_text(done.stdout + done.stderr, encoding="utf-8")
-    assert done.returncode == 0, f"schemathesis ({name}) found failures; report in {report}:\n" + (
-        done.stdout[-12000:]
+    assert done.returncode == 0, (
+        f"schemathesis ({name}) found failures; report in {report}:\n" + (done.stdout[-12000:])
     )
     assert "generated" in done.stdout  # it really ran cases
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, send_from_directory
+from flask import Blueprint, Flask, abort, current_app, redirect, request, send_from_directory
 from markupsafe import escape
+from werkzeug.wrappers import Response
 
 from .twins import DemoHardware
 
