@@ -624,7 +624,7 @@ class Agent:
             return False
         try:
             sio.emit(event, data)
-        except Exception as exc:  # socketio's BadNamespaceError while (re)connecting, a closed socket
+        except Exception as exc:  # noqa: BLE001  socketio's BadNamespaceError while (re)connecting, a closed socket
             log.debug("cannot send %s now: %s", event, exc)
             return False
         return True
@@ -671,7 +671,7 @@ class Agent:
                         transports=["websocket"],
                         wait_timeout=CONNECT_TIMEOUT,
                     )
-                except Exception as exc:  # socketio.exceptions.ConnectionError, a bad URL
+                except Exception as exc:  # noqa: BLE001  socketio's ConnectionError, a bad URL: retry, never die
                     if self._refusal == "unauthorized":
                         log.error("the hub refused the agent token (unauthorized): check --token")
                         return EXIT_USAGE

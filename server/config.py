@@ -331,6 +331,10 @@ class SiteConfig(_Strict):
         """The config file's folder."""
         return self._folder
 
+    def place_in(self, folder: Path) -> None:
+        """Say which folder the file was read from: relative paths in it (a printer ``logo``) start there."""
+        self._folder = folder
+
     def serial_devices(self) -> list[DeviceSection]:
         """The devices that hang on a serial bus (an evaluation pad without a port is a browser pad)."""
         return [d for d in self.devices if d.kind in SERIAL_KINDS and "port" in d.settings]
@@ -439,7 +443,7 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
         config = SiteConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_problem(exc)}") from None
-    config._folder = path.resolve().parent
+    config.place_in(path.resolve().parent)
     for i, device in enumerate(config.devices):
         if device.kind == "printer":
             try:

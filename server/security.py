@@ -287,14 +287,16 @@ def guard_socketio(server: Any) -> None:
     """
     from socketio import packet
 
-    dispatch = server._handle_event
-    run = server._handle_event_internal
-    connect = server._handle_connect
+    # python-socketio has no public hook before dispatch: these privates are wrapped here and
+    # nowhere else (python-socketio is pinned; if they move, every hub start fails with AttributeError).
+    dispatch = server._handle_event  # noqa: SLF001
+    run = server._handle_event_internal  # noqa: SLF001
+    connect = server._handle_connect  # noqa: SLF001
 
     def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> None:
         # PostgreSQL refuses NUL in text: a ticket id with one made the handler raise.
         if contains_nul(data):
-            server._send_packet(
+            server._send_packet(  # noqa: SLF001
                 eio_sid,
                 server.packet_class(
                     packet.CONNECT_ERROR, data={"message": "bad_request"}, namespace=namespace or "/"
@@ -313,10 +315,10 @@ def guard_socketio(server: Any) -> None:
     def handle_event_internal(socket_server: Any, sid: str, eio_sid: str, data: Any, *rest: Any) -> None:
         try:
             run(socket_server, sid, eio_sid, data, *rest)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  logged without the data, which may hold a token
             # The event's name, not its data: the data may carry a token.
             log.error("Socket.IO event %r failed: %s", data[0][:40], type(exc).__name__)
 
-    server._handle_connect = handle_connect
-    server._handle_event = handle_event
-    server._handle_event_internal = handle_event_internal
+    server._handle_connect = handle_connect  # noqa: SLF001
+    server._handle_event = handle_event  # noqa: SLF001
+    server._handle_event_internal = handle_event_internal  # noqa: SLF001

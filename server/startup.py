@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from .store.health import (
@@ -81,10 +82,10 @@ class HubLock:
             try:
                 self._session.scalar(text("SELECT 1"))
                 return None
-            except Exception:
+            except SQLAlchemyError:
                 self._close_session()
         try:
-            self._session = _lock_postgres(self.url)._session
+            self._session = _advisory_session(self.url)
         except StartupError as error:
             return str(error)
         return None
@@ -115,7 +116,7 @@ def hold_database(url: str) -> HubLock:
         return _lock_sqlite(url, path)
     if url.startswith("sqlite"):
         return HubLock(url)  # in memory: nobody else can open it
-    return _lock_postgres(url)
+    return HubLock(url, session=_advisory_session(url))
 
 
 def _lock_sqlite(url: str, path: str) -> HubLock:
@@ -149,7 +150,8 @@ def _lock_sqlite(url: str, path: str) -> HubLock:
     return HubLock(url, file=handle)
 
 
-def _lock_postgres(url: str) -> HubLock:
+def _advisory_session(url: str) -> Connection:
+    """A PostgreSQL session that holds the hub's advisory lock (kept open: the lock lives with it)."""
     label = database_label(url)
     engine = create_engine(
         url,
@@ -158,7 +160,7 @@ def _lock_postgres(url: str) -> HubLock:
     )
     try:
         conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    except Exception as error:
+    except SQLAlchemyError as error:
         raise StartupError(f"cannot connect to the database {label}: {driver_message(error)}") from None
     try:
         got = conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": PG_LOCK_KEY})
@@ -173,7 +175,7 @@ def _lock_postgres(url: str) -> HubLock:
                 ),
                 {"low": PG_LOCK_KEY & 0xFFFFFFFF, "high": PG_LOCK_KEY >> 32},
             )
-    except Exception as error:
+    except SQLAlchemyError as error:
         conn.close()
         raise StartupError(f"cannot lock the database {label}: {driver_message(error)}") from None
     if not got:
@@ -185,7 +187,7 @@ def _lock_postgres(url: str) -> HubLock:
             f"another hub is already serving the database {label}{by}; "
             "one hub serves one database: stop it first or give this hub its own database"
         )
-    return HubLock(url, session=conn)
+    return conn
 
 
 def check_var_dir(path: Path) -> None:

@@ -392,9 +392,7 @@ class SerialBus:
                     fd = port.fileno()
             with contextlib.suppress(Exception):
                 port.reset_input_buffer()
-        except (
-            Exception
-        ) as exc:  # SerialException, OSError, ValueError (a bad URL), whatever a handler raises
+        except Exception as exc:  # noqa: BLE001  SerialException, OSError, a bad URL, a handler: retry later
             if port is not None:
                 with contextlib.suppress(Exception):
                     port.close()

@@ -308,7 +308,7 @@ class PrintSpooler:
             after = self._call(
                 self._send, self._printer, job.data, self._needs_reset, confirm, job, timeout=self.job_timeout
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  any transport error: the job is not proven printed, resend
             log.warning("print spooler %s: job %s not confirmed: %r", self.name, job.key, exc)
             self._lost(job)
             return
@@ -373,7 +373,7 @@ class PrintSpooler:
             return True
         try:
             self._printer = self._call(self._open_printer, timeout=self.job_timeout)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  escpos/usb/serial each raise their own: not open, retry
             log.info("print spooler %s: cannot open the printer: %s", self.name, exc)
             self._printer = None
             return False
@@ -385,7 +385,7 @@ class PrintSpooler:
         try:
             state: PrinterState = self._call(query_status, printer, timeout, timeout=timeout + 2.0)
             return state
-        except Exception:
+        except Exception:  # noqa: BLE001  no answer of any kind means the same: not connected
             return PrinterState.DISCONNECTED
 
     @staticmethod

@@ -227,11 +227,11 @@ class Pyttsx3Engine:
 
     def key(self, lang: str) -> dict[str, Any]:
         if self._version is None:
-            try:
-                from importlib.metadata import version
+            from importlib.metadata import PackageNotFoundError, version
 
+            try:
                 self._version = version("pyttsx3")
-            except Exception:
+            except PackageNotFoundError:
                 self._version = "unknown"
         return {
             "engine": self.name,

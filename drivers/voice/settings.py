@@ -46,6 +46,12 @@ class VoiceSettings:
 
     def __post_init__(self) -> None:
         check_languages(self.languages)
+        self._check_sound()
+        self._check_texts()
+        self._check_places()
+
+    def _check_sound(self) -> None:
+        """Engine and how it sounds: the numbers a speaker can actually play."""
         if self.engine not in ("espeak", "pyttsx3"):
             raise ValueError(f"engine: {self.engine!r} is not 'espeak' or 'pyttsx3'")
         if not 1 <= self.repeat <= 5:
@@ -54,19 +60,26 @@ class VoiceSettings:
             raise ValueError(f"volume: 0.0–1.0, got {self.volume}")
         if not 80 <= self.rate <= 400:
             raise ValueError(f"rate: 80–400 words per minute, got {self.rate}")
+        if self.sample_rate is not None and not 8000 <= self.sample_rate <= 96000:
+            raise ValueError(f"sample_rate: 8000–96000, got {self.sample_rate}")
+        if self.gap_ms < 0 or self.chime_gap_ms < 0:
+            raise ValueError("gap_ms, chime_gap_ms: not negative")
+
+    def _check_texts(self) -> None:
+        """Every spoken language has a voice and a template, and every template is well formed."""
         for lang in self.languages:
             if lang not in self.voices:
                 raise ValueError(f"voices: no voice for {lang!r}")
             if lang not in self.templates:
                 raise ValueError(f"templates: no template for {lang!r}")
-        for lang, template in self.templates.items():
-            if lang not in LANGUAGES:
-                raise ValueError(f"templates.{lang}: {lang!r} is not one of 'zh', 'en'")
-            check_template(template, f"templates.{lang}")
-        for lang, template in self.recall_templates.items():
-            if lang not in LANGUAGES:
-                raise ValueError(f"recall_templates.{lang}: {lang!r} is not one of 'zh', 'en'")
-            check_template(template, f"recall_templates.{lang}")
+        for key, templates in (("templates", self.templates), ("recall_templates", self.recall_templates)):
+            for lang, template in templates.items():
+                if lang not in LANGUAGES:
+                    raise ValueError(f"{key}.{lang}: {lang!r} is not one of 'zh', 'en'")
+                check_template(template, f"{key}.{lang}")
+
+    def _check_places(self) -> None:
+        """Where it reads, plays and whose clock it keeps."""
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)
@@ -74,10 +87,6 @@ class VoiceSettings:
                 raise ValueError(f"timezone: {self.timezone!r} is not an IANA time zone") from exc
         if self.segments_dir is not None and not os.path.isdir(self.segments_dir):
             raise ValueError(f"segments_dir: {self.segments_dir} is not a directory")
-        if self.sample_rate is not None and not 8000 <= self.sample_rate <= 96000:
-            raise ValueError(f"sample_rate: 8000–96000, got {self.sample_rate}")
-        if self.gap_ms < 0 or self.chime_gap_ms < 0:
-            raise ValueError("gap_ms, chime_gap_ms: not negative")
         for output in self.outputs:
             if output not in ("player", "lobby"):
                 raise ValueError(f"outputs: {output!r} is not 'player' or 'lobby'")

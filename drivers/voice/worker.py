@@ -24,12 +24,15 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .phrasing import Announcement
 from .settings import VoiceSettings
 from .sinks import FileSink, PlayerSink
+
+if TYPE_CHECKING:
+    from .render import Renderer
 
 
 def main(
@@ -67,7 +70,7 @@ def main(
     renderer: Renderer | None = None
     try:
         renderer = Renderer(settings)
-    except Exception as exc:  # bad clips directory, engine missing: report on every job
+    except Exception as exc:  # noqa: BLE001  bad clips directory, engine missing: report on every job
         error = f"{type(exc).__name__}: {exc}"
     send(("ready", os.getpid(), error))
 
@@ -78,42 +81,56 @@ def main(
             break
         if message[0] == "stop":
             break
-        if message[0] != "job":
-            continue
-        _, seq, data, languages, repeat, quiet = message
-        send(("started", seq, time.monotonic(), time.time()))
-        if quiet:
-            send(("finished", seq, time.monotonic(), time.time(), "quiet hours: not said"))
-            continue
-        if renderer is None:
-            send(("failed", seq, time.monotonic(), time.time(), error, False))
-            continue
-        try:
-            rendered = renderer.render(Announcement.from_dict(data), tuple(languages or ()) or None, repeat)
-        except Exception as exc:
-            send(
-                ("failed", seq, time.monotonic(), time.time(), f"render: {type(exc).__name__}: {exc}", False)
-            )
-            continue
-        info = {
-            "path": str(rendered.path),
-            "name": rendered.name,
-            "duration": rendered.duration,
-            "cached": rendered.cached,
-            "texts": [list(t) for t in rendered.texts],
-            "clips": rendered.clips,
-            "synthesized": list(rendered.synthesized),
-        }
-        send(("rendered", seq, time.monotonic(), time.time(), info))
-        try:
-            played = False
-            for sink in sinks:
-                sink.deliver(rendered.path, rendered.duration)
-                played = played or isinstance(sink, PlayerSink)
-            if pace and not played:
-                stop.wait(rendered.duration)  # the hall's time: lobby screens play it now
-        except Exception as exc:
-            send(("failed", seq, time.monotonic(), time.time(), f"output: {exc}", True))
-            continue
-        send(("finished", seq, time.monotonic(), time.time(), ""))
+        if message[0] == "job":
+            _serve_job(message[1:], renderer, error, sinks, pace, stop, send)
     stop.set()
+
+
+def _serve_job(
+    job: tuple[Any, ...],
+    renderer: Renderer | None,
+    error: str,
+    sinks: Sequence[PlayerSink | FileSink],
+    pace: bool,
+    stop: threading.Event,
+    send: Callable[[tuple[Any, ...]], None],
+) -> None:
+    """Render and play one announcement, reporting each step to the hub.
+
+    Any failure becomes a ``failed`` report for this job: one unsayable text or a
+    sound card that went away must not end the worker and silence the hall.
+    """
+    seq, data, languages, repeat, quiet = job
+    send(("started", seq, time.monotonic(), time.time()))
+    if quiet:
+        send(("finished", seq, time.monotonic(), time.time(), "quiet hours: not said"))
+        return
+    if renderer is None:
+        send(("failed", seq, time.monotonic(), time.time(), error, False))
+        return
+    try:
+        rendered = renderer.render(Announcement.from_dict(data), tuple(languages or ()) or None, repeat)
+    except Exception as exc:  # noqa: BLE001  any engine error is this job's failure, reported
+        send(("failed", seq, time.monotonic(), time.time(), f"render: {type(exc).__name__}: {exc}", False))
+        return
+    info = {
+        "path": str(rendered.path),
+        "name": rendered.name,
+        "duration": rendered.duration,
+        "cached": rendered.cached,
+        "texts": [list(t) for t in rendered.texts],
+        "clips": rendered.clips,
+        "synthesized": list(rendered.synthesized),
+    }
+    send(("rendered", seq, time.monotonic(), time.time(), info))
+    try:
+        played = False
+        for sink in sinks:
+            sink.deliver(rendered.path, rendered.duration)
+            played = played or isinstance(sink, PlayerSink)
+        if pace and not played:
+            stop.wait(rendered.duration)  # the hall's time: lobby screens play it now
+    except Exception as exc:  # noqa: BLE001  a player or file sink failing is reported, not fatal
+        send(("failed", seq, time.monotonic(), time.time(), f"output: {exc}", True))
+        return
+    send(("finished", seq, time.monotonic(), time.time(), ""))

@@ -89,7 +89,7 @@ class QuietExecutor:
         def run() -> tuple[bool, Any]:
             try:
                 return True, fn(*args, **kwargs)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001  carried to the caller, as concurrent.futures does
                 return False, exc
 
         return _Outcome(self.pool.submit(run))

@@ -42,8 +42,9 @@ class PrintJobs:
             rows = conn.execute(query).all()
         out = []
         for row in rows:
-            job_part = {c.name: row._mapping[print_jobs.c[c.name]] for c in print_jobs.columns}
-            ticket_part = {c.name: row._mapping[tickets.c[c.name]] for c in tickets.columns}
+            # Row._mapping is SQLAlchemy's public API (underscored so no column name can clash with it).
+            job_part = {c.name: row._mapping[print_jobs.c[c.name]] for c in print_jobs.columns}  # noqa: SLF001
+            ticket_part = {c.name: row._mapping[tickets.c[c.name]] for c in tickets.columns}  # noqa: SLF001
             out.append((print_job(job_part), _ticket(ticket_part)))
         return out
 
