@@ -40,7 +40,7 @@ def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     try:
         admin = _pg_admin()
-    except Exception as exc:  # psycopg.OperationalError and friends
+    except Exception as exc:  # noqa: BLE001  psycopg.OperationalError and friends: skip or fail loudly
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")

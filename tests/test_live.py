@@ -322,7 +322,7 @@ def test_fifty_reconnects_leave_no_connection_behind(hub: HubProcess, site: Any)
                     name, data = listener.next()
                     assert name == "snapshot", name
                     assert_snapshot(data)
-            except Exception as exc:  # reported below, with the worker and round
+            except Exception as exc:  # noqa: BLE001  reported below, with the worker and round
                 problems.append(f"worker {worker}, round {i}: {type(exc).__name__}: {exc}")
             finally:
                 listener.disconnect()

@@ -120,7 +120,7 @@ def counter_worker(url: str, number: int, rounds: int, start: Any, results: Any)
         called = serve(core, number, start, rounds)
         core.store.engine.dispose()
         results.put(("ok", number, called))
-    except BaseException:
+    except BaseException:  # noqa: BLE001  the traceback goes to the parent, which fails the test
         start.abort()
         results.put(("error", number, traceback.format_exc()))
 
@@ -132,7 +132,7 @@ def issue_worker(url: str, worker: int, count: int, start: Any, results: Any) ->
         numbers = [core.issue("PAY").ticket.number for _ in range(count)]
         core.store.engine.dispose()
         results.put(("ok", worker, numbers))
-    except BaseException:
+    except BaseException:  # noqa: BLE001  the traceback goes to the parent, which fails the test
         start.abort()
         results.put(("error", worker, traceback.format_exc()))
 
@@ -262,7 +262,7 @@ def test_ten_counter_threads_on_one_core_call_each_ticket_exactly_once(database_
     def counter_thread(number: int) -> None:
         try:
             by_counter[number] = serve(core, number, start, rounds)
-        except BaseException:
+        except BaseException:  # noqa: BLE001  the traceback goes to the parent, which fails the test
             errors.append(f"counter {number}:\n{traceback.format_exc()}")
 
     threads = [threading.Thread(target=counter_thread, args=(n,)) for n in range(1, COUNTERS + 1)]
