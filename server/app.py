@@ -13,7 +13,7 @@ from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import live, security
-from .api import errors
+from .api import refusals
 from .api.admin import admin
 from .api.routes import api
 from .bootstrap import bootstrap
@@ -22,7 +22,7 @@ from .core.calendar import Clock, utc_now
 from .devices import agents
 from .devices.printing import TransportFactory, open_transport
 from .devices.push import SocketPush
-from .pages import pages
+from .hall_pages import pages
 from .paths import var_dir
 
 #: The largest request body the API reads; a ticket request is a few dozen bytes.
@@ -64,7 +64,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.session_interface = SecureWhenHttps()
-    errors.register(app)
+    refusals.register(app)
     security.register(app)
     app.extensions["qcall_issue_limiter"] = security.IssueLimiter(
         config.hub.ticket_burst, config.hub.tickets_per_minute

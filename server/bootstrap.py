@@ -26,7 +26,7 @@ from .store import open_store
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
-from .store.printjobs import PrintJobs
+from .store.print_queue import PrintJobs
 
 
 def bootstrap(

@@ -43,7 +43,7 @@ from flask import Flask, Response, current_app, request, session
 from werkzeug.routing import BaseConverter
 
 from .api.auth import SESSION_KEY
-from .api.errors import ApiError
+from .api.refusals import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -675,7 +675,7 @@ def test_the_issuing_kiosk_is_in_the_history_and_the_event(sqlite_url: str) -> N
 
 def test_a_print_request_is_committed_with_its_ticket_or_not_at_all(bench: Bench) -> None:
     from server.core.printjobs import PrintRequest
-    from server.store.printjobs import PrintJobs
+    from server.store.print_queue import PrintJobs
 
     jobs = PrintJobs(bench.core.store.engine)
     request = PrintRequest(printer="printer-1", kiosk="kiosk-1", url_base="http://hall.example")

@@ -44,9 +44,9 @@ from server.app import create_app
 from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from server.demo.pages import install
+from server.demo.blueprint import install
 from server.demo.twins import DemoHardware
-from server.pages import COUNTER, DISPLAY, KIOSK
+from server.hall_pages import COUNTER, DISPLAY, KIOSK
 from server.security import CONTENT_SECURITY_POLICY, same_origin
 from tests.support import (
     ROOT,

@@ -31,7 +31,7 @@ from server.core.queue import Hall, QueueCore
 from server.store import SqlStore, make_engine, open_store
 from server.store.accounts import Accounts
 from server.store.audit import AuditLog
-from server.store.printjobs import PrintJobs
+from server.store.print_queue import PrintJobs
 from server.store.schema import audit_log, tickets
 from server.store.sql import SqlTx, _ticket_row
 from tests.support import HubProcess, bearer, issue

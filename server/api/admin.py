@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..store.accounts import DEVICE_ROLES, USER_ROLES, AccountConflict, AccountError, AccountNotFound
 from .auth import current_actor, current_principal, drop_sockets, hub
-from .errors import ApiError, error_response
+from .refusals import ApiError, error_response
 from .routes import _Body, parse
 
 admin = Blueprint("admin", __name__, url_prefix="/api/v1/admin")

@@ -19,7 +19,7 @@ from flask import current_app, g, request, session
 from ..hub import Hub
 from ..session_cookie import SESSION_KEY
 from ..store.accounts import Actor, Principal
-from .errors import ApiError
+from .refusals import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -25,7 +25,7 @@ from .auth import (
     hub,
     requires,
 )
-from .errors import ApiError, error_response
+from .refusals import ApiError, error_response
 from .throttle import LoginThrottle, refusal_message
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")

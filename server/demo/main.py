@@ -19,7 +19,7 @@ from ..core.calendar import utc_now
 from ..paths import repo_path, var_dir
 from ..serve import serve
 from ..startup import check_var_dir, hold_database, store_errors
-from .pages import install
+from .blueprint import install
 from .twins import DemoHardware, start_virtual_buses
 
 SAMPLE = "config/samples/utility_hall.toml"

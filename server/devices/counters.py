@@ -21,7 +21,7 @@ from ..config import SiteConfig
 from ..core.errors import QueueError
 from ..core.queue import QueueCore
 from .board import DeviceBoard
-from .events import CounterChanged, TicketCalled, listener
+from .listeners import CounterChanged, TicketCalled, listener
 
 log = logging.getLogger(__name__)
 

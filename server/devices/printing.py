@@ -37,7 +37,7 @@ from ..core.calendar import Clock, utc_now
 from ..core.model import Ticket
 from ..core.printjobs import REPRINT, PrintJobRecord, PrintRequest, new_job_id
 from ..core.queue import Issued
-from ..store.printjobs import PrintJobs
+from ..store.print_queue import PrintJobs
 from .board import DeviceBoard
 from .push import Push
 from .rooms import agent_room, device_room

@@ -21,7 +21,7 @@ from ..config import SiteConfig
 from ..core.queue import QueueCore
 from ..paths import var_dir
 from .board import DeviceBoard
-from .events import TicketCalled, listener
+from .listeners import TicketCalled, listener
 from .push import Publish
 from .rooms import HALL
 
