@@ -55,17 +55,6 @@ import serial
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "BusHealth",
-    "BusState",
-    "DeviceHealth",
-    "DeviceState",
-    "Frame",
-    "Reply",
-    "ReplyMatcher",
-    "SerialBus",
-]
-
 
 class BusState(enum.StrEnum):
     CONNECTING = "connecting"  # not opened yet

@@ -16,14 +16,6 @@ from .framed import FramedDisplays
 from .frames import FRAME_PRESETS, DecodedFrame, FrameFormat, FrameFormatError, FrameParser, Rejected
 from .keypad import ACTIONS, DEFAULT_KEYS, DEFAULT_RATINGS, RATINGS, KeypadListener
 from .modbus import ModbusDisplays, RegisterMap
-from .sign_settings import (
-    BusSettings,
-    DisplaySettings,
-    FramedDisplaySettings,
-    ModbusDisplaySettings,
-    PadSettings,
-    VfdSettings,
-)
 from .site import (
     DISPLAY_PROTOCOLS,
     DisplayProtocol,
@@ -42,25 +34,19 @@ __all__ = [
     "FRAME_PRESETS",
     "RATINGS",
     "BusDisplays",
-    "BusSettings",
     "DecodedFrame",
     "Display",
     "DisplayProtocol",
-    "DisplaySettings",
     "FrameFormat",
     "FrameFormatError",
     "FrameParser",
-    "FramedDisplaySettings",
     "FramedDisplays",
     "KeypadListener",
-    "ModbusDisplaySettings",
     "ModbusDisplays",
-    "PadSettings",
     "RegisterMap",
     "Rejected",
     "SerialDevices",
     "VfdDisplay",
-    "VfdSettings",
     "check_serial_device",
     "device_settings",
     "known_protocols",

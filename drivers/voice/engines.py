@@ -50,6 +50,39 @@ class EngineError(RuntimeError):
     """Synthesis failed (engine missing, non-zero exit, timeout, empty output)."""
 
 
+def run_tool(
+    argv: list[str],
+    *,
+    what: str,
+    timeout: float,
+    error: type[Exception],
+    stdin: bytes | None = None,
+    missing: str = "",
+) -> None:
+    """Run an outside program (espeak-ng, a player) to its end; any failure is one ``error`` line.
+
+    Its output is not wanted, its stderr only for the message: a voice that
+    cannot be made or played is reported per announcement, never raised raw.
+    """
+    try:
+        feed: dict[str, Any] = {"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}
+        done = subprocess.run(
+            argv,
+            **feed,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise error(f"{what} not found{missing}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"{what} took more than {timeout:.1f} s") from exc
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", "replace").strip()
+        raise error(f"{what} exited {done.returncode}: {err[:200]}")
+
+
 class Engine(Protocol):
     name: str
 
@@ -185,21 +218,14 @@ class EspeakEngine:
         self.check_voice(_voice_for(self.voices, lang))
         cmd = self.command(lang, out_path)
         self.last_command = cmd
-        try:
-            done = subprocess.run(
-                cmd,
-                input=speech_text(text, lang).encode("utf-8"),
-                capture_output=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise EngineError(f"{self.executable} not found: install espeak-ng") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise EngineError(f"{self.executable} took more than {self.timeout:g} s") from exc
-        if done.returncode != 0:
-            err = done.stderr.decode("utf-8", "replace").strip()
-            raise EngineError(f"{self.executable} exited {done.returncode}: {err[:200]}")
+        run_tool(
+            cmd,
+            what=self.executable,
+            timeout=self.timeout,
+            error=EngineError,
+            stdin=speech_text(text, lang).encode("utf-8"),
+            missing=": install espeak-ng",
+        )
         _check_output(out_path, self.executable)
 
 

@@ -11,13 +11,12 @@ to the lobby screens).
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engines import copy_into
+from .engines import copy_into, run_tool
 from .settings import VoiceSettings
 
 #: Tried in order when a PlayerSink names no command. aplay also reaches PulseAudio or
@@ -61,22 +60,7 @@ class PlayerSink:
 
     def deliver(self, path: str | Path, duration: float) -> None:
         argv = self.argv(path)
-        try:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                timeout=duration + self.grace,
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise SinkError(f"player {argv[0]!r} not found") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise SinkError(f"player {argv[0]!r} took more than {duration + self.grace:.1f} s") from exc
-        if done.returncode != 0:
-            err = done.stderr.decode("utf-8", "replace").strip()
-            raise SinkError(f"player {argv[0]!r} exited {done.returncode}: {err[:200]}")
+        run_tool(argv, what=f"player {argv[0]!r}", timeout=duration + self.grace, error=SinkError)
 
 
 @dataclass(frozen=True)
