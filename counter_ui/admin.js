@@ -126,13 +126,13 @@
   var socket = null;
   var pollTimer = null;
   var online = null;       // live link state for the lamp; null before the first try
-  var message = null;      // {kind, text(), code} in #banner
+  var banner = Q.messageBanner("#banner");   // {kind, text(), code}
   var login = null;        // QCall.staffLogin: the form and the kept session
 
   function init() {
     Q.i18n(WORDS, "qcall.admin.lang");
     Q.translatePage();
-    Q.onLang(function () { drawAll(); drawMessage(); });
+    Q.onLang(function () { drawAll(); banner.draw(); });
     $("#login-lang").addEventListener("click", Q.toggleLang);
     $("#lang-switch").addEventListener("click", Q.toggleLang);
     login = Q.staffLogin({
@@ -196,7 +196,7 @@
     Q.api("GET", "/devices").then(function (res) {
       if (session !== me) return;
       devices = (res && res.devices) || [];
-      if (message && message.code) setMessage(null);   // we are back
+      if (banner.code()) setMessage(null);   // we are back
       drawDevices();
     }, failed).then(function () {
       if (session === me) pollTimer = setTimeout(poll, POLL_MS);
@@ -354,12 +354,7 @@
 
   /* -- messages ------------------------------------------------------ */
 
-  function setMessage(kind, text, code) {
-    message = kind ? { kind: kind, text: text, code: code || null } : null;
-    drawMessage();
-  }
-
-  function drawMessage() { Q.banner("#banner", message); }
+  function setMessage(kind, text, code) { banner.set(kind, text, code); }
 
   init();
 })();

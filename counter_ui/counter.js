@@ -160,7 +160,7 @@
   var busy = false;        // an action is in flight: every action button is off
   var socket = null;
   var pollTimer = null;
-  var message = null;      // {kind, text()} shown in the banner
+  var banner = Q.messageBanner("#banner");   // {kind, text(), code}
   var online = null;       // live link state for the lamp; null before the first try
   var login = null;        // QCall.staffLogin: the form and the kept session
 
@@ -170,7 +170,7 @@
   function init() {
     Q.i18n(WORDS, "qcall.counter.lang");
     Q.translatePage();
-    Q.onLang(function () { drawAll(); drawMessage(); });
+    Q.onLang(function () { drawAll(); banner.draw(); });
     $("#login-lang").addEventListener("click", Q.toggleLang);
     $("#lang-switch").addEventListener("click", Q.toggleLang);
     login = Q.staffLogin({
@@ -243,7 +243,7 @@
       if (!session || session.counter !== n) return;
       view = res.counter || view;
       waiting = res.waiting || [];
-      if (message && message.code === "network") setMessage(null);   // we are back
+      if (banner.code() === "network") setMessage(null);   // we are back
       drawAll();
     }, failed).then(function () {
       if (session) pollTimer = setTimeout(refresh, POLL_MS);
@@ -511,12 +511,7 @@
   /* -- messages -------------------------------------------------------- */
 
   /** kind: ok | info | warn | error; text is a function so a language switch re-words it. */
-  function setMessage(kind, text, code) {
-    message = kind ? { kind: kind, text: text, code: code || null } : null;
-    drawMessage();
-  }
-
-  function drawMessage() { Q.banner("#banner", message); }
+  function setMessage(kind, text, code) { banner.set(kind, text, code); }
 
   init();
 })();

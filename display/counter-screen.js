@@ -81,12 +81,8 @@
 
   function draw(snap) {
     if (!snap) return;
-    var counter = Q.findCounter(snap, counterNo);
-    if (!counter) {
-      Q.showSetup("setup.unknown_counter", { n: counterNo });
-      return;
-    }
-    Q.show("#setup", false);
+    var counter = Q.screenCounter(snap, counterNo);
+    if (!counter) return;
     showName(counter);
     drawCurrent(counter);
     drawNext(counter, snap.services || []);

@@ -76,11 +76,8 @@
 
   function draw(snap) {
     if (!snap) return;
-    var counter = Q.findCounter(snap, counterNo);
-    if (!counter) {
-      Q.showSetup("setup.unknown_counter", { n: counterNo });
-      return;
-    }
+    var counter = Q.screenCounter(snap, counterNo);
+    if (!counter) return;
     showName(counter, snap.site);
   }
 

@@ -633,6 +633,24 @@
     el.hidden = false;
   }
 
+  /**
+   * A page's message banner with its state: set(kind, text(), code) shows
+   * (kind null hides), code() is the shown message's code, draw() re-words it
+   * after a language switch.
+   */
+  function messageBanner(el) {
+    var message = null;
+    function draw() { banner(el, message); }
+    return {
+      set: function (kind, text, code) {
+        message = kind ? { kind: kind, text: text, code: code || null } : null;
+        draw();
+      },
+      code: function () { return message ? message.code : null; },
+      draw: draw
+    };
+  }
+
   /** The connection lamp: connected or not; hidden while `online` is null (no try yet). */
   function connLamp(el, online) {
     if (typeof el === "string") el = $(el);
@@ -658,6 +676,20 @@
     return found;
   }
 
+  /**
+   * The counter this device screen shows (?counter=N) in a snapshot; when the
+   * hub has no such counter, the #setup notice says so and the result is null.
+   */
+  function screenCounter(snap, number) {
+    var counter = findCounter(snap, number);
+    if (!counter) {
+      showSetup("setup.unknown_counter", { n: number });
+      return null;
+    }
+    show("#setup", false);
+    return counter;
+  }
+
   /** A counter's name in language l; before the snapshot (no counter yet) "3号窗口" / "Counter 3". */
   function counterName(counter, number, l) {
     return counter ? name(counter, l) : t("counter.default_name", { n: number || "" }, l);
@@ -679,7 +711,7 @@
     connect: connect,
     formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
     staffLogin: staffLogin,
-    urlCounter: urlCounter, findCounter: findCounter, counterName: counterName, showSetup: showSetup,
-    debounce: debounce, each: each, $: $, show: show, banner: banner, connLamp: connLamp
+    urlCounter: urlCounter, findCounter: findCounter, screenCounter: screenCounter, counterName: counterName, showSetup: showSetup,
+    debounce: debounce, each: each, $: $, show: show, banner: banner, messageBanner: messageBanner, connLamp: connLamp
   };
 })(window);

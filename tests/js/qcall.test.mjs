@@ -41,7 +41,7 @@ function fakeSocket() {
 }
 
 /** A fresh page: qcall.js loaded into its own context. Returns {QCall, win, sockets, timers}. */
-function load({ language = "zh-CN", stored = {} } = {}) {
+function load({ language = "zh-CN", stored = {}, elements = {} } = {}) {
   const storage = { ...stored };
   const sockets = [];
   const timers = [];
@@ -51,7 +51,7 @@ function load({ language = "zh-CN", stored = {} } = {}) {
     document: {
       documentElement: { lang: "" },
       body,
-      querySelector: () => null,
+      querySelector: (selector) => elements[selector] || null,
       querySelectorAll: () => [],
     },
     navigator: { language },
@@ -259,4 +259,38 @@ test("a visitor's phone gets no snapshot: it is connected on connect", () => {
   QCall.connect({ ticket: "abc" }, {});
   sockets[0].fire("connect");
   assert.equal(body.getAttribute("data-live"), "connected");
+});
+
+// -- shared page pieces ------------------------------------------------------------------------
+
+test("a message banner shows, re-words on draw(), reports its code and hides on set(null)", () => {
+  const el = element();
+  const { QCall } = load({ elements: { "#banner": el } });
+  let words = "网络中断";
+  const banner = QCall.messageBanner("#banner");
+  assert.equal(banner.code(), null);
+  banner.set("warn", () => words, "network");
+  assert.equal(el.hidden, false);
+  assert.equal(el.className, "banner warn");
+  assert.equal(el.textContent, "网络中断");
+  assert.equal(banner.code(), "network");
+  words = "Network down";
+  banner.draw();
+  assert.equal(el.textContent, "Network down");
+  banner.set(null);
+  assert.equal(el.hidden, true);
+  assert.equal(banner.code(), null);
+});
+
+test("a device screen's counter: found hides the setup notice, missing shows it in both languages", () => {
+  const setup = element();
+  const title = element();
+  const { QCall } = load({ elements: { "#setup": setup, "#setup-title": title } });
+  const snap = { counters: [{ number: 3, name_zh: "3号窗口", name_en: "Counter 3" }] };
+  assert.equal(QCall.screenCounter(snap, 7), null);
+  assert.equal(setup.hidden, false);
+  assert.match(title.innerHTML, /^setup.unknown_counter <span/);  // the page supplies the words
+  assert.match(title.innerHTML, /class="en"/);
+  assert.equal(QCall.screenCounter(snap, 3).number, 3);
+  assert.equal(setup.hidden, true);
 });
