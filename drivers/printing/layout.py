@@ -188,6 +188,17 @@ def encode_line(text: str) -> bytes:
     return CHINESE_ON + text.encode("gb18030") + CHINESE_OFF
 
 
+def send_raw(printer: Escpos, data: bytes) -> None:
+    """Write ESC/POS bytes to ``printer`` exactly as they are.
+
+    python-escpos (3.1) has no public method for that: ``text()`` re-encodes through
+    its code-page guesser, and the byte sink every printer class implements (Dummy,
+    Serial, Network, Usb, File; ours in ``connectors`` inherit theirs) is the
+    protected ``_raw``. This adapter is the one place that calls it.
+    """
+    printer._raw(data)  # noqa: SLF001  python-escpos's only raw write; see the docstring
+
+
 def write_ticket(printer: Escpos, ticket: PrintTicket, options: LayoutOptions) -> None:
     """Send one ticket through a python-escpos printer object, ending with exactly one cut.
 
@@ -196,23 +207,24 @@ def write_ticket(printer: Escpos, ticket: PrintTicket, options: LayoutOptions) -
     is set explicitly for each line and reset at the end.
     """
     _declare_paper_width(printer, options)
-    raw = printer._raw
     for block in ticket_blocks(ticket, options):
         if isinstance(block, TextBlock):
             _write_text(printer, block, options)
         elif isinstance(block, RuleBlock):
             rule = b"-" * COLUMNS[options.paper_mm]
-            raw(ALIGN["center"] + CHAR_SIZE + b"\x00" + ESC + b"M\x00" + ESC + b"E\x00" + rule + LF)
+            send_raw(
+                printer, ALIGN["center"] + CHAR_SIZE + b"\x00" + ESC + b"M\x00" + ESC + b"E\x00" + rule + LF
+            )
         elif isinstance(block, QRBlock):
-            raw(ALIGN["center"])
+            send_raw(printer, ALIGN["center"])
             if options.qr == "native":
                 printer.qr(block.payload, ec=QR_ECLEVEL_M, size=QR_MODULE_DOTS[options.paper_mm], native=True)
-                raw(LF)
+                send_raw(printer, LF)
             else:
                 printer.image(_full_width(qr_image(block.payload, options), options.dots))
         elif isinstance(block, LogoBlock):
             printer.image(_full_width(logo_image(block.path, options), options.dots))
-    raw(CHAR_SIZE + b"\x00" + ESC + b"E\x00" + ESC + b"M\x00" + ALIGN["left"])
+    send_raw(printer, CHAR_SIZE + b"\x00" + ESC + b"E\x00" + ESC + b"M\x00" + ALIGN["left"])
     printer.cut()  # feeds past the cutter (ESC d 6), then one GS V
 
 
@@ -220,10 +232,10 @@ def _write_text(printer: Escpos, block: TextBlock, options: LayoutOptions) -> No
     mode = ALIGN["center"] + ESC + b"M" + (b"\x01" if block.small else b"\x00")
     mode += ESC + b"E" + (b"\x01" if block.bold else b"\x00")
     if options.chinese == "raster" and not block.text.isascii():
-        printer._raw(mode + CHAR_SIZE + b"\x00")
+        send_raw(printer, mode + CHAR_SIZE + b"\x00")
         printer.image(text_image(block, options))
         return
-    printer._raw(mode + CHAR_SIZE + bytes((size_byte(block.size),)) + encode_line(block.text) + LF)
+    send_raw(printer, mode + CHAR_SIZE + bytes((size_byte(block.size),)) + encode_line(block.text) + LF)
 
 
 def _declare_paper_width(printer: Escpos, options: LayoutOptions) -> None:

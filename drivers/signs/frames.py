@@ -175,6 +175,95 @@ def merged_spec(
     return {**base, **own}
 
 
+_SPEC_KEYS = {
+    "layout", "header", "trailer", "address", "commands", "length", "payload_size", "max_payload",
+    "encoding", "text_width", "align", "checksum", "ack", "nak", "description",
+}  # fmt: skip
+
+
+def _parse_layout(spec: Mapping[str, Any]) -> list[str]:
+    """The description's ``layout``, checked: known fields, each once, starting with the header."""
+    layout = list(spec.get("layout", ()))
+    for field in layout:
+        if field not in FIELDS:
+            raise FrameFormatError(f"layout: unknown field {field!r}; expected some of {list(FIELDS)}")
+    if len(set(layout)) != len(layout) or "address" not in layout or "payload" not in layout:
+        raise FrameFormatError("layout: each field once, with at least 'address' and 'payload'")
+    if not layout or layout[0] != "header" or not spec.get("header"):
+        raise FrameFormatError("header: a frame starts with header bytes (they are how a frame is found)")
+    return layout
+
+
+def _parse_address(spec: Mapping[str, Any]) -> tuple[str, int]:
+    """``address`` → (format, size): ("byte", 1), ("ascii", 1-4) or ("hex", 1-4)."""
+    address = str(spec.get("address", "byte"))
+    match = re.fullmatch(r"(ascii|hex)([1-4])", address)
+    if address == "byte":
+        return "byte", 1
+    if match:
+        return match.group(1), int(match.group(2))
+    raise FrameFormatError(f"address: 'byte', 'ascii2', 'ascii3' or 'hex2', got {address!r}")
+
+
+def _command_size(commands: Mapping[str, bytes]) -> int:
+    """The size of the command field: all commands must have it."""
+    sizes = {len(v) for v in commands.values()}
+    if len(sizes) != 1 or 0 in sizes:
+        raise FrameFormatError("commands: 'command' in the layout needs commands of one size")
+    return sizes.pop()
+
+
+def _parse_length(spec: Mapping[str, Any], layout: list[str]) -> dict[str, Any] | None:
+    """The length field's description (None without a length field in the layout)."""
+    if "length" not in layout:
+        return None
+    length = dict(spec.get("length") or {})
+    size = int(length.get("size", 1))
+    fmt = length.get("format", "binary")
+    covers = list(length.get("covers", ["payload"]))
+    if fmt not in ("binary", "ascii") or not 1 <= size <= 4:
+        raise FrameFormatError("length: size 1-4, format 'binary' or 'ascii'")
+    for field in covers:
+        if field not in layout:
+            raise FrameFormatError(f"length.covers: {field!r} is not in the layout")
+    return {
+        "size": size,
+        "format": fmt,
+        "covers": covers,
+        "byteorder": length.get("byteorder", "big"),
+        "adjust": int(length.get("adjust", 0)),
+    }
+
+
+def _parse_checksum(spec: Mapping[str, Any], layout: list[str]) -> dict[str, Any] | None:
+    """The checksum's description (None without a checksum field, or with kind "none")."""
+    if "checksum" not in layout:
+        return None
+    checksum = dict(spec.get("checksum") or {})
+    kind = checksum.get("kind", "sum8")
+    if kind == "none":
+        return None
+    if kind not in CHECKSUMS:
+        raise FrameFormatError(f"checksum.kind: one of {[*CHECKSUMS, 'none']}, got {kind!r}")
+    function, size, byteorder = CHECKSUMS[kind]
+    fmt = checksum.get("format", "binary")
+    if fmt not in ("binary", "ascii-hex"):
+        raise FrameFormatError("checksum.format: 'binary' or 'ascii-hex'")
+    covers = list(checksum.get("covers", [f for f in layout if f not in ("header", "checksum")]))
+    for field in covers:
+        if field not in layout or field == "checksum":
+            raise FrameFormatError(f"checksum.covers: {field!r} is not a field before the checksum")
+    return {
+        "kind": kind,
+        "function": function,
+        "size": size * (2 if fmt == "ascii-hex" else 1),
+        "value_size": size,
+        "format": fmt,
+        "byteorder": checksum.get("byteorder", byteorder),
+        "covers": covers,
+    }
+
+
 class FrameFormat:
     """One vendor's frame: build frames, parse them, describe the ACK."""
 
@@ -182,62 +271,19 @@ class FrameFormat:
         spec = dict(spec)
         self.name = name or str(spec.pop("name", "custom"))
         spec.pop("name", None)
-        unknown = set(spec) - {
-            "layout", "header", "trailer", "address", "commands", "length", "payload_size", "max_payload",
-            "encoding", "text_width", "align", "checksum", "ack", "nak", "description",
-        }  # fmt: skip
+        unknown = set(spec) - _SPEC_KEYS
         if unknown:
             raise FrameFormatError(f"frame {self.name}: unknown key(s) {sorted(unknown)}")
-        layout = list(spec.get("layout", ()))
-        for field in layout:
-            if field not in FIELDS:
-                raise FrameFormatError(f"layout: unknown field {field!r}; expected some of {list(FIELDS)}")
-        if len(set(layout)) != len(layout) or "address" not in layout or "payload" not in layout:
-            raise FrameFormatError("layout: each field once, with at least 'address' and 'payload'")
-        if not layout or layout[0] != "header" or not spec.get("header"):
-            raise FrameFormatError("header: a frame starts with header bytes (they are how a frame is found)")
+        layout = _parse_layout(spec)
         self.layout = layout
         self.header = parse_hex(spec["header"], "header")
         self.trailer = parse_hex(spec["trailer"], "trailer") if "trailer" in layout else b""
         if "trailer" in layout and not self.trailer:
             raise FrameFormatError("trailer: 'trailer' is in the layout but has no bytes")
-
-        address = str(spec.get("address", "byte"))
-        match = re.fullmatch(r"(ascii|hex)([1-4])", address)
-        if address == "byte":
-            self.address_format, self.address_size = "byte", 1
-        elif match:
-            self.address_format, self.address_size = match.group(1), int(match.group(2))
-        else:
-            raise FrameFormatError(f"address: 'byte', 'ascii2', 'ascii3' or 'hex2', got {address!r}")
-
+        self.address_format, self.address_size = _parse_address(spec)
         self.commands = {k: parse_hex(v, f"commands.{k}") for k, v in dict(spec.get("commands", {})).items()}
-        if "command" in layout:
-            sizes = {len(v) for v in self.commands.values()}
-            if len(sizes) != 1 or 0 in sizes:
-                raise FrameFormatError("commands: 'command' in the layout needs commands of one size")
-            self.command_size = sizes.pop()
-        else:
-            self.command_size = 0
-
-        self.length = None
-        if "length" in layout:
-            length = dict(spec.get("length") or {})
-            size = int(length.get("size", 1))
-            fmt = length.get("format", "binary")
-            covers = list(length.get("covers", ["payload"]))
-            if fmt not in ("binary", "ascii") or not 1 <= size <= 4:
-                raise FrameFormatError("length: size 1-4, format 'binary' or 'ascii'")
-            for field in covers:
-                if field not in layout:
-                    raise FrameFormatError(f"length.covers: {field!r} is not in the layout")
-            self.length = {
-                "size": size,
-                "format": fmt,
-                "covers": covers,
-                "byteorder": length.get("byteorder", "big"),
-                "adjust": int(length.get("adjust", 0)),
-            }
+        self.command_size = _command_size(self.commands) if "command" in layout else 0
+        self.length = _parse_length(spec, layout)
         self.payload_size = spec.get("payload_size")
         self.max_payload = int(spec.get("max_payload", 255))
         self.encoding = str(spec.get("encoding", "ascii")).lower()
@@ -247,34 +293,7 @@ class FrameFormat:
         self.align = spec.get("align", "left")
         if self.align not in ("left", "right", "center"):
             raise FrameFormatError(f"align: 'left', 'right' or 'center', got {self.align!r}")
-
-        self.checksum = None
-        if "checksum" in layout:
-            checksum = dict(spec.get("checksum") or {})
-            kind = checksum.get("kind", "sum8")
-            if kind != "none":
-                if kind not in CHECKSUMS:
-                    raise FrameFormatError(f"checksum.kind: one of {[*CHECKSUMS, 'none']}, got {kind!r}")
-                function, size, byteorder = CHECKSUMS[kind]
-                fmt = checksum.get("format", "binary")
-                if fmt not in ("binary", "ascii-hex"):
-                    raise FrameFormatError("checksum.format: 'binary' or 'ascii-hex'")
-                covers = list(checksum.get("covers", [f for f in layout if f not in ("header", "checksum")]))
-                for field in covers:
-                    if field not in layout or field == "checksum":
-                        raise FrameFormatError(
-                            f"checksum.covers: {field!r} is not a field before the checksum"
-                        )
-                self.checksum = {
-                    "kind": kind,
-                    "function": function,
-                    "size": size * (2 if fmt == "ascii-hex" else 1),
-                    "value_size": size,
-                    "format": fmt,
-                    "byteorder": checksum.get("byteorder", byteorder),
-                    "covers": covers,
-                }
-
+        self.checksum = _parse_checksum(spec, layout)
         self.ack, self.ack_command = self._reply(spec.get("ack"), "ack")
         self.nak, self.nak_command = self._reply(spec.get("nak"), "nak")
         self._check_payload_end()
@@ -293,8 +312,12 @@ class FrameFormat:
             return None, command
         return parse_hex(value, key), None
 
-    def _field_size(self, field: str) -> int | None:
-        """The fixed size of a field (None for the payload without payload_size)."""
+    def field_size(self, field: str) -> int | None:
+        """The fixed size of a field (None for the payload without payload_size).
+
+        Public because the frame parser and the virtual bus (which corrupts checksums
+        on purpose) need to know where each field sits in a frame.
+        """
         return {
             "header": len(self.header),
             "trailer": len(self.trailer),
@@ -411,7 +434,7 @@ class FrameFormat:
             total += (
                 payload_len
                 if field == "payload"
-                else len(parts.get(field, b"")) or (self._field_size(field) or 0)
+                else len(parts.get(field, b"")) or (self.field_size(field) or 0)
             )
         return total
 
@@ -453,8 +476,11 @@ class FrameFormat:
         found = self.parser().feed(data)
         return found[0] if found else None
 
-    def _try(self, buf: bytes | bytearray) -> tuple[str, int, DecodedFrame | Rejected | None]:
+    def parse_at_start(self, buf: bytes | bytearray) -> tuple[str, int, DecodedFrame | Rejected | None]:
         """Parse a frame at the start of ``buf`` (which starts with the header).
+
+        The step :class:`FrameParser` takes each time it has found a header (public
+        for it); ``decode`` is the simpler entry point for one whole frame.
 
         Returns ("need", 0, None) for more bytes, ("framing", 0, None) when this
         is no frame, or ("frame"|"rejected", used, result).
@@ -465,7 +491,7 @@ class FrameFormat:
         for index, field in enumerate(self.layout):
             if field == "payload":
                 if payload_len is None:  # the trailer ends the frame
-                    tail = sum(self._field_size(f) or 0 for f in self.layout[index + 1 :])
+                    tail = sum(self.field_size(f) or 0 for f in self.layout[index + 1 :])
                     start = pos + tail - len(self.trailer)
                     end = buf.find(self.trailer, start)
                     if end < 0:
@@ -475,7 +501,7 @@ class FrameFormat:
                     return "framing", 0, None
                 size = payload_len
             else:
-                size = self._field_size(field) or 0
+                size = self.field_size(field) or 0
             if len(buf) < pos + size:
                 return _NEED
             raw = bytes(buf[pos : pos + size])
@@ -534,7 +560,7 @@ class FrameParser:
         self._buf = bytearray()
         self._limit = (
             len(fmt.header)
-            + sum(fmt._field_size(f) or 0 for f in fmt.layout if f != "payload")
+            + sum(fmt.field_size(f) or 0 for f in fmt.layout if f != "payload")
             + (fmt.payload_size if fmt.payload_size is not None else fmt.max_payload)
         )
 
@@ -562,7 +588,7 @@ class FrameParser:
             if start:
                 self.noise += start
                 del buf[:start]
-            state, used, result = self.format._try(buf)
+            state, used, result = self.format.parse_at_start(buf)
             if state == "need":
                 if len(buf) > self._limit:  # longer than any frame: the header was noise
                     self.noise += 1

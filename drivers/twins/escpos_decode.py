@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -295,6 +295,11 @@ def _le(data: bytes | bytearray, start: int, count: int) -> int:
     return int.from_bytes(data[start : start + count], "little")
 
 
+# A command handler: given the stream and the position of its ESC / GS byte, it acts on
+# the command and returns the position after it (or raises _Incomplete).
+_Handler: TypeAlias = "Callable[[EscPosDecoder, bytes, int], int]"
+
+
 class EscPosDecoder:
     """Streaming ESC/POS decoder: :meth:`feed` bytes as they arrive, in chunks of any size.
 
@@ -508,72 +513,101 @@ class EscPosDecoder:
     def _esc(self, buf: bytes, pos: int) -> int:
         self._need(buf, pos + 2)
         c = buf[pos + 1]
-        if c == 0x40:  # ESC @
-            self._apply(self._initialize)
-            return pos + 2
-        if c in (0x21, 0x61, 0x45, 0x33, 0x64, 0x4A, 0x74, 0x75):
-            self._need(buf, pos + 3)
-            n = buf[pos + 2]
-            if c == 0x21:  # ESC ! n print modes
-                self._apply(self._esc_bang, n)
-            elif c == 0x61:  # ESC a n
-                self._apply(self._set_align, n)
-            elif c == 0x45:  # ESC E n
-                self._apply(setattr, self, "bold", bool(n & 1))
-            elif c == 0x33:  # ESC 3 n
-                self._apply(setattr, self, "line_spacing", n)
-            elif c == 0x64:  # ESC d n print and feed n lines
-                self._apply(self._feed_dots, n * self.line_spacing)
-            elif c == 0x4A:  # ESC J n print and feed n dots
-                self._apply(self._feed_dots, n)
-            elif c == 0x74:  # ESC t n code page
-                self._apply(setattr, self, "code_page", n)
-            else:  # ESC u n transmit peripheral device status
-                self._control("ESC u", n, buf[pos : pos + 3])
-            return pos + 3
-        if c == 0x32:  # ESC 2
-            self._apply(setattr, self, "line_spacing", DEFAULT_LINE_SPACING)
-            return pos + 2
-        if c == 0x76:  # ESC v transmit paper sensor status
-            self._control("ESC v", 0, buf[pos : pos + 2])
-            return pos + 2
-        if c in (0x69, 0x6D):  # ESC i / ESC m: obsolete full / partial cut
-            self._apply(self._cut, "full" if c == 0x69 else "partial")
-            return pos + 2
-        if c == 0x70:  # ESC p m t1 t2 drawer kick
-            self._need(buf, pos + 5)
-            self._control("ESC p", buf[pos + 2], buf[pos : pos + 5])
-            return pos + 5
-        if c == 0x2A:  # ESC * m nL nH d... column bit image
-            self._need(buf, pos + 5)
-            m, columns = buf[pos + 2], _le(buf, pos + 3, 2)
-            rows = 24 if m in (32, 33) else 8
-            end = pos + 5 + columns * rows // 8
-            self._need(buf, end)
-            self._apply(self._column_image, m, columns, buf[pos + 5 : end])
-            return end
-        if c == 0x26:  # ESC & y c1 c2 [x d1..d(y*x)]... user-defined characters
-            self._need(buf, pos + 5)
-            y, c1, c2 = buf[pos + 2], buf[pos + 3], buf[pos + 4]
-            end = pos + 5
-            for _ in range(max(0, c2 - c1 + 1)):
-                self._need(buf, end + 1)
-                end += 1 + y * buf[end]
-            self._need(buf, end)
-            return end
-        if c == 0x44:  # ESC D n1..nk NUL
-            return self._until_nul(buf, pos + 2, limit=33)
-        if c == 0x28:  # ESC ( fn pL pH ...
-            self._need(buf, pos + 5)
-            end = pos + 5 + _le(buf, pos + 3, 2)
-            self._need(buf, end)
-            return end
+        handler = self._ESC_HANDLERS.get(c)
+        if handler is not None:
+            return handler(self, buf, pos)
         length = self._ESC_FIXED.get(c)
         if length is None:
             self._apply(self._warn, f"unknown command ESC 0x{c:02X}")
             return pos + 2
         self._need(buf, pos + length)
         return pos + length
+
+    def _arg(self, buf: bytes, pos: int) -> int:
+        """The one parameter byte ``n`` of a three-byte command ``X c n`` starting at ``pos``."""
+        self._need(buf, pos + 3)
+        return buf[pos + 2]
+
+    def _esc_initialize(self, buf: bytes, pos: int) -> int:  # ESC @
+        self._apply(self._initialize)
+        return pos + 2
+
+    def _esc_print_modes(self, buf: bytes, pos: int) -> int:  # ESC ! n
+        self._apply(self._esc_bang, self._arg(buf, pos))
+        return pos + 3
+
+    def _esc_align(self, buf: bytes, pos: int) -> int:  # ESC a n
+        self._apply(self._set_align, self._arg(buf, pos))
+        return pos + 3
+
+    def _esc_bold(self, buf: bytes, pos: int) -> int:  # ESC E n
+        self._apply(setattr, self, "bold", bool(self._arg(buf, pos) & 1))
+        return pos + 3
+
+    def _esc_line_spacing(self, buf: bytes, pos: int) -> int:  # ESC 3 n
+        self._apply(setattr, self, "line_spacing", self._arg(buf, pos))
+        return pos + 3
+
+    def _esc_default_line_spacing(self, buf: bytes, pos: int) -> int:  # ESC 2
+        self._apply(setattr, self, "line_spacing", DEFAULT_LINE_SPACING)
+        return pos + 2
+
+    def _esc_feed_lines(self, buf: bytes, pos: int) -> int:  # ESC d n print and feed n lines
+        self._apply(self._feed_dots, self._arg(buf, pos) * self.line_spacing)
+        return pos + 3
+
+    def _esc_feed_dots(self, buf: bytes, pos: int) -> int:  # ESC J n print and feed n dots
+        self._apply(self._feed_dots, self._arg(buf, pos))
+        return pos + 3
+
+    def _esc_code_page(self, buf: bytes, pos: int) -> int:  # ESC t n
+        self._apply(setattr, self, "code_page", self._arg(buf, pos))
+        return pos + 3
+
+    def _esc_peripheral_status(self, buf: bytes, pos: int) -> int:  # ESC u n transmit peripheral status
+        self._control("ESC u", self._arg(buf, pos), buf[pos : pos + 3])
+        return pos + 3
+
+    def _esc_paper_status(self, buf: bytes, pos: int) -> int:  # ESC v transmit paper sensor status
+        self._control("ESC v", 0, buf[pos : pos + 2])
+        return pos + 2
+
+    def _esc_obsolete_cut(self, buf: bytes, pos: int) -> int:  # ESC i / ESC m: full / partial cut
+        self._apply(self._cut, "full" if buf[pos + 1] == 0x69 else "partial")
+        return pos + 2
+
+    def _esc_drawer_kick(self, buf: bytes, pos: int) -> int:  # ESC p m t1 t2
+        self._need(buf, pos + 5)
+        self._control("ESC p", buf[pos + 2], buf[pos : pos + 5])
+        return pos + 5
+
+    def _esc_column_image(self, buf: bytes, pos: int) -> int:  # ESC * m nL nH d...
+        self._need(buf, pos + 5)
+        m, columns = buf[pos + 2], _le(buf, pos + 3, 2)
+        rows = 24 if m in (32, 33) else 8
+        end = pos + 5 + columns * rows // 8
+        self._need(buf, end)
+        self._apply(self._column_image, m, columns, buf[pos + 5 : end])
+        return end
+
+    def _esc_user_characters(self, buf: bytes, pos: int) -> int:  # ESC & y c1 c2 [x d1..d(y*x)]...
+        self._need(buf, pos + 5)
+        y, c1, c2 = buf[pos + 2], buf[pos + 3], buf[pos + 4]
+        end = pos + 5
+        for _ in range(max(0, c2 - c1 + 1)):
+            self._need(buf, end + 1)
+            end += 1 + y * buf[end]
+        self._need(buf, end)
+        return end
+
+    def _esc_tab_positions(self, buf: bytes, pos: int) -> int:  # ESC D n1..nk NUL
+        return self._until_nul(buf, pos + 2, limit=33)
+
+    def _skip_length_prefixed(self, buf: bytes, pos: int) -> int:  # X ( fn pL pH ... (ignored)
+        self._need(buf, pos + 5)
+        end = pos + 5 + _le(buf, pos + 3, 2)
+        self._need(buf, end)
+        return end
 
     _GS_FIXED: ClassVar[dict[int, int]] = {
         0x24: 4,  # GS $ nL nH
@@ -602,97 +636,9 @@ class EscPosDecoder:
     def _gs(self, buf: bytes, pos: int) -> int:
         self._need(buf, pos + 2)
         c = buf[pos + 1]
-        if c == 0x21:  # GS ! n character size
-            self._need(buf, pos + 3)
-            self._apply(self._set_size, buf[pos + 2])
-            return pos + 3
-        if c == 0x56:  # GS V m [n] cut
-            self._need(buf, pos + 3)
-            m = buf[pos + 2]
-            end = pos + 3 if m in (0, 1, 48, 49) else pos + 4
-            self._need(buf, end)
-            if m in (0, 48, 65, 97, 103):
-                mode = "full"
-            elif m in (1, 49, 66, 98, 104):
-                mode = "partial"
-            else:
-                self._apply(self._warn, f"unknown cut GS V {m}")
-                return end
-            if m in (65, 66):
-                self._apply(self._feed_dots, buf[pos + 3])
-            self._apply(self._cut, mode)
-            return end
-        if c == 0x72:  # GS r n transmit status
-            self._need(buf, pos + 3)
-            self._control("GS r", buf[pos + 2], buf[pos : pos + 3])
-            return pos + 3
-        if c == 0x49:  # GS I n transmit printer ID
-            self._need(buf, pos + 3)
-            self._control("GS I", buf[pos + 2], buf[pos : pos + 3])
-            return pos + 3
-        if c == 0x76:  # GS v 0 m xL xH yL yH d...
-            self._need(buf, pos + 8)
-            if buf[pos + 2] not in (0x30, 0x00):
-                self._apply(self._warn, f"unknown command GS v 0x{buf[pos + 2]:02X}")
-                return pos + 3
-            m, width_bytes, height = buf[pos + 3], _le(buf, pos + 4, 2), _le(buf, pos + 6, 2)
-            end = pos + 8 + width_bytes * height
-            self._need(buf, end)
-            self._apply(self._raster_image, m, width_bytes, height, buf[pos + 8 : end])
-            return end
-        if c == 0x6B:  # GS k barcode
-            self._need(buf, pos + 3)
-            m = buf[pos + 2]
-            if m <= 6:
-                end = self._until_nul(buf, pos + 3, limit=256)
-                data = buf[pos + 3 : end - 1]
-            else:
-                self._need(buf, pos + 4)
-                end = pos + 4 + buf[pos + 3]
-                self._need(buf, end)
-                data = buf[pos + 4 : end]
-            self._apply(self._barcode, BARCODE_KINDS.get(m, f"GS k {m}"), data)
-            return end
-        if c == 0x28:  # GS ( fn pL pH ...
-            self._need(buf, pos + 5)
-            fn_letter = buf[pos + 2]
-            end = pos + 5 + _le(buf, pos + 3, 2)
-            self._need(buf, end)
-            body = buf[pos + 5 : end]
-            if fn_letter == 0x6B:  # GS ( k: 2D codes
-                self._two_d(body, buf[pos:end])
-            elif fn_letter == 0x4C:  # GS ( L: graphics
-                self._apply(self._graphics, body)
-            return end
-        if c == 0x38:  # GS 8 fn p1 p2 p3 p4 ... (large-data form of GS ( fn)
-            self._need(buf, pos + 7)
-            end = pos + 7 + _le(buf, pos + 3, 4)
-            self._need(buf, end)
-            if buf[pos + 2] == 0x4C:
-                self._apply(self._graphics, buf[pos + 7 : end])
-            return end
-        if c == 0x2A:  # GS * x y d... define downloaded bit image
-            self._need(buf, pos + 4)
-            end = pos + 4 + buf[pos + 2] * buf[pos + 3] * 8
-            self._need(buf, end)
-            return end
-        if c == 0x51:  # GS Q 0 m xL xH yL yH d... variable vertical size bit image
-            self._need(buf, pos + 8)
-            end = pos + 8 + _le(buf, pos + 4, 2) * _le(buf, pos + 6, 2)
-            self._need(buf, end)
-            return end
-        if c == 0x67:  # GS g 0|2 m aL aH maintenance counter
-            self._need(buf, pos + 6)
-            return pos + 6
-        if c == 0x43:  # GS C counter printing
-            self._need(buf, pos + 3)
-            sub = buf[pos + 2]
-            length = {0x30: 5, 0x31: 9, 0x32: 5}.get(sub)
-            if length is None:
-                self._apply(self._warn, f"unsupported command GS C 0x{sub:02X}")
-                return pos + 3
-            self._need(buf, pos + length)
-            return pos + length
+        handler = self._GS_HANDLERS.get(c)
+        if handler is not None:
+            return handler(self, buf, pos)
         length = self._GS_FIXED.get(c)
         if length is None:
             self._apply(self._warn, f"unknown command GS 0x{c:02X}")
@@ -707,6 +653,140 @@ class EscPosDecoder:
         elif c == 0x2F:
             self._apply(self._warn, "GS / prints a downloaded bit image the twin does not keep")
         return pos + length
+
+    def _gs_size(self, buf: bytes, pos: int) -> int:  # GS ! n character size
+        self._apply(self._set_size, self._arg(buf, pos))
+        return pos + 3
+
+    def _gs_cut(self, buf: bytes, pos: int) -> int:  # GS V m [n]
+        m = self._arg(buf, pos)
+        end = pos + 3 if m in (0, 1, 48, 49) else pos + 4
+        self._need(buf, end)
+        if m in (0, 48, 65, 97, 103):
+            mode = "full"
+        elif m in (1, 49, 66, 98, 104):
+            mode = "partial"
+        else:
+            self._apply(self._warn, f"unknown cut GS V {m}")
+            return end
+        if m in (65, 66):
+            self._apply(self._feed_dots, buf[pos + 3])
+        self._apply(self._cut, mode)
+        return end
+
+    def _gs_status(self, buf: bytes, pos: int) -> int:  # GS r n transmit status
+        self._control("GS r", self._arg(buf, pos), buf[pos : pos + 3])
+        return pos + 3
+
+    def _gs_printer_id(self, buf: bytes, pos: int) -> int:  # GS I n transmit printer ID
+        self._control("GS I", self._arg(buf, pos), buf[pos : pos + 3])
+        return pos + 3
+
+    def _gs_raster_image(self, buf: bytes, pos: int) -> int:  # GS v 0 m xL xH yL yH d...
+        self._need(buf, pos + 8)
+        if buf[pos + 2] not in (0x30, 0x00):
+            self._apply(self._warn, f"unknown command GS v 0x{buf[pos + 2]:02X}")
+            return pos + 3
+        m, width_bytes, height = buf[pos + 3], _le(buf, pos + 4, 2), _le(buf, pos + 6, 2)
+        end = pos + 8 + width_bytes * height
+        self._need(buf, end)
+        self._apply(self._raster_image, m, width_bytes, height, buf[pos + 8 : end])
+        return end
+
+    def _gs_barcode(self, buf: bytes, pos: int) -> int:  # GS k m d... NUL / GS k m n d1..dn
+        m = self._arg(buf, pos)
+        if m <= 6:
+            end = self._until_nul(buf, pos + 3, limit=256)
+            data = buf[pos + 3 : end - 1]
+        else:
+            self._need(buf, pos + 4)
+            end = pos + 4 + buf[pos + 3]
+            self._need(buf, end)
+            data = buf[pos + 4 : end]
+        self._apply(self._barcode, BARCODE_KINDS.get(m, f"GS k {m}"), data)
+        return end
+
+    def _gs_function(self, buf: bytes, pos: int) -> int:  # GS ( fn pL pH ...
+        self._need(buf, pos + 5)
+        fn_letter = buf[pos + 2]
+        end = pos + 5 + _le(buf, pos + 3, 2)
+        self._need(buf, end)
+        body = buf[pos + 5 : end]
+        if fn_letter == 0x6B:  # GS ( k: 2D codes
+            self._two_d(body, buf[pos:end])
+        elif fn_letter == 0x4C:  # GS ( L: graphics
+            self._apply(self._graphics, body)
+        return end
+
+    def _gs_large_function(self, buf: bytes, pos: int) -> int:  # GS 8 fn p1 p2 p3 p4 ... (large GS ( fn)
+        self._need(buf, pos + 7)
+        end = pos + 7 + _le(buf, pos + 3, 4)
+        self._need(buf, end)
+        if buf[pos + 2] == 0x4C:
+            self._apply(self._graphics, buf[pos + 7 : end])
+        return end
+
+    def _gs_define_bit_image(self, buf: bytes, pos: int) -> int:  # GS * x y d... (not kept)
+        self._need(buf, pos + 4)
+        end = pos + 4 + buf[pos + 2] * buf[pos + 3] * 8
+        self._need(buf, end)
+        return end
+
+    def _gs_variable_bit_image(self, buf: bytes, pos: int) -> int:  # GS Q 0 m xL xH yL yH d... (not kept)
+        self._need(buf, pos + 8)
+        end = pos + 8 + _le(buf, pos + 4, 2) * _le(buf, pos + 6, 2)
+        self._need(buf, end)
+        return end
+
+    def _gs_maintenance_counter(self, buf: bytes, pos: int) -> int:  # GS g 0|2 m aL aH
+        self._need(buf, pos + 6)
+        return pos + 6
+
+    def _gs_counter_printing(self, buf: bytes, pos: int) -> int:  # GS C ...
+        sub = self._arg(buf, pos)
+        length = {0x30: 5, 0x31: 9, 0x32: 5}.get(sub)
+        if length is None:
+            self._apply(self._warn, f"unsupported command GS C 0x{sub:02X}")
+            return pos + 3
+        self._need(buf, pos + length)
+        return pos + length
+
+    # The commands with their own handler (length rules or effects of their own); the
+    # rest of ESC / GS is looked up in _ESC_FIXED / _GS_FIXED.
+    _ESC_HANDLERS: ClassVar[dict[int, _Handler]] = {
+        0x40: _esc_initialize,
+        0x21: _esc_print_modes,
+        0x61: _esc_align,
+        0x45: _esc_bold,
+        0x33: _esc_line_spacing,
+        0x64: _esc_feed_lines,
+        0x4A: _esc_feed_dots,
+        0x74: _esc_code_page,
+        0x75: _esc_peripheral_status,
+        0x32: _esc_default_line_spacing,
+        0x76: _esc_paper_status,
+        0x69: _esc_obsolete_cut,
+        0x6D: _esc_obsolete_cut,
+        0x70: _esc_drawer_kick,
+        0x2A: _esc_column_image,
+        0x26: _esc_user_characters,
+        0x44: _esc_tab_positions,
+        0x28: _skip_length_prefixed,
+    }
+    _GS_HANDLERS: ClassVar[dict[int, _Handler]] = {
+        0x21: _gs_size,
+        0x56: _gs_cut,
+        0x72: _gs_status,
+        0x49: _gs_printer_id,
+        0x76: _gs_raster_image,
+        0x6B: _gs_barcode,
+        0x28: _gs_function,
+        0x38: _gs_large_function,
+        0x2A: _gs_define_bit_image,
+        0x51: _gs_variable_bit_image,
+        0x67: _gs_maintenance_counter,
+        0x43: _gs_counter_printing,
+    }
 
     def _fs(self, buf: bytes, pos: int) -> int:
         self._need(buf, pos + 2)
@@ -1053,7 +1133,9 @@ def _render_barcode(code: PrintedBarcode) -> Image.Image:
             kwargs = {"add_checksum": False} if name == "code39" else {}
             image: Image.Image = cls(data, writer=ImageWriter(), **kwargs).render(writer_options).convert("L")
             return image
-    except Exception:  # a preview falls back to a labelled box
+    except Exception:  # noqa: BLE001  a preview falls back to a labelled box: the data is arbitrary bytes
+        # from the stream, and python-barcode rejects them with an open set of exceptions (its
+        # BarcodeError family, but also IndexError and RuntimeError from code128, ImportError without it).
         pass
     box = Image.new("L", (320, max(40, min(code.height, 200))), 255)
     draw = ImageDraw.Draw(box)

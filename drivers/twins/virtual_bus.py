@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU, ExceptionResponse
 from pymodbus.pdu.register_message import (
@@ -98,7 +99,7 @@ class VirtualDevice:
 
     def _rejected(self, reason: str, raw: bytes, address: int | None = None) -> None:
         assert self.bus is not None
-        self.bus._rejected.append(TwinRejected(self.kind, reason, raw, address))
+        self.bus.note_rejected(TwinRejected(self.kind, reason, raw, address))
 
 
 class VirtualFramedDisplays(VirtualDevice):
@@ -145,7 +146,7 @@ class VirtualFramedDisplays(VirtualDevice):
             self.texts[item.address] = text
             self.shown.append((item.address, text))
             if self.on_show is not None and self.bus is not None:
-                self.bus._later(self.on_show, item.address, text)
+                self.bus.call_later(self.on_show, item.address, text)
             if item.address not in self.silent:
                 answers += self._reply(item.address, ok=True)
         return answers
@@ -198,7 +199,9 @@ class VirtualModbusDisplays(VirtualDevice):
                 continue
             try:
                 size = pdu_class.calculateRtuFrameSize(bytes(self._buf))
-            except Exception:
+            except (ModbusException, IndexError):
+                # pymodbus's base PDU raises NotImplementedException (a ModbusException) for a class
+                # without an RTU size rule; a few classes index the byte count without a length check.
                 size = 0
             if not size:
                 break  # the byte count is not in yet
@@ -356,7 +359,7 @@ class VirtualKeypad(VirtualDevice):
         )
         if corrupt:
             layout = self.format.layout
-            checksum_at = sum(self.format._field_size(f) or 0 for f in layout[: layout.index("checksum")])
+            checksum_at = sum(self.format.field_size(f) or 0 for f in layout[: layout.index("checksum")])
             data[checksum_at] ^= 0xFF
         return bytes(data)
 
@@ -372,8 +375,7 @@ class VirtualKeypad(VirtualDevice):
         data = self.frame(code, command, address=address, corrupt=corrupt)
         assert self.bus is not None, "add the keypad to a VirtualSerialBus first"
         if self.mode == "poll":
-            with self.bus._cond:
-                self._waiting.append(data)
+            self.bus.snapshot(lambda: self._waiting.append(data))
         else:
             self.bus.write(data)
 
@@ -426,9 +428,21 @@ class VirtualSerialBus:
         return self._tty
 
     @property
+    def tty(self) -> str | None:
+        """The slave side of the latest pty (``/dev/pts/N``: the symlink points at it); None before start."""
+        return self._tty
+
+    @property
     def rejected(self) -> list[TwinRejected]:
         with self._cond:
             return list(self._rejected)
+
+    def note_rejected(self, rejected: TwinRejected) -> None:
+        """Count a frame a device refused.
+
+        Public for :class:`VirtualDevice`: devices call it from ``feed``, with the bus's lock held.
+        """
+        self._rejected.append(rejected)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Wait until ``predicate()`` (evaluated with the bus's lock held) is true; False on timeout."""
@@ -516,8 +530,12 @@ class VirtualSerialBus:
 
     # -- the line ---------------------------------------------------------------------------
 
-    def _later(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` after the lock is released (device callbacks)."""
+    def call_later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` after the lock is released (device callbacks).
+
+        Public for :class:`VirtualDevice` subclasses: their ``feed`` runs with the bus's lock
+        held, so a callback into a test must wait until the bus's thread has let go of it.
+        """
         self._calls.append((fn, args))
 
     def _serve(self) -> None:
@@ -580,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     pads = {int(a): bus.add(VirtualKeypad(int(a))) for a in args.keypads.split(",") if a}
     bus.start()
-    print(f"virtual bus on {bus.path} -> {bus._tty}: {args.format} displays {addresses}", flush=True)
+    print(f"virtual bus on {bus.path} -> {bus.tty}: {args.format} displays {addresses}", flush=True)
     try:
         for line in sys.stdin:
             words = line.split()
