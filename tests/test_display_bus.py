@@ -187,6 +187,7 @@ def test_unplug_and_replug_every_display_shows_the_current_state(
 
         for name in ("led-1", "led-2", "led-3", "modbus-4"):
             events.reset(name, "ok")
+        events.reset("vfd-5", "unconfirmed")
         for twin in twins.values():
             twin.replug(power_cycle=True)  # a new pty at the same path; the displays come back blank
         returned = time.monotonic()
@@ -197,6 +198,8 @@ def test_unplug_and_replug_every_display_shows_the_current_state(
             assert events.event(port, "connected").wait(WAIT)
         for name in ("led-1", "led-2", "led-3", "modbus-4"):
             assert events.event(name, "ok").wait(WAIT), name  # acknowledged again
+        # The driver writes the frames (the twin shows them) before it marks the VFD: wait for the mark.
+        assert events.event("vfd-5", "unconfirmed").wait(WAIT)
         assert site.health()["devices"]["vfd-5"]["state"] == "unconfirmed"
         assert twins["LED"].wait_for(lambda: len(leds.texts) == 3, WAIT)
         assert vfd.inits >= 2  # ESC @ again after the reconnect
