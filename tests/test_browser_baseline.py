@@ -65,110 +65,195 @@ class JsSyntaxError(ValueError):
     pass
 
 
-def tokenize(source: str) -> list[Token]:
-    """The tokens of ``source``; a template literal is one token (its ``${}`` parts tokenized too)."""
-    tokens: list[Token] = []
-    i, line, n = 0, 1, len(source)
-    braces: list[str] = []  # "{" for a block or object, "${" for a template substitution
+class _Tokenizer:
+    """One pass over ``source``: each ``_read_*`` method takes one kind of token (or skips blanks
+    and comments) when the text at the cursor starts one, and says whether it did; :meth:`_step`
+    tries them in order, punctuation last."""
 
-    def regex_allowed() -> bool:
-        if not tokens:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.n = len(source)
+        self.i = 0
+        self.line = 1
+        self.tokens: list[Token] = []
+        self.braces: list[str] = []  # "{" for a block or object, "${" for a template substitution
+
+    def run(self) -> list[Token]:
+        while self.i < self.n:
+            self._step()
+        return self.tokens
+
+    def _step(self) -> None:
+        c = self.source[self.i]
+        readers = (
+            self._read_blank,
+            self._read_comment,
+            self._read_string,
+            self._read_template,
+            self._read_template_continuation,
+            self._read_regex,
+            self._read_name,
+            self._read_number,
+        )
+        if not any(read(c) for read in readers):
+            self._read_punct(c)
+
+    def _add(self, kind: str, text: str, line: int | None = None) -> None:
+        self.tokens.append(Token(kind, text, self.line if line is None else line))
+
+    def _error(self, what: str) -> JsSyntaxError:
+        return JsSyntaxError(f"line {self.line}: {what}")
+
+    # -- blanks and comments: no token
+
+    def _read_blank(self, c: str) -> bool:
+        if c == "\n":
+            self.line += 1
+        elif not c.isspace():
+            return False
+        self.i += 1
+        return True
+
+    def _read_comment(self, c: str) -> bool:
+        source, i = self.source, self.i
+        if source.startswith("//", i):
+            end = source.find("\n", i)
+            self.i = self.n if end < 0 else end
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            if end < 0:
+                raise self._error("unterminated comment")
+            self.line += source.count("\n", i, end)
+            self.i = end + 2
+        else:
+            return False
+        return True
+
+    # -- literals
+
+    def _read_string(self, c: str) -> bool:
+        if c not in "'\"":
+            return False
+        source, i = self.source, self.i
+        j = i + 1
+        while j < self.n and source[j] != c:
+            if source[j] == "\n":
+                raise self._error("unterminated string")
+            j += 2 if source[j] == "\\" else 1
+        self._add("string", source[i : j + 1])
+        self.i = j + 1
+        return True
+
+    def _read_template(self, c: str) -> bool:
+        """A template literal is one token, at its opening backtick; its ``${}`` parts are tokenized."""
+        if c != "`":
+            return False
+        first = self.line
+        self.i = self._template_rest(self.i + 1)
+        self._add("template", "`", first)
+        return True
+
+    def _read_template_continuation(self, c: str) -> bool:
+        """The ``}`` closing a ``${`` part: the rest of the template, no token of its own."""
+        if not (c == "}" and self.braces and self.braces[-1] == "${"):
+            return False
+        self.braces.pop()
+        self.i = self._template_rest(self.i + 1)
+        return True
+
+    def _template_rest(self, start: int) -> int:
+        """From just after a ` or a }: the end of this template part (after ` or ${)."""
+        source, j = self.source, start
+        while j < self.n:
+            c = source[j]
+            if c == "\\":
+                j += 2
+                continue
+            if c == "\n":
+                self.line += 1
+            if c == "`":
+                return j + 1
+            if source.startswith("${", j):
+                self.braces.append("${")
+                return j + 2
+            j += 1
+        raise self._error("unterminated template literal")
+
+    def _regex_allowed(self) -> bool:
+        """Whether a ``/`` here starts a regular expression rather than a division."""
+        if not self.tokens:
             return True
-        last = tokens[-1]
+        last = self.tokens[-1]
         if last.kind == "name":
             return last.text in REGEX_AFTER_WORDS
         if last.kind == "punct":
             return last.text not in (")", "]", "}")
         return False
 
-    def template_rest(start: int) -> int:
-        """From just after a ` or a }: the end of this template part (after ` or ${)."""
-        nonlocal line
-        j = start
-        while j < n:
-            c = source[j]
-            if c == "\\":
+    def _read_regex(self, c: str) -> bool:
+        if not (c == "/" and self._regex_allowed()):
+            return False
+        source, i = self.source, self.i
+        j = self._regex_body_end(i + 1) + 1
+        while j < self.n and (source[j].isalnum() or source[j] in "_$"):
+            j += 1  # flags
+        self._add("regex", source[i:j])
+        self.i = j
+        return True
+
+    def _regex_body_end(self, start: int) -> int:
+        """From just after the opening ``/``: where the closing one is (or the end of the source)."""
+        source, j, in_class = self.source, start, False
+        while j < self.n:
+            ch = source[j]
+            if ch == "\\":
                 j += 2
                 continue
-            if c == "\n":
-                line += 1
-            if c == "`":
-                return j + 1
-            if source.startswith("${", j):
-                braces.append("${")
-                return j + 2
+            if ch == "\n":
+                raise self._error("unterminated regular expression")
+            if ch == "[":
+                in_class = True
+            elif ch == "]":
+                in_class = False
+            elif ch == "/" and not in_class:
+                break
             j += 1
-        raise JsSyntaxError(f"line {line}: unterminated template literal")
+        return j
 
-    while i < n:
-        c = source[i]
-        if c == "\n":
-            line += 1
-            i += 1
-        elif c.isspace():
-            i += 1
-        elif source.startswith("//", i):
-            end = source.find("\n", i)
-            i = n if end < 0 else end
-        elif source.startswith("/*", i):
-            end = source.find("*/", i + 2)
-            if end < 0:
-                raise JsSyntaxError(f"line {line}: unterminated comment")
-            line += source.count("\n", i, end)
-            i = end + 2
-        elif c in "'\"":
-            j = i + 1
-            while j < n and source[j] != c:
-                if source[j] == "\n":
-                    raise JsSyntaxError(f"line {line}: unterminated string")
-                j += 2 if source[j] == "\\" else 1
-            tokens.append(Token("string", source[i : j + 1], line))
-            i = j + 1
-        elif c == "`":
-            first = line
-            i = template_rest(i + 1)
-            tokens.append(Token("template", "`", first))
-        elif c == "}" and braces and braces[-1] == "${":
-            braces.pop()
-            i = template_rest(i + 1)  # the rest of the template: no token of its own
-        elif c == "/" and regex_allowed():
-            j, in_class = i + 1, False
-            while j < n:
-                ch = source[j]
-                if ch == "\\":
-                    j += 2
-                    continue
-                if ch == "\n":
-                    raise JsSyntaxError(f"line {line}: unterminated regular expression")
-                if ch == "[":
-                    in_class = True
-                elif ch == "]":
-                    in_class = False
-                elif ch == "/" and not in_class:
-                    break
-                j += 1
-            j += 1
-            while j < n and (source[j].isalnum() or source[j] in "_$"):
-                j += 1  # flags
-            tokens.append(Token("regex", source[i:j], line))
-            i = j
-        elif (m := NAME.match(source, i)) is not None:
-            tokens.append(Token("name", m.group(), line))
-            i = m.end()
-        elif (m := NUMBER.match(source, i)) is not None and (c.isdigit() or source[i + 1 : i + 2].isdigit()):
-            tokens.append(Token("number", m.group(), line))
-            i = m.end()
-        else:
-            punct = next((p for p in PUNCTUATORS if source.startswith(p, i)), None)
-            if punct is None:
-                raise JsSyntaxError(f"line {line}: unexpected character {c!r}")
-            if punct == "{":
-                braces.append("{")
-            elif punct == "}" and braces:
-                braces.pop()
-            tokens.append(Token("punct", punct, line))
-            i += len(punct)
-    return tokens
+    def _read_name(self, c: str) -> bool:
+        m = NAME.match(self.source, self.i)
+        if m is None:
+            return False
+        self._add("name", m.group())
+        self.i = m.end()
+        return True
+
+    def _read_number(self, c: str) -> bool:
+        source, i = self.source, self.i
+        m = NUMBER.match(source, i)
+        if m is None or not (c.isdigit() or source[i + 1 : i + 2].isdigit()):
+            return False
+        self._add("number", m.group())
+        self.i = m.end()
+        return True
+
+    # -- punctuation: whatever is left, or an error
+
+    def _read_punct(self, c: str) -> None:
+        punct = next((p for p in PUNCTUATORS if self.source.startswith(p, self.i)), None)
+        if punct is None:
+            raise self._error(f"unexpected character {c!r}")
+        if punct == "{":
+            self.braces.append("{")
+        elif punct == "}" and self.braces:
+            self.braces.pop()
+        self._add("punct", punct)
+        self.i += len(punct)
+
+
+def tokenize(source: str) -> list[Token]:
+    """The tokens of ``source``; a template literal is one token (its ``${}`` parts tokenized too)."""
+    return _Tokenizer(source).run()
 
 
 # -- the baseline ----------------------------------------------------------------------------
@@ -196,44 +281,88 @@ NOT_ES5_PUNCT = {
 }
 
 
+def _at(tokens: list[Token], j: int) -> Token | None:
+    return tokens[j] if 0 <= j < len(tokens) else None
+
+
+def _newer_word(tokens: list[Token], k: int) -> list[str]:
+    """``let``, ``class``, ``import``…; not as a property (``o.class``) or an object key (``{let: 1}``)."""
+    tok, before, after = tokens[k], _at(tokens, k - 1), _at(tokens, k + 1)
+    if tok.kind != "name" or tok.text not in NOT_ES5_WORDS or (before and before.text == "."):
+        return []
+    if after and after.text == ":":  # an object key named like a keyword is ES5
+        return []
+    return [f"line {tok.line}: {NOT_ES5_WORDS[tok.text]}"]
+
+
+def _newer_punctuator(tokens: list[Token], k: int) -> list[str]:
+    tok = tokens[k]
+    if tok.kind == "punct" and tok.text in NOT_ES5_PUNCT:
+        return [f"line {tok.line}: {NOT_ES5_PUNCT[tok.text]}"]
+    return []
+
+
+def _untagged_template(tokens: list[Token], k: int) -> list[str]:
+    tok, before = tokens[k], _at(tokens, k - 1)
+    if tok.kind == "template" and not (before and before.kind == "name" and before.text == "html"):
+        return [f"line {tok.line}: a template literal not tagged with html (it would not escape)"]
+    return []
+
+
+def _function_syntax(tokens: list[Token], k: int) -> list[str]:
+    """``function*`` (a generator), else ``function f(a = 1)`` (a default parameter value)."""
+    tok, after = tokens[k], _at(tokens, k + 1)
+    if tok.text != "function":
+        return []
+    if after and after.text == "*":
+        return [f"line {tok.line}: a generator function"]
+    return default_parameters(tokens, k)
+
+
+def _destructuring(tokens: list[Token], k: int) -> list[str]:
+    tok, after = tokens[k], _at(tokens, k + 1)
+    if tok.text == "var" and after and after.text in ("{", "["):
+        return [f"line {tok.line}: destructuring"]
+    return []
+
+
+def _for_of(tokens: list[Token], k: int) -> list[str]:
+    """``for (x of xs)``: an ``of`` at the top level of the parentheses after ``for``."""
+    tok, after = tokens[k], _at(tokens, k + 1)
+    if not (tok.text == "for" and after and after.text == "("):
+        return []
+    problems = []
+    depth = 0
+    for inner in tokens[k + 1 :]:
+        if inner.text in "([{":
+            depth += 1
+        elif inner.text in ")]}":
+            depth -= 1
+            if depth == 0:
+                break
+        elif depth == 1 and inner.kind == "name" and inner.text == "of":
+            problems.append(f"line {tok.line}: for…of (use a for loop or forEach)")
+    return problems
+
+
+#: One check per rule, each given the tokens and the index of the token to look at.
+TOKEN_RULES = (_newer_word, _newer_punctuator, _untagged_template, _function_syntax, _destructuring, _for_of)
+
+
+def _missing_use_strict(tokens: list[Token]) -> list[str]:
+    if any(t.kind == "string" and t.text in ('"use strict"', "'use strict'") for t in tokens[:12]):
+        return []
+    return ['line 1: no "use strict" at the top of the script (or of its wrapping function)']
+
+
 def baseline_problems(source: str) -> list[str]:
     """Each use of syntax outside the baseline, as "line N: what"."""
     try:
         tokens = tokenize(source)
     except JsSyntaxError as exc:
         return [str(exc)]
-    problems = []
-    for k, tok in enumerate(tokens):
-        before = tokens[k - 1] if k else None
-        after = tokens[k + 1] if k + 1 < len(tokens) else None
-        if tok.kind == "name" and tok.text in NOT_ES5_WORDS and not (before and before.text == "."):
-            if not (after and after.text == ":"):  # an object key named like a keyword is ES5
-                problems.append(f"line {tok.line}: {NOT_ES5_WORDS[tok.text]}")
-        elif tok.kind == "punct" and tok.text in NOT_ES5_PUNCT:
-            problems.append(f"line {tok.line}: {NOT_ES5_PUNCT[tok.text]}")
-        elif tok.kind == "template" and not (before and before.kind == "name" and before.text == "html"):
-            problems.append(f"line {tok.line}: a template literal not tagged with html (it would not escape)")
-        elif tok.text == "function" and after and after.text == "*":
-            problems.append(f"line {tok.line}: a generator function")
-        elif tok.text == "var" and after and after.text in ("{", "["):
-            problems.append(f"line {tok.line}: destructuring")
-        elif tok.text == "for" and after and after.text == "(":
-            depth, j = 0, k + 1
-            while j < len(tokens):
-                if tokens[j].text in "([{":
-                    depth += 1
-                elif tokens[j].text in ")]}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                elif depth == 1 and tokens[j].kind == "name" and tokens[j].text == "of":
-                    problems.append(f"line {tok.line}: for…of (use a for loop or forEach)")
-                j += 1
-        elif tok.text == "function":
-            problems.extend(default_parameters(tokens, k))
-    if not any(t.kind == "string" and t.text in ('"use strict"', "'use strict'") for t in tokens[:12]):
-        problems.append('line 1: no "use strict" at the top of the script (or of its wrapping function)')
-    return problems
+    problems = [problem for k in range(len(tokens)) for rule in TOKEN_RULES for problem in rule(tokens, k)]
+    return problems + _missing_use_strict(tokens)
 
 
 def default_parameters(tokens: list[Token], k: int) -> list[str]:
@@ -326,6 +455,13 @@ BAD = {
     "var y = a ?? b;": "??",
     "var z = a?.b;": "optional chaining",
     "var p = 2 ** 3;": "**",
+    "p **= 3;": "**=",
+    "a ??= b;": "??=",
+    "a &&= b;": "&&=",
+    "a ||= b;": "||=",
+    "var v = yield x;": "generators",
+    "var [a, b] = o;": "destructuring",
+    "var s = css`a { color: ${c} }`;": "not tagged",
 }
 
 
@@ -343,3 +479,17 @@ def test_the_checker_wants_use_strict() -> None:
     assert baseline_problems("(function () { var a = 1; })();") == [
         'line 1: no "use strict" at the top of the script (or of its wrapping function)'
     ]
+
+
+UNREADABLE = {
+    '"use strict";\nvar s = "open\nvar t = 1;': "line 2: unterminated string",
+    '"use strict";\n/* open\n': "line 2: unterminated comment",
+    '"use strict";\nvar s = html`open\n': "line 3: unterminated template literal",
+    '"use strict";\nvar r = /open\nvar t = 1;': "line 2: unterminated regular expression",
+    '"use strict";\nvar a = #b;': "line 2: unexpected character '#'",
+}
+
+
+@pytest.mark.parametrize(("source", "error"), UNREADABLE.items(), ids=list(UNREADABLE.values()))
+def test_the_checker_reports_a_script_it_cannot_read(source: str, error: str) -> None:
+    assert baseline_problems(source) == [error]
