@@ -21,6 +21,7 @@ from .devices.counters import CounterDevices
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
 from .devices.voice import VOICE_DEVICE, VoiceService
+from .group_commit import GroupCommit
 from .hub import Hub
 from .store import open_store
 from .store.accounts import Accounts
@@ -70,6 +71,7 @@ def bootstrap(
         counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
         voice=VoiceService(site, core, board, push.publish, config.folder),
         push=push,
+        dispenser=GroupCommit(core.issue_many, window=config.hub.issue_window_ms / 1000),
     )
     if devices:
         printing.start()
