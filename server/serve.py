@@ -8,6 +8,7 @@ import it without a circle through the CLI).
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import logging
 import signal
@@ -116,7 +117,15 @@ def no_delay_handler() -> type:
             super().handle()
 
         def run_application(self) -> None:
-            super().run_application()
+            try:
+                super().run_application()
+            except OSError as error:
+                if error.args:
+                    raise
+                # python-engineio raises a bare OSError() when the client leaves in the middle
+                # of the WebSocket upgrade; pywsgi reads error.args[0] and prints an IndexError
+                # traceback. Said as the reset it is, pywsgi lets it go quietly.
+                raise ConnectionResetError(errno.ECONNRESET, "the client left during the upgrade") from None
             # A WebSocket owns the connection until it ends: then close it, instead of
             # reading the client's closing frame as the next HTTP request.
             if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":

@@ -51,11 +51,21 @@ HALL = Hall(
 
 
 def timed(what: str, read: Callable[[], T], timings: dict[str, float]) -> T:
-    """Run ``read``, keep how long it took under ``what``, and fail if it waited."""
-    start = time.perf_counter()
-    result = read()
-    timings[what] = elapsed = time.perf_counter() - start
-    assert elapsed < NO_WAIT, f"{what} took {elapsed * 1000:.0f} ms while a write was open"
+    """Run ``read``, keep how long it took under ``what``, and fail if it waited.
+
+    Up to three tries, the fastest counts: a read that waits for the lock waits
+    every time (the write stays open throughout), while a busy machine slows one
+    try now and then; that must not fail the test.
+    """
+    fastest = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        result = read()
+        fastest = min(fastest, time.perf_counter() - start)
+        if fastest < NO_WAIT:
+            break
+    timings[what] = fastest
+    assert fastest < NO_WAIT, f"{what} took {fastest * 1000:.0f} ms (fastest of 3) while a write was open"
     return result
 
 
