@@ -65,6 +65,12 @@ class GroupCommit(Generic[Request, Outcome]):
         self._pending: list[_Slot[Request, Outcome]] = []
         self._leading = False
 
+    @property
+    def pending(self) -> int:
+        """How many requests wait for a commit now."""
+        with self._lock:
+            return len(self._pending)
+
     def submit(self, request: Request) -> Outcome:
         """The outcome of ``request`` once the batch holding it has committed (or its exception)."""
         slot: _Slot[Request, Outcome] = _Slot(request)

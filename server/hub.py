@@ -15,13 +15,13 @@ from typing import Any
 from .config import SiteConfig
 from .core.calendar import Clock
 from .core.events import HallEvent
-from .core.queue import Issued, IssueRequest, QueueCore
+from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
 from .devices.printing import PrintService
 from .devices.push import Push
 from .devices.voice import VoiceService
-from .group_commit import GroupCommit
+from .dispenser import Dispenser
 from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
@@ -78,7 +78,7 @@ class Hub:
     #: How the services reach the screens (Socket.IO when serving, nothing for the CLI).
     push: Push
     #: The kiosk's way in: concurrent ticket requests share one durable commit.
-    dispenser: GroupCommit[IssueRequest, Issued]
+    dispenser: Dispenser
     snapshots: SnapshotCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +94,7 @@ class Hub:
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()
+        self.dispenser.close()
         self.store.engine.dispose()
 
     def _build_snapshot(self) -> dict[str, Any]:

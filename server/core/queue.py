@@ -102,6 +102,14 @@ class IssueRequest:
     print_request: PrintRequest | None = None
 
 
+@dataclass(frozen=True)
+class IssuedBatch:
+    """A committed batch of ticket requests: each one's outcome, and the kiosk that asked."""
+
+    outcomes: list[Issued | QueueError]
+    issued_by: list[str | None]
+
+
 @dataclass
 class _IssueBatch:
     """What one :meth:`QueueCore.issue_many` transaction writes, gathered before it is written."""
@@ -167,6 +175,16 @@ class QueueCore:
         store's kept counts, not a scan, so it costs the same with 10 or 10,000
         waiting. Raises only for what refuses them all (the hall is closed).
         """
+        committed = self.commit_issues(requests)
+        self.announce_issues(committed)
+        return committed.outcomes
+
+    def commit_issues(self, requests: Sequence[IssueRequest]) -> IssuedBatch:
+        """The writing half of :meth:`issue_many`: committed, nothing published yet.
+
+        Split so that a hub can run the commit (its disk flush) on a thread of its
+        own while its loop keeps reading requests, and publish on the loop.
+        """
         now = self.clock()
         if not self.hall.calendar.is_open(now):
             raise HallClosed("the hall is closed: tickets are issued during opening hours")
@@ -185,19 +203,24 @@ class QueueCore:
             tx.add_tickets([issued.ticket for _, issued in batch.issued])
             tx.add_events(batch.events)
             tx.add_print_jobs([issued.print_job for _, issued in batch.issued if issued.print_job])
-        for i, issued in sorted(batch.issued, key=lambda pair: pair[0]):
+        for i, issued in batch.issued:
             outcomes[i] = issued
-            self._publish(
-                ev.TICKET_ISSUED,
-                ticket=issued.ticket.public(),
-                waiting_ahead=issued.waiting_ahead,
-                issued_by=requests[i].issued_by,
-            )
         for i, refusal in batch.refused:
             outcomes[i] = refusal
         done = [outcome for outcome in outcomes if outcome is not None]
         assert len(done) == len(requests), "every request gets its ticket or its refusal"
-        return done
+        return IssuedBatch(done, [request.issued_by for request in requests])
+
+    def announce_issues(self, committed: IssuedBatch) -> None:
+        """Publish ``ticket_issued`` for each ticket of a committed batch, in request order."""
+        for outcome, issued_by in zip(committed.outcomes, committed.issued_by, strict=True):
+            if isinstance(outcome, Issued):
+                self._publish(
+                    ev.TICKET_ISSUED,
+                    ticket=outcome.ticket.public(),
+                    waiting_ahead=outcome.waiting_ahead,
+                    issued_by=issued_by,
+                )
 
     def _issue_service(
         self, tx: StoreTx, batch: _IssueBatch, service: Service, requests: list[tuple[int, IssueRequest]]
