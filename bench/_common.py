@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,12 +81,22 @@ def rss_kib(pid: int) -> int | None:
 
 
 @contextmanager
-def bench_hub(counters: int = 2, workdir: str | None = None) -> Iterator[tuple[HubProcess, Credentials]]:
-    """A fresh site and database in a temporary folder, provisioned, its hub running."""
+def bench_hub(
+    counters: int = 2,
+    workdir: str | None = None,
+    before_start: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[HubProcess, Credentials]]:
+    """A fresh site and database in a temporary folder, provisioned, its hub running.
+
+    ``before_start(config_path)`` runs on the provisioned database before the hub
+    starts (e.g. to fill the queue).
+    """
     with tempfile.TemporaryDirectory(prefix="qcall-bench-", dir=workdir) as tmp:
         folder = Path(tmp)
         config = write_site(folder / "site.toml", f"sqlite:///{folder / 'qcall.db'}", counters=counters)
         creds = provision(config, counters)
+        if before_start is not None:
+            before_start(config)
         hub = HubProcess(config, folder)
         hub.start()
         try:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from .config import SiteConfig
 from .core.calendar import Clock, utc_now
 from .core.events import EventBus
@@ -21,8 +23,9 @@ from .devices.counters import CounterDevices
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
 from .devices.voice import VOICE_DEVICE, VoiceService
+from .dispenser import Dispenser
 from .hub import Hub
-from .store import open_store
+from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
@@ -70,10 +73,20 @@ def bootstrap(
         counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
         voice=VoiceService(site, core, board, push.publish, config.folder),
         push=push,
+        dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
     )
     if devices:
         printing.start()
     return hub
+
+
+def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser:
+    """The dispenser, committing on a thread and a connection of its own (an in-memory database has one)."""
+    if make_url(url).database in (None, "", ":memory:"):
+        return Dispenser(core, core, None, window)
+    engine = make_engine(url)
+    writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy)
+    return Dispenser(core, writer, push.executor(), window, engine)
 
 
 def without_devices(config: SiteConfig) -> SiteConfig:

@@ -122,6 +122,9 @@ class HubSection(_Strict):
     #: holding its token cannot empty a service's day in a second.
     ticket_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 10
     tickets_per_minute: Annotated[int, Field(ge=1, le=60_000_000)] = 30
+    #: Group commit: how long the first of several concurrent ticket requests waits for
+    #: others to share its durable commit (0: one turn of the loop, no added wait).
+    issue_window_ms: Annotated[float, Field(ge=0, le=50)] = 0
 
 
 class HoursSection(_Strict):

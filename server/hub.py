@@ -21,6 +21,7 @@ from .devices.counters import CounterDevices
 from .devices.printing import PrintService
 from .devices.push import Push
 from .devices.voice import VoiceService
+from .dispenser import Dispenser
 from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
@@ -76,6 +77,8 @@ class Hub:
     voice: VoiceService
     #: How the services reach the screens (Socket.IO when serving, nothing for the CLI).
     push: Push
+    #: The kiosk's way in: concurrent ticket requests share one durable commit.
+    dispenser: Dispenser
     snapshots: SnapshotCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +94,7 @@ class Hub:
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()
+        self.dispenser.close()
         self.store.engine.dispose()
 
     def _build_snapshot(self) -> dict[str, Any]:

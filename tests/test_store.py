@@ -24,6 +24,7 @@ DAY = date(2026, 3, 10)
 ISSUED = datetime(2026, 3, 10, 9, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Shanghai"))
 TABLES = {
     "tickets",
+    "queue_counts",
     "ticket_events",
     "ticket_sequences",
     "counter_states",

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..core.model import EventKind, Ticket
+from ..core.queue import IssueRequest
 from ..devices.voice import VOICE_DEVICE
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, token_hash
@@ -326,7 +327,8 @@ def issue_ticket() -> tuple[Response, int]:
         request_print = printing.request_for(kiosk, status_url_base())
     except Exception:  # a printing fault never stops a ticket
         log.exception("could not prepare a print job")
-    issued = the_hub.core.issue(body.service, issued_by=kiosk, print_request=request_print)
+    # Shared with the requests that arrive with it: one durable commit, then the 201.
+    issued = the_hub.dispenser.issue(IssueRequest(body.service, issued_by=kiosk, print_request=request_print))
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
     answer["print"] = {"printer": None, "state": "none"}
     if issued.print_job is not None:

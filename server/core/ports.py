@@ -65,6 +65,9 @@ class StoreReader(Protocol):
         """The first ``head`` callable tickets of each service in queue order,
         plus every callable ticket sent to ``counter``."""
 
+    def waiting_by_priority(self, day: date, service: str) -> dict[int, int]:
+        """How many callable tickets ``service`` has on ``day``, per priority (kept by the store, O(1))."""
+
     def count_ahead(self, ticket: Ticket) -> int:
         """How many callable tickets of ``ticket``'s service and day stand before it in
         queue order (:func:`~server.core.policy.queue_order`, counted by the store)."""
@@ -84,15 +87,24 @@ class StoreReader(Protocol):
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
 
-    def allocate_seq(self, service: str, day: date) -> int:
-        """Reserve and return the next ticket sequence of ``service`` on ``day`` (1-based)."""
+    def allocate_seq(self, service: str, day: date, count: int = 1) -> int:
+        """Reserve the next ``count`` sequences of ``service`` on ``day``; returns the last (1-based)."""
+
+    def return_seqs(self, service: str, day: date, last_seq: int) -> None:
+        """Give back every sequence after ``last_seq`` (numbers reserved beyond a daily limit)."""
 
     def add_ticket(self, ticket: Ticket) -> None: ...
 
+    def add_tickets(self, batch: Sequence[Ticket]) -> None: ...
+
     def add_event(self, event: TicketEvent) -> None: ...
+
+    def add_events(self, batch: Sequence[TicketEvent]) -> None: ...
 
     def add_print_job(self, job: PrintJobRecord) -> None:
         """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""
+
+    def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None: ...
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.

@@ -11,9 +11,9 @@ touching this file.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import events as ev
@@ -25,6 +25,7 @@ from .errors import (
     InvalidTransition,
     NobodyWaiting,
     NothingToEvaluate,
+    QueueError,
     UnknownCounter,
     UnknownService,
     UnknownTicket,
@@ -91,6 +92,35 @@ class Issued:
     print_job: PrintJobRecord | None = None
 
 
+@dataclass(frozen=True)
+class IssueRequest:
+    """One visitor's request for a ticket (a kiosk tap, a clerk issuing for someone)."""
+
+    service: str
+    priority: int = 0
+    issued_by: str | None = None
+    print_request: PrintRequest | None = None
+
+
+@dataclass(frozen=True)
+class IssuedBatch:
+    """A committed batch of ticket requests: each one's outcome, and the kiosk that asked."""
+
+    outcomes: list[Issued | QueueError]
+    issued_by: list[str | None]
+
+
+@dataclass
+class _IssueBatch:
+    """What one :meth:`QueueCore.issue_many` transaction writes, gathered before it is written."""
+
+    now: datetime
+    day: date
+    issued: list[tuple[int, Issued]] = field(default_factory=list)
+    refused: list[tuple[int, QueueError]] = field(default_factory=list)
+    events: list[TicketEvent] = field(default_factory=list)
+
+
 def new_ticket_id() -> str:
     """An unguessable id: knowing it is what lets a phone follow the ticket."""
     return secrets.token_urlsafe(9)
@@ -130,48 +160,119 @@ class QueueCore:
         kiosk was told will print is never committed without its job (a crash
         of the hub must not lose the paper).
         """
-        service = self.hall.service(service_code)
+        outcome = self.issue_many([IssueRequest(service_code, priority, issued_by, print_request)])[0]
+        if isinstance(outcome, QueueError):
+            raise outcome
+        return outcome
+
+    def issue_many(self, requests: Sequence[IssueRequest]) -> list[Issued | QueueError]:
+        """Issue several tickets in one transaction: one durable commit for all of them.
+
+        Each request gets its own outcome, in order: the ticket, or the error that
+        refused it (an unknown service, a service past its daily limit), so one
+        refusal never costs the others their tickets. The result is the same as
+        issuing them one after another in this order; people-ahead comes from the
+        store's kept counts, not a scan, so it costs the same with 10 or 10,000
+        waiting. Raises only for what refuses them all (the hall is closed).
+        """
+        committed = self.commit_issues(requests)
+        self.announce_issues(committed)
+        return committed.outcomes
+
+    def commit_issues(self, requests: Sequence[IssueRequest]) -> IssuedBatch:
+        """The writing half of :meth:`issue_many`: committed, nothing published yet.
+
+        Split so that a hub can run the commit (its disk flush) on a thread of its
+        own while its loop keeps reading requests, and publish on the loop.
+        """
         now = self.clock()
         if not self.hall.calendar.is_open(now):
             raise HallClosed("the hall is closed: tickets are issued during opening hours")
         day = self.hall.calendar.business_day(now)
+        outcomes: list[Issued | QueueError | None] = [None] * len(requests)
+        by_service: dict[str, list[int]] = {}
+        for i, request in enumerate(requests):
+            try:
+                by_service.setdefault(self.hall.service(request.service).code, []).append(i)
+            except QueueError as error:
+                outcomes[i] = error
         with self.store.transaction() as tx:
-            seq = tx.allocate_seq(service.code, day)
-            if service.daily_limit is not None and seq > service.daily_limit:
-                raise DailyLimitReached(
-                    f"service {service.code!r} has issued its {service.daily_limit} tickets for today"
+            batch = _IssueBatch(now, day)
+            for code, indexes in by_service.items():
+                self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])
+            tx.add_tickets([issued.ticket for _, issued in batch.issued])
+            tx.add_events(batch.events)
+            tx.add_print_jobs([issued.print_job for _, issued in batch.issued if issued.print_job])
+        for i, issued in batch.issued:
+            outcomes[i] = issued
+        for i, refusal in batch.refused:
+            outcomes[i] = refusal
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(requests), "every request gets its ticket or its refusal"
+        return IssuedBatch(done, [request.issued_by for request in requests])
+
+    def announce_issues(self, committed: IssuedBatch) -> None:
+        """Publish ``ticket_issued`` for each ticket of a committed batch, in request order."""
+        for outcome, issued_by in zip(committed.outcomes, committed.issued_by, strict=True):
+            if isinstance(outcome, Issued):
+                self._publish(
+                    ev.TICKET_ISSUED,
+                    ticket=outcome.ticket.public(),
+                    waiting_ahead=outcome.waiting_ahead,
+                    issued_by=issued_by,
                 )
+
+    def _issue_service(
+        self, tx: StoreTx, batch: _IssueBatch, service: Service, requests: list[tuple[int, IssueRequest]]
+    ) -> None:
+        """Numbers, people ahead, events and print jobs for one service's share of a batch."""
+        last = tx.allocate_seq(service.code, batch.day, len(requests))
+        first = last - len(requests) + 1
+        if service.daily_limit is not None and last > service.daily_limit:
+            granted = max(0, service.daily_limit - first + 1)
+            tx.return_seqs(service.code, batch.day, first - 1 + granted)
+            for i, _ in requests[granted:]:
+                batch.refused.append(
+                    (
+                        i,
+                        DailyLimitReached(
+                            f"service {service.code!r} has issued its {service.daily_limit} tickets for today"
+                        ),
+                    )
+                )
+            requests = requests[:granted]
+        standing = tx.waiting_by_priority(batch.day, service.code)
+        for offset, (i, request) in enumerate(requests):
             ticket = Ticket(
                 id=new_ticket_id(),
-                number=service.number_for(seq),
+                number=service.number_for(first + offset),
                 service=service.code,
-                seq=seq,
-                business_day=day,
+                seq=first + offset,
+                business_day=batch.day,
                 status=TicketStatus.WAITING,
-                issued_at=now,
-                queue_at=now,
-                priority=priority,
+                issued_at=batch.now,
+                queue_at=batch.now,
+                priority=request.priority,
             )
-            tx.add_ticket(ticket)
-            detail: dict[str, Any] = {"priority": priority}
-            if issued_by:
-                detail["issued_by"] = issued_by
-            tx.add_event(TicketEvent(ticket.id, EventKind.ISSUED, now, detail=detail))
-            ahead = tx.count_ahead(ticket)
+            # policy.queue_order: everyone of this priority or higher stands before a new ticket.
+            ahead = sum(count for priority, count in standing.items() if priority >= request.priority)
+            standing[request.priority] = standing.get(request.priority, 0) + 1
+            detail: dict[str, Any] = {"priority": request.priority}
+            if request.issued_by:
+                detail["issued_by"] = request.issued_by
+            batch.events.append(TicketEvent(ticket.id, EventKind.ISSUED, batch.now, detail=detail))
             job = None
-            if print_request is not None:
+            if request.print_request is not None:
                 job = PrintJobRecord(
                     id=new_job_id(),
                     ticket_id=ticket.id,
-                    printer=print_request.printer,
-                    kiosk=print_request.kiosk,
+                    printer=request.print_request.printer,
+                    kiosk=request.print_request.kiosk,
                     waiting_ahead=ahead,
-                    status_url=print_request.status_url(ticket.id),
-                    created_at=now,
+                    status_url=request.print_request.status_url(ticket.id),
+                    created_at=batch.now,
                 )
-                tx.add_print_job(job)
-        self._publish(ev.TICKET_ISSUED, ticket=ticket.public(), waiting_ahead=ahead, issued_by=issued_by)
-        return Issued(ticket, ahead, job)
+            batch.issued.append((i, Issued(ticket, ahead, job)))
 
     # -- anyone ----------------------------------------------------------
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -133,6 +134,13 @@ class Ended:
     ended: list[str]
 
 
+#: Seconds a device token, once checked, is believed without asking the store again
+#: (a revocation by the CLI in another process takes effect within this time).
+DEVICE_TOKEN_TTL = 1.0
+#: Device tokens remembered at most (a hall has tens of devices; past this, start afresh).
+DEVICE_TOKEN_CACHE = 1024
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -163,10 +171,15 @@ class Accounts:
     resolves its token and must not wait behind the queue's writes.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
         self.reader = read_only(engine)
         self.audit = AuditLog(engine)
+        # Device tokens seen in the last DEVICE_TOKEN_TTL seconds: a kiosk issuing a ticket
+        # a second does not cost a database read each time. Cleared by every revocation made
+        # here; one made by another process (the CLI) holds for at most the TTL.
+        self._clock = clock
+        self._devices: dict[str, tuple[float, Principal]] = {}
 
     # -- device tokens ------------------------------------------------------------
 
@@ -252,6 +265,7 @@ class Accounts:
             return self._revoke(conn, found[0], now, actor)
 
     def _revoke(self, conn: Connection, token: TokenInfo, now: datetime, actor: Actor) -> TokenInfo:
+        self._devices.clear()
         conn.execute(
             update(device_tokens).where(device_tokens.c.token_hash == token.key).values(revoked_at=now)
         )
@@ -421,18 +435,30 @@ class Accounts:
         """The principal behind a bearer token, or None for an unknown, revoked or expired one."""
         digest = token_hash(token)
         if token.startswith("qd_"):
-            with self.reader.begin() as conn:
-                row = (
-                    conn.execute(select(device_tokens).where(device_tokens.c.token_hash == digest))
-                    .mappings()
-                    .first()
-                )
-            if row is None or row["revoked_at"] is not None:
-                return None
-            return Principal(row["role"], row["name"], None, is_device=True, key=digest)
+            return self._device(digest)
         if token.startswith("qs_"):
             return self._session(staff_sessions.c.token_hash == digest, now)
         return None
+
+    def _device(self, digest: str) -> Principal | None:
+        """A device token's principal: from the last DEVICE_TOKEN_TTL seconds, else from the store."""
+        seen = self._devices.get(digest)
+        if seen is not None and self._clock() - seen[0] < DEVICE_TOKEN_TTL:
+            return seen[1]
+        with self.reader.begin() as conn:
+            row = (
+                conn.execute(select(device_tokens).where(device_tokens.c.token_hash == digest))
+                .mappings()
+                .first()
+            )
+        if row is None or row["revoked_at"] is not None:
+            self._devices.pop(digest, None)
+            return None  # unknown tokens are not remembered: guessing must not fill memory
+        principal = Principal(row["role"], row["name"], None, is_device=True, key=digest)
+        if len(self._devices) >= DEVICE_TOKEN_CACHE:
+            self._devices.clear()
+        self._devices[digest] = (self._clock(), principal)
+        return principal
 
     def resolve_cookie(self, cookie_id: str, now: datetime) -> Principal | None:
         """The principal behind the id a session cookie carries, or None when that session is over."""

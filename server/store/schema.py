@@ -19,10 +19,16 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
+
+#: The statuses of a ticket that stands in a queue (``core.model.CALLABLE``), as SQL.
+#: Written out, not bound: SQLite uses a partial index only for a query whose WHERE
+#: has the index's own predicate, literally.
+CALLABLE_SQL = "status IN ('waiting', 'transferred')"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -62,6 +68,31 @@ tickets = Table(
     Column("call_count", Integer, nullable=False, default=0),
     UniqueConstraint("business_day", "number", name="uq_ticket_number_per_day"),
     Index("ix_tickets_queue", "business_day", "status", "service", "priority", "queue_at"),
+)
+# The callable tickets of one service in queue order (core.policy.queue_order): the heads
+# of a queue and a ticket's place in it are read from this index alone, however many
+# tickets of the day are done.
+Index(
+    "ix_tickets_callable",
+    tickets.c.business_day,
+    tickets.c.service,
+    tickets.c.priority.desc(),
+    tickets.c.queue_at,
+    tickets.c.seq,
+    sqlite_where=text(CALLABLE_SQL),
+    postgresql_where=text(CALLABLE_SQL),
+)
+
+#: How many callable tickets each service has per priority, per business day. Kept by
+#: triggers on ``tickets`` (migration 0006), so every write path keeps it right: issuing a
+#: ticket reads its people-ahead here in O(1), whatever the length of the queue.
+queue_counts = Table(
+    "queue_counts",
+    metadata,
+    Column("business_day", Date, primary_key=True),
+    Column("service", String(32), primary_key=True),
+    Column("priority", Integer, primary_key=True),
+    Column("waiting", Integer, nullable=False),
 )
 
 ticket_events = Table(

@@ -41,6 +41,7 @@ from sqlalchemy import (
     make_url,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,10 +57,12 @@ from ..core.model import (
 )
 from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
-from .schema import counter_states, print_jobs, sequences, ticket_events, tickets
+from .schema import CALLABLE_SQL, counter_states, print_jobs, queue_counts, sequences, ticket_events, tickets
 
 _CALLABLE = [s.value for s in CALLABLE]
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
+#: The partial index's own predicate, so both databases read queues from ``ix_tickets_callable``.
+_STANDING = text(CALLABLE_SQL)
 
 
 #: Execution option of an engine or connection whose transactions only read (see :func:`read_only`).
@@ -189,33 +192,49 @@ class SqlTx:
         self.conn = conn
         self.dialect = conn.dialect.name
 
-    def allocate_seq(self, service: str, day: date) -> int:
+    def allocate_seq(self, service: str, day: date, count: int = 1) -> int:
         stmt = upsert(
             self.dialect,
             sequences,
-            {"service": service, "business_day": day, "last_seq": 1},
+            {"service": service, "business_day": day, "last_seq": count},
             [sequences.c.service, sequences.c.business_day],
-            {"last_seq": sequences.c.last_seq + 1},
+            {"last_seq": sequences.c.last_seq + count},
         ).returning(sequences.c.last_seq)
         return int(self.conn.execute(stmt).scalar_one())
 
-    def add_ticket(self, ticket: Ticket) -> None:
-        self.conn.execute(insert(tickets).values(**_ticket_row(ticket)))
-
-    def add_event(self, event_: TicketEvent) -> None:
+    def return_seqs(self, service: str, day: date, last_seq: int) -> None:
         self.conn.execute(
-            insert(ticket_events).values(
-                ticket_id=event_.ticket_id,
-                kind=event_.kind.value,
-                at=event_.at,
-                counter=event_.counter,
-                staff=event_.staff,
-                detail=event_.detail,
-            )
+            update(sequences)
+            .where(sequences.c.service == service, sequences.c.business_day == day)
+            .values(last_seq=last_seq)
         )
 
+    def add_ticket(self, ticket: Ticket) -> None:
+        self.add_tickets([ticket])
+
+    def add_tickets(self, batch: Sequence[Ticket]) -> None:
+        if batch:  # one statement, many rows (executemany): a batch costs little more than one
+            self.conn.execute(insert(tickets), [_ticket_row(t) for t in batch])
+
+    def add_event(self, event_: TicketEvent) -> None:
+        self.add_events([event_])
+
+    def add_events(self, batch: Sequence[TicketEvent]) -> None:
+        if batch:
+            self.conn.execute(insert(ticket_events), [_event_row(e) for e in batch])
+
     def add_print_job(self, job: PrintJobRecord) -> None:
-        self.conn.execute(insert(print_jobs).values(**print_job_row(job)))
+        self.add_print_jobs([job])
+
+    def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None:
+        if batch:
+            self.conn.execute(insert(print_jobs), [print_job_row(j) for j in batch])
+
+    def waiting_by_priority(self, day: date, service: str) -> dict[int, int]:
+        query = select(queue_counts.c.priority, queue_counts.c.waiting).where(
+            queue_counts.c.business_day == day, queue_counts.c.service == service, queue_counts.c.waiting > 0
+        )
+        return {int(priority): int(waiting) for priority, waiting in self.conn.execute(query)}
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         row = self.conn.execute(select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
@@ -265,7 +284,7 @@ class SqlTx:
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         found: dict[str, Ticket] = {}
-        waiting = and_(tickets.c.business_day == day, tickets.c.status.in_(_CALLABLE))
+        waiting = and_(tickets.c.business_day == day, _STANDING)
         for service in services:
             query = (
                 select(tickets)
@@ -291,7 +310,7 @@ class SqlTx:
         query = select(func.count()).where(
             c.business_day == ticket.business_day,
             c.service == ticket.service,
-            c.status.in_(_CALLABLE),
+            _STANDING,
             c.id != ticket.id,
             before,
         )
@@ -333,9 +352,12 @@ class SqlTx:
         return [_counter(r) for r in self.conn.execute(select(counter_states)).mappings()]
 
     def service_queues(self, day: date, head: int) -> list[ServiceQueue]:
-        waiting = and_(tickets.c.business_day == day, tickets.c.status.in_(_CALLABLE))
+        waiting = and_(tickets.c.business_day == day, _STANDING)
         counts = self.conn.execute(
-            select(tickets.c.service, func.count()).where(waiting).group_by(tickets.c.service)
+            select(queue_counts.c.service, func.sum(queue_counts.c.waiting))
+            .where(queue_counts.c.business_day == day)
+            .group_by(queue_counts.c.service)
+            .having(func.sum(queue_counts.c.waiting) > 0)
         ).all()
         queues = []
         for service, count in counts:
@@ -379,6 +401,17 @@ class SqlTx:
             return []
         rows = self.conn.execute(select(tickets).where(tickets.c.id.in_(list(ids)))).mappings()
         return [_ticket(r) for r in rows]
+
+
+def _event_row(event_: TicketEvent) -> dict[str, Any]:
+    return {
+        "ticket_id": event_.ticket_id,
+        "kind": event_.kind.value,
+        "at": event_.at,
+        "counter": event_.counter,
+        "staff": event_.staff,
+        "detail": event_.detail,
+    }
 
 
 def print_job_row(job: PrintJobRecord) -> dict[str, Any]:
