@@ -216,7 +216,13 @@
    * seqs (a restarted hub counts from 1 again).
    *
    * No call is dropped to keep the queue short, however long it gets, and the
-   * order is kept. But an announcement that has waited here more than
+   * order is kept. When calls pile up in the hall, the hub already shortened
+   * what it sends (the repeat, the second language, the chime, then faster
+   * speech: docs/voice.md, "When calls pile up"), deciding as each call leaves
+   * its queue, and paces the screens by each WAV's length; `shortened` names
+   * what was taken away. This page applies no rule of its own: it plays what
+   * it gets, so every screen and the hub's speaker say the same words.
+   * But an announcement that has waited here more than
    * MAX_AGE_MS (two minutes) is skipped, not read out: when sound gets
    * enabled after being blocked for a while, the hall hears the calls of the
    * last two minutes, in order, not a backlog of calls long since answered
@@ -284,7 +290,8 @@
         duration: Math.max(0, Number(data.duration) || 0),
         received: clock() - (Number(ageMs) || 0)
       });
-      note(seq, data.number, state === "blocked" ? "queued, sound blocked: waiting for a tap" : "queued");
+      var short = Array.isArray(data.shortened) && data.shortened.length ? " (shortened: " + data.shortened.join(", ") + ")" : "";
+      note(seq, data.number, (state === "blocked" ? "queued, sound blocked: waiting for a tap" : "queued") + short);
       dropStale();   // keeps a screen blocked all day from holding the whole day's calls
       showButton();
       pump();

@@ -8,6 +8,7 @@ worker never stops the calls.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import time
@@ -21,6 +22,7 @@ import requests
 
 from tests.support import ADMIN_PASSWORD, HubProcess, bearer, issue, login, provision, write_site
 from tests.test_live import listening
+from tests.test_openapi import DOC_PATH, schema_validator
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -76,6 +78,13 @@ def test_calls_are_announced_in_order_as_wavs(voiced: tuple[HubProcess, Any]) ->
         assert [a["number"] for a in heard] == [t["number"] for t in tickets], "announced out of call order"
         assert [a["seq"] for a in heard] == sorted(a["seq"] for a in heard)
         assert "A 零 零 一" in heard[0]["texts"][0][1]
+        # A backlog: the second had three calls behind it when its turn came, so it was said faster
+        # (one language, no chime, said once: speed is all this hall's phrasing can give up).
+        assert heard[1]["shortened"] == ["rate"], heard[1]
+        api = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+        validator = schema_validator(api, api["x-socketio-events"]["announcement"]["payload"])
+        for announcement in heard:
+            validator.validate(announcement)
 
         audio = requests.get(hub.url + heard[0]["url"], timeout=10)
         assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/wav"

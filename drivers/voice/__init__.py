@@ -3,7 +3,9 @@
 The hub builds an :class:`Announcement` per call and hands it to an
 :class:`Announcer` (one per site), which never blocks: a worker process
 renders (espeak-ng, pyttsx3, or a site's recorded clips) and plays, and
-rendered WAVs can go to the lobby screens. See ``docs/voice.md``.
+rendered WAVs can go to the lobby screens. When calls pile up, each is
+shortened as it leaves the queue (:mod:`drivers.voice.backlog`), never dropped.
+See ``docs/voice.md``.
 """
 
 from .announcer import (
@@ -14,6 +16,8 @@ from .announcer import (
     Announcer,
     RenderedAudio,
 )
+from .backlog import STEPS as BACKLOG_STEPS
+from .backlog import Phrasing, choose_phrasing
 from .engines import EngineError, EspeakEngine, Pyttsx3Engine, RenderCache, SegmentEngine
 from .phrasing import Announcement, phrases, read_number
 from .render import RENDERED_NAME, Rendered, Renderer
@@ -21,6 +25,7 @@ from .settings import VoiceSettings
 from .sinks import CallbackSink, FileSink, PlayerSink, SinkError, make_sinks
 
 __all__ = [
+    "BACKLOG_STEPS",
     "DEGRADED",
     "OK",
     "RENDERED_NAME",
@@ -32,6 +37,7 @@ __all__ = [
     "EngineError",
     "EspeakEngine",
     "FileSink",
+    "Phrasing",
     "PlayerSink",
     "Pyttsx3Engine",
     "RenderCache",
@@ -41,6 +47,7 @@ __all__ = [
     "SegmentEngine",
     "SinkError",
     "VoiceSettings",
+    "choose_phrasing",
     "make_sinks",
     "phrases",
     "read_number",

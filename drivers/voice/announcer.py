@@ -21,6 +21,15 @@ A repeat of a ticket whose call is still waiting is merged into it
 (``collapsed``, same ``seq``); a recall after its announcement started is a
 new announcement.
 
+When calls pile up, each is shortened as it is taken off the queue
+(:mod:`drivers.voice.backlog`: the repeat first, then the second language, the
+chime, then faster speech), by how many wait behind it and how late it is;
+none is dropped and the order is kept. A call that finds the hall silent waits
+up to ``backlog_gather_s`` (or until enough calls have joined it that it can
+be shortened no further), so that calls made together are counted together:
+the first of six calls made within a second is then shortened like the rest,
+instead of being said in full while the other five wait.
+
 Faults: the worker sends a heartbeat every 0.5 s. A worker that dies, stops
 beating for ``heartbeat_timeout`` s, or takes longer than ``render_timeout``
 to render or than 1.25 × the announcement's length plus the player's grace
@@ -48,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import worker as _worker
+from .backlog import Phrasing, choose_phrasing, is_shortest, shortenings
 from .phrasing import Announcement
 from .settings import VoiceSettings
 from .sinks import CallbackSink, FileSink, PlayerSink
@@ -88,6 +98,7 @@ class AnnouncementEvent:
     texts: tuple[tuple[str, str], ...] = ()  # (lang, text) as said
     clips: int = 0  # recorded clips used
     synthesized: tuple[str, ...] = ()  # pieces that no clip covered
+    shortened: tuple[str, ...] = ()  # from started on: the backlog steps taken ((): said in full)
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,7 @@ class RenderedAudio:
     texts: tuple[tuple[str, str], ...]
     at: float
     mono: float
+    shortened: tuple[str, ...] = ()  # the backlog steps taken ((): said in full)
 
 
 @dataclass(eq=False)
@@ -112,6 +124,8 @@ class _Entry:
     seq: int
     announcement: Announcement
     queued_mono: float
+    hold_until: float = 0.0  # called into a silent hall: others made with it may still come
+    phrasing: Phrasing | None = None  # chosen when taken off the queue
     attempt: int = 1
     announced: bool = False  # "queued" was reported: the monitor may take it
     played: bool = False  # the hall may have heard part of it: never said twice
@@ -230,7 +244,7 @@ class Announcer:
                 kind = COLLAPSED
             else:
                 self._seq += 1
-                entry = _Entry(self._seq, announcement, now)
+                entry = _Entry(self._seq, announcement, now, hold_until=self._gather_until(announcement, now))
                 kind = QUEUED
                 if not closed:
                     self._pending.append(entry)
@@ -243,6 +257,18 @@ class Announcer:
         with self._lock:
             entry.announced = True
         self._wake()
+
+    def _gather_until(self, announcement: Announcement, now: float) -> float:
+        """Until when a new call waits for others made with it: only into a silent hall (lock held).
+
+        Waiting is worth it only when the call could be shortened: with nothing to
+        shorten (``backlog_shorten = []``, one language said once without a chime)
+        it goes at once.
+        """
+        gather = self.settings.backlog_gather_s
+        if not gather or self._current is not None or self._pending:
+            return 0.0
+        return now + gather if len(shortenings(self.settings, announcement)) > 1 else 0.0
 
     @property
     def status(self) -> str:
@@ -322,6 +348,7 @@ class Announcer:
             texts=tuple(tuple(t) for t in info.get("texts", ())),
             clips=info.get("clips", 0),
             synthesized=tuple(info.get("synthesized", ())),
+            shortened=entry.phrasing.shortened if entry.phrasing is not None else (),
         )
         if self._on_event is not None:
             try:
@@ -396,6 +423,10 @@ class Announcer:
         if self._proc is None:
             return self._restart_at
         deadlines = [self._last_seen + self.heartbeat_timeout]
+        if self._ready and self._current is None:
+            with self._lock:
+                if self._pending and self._pending[0].hold_until:
+                    deadlines.append(self._pending[0].hold_until)  # the gathering ends: say it
         if not self._ready:
             deadlines.append(self._spawned_at + self.start_timeout)
         if self._current is not None and self._current.deadline:
@@ -481,6 +512,7 @@ class Announcer:
                 tuple(tuple(t) for t in info["texts"]),
                 at,
                 mono,
+                entry.phrasing.shortened if entry.phrasing is not None else (),
             )
             for sink in self._callback_sinks:
                 try:
@@ -522,30 +554,60 @@ class Announcer:
         return ""
 
     def _send_next(self) -> None:
-        while True:
-            with self._lock:
-                if not self._pending or not self._pending[0].announced:
-                    return
-                entry = self._pending.popleft()
-            now = time.monotonic()
-            max_age = self.settings.max_age_s
-            if max_age is not None and now - entry.queued_mono > max_age:
-                self._emit(FAILED, entry, detail=f"waited more than {max_age:g} s: not said")
-                continue
-            break
+        entry = self._take_next()
+        if entry is None:
+            return
         a = entry.announcement
         try:
             quiet = self.settings.is_quiet(self._clock())
         except Exception:
             log.exception("announcer %s: clock failed", self.name)
             quiet = False
-        entry.rendered = None
-        entry.phase, entry.deadline = "start", now + self.render_timeout
-        self._current = entry
+        phrasing = entry.phrasing.to_dict() if entry.phrasing is not None else None
         try:
-            self._jobs.send(("job", entry.seq, a.to_dict(), a.languages, a.repeat, quiet))
+            self._jobs.send(("job", entry.seq, a.to_dict(), a.languages, a.repeat, quiet, phrasing))
         except (OSError, ValueError) as exc:
             self._lose_worker(f"cannot reach the worker: {exc!r}")
+
+    def _take_next(self) -> _Entry | None:
+        """The next call to say, its phrasing chosen now, made current; None: nothing to say yet.
+
+        The phrasing is chosen here, as the call leaves the queue, because only now
+        is it known how many wait behind it and how late it is. A call still
+        gathering others (``hold_until``) stays, unless it can be shortened no further.
+        """
+        while True:
+            stale = None
+            with self._lock:
+                if not self._pending or not self._pending[0].announced:
+                    return None
+                entry = self._pending[0]
+                now = time.monotonic()
+                waiting, late = len(self._pending) - 1, now - entry.queued_mono
+                a = entry.announcement
+                if now < entry.hold_until and not is_shortest(self.settings, a, waiting, late):
+                    return None
+                self._pending.popleft()
+                max_age = self.settings.max_age_s
+                if max_age is not None and late > max_age:
+                    stale = f"waited more than {max_age:g} s: not said"
+                else:
+                    entry.phrasing = choose_phrasing(self.settings, a, waiting, late)
+                    entry.rendered = None
+                    entry.phase, entry.deadline = "start", now + self.render_timeout
+                    self._current = entry  # under the lock: announce() sees a busy hall from now on
+            if stale is None:
+                if entry.phrasing is not None and entry.phrasing.shortened:
+                    log.info(
+                        "announcer %s: %s shortened (%s): %d waiting, %.1f s late",
+                        self.name,
+                        a.number,
+                        ", ".join(entry.phrasing.shortened),
+                        waiting,
+                        late,
+                    )
+                return entry
+            self._emit(FAILED, entry, detail=stale)
 
     def _fault(self, reason: str) -> None:
         self._restarts += 1

@@ -6,7 +6,9 @@ database connections, and a pyttsx3 engine of its own). It talks to the
 parent over two one-way pipes (plain ``os.pipe()``s, blocking on both sides):
 
 parent → worker
-    ``("job", seq, announcement_dict, languages, repeat, quiet)``, ``("stop",)``
+    ``("job", seq, announcement_dict, languages, repeat, quiet, phrasing_dict)``, ``("stop",)``;
+    the phrasing (:class:`~drivers.voice.backlog.Phrasing`, None: the full one) is the
+    announcer's choice for this call, shortened when calls wait behind it
 worker → parent
     ``("ready", pid, error)``, ``("hb", mono)`` every ``heartbeat_interval``,
     ``("started", seq, mono, at)``, ``("rendered", seq, mono, at, info)``,
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .backlog import Phrasing
 from .phrasing import Announcement
 from .settings import VoiceSettings
 from .sinks import FileSink, PlayerSink
@@ -100,7 +103,7 @@ def _serve_job(
     Any failure becomes a ``failed`` report for this job: one unsayable text or a
     sound card that went away must not end the worker and silence the hall.
     """
-    seq, data, languages, repeat, quiet = job
+    seq, data, languages, repeat, quiet, phrasing = job
     send(("started", seq, time.monotonic(), time.time()))
     if quiet:
         send(("finished", seq, time.monotonic(), time.time(), "quiet hours: not said"))
@@ -109,7 +112,12 @@ def _serve_job(
         send(("failed", seq, time.monotonic(), time.time(), error, False))
         return
     try:
-        rendered = renderer.render(Announcement.from_dict(data), tuple(languages or ()) or None, repeat)
+        rendered = renderer.render(
+            Announcement.from_dict(data),
+            tuple(languages or ()) or None,
+            repeat,
+            phrasing=Phrasing.from_dict(phrasing) if phrasing else None,
+        )
     except Exception as exc:  # noqa: BLE001  any engine error is this job's failure, reported
         send(("failed", seq, time.monotonic(), time.time(), f"render: {type(exc).__name__}: {exc}", False))
         return
@@ -121,6 +129,7 @@ def _serve_job(
         "texts": [list(t) for t in rendered.texts],
         "clips": rendered.clips,
         "synthesized": list(rendered.synthesized),
+        "shortened": list(rendered.shortened),
     }
     send(("rendered", seq, time.monotonic(), time.time(), info))
     try:

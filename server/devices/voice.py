@@ -112,6 +112,8 @@ class VoiceService:
                 "url": f"/voice/{audio.name}",
                 "duration": audio.duration,
                 "texts": [list(text) for text in audio.texts],
+                # what a backlog took away (docs/voice.md, "When calls pile up"); []: said in full
+                "shortened": list(audio.shortened),
             },
             LOBBY_ROOM,
         )
