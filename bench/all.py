@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "issue": ["issue.py", "--requests", "3000", "--concurrency", "8"],
     "issue_cost": ["issue_cost.py"],
     "fanout": ["call_fanout.py", "--clients", "1000", "--calls", "30"],
-    "voice_burst": ["voice_latency.py", "--burst", "6"],
+    "voice_burst": ["voice_latency.py", "--burst"],
     "print": ["print_latency.py"],
     "display": ["display_latency.py"],
 }

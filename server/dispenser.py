@@ -4,9 +4,10 @@ Concurrent requests share one transaction and one durable commit
 (:class:`~server.group_commit.GroupCommit`), on a database connection of the
 dispenser's own. The batch's statements run on the loop; its commit (the disk
 flush) on a native thread, so while the disk flushes one batch the hub's loop
-keeps reading requests, and they form the next batch: a burst of a thousand requests costs tens of flushes, not a
-thousand. Events are published back on the calling side, in request order,
-after the commit: nobody hears of a ticket that could still be lost.
+keeps reading requests, and they form the next batch: a burst of a thousand
+requests costs tens of flushes, not a thousand. Events are published back on
+the calling side, in request order, after the commit: nobody hears of a ticket
+that could still be lost.
 """
 
 from __future__ import annotations
