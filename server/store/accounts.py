@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, select, update
@@ -145,16 +144,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@cache
-def _dummy_hash() -> str:
-    """A scrypt hash of a random password, made once per process.
-
-    A login for an unknown or disabled user is checked against it, so it costs
-    the same scrypt work as a real one: the answer's timing does not tell which
-    user names exist.
-    """
-    return generate_password_hash(secrets.token_urlsafe(16))
-
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD:
@@ -180,6 +169,7 @@ class Accounts:
         # here; one made by another process (the CLI) holds for at most the TTL.
         self._clock = clock
         self._devices: dict[str, tuple[float, Principal]] = {}
+        self._dummy: str | None = None
 
     # -- device tokens ------------------------------------------------------------
 
@@ -396,7 +386,7 @@ class Accounts:
             row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
         # The same scrypt work whether or not the user exists or is active.
         real = row is not None and bool(row["active"])
-        stored = row["password_hash"] if real and row is not None else _dummy_hash()
+        stored = row["password_hash"] if real and row is not None else self._dummy_hash()
         if not check_password_hash(stored, password) or not real or row is None:
             raise AccountError("wrong user name or password")
         if row["role"] == "staff" and counter is None:
@@ -459,6 +449,17 @@ class Accounts:
             self._devices.clear()
         self._devices[digest] = (self._clock(), principal)
         return principal
+
+    def _dummy_hash(self) -> str:
+        """A scrypt hash of a random password, made once (by the first login that needs it).
+
+        A login for an unknown or disabled user is checked against it, so it costs
+        the same scrypt work as a real one: the answer's timing does not tell which
+        user names exist.
+        """
+        if self._dummy is None:
+            self._dummy = generate_password_hash(secrets.token_urlsafe(16))
+        return self._dummy
 
     def resolve_cookie(self, cookie_id: str, now: datetime) -> Principal | None:
         """The principal behind the id a session cookie carries, or None when that session is over."""
