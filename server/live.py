@@ -53,6 +53,9 @@ VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHAN
 VISITOR_KEYS = ("ticket", "counter", "service", "recall", "event")
 #: At most this many events are taken from the queue at once (a burst of tickets is sent in slices).
 MAX_BATCH = 500
+#: Seconds between two batches at least: in a burst, events gather for this long and cost one read
+#: of the services, however many come; a quiet hall's events (seconds apart) are not held at all.
+BATCH_GAP = 0.02
 
 
 class Broadcaster:
@@ -77,6 +80,7 @@ class Broadcaster:
         self.socketio = socketio
         self.hub = hub
         self.pending: queue.Queue[HallEvent] = queue.Queue()
+        self.last_batch = 0.0  # time.monotonic() when the last batch was taken
         socketio.start_background_task(self._run)
 
     def enqueue(self, event: HallEvent) -> None:
@@ -98,8 +102,16 @@ class Broadcaster:
                 self.hub.store_health.failed(detail)
 
     def _drain(self) -> list[HallEvent]:
-        """The next event, waiting for it, and whatever else is queued already (up to MAX_BATCH)."""
+        """The next event, waiting for it, and whatever else is queued (up to MAX_BATCH).
+
+        An event that comes within BATCH_GAP of the last batch waits out the rest
+        of the gap, so that its burst is taken whole.
+        """
         batch = [self.pending.get()]
+        early = BATCH_GAP - (time.monotonic() - self.last_batch)
+        if early > 0:
+            self.socketio.sleep(early)
+        self.last_batch = time.monotonic()
         while len(batch) < MAX_BATCH:
             try:
                 batch.append(self.pending.get_nowait())
