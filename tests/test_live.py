@@ -95,9 +95,10 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
         version = snapshot["v"]
         assert version >= 1  # the ticket issued before
 
-        # ticket_issued: the ticket, the next version, and the service it changed.
+        # ticket_issued: the ticket, the next version, and the service it changed. (An event the
+        # snapshot already reflects may still come after it: its version is not newer.)
         ticket = issue(hub, site.creds.kiosk, "PAY")
-        issued = screen.wait_for("ticket_issued")
+        issued = screen.wait_for("ticket_issued", newer(version))
         assert issued["ticket"]["id"] == ticket["id"] and issued["ticket"]["number"] == "A001"
         assert issued["waiting_ahead"] == 0
         assert "queue" not in issued
@@ -106,7 +107,7 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
 
         # ticket_called: the number, the counter, its new view, the call, and the service.
         act(hub, clerk, 1, "call-next")
-        called = screen.wait_for("ticket_called")
+        called = screen.wait_for("ticket_called", newer(version))
         assert called["v"] == version + 2
         assert called["ticket"]["id"] == ticket["id"] and called["ticket"]["number"] == "A001"
         assert called["ticket"]["status"] == "called"
@@ -162,7 +163,7 @@ def test_call_next_is_one_event_carrying_the_finished_ticket(hub: HubProcess, si
     ):
         version = screen.wait_for("snapshot")["v"]
         act(hub, clerk, 1, "call-next")
-        called = screen.wait_for("ticket_called")
+        called = screen.wait_for("ticket_called", newer(version))
         assert called["v"] == version + 1
         assert (called["ticket"]["id"], called["finished"]["id"]) == (second["id"], first["id"])
         assert called["finished"]["status"] == "done"
@@ -174,11 +175,16 @@ def test_call_next_is_one_event_carrying_the_finished_ticket(hub: HubProcess, si
             f"{hub.url}/api/v1/counters/1/call-next", headers=bearer(clerk), timeout=HTTP_TIMEOUT
         )
         assert nobody.json()["code"] == "nobody_waiting"
-        freed = screen.wait_for("counter_changed")
+        freed = screen.wait_for("counter_changed", newer(version))
         assert freed["v"] == version + 2 and freed["finished"]["id"] == second["id"]
         assert freed["counters"][0]["current"] is None
         screen.drain()
         assert screen.names().count("ticket_changed") == 0, screen.names()
+
+
+def newer(version: int) -> Any:
+    """A match for wait_for: a hall event after ``version`` (one the snapshot had may come after it)."""
+    return lambda data: data["v"] > version
 
 
 def apply_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
@@ -206,8 +212,8 @@ def test_a_screen_that_misses_a_version_asks_for_the_snapshot(hub: HubProcess, s
         issue(hub, site.creds.kiosk, "ASK")
         act(hub, clerk, 1, "call-next")
         act(hub, clerk, 1, "pause")
-        deltas = [screen.wait_for(name) for name in ("ticket_called", "ticket_issued", "ticket_called")]
-        deltas.append(screen.wait_for("counter_changed"))
+        names = ("ticket_called", "ticket_issued", "ticket_called", "counter_changed")
+        deltas = [screen.wait_for(name, newer(mine["v"])) for name in names]
         assert [d["v"] for d in deltas] == [mine["v"] + k for k in range(1, 5)]
         # A screen that missed the second one sees from its version that it must ask.
         assert deltas[2]["v"] != deltas[0]["v"] + 1
