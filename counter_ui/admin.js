@@ -5,8 +5,8 @@
  * numbers only).
  *
  * Sources: GET /devices on login and on every (re)connect, then the
- * `device_status` event; the queue from the socket's snapshot and the
- * snapshot inside every live event.
+ * `device_status` event; the queue from the socket's snapshot, kept up to
+ * date by the live events' deltas (QCall.connect applies them).
  */
 (function () {
   "use strict";

@@ -250,8 +250,8 @@
     });
   }
 
-  // Events come in bursts (a call is a ticket_changed + ticket_called +
-  // counter_changed): read the counter once per burst.
+  // Events come in bursts (tickets issued, other counters calling): read
+  // the counter's waiting list once per burst.
   var refreshSoon = Q.debounce(refresh, 300);
 
   /** The snapshot in each event already has our counter: show it at once. */

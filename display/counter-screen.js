@@ -4,8 +4,9 @@
  * waiting for its services. Both languages always: nobody touches it.
  *
  * /display/counter?token=T&counter=N. Like the lobby, it draws only from the
- * hub's snapshot (on every connect) and the `queue` in each live event, so a
- * screen that was switched off is right the moment it reconnects.
+ * hub's snapshot (on every connect) with the live events' deltas applied by
+ * QCall.connect, so a screen that was switched off is right the moment it
+ * reconnects.
  */
 (function () {
   "use strict";

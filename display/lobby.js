@@ -2,9 +2,11 @@
  * The lobby TV: the current call, every counter's number, recent calls and
  * waiting counts, always in both languages (no switch: nobody touches a TV).
  *
- * It draws only from the hub's snapshot (on every connect) and the `queue`
- * carried by each live event, so a screen that was off for an hour is right
- * the moment it reconnects. Tickets carry no personal data; neither does this.
+ * It draws only from the hub's snapshot (on every connect) kept up to date by
+ * the live events' deltas (QCall.connect applies them and fetches the
+ * snapshot again when one was missed), so a screen that was off for an hour
+ * is right the moment it reconnects. Tickets carry no personal data; neither
+ * does this.
  *
  * Where the hall's voice goes to the screens, it also reads out each call
  * ("sound" below): in order, never two at once, with a one-tap button while

@@ -68,6 +68,9 @@
     snapshot: draw,
     queue: draw,
     ticket_changed: onTicketChanged,
+    // Call-next ends the counter's last service: one event, the ended ticket as `finished`.
+    ticket_called: onFinishedOnTheWay,
+    counter_changed: onFinishedOnTheWay,
     online: function (up) { Q.show("#conn", !up); },
     unauthorized: function () { Q.showSetup("setup.refused"); }
   });
@@ -104,6 +107,11 @@
     } else if (payload.event === "evaluated" && state === "asking" && ticket.id === asked) {
       go("idle");   // rated elsewhere (a second pad, or a reload): nothing left to ask
     }
+  }
+
+  function onFinishedOnTheWay(payload) {
+    var ticket = payload.finished;
+    if (ticket) onTicketChanged({ ticket: ticket, event: "finished" });
   }
 
   function ask(ticketId) {

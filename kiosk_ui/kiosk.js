@@ -124,7 +124,7 @@
 
   Q.show("#services-empty", true);
   checkHealth();
-  // Draw from REST at once; the socket's snapshot follows and keeps it live.
+  // Draw from REST at once; the socket's snapshot follows, and the deltas QCall applies keep it live.
   Q.api("GET", "/queue").then(draw, function (err) {
     if (err.code === "unauthorized") refused();
     else showBanner("error", function () { return Q.errorText(err); });

@@ -105,7 +105,9 @@
     ticket_changed: function (p) {
       if (!mine(p)) return;
       merge(p.ticket);
-      load();            // waiting_ahead and service names come only from REST
+      // The event has the whole ticket. Only a ticket waiting again (transferred)
+      // needs the hub: its place in the new queue and that service's names.
+      if (p.ticket.status === "waiting" || p.ticket.status === "transferred") load();
     },
     // A refused socket (unknown or expired ticket) changes nothing here: the
     // GET in load() decides whether the ticket exists, and polling carries on.

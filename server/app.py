@@ -13,7 +13,7 @@ from flask.wrappers import Request
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import live, security
+from . import live, pings, security
 from .api import refusals
 from .api.admin import admin
 from .api.routes import api
@@ -73,8 +73,11 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(admin)
     app.register_blueprint(pages)
-    socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json)
+    # manage_session=False: the hub keeps no session per socket (who a socket is lives in
+    # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.
+    socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json, manage_session=False)
     security.guard_socketio(socketio.server)
+    pings.install(socketio.server.eio)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     if config.hub.trusted_proxies:
         # Outermost, so Socket.IO, the login throttle and the audit log all see the client's

@@ -9,6 +9,7 @@ how), and :meth:`Hub.close` stops what that started, in order.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,31 +30,42 @@ from .store.health import StoreHealth
 
 
 class SnapshotCache:
-    """The last snapshot, dropped whenever the hall changes.
+    """The last snapshot, stamped with the hall version it reflects; rebuilt when the hall moved on.
 
-    A thousand screens reconnecting after a network blip must not each cost
-    the database a round of queries.
+    A thousand screens reconnecting after a network blip, or resyncing after
+    a missed event, must not each cost the database a round of queries.
+
+    ``"v"`` in the snapshot is the version of the last event published before
+    it was read: every event up to it had committed, so the snapshot shows it;
+    later events may show too (the delta a screen then applies again sets
+    what is already set). A snapshot is also rebuilt when the business day
+    turns, which no event announces.
     """
 
-    def __init__(self, build: Any) -> None:
+    def __init__(
+        self, build: Callable[[], dict[str, Any]], version: Callable[[], int], day: Callable[[], str]
+    ) -> None:
         self._build = build
+        self._version = version
+        self._day = day
         self._value: dict[str, Any] | None = None
-        self._version = 0
         self._lock = threading.Lock()
 
     def invalidate(self, _event: HallEvent | None = None) -> None:
+        """Drop the cached snapshot (a bus listener: the hall changed)."""
         with self._lock:
-            self._version += 1
             self._value = None
 
     def get(self) -> dict[str, Any]:
+        version = self._version()
         with self._lock:
-            if self._value is not None:
-                return self._value
-            version = self._version
+            cached = self._value
+        if cached is not None and cached["v"] == version and cached["business_day"] == self._day():
+            return cached
         value = self._build()
+        value["v"] = version
         with self._lock:
-            if version == self._version:
+            if self._version() == version:
                 self._value = value
         return value
 
@@ -82,7 +94,7 @@ class Hub:
     snapshots: SnapshotCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.snapshots = SnapshotCache(self._build_snapshot)
+        self.snapshots = SnapshotCache(self._build_snapshot, self._hall_version, self._business_day)
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
@@ -96,6 +108,12 @@ class Hub:
         self.voice.close()
         self.dispenser.close()
         self.store.engine.dispose()
+
+    def _hall_version(self) -> int:
+        return self.core.bus.version
+
+    def _business_day(self) -> str:
+        return self.core.hall.calendar.business_day(self.clock()).isoformat()
 
     def _build_snapshot(self) -> dict[str, Any]:
         snapshot = self.core.snapshot()

@@ -1,9 +1,12 @@
 """The Socket.IO adapter: rooms, the snapshot on (re)connect, and the broadcaster.
 
 Every screen gets the whole snapshot when it connects, so a screen that lost
-its network draws itself again from nothing. Events leave through one
-broadcaster task, in the order the core published them, so a request that
-issued a ticket does not wait for a thousand sockets.
+its network draws itself again from nothing. After that it gets deltas: what
+each action changed, stamped with the hall's version, so a screen that sees
+a version skipped asks for the snapshot again (the ``snapshot`` client
+event). Events leave through one broadcaster task, in the order the core
+published them, so a request that issued a ticket does not wait for a
+thousand sockets.
 
 Every socket opened with a token or a staff session is remembered under that
 credential (:class:`LiveSessions`), so revoking the token, disabling the user,
@@ -21,6 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import request, session
@@ -45,15 +49,38 @@ WATCH_SECONDS = 1.0
 RECHECK_SECONDS = 60.0
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
+#: What a phone is told of its ticket; the rest of a core event (counter views, the call) is the hall's.
+VISITOR_KEYS = ("ticket", "counter", "service", "recall", "event")
+#: At most this many events are taken from the queue at once (a burst of tickets is sent in slices).
+MAX_BATCH = 500
+#: Seconds between two batches at least: in a burst, events gather for this long and cost one read
+#: of the services, however many come; a quiet hall's events (seconds apart) are not held at all.
+BATCH_GAP = 0.02
 
 
 class Broadcaster:
-    """Sends the core's events to the rooms, one at a time, off the request path."""
+    """Sends the core's events to the rooms as deltas, one batch at a time, off the request path.
+
+    A hall message is what one action changed (docs/contract.md, "Socket.IO"):
+    the core's payload (the ticket, the counter's new view, the call), the
+    hall version ``v`` and business day ``day``, and the waiting count and
+    next numbers of the services the action touched. Those come from one read
+    per batch of events drained from the queue, never from a snapshot built
+    per event; consecutive ``ticket_issued`` events are merged into one
+    message covering versions ``from``..``v``, so a burst of tickets costs the
+    screens one message per batch. python-socketio encodes a message once for
+    a whole room; each socket then only writes the same text.
+
+    If a batch cannot be sent (the services cannot be read), its hall
+    messages are dropped and logged: every screen sees the versions skipped
+    at the next message and fetches the snapshot again.
+    """
 
     def __init__(self, socketio: SocketIO, hub: Hub) -> None:
         self.socketio = socketio
         self.hub = hub
         self.pending: queue.Queue[HallEvent] = queue.Queue()
+        self.last_batch = 0.0  # time.monotonic() when the last batch was taken
         socketio.start_background_task(self._run)
 
     def enqueue(self, event: HallEvent) -> None:
@@ -61,25 +88,111 @@ class Broadcaster:
 
     def _run(self) -> None:
         while True:
-            event = self.pending.get()
+            batch = self._drain()
             try:
-                self.send(event)
-            except Exception as error:  # one bad event must not silence the screens
+                self.send(batch)
+            except Exception as error:  # one bad batch must not silence the screens
+                names = ",".join(sorted({event.name for event in batch}))
                 detail = store_failure(error)
                 if detail is None:
-                    log.exception("broadcast of %s failed", event.name)
+                    log.exception("broadcast of %s failed", names)
                     continue
-                # The snapshot could not be read: a store outage, already told by /health; one line.
-                log.error("broadcast of %s failed: the store is unavailable (%s)", event.name, detail)
+                # The services could not be read: a store outage, already told by /health; one line.
+                log.error("broadcast of %s failed: the store is unavailable (%s)", names, detail)
                 self.hub.store_health.failed(detail)
 
-    def send(self, event: HallEvent) -> None:
-        payload: dict[str, Any] = dict(event.payload)
+    def _drain(self) -> list[HallEvent]:
+        """The next event, waiting for it, and whatever else is queued (up to MAX_BATCH).
+
+        An event that comes within BATCH_GAP of the last batch waits out the rest
+        of the gap, so that its burst is taken whole.
+        """
+        batch = [self.pending.get()]
+        early = BATCH_GAP - (time.monotonic() - self.last_batch)
+        if early > 0:
+            self.socketio.sleep(early)
+        self.last_batch = time.monotonic()
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self.pending.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def send(self, batch: list[HallEvent]) -> None:
+        """Phones first (they need no read), then one message per action or run of tickets to the hall."""
+        for name, payload, room in visitor_messages(batch):
+            self.socketio.emit(name, payload, to=room)
+        messages = hall_messages(batch)
+        if any(message.services for message in messages):
+            now = self.hub.core.service_queues()
+            day = now["business_day"]
+            services = {s["code"]: s for s in now["services"]}
+        else:
+            day = self.hub.core.hall.calendar.business_day(self.hub.clock()).isoformat()
+            services = {}
+        for message in messages:
+            message.payload["day"] = day
+            if message.services:
+                message.payload["services"] = [services[c] for c in sorted(message.services) if c in services]
+            self.socketio.emit(message.name, message.payload, to=HALL)
+
+
+@dataclass
+class HallMessage:
+    """One message to the hall: its event name, its payload, and the services whose state it must carry."""
+
+    name: str
+    payload: dict[str, Any]
+    services: set[str] = field(default_factory=set)
+
+
+def visitor_messages(batch: list[HallEvent]) -> list[tuple[str, dict[str, Any], str]]:
+    """``(event, payload, room)`` for the phones: each ticket's own news, without the hall's."""
+    out = []
+    for event in batch:
+        payload = event.payload
         ticket = payload.get("ticket")
         if ticket and event.name in VISITOR_EVENTS:
-            self.socketio.emit(event.name, payload, to=ticket_room(ticket["id"]))
-        payload["queue"] = self.hub.snapshots.get()
-        self.socketio.emit(event.name, payload, to=HALL)
+            mine = {key: payload[key] for key in VISITOR_KEYS if key in payload}
+            out.append((event.name, mine, ticket_room(ticket["id"])))
+        finished = payload.get("finished")
+        if finished:
+            # Call-next ended this visitor's service: their phone hears it as a finish of its own.
+            news = {"ticket": finished, "event": "finished"}
+            out.append((ev.TICKET_CHANGED, news, ticket_room(finished["id"])))
+    return out
+
+
+def hall_messages(batch: list[HallEvent]) -> list[HallMessage]:
+    """One message per event, with ``v``; a run of ``ticket_issued`` as one, with ``from`` and ``issued``.
+
+    A merged ``ticket_issued`` carries the newest ticket of the run (and its
+    ``waiting_ahead``); the services it carries are those of every ticket in it.
+    """
+    out: list[HallMessage] = []
+    for event in batch:
+        message = HallMessage(event.name, dict(event.payload, v=event.version), touched_services(event))
+        last = out[-1] if out else None
+        if last is not None and event.name == ev.TICKET_ISSUED and last.name == ev.TICKET_ISSUED:
+            message.payload["from"] = last.payload.get("from", last.payload["v"])
+            message.payload["issued"] = last.payload.get("issued", 1) + 1
+            message.services |= last.services
+            out[-1] = message
+            continue
+        out.append(message)
+    return out
+
+
+def touched_services(event: HallEvent) -> set[str]:
+    """The services whose queue an action changed: a ticket issued, called, or transferred into one."""
+    service = (event.payload.get("ticket") or {}).get("service")
+    if not service:
+        return set()
+    transferred = event.name == ev.TICKET_CHANGED and event.payload.get("event") == "transferred"
+    if event.name in (ev.TICKET_ISSUED, ev.TICKET_CALLED) or transferred:
+        return {service}
+    return set()
 
 
 class Connections:
@@ -208,6 +321,7 @@ def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connec
     sockets = Sockets(socketio, hub, devices, connections, live)
     socketio.on("connect")(sockets.connect)
     socketio.on("disconnect")(sockets.disconnect)
+    socketio.on("snapshot")(sockets.resync)
     return connections, live
 
 
@@ -250,6 +364,17 @@ class Sockets:
             return
         self._join_hall(sid, principal)
         self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
+
+    def resync(self, *_args: Any) -> None:
+        """A screen that missed a version asks for the snapshot again (``snapshot`` from the client).
+
+        Only sockets of the hall room may: a visitor's phone sees its own ticket
+        and an agent nothing of the queue. The answer is the cached snapshot,
+        so a thousand screens asking at once cost one build.
+        """
+        sid: str = request.sid  # type: ignore[attr-defined]
+        if HALL in self.socketio.server.rooms(sid, namespace="/"):
+            self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
 
     def disconnect(self, *_args: Any) -> None:
         sid: str = request.sid  # type: ignore[attr-defined]

@@ -47,6 +47,11 @@ def serve(
     port (before any device is opened), then the store, which must take a
     real write.
     """
+    # gevent records where each greenlet was spawned (its stack, as a chain of frames): about
+    # 5 kB per connected screen for a debugging aid the hub never shows.
+    import gevent
+
+    gevent.config.track_greenlet_tree = False
     url = config.hub.database_url
     check_var_dir(var_dir())
     lock = lock or hold_database(url)
@@ -100,17 +105,27 @@ def stop_on_signals(socketio: Any) -> None:
         gevent.signal_handler(signum, stop)
 
 
+#: Bytes of the buffer that reads a request's line and headers. A WebSocket keeps its
+#: handler (and this buffer) for life; gevent's default, 8 KiB, is 8 MB at 1,000 screens.
+REQUEST_BUFFER = 2048
+
+
 def no_delay_handler() -> type:
     """gevent's WSGI handler with Nagle's algorithm off, closing a finished WebSocket.
 
     pywsgi writes a response's headers and body in two sends, and a screen's
-    socket gets events back to back (``ticket_changed`` then ``ticket_called``);
+    socket may get events back to back (a burst of tickets, two counters calling);
     with Nagle on, the second send waits for the peer's delayed ACK, 40 ms on
     Linux, on every keep-alive request after the first (see bench/README.md).
     """
     from gevent import pywsgi
 
     class NoDelayHandler(pywsgi.WSGIHandler):
+        def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
+            if rfile is None:
+                rfile = sock.makefile("rb", REQUEST_BUFFER)
+            super().__init__(sock, address, server, rfile)
+
         def handle(self) -> None:
             with contextlib.suppress(OSError):  # not a TCP socket
                 self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -92,68 +92,207 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
         assert_snapshot(snapshot)
         assert {s["code"]: s["waiting"] for s in snapshot["services"]} == {"PAY": 0, "ASK": 1}
         assert snapshot["site"]["name_zh"] == "测试营业厅" and snapshot["site"]["timezone"] == "Asia/Shanghai"
+        version = snapshot["v"]
+        assert version >= 1  # the ticket issued before
 
-        # ticket_issued, with the queue inside.
+        # ticket_issued: the ticket, the next version, and the service it changed. (An event the
+        # snapshot already reflects may still come after it: its version is not newer.)
         ticket = issue(hub, site.creds.kiosk, "PAY")
-        issued = screen.wait_for("ticket_issued")
+        issued = screen.wait_for("ticket_issued", newer(version))
         assert issued["ticket"]["id"] == ticket["id"] and issued["ticket"]["number"] == "A001"
         assert issued["waiting_ahead"] == 0
-        assert_snapshot(issued["queue"])
-        assert {s["code"]: s["waiting"] for s in issued["queue"]["services"]} == {"PAY": 1, "ASK": 1}
+        assert "queue" not in issued
+        assert (issued["v"], issued["day"]) == (version + 1, snapshot["business_day"])
+        assert issued["services"] == [{"code": "PAY", "waiting": 1, "next_numbers": ["A001"]}]
 
-        # ticket_called: the number, the counter, and the queue with this call first.
+        # ticket_called: the number, the counter, its new view, the call, and the service.
         act(hub, clerk, 1, "call-next")
-        called = screen.wait_for("ticket_called")
+        called = screen.wait_for("ticket_called", newer(version))
+        assert called["v"] == version + 2
         assert called["ticket"]["id"] == ticket["id"] and called["ticket"]["number"] == "A001"
         assert called["ticket"]["status"] == "called"
         assert called["counter"] == {"number": 1, "name_zh": "1号窗口", "name_en": "Counter 1"}
         assert called["service"] == {"code": "PAY", "name_zh": "电费缴纳", "name_en": "Bill payment"}
         assert called["recall"] is False
-        latest = called["queue"]["recent_calls"][0]
-        assert (latest["ticket_id"], latest["number"], latest["counter"], latest["recall"]) == (
+        call = called["call"]
+        assert (call["ticket_id"], call["number"], call["counter"], call["recall"]) == (
             ticket["id"],
             "A001",
             1,
             False,
         )
-        current = {c["number"]: c["current"] for c in called["queue"]["counters"]}
-        assert current[1]["id"] == ticket["id"]
+        assert [(c["number"], c["current"]["id"]) for c in called["counters"]] == [(1, ticket["id"])]
+        assert called["services"] == [{"code": "PAY", "waiting": 0, "next_numbers": []}]
+        assert "finished" not in called
 
-        # ticket_recalled: the same, with recall true.
+        # ticket_recalled: the same, with recall true; no queue changed.
         act(hub, clerk, 1, "recall")
         recalled = screen.wait_for("ticket_recalled")
         assert recalled["ticket"]["id"] == ticket["id"] and recalled["recall"] is True
         assert recalled["ticket"]["call_count"] == 2
         assert recalled["counter"]["number"] == 1
-        latest = recalled["queue"]["recent_calls"][0]
-        assert (latest["ticket_id"], latest["recall"]) == (ticket["id"], True)
+        assert (recalled["call"]["ticket_id"], recalled["call"]["recall"]) == (ticket["id"], True)
+        assert "services" not in recalled
 
-        # ticket_changed and counter_changed for the rest of the ticket's life.
+        # One ticket_changed per action for the rest of the ticket's life, with the counter's view.
         act(hub, clerk, 1, "start")
         started = screen.wait_for("ticket_changed")
         assert (started["ticket"]["id"], started["event"]) == (ticket["id"], "started")
-        assert "queue" in started
+        assert started["counters"][0]["current"]["status"] == "serving"
         act(hub, clerk, 1, "finish")
         finished = screen.wait_for("ticket_changed", lambda d: d["event"] == "finished")
         assert finished["ticket"]["status"] == "done"
-        changed = screen.wait_for("counter_changed")
-        assert changed["counter"] == 1 and "queue" in changed
+        assert [(c["number"], c["current"]) for c in finished["counters"]] == [(1, None)]
 
         act(hub, clerk, 1, "pause")
         paused = screen.wait_for("counter_changed")
-        assert {c["number"]: c["status"] for c in paused["queue"]["counters"]}[1] == "paused"
+        assert paused["counter"] == 1 and paused["counters"][0]["status"] == "paused"
+        assert paused["v"] == version + 6, "one event per action: issue, call, recall, start, finish, pause"
 
     # The hub kept its log clean.
     assert "Traceback" not in hub.log(), hub.log()[-4000:]
 
 
-def test_events_arrive_in_order(hub: HubProcess, site: Any) -> None:
-    """Twenty tickets issued one after another reach the screen in the order they were issued."""
+def test_call_next_is_one_event_carrying_the_finished_ticket(hub: HubProcess, site: Any) -> None:
+    clerk = login(hub.url, "clerk1", 1)
+    first, second = issue(hub, site.creds.kiosk, "PAY"), issue(hub, site.creds.kiosk, "PAY")
+    act(hub, clerk, 1, "call-next")
+    with (
+        listening(hub, {"token": site.creds.display}) as screen,
+        listening(hub, {"ticket": first["id"]}) as phone,
+    ):
+        version = screen.wait_for("snapshot")["v"]
+        act(hub, clerk, 1, "call-next")
+        called = screen.wait_for("ticket_called", newer(version))
+        assert called["v"] == version + 1
+        assert (called["ticket"]["id"], called["finished"]["id"]) == (second["id"], first["id"])
+        assert called["finished"]["status"] == "done"
+        # The phone of the finished ticket hears its own finish, as before.
+        done = phone.wait_for("ticket_changed")
+        assert done == {"ticket": called["finished"], "event": "finished"}
+        # Nobody left: the finish comes with counter_changed (and the answer is 404 nobody_waiting).
+        nobody = requests.post(
+            f"{hub.url}/api/v1/counters/1/call-next", headers=bearer(clerk), timeout=HTTP_TIMEOUT
+        )
+        assert nobody.json()["code"] == "nobody_waiting"
+        freed = screen.wait_for("counter_changed", newer(version))
+        assert freed["v"] == version + 2 and freed["finished"]["id"] == second["id"]
+        assert freed["counters"][0]["current"] is None
+        screen.drain()
+        assert screen.names().count("ticket_changed") == 0, screen.names()
+
+
+def newer(version: int) -> Any:
+    """A match for wait_for: a hall event after ``version`` (one the snapshot had may come after it)."""
+    return lambda data: data["v"] > version
+
+
+def apply_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
+    """What qcall.js's applyDelta does, in Python: the test's own reading of the contract."""
+    by_code = {s["code"]: s for s in snapshot["services"]}
+    for service in delta.get("services", []):
+        by_code[service["code"]].update(service)
+    for view in delta.get("counters", []):
+        snapshot["counters"] = [view if c["number"] == view["number"] else c for c in snapshot["counters"]]
+    if "call" in delta:
+        snapshot["recent_calls"] = (
+            [delta["call"]] + [c for c in snapshot["recent_calls"] if c != delta["call"]]
+        )[:10]
+    snapshot["v"] = delta["v"]
+
+
+def test_a_screen_that_misses_a_version_asks_for_the_snapshot(hub: HubProcess, site: Any) -> None:
+    """Deltas applied in order give the hub's snapshot; a gap is mended by asking for it again."""
+    clerk = login(hub.url, "clerk1", 1)
+    for _ in range(3):
+        issue(hub, site.creds.kiosk, "PAY")
     with listening(hub, {"token": site.creds.display}) as screen:
-        assert screen.next()[0] == "snapshot"
+        mine = screen.wait_for("snapshot")
+        act(hub, clerk, 1, "call-next")
+        issue(hub, site.creds.kiosk, "ASK")
+        act(hub, clerk, 1, "call-next")
+        act(hub, clerk, 1, "pause")
+        names = ("ticket_called", "ticket_issued", "ticket_called", "counter_changed")
+        deltas = [screen.wait_for(name, newer(mine["v"])) for name in names]
+        assert [d["v"] for d in deltas] == [mine["v"] + k for k in range(1, 5)]
+        # A screen that missed the second one sees from its version that it must ask.
+        assert deltas[2]["v"] != deltas[0]["v"] + 1
+        for delta in deltas:
+            apply_delta(mine, delta)
+        screen.client.emit("snapshot")
+        fresh = screen.wait_for("snapshot")
+        assert fresh["v"] == deltas[-1]["v"]
+        assert mine == fresh
+        assert (
+            fresh
+            == requests.get(
+                f"{hub.url}/api/v1/queue", headers=bearer(site.creds.display), timeout=HTTP_TIMEOUT
+            ).json()
+        )
+
+
+def test_a_burst_of_tickets_reaches_the_screens_whole(hub: HubProcess, site: Any) -> None:
+    """Tickets issued faster than they are sent may be merged (from..v); the versions still add up."""
+    with listening(hub, {"token": site.creds.display}) as screen:
+        version = screen.wait_for("snapshot")["v"]
+        errors: list[str] = []
+
+        def kiosk(service: str) -> None:
+            try:
+                for _ in range(40):
+                    issue(hub, site.creds.kiosk, service)
+            except Exception as exc:  # noqa: BLE001  reported by the asserting thread
+                errors.append(repr(exc))
+
+        kiosks = [threading.Thread(target=kiosk, args=(s,)) for s in ("PAY", "ASK", "PAY", "ASK")]
+        for thread in kiosks:
+            thread.start()
+        for thread in kiosks:
+            thread.join(120)
+        assert not errors, errors
+        last = version
+        while last < version + 160:
+            issued = screen.wait_for("ticket_issued")
+            assert issued.get("from", issued["v"]) == last + 1, (last, issued)
+            assert issued.get("issued", 1) == issued["v"] - issued.get("from", issued["v"]) + 1
+            last = issued["v"]
+        waiting = {s["code"]: s["waiting"] for s in issued["services"]}
+        assert waiting == {"PAY": 80, "ASK": 80} or set(waiting) < {"PAY", "ASK"}, waiting
+
+
+def test_phones_and_agents_may_not_ask_for_the_snapshot(hub: HubProcess, site: Any) -> None:
+    ticket = issue(hub, site.creds.kiosk, "PAY")
+    with (
+        listening(hub, {"ticket": ticket["id"]}) as phone,
+        listening(hub, {"token": site.creds.display}) as screen,
+    ):
+        screen.wait_for("snapshot")
+        phone.client.emit("snapshot")
+        screen.client.emit("snapshot")
+        screen.wait_for("snapshot")
+        # The hub answers in order: had it answered the phone, the phone would have it by now.
+        issue(hub, site.creds.kiosk, "PAY")
+        screen.wait_for("ticket_issued")
+        assert not phone.all(), phone.all()
+
+
+def test_events_arrive_in_order(hub: HubProcess, site: Any) -> None:
+    """Twenty tickets issued one after another reach the screen in order, every version accounted for.
+
+    Tickets that come within the broadcaster's batch gap of each other may arrive
+    merged (``from``..``v``, the newest ticket as ``ticket``).
+    """
+    with listening(hub, {"token": site.creds.display}) as screen:
+        version = start = screen.wait_for("snapshot")["v"]
         numbers = [issue(hub, site.creds.kiosk, "PAY")["number"] for _ in range(20)]
-        received = [screen.wait_for("ticket_issued")["ticket"]["number"] for _ in range(20)]
-        assert received == numbers
+        received = []
+        while version < start + 20:
+            issued = screen.wait_for("ticket_issued")
+            assert issued.get("from", issued["v"]) == version + 1, issued
+            version = issued["v"]
+            received.append(issued["ticket"]["number"])
+        assert received == sorted(received) and received[-1] == numbers[-1]
+        assert set(received) <= set(numbers)
 
 
 def test_staff_and_kiosk_get_events_too(hub: HubProcess, site: Any) -> None:
@@ -166,7 +305,7 @@ def test_staff_and_kiosk_get_events_too(hub: HubProcess, site: Any) -> None:
         ticket = issue(hub, site.creds.kiosk, "ASK")
         for listener in (console, kiosk):
             issued = listener.wait_for("ticket_issued")
-            assert issued["ticket"]["id"] == ticket["id"] and "queue" in issued
+            assert issued["ticket"]["id"] == ticket["id"] and issued["services"][0]["waiting"] == 1
         act(hub, clerk, 2, "call-next")
         for listener in (console, kiosk):
             called = listener.wait_for("ticket_called")
@@ -276,7 +415,9 @@ def test_visitor_gets_only_its_own_ticket(hub: HubProcess, site: Any) -> None:
     assert names == ["ticket_called", "ticket_recalled", "ticket_changed"], names
     for name, data in phone.seen:
         assert data["ticket"]["id"] == mine["id"], (name, data)
-        assert "queue" not in data, f"the phone received the queue with {name}"
+        assert not set(data) & {"queue", "counters", "call", "services", "v"}, (
+            f"the phone got the hall's {name}"
+        )
 
 
 def test_visitor_of_another_ticket_hears_nothing(hub: HubProcess, site: Any) -> None:

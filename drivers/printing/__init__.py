@@ -6,19 +6,45 @@ defined once (:mod:`.printer_settings`) for the hub and the device agent;
 :mod:`.spooler` keeps the hub from ever waiting on a printer.
 """
 
-from .connectors import LinkedPrinter, PrinterConnectionError, open_printer
-from .layout import LayoutOptions, render_bytes, render_png, write_ticket
-from .link import LinkClosed, LinkTimeout, PrinterLink
-from .printer_settings import (
-    PRINTER_SETTINGS,
-    BasePrinterSettings,
-    PrinterSettings,
-    VirtualPrinterSettings,
-    parse_printer_settings,
-)
-from .spooler import PrintJob, PrintSpooler
-from .status import PrinterState, can_query_status, parse_status, query_status
-from .ticket import PrintTicket
+import importlib
+from typing import Any
+
+#: Where each name of the package lives. Loaded on first use (PEP 562): the hub
+#: reads printer settings at start, but python-escpos and Pillow (the transports
+#: and the layout) only load when a printer is used.
+_WHERE = {
+    "LinkedPrinter": "connectors",
+    "PrinterConnectionError": "connectors",
+    "open_printer": "connectors",
+    "LayoutOptions": "layout_options",
+    "render_bytes": "layout",
+    "render_png": "layout",
+    "write_ticket": "layout",
+    "LinkClosed": "link",
+    "LinkTimeout": "link",
+    "PrinterLink": "link",
+    "PRINTER_SETTINGS": "printer_settings",
+    "BasePrinterSettings": "printer_settings",
+    "PrinterSettings": "printer_settings",
+    "VirtualPrinterSettings": "printer_settings",
+    "parse_printer_settings": "printer_settings",
+    "PrintJob": "spooler",
+    "PrintSpooler": "spooler",
+    "PrinterState": "status",
+    "can_query_status": "status",
+    "parse_status": "status",
+    "query_status": "status",
+    "PrintTicket": "ticket",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "PRINTER_SETTINGS",

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import qrcode
 from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from PIL import Image, ImageDraw, ImageFont
-from pydantic import Field, ValidationError
 
-from drivers.validation import DriverSettings, first_problem
-
+from .layout_options import LayoutOptions as LayoutOptions  # its home is layout_options; kept here too
 from .ticket import PrintTicket
 
 ESC = b"\x1b"
@@ -39,8 +37,6 @@ CHINESE_OFF = FS + b"."
 CHAR_SIZE = GS + b"!"
 ALIGN = {"left": ESC + b"a\x00", "center": ESC + b"a\x01", "right": ESC + b"a\x02"}
 
-#: Dots per line at 203 dpi.
-PAPER_DOTS = {58: 384, 80: 576}
 #: Characters per line in font A (12 dots wide): the printed rule is this many dashes.
 COLUMNS = {58: 32, 80: 48}
 #: The QR code's module size in dots (``GS ( k`` function 167, python-escpos's ``size``).
@@ -55,55 +51,6 @@ CJK_FONT_CANDIDATES = (
     ("/usr/share/fonts/noto-cjk/NotoSansCJK-{weight}.ttc", 2),
     ("/usr/share/fonts/opentype/noto/NotoSerifCJK-{weight}.ttc", 2),
 )
-
-
-#: The keys of :class:`LayoutOptions`: how a ticket looks, as opposed to how the printer is reached.
-LAYOUT_KEYS = ("paper_mm", "chinese", "qr", "number_size", "logo")
-
-
-class LayoutKeys(DriverSettings):
-    """The layout keys of a printer's settings, declared once.
-
-    :class:`LayoutOptions` and every printer settings model
-    (:mod:`.printer_settings`) inherit these fields, so the hub's site file, the
-    agent's file and a ``print_job`` message accept exactly the same values.
-    """
-
-    paper_mm: Literal[58, 80] = 80
-    chinese: Literal["gb18030", "raster"] = "gb18030"  # or "raster": text drawn into an image
-    qr: Literal["native", "raster"] = "native"  # or "raster"
-    #: ``GS !`` multiplier of the number; None: 4 on 80 mm, 3 on 58 mm.
-    number_size: Annotated[int, Field(ge=1, le=8)] | None = None
-    #: An image file printed at the top (black and white, shrunk to the paper's width).
-    logo: Annotated[str, Field(min_length=1)] | None = None
-
-
-class LayoutOptions(LayoutKeys):
-    """How a printer's tickets look (from the printer's settings, or a ``print_job`` message)."""
-
-    @property
-    def dots(self) -> int:
-        """Dots per printed line: 384 on 58 mm paper, 576 on 80 mm."""
-        return PAPER_DOTS[self.paper_mm]
-
-    @property
-    def number_multiplier(self) -> int:
-        return self.number_size or (4 if self.paper_mm == 80 else 3)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the ``options`` of a ``print_job`` message)."""
-        return self.model_dump()
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LayoutOptions:
-        """The inverse of :meth:`to_dict`; a ``ValueError`` of one line naming the key when wrong."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ValueError(f"LayoutOptions: {first_problem(exc)}") from None
-
-
-# -- the layout as blocks -----------------------------------------------------
 
 
 @dataclass(frozen=True)

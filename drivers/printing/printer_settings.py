@@ -22,7 +22,7 @@ from pydantic_core import ErrorDetails
 
 from drivers.validation import first_problem, positive_number, whole_number
 
-from .layout import LAYOUT_KEYS, LayoutKeys, LayoutOptions
+from .layout_options import LAYOUT_KEYS, LayoutKeys, LayoutOptions
 
 #: The longest a printer may take to answer or take a write, in seconds.
 MAX_TIMEOUT = 60.0

@@ -334,6 +334,28 @@ class QueueCore:
             ],
         }
 
+    def service_queues(self) -> dict[str, Any]:
+        """Every service's waiting count and next numbers now, with the business day: one read.
+
+        What a ticket issued or called changes on the screens; the broadcaster
+        asks this once for a whole batch of events instead of building the
+        snapshot for each (``{"business_day", "services": [{code, waiting, next_numbers}]}``).
+        """
+        day = self.hall.calendar.business_day(self.clock())
+        with self.store.read() as tx:
+            queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
+        return {
+            "business_day": day.isoformat(),
+            "services": [
+                {
+                    "code": code,
+                    "waiting": queues[code].waiting if code in queues else 0,
+                    "next_numbers": queues[code].next_numbers if code in queues else [],
+                }
+                for code in self.hall.services
+            ],
+        }
+
     def waiting_list(self, counter_number: int) -> list[dict[str, Any]]:
         """The tickets a counter could call, in the order its policy would call them."""
         counter = self.hall.counter(counter_number)
@@ -356,18 +378,19 @@ class QueueCore:
         """Call the ticket the policy picks; the counter's current ticket is finished first.
 
         Raises :class:`NobodyWaiting` when the queue is empty (after committing
-        the finish of the current ticket, if there was one).
+        the finish of the current ticket, if there was one). Either way one
+        event tells the screens everything: ``ticket_called`` (or
+        ``counter_changed`` when nobody waits) carrying the finished ticket.
         """
         counter = self.hall.counter(counter_number)
         now = self.clock()
         day = self.hall.calendar.business_day(now)
-        notices: list[tuple[str, dict[str, Any]]] = []
         called: Ticket | None = None
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
             if state.status is CounterStatus.PAUSED:
                 raise CounterPaused(f"counter {counter.number} is paused")
-            notices += self._release_current(tx, state, now, staff)
+            finished = self._release_current(tx, state, now, staff)
             for _ in range(CLAIM_ATTEMPTS):
                 heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
                 chosen = self.policy(counter, heads, now)
@@ -378,22 +401,19 @@ class QueueCore:
                     break
             else:
                 raise NobodyWaiting("every waiting ticket was taken by another counter; try again")
-            tx.save_counter_state(
-                replace(state, current_ticket_id=called.id if called else None, staff=staff)
-            )
-        for name, payload in notices:
-            self._publish(name, **payload)
+            state = replace(state, current_ticket_id=called.id if called else None, staff=staff)
+            tx.save_counter_state(state)
+        view = self._view_after(counter, state, called)
         if called is None:
-            self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+            self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], **_finished(finished))
             raise NobodyWaiting(f"nobody is waiting for counter {counter.number}")
-        self._announce_call(called, counter, recall=False)
+        self._announce_call(called, counter, recall=False, view=view, finished=finished)
         return called
 
     def call_ticket(self, counter_number: int, ticket_id: str, staff: str | None = None) -> Ticket:
         """Call one ticket out of order (a visitor who came back, an appointment)."""
         counter = self.hall.counter(counter_number)
         now = self.clock()
-        notices: list[tuple[str, dict[str, Any]]] = []
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
             if state.status is CounterStatus.PAUSED:
@@ -405,13 +425,13 @@ class QueueCore:
                 raise InvalidTransition(f"ticket {ticket.number} is {ticket.status.value}, not waiting")
             if ticket.service not in counter.services and ticket.target_counter != counter.number:
                 raise InvalidTransition(f"counter {counter.number} does not serve {ticket.service!r}")
-            notices += self._release_current(tx, state, now, staff)
+            finished = self._release_current(tx, state, now, staff)
             if not self._claim_call(tx, ticket, counter, now, staff):
                 raise InvalidTransition(f"ticket {ticket.number} was just called elsewhere")
-            tx.save_counter_state(replace(state, current_ticket_id=ticket.id, staff=staff))
-        for name, payload in notices:
-            self._publish(name, **payload)
-        self._announce_call(ticket, counter, recall=False)
+            state = replace(state, current_ticket_id=ticket.id, staff=staff)
+            tx.save_counter_state(state)
+        view = self._view_after(counter, state, ticket)
+        self._announce_call(ticket, counter, recall=False, view=view, finished=finished)
         return ticket
 
     def recall(self, counter_number: int, staff: str | None = None) -> Ticket:
@@ -419,7 +439,7 @@ class QueueCore:
         counter = self.hall.counter(counter_number)
         now = self.clock()
         with self.store.transaction() as tx:
-            ticket = self._current(tx, counter.number, {TicketStatus.CALLED, TicketStatus.SERVING})
+            state, ticket = self._current(tx, counter.number, {TicketStatus.CALLED, TicketStatus.SERVING})
             ticket.call_count += 1
             ticket.called_at = now
             self._write(
@@ -431,7 +451,7 @@ class QueueCore:
                 now,
                 staff,
             )
-        self._announce_call(ticket, counter, recall=True)
+        self._announce_call(ticket, counter, recall=True, view=self._view_after(counter, state, ticket))
         return ticket
 
     def start(self, counter_number: int, staff: str | None = None) -> Ticket:
@@ -471,8 +491,7 @@ class QueueCore:
             raise InvalidTransition("a ticket cannot be transferred to the counter it is at")
         now = self.clock()
         with self.store.transaction() as tx:
-            state = tx.counter_state(counter.number)
-            ticket = self._current(tx, counter.number, AT_COUNTER)
+            state, ticket = self._current(tx, counter.number, AT_COUNTER)
             ticket.status = TicketStatus.TRANSFERRED
             ticket.service = service.code if service else ticket.service
             ticket.target_counter = target.number if target else None
@@ -483,9 +502,14 @@ class QueueCore:
                 "to_counter": ticket.target_counter,
             }
             self._write(tx, ticket, AT_COUNTER, EventKind.TRANSFERRED, counter, now, staff, detail)
-            tx.save_counter_state(replace(state, current_ticket_id=None))
-        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.TRANSFERRED.value)
-        self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+            state = replace(state, current_ticket_id=None)
+            tx.save_counter_state(state)
+        self._publish(
+            ev.TICKET_CHANGED,
+            ticket=ticket.public(),
+            event=EventKind.TRANSFERRED.value,
+            counters=[self._view_after(counter, state, None)],
+        )
         return ticket
 
     def evaluate(self, counter_number: int, rating: Rating | str, source: str | None = None) -> Ticket:
@@ -540,7 +564,9 @@ class QueueCore:
         with self.store.transaction() as tx:
             state = replace(tx.counter_state(counter.number), status=status, staff=staff)
             tx.save_counter_state(state)
-        self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+            current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        view = self._view_after(counter, state, current)
+        self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view])
         return state
 
     def _move(
@@ -554,14 +580,14 @@ class QueueCore:
         counter = self.hall.counter(counter_number)
         now = self.clock()
         with self.store.transaction() as tx:
-            state = tx.counter_state(counter.number)
-            ticket = self._current(tx, counter.number, expect)
+            state, ticket = self._current(tx, counter.number, expect)
             self._apply(ticket, to, now)
             self._write(tx, ticket, expect, kind, counter, now, staff)
             if to not in AT_COUNTER:
-                tx.save_counter_state(replace(state, current_ticket_id=None))
-        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=kind.value)
-        self._publish(ev.COUNTER_CHANGED, counter=counter.number)
+                state = replace(state, current_ticket_id=None)
+                tx.save_counter_state(state)
+        view = self._view_after(counter, state, ticket if to in AT_COUNTER else None)
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=kind.value, counters=[view])
         return ticket
 
     @staticmethod
@@ -574,7 +600,8 @@ class QueueCore:
 
     def _current(
         self, tx: StoreTx, counter_number: int, expect: frozenset[TicketStatus] | set[TicketStatus]
-    ) -> Ticket:
+    ) -> tuple[CounterState, Ticket]:
+        """The counter's state and its current ticket, which must be in one of ``expect``."""
         state = tx.counter_state(counter_number)
         ticket = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
         if ticket is None:
@@ -582,7 +609,7 @@ class QueueCore:
         if ticket.status not in expect:
             allowed = ", ".join(sorted(s.value for s in expect))
             raise InvalidTransition(f"ticket {ticket.number} is {ticket.status.value}; this needs {allowed}")
-        return ticket
+        return state, ticket
 
     def _write(
         self,
@@ -601,17 +628,20 @@ class QueueCore:
 
     def _release_current(
         self, tx: StoreTx, state: CounterState, now: datetime, staff: str | None
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """Finish the counter's current ticket before it calls another (呼叫下一位 ends the last)."""
+    ) -> Ticket | None:
+        """Finish the counter's current ticket before it calls another (呼叫下一位 ends the last).
+
+        Returns the finished ticket, which the call's one event carries as ``finished``.
+        """
         if not state.current_ticket_id:
-            return []
+            return None
         ticket = tx.get_ticket(state.current_ticket_id)
         if ticket is None or ticket.status not in AT_COUNTER:
-            return []
+            return None
         self._apply(ticket, TicketStatus.DONE, now)
         counter = self.hall.counter(state.number)
         self._write(tx, ticket, AT_COUNTER, EventKind.FINISHED, counter, now, staff, {"by": "call_next"})
-        return [(ev.TICKET_CHANGED, {"ticket": ticket.public(), "event": EventKind.FINISHED.value})]
+        return ticket
 
     def _claim_call(
         self, tx: StoreTx, ticket: Ticket, counter: Counter, now: datetime, staff: str | None
@@ -627,12 +657,21 @@ class QueueCore:
         tx.add_event(TicketEvent(ticket.id, EventKind.CALLED, now, counter.number, staff))
         return True
 
-    def _announce_call(self, ticket: Ticket, counter: Counter, recall: bool) -> None:
+    def _announce_call(
+        self,
+        ticket: Ticket,
+        counter: Counter,
+        recall: bool,
+        view: dict[str, Any],
+        finished: Ticket | None = None,
+    ) -> None:
+        """One event for the call: the ticket, where to go, the counter's new state, the finished ticket."""
         name = ev.TICKET_RECALLED if recall else ev.TICKET_CALLED
         service = self.hall.services.get(ticket.service)
+        public = ticket.public()
         self._publish(
             name,
-            ticket=ticket.public(),
+            ticket=public,
             counter={"number": counter.number, "name_zh": counter.name_zh, "name_en": counter.name_en},
             service={
                 "code": ticket.service,
@@ -640,7 +679,21 @@ class QueueCore:
                 "name_en": service.name_en if service else "",
             },
             recall=recall,
+            counters=[view],
+            call={
+                "ticket_id": ticket.id,
+                "number": ticket.number,
+                "service": ticket.service,
+                "counter": counter.number,
+                "at": public["called_at"],
+                "recall": recall,
+            },
+            **_finished(finished),
         )
+
+    def _view_after(self, counter: Counter, state: CounterState, current: Ticket | None) -> dict[str, Any]:
+        """A counter's view from what a transaction just wrote: the event carries it, no read needed."""
+        return self._counter_view(counter, state, {current.id: current} if current else {})
 
     def _counter_view(
         self, counter: Counter, state: CounterState | None, current: Mapping[str, Ticket]
@@ -657,3 +710,8 @@ class QueueCore:
 
     def _publish(self, name: str, **payload: Any) -> None:
         self.bus.publish(HallEvent(name, payload))
+
+
+def _finished(ticket: Ticket | None) -> dict[str, Any]:
+    """``finished=<ticket>`` for an event whose action also ended the counter's last service."""
+    return {"finished": ticket.public()} if ticket is not None else {}

@@ -75,9 +75,8 @@ class CounterDevices:
 
     def blank_if_free(self, event: CounterChanged) -> None:
         """After finish, no-show, transfer, pause or resume: a counter with nobody at it goes blank."""
-        counter = event.counter
-        if counter in self.core.hall.counters and self.core.counter_view(counter)["current"] is None:
-            self.serial.clear(counter)
+        if event.free and event.counter in self.core.hall.counters:
+            self.serial.clear(event.counter)
 
     def show_current(self) -> None:
         """At start: every display shows what its counter is doing now."""

@@ -37,9 +37,14 @@ class TicketCalled:
 
 @dataclass(frozen=True)
 class CounterChanged:
-    """A counter's state changed (finish, no-show, transfer, pause, resume): it may be free now."""
+    """A counter's state changed (start, finish, no-show, transfer, pause, resume): it may be free now.
+
+    ``free``: nobody is at the counter now, as the event's counter view says (read
+    from the event, so a display needs no database read on the request path).
+    """
 
     counter: int
+    free: bool
 
 
 DeviceEvent = TicketCalled | CounterChanged
@@ -60,15 +65,21 @@ def _ticket_called(event: HallEvent) -> TicketCalled:
     )
 
 
-def _counter_changed(event: HallEvent) -> CounterChanged:
-    return CounterChanged(counter=event.payload["counter"])
+def _counter_changed(event: HallEvent) -> CounterChanged | None:
+    """From the counter views an event carries (``counters``); None for an event without one (evaluated)."""
+    views = event.payload.get("counters") or []
+    if not views:
+        return None
+    view = views[0]
+    return CounterChanged(counter=view["number"], free=view.get("current") is None)
 
 
 #: How each core event the devices care about is read; the rest are for screens only.
-READERS: Mapping[str, Callable[[HallEvent], DeviceEvent]] = MappingProxyType(
+READERS: Mapping[str, Callable[[HallEvent], DeviceEvent | None]] = MappingProxyType(
     {
         ev.TICKET_CALLED: _ticket_called,
         ev.TICKET_RECALLED: _ticket_called,
+        ev.TICKET_CHANGED: _counter_changed,
         ev.COUNTER_CHANGED: _counter_changed,
     }
 )

@@ -21,15 +21,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
 
-from drivers.printing.connectors import open_printer
-from drivers.printing.layout import LayoutOptions
+from drivers.printing.layout_options import LayoutOptions
 from drivers.printing.printer_settings import BasePrinterSettings
-from drivers.printing.spooler import PrintSpooler
 from drivers.printing.ticket import PrintTicket
 
 from ..config import PrinterSettings, SiteConfig
@@ -40,6 +38,9 @@ from ..core.queue import Issued
 from ..store.print_queue import PrintJobs
 from .board import DeviceBoard
 from .push import Push
+
+if TYPE_CHECKING:
+    from drivers.printing.spooler import PrintSpooler
 from .rooms import agent_room, device_room
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def layout_options(settings: BasePrinterSettings) -> LayoutOptions:
 
 def open_transport(name: str, settings: BasePrinterSettings) -> Callable[[], Any]:
     """The real printer's connection, as its ``connector`` says (network, serial, USB, file)."""
+    from drivers.printing.connectors import open_printer  # python-escpos: only for a hub's own printers
+
     raw = connector_settings(settings)
     return lambda: open_printer(raw)
 
@@ -163,6 +166,9 @@ class PrintService:
                 self.agent_jobs.setdefault(settings.agent, {})
                 self.board.report(name, "unknown", f"waiting for agent {settings.agent}")
                 continue
+            # The layout and transports (python-escpos, Pillow) load with the first printer the hub drives.
+            from drivers.printing.spooler import PrintSpooler
+
             self.spoolers[name] = PrintSpooler(
                 name,
                 self.transport(name, settings),

@@ -463,16 +463,77 @@
   var LIVE_EVENTS = ["ticket_issued", "ticket_called", "ticket_recalled", "ticket_changed", "counter_changed"];
   // Handler names connect() calls itself rather than binding as events.
   var OWN_HANDLERS = ["snapshot", "queue", "online", "unauthorized", "connect", "disconnect", "connect_error"];
+  var RECENT_CALLS = 10;         // as many as the hub's snapshot keeps
+  var RESYNC_RETRY_MS = 10000;   // a snapshot asked for and not come by then is asked for again
+
+  /**
+   * Apply one hall delta (a live event's payload, docs/contract.md) to a
+   * snapshot, in place: the services' waiting counts and next numbers, the
+   * counters' views, the call at the top of recent_calls, and the version.
+   * Every part is a value to set, not an amount to add, so a delta the
+   * snapshot already reflects changes nothing. Returns the snapshot.
+   */
+  function applyDelta(snap, delta) {
+    (delta.services || []).forEach(function (s) {
+      (snap.services || []).forEach(function (mine) {
+        if (mine.code !== s.code) return;
+        mine.waiting = s.waiting;
+        mine.next_numbers = s.next_numbers;
+      });
+    });
+    (delta.counters || []).forEach(function (c) {
+      var list = snap.counters = snap.counters || [];
+      for (var i = 0; i < list.length; i++) {
+        if (list[i].number === c.number) { list[i] = c; return; }
+      }
+      list.push(c);
+    });
+    var call = delta.call;
+    if (call) {
+      var calls = (snap.recent_calls || []).filter(function (old) {
+        return !(old.ticket_id === call.ticket_id && old.at === call.at && old.recall === call.recall);
+      });
+      calls.unshift(call);
+      snap.recent_calls = calls.slice(0, RECENT_CALLS);
+    }
+    if (typeof delta.v === "number" && !(snap.v >= delta.v)) snap.v = delta.v;
+    return snap;
+  }
+
+  /**
+   * Whether a delta fits right after a snapshot: "apply", "old" (the
+   * snapshot has it already), or "gap" (versions were missed, or the business
+   * day turned): then only a new snapshot can say how the hall is.
+   */
+  function deltaFits(snap, delta) {
+    var from = typeof delta.from === "number" ? delta.from : delta.v;
+    if (delta.v <= snap.v) return "old";
+    if (from > snap.v + 1) return "gap";
+    if (delta.day && snap.business_day && delta.day !== snap.business_day) return "gap";
+    return "apply";
+  }
 
   /**
    * Connect to the hub's Socket.IO with `auth` ({token} or {ticket}).
    * handlers: snapshot(snap) on every (re)connect, so a screen redraws from
-   * nothing after a network cut; one function per live event name; queue(q)
-   * for the snapshot carried by every live event; online(bool) for a
-   * connection lamp; unauthorized() when the hub refuses us.
+   * nothing after a network cut; one function per live event name (with the
+   * event's payload); queue(snap, name, delta) after a live event changed the
+   * hall; online(bool) for a connection lamp; unauthorized() when the hub
+   * refuses us.
+   *
+   * Live events carry only what changed, with the hall's version (`v`, or
+   * `from`..`v` for a run of tickets). connect() keeps the page's snapshot:
+   * it applies each delta in order and hands queue() the whole hall, so a
+   * page draws from one object however it was built. A delta whose version
+   * does not follow (missed while the socket was down, or dropped by the hub)
+   * makes it ask the hub for the snapshot again (`snapshot` sent, `snapshot`
+   * received) and hold later deltas until it comes; snapshot() then gets the
+   * new one. Named handlers are called for every event as it comes, gap or
+   * not (a call should flash even when the counts are being fetched again).
    *
    * <body data-live="…"> tells tests (and a curious technician) where the
-   * link is: connecting, connected (snapshot drawn), offline, refused.
+   * link is: connecting, connected (snapshot drawn), offline, refused;
+   * <body data-hall-version="n"> the version the page shows.
    * A visitor's phone gets no snapshot, so it is "connected" on connect.
    * Any other handler name is bound as an event of its own (a kiosk's
    * print_status and printer_status, staff's device_status), with the same
@@ -482,6 +543,9 @@
   function connect(auth, handlers) {
     handlers = handlers || {};
     var visitor = !!(auth && auth.ticket);
+    var hall = null;        // the snapshot with every delta since applied
+    var held = [];          // deltas waiting for a snapshot ([name, payload]); null when none is awaited
+    var askedAt = 0;        // when a snapshot was last asked for (0: the hub sends one on connect)
     setLive("connecting");
     var socket = global.io({ auth: auth });
 
@@ -490,13 +554,20 @@
       if (visitor) setLive("connected");
     });
     socket.on("snapshot", function (snap) {
-      call("snapshot", snap);
+      if (!snap) return;
+      hall = snap;
+      var waiting = held || [];
+      held = null;
+      askedAt = 0;
+      waiting.forEach(function (m) { absorb(m[0], m[1], true); });
+      showVersion();
+      call("snapshot", hall);
       setLive("connected");
     });
     LIVE_EVENTS.forEach(function (name) {
       socket.on(name, function (payload) {
         payload = payload || {};
-        if (payload.queue) call("queue", payload.queue, name);
+        if (!visitor) absorb(name, payload, false);
         call(name, payload);
       });
     });
@@ -519,6 +590,9 @@
     socket.on("disconnect", function (reason) {
       call("online", false);
       setLive("offline");
+      // The hub sends a snapshot when we are back: until then deltas wait for it.
+      held = held || [];
+      askedAt = 0;
       // The hub dropped us on purpose (restart, token revoked): the client
       // does not reconnect by itself after that, so ask again after a pause.
       if (reason === "io server disconnect") {
@@ -526,6 +600,38 @@
       }
     });
     return socket;
+
+    /** A hall delta: apply it, hold it while a snapshot is awaited, or ask for one on a gap. */
+    function absorb(name, payload, quiet) {
+      if (typeof payload.v !== "number") return;   // not a hall delta
+      if (held) {
+        held.push([name, payload]);
+        if (askedAt && Date.now() - askedAt > RESYNC_RETRY_MS) askSnapshot();
+        return;
+      }
+      if (!hall) return;
+      var fit = deltaFits(hall, payload);
+      if (fit === "old") return;
+      if (fit === "gap") {
+        held = [[name, payload]];
+        askSnapshot();
+        return;
+      }
+      applyDelta(hall, payload);
+      showVersion();
+      if (!quiet) call("queue", hall, name, payload);
+    }
+
+    function askSnapshot() {
+      askedAt = Date.now();
+      // Asked while offline, the request would wait in the client and go out
+      // twice with the snapshot of the reconnect; that one is enough.
+      if (socket.connected) socket.emit("snapshot");
+    }
+
+    function showVersion() {
+      if (document.body && hall) document.body.setAttribute("data-hall-version", String(hall.v));
+    }
 
     function setLive(state) {
       if (document.body) document.body.setAttribute("data-live", state);
@@ -708,7 +814,7 @@
     takeToken: takeToken, setToken: setToken, getToken: getToken,
     storageGet: storageGet, storageSet: storageSet,
     api: api, ApiError: ApiError, errorText: errorText,
-    connect: connect,
+    connect: connect, applyDelta: applyDelta, deltaFits: deltaFits,
     formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
     staffLogin: staffLogin,
     urlCounter: urlCounter, findCounter: findCounter, screenCounter: screenCounter, counterName: counterName, showSetup: showSetup,

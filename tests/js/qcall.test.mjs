@@ -37,6 +37,8 @@ function fakeSocket() {
       for (const fn of handlers[name] || []) fn(...args);
     },
     connect() { this.connects += 1; },
+    emitted: [],
+    emit(name, ...args) { this.emitted.push([name, ...args]); },
   };
 }
 
@@ -209,29 +211,154 @@ test("every (re)connect draws the page from the new snapshot, not from what was 
   assert.equal(body.getAttribute("data-live"), "connected");
 });
 
-test("live events hand their queue to queue(), and a failing handler keeps the link up", () => {
-  const { QCall, sockets, errors } = load();
+test("live events apply their deltas and hand queue() the whole hall; a failing handler keeps the link up", () => {
+  const { QCall, body, sockets, errors } = load();
   const seen = [];
   QCall.connect({ token: "t" }, {
-    queue(q, name) { seen.push(["queue", name, q.recent_calls[0].number]); },
+    queue(q, name, delta) { seen.push(["queue", name, q.recent_calls[0].number, q.v, delta.v]); },
     ticket_called(p) { seen.push(["called", p.ticket.number]); throw new Error("bad render"); },
     print_status(p) { seen.push(["print_status", p.state]); },
   });
   const socket = sockets[0];
   socket.fire("connect");
-  socket.fire("ticket_called", { ticket: { number: "A003" }, queue: snapshot("A003") });
-  socket.fire("ticket_called", { ticket: { number: "A004" } });
+  socket.fire("snapshot", hallAt(0));
+  socket.fire("ticket_called", delta(1));
+  socket.fire("ticket_called", { ticket: { number: "A009" } });   // not a hall delta (no version)
   socket.fire("print_status", null);
   socket.fire("print_status", { state: "printed" });
   assert.deepEqual(seen, [
-    ["queue", "ticket_called", "A003"],
-    ["called", "A003"],
-    ["called", "A004"],
+    ["queue", "ticket_called", "A001", 1, 1],
+    ["called", "A001"],
+    ["called", "A009"],
     ["print_status", undefined],
     ["print_status", "printed"],
   ]);
+  assert.equal(body.getAttribute("data-hall-version"), "1");
   assert.equal(errors.length, 2);
   assert.match(errors[0], /handler ticket_called failed/);
+});
+
+// -- deltas: a small hall whose true state at every version the tests know ----------------
+
+const SERVICES = [
+  { code: "PAY", name_zh: "缴费", name_en: "Pay", prefix: "A" },
+  { code: "ASK", name_zh: "咨询", name_en: "Ask", prefix: "B" },
+];
+
+/** The hub's snapshot after version n: a call to counter 1 or 2 at each version, four waiting less each time. */
+function hallAt(n, day = "2026-11-30") {
+  const calls = [];
+  for (let k = n; k >= 1 && calls.length < 10; k--) calls.push(callOf(k));
+  return {
+    v: n,
+    site: { name_zh: "测试营业厅", name_en: "Test Hall" },
+    business_day: day,
+    services: SERVICES.map((s) => ({ ...s, ...queueOf(s.code, n) })),
+    counters: [1, 2].map((c) => counterOf(c, n)),
+    recent_calls: calls,
+  };
+}
+function number(k) { return "A" + String(k).padStart(3, "0"); }
+function callOf(k) {
+  return { ticket_id: "t" + k, number: number(k), service: "PAY", counter: 1 + (k % 2), at: "2026-11-30T01:00:" + String(k).padStart(2, "0") + "+00:00", recall: false };
+}
+function queueOf(code, n) {
+  if (code !== "PAY") return { waiting: 3, next_numbers: ["B0001", "B0002", "B0003"] };
+  return { waiting: 40 - n, next_numbers: [n + 1, n + 2, n + 3].map(number) };
+}
+function counterOf(c, n) {
+  let current = null;
+  for (let k = n; k >= 1; k--) if (1 + (k % 2) === c) { current = { id: "t" + k, number: number(k), status: "called" }; break; }
+  return { number: c, name_zh: c + "号窗口", name_en: "Counter " + c, services: ["PAY"], status: "open", current };
+}
+/** What the hub sends for version k: the call, the counter's new view, PAY's queue. */
+function delta(k, day = "2026-11-30") {
+  const call = callOf(k);
+  return {
+    v: k, day,
+    ticket: { id: call.ticket_id, number: call.number, service: "PAY", status: "called" },
+    counter: { number: call.counter, name_zh: call.counter + "号窗口", name_en: "Counter " + call.counter },
+    recall: false,
+    counters: [counterOf(call.counter, k)],
+    call,
+    services: [{ code: "PAY", ...queueOf("PAY", k) }],
+  };
+}
+
+test("applying the deltas one by one gives the hub's own snapshot, and a delta applied twice changes nothing", () => {
+  const { QCall } = load();
+  const page = hallAt(0);
+  for (let k = 1; k <= 14; k++) {
+    assert.equal(QCall.deltaFits(page, delta(k)), "apply");
+    QCall.applyDelta(page, delta(k));
+    assert.deepEqual(page, hallAt(k), `after version ${k}`);
+  }
+  assert.equal(QCall.deltaFits(page, delta(14)), "old");
+  QCall.applyDelta(page, delta(14));
+  assert.deepEqual(page, hallAt(14));
+  assert.equal(QCall.deltaFits(page, delta(16)), "gap");
+  assert.equal(QCall.deltaFits(page, { ...delta(16), from: 15 }), "apply", "a run of tickets from..v that follows");
+  assert.equal(QCall.deltaFits(page, delta(15, "2026-12-01")), "gap", "a new business day needs the snapshot");
+});
+
+test("a skipped version: the page asks for the snapshot, holds what follows, and ends as a fresh page", () => {
+  const { QCall, body, sockets } = load();
+  const drawn = [];
+  const queued = [];
+  let pageHall = null;   // the page's hall: the object its handlers were last given
+  QCall.connect({ token: "qd_display_x" }, {
+    snapshot(snap) { drawn.push(snap.v); pageHall = snap; },
+    queue(q) { queued.push(q.v); pageHall = q; },
+  });
+  const socket = sockets[0];
+  socket.fire("connect");
+  socket.fire("ticket_called", delta(3));           // before the first snapshot: held
+  socket.fire("snapshot", hallAt(2));
+  assert.deepEqual(drawn, [3], "the held delta is applied before the page draws");
+  socket.fire("ticket_called", delta(4));
+  assert.deepEqual(socket.emitted, [], "no gap yet: nothing asked");
+  socket.fire("ticket_called", delta(6));           // version 5 never came
+  assert.deepEqual(socket.emitted, [["snapshot"]], "the page asks for the snapshot once");
+  socket.fire("ticket_called", delta(7));           // held until the snapshot comes
+  socket.fire("ticket_called", delta(8));
+  assert.deepEqual(socket.emitted, [["snapshot"]], "and not again while it waits");
+  assert.deepEqual(queued, [4], "nothing drawn from deltas that cannot be placed yet");
+  socket.fire("snapshot", hallAt(6));               // the hub's answer, made after version 6
+  assert.deepEqual(drawn, [3, 8], "the snapshot, then the held 7 and 8 (6 it has already)");
+  socket.fire("ticket_called", delta(9));
+  socket.fire("ticket_called", delta(9));           // twice: the second is old and changes nothing
+  assert.deepEqual(queued, [4, 9]);
+
+  // The same hall as a page that has just opened at version 9.
+  const fresh = load();
+  let freshHall = null;
+  fresh.QCall.connect({ token: "qd_display_x" }, { snapshot(snap) { freshHall = snap; } });
+  fresh.sockets[0].fire("connect");
+  fresh.sockets[0].fire("snapshot", hallAt(9));
+  assert.deepEqual(pageHall, freshHall);
+  assert.equal(body.getAttribute("data-hall-version"), "9");
+});
+
+test("offline, a gap asks nothing (the reconnect brings a snapshot); a snapshot that never comes is asked again", () => {
+  const { QCall, sockets, win } = load();
+  let now = 1000;
+  win.Date = class extends Date { static now() { return now; } };
+  QCall.connect({ token: "t" }, {});
+  const socket = sockets[0];
+  socket.fire("connect");
+  socket.fire("snapshot", hallAt(1));
+  socket.fire("disconnect", "transport close");
+  socket.fire("ticket_called", delta(3));
+  assert.deepEqual(socket.emitted, []);
+  socket.fire("connect");
+  socket.fire("snapshot", hallAt(3));
+  socket.fire("ticket_called", delta(5));
+  assert.deepEqual(socket.emitted, [["snapshot"]]);
+  socket.fire("ticket_called", delta(6));
+  assert.equal(socket.emitted.length, 1);
+  now += 11000;
+  socket.fire("ticket_called", delta(7));
+  assert.deepEqual(socket.emitted, [["snapshot"], ["snapshot"]], "asked again after 10 s without an answer");
 });
 
 test("dropped by the hub, the page asks again after a pause; a refusal is not retried", () => {
