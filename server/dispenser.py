@@ -1,19 +1,20 @@
 """The dispenser (取号): every ticket the kiosks, phones and clerks ask for goes through here.
 
 Concurrent requests share one transaction and one durable commit
-(:class:`~server.group_commit.GroupCommit`), on a database connection of the
-dispenser's own. The batch's statements run on the loop; its commit (the disk
-flush) on a native thread, so while the disk flushes one batch the hub's loop
-keeps reading requests, and they form the next batch: a burst of a thousand
-requests costs tens of flushes, not a thousand. Events are published back on
-the calling side, in request order, after the commit: nobody hears of a ticket
-that could still be lost.
+(:class:`~server.group_commit.GroupCommit`). The batch runs on a native thread
+of its own, with a database connection of its own, so while the disk flushes
+one batch the hub's loop keeps reading requests, and they form the next batch:
+a burst of a thousand requests costs tens of flushes, not a thousand. (Running
+only the commit there and the statements on the loop was measured too: about
+10 % slower, the loop then does the SQL work itself.) Events are published
+back on the calling side, in request order, after the commit: nobody hears of
+a ticket that could still be lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 
 from sqlalchemy import Engine
@@ -67,16 +68,9 @@ class Dispenser:
             self.connection.dispose()
 
     def _batch(self, requests: Sequence[IssueRequest]) -> Sequence[Issued | QueueError]:
-        committed = self.writer.commit_issues(requests, self._commit if self.executor else None)
+        if self.executor is None:
+            committed = self.writer.commit_issues(requests)
+        else:
+            committed = self.executor.submit(self.writer.commit_issues, requests).result()
         self.core.announce_issues(committed)
         return committed.outcomes
-
-    def _commit(self, commit: Callable[[], None]) -> None:
-        """The batch's commit on the commit thread: the disk flush waits there, the loop goes on.
-
-        Only the commit: the statements before it ran on the loop, so the thread holds
-        the GIL for a moment, not for a batch's worth of Python (which made every
-        socket write on the loop wait for the GIL).
-        """
-        assert self.executor is not None
-        self.executor.submit(commit).result()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -218,25 +218,3 @@ def test_nobody_waiting_is_still_a_refusal_after_a_batch(sqlite_url: str) -> Non
     bench.now[0] += timedelta(minutes=1)
     with pytest.raises(NobodyWaiting):
         bench.core.call_next(1)
-
-
-def test_the_commit_runs_where_the_caller_says_and_a_failed_commit_keeps_nothing(sqlite_url: str) -> None:
-    bench = make_bench(sqlite_url)
-    ran: list[str] = []
-
-    def on_a_thread(commit: Callable[[], None]) -> None:
-        worker = threading.Thread(target=lambda: (ran.append(threading.current_thread().name), commit()))
-        worker.start()
-        worker.join()
-
-    committed = bench.core.commit_issues([IssueRequest("PAY"), IssueRequest("ASK")], on_a_thread)
-    assert len(ran) == 1 and ran[0] != threading.current_thread().name
-    assert bench.count_tickets() == 2 and len(committed.outcomes) == 2
-
-    def refuse(commit: Callable[[], None]) -> None:
-        raise OSError("the disk is full")
-
-    with pytest.raises(OSError, match="disk is full"):
-        bench.core.commit_issues([IssueRequest("PAY")], refuse)
-    assert bench.count_tickets() == 2
-    assert bench.core.issue("PAY").ticket.number == "A002"  # the refused batch used no number

@@ -15,7 +15,7 @@ no writing methods, so a read cannot slip a write past the lock by mistake.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,9 +23,6 @@ from typing import Protocol
 
 from .model import CounterState, Ticket, TicketEvent, TicketStatus
 from .printjobs import PrintJobRecord
-
-#: ``commit_with(commit)``: runs ``commit`` (somewhere) and returns when it is done, or raises.
-CommitWith = Callable[[Callable[[], None]], None]
 
 
 @dataclass(frozen=True)
@@ -125,12 +122,8 @@ class StoreTx(StoreReader, Protocol):
 class Store(Protocol):
     """A durable place for tickets, their events and the counters' state."""
 
-    def transaction(self, commit_with: CommitWith | None = None) -> AbstractContextManager[StoreTx]:
-        """A writing transaction: on SQLite it holds the write lock from its first statement.
-
-        ``commit_with(commit)``, when given, is handed the commit to run (the hub runs a
-        batch's disk flush on a thread of its own); it returns once the commit is done.
-        """
+    def transaction(self) -> AbstractContextManager[StoreTx]:
+        """A writing transaction: on SQLite it holds the write lock from its first statement."""
 
     def read(self) -> AbstractContextManager[StoreReader]:
         """A read-only transaction: one consistent state, and no wait behind a writer."""

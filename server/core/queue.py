@@ -45,7 +45,7 @@ from .model import (
     TicketStatus,
 )
 from .policy import CallingPolicy, preference_policy
-from .ports import CommitWith, Store, StoreTx
+from .ports import Store, StoreTx
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 
 #: How many tickets of each service the policy sees when choosing.
@@ -179,13 +179,11 @@ class QueueCore:
         self.announce_issues(committed)
         return committed.outcomes
 
-    def commit_issues(
-        self, requests: Sequence[IssueRequest], commit_with: CommitWith | None = None
-    ) -> IssuedBatch:
+    def commit_issues(self, requests: Sequence[IssueRequest]) -> IssuedBatch:
         """The writing half of :meth:`issue_many`: committed, nothing published yet.
 
-        Split so that a hub can publish on its loop; ``commit_with`` (see
-        :meth:`Store.transaction`) lets it run the commit's disk flush on a thread.
+        Split so that a hub can run the commit (its disk flush) on a thread of its
+        own while its loop keeps reading requests, and publish on the loop.
         """
         now = self.clock()
         if not self.hall.calendar.is_open(now):
@@ -198,7 +196,7 @@ class QueueCore:
                 by_service.setdefault(self.hall.service(request.service).code, []).append(i)
             except QueueError as error:
                 outcomes[i] = error
-        with self.store.transaction(commit_with) as tx:
+        with self.store.transaction() as tx:
             batch = _IssueBatch(now, day)
             for code, indexes in by_service.items():
                 self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])

@@ -55,7 +55,7 @@ from ..core.model import (
     TicketEvent,
     TicketStatus,
 )
-from ..core.ports import CallRecord, CommitWith, ServiceQueue, StoreReader
+from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
 from .schema import CALLABLE_SQL, counter_states, print_jobs, queue_counts, sequences, ticket_events, tickets
 
@@ -161,25 +161,10 @@ class SqlStore:
         self.reader = read_only(engine)
 
     @contextmanager
-    def transaction(self, commit_with: CommitWith | None = None) -> Iterator[SqlTx]:
-        """A writing transaction, committed when the block ends (rolled back if it raises).
-
-        ``commit_with(commit)`` runs the commit where the caller wants it: the hub's
-        dispenser runs it on a native thread, which waits for the disk without the GIL
-        while the loop goes on (the statements before it ran on the caller's side).
-        """
-        if commit_with is None:
-            with self.engine.begin() as conn:
-                yield SqlTx(conn)
-            return
-        with self.engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                yield SqlTx(conn)
-            except BaseException:
-                transaction.rollback()
-                raise
-            commit_with(transaction.commit)
+    def transaction(self) -> Iterator[SqlTx]:
+        """A writing transaction, committed when the block ends (rolled back if it raises)."""
+        with self.engine.begin() as conn:
+            yield SqlTx(conn)
 
     @contextmanager
     def read(self) -> Iterator[StoreReader]:
