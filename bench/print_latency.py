@@ -35,22 +35,9 @@ from _common import cpu_seconds, emit, loadavg, log, ms, percentile, rss_kib
 
 from drivers.twins.escpos_decode import PrintedDocument
 from drivers.twins.virtual_printer import VirtualPrinter
-from tests.support import HubProcess, provision, write_site
+from tests.support import HubProcess, kiosk_printer_toml, provision, write_site
 
 TARGET_PRINT_P99_MS = 150.0
-
-#: The kiosk is named as the token ``provision`` makes ("test-kiosk"), so its tickets go to its printer.
-DEVICES = """
-[[devices]]
-name = "test-kiosk"
-kind = "kiosk"
-settings = {{ printer = "printer-1" }}
-
-[[devices]]
-name = "printer-1"
-kind = "printer"
-settings = {{ connector = "network", host = "127.0.0.1", port = {port}, paper_mm = 80 }}
-"""
 
 
 class PaperLog:
@@ -81,7 +68,7 @@ def printing_hub(twin: VirtualPrinter, workdir: str | None) -> Iterator[tuple[Hu
         folder = Path(tmp)
         config = write_site(folder / "site.toml", f"sqlite:///{folder / 'qcall.db'}", counters=2)
         with config.open("a", encoding="utf-8") as site:
-            site.write(DEVICES.format(port=twin.port))
+            site.write(kiosk_printer_toml(twin.port, "paper_mm = 80"))
         creds = provision(config, 2)
         hub = HubProcess(config, folder)
         hub.start()

@@ -79,6 +79,37 @@ CLERK_PASSWORD = "clerk-password"
 ADMIN_PASSWORD = "admin-password"
 
 
+def lobby_voice_toml(cache: Path) -> str:
+    """A ``[voice]`` table: Mandarin only, no chime, rendered for the lobby screens, cached in ``cache``."""
+    return f"""
+[voice]
+enabled = true
+outputs = ["lobby"]
+languages = ["zh"]
+chime = false
+cache_dir = "{cache}"
+"""
+
+
+def kiosk_printer_toml(port: int, settings: str = "") -> str:
+    """The kiosk ``provision`` makes a token for ("test-kiosk") and its network printer on 127.0.0.1:``port``.
+
+    ``settings``: more of the printer's settings, e.g. ``"timeout = 2"``.
+    """
+    more = f", {settings}" if settings else ""
+    return f"""
+[[devices]]
+name = "test-kiosk"
+kind = "kiosk"
+settings = {{ printer = "printer-1" }}
+
+[[devices]]
+name = "printer-1"
+kind = "printer"
+settings = {{ connector = "network", host = "127.0.0.1", port = {port}{more} }}
+"""
+
+
 def write_site(path: Path, database_url: str, counters: int = 2, public_url: str = "") -> Path:
     """A small site: two services, ``counters`` counters serving both (counter 2 prefers ASK).
 

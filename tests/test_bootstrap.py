@@ -24,11 +24,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -43,51 +41,27 @@ from tests.support import (
     bearer,
     free_port,
     issue,
+    kiosk_printer_toml,
+    lobby_voice_toml,
     login,
     provision,
     write_site,
 )
+from tests.waiting import wait_until
 
 WAIT = 30.0
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    """Poll ``check`` until it is truthy; the deadline decides, not the interval."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout} s")
-
-
 def devices_toml(printer_port: int, serial_link: Path, cache: Path) -> str:
     link = json.dumps(str(serial_link))
-    return f"""
-[[devices]]
-name = "test-kiosk"
-kind = "kiosk"
-settings = {{ printer = "printer-1" }}
-
-[[devices]]
-name = "printer-1"
-kind = "printer"
-settings = {{ connector = "network", host = "127.0.0.1", port = {printer_port}, timeout = 2 }}
-
+    display = f"""
 [[devices]]
 name = "led-1"
 kind = "led_display"
 counter = 1
 settings = {{ port = {link}, protocol = "generic-stx", address = 1 }}
-
-[voice]
-enabled = true
-outputs = ["lobby"]
-languages = ["zh"]
-chime = false
-cache_dir = "{cache}"
 """
+    return kiosk_printer_toml(printer_port, "timeout = 2") + display + lobby_voice_toml(cache)
 
 
 class Pty:
@@ -192,17 +166,23 @@ def test_sigterm_flushes_prints_closes_ports_stops_voice_exits_0(
             pid = hub.proc.pid
             admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
             wait_until(
-                lambda: device_state(hub, admin, "printer-1") == "paper_out", "the printer is out of paper"
+                lambda: device_state(hub, admin, "printer-1") == "paper_out",
+                "the printer is out of paper",
+                timeout=WAIT,
             )
-            wait_until(lambda: device_state(hub, admin, "voice") == "online", "the voice is online")
-            voice = wait_until(lambda: workers(pid), "the announcer's worker runs")
-            wait_until(lambda: holds(pid, port.tty), "the hub opened the serial port")
+            wait_until(
+                lambda: device_state(hub, admin, "voice") == "online", "the voice is online", timeout=WAIT
+            )
+            voice = wait_until(lambda: workers(pid), "the announcer's worker runs", timeout=WAIT)
+            wait_until(lambda: holds(pid, port.tty), "the hub opened the serial port", timeout=WAIT)
             port.let_go()
             ticket = issue(hub, creds.kiosk)
             assert ticket["print"]["state"] in ("queued", "waiting"), ticket["print"]
 
             hub.proc.send_signal(signal.SIGTERM)
-            wait_until(lambda: "flushing 1 queued job" in hub.log(), "the hub flushes its print queue")
+            wait_until(
+                lambda: "flushing 1 queued job" in hub.log(), "the hub flushes its print queue", timeout=WAIT
+            )
             if paper_back:
                 printer.state = "online"
             code = hub.proc.wait(WAIT + FLUSH_SECONDS)
@@ -277,6 +257,7 @@ def test_demo_with_a_var_dir_writes_nothing_under_the_repository(tmp_path: Path)
                 (w.split("token=")[1] for w in log_path.read_text().split() if "/kiosk/?token=" in w), None
             ),
             "the demo prints its kiosk link",
+            timeout=WAIT,
         )
         # A ticket, printed on the virtual printer: the demo writes its database and an image.
         answer = requests.post(
@@ -286,7 +267,9 @@ def test_demo_with_a_var_dir_writes_nothing_under_the_repository(tmp_path: Path)
             timeout=10,
         )
         assert answer.status_code == 201, answer.text
-        wait_until(lambda: list((var / "prints").rglob("ticket-*.png")), "the virtual printer printed")
+        wait_until(
+            lambda: list((var / "prints").rglob("ticket-*.png")), "the virtual printer printed", timeout=WAIT
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(WAIT) == 0, log_path.read_text(errors="replace")
     finally:

@@ -20,28 +20,29 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import ADMIN_PASSWORD, HubProcess, bearer, issue, login, provision, write_site
+from tests.support import (
+    ADMIN_PASSWORD,
+    HubProcess,
+    bearer,
+    issue,
+    lobby_voice_toml,
+    login,
+    provision,
+    write_site,
+)
 from tests.test_live import listening
 from tests.test_openapi import DOC_PATH, schema_validator
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-VOICE = """
-[voice]
-enabled = true
-outputs = ["lobby"]
-languages = ["zh"]
-chime = false
-cache_dir = "{cache}"
-"""
 WAIT = 30.0
 
 
 @pytest.fixture
 def voiced(tmp_path: Path) -> Iterator[tuple[HubProcess, Any]]:
     config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}", counters=3)
-    config.write_text(config.read_text() + VOICE.format(cache=tmp_path / "voice"), encoding="utf-8")
+    config.write_text(config.read_text() + lobby_voice_toml(tmp_path / "voice"), encoding="utf-8")
     creds = provision(config, 3)
     hub = HubProcess(config, tmp_path)
     hub.start()

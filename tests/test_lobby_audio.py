@@ -42,7 +42,17 @@ import pytest
 import requests
 
 from tests.conftest import launch_chromium
-from tests.support import ARTIFACTS, Credentials, HubProcess, bearer, issue, login, provision, write_site
+from tests.support import (
+    ARTIFACTS,
+    Credentials,
+    HubProcess,
+    bearer,
+    issue,
+    lobby_voice_toml,
+    login,
+    provision,
+    write_site,
+)
 from tests.waiting import SocketListener, wait_until
 
 pytestmark = pytest.mark.browser
@@ -51,15 +61,6 @@ AUTOPLAY = "--autoplay-policy=no-user-gesture-required"
 WAIT_MS = 30_000
 WAIT_S = WAIT_MS / 1000
 NOT_THERE = "/voice/a-" + "0" * 32 + ".wav"  # a well-formed name no hub has rendered: 404
-
-VOICE_TABLE = """
-[voice]
-enabled = true
-outputs = ["lobby"]
-languages = ["zh"]
-chime = false
-cache_dir = "{cache}"
-"""
 
 
 #: A page script: once the page knows it is blocked, it is handed ITEMS as if from the socket.
@@ -245,7 +246,7 @@ def voice_hall(tmp_path: Path) -> Iterator[VoiceHall]:
         pytest.skip("espeak-ng is not installed")
     config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2)
     config.write_text(
-        config.read_text(encoding="utf-8") + VOICE_TABLE.format(cache=tmp_path / "voice"), encoding="utf-8"
+        config.read_text(encoding="utf-8") + lobby_voice_toml(tmp_path / "voice"), encoding="utf-8"
     )
     creds = provision(config, 2)
     hub = HubProcess(config, tmp_path)
