@@ -32,14 +32,13 @@ Outcome = TypeVar("Outcome")
 class _Slot(Generic[Request, Outcome]):
     request: Request
     ready: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
     done: bool = False
     outcome: Outcome | Exception | None = None
 
 
 @dataclass
 class GroupStats:
-    """How the batches went (for the health page and the benchmark)."""
+    """How the batches went (the hub logs them when it stops; the benchmark reads that line)."""
 
     batches: int = 0
     requests: int = 0
@@ -76,10 +75,9 @@ class GroupCommit(Generic[Request, Outcome]):
         slot: _Slot[Request, Outcome] = _Slot(request)
         with self._lock:
             self._pending.append(slot)
-            slot.lead = not self._leading
-            self._leading = True
-        if not slot.lead:
-            slot.ready.wait()
+            follower, self._leading = self._leading, True
+        if follower:
+            slot.ready.wait()  # woken when its batch is done, or to lead the next one
         if not slot.done:  # the lead: this slot stands first among the pending ones
             self._lead()
         if isinstance(slot.outcome, Exception):
@@ -91,23 +89,25 @@ class GroupCommit(Generic[Request, Outcome]):
         with self._lock:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
+        outcomes: Sequence[Outcome | Exception] = [RuntimeError("the batch was interrupted")] * len(batch)
         try:
-            outcomes: Sequence[Outcome | Exception] = self._run([slot.request for slot in batch])
+            outcomes = self._run([slot.request for slot in batch])
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"a batch of {len(batch)} came back with {len(outcomes)} outcomes")
         except Exception as error:  # noqa: BLE001  the whole batch failed (store down): each request hears it
             outcomes = [error] * len(batch)
-        self.stats.batches += 1
-        self.stats.requests += len(batch)
-        self.stats.largest = max(self.stats.largest, len(batch))
-        for slot, outcome in zip(batch, outcomes, strict=True):
-            slot.outcome = outcome
-            slot.done = True
-        with self._lock:
-            if self._pending:
-                self._pending[0].lead = True
-                self._pending[0].ready.set()
-            else:
-                self._leading = False
-        for slot in batch:
-            slot.ready.set()
+        finally:
+            # Whatever happened (even a greenlet killed mid-batch), every request of the batch
+            # hears, and the lead passes on: otherwise every later request would wait forever.
+            with self._lock:
+                if self._pending:
+                    self._pending[0].ready.set()
+                else:
+                    self._leading = False
+            self.stats.batches += 1
+            self.stats.requests += len(batch)
+            self.stats.largest = max(self.stats.largest, len(batch))
+            for slot, outcome in zip(batch, outcomes, strict=True):
+                slot.outcome = outcome
+                slot.done = True
+                slot.ready.set()

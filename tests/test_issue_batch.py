@@ -218,3 +218,12 @@ def test_nobody_waiting_is_still_a_refusal_after_a_batch(sqlite_url: str) -> Non
     bench.now[0] += timedelta(minutes=1)
     with pytest.raises(NobodyWaiting):
         bench.core.call_next(1)
+
+
+def test_the_callable_predicate_written_out_in_sql_names_exactly_the_cores_callable_statuses() -> None:
+    """``CALLABLE_SQL`` is spelled out for SQLite's partial index; it must not drift from the core."""
+    from server.core.model import CALLABLE
+    from server.store.schema import CALLABLE_SQL
+
+    listed = CALLABLE_SQL.removeprefix("status IN (").removesuffix(")")
+    assert {name.strip(" '") for name in listed.split(",")} == {status.value for status in CALLABLE}

@@ -47,7 +47,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.model import (
-    CALLABLE,
     CounterState,
     CounterStatus,
     EventKind,
@@ -59,7 +58,6 @@ from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
 from .schema import CALLABLE_SQL, counter_states, print_jobs, queue_counts, sequences, ticket_events, tickets
 
-_CALLABLE = [s.value for s in CALLABLE]
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 #: The partial index's own predicate, so both databases read queues from ``ix_tickets_callable``.
 _STANDING = text(CALLABLE_SQL)
