@@ -45,7 +45,7 @@ from .model import (
     TicketStatus,
 )
 from .policy import CallingPolicy, preference_policy
-from .ports import Store, StoreTx
+from .ports import ServiceQueue, Store, StoreTx
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 
 #: How many tickets of each service the policy sees when choosing.
@@ -119,6 +119,13 @@ class _IssueBatch:
     issued: list[tuple[int, Issued]] = field(default_factory=list)
     refused: list[tuple[int, QueueError]] = field(default_factory=list)
     events: list[TicketEvent] = field(default_factory=list)
+
+
+def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
+    """A service's waiting count and next numbers as screens get them (nobody waiting: no store row)."""
+    if queue is None:
+        return {"waiting": 0, "next_numbers": []}
+    return {"waiting": queue.waiting, "next_numbers": queue.next_numbers}
 
 
 def new_ticket_id() -> str:
@@ -311,8 +318,7 @@ class QueueCore:
                     "name_zh": s.name_zh,
                     "name_en": s.name_en,
                     "prefix": s.prefix,
-                    "waiting": queues[s.code].waiting if s.code in queues else 0,
-                    "next_numbers": queues[s.code].next_numbers if s.code in queues else [],
+                    **_queue_state(queues.get(s.code)),
                 }
                 for s in self.hall.services.values()
             ],
@@ -344,14 +350,7 @@ class QueueCore:
             queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
         return {
             "business_day": day.isoformat(),
-            "services": [
-                {
-                    "code": code,
-                    "waiting": queues[code].waiting if code in queues else 0,
-                    "next_numbers": queues[code].next_numbers if code in queues else [],
-                }
-                for code in self.hall.services
-            ],
+            "services": [{"code": code, **_queue_state(queues.get(code))} for code in self.hall.services],
         }
 
     def waiting_list(self, counter_number: int) -> list[dict[str, Any]]:
