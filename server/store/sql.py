@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,8 +33,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     Insert,
+    Select,
     Table,
     and_,
+    bindparam,
     create_engine,
     event,
     func,
@@ -61,6 +64,55 @@ from .schema import CALLABLE_SQL, counter_states, print_jobs, queue_counts, sequ
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 #: The partial index's own predicate, so both databases read queues from ``ix_tickets_callable``.
 _STANDING = text(CALLABLE_SQL)
+
+# The statements of the hot paths (issuing a batch, the broadcaster's read of the
+# touched services), built once with bound parameters: building a statement costs
+# more than running it (argument coercion, cache key), about a third of a batch's
+# CPU when each call built its own.
+_INSERT_TICKETS = insert(tickets)
+_INSERT_EVENTS = insert(ticket_events)
+_INSERT_PRINT_JOBS = insert(print_jobs)
+_WAITING_BY_PRIORITY = select(queue_counts.c.priority, queue_counts.c.waiting).where(
+    queue_counts.c.business_day == bindparam("business_day"),
+    queue_counts.c.service == bindparam("service"),
+    queue_counts.c.waiting > 0,
+)
+_SERVICE_COUNTS = (
+    select(queue_counts.c.service, func.sum(queue_counts.c.waiting))
+    .where(queue_counts.c.business_day == bindparam("business_day"))
+    .group_by(queue_counts.c.service)
+    .having(func.sum(queue_counts.c.waiting) > 0)
+)
+_QUEUE_HEAD_NUMBERS: Select[tuple[str]] = (
+    select(tickets.c.number)
+    .where(
+        tickets.c.business_day == bindparam("business_day"),
+        _STANDING,
+        tickets.c.service == bindparam("service"),
+    )
+    .order_by(*_QUEUE_ORDER)
+    .limit(bindparam("head"))
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _HotStatements:
+    """The hot statements that differ by dialect (the upsert's class)."""
+
+    allocate_seq: Insert
+
+
+@functools.cache
+def _hot(dialect: str) -> _HotStatements:
+    count = bindparam("count")
+    allocate = upsert(
+        dialect,
+        sequences,
+        {"service": bindparam("service"), "business_day": bindparam("business_day"), "last_seq": count},
+        [sequences.c.service, sequences.c.business_day],
+        {"last_seq": sequences.c.last_seq + count},
+    ).returning(sequences.c.last_seq)
+    return _HotStatements(allocate)
 
 
 #: Execution option of an engine or connection whose transactions only read (see :func:`read_only`).
@@ -191,14 +243,8 @@ class SqlTx:
         self.dialect = conn.dialect.name
 
     def allocate_seq(self, service: str, day: date, count: int = 1) -> int:
-        stmt = upsert(
-            self.dialect,
-            sequences,
-            {"service": service, "business_day": day, "last_seq": count},
-            [sequences.c.service, sequences.c.business_day],
-            {"last_seq": sequences.c.last_seq + count},
-        ).returning(sequences.c.last_seq)
-        return int(self.conn.execute(stmt).scalar_one())
+        params = {"service": service, "business_day": day, "count": count}
+        return int(self.conn.execute(_hot(self.dialect).allocate_seq, params).scalar_one())
 
     def return_seqs(self, service: str, day: date, last_seq: int) -> None:
         self.conn.execute(
@@ -212,27 +258,25 @@ class SqlTx:
 
     def add_tickets(self, batch: Sequence[Ticket]) -> None:
         if batch:  # one statement, many rows (executemany): a batch costs little more than one
-            self.conn.execute(insert(tickets), [_ticket_row(t) for t in batch])
+            self.conn.execute(_INSERT_TICKETS, [_ticket_row(t) for t in batch])
 
     def add_event(self, event_: TicketEvent) -> None:
         self.add_events([event_])
 
     def add_events(self, batch: Sequence[TicketEvent]) -> None:
         if batch:
-            self.conn.execute(insert(ticket_events), [_event_row(e) for e in batch])
+            self.conn.execute(_INSERT_EVENTS, [_event_row(e) for e in batch])
 
     def add_print_job(self, job: PrintJobRecord) -> None:
         self.add_print_jobs([job])
 
     def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None:
         if batch:
-            self.conn.execute(insert(print_jobs), [print_job_row(j) for j in batch])
+            self.conn.execute(_INSERT_PRINT_JOBS, [print_job_row(j) for j in batch])
 
     def waiting_by_priority(self, day: date, service: str) -> dict[int, int]:
-        query = select(queue_counts.c.priority, queue_counts.c.waiting).where(
-            queue_counts.c.business_day == day, queue_counts.c.service == service, queue_counts.c.waiting > 0
-        )
-        return {int(priority): int(waiting) for priority, waiting in self.conn.execute(query)}
+        rows = self.conn.execute(_WAITING_BY_PRIORITY, {"business_day": day, "service": service})
+        return {int(priority): int(waiting) for priority, waiting in rows}
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         row = self.conn.execute(select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
@@ -350,21 +394,11 @@ class SqlTx:
         return [_counter(r) for r in self.conn.execute(select(counter_states)).mappings()]
 
     def service_queues(self, day: date, head: int) -> list[ServiceQueue]:
-        waiting = and_(tickets.c.business_day == day, _STANDING)
-        counts = self.conn.execute(
-            select(queue_counts.c.service, func.sum(queue_counts.c.waiting))
-            .where(queue_counts.c.business_day == day)
-            .group_by(queue_counts.c.service)
-            .having(func.sum(queue_counts.c.waiting) > 0)
-        ).all()
+        counts = self.conn.execute(_SERVICE_COUNTS, {"business_day": day}).all()
         queues = []
         for service, count in counts:
-            numbers = self.conn.scalars(
-                select(tickets.c.number)
-                .where(waiting, tickets.c.service == service)
-                .order_by(*_QUEUE_ORDER)
-                .limit(head)
-            ).all()
+            params = {"business_day": day, "service": service, "head": head}
+            numbers = self.conn.scalars(_QUEUE_HEAD_NUMBERS, params).all()
             queues.append(ServiceQueue(service, int(count), list(numbers)))
         return queues
 
