@@ -29,6 +29,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Column,
     Connection,
     Engine,
@@ -83,7 +84,7 @@ _SERVICE_COUNTS = (
     .group_by(queue_counts.c.service)
     .having(func.sum(queue_counts.c.waiting) > 0)
 )
-_QUEUE_HEAD_NUMBERS: Select[tuple[str]] = (
+_QUEUE_HEAD_NUMBERS: Select[str] = (
     select(tickets.c.number)
     .where(
         tickets.c.business_day == bindparam("business_day"),
@@ -104,7 +105,7 @@ class _HotStatements:
 
 @functools.cache
 def _hot(dialect: str) -> _HotStatements:
-    count = bindparam("count")
+    count: BindParameter[int] = bindparam("count")
     allocate = upsert(
         dialect,
         sequences,
