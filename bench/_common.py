@@ -85,6 +85,8 @@ def bench_hub(
     counters: int = 2,
     workdir: str | None = None,
     before_start: Callable[[Path], None] | None = None,
+    wrapper: Sequence[str] = (),
+    start_timeout: float = 30,
 ) -> Iterator[tuple[HubProcess, Credentials]]:
     """A fresh site and database in a temporary folder, provisioned, its hub running.
 
@@ -97,8 +99,8 @@ def bench_hub(
         creds = provision(config, counters)
         if before_start is not None:
             before_start(config)
-        hub = HubProcess(config, folder)
-        hub.start()
+        hub = HubProcess(config, folder, wrapper)
+        hub.start(start_timeout)
         try:
             yield hub, creds
         finally:

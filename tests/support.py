@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,9 +169,11 @@ def provision(config_path: Path, counters: int) -> Credentials:
 class HubProcess:
     """``python -m server run`` in a child process, restartable, killable with SIGKILL."""
 
-    def __init__(self, config_path: Path, workdir: Path) -> None:
+    def __init__(self, config_path: Path, workdir: Path, wrapper: Sequence[str] = ()) -> None:
+        """``wrapper``: a command the hub runs under (e.g. valgrind for the instruction-count bench)."""
         self.config_path = config_path
         self.workdir = workdir
+        self.wrapper = list(wrapper)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -182,6 +184,7 @@ class HubProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [
+                *self.wrapper,
                 sys.executable,
                 "-m",
                 "server",

@@ -390,10 +390,12 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
 
 def issue_limiter() -> IssueLimiter:
     """This app's brake on ticket issue (made here too when an app was built without one)."""
-    hub_config = hub().config.hub
-    return current_app.extensions.setdefault(
-        "qcall_issue_limiter", IssueLimiter(hub_config.ticket_burst, hub_config.tickets_per_minute)
-    )
+    limiter: IssueLimiter | None = current_app.extensions.get("qcall_issue_limiter")
+    if limiter is None:
+        hub_config = hub().config.hub
+        limiter = IssueLimiter(hub_config.ticket_burst, hub_config.tickets_per_minute)
+        current_app.extensions["qcall_issue_limiter"] = limiter
+    return limiter
 
 
 @api.get("/tickets/<ticket_id>")

@@ -196,12 +196,17 @@ def _sqlite_begin(connection: Connection) -> None:
     ``query_only`` belongs to the pooled DBAPI connection, not the transaction,
     so it is switched only when the connection changes between reading and
     writing; ``connection.info`` (kept per DBAPI connection) remembers which.
+    Both are said on the sqlite3 connection itself: SQLAlchemy's execute path
+    (events, result set-up) for a statement with no result cost as much as the
+    rest of a small transaction.
     """
     reading = bool(connection.get_execution_options().get(READ_ONLY, False))
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a connection in a transaction has its sqlite3 connection"
     if connection.info.get(READ_ONLY, False) != reading:
-        connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+        driver.execute(f"PRAGMA query_only={int(reading)}")
         connection.info[READ_ONLY] = reading
-    connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
+    driver.execute("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 class SqlStore:
