@@ -154,7 +154,7 @@ def check_api_body(cookie: bool) -> None:
     fetch sends exactly that. With a bearer token (or no credentials at all,
     which the view refuses with 401) a bodyless action is fine.
     """
-    has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") is not None
     if not request.is_json:
         if has_body or cookie:
             raise ApiError(
