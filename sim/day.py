@@ -1,0 +1,436 @@
+"""A simulated day of a sample hall, through the hub's real API, on a fake clock.
+
+    .venv/bin/python -m sim.day --site hospital_outpatient [--seed 7] [--scale 1.0]
+
+The sample site (``config/samples/<site>.toml``) runs with its own services,
+counters, hours and rules, on a throw-away SQLite file, with no device at all (no
+printer, serial port or voice: nothing leaves this process). The clock is the
+simulation's: it starts at the first opening of a Tuesday and jumps from one
+event to the next, so a day of a hospital takes seconds.
+
+What happens is drawn from one seeded random generator (the same seed, the same
+day): walk-ins arrive as a Poisson process per service; some follow a journey
+through several stations (the hospital's registration → clinic → cashier →
+pharmacy), handed on by the clerk with a transfer; some never come when called
+(a no-show). Every visitor-facing and staff action is a request to the Flask
+app (``app.test_client()``) with the token of a kiosk or a logged-in clerk.
+
+At the end the event log is read back and checked: every ticket ends in a final
+state; each call of a ticket went to one counter; no ticket was served twice at
+a station. The figures go to stdout as one JSON object (see ``Day.figures``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import json
+import math
+import random
+import sys
+import tempfile
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "config" / "samples"
+
+#: A Tuesday: every sample hall is open on it.
+DAY = date(2026, 12, 1)
+PASSWORD = "simulated-day-password"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a kind of hall's visitors behave: arrivals per hour and service minutes, by service."""
+
+    arrivals_per_hour: dict[str, float]
+    service_minutes: dict[str, float]
+    #: After a visit to the key service, the next station and the share of visitors who go on.
+    journeys: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    no_show_share: float = 0.04
+
+
+PROFILES: dict[str, Profile] = {
+    "hospital_outpatient": Profile(
+        arrivals_per_hour={"REG": 60.0},
+        service_minutes={
+            "REG": 1.5,
+            "MED": 6.0,
+            "SURG": 7.0,
+            "PAED": 6.0,
+            "GYN": 8.0,
+            "OPH": 7.0,
+            "CASH": 1.5,
+            "PHARM": 2.0,
+        },
+        journeys={
+            "REG": [("MED", 0.35), ("SURG", 0.2), ("PAED", 0.2), ("GYN", 0.1), ("OPH", 0.1)],
+            "MED": [("CASH", 0.8)],
+            "SURG": [("CASH", 0.8)],
+            "PAED": [("CASH", 0.8)],
+            "GYN": [("CASH", 0.8)],
+            "OPH": [("CASH", 0.8)],
+            "CASH": [("PHARM", 0.85)],
+        },
+    ),
+    "utility_hall": Profile(
+        arrivals_per_hour={"NEW": 6.0, "PAY": 20.0, "INFO": 10.0, "FAULT": 4.0, "COMPLAINT": 1.0},
+        service_minutes={"NEW": 15.0, "PAY": 3.0, "INFO": 5.0, "FAULT": 8.0, "COMPLAINT": 12.0},
+        journeys={"INFO": [("NEW", 0.15), ("PAY", 0.2)]},
+    ),
+    "bank_branch": Profile(
+        arrivals_per_hour={},  # filled from the site's services below: 12 an hour each
+        service_minutes={},
+    ),
+}
+
+
+class FakeClock:
+    """The hub's clock: the simulation moves it; nothing else does."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass(order=True)
+class Event:
+    at: datetime
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+@dataclass
+class Visitor:
+    """One person with one ticket, on a journey of one or more stations."""
+
+    ticket_id: str
+    number: str
+    service: str
+    comes: bool = True
+
+
+def site_data(site: str, folder: Path) -> dict[str, Any]:
+    """The sample's TOML, with nothing that reaches past this process: no devices, no voice, a local file."""
+    data = tomllib.loads((SAMPLES / f"{site}.toml").read_text(encoding="utf-8"))
+    data["hub"] = {
+        **data.get("hub", {}),
+        "database_url": f"sqlite:///{folder / 'qcall.db'}",
+        "host": "127.0.0.1",
+    }
+    data["devices"] = []
+    data.pop("serial", None)
+    data["voice"] = {**data.get("voice", {}), "enabled": False}
+    return data
+
+
+class Day:
+    """One simulated day of one sample hall."""
+
+    def __init__(self, site: str, seed: int, scale: float, folder: Path) -> None:
+        from server.app import create_app
+        from server.config import SiteConfig
+        from server.security import IssueLimiter
+
+        self.site = site
+        self.random = random.Random(seed)
+        self.scale = scale
+        config = SiteConfig.model_validate(site_data(site, folder))
+        config.place_in(folder)
+        self.config = config
+        self.profile = _profile(site, config)
+        zone = config.site.timezone
+        self.spans = _hours(config, zone)
+        self.opening, self.closing = self.spans[0][0], self.spans[-1][1]
+        self.clock = FakeClock(self.opening)
+        self.app = create_app(config, clock=self.clock, async_mode="threading")
+        # The kiosk brake counts tickets per minute of the hall's (simulated) time, not of this process's.
+        self.app.extensions["qcall_issue_limiter"] = IssueLimiter(
+            config.hub.ticket_burst, config.hub.tickets_per_minute, clock=lambda: self.clock().timestamp()
+        )
+        self.hub = self.app.extensions["qcall"]
+        self.client = self.app.test_client()
+        self.events: list[Event] = []
+        self.seq = itertools.count()
+        self.visitors: dict[str, Visitor] = {}
+        self.idle: set[int] = set()
+        self.serves = {c.number: set(c.services) for c in config.counters}
+        self.refusals: Counter[str] = Counter()
+        self.arrivals_left = 0  # visitors still to come
+        self.open_tickets = 0  # tickets not yet in a final state, as the clerks know them
+        self.kiosk = self._provision()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _provision(self) -> str:
+        now = self.clock()
+        accounts = self.hub.accounts
+        kiosk: str = accounts.create_device_token("kiosk", "sim-kiosk", now)
+        self.clerks: dict[int, str] = {}
+        for counter in self.config.counters:
+            accounts.add_user(f"clerk{counter.number}", "staff", PASSWORD, now)
+            self.log_in(counter.number)
+        return kiosk
+
+    def log_in(self, counter: int) -> None:
+        """The clerk of ``counter`` logs in there (again, when the session ran out mid-day)."""
+        body = {"username": f"clerk{counter}", "password": PASSWORD, "counter": counter}
+        answer = self.client.post("/api/v1/auth/login", json=body)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        self.clerks[counter] = answer.get_json()["token"]
+
+    def at_counter(self, counter: int, action: str, body: dict[str, Any] | None = None) -> Any:
+        """A clerk's action at their counter; a clerk whose session ended logs in again first."""
+        answer = self.request("POST", f"/counters/{counter}/{action}", self.clerks[counter], body)
+        if answer.status_code == 401:
+            self.log_in(counter)
+            answer = self.request("POST", f"/counters/{counter}/{action}", self.clerks[counter], body)
+        return answer
+
+    def at(self, moment: datetime, action: Callable[[], None]) -> None:
+        heapq.heappush(self.events, Event(moment, next(self.seq), action))
+
+    def after(self, minutes: float, action: Callable[[], None]) -> None:
+        self.at(self.clock() + timedelta(minutes=minutes), action)
+
+    def request(self, method: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+        answer = self.client.open(
+            f"/api/v1{path}", method=method, json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        if answer.status_code >= 500:
+            raise AssertionError(f"{method} {path} → {answer.status_code}: {answer.get_data(as_text=True)}")
+        return answer
+
+    # -- the day ------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        for service, per_hour in self.profile.arrivals_per_hour.items():
+            self._schedule_arrivals(service, per_hour * self.scale)
+        for counter in self.config.counters:
+            self.at(self.opening, lambda n=counter.number: self.clerk_free(n))
+        while self.events:
+            event = heapq.heappop(self.events)
+            self.clock.now = max(self.clock.now, event.at)
+            event.action()
+        return self.figures()
+
+    def _schedule_arrivals(self, service: str, per_hour: float) -> None:
+        """Poisson arrivals while the hall is open (none in a lunch break)."""
+        if per_hour <= 0:
+            return
+        for opening, closing in self.spans:
+            moment = opening
+            while True:
+                moment += timedelta(hours=self.random.expovariate(per_hour))
+                if moment >= closing:
+                    break
+                self.arrivals_left += 1
+                self.at(moment, lambda s=service: self.arrive(s))
+
+    def arrive(self, service: str) -> None:
+        self.arrivals_left -= 1
+        answer = self.request("POST", "/tickets", self.kiosk, {"service": service})
+        if answer.status_code != 201:
+            self.refusals[answer.get_json().get("code", str(answer.status_code))] += 1
+            return
+        ticket = answer.get_json()
+        comes = self.random.random() >= self.profile.no_show_share
+        self.open_tickets += 1
+        self.wake(service)
+        self.visitors[ticket["id"]] = Visitor(ticket["id"], ticket["number"], service, comes)
+
+    def clerk_free(self, counter: int) -> None:
+        """The clerk calls the next visitor; with nobody waiting, looks again in half a minute."""
+        answer = self.at_counter(counter, "call-next")
+        if answer.status_code != 200:
+            # Nobody to call: the clerk waits for the console to show someone (see wake()).
+            self.idle.add(counter)
+            return
+        ticket = answer.get_json()["ticket"]
+        visitor = self.visitors[ticket["id"]]
+        if not visitor.comes:
+            self.after(2.0, lambda: self.clerk_no_show(counter))
+            return
+        walk = self.random.uniform(0.3, 1.5)
+        self.after(walk, lambda: self.clerk_start(counter, visitor))
+
+    def wake(self, service: str) -> None:
+        """A ticket is waiting for ``service``: the idle clerks who serve it see it on their consoles."""
+        for counter in sorted(self.idle):
+            if service in self.serves[counter]:
+                self.idle.discard(counter)
+                self.at(self.clock(), lambda n=counter: self.clerk_free(n))
+
+    def clerk_no_show(self, counter: int) -> None:
+        self.at_counter(counter, "no-show")
+        self.open_tickets -= 1
+        self.clerk_free(counter)
+
+    def clerk_start(self, counter: int, visitor: Visitor) -> None:
+        self.at_counter(counter, "start")
+        minutes = self.random.expovariate(1 / self.profile.service_minutes.get(visitor.service, 5.0))
+        self.after(minutes, lambda: self.clerk_done(counter, visitor))
+
+    def clerk_done(self, counter: int, visitor: Visitor) -> None:
+        onward = self._next_station(visitor.service)
+        if onward is not None:
+            answer = self.at_counter(counter, "transfer", {"service": onward})
+            if answer.status_code == 200:
+                visitor.service = onward
+                self.wake(onward)
+                self.clerk_free(counter)
+                return
+            self.refusals[answer.get_json().get("code", str(answer.status_code))] += 1
+        self.at_counter(counter, "finish")
+        self.open_tickets -= 1
+        self.clerk_free(counter)
+
+    def _next_station(self, service: str) -> str | None:
+        draw = self.random.random()
+        for onward, share in self.profile.journeys.get(service, []):
+            if draw < share:
+                return onward
+            draw -= share
+        return None
+
+    # -- the check ----------------------------------------------------------------------
+
+    def figures(self) -> dict[str, Any]:
+        """Read the day back from the event log; check it; say it in numbers."""
+        from sqlalchemy import select
+
+        from server.store.schema import ticket_events, tickets
+
+        engine = self.hub.store.engine
+        with engine.connect() as conn:
+            rows = conn.execute(select(tickets)).mappings().all()
+            events = conn.execute(select(ticket_events).order_by(ticket_events.c.id)).mappings().all()
+        by_ticket: dict[str, list[Any]] = defaultdict(list)
+        for e in events:
+            by_ticket[e["ticket_id"]].append(e)
+        problems = [*check_final(rows), *check_calls(by_ticket)]
+        waits = first_waits(by_ticket)
+        return {
+            "simulation": "hall_day",
+            "site": self.site,
+            "day": DAY.isoformat(),
+            "opening": self.opening.isoformat(),
+            "closing": self.closing.isoformat(),
+            "tickets": len(rows),
+            "by_status": dict(Counter(r["status"] for r in rows)),
+            "transfers": sum(1 for e in events if e["kind"] == "transferred"),
+            "refused_at_issue": dict(self.refusals),
+            "wait_minutes_p50": _round(_percentile(waits, 50)),
+            "wait_minutes_p90": _round(_percentile(waits, 90)),
+            "wait_minutes_max": _round(max(waits) if waits else math.nan),
+            "problems": problems[:20],
+            "ok": not problems,
+        }
+
+
+def check_final(rows: list[Any]) -> Iterator[str]:
+    final = {"done", "no_show", "cancelled"}
+    for r in rows:
+        if r["status"] not in final:
+            yield f"ticket {r['number']} ended the day {r['status']}"
+
+
+def check_calls(by_ticket: dict[str, list[Any]]) -> Iterator[str]:
+    """Each call of a ticket went to one counter; a station never started a ticket twice."""
+    for history in by_ticket.values():
+        counter = None
+        started = 0
+        for e in history:
+            if e["kind"] in ("called", "recalled"):
+                if e["kind"] == "recalled" and counter is not None and e["counter"] != counter:
+                    yield f"ticket {e['ticket_id']} recalled at {e['counter']} while called at {counter}"
+                counter = e["counter"]
+            elif e["kind"] == "started":
+                started += 1
+                if started > 1:
+                    yield f"ticket {e['ticket_id']} started twice at one station"
+            elif e["kind"] in ("transferred", "requeued"):
+                counter, started = None, 0
+
+
+def first_waits(by_ticket: dict[str, list[Any]]) -> list[float]:
+    """Minutes from issue to the first call, per ticket that was called."""
+    waits = []
+    for history in by_ticket.values():
+        issued = next((e["at"] for e in history if e["kind"] == "issued"), None)
+        called = next((e["at"] for e in history if e["kind"] == "called"), None)
+        if issued is not None and called is not None:
+            waits.append((called - issued).total_seconds() / 60)
+    return waits
+
+
+def _percentile(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _round(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 1)
+
+
+def _profile(site: str, config: Any) -> Profile:
+    profile = PROFILES.get(site)
+    if profile is None or not profile.arrivals_per_hour:
+        codes = [s.code for s in config.services]
+        return Profile(dict.fromkeys(codes, 12.0), dict.fromkeys(codes, 6.0))
+    return profile
+
+
+def _hours(config: Any, zone: str) -> list[tuple[datetime, datetime]]:
+    """The opening spans of the simulated day, in UTC."""
+    from zoneinfo import ZoneInfo
+
+    hours = config.hours.model_dump().get(DAY.strftime("%a").lower()) or ["08:00-17:00"]
+    spans = [span.split("-") for span in hours]
+    local = ZoneInfo(zone)
+
+    def moment(hhmm: str) -> datetime:
+        h, m = (int(x) for x in hhmm.split(":"))
+        return datetime(DAY.year, DAY.month, DAY.day, h, m, tzinfo=local).astimezone(UTC)
+
+    return [(moment(start), moment(end)) for start, end in spans]
+
+
+@contextmanager
+def simulated_day(site: str, seed: int = 7, scale: float = 1.0) -> Iterator[Day]:
+    with tempfile.TemporaryDirectory(prefix="qcall-sim-") as folder:
+        day = Day(site, seed, scale, Path(folder))
+        try:
+            yield day
+        finally:
+            day.hub.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--site", required=True, choices=sorted(p.stem for p in SAMPLES.glob("*.toml")))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="share of a full day's visitors (0.25: a quarter)"
+    )
+    args = parser.parse_args()
+    with simulated_day(args.site, args.seed, args.scale) as day:
+        figures = day.run()
+    print(json.dumps(figures, ensure_ascii=False))
+    sys.exit(0 if figures["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
