@@ -90,6 +90,9 @@ class StoreReader(Protocol):
     def recent_priority_changes(self, limit: int) -> list[PriorityChange]:
         """The newest ``limit`` entries of the priority ledger, newest first."""
 
+    def pending_requests(self, ticket_ids: Collection[str]) -> dict[str, str]:
+        """The category each of these tickets asked for at the kiosk and staff have not answered yet."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""

@@ -36,10 +36,10 @@ from .events import EventBus, HallEvent
 from .model import (
     AT_COUNTER,
     CALLABLE,
+    FINAL,
     Counter,
     CounterState,
     CounterStatus,
-    FINAL,
     EventKind,
     LedgerAction,
     PriorityCategory,
@@ -54,6 +54,7 @@ from .model import (
 from .policy import CallContext, CallingPolicy, Placed, explain, next_run, preference_policy
 from .ports import ServiceQueue, Store, StoreTx
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
+from .priority import pending_request
 
 #: How many tickets of each service the policy sees when choosing.
 POLICY_HEAD = 20
@@ -86,7 +87,8 @@ class Hall:
         except KeyError:
             choices = ", ".join(self.categories) or "none"
             raise UnknownCategory(
-                f"未知的优先类别 {code!r}（可选：{choices}）/ unknown priority category {code!r} (expected one of: {choices})"
+                f"未知的优先类别 {code!r}（可选：{choices}）/ "
+                f"unknown priority category {code!r} (expected one of: {choices})"
             ) from None
 
     def service(self, code: str) -> Service:
@@ -448,6 +450,8 @@ class QueueCore:
         """
         now = self.clock()
         run, placed = self._next_up(counter_number, limit)
+        with self.store.read() as tx:
+            asked = tx.pending_requests([p.ticket.id for p in placed])
         return {
             "counter": counter_number,
             "priority_run": run,
@@ -458,6 +462,7 @@ class QueueCore:
                     "number": p.ticket.number,
                     "service": p.ticket.service,
                     "category": p.ticket.category,
+                    "requested": asked.get(p.ticket.id),
                     "priority": p.ticket.priority,
                     "transferred": p.ticket.status is TicketStatus.TRANSFERRED,
                     "waited_minutes": int((now - p.ticket.queue_at).total_seconds() // 60),
@@ -490,7 +495,9 @@ class QueueCore:
         with self.store.read() as tx:
             return tx.recent_priority_changes(limit)
 
-    def set_priority(self, ticket_id: str, category: str | None, reason: str, actor: str, role: str) -> Ticket:
+    def set_priority(
+        self, ticket_id: str, category: str | None, reason: str, actor: str, role: str
+    ) -> Ticket:
         """Staff give, change or remove a ticket's priority category, with a reason.
 
         Confirming a kiosk's request is giving the category it asked for. The
@@ -504,8 +511,10 @@ class QueueCore:
             if ticket is None:
                 raise UnknownTicket(f"no ticket {ticket_id!r}")
             if ticket.status in FINAL:
-                raise InvalidTransition(f"ticket {ticket.number} is {ticket.status.value}: its priority is closed")
-            asked = _pending_request(tx.priority_ledger(ticket_id))
+                raise InvalidTransition(
+                    f"ticket {ticket.number} is {ticket.status.value}: its priority is closed"
+                )
+            asked = pending_request(tx.priority_ledger(ticket_id))
             to_code = new.code if new else None
             if to_code == ticket.category and asked is None:
                 raise InvalidTransition(f"ticket {ticket.number} already has this priority")
@@ -865,16 +874,6 @@ class QueueCore:
 
     def _publish(self, name: str, **payload: Any) -> None:
         self.bus.publish(HallEvent(name, payload))
-
-
-def _pending_request(ledger: Sequence[PriorityChange]) -> str | None:
-    """The category a kiosk asked for and staff have not yet answered (confirmed or changed)."""
-    for change in reversed(ledger):
-        if change.action is LedgerAction.REQUEST:
-            return change.to_category
-        if change.action in (LedgerAction.CONFIRM, LedgerAction.CHANGE):
-            return None
-    return None
 
 
 def _finished(ticket: Ticket | None) -> dict[str, Any]:

@@ -58,6 +58,7 @@ from ..core.model import (
 )
 from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
+from ..core.priority import pending_request
 from .schema import (
     CALLABLE_SQL,
     counter_states,
@@ -247,6 +248,20 @@ class SqlTx:
     def recent_priority_changes(self, limit: int) -> list[PriorityChange]:
         query = select(priority_ledger).order_by(priority_ledger.c.id.desc()).limit(limit)
         return [_change(r) for r in self.conn.execute(query).mappings()]
+
+    def pending_requests(self, ticket_ids: Collection[str]) -> dict[str, str]:
+        if not ticket_ids:
+            return {}
+        query = (
+            select(priority_ledger)
+            .where(priority_ledger.c.ticket_id.in_(list(ticket_ids)))
+            .order_by(priority_ledger.c.id)
+        )
+        by_ticket: dict[str, list[PriorityChange]] = {}
+        for row in self.conn.execute(query).mappings():
+            by_ticket.setdefault(row["ticket_id"], []).append(_change(row))
+        pending = {tid: pending_request(changes) for tid, changes in by_ticket.items()}
+        return {tid: code for tid, code in pending.items() if code is not None}
 
     def add_print_job(self, job: PrintJobRecord) -> None:
         self.add_print_jobs([job])
@@ -501,7 +516,11 @@ def _ticket(row: Any) -> Ticket:
 
 def _counter(row: Any) -> CounterState:
     return CounterState(
-        row["number"], CounterStatus(row["status"]), row["current_ticket_id"], row["staff"], row["priority_run"]
+        row["number"],
+        CounterStatus(row["status"]),
+        row["current_ticket_id"],
+        row["staff"],
+        row["priority_run"],
     )
 
 
