@@ -1,4 +1,4 @@
-"""Priority categories (绿色通道), the priority ledger and the fair calling policy, on the real core and store.
+"""Priority categories (绿色通道), the priority ledger and the fair calling policy, on the real core.
 
 Each test states one rule of the hall: who may give which category, that every
 grant, request, confirmation and change is in the ledger with its ticket, that
