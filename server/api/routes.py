@@ -190,14 +190,39 @@ def openapi() -> Response:
     document = current_app.extensions.get("qcall_openapi")
     if document is None:
         hall = hub().core.hall
-        document = site_openapi(json.loads(OPENAPI.read_bytes()), list(hall.services), sorted(hall.counters))
+        document = site_openapi(
+            json.loads(OPENAPI.read_bytes()),
+            list(hall.services),
+            sorted(hall.counters),
+            list(hall.categories),
+            [t.name for t in hub().config.triage_desks],
+        )
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
 
 
-def site_openapi(doc: dict[str, Any], services: list[str], counters: list[int]) -> str:
-    """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login."""
+def site_openapi(
+    doc: dict[str, Any],
+    services: list[str],
+    counters: list[int],
+    categories: list[str] | None = None,
+    desks: list[str] | None = None,
+) -> str:
+    """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login,
+    its priority categories and triage desks (a site without any takes only null)."""
     schemas = doc["components"]["schemas"]
+    for body, key, names in (
+        ("TicketBody", "category", categories or []),
+        ("PriorityBody", "category", categories or []),
+        ("TicketBody", "desk", desks or []),
+    ):
+        field = schemas[body]["properties"][key]
+        if names:
+            for choice in field["anyOf"]:
+                if choice.get("type") == "string":
+                    choice["enum"] = names
+        else:
+            field["anyOf"] = [c for c in field["anyOf"] if c.get("type") != "string"]
     for choice in schemas["LoginBody"]["properties"]["counter"]["anyOf"]:
         if choice.get("type") == "integer":
             choice["enum"] = counters
@@ -331,7 +356,7 @@ def issue_ticket() -> tuple[Response, int]:
     the_hub = hub()
     if body.desk is not None:
         if principal.is_device:
-            raise ApiError(400, "'desk' is for a triage desk's user, not a device", "bad_request")
+            raise ApiError(403, "'desk' is for a triage desk's user, not a device")
         if body.desk not in {t.name for t in the_hub.config.triage_desks}:
             raise ApiError(400, f"there is no triage desk {body.desk!r}", "unknown_desk")
     kiosk = principal.name if principal.is_device else body.desk
