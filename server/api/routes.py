@@ -461,6 +461,31 @@ def get_ticket(ticket_id: str) -> Response:
     )
 
 
+@api.get("/priority-categories")
+@requires("kiosk", "staff", "admin", "triage")
+def priority_categories() -> Response:
+    """The site's priority categories a caller may offer: a kiosk's green-channel buttons, a console's list.
+
+    A kiosk gets only the categories it may give or ask for (``kiosk``, ``confirm``);
+    staff, triage and admins get all. Not on the public snapshot: a lobby has no use for them.
+    """
+    principal = current_principal()
+    categories = hub().core.hall.categories.values()
+    shown = [c for c in categories if principal.role != "kiosk" or c.grant.value != "staff"]
+    return jsonify(
+        categories=[
+            {
+                "code": c.code,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "weight": c.weight,
+                "grant": c.grant.value,
+            }
+            for c in shown
+        ]
+    )
+
+
 def _priority_rights(ticket: Ticket) -> Principal:
     """Admins see and change any ticket's priority; staff only a ticket at their counter or in its queue.
 
