@@ -67,6 +67,18 @@
       "waiting.minutes": "{n} 分",
       "waiting.empty": "无人等候",
       "waiting.priority": "优先",
+      "why.transfer": "转入本窗口",
+      "why.priority": "优先",
+      "why.appointment due": "预约到时",
+      "why.age bonus": "等候已久",
+      "why.priority cap": "轮到普通号",
+      "why.first come": "先到先叫",
+      "prio.requested": "申请：{name}",
+      "prio.confirm": "确认优先",
+      "prio.change": "优先…",
+      "prio.ask_category": "优先类别（留空为取消优先）：{list}",
+      "prio.ask_reason": "原因（必填）：",
+      "prio.done": "{number} 的优先类别已更新",
       "waiting.transferred": "转入",
       "waiting.for_us": "指定本窗口",
       "transfer.title": "转移当前号票",
@@ -136,6 +148,18 @@
       "waiting.minutes": "{n} min",
       "waiting.empty": "Nobody waiting",
       "waiting.priority": "Priority",
+      "why.transfer": "sent to this counter",
+      "why.priority": "priority",
+      "why.appointment due": "appointment due",
+      "why.age bonus": "waited long",
+      "why.priority cap": "normal ticket's turn",
+      "why.first come": "first come",
+      "prio.requested": "asked: {name}",
+      "prio.confirm": "Confirm priority",
+      "prio.change": "Priority…",
+      "prio.ask_category": "Priority category (empty: no priority): {list}",
+      "prio.ask_reason": "Reason (required):",
+      "prio.done": "{number}: priority updated",
       "waiting.transferred": "Transferred",
       "waiting.for_us": "for this counter",
       "transfer.title": "Transfer the current ticket",
@@ -157,6 +181,8 @@
   var snapshot = null;     // last queue snapshot (service names, counters for transfer)
   var view = null;         // GET /counters/{n}.counter
   var waiting = [];        // GET /counters/{n}.waiting
+  var nextUp = {};         // ticket id → {reason, category, requested} from GET /counters/{n}/next
+  var categories = [];     // GET /priority-categories: code → names for the notes
   var busy = false;        // an action is in flight: every action button is off
   var socket = null;
   var pollTimer = null;
@@ -245,6 +271,11 @@
       waiting = res.waiting || [];
       if (banner.code() === "network") setMessage(null);   // we are back
       drawAll();
+      return Q.api("GET", "/counters/" + n + "/next?limit=20").then(function (plan) {
+        nextUp = {};
+        (plan.next || []).forEach(function (p) { nextUp[p.ticket_id] = p; });
+        drawWaiting();
+      }, function () { /* the list stands without reasons */ });
     }, failed).then(function () {
       if (session) pollTimer = setTimeout(refresh, POLL_MS);
     });
@@ -309,7 +340,11 @@
     $("#waiting-list").addEventListener("click", function (e) {
       var btn = e.target.closest(".btn-call-this");
       if (btn && !btn.disabled) act("call", { ticket_id: btn.getAttribute("data-ticket-id") }, "done.called");
+      var prio = e.target.closest(".btn-priority");
+      if (prio && !prio.disabled) changePriority(prio.getAttribute("data-ticket-id"), prio.getAttribute("data-confirm"));
     });
+    Q.api("GET", "/priority-categories").then(function (res) { categories = res.categories || []; drawWaiting(); },
+      function () { categories = []; });
     $("#transfer-cancel").addEventListener("click", closeTransfer);
     $("#transfer-form").addEventListener("submit", onTransfer);
   }
@@ -493,9 +528,12 @@
     Q.show("#waiting-empty", waiting.length === 0);
     Q.setHtml($("#waiting-list"), Q.html`${waiting.map(function (t) {
       var notes = [];
-      if (t.priority > 0) notes.push(Q.t("waiting.priority"));
+      var plan = nextUp[t.id];
+      if (plan) notes.push(reasonText(plan));
+      else if (t.priority) notes.push(Q.t("waiting.priority"));
       if (t.status === "transferred") notes.push(Q.t("waiting.transferred"));
       if (t.target_counter === session.counter) notes.push(Q.t("waiting.for_us"));
+      if (plan && plan.requested) notes.push(Q.t("prio.requested", { name: categoryName(plan.requested) }));
       return Q.html`<tr data-ticket-id="${t.id}">
           <td class="ticket-no">${t.number}</td>
           <td>${serviceName(t.service)}</td>
@@ -503,9 +541,54 @@
           <td>${Q.t("waiting.minutes", { n: Q.minutesSince(t.issued_at) })}</td>
           <td>${notes.join(" · ")}</td>
           <td><button type="button" class="btn-call-this" data-ticket-id="${t.id}"
-              ${Q.raw(busy || !open ? "disabled" : "")}>${Q.t("act.call_this")}</button></td>
+              ${Q.raw(busy || !open ? "disabled" : "")}>${Q.t("act.call_this")}</button>
+            ${plan && plan.requested
+              ? Q.html`<button type="button" class="btn-priority btn-confirm" data-ticket-id="${t.id}"
+                  data-confirm="${plan.requested}">${Q.t("prio.confirm")}</button>`
+              : ""}
+            ${categories.length
+              ? Q.html`<button type="button" class="btn-priority" data-ticket-id="${t.id}">${Q.t("prio.change")}</button>`
+              : ""}</td>
         </tr>`;
     })}`);
+  }
+
+  function categoryName(code) {
+    var found = null;
+    categories.forEach(function (c) { if (c.code === code) found = c; });
+    return found ? Q.name(found) : code;
+  }
+
+  /** Why a ticket stands where it does, in the clerk's language (the policy's reason). */
+  function reasonText(p) {
+    if (!p) return "";
+    var key = p.reason.indexOf("priority:") === 0 ? "why.priority" : "why." + p.reason;
+    var text = Q.t(key);
+    if (p.category) text += "（" + categoryName(p.category) + "）";
+    return text;
+  }
+
+  /**
+   * Give, confirm, change or take away a waiting ticket's priority, always with a reason:
+   * POST /tickets/{id}/priority (the hub writes the priority ledger in the same transaction).
+   */
+  function changePriority(ticketId, confirmCode) {
+    var t = null;
+    waiting.forEach(function (w) { if (w.id === ticketId) t = w; });
+    var code = confirmCode;
+    if (!code) {
+      var list = categories.map(function (c) { return c.code + "=" + Q.name(c); }).join(", ");
+      code = window.prompt(Q.t("prio.ask_category", { list: list }), (nextUp[ticketId] || {}).category || "");
+      if (code === null) return;
+      code = code.trim() || null;
+    }
+    var reason = window.prompt(Q.t("prio.ask_reason"), "");
+    if (!reason || !reason.trim()) return;
+    Q.api("POST", "/tickets/" + encodeURIComponent(ticketId) + "/priority", { category: code, reason: reason.trim() })
+      .then(function () {
+        setMessage("ok", function () { return Q.t("prio.done", { number: t ? t.number : "" }); });
+        refresh();
+      }, function (err) { setMessage("error", function () { return Q.errorText(err); }, err.code); });
   }
 
   /* -- messages -------------------------------------------------------- */

@@ -33,7 +33,11 @@
       "store.down": "暂时无法取号：系统无法保存号码。请稍候，或联系工作人员。",
       "err.unauthorized": "此取号机暂时不能取号，请联系工作人员。",
       "err.network": "网络连接中断，暂时不能取号，请稍后再试或联系工作人员。",
-      "err.too_many_requests": "取号太频繁，请稍候片刻再取号。"
+      "err.too_many_requests": "取号太频繁，请稍候片刻再取号。",
+      "green.title": "绿色通道：请先选择，再选业务",
+      "green.confirm": "须工作人员确认",
+      "green.chosen": "已选绿色通道：{name}",
+      "ticket.green_confirm": "绿色通道待工作人员确认"
     },
     en: {
       "prompt": "Please choose a service",
@@ -58,7 +62,11 @@
       "store.down": "Tickets cannot be issued right now: the system cannot save them. Please wait, or ask a member of staff.",
       "err.unauthorized": "This kiosk cannot issue tickets right now. Please ask a member of staff.",
       "err.network": "The connection is down, no tickets right now. Please try again shortly or ask a member of staff.",
-      "err.too_many_requests": "Too many tickets at once: please wait a moment and try again."
+      "err.too_many_requests": "Too many tickets at once: please wait a moment and try again.",
+      "green.title": "Green channel: choose it first, then the service",
+      "green.confirm": "Staff will confirm",
+      "green.chosen": "Green channel chosen: {name}",
+      "ticket.green_confirm": "Green channel: staff will confirm"
     }
   };
 
@@ -71,6 +79,10 @@
   var HEALTH_DOWN_MS = 2000;   // more often while it cannot: the buttons come back soon after it can
 
   var snapshot = null;         // the last queue snapshot drawn
+  // Green channel (绿色通道): the categories this kiosk may give or ask for, and the one chosen
+  // for the next ticket (cleared when the ticket closes or the kiosk sits idle).
+  var greens = [];
+  var green = null;
   var busy = false;            // a ticket request is in flight
   var ticket = null;           // the ticket on screen, or null
   var ticketTimer = null;
@@ -95,7 +107,7 @@
 
   Q.i18n(WORDS, "qcall.kiosk.lang");
   Q.translatePage();
-  Q.onLang(function () { drawSite(); drawServices(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); });
+  Q.onLang(function () { drawSite(); drawServices(); drawGreen(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   Q.everySecond(function (now) {
     $("#clock").textContent = Q.formatTime(now);
@@ -106,7 +118,7 @@
   var idleTimer = null;
   function touched() {
     clearTimeout(idleTimer);
-    idleTimer = setTimeout(Q.resetLang, IDLE_MS);
+    idleTimer = setTimeout(function () { Q.resetLang(); green = null; drawGreen(); }, IDLE_MS);
   }
   document.addEventListener("pointerdown", touched, true);
 
@@ -118,6 +130,7 @@
   }
 
   $("#services").addEventListener("click", onServiceTap);
+  $("#green").addEventListener("click", onGreenTap);
   $("#ticket-done").addEventListener("click", function () {
     if (Date.now() - ticketShownAt >= DONE_GUARD_MS) closeTicket();
   });
@@ -125,6 +138,10 @@
   Q.show("#services-empty", true);
   checkHealth();
   // Draw from REST at once; the socket's snapshot follows, and the deltas QCall applies keep it live.
+  Q.api("GET", "/priority-categories").then(function (answer) {
+    greens = answer.categories || [];
+    drawGreen();
+  }, function () { greens = []; drawGreen(); });
   Q.api("GET", "/queue").then(draw, function (err) {
     if (err.code === "unauthorized") refused();
     else showBanner("error", function () { return Q.errorText(err); });
@@ -192,6 +209,33 @@
     box.className = "services n" + Math.min(services.length, 9);
   }
 
+  /* -- green channel ----------------------------------------------- */
+
+  function drawGreen() {
+    var box = $("#green");
+    Q.show(box, greens.length > 0);
+    if (!greens.length) return;
+    Q.setHtml($("#green-buttons"), Q.html`${greens.map(function (c) {
+      var on = green && green.code === c.code;
+      return Q.html`<button type="button" class="green-btn${on ? " on" : ""}" data-category="${c.code}"
+          aria-pressed="${on ? "true" : "false"}">
+          <span class="green-zh">${c.name_zh}</span><span class="green-en">${c.name_en}</span>
+          ${c.grant === "confirm" ? Q.html`<span class="green-note">${Q.t("green.confirm")}</span>` : ""}
+        </button>`;
+    })}`);
+    $("#green-title").textContent = green ? Q.t("green.chosen", { name: Q.name(green) }) : Q.t("green.title");
+  }
+
+  function onGreenTap(e) {
+    var btn = e.target.closest(".green-btn");
+    if (!btn || busy || ticket) return;
+    var code = btn.getAttribute("data-category");
+    var chosen = null;
+    greens.forEach(function (c) { if (c.code === code) chosen = c; });
+    green = green && chosen && green.code === chosen.code ? null : chosen;   // a second tap un-chooses
+    drawGreen();
+  }
+
   function cssEscape(text) {
     return window.CSS && CSS.escape ? CSS.escape(text) : String(text).replace(/["\\]/g, "\\$&");
   }
@@ -205,7 +249,9 @@
     btn.classList.add("issuing");
     hideBanner();
     drawServices();
-    Q.api("POST", "/tickets", { service: btn.getAttribute("data-service") })
+    var body = { service: btn.getAttribute("data-service") };
+    if (green) body.category = green.code;
+    Q.api("POST", "/tickets", body)
       .then(showTicket, function (err) {
         if (err.code === "unauthorized") refused();
         // The brake on ticket issue: said in both languages, whoever stands here.
@@ -270,6 +316,8 @@
     clearInterval(ticketTimer);
     if (ticket) Q.resetLang();   // this visitor is done; the next starts in the site's language
     ticket = null;
+    green = null;                // the green channel was this visitor's, not the next one's
+    drawGreen();
     printState = null;
     troubleShown = false;
     $("#ticket-done").removeAttribute("data-left");

@@ -54,7 +54,7 @@ def bootstrap(
     store = open_store(url)
     hall = config.hall()
     store.ensure_counters(hall.counters)
-    core = QueueCore(hall, store, EventBus(), clock)
+    core = QueueCore(hall, store, EventBus(), clock, config.calling_policy())
     push = push or OfflinePush()
     site = config if devices else without_devices(config)
     board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
@@ -91,4 +91,4 @@ def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser
 
 def without_devices(config: SiteConfig) -> SiteConfig:
     """The site as a CLI command sees it: the same hall, no hardware and no voice to drive."""
-    return config.model_copy(update={"devices": [], "voice": {}})
+    return config.model_copy(update={"devices": [], "voice": {}, "triage_desks": []})

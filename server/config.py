@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,7 +38,8 @@ from drivers.printing.printer_settings import (
 from drivers.validation import location
 
 from .core.calendar import HallCalendar
-from .core.model import Counter, Service
+from .core.model import Counter, PriorityCategory, PriorityGrant, Service
+from .core.policy import FairPolicy, FairRules
 from .core.queue import Hall
 from .paths import var_dir
 
@@ -179,6 +180,46 @@ class ServiceSection(_Strict):
         return value
 
 
+class PrioritySection(_Strict):
+    """``[[priority]]``: a priority category (绿色通道) of the site and who may give it."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=20)]
+    name_en: Annotated[str, Field(min_length=1, max_length=40)]
+    #: Orders the calls: higher first. 1 to 1000; normal tickets are 0.
+    weight: Annotated[int, Field(ge=1, le=1000)]
+    #: ``kiosk``: a button on the kiosk; ``staff``: staff, triage or admin only;
+    #: ``confirm``: asked for at the kiosk, counts once staff confirm it.
+    grant: Literal["kiosk", "staff", "confirm"] = "staff"
+
+
+class CallingSection(_Strict):
+    """``[calling]``: the fair calling policy's rules (docs/architecture.md, "Calling policy")."""
+
+    #: At most this many priority calls in a row at one counter while a normal ticket waits.
+    priority_cap: Annotated[int, Field(ge=1, le=100)] = 3
+    #: After this many minutes of waiting a ticket ranks as priority ``age_bonus_weight``; 0: off.
+    age_bonus_minutes: Annotated[int, Field(ge=0, le=1440)] = 0
+    age_bonus_weight: Annotated[int, Field(ge=1, le=1000)] = 1
+    #: An appointment due within this many minutes of now (before or after) goes before walk-ins.
+    appointment_window_minutes: Annotated[int, Field(ge=0, le=240)] = 15
+
+    def rules(self) -> FairRules:
+        return FairRules(
+            priority_cap=self.priority_cap,
+            age_bonus=timedelta(minutes=self.age_bonus_minutes) if self.age_bonus_minutes else None,
+            age_bonus_weight=self.age_bonus_weight,
+            appointment_window=timedelta(minutes=self.appointment_window_minutes),
+        )
+
+
+class TriageDeskSection(_Strict):
+    """``[[triage_desks]]``: a triage desk (预检分诊台); its tickets print on ``printer`` when set."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    printer: str | None = None
+
+
 class CounterSection(_Strict):
     number: Annotated[int, Field(ge=1, le=999)]
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
@@ -291,6 +332,9 @@ class SiteConfig(_Strict):
     hours: HoursSection = HoursSection(enforce=False)
     services: Annotated[list[ServiceSection], Field(min_length=1)]
     counters: Annotated[list[CounterSection], Field(min_length=1)]
+    priority: list[PrioritySection] = []
+    calling: CallingSection = CallingSection()
+    triage_desks: list[TriageDeskSection] = []
     devices: list[DeviceSection] = []
     serial: SerialSection = SerialSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
@@ -304,6 +348,8 @@ class SiteConfig(_Strict):
         _unique([s.prefix for s in self.services], "services", "prefix")
         _unique([c.number for c in self.counters], "counters", "number")
         _unique([d.name for d in self.devices], "devices", "name")
+        _unique([p.code for p in self.priority], "priority", "code")
+        _unique([t.name for t in self.triage_desks], "triage_desks", "name")
         codes = {s.code for s in self.services}
         for i, counter in enumerate(self.counters):
             for code in counter.services:
@@ -325,6 +371,18 @@ class SiteConfig(_Strict):
             if printer is not None and printer not in printers:
                 raise ValueError(
                     f"devices[{i}].settings.printer: no printer device {printer!r}; "
+                    f"expected one of {sorted(printers)}"
+                )
+        devices = {d.name for d in self.devices}
+        for i, desk in enumerate(self.triage_desks):
+            if desk.name in devices:
+                raise ValueError(
+                    f"triage_desks[{i}].name: {desk.name!r} is a device's name too; "
+                    "expected a name of its own"
+                )
+            if desk.printer is not None and desk.printer not in printers:
+                raise ValueError(
+                    f"triage_desks[{i}].printer: no printer device {desk.printer!r}; "
                     f"expected one of {sorted(printers)}"
                 )
         return self
@@ -360,6 +418,14 @@ class SiteConfig(_Strict):
                 return KioskSettings.model_validate(device.settings).printer
         return None
 
+    def triage_printer(self, desk: str) -> str | None:
+        """The printer of triage desk ``desk``, if it has one."""
+        return next((t.printer for t in self.triage_desks if t.name == desk), None)
+
+    def calling_policy(self) -> FairPolicy:
+        """The fair calling policy with this site's ``[calling]`` rules."""
+        return FairPolicy(self.calling.rules())
+
     def hall(self) -> Hall:
         """The core's view of this site."""
         return Hall(
@@ -378,6 +444,11 @@ class SiteConfig(_Strict):
                 hours=self.hours.table(),
                 enforce_hours=self.hours.enforce,
             ),
+            categories={
+                p.code: PriorityCategory(p.code, p.name_zh, p.name_en, p.weight, PriorityGrant(p.grant))
+                for p in self.priority
+            },
+            priority_cap=self.calling.priority_cap,
         )
 
 

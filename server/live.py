@@ -189,8 +189,9 @@ def touched_services(event: HallEvent) -> set[str]:
     service = (event.payload.get("ticket") or {}).get("service")
     if not service:
         return set()
-    transferred = event.name == ev.TICKET_CHANGED and event.payload.get("event") == "transferred"
-    if event.name in (ev.TICKET_ISSUED, ev.TICKET_CALLED) or transferred:
+    # A transfer adds the ticket to a queue; a priority change may reorder its next numbers.
+    moved = event.name == ev.TICKET_CHANGED and event.payload.get("event") in ("transferred", "priority")
+    if event.name in (ev.TICKET_ISSUED, ev.TICKET_CALLED) or moved:
         return {service}
     return set()
 

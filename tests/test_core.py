@@ -32,7 +32,7 @@ from server.core.errors import (
 )
 from server.core.events import HallEvent
 from server.core.model import Counter, CounterStatus, EventKind, Service, Ticket, TicketStatus
-from server.core.policy import CallingPolicy, preference_policy
+from server.core.policy import CallContext, CallingPolicy, preference_policy
 from server.core.queue import Hall, QueueCore
 from server.store import open_store
 from server.store.schema import counter_states, tickets
@@ -667,7 +667,7 @@ def test_the_full_history_of_a_ticket_is_kept_in_order(bench: Bench) -> None:
 # -- policy ----------------------------------------------------------------------
 
 
-def newest_first(counter: Counter, waiting: Sequence[Ticket], now: datetime) -> Ticket | None:
+def newest_first(counter: Counter, waiting: Sequence[Ticket], context: CallContext) -> Ticket | None:
     return max(waiting, key=lambda t: (t.queue_at, t.seq), default=None)
 
 

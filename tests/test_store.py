@@ -25,6 +25,7 @@ ISSUED = datetime(2026, 3, 10, 9, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Shanghai
 TABLES = {
     "tickets",
     "queue_counts",
+    "priority_ledger",
     "ticket_events",
     "ticket_sequences",
     "counter_states",

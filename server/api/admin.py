@@ -142,3 +142,16 @@ def audit() -> Response:
         raise ApiError(400, "'action' is an action name such as token.revoke (a-z, '.', '_'; at most 48)")
     entries = hub().audit.recent(int(raw_limit), action)
     return jsonify(entries=[e.public() for e in entries])
+
+
+# -- priority ledger -------------------------------------------------------------------
+
+
+@admin.get("/priority-ledger")
+def priority_ledger() -> Response:
+    """The newest priority grants, requests, confirmations and changes first; ``?limit=`` 1–500 (100)."""
+    raw_limit = request.args.get("limit", "100")
+    if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= AUDIT_MAX:
+        raise ApiError(400, f"'limit' must be a whole number from 1 to {AUDIT_MAX}")
+    changes = hub().core.recent_priority_changes(int(raw_limit))
+    return jsonify(entries=[change.as_dict() for change in changes])

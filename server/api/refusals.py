@@ -32,6 +32,8 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.HallClosed: 409,
     core_errors.CounterPaused: 409,
     core_errors.NothingToEvaluate: 409,
+    core_errors.UnknownCategory: 400,
+    core_errors.PriorityNotAllowed: 403,
 }
 
 _HTTP_CODES = {

@@ -12,11 +12,12 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core.model import EventKind, Ticket
+from ..core.model import CALLABLE, EventKind, Ticket
+from ..core.priority import pending_request
 from ..core.queue import IssueRequest
 from ..devices.voice import VOICE_DEVICE
 from ..security import IssueLimiter, retry_after
-from ..store.accounts import AccountError, token_hash
+from ..store.accounts import AccountError, Principal, token_hash
 from .auth import (
     SESSION_KEY,
     check_counter,
@@ -53,6 +54,16 @@ class PasswordChangeBody(_Body):
 
 class TicketBody(_Body):
     service: Annotated[str, Field(min_length=1, max_length=32)]
+    #: A priority category code of the site (``[[priority]]``); what a kiosk may give is limited.
+    category: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    #: The triage desk (``[[triage_desks]]``) issuing it: the ticket prints on the desk's printer.
+    desk: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class PriorityBody(_Body):
+    #: The new category code, or null to take the priority away.
+    category: Annotated[str, Field(min_length=1, max_length=32)] | None
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class ReprintBody(_Body):
@@ -179,14 +190,39 @@ def openapi() -> Response:
     document = current_app.extensions.get("qcall_openapi")
     if document is None:
         hall = hub().core.hall
-        document = site_openapi(json.loads(OPENAPI.read_bytes()), list(hall.services), sorted(hall.counters))
+        document = site_openapi(
+            json.loads(OPENAPI.read_bytes()),
+            list(hall.services),
+            sorted(hall.counters),
+            list(hall.categories),
+            [t.name for t in hub().config.triage_desks],
+        )
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
 
 
-def site_openapi(doc: dict[str, Any], services: list[str], counters: list[int]) -> str:
-    """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login."""
+def site_openapi(
+    doc: dict[str, Any],
+    services: list[str],
+    counters: list[int],
+    categories: list[str] | None = None,
+    desks: list[str] | None = None,
+) -> str:
+    """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login,
+    its priority categories and triage desks (a site without any takes only null)."""
     schemas = doc["components"]["schemas"]
+    for body, key, names in (
+        ("TicketBody", "category", categories or []),
+        ("PriorityBody", "category", categories or []),
+        ("TicketBody", "desk", desks or []),
+    ):
+        field = schemas[body]["properties"][key]
+        if names:
+            for choice in field["anyOf"]:
+                if choice.get("type") == "string":
+                    choice["enum"] = names
+        else:
+            field["anyOf"] = [c for c in field["anyOf"] if c.get("type") != "string"]
     for choice in schemas["LoginBody"]["properties"]["counter"]["anyOf"]:
         if choice.get("type") == "integer":
             choice["enum"] = counters
@@ -257,7 +293,7 @@ def login() -> Response | tuple[Response, int]:
 
 
 @api.post("/auth/logout")
-@requires("staff", "admin")
+@requires("staff", "admin", "triage")
 def logout() -> Response:
     """End the session the caller used (bearer token or cookie) and its open sockets."""
     principal = current_principal()
@@ -268,7 +304,7 @@ def logout() -> Response:
 
 
 @api.post("/auth/password")
-@requires("staff", "admin")
+@requires("staff", "admin", "triage")
 def change_password() -> Response | tuple[Response, int]:
     """A logged-in user's own new password; their other sessions end, this one stays.
 
@@ -297,7 +333,7 @@ def change_password() -> Response | tuple[Response, int]:
 
 
 @api.get("/auth/me")
-@requires("staff", "admin")
+@requires("staff", "admin", "triage")
 def me() -> Response:
     principal = current_principal()
     return jsonify(username=principal.name, role=principal.role, counter=principal.counter)
@@ -307,11 +343,24 @@ def me() -> Response:
 
 
 @api.post("/tickets")
-@requires("kiosk", "staff", "admin")
+@requires("kiosk", "staff", "admin", "triage")
 def issue_ticket() -> tuple[Response, int]:
+    """A ticket for a service, with a priority category if asked (kiosk: only what the site lets it give).
+
+    A kiosk's ticket prints on the kiosk's printer; a triage nurse's (or clerk's)
+    on the printer of the triage desk named in ``desk``. The ticket records who
+    issued it: the kiosk's name, or the user's.
+    """
     body = parse(TicketBody)
     principal = current_principal()
-    kiosk = principal.name if principal.is_device else None
+    the_hub = hub()
+    if body.desk is not None:
+        if principal.is_device:
+            raise ApiError(403, "'desk' is for a triage desk's user, not a device")
+        if body.desk not in {t.name for t in the_hub.config.triage_desks}:
+            raise ApiError(400, f"there is no triage desk {body.desk!r}", "unknown_desk")
+    kiosk = principal.name if principal.is_device else body.desk
+    issuer = principal.name
     # Keyed by the token's hash (Principal.key): the brake keeps no credential in memory.
     wait = issue_limiter().take(principal.key or token_hash(principal.name))
     if wait is not None:
@@ -320,7 +369,6 @@ def issue_ticket() -> tuple[Response, int]:
         )
         response.headers["Retry-After"] = str(retry_after(wait))
         return response, status
-    the_hub = hub()
     printing = the_hub.printing
     request_print = None
     try:
@@ -328,7 +376,15 @@ def issue_ticket() -> tuple[Response, int]:
     except Exception:  # a printing fault never stops a ticket
         log.exception("could not prepare a print job")
     # Shared with the requests that arrive with it: one durable commit, then the 201.
-    issued = the_hub.dispenser.issue(IssueRequest(body.service, issued_by=kiosk, print_request=request_print))
+    issued = the_hub.dispenser.issue(
+        IssueRequest(
+            body.service,
+            issued_by=issuer,
+            print_request=request_print,
+            category=body.category,
+            role=principal.role,
+        )
+    )
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
     answer["print"] = {"printer": None, "state": "none"}
     if issued.print_job is not None:
@@ -407,6 +463,80 @@ def get_ticket(ticket_id: str) -> Response:
     )
 
 
+@api.get("/priority-categories")
+@requires("kiosk", "staff", "admin", "triage")
+def priority_categories() -> Response:
+    """The site's priority categories a caller may offer: a kiosk's green-channel buttons, a console's list.
+
+    A kiosk gets only the categories it may give or ask for (``kiosk``, ``confirm``);
+    staff, triage and admins get all. Not on the public snapshot: a lobby has no use for them.
+    """
+    principal = current_principal()
+    categories = hub().core.hall.categories.values()
+    shown = [c for c in categories if principal.role != "kiosk" or c.grant.value != "staff"]
+    return jsonify(
+        categories=[
+            {
+                "code": c.code,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "weight": c.weight,
+                "grant": c.grant.value,
+            }
+            for c in shown
+        ]
+    )
+
+
+def _priority_rights(ticket: Ticket) -> Principal:
+    """Admins see and change any ticket's priority; staff only a ticket at their counter or in its queue.
+
+    "In its queue": waiting for a service the counter serves, or sent to it.
+    Everyone else (kiosks, displays, triage, staff of another counter) gets 403.
+    """
+    principal = current_principal()
+    if principal.role == "admin":
+        return principal
+    if principal.role != "staff" or principal.counter is None:
+        raise ApiError(403, f"the role {principal.role!r} may not see or change a ticket's priority")
+    counter = hub().core.hall.counters.get(principal.counter)
+    here = ticket.counter == principal.counter or ticket.target_counter == principal.counter
+    queued = ticket.status in CALLABLE and counter is not None and ticket.service in counter.services
+    if not (here or queued):
+        raise ApiError(403, f"ticket {ticket.number} is not at counter {principal.counter} or in its queue")
+    return principal
+
+
+@api.get("/tickets/<ticket_id>/priority")
+@requires("staff", "admin")
+def ticket_priority(ticket_id: str) -> Response:
+    """A ticket's priority category, an open kiosk request, and its priority ledger (staff, admin)."""
+    ticket, ledger = hub().core.priority_ledger(ticket_id)
+    _priority_rights(ticket)
+    return jsonify(
+        ticket_id=ticket.id,
+        number=ticket.number,
+        category=ticket.category,
+        priority=ticket.priority,
+        requested=pending_request(ledger),
+        ledger=[change.as_dict() for change in ledger],
+    )
+
+
+@api.post("/tickets/<ticket_id>/priority")
+@requires("staff", "admin")
+def change_priority(ticket_id: str) -> Response:
+    """Give, change, confirm or take away a ticket's priority category, with a reason (ledgered)."""
+    body = parse(PriorityBody)
+    the_hub = hub()
+    ticket, _ledger = the_hub.core.priority_ledger(ticket_id)
+    principal = _priority_rights(ticket)
+    changed = the_hub.core.set_priority(ticket.id, body.category, body.reason, principal.name, principal.role)
+    return jsonify(
+        ticket_id=changed.id, number=changed.number, category=changed.category, priority=changed.priority
+    )
+
+
 @api.get("/tickets/<ticket_id>/qr.svg")
 def ticket_qr(ticket_id: str) -> Response:
     hub().core.ticket(ticket_id)  # 404 for an unknown ticket
@@ -423,7 +553,7 @@ def devices() -> Response:
 
 
 @api.get("/queue")
-@requires("kiosk", "display", "pad", "staff", "admin")
+@requires("kiosk", "display", "pad", "staff", "admin", "triage")
 def queue() -> Response:
     return Response(json.dumps(hub().snapshots.get(), ensure_ascii=False), mimetype="application/json")
 
@@ -446,6 +576,16 @@ def _counter_action(counter: int) -> str:
     current_principal()  # 401 first: strangers learn nothing, not even which counters exist
     hub().core.hall.counter(counter)
     return check_counter(counter).name
+
+
+@api.get("/counters/<counter:counter>/next")
+def next_up(counter: int) -> Response:
+    """The order the policy would call next here, each with the reason for its place (``?limit=`` 1–20)."""
+    _counter_action(counter)
+    raw = request.args.get("limit", "10")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 20:
+        raise ApiError(400, "'limit' must be a whole number from 1 to 20")
+    return jsonify(hub().core.next_up(counter, int(raw)))
 
 
 @api.post("/counters/<counter:counter>/call")

@@ -55,3 +55,15 @@ class NothingToEvaluate(QueueError):
     """No service just finished at that counter, or it was rated already."""
 
     code = "nothing_to_evaluate"
+
+
+class UnknownCategory(QueueError):
+    """A priority category the site does not have (the kiosk shows the message: both languages)."""
+
+    code = "unknown_category"
+
+
+class PriorityNotAllowed(QueueError):
+    """The caller may not give this priority category (a kiosk asking for a staff-only one)."""
+
+    code = "priority_not_allowed"

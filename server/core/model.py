@@ -60,6 +60,73 @@ class Rating(StrEnum):
     DISSATISFIED = "dissatisfied"
 
 
+class PriorityGrant(StrEnum):
+    """Who may give a priority category (绿色通道) to a ticket.
+
+    ``kiosk``: the visitor chooses it at the kiosk. ``staff``: only staff,
+    triage or an admin. ``confirm``: the visitor asks at the kiosk, and staff
+    confirm it before it counts.
+    """
+
+    KIOSK = "kiosk"
+    STAFF = "staff"
+    CONFIRM = "confirm"
+
+
+@dataclass(frozen=True)
+class PriorityCategory:
+    """A priority category of the site (老年人, 急诊, VIP…): its weight orders the calls."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    weight: int
+    grant: PriorityGrant = PriorityGrant.STAFF
+
+
+class LedgerAction(StrEnum):
+    """What one entry of the priority ledger records."""
+
+    GRANT = "grant"  # given at issue by someone allowed to
+    REQUEST = "request"  # asked for at the kiosk; counts only once staff confirm it
+    CONFIRM = "confirm"  # staff confirmed a request
+    CHANGE = "change"  # staff changed (or removed) a ticket's category
+
+
+@dataclass(frozen=True)
+class PriorityChange:
+    """One entry of the priority ledger: who changed a ticket's priority, when, from what to what, why.
+
+    Written in the same transaction as the change. Read by admins (and staff
+    for a ticket at their own counter); never on a public payload.
+    """
+
+    ticket_id: str
+    at: datetime
+    actor: str
+    role: str
+    action: LedgerAction
+    from_category: str | None
+    to_category: str | None
+    from_priority: int
+    to_priority: int
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ticket_id": self.ticket_id,
+            "at": _iso(self.at),
+            "actor": self.actor,
+            "role": self.role,
+            "action": self.action.value,
+            "from_category": self.from_category,
+            "to_category": self.to_category,
+            "from_priority": self.from_priority,
+            "to_priority": self.to_priority,
+            "reason": self.reason,
+        }
+
+
 class CounterStatus(StrEnum):
     """Whether a counter takes calls. A paused counter keeps its current ticket."""
 
@@ -107,6 +174,8 @@ class Ticket:
     #: Ordering time in the queue. Equal to ``issued_at`` unless a policy moves it.
     queue_at: datetime
     priority: int = 0
+    category: str | None = None
+    due_at: datetime | None = None
     counter: int | None = None
     target_counter: int | None = None
     called_at: datetime | None = None
@@ -116,13 +185,18 @@ class Ticket:
     history: list[TicketEvent] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
-        """The ticket as shown to anyone: no personal data is ever kept on it."""
+        """The ticket as shown to anyone: no personal data is ever kept on it.
+
+        Priority is a mark only (``True``/``False``): the category (elderly,
+        disabled, emergency…) says something about the visitor, so it stays
+        with staff and the priority ledger, never on a public screen.
+        """
         return {
             "id": self.id,
             "number": self.number,
             "service": self.service,
             "status": self.status.value,
-            "priority": self.priority,
+            "priority": self.priority > 0,
             "counter": self.counter,
             "target_counter": self.target_counter,
             "issued_at": _iso(self.issued_at),
@@ -145,13 +219,18 @@ class TicketEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
-        """The event as shown on the ticket's history (staff names left out)."""
+        """The event as shown on the ticket's history (staff names, issuer and priority left out)."""
         return {
             "kind": self.kind.value,
             "at": _iso(self.at),
             "counter": self.counter,
-            "detail": self.detail,
+            "detail": {k: v for k, v in self.detail.items() if k not in PRIVATE_DETAIL},
         }
+
+
+#: Keys of an event's detail that never leave for a public page: who issued the ticket
+#: (a triage nurse's user name), its priority weight and category, a reason given by staff.
+PRIVATE_DETAIL = frozenset({"issued_by", "priority", "category", "reason"})
 
 
 @dataclass(frozen=True)
@@ -162,6 +241,8 @@ class CounterState:
     status: CounterStatus
     current_ticket_id: str | None = None
     staff: str | None = None
+    #: Priority calls in a row at this counter (kept in the store, so the cap survives a restart).
+    priority_run: int = 0
 
 
 def _iso(moment: datetime | None) -> str | None:

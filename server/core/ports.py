@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from .model import CounterState, Ticket, TicketEvent, TicketStatus
+from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
 from .printjobs import PrintJobRecord
 
 
@@ -62,7 +62,8 @@ class StoreReader(Protocol):
     def has_event(self, ticket_id: str, kind: str) -> bool: ...
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
-        """The first ``head`` callable tickets of each service in queue order,
+        """The first ``head`` callable tickets of each service in queue order, the first ``head``
+        normal ones (priority 0: the priority cap needs them however many priority tickets wait),
         plus every callable ticket sent to ``counter``."""
 
     def waiting_by_priority(self, day: date, service: str) -> dict[int, int]:
@@ -83,6 +84,15 @@ class StoreReader(Protocol):
 
     def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]: ...
 
+    def priority_ledger(self, ticket_id: str) -> list[PriorityChange]:
+        """Every priority grant, request, confirmation and change of a ticket, oldest first."""
+
+    def recent_priority_changes(self, limit: int) -> list[PriorityChange]:
+        """The newest ``limit`` entries of the priority ledger, newest first."""
+
+    def pending_requests(self, ticket_ids: Collection[str]) -> dict[str, str]:
+        """The category each of these tickets asked for at the kiosk and staff have not answered yet."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
@@ -100,6 +110,9 @@ class StoreTx(StoreReader, Protocol):
     def add_event(self, event: TicketEvent) -> None: ...
 
     def add_events(self, batch: Sequence[TicketEvent]) -> None: ...
+
+    def add_priority_changes(self, batch: Sequence[PriorityChange]) -> None:
+        """Append to the priority ledger, in the transaction of the change it records."""
 
     def add_print_job(self, job: PrintJobRecord) -> None:
         """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""

@@ -25,7 +25,9 @@ from .errors import (
     InvalidTransition,
     NobodyWaiting,
     NothingToEvaluate,
+    PriorityNotAllowed,
     QueueError,
+    UnknownCategory,
     UnknownCounter,
     UnknownService,
     UnknownTicket,
@@ -34,19 +36,25 @@ from .events import EventBus, HallEvent
 from .model import (
     AT_COUNTER,
     CALLABLE,
+    FINAL,
     Counter,
     CounterState,
     CounterStatus,
     EventKind,
+    LedgerAction,
+    PriorityCategory,
+    PriorityChange,
+    PriorityGrant,
     Rating,
     Service,
     Ticket,
     TicketEvent,
     TicketStatus,
 )
-from .policy import CallingPolicy, preference_policy
+from .policy import CallContext, CallingPolicy, Placed, explain, next_run, preference_policy
 from .ports import ServiceQueue, Store, StoreTx
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
+from .priority import pending_request
 
 #: How many tickets of each service the policy sees when choosing.
 POLICY_HEAD = 20
@@ -68,6 +76,20 @@ class Hall:
     services: Mapping[str, Service]
     counters: Mapping[int, Counter]
     calendar: HallCalendar = field(default_factory=HallCalendar)
+    #: The site's priority categories (绿色通道) by code.
+    categories: Mapping[str, PriorityCategory] = field(default_factory=dict)
+    #: The ``[calling]`` priority cap, shown with the next-up list (the policy enforces it).
+    priority_cap: int | None = None
+
+    def category(self, code: str) -> PriorityCategory:
+        try:
+            return self.categories[code]
+        except KeyError:
+            choices = ", ".join(self.categories) or "none"
+            raise UnknownCategory(
+                f"未知的优先类别 {code!r}（可选：{choices}）/ "
+                f"unknown priority category {code!r} (expected one of: {choices})"
+            ) from None
 
     def service(self, code: str) -> Service:
         try:
@@ -97,9 +119,29 @@ class IssueRequest:
     """One visitor's request for a ticket (a kiosk tap, a clerk issuing for someone)."""
 
     service: str
+    #: A raw priority, for callers inside the hub; ``category`` takes its place when given.
     priority: int = 0
     issued_by: str | None = None
     print_request: PrintRequest | None = None
+    #: A priority category code of the site (the API's way): its weight becomes the priority.
+    category: str | None = None
+    #: The issuer's role (``kiosk``, ``staff``, ``admin``, ``triage``): what it may grant.
+    #: None: a caller inside the hub, trusted like staff.
+    role: str | None = None
+
+
+#: Roles of the devices that issue tickets: their name is public (it says which kiosk printed).
+DEVICE_ISSUERS = (None, "kiosk")
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """What a request's category comes to: the ticket's priority and category, and its ledger entry."""
+
+    priority: int
+    category: str | None
+    action: LedgerAction | None = None
+    asked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +161,8 @@ class _IssueBatch:
     issued: list[tuple[int, Issued]] = field(default_factory=list)
     refused: list[tuple[int, QueueError]] = field(default_factory=list)
     events: list[TicketEvent] = field(default_factory=list)
+    ledger: list[PriorityChange] = field(default_factory=list)
+    grants: dict[int, _Grant] = field(default_factory=dict)
 
 
 def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
@@ -198,17 +242,21 @@ class QueueCore:
         day = self.hall.calendar.business_day(now)
         outcomes: list[Issued | QueueError | None] = [None] * len(requests)
         by_service: dict[str, list[int]] = {}
+        batch = _IssueBatch(now, day)
         for i, request in enumerate(requests):
             try:
-                by_service.setdefault(self.hall.service(request.service).code, []).append(i)
+                code = self.hall.service(request.service).code
+                batch.grants[i] = self._grant(request)
             except QueueError as error:
                 outcomes[i] = error
+                continue
+            by_service.setdefault(code, []).append(i)
         with self.store.transaction() as tx:
-            batch = _IssueBatch(now, day)
             for code, indexes in by_service.items():
                 self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])
             tx.add_tickets([issued.ticket for _, issued in batch.issued])
             tx.add_events(batch.events)
+            tx.add_priority_changes(batch.ledger)
             tx.add_print_jobs([issued.print_job for _, issued in batch.issued if issued.print_job])
         for i, issued in batch.issued:
             outcomes[i] = issued
@@ -216,7 +264,24 @@ class QueueCore:
             outcomes[i] = refusal
         done = [outcome for outcome in outcomes if outcome is not None]
         assert len(done) == len(requests), "every request gets its ticket or its refusal"
-        return IssuedBatch(done, [request.issued_by for request in requests])
+        # A triage nurse's or clerk's name stays off the hall's events; a kiosk's name is public.
+        issuers = [r.issued_by if r.role in DEVICE_ISSUERS else None for r in requests]
+        return IssuedBatch(done, issuers)
+
+    def _grant(self, request: IssueRequest) -> _Grant:
+        """The priority a request gets: a kiosk may give only kiosk categories, and ask for confirm ones."""
+        if request.category is None:
+            return _Grant(request.priority, None)
+        category = self.hall.category(request.category)
+        if request.role != "kiosk":
+            return _Grant(category.weight, category.code, LedgerAction.GRANT)
+        if category.grant is PriorityGrant.KIOSK:
+            return _Grant(category.weight, category.code, LedgerAction.GRANT)
+        if category.grant is PriorityGrant.CONFIRM:
+            return _Grant(0, None, LedgerAction.REQUEST, category.code)
+        raise PriorityNotAllowed(
+            f"“{category.name_zh}”须由工作人员办理 / {category.name_en} priority is given by staff only"
+        )
 
     def announce_issues(self, committed: IssuedBatch) -> None:
         """Publish ``ticket_issued`` for each ticket of a committed batch, in request order."""
@@ -250,6 +315,7 @@ class QueueCore:
             requests = requests[:granted]
         standing = tx.waiting_by_priority(batch.day, service.code)
         for offset, (i, request) in enumerate(requests):
+            grant = batch.grants.get(i) or _Grant(request.priority, None)
             ticket = Ticket(
                 id=new_ticket_id(),
                 number=service.number_for(first + offset),
@@ -259,15 +325,35 @@ class QueueCore:
                 status=TicketStatus.WAITING,
                 issued_at=batch.now,
                 queue_at=batch.now,
-                priority=request.priority,
+                priority=grant.priority,
+                category=grant.category,
             )
             # policy.queue_order: everyone of this priority or higher stands before a new ticket.
-            ahead = sum(count for priority, count in standing.items() if priority >= request.priority)
-            standing[request.priority] = standing.get(request.priority, 0) + 1
-            detail: dict[str, Any] = {"priority": request.priority}
+            # An approximation of the fair policy's order: the age bonus, the priority cap,
+            # appointments due and transfers are not counted (docs/architecture.md).
+            ahead = sum(count for priority, count in standing.items() if priority >= grant.priority)
+            standing[grant.priority] = standing.get(grant.priority, 0) + 1
+            detail: dict[str, Any] = {"priority": grant.priority}
+            if grant.category:
+                detail["category"] = grant.category
             if request.issued_by:
                 detail["issued_by"] = request.issued_by
             batch.events.append(TicketEvent(ticket.id, EventKind.ISSUED, batch.now, detail=detail))
+            if grant.action is not None:
+                batch.ledger.append(
+                    PriorityChange(
+                        ticket_id=ticket.id,
+                        at=batch.now,
+                        actor=request.issued_by or request.role or "hub",
+                        role=request.role or "hub",
+                        action=grant.action,
+                        from_category=None,
+                        to_category=grant.category or grant.asked,
+                        from_priority=0,
+                        to_priority=grant.priority,
+                        reason="kiosk request" if grant.action is LedgerAction.REQUEST else "at issue",
+                    )
+                )
             job = None
             if request.print_request is not None:
                 job = PrintJobRecord(
@@ -355,19 +441,95 @@ class QueueCore:
 
     def waiting_list(self, counter_number: int) -> list[dict[str, Any]]:
         """The tickets a counter could call, in the order its policy would call them."""
+        return [placed.ticket.public() for placed in self._next_up(counter_number, POLICY_HEAD)[1]]
+
+    def next_up(self, counter_number: int, limit: int = 10) -> dict[str, Any]:
+        """The order the policy would call next at a counter, each ticket with the reason for its place.
+
+        For staff of that counter and admins only: it names each ticket's priority category.
+        """
+        now = self.clock()
+        run, placed = self._next_up(counter_number, limit)
+        with self.store.read() as tx:
+            asked = tx.pending_requests([p.ticket.id for p in placed])
+        return {
+            "counter": counter_number,
+            "priority_run": run,
+            "priority_cap": self.hall.priority_cap,
+            "next": [
+                {
+                    "ticket_id": p.ticket.id,
+                    "number": p.ticket.number,
+                    "service": p.ticket.service,
+                    "category": p.ticket.category,
+                    "requested": asked.get(p.ticket.id),
+                    "priority": p.ticket.priority,
+                    "transferred": p.ticket.status is TicketStatus.TRANSFERRED,
+                    "waited_minutes": int((now - p.ticket.queue_at).total_seconds() // 60),
+                    "reason": p.reason,
+                }
+                for p in placed
+            ],
+        }
+
+    def _next_up(self, counter_number: int, limit: int) -> tuple[int, list[Placed]]:
         counter = self.hall.counter(counter_number)
-        day = self.hall.calendar.business_day(self.clock())
+        now = self.clock()
+        day = self.hall.calendar.business_day(now)
         with self.store.read() as tx:
             tickets = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
-        ordered: list[Ticket] = []
-        remaining = list(tickets)
-        while remaining:
-            chosen = self.policy(counter, remaining, self.clock())
-            if chosen is None:
-                break
-            ordered.append(chosen)
-            remaining.remove(chosen)
-        return [t.public() for t in ordered]
+            state = tx.find_counter_state(counter.number)
+        run = state.priority_run if state else 0
+        return run, explain(self.policy, counter, tickets, CallContext(now, run), limit)
+
+    def priority_ledger(self, ticket_id: str) -> tuple[Ticket, list[PriorityChange]]:
+        """A ticket and its priority ledger, oldest entry first (staff and admins only)."""
+        with self.store.read() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"no ticket {ticket_id!r}")
+            return ticket, tx.priority_ledger(ticket_id)
+
+    def recent_priority_changes(self, limit: int) -> list[PriorityChange]:
+        """The newest entries of the whole priority ledger first (the admin page)."""
+        with self.store.read() as tx:
+            return tx.recent_priority_changes(limit)
+
+    def set_priority(
+        self, ticket_id: str, category: str | None, reason: str, actor: str, role: str
+    ) -> Ticket:
+        """Staff give, change or remove a ticket's priority category, with a reason.
+
+        Confirming a kiosk's request is giving the category it asked for. The
+        change and its ledger entry commit together; the hall hears only that
+        the ticket changed (its public view: a priority mark, no category).
+        """
+        new = self.hall.category(category) if category is not None else None
+        now = self.clock()
+        with self.store.transaction() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"no ticket {ticket_id!r}")
+            if ticket.status in FINAL:
+                raise InvalidTransition(
+                    f"ticket {ticket.number} is {ticket.status.value}: its priority is closed"
+                )
+            asked = pending_request(tx.priority_ledger(ticket_id))
+            to_code = new.code if new else None
+            if to_code == ticket.category and asked is None:
+                raise InvalidTransition(f"ticket {ticket.number} already has this priority")
+            action = LedgerAction.CONFIRM if asked is not None and asked == to_code else LedgerAction.CHANGE
+            before = (ticket.category, ticket.priority)
+            ticket.category = to_code
+            ticket.priority = new.weight if new else 0
+            if not tx.claim(ticket, {ticket.status}):
+                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+            change = PriorityChange(
+                ticket_id, now, actor, role, action, before[0], to_code, before[1], ticket.priority, reason
+            )
+            tx.add_priority_changes([change])
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event="priority")
+        return ticket
 
     # -- counter ---------------------------------------------------------
 
@@ -388,9 +550,10 @@ class QueueCore:
             if state.status is CounterStatus.PAUSED:
                 raise CounterPaused(f"counter {counter.number} is paused")
             finished = self._release_current(tx, state, now, staff)
+            context = CallContext(now, state.priority_run)
             for _ in range(CLAIM_ATTEMPTS):
                 heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
-                chosen = self.policy(counter, heads, now)
+                chosen = self.policy(counter, heads, context)
                 if chosen is None:
                     break
                 if self._claim_call(tx, chosen, counter, now, staff):
@@ -398,7 +561,10 @@ class QueueCore:
                     break
             else:
                 raise NobodyWaiting("every waiting ticket was taken by another counter; try again")
-            state = replace(state, current_ticket_id=called.id if called else None, staff=staff)
+            run = next_run(state.priority_run, called) if called else state.priority_run
+            state = replace(
+                state, current_ticket_id=called.id if called else None, staff=staff, priority_run=run
+            )
             tx.save_counter_state(state)
         view = self._view_after(counter, state, called)
         if called is None:
@@ -425,7 +591,8 @@ class QueueCore:
             finished = self._release_current(tx, state, now, staff)
             if not self._claim_call(tx, ticket, counter, now, staff):
                 raise InvalidTransition(f"ticket {ticket.number} was just called elsewhere")
-            state = replace(state, current_ticket_id=ticket.id, staff=staff)
+            run = next_run(state.priority_run, ticket)
+            state = replace(state, current_ticket_id=ticket.id, staff=staff, priority_run=run)
             tx.save_counter_state(state)
         view = self._view_after(counter, state, ticket)
         self._announce_call(ticket, counter, recall=False, view=view, finished=finished)

@@ -145,6 +145,8 @@ class PrintService:
             for d in config.devices
             if d.kind == "kiosk" and (printer := config.kiosk_printer(d.name)) is not None
         }
+        # A triage desk's tickets print like a kiosk's, on the desk's printer (its name is the "kiosk").
+        self.printer_of.update({t.name: t.printer for t in config.triage_desks if t.printer is not None})
         self.kiosks_of: dict[str, list[str]] = {}
         for kiosk, printer in self.printer_of.items():
             self.kiosks_of.setdefault(printer, []).append(kiosk)

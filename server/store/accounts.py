@@ -28,7 +28,8 @@ from .schema import device_tokens, staff_sessions, users
 from .sql import read_only
 
 DEVICE_ROLES = ("kiosk", "display", "agent", "pad")
-USER_ROLES = ("staff", "admin")
+#: ``triage`` (预检分诊): issues tickets with a priority category, at no counter; cannot call or administer.
+USER_ROLES = ("staff", "admin", "triage")
 #: Hex digits of a token's SHA-256 shown as its id: enough to tell tokens apart, useless to log in.
 SHORT_ID = 12
 _SHORT_ID = re.compile(rf"[0-9a-f]{{{SHORT_ID}}}")
@@ -390,6 +391,8 @@ class Accounts:
             raise AccountError("wrong user name or password")
         if row["role"] == "staff" and counter is None:
             raise AccountError("staff log in at a counter: give its number")
+        if row["role"] == "triage" and counter is not None:
+            raise AccountError("triage users log in without a counter: leave the counter out")
         token = f"qs_{secrets.token_urlsafe(24)}"
         cookie_id = secrets.token_urlsafe(24)
         digest = token_hash(token)

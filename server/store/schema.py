@@ -58,6 +58,8 @@ tickets = Table(
     Column("business_day", Date, nullable=False),
     Column("status", String(16), nullable=False),
     Column("priority", Integer, nullable=False, default=0),
+    #: The priority category code (never on a public payload; see priority_ledger).
+    Column("category", String(32)),
     Column("counter", Integer),
     Column("target_counter", Integer),
     Column("issued_at", UTCDateTime, nullable=False),
@@ -123,6 +125,28 @@ counter_states = Table(
     Column("status", String(16), nullable=False),
     Column("current_ticket_id", String(32), ForeignKey("tickets.id")),
     Column("staff", String(64)),
+    #: Priority calls in a row at this counter: the calling policy's cap survives a restart.
+    Column("priority_run", Integer, nullable=False, default=0, server_default="0"),
+)
+
+#: Every grant, request, confirmation and change of a ticket's priority category: who
+#: (user or kiosk name and role), when, from what to what, and why. Written in the
+#: transaction of the change; append-only. Read by admins and by staff for a ticket at
+#: their counter; never on a public screen.
+priority_ledger = Table(
+    "priority_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(32), ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_category", String(32)),
+    Column("to_category", String(32)),
+    Column("from_priority", Integer, nullable=False, default=0),
+    Column("to_priority", Integer, nullable=False, default=0),
+    Column("reason", String(200), nullable=False, default=""),
 )
 
 users = Table(

@@ -54,13 +54,25 @@ from ..core.model import (
     CounterState,
     CounterStatus,
     EventKind,
+    LedgerAction,
+    PriorityChange,
     Ticket,
     TicketEvent,
     TicketStatus,
 )
 from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
-from .schema import CALLABLE_SQL, counter_states, print_jobs, queue_counts, sequences, ticket_events, tickets
+from ..core.priority import pending_request
+from .schema import (
+    CALLABLE_SQL,
+    counter_states,
+    print_jobs,
+    priority_ledger,
+    queue_counts,
+    sequences,
+    ticket_events,
+    tickets,
+)
 
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 #: The partial index's own predicate, so both databases read queues from ``ix_tickets_callable``.
@@ -273,6 +285,36 @@ class SqlTx:
         if batch:
             self.conn.execute(_INSERT_EVENTS, [_event_row(e) for e in batch])
 
+    def add_priority_changes(self, batch: Sequence[PriorityChange]) -> None:
+        if batch:
+            self.conn.execute(insert(priority_ledger), [_change_row(c) for c in batch])
+
+    def priority_ledger(self, ticket_id: str) -> list[PriorityChange]:
+        query = (
+            select(priority_ledger)
+            .where(priority_ledger.c.ticket_id == ticket_id)
+            .order_by(priority_ledger.c.id)
+        )
+        return [_change(r) for r in self.conn.execute(query).mappings()]
+
+    def recent_priority_changes(self, limit: int) -> list[PriorityChange]:
+        query = select(priority_ledger).order_by(priority_ledger.c.id.desc()).limit(limit)
+        return [_change(r) for r in self.conn.execute(query).mappings()]
+
+    def pending_requests(self, ticket_ids: Collection[str]) -> dict[str, str]:
+        if not ticket_ids:
+            return {}
+        query = (
+            select(priority_ledger)
+            .where(priority_ledger.c.ticket_id.in_(list(ticket_ids)))
+            .order_by(priority_ledger.c.id)
+        )
+        by_ticket: dict[str, list[PriorityChange]] = {}
+        for row in self.conn.execute(query).mappings():
+            by_ticket.setdefault(row["ticket_id"], []).append(_change(row))
+        pending = {tid: pending_request(changes) for tid, changes in by_ticket.items()}
+        return {tid: code for tid, code in pending.items() if code is not None}
+
     def add_print_job(self, job: PrintJobRecord) -> None:
         self.add_print_jobs([job])
 
@@ -341,6 +383,10 @@ class SqlTx:
                 .limit(head)
             )
             found.update((r["id"], _ticket(r)) for r in self.conn.execute(query).mappings())
+            # The head of the normal tickets too: the priority cap must see one however many
+            # priority tickets stand before it (the same index, priority = 0).
+            normal = query.where(tickets.c.priority == 0)
+            found.update((r["id"], _ticket(r)) for r in self.conn.execute(normal).mappings())
         sent_here = select(tickets).where(waiting, tickets.c.target_counter == counter)
         found.update((r["id"], _ticket(r)) for r in self.conn.execute(sent_here).mappings())
         return list(found.values())
@@ -393,7 +439,12 @@ class SqlTx:
         self.conn.execute(
             update(counter_states)
             .where(counter_states.c.number == state.number)
-            .values(status=state.status.value, current_ticket_id=state.current_ticket_id, staff=state.staff)
+            .values(
+                status=state.status.value,
+                current_ticket_id=state.current_ticket_id,
+                staff=state.staff,
+                priority_run=state.priority_run,
+            )
         )
 
     def counter_states(self) -> list[CounterState]:
@@ -470,6 +521,7 @@ def _ticket_row(ticket: Ticket) -> dict[str, Any]:
         "business_day": ticket.business_day,
         "status": ticket.status.value,
         "priority": ticket.priority,
+        "category": ticket.category,
         "counter": ticket.counter,
         "target_counter": ticket.target_counter,
         "issued_at": ticket.issued_at,
@@ -492,6 +544,7 @@ def _ticket(row: Any) -> Ticket:
         issued_at=row["issued_at"],
         queue_at=row["queue_at"],
         priority=row["priority"],
+        category=row["category"],
         counter=row["counter"],
         target_counter=row["target_counter"],
         called_at=row["called_at"],
@@ -502,4 +555,40 @@ def _ticket(row: Any) -> Ticket:
 
 
 def _counter(row: Any) -> CounterState:
-    return CounterState(row["number"], CounterStatus(row["status"]), row["current_ticket_id"], row["staff"])
+    return CounterState(
+        row["number"],
+        CounterStatus(row["status"]),
+        row["current_ticket_id"],
+        row["staff"],
+        row["priority_run"],
+    )
+
+
+def _change_row(change: PriorityChange) -> dict[str, Any]:
+    return {
+        "ticket_id": change.ticket_id,
+        "at": change.at,
+        "actor": change.actor[:64],
+        "role": change.role[:16],
+        "action": change.action.value,
+        "from_category": change.from_category,
+        "to_category": change.to_category,
+        "from_priority": change.from_priority,
+        "to_priority": change.to_priority,
+        "reason": change.reason[:200],
+    }
+
+
+def _change(row: Any) -> PriorityChange:
+    return PriorityChange(
+        ticket_id=row["ticket_id"],
+        at=row["at"],
+        actor=row["actor"],
+        role=row["role"],
+        action=LedgerAction(row["action"]),
+        from_category=row["from_category"],
+        to_category=row["to_category"],
+        from_priority=row["from_priority"],
+        to_priority=row["to_priority"],
+        reason=row["reason"],
+    )
