@@ -28,6 +28,7 @@ import itertools
 import json
 import math
 import random
+import statistics
 import sys
 import tempfile
 import tomllib
@@ -56,6 +57,10 @@ class Profile:
     #: After a visit to the key service, the next station and the share of visitors who go on.
     journeys: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     no_show_share: float = 0.04
+    #: Visitors who take a green-channel ticket at the kiosk (a category the kiosk may grant).
+    priority_share: float = 0.08
+    #: Visitors a triage nurse gives a staff-only category (急诊), where the site has a triage desk.
+    triage_share: float = 0.03
 
 
 PROFILES: dict[str, Profile] = {
@@ -118,6 +123,7 @@ class Visitor:
     number: str
     service: str
     comes: bool = True
+    category: str | None = None
 
 
 def site_data(site: str, folder: Path) -> dict[str, Any]:
@@ -129,6 +135,8 @@ def site_data(site: str, folder: Path) -> dict[str, Any]:
         "host": "127.0.0.1",
     }
     data["devices"] = []
+    for desk in data.get("triage_desks", []):
+        desk.pop("printer", None)
     data.pop("serial", None)
     data["voice"] = {**data.get("voice", {}), "enabled": False}
     return data
@@ -165,6 +173,9 @@ class Day:
         self.visitors: dict[str, Visitor] = {}
         self.idle: set[int] = set()
         self.serves = {c.number: set(c.services) for c in config.counters}
+        self.kiosk_categories = [p.code for p in config.priority if p.grant == "kiosk"]
+        self.staff_categories = [p.code for p in config.priority if p.grant == "staff"]
+        self.desk = config.triage_desks[0].name if config.triage_desks else None
         self.refusals: Counter[str] = Counter()
         self.arrivals_left = 0  # visitors still to come
         self.open_tickets = 0  # tickets not yet in a final state, as the clerks know them
@@ -176,6 +187,12 @@ class Day:
         now = self.clock()
         accounts = self.hub.accounts
         kiosk: str = accounts.create_device_token("kiosk", "sim-kiosk", now)
+        self.triage = ""
+        if self.config.triage_desks:
+            accounts.add_user("nurse", "triage", PASSWORD, now)
+            answer = self.client.post("/api/v1/auth/login", json={"username": "nurse", "password": PASSWORD})
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+            self.triage = answer.get_json()["token"]
         self.clerks: dict[int, str] = {}
         for counter in self.config.counters:
             accounts.add_user(f"clerk{counter.number}", "staff", PASSWORD, now)
@@ -239,7 +256,23 @@ class Day:
 
     def arrive(self, service: str) -> None:
         self.arrivals_left -= 1
-        answer = self.request("POST", "/tickets", self.kiosk, {"service": service})
+        body: dict[str, Any] = {"service": service}
+        category = None
+        issuer = self.kiosk
+        draw = self.random.random()
+        if self.kiosk_categories and draw < self.profile.priority_share:
+            category = self.random.choice(self.kiosk_categories)
+        elif (
+            self.desk
+            and self.staff_categories
+            and draw < self.profile.priority_share + self.profile.triage_share
+        ):
+            category = self.random.choice(self.staff_categories)
+            body["desk"] = self.desk
+            issuer = self.triage
+        if category is not None:
+            body["category"] = category
+        answer = self.request("POST", "/tickets", issuer, body)
         if answer.status_code != 201:
             self.refusals[answer.get_json().get("code", str(answer.status_code))] += 1
             return
@@ -247,7 +280,7 @@ class Day:
         comes = self.random.random() >= self.profile.no_show_share
         self.open_tickets += 1
         self.wake(service)
-        self.visitors[ticket["id"]] = Visitor(ticket["id"], ticket["number"], service, comes)
+        self.visitors[ticket["id"]] = Visitor(ticket["id"], ticket["number"], service, comes, category)
 
     def clerk_free(self, counter: int) -> None:
         """The clerk calls the next visitor; with nobody waiting, looks again in half a minute."""
@@ -318,8 +351,19 @@ class Day:
         by_ticket: dict[str, list[Any]] = defaultdict(list)
         for e in events:
             by_ticket[e["ticket_id"]].append(e)
+        cap = self.config.calling.priority_cap
+        by_prefix = {s.prefix: s.code for s in self.config.services}
+        first = {r["id"]: by_prefix[r["number"].rstrip("0123456789")] for r in rows}
+        longest_run = longest_priority_run(rows, events, self.serves, first)
         problems = [*check_final(rows), *check_calls(by_ticket)]
-        waits = first_waits(by_ticket)
+        if longest_run > cap:
+            problems.append(
+                f"a counter called {longest_run} priority tickets in a row over a waiting normal one"
+            )
+        waits = leg_waits(by_ticket)
+        priority_ids = {r["id"] for r in rows if r["priority"] > 0}
+        priority_waits = leg_waits({t: h for t, h in by_ticket.items() if t in priority_ids})
+        normal_waits = leg_waits({t: h for t, h in by_ticket.items() if t not in priority_ids})
         return {
             "simulation": "hall_day",
             "site": self.site,
@@ -333,6 +377,12 @@ class Day:
             "wait_minutes_p50": _round(_percentile(waits, 50)),
             "wait_minutes_p90": _round(_percentile(waits, 90)),
             "wait_minutes_max": _round(max(waits) if waits else math.nan),
+            "priority_tickets": len(priority_ids),
+            "priority_wait_minutes_mean": _round(_mean(priority_waits)),
+            "normal_wait_minutes_mean": _round(_mean(normal_waits)),
+            "normal_wait_minutes_max": _round(max(normal_waits) if normal_waits else math.nan),
+            "priority_cap": cap,
+            "longest_priority_run_over_a_waiting_normal": longest_run,
             "problems": problems[:20],
             "ok": not problems,
         }
@@ -363,14 +413,55 @@ def check_calls(by_ticket: dict[str, list[Any]]) -> Iterator[str]:
                 counter, started = None, 0
 
 
-def first_waits(by_ticket: dict[str, list[Any]]) -> list[float]:
-    """Minutes from issue to the first call, per ticket that was called."""
+def longest_priority_run(
+    rows: list[Any], events: list[Any], serves: dict[int, set[str]], first: dict[str, str]
+) -> int:
+    """The most priority tickets any counter called in a row while a normal ticket waited for it.
+
+    Replayed from the log: who waits for which service at each call (issued, or
+    transferred to a service, and not called since), and each counter's run of
+    priority calls. ``first``: each ticket's service at issue.
+    """
+    priority = {r["id"]: r["priority"] > 0 for r in rows}
+    service_now = dict(first)
+    waiting: dict[str, str] = {}  # ticket → the service it waits for
+    runs: dict[int, int] = defaultdict(int)
+    longest = 0
+    for e in events:
+        tid, kind, detail = e["ticket_id"], e["kind"], e["detail"] or {}
+        if kind == "issued":
+            waiting[tid] = service_now[tid]
+        elif kind == "transferred":
+            service_now[tid] = detail.get("to_service") or service_now[tid]
+            if detail.get("to_counter") is None:
+                waiting[tid] = service_now[tid]
+        elif kind == "called" and e["counter"] is not None:
+            counter = e["counter"]
+            waiting.pop(tid, None)
+            normal_waits = any(
+                not priority[other] and service in serves.get(counter, set())
+                for other, service in waiting.items()
+            )
+            runs[counter] = runs[counter] + 1 if priority[tid] and normal_waits else 0
+            longest = max(longest, runs[counter])
+    return longest
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else math.nan
+
+
+def leg_waits(by_ticket: dict[str, list[Any]]) -> list[float]:
+    """Minutes from joining a queue (issued, transferred, re-queued) to the next call, for every leg."""
     waits = []
     for history in by_ticket.values():
-        issued = next((e["at"] for e in history if e["kind"] == "issued"), None)
-        called = next((e["at"] for e in history if e["kind"] == "called"), None)
-        if issued is not None and called is not None:
-            waits.append((called - issued).total_seconds() / 60)
+        joined = None
+        for e in history:
+            if e["kind"] in ("issued", "transferred", "requeued"):
+                joined = e["at"]
+            elif e["kind"] == "called" and joined is not None:
+                waits.append((e["at"] - joined).total_seconds() / 60)
+                joined = None
     return waits
 
 
