@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import events as ev
+from .appointments import AppointmentClaim, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
 from .errors import (
     CounterPaused,
@@ -100,6 +101,8 @@ class IssueRequest:
     priority: int = 0
     issued_by: str | None = None
     print_request: PrintRequest | None = None
+    #: A check-in: the booking is claimed in the ticket's transaction (used once, never half-written).
+    appointment: AppointmentClaim | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ class _IssueBatch:
     issued: list[tuple[int, Issued]] = field(default_factory=list)
     refused: list[tuple[int, QueueError]] = field(default_factory=list)
     events: list[TicketEvent] = field(default_factory=list)
+    #: Check-ins whose booking this batch claimed: request index → (booking id, its status before).
+    claimed: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
@@ -205,8 +210,13 @@ class QueueCore:
                 outcomes[i] = error
         with self.store.transaction() as tx:
             batch = _IssueBatch(now, day)
+            if any(request.appointment for request in requests):
+                self._claim_appointments(tx, batch, requests, by_service)
             for code, indexes in by_service.items():
                 self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])
+            for i, _ in batch.refused:
+                if i in batch.claimed:
+                    tx.release_appointment(batch.claimed[i][0], batch.claimed[i][1])
             tx.add_tickets([issued.ticket for _, issued in batch.issued])
             tx.add_events(batch.events)
             tx.add_print_jobs([issued.print_job for _, issued in batch.issued if issued.print_job])
@@ -228,6 +238,27 @@ class QueueCore:
                     waiting_ahead=outcome.waiting_ahead,
                     issued_by=issued_by,
                 )
+
+    @staticmethod
+    def _claim_appointments(
+        tx: StoreTx, batch: _IssueBatch, requests: Sequence[IssueRequest], by_service: dict[str, list[int]]
+    ) -> None:
+        """Mark the check-ins' bookings used before their tickets are numbered; a lost claim refuses it.
+
+        A refusal later in the batch (a daily limit) gives the booking back
+        (``release_appointment``), so a booking is checked in exactly when its ticket is written.
+        """
+        for indexes in by_service.values():
+            for i in list(indexes):
+                claim = requests[i].appointment
+                if claim is None:
+                    continue
+                was = tx.claim_appointment(claim.id, claim.expect, batch.now)
+                if was is None:
+                    indexes.remove(i)
+                    batch.refused.append((i, used_refusal()))
+                else:
+                    batch.claimed[i] = (claim.id, was)
 
     def _issue_service(
         self, tx: StoreTx, batch: _IssueBatch, service: Service, requests: list[tuple[int, IssueRequest]]
@@ -260,11 +291,15 @@ class QueueCore:
                 issued_at=batch.now,
                 queue_at=batch.now,
                 priority=request.priority,
+                due_at=request.appointment.due_at if request.appointment else None,
+                appointment=request.appointment.id if request.appointment else None,
             )
             # policy.queue_order: everyone of this priority or higher stands before a new ticket.
             ahead = sum(count for priority, count in standing.items() if priority >= request.priority)
             standing[request.priority] = standing.get(request.priority, 0) + 1
             detail: dict[str, Any] = {"priority": request.priority}
+            if request.appointment is not None:
+                detail["appointment"] = request.appointment.id
             if request.issued_by:
                 detail["issued_by"] = request.issued_by
             batch.events.append(TicketEvent(ticket.id, EventKind.ISSUED, batch.now, detail=detail))

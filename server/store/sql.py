@@ -56,7 +56,16 @@ from ..core.model import (
 )
 from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
-from .schema import CALLABLE_SQL, counter_states, print_jobs, queue_counts, sequences, ticket_events, tickets
+from .schema import (
+    CALLABLE_SQL,
+    appointments,
+    counter_states,
+    print_jobs,
+    queue_counts,
+    sequences,
+    ticket_events,
+    tickets,
+)
 
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 #: The partial index's own predicate, so both databases read queues from ``ix_tickets_callable``.
@@ -324,6 +333,24 @@ class SqlTx:
         )
         return result.rowcount == 1
 
+    def claim_appointment(self, appointment_id: str, expect: Collection[str], at: datetime) -> str | None:
+        was = self.conn.scalar(select(appointments.c.status).where(appointments.c.id == appointment_id))
+        if was is None or was not in expect:
+            return None
+        result = self.conn.execute(
+            update(appointments)
+            .where(appointments.c.id == appointment_id, appointments.c.status == was)
+            .values(status="checked_in", checked_in_at=at)
+        )
+        return str(was) if result.rowcount == 1 else None
+
+    def release_appointment(self, appointment_id: str, status: str) -> None:
+        self.conn.execute(
+            update(appointments)
+            .where(appointments.c.id == appointment_id)
+            .values(status=status, checked_in_at=None)
+        )
+
     def counter_state(self, number: int) -> CounterState:
         query = select(counter_states).where(counter_states.c.number == number)
         if self.dialect == "postgresql":
@@ -430,6 +457,8 @@ def _ticket_row(ticket: Ticket) -> dict[str, Any]:
         "business_day": ticket.business_day,
         "status": ticket.status.value,
         "priority": ticket.priority,
+        "due_at": ticket.due_at,
+        "appointment": ticket.appointment,
         "counter": ticket.counter,
         "target_counter": ticket.target_counter,
         "issued_at": ticket.issued_at,
@@ -452,6 +481,8 @@ def _ticket(row: Any) -> Ticket:
         issued_at=row["issued_at"],
         queue_at=row["queue_at"],
         priority=row["priority"],
+        due_at=row["due_at"],
+        appointment=row["appointment"],
         counter=row["counter"],
         target_counter=row["target_counter"],
         called_at=row["called_at"],
