@@ -27,7 +27,8 @@ from .audit import AuditLog
 from .schema import device_tokens, staff_sessions, users
 from .sql import read_only
 
-DEVICE_ROLES = ("kiosk", "display", "agent", "pad")
+#: ``booking``: a hospital's booking system pushing appointments (create, import, cancel; nothing else).
+DEVICE_ROLES = ("kiosk", "display", "agent", "pad", "booking")
 USER_ROLES = ("staff", "admin")
 #: Hex digits of a token's SHA-256 shown as its id: enough to tell tokens apart, useless to log in.
 SHORT_ID = 12
