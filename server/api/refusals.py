@@ -76,7 +76,7 @@ def register(app: Flask) -> None:
         status = CORE_STATUS.get(type(exc), 409)
         if isinstance(exc, appointment_errors.AppointmentRefusal):
             # A visitor reads it at the kiosk: both languages, each on its own for the page to place.
-            body = {
+            body: dict[str, Any] = {
                 "error": exc.message,
                 "code": exc.code,
                 "error_zh": exc.message_zh,
