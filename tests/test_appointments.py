@@ -139,12 +139,16 @@ class Desk:
     def at(self, moment: datetime) -> None:
         self.now[0] = moment
 
-    def draft(self, start: time, phone: str | None = None, code: str | None = None, **kw: object) -> BookingDraft:
+    def draft(
+        self, start: time, phone: str | None = None, code: str | None = None, **kw: object
+    ) -> BookingDraft:
         return BookingDraft("REG", kw.pop("day", DAY), start, "phone", code=code, phone=phone, **kw)  # type: ignore[arg-type]
 
     def check_in(self, code: str) -> Issued:
         appointment, how = self.book.for_code(code)
-        request = IssueRequest(appointment.service, issued_by="kiosk-1", appointment=claim_for(appointment, how))
+        request = IssueRequest(
+            appointment.service, issued_by="kiosk-1", appointment=claim_for(appointment, how)
+        )
         outcome = self.core.issue_many([request])[0]
         if isinstance(outcome, Exception):
             raise outcome
@@ -290,7 +294,9 @@ def test_check_in_window(desk: Desk) -> None:
 
 
 def test_not_today(desk: Desk) -> None:
-    tomorrow = desk.book.book([desk.draft(time(9, 0), day=DAY + timedelta(days=1), phone="13800000000")], CLERK)
+    tomorrow = desk.book.book(
+        [desk.draft(time(9, 0), day=DAY + timedelta(days=1), phone="13800000000")], CLERK
+    )
     with pytest.raises(UnknownAppointment):
         desk.book.for_phone("13800000000")
     from server.core.appointments import arrival
@@ -338,7 +344,11 @@ def test_no_shows_by_the_clock_and_the_limit_on_a_phone(desk: Desk) -> None:
 def test_check_in_by_phone_lists_the_bookings_ready_now(desk: Desk) -> None:
     phone = "13812345678"
     booked = desk.book.book(
-        [desk.draft(time(9, 0), phone=phone), desk.draft(time(9, 10), phone=phone), desk.draft(time(14, 0), phone=phone)],
+        [
+            desk.draft(time(9, 0), phone=phone),
+            desk.draft(time(9, 10), phone=phone),
+            desk.draft(time(14, 0), phone=phone),
+        ],
         CLERK,
     )
     desk.at(local(8, 50))
