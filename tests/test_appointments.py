@@ -1,4 +1,4 @@
-"""Appointments (预约) driven through the core on a real store (SQLite and PostgreSQL) with a hand-moved clock.
+"""Appointments (预约) through the core on a real store (SQLite and PostgreSQL), a clock moved by hand.
 
 Each test states one rule: the quota per half-day, the check-in window, a code
 used once, no-shows marked by time, the no-show limit on a phone, names
@@ -95,7 +95,11 @@ def test_codes_are_unambiguous_and_read_forgivingly() -> None:
 
 
 def test_csv_of_a_booking_system_with_chinese_headers_and_a_bom() -> None:
-    text = "\ufeff预约码,科室,日期,时间,电话,姓名\nk7m2qx,REG,2026-03-10,09:30,138 1234 5678,张小明\n,REG,2026-03-10,14:00,,\n"
+    text = (
+        "\ufeff预约码,科室,日期,时间,电话,姓名\n"
+        "k7m2qx,REG,2026-03-10,09:30,138 1234 5678,张小明\n"
+        ",REG,2026-03-10,14:00,,\n"
+    )
     drafts = parse_csv(text, {"REG"})
     assert [(d.code, d.start, d.phone, d.name, d.source) for d in drafts] == [
         ("K7M2QX", time(9, 30), "13812345678", "张小明", "import"),

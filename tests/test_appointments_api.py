@@ -1,4 +1,4 @@
-"""Appointments through a real hub process: rights per role, bad input → 4xx (never 500), check-in, import, CLI.
+"""Appointments through a real hub: rights per role, bad input → 4xx (never 500), check-in, import, CLI.
 
 Every refusal is JSON ``{"error", "code"}``; those a visitor reads at the kiosk
 also carry ``error_zh`` and ``error_en``.
@@ -248,13 +248,19 @@ def test_full_half_day_and_cancel(hall: Hall) -> None:
 def test_import_all_or_nothing_with_line_numbers(hall: Hall) -> None:
     tomorrow = "2099-01-05"
     before = len(hall.get(f"/appointments?date={tomorrow}", hall.staff).json()["appointments"])
-    bad = f"code,service,date,start,phone,name\nK7M2QX,PAY,{tomorrow},09:00,,\nK7M2QY,PAY,{tomorrow},9h,,\n,ASK,{tomorrow},10:00,,\n"
+    bad = (
+        "code,service,date,start,phone,name\n"
+        f"K7M2QX,PAY,{tomorrow},09:00,,\nK7M2QY,PAY,{tomorrow},9h,,\n,ASK,{tomorrow},10:00,,\n"
+    )
     body = refused(hall.post("/appointments/import", hall.booking, json={"csv": bad}), 400, "bad_import")
     assert [line.split(":")[0] for line in body["lines"]] == ["line 3", "line 4"]
     over = "service,date,start\n" + f"PAY,{tomorrow},09:00\n" * 13
     refused(hall.post("/appointments/import", hall.admin, json={"csv": over}), 409, "slot_full")
     assert len(hall.get(f"/appointments?date={tomorrow}", hall.staff).json()["appointments"]) == before
-    good = f"预约码,科室,日期,时间,电话,姓名\nK7M2QX,PAY,{tomorrow},09:00,13800000009,李四\n,PAY,{tomorrow},14:00,,\n"
+    good = (
+        "预约码,科室,日期,时间,电话,姓名\n"
+        f"K7M2QX,PAY,{tomorrow},09:00,13800000009,李四\n,PAY,{tomorrow},14:00,,\n"
+    )
     answer = hall.post("/appointments/import", hall.booking, json={"csv": good})
     assert answer.status_code == 201, answer.text
     assert answer.json()["imported"] == 2 and answer.json()["appointments"][0]["code"] == "K7M2QX"
