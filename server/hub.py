@@ -126,5 +126,7 @@ class Hub:
             notice_en=site.notice_en,
             languages=site.languages,
             timezone=site.timezone,
+            # The kiosk offers appointment check-in only where some service takes appointments.
+            appointments=bool(self.appointments.bookable),
         )
         return snapshot

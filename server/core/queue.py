@@ -292,7 +292,11 @@ class QueueCore:
                 queue_at=batch.now,
                 priority=request.priority,
                 due_at=request.appointment.due_at if request.appointment else None,
-                appointment=request.appointment.id if request.appointment else None,
+                # A late visitor's walk-in (no due time) is no appointment ticket: its issued
+                # event still names the booking.
+                appointment=request.appointment.id
+                if request.appointment and request.appointment.due_at
+                else None,
             )
             # policy.queue_order: everyone of this priority or higher stands before a new ticket.
             ahead = sum(count for priority, count in standing.items() if priority >= request.priority)
