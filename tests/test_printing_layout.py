@@ -6,8 +6,6 @@ printer collects exactly what :func:`write_ticket` sends.
 
 from __future__ import annotations
 
-import dataclasses
-
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -92,7 +90,7 @@ def test_chinese_is_gb18030_inside_fs_and(paper_mm: int):
 def test_an_appointment_ticket_says_so_on_paper():
     mark = "预约 Appointment".encode("gb18030")
     assert mark not in dummy_output(TICKET, LayoutOptions(paper_mm=80))
-    booked = dataclasses.replace(TICKET, appointment=True)
+    booked = replace(TICKET, appointment=True)
     assert FS_AND + mark + FS_DOT in dummy_output(booked, LayoutOptions(paper_mm=80))
     assert booked.to_dict()["appointment"] is True and type(booked).from_dict(booked.to_dict()) == booked
 
