@@ -77,7 +77,12 @@ def bootstrap(
         push=push,
         dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
         appointments=AppointmentBook(
-            SqlAppointments(store.engine), hall.calendar, hall.services, config.appointment_rules(), clock
+            SqlAppointments(store.engine),
+            hall.calendar,
+            hall.services,
+            config.appointment_rules(),
+            clock,
+            hall.counters,
         ),
     )
     if devices:

@@ -124,13 +124,16 @@ def test_bad_input_is_a_clear_4xx(hall: Hall) -> None:
     day, start = slot_now()
     good = {"service": "PAY", "date": day, "start": start}
     for body, status, code in [
-        ({**good, "service": "ASK"}, 400, "bad_booking"),  # takes no appointments
-        ({**good, "service": "NOPE"}, 400, "bad_booking"),
-        ({**good, "date": "2026-02-30"}, 400, "bad_booking"),
-        ({**good, "date": "2000-01-01"}, 400, "bad_booking"),
-        ({**good, "start": "25:00"}, 400, "bad_booking"),
-        ({**good, "phone": "call me"}, 400, "bad_booking"),
-        ({**good, "code": "!!"}, 400, "bad_booking"),
+        ({**good, "service": "ASK"}, 409, "bad_booking"),  # takes no appointments
+        ({**good, "service": "NOPE"}, 409, "bad_booking"),
+        ({**good, "date": "2000-01-01"}, 409, "bad_booking"),
+        ({**good, "counter": 99}, 409, "bad_booking"),
+        ({**good, "date": "2026-02-30"}, 400, "bad_request"),
+        ({**good, "date": "tomorrow"}, 400, "bad_request"),
+        ({**good, "start": "25:00"}, 400, "bad_request"),
+        ({**good, "phone": "call me"}, 400, "bad_request"),
+        ({**good, "code": "!!"}, 400, "bad_request"),
+        ({**good, "name": "a\u0000b"}, 400, "bad_request"),
         ({**good, "counter": "1"}, 400, "bad_request"),
         ({**good, "extra": 1}, 400, "bad_request"),
         ({**good, "source": "fax"}, 400, "bad_request"),
@@ -267,7 +270,7 @@ def test_import_all_or_nothing_with_line_numbers(hall: Hall) -> None:
     audit = hall.get("/admin/audit?action=appointment.import", hall.admin).json()["entries"]
     assert audit and audit[0]["actor"] == "his"
     refused(
-        hall.post("/appointments/import", hall.booking, json={"csv": good}), 400, "bad_booking"
+        hall.post("/appointments/import", hall.booking, json={"csv": good}), 409, "bad_booking"
     )  # K7M2QX taken
 
 

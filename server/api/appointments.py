@@ -39,27 +39,33 @@ appointments_api = Blueprint("appointments", __name__, url_prefix="/api/v1/appoi
 log = logging.getLogger(__name__)
 
 
+#: Texts without NUL (security.py refuses it anywhere): the OpenAPI document says the same.
+NO_NUL = r"^[^\x00]*$"
+
+
 class BookingBody(_Body):
-    service: Annotated[str, Field(min_length=1, max_length=32)]
+    """Shapes are checked here (400 ``bad_request``); what the hall cannot take, by the book (409)."""
+
+    service: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     #: The business day, ``2026-12-01``, and the slot's local start, ``09:30``.
-    date: Annotated[str, Field(min_length=1, max_length=10)]
-    start: Annotated[str, Field(min_length=1, max_length=5)]
-    code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    date: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    start: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,16}$")] | None = None
     counter: Annotated[int, Field(ge=1, le=999)] | None = None
-    resource: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    phone: Annotated[str, Field(min_length=1, max_length=40)] | None = None
-    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    resource: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9]{5,20}$")] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
     source: Literal["phone", "web", "onsite"] | None = None
 
 
 class ImportBody(_Body):
-    csv: Annotated[str, Field(min_length=1, max_length=2_000_000)]
+    csv: Annotated[str, Field(min_length=1, max_length=2_000_000, pattern=NO_NUL)]
 
 
 class CheckInBody(_Body):
-    code: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    phone: Annotated[str, Field(min_length=1, max_length=40)] | None = None
-    appointment_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    code: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)] | None = None
+    phone: Annotated[str, Field(min_length=1, max_length=40, pattern=NO_NUL)] | None = None
+    appointment_id: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)] | None = None
 
 
 def _actor() -> Actor:
@@ -80,6 +86,10 @@ def _view(appointment: Appointment) -> dict[str, Any]:
 def create() -> tuple[Response, int]:
     """One booking (phone, web, on site); 201 with its code, 409 ``slot_full`` when the half-day is full."""
     body = parse(BookingBody)
+    try:
+        date.fromisoformat(body.date)
+    except ValueError:
+        raise ApiError(400, f"'date': {body.date} is no day of the calendar") from None
     book = hub().appointments
     default_source = "web" if current_principal().role == "booking" else "onsite"
     fields = body.model_dump()
@@ -137,8 +147,10 @@ def check_in() -> tuple[Response, int]:
     be used to guess codes quickly.
     """
     body = parse(CheckInBody)
-    if (body.code is None) == (body.phone is None):
-        raise ApiError(400, "send 'code' or 'phone' (one of them)")
+    if any(getattr(body, name) is None for name in body.model_fields_set):
+        raise ApiError(400, "'code', 'phone' and 'appointment_id' are strings when given, never null")
+    if (body.code is None) == (body.phone is None) or (body.code is not None and body.appointment_id):
+        raise ApiError(400, "send 'code', or 'phone' (with 'appointment_id' when picking one)")
     principal = current_principal()
     wait = issue_limiter().take(principal.key or token_hash(principal.name))
     if wait is not None:

@@ -35,7 +35,7 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.CounterPaused: 409,
     core_errors.NothingToEvaluate: 409,
     appointment_errors.UnknownAppointment: 404,
-    appointment_errors.BadBooking: 400,
+    appointment_errors.BadBooking: 409,
     appointment_errors.ImportRefused: 400,
 }
 

@@ -107,7 +107,8 @@ class BookingRefused(AppointmentRefusal):
 
 
 class BadBooking(AppointmentRefusal):
-    """A booking the hall cannot take as asked: a service without appointments, a past day, a bad code."""
+    """A booking the hall cannot take as asked: a service without appointments, a past day, a code taken,
+    an unknown counter (the API answers 409: it depends on the site, the day and the bookings)."""
 
     code = "bad_booking"
 
@@ -547,7 +548,9 @@ class AppointmentBook:
         services: Mapping[str, Service],
         rules: AppointmentRules,
         clock: Clock = utc_now,
+        counters: Collection[int] | None = None,
     ) -> None:
+        self.counters = counters
         self.store = store
         self.calendar = calendar
         self.services = services
@@ -592,6 +595,8 @@ class AppointmentBook:
             )
         if draft.day < today:
             raise BadBooking(f"{draft.day} 已经过去", f"{draft.day} is in the past")
+        if draft.counter is not None and self.counters is not None and draft.counter not in self.counters:
+            raise BadBooking(f"没有 {draft.counter} 号窗口", f"there is no counter {draft.counter}")
         if draft.source not in SOURCES:
             raise BadBooking("来源有误", f"source must be one of {', '.join(SOURCES)}")
         half = self.rules.half_of(draft.start)
