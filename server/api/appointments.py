@@ -104,7 +104,7 @@ def list_day() -> Response:
     """The bookings of one business day (``?date=``, default today), phones and names masked."""
     the_hub = hub()
     raw = request.args.get("date")
-    if raw:
+    if raw is not None:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             raise ApiError(400, "'date' must be a date like 2026-12-01")
         try:
