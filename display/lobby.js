@@ -115,6 +115,9 @@
     $("#current-number").textContent = call ? call.number : "—";
     $("#current-counter-zh").textContent = call ? counterName(counters, call.counter, "zh") : Q.t("no_calls", null, "zh");
     $("#current-counter-en").textContent = call ? counterName(counters, call.counter, "en") : Q.t("no_calls", null, "en");
+    var at = call && counters[call.counter];
+    var current = at && at.current;
+    $("#current-mark").hidden = !(current && current.id === call.ticket_id && current.appointment);
     var s = call && services[call.service];
     $("#current-service").textContent = s ? s.name_zh + " · " + s.name_en : "";
   }
@@ -136,7 +139,8 @@
       return Q.html`<li class="${paused ? "is-paused" : ""}" data-counter="${c.number}">
           <span class="name"><span class="zh">${c.name_zh}</span> <span class="en">${c.name_en}</span></span>
           ${current
-            ? Q.html`<span class="ticket-no now">${current}</span>`
+            ? Q.html`<span class="ticket-no now">${current}</span>${
+                c.current.appointment ? Q.html`<span class="appt-mark small">预约</span>` : ""}`
             : Q.html`<span class="idle">${Q.t(state, null, "zh")} <span class="en">${Q.t(state, null, "en")}</span>${
                 last[c.number]
                   ? Q.html` · ${Q.t("last", null, "zh")} <span class="en">${Q.t("last", null, "en")}</span> <span class="ticket-no last">${last[c.number]}</span>`

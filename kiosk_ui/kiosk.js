@@ -37,7 +37,21 @@
       "green.title": "绿色通道：请先选择，再选业务",
       "green.confirm": "须工作人员确认",
       "green.chosen": "已选绿色通道：{name}",
-      "ticket.green_confirm": "绿色通道待工作人员确认"
+      "ticket.green_confirm": "绿色通道待工作人员确认",
+      "checkin.open": "预约签到",
+      "checkin.open_hint": "输入预约码、扫描预约二维码或输入手机号",
+      "checkin.prompt_code": "请输入预约码，或扫描预约二维码",
+      "checkin.prompt_phone": "请输入预约时登记的手机号",
+      "checkin.by_code": "预约码",
+      "checkin.by_phone": "手机号",
+      "checkin.cancel": "返回",
+      "checkin.submit": "签到",
+      "checkin.delete": "删除",
+      "checkin.clear": "清空",
+      "checkin.short": "请输入完整的号码",
+      "checkin.choose": "您今天有多个预约，请选择一个",
+      "checkin.walk_in": "已超过预约时间，已为您取普通号",
+      "ticket.appointment": "预约"
     },
     en: {
       "prompt": "Please choose a service",
@@ -66,7 +80,21 @@
       "green.title": "Green channel: choose it first, then the service",
       "green.confirm": "Staff will confirm",
       "green.chosen": "Green channel chosen: {name}",
-      "ticket.green_confirm": "Green channel: staff will confirm"
+      "ticket.green_confirm": "Green channel: staff will confirm",
+      "checkin.open": "Appointment check-in",
+      "checkin.open_hint": "Type your code, scan its QR code, or use your phone number",
+      "checkin.prompt_code": "Type your appointment code, or scan its QR code",
+      "checkin.prompt_phone": "Type the phone number you booked with",
+      "checkin.by_code": "Code",
+      "checkin.by_phone": "Phone",
+      "checkin.cancel": "Back",
+      "checkin.submit": "Check in",
+      "checkin.delete": "Delete",
+      "checkin.clear": "Clear",
+      "checkin.short": "Please type the whole number",
+      "checkin.choose": "You have several appointments today: please choose one",
+      "checkin.walk_in": "Your appointment time has passed: you have a walk-in number",
+      "ticket.appointment": "Appointment"
     }
   };
 
@@ -107,7 +135,9 @@
 
   Q.i18n(WORDS, "qcall.kiosk.lang");
   Q.translatePage();
-  Q.onLang(function () { drawSite(); drawServices(); drawGreen(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); });
+  Q.onLang(function () {
+    drawSite(); drawServices(); drawGreen(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); drawCheckin();
+  });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   Q.everySecond(function (now) {
     $("#clock").textContent = Q.formatTime(now);
@@ -131,6 +161,16 @@
 
   $("#services").addEventListener("click", onServiceTap);
   $("#green").addEventListener("click", onGreenTap);
+  $("#checkin-open").addEventListener("click", function () { openCheckin("code"); });
+  $("#checkin-cancel").addEventListener("click", closeCheckin);
+  $("#checkin-submit").addEventListener("click", submitCheckin);
+  $("#checkin-keypad").addEventListener("click", onKey);
+  $("#checkin-choices").addEventListener("click", onChoice);
+  Array.prototype.forEach.call(document.querySelectorAll(".checkin-mode"), function (btn) {
+    btn.addEventListener("click", function () { openCheckin(btn.getAttribute("data-mode")); });
+  });
+  // A USB scanner types like a keyboard: a fast burst of keys, then Enter, with no field focused.
+  document.addEventListener("keydown", onScannerKey, true);
   $("#ticket-done").addEventListener("click", function () {
     if (Date.now() - ticketShownAt >= DONE_GUARD_MS) closeTicket();
   });
@@ -169,6 +209,7 @@
     Q.defaultLang(snap.site && snap.site.languages);
     drawSite();
     drawServices();
+    Q.show("#checkin-open", !!(snap.site && snap.site.appointments) && !checkin.open);
   }
 
   function drawSite() {
@@ -295,6 +336,12 @@
   function drawTicket() {
     if (!ticket) return;
     $("#ticket-number").textContent = ticket.number;
+    var mark = $("#ticket-appointment");
+    var other = Q.lang() === "zh" ? "en" : "zh";
+    mark.hidden = !ticket.appointment && ticket.arrival !== "walk_in";
+    mark.textContent = ticket.appointment
+      ? "预约 Appointment" + (ticket.name ? " · " + ticket.name : "")
+      : Q.t("checkin.walk_in") + " / " + Q.t("checkin.walk_in", null, other);
     $("#ticket-service").textContent = Q.lang() === "en"
       ? ticket.service_name_en + " · " + ticket.service_name_zh
       : ticket.service_name_zh + " · " + ticket.service_name_en;
@@ -325,6 +372,161 @@
     Q.show("#service-view", true);
     drawPrint();
     drawPrinter();
+  }
+
+  /* -- appointment check-in ------------------------------------------ */
+
+  // Keys of the code pad: digits, and the letters without I and O (codes never hold them).
+  var CODE_KEYS = "1234567890ABCDEFGHJKLMNPQRSTUVWXYZ".split("");
+  var PHONE_KEYS = "123456789".split("").concat(["clear", "0", "del"]);
+  var SCAN_GAP_MS = 60;        // a scanner types faster than this per key; a person does not
+  var CHECKIN_IDLE_MS = 60000; // an abandoned check-in closes itself
+  var checkin = { open: false, mode: "code", entry: "", busy: false, message: null, choices: null };
+  var checkinTimer = null;
+  var burst = "";
+  var burstAt = 0;
+
+  function openCheckin(mode, entry) {
+    if (storeDown) return;
+    if (ticket) closeTicket();
+    checkin.open = true;
+    if (checkin.mode !== mode) checkin.entry = "";
+    checkin.mode = mode === "phone" ? "phone" : "code";
+    if (entry !== undefined) checkin.entry = entry;
+    checkin.message = null;
+    checkin.choices = null;
+    clearTimeout(checkinTimer);
+    checkinTimer = setTimeout(closeCheckin, CHECKIN_IDLE_MS);
+    Q.show("#service-view", false);
+    Q.show("#checkin-view", true);
+    drawCheckin();
+  }
+
+  function closeCheckin() {
+    clearTimeout(checkinTimer);
+    checkin = { open: false, mode: "code", entry: "", busy: false, message: null, choices: null };
+    Q.show("#checkin-view", false);
+    if (!ticket) Q.show("#service-view", true);
+    draw(snapshot);
+  }
+
+  function drawCheckin() {
+    if (!checkin.open) return;
+    $("#checkin-prompt").textContent = Q.t(checkin.mode === "phone" ? "checkin.prompt_phone" : "checkin.prompt_code");
+    Array.prototype.forEach.call(document.querySelectorAll(".checkin-mode"), function (btn) {
+      btn.classList.toggle("active", btn.getAttribute("data-mode") === checkin.mode);
+    });
+    $("#checkin-entry").textContent = checkin.entry;
+    var keys = checkin.mode === "phone" ? PHONE_KEYS : CODE_KEYS.concat(["clear", "del"]);
+    var pad = $("#checkin-keypad");
+    if (pad.getAttribute("data-mode") !== checkin.mode) {
+      pad.setAttribute("data-mode", checkin.mode);
+      Q.setHtml(pad, Q.html`${keys.map(function (k) {
+        return Q.html`<button type="button" class="key ${k.length > 1 ? "key-word" : ""}" data-key="${k}"></button>`;
+      })}`);
+    }
+    Array.prototype.forEach.call(pad.querySelectorAll(".key"), function (btn) {
+      var k = btn.getAttribute("data-key");
+      btn.textContent = k === "del" ? Q.t("checkin.delete") : k === "clear" ? Q.t("checkin.clear") : k;
+    });
+    var msg = $("#checkin-message");
+    msg.hidden = !checkin.message;
+    if (checkin.message) {
+      var first = Q.lang();
+      msg.querySelector(".cm-first").textContent = checkin.message[first];
+      msg.querySelector(".cm-second").textContent = checkin.message[first === "zh" ? "en" : "zh"];
+    }
+    var box = $("#checkin-choices");
+    box.hidden = !checkin.choices;
+    Q.setHtml(box, Q.html`${(checkin.choices || []).map(function (c) {
+      return Q.html`<button type="button" class="checkin-choice" data-id="${c.id}">
+          <span class="cc-time">${c.slot_start}–${c.slot_end}</span>
+          <span class="cc-service">${c.service_name_zh} · ${c.service_name_en}</span>
+        </button>`;
+    })}`);
+    $("#checkin-submit").disabled = checkin.busy;
+    pad.hidden = !!checkin.choices;
+  }
+
+  function onKey(e) {
+    var btn = e.target.closest(".key");
+    if (!btn || checkin.busy) return;
+    var k = btn.getAttribute("data-key");
+    if (k === "del") checkin.entry = checkin.entry.slice(0, -1);
+    else if (k === "clear") checkin.entry = "";
+    else if (checkin.entry.length < (checkin.mode === "phone" ? 20 : 16)) checkin.entry += k;
+    checkin.message = null;
+    clearTimeout(checkinTimer);
+    checkinTimer = setTimeout(closeCheckin, CHECKIN_IDLE_MS);
+    drawCheckin();
+  }
+
+  function submitCheckin() {
+    if (checkin.busy) return;
+    if (checkin.entry.length < 4) {
+      checkin.message = { zh: Q.t("checkin.short", null, "zh"), en: Q.t("checkin.short", null, "en") };
+      drawCheckin();
+      return;
+    }
+    send(checkin.mode === "phone" ? { phone: checkin.entry } : { code: checkin.entry });
+  }
+
+  function onChoice(e) {
+    var btn = e.target.closest(".checkin-choice");
+    if (btn && !checkin.busy) send({ phone: checkin.entry, appointment_id: btn.getAttribute("data-id") });
+  }
+
+  /** POST /appointments/check-in: the ticket, a choice of bookings, or a refusal in both languages. */
+  function send(body) {
+    checkin.busy = true;
+    checkin.message = null;
+    drawCheckin();
+    Q.api("POST", "/appointments/check-in", body).then(function (answer) {
+      checkin.busy = false;
+      if (answer && answer.choices) {
+        checkin.choices = answer.choices;
+        checkin.message = { zh: Q.t("checkin.choose", null, "zh"), en: Q.t("checkin.choose", null, "en") };
+        drawCheckin();
+        return;
+      }
+      closeCheckin();
+      showTicket(answer);
+    }, function (err) {
+      checkin.busy = false;
+      if (err.code === "unauthorized") { closeCheckin(); refused(); return; }
+      if (err.status === 503) { closeCheckin(); storeChanged(false); return; }
+      var data = err.data || {};
+      checkin.message = data.error_zh
+        ? { zh: data.error_zh, en: data.error_en }
+        : { zh: Q.errorText(err), en: Q.errorText(err) };
+      if (err.code === "too_many_requests") {
+        checkin.message = { zh: Q.t("err.too_many_requests", null, "zh"), en: Q.t("err.too_many_requests", null, "en") };
+      }
+      checkin.choices = null;
+      drawCheckin();
+    });
+  }
+
+  /**
+   * Keys from anywhere on the page: a burst (each key within SCAN_GAP_MS of
+   * the last) ending in Enter is a scanned code, checked in at once, whatever
+   * the kiosk was showing.
+   */
+  function onScannerKey(e) {
+    var now = Date.now();
+    if (now - burstAt > SCAN_GAP_MS) burst = "";
+    burstAt = now;
+    if (e.key === "Enter") {
+      var scanned = burst;
+      burst = "";
+      if (scanned.length >= 4 && !busy && !checkin.busy && !storeDown && snapshot && snapshot.site.appointments) {
+        e.preventDefault();
+        openCheckin("code", scanned.slice(-200));
+        send({ code: scanned.slice(-200) });
+      }
+      return;
+    }
+    if (e.key && e.key.length === 1) burst += e.key;
   }
 
   /* -- paper ----------------------------------------------------------- */

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import live, pings, security
 from .api import refusals
 from .api.admin import admin
+from .api.appointments import appointments_api
 from .api.routes import api
 from .bootstrap import bootstrap
 from .config import SiteConfig
@@ -72,6 +73,7 @@ def create_app(
     )
     app.register_blueprint(api)
     app.register_blueprint(admin)
+    app.register_blueprint(appointments_api)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import make_url
 
 from .config import SiteConfig
+from .core.appointments import AppointmentBook
 from .core.calendar import Clock, utc_now
 from .core.events import EventBus
 from .core.queue import QueueCore
@@ -27,6 +28,7 @@ from .dispenser import Dispenser
 from .hub import Hub
 from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
+from .store.appointments import SqlAppointments
 from .store.audit import AuditLog
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
@@ -74,6 +76,14 @@ def bootstrap(
         voice=VoiceService(site, core, board, push.publish, config.folder),
         push=push,
         dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
+        appointments=AppointmentBook(
+            SqlAppointments(store.engine),
+            hall.calendar,
+            hall.services,
+            config.appointment_rules(),
+            clock,
+            hall.counters,
+        ),
     )
     if devices:
         printing.start()

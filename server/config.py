@@ -37,6 +37,7 @@ from drivers.printing.printer_settings import (
 )
 from drivers.validation import location
 
+from .core.appointments import AppointmentRules
 from .core.calendar import HallCalendar
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
@@ -161,6 +162,13 @@ class HoursSection(_Strict):
         return out
 
 
+class AppointmentCapacity(_Strict):
+    """Places per half-day (号源) of a service: ``appointment_capacity = {am = 20, pm = 20}``."""
+
+    am: Annotated[int, Field(ge=0, le=10_000)] = 0
+    pm: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
 class ServiceSection(_Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
@@ -168,6 +176,10 @@ class ServiceSection(_Strict):
     prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,2}$")]
     width: Annotated[int, Field(ge=2, le=4)] = 3
     daily_limit: Annotated[int, Field(ge=1)] | None = None
+    #: Appointments (预约) this service takes per half-day; absent: none (walk-ins only).
+    appointment_capacity: AppointmentCapacity | None = None
+    #: Length of one appointment slot in minutes (default ``[appointments] slot_minutes``).
+    appointment_slot_minutes: Annotated[int, Field(ge=5, le=480)] | None = None
 
     @field_validator("daily_limit")
     @classmethod
@@ -218,6 +230,33 @@ class TriageDeskSection(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     printer: str | None = None
+
+
+class AppointmentsSection(_Strict):
+    """``[appointments]``: the check-in window, late arrivals, no-shows and booked names."""
+
+    slot_minutes: Annotated[int, Field(ge=5, le=480)] = 30
+    #: Check-in opens this many minutes before the slot starts ...
+    early_minutes: Annotated[int, Field(ge=0, le=720)] = 30
+    #: ... and takes the appointment until this many minutes after it starts.
+    late_minutes: Annotated[int, Field(ge=0, le=720)] = 15
+    #: Later than that: "walk_in" (a walk-in ticket the same day) or "refuse".
+    late: Literal["walk_in", "refuse"] = "walk_in"
+    #: Where the morning's quota ends and the afternoon's begins (local time).
+    noon: str = "12:00"
+    #: Refuse new bookings of a phone that missed this many within ``no_show_days``; absent: never.
+    no_show_limit: Annotated[int, Field(ge=1, le=100)] | None = None
+    no_show_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    #: Keep the booked name and show and announce it masked (张*明): hospitals calling patients.
+    call_by_name: bool = False
+    #: Days after the appointment when its booked name is erased from the store.
+    name_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+    @field_validator("noon")
+    @classmethod
+    def _noon(cls, value: str) -> str:
+        _hhmm(value)
+        return value
 
 
 class CounterSection(_Strict):
@@ -337,6 +376,7 @@ class SiteConfig(_Strict):
     triage_desks: list[TriageDeskSection] = []
     devices: list[DeviceSection] = []
     serial: SerialSection = SerialSection()
+    appointments: AppointmentsSection = AppointmentsSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
@@ -425,6 +465,29 @@ class SiteConfig(_Strict):
     def calling_policy(self) -> FairPolicy:
         """The fair calling policy with this site's ``[calling]`` rules."""
         return FairPolicy(self.calling.rules())
+
+    def appointment_rules(self) -> AppointmentRules:
+        """The core's appointment rules: the ``[appointments]`` table and each service's capacity."""
+        section = self.appointments
+        return AppointmentRules(
+            capacity={
+                s.code: {"am": s.appointment_capacity.am, "pm": s.appointment_capacity.pm}
+                for s in self.services
+                if s.appointment_capacity is not None
+            },
+            slot_minutes_by_service={
+                s.code: s.appointment_slot_minutes for s in self.services if s.appointment_slot_minutes
+            },
+            slot_minutes=section.slot_minutes,
+            early_minutes=section.early_minutes,
+            late_minutes=section.late_minutes,
+            late=section.late,
+            noon=_hhmm(section.noon),
+            no_show_limit=section.no_show_limit,
+            no_show_days=section.no_show_days,
+            call_by_name=section.call_by_name,
+            name_retention_days=section.name_retention_days,
+        )
 
     def hall(self) -> Hall:
         """The core's view of this site."""

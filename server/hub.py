@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import SiteConfig
+from .core.appointments import AppointmentBook
 from .core.calendar import Clock
 from .core.events import HallEvent
 from .core.queue import QueueCore
@@ -91,6 +92,8 @@ class Hub:
     push: Push
     #: The kiosk's way in: concurrent ticket requests share one durable commit.
     dispenser: Dispenser
+    #: Bookings (预约): made, imported, cancelled, looked up at check-in (tickets go through the dispenser).
+    appointments: AppointmentBook
     snapshots: SnapshotCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -123,5 +126,7 @@ class Hub:
             notice_en=site.notice_en,
             languages=site.languages,
             timezone=site.timezone,
+            # The kiosk offers appointment check-in only where some service takes appointments.
+            appointments=bool(self.appointments.bookable),
         )
         return snapshot

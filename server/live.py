@@ -355,7 +355,7 @@ class Sockets:
             self._visitor(ticket_id)
             return
         principal = self._principal(auth.get("token"))
-        if principal is None:
+        if principal is None or principal.role == "booking":  # a booking system has no business in the hall
             raise ConnectionRefusedError("unauthorized")
         sid: str = request.sid  # type: ignore[attr-defined]
         self.connections.add(1)

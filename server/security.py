@@ -79,6 +79,10 @@ RESERVED_EVENTS = frozenset(
 # -- requests -------------------------------------------------------------------
 
 
+#: Routes whose body may be larger than the app's limit: a day's bookings exported as CSV.
+LARGER_BODIES = {"/api/v1/appointments/import": 2 * 1024 * 1024}
+
+
 def register(app: Flask) -> None:
     """Install the request guards, the counter converter and the page policy on ``app``."""
     app.url_map.converters["counter"] = CounterConverter
@@ -101,6 +105,9 @@ def check_request() -> None:
             "this request came from another web site or port; it is only accepted from the hub's own pages",
             "cross_origin",
         )
+    larger = LARGER_BODIES.get(request.path)
+    if larger is not None:
+        request.max_content_length = larger
     if request.path.startswith("/api/"):
         check_api_body(cookie=not bearer and SESSION_KEY in session)
 

@@ -262,3 +262,35 @@ def issue(hub: HubProcess, token: str, service: str = "PAY") -> dict[str, Any]:
     )
     assert answer.status_code == 201, answer.text
     return answer.json()
+
+
+def appointment_site(path: Path, database_url: str, counters: int = 2, late: str = "refuse") -> Path:
+    """The test site whose PAY service takes 12 appointments per half-day, calling by name (masked)."""
+    write_site(path, database_url, counters)
+    text = path.read_text(encoding="utf-8").replace(
+        'prefix = "A"\n', 'prefix = "A"\nappointment_capacity = { am = 12, pm = 12 }\n', 1
+    )
+    text += f"""
+[appointments]
+early_minutes = 30
+late_minutes = 15
+late = "{late}"
+no_show_limit = 3
+call_by_name = true
+name_retention_days = 30
+"""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def slot_now(minutes_ago: int = 5) -> tuple[str, str]:
+    """Today's business date and a slot start ``minutes_ago`` before now, in the test site's zone.
+
+    Never before midnight: a slot must be on the day it is checked in.
+    """
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start = max(now - timedelta(minutes=minutes_ago), now.replace(hour=0, minute=0))
+    return now.date().isoformat(), start.strftime("%H:%M")

@@ -87,6 +87,14 @@ def test_chinese_is_gb18030_inside_fs_and(paper_mm: int):
     assert TICKET.service_name_zh.encode("utf-8") not in out
 
 
+def test_an_appointment_ticket_says_so_on_paper():
+    mark = "预约 Appointment".encode("gb18030")
+    assert mark not in dummy_output(TICKET, LayoutOptions(paper_mm=80))
+    booked = replace(TICKET, appointment=True)
+    assert FS_AND + mark + FS_DOT in dummy_output(booked, LayoutOptions(paper_mm=80))
+    assert booked.to_dict()["appointment"] is True and type(booked).from_dict(booked.to_dict()) == booked
+
+
 def test_punctuation_only_footer_is_encoded_correctly():
     out = dummy_output(TICKET, LayoutOptions(paper_mm=80))
     footer = "——……。！".encode("gb18030")

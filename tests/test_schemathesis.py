@@ -92,5 +92,9 @@ def test_admin(running: tuple[HubProcess, dict[str, str]]) -> None:
         f"Authorization: Bearer {tokens['admin']}",
         "--exclude-path",
         "/auth/logout",
+        # A CSV whose lines are wrong is 400 bad_import although the body fits the schema: the
+        # document cannot describe CSV. tests/test_appointments_api.py tests its refusals.
+        "--exclude-path",
+        "/appointments/import",
         seed=3,
     )

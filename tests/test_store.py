@@ -35,6 +35,8 @@ TABLES = {
     "audit_log",
     "print_jobs",
     "store_probe",
+    "appointments",
+    "appointment_quota",
     "alembic_version",
 }
 

@@ -104,6 +104,8 @@ def ticket_blocks(ticket: PrintTicket, options: LayoutOptions) -> list[Block]:
     blocks += _lines(ticket.service_name_zh, size=2, bold=True)
     blocks += _lines(ticket.service_name_en)
     blocks += _lines(ticket.number, size=options.number_multiplier, bold=True)
+    if ticket.appointment:
+        blocks += _lines("预约 Appointment", size=2, bold=True)
     blocks += _lines(f"前面还有 {ticket.waiting_ahead} 人")
     blocks += _lines(f"{ticket.waiting_ahead} ahead", small=True)
     if ticket.estimated_wait_minutes is not None:

@@ -27,6 +27,8 @@ class PrintTicket:
     footer_en: str = ""
     #: The print job's own id (a reprint is a new job of the same ticket); "" means the ticket id.
     job_id: str = ""
+    #: Issued at an appointment's check-in: the paper says "预约 Appointment" under the number.
+    appointment: bool = False
 
     @property
     def job_key(self) -> str:

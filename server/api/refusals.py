@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from ..core import appointments as appointment_errors
 from ..core import errors as core_errors
 from ..store.health import store_failure
 
@@ -34,6 +36,9 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.NothingToEvaluate: 409,
     core_errors.UnknownCategory: 400,
     core_errors.PriorityNotAllowed: 403,
+    appointment_errors.UnknownAppointment: 404,
+    appointment_errors.BadBooking: 409,
+    appointment_errors.ImportRefused: 400,
 }
 
 _HTTP_CODES = {
@@ -70,7 +75,19 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(core_errors.QueueError)
     def _core(exc: core_errors.QueueError) -> tuple[Response, int]:
-        return error_response(CORE_STATUS.get(type(exc), 409), exc.message, exc.code)
+        status = CORE_STATUS.get(type(exc), 409)
+        if isinstance(exc, appointment_errors.AppointmentRefusal):
+            # A visitor reads it at the kiosk: both languages, each on its own for the page to place.
+            body: dict[str, Any] = {
+                "error": exc.message,
+                "code": exc.code,
+                "error_zh": exc.message_zh,
+                "error_en": exc.message_en,
+            }
+            if isinstance(exc, appointment_errors.ImportRefused):
+                body["lines"] = exc.lines
+            return jsonify(body), status
+        return error_response(status, exc.message, exc.code)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int]:

@@ -176,6 +176,7 @@ class Ticket:
     priority: int = 0
     category: str | None = None
     due_at: datetime | None = None
+    appointment: str | None = None
     counter: int | None = None
     target_counter: int | None = None
     called_at: datetime | None = None
@@ -204,6 +205,9 @@ class Ticket:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "call_count": self.call_count,
+            # A mark only ("预约"): never who booked, never the booking's id.
+            "appointment": self.appointment is not None,
+            "due_at": _iso(self.due_at),
         }
 
 

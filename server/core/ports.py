@@ -126,6 +126,13 @@ class StoreTx(StoreReader, Protocol):
         then looks again. This is what makes a call go to exactly one counter.
         """
 
+    def claim_appointment(self, appointment_id: str, expect: Collection[str], at: datetime) -> str | None:
+        """Mark the booking checked in if its status is one of ``expect``; returns the status it had,
+        None when it had another (used already, cancelled) or does not exist."""
+
+    def release_appointment(self, appointment_id: str, status: str) -> None:
+        """Undo :meth:`claim_appointment` in the same transaction (its ticket was refused after all)."""
+
     def counter_state(self, number: int) -> CounterState:
         """The counter's state, locked against other transactions until commit."""
 

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import events as ev
+from .appointments import AppointmentClaim, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
 from .errors import (
     CounterPaused,
@@ -128,6 +129,8 @@ class IssueRequest:
     #: The issuer's role (``kiosk``, ``staff``, ``admin``, ``triage``): what it may grant.
     #: None: a caller inside the hub, trusted like staff.
     role: str | None = None
+    #: A check-in: the booking is claimed in the ticket's transaction (used once, never half-written).
+    appointment: AppointmentClaim | None = None
 
 
 #: Roles of the devices that issue tickets: their name is public (it says which kiosk printed).
@@ -163,6 +166,8 @@ class _IssueBatch:
     events: list[TicketEvent] = field(default_factory=list)
     ledger: list[PriorityChange] = field(default_factory=list)
     grants: dict[int, _Grant] = field(default_factory=dict)
+    #: Check-ins whose booking this batch claimed: request index → (booking id, its status before).
+    claimed: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
@@ -252,8 +257,13 @@ class QueueCore:
                 continue
             by_service.setdefault(code, []).append(i)
         with self.store.transaction() as tx:
+            if any(request.appointment for request in requests):
+                self._claim_appointments(tx, batch, requests, by_service)
             for code, indexes in by_service.items():
                 self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])
+            for i, _ in batch.refused:
+                if i in batch.claimed:
+                    tx.release_appointment(batch.claimed[i][0], batch.claimed[i][1])
             tx.add_tickets([issued.ticket for _, issued in batch.issued])
             tx.add_events(batch.events)
             tx.add_priority_changes(batch.ledger)
@@ -294,6 +304,27 @@ class QueueCore:
                     issued_by=issued_by,
                 )
 
+    @staticmethod
+    def _claim_appointments(
+        tx: StoreTx, batch: _IssueBatch, requests: Sequence[IssueRequest], by_service: dict[str, list[int]]
+    ) -> None:
+        """Mark the check-ins' bookings used before their tickets are numbered; a lost claim refuses it.
+
+        A refusal later in the batch (a daily limit) gives the booking back
+        (``release_appointment``), so a booking is checked in exactly when its ticket is written.
+        """
+        for indexes in by_service.values():
+            for i in list(indexes):
+                claim = requests[i].appointment
+                if claim is None:
+                    continue
+                was = tx.claim_appointment(claim.id, claim.expect, batch.now)
+                if was is None:
+                    indexes.remove(i)
+                    batch.refused.append((i, used_refusal()))
+                else:
+                    batch.claimed[i] = (claim.id, was)
+
     def _issue_service(
         self, tx: StoreTx, batch: _IssueBatch, service: Service, requests: list[tuple[int, IssueRequest]]
     ) -> None:
@@ -327,6 +358,12 @@ class QueueCore:
                 queue_at=batch.now,
                 priority=grant.priority,
                 category=grant.category,
+                due_at=request.appointment.due_at if request.appointment else None,
+                # A late visitor's walk-in (no due time) is no appointment ticket: its issued
+                # event still names the booking.
+                appointment=request.appointment.id
+                if request.appointment and request.appointment.due_at
+                else None,
             )
             # policy.queue_order: everyone of this priority or higher stands before a new ticket.
             # An approximation of the fair policy's order: the age bonus, the priority cap,
@@ -336,6 +373,8 @@ class QueueCore:
             detail: dict[str, Any] = {"priority": grant.priority}
             if grant.category:
                 detail["category"] = grant.category
+            if request.appointment is not None:
+                detail["appointment"] = request.appointment.id
             if request.issued_by:
                 detail["issued_by"] = request.issued_by
             batch.events.append(TicketEvent(ticket.id, EventKind.ISSUED, batch.now, detail=detail))

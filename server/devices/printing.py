@@ -331,6 +331,7 @@ class PrintService:
             footer_zh=settings.footer_zh,
             footer_en=settings.footer_en,
             job_id=job.id,
+            appointment=ticket.appointment is not None,
         )
 
     def estimate_minutes(self, service: str, ahead: int) -> int:

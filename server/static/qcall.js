@@ -315,7 +315,11 @@
         if (res.ok) return data;
         // Every 4xx from the hub is {error, code}; anything else (a proxy's
         // HTML page, a 500) becomes a generic code, never shown raw.
-        if (data && typeof data.code === "string") throw ApiError(data.code, data.error, res.status);
+        if (data && typeof data.code === "string") {
+          var refusal = ApiError(data.code, data.error, res.status);
+          refusal.data = data;   // e.g. error_zh / error_en of an appointment refusal, both shown at the kiosk
+          throw refusal;
+        }
         if (res.status === 401) throw ApiError("unauthorized", "", 401);
         if (res.status === 404) throw ApiError("not_found", "", 404);
         throw ApiError("server", "", res.status);

@@ -27,7 +27,8 @@ from .audit import AuditLog
 from .schema import device_tokens, staff_sessions, users
 from .sql import read_only
 
-DEVICE_ROLES = ("kiosk", "display", "agent", "pad")
+#: ``booking``: a hospital's booking system pushing appointments (create, import, cancel; nothing else).
+DEVICE_ROLES = ("kiosk", "display", "agent", "pad", "booking")
 #: ``triage`` (预检分诊): issues tickets with a priority category, at no counter; cannot call or administer.
 USER_ROLES = ("staff", "admin", "triage")
 #: Hex digits of a token's SHA-256 shown as its id: enough to tell tokens apart, useless to log in.

@@ -60,6 +60,10 @@ tickets = Table(
     Column("priority", Integer, nullable=False, default=0),
     #: The priority category code (never on a public payload; see priority_ledger).
     Column("category", String(32)),
+    #: A checked-in appointment's slot start (the calling policy puts appointments due now first).
+    Column("due_at", UTCDateTime),
+    #: The id of the appointment this ticket was issued for at check-in.
+    Column("appointment", String(32)),
     Column("counter", Integer),
     Column("target_counter", Integer),
     Column("issued_at", UTCDateTime, nullable=False),
@@ -220,6 +224,45 @@ print_jobs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Index("ix_print_jobs_state", "state"),
+)
+
+#: Bookings (预约): a service (and optionally a counter or a named resource such as a
+#: doctor) and a slot, with a short code unique per business day. ``phone`` is never
+#: shown publicly (masked in staff lists); ``name`` is kept only where the site calls by
+#: name, and erased after the configured retention (server.core.appointments).
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("code", String(16), nullable=False),
+    Column("business_day", Date, nullable=False),
+    #: "am" or "pm": the half-day whose quota (号源) the booking takes.
+    Column("half", String(2), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("counter", Integer),
+    Column("resource", String(64)),
+    Column("slot_start", UTCDateTime, nullable=False),
+    Column("slot_end", UTCDateTime, nullable=False),
+    Column("phone", String(32)),
+    Column("name", String(64)),
+    Column("source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("checked_in_at", UTCDateTime),
+    UniqueConstraint("business_day", "code", name="uq_appointment_code_per_day"),
+    Index("ix_appointments_day_status", "business_day", "status"),
+    Index("ix_appointments_phone", "phone"),
+)
+
+#: Live bookings per service, business day and half-day, kept with an upsert in the
+#: booking's own transaction: the quota (号源) holds even when two bookings race.
+appointment_quota = Table(
+    "appointment_quota",
+    metadata,
+    Column("service", String(32), primary_key=True),
+    Column("business_day", Date, primary_key=True),
+    Column("half", String(2), primary_key=True),
+    Column("booked", Integer, nullable=False),
 )
 
 #: One row the hub rewrites to prove the store takes writes (``/api/v1/health``):

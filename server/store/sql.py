@@ -65,6 +65,7 @@ from ..core.printjobs import PrintJobRecord
 from ..core.priority import pending_request
 from .schema import (
     CALLABLE_SQL,
+    appointments,
     counter_states,
     print_jobs,
     priority_ledger,
@@ -420,6 +421,24 @@ class SqlTx:
         )
         return result.rowcount == 1
 
+    def claim_appointment(self, appointment_id: str, expect: Collection[str], at: datetime) -> str | None:
+        was = self.conn.scalar(select(appointments.c.status).where(appointments.c.id == appointment_id))
+        if was is None or was not in expect:
+            return None
+        result = self.conn.execute(
+            update(appointments)
+            .where(appointments.c.id == appointment_id, appointments.c.status == was)
+            .values(status="checked_in", checked_in_at=at)
+        )
+        return str(was) if result.rowcount == 1 else None
+
+    def release_appointment(self, appointment_id: str, status: str) -> None:
+        self.conn.execute(
+            update(appointments)
+            .where(appointments.c.id == appointment_id)
+            .values(status=status, checked_in_at=None)
+        )
+
     def counter_state(self, number: int) -> CounterState:
         query = select(counter_states).where(counter_states.c.number == number)
         if self.dialect == "postgresql":
@@ -522,6 +541,8 @@ def _ticket_row(ticket: Ticket) -> dict[str, Any]:
         "status": ticket.status.value,
         "priority": ticket.priority,
         "category": ticket.category,
+        "due_at": ticket.due_at,
+        "appointment": ticket.appointment,
         "counter": ticket.counter,
         "target_counter": ticket.target_counter,
         "issued_at": ticket.issued_at,
@@ -545,6 +566,8 @@ def _ticket(row: Any) -> Ticket:
         queue_at=row["queue_at"],
         priority=row["priority"],
         category=row["category"],
+        due_at=row["due_at"],
+        appointment=row["appointment"],
         counter=row["counter"],
         target_counter=row["target_counter"],
         called_at=row["called_at"],
