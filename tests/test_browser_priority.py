@@ -221,7 +221,8 @@ def test_the_triage_page_issues_a_ticket_with_a_category_that_the_console_shows_
     assert ticket_id is not None
     clerk = console(browser, errors, hall, 1)
     clerk.wait_for_function(
-        "id => { const r = document.querySelector(`#waiting-list tr[data-ticket-id='${id}'] td:nth-child(5)`);"
+        "id => { const r = document.querySelector("
+        "`#waiting-list tr[data-ticket-id='${id}'] td:nth-child(5)`);"
         " return r && /急诊|Emergency/.test(r.textContent); }",
         arg=ticket_id,
         timeout=TIMEOUT,
@@ -247,7 +248,9 @@ def test_the_admin_page_shows_next_up_with_reasons_and_the_ledger_and_a_display_
     admin.fill("#admin-login-password", ADMIN_PASSWORD)
     admin.click("#admin-login-submit")
     live(admin)
-    admin.wait_for_selector(f"#nextup-list [data-counter='1'] li[data-ticket-id='{normal['id']}']", timeout=TIMEOUT)
+    admin.wait_for_selector(
+        f"#nextup-list [data-counter='1'] li[data-ticket-id='{normal['id']}']", timeout=TIMEOUT
+    )
 
     # A ticket given priority at the triage desk after the page was drawn: the page follows the hall.
     urgent = issue(hall, nurse, category="emergency", desk="triage-2")
@@ -264,7 +267,9 @@ def test_the_admin_page_shows_next_up_with_reasons_and_the_ledger_and_a_display_
     entry = f"#ledger-list tr[data-ticket-id='{urgent['id']}']"
     admin.wait_for_selector(f"{entry}[data-action='grant']", timeout=TIMEOUT)
     admin.wait_for_function(
-        "sel => !document.querySelector(sel + ' .ticket-no').textContent.includes('…')", arg=entry, timeout=TIMEOUT
+        "sel => !document.querySelector(sel + ' .ticket-no').textContent.includes('…')",
+        arg=entry,
+        timeout=TIMEOUT,
     )
     text = admin.inner_text(entry)
     assert "nurse1" in text and urgent["number"] in text
