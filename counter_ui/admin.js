@@ -129,10 +129,26 @@
   var banner = Q.messageBanner("#banner");   // {kind, text(), code}
   var login = null;        // QCall.staffLogin: the form and the kept session
 
+  // More sections of this page, each in a file of its own loaded before this one
+  // (admin_*.js): {words, enter(session, page), leave(), snapshot(snap), queue(snap, name, delta), draw()}.
+  var SECTIONS = window.QCallAdminSections || [];
+
+  /** Call `hook` on every section; one failing section does not take the page down. */
+  function sections(hook) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    SECTIONS.forEach(function (s) {
+      if (typeof s[hook] !== "function") return;
+      try { s[hook].apply(s, args); } catch (e) { if (window.console) console.error("admin: section " + hook + " failed", e); }
+    });
+  }
+
   function init() {
+    SECTIONS.forEach(function (s) {
+      ["zh", "en"].forEach(function (l) { Object.assign(WORDS[l], (s.words && s.words[l]) || {}); });
+    });
     Q.i18n(WORDS, "qcall.admin.lang");
     Q.translatePage();
-    Q.onLang(function () { drawAll(); banner.draw(); });
+    Q.onLang(function () { drawAll(); banner.draw(); sections("draw"); });
     $("#login-lang").addEventListener("click", Q.toggleLang);
     $("#lang-switch").addEventListener("click", Q.toggleLang);
     login = Q.staffLogin({
@@ -166,14 +182,19 @@
     setMessage(null);
     drawAll();
     loadDevices();
+    sections("enter", s, { expire: login.expire });
     // Without a token (cookie login), the handshake carries the cookie instead.
     socket = Q.connect(s.token ? { token: s.token } : {}, {
       snapshot: function (snap) {
         takeSnapshot(snap);
         Q.defaultLang(snap.site && snap.site.languages);
         loadDevices();   // after a network cut, device_status events may have been missed
+        sections("snapshot", snap);
       },
-      queue: takeSnapshot,
+      queue: function (snap, name, delta) {
+        takeSnapshot(snap);
+        sections("queue", snap, name, delta);
+      },
       online: drawConn,
       unauthorized: function () { if (s.token) login.expire(); },
       device_status: onDeviceStatus
@@ -182,6 +203,7 @@
 
   function leave() {
     session = null;
+    sections("leave");
     if (socket) { socket.disconnect(); socket = null; }
     online = null;
     clearTimeout(pollTimer);

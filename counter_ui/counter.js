@@ -236,6 +236,9 @@
     setMessage(null);
     drawAll();
     refresh();
+    // After login: asked before it, the hub answers 401 and the notes would name codes, not categories.
+    Q.api("GET", "/priority-categories").then(function (res) { categories = res.categories || []; drawWaiting(); },
+      function () { categories = []; });
     // Without a token (cookie login), the handshake carries the cookie instead.
     socket = Q.connect(s.token ? { token: s.token } : {}, {
       snapshot: function (snap) { snapshot = snap; Q.defaultLang(snap.site && snap.site.languages); takeFromSnapshot(); refresh(); },
@@ -343,8 +346,6 @@
       var prio = e.target.closest(".btn-priority");
       if (prio && !prio.disabled) changePriority(prio.getAttribute("data-ticket-id"), prio.getAttribute("data-confirm"));
     });
-    Q.api("GET", "/priority-categories").then(function (res) { categories = res.categories || []; drawWaiting(); },
-      function () { categories = []; });
     $("#transfer-cancel").addEventListener("click", closeTransfer);
     $("#transfer-form").addEventListener("submit", onTransfer);
   }

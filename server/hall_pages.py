@@ -1,4 +1,4 @@
-"""The pages: kiosk, visitor status, counter console, lobby screen.
+"""The pages: kiosk, visitor status, counter console, triage desk, lobby screen.
 
 They are static files in their own top-level folders (no Python there); the hub
 only serves them, with headers that keep tokens in URLs from leaking.
@@ -39,6 +39,15 @@ def ticket_status(ticket_id: str) -> Response:
 @pages.get("/counter/<path:name>")
 def counter(name: str = "index.html") -> Response:
     return send_from_directory(COUNTER, name)
+
+
+@pages.get("/triage/")
+def triage_desk() -> Response:
+    """The triage desk (预检分诊台): a triage nurse issues tickets with a priority category.
+
+    Its script and sheet live with the console's (``/counter/triage.js``): the same login and header.
+    """
+    return send_from_directory(COUNTER, "triage.html")
 
 
 @pages.get("/display/lobby")

@@ -221,3 +221,12 @@ def test_the_snapshot_names_no_category(hall: Hall) -> None:
     text = json.dumps(snapshot, ensure_ascii=False)
     for word in ("elderly", "pregnant", "emergency", "老年人", "孕妇", "急诊", "nurse1", "reason"):
         assert word not in text
+
+
+def test_the_triage_desks_are_listed_for_users_and_refused_to_devices(hall: Hall) -> None:
+    for token in (hall.nurse, hall.clerk1, hall.admin):
+        desks = answer(call(hall, "GET", "/triage-desks", token), 200)
+        assert desks == {"desks": [{"name": "triage-1", "printer": "desk-printer"}]}
+    for token in (hall.creds.kiosk, hall.creds.display):
+        assert answer(call(hall, "GET", "/triage-desks", token), 403)["code"] == "forbidden"
+    answer(call(hall, "GET", "/triage-desks", None), 401)

@@ -656,6 +656,7 @@ PAGES = [
     "/t/abc",
     "/counter/",
     "/counter/admin.html",
+    "/triage/",
     "/display/lobby",
     "/display/counter",
     "/display/pad",

@@ -488,6 +488,16 @@ def priority_categories() -> Response:
     )
 
 
+@api.get("/triage-desks")
+@requires("staff", "admin", "triage")
+def triage_desks() -> Response:
+    """The site's triage desks (``[[triage_desks]]``): the desk picker of the triage page.
+
+    Names and printers only; a device has no use for them (a kiosk prints on its own printer).
+    """
+    return jsonify(desks=[{"name": t.name, "printer": t.printer} for t in hub().config.triage_desks])
+
+
 def _priority_rights(ticket: Ticket) -> Principal:
     """Admins see and change any ticket's priority; staff only a ticket at their counter or in its queue.
 

@@ -346,8 +346,8 @@
 
   /**
    * The login form and session of a staff page (counter console, device
-   * board). The form's elements are #{p}login-form, -view, -username,
-   * -password, -counter, -submit and -error, {p} being opts.prefix ("" or
+   * board, triage desk). The form's elements are #{p}login-form, -view, -username,
+   * -password, -counter (optional), -submit and -error, {p} being opts.prefix ("" or
    * "admin-"); opts.view is the page's main view, shown while logged in.
    *
    * The session {token, username, role, counter} stays in sessionStorage
@@ -413,7 +413,8 @@
       e.preventDefault();
       var username = $(p + "username").value.trim();
       var password = $(p + "password").value;
-      var counter = parseInt($(p + "counter").value, 10);
+      var counterField = $(p + "counter");   // a page without counters (the triage desk) has none
+      var counter = counterField ? parseInt(counterField.value, 10) : NaN;
       if (!username || !password) return loginError("login.need_name");
       var body = { username: username, password: password };
       if (counter > 0) body.counter = counter;   // staff need one; admins may log in without
