@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "config" / "samples"
@@ -61,6 +62,10 @@ class Profile:
     priority_share: float = 0.08
     #: Visitors a triage nurse gives a staff-only category (急诊), where the site has a triage desk.
     triage_share: float = 0.03
+    #: The share of each service's appointment quota (号源) booked before the day.
+    booked_share: float = 0.6
+    #: Booked visitors who never come (the booking becomes a no-show by itself).
+    booking_no_show_share: float = 0.08
 
 
 PROFILES: dict[str, Profile] = {
@@ -124,6 +129,7 @@ class Visitor:
     service: str
     comes: bool = True
     category: str | None = None
+    appointment: bool = False
 
 
 def site_data(site: str, folder: Path) -> dict[str, Any]:
@@ -178,6 +184,8 @@ class Day:
         self.desk = config.triage_desks[0].name if config.triage_desks else None
         self.refusals: Counter[str] = Counter()
         self.arrivals_left = 0  # visitors still to come
+        self.booked = 0
+        self.checked_in = 0
         self.open_tickets = 0  # tickets not yet in a final state, as the clerks know them
         self.kiosk = self._provision()
 
@@ -187,6 +195,7 @@ class Day:
         now = self.clock()
         accounts = self.hub.accounts
         kiosk: str = accounts.create_device_token("kiosk", "sim-kiosk", now)
+        self.booking: str = accounts.create_device_token("booking", "sim-booking-system", now)
         self.triage = ""
         if self.config.triage_desks:
             accounts.add_user("nurse", "triage", PASSWORD, now)
@@ -233,6 +242,7 @@ class Day:
     def run(self) -> dict[str, Any]:
         for service, per_hour in self.profile.arrivals_per_hour.items():
             self._schedule_arrivals(service, per_hour * self.scale)
+        self._book_appointments()
         for counter in self.config.counters:
             self.at(self.opening, lambda n=counter.number: self.clerk_free(n))
         while self.events:
@@ -253,6 +263,67 @@ class Day:
                     break
                 self.arrivals_left += 1
                 self.at(moment, lambda s=service: self.arrive(s))
+
+    def _book_appointments(self) -> None:
+        """The booking system pushes the day's bookings at opening; each booked visitor comes around the slot.
+
+        Slots are on each service's grid within the opening spans, from half an
+        hour after opening; most come early, a few come late, some never come.
+        """
+        rules = self.config.appointment_rules()
+        zone = ZoneInfo(self.config.site.timezone)
+        for service in self.config.services:
+            capacity = rules.capacity.get(service.code)
+            if not capacity:
+                continue
+            minutes = rules.slot_minutes_by_service.get(service.code, rules.slot_minutes)
+            slots = [
+                moment
+                for opening, closing in self.spans
+                for moment in _grid(opening + timedelta(minutes=30), closing, minutes)
+            ]
+            noon = datetime.combine(DAY, rules.noon, zone)
+            for half in ("am", "pm"):
+                mine = [m for m in slots if (m < noon) == (half == "am")]
+                wanted = round(capacity[half] * self.profile.booked_share * self.scale)
+                for start in sorted(self.random.choices(mine, k=wanted)) if mine else []:
+                    self._book(service.code, start, zone)
+
+    def _book(self, service: str, start: datetime, zone: ZoneInfo) -> None:
+        local = start.astimezone(zone)
+        phone = "1" + "".join(self.random.choice("0123456789") for _ in range(10))
+        body = {"service": service, "date": DAY.isoformat(), "start": local.strftime("%H:%M"), "phone": phone}
+        answer = self.request("POST", "/appointments", self.booking, body)
+        if answer.status_code != 201:
+            self.refusals["booking:" + answer.get_json().get("code", str(answer.status_code))] += 1
+            return
+        code = answer.get_json()["appointment"]["code"]
+        self.booked += 1
+        if self.random.random() < self.profile.booking_no_show_share:
+            return
+        comes = start + timedelta(minutes=self.random.uniform(-25.0, 8.0))
+        self.arrivals_left += 1
+        self.at(max(comes, self.opening), lambda: self.check_in(code))
+
+    def check_in(self, code: str) -> None:
+        """A booked visitor checks in at the kiosk with the code (typed, or scanned from the SMS's QR)."""
+        self.arrivals_left -= 1
+        answer = self.request("POST", "/appointments/check-in", self.kiosk, {"code": code})
+        if answer.status_code != 201:
+            self.refusals["check_in:" + answer.get_json().get("code", str(answer.status_code))] += 1
+            return
+        ticket = answer.get_json()
+        self.checked_in += 1
+        comes = self.random.random() >= self.profile.no_show_share
+        self.open_tickets += 1
+        self.visitors[ticket["id"]] = Visitor(
+            ticket["id"],
+            ticket["number"],
+            ticket["service"],
+            comes,
+            appointment=bool(ticket.get("appointment")),
+        )
+        self.wake(ticket["service"])
 
     def arrive(self, service: str) -> None:
         self.arrivals_left -= 1
@@ -364,6 +435,23 @@ class Day:
         priority_ids = {r["id"] for r in rows if r["priority"] > 0}
         priority_waits = leg_waits({t: h for t, h in by_ticket.items() if t in priority_ids})
         normal_waits = leg_waits({t: h for t, h in by_ticket.items() if t not in priority_ids})
+        due = {r["id"]: r["due_at"] for r in rows if r["appointment"]}
+        all_legs = legs(by_ticket, first)
+        booked_services = {first[tid] for tid in due}
+        # An appointment holder's wait counts from the later of check-in and the slot's start
+        # (coming early is their choice); a walk-in's from joining that service's queue.
+        booked_legs = {}  # the booked leg: the first of the ticket (later ones are walk-in legs)
+        for tid, _, joined, called in all_legs:
+            if tid in due:
+                booked_legs.setdefault(tid, (joined, called))
+        appointment_waits = [
+            _minutes(called - max(joined, due[tid])) for tid, (joined, called) in booked_legs.items()
+        ]
+        walk_in_waits = [
+            _minutes(called - joined)
+            for tid, service, joined, called in all_legs
+            if tid not in due and tid not in priority_ids and service in booked_services
+        ]
         return {
             "simulation": "hall_day",
             "site": self.site,
@@ -382,6 +470,10 @@ class Day:
             "normal_wait_minutes_mean": _round(_mean(normal_waits)),
             "normal_wait_minutes_max": _round(max(normal_waits) if normal_waits else math.nan),
             "priority_cap": cap,
+            "appointments_booked": self.booked,
+            "appointments_checked_in": self.checked_in,
+            "appointment_wait_past_slot_minutes_mean": _round(_mean(appointment_waits)),
+            "walk_in_wait_minutes_mean_same_services": _round(_mean(walk_in_waits)),
             "longest_priority_run_over_a_waiting_normal": longest_run,
             "problems": problems[:20],
             "ok": not problems,
@@ -465,6 +557,35 @@ def leg_waits(by_ticket: dict[str, list[Any]]) -> list[float]:
     return waits
 
 
+def legs(by_ticket: dict[str, list[Any]], first: dict[str, str]) -> list[tuple[str, str, datetime, datetime]]:
+    """Every leg that was called: (ticket, service, joined its queue, called)."""
+    out = []
+    for tid, history in by_ticket.items():
+        service, joined = first[tid], None
+        for e in history:
+            if e["kind"] in ("issued", "requeued"):
+                joined = e["at"]
+            elif e["kind"] == "transferred":
+                service, joined = (e["detail"] or {}).get("to_service") or service, e["at"]
+            elif e["kind"] == "called" and joined is not None:
+                out.append((tid, service, joined, e["at"]))
+                joined = None
+    return out
+
+
+def _minutes(delta: timedelta) -> float:
+    return max(0.0, delta.total_seconds() / 60)
+
+
+def _grid(start: datetime, end: datetime, minutes: int) -> Iterator[datetime]:
+    """Slot starts every ``minutes`` from the first on the local clock's grid at or after ``start``."""
+    local_minutes = start.hour * 60 + start.minute
+    moment = start + timedelta(minutes=(-local_minutes) % minutes, seconds=-start.second)
+    while moment < end:
+        yield moment
+        moment += timedelta(minutes=minutes)
+
+
 def _percentile(values: list[float], p: float) -> float:
     if not values:
         return math.nan
@@ -486,8 +607,6 @@ def _profile(site: str, config: Any) -> Profile:
 
 def _hours(config: Any, zone: str) -> list[tuple[datetime, datetime]]:
     """The opening spans of the simulated day, in UTC."""
-    from zoneinfo import ZoneInfo
-
     hours = config.hours.model_dump().get(DAY.strftime("%a").lower()) or ["08:00-17:00"]
     spans = [span.split("-") for span in hours]
     local = ZoneInfo(zone)

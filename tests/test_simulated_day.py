@@ -1,7 +1,7 @@
 """A simulated day of each sample hall through the hub's real API on a fake clock (sim/day.py).
 
-Seeded arrivals, green-channel and triage visitors, journeys by transfer and
-no-shows; the event log is read back at the end. Half a day's visitors keep it
+Seeded arrivals, green-channel and triage visitors, appointments booked by the
+booking system and checked in at the kiosk, journeys by transfer and no-shows; the event log is read back at the end. Half a day's visitors keep it
 to seconds per site.
 """
 
@@ -26,3 +26,8 @@ def test_a_day_ends_with_every_ticket_final_and_the_rules_kept(site: str) -> Non
     assert figures["priority_tickets"] > 0
     assert figures["priority_wait_minutes_mean"] <= figures["normal_wait_minutes_mean"]
     assert not figures["refused_at_issue"], figures["refused_at_issue"]
+    if figures["appointments_booked"]:
+        assert figures["appointments_checked_in"] > 0
+        # Appointment holders due now go before walk-ins: they wait less past their slot than
+        # walk-ins wait in the same clinics.
+        assert figures["appointment_wait_past_slot_minutes_mean"] < figures["walk_in_wait_minutes_mean_same_services"]

@@ -12,8 +12,9 @@ each ticket the reason for its place. The default policy, :class:`FairPolicy`:
 2. **priority** — higher effective priority first: a category's weight (``priority:<category>``),
    or the **age bonus**: a ticket that waited longer than ``age_bonus`` ranks as if it had
    priority ``age_bonus_weight`` (whichever is higher);
-3. **appointment due** — among equal priority, an appointment due now (``due_at`` within
-   ``appointment_window`` of now) before walk-ins;
+3. **appointment due** — among equal priority, an appointment due now (from
+   ``appointment_window`` before its ``due_at`` on; one the hall is late for stays due) before
+   walk-ins, the earliest due first;
 4. the counter's services in its order of preference, then **first come**, first served.
 
 **The priority cap**: after ``priority_cap`` priority calls in a row at a counter
@@ -121,9 +122,15 @@ class FairPolicy:
         return ticket.priority
 
     def appointment_due(self, ticket: Ticket, now: datetime) -> bool:
-        """An appointment due now: ``due_at`` no further from now than the window, before or after."""
+        """An appointment due now: from ``window`` before its ``due_at`` on.
+
+        It stays due after its slot: the visitor checked in in time (a late one
+        gets a walk-in ticket with no ``due_at``), and a hall running late must
+        not send them behind the walk-ins who came after them (the simulated
+        hospital day showed exactly that: 1.7 hours for a booked surgery patient).
+        """
         window = self.rules.appointment_window
-        return window is not None and ticket.due_at is not None and abs(ticket.due_at - now) <= window
+        return window is not None and ticket.due_at is not None and ticket.due_at - now <= window
 
     def _capped(self, tickets: Sequence[Ticket], context: CallContext) -> bool:
         cap = self.rules.priority_cap
@@ -138,13 +145,13 @@ class FairPolicy:
         self, counter: Counter, ticket: Ticket, now: datetime, rank: Mapping[str, int]
     ) -> tuple[int, int, int, int, datetime, int]:
         sent_here = 0 if ticket.target_counter == counter.number else 1
-        due = 0 if self.appointment_due(ticket, now) else 1
+        due_at = ticket.due_at if self.appointment_due(ticket, now) else None
         return (
             sent_here,
             -self.effective_priority(ticket, now),
-            due,
+            0 if due_at is not None else 1,
             rank.get(ticket.service, len(rank)),
-            ticket.queue_at,
+            due_at or ticket.queue_at,  # appointments due: by their slot; everyone else: first come
             ticket.seq,
         )
 

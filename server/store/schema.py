@@ -29,6 +29,8 @@ metadata = MetaData()
 #: Written out, not bound: SQLite uses a partial index only for a query whose WHERE
 #: has the index's own predicate, literally.
 CALLABLE_SQL = "status IN ('waiting', 'transferred')"
+#: The callable tickets of an appointment (migration 0008's ``ix_tickets_due``).
+DUE_SQL = CALLABLE_SQL + " AND due_at IS NOT NULL"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -87,6 +89,16 @@ Index(
     tickets.c.seq,
     sqlite_where=text(CALLABLE_SQL),
     postgresql_where=text(CALLABLE_SQL),
+)
+
+# Checked-in appointments still waiting, by due time: the one due now is found at once.
+Index(
+    "ix_tickets_due",
+    tickets.c.business_day,
+    tickets.c.service,
+    tickets.c.due_at,
+    sqlite_where=text(DUE_SQL),
+    postgresql_where=text(DUE_SQL),
 )
 
 #: How many callable tickets each service has per priority, per business day. Kept by

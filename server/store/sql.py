@@ -65,6 +65,7 @@ from ..core.printjobs import PrintJobRecord
 from ..core.priority import pending_request
 from .schema import (
     CALLABLE_SQL,
+    DUE_SQL,
     appointments,
     counter_states,
     print_jobs,
@@ -78,6 +79,7 @@ from .schema import (
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 #: The partial index's own predicate, so both databases read queues from ``ix_tickets_callable``.
 _STANDING = text(CALLABLE_SQL)
+_DUE = text(DUE_SQL)
 
 # The statements of the hot paths (issuing a batch, the broadcaster's read of the
 # touched services), built once with bound parameters: building a statement costs
@@ -388,6 +390,16 @@ class SqlTx:
             # priority tickets stand before it (the same index, priority = 0).
             normal = query.where(tickets.c.priority == 0)
             found.update((r["id"], _ticket(r)) for r in self.conn.execute(normal).mappings())
+            # And the appointments by due time: one checked in early stands deep in the queue,
+            # but the policy calls it first when it is due (ix_tickets_due).
+            due = (
+                select(tickets)
+                .where(tickets.c.business_day == day, _DUE, tickets.c.service == service)
+                .where(tickets.c.target_counter.is_(None))
+                .order_by(tickets.c.due_at)
+                .limit(head)
+            )
+            found.update((r["id"], _ticket(r)) for r in self.conn.execute(due).mappings())
         sent_here = select(tickets).where(waiting, tickets.c.target_counter == counter)
         found.update((r["id"], _ticket(r)) for r in self.conn.execute(sent_here).mappings())
         return list(found.values())

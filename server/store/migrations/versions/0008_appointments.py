@@ -20,6 +20,9 @@ from alembic import op
 
 import server.store.schema
 
+#: The index's predicate, spelled as server.store.schema.DUE_SQL spells it (queries repeat it).
+DUE = "status IN ('waiting', 'transferred') AND due_at IS NOT NULL"
+
 revision = '0008'
 down_revision = '0007'
 branch_labels = None
@@ -29,6 +32,16 @@ depends_on = None
 def upgrade() -> None:
     op.add_column('tickets', sa.Column('due_at', server.store.schema.UTCDateTime(), nullable=True))
     op.add_column('tickets', sa.Column('appointment', sa.String(length=32), nullable=True))
+    # The callable appointment tickets of a service by due time: a counter finds the one
+    # due now however deep in the queue its check-in put it (SqlTx.callable_heads).
+    op.create_index(
+        'ix_tickets_due',
+        'tickets',
+        ['business_day', 'service', 'due_at'],
+        unique=False,
+        sqlite_where=sa.text(DUE),
+        postgresql_where=sa.text(DUE),
+    )
     op.create_table('appointments',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('code', sa.String(length=16), nullable=False),
@@ -64,6 +77,7 @@ def downgrade() -> None:
     op.drop_index('ix_appointments_phone', table_name='appointments')
     op.drop_index('ix_appointments_day_status', table_name='appointments')
     op.drop_table('appointments')
+    op.drop_index('ix_tickets_due', table_name='tickets')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_column('appointment')
         batch_op.drop_column('due_at')
