@@ -98,7 +98,10 @@ def create() -> tuple[Response, int]:
 @appointments_api.get("")
 @requires("staff", "admin")
 def list_day() -> Response:
-    """The bookings of one business day (``?date=``, default today), phones and names masked."""
+    """The bookings of one business day (``?date=``, default today), phones and names masked.
+
+    With them, for a booking form: the services that take appointments and ``call_by_name``.
+    """
     the_hub = hub()
     raw = request.args.get("date")
     if raw is not None:
@@ -110,8 +113,20 @@ def list_day() -> Response:
             raise ApiError(400, "'date' must be a date like 2026-12-01") from None
     else:
         day = the_hub.core.hall.calendar.business_day(the_hub.clock())
-    listed = the_hub.appointments.day(day)
-    return jsonify(date=day.isoformat(), appointments=[_view(a) for a in listed])
+    book = the_hub.appointments
+    listed = book.day(day)
+    services = the_hub.core.hall.services
+    # What a booking form needs: the services that take appointments, and whether a name is kept.
+    bookable = [
+        {"code": code, "name_zh": services[code].name_zh, "name_en": services[code].name_en}
+        for code in book.bookable
+    ]
+    return jsonify(
+        date=day.isoformat(),
+        appointments=[_view(a) for a in listed],
+        services=bookable,
+        call_by_name=book.rules.call_by_name,
+    )
 
 
 @appointments_api.post("/<appointment_id>/cancel")
