@@ -1,9 +1,10 @@
 """The composition root: the one place that builds a hub, with every service, and knows how to stop it.
 
 ``run`` and ``demo`` build a serving hub (devices on, live push over
-Socket.IO); CLI commands and test set-up build a store-only hub through the
-same door (devices off: no printer opened, no serial port, no voice worker,
-no job of a running hub touched). Every service gets what it needs in its
+Socket.IO, the periodic appointment sweep running); CLI commands and test
+set-up build a store-only hub through the same door (devices off: no printer
+opened, no serial port, no voice worker, no sweep, no job of a running hub
+touched). Every service gets what it needs in its
 constructor; nothing is filled in afterwards, so no caller ever asks "is
 there a printer service?". :meth:`Hub.close` stops the services in order.
 """
@@ -32,6 +33,7 @@ from .store.appointments import SqlAppointments
 from .store.audit import AuditLog
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
+from .sweeper import AppointmentSweeper
 
 
 def bootstrap(
@@ -44,8 +46,9 @@ def bootstrap(
 ) -> Hub:
     """Open (and migrate) the store named in the config and build the hub around it.
 
-    ``devices``: open the site's printers, serial devices and voice and resume
-    unfinished print jobs (a serving hub); off, the device services exist but
+    ``devices``: open the site's printers, serial devices and voice, resume
+    unfinished print jobs and start the appointment sweep when the site takes
+    appointments (a serving hub); off, the device services exist but
     drive nothing (CLI commands beside a running hub). ``push``: how services
     reach the screens (none for the CLI). ``printer_transport``: how a
     printer's connection is opened (the demo's opens a virtual printer).
@@ -62,6 +65,15 @@ def bootstrap(
     board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
     board.register(VOICE_DEVICE, "speaker")
     printing = PrintService(site, board, push, PrintJobs(store.engine), clock, printer_transport)
+    book = AppointmentBook(
+        SqlAppointments(store.engine),
+        hall.calendar,
+        hall.services,
+        config.appointment_rules(),
+        clock,
+        hall.counters,
+    )
+    health = StoreHealth(store.engine, url)
     hub = Hub(
         config=config,
         store=store,
@@ -70,23 +82,19 @@ def bootstrap(
         audit=AuditLog(store.engine),
         clock=clock,
         devices=board,
-        store_health=StoreHealth(store.engine, url),
+        store_health=health,
         printing=printing,
         counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
         voice=VoiceService(site, core, board, push.publish, config.folder),
         push=push,
         dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
-        appointments=AppointmentBook(
-            SqlAppointments(store.engine),
-            hall.calendar,
-            hall.services,
-            config.appointment_rules(),
-            clock,
-            hall.counters,
-        ),
+        appointments=book,
+        sweeper=AppointmentSweeper(book, push.spawn, on_store_failure=health.failed),
     )
     if devices:
         printing.start()
+        if book.bookable:  # a site without appointments has nothing to sweep
+            hub.sweeper.start()
     return hub
 
 

@@ -28,6 +28,7 @@ from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
+from .sweeper import AppointmentSweeper
 
 
 class SnapshotCache:
@@ -94,6 +95,8 @@ class Hub:
     dispenser: Dispenser
     #: Bookings (预约): made, imported, cancelled, looked up at check-in (tickets go through the dispenser).
     appointments: AppointmentBook
+    #: Marks no-shows and erases old names every minute (started only by a serving hub).
+    sweeper: AppointmentSweeper
     snapshots: SnapshotCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,11 +104,13 @@ class Hub:
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
-        """Stop in order: print what is queued, close the serial ports, stop the voice, let go of the store.
+        """Stop in order: end the sweep, print what is queued, close the serial ports, stop the voice,
+        let go of the store.
 
         The printers go first because their jobs are written to the store; the
         store goes last because every other service may still record a state.
         """
+        self.sweeper.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()

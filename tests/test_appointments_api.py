@@ -197,7 +197,10 @@ def test_check_in_by_code_once_and_the_list_masks(hall: Hall) -> None:
     assert status["appointment"] is True and "张" not in str(status)
     snapshot = hall.get("/queue", hall.creds.display).text
     assert "张" not in snapshot and "1381234" not in snapshot
-    listed = hall.get("/appointments", hall.staff).json()["appointments"]
+    day = hall.get("/appointments", hall.staff).json()
+    # What the admin page's booking form offers: the services that take appointments, and the name field.
+    assert [s["code"] for s in day["services"]] == ["PAY"] and day["call_by_name"] is True
+    listed = day["appointments"]
     mine = next(a for a in listed if a["id"] == made["id"])
     assert (mine["status"], mine["phone"], mine["name"]) == ("checked_in", "138****5678", "张*明")
     refused(hall.post(f"/appointments/{made['id']}/cancel", hall.staff, json={}), 409, "appointment_used")

@@ -93,3 +93,101 @@ def test_check_in_by_keypad_and_by_scanner(browser, booked_hub) -> None:
     assert queue["services"][0]["waiting"] == 2
     assert errors == []
     assert "Traceback" not in hub.log()
+
+
+def test_admin_page_books_lists_masked_imports_with_line_errors_and_cancels(
+    browser, booked_hub, tmp_path: Path
+) -> None:
+    from datetime import date, timedelta
+
+    from tests.support import ADMIN_PASSWORD, CLERK_PASSWORD
+
+    hub, site = booked_hub
+    today, _ = slot_now()
+    tomorrow = (date.fromisoformat(today) + timedelta(days=1)).isoformat()
+    errors: list[str] = []
+    admin = browser.new_page(viewport={"width": 1600, "height": 1100})
+    admin.on("pageerror", lambda exc: errors.append(str(exc)))
+    admin.goto(f"{hub.url}/counter/admin.html")
+    admin.fill("#admin-login-username", "admin")
+    admin.fill("#admin-login-password", ADMIN_PASSWORD)
+    admin.click("#admin-login-submit")
+    admin.wait_for_selector("#appt-layout:not([hidden])", timeout=15_000)
+    # The day shown first is the hub's business day; nothing is booked yet.
+    assert admin.input_value("#appt-date") == today
+    admin.wait_for_selector("#appt-empty:not([hidden])")
+
+    # 1. A booking the hall refuses (a day in the past): the hub's refusal in both languages.
+    admin.select_option("#appt-service", "PAY")
+    admin.fill("#appt-new-date", "2020-01-06")
+    admin.fill("#appt-start", "10:30")
+    admin.fill("#appt-phone", "138 1234 5678")
+    admin.click("#appt-create")
+    refusal = admin.wait_for_selector("#appt-form-message.error:not([hidden])").inner_text()
+    assert "已经过去" in refusal and "in the past" in refusal
+
+    # 2. Booked for tomorrow: the list moves to that day; phone and name masked, nowhere in the clear.
+    admin.fill("#appt-new-date", tomorrow)
+    admin.fill("#appt-name", "张小明")
+    admin.click("#appt-create")
+    made = admin.wait_for_selector("#appt-form-message.ok[data-code]:not([hidden])")
+    code = made.get_attribute("data-code")
+    assert code and code in made.inner_text()
+    row = f"#appt-list tr[data-code='{code}']"
+    admin.wait_for_selector(row)
+    assert admin.input_value("#appt-date") == tomorrow
+    text = admin.inner_text(row)
+    assert "138****5678" in text and "张*明" in text and "10:30" in text
+    assert admin.get_attribute(row, "data-status") == "booked"
+    page_text = admin.content()
+    assert "13812345678" not in page_text and "张小明" not in page_text
+    assert admin.input_value("#appt-phone") == "" and admin.input_value("#appt-name") == ""
+
+    # 3. A CSV with one bad line: refused whole, the line named, both languages; nothing imported.
+    csv_file = tmp_path / "bookings.csv"
+    csv_file.write_text(
+        "code,service,date,start,phone,name\n"
+        f"K7M2QX,PAY,{tomorrow},14:00,13900001111,李四\n"
+        f",PAY,{tomorrow},2pm,,\n",
+        encoding="utf-8",
+    )
+    admin.set_input_files("#appt-file", str(csv_file))
+    admin.click("#appt-import")
+    admin.wait_for_selector("#appt-import-lines li")
+    message = admin.inner_text("#appt-import-message")
+    assert "导入失败" in message and "import refused" in message
+    assert admin.inner_text("#appt-import-lines").strip().startswith("line 3:")
+    assert "2pm" in message
+    staff = login(hub.url, site.creds.clerks[1], 1)
+    listed = requests.get(
+        f"{hub.url}/api/v1/appointments?date={tomorrow}", headers=bearer(staff), timeout=10
+    ).json()
+    assert [a["code"] for a in listed["appointments"]] == [code]
+
+    # 4. Cancel: the first tap asks, the second cancels; the row says so, and so does the hub.
+    cancel = f"{row} button[data-cancel]"
+    admin.click(cancel)
+    admin.wait_for_selector(f"{cancel}.confirming")
+    admin.click(cancel)
+    admin.wait_for_selector(f"{row}[data-status='cancelled']")
+    assert admin.query_selector(cancel) is None
+    done = admin.inner_text("#appt-list-message")
+    assert code in done and "已取消" in done and "cancelled" in done
+    listed = requests.get(
+        f"{hub.url}/api/v1/appointments?date={tomorrow}", headers=bearer(staff), timeout=10
+    ).json()
+    assert [a["status"] for a in listed["appointments"]] == ["cancelled"]
+    admin.screenshot(path=str(ARTIFACTS / "admin-appointments.png"))
+
+    # Least rights: a clerk sees the day's bookings but no import (the hub refuses it to staff).
+    clerk = browser.new_page(viewport={"width": 1366, "height": 900})
+    clerk.on("pageerror", lambda exc: errors.append(str(exc)))
+    clerk.goto(f"{hub.url}/counter/admin.html")
+    clerk.fill("#admin-login-username", site.creds.clerks[2])
+    clerk.fill("#admin-login-password", CLERK_PASSWORD)
+    clerk.fill("#admin-login-counter", "2")
+    clerk.click("#admin-login-submit")
+    clerk.wait_for_selector("#appt-form:not([hidden])", timeout=15_000)
+    assert clerk.is_hidden("#appt-import-form")
+    assert errors == []
+    assert "Traceback" not in hub.log()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -195,6 +195,18 @@ def test_hospital_limits_and_day() -> None:
     sunday = shanghai(2026, 11, 29, 9, 0)
     assert hall.calendar.is_open(sunday)
     assert hall.calendar.business_day(shanghai(2026, 11, 29, 0, 30)).isoformat() == "2026-11-29"
+
+
+def test_bank_takes_appointments_for_large_cash_and_vip_only_and_keeps_no_names() -> None:
+    config = load_config(SAMPLES / "bank_branch.toml")
+    rules = config.appointment_rules()
+    assert {code: dict(places) for code, places in rules.capacity.items()} == {
+        "CASH": {"am": 4, "pm": 4},
+        "VIP": {"am": 3, "pm": 4},
+    }
+    assert rules.slot_length("VIP") == timedelta(minutes=60)
+    assert rules.slot_length("CASH") == timedelta(minutes=30)
+    assert rules.call_by_name is False and rules.late == "walk_in" and rules.no_show_limit == 3
 
 
 def test_bank_hours() -> None:

@@ -10,7 +10,6 @@ transaction.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -28,15 +27,13 @@ from ..core.appointments import (
     mask_name,
     parse_csv,
 )
-from ..core.queue import IssueRequest
 from ..security import retry_after
 from ..store.accounts import token_hash
 from .auth import client_address, current_principal, hub, requires
 from .refusals import ApiError, error_response
-from .routes import _Body, issue_limiter, parse, status_url_base, ticket_json
+from .routes import _Body, issue_limiter, issue_printed, parse
 
 appointments_api = Blueprint("appointments", __name__, url_prefix="/api/v1/appointments")
-log = logging.getLogger(__name__)
 
 
 #: Texts without NUL (security.py refuses it anywhere): the OpenAPI document says the same.
@@ -101,7 +98,10 @@ def create() -> tuple[Response, int]:
 @appointments_api.get("")
 @requires("staff", "admin")
 def list_day() -> Response:
-    """The bookings of one business day (``?date=``, default today), phones and names masked."""
+    """The bookings of one business day (``?date=``, default today), phones and names masked.
+
+    With them, for a booking form: the services that take appointments and ``call_by_name``.
+    """
     the_hub = hub()
     raw = request.args.get("date")
     if raw is not None:
@@ -113,8 +113,20 @@ def list_day() -> Response:
             raise ApiError(400, "'date' must be a date like 2026-12-01") from None
     else:
         day = the_hub.core.hall.calendar.business_day(the_hub.clock())
-    listed = the_hub.appointments.day(day)
-    return jsonify(date=day.isoformat(), appointments=[_view(a) for a in listed])
+    book = the_hub.appointments
+    listed = book.day(day)
+    services = the_hub.core.hall.services
+    # What a booking form needs: the services that take appointments, and whether a name is kept.
+    bookable = [
+        {"code": code, "name_zh": services[code].name_zh, "name_en": services[code].name_en}
+        for code in book.bookable
+    ]
+    return jsonify(
+        date=day.isoformat(),
+        appointments=[_view(a) for a in listed],
+        services=bookable,
+        call_by_name=book.rules.call_by_name,
+    )
 
 
 @appointments_api.post("/<appointment_id>/cancel")
@@ -177,32 +189,13 @@ def check_in() -> tuple[Response, int]:
             chosen = ready[0]
     appointment, how = chosen
     kiosk = principal.name if principal.is_device else None
-    printing = the_hub.printing
-    request_print = None
-    try:
-        request_print = printing.request_for(kiosk, status_url_base())
-    except Exception:  # a printing fault never stops a ticket
-        log.exception("could not prepare a print job")
-    issued = the_hub.dispenser.issue(
-        IssueRequest(
-            appointment.service,
-            issued_by=kiosk,
-            print_request=request_print,
-            appointment=claim_for(appointment, how),
-        )
+    answer = issue_printed(
+        kiosk, appointment.service, issued_by=kiosk, appointment=claim_for(appointment, how)
     )
-    answer = ticket_json(issued.ticket, issued.waiting_ahead)
     answer["arrival"] = how
     answer["slot_start"] = calendar.local(appointment.slot_start).strftime("%H:%M")
     if book.rules.call_by_name:
         answer["name"] = mask_name(appointment.name)
-    answer["print"] = {"printer": None, "state": "none"}
-    if issued.print_job is not None:
-        try:
-            answer["print"] = printing.print_issued(issued)
-        except Exception:  # the ticket is committed: the visitor gets it on screen whatever happens
-            log.exception("could not queue ticket %s for printing", issued.ticket.number)
-            answer["print"] = {"printer": None, "state": "failed", "detail": "printing is unavailable"}
     return jsonify(answer), 201
 
 

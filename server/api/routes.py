@@ -12,6 +12,7 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..core.appointments import AppointmentClaim
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
@@ -369,20 +370,44 @@ def issue_ticket() -> tuple[Response, int]:
         )
         response.headers["Retry-After"] = str(retry_after(wait))
         return response, status
+    # Shared with the requests that arrive with it: one durable commit, then the 201.
+    answer = issue_printed(kiosk, body.service, issued_by=issuer, category=body.category, role=principal.role)
+    return jsonify(answer), 201
+
+
+def issue_printed(
+    kiosk: str | None,
+    service: str,
+    *,
+    issued_by: str | None,
+    category: str | None = None,
+    role: str | None = None,
+    appointment: AppointmentClaim | None = None,
+) -> dict[str, Any]:
+    """Issue one ticket through the dispenser, its print job committed with it, and say so to the kiosk.
+
+    The one issue path of the REST adapter (a kiosk's or triage desk's ticket,
+    an appointment check-in): ``kiosk`` names the kiosk or desk whose printer
+    prints it (None: no paper); the rest is the :class:`IssueRequest`, built
+    once here with its print request. Returns the committed ticket's JSON
+    answer with ``print``: ``none`` (no printer), the printer's state, or
+    ``failed`` (the ticket stands: a printing fault never stops a ticket).
+    """
+    the_hub = hub()
     printing = the_hub.printing
-    request_print = None
     try:
         request_print = printing.request_for(kiosk, status_url_base())
     except Exception:  # a printing fault never stops a ticket
         log.exception("could not prepare a print job")
-    # Shared with the requests that arrive with it: one durable commit, then the 201.
+        request_print = None
     issued = the_hub.dispenser.issue(
         IssueRequest(
-            body.service,
-            issued_by=issuer,
+            service,
+            issued_by=issued_by,
             print_request=request_print,
-            category=body.category,
-            role=principal.role,
+            category=category,
+            role=role,
+            appointment=appointment,
         )
     )
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
@@ -393,7 +418,7 @@ def issue_ticket() -> tuple[Response, int]:
         except Exception:  # the ticket is committed: the visitor gets it on screen whatever happens
             log.exception("could not queue ticket %s for printing", issued.ticket.number)
             answer["print"] = {"printer": None, "state": "failed", "detail": "printing is unavailable"}
-    return jsonify(answer), 201
+    return answer
 
 
 @api.post("/tickets/<ticket_id>/reprint")
