@@ -98,6 +98,8 @@ class Hub:
     #: Marks no-shows and erases old names every minute (started only by a serving hub).
     sweeper: AppointmentSweeper
     snapshots: SnapshotCache = field(init=False)
+    #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
+    closed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.snapshots = SnapshotCache(self._build_snapshot, self._hall_version, self._business_day)
@@ -110,6 +112,7 @@ class Hub:
         The printers go first because their jobs are written to the store; the
         store goes last because every other service may still record a state.
         """
+        self.closed = True
         self.sweeper.close()
         self.printing.close()
         self.counter_devices.close()

@@ -286,11 +286,13 @@ class LiveSessions:
         return len(sids)
 
     def watch(self) -> None:
-        """Notice changes made by other processes (the CLI) through the audit log; runs forever."""
+        """Notice changes made by other processes (the CLI) through the audit log, until the hub closes."""
         last = self._newest_audit_id()
         checked = time.monotonic()
         while True:
             self.socketio.sleep(WATCH_SECONDS)
+            if self.hub.closed:
+                return
             try:
                 newest = self._newest_audit_id()
                 if newest != last or time.monotonic() - checked >= RECHECK_SECONDS:
