@@ -32,6 +32,9 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.HallClosed: 409,
     core_errors.CounterPaused: 409,
     core_errors.NothingToEvaluate: 409,
+    core_errors.VisitorNotStarted: 409,
+    core_errors.RecallLimitReached: 409,
+    core_errors.NotCancellable: 409,
 }
 
 _HTTP_CODES = {

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from .journey import TicketLeg
 from .model import CounterState, Ticket, TicketEvent, TicketStatus
 from .printjobs import PrintJobRecord
 
@@ -83,6 +84,22 @@ class StoreReader(Protocol):
 
     def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]: ...
 
+    def legs(self, ticket_id: str) -> list[TicketLeg]:
+        """The kept legs of a ticket's journey, first first (none before its first event after issue)."""
+
+    def current_leg(self, ticket_id: str) -> TicketLeg | None:
+        """The ticket's last kept leg, or None before it has one."""
+
+    def called_tickets(self, day: date) -> list[Ticket]:
+        """Every ticket of ``day`` called and not yet started (at most one per counter)."""
+
+    def queue_line(self, day: date, service: str, priority: int, head: int) -> list[Ticket]:
+        """The first ``head`` callable tickets of ``service`` with ``priority``, in queue order
+        (those sent to a counter left out)."""
+
+    def service_load(self, service: str, day: date) -> int:
+        """Tickets ``service`` has taken on ``day``: numbers issued plus tickets transferred into it."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
@@ -105,6 +122,9 @@ class StoreTx(StoreReader, Protocol):
         """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""
 
     def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None: ...
+
+    def save_legs(self, legs: Sequence[TicketLeg]) -> None:
+        """Write legs of a journey (insert or replace; a leg's ``queued_at`` and ``transfer`` never change)."""
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.
