@@ -82,7 +82,10 @@ _CLOSING = {
 
 
 def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
-    """The legs ``event`` changes, as they are after it: [] (nothing), [leg], or [closed, next] for a transfer."""
+    """The legs ``event`` changes, as they are after it.
+
+    [] (nothing moves), [leg], or [closed, next] for a transfer.
+    """
     kind = event.kind
     if kind is EventKind.CALLED:
         return [
@@ -121,7 +124,9 @@ def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
 def replay(ticket: Ticket, history: Sequence[TicketEvent]) -> list[TicketLeg]:
     """Every leg of ``ticket`` rebuilt from its event log alone."""
     transfers = [e for e in history if e.kind is EventKind.TRANSFERRED]
-    first_service = str(transfers[0].detail.get("from_service") or ticket.service) if transfers else ticket.service
+    first_service = (
+        str(transfers[0].detail.get("from_service") or ticket.service) if transfers else ticket.service
+    )
     issued = next((e.at for e in history if e.kind is EventKind.ISSUED), ticket.issued_at)
     legs = [TicketLeg(ticket.id, 1, ticket.business_day, first_service, issued)]
     for event in history:

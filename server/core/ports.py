@@ -97,6 +97,9 @@ class StoreReader(Protocol):
         """The first ``head`` callable tickets of ``service`` with ``priority``, in queue order
         (those sent to a counter left out)."""
 
+    def queue_end(self, day: date, service: str, priority: int) -> datetime | None:
+        """The latest queue time among the callable tickets of ``service`` with ``priority``."""
+
     def service_load(self, service: str, day: date) -> int:
         """Tickets ``service`` has taken on ``day``: numbers issued plus tickets transferred into it."""
 
@@ -124,7 +127,7 @@ class StoreTx(StoreReader, Protocol):
     def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None: ...
 
     def save_legs(self, legs: Sequence[TicketLeg]) -> None:
-        """Write legs of a journey (insert or replace; a leg's ``queued_at`` and ``transfer`` never change)."""
+        """Write legs of a journey, inserted or replaced (a leg's ``queued_at`` and ``transfer`` stay)."""
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.

@@ -457,7 +457,8 @@ class QueueCore:
             beyond = limit is not None and ticket.status is TicketStatus.CALLED and ticket.call_count > limit
             if beyond and self.hall.rules.on_recall_beyond_max == "refuse":
                 raise RecallLimitReached(
-                    f"ticket {ticket.number} was recalled {limit} times already: mark it a no-show or re-queue it"
+                    f"ticket {ticket.number} was recalled {limit} times already: "
+                    "mark it a no-show or re-queue it"
                 )
             if beyond:
                 self._apply(ticket, TicketStatus.NO_SHOW, now)
@@ -471,7 +472,9 @@ class QueueCore:
                 self._write(tx, ticket, expect, EventKind.RECALLED, counter, now, staff)
         if beyond:
             view = self._view_after(counter, state, None)
-            self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view])
+            self._publish(
+                ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view]
+            )
             return ticket
         self._announce_call(ticket, counter, recall=True, view=self._view_after(counter, state, ticket))
         return ticket
@@ -550,8 +553,11 @@ class QueueCore:
         return ticket
 
     def _check_capped(self, tx: StoreTx, service: Service, day: date) -> None:
-        """Refuse a transfer into a full service where it says so (the 81st patient of an 80-number clinic)."""
-        if service.daily_limit is None or self.hall.rules.service(service.code).transfer_into_capped != "refuse":
+        """Refuse a transfer into a full service where it says so (an 80-number clinic's 81st patient)."""
+        if (
+            service.daily_limit is None
+            or self.hall.rules.service(service.code).transfer_into_capped != "refuse"
+        ):
             return
         if tx.service_load(service.code, day) >= service.daily_limit:
             raise DailyLimitReached(
@@ -592,14 +598,18 @@ class QueueCore:
                     f"ticket {ticket.number} is being served or has ended and cannot be cancelled"
                 )
             if counter is not None and not self._within_reach(ticket, counter):
-                raise InvalidTransition(f"ticket {ticket.number} is not at or waiting for counter {counter.number}")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} is not at or waiting for counter {counter.number}"
+                )
             expect = {ticket.status}
             at_counter = ticket.counter if ticket.status in AT_COUNTER else None
             self._apply(ticket, TicketStatus.CANCELLED, now)
             if not tx.claim(ticket, expect):
                 raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
             detail = {"by": "staff" if counter is not None else "visitor"}
-            self._record(tx, ticket, TicketEvent(ticket.id, EventKind.CANCELLED, now, at_counter, staff, detail))
+            self._record(
+                tx, ticket, TicketEvent(ticket.id, EventKind.CANCELLED, now, at_counter, staff, detail)
+            )
             if state is not None and state.current_ticket_id == ticket.id:
                 state = replace(state, current_ticket_id=None)
                 tx.save_counter_state(state)
@@ -608,7 +618,9 @@ class QueueCore:
         views = []
         if state is not None:
             views = [self._view_after(self.hall.counter(state.number), state, None)]
-        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.CANCELLED.value, counters=views)
+        self._publish(
+            ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.CANCELLED.value, counters=views
+        )
         return ticket
 
     @staticmethod
@@ -644,7 +656,9 @@ class QueueCore:
             if ticket_id is None and number is None:
                 state, ticket = self._current(tx, counter.number, {TicketStatus.CALLED})
             else:
-                found = tx.get_ticket(ticket_id) if ticket_id is not None else tx.find_ticket(day, str(number))
+                found = (
+                    tx.get_ticket(ticket_id) if ticket_id is not None else tx.find_ticket(day, str(number))
+                )
                 if found is None:
                     raise UnknownTicket(f"no ticket {ticket_id or number!r}")
                 ticket = found
@@ -664,14 +678,21 @@ class QueueCore:
             ticket.call_count = 0
             if not tx.claim(ticket, expect):
                 raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
-            detail: dict[str, Any] = {"position": "end" if position is None else position, "was": expect.pop().value}
-            self._record(tx, ticket, TicketEvent(ticket.id, EventKind.REQUEUED, now, counter.number, staff, detail))
+            detail: dict[str, Any] = {
+                "position": "end" if position is None else position,
+                "was": expect.pop().value,
+            }
+            self._record(
+                tx, ticket, TicketEvent(ticket.id, EventKind.REQUEUED, now, counter.number, staff, detail)
+            )
             if state.current_ticket_id == ticket.id:
                 state = replace(state, current_ticket_id=None)
                 tx.save_counter_state(state)
             current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
         view = self._view_after(counter, state, current)
-        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.REQUEUED.value, counters=[view])
+        self._publish(
+            ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.REQUEUED.value, counters=[view]
+        )
         return ticket
 
     @staticmethod
@@ -682,11 +703,14 @@ class QueueCore:
         one issue batch share a time: then just after the ``position``-th's);
         ``None``, or a queue shorter than ``position``: now, the end.
         """
-        if position is None:
-            return now
-        line = tx.queue_line(ticket.business_day, ticket.service, ticket.priority, position + 1)
-        if len(line) <= position:
-            return now
+        line = (
+            []
+            if position is None
+            else tx.queue_line(ticket.business_day, ticket.service, ticket.priority, position + 1)
+        )
+        if position is None or len(line) <= position:
+            last = tx.queue_end(ticket.business_day, ticket.service, ticket.priority)
+            return now if last is None or last < now else last + TICK
         if position == 0:
             return line[0].queue_at - TICK
         before, after = line[position - 1].queue_at, line[position].queue_at
@@ -716,7 +740,11 @@ class QueueCore:
             with self.store.transaction() as tx:
                 state = tx.counter_state(counter.number)  # locked first: a recall meanwhile is seen
                 ticket = tx.get_ticket(candidate.id)
-                if ticket is None or ticket.status is not TicketStatus.CALLED or not self._overdue(ticket, now):
+                if (
+                    ticket is None
+                    or ticket.status is not TicketStatus.CALLED
+                    or not self._overdue(ticket, now)
+                ):
                     continue
                 self._apply(ticket, TicketStatus.NO_SHOW, now)
                 self._write(
@@ -726,7 +754,9 @@ class QueueCore:
                     state = replace(state, current_ticket_id=None)
                     tx.save_counter_state(state)
             view = self._view_after(counter, state, None)
-            self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view])
+            self._publish(
+                ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view]
+            )
             expired.append(ticket)
         return expired
 
@@ -902,7 +932,8 @@ class QueueCore:
         if ticket.status is TicketStatus.CALLED:
             if self.hall.rules.on_call_next_while_called == "refuse":
                 raise VisitorNotStarted(
-                    f"ticket {ticket.number} was called but not started: start it, mark it a no-show or re-queue it"
+                    f"ticket {ticket.number} was called but not started: "
+                    "start it, mark it a no-show or re-queue it"
                 )
             self._apply(ticket, TicketStatus.NO_SHOW, now)
             self._write(tx, ticket, AT_COUNTER, EventKind.NO_SHOW, counter, now, staff, {"by": "call_next"})

@@ -61,7 +61,7 @@ class CallRules:
         )
 
     def call_templates(self, service: str, counter_kind: str) -> dict[str, str]:
-        """The call's words per language: the service's own, else the counter kind's; {}: the voice's default."""
+        """The call's words per language: the service's, else the counter kind's; {}: the voice's own."""
         return {
             **self.templates.get(counter_kind, {}),
             **self.services.get(service, ServiceRules()).templates,

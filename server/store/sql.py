@@ -342,7 +342,9 @@ class SqlTx:
     def save_legs(self, legs: Sequence[TicketLeg]) -> None:
         for leg in legs:
             row = _leg_row(leg)
-            changing = {k: v for k, v in row.items() if k not in ("ticket_id", "leg", "queued_at", "transfer")}
+            changing = {
+                k: v for k, v in row.items() if k not in ("ticket_id", "leg", "queued_at", "transfer")
+            }
             self.conn.execute(
                 upsert(self.dialect, ticket_legs, row, [ticket_legs.c.ticket_id, ticket_legs.c.leg], changing)
             )
@@ -368,9 +370,21 @@ class SqlTx:
         )
         return [_ticket(r) for r in self.conn.execute(query).mappings()]
 
+    def queue_end(self, day: date, service: str, priority: int) -> datetime | None:
+        query = select(func.max(tickets.c.queue_at)).where(
+            tickets.c.business_day == day,
+            _STANDING,
+            tickets.c.service == service,
+            tickets.c.priority == priority,
+        )
+        latest: datetime | None = self.conn.scalar(query)  # max() keeps the column's type: aware UTC
+        return latest
+
     def service_load(self, service: str, day: date) -> int:
         issued = self.conn.scalar(
-            select(sequences.c.last_seq).where(sequences.c.service == service, sequences.c.business_day == day)
+            select(sequences.c.last_seq).where(
+                sequences.c.service == service, sequences.c.business_day == day
+            )
         )
         transferred_in = self.conn.scalar(
             select(func.count()).where(
