@@ -26,6 +26,7 @@ TABLES = {
     "tickets",
     "queue_counts",
     "ticket_events",
+    "ticket_legs",
     "ticket_sequences",
     "counter_states",
     "users",
