@@ -9,6 +9,7 @@ hand: the no-show timer is checked at chosen moments, never by sleeping.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -414,3 +415,53 @@ def test_staff_cancel_at_their_counter_only(database_url: str) -> None:
     assert core.cancel(queued.id, counter_number=2, staff="clerk2").status is TicketStatus.CANCELLED
     assert bench.get(queued.id).history[-1].detail == {"by": "staff"}
     assert bench.lobby_waiting("REG") == 0
+
+
+# -- the site file -------------------------------------------------------------------
+
+
+def test_the_hospital_sample_says_qu_yao_at_the_pharmacy_and_jiu_zhen_in_a_room() -> None:
+    from server.config import load_config
+    from tests.support import ROOT
+
+    hall = load_config(ROOT / "config" / "samples" / "hospital_outpatient.toml").hall()
+    pharmacy = hall.rules.call_templates("PHARM", hall.counters[21].kind)
+    room = hall.rules.call_templates("MED", hall.counters[201].kind)
+    assert pharmacy["zh"] == "请{number}号到{counter}取药" and "就诊" not in pharmacy["zh"]
+    assert room["zh"] == "请{number}号到{counter}就诊"
+    assert hall.rules.service("MED").transfer_into_capped == "refuse"
+    assert hall.rules.service("PHARM").no_show_after_seconds == 300
+    assert hall.rules.service("REG").no_show_after_seconds == 120
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ('[calls]\nrequeue_position = "middle"\n', "calls.requeue_position"),
+        ('[calls.templates.room]\nzh = "请{name}到{counter}"\n', "unknown placeholder {name}"),
+        ('[calls]\non_call_next_while_called = "done"\n', "calls.on_call_next_while_called"),
+    ],
+)
+def test_a_wrong_calls_key_is_named_in_one_line(tmp_path: Path, extra: str, expected: str) -> None:
+    from server.config import ConfigError, load_config
+    from tests.support import write_site
+
+    path = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}")
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    with pytest.raises(ConfigError) as wrong:
+        load_config(path)
+    message = str(wrong.value)
+    assert "\n" not in message and str(path) in message and expected in message, message
+
+
+def test_a_counter_kind_needs_its_templates(tmp_path: Path) -> None:
+    from server.config import ConfigError, load_config
+    from tests.support import write_site
+
+    path = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}")
+    text = path.read_text(encoding="utf-8").replace(
+        'name_en = "Counter 1"\n', 'name_en = "Counter 1"\nkind = "room"\n', 1
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"counters\[0\]\.kind: no \[calls\.templates\.room\]"):
+        load_config(path)
