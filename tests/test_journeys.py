@@ -465,3 +465,48 @@ def test_a_counter_kind_needs_its_templates(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"counters\[0\]\.kind: no \[calls\.templates\.room\]"):
         load_config(path)
+
+
+# -- phrasing per service and counter kind -------------------------------------------
+
+
+def test_a_call_says_the_words_of_its_service_and_counter_kind(database_url: str) -> None:
+    from drivers.voice.phrasing import Announcement, phrases
+    from server.devices.listeners import TicketCalled, typed
+
+    rules = CallRules(
+        templates={
+            "room": {"zh": "请{number}号到{counter}就诊", "en": "Number {number}, please go to {counter}"},
+            "pharmacy": {
+                "zh": "请{number}号到{counter}取药",
+                "en": "Number {number}, please collect at {counter}",
+            },
+        },
+        services={"CASH": ServiceRules(templates={"zh": "请{number}号到{counter}缴费"})},
+    )
+    bench = make_bench(database_url, rules)
+    for service in ("PHARM", "MED", "CASH", "REG"):
+        bench.issue(service)
+    said = {}
+    for counter in (21, 201, 11, 1):
+        bench.core.call_next(counter)
+        called = typed(bench.events[-1])
+        assert isinstance(called, TicketCalled)
+        announcement = Announcement(
+            called.ticket_id,
+            called.number,
+            called.counter_name_zh,
+            called.counter_name_en,
+            templates=dict(called.templates) or None,
+        )
+        site = {"zh": "请{number}号到{counter}", "en": "Number {number}, please go to {counter}"}
+        said[counter] = dict(phrases(announcement, site, {"zh": "请{number}号再次到{counter}"}))
+    assert said[21]["zh"] == "请H 零 零 零 一号到1号取药窗口取药"
+    assert said[21]["en"] == "Number H zero zero zero one, please collect at Pharmacy 1"
+    assert said[201]["zh"] == "请B 零 零 一号到内科1诊室就诊"
+    assert said[11]["zh"] == "请G 零 零 零 一号到1号收费窗口缴费"  # the service's own, over the kind's
+    assert (
+        said[11]["en"] == "Number G zero zero zero one, please go to Cashier 1"
+    )  # no en of its own: the site's
+    assert said[1]["zh"] == "请A 零 零 零 一号到1号挂号窗口"  # a window with no phrasing: the voice's own
+    assert "templates" not in bench.events[-1].payload

@@ -988,6 +988,7 @@ class QueueCore:
                 "recall": recall,
             },
             **_finished(finished),
+            **_templates(self.hall.rules.call_templates(ticket.service, counter.kind)),
         )
 
     def _view_after(self, counter: Counter, state: CounterState, current: Ticket | None) -> dict[str, Any]:
@@ -1009,6 +1010,11 @@ class QueueCore:
 
     def _publish(self, name: str, **payload: Any) -> None:
         self.bus.publish(HallEvent(name, payload))
+
+
+def _templates(templates: dict[str, str]) -> dict[str, Any]:
+    """``templates={lang: words}`` for a call whose service or counter kind has its own phrasing."""
+    return {"templates": templates} if templates else {}
 
 
 def _finished(ticket: Ticket | None) -> dict[str, Any]:
