@@ -367,7 +367,8 @@ class SiteConfig(_Strict):
         for i, counter in enumerate(self.counters):
             if counter.kind not in kinds:
                 raise ValueError(
-                    f"counters[{i}].kind: no [calls.templates.{counter.kind}]; expected one of {sorted(kinds)}"
+                    f"counters[{i}].kind: no [calls.templates.{counter.kind}]; "
+                    f"expected one of {sorted(kinds)}"
                 )
         numbers = {c.number for c in self.counters}
         for i, device in enumerate(self.devices):

@@ -9,8 +9,8 @@ hand: the no-show timer is checked at chosen moments, never by sleeping.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
