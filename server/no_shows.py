@@ -40,4 +40,4 @@ class NoShowWatch:
                 log.exception("checking called tickets for no-shows failed")
                 continue
             for ticket in expired:
-                log.info("ticket %s became a no-show at counter %s (no answer)", ticket.number, ticket.counter)
+                log.info("ticket %s: no answer at counter %s, a no-show", ticket.number, ticket.counter)
