@@ -35,6 +35,19 @@
       "act.start": "开始办理",
       "act.finish": "办结",
       "act.no_show": "过号",
+      "act.requeue": "过号重排",
+      "act.cancel": "取消号票",
+      "cancel.confirm": "确定取消 {number} 吗？取消后不会再叫此号。",
+      "requeue.label": "迟到顾客号码",
+      "done.requeued": "{number} 已重新排队。",
+      "done.cancelled": "{number} 已取消。",
+      "journey.leg": "第{leg}站 {service} · {counter} · {staff} · {outcome}",
+      "journey.owner": "首问负责：{owner}",
+      "outcome.open": "进行中",
+      "outcome.done": "已办结",
+      "outcome.no_show": "过号",
+      "outcome.transferred": "已转出",
+      "outcome.cancelled": "已取消",
       "act.transfer": "转移",
       "act.pause": "暂停",
       "act.resume": "恢复",
@@ -116,6 +129,19 @@
       "act.start": "Start",
       "act.finish": "Finish",
       "act.no_show": "No-show",
+      "act.requeue": "Re-queue",
+      "act.cancel": "Cancel ticket",
+      "cancel.confirm": "Cancel {number}? It will not be called again.",
+      "requeue.label": "Late visitor's number",
+      "done.requeued": "{number} is back in the queue.",
+      "done.cancelled": "{number} cancelled.",
+      "journey.leg": "Leg {leg}: {service} · {counter} · {staff} · {outcome}",
+      "journey.owner": "Owner: {owner}",
+      "outcome.open": "in progress",
+      "outcome.done": "done",
+      "outcome.no_show": "no-show",
+      "outcome.transferred": "transferred",
+      "outcome.cancelled": "cancelled",
       "act.transfer": "Transfer",
       "act.pause": "Pause",
       "act.resume": "Resume",
@@ -311,8 +337,52 @@
       act(paused ? "resume" : "pause", undefined, paused ? "done.resumed" : "done.paused");
     },
     "btn-refresh": function () { setMessage(null); refresh(); },
-    "btn-reprint": reprint
+    "btn-reprint": reprint,
+    "btn-requeue": function () { act("requeue", undefined, "done.requeued"); },
+    "btn-cancel": function () {
+      var cur = view && view.current;
+      if (!cur || !window.confirm(Q.t("cancel.confirm", { number: cur.number }))) return;
+      act("cancel", undefined, "done.cancelled");
+    }
   };
+
+  $("#requeue-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var number = $("#requeue-number").value.trim().toUpperCase();
+    if (!number) return;
+    act("requeue", { number: number }, "done.requeued").then(function (r) {
+      if (r.ok) $("#requeue-number").value = "";
+    });
+  });
+
+  /*
+   * The current ticket's journey (GET /tickets/{id}/legs, staff only): each
+   * station so far, who served it and how it ended, and its owner (首问负责).
+   * Asked again only when the current ticket or its state changes.
+   */
+  var journeyFor = null;
+  function drawJourney() {
+    var cur = view && view.current;
+    var key = cur ? cur.id + ":" + cur.status + ":" + cur.call_count : null;
+    if (key === journeyFor) return;
+    journeyFor = key;
+    if (!cur) { Q.show("#current-journey", false); return; }
+    Q.api("GET", "/tickets/" + encodeURIComponent(cur.id) + "/legs").then(function (j) {
+      if (journeyFor !== key) return;
+      var rows = j.legs.map(function (leg) {
+        return Q.html`<li data-leg="${leg.leg}" data-outcome="${leg.outcome || "open"}">${Q.t("journey.leg", {
+          leg: leg.leg,
+          service: serviceName(leg.service),
+          counter: leg.counter == null ? "—" : Q.t("counter.default_name", { n: leg.counter }),
+          staff: leg.staff || "—",
+          outcome: Q.t("outcome." + (leg.outcome || "open"))
+        })}</li>`;
+      });
+      if (j.owner) rows.push(Q.html`<li class="owner">${Q.t("journey.owner", { owner: j.owner })}</li>`);
+      Q.setHtml($("#current-journey"), Q.html`${rows}`);
+      Q.show("#current-journey", true);
+    }, function () { Q.show("#current-journey", false); });
+  }
 
   /**
    * POST /tickets/{id}/reprint for the current ticket (a visitor lost or
@@ -499,6 +569,7 @@
       }
     }
     $("#current-meta").textContent = meta.join(" · ");
+    drawJourney();
   }
 
   /** Mirror of the hub's rules (server/core/queue.py); the hub still has the last word. */
@@ -515,6 +586,9 @@
     enable("#btn-pause", !!view);
     enable("#btn-refresh", true);
     enable("#btn-reprint", !!(view && view.current));
+    enable("#btn-requeue", st === "called");
+    enable("#btn-cancel", atCounter);
+    enable("#requeue-go", !!view);
     var label = $("#btn-pause-label");
     label.setAttribute("data-i18n", view && view.status === "paused" ? "act.resume" : "act.pause");
     label.textContent = Q.t(label.getAttribute("data-i18n"));

@@ -79,6 +79,7 @@
     draw();
   });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
+  setUpCancel();
 
   if (!ticketId) {
     unknown();
@@ -214,11 +215,44 @@
       var n = ticket.waiting_ahead || 0;
       $("#ticket-ahead").textContent = n > 0 ? Q.t("ahead", { n: n }) : Q.t("ahead_none");
     }
+    var cancellable = waiting || called;
+    Q.show("#cancel", cancellable);
+    if (!cancellable) confirming(false);
     $("#ticket-issued").textContent = Q.formatTime(ticket.issued_at);
     $("#ticket-updated").textContent = Q.formatTime(updatedAt, true);
     document.title = (ticket.number || "") + " · " + (called ? Q.t("go", { counter: counterName(ticket.counter) }) : Q.t("title"));
 
     buzz();
+  }
+
+  /*
+   * Cancel (取消排队): one big button, then a confirm step, so a thumb brushing
+   * the screen never gives a place away. The ticket id this page holds is the
+   * only key the hub asks for. Shown while the ticket waits or is called.
+   */
+  function setUpCancel() {
+    $("#cancel-ask").addEventListener("click", function () { confirming(true); });
+    $("#cancel-no").addEventListener("click", function () { confirming(false); });
+    $("#cancel-yes").addEventListener("click", function () {
+      var yes = $("#cancel-yes");
+      yes.disabled = true;
+      Q.api("POST", "/tickets/" + encodeURIComponent(ticketId) + "/cancel", {}).then(function (t) {
+        confirming(false);
+        merge(t);
+        schedule();
+      }, function (err) {
+        confirming(false);
+        $("#banner").className = "banner error";
+        $("#banner").textContent = Q.errorText(err);
+        Q.show("#banner", true);
+        load();
+      }).then(function () { yes.disabled = false; });
+    });
+  }
+
+  function confirming(on) {
+    Q.show("#cancel-ask", !on);
+    Q.show("#cancel-confirm", on);
   }
 
   function statusText(t) {

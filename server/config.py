@@ -42,6 +42,7 @@ from .core.calendar import HallCalendar
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
 from .core.queue import Hall
+from .core.rules import CallRules, ServiceRules
 from .paths import var_dir
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -169,6 +170,17 @@ class AppointmentCapacity(_Strict):
     pm: Annotated[int, Field(ge=0, le=10_000)] = 0
 
 
+#: What a call says, per language: "请{number}号到{counter}取药" (drivers/voice/phrasing.py).
+CallTemplates = dict[Literal["zh", "en"], Annotated[str, Field(min_length=1, max_length=120)]]
+
+
+def _check_templates(templates: dict[str, str], where: str) -> None:
+    from drivers.voice.phrasing import check_template
+
+    for lang, template in templates.items():
+        check_template(template, f"{where}.{lang}")
+
+
 class ServiceSection(_Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
@@ -180,6 +192,18 @@ class ServiceSection(_Strict):
     appointment_capacity: AppointmentCapacity | None = None
     #: Length of one appointment slot in minutes (default ``[appointments] slot_minutes``).
     appointment_slot_minutes: Annotated[int, Field(ge=5, le=480)] | None = None
+    #: Overrides of the ``[calls]`` defaults for this service (absent: the hall's).
+    no_show_after_seconds: Annotated[int, Field(ge=5, le=86_400)] | None = None
+    max_recalls: Annotated[int, Field(ge=0, le=20)] | None = None
+    transfer_into_capped: Literal["allow", "refuse"] | None = None
+    #: This service's own call phrasing, over its counter's kind (``[calls.templates]``).
+    call_templates: CallTemplates = {}
+
+    @field_validator("call_templates")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_templates(value, "call_templates")
+        return value
 
     @field_validator("daily_limit")
     @classmethod
@@ -264,6 +288,33 @@ class CounterSection(_Strict):
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
     name_en: Annotated[str, Field(min_length=1, max_length=60)]
     services: Annotated[list[str], Field(min_length=1)]
+    #: What kind of place: picks the call's phrasing in ``[calls.templates]`` ("window", "room", …).
+    kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = "window"
+
+
+class CallsSection(_Strict):
+    """``[calls]``: no-shows, recalls, re-queue, transfers into full services, and what a call says."""
+
+    #: Call-next while the counter's visitor was called but never started: "no_show" or "refuse" (409).
+    on_call_next_while_called: Literal["no_show", "refuse"] = "no_show"
+    #: A recall beyond ``max_recalls``: "refuse" (409 recall_limit) or "no_show".
+    on_recall_beyond_max: Literal["refuse", "no_show"] = "refuse"
+    #: 过号重排: a re-queued visitor stands after this many waiting tickets, or "end".
+    requeue_position: Annotated[int, Field(ge=0, le=999)] | Literal["end"] = 3
+    #: A called visitor not started this long after the last call (once ``max_recalls`` recalls
+    #: were made) becomes a no-show by itself. Absent: never by time.
+    no_show_after_seconds: Annotated[int, Field(ge=5, le=86_400)] | None = None
+    max_recalls: Annotated[int, Field(ge=0, le=20)] | None = None
+    transfer_into_capped: Literal["allow", "refuse"] = "allow"
+    #: Call phrasing per counter kind: ``[calls.templates.room] zh = "请{number}号到{counter}就诊"``.
+    templates: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], CallTemplates] = {}
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for kind, templates in value.items():
+            _check_templates(templates, f"templates.{kind}")
+        return value
 
 
 #: Devices that belong to one counter and must say which.
@@ -377,6 +428,7 @@ class SiteConfig(_Strict):
     devices: list[DeviceSection] = []
     serial: SerialSection = SerialSection()
     appointments: AppointmentsSection = AppointmentsSection()
+    calls: CallsSection = CallsSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
@@ -397,6 +449,13 @@ class SiteConfig(_Strict):
                     raise ValueError(
                         f"counters[{i}].services: unknown service {code!r}; expected one of {sorted(codes)}"
                     )
+        kinds = {"window", *self.calls.templates}
+        for i, counter in enumerate(self.counters):
+            if counter.kind not in kinds:
+                raise ValueError(
+                    f"counters[{i}].kind: no [calls.templates.{counter.kind}]; "
+                    f"expected one of {sorted(kinds)}"
+                )
         numbers = {c.number for c in self.counters}
         for i, device in enumerate(self.devices):
             if device.counter is not None and device.counter not in numbers:
@@ -499,7 +558,8 @@ class SiteConfig(_Strict):
                 for s in self.services
             },
             counters={
-                c.number: Counter(c.number, c.name_zh, c.name_en, tuple(c.services)) for c in self.counters
+                c.number: Counter(c.number, c.name_zh, c.name_en, tuple(c.services), c.kind)
+                for c in self.counters
             },
             calendar=HallCalendar(
                 timezone=self.site.timezone,
@@ -512,7 +572,34 @@ class SiteConfig(_Strict):
                 for p in self.priority
             },
             priority_cap=self.calling.priority_cap,
+            rules=self.call_rules(),
         )
+
+    def call_rules(self) -> CallRules:
+        """``[calls]`` and the services' own keys, as the core's rules."""
+        calls = self.calls
+        return CallRules(
+            on_call_next_while_called=calls.on_call_next_while_called,
+            on_recall_beyond_max=calls.on_recall_beyond_max,
+            requeue_position=None if calls.requeue_position == "end" else calls.requeue_position,
+            no_show_after_seconds=calls.no_show_after_seconds,
+            max_recalls=calls.max_recalls,
+            transfer_into_capped=calls.transfer_into_capped,
+            templates={kind: _by_language(t) for kind, t in calls.templates.items()},
+            services={
+                s.code: ServiceRules(
+                    no_show_after_seconds=s.no_show_after_seconds,
+                    max_recalls=s.max_recalls,
+                    transfer_into_capped=s.transfer_into_capped,
+                    templates=_by_language(s.call_templates),
+                )
+                for s in self.services
+            },
+        )
+
+
+def _by_language(templates: CallTemplates) -> dict[str, str]:
+    return {str(lang): text for lang, text in templates.items()}
 
 
 def _check_voice(config: SiteConfig) -> None:

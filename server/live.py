@@ -158,8 +158,12 @@ def visitor_messages(batch: list[HallEvent]) -> list[tuple[str, dict[str, Any], 
             out.append((event.name, mine, ticket_room(ticket["id"])))
         finished = payload.get("finished")
         if finished:
-            # Call-next ended this visitor's service: their phone hears it as a finish of its own.
-            news = {"ticket": finished, "event": "finished"}
+            # Call-next ended this visitor's service (or made them a no-show): their phone hears it
+            # as an event of its own.
+            news = {
+                "ticket": finished,
+                "event": "no_show" if finished.get("status") == "no_show" else "finished",
+            }
             out.append((ev.TICKET_CHANGED, news, ticket_room(finished["id"])))
     return out
 
@@ -185,15 +189,21 @@ def hall_messages(batch: list[HallEvent]) -> list[HallMessage]:
 
 
 def touched_services(event: HallEvent) -> set[str]:
-    """The services whose queue an action changed: a ticket issued, called, or transferred into one."""
+    """The services whose queue an action changed: a ticket issued, called, transferred into one,
+    cancelled or re-queued (过号重排)."""
     service = (event.payload.get("ticket") or {}).get("service")
     if not service:
         return set()
-    # A transfer adds the ticket to a queue; a priority change may reorder its next numbers.
-    moved = event.name == ev.TICKET_CHANGED and event.payload.get("event") in ("transferred", "priority")
-    if event.name in (ev.TICKET_ISSUED, ev.TICKET_CALLED) or moved:
+    queue_moved = event.name == ev.TICKET_CHANGED and event.payload.get("event") in QUEUE_CHANGES
+    if event.name in (ev.TICKET_ISSUED, ev.TICKET_CALLED) or queue_moved:
         return {service}
     return set()
+
+
+#: ``ticket_changed`` events that change a service's waiting count or next numbers.
+#: A transfer adds the ticket to a queue, a cancel or re-queue moves it, a priority change may
+#: reorder a queue's next numbers.
+QUEUE_CHANGES = frozenset({"transferred", "cancelled", "requeued", "priority"})
 
 
 class Connections:

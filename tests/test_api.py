@@ -256,10 +256,11 @@ def test_counter_actions_end_to_end(hub: HubProcess, site: Any) -> None:
 
     # Call next finishes the current ticket first, even when it then finds nobody waiting.
     assert ok(post(hub, "/counters/1/call-next", clerk1))["ticket"]["id"] == a4["id"]
+    ok(post(hub, "/counters/1/start", clerk1))  # called but never started would be a no-show
     refused(post(hub, "/counters/1/call-next", clerk1), 404, "nobody_waiting")
     a4_now = ok(get(hub, f"/tickets/{a4['id']}"))
     assert a4_now["status"] == "done" and a4_now["finished_at"]
-    assert [e["kind"] for e in a4_now["history"]] == ["issued", "called", "finished"]
+    assert [e["kind"] for e in a4_now["history"]] == ["issued", "called", "started", "finished"]
     assert ok(get(hub, "/counters/1", clerk1))["counter"]["current"] is None
 
     # The QR code is an SVG.

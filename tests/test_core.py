@@ -296,6 +296,7 @@ def test_call_next_finishes_the_current_ticket_first(bench: Bench) -> None:
     second = bench.issue("PAY")
     bench.tick()
     bench.core.call_next(1, staff="clerk1")
+    bench.core.start(1, staff="clerk1")  # a visitor called but never started is a no-show (test_journeys)
     bench.events.clear()
 
     finished_at = bench.tick()
@@ -327,12 +328,13 @@ def test_call_next_finishes_the_current_ticket_first(bench: Bench) -> None:
     }
 
     # With nobody left, the current ticket is still finished, and the counter is free.
+    bench.core.start(1)
     bench.events.clear()
     bench.tick()
     with pytest.raises(NobodyWaiting):
         bench.core.call_next(1)
     assert bench.get(second.id).status is TicketStatus.DONE
-    assert bench.kinds(second.id) == ["issued", "called", "finished"]
+    assert bench.kinds(second.id) == ["issued", "called", "started", "finished"]
     assert bench.core.counter_view(1)["current"] is None
     assert bench.names() == [ev.COUNTER_CHANGED]
     freed = bench.events[0].payload
@@ -477,9 +479,14 @@ def test_transfer_to_a_service_keeps_the_number_and_the_place_in_time(bench: Ben
         ("started", 1),
         ("transferred", 1),
         ("called", 2),
-        ("finished", 2),
+        ("no_show", 2),  # counter 2 called the next without starting it
     ]
-    assert history[3].detail == {"from_counter": 1, "to_service": "ASK", "to_counter": None}
+    assert history[3].detail == {
+        "from_counter": 1,
+        "from_service": "PAY",
+        "to_service": "ASK",
+        "to_counter": None,
+    }
 
 
 def test_transfer_to_a_counter_means_only_that_counter_calls_it(bench: Bench) -> None:
@@ -492,7 +499,12 @@ def test_transfer_to_a_counter_means_only_that_counter_calls_it(bench: Bench) ->
 
     stored = bench.get(sent.id)
     assert (stored.status, stored.service, stored.target_counter) == (TicketStatus.TRANSFERRED, "PAY", 3)
-    assert stored.history[-1].detail == {"from_counter": 1, "to_service": "PAY", "to_counter": 3}
+    assert stored.history[-1].detail == {
+        "from_counter": 1,
+        "from_service": "PAY",
+        "to_service": "PAY",
+        "to_counter": 3,
+    }
     assert [t["number"] for t in bench.core.waiting_list(1)] == ["A002", "A003"]
     assert [t["number"] for t in bench.core.waiting_list(3)] == ["A001", "A002", "A003"]  # sent here first
     # Counter 1 serves PAY too, yet never calls the ticket sent to counter 3.
@@ -535,7 +547,7 @@ def test_call_ticket_calls_out_of_order(bench: Bench) -> None:
     assert bench.names()[-1] == ev.TICKET_CALLED
     bench.tick()
     assert bench.core.call_next(1).id == first.id
-    assert bench.kinds(third.id) == ["issued", "called", "finished"]
+    assert bench.kinds(third.id) == ["issued", "called", "no_show"]  # called, never started
 
     with pytest.raises(InvalidTransition):
         bench.core.call_ticket(2, first.id)  # not waiting any more
@@ -661,7 +673,8 @@ def test_the_full_history_of_a_ticket_is_kept_in_order(bench: Bench) -> None:
     assert all(e.ticket_id == ticket.id for e in history)
     assert "staff" not in history[1].public()  # staff names stay off the public history
     final = bench.get(ticket.id)
-    assert (final.status, final.call_count, final.number) == (TicketStatus.DONE, 3, "A001")
+    # call_count is the current leg's: one call at counter 2 (the two at counter 1 are leg 1's).
+    assert (final.status, final.call_count, final.number) == (TicketStatus.DONE, 1, "A001")
 
 
 # -- policy ----------------------------------------------------------------------

@@ -157,9 +157,11 @@ def test_call_next_is_one_event_carrying_the_finished_ticket(hub: HubProcess, si
     clerk = login(hub.url, "clerk1", 1)
     first, second = issue(hub, site.creds.kiosk, "PAY"), issue(hub, site.creds.kiosk, "PAY")
     act(hub, clerk, 1, "call-next")
+    act(hub, clerk, 1, "start")  # served, so call-next finishes it (a visitor never started: a no-show)
     with (
         listening(hub, {"token": site.creds.display}) as screen,
         listening(hub, {"ticket": first["id"]}) as phone,
+        listening(hub, {"ticket": second["id"]}) as second_phone,
     ):
         version = screen.wait_for("snapshot")["v"]
         act(hub, clerk, 1, "call-next")
@@ -177,9 +179,15 @@ def test_call_next_is_one_event_carrying_the_finished_ticket(hub: HubProcess, si
         assert nobody.json()["code"] == "nobody_waiting"
         freed = screen.wait_for("counter_changed", newer(version))
         assert freed["v"] == version + 2 and freed["finished"]["id"] == second["id"]
+        # The second was called and never started: a no-show, and its phone hears it so.
+        assert freed["finished"]["status"] == "no_show"
+        news = second_phone.wait_for("ticket_changed", lambda data: data["event"] != "started")
+        assert news == {"ticket": freed["finished"], "event": "no_show"}
         assert freed["counters"][0]["current"] is None
         screen.drain()
-        assert screen.names().count("ticket_changed") == 0, screen.names()
+        # None after the snapshot (the clerk's "start" may arrive late, but the snapshot had it).
+        changed = [d for name, d in screen.seen if name == "ticket_changed" and d["v"] > version]
+        assert changed == [], screen.names()
 
 
 def newer(version: int) -> Any:

@@ -27,6 +27,7 @@ TABLES = {
     "queue_counts",
     "priority_ledger",
     "ticket_events",
+    "ticket_legs",
     "ticket_sequences",
     "counter_states",
     "users",

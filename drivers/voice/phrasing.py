@@ -51,8 +51,15 @@ class Announcement:
     recall: bool = False
     languages: tuple[str, ...] | None = None
     repeat: int | None = None
+    #: This call's own words per language (the service's or the counter kind's phrasing,
+    #: e.g. "请{number}号到{counter}取药"), over the site's ``templates``; None: the site's.
+    templates: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
+        if self.templates is not None:
+            object.__setattr__(self, "templates", dict(self.templates))
+            for lang, template in self.templates.items():
+                check_template(template, f"Announcement.templates.{lang}")
         if self.languages is not None:
             object.__setattr__(self, "languages", tuple(self.languages))
             check_languages(self.languages)
@@ -184,13 +191,15 @@ def build_phrases(
     languages: Iterable[str] | None = None,
 ) -> list[Phrase]:
     """One phrase per language, in the announcement's (else the given, else zh, en) order."""
-    templates = {**DEFAULT_TEMPLATES, **(templates or {})}
+    templates = {**DEFAULT_TEMPLATES, **(templates or {}), **(announcement.templates or {})}
+    own = announcement.templates or {}
     langs = tuple(announcement.languages or languages or LANGUAGES)
     check_languages(langs)
     out = []
     for lang in langs:
         template = templates[lang]
-        if announcement.recall and recall_templates and recall_templates.get(lang):
+        # The site's recall words stand for its own templates; a call's own phrasing is said on recall too.
+        if announcement.recall and recall_templates and recall_templates.get(lang) and lang not in own:
             template = recall_templates[lang]
         out.append(build_phrase(announcement, template, lang))
     return out

@@ -39,6 +39,9 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     appointment_errors.UnknownAppointment: 404,
     appointment_errors.BadBooking: 409,
     appointment_errors.ImportRefused: 400,
+    core_errors.VisitorNotStarted: 409,
+    core_errors.RecallLimitReached: 409,
+    core_errors.NotCancellable: 409,
 }
 
 _HTTP_CODES = {

@@ -75,6 +75,25 @@ class CallBody(_Body):
     ticket_id: Annotated[str, Field(min_length=1, max_length=32)]
 
 
+class CancelBody(_Body):
+    """At a counter: the ticket to cancel; absent, the counter's current ticket."""
+
+    ticket_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+
+
+class RequeueBody(_Body):
+    """At a counter: the late visitor's ticket by id or printed number; absent, the current ticket."""
+
+    ticket_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    number: Annotated[str, Field(pattern=r"^[A-Z]{1,2}[0-9]{2,4}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RequeueBody:
+        if self.ticket_id is not None and self.number is not None:
+            raise ValueError("give 'ticket_id' or 'number', not both")
+        return self
+
+
 class EvaluationBody(_Body):
     rating: Literal["very_satisfied", "satisfied", "dissatisfied"]
 
@@ -572,6 +591,40 @@ def change_priority(ticket_id: str) -> Response:
     )
 
 
+@api.post("/tickets/<ticket_id>/cancel")
+def cancel_ticket(ticket_id: str) -> Response:
+    """The visitor gives up their place from the phone: knowing the ticket's id is the right to.
+
+    The id (72 random bits) is what the phone's status page already holds; it
+    shows and now cancels that ticket only. Refusals are bilingual (a visitor
+    reads them): 409 ``not_cancellable`` once served or ended.
+    """
+    if len(ticket_id) > 32:
+        raise ApiError(404, "没有这张号票 / no such ticket", "unknown_ticket")
+    parse(_Body)  # no body, or an empty object
+    ticket = hub().core.cancel(ticket_id)
+    return jsonify(ticket_json(ticket, 0))
+
+
+@api.get("/tickets/<ticket_id>/legs")
+@requires("staff", "admin")
+def ticket_legs(ticket_id: str) -> Response:
+    """The ticket's journey so far: each station's service, counter, staff, times, calls and outcome.
+
+    Staff and admins only: legs and the owner (首问负责) name staff, which no public screen shows.
+    """
+    ticket, legs = hub().core.journey(ticket_id)
+    return jsonify(
+        ticket_id=ticket.id,
+        number=ticket.number,
+        status=ticket.status.value,
+        priority=ticket.priority,
+        owner=ticket.owner,
+        leg=ticket.leg,
+        legs=[leg.staff_view() for leg in legs],
+    )
+
+
 @api.get("/tickets/<ticket_id>/qr.svg")
 def ticket_qr(ticket_id: str) -> Response:
     hub().core.ticket(ticket_id)  # 404 for an unknown ticket
@@ -655,6 +708,29 @@ def transfer(counter: int) -> Response:
     staff = _counter_action(counter)
     body = parse(TransferBody)
     return _acted(counter, hub().core.transfer(counter, body.service, body.counter, staff))
+
+
+@api.post("/counters/<counter:counter>/cancel")
+def cancel_at_counter(counter: int) -> Response:
+    """Staff cancel the counter's current ticket, or a ticket waiting for this counter."""
+    staff = _counter_action(counter)
+    body = parse(CancelBody)
+    core = hub().core
+    ticket_id = body.ticket_id
+    if ticket_id is None:
+        current = core.counter_view(counter)["current"]
+        if current is None:
+            raise ApiError(409, f"counter {counter} has no current ticket", "invalid_transition")
+        ticket_id = current["id"]
+    return _acted(counter, core.cancel(ticket_id, counter_number=counter, staff=staff))
+
+
+@api.post("/counters/<counter:counter>/requeue")
+def requeue(counter: int) -> Response:
+    """过号重排: put a late visitor back in the queue ([calls] requeue_position), keeping the number."""
+    staff = _counter_action(counter)
+    body = parse(RequeueBody)
+    return _acted(counter, hub().core.requeue(counter, body.ticket_id, body.number, staff))
 
 
 @api.post("/counters/<counter:counter>/evaluation")

@@ -67,3 +67,24 @@ class PriorityNotAllowed(QueueError):
     """The caller may not give this priority category (a kiosk asking for a staff-only one)."""
 
     code = "priority_not_allowed"
+
+
+class VisitorNotStarted(QueueError):
+    """Call-next while the called visitor has not been started, where the site refuses it.
+
+    The clerk decides: start, no-show or re-queue (``[calls] on_call_next_while_called``).
+    """
+
+    code = "visitor_not_started"
+
+
+class RecallLimitReached(QueueError):
+    """A recall beyond the service's ``max_recalls`` (``[calls] on_recall_beyond_max = "refuse"``)."""
+
+    code = "recall_limit"
+
+
+class NotCancellable(QueueError):
+    """The ticket is being served or has ended; a visitor sees this, so the message is bilingual."""
+
+    code = "not_cancellable"

@@ -50,6 +50,17 @@ class EventKind(StrEnum):
     TRANSFERRED = "transferred"
     CANCELLED = "cancelled"
     EVALUATED = "evaluated"
+    #: A late visitor put back in the queue (过号重排), keeping the number.
+    REQUEUED = "requeued"
+
+
+class LegOutcome(StrEnum):
+    """How one station of a ticket's journey ended."""
+
+    DONE = "done"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"
+    CANCELLED = "cancelled"
 
 
 class Rating(StrEnum):
@@ -158,11 +169,21 @@ class Counter:
     name_zh: str
     name_en: str
     services: tuple[str, ...]
+    #: What kind of place it is ("window", "room", "pharmacy", …): picks the call's phrasing.
+    kind: str = "window"
 
 
 @dataclass
 class Ticket:
-    """A visitor's place in the hall; one ticket is carried through transfers."""
+    """A visitor's place in the hall; one ticket is carried through transfers.
+
+    The row keeps the *current* leg of the journey: ``called_at``,
+    ``started_at``, ``finished_at`` and ``call_count`` are those of the station
+    the ticket is at or waiting for now (each leg keeps its own in
+    :class:`~server.core.journey.TicketLeg`). ``owner`` (首问负责) is the
+    first staff member who started serving it; it travels with the ticket,
+    like ``priority``, and is never shown on public screens.
+    """
 
     id: str
     number: str
@@ -177,12 +198,16 @@ class Ticket:
     category: str | None = None
     due_at: datetime | None = None
     appointment: str | None = None
+    owner: str | None = None
     counter: int | None = None
     target_counter: int | None = None
     called_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: Calls of the current leg (since the ticket last joined a queue: issue, transfer, re-queue).
     call_count: int = 0
+    #: The number of the current leg of its journey (1 until the first transfer).
+    leg: int = 1
     history: list[TicketEvent] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:

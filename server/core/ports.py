@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from .journey import TicketLeg
 from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
 from .printjobs import PrintJobRecord
 
@@ -93,6 +94,25 @@ class StoreReader(Protocol):
     def pending_requests(self, ticket_ids: Collection[str]) -> dict[str, str]:
         """The category each of these tickets asked for at the kiosk and staff have not answered yet."""
 
+    def legs(self, ticket_id: str) -> list[TicketLeg]:
+        """The kept legs of a ticket's journey, first first (none before its first event after issue)."""
+
+    def current_leg(self, ticket_id: str) -> TicketLeg | None:
+        """The ticket's last kept leg, or None before it has one."""
+
+    def called_tickets(self, day: date) -> list[Ticket]:
+        """Every ticket of ``day`` called and not yet started (at most one per counter)."""
+
+    def queue_line(self, day: date, service: str, priority: int, head: int) -> list[Ticket]:
+        """The first ``head`` callable tickets of ``service`` with ``priority``, in queue order
+        (those sent to a counter left out)."""
+
+    def queue_end(self, day: date, service: str, priority: int) -> datetime | None:
+        """The latest queue time among the callable tickets of ``service`` with ``priority``."""
+
+    def service_load(self, service: str, day: date) -> int:
+        """Tickets ``service`` has taken on ``day``: numbers issued plus tickets transferred into it."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
@@ -118,6 +138,9 @@ class StoreTx(StoreReader, Protocol):
         """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""
 
     def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None: ...
+
+    def save_legs(self, legs: Sequence[TicketLeg]) -> None:
+        """Write legs of a journey, inserted or replaced (a leg's ``queued_at`` and ``transfer`` stay)."""
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.

@@ -25,15 +25,19 @@ from .errors import (
     HallClosed,
     InvalidTransition,
     NobodyWaiting,
+    NotCancellable,
     NothingToEvaluate,
     PriorityNotAllowed,
     QueueError,
+    RecallLimitReached,
     UnknownCategory,
     UnknownCounter,
     UnknownService,
     UnknownTicket,
+    VisitorNotStarted,
 )
 from .events import EventBus, HallEvent
+from .journey import TicketLeg, advance, opening_leg, replay
 from .model import (
     AT_COUNTER,
     CALLABLE,
@@ -56,6 +60,7 @@ from .policy import CallContext, CallingPolicy, Placed, explain, next_run, prefe
 from .ports import ServiceQueue, Store, StoreTx
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 from .priority import pending_request
+from .rules import CallRules
 
 #: How many tickets of each service the policy sees when choosing.
 POLICY_HEAD = 20
@@ -66,6 +71,8 @@ EVALUATION_WINDOW = timedelta(minutes=10)
 #: How many next numbers and recent calls the snapshot carries.
 SNAPSHOT_HEAD = 5
 RECENT_CALLS = 10
+#: The smallest step of time the store keeps: a re-queued ticket is placed this far after another.
+TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class Hall:
     categories: Mapping[str, PriorityCategory] = field(default_factory=dict)
     #: The ``[calling]`` priority cap, shown with the next-up list (the policy enforces it).
     priority_cap: int | None = None
+
+    rules: CallRules = field(default_factory=CallRules)
 
     def category(self, code: str) -> PriorityCategory:
         try:
@@ -638,22 +647,41 @@ class QueueCore:
         return ticket
 
     def recall(self, counter_number: int, staff: str | None = None) -> Ticket:
-        """Call the counter's current ticket again (the visitor did not come)."""
+        """Call the counter's current ticket again (the visitor did not come).
+
+        Beyond the service's ``max_recalls`` the recall is refused
+        (:class:`RecallLimitReached`), or the ticket becomes a no-show, as the
+        site says (``[calls] on_recall_beyond_max``): a visitor recalled five
+        times does not stay called for ever.
+        """
         counter = self.hall.counter(counter_number)
         now = self.clock()
+        expect = {TicketStatus.CALLED, TicketStatus.SERVING}
         with self.store.transaction() as tx:
-            state, ticket = self._current(tx, counter.number, {TicketStatus.CALLED, TicketStatus.SERVING})
-            ticket.call_count += 1
-            ticket.called_at = now
-            self._write(
-                tx,
-                ticket,
-                {TicketStatus.CALLED, TicketStatus.SERVING},
-                EventKind.RECALLED,
-                counter,
-                now,
-                staff,
+            state, ticket = self._current(tx, counter.number, expect)
+            limit = self.hall.rules.service(ticket.service).max_recalls
+            beyond = limit is not None and ticket.status is TicketStatus.CALLED and ticket.call_count > limit
+            if beyond and self.hall.rules.on_recall_beyond_max == "refuse":
+                raise RecallLimitReached(
+                    f"ticket {ticket.number} was recalled {limit} times already: "
+                    "mark it a no-show or re-queue it"
+                )
+            if beyond:
+                self._apply(ticket, TicketStatus.NO_SHOW, now)
+                detail = {"by": "recall_limit"}
+                self._write(tx, ticket, expect, EventKind.NO_SHOW, counter, now, staff, detail)
+                state = replace(state, current_ticket_id=None)
+                tx.save_counter_state(state)
+            else:
+                ticket.call_count += 1
+                ticket.called_at = now
+                self._write(tx, ticket, expect, EventKind.RECALLED, counter, now, staff)
+        if beyond:
+            view = self._view_after(counter, state, None)
+            self._publish(
+                ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view]
             )
+            return ticket
         self._announce_call(ticket, counter, recall=True, view=self._view_after(counter, state, ticket))
         return ticket
 
@@ -682,8 +710,11 @@ class QueueCore:
     ) -> Ticket:
         """Send the current ticket to another service or counter; the visitor keeps the number.
 
-        The ticket keeps its place in time (``queue_at``), so it is not sent to
-        the back of the next queue.
+        The ticket keeps its place in time (``queue_at``), its priority and its
+        owner, so it is not sent to the back of the next queue; the leg it was
+        on is closed (``transferred``) and a new leg begins, with its own times
+        and calls. A service that has taken its ``daily_limit`` takes the
+        transfer or refuses it as it says (``transfer_into_capped``).
         """
         counter = self.hall.counter(counter_number)
         if to_service is None and to_counter is None:
@@ -695,16 +726,28 @@ class QueueCore:
         now = self.clock()
         with self.store.transaction() as tx:
             state, ticket = self._current(tx, counter.number, AT_COUNTER)
+            leg = tx.current_leg(ticket.id) or opening_leg(ticket)
+            from_service = ticket.service
+            if service is not None and service.code != from_service:
+                self._check_capped(tx, service, ticket.business_day)
             ticket.status = TicketStatus.TRANSFERRED
             ticket.service = service.code if service else ticket.service
             ticket.target_counter = target.number if target else None
             ticket.counter = None
+            # The row keeps the current leg: the next station's times and calls start afresh.
+            ticket.called_at = ticket.started_at = ticket.finished_at = None
+            ticket.call_count = 0
+            ticket.leg = leg.leg + 1
             detail = {
                 "from_counter": counter.number,
+                "from_service": from_service,
                 "to_service": ticket.service,
                 "to_counter": ticket.target_counter,
             }
-            self._write(tx, ticket, AT_COUNTER, EventKind.TRANSFERRED, counter, now, staff, detail)
+            if not tx.claim(ticket, AT_COUNTER):
+                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+            event = TicketEvent(ticket.id, EventKind.TRANSFERRED, now, counter.number, staff, detail)
+            self._record(tx, ticket, event, leg)
             state = replace(state, current_ticket_id=None)
             tx.save_counter_state(state)
         self._publish(
@@ -714,6 +757,237 @@ class QueueCore:
             counters=[self._view_after(counter, state, None)],
         )
         return ticket
+
+    def _check_capped(self, tx: StoreTx, service: Service, day: date) -> None:
+        """Refuse a transfer into a full service where it says so (an 80-number clinic's 81st patient)."""
+        if (
+            service.daily_limit is None
+            or self.hall.rules.service(service.code).transfer_into_capped != "refuse"
+        ):
+            return
+        if tx.service_load(service.code, day) >= service.daily_limit:
+            raise DailyLimitReached(
+                f"service {service.code!r} has taken its {service.daily_limit} tickets for today; "
+                "it takes no transfers"
+            )
+
+    def cancel(
+        self,
+        ticket_id: str,
+        *,
+        counter_number: int | None = None,
+        staff: str | None = None,
+    ) -> Ticket:
+        """The visitor gives up their place: from the phone (no counter) or at a counter by staff.
+
+        A visitor may cancel while waiting or called; staff also while serving.
+        A called ticket frees its counter. The lobby's waiting count drops
+        with the ticket's status (``queue_counts`` is kept by triggers).
+        """
+        counter = self.hall.counter(counter_number) if counter_number is not None else None
+        now = self.clock()
+        state: CounterState | None = None
+        with self.store.transaction() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"no ticket {ticket_id!r}")
+            if ticket.counter is not None and ticket.status in AT_COUNTER:
+                state = tx.counter_state(ticket.counter)  # locked: the counter's clerk cannot act meanwhile
+                ticket = tx.get_ticket(ticket_id)
+                assert ticket is not None
+            allowed = set(CALLABLE) | {TicketStatus.CALLED}
+            if counter is not None:
+                allowed.add(TicketStatus.SERVING)
+            if ticket.status not in allowed:
+                raise NotCancellable(
+                    f"号码 {ticket.number} 已在办理或已结束，不能取消 / "
+                    f"ticket {ticket.number} is being served or has ended and cannot be cancelled"
+                )
+            if counter is not None and not self._within_reach(ticket, counter):
+                raise InvalidTransition(
+                    f"ticket {ticket.number} is not at or waiting for counter {counter.number}"
+                )
+            expect = {ticket.status}
+            at_counter = ticket.counter if ticket.status in AT_COUNTER else None
+            self._apply(ticket, TicketStatus.CANCELLED, now)
+            if not tx.claim(ticket, expect):
+                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+            detail = {"by": "staff" if counter is not None else "visitor"}
+            self._record(
+                tx, ticket, TicketEvent(ticket.id, EventKind.CANCELLED, now, at_counter, staff, detail)
+            )
+            if state is not None and state.current_ticket_id == ticket.id:
+                state = replace(state, current_ticket_id=None)
+                tx.save_counter_state(state)
+            else:
+                state = None
+        views = []
+        if state is not None:
+            views = [self._view_after(self.hall.counter(state.number), state, None)]
+        self._publish(
+            ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.CANCELLED.value, counters=views
+        )
+        return ticket
+
+    @staticmethod
+    def _within_reach(ticket: Ticket, counter: Counter) -> bool:
+        """Whether the staff of ``counter`` may act on ``ticket``: at it, or waiting for it."""
+        if ticket.status in AT_COUNTER:
+            return ticket.counter == counter.number
+        return ticket.target_counter == counter.number or (
+            ticket.target_counter is None and ticket.service in counter.services
+        )
+
+    def requeue(
+        self,
+        counter_number: int,
+        ticket_id: str | None = None,
+        number: str | None = None,
+        staff: str | None = None,
+    ) -> Ticket:
+        """Put a late visitor back in the queue, keeping the number (过号重排).
+
+        Without ``ticket_id`` or ``number``: the counter's current ticket,
+        called and not come. With one: a ticket of today that was called here
+        or that became a no-show in one of this counter's services (the
+        visitor came back with the paper). It goes after the
+        ``[calls] requeue_position``-th waiting ticket of its service and
+        priority (or to the end), and its calls count afresh.
+        """
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        day = self.hall.calendar.business_day(now)
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if ticket_id is None and number is None:
+                state, ticket = self._current(tx, counter.number, {TicketStatus.CALLED})
+            else:
+                found = (
+                    tx.get_ticket(ticket_id) if ticket_id is not None else tx.find_ticket(day, str(number))
+                )
+                if found is None:
+                    raise UnknownTicket(f"no ticket {ticket_id or number!r}")
+                ticket = found
+            late = ticket.status is TicketStatus.NO_SHOW and ticket.service in counter.services
+            called_here = ticket.status is TicketStatus.CALLED and ticket.counter == counter.number
+            if not (late or called_here) or ticket.business_day != day:
+                raise InvalidTransition(
+                    f"ticket {ticket.number} is {ticket.status.value}: only a no-show of today in this "
+                    "counter's services, or the visitor called here, can be re-queued"
+                )
+            expect = {ticket.status}
+            position = self.hall.rules.requeue_position
+            ticket.queue_at = self._requeue_at(tx, ticket, position, now)
+            ticket.status = TicketStatus.WAITING
+            ticket.counter = ticket.target_counter = None
+            ticket.called_at = ticket.started_at = ticket.finished_at = None
+            ticket.call_count = 0
+            if not tx.claim(ticket, expect):
+                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+            detail: dict[str, Any] = {
+                "position": "end" if position is None else position,
+                "was": expect.pop().value,
+            }
+            self._record(
+                tx, ticket, TicketEvent(ticket.id, EventKind.REQUEUED, now, counter.number, staff, detail)
+            )
+            if state.current_ticket_id == ticket.id:
+                state = replace(state, current_ticket_id=None)
+                tx.save_counter_state(state)
+            current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        view = self._view_after(counter, state, current)
+        self._publish(
+            ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.REQUEUED.value, counters=[view]
+        )
+        return ticket
+
+    @staticmethod
+    def _requeue_at(tx: StoreTx, ticket: Ticket, position: int | None, now: datetime) -> datetime:
+        """The queue time that stands a ticket after ``position`` waiting tickets of its service and priority.
+
+        Between the queue times of the ``position``-th and the next (tickets of
+        one issue batch share a time: then just after the ``position``-th's);
+        ``None``, or a queue shorter than ``position``: now, the end.
+        """
+        line = (
+            []
+            if position is None
+            else tx.queue_line(ticket.business_day, ticket.service, ticket.priority, position + 1)
+        )
+        if position is None or len(line) <= position:
+            last = tx.queue_end(ticket.business_day, ticket.service, ticket.priority)
+            return now if last is None or last < now else last + TICK
+        if position == 0:
+            return line[0].queue_at - TICK
+        before, after = line[position - 1].queue_at, line[position].queue_at
+        gap = after - before
+        return before + gap / 2 if gap >= 2 * TICK else before + TICK
+
+    def expire_calls(self, now: datetime | None = None) -> list[Ticket]:
+        """Turn calls nobody answered into no-shows, by each service's rule; the tickets turned.
+
+        A called ticket not started ``no_show_after_seconds`` after its last
+        call, once ``max_recalls`` recalls were made, becomes ``no_show`` by
+        itself and frees its counter. The hub runs this every few seconds;
+        tests pass ``now``.
+        """
+        now = now or self.clock()
+        rules = self.hall.rules
+        if not rules.watches_calls:
+            return []
+        day = self.hall.calendar.business_day(now)
+        with self.store.read() as reader:
+            due = [t for t in reader.called_tickets(day) if self._overdue(t, now)]
+        expired = []
+        for candidate in due:
+            if candidate.counter is None or candidate.counter not in self.hall.counters:
+                continue
+            counter = self.hall.counter(candidate.counter)
+            with self.store.transaction() as tx:
+                state = tx.counter_state(counter.number)  # locked first: a recall meanwhile is seen
+                ticket = tx.get_ticket(candidate.id)
+                if (
+                    ticket is None
+                    or ticket.status is not TicketStatus.CALLED
+                    or not self._overdue(ticket, now)
+                ):
+                    continue
+                self._apply(ticket, TicketStatus.NO_SHOW, now)
+                self._write(
+                    tx, ticket, {TicketStatus.CALLED}, EventKind.NO_SHOW, counter, now, None, {"by": "timer"}
+                )
+                if state.current_ticket_id == ticket.id:
+                    state = replace(state, current_ticket_id=None)
+                    tx.save_counter_state(state)
+            view = self._view_after(counter, state, None)
+            self._publish(
+                ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view]
+            )
+            expired.append(ticket)
+        return expired
+
+    def _overdue(self, ticket: Ticket, now: datetime) -> bool:
+        rules = self.hall.rules.service(ticket.service)
+        if rules.no_show_after_seconds is None or ticket.called_at is None:
+            return False
+        recalls = ticket.call_count - 1
+        waited = (now - ticket.called_at).total_seconds()
+        return recalls >= (rules.max_recalls or 0) and waited >= rules.no_show_after_seconds
+
+    def journey(self, ticket_id: str) -> tuple[Ticket, list[TicketLeg]]:
+        """A ticket and the legs of its journey so far (staff and admins only: legs name staff).
+
+        Read from the kept legs; a ticket without any yet (waiting since issue,
+        or older than the legs table) gets them replayed from its event log.
+        """
+        with self.store.read() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"no ticket {ticket_id!r}")
+            legs = tx.legs(ticket_id)
+            if not legs:
+                legs = replay(ticket, tx.history(ticket_id))
+        return ticket, legs
 
     def evaluate(self, counter_number: int, rating: Rating | str, source: str | None = None) -> Ticket:
         """Record the visitor's rating of the service just finished at this counter.
@@ -784,7 +1058,7 @@ class QueueCore:
         now = self.clock()
         with self.store.transaction() as tx:
             state, ticket = self._current(tx, counter.number, expect)
-            self._apply(ticket, to, now)
+            self._apply(ticket, to, now, staff)
             self._write(tx, ticket, expect, kind, counter, now, staff)
             if to not in AT_COUNTER:
                 state = replace(state, current_ticket_id=None)
@@ -794,11 +1068,13 @@ class QueueCore:
         return ticket
 
     @staticmethod
-    def _apply(ticket: Ticket, to: TicketStatus, now: datetime) -> None:
+    def _apply(ticket: Ticket, to: TicketStatus, now: datetime, staff: str | None = None) -> None:
         ticket.status = to
         if to is TicketStatus.SERVING:
             ticket.started_at = now
-        elif to in (TicketStatus.DONE, TicketStatus.NO_SHOW):
+            # 首问负责: whoever first served the visitor owns the case, through every transfer.
+            ticket.owner = ticket.owner or staff
+        elif to in FINAL:
             ticket.finished_at = now
 
     def _current(
@@ -827,22 +1103,48 @@ class QueueCore:
     ) -> None:
         if not tx.claim(ticket, expect):
             raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
-        tx.add_event(TicketEvent(ticket.id, kind, now, counter.number, staff, detail or {}))
+        self._record(tx, ticket, TicketEvent(ticket.id, kind, now, counter.number, staff, detail or {}))
+
+    @staticmethod
+    def _record(tx: StoreTx, ticket: Ticket, event: TicketEvent, leg: TicketLeg | None = None) -> None:
+        """Append ``event`` to the log and keep the journey's legs in step, in the same transaction.
+
+        ``leg``: the leg the event belongs to, when the caller has it (a transfer
+        has already moved the ticket on).
+        """
+        tx.add_event(event)
+        leg = leg or tx.current_leg(ticket.id) or opening_leg(ticket)
+        changed = advance(leg, event)
+        if changed:
+            tx.save_legs(changed)
 
     def _release_current(
         self, tx: StoreTx, state: CounterState, now: datetime, staff: str | None
     ) -> Ticket | None:
-        """Finish the counter's current ticket before it calls another (呼叫下一位 ends the last).
+        """End the counter's current ticket before it calls another (呼叫下一位 ends the last).
 
-        Returns the finished ticket, which the call's one event carries as ``finished``.
+        A visitor being served is finished. A visitor called but never started
+        did not come: never ``done`` (served counts would lie), but a no-show,
+        or the call is refused, as the site says (``[calls]
+        on_call_next_while_called``). Returns the ticket ended, which the
+        call's one event carries as ``finished``.
         """
         if not state.current_ticket_id:
             return None
         ticket = tx.get_ticket(state.current_ticket_id)
         if ticket is None or ticket.status not in AT_COUNTER:
             return None
-        self._apply(ticket, TicketStatus.DONE, now)
         counter = self.hall.counter(state.number)
+        if ticket.status is TicketStatus.CALLED:
+            if self.hall.rules.on_call_next_while_called == "refuse":
+                raise VisitorNotStarted(
+                    f"ticket {ticket.number} was called but not started: "
+                    "start it, mark it a no-show or re-queue it"
+                )
+            self._apply(ticket, TicketStatus.NO_SHOW, now)
+            self._write(tx, ticket, AT_COUNTER, EventKind.NO_SHOW, counter, now, staff, {"by": "call_next"})
+            return ticket
+        self._apply(ticket, TicketStatus.DONE, now)
         self._write(tx, ticket, AT_COUNTER, EventKind.FINISHED, counter, now, staff, {"by": "call_next"})
         return ticket
 
@@ -857,7 +1159,7 @@ class QueueCore:
         ticket.call_count += 1
         if not tx.claim(ticket, expect):
             return False
-        tx.add_event(TicketEvent(ticket.id, EventKind.CALLED, now, counter.number, staff))
+        self._record(tx, ticket, TicketEvent(ticket.id, EventKind.CALLED, now, counter.number, staff))
         return True
 
     def _announce_call(
@@ -892,6 +1194,7 @@ class QueueCore:
                 "recall": recall,
             },
             **_finished(finished),
+            **_templates(self.hall.rules.call_templates(ticket.service, counter.kind)),
         )
 
     def _view_after(self, counter: Counter, state: CounterState, current: Ticket | None) -> dict[str, Any]:
@@ -913,6 +1216,11 @@ class QueueCore:
 
     def _publish(self, name: str, **payload: Any) -> None:
         self.bus.publish(HallEvent(name, payload))
+
+
+def _templates(templates: dict[str, str]) -> dict[str, Any]:
+    """``templates={lang: words}`` for a call whose service or counter kind has its own phrasing."""
+    return {"templates": templates} if templates else {}
 
 
 def _finished(ticket: Ticket | None) -> dict[str, Any]:

@@ -33,6 +33,9 @@ class TicketCalled:
     counter_name_zh: str
     counter_name_en: str
     recall: bool
+    #: The call's words per language (``[calls]`` phrasing of its service and counter kind),
+    #: as (language, template) pairs; empty: the voice's own templates.
+    templates: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ def _ticket_called(event: HallEvent) -> TicketCalled:
         counter_name_zh=counter["name_zh"],
         counter_name_en=counter["name_en"],
         recall=bool(payload.get("recall")),
+        templates=tuple(sorted((payload.get("templates") or {}).items())),
     )
 
 

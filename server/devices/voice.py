@@ -97,6 +97,7 @@ class VoiceService:
                 counter_name_zh=event.counter_name_zh,
                 counter_name_en=event.counter_name_en,
                 recall=event.recall,
+                templates=dict(event.templates) or None,
             )
         )
 

@@ -74,6 +74,10 @@ tickets = Table(
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
     Column("call_count", Integer, nullable=False, default=0),
+    #: 首问负责: the first staff member who served the ticket (migration 0009).
+    Column("owner", String(64)),
+    #: The current leg of the ticket's journey (``ticket_legs``).
+    Column("leg", Integer, nullable=False, default=1, server_default="1"),
     UniqueConstraint("business_day", "number", name="uq_ticket_number_per_day"),
     Index("ix_tickets_queue", "business_day", "status", "service", "priority", "queue_at"),
 )
@@ -124,6 +128,27 @@ ticket_events = Table(
     Column("staff", String(64)),
     Column("detail", JSON, nullable=False, default=dict),
     Index("ix_ticket_events_kind_at", "kind", "at"),
+)
+
+#: Each station of a ticket's journey (core.journey.TicketLeg): a view of ``ticket_events`` kept
+#: in the same transaction as each event, so every station's report reads its own times and calls.
+ticket_legs = Table(
+    "ticket_legs",
+    metadata,
+    Column("ticket_id", String(32), ForeignKey("tickets.id"), primary_key=True),
+    Column("leg", Integer, primary_key=True, autoincrement=False),
+    Column("business_day", Date, nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("transfer", Boolean, nullable=False, default=False),
+    Column("counter", Integer),
+    Column("staff", String(64)),
+    Column("called_at", UTCDateTime),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("calls", Integer, nullable=False, default=0),
+    Column("outcome", String(16)),
+    Index("ix_ticket_legs_day_service", "business_day", "service"),
 )
 
 sequences = Table(

@@ -50,11 +50,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..core.journey import TicketLeg
 from ..core.model import (
     CounterState,
     CounterStatus,
     EventKind,
     LedgerAction,
+    LegOutcome,
     PriorityChange,
     Ticket,
     TicketEvent,
@@ -73,6 +75,7 @@ from .schema import (
     queue_counts,
     sequences,
     ticket_events,
+    ticket_legs,
     tickets,
 )
 
@@ -423,9 +426,82 @@ class SqlTx:
         )
         return int(self.conn.execute(query).scalar_one())
 
+    def legs(self, ticket_id: str) -> list[TicketLeg]:
+        query = select(ticket_legs).where(ticket_legs.c.ticket_id == ticket_id).order_by(ticket_legs.c.leg)
+        return [_leg(r) for r in self.conn.execute(query).mappings()]
+
+    def current_leg(self, ticket_id: str) -> TicketLeg | None:
+        query = (
+            select(ticket_legs)
+            .where(ticket_legs.c.ticket_id == ticket_id)
+            .order_by(ticket_legs.c.leg.desc())
+            .limit(1)
+        )
+        row = self.conn.execute(query).mappings().first()
+        return _leg(row) if row else None
+
+    def save_legs(self, legs: Sequence[TicketLeg]) -> None:
+        for leg in legs:
+            row = _leg_row(leg)
+            changing = {
+                k: v for k, v in row.items() if k not in ("ticket_id", "leg", "queued_at", "transfer")
+            }
+            self.conn.execute(
+                upsert(self.dialect, ticket_legs, row, [ticket_legs.c.ticket_id, ticket_legs.c.leg], changing)
+            )
+
+    def called_tickets(self, day: date) -> list[Ticket]:
+        query = select(tickets).where(
+            tickets.c.business_day == day, tickets.c.status == TicketStatus.CALLED.value
+        )
+        return [_ticket(r) for r in self.conn.execute(query).mappings()]
+
+    def queue_line(self, day: date, service: str, priority: int, head: int) -> list[Ticket]:
+        query = (
+            select(tickets)
+            .where(
+                tickets.c.business_day == day,
+                _STANDING,
+                tickets.c.service == service,
+                tickets.c.priority == priority,
+                tickets.c.target_counter.is_(None),
+            )
+            .order_by(*_QUEUE_ORDER)
+            .limit(head)
+        )
+        return [_ticket(r) for r in self.conn.execute(query).mappings()]
+
+    def queue_end(self, day: date, service: str, priority: int) -> datetime | None:
+        query = select(func.max(tickets.c.queue_at)).where(
+            tickets.c.business_day == day,
+            _STANDING,
+            tickets.c.service == service,
+            tickets.c.priority == priority,
+        )
+        latest: datetime | None = self.conn.scalar(query)  # max() keeps the column's type: aware UTC
+        return latest
+
+    def service_load(self, service: str, day: date) -> int:
+        issued = self.conn.scalar(
+            select(sequences.c.last_seq).where(
+                sequences.c.service == service, sequences.c.business_day == day
+            )
+        )
+        transferred_in = self.conn.scalar(
+            select(func.count()).where(
+                ticket_legs.c.business_day == day,
+                ticket_legs.c.service == service,
+                ticket_legs.c.transfer.is_(True),
+            )
+        )
+        return int(issued or 0) + int(transferred_in or 0)
+
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         row = _ticket_row(ticket)
         del row["id"]
+        # The journey's columns (migration 0009) are written by claims only: an issued ticket
+        # takes their column defaults, so the kiosk's insert stays as it was.
+        row.update(owner=ticket.owner, leg=ticket.leg)
         result = self.conn.execute(
             update(tickets)
             .where(tickets.c.id == ticket.id, tickets.c.status.in_([s.value for s in expect]))
@@ -566,6 +642,18 @@ def _ticket_row(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def _leg_row(leg: TicketLeg) -> dict[str, Any]:
+    row = dataclasses.asdict(leg)
+    row["outcome"] = leg.outcome.value if leg.outcome else None
+    return row
+
+
+def _leg(row: Any) -> TicketLeg:
+    values = dict(row)
+    values["outcome"] = LegOutcome(values["outcome"]) if values["outcome"] else None
+    return TicketLeg(**values)
+
+
 def _ticket(row: Any) -> Ticket:
     return Ticket(
         id=row["id"],
@@ -586,6 +674,8 @@ def _ticket(row: Any) -> Ticket:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         call_count=row["call_count"],
+        owner=row["owner"],
+        leg=row["leg"],
     )
 
 

@@ -1,0 +1,142 @@
+"""A ticket's journey: the legs (stations) it went through, kept as a view of its event log.
+
+One ticket is carried through stations (挂号 → 就诊 → 收费 → 取药; 业扩受理 →
+勘查 → 缴费). Each station is a *leg* with its own service, counter, staff,
+times and calls, so every station's report is right. The event log
+(:class:`~server.core.model.TicketEvent`) stays the truth: :func:`advance`
+folds one event into the current leg, the core writes the result in the same
+transaction as the event, and :func:`replay` rebuilds every leg from the log
+alone (a test checks both agree).
+
+Leg 1 gets its row with the first event after issue (a call, a cancel), not
+at issue: the kiosk's hot path writes nothing more than it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from .model import EventKind, LegOutcome, Ticket, TicketEvent
+
+
+@dataclass(frozen=True)
+class TicketLeg:
+    """One station of a ticket's journey."""
+
+    ticket_id: str
+    leg: int
+    business_day: date
+    service: str
+    #: When the ticket began to wait for this station (issue, or the transfer that sent it here).
+    queued_at: datetime
+    #: Whether a transfer sent the ticket here (leg 1 never).
+    transfer: bool = False
+    counter: int | None = None
+    staff: str | None = None
+    #: The first call of this leg; recalls count in ``calls``.
+    called_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    calls: int = 0
+    #: None while the leg is open.
+    outcome: LegOutcome | None = None
+
+    def staff_view(self) -> dict[str, Any]:
+        """The leg as staff and admins read it (it names staff: never on a public screen)."""
+        return {
+            "leg": self.leg,
+            "service": self.service,
+            "counter": self.counter,
+            "staff": self.staff,
+            "queued_at": _iso(self.queued_at),
+            "called_at": _iso(self.called_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "calls": self.calls,
+            "outcome": self.outcome.value if self.outcome else None,
+            "transfer": self.transfer,
+        }
+
+
+def opening_leg(ticket: Ticket) -> TicketLeg:
+    """The leg a ticket is on when it has no row yet: leg 1 from its issue (or, for a ticket
+    older than the legs table, its current leg from its queue time)."""
+    return TicketLeg(
+        ticket_id=ticket.id,
+        leg=ticket.leg,
+        business_day=ticket.business_day,
+        service=ticket.service,
+        queued_at=ticket.issued_at if ticket.leg == 1 else ticket.queue_at,
+        transfer=ticket.leg > 1,
+    )
+
+
+_CLOSING = {
+    EventKind.FINISHED: LegOutcome.DONE,
+    EventKind.NO_SHOW: LegOutcome.NO_SHOW,
+    EventKind.CANCELLED: LegOutcome.CANCELLED,
+}
+
+
+def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
+    """The legs ``event`` changes, as they are after it.
+
+    [] (nothing moves), [leg], or [closed, next] for a transfer.
+    """
+    kind = event.kind
+    if kind is EventKind.CALLED:
+        return [
+            replace(
+                leg,
+                counter=event.counter,
+                staff=event.staff or leg.staff,
+                called_at=leg.called_at or event.at,
+                calls=leg.calls + 1,
+                finished_at=None,
+                outcome=None,
+            )
+        ]
+    if kind is EventKind.RECALLED:
+        return [replace(leg, calls=leg.calls + 1)]
+    if kind is EventKind.STARTED:
+        return [replace(leg, started_at=event.at, staff=event.staff or leg.staff)]
+    if kind in _CLOSING:
+        return [replace(leg, finished_at=event.at, outcome=_CLOSING[kind])]
+    if kind is EventKind.REQUEUED:
+        return [replace(leg, counter=None, finished_at=None, outcome=None)]
+    if kind is EventKind.TRANSFERRED:
+        closed = replace(leg, finished_at=event.at, outcome=LegOutcome.TRANSFERRED)
+        following = TicketLeg(
+            ticket_id=leg.ticket_id,
+            leg=leg.leg + 1,
+            business_day=leg.business_day,
+            service=str(event.detail.get("to_service") or leg.service),
+            queued_at=event.at,
+            transfer=True,
+        )
+        return [closed, following]
+    return []  # issued, evaluated: the journey does not move
+
+
+def replay(ticket: Ticket, history: Sequence[TicketEvent]) -> list[TicketLeg]:
+    """Every leg of ``ticket`` rebuilt from its event log alone."""
+    transfers = [e for e in history if e.kind is EventKind.TRANSFERRED]
+    first_service = (
+        str(transfers[0].detail.get("from_service") or ticket.service) if transfers else ticket.service
+    )
+    issued = next((e.at for e in history if e.kind is EventKind.ISSUED), ticket.issued_at)
+    legs = [TicketLeg(ticket.id, 1, ticket.business_day, first_service, issued)]
+    for event in history:
+        for changed in advance(legs[-1], event):
+            if changed.leg == legs[-1].leg:
+                legs[-1] = changed
+            else:
+                legs.append(changed)
+    return legs
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
