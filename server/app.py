@@ -25,7 +25,6 @@ from .devices import agents
 from .devices.printing import TransportFactory, open_transport
 from .devices.push import SocketPush
 from .hall_pages import pages
-from .no_shows import NoShowWatch
 from .paths import var_dir
 
 #: The largest request body the API reads; a ticket request is a few dozen bytes.
@@ -91,9 +90,6 @@ def create_app(
         config, clock, push=SocketPush(socketio), devices=True, printer_transport=printer_transport
     )
     app.extensions["qcall"] = hub
-    watch = NoShowWatch(hub.core)
-    if watch.needed:
-        socketio.start_background_task(watch.run, socketio.sleep)
     app.extensions["qcall_connections"], app.extensions["qcall_live"] = live.attach(
         socketio, hub, agents.DeviceSockets(socketio, hub.printing)
     )

@@ -27,6 +27,7 @@ from .devices.push import OfflinePush, Push
 from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
+from .no_shows import NoShowWatch
 from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
@@ -90,11 +91,14 @@ def bootstrap(
         dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
         appointments=book,
         sweeper=AppointmentSweeper(book, push.spawn, on_store_failure=health.failed),
+        no_show_watch=NoShowWatch(core, push.spawn, on_store_failure=health.failed),
     )
     if devices:
         printing.start()
         if book.bookable:  # a site without appointments has nothing to sweep
             hub.sweeper.start()
+        if hub.no_show_watch.needed:  # no service has a no-show timer: nothing to watch
+            hub.no_show_watch.start()
     return hub
 
 

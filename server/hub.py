@@ -24,6 +24,7 @@ from .devices.printing import PrintService
 from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
+from .no_shows import NoShowWatch
 from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
@@ -97,6 +98,8 @@ class Hub:
     appointments: AppointmentBook
     #: Marks no-shows and erases old names every minute (started only by a serving hub).
     sweeper: AppointmentSweeper
+    #: Turns calls nobody answered into no-shows by the services' timers (a serving hub only).
+    no_show_watch: NoShowWatch
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -106,14 +109,15 @@ class Hub:
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
-        """Stop in order: end the sweep, print what is queued, close the serial ports, stop the voice,
-        let go of the store.
+        """Stop in order: end the periodic tasks (sweep, no-show watch), print what is queued,
+        close the serial ports, stop the voice, let go of the store.
 
         The printers go first because their jobs are written to the store; the
         store goes last because every other service may still record a state.
         """
         self.closed = True
         self.sweeper.close()
+        self.no_show_watch.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()

@@ -77,7 +77,7 @@ class Bench:
 def make_bench(url: str, rules: CallRules | None = None) -> Bench:
     hall = Hall("测试医院", "Test Hospital", SERVICES, COUNTERS, HallCalendar(timezone="Asia/Shanghai"))
     if rules is not None:
-        hall = Hall(hall.name_zh, hall.name_en, hall.services, hall.counters, hall.calendar, rules)
+        hall = Hall(hall.name_zh, hall.name_en, hall.services, hall.counters, hall.calendar, rules=rules)
     now = [T0]
     core = QueueCore(hall, open_store(url), clock=lambda: now[0])
     bench = Bench(core, now)

@@ -303,6 +303,7 @@ def checked_call(core: QueueCore, plan: HallPlan, number: int) -> Ticket | None:
     except NobodyWaiting:
         assert not waiting, "nobody called although tickets waited"
         return None
+    core.start(number)  # the visitor comes: the next call-next finishes them (an unstarted one is a no-show)
     cap = plan.rules.priority_cap
     if cap is not None and run >= cap and any(t.priority == 0 for t in waiting):
         assert called.priority == 0, f"{run} priority calls in a row at {number} and a normal ticket waits"
