@@ -118,6 +118,9 @@ def parse(model: type[M]) -> M:
         data = {}
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    # JSON has one number type: 510.0 is the integer 510 to JSON Schema (and the OpenAPI
+    # document), so a whole float is taken as one; the strict models refuse "510" still.
+    data = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in data.items()}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
