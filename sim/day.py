@@ -66,6 +66,8 @@ class Profile:
     booked_share: float = 0.6
     #: Booked visitors who never come (the booking becomes a no-show by itself).
     booking_no_show_share: float = 0.08
+    #: Walk-ins who give up after a while and cancel from their phone's status page.
+    cancel_share: float = 0.03
 
 
 PROFILES: dict[str, Profile] = {
@@ -97,8 +99,9 @@ PROFILES: dict[str, Profile] = {
         journeys={"INFO": [("NEW", 0.15), ("PAY", 0.2)]},
     ),
     "bank_branch": Profile(
-        arrivals_per_hour={},  # filled from the site's services below: 12 an hour each
-        service_minutes={},
+        # About 85 % of six counters' time: queues form at the peaks, as in a branch.
+        arrivals_per_hour={"CASH": 20.0, "NONCASH": 12.0, "CORP": 5.0, "VIP": 3.0},
+        service_minutes={"CASH": 5.0, "NONCASH": 8.0, "CORP": 12.0, "VIP": 15.0},
     ),
 }
 
@@ -173,6 +176,10 @@ class Day:
             config.hub.ticket_burst, config.hub.tickets_per_minute, clock=lambda: self.clock().timestamp()
         )
         self.hub = self.app.extensions["qcall"]
+        # The hub's periodic tasks run at the simulation's time, asked by the simulation (their
+        # own loops would look at the fake clock at random moments of real time).
+        self.hub.sweeper.close()
+        self.hub.no_show_watch.close()
         self.client = self.app.test_client()
         self.events: list[Event] = []
         self.seq = itertools.count()
@@ -186,6 +193,9 @@ class Day:
         self.arrivals_left = 0  # visitors still to come
         self.booked = 0
         self.checked_in = 0
+        self.cancelled = 0
+        self.no_shows_by_rule = 0
+        self.refused_transfers: Counter[str] = Counter()
         self.open_tickets = 0  # tickets not yet in a final state, as the clerks know them
         self.kiosk = self._provision()
 
@@ -351,6 +361,8 @@ class Day:
         comes = self.random.random() >= self.profile.no_show_share
         self.open_tickets += 1
         self.wake(service)
+        if comes and self.random.random() < self.profile.cancel_share:
+            self.after(self.random.uniform(5.0, 30.0), lambda: self.cancel(ticket["id"]))
         self.visitors[ticket["id"]] = Visitor(ticket["id"], ticket["number"], service, comes, category)
 
     def clerk_free(self, counter: int) -> None:
@@ -363,7 +375,7 @@ class Day:
         ticket = answer.get_json()["ticket"]
         visitor = self.visitors[ticket["id"]]
         if not visitor.comes:
-            self.after(2.0, lambda: self.clerk_no_show(counter))
+            self.nobody_comes(counter, visitor)
             return
         walk = self.random.uniform(0.3, 1.5)
         self.after(walk, lambda: self.clerk_start(counter, visitor))
@@ -375,10 +387,45 @@ class Day:
                 self.idle.discard(counter)
                 self.at(self.clock(), lambda n=counter: self.clerk_free(n))
 
+    def nobody_comes(self, counter: int, visitor: Visitor) -> None:
+        """The called visitor does not come. Where the service has a no-show timer, the clerk
+        recalls as often as allowed and the hub's watch makes it a no-show when the time is up;
+        elsewhere the clerk waits two minutes and marks the no-show.
+        """
+        rules = self.hub.core.hall.rules.service(visitor.service)
+        if rules.no_show_after_seconds is None:
+            self.after(2.0, lambda: self.clerk_no_show(counter))
+            return
+        recalls = rules.max_recalls if rules.max_recalls is not None else 1
+        gap = rules.no_show_after_seconds / 60 / 2
+        for n in range(1, recalls + 1):
+            self.after(gap * n, lambda: self.at_counter(counter, "recall"))
+        last_call = gap * recalls
+        self.after(last_call + rules.no_show_after_seconds / 60 + 1 / 60, lambda: self.watch_expires(counter))
+
+    def watch_expires(self, counter: int) -> None:
+        """The hub's no-show watch looks (at the simulation's time); the clerk then calls the next."""
+        expired = self.hub.no_show_watch.once()
+        self.no_shows_by_rule += len(expired)
+        self.open_tickets -= len(expired)
+        if not expired:  # the rule did not fire: the clerk marks it
+            self.at_counter(counter, "no-show")
+            self.open_tickets -= 1
+        self.clerk_free(counter)
+
     def clerk_no_show(self, counter: int) -> None:
         self.at_counter(counter, "no-show")
         self.open_tickets -= 1
         self.clerk_free(counter)
+
+    def cancel(self, ticket_id: str) -> None:
+        """A visitor tired of waiting cancels on the phone (no token: the ticket's id is the right)."""
+        answer = self.client.post(f"/api/v1/tickets/{ticket_id}/cancel", json={})
+        if answer.status_code >= 500:
+            raise AssertionError(f"cancel → {answer.status_code}: {answer.get_data(as_text=True)}")
+        if answer.status_code == 200:
+            self.cancelled += 1
+            self.open_tickets -= 1
 
     def clerk_start(self, counter: int, visitor: Visitor) -> None:
         self.at_counter(counter, "start")
@@ -394,7 +441,7 @@ class Day:
                 self.wake(onward)
                 self.clerk_free(counter)
                 return
-            self.refusals[answer.get_json().get("code", str(answer.status_code))] += 1
+            self.refused_transfers[answer.get_json().get("code", str(answer.status_code))] += 1
         self.at_counter(counter, "finish")
         self.open_tickets -= 1
         self.clerk_free(counter)
@@ -462,6 +509,9 @@ class Day:
             "by_status": dict(Counter(r["status"] for r in rows)),
             "transfers": sum(1 for e in events if e["kind"] == "transferred"),
             "refused_at_issue": dict(self.refusals),
+            "refused_transfers": dict(self.refused_transfers),
+            "cancelled_from_phone": self.cancelled,
+            "no_shows_by_the_hubs_timer": self.no_shows_by_rule,
             "wait_minutes_p50": _round(_percentile(waits, 50)),
             "wait_minutes_p90": _round(_percentile(waits, 90)),
             "wait_minutes_max": _round(max(waits) if waits else math.nan),

@@ -1,9 +1,9 @@
 """A simulated day of each sample hall through the hub's real API on a fake clock (sim/day.py).
 
 Seeded arrivals, green-channel and triage visitors, appointments booked by the
-booking system and checked in at the kiosk, journeys by transfer and no-shows;
-the event log is read back at the end. Half a day's visitors keep it to seconds
-per site.
+booking system and checked in at the kiosk, journeys by transfer, no-shows
+(by the hub's timer where the site sets one) and cancellations from the phone;
+the event log is read back at the end. A whole day takes seconds per site.
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ SITES = sorted(p.stem for p in SAMPLES.glob("*.toml"))
 
 @pytest.mark.parametrize("site", SITES)
 def test_a_day_ends_with_every_ticket_final_and_the_rules_kept(site: str) -> None:
-    with simulated_day(site, seed=11, scale=0.5) as day:
+    with simulated_day(site, seed=11, scale=1.0) as day:
+        timer = day.hub.core.hall.rules.watches_calls
         figures = day.run()
     assert figures["ok"], figures["problems"]
     assert figures["tickets"] > 100
     assert set(figures["by_status"]) <= {"done", "no_show", "cancelled"}
     assert figures["by_status"].get("no_show", 0) > 0, "the day had visitors who never came"
+    if timer:
+        assert figures["no_shows_by_the_hubs_timer"] > 0, "the hub's no-show watch marked them, not the clerk"
+    assert figures["by_status"].get("cancelled", 0) == figures["cancelled_from_phone"]
     assert figures["longest_priority_run_over_a_waiting_normal"] <= figures["priority_cap"]
     assert figures["priority_tickets"] > 0
     assert figures["priority_wait_minutes_mean"] <= figures["normal_wait_minutes_mean"]
