@@ -294,3 +294,42 @@ def slot_now(minutes_ago: int = 5) -> tuple[str, str]:
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     start = max(now - timedelta(minutes=minutes_ago), now.replace(hour=0, minute=0))
     return now.date().isoformat(), start.strftime("%H:%M")
+
+
+#: A site's green channel for the priority tests: a kiosk category, a kiosk request staff
+#: confirm, a staff-only one, the cap at 2, and a triage desk printing to a file
+#: (``{paper}``; append after ``str.format(paper=…)``).
+PRIORITY_TOML = """
+[[priority]]
+code = "elderly"
+name_zh = "老年人"
+name_en = "Elderly"
+weight = 10
+grant = "kiosk"
+
+[[priority]]
+code = "pregnant"
+name_zh = "孕妇"
+name_en = "Pregnant"
+weight = 10
+grant = "confirm"
+
+[[priority]]
+code = "emergency"
+name_zh = "急诊"
+name_en = "Emergency"
+weight = 100
+grant = "staff"
+
+[calling]
+priority_cap = 2
+
+[[triage_desks]]
+name = "triage-1"
+printer = "desk-printer"
+
+[[devices]]
+name = "desk-printer"
+kind = "printer"
+settings = {{ connector = "file", path = "{paper}" }}
+"""

@@ -23,6 +23,7 @@ from tests.support import (
     ADMIN_PASSWORD,
     ARTIFACTS,
     CLERK_PASSWORD,
+    PRIORITY_TOML,
     Credentials,
     HubProcess,
     bearer,
@@ -35,7 +36,9 @@ from tests.support import (
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms, for the pages
 
-PRIORITY_TOML = """
+#: The shared green channel and triage desk, with a capped clinic and a desk without a printer.
+SITE_TOML = (
+    """
 [[services]]
 code = "CAP"
 name_zh = "限号门诊"
@@ -43,35 +46,11 @@ name_en = "Capped clinic"
 prefix = "C"
 daily_limit = 1
 
-[[priority]]
-code = "elderly"
-name_zh = "老年人"
-name_en = "Elderly"
-weight = 10
-grant = "kiosk"
-
-[[priority]]
-code = "emergency"
-name_zh = "急诊"
-name_en = "Emergency"
-weight = 100
-grant = "staff"
-
-[calling]
-priority_cap = 2
-
-[[triage_desks]]
-name = "triage-1"
-printer = "desk-printer"
-
 [[triage_desks]]
 name = "triage-2"
-
-[[devices]]
-name = "desk-printer"
-kind = "printer"
-settings = {{ connector = "file", path = "{paper}" }}
 """
+    + PRIORITY_TOML
+)
 
 
 @dataclass
@@ -84,9 +63,7 @@ class Hall:
 def hall(tmp_path: Path) -> Iterator[Hall]:
     config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2)
     paper = tmp_path / "desk-printer.bin"
-    config.write_text(
-        config.read_text(encoding="utf-8") + PRIORITY_TOML.format(paper=paper), encoding="utf-8"
-    )
+    config.write_text(config.read_text(encoding="utf-8") + SITE_TOML.format(paper=paper), encoding="utf-8")
     creds = provision(config, 2)
     setup = bootstrap(load_config(config))
     setup.accounts.add_user("nurse1", "triage", CLERK_PASSWORD, utc_now())

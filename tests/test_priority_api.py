@@ -23,6 +23,7 @@ from server.core.calendar import utc_now
 from tests.support import (
     ADMIN_PASSWORD,
     CLERK_PASSWORD,
+    PRIORITY_TOML,
     Credentials,
     HubProcess,
     bearer,
@@ -34,41 +35,6 @@ from tests.support import (
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 20
-
-PRIORITY_TOML = """
-[[priority]]
-code = "elderly"
-name_zh = "老年人"
-name_en = "Elderly"
-weight = 10
-grant = "kiosk"
-
-[[priority]]
-code = "pregnant"
-name_zh = "孕妇"
-name_en = "Pregnant"
-weight = 10
-grant = "confirm"
-
-[[priority]]
-code = "emergency"
-name_zh = "急诊"
-name_en = "Emergency"
-weight = 100
-grant = "staff"
-
-[calling]
-priority_cap = 2
-
-[[triage_desks]]
-name = "triage-1"
-printer = "desk-printer"
-
-[[devices]]
-name = "desk-printer"
-kind = "printer"
-settings = {{ connector = "file", path = "{paper}" }}
-"""
 
 
 @dataclass
