@@ -140,6 +140,9 @@ class IssueRequest:
     role: str | None = None
     #: A check-in: the booking is claimed in the ticket's transaction (used once, never half-written).
     appointment: AppointmentClaim | None = None
+    #: The triage desk (``[[triage_desks]]``) a user issued it at: kept in the issued event, so a
+    #: reprint finds the desk's printer.
+    desk: str | None = None
 
 
 #: Roles of the devices that issue tickets: their name is public (it says which kiosk printed).
@@ -386,6 +389,8 @@ class QueueCore:
                 detail["appointment"] = request.appointment.id
             if request.issued_by:
                 detail["issued_by"] = request.issued_by
+            if request.desk:
+                detail["desk"] = request.desk
             batch.events.append(TicketEvent(ticket.id, EventKind.ISSUED, batch.now, detail=detail))
             if grant.action is not None:
                 batch.ledger.append(
