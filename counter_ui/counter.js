@@ -89,9 +89,19 @@
       "prio.requested": "申请：{name}",
       "prio.confirm": "确认优先",
       "prio.change": "优先…",
-      "prio.ask_category": "优先类别（留空为取消优先）：{list}",
-      "prio.ask_reason": "原因（必填）：",
       "prio.done": "{number} 的优先类别已更新",
+      "prio.title": "更改优先类别",
+      "prio.help": "选择优先类别，或选“无优先”取消优先；原因必填，记入优先台账。",
+      "prio.category": "优先类别",
+      "prio.none": "无优先",
+      "prio.reason": "原因（必填）",
+      "prio.submit": "确认更改",
+      "prio.need_choice": "请选择一个优先类别或“无优先”。",
+      "prio.need_reason": "请填写原因（1–200 字）。",
+      "prio.current_none": "普通（无优先）",
+      "prio.appointment": "预约 {time}",
+      "err.unknown_category": "没有这个优先类别。",
+      "err.invalid_transition.priority": "无法更改：号票已结束，或优先类别没有变化。",
       "waiting.transferred": "转入",
       "waiting.for_us": "指定本窗口",
       "transfer.title": "转移当前号票",
@@ -183,9 +193,19 @@
       "prio.requested": "asked: {name}",
       "prio.confirm": "Confirm priority",
       "prio.change": "Priority…",
-      "prio.ask_category": "Priority category (empty: no priority): {list}",
-      "prio.ask_reason": "Reason (required):",
       "prio.done": "{number}: priority updated",
+      "prio.title": "Change the priority",
+      "prio.help": "Pick a category, or “No priority” to take it away; a reason is required and goes to the priority ledger.",
+      "prio.category": "Priority category",
+      "prio.none": "No priority",
+      "prio.reason": "Reason (required)",
+      "prio.submit": "Change",
+      "prio.need_choice": "Pick a category or “No priority”.",
+      "prio.need_reason": "Please give a reason (1–200 characters).",
+      "prio.current_none": "Normal (no priority)",
+      "prio.appointment": "Appointment {time}",
+      "err.unknown_category": "There is no such priority category.",
+      "err.invalid_transition.priority": "Cannot change: the ticket has ended, or its priority would not change.",
       "waiting.transferred": "Transferred",
       "waiting.for_us": "for this counter",
       "transfer.title": "Transfer the current ticket",
@@ -263,7 +283,7 @@
     drawAll();
     refresh();
     // After login: asked before it, the hub answers 401 and the notes would name codes, not categories.
-    Q.api("GET", "/priority-categories").then(function (res) { categories = res.categories || []; drawWaiting(); },
+    Q.api("GET", "/priority-categories").then(function (res) { categories = res.categories || []; drawAll(); },
       function () { categories = []; });
     // Without a token (cookie login), the handshake carries the cookie instead.
     socket = Q.connect(s.token ? { token: s.token } : {}, {
@@ -286,6 +306,7 @@
     online = null;
     clearTimeout(pollTimer);
     closeTransfer();
+    closePriority();
   }
 
   /* -- reading the counter -------------------------------------------- */
@@ -414,10 +435,21 @@
       var btn = e.target.closest(".btn-call-this");
       if (btn && !btn.disabled) act("call", { ticket_id: btn.getAttribute("data-ticket-id") }, "done.called");
       var prio = e.target.closest(".btn-priority");
-      if (prio && !prio.disabled) changePriority(prio.getAttribute("data-ticket-id"), prio.getAttribute("data-confirm"));
+      if (prio && !prio.disabled) {
+        var id = prio.getAttribute("data-ticket-id");
+        var t = null;
+        waiting.forEach(function (w) { if (w.id === id) t = w; });
+        if (t) openPriority(t, prio.getAttribute("data-confirm"), (nextUp[id] || {}).category || null);
+      }
     });
     $("#transfer-cancel").addEventListener("click", closeTransfer);
     $("#transfer-form").addEventListener("submit", onTransfer);
+    $("#btn-current-priority").addEventListener("click", function () {
+      var cur = view && view.current;
+      if (cur && !this.disabled) openPriority(cur, null, currentCategory.code);
+    });
+    $("#priority-cancel").addEventListener("click", closePriority);
+    $("#priority-form").addEventListener("submit", onPriority);
   }
 
   /**
@@ -506,7 +538,7 @@
 
   /** F1..F9 always (and swallowed, so F5 never reloads); digits 1..9 when not typing. */
   function onKey(e) {
-    if (!session || $("#transfer-dialog").open || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (!session || $("#transfer-dialog").open || $("#priority-dialog").open || e.altKey || e.ctrlKey || e.metaKey) return;
     var n = 0;
     var f = /^F([1-9])$/.exec(e.key);
     if (f) n = +f[1];
@@ -570,6 +602,80 @@
     }
     $("#current-meta").textContent = meta.join(" · ");
     drawJourney();
+    drawCurrentPriority();
+  }
+
+  /*
+   * The current ticket's priority category (GET /tickets/{id}/priority: staff of
+   * this counter and admins; public views carry only a mark) and, for an
+   * appointment, its slot time. Asked again when the ticket, its mark, or a
+   * change made here says so.
+   */
+  var currentCategory = { key: null, code: null, requested: null };
+  var priorityVersion = 0;   // bumped by a change made here: ask again
+  function drawCurrentPriority() {
+    var cur = view && view.current;
+    var box = $("#current-marks");
+    if (!cur) {
+      currentCategory = { key: null, code: null, requested: null };
+      box.hidden = true;
+      return;
+    }
+    var appt = $("#current-appointment");
+    var slot = { time: cur.due_at ? siteTime(cur.due_at) : "" };
+    appt.textContent = cur.appointment
+      ? Q.t("prio.appointment", slot, "zh") + " · " + Q.t("prio.appointment", slot, "en")
+      : "";
+    appt.hidden = !cur.appointment;
+    box.hidden = false;
+    var key = cur.id + ":" + cur.priority + ":" + priorityVersion;
+    if (key !== currentCategory.key) {
+      currentCategory = { key: key, code: null, requested: null, loading: true };
+      Q.api("GET", "/tickets/" + encodeURIComponent(cur.id) + "/priority").then(function (p) {
+        if (currentCategory.key !== key) return;
+        currentCategory = { key: key, code: p.category || null, requested: p.requested || null };
+        drawCategoryBadge();
+      }, function () {
+        if (currentCategory.key !== key) return;
+        // Not ours to read (it cannot happen at our own counter): the public mark says what it can.
+        currentCategory = { key: key, code: null, requested: null, failed: true };
+        drawCategoryBadge();
+      });
+    }
+    drawCategoryBadge();
+  }
+
+  /**
+   * HH:MM of a moment in the hall's time zone (a slot is booked in the hall's time, and
+   * the desk PC's clock may be set otherwise); the PC's own time where Intl cannot.
+   */
+  function siteTime(iso) {
+    var zone = snapshot && snapshot.site && snapshot.site.timezone;
+    try {
+      if (zone && window.Intl) {
+        return new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hour12: false })
+          .format(new Date(iso));
+      }
+    } catch (e) { /* an old browser without time zones */ }
+    return Q.formatTime(iso);
+  }
+
+  function drawCategoryBadge() {
+    var cur = view && view.current;
+    var badge = $("#current-category");
+    if (!cur) return;
+    var code = currentCategory.code;
+    var found = null;
+    categories.forEach(function (c) { if (c.code === code) found = c; });
+    if (code) {
+      badge.textContent = found ? found.name_zh + " " + found.name_en : code;
+    } else if (cur.priority && (currentCategory.loading || currentCategory.failed)) {
+      badge.textContent = Q.t("waiting.priority", null, "zh") + " " + Q.t("waiting.priority", null, "en");
+    } else {
+      badge.textContent = Q.t("prio.current_none", null, "zh") + " · " + Q.t("prio.current_none", null, "en");
+    }
+    badge.setAttribute("data-category", code || "");
+    badge.className = "cat-badge" + (code || cur.priority ? " on" : "");
   }
 
   /** Mirror of the hub's rules (server/core/queue.py); the hub still has the last word. */
@@ -589,6 +695,7 @@
     enable("#btn-requeue", st === "called");
     enable("#btn-cancel", atCounter);
     enable("#requeue-go", !!view);
+    enable("#btn-current-priority", !!(view && view.current) && categories.length > 0);
     var label = $("#btn-pause-label");
     label.setAttribute("data-i18n", view && view.status === "paused" ? "act.resume" : "act.pause");
     label.textContent = Q.t(label.getAttribute("data-i18n"));
@@ -643,27 +750,101 @@
     return text;
   }
 
-  /**
-   * Give, confirm, change or take away a waiting ticket's priority, always with a reason:
-   * POST /tickets/{id}/priority (the hub writes the priority ledger in the same transaction).
+  /* -- priority (绿色通道) ------------------------------------------------ */
+
+  /*
+   * Give, confirm, change or take away a ticket's priority, always with a
+   * reason: POST /tickets/{id}/priority (the hub writes the priority ledger in
+   * the same transaction). An in-page dialog, in both languages at once (a
+   * colleague or the visitor may read along): the categories and "none" as big
+   * choices, the reason typed, the hub's refusal shown as "中文 / English".
    */
-  function changePriority(ticketId, confirmCode) {
-    var t = null;
-    waiting.forEach(function (w) { if (w.id === ticketId) t = w; });
-    var code = confirmCode;
-    if (!code) {
-      var list = categories.map(function (c) { return c.code + "=" + Q.name(c); }).join(", ");
-      code = window.prompt(Q.t("prio.ask_category", { list: list }), (nextUp[ticketId] || {}).category || "");
-      if (code === null) return;
-      code = code.trim() || null;
+  var priorityFor = null;   // {id, number} of the ticket the dialog is about
+
+  function openPriority(ticket, confirmCode, currentCode) {
+    if (!session || !ticket) return;
+    priorityFor = { id: ticket.id, number: ticket.number };
+    var chosen = confirmCode || currentCode || "";
+    $("#priority-title-text").textContent = Q.t2("prio.title");
+    $("#priority-number").textContent = ticket.number;
+    $("#priority-help").textContent = Q.t2("prio.help");
+    $("#priority-legend").textContent = Q.t2("prio.category");
+    $("#priority-reason-label").textContent = Q.t2("prio.reason");
+    $("#priority-cancel").textContent = Q.t2("cancel");
+    $("#priority-confirm").textContent = Q.t2("prio.submit");
+    var choices = categories.map(function (c) {
+      return { code: c.code, zh: c.name_zh, en: c.name_en };
+    });
+    choices.push({ code: "", zh: Q.t("prio.none", null, "zh"), en: Q.t("prio.none", null, "en") });
+    Q.setHtml($("#priority-options"), Q.html`${choices.map(function (c) {
+      return Q.html`<label class="prio-choice" data-category="${c.code}">
+          <input type="radio" name="priority-category" value="${c.code}">
+          <span class="zh">${c.zh}</span> <span class="en">${c.en}</span></label>`;
+    })}`);
+    // A kiosk's request to confirm: its category is chosen; else the ticket's own. A normal
+    // ticket has nothing chosen: "none" would change nothing.
+    Q.each(document.querySelectorAll("input[name='priority-category']"), function (input) {
+      input.checked = !!chosen && input.value === chosen;
+    });
+    $("#priority-reason").value = "";
+    priorityError(null);
+    var dlg = $("#priority-dialog");
+    if (dlg.showModal) dlg.showModal(); else dlg.setAttribute("open", "");
+    $("#priority-reason").focus();
+  }
+
+  function closePriority() {
+    priorityFor = null;
+    var dlg = $("#priority-dialog");
+    if (dlg.open) { if (dlg.close) dlg.close(); else dlg.removeAttribute("open"); }
+  }
+
+  /** text: a string in both languages already, or null to hide; code: the hub's, for tests and styling. */
+  function priorityError(text, code) {
+    var box = $("#priority-error");
+    box.textContent = text || "";
+    box.setAttribute("data-code", code || "");
+    box.hidden = !text;
+  }
+
+  /** A refusal in both languages: our words for its code, the hub's sentence when it says more. */
+  function bothLanguages(err) {
+    var code = err && err.code;
+    var key = code === "invalid_transition" ? "err.invalid_transition.priority" : "err." + code;
+    var ours = code && Q.t(key, null, "zh") !== key ? Q.t2(key) : null;
+    var hub = err && err.message && err.message !== code ? err.message : "";
+    if (ours) return hub && hub !== Q.t(key, null, "zh") && hub !== Q.t(key, null, "en") ? ours + " (" + hub + ")" : ours;
+    return hub || Q.t2("err.server");
+  }
+
+  function onPriority(e) {
+    e.preventDefault();
+    if (!priorityFor || busy) return;
+    var picked = document.querySelector("input[name='priority-category']:checked");
+    if (!picked) return priorityError(Q.t2("prio.need_choice"), "need_choice");
+    var reason = $("#priority-reason").value.trim();
+    if (!reason || reason.length > 200) {
+      $("#priority-reason").focus();
+      return priorityError(Q.t2("prio.need_reason"), "need_reason");
     }
-    var reason = window.prompt(Q.t("prio.ask_reason"), "");
-    if (!reason || !reason.trim()) return;
-    Q.api("POST", "/tickets/" + encodeURIComponent(ticketId) + "/priority", { category: code, reason: reason.trim() })
-      .then(function () {
-        setMessage("ok", function () { return Q.t("prio.done", { number: t ? t.number : "" }); });
-        refresh();
-      }, function (err) { setMessage("error", function () { return Q.errorText(err); }, err.code); });
+    var target = priorityFor;
+    busy = true;
+    $("#priority-confirm").disabled = true;
+    Q.api("POST", "/tickets/" + encodeURIComponent(target.id) + "/priority", {
+      category: picked.value || null,
+      reason: reason
+    }).then(function () {
+      closePriority();
+      priorityVersion += 1;
+      setMessage("ok", function () { return Q.t("prio.done", { number: target.number }); });
+    }, function (err) {
+      if (err.code === "unauthorized") { closePriority(); return login.expire(); }
+      priorityError(bothLanguages(err), err.code);
+    }).then(function () {
+      busy = false;
+      $("#priority-confirm").disabled = false;
+      refresh();
+    });
   }
 
   /* -- messages -------------------------------------------------------- */

@@ -116,6 +116,9 @@
 
     var el = $("#counter-number");
     el.textContent = number;
+    var marks = $("#counter-marks");
+    Q.setHtml(marks, Q.marks(ticket));
+    marks.hidden = !(ticket && (ticket.priority || ticket.appointment));
     // Fit the widest number on the narrowest screen: the CSS sizes by length.
     el.style.setProperty("--chars", String(Math.max(3, number.length)));
 
@@ -137,6 +140,7 @@
     var byCode = {};
     services.forEach(function (s) { byCode[s.code] = s; });
     var numbers = [];
+    var marked = {};   // number → its public marks (优先 / 预约), from next_tickets
     var waiting = 0;
     (counter.services || []).forEach(function (code) {
       var s = byCode[code];
@@ -145,10 +149,11 @@
       (s.next_numbers || []).forEach(function (n) {
         if (numbers.indexOf(n) < 0) numbers.push(n);
       });
+      (s.next_tickets || []).forEach(function (t) { marked[t.number] = t; });
     });
     numbers = numbers.slice(0, NEXT);
     Q.setHtml($("#next-numbers"), Q.html`${numbers.map(function (n) {
-      return Q.html`<li class="ticket-no">${n}</li>`;
+      return Q.html`<li><span class="ticket-no">${n}</span>${Q.marks(marked[n], "small")}</li>`;
     })}`);
     Q.show("#next-empty", numbers.length === 0);
     $("#waiting").textContent = waiting ? Q.t2("waiting", { n: waiting }) : "";

@@ -6,7 +6,9 @@
  * the live events' deltas (QCall.connect applies them and fetches the
  * snapshot again when one was missed), so a screen that was off for an hour
  * is right the moment it reconnects. Tickets carry no personal data; neither
- * does this.
+ * does this: beside a number only the marks "优先 Priority" and "预约 Appt."
+ * (QCall.marks), and, where the site calls patients by name, the name the hub
+ * masked (张*明) under the current call.
  *
  * Where the hall's voice goes to the screens, it also reads out each call
  * ("sound" below): in order, never two at once, with a one-tap button while
@@ -115,9 +117,12 @@
     $("#current-number").textContent = call ? call.number : "—";
     $("#current-counter-zh").textContent = call ? counterName(counters, call.counter, "zh") : Q.t("no_calls", null, "zh");
     $("#current-counter-en").textContent = call ? counterName(counters, call.counter, "en") : Q.t("no_calls", null, "en");
-    var at = call && counters[call.counter];
-    var current = at && at.current;
-    $("#current-mark").hidden = !(current && current.id === call.ticket_id && current.appointment);
+    var marks = $("#current-marks");
+    Q.setHtml(marks, Q.marks(call));
+    marks.hidden = !(call && (call.priority || call.appointment));
+    var name = $("#current-name");
+    name.textContent = (call && call.name) || "";   // masked by the hub; absent unless the site calls by name
+    name.hidden = !(call && call.name);
     var s = call && services[call.service];
     $("#current-service").textContent = s ? s.name_zh + " · " + s.name_en : "";
   }
@@ -139,8 +144,7 @@
       return Q.html`<li class="${paused ? "is-paused" : ""}" data-counter="${c.number}">
           <span class="name"><span class="zh">${c.name_zh}</span> <span class="en">${c.name_en}</span></span>
           ${current
-            ? Q.html`<span class="ticket-no now">${current}</span>${
-                c.current.appointment ? Q.html`<span class="appt-mark small">预约</span>` : ""}`
+            ? Q.html`<span class="ticket-no now">${current}</span>${Q.marks(c.current, "small")}`
             : Q.html`<span class="idle">${Q.t(state, null, "zh")} <span class="en">${Q.t(state, null, "en")}</span>${
                 last[c.number]
                   ? Q.html` · ${Q.t("last", null, "zh")} <span class="en">${Q.t("last", null, "en")}</span> <span class="ticket-no last">${last[c.number]}</span>`
@@ -165,7 +169,7 @@
     rows = rows.slice(1, RECENT + 1);
     Q.setHtml($("#recent-calls"), Q.html`${rows.map(function (call) {
       return Q.html`<li>
-          <span class="ticket-no">${call.number}</span>
+          <span class="ticket-no">${call.number}</span>${Q.marks(call, "small")}
           <span class="arrow">→</span>
           <span class="where">${counterName(counters, call.counter, "zh")} <span class="en">${counterName(counters, call.counter, "en")}</span></span>
           ${call.recall ? Q.html`<span class="tag">${Q.t("recall", null, "zh")} ${Q.t("recall", null, "en")}</span>` : ""}
@@ -187,10 +191,12 @@
     $("#services").classList.toggle("many", list.length > 5);
     Q.setHtml($("#services"), Q.html`${list.map(function (s) {
       var next = (s.next_numbers || [])[0];
-      return Q.html`<li>
+      var head = (s.next_tickets || [])[0];
+      var nextMarks = head && head.number === next ? Q.marks(head, "small") : "";
+      return Q.html`<li data-service="${s.code}">
           <span class="svc"><span class="zh">${s.name_zh}</span> <span class="en">${s.name_en}</span></span>
           <span class="next">${next
-            ? Q.html`${Q.t("next", null, "zh")} <span class="en">${Q.t("next", null, "en")}</span> <span class="ticket-no">${next}</span>`
+            ? Q.html`${Q.t("next", null, "zh")} <span class="en">${Q.t("next", null, "en")}</span> <span class="ticket-no">${next}</span>${nextMarks}`
             : ""}</span>
           <span class="count">${s.waiting}</span>
         </li>`;

@@ -573,6 +573,7 @@ class SiteConfig(_Strict):
             },
             priority_cap=self.calling.priority_cap,
             rules=self.call_rules(),
+            call_by_name=self.appointments.call_by_name,
         )
 
     def call_rules(self) -> CallRules:

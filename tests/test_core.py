@@ -325,6 +325,8 @@ def test_call_next_finishes_the_current_ticket_first(bench: Bench) -> None:
         "counter": 1,
         "at": called["ticket"]["called_at"],
         "recall": False,
+        "priority": False,
+        "appointment": False,
     }
 
     # With nobody left, the current ticket is still finished, and the counter is free.

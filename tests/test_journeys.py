@@ -428,7 +428,7 @@ def test_the_hospital_sample_says_qu_yao_at_the_pharmacy_and_jiu_zhen_in_a_room(
     pharmacy = hall.rules.call_templates("PHARM", hall.counters[21].kind)
     room = hall.rules.call_templates("MED", hall.counters[201].kind)
     assert pharmacy["zh"] == "请{number}号到{counter}取药" and "就诊" not in pharmacy["zh"]
-    assert room["zh"] == "请{number}号到{counter}就诊"
+    assert room["zh"] == "请{name}，{number}号到{counter}就诊"
     assert hall.rules.service("MED").transfer_into_capped == "refuse"
     assert hall.rules.service("PHARM").no_show_after_seconds == 300
     assert hall.rules.service("REG").no_show_after_seconds == 120
@@ -438,7 +438,7 @@ def test_the_hospital_sample_says_qu_yao_at_the_pharmacy_and_jiu_zhen_in_a_room(
     ("extra", "expected"),
     [
         ('[calls]\nrequeue_position = "middle"\n', "calls.requeue_position"),
-        ('[calls.templates.room]\nzh = "请{name}到{counter}"\n', "unknown placeholder {name}"),
+        ('[calls.templates.room]\nzh = "请{patient}到{counter}"\n', "unknown placeholder {patient}"),
         ('[calls]\non_call_next_while_called = "done"\n', "calls.on_call_next_while_called"),
     ],
 )

@@ -103,7 +103,14 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
         assert issued["waiting_ahead"] == 0
         assert "queue" not in issued
         assert (issued["v"], issued["day"]) == (version + 1, snapshot["business_day"])
-        assert issued["services"] == [{"code": "PAY", "waiting": 1, "next_numbers": ["A001"]}]
+        assert issued["services"] == [
+            {
+                "code": "PAY",
+                "waiting": 1,
+                "next_numbers": ["A001"],
+                "next_tickets": [{"number": "A001", "priority": False, "appointment": False}],
+            }
+        ]
 
         # ticket_called: the number, the counter, its new view, the call, and the service.
         act(hub, clerk, 1, "call-next")
@@ -122,7 +129,7 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
             False,
         )
         assert [(c["number"], c["current"]["id"]) for c in called["counters"]] == [(1, ticket["id"])]
-        assert called["services"] == [{"code": "PAY", "waiting": 0, "next_numbers": []}]
+        assert called["services"] == [{"code": "PAY", "waiting": 0, "next_numbers": [], "next_tickets": []}]
         assert "finished" not in called
 
         # ticket_recalled: the same, with recall true; no queue changed.

@@ -196,3 +196,26 @@ def test_the_triage_desks_are_listed_for_users_and_refused_to_devices(hall: Hall
     for token in (hall.creds.kiosk, hall.creds.display):
         assert answer(call(hall, "GET", "/triage-desks", token), 403)["code"] == "forbidden"
     answer(call(hall, "GET", "/triage-desks", None), 401)
+
+
+def test_a_triage_ticket_is_reprinted_on_its_desk_s_printer_by_itself(hall: Hall) -> None:
+    issued = issue(hall, hall.nurse, category="emergency", desk="triage-1")
+    assert issued["print"]["printer"] == "desk-printer"
+    # No printer named: the hub finds the desk from the ticket's issued event, not from the nurse.
+    again = answer(call(hall, "POST", f"/tickets/{issued['id']}/reprint", hall.clerk1, {}), 201)
+    assert again["number"] == issued["number"]
+    assert again["print"]["printer"] == "desk-printer"
+    assert again["print"]["state"] in ("queued", "waiting")
+    assert again["print"]["job_id"] != issued["print"].get("job_id")
+    # The desk stays off the visitor's page, like the nurse.
+    public = json.dumps(answer(call(hall, "GET", f"/tickets/{issued['id']}", None), 200), ensure_ascii=False)
+    assert "triage-1" not in public and "nurse1" not in public
+    # A ticket a clerk issued without a desk has no printer of its own: 409, as before.
+    plain = issue(hall, hall.clerk1)
+    refused = answer(call(hall, "POST", f"/tickets/{plain['id']}/reprint", hall.clerk1, {}), 409)
+    assert refused["code"] == "no_printer"
+    audit = answer(call(hall, "GET", "/admin/audit?action=ticket.reprint", hall.admin), 200)
+    assert any(
+        e["target"] == f"ticket:{issued['id']}" and e["detail"]["printer"] == "desk-printer"
+        for e in audit["entries"]
+    )

@@ -7,9 +7,14 @@ Counter and room names come from the caller, as configured for the site
 ("3号窗口" / "counter 3", "5号诊室" / "consulting room 5"), and are spoken as
 written.
 
-A template has two placeholders: ``{number}`` (the number as read aloud) and
-``{counter}`` (the counter's name in that language). A recall may use its own
-template (``recall_templates``), otherwise the same one.
+A template has three placeholders: ``{number}`` (the number as read aloud),
+``{counter}`` (the counter's name in that language) and ``{name}``: the
+visitor's booked name, already masked by the hub (张*明), where a hospital
+calls patients by name (``[appointments] call_by_name``). A call without a
+name leaves ``{name}`` out cleanly, with the separator that follows it
+("请{name}，{number}号…" says "请A 零 一 二号…"). A masked character is said as
+某 in Mandarin and left out in English. A recall may use its own template
+(``recall_templates``), otherwise the same one.
 
 :func:`build_phrases` also keeps which part of a phrase is the number, so
 that recorded segments can be picked for it character by character
@@ -30,7 +35,11 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "en": "Number {number}, please go to {counter}",
 }
 
-PLACEHOLDERS = frozenset({"number", "counter"})
+PLACEHOLDERS = frozenset({"number", "counter", "name"})
+#: What may follow ``{name}`` in a template and goes with it when there is no name.
+NAME_SEPARATORS = "，,、：: "
+#: How a masked character (``*``) of a name is said, per language.
+MASKED_SAID = {"zh": "某", "en": ""}
 
 ZH_DIGITS = "零一二三四五六七八九"
 EN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -54,6 +63,9 @@ class Announcement:
     #: This call's own words per language (the service's or the counter kind's phrasing,
     #: e.g. "请{number}号到{counter}取药"), over the site's ``templates``; None: the site's.
     templates: Mapping[str, str] | None = None
+    #: The visitor's booked name, masked by the hub (张*明), for a ``{name}`` in the
+    #: template; None: no name (the site does not call by name, or none was booked).
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if self.templates is not None:
@@ -95,7 +107,7 @@ class Announcement:
 class Part:
     """A piece of a phrase: template text, a counter name, or the number (``tokens``: its characters)."""
 
-    kind: str  # "text" | "counter" | "number"
+    kind: str  # "text" | "counter" | "number" | "name" (a masked name)
     text: str
     tokens: tuple[str, ...] = ()  # for "number": "A", "0", "1", "2"
 
@@ -119,7 +131,8 @@ def check_languages(languages: Iterable[str]) -> None:
 
 
 def check_template(template: str, where: str = "template") -> None:
-    """A template's placeholders must be ``{number}`` and ``{counter}`` only; ``{{``/``}}`` are braces."""
+    """A template's placeholders must be ``{number}``, ``{counter}`` and ``{name}`` only;
+    ``{{``/``}}`` are braces."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -129,7 +142,8 @@ def check_template(template: str, where: str = "template") -> None:
             continue
         if field not in PLACEHOLDERS:
             raise ValueError(
-                f"{where}: unknown placeholder {{{field}}} in {template!r}; use {{number}}, {{counter}}"
+                f"{where}: unknown placeholder {{{field}}} in {template!r}; "
+                "use {number}, {counter}, {name}"
             )
         if spec or conversion:
             raise ValueError(f"{where}: {{{field}}} takes no format spec or conversion")
@@ -169,12 +183,28 @@ def read_number(number: str, lang: str) -> str:
     return " ".join(say_token(t, lang) for t in number_tokens(number))
 
 
+def say_name(masked: str, lang: str) -> str:
+    """A masked name as said aloud: 张*明 → "张某明" (zh); in English the stars are not read."""
+    said = MASKED_SAID.get(lang, "")
+    return " ".join("".join(said if ch == "*" else ch for ch in masked).split())
+
+
 def build_phrase(announcement: Announcement, template: str, lang: str) -> Phrase:
     parts: list[Part] = []
+    drop_separator = False
     for literal, field, _, _ in string.Formatter().parse(template):
+        if drop_separator:
+            literal = literal.lstrip(NAME_SEPARATORS)
+            drop_separator = False
         if literal:
             parts.append(Part("text", literal))
-        if field == "number":
+        if field == "name":
+            name = say_name(announcement.name, lang) if announcement.name else ""
+            if name:
+                parts.append(Part("name", name))
+            else:
+                drop_separator = True  # "请{name}，{number}号" without a name: "请{number}号"
+        elif field == "number":
             tokens = number_tokens(announcement.number)
             parts.append(Part("number", " ".join(say_token(t, lang) for t in tokens), tokens))
         elif field == "counter":

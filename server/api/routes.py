@@ -393,7 +393,9 @@ def issue_ticket() -> tuple[Response, int]:
         response.headers["Retry-After"] = str(retry_after(wait))
         return response, status
     # Shared with the requests that arrive with it: one durable commit, then the 201.
-    answer = issue_printed(kiosk, body.service, issued_by=issuer, category=body.category, role=principal.role)
+    answer = issue_printed(
+        kiosk, body.service, issued_by=issuer, category=body.category, role=principal.role, desk=body.desk
+    )
     return jsonify(answer), 201
 
 
@@ -405,6 +407,7 @@ def issue_printed(
     category: str | None = None,
     role: str | None = None,
     appointment: AppointmentClaim | None = None,
+    desk: str | None = None,
 ) -> dict[str, Any]:
     """Issue one ticket through the dispenser, its print job committed with it, and say so to the kiosk.
 
@@ -430,6 +433,7 @@ def issue_printed(
             category=category,
             role=role,
             appointment=appointment,
+            desk=desk,
         )
     )
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
@@ -446,7 +450,8 @@ def issue_printed(
 @api.post("/tickets/<ticket_id>/reprint")
 @requires("staff", "admin")
 def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
-    """Print a ticket again (a new print job), on the issuing kiosk's printer or the one named."""
+    """Print a ticket again (a new print job), on the printer of the kiosk or triage desk that
+    issued it, or on the one named."""
     body = parse(ReprintBody)
     the_hub = hub()
     ticket, ahead = the_hub.core.ticket(ticket_id)  # 404 for an unknown ticket
@@ -454,13 +459,14 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
     if not printing.printers:
         raise ApiError(409, "no printer is configured on this hub", "no_printer")
     issued = next((e for e in ticket.history if e.kind is EventKind.ISSUED), None)
-    kiosk = issued.detail.get("issued_by") if issued else None
+    # A kiosk's ticket names the kiosk; a triage nurse's names the nurse and the desk, whose printer it is.
+    kiosk = (issued.detail.get("desk") or issued.detail.get("issued_by")) if issued else None
     kiosk_printer = printing.printer_of.get(kiosk) if isinstance(kiosk, str) else None
     printer = body.printer or kiosk_printer
     if printer is None:
         raise ApiError(
             409,
-            "this ticket was not issued at a kiosk with a printer: name the printer to use",
+            "this ticket was not issued at a kiosk or triage desk with a printer: name the printer to use",
             "no_printer",
         )
     if printer not in printing.printers:

@@ -258,8 +258,9 @@ class TicketEvent:
 
 
 #: Keys of an event's detail that never leave for a public page: who issued the ticket
-#: (a triage nurse's user name), its priority weight and category, a reason given by staff.
-PRIVATE_DETAIL = frozenset({"issued_by", "priority", "category", "reason"})
+#: (a triage nurse's user name) and the triage desk, its priority weight and category, a reason
+#: given by staff.
+PRIVATE_DETAIL = frozenset({"issued_by", "desk", "priority", "category", "reason"})
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from .journey import TicketLeg
 from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
@@ -33,6 +33,8 @@ class ServiceQueue:
     service: str
     waiting: int
     next_numbers: list[str]
+    #: The same tickets with their public marks: ``{"number", "priority", "appointment"}``.
+    next_tickets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class CallRecord:
     counter: int
     at: datetime
     recall: bool
+    #: The public marks of the ticket called (优先 / 预约), never its category.
+    priority: bool = False
+    appointment: bool = False
+    #: The booking the ticket was issued for (internal: the core looks up its name, masked).
+    appointment_id: str | None = None
 
 
 class StoreReader(Protocol):
@@ -84,6 +91,13 @@ class StoreReader(Protocol):
     def recent_calls(self, day: date, limit: int) -> list[CallRecord]: ...
 
     def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]: ...
+
+    def booked_names(self, appointment_ids: Collection[str]) -> dict[str, str]:
+        """The names booked for these appointments (only where one is kept), by appointment id.
+
+        Raw: the core masks them (:func:`~server.core.appointments.mask_name`) before
+        anything leaves it, and asks only where the site calls by name.
+        """
 
     def priority_ledger(self, ticket_id: str) -> list[PriorityChange]:
         """Every priority grant, request, confirmation and change of a ticket, oldest first."""

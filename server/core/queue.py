@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import events as ev
-from .appointments import AppointmentClaim, used_refusal
+from .appointments import AppointmentClaim, mask_name, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
 from .errors import (
     CounterPaused,
@@ -57,7 +57,7 @@ from .model import (
     TicketStatus,
 )
 from .policy import CallContext, CallingPolicy, Placed, explain, next_run, preference_policy
-from .ports import ServiceQueue, Store, StoreTx
+from .ports import ServiceQueue, Store, StoreReader, StoreTx
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 from .priority import pending_request
 from .rules import CallRules
@@ -90,6 +90,9 @@ class Hall:
     priority_cap: int | None = None
 
     rules: CallRules = field(default_factory=CallRules)
+    #: ``[appointments] call_by_name``: a call of an appointment's ticket carries the booked
+    #: name, masked (张*明); otherwise no name is ever looked up.
+    call_by_name: bool = False
 
     def category(self, code: str) -> PriorityCategory:
         try:
@@ -140,6 +143,9 @@ class IssueRequest:
     role: str | None = None
     #: A check-in: the booking is claimed in the ticket's transaction (used once, never half-written).
     appointment: AppointmentClaim | None = None
+    #: The triage desk (``[[triage_desks]]``) a user issued it at: kept in the issued event, so a
+    #: reprint finds the desk's printer.
+    desk: str | None = None
 
 
 #: Roles of the devices that issue tickets: their name is public (it says which kiosk printed).
@@ -182,8 +188,8 @@ class _IssueBatch:
 def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
     """A service's waiting count and next numbers as screens get them (nobody waiting: no store row)."""
     if queue is None:
-        return {"waiting": 0, "next_numbers": []}
-    return {"waiting": queue.waiting, "next_numbers": queue.next_numbers}
+        return {"waiting": 0, "next_numbers": [], "next_tickets": []}
+    return {"waiting": queue.waiting, "next_numbers": queue.next_numbers, "next_tickets": queue.next_tickets}
 
 
 def new_ticket_id() -> str:
@@ -386,6 +392,8 @@ class QueueCore:
                 detail["appointment"] = request.appointment.id
             if request.issued_by:
                 detail["issued_by"] = request.issued_by
+            if request.desk:
+                detail["desk"] = request.desk
             batch.events.append(TicketEvent(ticket.id, EventKind.ISSUED, batch.now, detail=detail))
             if grant.action is not None:
                 batch.ledger.append(
@@ -443,6 +451,7 @@ class QueueCore:
                 )
             }
             calls = tx.recent_calls(day, RECENT_CALLS)
+            names = self._masked_names(tx, [c.appointment_id for c in calls])
         return {
             "site": {"name_zh": self.hall.name_zh, "name_en": self.hall.name_en},
             "business_day": day.isoformat(),
@@ -467,6 +476,9 @@ class QueueCore:
                     "counter": call.counter,
                     "at": call.at.isoformat(),
                     "recall": call.recall,
+                    "priority": call.priority,
+                    "appointment": call.appointment,
+                    **_name(names.get(call.appointment_id or "")),
                 }
                 for call in calls
             ],
@@ -614,11 +626,12 @@ class QueueCore:
                 state, current_ticket_id=called.id if called else None, staff=staff, priority_run=run
             )
             tx.save_counter_state(state)
+            name = self._called_name(tx, called)
         view = self._view_after(counter, state, called)
         if called is None:
             self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], **_finished(finished))
             raise NobodyWaiting(f"nobody is waiting for counter {counter.number}")
-        self._announce_call(called, counter, recall=False, view=view, finished=finished)
+        self._announce_call(called, counter, recall=False, view=view, finished=finished, name=name)
         return called
 
     def call_ticket(self, counter_number: int, ticket_id: str, staff: str | None = None) -> Ticket:
@@ -642,8 +655,9 @@ class QueueCore:
             run = next_run(state.priority_run, ticket)
             state = replace(state, current_ticket_id=ticket.id, staff=staff, priority_run=run)
             tx.save_counter_state(state)
+            name = self._called_name(tx, ticket)
         view = self._view_after(counter, state, ticket)
-        self._announce_call(ticket, counter, recall=False, view=view, finished=finished)
+        self._announce_call(ticket, counter, recall=False, view=view, finished=finished, name=name)
         return ticket
 
     def recall(self, counter_number: int, staff: str | None = None) -> Ticket:
@@ -676,13 +690,15 @@ class QueueCore:
                 ticket.call_count += 1
                 ticket.called_at = now
                 self._write(tx, ticket, expect, EventKind.RECALLED, counter, now, staff)
+            name = None if beyond else self._called_name(tx, ticket)
         if beyond:
             view = self._view_after(counter, state, None)
             self._publish(
                 ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view]
             )
             return ticket
-        self._announce_call(ticket, counter, recall=True, view=self._view_after(counter, state, ticket))
+        view = self._view_after(counter, state, ticket)
+        self._announce_call(ticket, counter, recall=True, view=view, name=name)
         return ticket
 
     def start(self, counter_number: int, staff: str | None = None) -> Ticket:
@@ -1169,13 +1185,18 @@ class QueueCore:
         recall: bool,
         view: dict[str, Any],
         finished: Ticket | None = None,
+        name: str | None = None,
     ) -> None:
-        """One event for the call: the ticket, where to go, the counter's new state, the finished ticket."""
-        name = ev.TICKET_RECALLED if recall else ev.TICKET_CALLED
+        """One event for the call: the ticket, where to go, the counter's new state, the finished ticket.
+
+        ``name``: the booked name, masked (张*明), where the site calls by name; it is on the
+        event (``name``, and the ``call`` entry) only then.
+        """
+        kind = ev.TICKET_RECALLED if recall else ev.TICKET_CALLED
         service = self.hall.services.get(ticket.service)
         public = ticket.public()
         self._publish(
-            name,
+            kind,
             ticket=public,
             counter={"number": counter.number, "name_zh": counter.name_zh, "name_en": counter.name_en},
             service={
@@ -1192,10 +1213,33 @@ class QueueCore:
                 "counter": counter.number,
                 "at": public["called_at"],
                 "recall": recall,
+                "priority": public["priority"],
+                "appointment": public["appointment"],
+                **_name(name),
             },
+            **_name(name),
             **_finished(finished),
             **_templates(self.hall.rules.call_templates(ticket.service, counter.kind)),
         )
+
+    def _called_name(self, tx: StoreReader, ticket: Ticket | None) -> str | None:
+        """The masked name booked for a called appointment ticket, where the site calls by name.
+
+        One primary-key read in the call's own transaction, and only for an
+        appointment's ticket at a site that calls by name; the raw name never
+        leaves this method.
+        """
+        if ticket is None or not ticket.appointment:
+            return None
+        return self._masked_names(tx, [ticket.appointment]).get(ticket.appointment)
+
+    def _masked_names(self, tx: StoreReader, appointment_ids: Sequence[str | None]) -> dict[str, str]:
+        """Masked booked names by appointment id (nothing at a site that does not call by name)."""
+        ids = {i for i in appointment_ids if i}
+        if not self.hall.call_by_name or not ids:
+            return {}
+        masked = {key: mask_name(raw) for key, raw in tx.booked_names(ids).items()}
+        return {key: name for key, name in masked.items() if name}
 
     def _view_after(self, counter: Counter, state: CounterState, current: Ticket | None) -> dict[str, Any]:
         """A counter's view from what a transaction just wrote: the event carries it, no read needed."""
@@ -1214,13 +1258,18 @@ class QueueCore:
             "current": ticket.public() if ticket and ticket.status in AT_COUNTER else None,
         }
 
-    def _publish(self, name: str, **payload: Any) -> None:
-        self.bus.publish(HallEvent(name, payload))
+    def _publish(self, event: str, /, **payload: Any) -> None:
+        self.bus.publish(HallEvent(event, payload))
 
 
 def _templates(templates: dict[str, str]) -> dict[str, Any]:
     """``templates={lang: words}`` for a call whose service or counter kind has its own phrasing."""
     return {"templates": templates} if templates else {}
+
+
+def _name(masked: str | None) -> dict[str, Any]:
+    """``name=<masked name>`` for a call by name (张*明); nothing without one."""
+    return {"name": masked} if masked else {}
 
 
 def _finished(ticket: Ticket | None) -> dict[str, Any]:

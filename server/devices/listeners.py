@@ -36,6 +36,8 @@ class TicketCalled:
     #: The call's words per language (``[calls]`` phrasing of its service and counter kind),
     #: as (language, template) pairs; empty: the voice's own templates.
     templates: tuple[tuple[str, str], ...] = ()
+    #: The booked name, masked by the core (张*明), where the site calls by name; else None.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def _ticket_called(event: HallEvent) -> TicketCalled:
         counter_name_en=counter["name_en"],
         recall=bool(payload.get("recall")),
         templates=tuple(sorted((payload.get("templates") or {}).items())),
+        name=payload.get("name") or None,
     )
 
 

@@ -51,6 +51,20 @@ def voice_settings(config: SiteConfig, base_dir: Path) -> VoiceSettings:
     return VoiceSettings.from_mapping(table, base_dir=str(base_dir))
 
 
+def announcement_of(event: TicketCalled) -> Announcement:
+    """What the voice says for a committed call: its number, counter, phrasing and, where the
+    site calls by name, the name as the core masked it (a ``{name}`` in the template)."""
+    return Announcement(
+        ticket_id=event.ticket_id,
+        number=event.number,
+        counter_name_zh=event.counter_name_zh,
+        counter_name_en=event.counter_name_en,
+        recall=event.recall,
+        templates=dict(event.templates) or None,
+        name=event.name,
+    )
+
+
 class VoiceService:
     """Announces every committed call and recall."""
 
@@ -90,16 +104,7 @@ class VoiceService:
         """A committed call or recall, said aloud (queued: the announcer speaks in its own process)."""
         if self.announcer is None:
             return
-        self.announcer.announce(
-            Announcement(
-                ticket_id=event.ticket_id,
-                number=event.number,
-                counter_name_zh=event.counter_name_zh,
-                counter_name_en=event.counter_name_en,
-                recall=event.recall,
-                templates=dict(event.templates) or None,
-            )
-        )
+        self.announcer.announce(announcement_of(event))
 
     def to_lobby(self, audio: Any) -> None:
         """A rendered announcement: the screens fetch and play it in order."""

@@ -490,6 +490,9 @@
         if (mine.code !== s.code) return;
         mine.waiting = s.waiting;
         mine.next_numbers = s.next_numbers;
+        // The same numbers with their marks (优先 / 预约); a delta without them leaves none stale.
+        if (s.next_tickets) mine.next_tickets = s.next_tickets;
+        else delete mine.next_tickets;
       });
     });
     (delta.counters || []).forEach(function (c) {
@@ -818,6 +821,26 @@
     show("#setup", true);
   }
 
+  /* ------------------------------------------------------------------ */
+  /* Public marks beside a number                                        */
+  /* ------------------------------------------------------------------ */
+
+  /**
+   * The marks a public screen shows beside a number (lobby, counter screen):
+   * "优先 Priority" for a green-channel ticket, "预约 Appt." for an
+   * appointment's, from the public flags `priority` and `appointment` of a
+   * ticket, a call or a next ticket. A mark only: never the category, a name
+   * or a phone. Both languages always (nobody switches a TV's language).
+   */
+  function marks(item, extra) {
+    if (!item) return html``;
+    var cls = extra ? " " + extra : "";
+    var out = [];
+    if (item.priority) out.push(html`<span class="${"mark mark-priority" + cls}" data-mark="priority">优先 <span class="en">Priority</span></span>`);
+    if (item.appointment) out.push(html`<span class="${"mark mark-appointment" + cls}" data-mark="appointment">预约 <span class="en">Appt.</span></span>`);
+    return html`${out}`;
+  }
+
   global.QCall = {
     esc: esc, html: html, raw: raw, setHtml: setHtml,
     i18n: i18n, t: t, t2: t2, name: name, lang: currentLang, setLang: setLang,
@@ -829,6 +852,7 @@
     formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
     staffLogin: staffLogin,
     urlCounter: urlCounter, findCounter: findCounter, screenCounter: screenCounter, counterName: counterName, showSetup: showSetup,
+    marks: marks,
     debounce: debounce, each: each, $: $, show: show, banner: banner, messageBanner: messageBanner, connLamp: connLamp
   };
 })(window);

@@ -102,8 +102,8 @@ _SERVICE_COUNTS = (
     .group_by(queue_counts.c.service)
     .having(func.sum(queue_counts.c.waiting) > 0)
 )
-_QUEUE_HEAD_NUMBERS: Select[str] = (
-    select(tickets.c.number)
+_QUEUE_HEAD_NUMBERS: Select[str, int, str | None] = (
+    select(tickets.c.number, tickets.c.priority, tickets.c.appointment)
     .where(
         tickets.c.business_day == bindparam("business_day"),
         _STANDING,
@@ -562,8 +562,19 @@ class SqlTx:
         queues = []
         for service, count in counts:
             params = {"business_day": day, "service": service, "head": head}
-            numbers = self.conn.scalars(_QUEUE_HEAD_NUMBERS, params).all()
-            queues.append(ServiceQueue(service, int(count), list(numbers)))
+            head_rows = self.conn.execute(_QUEUE_HEAD_NUMBERS, params).all()
+            queues.append(
+                ServiceQueue(
+                    service,
+                    int(count),
+                    [number for number, _, _ in head_rows],
+                    # The public marks only: 优先 (any priority), 预约 (an appointment's ticket).
+                    [
+                        {"number": number, "priority": priority > 0, "appointment": booking is not None}
+                        for number, priority, booking in head_rows
+                    ],
+                )
+            )
         return queues
 
     def recent_calls(self, day: date, limit: int) -> list[CallRecord]:
@@ -575,6 +586,8 @@ class SqlTx:
                 ticket_events.c.counter,
                 ticket_events.c.at,
                 ticket_events.c.kind,
+                tickets.c.priority,
+                tickets.c.appointment,
             )
             .join(tickets, tickets.c.id == ticket_events.c.ticket_id)
             .where(
@@ -588,9 +601,27 @@ class SqlTx:
             .limit(limit)
         )
         return [
-            CallRecord(r.ticket_id, r.number, r.service, r.counter, r.at, r.kind == EventKind.RECALLED.value)
+            CallRecord(
+                r.ticket_id,
+                r.number,
+                r.service,
+                r.counter,
+                r.at,
+                r.kind == EventKind.RECALLED.value,
+                priority=r.priority > 0,
+                appointment=r.appointment is not None,
+                appointment_id=r.appointment,
+            )
             for r in self.conn.execute(query)
         ]
+
+    def booked_names(self, appointment_ids: Collection[str]) -> dict[str, str]:
+        if not appointment_ids:
+            return {}
+        query = select(appointments.c.id, appointments.c.name).where(
+            appointments.c.id.in_(list(appointment_ids)), appointments.c.name.is_not(None)
+        )
+        return {row.id: row.name for row in self.conn.execute(query)}
 
     def tickets_by_id(self, ids: Collection[str]) -> list[Ticket]:
         if not ids:

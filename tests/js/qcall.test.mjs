@@ -421,3 +421,30 @@ test("a device screen's counter: found hides the setup notice, missing shows it 
   assert.equal(QCall.screenCounter(snap, 3).number, 3);
   assert.equal(setup.hidden, true);
 });
+
+test("marks beside a number: 优先 Priority and 预约 Appt. from the public flags, nothing else", () => {
+  const { QCall } = load();
+  assert.equal(String(QCall.marks(null)), "");
+  assert.equal(String(QCall.marks({ number: "A001", priority: false, appointment: false })), "");
+  const both = String(QCall.marks({ priority: true, appointment: true, category: "elderly", name: "张*明" }, "small"));
+  assert.match(both, /data-mark="priority">优先 <span class="en">Priority<\/span>/);
+  assert.match(both, /data-mark="appointment">预约 <span class="en">Appt\.<\/span>/);
+  assert.ok(both.indexOf("priority") < both.indexOf("appointment"), "priority first");
+  assert.match(both, /class="mark mark-priority small"/);
+  // Whatever else the item carries stays off the mark.
+  assert.ok(!both.includes("elderly") && !both.includes("张"), both);
+});
+
+test("a delta's next tickets replace the snapshot's, and a delta without them leaves none stale", () => {
+  const { QCall } = load();
+  const snap = { v: 1, business_day: "2026-11-30", services: [
+    { code: "PAY", waiting: 1, next_numbers: ["A001"], next_tickets: [{ number: "A001", priority: true, appointment: false }] },
+  ] };
+  QCall.applyDelta(snap, { v: 2, day: "2026-11-30", services: [
+    { code: "PAY", waiting: 2, next_numbers: ["A001", "A002"],
+      next_tickets: [{ number: "A001", priority: true, appointment: false }, { number: "A002", priority: false, appointment: true }] },
+  ] });
+  assert.deepEqual(snap.services[0].next_tickets.map((t) => t.number), ["A001", "A002"]);
+  QCall.applyDelta(snap, { v: 3, day: "2026-11-30", services: [{ code: "PAY", waiting: 0, next_numbers: [] }] });
+  assert.equal(snap.services[0].next_tickets, undefined);
+});
