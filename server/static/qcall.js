@@ -63,6 +63,13 @@
   // pass their own dictionaries to QCall.i18n(); theirs win on a clash.
   var COMMON = {
     zh: {
+      // Why a ticket stands where it does (core/policy.py reasons): the console and the admin page.
+      "why.transfer": "转入本窗口",
+      "why.priority": "优先",
+      "why.appointment due": "预约到时",
+      "why.age bonus": "等候已久",
+      "why.priority cap": "轮到普通号",
+      "why.first come": "先到先叫",
       "lang.switch": "English",
       "status.waiting": "等候中",
       "status.called": "已叫号",
@@ -102,6 +109,12 @@
       "conn.online": "已连接"
     },
     en: {
+      "why.transfer": "sent to this counter",
+      "why.priority": "priority",
+      "why.appointment due": "appointment due",
+      "why.age bonus": "waited long",
+      "why.priority cap": "normal ticket's turn",
+      "why.first come": "first come",
       "lang.switch": "中文",
       "status.waiting": "Waiting",
       "status.called": "Called",
