@@ -32,6 +32,7 @@ from tests.support import (
     running_hub,
     write_site,
 )
+from tests.waiting import SocketListener
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 20
@@ -219,3 +220,26 @@ def test_a_triage_ticket_is_reprinted_on_its_desk_s_printer_by_itself(hall: Hall
         e["target"] == f"ticket:{issued['id']}" and e["detail"]["printer"] == "desk-printer"
         for e in audit["entries"]
     )
+
+
+def test_the_lobby_s_and_phone_s_live_events_name_no_category_reason_or_issuer(hall: Hall) -> None:
+    """What a lobby screen and a visitor's phone receive over Socket.IO while a green-channel
+    ticket is issued by triage, requested at the kiosk, confirmed and called: the number and a
+    priority mark, never the category, the reason or the nurse's name."""
+    with SocketListener(hall.hub.url, {"token": hall.creds.display}) as lobby:
+        lobby.wait_for("snapshot")
+        urgent = issue(hall, hall.nurse, category="emergency", desk="triage-1")
+        asked = issue(hall, hall.creds.kiosk, category="pregnant")
+        with SocketListener(hall.hub.url, {"ticket": asked["id"]}) as phone:  # in its room once connected
+            body = {"category": "pregnant", "reason": "孕检单已核 / maternity card seen"}
+            answer(call(hall, "POST", f"/tickets/{asked['id']}/priority", hall.admin, body), 200)
+            phone.wait_for("ticket_changed", lambda data: data.get("event") == "priority")
+            lobby.wait_for("ticket_changed", lambda data: data.get("event") == "priority")
+            answer(call(hall, "POST", "/counters/1/call", hall.clerk1, {"ticket_id": urgent["id"]}), 200)
+            lobby.wait_for("ticket_called", lambda data: data["ticket"]["id"] == urgent["id"])
+            lobby.drain()
+            phone.drain()
+            streams = json.dumps([lobby.seen, phone.seen], ensure_ascii=False)
+    assert urgent["number"] in streams and asked["number"] in streams
+    for word in ("emergency", "pregnant", "急诊", "孕妇", "孕检", "maternity", "nurse1", "triage-1"):
+        assert word not in streams, word
