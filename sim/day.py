@@ -478,12 +478,16 @@ class Day:
             problems.append(
                 f"a counter called {longest_run} priority tickets in a row over a waiting normal one"
             )
-        waits = leg_waits(by_ticket)
-        priority_ids = {r["id"] for r in rows if r["priority"] > 0}
-        priority_waits = leg_waits({t: h for t, h in by_ticket.items() if t in priority_ids})
-        normal_waits = leg_waits({t: h for t, h in by_ticket.items() if t not in priority_ids})
-        due = {r["id"]: r["due_at"] for r in rows if r["appointment"]}
         all_legs = legs(by_ticket, first)
+        waits = [_minutes(called - joined) for _, _, joined, called in all_legs]
+        priority_ids = {r["id"] for r in rows if r["priority"] > 0}
+        priority_waits = [
+            _minutes(called - joined) for tid, _, joined, called in all_legs if tid in priority_ids
+        ]
+        normal_waits = [
+            _minutes(called - joined) for tid, _, joined, called in all_legs if tid not in priority_ids
+        ]
+        due = {r["id"]: r["due_at"] for r in rows if r["appointment"]}
         booked_services = {first[tid] for tid in due}
         # An appointment holder's wait counts from the later of check-in and the slot's start
         # (coming early is their choice); a walk-in's from joining that service's queue.
@@ -591,20 +595,6 @@ def longest_priority_run(
 
 def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else math.nan
-
-
-def leg_waits(by_ticket: dict[str, list[Any]]) -> list[float]:
-    """Minutes from joining a queue (issued, transferred, re-queued) to the next call, for every leg."""
-    waits = []
-    for history in by_ticket.values():
-        joined = None
-        for e in history:
-            if e["kind"] in ("issued", "transferred", "requeued"):
-                joined = e["at"]
-            elif e["kind"] == "called" and joined is not None:
-                waits.append((e["at"] - joined).total_seconds() / 60)
-                joined = None
-    return waits
 
 
 def legs(by_ticket: dict[str, list[Any]], first: dict[str, str]) -> list[tuple[str, str, datetime, datetime]]:
