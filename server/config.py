@@ -517,10 +517,6 @@ class SiteConfig(_Strict):
                 return KioskSettings.model_validate(device.settings).printer
         return None
 
-    def triage_printer(self, desk: str) -> str | None:
-        """The printer of triage desk ``desk``, if it has one."""
-        return next((t.printer for t in self.triage_desks if t.name == desk), None)
-
     def calling_policy(self) -> FairPolicy:
         """The fair calling policy with this site's ``[calling]`` rules."""
         return FairPolicy(self.calling.rules())

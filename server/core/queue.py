@@ -361,7 +361,7 @@ class QueueCore:
             requests = requests[:granted]
         standing = tx.waiting_by_priority(batch.day, service.code)
         for offset, (i, request) in enumerate(requests):
-            grant = batch.grants.get(i) or _Grant(request.priority, None)
+            grant = batch.grants[i]
             ticket = Ticket(
                 id=new_ticket_id(),
                 number=service.number_for(first + offset),

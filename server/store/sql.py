@@ -119,6 +119,8 @@ class _HotStatements:
     """The hot statements that differ by dialect (the upsert's class)."""
 
     allocate_seq: Insert
+    #: A journey's leg, inserted or updated: all but its key, its queue time and whether it was a transfer.
+    save_leg: Insert
 
 
 @functools.cache
@@ -131,7 +133,17 @@ def _hot(dialect: str) -> _HotStatements:
         [sequences.c.service, sequences.c.business_day],
         {"last_seq": sequences.c.last_seq + count},
     ).returning(sequences.c.last_seq)
-    return _HotStatements(allocate)
+    columns = [f.name for f in dataclasses.fields(TicketLeg)]
+    leg = {name: bindparam(name, type_=ticket_legs.c[name].type) for name in columns}
+    kept = ("ticket_id", "leg", "queued_at", "transfer")
+    save_leg = upsert(
+        dialect,
+        ticket_legs,
+        leg,
+        [ticket_legs.c.ticket_id, ticket_legs.c.leg],
+        {name: value for name, value in leg.items() if name not in kept},
+    )
+    return _HotStatements(allocate, save_leg)
 
 
 #: Execution option of an engine or connection whose transactions only read (see :func:`read_only`).
@@ -388,7 +400,10 @@ class SqlTx:
                 .order_by(*_QUEUE_ORDER)
                 .limit(head)
             )
-            found.update((r["id"], _ticket(r)) for r in self.conn.execute(query).mappings())
+            rows = self.conn.execute(query).mappings().all()
+            found.update((r["id"], _ticket(r)) for r in rows)
+            if len(rows) < head:
+                continue  # the whole queue of the service is in hand: the two reads below find no more
             # The head of the normal tickets too: the priority cap must see one however many
             # priority tickets stand before it (the same index, priority = 0).
             normal = query.where(tickets.c.priority == 0)
@@ -441,14 +456,8 @@ class SqlTx:
         return _leg(row) if row else None
 
     def save_legs(self, legs: Sequence[TicketLeg]) -> None:
-        for leg in legs:
-            row = _leg_row(leg)
-            changing = {
-                k: v for k, v in row.items() if k not in ("ticket_id", "leg", "queued_at", "transfer")
-            }
-            self.conn.execute(
-                upsert(self.dialect, ticket_legs, row, [ticket_legs.c.ticket_id, ticket_legs.c.leg], changing)
-            )
+        if legs:  # one prebuilt upsert for all (every event of a call writes its leg)
+            self.conn.execute(_hot(self.dialect).save_leg, [_leg_row(leg) for leg in legs])
 
     def called_tickets(self, day: date) -> list[Ticket]:
         query = select(tickets).where(
