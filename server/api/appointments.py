@@ -27,11 +27,9 @@ from ..core.appointments import (
     mask_name,
     parse_csv,
 )
-from ..security import retry_after
-from ..store.accounts import token_hash
 from .auth import client_address, current_principal, hub, requires
-from .refusals import ApiError, error_response
-from .routes import _Body, issue_limiter, issue_printed, parse
+from .refusals import ApiError
+from .routes import _Body, issue_brake, issue_printed, parse
 
 appointments_api = Blueprint("appointments", __name__, url_prefix="/api/v1/appointments")
 
@@ -164,13 +162,9 @@ def check_in() -> tuple[Response, int]:
     if (body.code is None) == (body.phone is None) or (body.code is not None and body.appointment_id):
         raise ApiError(400, "send 'code', or 'phone' (with 'appointment_id' when picking one)")
     principal = current_principal()
-    wait = issue_limiter().take(principal.key or token_hash(principal.name))
-    if wait is not None:
-        response, status = error_response(
-            429, "too many tries from this device at once; please wait a moment", "too_many_requests"
-        )
-        response.headers["Retry-After"] = str(retry_after(wait))
-        return response, status
+    braked = issue_brake(principal, "tries")
+    if braked is not None:
+        return braked
     the_hub = hub()
     book = the_hub.appointments
     calendar = the_hub.core.hall.calendar

@@ -384,14 +384,9 @@ def issue_ticket() -> tuple[Response, int]:
             raise ApiError(400, f"there is no triage desk {body.desk!r}", "unknown_desk")
     kiosk = principal.name if principal.is_device else body.desk
     issuer = principal.name
-    # Keyed by the token's hash (Principal.key): the brake keeps no credential in memory.
-    wait = issue_limiter().take(principal.key or token_hash(principal.name))
-    if wait is not None:
-        response, status = error_response(
-            429, "too many tickets from this device at once; please wait a moment", "too_many_requests"
-        )
-        response.headers["Retry-After"] = str(retry_after(wait))
-        return response, status
+    braked = issue_brake(principal, "tickets")
+    if braked is not None:
+        return braked
     # Shared with the requests that arrive with it: one durable commit, then the 201.
     answer = issue_printed(
         kiosk, body.service, issued_by=issuer, category=body.category, role=principal.role, desk=body.desk
@@ -495,6 +490,21 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
         also=audit,
     )
     return jsonify(ticket_id=ticket.id, number=ticket.number, print=answer), 201
+
+
+def issue_brake(principal: Principal, what: str) -> tuple[Response, int] | None:
+    """The 429 answer while ``principal`` has taken its burst of ``what`` (tickets, check-in tries).
+
+    Keyed by the token's hash (Principal.key): the brake keeps no credential in memory.
+    """
+    wait = issue_limiter().take(principal.key or token_hash(principal.name))
+    if wait is None:
+        return None
+    response, status = error_response(
+        429, f"too many {what} from this device at once; please wait a moment", "too_many_requests"
+    )
+    response.headers["Retry-After"] = str(retry_after(wait))
+    return response, status
 
 
 def issue_limiter() -> IssueLimiter:
