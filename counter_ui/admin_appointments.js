@@ -37,10 +37,10 @@
       "appt.cancel": "取消预约",
       "appt.cancel_confirm": "确认取消？",
       "appt.cancelled": "预约 {code} 已取消。",
-      "status.booked": "已预约",
-      "status.checked_in": "已签到",
-      "status.no_show": "爽约",
-      "status.cancelled": "已取消",
+      "appt.status.booked": "已预约",
+      "appt.status.checked_in": "已签到",
+      "appt.status.no_show": "爽约",
+      "appt.status.cancelled": "已取消",
       "appt.new": "新建预约",
       "appt.new_service": "业务",
       "appt.new_date": "日期",
@@ -87,10 +87,10 @@
       "appt.cancel": "Cancel booking",
       "appt.cancel_confirm": "Really cancel?",
       "appt.cancelled": "Booking {code} cancelled.",
-      "status.booked": "booked",
-      "status.checked_in": "checked in",
-      "status.no_show": "no-show",
-      "status.cancelled": "cancelled",
+      "appt.status.booked": "booked",
+      "appt.status.checked_in": "checked in",
+      "appt.status.no_show": "no-show",
+      "appt.status.cancelled": "cancelled",
       "appt.new": "New booking",
       "appt.new_service": "Service",
       "appt.new_date": "Day",
@@ -335,7 +335,7 @@
   }
 
   function statusWord(status) {
-    var key = "status." + status;
+    var key = "appt.status." + status;
     var word = Q.t(key);
     return word === key ? String(status || "") : word;
   }

@@ -498,10 +498,7 @@
       var data = err.data || {};
       checkin.message = data.error_zh
         ? { zh: data.error_zh, en: data.error_en }
-        : { zh: Q.errorText(err), en: Q.errorText(err) };
-      if (err.code === "too_many_requests") {
-        checkin.message = { zh: Q.t("err.too_many_requests", null, "zh"), en: Q.t("err.too_many_requests", null, "en") };
-      }
+        : { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
       checkin.choices = null;
       drawCheckin();
     });

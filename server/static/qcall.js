@@ -349,14 +349,15 @@
   }
 
   /**
-   * Words for an error, in the current language. Our own words when we know
-   * the code; else the hub's sentence; else a generic line. Never a stack.
+   * Words for an error, in language `l` (default: the current one). Our own
+   * words when we know the code; else the hub's sentence; else a generic line.
+   * Never a stack.
    */
-  function errorText(err) {
+  function errorText(err, l) {
     var code = err && err.code;
-    if (code && ("err." + code) in dict[lang]) return t("err." + code);
+    if (code && ("err." + code) in dict[l || lang]) return t("err." + code, null, l);
     if (err && err.name === "ApiError" && err.message && err.message !== code) return err.message;
-    return t("err.server");
+    return t("err.server", null, l);
   }
 
   /* ------------------------------------------------------------------ */
