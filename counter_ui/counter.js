@@ -303,17 +303,21 @@
     if (!session) return;
     clearTimeout(pollTimer);
     var n = session.counter;
-    Q.api("GET", "/counters/" + n).then(function (res) {
+    // The counter and the policy's order with reasons, read together and drawn once.
+    var plan = Q.api("GET", "/counters/" + n + "/next?limit=20").then(null, function () {
+      return null;  // the list stands without (new) reasons
+    });
+    Promise.all([Q.api("GET", "/counters/" + n), plan]).then(function (both) {
       if (!session || session.counter !== n) return;
+      var res = both[0];
       view = res.counter || view;
       waiting = res.waiting || [];
+      if (both[1]) {
+        nextUp = {};
+        (both[1].next || []).forEach(function (p) { nextUp[p.ticket_id] = p; });
+      }
       if (banner.code() === "network") setMessage(null);   // we are back
       drawAll();
-      return Q.api("GET", "/counters/" + n + "/next?limit=20").then(function (plan) {
-        nextUp = {};
-        (plan.next || []).forEach(function (p) { nextUp[p.ticket_id] = p; });
-        drawWaiting();
-      }, function () { /* the list stands without reasons */ });
     }, failed).then(function () {
       if (session) pollTimer = setTimeout(refresh, POLL_MS);
     });
