@@ -681,21 +681,18 @@ class QueueCore:
                     "mark it a no-show or re-queue it"
                 )
             if beyond:
-                self._apply(ticket, TicketStatus.NO_SHOW, now)
                 detail = {"by": "recall_limit"}
-                self._write(tx, ticket, expect, EventKind.NO_SHOW, counter, now, staff, detail)
-                state = replace(state, current_ticket_id=None)
-                tx.save_counter_state(state)
+                no_show = TicketStatus.NO_SHOW
+                state = self._leave_counter(
+                    tx, state, ticket, expect, no_show, EventKind.NO_SHOW, counter, now, staff, detail
+                )
             else:
                 ticket.call_count += 1
                 ticket.called_at = now
                 self._write(tx, ticket, expect, EventKind.RECALLED, counter, now, staff)
             name = None if beyond else self._called_name(tx, ticket)
         if beyond:
-            view = self._view_after(counter, state, None)
-            self._publish(
-                ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view]
-            )
+            self._publish_moved(ticket, EventKind.NO_SHOW, counter, state, None)
             return ticket
         view = self._view_after(counter, state, ticket)
         self._announce_call(ticket, counter, recall=True, view=view, name=name)
@@ -968,17 +965,11 @@ class QueueCore:
                     or not self._overdue(ticket, now)
                 ):
                     continue
-                self._apply(ticket, TicketStatus.NO_SHOW, now)
-                self._write(
-                    tx, ticket, {TicketStatus.CALLED}, EventKind.NO_SHOW, counter, now, None, {"by": "timer"}
+                called, no_show = {TicketStatus.CALLED}, TicketStatus.NO_SHOW
+                state = self._leave_counter(
+                    tx, state, ticket, called, no_show, EventKind.NO_SHOW, counter, now, None, {"by": "timer"}
                 )
-                if state.current_ticket_id == ticket.id:
-                    state = replace(state, current_ticket_id=None)
-                    tx.save_counter_state(state)
-            view = self._view_after(counter, state, None)
-            self._publish(
-                ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.NO_SHOW.value, counters=[view]
-            )
+            self._publish_moved(ticket, EventKind.NO_SHOW, counter, state, None)
             expired.append(ticket)
         return expired
 
@@ -1074,14 +1065,42 @@ class QueueCore:
         now = self.clock()
         with self.store.transaction() as tx:
             state, ticket = self._current(tx, counter.number, expect)
-            self._apply(ticket, to, now, staff)
-            self._write(tx, ticket, expect, kind, counter, now, staff)
-            if to not in AT_COUNTER:
-                state = replace(state, current_ticket_id=None)
-                tx.save_counter_state(state)
-        view = self._view_after(counter, state, ticket if to in AT_COUNTER else None)
-        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=kind.value, counters=[view])
+            if to in AT_COUNTER:
+                self._apply(ticket, to, now, staff)
+                self._write(tx, ticket, expect, kind, counter, now, staff)
+            else:
+                state = self._leave_counter(tx, state, ticket, expect, to, kind, counter, now, staff)
+        self._publish_moved(ticket, kind, counter, state, ticket if to in AT_COUNTER else None)
         return ticket
+
+    def _leave_counter(
+        self,
+        tx: StoreTx,
+        state: CounterState,
+        ticket: Ticket,
+        expect: frozenset[TicketStatus] | set[TicketStatus],
+        to: TicketStatus,
+        kind: EventKind,
+        counter: Counter,
+        now: datetime,
+        staff: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> CounterState:
+        """The counter's ticket goes to ``to`` and leaves it: its event, and the counter freed
+        (if it still holds that ticket). The counter's new state."""
+        self._apply(ticket, to, now, staff)
+        self._write(tx, ticket, expect, kind, counter, now, staff, detail)
+        if state.current_ticket_id == ticket.id:
+            state = replace(state, current_ticket_id=None)
+            tx.save_counter_state(state)
+        return state
+
+    def _publish_moved(
+        self, ticket: Ticket, kind: EventKind, counter: Counter, state: CounterState, current: Ticket | None
+    ) -> None:
+        """``ticket_changed`` for a ticket moved at ``counter``, with the counter's view after it."""
+        view = self._view_after(counter, state, current)
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=kind.value, counters=[view])
 
     @staticmethod
     def _apply(ticket: Ticket, to: TicketStatus, now: datetime, staff: str | None = None) -> None:
