@@ -43,6 +43,7 @@ from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
 from .core.queue import Hall
 from .core.rules import CallRules, ServiceRules
+from .core.workdays import WorkCalendar, statutory
 from .paths import var_dir
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -134,6 +135,9 @@ class HoursSection(_Strict):
     """Opening hours per weekday as ``["08:30-12:00", "13:30-17:30"]``; absent means closed."""
 
     enforce: bool = True
+    #: The country whose public holidays (and, for "CN", make-up working days 调休) decide which
+    #: dates count towards a working-day deadline; absent: Monday to Friday.
+    holidays: str | None = None
     mon: list[str] = []
     tue: list[str] = []
     wed: list[str] = []
@@ -149,6 +153,12 @@ class HoursSection(_Strict):
             match = _RANGE.match(item)
             if not match or (match[1], match[2]) >= (match[3], match[4]):
                 raise ValueError(f"expected ranges like '08:30-17:30' (start before end), got {item!r}")
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        statutory(value)  # raises UnknownCountry (a ValueError) with the one-line message
         return value
 
     def table(self) -> dict[int, list[tuple[time, time]]]:
@@ -562,6 +572,7 @@ class SiteConfig(_Strict):
                 day_starts_at=_hhmm(self.site.day_starts_at),
                 hours=self.hours.table(),
                 enforce_hours=self.hours.enforce,
+                workdays=WorkCalendar(self.hours.holidays),
             ),
             categories={
                 p.code: PriorityCategory(p.code, p.name_zh, p.name_en, p.weight, PriorityGrant(p.grant))

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .workdays import WorkCalendar
+
 Clock = Callable[[], datetime]
 
 
@@ -33,6 +35,8 @@ class HallCalendar:
     day_starts_at: time = time(0, 0)
     hours: Mapping[int, Sequence[tuple[time, time]]] = field(default_factory=dict)
     enforce_hours: bool = False
+    #: Which dates count towards a working-day deadline (``[hours] holidays``).
+    workdays: WorkCalendar = field(default_factory=WorkCalendar)
 
     @property
     def zone(self) -> ZoneInfo:
