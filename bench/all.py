@@ -4,9 +4,12 @@ Runs each script in ``BENCHMARKS`` as its own process (each starts and stops its
 own hub), collects the JSON object each prints, and prints one JSON object:
 ``{"loadavg_1m_before", "results": {name: result}, "targets": {name: target_met},
 "target_met": all of them}``. Run it on a quiet machine, three times, and report
-the median of each figure with the load average (bench/README.md).
+the median of each figure with the load average (bench/README.md). Before each
+benchmark it waits (``--settle``, 120 s at most) for the 1-minute load average to
+fall to ``--quiet`` (0.5): the previous benchmark's load stays in that average
+for a minute after it ends.
 
-    .venv/bin/python bench/all.py [--only issue,fanout]
+    .venv/bin/python bench/all.py [--only issue,fanout] [--quiet 0.5] [--settle 120]
 
 Progress goes to stderr.
 """
@@ -35,6 +38,20 @@ BENCHMARKS: dict[str, list[str]] = {
 }
 
 
+def settle(quiet: float, most: float) -> float:
+    """Wait until the 1-minute load average is at most ``quiet`` (or ``most`` seconds pass); return it.
+
+    Each benchmark leaves its hub and clients' load in the 1-minute average for a
+    minute after it ends; the next one measured at once would measure its
+    predecessor's tail too. The targets are for a quiet machine, and the load
+    each benchmark started at is recorded (``loadavg_1m_before``) either way.
+    """
+    deadline = time.monotonic() + most
+    while loadavg() > quiet and time.monotonic() < deadline:
+        time.sleep(2)
+    return loadavg()
+
+
 def run(name: str, argv: list[str]) -> dict[str, object]:
     log(f"== {name}: {' '.join(argv)}")
     began = time.monotonic()
@@ -59,13 +76,26 @@ def met(result: dict[str, object]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="comma-separated names out of: " + ", ".join(BENCHMARKS))
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=0.5,
+        help="wait before each benchmark until the 1-minute load average is at most this (default 0.5)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=120.0, help="wait at most this many seconds for it (default 120)"
+    )
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {unknown[0]!r}; one of {', '.join(BENCHMARKS)}")
     load = loadavg()
-    results = {name: run(name, BENCHMARKS[name]) for name in names}
+    results: dict[str, dict[str, object]] = {}
+    for name in names:
+        settled = settle(args.quiet, args.settle)
+        log(f"   load {settled} before {name}")
+        results[name] = run(name, BENCHMARKS[name])
     targets = {name: met(result) for name, result in results.items()}
     emit(
         {
