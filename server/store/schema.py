@@ -159,6 +159,17 @@ sequences = Table(
     Column("last_seq", Integer, nullable=False),
 )
 
+#: Walk-in tickets issued per service and half-day (上午/下午号源, ``half`` "am" or "pm"), kept in
+#: the issuing transaction like the numbers: a service's half-day cap reads and counts here (0010).
+half_day_counts = Table(
+    "half_day_counts",
+    metadata,
+    Column("service", String(32), primary_key=True),
+    Column("business_day", Date, primary_key=True),
+    Column("half", String(2), primary_key=True),
+    Column("issued", Integer, nullable=False),
+)
+
 counter_states = Table(
     "counter_states",
     metadata,
