@@ -213,14 +213,6 @@ class HoursException(_Strict):
     def _ranges(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else _check_ranges(value)
 
-    @model_validator(mode="after")
-    def _hall_wide_working_day(self) -> HoursException:
-        if self.working_day is not None and self.services:
-            raise ValueError(
-                "working_day: a working day is the whole hall's; give it in an entry without services"
-            )
-        return self
-
     def day(self) -> DayException:
         return DayException(
             day=self.date,
@@ -253,26 +245,6 @@ class HoursSection(WeekSection):
     def _country(cls, value: str | None) -> str | None:
         statutory(value)  # raises UnknownCountry (a ValueError) with the one-line message
         return value
-
-    @model_validator(mode="after")
-    def _holidays_known(self) -> HoursSection:
-        if not self.open_on_holidays and self.holidays is None:
-            raise ValueError(
-                'open_on_holidays: false needs the country of its holidays: add holidays = "CN" (or another)'
-            )
-        seen: set[tuple[dt.date, str | None]] = set()
-        for i, exception in enumerate(self.exceptions):
-            whom: list[str | None] = list(exception.services) or [None]
-            for service in whom:
-                key = (exception.date, service)
-                if key in seen:
-                    whose = f"service {service!r}" if service else "the hall"
-                    raise ValueError(
-                        f"exceptions[{i}].date: {exception.date} is given twice for {whose}; "
-                        "expected one entry per date"
-                    )
-                seen.add(key)
-        return self
 
 
 class HalfDayCapsSection(_Strict):
@@ -589,7 +561,7 @@ class SiteConfig(_Strict):
                 )
             _check_settings(i, device, self.serial.frame_formats)
         _check_voice(self)
-        _check_exception_services(self)
+        _check_hours(self)
         printers = {d.name for d in self.devices if d.kind == "printer"}
         for i, device in enumerate(self.devices):
             printer = device.settings.get("printer") if device.kind == "kiosk" else None
@@ -758,16 +730,36 @@ def _check_voice(config: SiteConfig) -> None:
     VoiceSettings.from_mapping(table)
 
 
-def _check_exception_services(config: SiteConfig) -> None:
-    """Every service an ``[[hours.exceptions]]`` entry names is a service of the site."""
+def _check_hours(config: SiteConfig) -> None:
+    """``[hours]`` as a whole: holidays known where they close the hall, one exception per date (per
+    service), working days only hall-wide, services that exist."""
+    hours = config.hours
+    if not hours.open_on_holidays and hours.holidays is None:
+        raise ValueError(
+            "hours.open_on_holidays: false needs the country of its holidays: "
+            'add holidays = "CN" (or another)'
+        )
     codes = {s.code for s in config.services}
-    for i, exception in enumerate(config.hours.exceptions):
+    seen: set[tuple[dt.date, str | None]] = set()
+    for i, exception in enumerate(hours.exceptions):
+        where = f"hours.exceptions[{i}]"
+        if exception.working_day is not None and exception.services:
+            raise ValueError(
+                f"{where}.working_day: a working day is the whole hall's; "
+                "give it in an entry without services"
+            )
         for code in exception.services:
             if code not in codes:
+                expected = f"expected one of {sorted(codes)}"
+                raise ValueError(f"{where}.services: unknown service {code!r}; {expected}")
+        whom: list[str | None] = list(exception.services) or [None]
+        for who in whom:
+            if (exception.date, who) in seen:
+                whose = f"service {who!r}" if who else "the hall"
                 raise ValueError(
-                    f"hours.exceptions[{i}].services: unknown service {code!r}; "
-                    f"expected one of {sorted(codes)}"
+                    f"{where}.date: {exception.date} is given twice for {whose}; expected one entry per date"
                 )
+            seen.add((exception.date, who))
 
 
 def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, Any]) -> None:
