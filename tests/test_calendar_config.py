@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from server.config import load_config
-from tests.test_config import BASE, edit, problem, write
+from tests.test_config import edit, problem, write
 
 HOURS = '[hours]\nmon = ["08:30-12:00", "13:30-17:30"]\n'
 
@@ -106,7 +106,7 @@ BAD = [
         id="exception-range-backwards",
     ),
     pytest.param(
-        hours("[[hours.exceptions]]\ndate = 2026-10-01\n[[hours.exceptions]]\ndate = 2026-10-01\nhours = []\n"),
+        hours("[[hours.exceptions]]\ndate = 2026-10-01\n" * 2),
         ["hours.exceptions[1].date", "2026-10-01", "twice"],
         id="exception-twice",
     ),
