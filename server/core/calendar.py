@@ -194,6 +194,10 @@ class HallCalendar:
         windows = self.windows(day, service)
         return windows[-1].closes if windows else None
 
+    def own_hours(self, service: str) -> bool:
+        """Whether ``service`` keeps hours of its own (ranges, a last ticket, exceptions), not the hall's."""
+        return service in self._own_hours
+
     def day_name(self, day: date, service: str | None = None) -> tuple[str, str] | None:
         """The name of ``day`` as the kiosk says it: the site's exception, else the public holiday."""
         exception = self._exception(day, service)

@@ -306,8 +306,7 @@ class QueueCore:
         verdict = calendar.verdict(now, service)
         if verdict.issuing or (verdict.open and _booked(request)):
             return
-        own = service in calendar.service_hours or any(service in e.services for e in calendar.exceptions)
-        raise closed_refusal(verdict, own, now, calendar.zone)
+        raise closed_refusal(verdict, calendar.own_hours(service), now, calendar.zone)
 
     def _grant(self, request: IssueRequest) -> _Grant:
         """The priority a request gets: a kiosk may give only kiosk categories, and ask for confirm ones."""
