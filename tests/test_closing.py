@@ -23,7 +23,7 @@ from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core import events as ev
 from server.core.appointments import Actor, claim_for, draft_from
-from server.core.errors import HalfDayFull, HallClosed, ServiceClosed
+from server.core.errors import DailyLimitReached, HalfDayFull, HallClosed, ServiceClosed
 from server.core.events import HallEvent
 from server.core.model import EventKind, Ticket, TicketStatus
 from server.core.queue import IssueRequest
@@ -67,6 +67,7 @@ code = "NEW"
 name_zh = "业扩报装"
 name_en = "New connection"
 prefix = "C"
+daily_limit = 4
 # Mondays and Wednesday mornings only.
 hours = {{ mon = ["09:00-12:00", "13:30-17:00"], wed = ["09:00-12:00"] }}
 
@@ -323,6 +324,33 @@ def test_a_service_carries_over_to_its_own_next_opening(carrying_hall: Hall) -> 
     hall.at(at(2026, 11, 30, 17, 0))
     hall.hub.closing.once()
     assert hall.get(ticket.id).business_day == date(2026, 12, 2)  # NEW's next day is Wednesday
+
+
+def test_a_daily_limit_counts_the_new_numbers_after_those_carried_in(carrying_hall: Hall) -> None:
+    hall = carrying_hall
+    core = hall.hub.core
+    hall.at(at(2026, 11, 30, 10, 0))  # Monday
+    monday = [hall.issue("NEW") for _ in range(4)]
+    with pytest.raises(DailyLimitReached):
+        hall.issue("NEW")
+    assert core.call_next(1).id == monday[0].id
+    core.finish(1)
+    assert core.call_next(1).id == monday[1].id
+    hall.at(at(2026, 11, 30, 17, 0))
+    carried = hall.hub.closing.once()
+    assert [t.number for t in carried] == ["C003", "C004"]
+    hall.at(at(2026, 12, 2, 9, 0))  # Wednesday, NEW's next opening: four new numbers after the carried ones
+    assert [hall.issue("NEW").number for _ in range(4)] == ["C005", "C006", "C007", "C008"]
+    with pytest.raises(DailyLimitReached):
+        hall.issue("NEW")
+    wednesday = date(2026, 12, 2)
+    with hall.hub.store.read() as reader:
+        assert reader.service_load("NEW", wednesday) == 4  # the day's own numbers, not the carried
+    last = select(sequences.c.last_seq, sequences.c.carried).where(
+        sequences.c.service == "NEW", sequences.c.business_day == wednesday
+    )
+    with hall.hub.store.engine.connect() as conn:
+        assert tuple(conn.execute(last).one()) == (8, 4)
 
 
 def test_after_a_night_the_hub_was_down_it_carries_into_today_and_no_number_is_given_twice(

@@ -127,6 +127,10 @@ class StoreReader(Protocol):
     def service_load(self, service: str, day: date) -> int:
         """Tickets ``service`` has taken on ``day``: numbers issued plus tickets transferred into it."""
 
+    def carried_into(self, service: str, day: date) -> int:
+        """The highest number of ``service`` carried over into ``day`` (0: none): that day's numbers
+        go on after it, and its daily limit counts the numbers after it."""
+
     def standing_days(self, until: date) -> list[tuple[date, str]]:
         """Every (business day, service) up to ``until`` with callable tickets (from the kept counts)."""
 
@@ -147,7 +151,8 @@ class StoreTx(StoreReader, Protocol):
         """Give back every sequence after ``last_seq`` (numbers reserved beyond a daily limit)."""
 
     def seed_seq(self, service: str, day: date, at_least: int) -> None:
-        """Make the numbering of ``service`` on ``day`` go on after ``at_least`` (tickets carried into it)."""
+        """Make the numbering of ``service`` on ``day`` go on after ``at_least`` (tickets carried into it,
+        kept as :meth:`carried_into`)."""
 
     def count_half_day(self, service: str, day: date, half: str, count: int) -> int:
         """Add ``count`` (negative: give back) to ``service``'s walk-ins of that half-day; the new total."""

@@ -361,8 +361,9 @@ class QueueCore:
         """Numbers, people ahead, events and print jobs for one service's share of a batch."""
         last = tx.allocate_seq(service.code, batch.day, len(requests))
         first = last - len(requests) + 1
-        if service.daily_limit is not None and last > service.daily_limit:
-            granted = max(0, service.daily_limit - first + 1)
+        limit = self._last_number(tx, service, batch.day, last)
+        if limit is not None and last > limit:
+            granted = max(0, limit - first + 1)
             tx.return_seqs(service.code, batch.day, first - 1 + granted)
             for i, _ in requests[granted:]:
                 batch.refused.append(
@@ -440,6 +441,14 @@ class QueueCore:
                     created_at=batch.now,
                 )
             batch.issued.append((i, Issued(ticket, ahead, job)))
+
+    @staticmethod
+    def _last_number(tx: StoreTx, service: Service, day: date, last: int) -> int | None:
+        """The highest number ``service`` may give on ``day``: its daily limit, counted after the numbers
+        carried over into the day (read only when a batch runs past the limit itself)."""
+        if service.daily_limit is None or last <= service.daily_limit:
+            return service.daily_limit
+        return service.daily_limit + tx.carried_into(service.code, day)
 
     def _within_half_day(
         self,

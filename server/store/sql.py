@@ -307,16 +307,25 @@ class SqlTx:
         )
 
     def seed_seq(self, service: str, day: date, at_least: int) -> None:
-        last = sequences.c.last_seq
+        last, carried = sequences.c.last_seq, sequences.c.carried
         self.conn.execute(
             upsert(
                 self.dialect,
                 sequences,
-                {"service": service, "business_day": day, "last_seq": at_least},
+                {"service": service, "business_day": day, "last_seq": at_least, "carried": at_least},
                 [sequences.c.service, sequences.c.business_day],
-                {"last_seq": case((last < at_least, at_least), else_=last)},
+                {
+                    "last_seq": case((last < at_least, at_least), else_=last),
+                    "carried": case((carried < at_least, at_least), else_=carried),
+                },
             )
         )
+
+    def carried_into(self, service: str, day: date) -> int:
+        query = select(sequences.c.carried).where(
+            sequences.c.service == service, sequences.c.business_day == day
+        )
+        return int(self.conn.scalar(query) or 0)
 
     def count_half_day(self, service: str, day: date, half: str, count: int) -> int:
         params = {"service": service, "business_day": day, "half": half, "count": count}
@@ -524,8 +533,9 @@ class SqlTx:
         return latest
 
     def service_load(self, service: str, day: date) -> int:
+        # The numbers issued that day: those after the ones carried over into it.
         issued = self.conn.scalar(
-            select(sequences.c.last_seq).where(
+            select(sequences.c.last_seq - sequences.c.carried).where(
                 sequences.c.service == service, sequences.c.business_day == day
             )
         )

@@ -7,9 +7,13 @@ Create Date: 2026-12-03
 ``half_day_counts`` counts the walk-in tickets a service issued in the morning
 and the afternoon of a business day, incremented with an upsert in the issuing
 transaction (like ``ticket_sequences``), so a service's half-day cap can never
-be passed by two racing batches. Carrying waiting tickets over to the next
-opening day needs no new column: a ticket's ``business_day`` moves, and the
-queue-count triggers of 0006 follow an UPDATE of it.
+be passed by two racing batches.
+
+``ticket_sequences.carried``: the highest number carried over into a day at a
+closing. The day's numbers go on after it, and its daily limit counts the
+numbers after it (a plain ADD COLUMN with a default: no table rebuild). A
+carried ticket's ``business_day`` moves, and the queue-count triggers of 0006
+follow an UPDATE of it.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -28,7 +32,9 @@ def upgrade() -> None:
     sa.Column('issued', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('service', 'business_day', 'half')
     )
+    op.add_column('ticket_sequences', sa.Column('carried', sa.Integer(), nullable=False, server_default='0'))
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE ticket_sequences DROP COLUMN carried")  # plain ALTER on both (SQLite >= 3.35)
     op.drop_table('half_day_counts')
