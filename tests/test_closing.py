@@ -326,6 +326,27 @@ def test_a_service_carries_over_to_its_own_next_opening(carrying_hall: Hall) -> 
     assert hall.get(ticket.id).business_day == date(2026, 12, 2)  # NEW's next day is Wednesday
 
 
+def test_a_service_closed_before_the_hall_keeps_its_queue_until_the_hall_closes(carrying_hall: Hall) -> None:
+    """A morning clinic's last visitors, and one sent to it in the afternoon, stay callable until the
+    hall closes; then they are carried to the service's next opening (NEW: Mondays, Wednesday mornings)."""
+    hall = carrying_hall
+    core = hall.hub.core
+    hall.at(at(2026, 12, 2, 11, 0))  # Wednesday
+    left = hall.issue("NEW")
+    hall.at(at(2026, 12, 2, 12, 1))
+    assert hall.hub.closing.once() == []  # NEW closed at 12:00; the hall is open until 17:00
+    hall.at(at(2026, 12, 2, 14, 0))
+    sent = hall.issue("PAY")
+    assert core.call_next(1).id == sent.id
+    assert core.transfer(1, "NEW").status is TicketStatus.TRANSFERRED
+    hall.at(at(2026, 12, 2, 16, 59))
+    assert hall.hub.closing.once() == []
+    hall.at(at(2026, 12, 2, 17, 0))
+    assert sorted(t.id for t in hall.hub.closing.once()) == sorted([left.id, sent.id])
+    assert {hall.get(t).business_day for t in (left.id, sent.id)} == {date(2026, 12, 7)}
+    assert hall.get(sent.id).status is TicketStatus.TRANSFERRED  # still waiting, for NEW
+
+
 def test_a_daily_limit_counts_the_new_numbers_after_those_carried_in(carrying_hall: Hall) -> None:
     hall = carrying_hall
     core = hall.hub.core

@@ -194,6 +194,13 @@ class HallCalendar:
         windows = self.windows(day, service)
         return windows[-1].closes if windows else None
 
+    def day_over(self, day: date, service: str, moment: datetime) -> bool:
+        """Whether ``service``'s business day ``day`` has ended at ``moment``: its last range and the
+        hall's have both closed (a day without hours for either ends with the other's, or at
+        the next day's start)."""
+        closings = [c for c in (self.closing(day, service), self.closing(day)) if c is not None]
+        return moment >= (max(closings) if closings else self.day_start(day + timedelta(days=1)))
+
     def own_hours(self, service: str) -> bool:
         """Whether ``service`` keeps hours of its own (ranges, a last ticket, exceptions), not the hall's."""
         return service in self._own_hours

@@ -1034,9 +1034,12 @@ class QueueCore:
     def at_closing(self, carry_over: bool, now: datetime | None = None) -> list[Ticket]:
         """After a service's closing, its tickets still waiting are carried over or closed; the tickets.
 
-        A service's day is over at the end of its last range that day; waiting
-        tickets of an earlier business day (the hub was down at closing) are
-        handled at once. ``carry_over``: each keeps its number and its place
+        A service's day is over when its last range of the day has ended and
+        the hall's too (:meth:`~server.core.calendar.HallCalendar.day_over`): a
+        morning clinic's last patients, or a ticket transferred into a service
+        closed that day, wait until the hall closes, where a clerk may still
+        call them. Waiting tickets of an earlier business day (the hub was down
+        at closing) are handled at once. ``carry_over``: each keeps its number and its place
         (its queue time, before any of the next day's walk-ins) on the business
         day of the service's next opening, whose numbering goes on after the
         highest number carried. Otherwise, or with no opening known, or that day
@@ -1054,8 +1057,7 @@ class QueueCore:
             standing = reader.standing_days(today)
         ended: list[Ticket] = []
         for day, service in standing:
-            closing = calendar.closing(day, service)
-            if day == today and closing is not None and now < closing:
+            if day == today and not calendar.day_over(day, service, now):
                 continue
             opening = None
             if carry_over:  # the first opening of a later business day
