@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 
 from .core.model import Ticket, TicketStatus
 from .core.queue import QueueCore
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: How often the hub looks for a closing that has passed: tickets end at most this late.
 CHECK_SECONDS = 30.0
+#: How far ahead the holiday library must know the country's calendar before the hub warns.
+KNOWN_AHEAD = timedelta(days=60)
 
 
 class ClosingWatch(Periodic[list[Ticket]]):
@@ -42,6 +45,27 @@ class ClosingWatch(Periodic[list[Ticket]]):
     def needed(self) -> bool:
         """Only a hall whose hours are enforced has closings."""
         return self.core.hall.calendar.enforce_hours
+
+    def start(self) -> None:
+        self.warn_unknown_holidays()
+        super().start()
+
+    def warn_unknown_holidays(self) -> list[int]:
+        """Warn (the log) when the holiday library does not know this year's or the coming weeks' public
+        holidays and make-up days (chinese-calendar learns a year when the State Council publishes
+        it): those days follow the weekdays until the library is updated. The years not known."""
+        calendar = self.core.hall.calendar
+        today = calendar.local(self.core.clock()).date()
+        years = sorted({d.year for d in (today, today + KNOWN_AHEAD) if not calendar.workdays.known(d)})
+        if years:
+            log.warning(
+                "hours.holidays = %r: the holiday library has no data for %s; those days follow the weekdays "
+                "(no public holidays, no make-up days) until it is updated (pip install -U chinese-calendar "
+                "holidays)",
+                calendar.workdays.country,
+                ", ".join(map(str, years)),
+            )
+        return years
 
     def _close(self) -> list[Ticket]:
         ended = self.core.at_closing(self.carry_over)
