@@ -739,6 +739,12 @@ def _check_hours(config: SiteConfig) -> None:
             "hours.open_on_holidays: false needs the country of its holidays: "
             'add holidays = "CN" (or another)'
         )
+    for i, service in enumerate(config.services):
+        if service.hours is not None and not service.hours.table():
+            raise ValueError(
+                f"services[{i}].hours: no weekday has hours; give at least one (mon = [...]), "
+                "or leave hours out for the hall's"
+            )
     codes = {s.code for s in config.services}
     seen: set[tuple[dt.date, str | None]] = set()
     for i, exception in enumerate(hours.exceptions):

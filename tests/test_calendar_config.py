@@ -135,6 +135,7 @@ BAD = [
         ["services[0].hours.monday", "unknown key"],
         id="service-unknown-weekday",
     ),
+    pytest.param(service("hours = {}\n"), ["services[0].hours", "no weekday"], id="service-hours-empty"),
     pytest.param(
         service("half_day_caps = { am = -1 }\n"), ["services[0].half_day_caps.am", "-1"], id="negative-cap"
     ),
