@@ -315,8 +315,11 @@
 
   function other() { return Q.lang() === "zh" ? "en" : "zh"; }
 
-  /** An error's words in language l: ours for the code, else the hub's sentence, else a generic line. */
+  /** An error's words in language l: the hub's own in that language (closed now: with when it opens),
+   * else ours for the code, else the hub's sentence, else a generic line. */
   function errorIn(err, l) {
+    var own = err.data && err.data["error_" + l];
+    if (own) return own;
     var key = "err." + err.code;
     var word = Q.t(key, null, l);
     if (word !== key) return word;

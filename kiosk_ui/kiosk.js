@@ -8,6 +8,7 @@
 (function () {
   "use strict";
   var Q = QCall, $ = Q.$;
+  var H = QCallHours;          // kiosk_ui/hours.js: which services issue tickets now
 
   var WORDS = {
     zh: {
@@ -51,7 +52,11 @@
       "checkin.short": "请输入完整的号码",
       "checkin.choose": "您今天有多个预约，请选择一个",
       "checkin.walk_in": "已超过预约时间，已为您取普通号",
-      "ticket.appointment": "预约"
+      "ticket.appointment": "预约",
+      "hours.from": "{when} 开始取号",
+      "hours.stopped": "已停止取号，{when} 开始",
+      "hours.none": "暂停取号",
+      "hours.today": "今日办理时间 {ranges}"
     },
     en: {
       "prompt": "Please choose a service",
@@ -94,7 +99,11 @@
       "checkin.short": "Please type the whole number",
       "checkin.choose": "You have several appointments today: please choose one",
       "checkin.walk_in": "Your appointment time has passed: you have a walk-in number",
-      "ticket.appointment": "Appointment"
+      "ticket.appointment": "Appointment",
+      "hours.from": "Tickets from {when}",
+      "hours.stopped": "No more tickets now; from {when}",
+      "hours.none": "No tickets now",
+      "hours.today": "Open today {ranges}"
     }
   };
 
@@ -123,6 +132,7 @@
   // languages, until GET /health says ok again. Nobody taps for a number that cannot exist.
   var storeDown = false;
   var healthTimer = null;
+  var turnedAway = false;      // the hub refused our token: the setup notice stays
 
   // Paper. The hub tells this kiosk how each of its tickets prints
   // (print_status) and how its printer is (printer_status, on a change).
@@ -137,6 +147,7 @@
   Q.translatePage();
   Q.onLang(function () {
     drawSite(); drawServices(); drawGreen(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); drawCheckin();
+    drawClosed();
   });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   Q.everySecond(function (now) {
@@ -177,6 +188,7 @@
 
   Q.show("#services-empty", true);
   checkHealth();
+  H.watch(function () { drawServices(); drawClosed(); });
   // Draw from REST at once; the socket's snapshot follows, and the deltas QCall applies keep it live.
   Q.api("GET", "/priority-categories").then(function (answer) {
     greens = answer.categories || [];
@@ -188,7 +200,7 @@
   });
 
   Q.connect({ token: token }, {
-    snapshot: draw,
+    snapshot: function (snap) { draw(snap); H.refresh(); },   // a reconnect: the hours may have turned
     queue: draw,
     online: function (up) {
       if (up === !offline) return;
@@ -210,6 +222,7 @@
     drawSite();
     drawServices();
     Q.show("#checkin-open", !!(snap.site && snap.site.appointments) && !checkin.open);
+    drawClosed();
   }
 
   function drawSite() {
@@ -239,15 +252,61 @@
     services.forEach(function (s) {
       var btn = box.querySelector('.service-btn[data-service="' + cssEscape(s.code) + '"]');
       if (!btn) return;
+      var shut = !H.issuing(s.code);   // outside its hours: when it opens next, in both languages
+      btn.classList.toggle("shut", shut);
+      btn.setAttribute("data-shut", shut ? "true" : "false");
       btn.querySelector(".svc-zh").textContent = s.name_zh;
       btn.querySelector(".svc-en").textContent = s.name_en;
       btn.querySelector(".svc-waiting").textContent = btn.classList.contains("issuing")
         ? Q.t("service.issuing")
-        : Q.t("service.waiting", { n: s.waiting });
-      btn.disabled = busy || storeDown;
+        : shut ? hoursText(H.service(s.code), " · ") : Q.t("service.waiting", { n: s.waiting });
+      btn.disabled = busy || storeDown || shut;
     });
     Q.show("#services-empty", services.length === 0);
     box.className = "services n" + Math.min(services.length, 9);
+  }
+
+  /* -- opening hours ------------------------------------------------ */
+
+  /** When a shut service (or the hall) issues tickets again, the visitor's language first. */
+  function hoursText(state, sep) {
+    var first = Q.lang(), second = first === "zh" ? "en" : "zh";
+    function say(l) {
+      if (!state || !state.opens_at) return Q.t("hours.none", null, l);
+      var when = l === "zh" ? state.opens_zh : state.opens_en;
+      return Q.t(state.open ? "hours.stopped" : "hours.from", { when: when }, l);
+    }
+    return say(first) + sep + say(second);
+  }
+
+  /**
+   * Nothing issues tickets and nothing is open: the closed screen, in both
+   * languages at once, with the next opening (the earliest of any service),
+   * the day's name (a holiday, the site's own day) and today's hours.
+   */
+  function drawClosed() {
+    var elsewhere = turnedAway || !!ticket || !!(checkin && checkin.open);   // a ticket, the keypad, setup
+    var shut = H.allShut() && !elsewhere;
+    Q.show("#closed-view", shut);
+    if (elsewhere || !token) return;
+    Q.show("#service-view", !shut);
+    if (!shut) return;
+    var next = null;
+    ((snapshot && snapshot.services) || []).map(function (s) { return H.service(s.code); })
+      .concat([H.hall()]).forEach(function (state) {
+        if (state && state.opens_at && (!next || Date.parse(state.opens_at) < Date.parse(next.opens_at))) next = state;
+      });
+    var hall = H.hall() || {};
+    $("#closed-next-zh").textContent = next ? Q.t("hours.from", { when: next.opens_zh }, "zh") : Q.t("hours.none", null, "zh");
+    $("#closed-next-en").textContent = next ? Q.t("hours.from", { when: next.opens_en }, "en") : Q.t("hours.none", null, "en");
+    $("#closed-view").setAttribute("data-opens-at", next ? next.opens_at : "");
+    var day = $("#closed-day");
+    day.textContent = hall.day_name_zh ? hall.day_name_zh + " · " + hall.day_name_en : "";
+    day.hidden = !hall.day_name_zh;
+    var today = $("#closed-hours");
+    var ranges = (hall.today || []).join("  ");
+    today.textContent = ranges ? Q.t("hours.today", { ranges: ranges }, "zh") + " / " + Q.t("hours.today", { ranges: ranges }, "en") : "";
+    today.hidden = !ranges;
   }
 
   /* -- green channel ----------------------------------------------- */
@@ -298,6 +357,10 @@
         // The brake on ticket issue: said in both languages, whoever stands here.
         else if (err.code === "too_many_requests") showBanner("error", function () { return Q.t2("err.too_many_requests"); });
         else if (err.status === 503) storeChanged(false);
+        else if (err.data && "opens_at" in err.data) {   // closed, or the half-day's tickets are gone
+          showBanner("error", function () { return bilingual(err.data); });
+          H.refresh();
+        }
         else showBanner("error", function () { return Q.errorText(err); });
       })
       .then(function () {
@@ -305,6 +368,11 @@
         btn.classList.remove("issuing");
         drawServices();
       });
+  }
+
+  /** A refusal's own sentence in both languages (error_zh / error_en), the visitor's first. */
+  function bilingual(data) {
+    return Q.lang() === "en" ? data.error_en + " / " + data.error_zh : data.error_zh + " / " + data.error_en;
   }
 
   function showTicket(t) {
@@ -372,6 +440,7 @@
     Q.show("#service-view", true);
     drawPrint();
     drawPrinter();
+    drawClosed();
   }
 
   /* -- appointment check-in ------------------------------------------ */
@@ -399,6 +468,7 @@
     checkinTimer = setTimeout(closeCheckin, CHECKIN_IDLE_MS);
     Q.show("#service-view", false);
     Q.show("#checkin-view", true);
+    drawClosed();
     drawCheckin();
   }
 
@@ -660,6 +730,7 @@
 
   /** The hub refused our token: say so plainly and stop offering buttons. */
   function refused() {
+    turnedAway = true;
     closeTicket();
     Q.show("#service-view", false);
     $("#setup h1").setAttribute("data-i18n", "setup.refused");

@@ -32,7 +32,9 @@
       "state.no_show": "已过号。如需办理，请联系工作人员",
       "state.cancelled": "号票已取消",
       "stale": "暂时无法更新，显示的是 {time} 的状态。",
-      "offline": "离线"
+      "offline": "离线",
+      "closing.closed": "大厅已下班，您的号已关闭",
+      "closing.carried": "大厅已下班，您的号保留到 {when} 继续办理，排在新取的号之前"
     },
     en: {
       "title": "Your place",
@@ -56,7 +58,9 @@
       "state.no_show": "Your number was missed. Please ask a member of staff",
       "state.cancelled": "This ticket was cancelled",
       "stale": "Cannot update right now; showing the state at {time}.",
-      "offline": "Offline"
+      "offline": "Offline",
+      "closing.closed": "The hall has closed; your ticket has ended",
+      "closing.carried": "The hall has closed; your number is kept and called from {when}, before new tickets"
     }
   };
 
@@ -71,6 +75,9 @@
   var pollTimer = null;
   var online = true;
   var gone = false;           // the hub does not know this ticket: stop asking
+  // The day's closing ended this ticket ({by: "closing"}) or kept it for the next opening day
+  // ({by, to_day, opens_at}): from the live event, or the ticket's history when the page loads.
+  var closing = null;
 
   Q.i18n(WORDS, "qcall.status.lang");
   Q.translatePage();
@@ -105,6 +112,7 @@
     ticket_recalled: onCall,
     ticket_changed: function (p) {
       if (!mine(p)) return;
+      if (p.closing) closing = p.closing;
       merge(p.ticket);
       // The event has the whole ticket. Only a ticket waiting again (transferred)
       // needs the hub: its place in the new queue and that service's names.
@@ -141,6 +149,7 @@
     clearTimeout(pollTimer);
     Q.api("GET", "/tickets/" + encodeURIComponent(ticketId)).then(function (t) {
       Q.show("#banner", false);
+      closing = closingOf(t.history);
       merge(t);
       schedule();
     }, function (err) {
@@ -215,6 +224,8 @@
       var n = ticket.waiting_ahead || 0;
       $("#ticket-ahead").textContent = n > 0 ? Q.t("ahead", { n: n }) : Q.t("ahead_none");
     }
+    drawClosing(status);
+
     var cancellable = waiting || called;
     Q.show("#cancel", cancellable);
     if (!cancellable) confirming(false);
@@ -223,6 +234,31 @@
     document.title = (ticket.number || "") + " · " + (called ? Q.t("go", { counter: counterName(ticket.counter) }) : Q.t("title"));
 
     buzz();
+  }
+
+  /** The closing's news in the ticket's history: its last event, if the closing wrote it. */
+  function closingOf(history) {
+    var last = (history || [])[(history || []).length - 1];
+    var detail = last && last.detail;
+    if (!detail || detail.by !== "closing") return null;
+    return last.kind === "carried_over" || last.kind === "cancelled" ? detail : null;
+  }
+
+  /**
+   * "The hall has closed": the ticket ended at closing, or is kept for the
+   * next opening day (with that day and time), in both languages at once.
+   */
+  function drawClosing(status) {
+    var carried = !!(closing && closing.to_day) && (status === "waiting" || status === "transferred");
+    var ended = !!closing && !closing.to_day && status === "cancelled";
+    var note = $("#closing-note");
+    note.hidden = !(carried || ended);
+    note.setAttribute("data-closing", carried ? "carried_over" : ended ? "closed" : "");
+    if (note.hidden) return;
+    ["zh", "en"].forEach(function (l) {
+      var when = carried ? Q.formatDate(closing.opens_at, l) + " " + Q.formatTime(closing.opens_at) : "";
+      $("#closing-" + l).textContent = Q.t(carried ? "closing.carried" : "closing.closed", { when: when }, l);
+    });
   }
 
   /*

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
+from .closing import ClosingWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
 from .core.calendar import Clock, utc_now
@@ -92,6 +93,9 @@ def bootstrap(
         appointments=book,
         sweeper=AppointmentSweeper(book, push.spawn, on_store_failure=health.failed),
         no_show_watch=NoShowWatch(core, push.spawn, on_store_failure=health.failed),
+        closing=ClosingWatch(
+            core, config.hours.at_closing == "carry_over", push.spawn, on_store_failure=health.failed
+        ),
     )
     if devices:
         printing.start()
@@ -99,6 +103,8 @@ def bootstrap(
             hub.sweeper.start()
         if hub.no_show_watch.needed:  # no service has a no-show timer: nothing to watch
             hub.no_show_watch.start()
+        if hub.closing.needed:  # hours not enforced: no closing
+            hub.closing.start()
     return hub
 
 

@@ -7,6 +7,8 @@ on Monday reads that line and nothing else.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 import re
 import tomllib
@@ -38,7 +40,8 @@ from drivers.printing.printer_settings import (
 from drivers.validation import location
 
 from .core.appointments import AppointmentRules
-from .core.calendar import HallCalendar
+from .core.calendar import DayException, HallCalendar, ServiceHours
+from .core.half_days import HalfDayCaps
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
 from .core.queue import Hall
@@ -131,13 +134,9 @@ class HubSection(_Strict):
     issue_window_ms: Annotated[float, Field(ge=0, le=50)] = 0
 
 
-class HoursSection(_Strict):
+class WeekSection(_Strict):
     """Opening hours per weekday as ``["08:30-12:00", "13:30-17:30"]``; absent means closed."""
 
-    enforce: bool = True
-    #: The country whose public holidays (and, for "CN", make-up working days 调休) decide which
-    #: dates count towards a working-day deadline; absent: Monday to Friday.
-    holidays: str | None = None
     mon: list[str] = []
     tue: list[str] = []
     wed: list[str] = []
@@ -149,11 +148,97 @@ class HoursSection(_Strict):
     @field_validator(*WEEKDAYS)
     @classmethod
     def _ranges(cls, value: list[str]) -> list[str]:
-        for item in value:
-            match = _RANGE.match(item)
-            if not match or (match[1], match[2]) >= (match[3], match[4]):
-                raise ValueError(f"expected ranges like '08:30-17:30' (start before end), got {item!r}")
+        return _check_ranges(value)
+
+    def table(self) -> dict[int, list[tuple[time, time]]]:
+        out: dict[int, list[tuple[time, time]]] = {}
+        for index, day in enumerate(WEEKDAYS):
+            spans = _spans(getattr(self, day))
+            if spans:
+                out[index] = spans
+        return out
+
+
+def _check_ranges(value: list[str]) -> list[str]:
+    """Ranges like ``"08:30-12:00"``, each start before its end, none overlapping another."""
+    for item in value:
+        match = _RANGE.match(item)
+        if not match or (match[1], match[2]) >= (match[3], match[4]):
+            raise ValueError(f"expected ranges like '08:30-17:30' (start before end), got {item!r}")
+    ordered = sorted(value)
+    for earlier, later in itertools.pairwise(ordered):
+        if later[:5] < earlier[6:]:
+            raise ValueError(f"expected ranges that do not overlap, got {earlier!r} and {later!r}")
+    return value
+
+
+def _spans(ranges: list[str]) -> list[tuple[time, time]]:
+    """``["13:30-17:30", "08:30-12:00"]`` as (start, end) in order; 24:00 kept as 23:59:59."""
+    spans = []
+    for item in sorted(ranges):
+        start, end = item.split("-")
+        spans.append((_hhmm(start), time(23, 59, 59) if end == "24:00" else _hhmm(end)))
+    return spans
+
+
+class HoursException(_Strict):
+    """``[[hours.exceptions]]``: one date of the site's own (a closing, shorter hours, a local holiday)."""
+
+    date: dt.date
+    #: That date's opening hours; ``[]``: closed all day; absent: the usual hours of the day.
+    hours: list[str] | None = None
+    name_zh: Annotated[str, Field(max_length=40)] = ""
+    name_en: Annotated[str, Field(max_length=60)] = ""
+    #: Whether the date counts towards working-day deadlines, whatever the country's calendar says.
+    working_day: bool | None = None
+    #: Only these services; absent: the whole hall.
+    services: list[str] = []
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, value: object) -> object:
+        if isinstance(value, dt.datetime) or (
+            isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
+        ):
+            raise ValueError(f"expected a date such as 2026-10-01, got {str(value)!r}")
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"expected a date such as 2026-10-01, got {value!r}") from None
         return value
+
+    @field_validator("hours")
+    @classmethod
+    def _ranges(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_ranges(value)
+
+    def day(self) -> DayException:
+        return DayException(
+            day=self.date,
+            hours=None if self.hours is None else tuple(_spans(self.hours)),
+            name_zh=self.name_zh,
+            name_en=self.name_en,
+            services=frozenset(self.services),
+        )
+
+
+class HoursSection(WeekSection):
+    """``[hours]``: the hall's opening hours, holidays, last tickets, closing and its own dates."""
+
+    enforce: bool = True
+    #: The country whose public holidays (and, for "CN", make-up working days 调休) decide which
+    #: dates count towards a working-day deadline; absent: Monday to Friday.
+    holidays: str | None = None
+    #: Whether the hall opens on the country's public holidays (with that weekday's hours).
+    open_on_holidays: bool = True
+    #: The weekday whose hours a make-up working day (调休) takes when its own weekday has none.
+    makeup_day_hours: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    #: No walk-in ticket this many minutes before each closing (a service may set its own).
+    last_ticket_minutes: Annotated[int, Field(ge=0, le=720)] = 0
+    #: Tickets still waiting at a service's closing: "close" them or "carry_over" to its next opening.
+    at_closing: Literal["close", "carry_over"] = "close"
+    exceptions: list[HoursException] = []
 
     @field_validator("holidays")
     @classmethod
@@ -161,16 +246,12 @@ class HoursSection(_Strict):
         statutory(value)  # raises UnknownCountry (a ValueError) with the one-line message
         return value
 
-    def table(self) -> dict[int, list[tuple[time, time]]]:
-        out: dict[int, list[tuple[time, time]]] = {}
-        for index, day in enumerate(WEEKDAYS):
-            spans = []
-            for item in getattr(self, day):
-                start, end = item.split("-")
-                spans.append((_hhmm(start), time(23, 59, 59) if end == "24:00" else _hhmm(end)))
-            if spans:
-                out[index] = spans
-        return out
+
+class HalfDayCapsSection(_Strict):
+    """上午/下午号源: walk-in tickets per half-day, split at ``[appointments] noon``; absent: no cap."""
+
+    am: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    pm: Annotated[int, Field(ge=0, le=10_000)] | None = None
 
 
 class AppointmentCapacity(_Strict):
@@ -208,6 +289,12 @@ class ServiceSection(_Strict):
     transfer_into_capped: Literal["allow", "refuse"] | None = None
     #: This service's own call phrasing, over its counter's kind (``[calls.templates]``).
     call_templates: CallTemplates = {}
+    #: This service's own opening hours per weekday, over the hall's ``[hours]`` (absent: the hall's).
+    hours: WeekSection | None = None
+    #: No walk-in ticket this many minutes before this service's closings (absent: the hall's).
+    last_ticket_minutes: Annotated[int, Field(ge=0, le=720)] | None = None
+    #: Walk-in tickets per half-day (上午/下午号源): ``{am = 40, pm = 30}``.
+    half_day_caps: HalfDayCapsSection | None = None
 
     @field_validator("call_templates")
     @classmethod
@@ -474,6 +561,7 @@ class SiteConfig(_Strict):
                 )
             _check_settings(i, device, self.serial.frame_formats)
         _check_voice(self)
+        _check_hours(self)
         printers = {d.name for d in self.devices if d.kind == "printer"}
         for i, device in enumerate(self.devices):
             printer = device.settings.get("printer") if device.kind == "kiosk" else None
@@ -567,13 +655,7 @@ class SiteConfig(_Strict):
                 c.number: Counter(c.number, c.name_zh, c.name_en, tuple(c.services), c.kind)
                 for c in self.counters
             },
-            calendar=HallCalendar(
-                timezone=self.site.timezone,
-                day_starts_at=_hhmm(self.site.day_starts_at),
-                hours=self.hours.table(),
-                enforce_hours=self.hours.enforce,
-                workdays=WorkCalendar(self.hours.holidays),
-            ),
+            calendar=self.calendar(),
             categories={
                 p.code: PriorityCategory(p.code, p.name_zh, p.name_en, p.weight, PriorityGrant(p.grant))
                 for p in self.priority
@@ -581,6 +663,36 @@ class SiteConfig(_Strict):
             priority_cap=self.calling.priority_cap,
             rules=self.call_rules(),
             call_by_name=self.appointments.call_by_name,
+            half_day_caps={
+                s.code: HalfDayCaps(s.half_day_caps.am, s.half_day_caps.pm)
+                for s in self.services
+                if s.half_day_caps is not None
+            },
+        )
+
+    def calendar(self) -> HallCalendar:
+        """The hall's calendar: ``[hours]``, the services' own hours, the site's dates, the half-day split."""
+        hours = self.hours
+        working = {e.date: e.working_day for e in hours.exceptions if e.working_day is not None}
+        return HallCalendar(
+            timezone=self.site.timezone,
+            day_starts_at=_hhmm(self.site.day_starts_at),
+            hours=hours.table(),
+            enforce_hours=hours.enforce,
+            workdays=WorkCalendar(hours.holidays, working),
+            last_ticket=timedelta(minutes=hours.last_ticket_minutes),
+            open_on_holidays=hours.open_on_holidays,
+            makeup_day_hours=WEEKDAYS.index(hours.makeup_day_hours) if hours.makeup_day_hours else None,
+            exceptions=tuple(e.day() for e in hours.exceptions),
+            service_hours={
+                s.code: ServiceHours(
+                    s.hours.table() if s.hours is not None else None,
+                    timedelta(minutes=s.last_ticket_minutes) if s.last_ticket_minutes is not None else None,
+                )
+                for s in self.services
+                if s.hours is not None or s.last_ticket_minutes is not None
+            },
+            noon=_hhmm(self.appointments.noon),
         )
 
     def call_rules(self) -> CallRules:
@@ -616,6 +728,44 @@ def _check_voice(config: SiteConfig) -> None:
 
     table = {"timezone": config.site.timezone, "languages": list(config.site.languages), **config.voice}
     VoiceSettings.from_mapping(table)
+
+
+def _check_hours(config: SiteConfig) -> None:
+    """``[hours]`` as a whole: holidays known where they close the hall, one exception per date (per
+    service), working days only hall-wide, services that exist."""
+    hours = config.hours
+    if not hours.open_on_holidays and hours.holidays is None:
+        raise ValueError(
+            "hours.open_on_holidays: false needs the country of its holidays: "
+            'add holidays = "CN" (or another)'
+        )
+    for i, service in enumerate(config.services):
+        if service.hours is not None and not service.hours.table():
+            raise ValueError(
+                f"services[{i}].hours: no weekday has hours; give at least one (mon = [...]), "
+                "or leave hours out for the hall's"
+            )
+    codes = {s.code for s in config.services}
+    seen: set[tuple[dt.date, str | None]] = set()
+    for i, exception in enumerate(hours.exceptions):
+        where = f"hours.exceptions[{i}]"
+        if exception.working_day is not None and exception.services:
+            raise ValueError(
+                f"{where}.working_day: a working day is the whole hall's; "
+                "give it in an entry without services"
+            )
+        for code in exception.services:
+            if code not in codes:
+                expected = f"expected one of {sorted(codes)}"
+                raise ValueError(f"{where}.services: unknown service {code!r}; {expected}")
+        whom: list[str | None] = list(exception.services) or [None]
+        for who in whom:
+            if (exception.date, who) in seen:
+                whose = f"service {who!r}" if who else "the hall"
+                raise ValueError(
+                    f"{where}.date: {exception.date} is given twice for {whose}; expected one entry per date"
+                )
+            seen.add((exception.date, who))
 
 
 def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .closing import ClosingWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
 from .core.calendar import Clock
@@ -100,6 +101,8 @@ class Hub:
     sweeper: AppointmentSweeper
     #: Turns calls nobody answered into no-shows by the services' timers (a serving hub only).
     no_show_watch: NoShowWatch
+    #: Closes or carries over the tickets still waiting after each closing (a serving hub only).
+    closing: ClosingWatch
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -109,7 +112,7 @@ class Hub:
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
-        """Stop in order: end the periodic tasks (sweep, no-show watch), print what is queued,
+        """Stop in order: end the periodic tasks (sweep, no-show and closing watches), print what is queued,
         close the serial ports, stop the voice, let go of the store.
 
         The printers go first because their jobs are written to the store; the
@@ -118,6 +121,7 @@ class Hub:
         self.closed = True
         self.sweeper.close()
         self.no_show_watch.close()
+        self.closing.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()

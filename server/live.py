@@ -50,7 +50,7 @@ RECHECK_SECONDS = 60.0
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 #: What a phone is told of its ticket; the rest of a core event (counter views, the call) is the hall's.
-VISITOR_KEYS = ("ticket", "counter", "service", "recall", "event")
+VISITOR_KEYS = ("ticket", "counter", "service", "recall", "event", "closing")
 #: At most this many events are taken from the queue at once (a burst of tickets is sent in slices).
 MAX_BATCH = 500
 #: Seconds between two batches at least: in a burst, events gather for this long and cost one read
@@ -202,8 +202,8 @@ def touched_services(event: HallEvent) -> set[str]:
 
 #: ``ticket_changed`` events that change a service's waiting count or next numbers.
 #: A transfer adds the ticket to a queue, a cancel or re-queue moves it, a priority change may
-#: reorder a queue's next numbers.
-QUEUE_CHANGES = frozenset({"transferred", "cancelled", "requeued", "priority"})
+#: reorder a queue's next numbers; a closing carries waiting tickets over (or cancels them).
+QUEUE_CHANGES = frozenset({"transferred", "cancelled", "requeued", "priority", "carried_over"})
 
 
 class Connections:

@@ -180,6 +180,7 @@ class Day:
         # own loops would look at the fake clock at random moments of real time).
         self.hub.sweeper.close()
         self.hub.no_show_watch.close()
+        self.hub.closing.close()
         self.client = self.app.test_client()
         self.events: list[Event] = []
         self.seq = itertools.count()
@@ -262,14 +263,15 @@ class Day:
         return self.figures()
 
     def _schedule_arrivals(self, service: str, per_hour: float) -> None:
-        """Poisson arrivals while the hall is open (none in a lunch break)."""
+        """Poisson arrivals while the service issues tickets: none in a lunch break, none after the
+        last ticket before a closing (``last_ticket_minutes``), as the hall's calendar says."""
         if per_hour <= 0:
             return
-        for opening, closing in self.spans:
-            moment = opening
+        for window in self.hub.core.hall.calendar.windows(DAY, service):
+            moment = window.opens
             while True:
                 moment += timedelta(hours=self.random.expovariate(per_hour))
-                if moment >= closing:
+                if moment >= window.last_ticket:
                     break
                 self.arrivals_left += 1
                 self.at(moment, lambda s=service: self.arrive(s))

@@ -46,7 +46,7 @@ EXPECTED = {
             5: ("FAULT", "INFO", "PAY"),
             6: ("COMPLAINT", "FAULT", "INFO"),
         },
-        "open_days": [*MON_FRI, 5],
+        "open_days": ALL_WEEK,
     },
     "hospital_outpatient.toml": {
         "services": {
@@ -163,38 +163,59 @@ def test_every_counter_has_its_screen(name: str) -> None:
 
 
 def test_utility_hall_opening_hours() -> None:
-    calendar = load_config(SAMPLES / "utility_hall.toml").hall().calendar
+    """Open every day of the week (无周休日) and on public holidays; tickets stop half an hour before
+    each closing; whoever still waits at closing is carried over to the next morning."""
+    config = load_config(SAMPLES / "utility_hall.toml")
+    calendar = config.hall().calendar
     spans = [(time(8, 30), time(12, 0)), (time(13, 30), time(17, 30))]
-    for day in MON_FRI:
+    for day in ALL_WEEK:
         assert list(calendar.hours[day]) == spans
-    assert list(calendar.hours[5]) == [(time(9, 0), time(12, 0))]
-    assert 6 not in calendar.hours
+    assert config.hours.at_closing == "carry_over"
+    assert calendar.workdays.country == "CN" and calendar.open_on_holidays
     # 2026-11-23 is a Monday.
     assert not calendar.is_open(shanghai(2026, 11, 23, 8, 29))
-    assert calendar.is_open(shanghai(2026, 11, 23, 8, 30))
+    assert calendar.issuing(shanghai(2026, 11, 23, 8, 30))
     assert not calendar.is_open(shanghai(2026, 11, 23, 12, 30))  # lunch break
     assert calendar.is_open(shanghai(2026, 11, 23, 17, 29))
+    assert not calendar.issuing(shanghai(2026, 11, 23, 17, 0))  # the last ticket was at 17:00
+    assert calendar.issuing(shanghai(2026, 11, 23, 16, 59))
     assert not calendar.is_open(shanghai(2026, 11, 23, 17, 30))
-    assert calendar.is_open(shanghai(2026, 11, 28, 11, 0))  # Saturday morning
-    assert not calendar.is_open(shanghai(2026, 11, 28, 14, 0))  # Saturday afternoon
-    assert not calendar.is_open(shanghai(2026, 11, 29, 10, 0))  # Sunday
+    assert calendar.issuing(shanghai(2026, 11, 29, 10, 0))  # Sunday
+    assert calendar.issuing(shanghai(2026, 10, 1, 10, 0))  # National Day
+    # Spring Festival Eve 2027 (the site's own date): the morning only, and the kiosk names it.
+    assert calendar.issuing(shanghai(2027, 2, 5, 10, 0))
+    assert not calendar.is_open(shanghai(2027, 2, 5, 14, 0))
+    assert calendar.verdict(shanghai(2027, 2, 5, 14, 0)).day_name == ("除夕", "Spring Festival Eve")
 
 
 def test_hospital_limits_and_day() -> None:
     config = load_config(SAMPLES / "hospital_outpatient.toml")
     hall = config.hall()
-    assert hall.calendar.day_starts_at == time(0, 0)
+    calendar = hall.calendar
+    assert calendar.day_starts_at == time(0, 0)
     limits = {code: s.daily_limit for code, s in hall.services.items()}
     assert limits["MED"] == 80
     assert limits["REG"] is None and limits["PHARM"] is None
     assert hall.counters[201].name_zh == "内科1诊室"
     assert hall.counters[201].name_en == "Internal Medicine Room 1"
-    for day in ALL_WEEK:
-        assert list(hall.calendar.hours[day]) == [(time(8, 0), time(12, 0)), (time(14, 0), time(17, 30))]
-    # Open on a Sunday morning; numbers of a day belong to the local date.
+    for day in MON_FRI:
+        assert list(calendar.hours[day]) == [(time(8, 0), time(12, 0)), (time(14, 0), time(17, 30))]
+    for day in (5, 6):  # weekend clinics (周末门诊), mornings
+        assert list(calendar.hours[day]) == [(time(8, 0), time(12, 0))]
+    # 上午/下午号源: walk-ins and appointments of a half-day make the clinic's day.
+    med = hall.half_day_caps["MED"]
+    capacity = config.appointment_rules().capacity["MED"]
+    assert (med.am or 0) + (med.pm or 0) + capacity["am"] + capacity["pm"] == limits["MED"]
+    # Open on a Sunday morning; gynaecology and ophthalmology keep no weekend clinic.
     sunday = shanghai(2026, 11, 29, 9, 0)
-    assert hall.calendar.is_open(sunday)
-    assert hall.calendar.business_day(shanghai(2026, 11, 29, 0, 30)).isoformat() == "2026-11-29"
+    assert calendar.issuing(sunday) and calendar.issuing(sunday, "PAED")
+    assert not calendar.is_open(sunday, "GYN") and not calendar.is_open(sunday, "OPH")
+    assert calendar.next_opening(sunday, "GYN") == shanghai(2026, 11, 30, 8, 0)
+    # Registration stops at 11:30; the cashier takes patients to the closing.
+    assert not calendar.issuing(shanghai(2026, 11, 30, 11, 45), "REG")
+    assert calendar.issuing(shanghai(2026, 11, 30, 11, 45), "CASH")
+    assert calendar.business_day(shanghai(2026, 11, 29, 0, 30)).isoformat() == "2026-11-29"
+    assert config.hours.at_closing == "close"
 
 
 def test_bank_takes_appointments_for_large_cash_and_vip_only_and_keeps_no_names() -> None:
@@ -210,13 +231,20 @@ def test_bank_takes_appointments_for_large_cash_and_vip_only_and_keeps_no_names(
 
 
 def test_bank_hours() -> None:
-    calendar = load_config(SAMPLES / "bank_branch.toml").hall().calendar
+    config = load_config(SAMPLES / "bank_branch.toml")
+    calendar = config.hall().calendar
     for day in MON_FRI:
         assert list(calendar.hours[day]) == [(time(9, 0), time(17, 0))]
     for day in (5, 6):
         assert list(calendar.hours[day]) == [(time(9, 0), time(16, 0))]
-    assert calendar.is_open(shanghai(2026, 11, 27, 16, 30))  # Friday
+    assert calendar.issuing(shanghai(2026, 11, 27, 16, 30))  # Friday
+    assert not calendar.issuing(shanghai(2026, 11, 27, 16, 50))  # the last ticket was at 16:45
     assert not calendar.is_open(shanghai(2026, 11, 28, 16, 30))  # Saturday
+    # Closed on public holidays, their weekend days too; open again the day after.
+    assert not calendar.is_open(shanghai(2026, 10, 1, 10, 0))
+    assert not calendar.is_open(shanghai(2026, 10, 3, 10, 0))  # a Saturday of 国庆
+    assert calendar.next_opening(shanghai(2026, 9, 30, 17, 0)) == shanghai(2026, 10, 8, 9, 0)
+    assert config.hours.at_closing == "close"
 
 
 def test_default_config_loads() -> None:

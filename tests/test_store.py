@@ -38,6 +38,7 @@ TABLES = {
     "store_probe",
     "appointments",
     "appointment_quota",
+    "half_day_counts",
     "alembic_version",
 }
 

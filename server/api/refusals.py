@@ -42,6 +42,8 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.VisitorNotStarted: 409,
     core_errors.RecallLimitReached: 409,
     core_errors.NotCancellable: 409,
+    core_errors.ServiceClosed: 409,
+    core_errors.HalfDayFull: 409,
 }
 
 _HTTP_CODES = {
@@ -90,6 +92,11 @@ def register(app: Flask) -> None:
             if isinstance(exc, appointment_errors.ImportRefused):
                 body["lines"] = exc.lines
             return jsonify(body), status
+        if isinstance(exc, core_errors.Reopens):
+            # Closed now (hall, service, half-day): both languages and when tickets are issued again.
+            opens_at = exc.opens_at.isoformat() if exc.opens_at else None
+            reopens = {"error_zh": exc.message_zh, "error_en": exc.message_en, "opens_at": opens_at}
+            return jsonify(error=exc.message, code=exc.code, **reopens), status
         return error_response(status, exc.message, exc.code)
 
     @app.errorhandler(HTTPException)

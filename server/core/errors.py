@@ -6,6 +6,8 @@ a status (the API) or a translated message (the pages).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class QueueError(Exception):
     """Base of every refusal by the queue core."""
@@ -43,8 +45,36 @@ class DailyLimitReached(QueueError):
     code = "daily_limit_reached"
 
 
-class HallClosed(QueueError):
+class Reopens(QueueError):
+    """A refusal that says when tickets are issued again: a visitor reads it at the kiosk.
+
+    Both languages on their own (``message_zh``, ``message_en``) for the page to
+    place, and the moment (``opens_at``, None when no opening is known).
+    """
+
+    def __init__(self, message_zh: str, message_en: str, opens_at: datetime | None = None) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.opens_at = opens_at
+
+
+class HallClosed(Reopens):
+    """Outside the hall's hours (or past its last ticket); the service has no hours of its own."""
+
     code = "hall_closed"
+
+
+class ServiceClosed(Reopens):
+    """Outside the hours of a service with hours of its own (or past its last ticket)."""
+
+    code = "service_closed"
+
+
+class HalfDayFull(Reopens):
+    """The service's walk-in tickets of this half-day (上午/下午号源) are all taken."""
+
+    code = "half_day_full"
 
 
 class CounterPaused(QueueError):

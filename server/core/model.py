@@ -52,6 +52,8 @@ class EventKind(StrEnum):
     EVALUATED = "evaluated"
     #: A late visitor put back in the queue (过号重排), keeping the number.
     REQUEUED = "requeued"
+    #: Still waiting at closing, kept for the next opening day (``[hours] at_closing = "carry_over"``).
+    CARRIED_OVER = "carried_over"
 
 
 class LegOutcome(StrEnum):

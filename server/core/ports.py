@@ -127,6 +127,19 @@ class StoreReader(Protocol):
     def service_load(self, service: str, day: date) -> int:
         """Tickets ``service`` has taken on ``day``: numbers issued plus tickets transferred into it."""
 
+    def carried_into(self, service: str, day: date) -> int:
+        """The highest number of ``service`` carried over into ``day`` (0: none): that day's numbers
+        go on after it, and its daily limit counts the numbers after it."""
+
+    def standing_days(self, until: date) -> list[tuple[date, str]]:
+        """Every (business day, service) up to ``until`` with callable tickets (from the kept counts)."""
+
+    def standing(self, day: date, service: str) -> list[Ticket]:
+        """Every callable ticket of ``service`` on ``day``, in queue order."""
+
+    def numbers_taken(self, day: date, numbers: Collection[str]) -> set[str]:
+        """Those of ``numbers`` that tickets of ``day`` have."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
@@ -136,6 +149,13 @@ class StoreTx(StoreReader, Protocol):
 
     def return_seqs(self, service: str, day: date, last_seq: int) -> None:
         """Give back every sequence after ``last_seq`` (numbers reserved beyond a daily limit)."""
+
+    def seed_seq(self, service: str, day: date, at_least: int) -> None:
+        """Make the numbering of ``service`` on ``day`` go on after ``at_least`` (tickets carried into it,
+        kept as :meth:`carried_into`)."""
+
+    def count_half_day(self, service: str, day: date, half: str, count: int) -> int:
+        """Add ``count`` (negative: give back) to ``service``'s walk-ins of that half-day; the new total."""
 
     def add_ticket(self, ticket: Ticket) -> None: ...
 

@@ -22,7 +22,6 @@ from .calendar import Clock, HallCalendar, utc_now
 from .errors import (
     CounterPaused,
     DailyLimitReached,
-    HallClosed,
     InvalidTransition,
     NobodyWaiting,
     NotCancellable,
@@ -37,6 +36,7 @@ from .errors import (
     VisitorNotStarted,
 )
 from .events import EventBus, HallEvent
+from .half_days import HalfDayCaps
 from .journey import TicketLeg, advance, opening_leg, replay
 from .model import (
     AT_COUNTER,
@@ -60,6 +60,7 @@ from .policy import CallContext, CallingPolicy, Placed, explain, next_run, prefe
 from .ports import ServiceQueue, Store, StoreReader, StoreTx
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 from .priority import pending_request
+from .reopening import closed_refusal, half_day_refusal
 from .rules import CallRules
 
 #: How many tickets of each service the policy sees when choosing.
@@ -93,6 +94,8 @@ class Hall:
     #: ``[appointments] call_by_name``: a call of an appointment's ticket carries the booked
     #: name, masked (张*明); otherwise no name is ever looked up.
     call_by_name: bool = False
+    #: Walk-in tickets per half-day (上午/下午号源) of the services that cap them, by code.
+    half_day_caps: Mapping[str, HalfDayCaps] = field(default_factory=dict)
 
     def category(self, code: str) -> PriorityCategory:
         try:
@@ -244,7 +247,8 @@ class QueueCore:
         refusal never costs the others their tickets. The result is the same as
         issuing them one after another in this order; people-ahead comes from the
         store's kept counts, not a scan, so it costs the same with 10 or 10,000
-        waiting. Raises only for what refuses them all (the hall is closed).
+        waiting. Outside a service's hours its requests are refused with the next
+        opening (``hall_closed``, ``service_closed``).
         """
         committed = self.commit_issues(requests)
         self.announce_issues(committed)
@@ -257,8 +261,6 @@ class QueueCore:
         own while its loop keeps reading requests, and publish on the loop.
         """
         now = self.clock()
-        if not self.hall.calendar.is_open(now):
-            raise HallClosed("the hall is closed: tickets are issued during opening hours")
         day = self.hall.calendar.business_day(now)
         outcomes: list[Issued | QueueError | None] = [None] * len(requests)
         by_service: dict[str, list[int]] = {}
@@ -266,6 +268,7 @@ class QueueCore:
         for i, request in enumerate(requests):
             try:
                 code = self.hall.service(request.service).code
+                self._check_hours(code, request, now)
                 batch.grants[i] = self._grant(request)
             except QueueError as error:
                 outcomes[i] = error
@@ -292,6 +295,18 @@ class QueueCore:
         # A triage nurse's or clerk's name stays off the hall's events; a kiosk's name is public.
         issuers = [r.issued_by if r.role in DEVICE_ISSUERS else None for r in requests]
         return IssuedBatch(done, issuers)
+
+    def _check_hours(self, service: str, request: IssueRequest, now: datetime) -> None:
+        """Refuse a ticket outside the service's hours, saying when it opens (the verdict is kept per minute).
+
+        A booked visitor checking in for a slot is taken while the service is
+        open, past its last walk-in ticket too.
+        """
+        calendar = self.hall.calendar
+        verdict = calendar.verdict(now, service)
+        if verdict.issuing or (verdict.open and _booked(request)):
+            return
+        raise closed_refusal(verdict, calendar.own_hours(service), now, calendar.zone)
 
     def _grant(self, request: IssueRequest) -> _Grant:
         """The priority a request gets: a kiosk may give only kiosk categories, and ask for confirm ones."""
@@ -346,8 +361,9 @@ class QueueCore:
         """Numbers, people ahead, events and print jobs for one service's share of a batch."""
         last = tx.allocate_seq(service.code, batch.day, len(requests))
         first = last - len(requests) + 1
-        if service.daily_limit is not None and last > service.daily_limit:
-            granted = max(0, service.daily_limit - first + 1)
+        limit = self._last_number(tx, service, batch.day, last)
+        if limit is not None and last > limit:
+            granted = max(0, limit - first + 1)
             tx.return_seqs(service.code, batch.day, first - 1 + granted)
             for i, _ in requests[granted:]:
                 batch.refused.append(
@@ -359,6 +375,9 @@ class QueueCore:
                     )
                 )
             requests = requests[:granted]
+        caps = self.hall.half_day_caps.get(service.code)
+        if caps is not None:
+            requests = self._within_half_day(tx, batch, service, caps, requests, first)
         standing = tx.waiting_by_priority(batch.day, service.code)
         for offset, (i, request) in enumerate(requests):
             grant = batch.grants[i]
@@ -422,6 +441,45 @@ class QueueCore:
                     created_at=batch.now,
                 )
             batch.issued.append((i, Issued(ticket, ahead, job)))
+
+    @staticmethod
+    def _last_number(tx: StoreTx, service: Service, day: date, last: int) -> int | None:
+        """The highest number ``service`` may give on ``day``: its daily limit, counted after the numbers
+        carried over into the day (read only when a batch runs past the limit itself)."""
+        if service.daily_limit is None or last <= service.daily_limit:
+            return service.daily_limit
+        return service.daily_limit + tx.carried_into(service.code, day)
+
+    def _within_half_day(
+        self,
+        tx: StoreTx,
+        batch: _IssueBatch,
+        service: Service,
+        caps: HalfDayCaps,
+        requests: list[tuple[int, IssueRequest]],
+        first: int,
+    ) -> list[tuple[int, IssueRequest]]:
+        """The requests within the half-day's cap (上午/下午号源); the walk-ins beyond it are refused
+        with the next half-day's opening, their counts and numbers given back. Check-ins for a
+        booked slot do not count."""
+        half = self.hall.calendar.half_day(batch.now)
+        cap = caps.cap(half)
+        walk_ins = [k for k, (_, request) in enumerate(requests) if not _booked(request)]
+        if cap is None or not walk_ins:
+            return requests
+        over = min(tx.count_half_day(service.code, batch.day, half, len(walk_ins)) - cap, len(walk_ins))
+        if over <= 0:
+            return requests
+        tx.count_half_day(service.code, batch.day, half, -over)
+        calendar = self.hall.calendar
+        refusal = half_day_refusal(
+            half, calendar.next_half_day(batch.now, service.code), batch.now, calendar.zone
+        )
+        beyond = set(walk_ins[-over:])
+        batch.refused.extend((i, refusal) for k, (i, _) in enumerate(requests) if k in beyond)
+        kept = [pair for k, pair in enumerate(requests) if k not in beyond]
+        tx.return_seqs(service.code, batch.day, first - 1 + len(kept))
+        return kept
 
     # -- anyone ----------------------------------------------------------
 
@@ -973,6 +1031,72 @@ class QueueCore:
             expired.append(ticket)
         return expired
 
+    def at_closing(self, carry_over: bool, now: datetime | None = None) -> list[Ticket]:
+        """After a service's closing, its tickets still waiting are carried over or closed; the tickets.
+
+        A service's day is over when its last range of the day has ended and
+        the hall's too (:meth:`~server.core.calendar.HallCalendar.day_over`): a
+        morning clinic's last patients, or a ticket transferred into a service
+        closed that day, wait until the hall closes, where a clerk may still
+        call them. Waiting tickets of an earlier business day (the hub was down
+        at closing) are handled at once. ``carry_over``: each keeps its number and its place
+        (its queue time, before any of the next day's walk-ins) on the business
+        day of the service's next opening, whose numbering goes on after the
+        highest number carried. Otherwise, or with no opening known, or that day
+        gone by already, or its number taken there, the ticket is cancelled
+        ``{"by": "closing"}``.
+        Tickets at a counter (called, serving) stay the clerk's. The hub runs
+        this every half minute (``server/closing.py``); tests pass ``now``.
+        """
+        now = now or self.clock()
+        calendar = self.hall.calendar
+        if not calendar.enforce_hours:
+            return []
+        today = calendar.business_day(now)
+        with self.store.read() as reader:
+            standing = reader.standing_days(today)
+        ended: list[Ticket] = []
+        for day, service in standing:
+            if day == today and not calendar.day_over(day, service, now):
+                continue
+            opening = None
+            if carry_over:  # the first opening of a later business day
+                opening = calendar.opening_from(calendar.day_start(day + timedelta(days=1)), service)
+            if opening is not None and calendar.business_day(opening) < today:
+                opening = None  # that day has passed too (the hub was down): the tickets are closed
+            ended += self._close_queue(day, service, opening, now)
+        return ended
+
+    def _close_queue(self, day: date, service: str, opening: datetime | None, now: datetime) -> list[Ticket]:
+        """``service``'s waiting tickets of ``day``: carried to ``opening``'s business day, or cancelled."""
+        target = self.hall.calendar.business_day(opening) if opening is not None else None
+        carried = {"by": "closing", "from_day": day.isoformat()}
+        if opening is not None and target is not None:
+            carried.update(to_day=target.isoformat(), opens_at=opening.isoformat())
+        moved: list[tuple[Ticket, EventKind, dict[str, Any]]] = []
+        with self.store.transaction() as tx:
+            waiting = tx.standing(day, service)
+            taken: set[str] = set()
+            if target is not None and waiting:
+                tx.seed_seq(service, target, max(t.seq for t in waiting))
+                taken = tx.numbers_taken(target, [t.number for t in waiting])
+            for ticket in waiting:
+                expect = {ticket.status}
+                if target is not None and ticket.number not in taken:
+                    ticket.business_day = target
+                    kind, detail = EventKind.CARRIED_OVER, carried
+                else:
+                    self._apply(ticket, TicketStatus.CANCELLED, now)
+                    kind, detail = EventKind.CANCELLED, {"by": "closing"}
+                if tx.claim(ticket, expect):
+                    self._record(tx, ticket, TicketEvent(ticket.id, kind, now, detail=detail))
+                    moved.append((ticket, kind, detail))
+        for ticket, kind, detail in moved:
+            self._publish(
+                ev.TICKET_CHANGED, ticket=ticket.public(), event=kind.value, counters=[], closing=detail
+            )
+        return [ticket for ticket, _, _ in moved]
+
     def _overdue(self, ticket: Ticket, now: datetime) -> bool:
         rules = self.hall.rules.service(ticket.service)
         if rules.no_show_after_seconds is None or ticket.called_at is None:
@@ -1279,6 +1403,11 @@ class QueueCore:
 
     def _publish(self, event: str, /, **payload: Any) -> None:
         self.bus.publish(HallEvent(event, payload))
+
+
+def _booked(request: IssueRequest) -> bool:
+    """A check-in for a booked slot (not a late visitor's walk-in): open hours, no walk-in cap."""
+    return request.appointment is not None and request.appointment.due_at is not None
 
 
 def _templates(templates: dict[str, str]) -> dict[str, Any]:

@@ -40,6 +40,9 @@ class _Statutory(Protocol):
 
     def working(self, day: date) -> bool | None: ...
 
+    def holiday(self, day: date) -> str | None:
+        """The name of the public holiday on ``day`` (English, as the library says it), else None."""
+
 
 class _China:
     """China's calendar from ``chinese-calendar``: holidays and make-up working days (调休)."""
@@ -52,6 +55,16 @@ class _China:
         except NotImplementedError:  # a year the library has no data for yet
             return None
 
+    def holiday(self, day: date) -> str | None:
+        import chinese_calendar
+
+        try:
+            off, name = chinese_calendar.get_holiday_detail(day)
+        except NotImplementedError:
+            return None
+        # A make-up working day carries its festival's name too, but is no day off.
+        return str(name) if off and name else None
+
 
 @dataclass
 class _Country:
@@ -61,14 +74,22 @@ class _Country:
     _years: dict[int, object] = field(default_factory=dict)
 
     def working(self, day: date) -> bool | None:
-        table = self._years.get(day.year)
+        table = self._table(day.year)
+        weekend = getattr(table, "weekend", WEEKEND)
+        return day.weekday() not in weekend and day not in table  # type: ignore[operator]
+
+    def holiday(self, day: date) -> str | None:
+        name = self._table(day.year).get(day)  # type: ignore[attr-defined]
+        return str(name) if name else None
+
+    def _table(self, year: int) -> object:
+        table = self._years.get(year)
         if table is None:
             import holidays
 
-            table = holidays.country_holidays(self.code, years=day.year)
-            self._years[day.year] = table
-        weekend = getattr(table, "weekend", WEEKEND)
-        return day.weekday() not in weekend and day not in table  # type: ignore[operator]
+            table = holidays.country_holidays(self.code, years=year)
+            self._years[year] = table
+        return table
 
 
 @cache
@@ -113,6 +134,20 @@ class WorkCalendar:
         table = statutory(self.country)
         known = table.working(day) if table is not None else None
         return known if known is not None else day.weekday() not in WEEKEND
+
+    def holiday(self, day: date) -> str | None:
+        """The public holiday on ``day`` by the country's calendar (its English name), else None.
+
+        What closes a hall that does not open on public holidays (``[hours]
+        open_on_holidays = false``): a statutory holiday, weekend days inside
+        it included (国庆 on a Saturday), never a plain weekend.
+        """
+        table = statutory(self.country)
+        return table.holiday(day) if table is not None else None
+
+    def is_makeup_day(self, day: date) -> bool:
+        """A working day on a Saturday or Sunday: a make-up day (调休) or a site's own working weekend day."""
+        return day.weekday() in WEEKEND and self.is_working_day(day)
 
     def known(self, day: date) -> bool:
         """Whether ``day`` is covered by the statutory calendar (or a site exception), not a weekday guess."""

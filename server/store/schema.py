@@ -157,6 +157,20 @@ sequences = Table(
     Column("service", String(32), primary_key=True),
     Column("business_day", Date, primary_key=True),
     Column("last_seq", Integer, nullable=False),
+    #: The highest number carried over into the day at a closing (0: none); the day's daily limit
+    #: counts the numbers after it (migration 0010).
+    Column("carried", Integer, nullable=False, server_default="0"),
+)
+
+#: Walk-in tickets issued per service and half-day (上午/下午号源, ``half`` "am" or "pm"), kept in
+#: the issuing transaction like the numbers: a service's half-day cap reads and counts here (0010).
+half_day_counts = Table(
+    "half_day_counts",
+    metadata,
+    Column("service", String(32), primary_key=True),
+    Column("business_day", Date, primary_key=True),
+    Column("half", String(2), primary_key=True),
+    Column("issued", Integer, nullable=False),
 )
 
 counter_states = Table(

@@ -38,6 +38,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -70,6 +71,7 @@ from .schema import (
     DUE_SQL,
     appointments,
     counter_states,
+    half_day_counts,
     print_jobs,
     priority_ledger,
     queue_counts,
@@ -144,6 +146,21 @@ def _hot(dialect: str) -> _HotStatements:
         {name: value for name, value in leg.items() if name not in kept},
     )
     return _HotStatements(allocate, save_leg)
+
+
+@functools.cache
+def _count_half_day(dialect: str) -> Insert:
+    """The upsert of a half-day's walk-in count (built once: it runs in the issuing transaction)."""
+    count: BindParameter[int] = bindparam("count")
+    names = ("service", "business_day", "half")
+    keys: dict[str, BindParameter[Any]] = {name: bindparam(name) for name in names}
+    return upsert(
+        dialect,
+        half_day_counts,
+        {**keys, "issued": count},
+        [half_day_counts.c.service, half_day_counts.c.business_day, half_day_counts.c.half],
+        {"issued": half_day_counts.c.issued + count},
+    ).returning(half_day_counts.c.issued)
 
 
 #: Execution option of an engine or connection whose transactions only read (see :func:`read_only`).
@@ -288,6 +305,31 @@ class SqlTx:
             .where(sequences.c.service == service, sequences.c.business_day == day)
             .values(last_seq=last_seq)
         )
+
+    def seed_seq(self, service: str, day: date, at_least: int) -> None:
+        last, carried = sequences.c.last_seq, sequences.c.carried
+        self.conn.execute(
+            upsert(
+                self.dialect,
+                sequences,
+                {"service": service, "business_day": day, "last_seq": at_least, "carried": at_least},
+                [sequences.c.service, sequences.c.business_day],
+                {
+                    "last_seq": case((last < at_least, at_least), else_=last),
+                    "carried": case((carried < at_least, at_least), else_=carried),
+                },
+            )
+        )
+
+    def carried_into(self, service: str, day: date) -> int:
+        query = select(sequences.c.carried).where(
+            sequences.c.service == service, sequences.c.business_day == day
+        )
+        return int(self.conn.scalar(query) or 0)
+
+    def count_half_day(self, service: str, day: date, half: str, count: int) -> int:
+        params = {"service": service, "business_day": day, "half": half, "count": count}
+        return int(self.conn.execute(_count_half_day(self.dialect), params).scalar_one())
 
     def add_ticket(self, ticket: Ticket) -> None:
         self.add_tickets([ticket])
@@ -491,8 +533,9 @@ class SqlTx:
         return latest
 
     def service_load(self, service: str, day: date) -> int:
+        # The numbers issued that day: those after the ones carried over into it.
         issued = self.conn.scalar(
-            select(sequences.c.last_seq).where(
+            select(sequences.c.last_seq - sequences.c.carried).where(
                 sequences.c.service == service, sequences.c.business_day == day
             )
         )
@@ -504,6 +547,31 @@ class SqlTx:
             )
         )
         return int(issued or 0) + int(transferred_in or 0)
+
+    def standing_days(self, until: date) -> list[tuple[date, str]]:
+        query = (
+            select(queue_counts.c.business_day, queue_counts.c.service)
+            .where(queue_counts.c.business_day <= until, queue_counts.c.waiting > 0)
+            .group_by(queue_counts.c.business_day, queue_counts.c.service)
+            .order_by(queue_counts.c.business_day, queue_counts.c.service)
+        )
+        return [(row.business_day, row.service) for row in self.conn.execute(query)]
+
+    def standing(self, day: date, service: str) -> list[Ticket]:
+        query = (
+            select(tickets)
+            .where(tickets.c.business_day == day, _STANDING, tickets.c.service == service)
+            .order_by(*_QUEUE_ORDER)
+        )
+        return [_ticket(r) for r in self.conn.execute(query).mappings()]
+
+    def numbers_taken(self, day: date, numbers: Collection[str]) -> set[str]:
+        if not numbers:
+            return set()
+        query = select(tickets.c.number).where(
+            tickets.c.business_day == day, tickets.c.number.in_(list(numbers))
+        )
+        return set(self.conn.scalars(query))
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         row = _ticket_row(ticket)
