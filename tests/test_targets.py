@@ -182,7 +182,8 @@ def test_a_no_show_is_no_service_and_a_leg_in_progress_has_only_its_wait(databas
     day.core.no_show(1, staff="an")
     (gone,) = day.legs("A")
     assert verdicts(gone) == (1200.0, False, None, None)
-    assert (gone.outcome, gone.calls, gone.last_called_at) == (LegOutcome.NO_SHOW, 2, T0 + timedelta(minutes=21))
+    recalled = T0 + timedelta(minutes=21)
+    assert (gone.outcome, gone.calls, gone.last_called_at) == (LegOutcome.NO_SHOW, 2, recalled)
 
 
 def test_a_hall_without_targets_measures_every_leg_and_judges_none(database_url: str) -> None:

@@ -34,26 +34,23 @@ def _day(name: str, raw: str) -> date:
 
 
 def requested_days() -> tuple[date, date]:
-    """``?day=`` (one business day), or ``?from=&to=`` (both, inclusive); none: today's business day."""
-    args = request.args
-    day, first, last = args.get("day"), args.get("from"), args.get("to")
-    if day is not None:
-        if first is not None or last is not None:
-            raise ApiError(400, "give 'day', or 'from' and 'to', not both")
-        one = _day("day", day)
-        return one, one
-    if first is None and last is None:
+    """``?day=`` (default: today's business day) and ``?days=`` (1 to 366, default 1): the days counted.
+
+    A range is a first day and a length, not two ends, so no combination of
+    well-formed values is refused; one that would run past the calendar's last
+    day (9999-12-31) ends there.
+    """
+    raw_day, raw_days = request.args.get("day"), request.args.get("days", "1")
+    if raw_day is None:
         the_hub = hub()
-        today = the_hub.core.hall.calendar.business_day(the_hub.clock())
-        return today, today
-    if first is None or last is None:
-        raise ApiError(400, "a range needs both 'from' and 'to' (or give 'day')")
-    start, end = _day("from", first), _day("to", last)
-    if end < start:
-        raise ApiError(400, f"'to' ({end}) is before 'from' ({start})")
-    if end - start >= timedelta(days=MAX_DAYS):
-        raise ApiError(400, f"a range covers at most {MAX_DAYS} days")
-    return start, end
+        first = the_hub.core.hall.calendar.business_day(the_hub.clock())
+    else:
+        first = _day("day", raw_day)
+    if not raw_days.isascii() or not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
+        raise ApiError(400, f"'days' must be a whole number from 1 to {MAX_DAYS}, got {raw_days[:40]!r}")
+    span = int(raw_days) - 1
+    last = first + timedelta(days=span) if date.max - first >= timedelta(days=span) else date.max
+    return first, last
 
 
 @targets_api.get("")
@@ -61,9 +58,9 @@ def requested_days() -> tuple[date, date]:
 def share_within_target() -> Response:
     """Legs that had a target and legs that met it, for the hall, per service and per counter.
 
-    ``?day=2026-12-01`` (default: today's business day) or ``?from=&to=``
-    (inclusive, at most a year). Counted from the kept legs: a leg counts once
-    its verdict is written (its first call, its end); docs/architecture.md, "Targets".
+    ``?day=2026-12-01`` (default: today's business day) and ``?days=7`` (from that
+    day on, at most a year; default 1). Counted from the kept legs: a leg counts
+    once its verdict is written (its first call, its end); docs/architecture.md, "Targets".
     """
     first, last = requested_days()
     principal = current_principal()
