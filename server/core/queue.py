@@ -552,7 +552,7 @@ class QueueCore:
         ``queued_at``: the issue or the transfer), unless that leg was called
         before (re-queued: its wait was judged at the first call). The ticket at
         the counter is due ``service`` after its start, or its last call when
-        not started. Nothing is read at a site without targets.
+        not started. The waiting tickets' legs are read only at a site with targets.
         """
         targets = self.hall.targets
         state = tx.find_counter_state(counter_number)
