@@ -139,10 +139,8 @@ def test_a_ticket_is_marked_nearly_due_before_its_breach_and_overdue_after(brows
     # The admin page: the same marks on the next-up lists, and the share within target today.
     admin = page_with_errors(browser, errors, "admin")
     log_in(admin, f"{hub.url}/counter/admin.html", "admin-", "admin", ADMIN_PASSWORD, None)
-    admin.wait_for_selector(
-        f"#nextup-list [data-counter='1'] li[data-ticket-id='{waiting['id']}'] .due-mark[data-target='overdue']",
-        timeout=TIMEOUT,
-    )
+    listed = f"#nextup-list [data-counter='1'] li[data-ticket-id='{waiting['id']}']"
+    admin.wait_for_selector(f"{listed} .due-mark[data-target='overdue']", timeout=TIMEOUT)
     admin.wait_for_selector(
         "#nextup-list [data-counter='1'] .nextup-current .due-mark[data-target='overdue']", timeout=TIMEOUT
     )

@@ -107,9 +107,9 @@ class Tally:
     service: str
     counter: int | None
     #: Legs whose wait had a target and was judged, and how many of them met it.
-    wait_judged: int = 0
+    wait_with_target: int = 0
     wait_met: int = 0
-    service_judged: int = 0
+    service_with_target: int = 0
     service_met: int = 0
 
 
@@ -117,18 +117,18 @@ class Tally:
 class Share:
     """Legs that had a target and legs that met it; ``share`` is None when none had one."""
 
-    judged: int = 0
+    with_target: int = 0
     met: int = 0
 
     @property
     def share(self) -> float | None:
-        return self.met / self.judged if self.judged else None
+        return self.met / self.with_target if self.with_target else None
 
     def __add__(self, other: Share) -> Share:
-        return Share(self.judged + other.judged, self.met + other.met)
+        return Share(self.with_target + other.with_target, self.met + other.met)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"with_target": self.judged, "met": self.met, "share": self.share}
+        return {"with_target": self.with_target, "met": self.met, "share": self.share}
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def shares(tallies: Iterable[Tally], first_day: date, last_day: date) -> TargetR
     counters: dict[int, Shares] = {}
     for tally in tallies:
         these = Shares(
-            Share(tally.wait_judged, tally.wait_met), Share(tally.service_judged, tally.service_met)
+            Share(tally.wait_with_target, tally.wait_met), Share(tally.service_with_target, tally.service_met)
         )
         hall += these
         services[tally.service] = services.get(tally.service, Shares()) + these

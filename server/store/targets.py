@@ -24,7 +24,7 @@ def _count(condition: Any) -> Any:
 
 
 def target_tallies(conn: Connection, first_day: date, last_day: date) -> list[Tally]:
-    """Legs of business days ``first_day`` to ``last_day`` per service and counter, judged and met."""
+    """Legs of business days ``first_day`` to ``last_day`` per service and counter: with a target, and met."""
     legs = ticket_legs.c
     query = (
         select(
@@ -40,6 +40,6 @@ def target_tallies(conn: Connection, first_day: date, last_day: date) -> list[Ta
         .order_by(legs.service, legs.counter)
     )
     return [
-        Tally(service, counter, int(wait_judged), int(wait_met), int(service_judged), int(service_met))
-        for service, counter, wait_judged, wait_met, service_judged, service_met in conn.execute(query)
+        Tally(service, counter, int(wait_with), int(wait_met), int(service_with), int(service_met))
+        for service, counter, wait_with, wait_met, service_with, service_met in conn.execute(query)
     ]
