@@ -23,6 +23,7 @@
       "nextup.waited": "已等 {n} 分",
       "nextup.requested": "申请优先：{name}",
       "nextup.transferred": "转入",
+      "nextup.current": "办理中：",
       "nextup.error": "无法读取 {counter} 的叫号顺序：{error}",
       "why.policy": "叫号策略",
       "ledger.title": "优先记录",
@@ -54,6 +55,7 @@
       "nextup.waited": "waited {n} min",
       "nextup.requested": "asked for priority: {name}",
       "nextup.transferred": "transferred",
+      "nextup.current": "at the counter:",
       "nextup.error": "Cannot read the order of {counter}: {error}",
       "why.policy": "calling policy",
       "ledger.title": "Priority ledger",
@@ -144,6 +146,7 @@
       return Q.api("GET", "/counters/" + c.number + "/next?limit=" + LIMIT).then(function (plan) {
         if (mine !== generation) return;
         plans[c.number] = plan;
+        Q.targets.take(plan);   // the hub's clock, for the marks of its due times
         (plan.next || []).forEach(function (p) { numbers[p.ticket_id] = p.number; });
       }, function (err) {
         if (mine !== generation) return;
@@ -246,23 +249,29 @@
           </div>`;
       }
       var next = (plan && plan.next) || [];
+      var lead = (plan && plan.warn_before_seconds) || 0;
+      var current = plan && plan.current;
       return Q.html`<div class="nextup-counter" data-counter="${c.number}">
           <h3>${name}
-            ${plan && plan.priority_cap ? Q.html`<span class="run">${Q.t("nextup.run", { run: plan.priority_run, cap: plan.priority_cap })}</span>` : ""}</h3>
+            ${plan && plan.priority_cap ? Q.html`<span class="run">${Q.t("nextup.run", { run: plan.priority_run, cap: plan.priority_cap })}</span>` : ""}
+            ${current ? Q.html`<span class="nextup-current" data-ticket-id="${current.ticket_id}">${Q.t("nextup.current")}
+                <span class="ticket-no">${current.number}</span>${Q.targets.mark(current.service_due_at, lead, "service")}</span>` : ""}</h3>
           ${!plan ? Q.html`<p class="empty">${Q.t("loading")}</p>` : ""}
           ${plan && !next.length ? Q.html`<p class="empty">${Q.t("nextup.empty")}</p>` : ""}
           <ol class="nextup-order">${next.map(function (p) {
-            return Q.html`<li data-ticket-id="${p.ticket_id}" data-reason="${p.reason}">
+            return Q.html`<li data-ticket-id="${p.ticket_id}" data-reason="${p.reason}" data-target-row>
                 <span class="ticket-no">${p.number}</span>
                 <span class="why ${reasonClass(p.reason)}">${reasonText(p)}</span>
                 <span class="code">${p.service}</span>
                 <span class="waited">${Q.t("nextup.waited", { n: p.waited_minutes || 0 })}</span>
                 ${p.transferred ? Q.html`<span class="note">${Q.t("nextup.transferred")}</span>` : ""}
                 ${p.requested ? Q.html`<span class="note">${Q.t("nextup.requested", { name: categoryName(p.requested) })}</span>` : ""}
+                ${Q.targets.mark(p.wait_due_at, lead, "wait")}
               </li>`;
           })}</ol>
         </div>`;
     })}`);
+    Q.targets.paint($("#nextup-list"));
   }
 
   function drawLedger() {

@@ -216,6 +216,7 @@
   var view = null;         // GET /counters/{n}.counter
   var waiting = [];        // GET /counters/{n}.waiting
   var nextUp = {};         // ticket id → {reason, category, requested} from GET /counters/{n}/next
+  var targetPlan = { lead: 0, current: null };   // the same answer's warn_before_seconds and current
   var categories = [];     // GET /priority-categories: code → names for the notes
   var busy = false;        // an action is in flight: every action button is off
   var socket = null;
@@ -259,6 +260,8 @@
     wireActions();
     // Waited minutes and elapsed times go stale; redraw them now and then.
     setInterval(function () { if (session) drawAll(); }, 30000);
+    // Targets: a ticket nears its breach with no event happening; its mark moves on by itself.
+    Q.targets.watch();
     login.start();
   }
 
@@ -315,6 +318,8 @@
       if (both[1]) {
         nextUp = {};
         (both[1].next || []).forEach(function (p) { nextUp[p.ticket_id] = p; });
+        Q.targets.take(both[1]);
+        targetPlan = { lead: both[1].warn_before_seconds || 0, current: both[1].current || null };
       }
       if (banner.code() === "network") setMessage(null);   // we are back
       drawAll();
@@ -593,6 +598,11 @@
       }
     }
     $("#current-meta").textContent = meta.join(" · ");
+    // The service target of the ticket at this counter, once the next-up answer speaks of the same one.
+    var due = targetPlan.current;
+    Q.setHtml($("#current-target"), cur && due && due.ticket_id === cur.id
+      ? Q.targets.mark(due.service_due_at, targetPlan.lead, "service") : Q.html``);
+    Q.targets.paint($("#current-target"));
     drawJourney();
     drawCurrentPriority();
   }
@@ -708,12 +718,12 @@
       if (t.status === "transferred") notes.push(Q.t("waiting.transferred"));
       if (t.target_counter === session.counter) notes.push(Q.t("waiting.for_us"));
       if (plan && plan.requested) notes.push(Q.t("prio.requested", { name: categoryName(plan.requested) }));
-      return Q.html`<tr data-ticket-id="${t.id}">
+      return Q.html`<tr data-ticket-id="${t.id}" data-target-row>
           <td class="ticket-no">${t.number}</td>
           <td>${serviceName(t.service)}</td>
           <td>${Q.formatTime(t.issued_at)}</td>
           <td>${Q.t("waiting.minutes", { n: Q.minutesSince(t.issued_at) })}</td>
-          <td>${notes.join(" · ")}</td>
+          <td>${notes.join(" · ")}${plan ? Q.targets.mark(plan.wait_due_at, targetPlan.lead, "wait") : ""}</td>
           <td><button type="button" class="btn-call-this" data-ticket-id="${t.id}"
               ${Q.raw(busy || !open ? "disabled" : "")}>${Q.t("act.call_this")}</button>
             ${plan && plan.requested
@@ -725,6 +735,7 @@
               : ""}</td>
         </tr>`;
     })}`);
+    Q.targets.paint($("#waiting-list"));
   }
 
   function categoryName(code) {

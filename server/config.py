@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -46,6 +47,7 @@ from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
 from .core.queue import Hall
 from .core.rules import CallRules, ServiceRules
+from .core.targets import TargetRules, Targets
 from .core.workdays import WorkCalendar, statutory
 from .paths import var_dir
 
@@ -272,6 +274,57 @@ def _check_templates(templates: dict[str, str], where: str) -> None:
         check_template(template, f"{where}.{lang}")
 
 
+#: The longest target, in minutes: one working day and then some (a day has 1440 minutes).
+MAX_TARGET_MINUTES = 1440
+
+
+def _target_minutes(value: object) -> int:
+    """A target in whole minutes, 1 to 1440: zero or less is no promise (leave the key out for none)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TARGET_MINUTES:
+        raise ValueError(
+            f"expected a whole number of minutes from 1 to {MAX_TARGET_MINUTES} "
+            f"(leave the key out for no target), got {value!r}"
+        )
+    return value
+
+
+#: A waiting-time or service-time target in minutes (``[targets]``, a service's own).
+TargetMinutes = Annotated[int, BeforeValidator(_target_minutes)]
+
+
+class TargetsSection(_Strict):
+    """``[targets]``: the site's waiting-time and service-time targets (时限), and the warning's lead.
+
+    Absent keys: no target of that kind. A service's ``wait_target_minutes`` and
+    ``service_target_minutes`` win over these (docs/architecture.md, "Targets").
+    """
+
+    #: From joining a queue (issue, transfer) to the first call.
+    wait_minutes: TargetMinutes | None = None
+    #: From the start of the service (or its last call, never started) to its end.
+    service_minutes: TargetMinutes | None = None
+    #: Staff pages mark a ticket "快超时 Nearly due" this many minutes before its breach; 0: only "overdue".
+    warn_before_minutes: Annotated[int, Field(ge=0, le=240)] = 3
+
+    def rules(self, services: list[ServiceSection]) -> TargetRules:
+        default = Targets(_minutes(self.wait_minutes), _minutes(self.service_minutes))
+        return TargetRules(
+            default=default,
+            services={
+                s.code: Targets(
+                    _minutes(s.wait_target_minutes) or default.wait,
+                    _minutes(s.service_target_minutes) or default.service,
+                )
+                for s in services
+            },
+            warn_before=timedelta(minutes=self.warn_before_minutes),
+        )
+
+
+def _minutes(value: int | None) -> timedelta | None:
+    return timedelta(minutes=value) if value is not None else None
+
+
 class ServiceSection(_Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
@@ -295,6 +348,22 @@ class ServiceSection(_Strict):
     last_ticket_minutes: Annotated[int, Field(ge=0, le=720)] | None = None
     #: Walk-in tickets per half-day (上午/下午号源): ``{am = 40, pm = 30}``.
     half_day_caps: HalfDayCapsSection | None = None
+    #: This service's own targets in minutes, over ``[targets]`` (absent: the site's).
+    wait_target_minutes: TargetMinutes | None = None
+    service_target_minutes: TargetMinutes | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target_per_kind(cls, data: Any) -> Any:
+        """``target_minutes`` (a hall manager's guess) could mean the wait, the service or both: refused
+        with the keys that say which, rather than "unknown key"."""
+        if isinstance(data, dict) and "target_minutes" in data:
+            raise ValueError(
+                "target_minutes: not a key; a service's targets are wait_target_minutes (joining the "
+                "queue to the first call) and service_target_minutes (start to end of the service), "
+                "e.g. service_target_minutes = 20; [targets] sets them for every service"
+            )
+        return data
 
     @field_validator("call_templates")
     @classmethod
@@ -526,6 +595,7 @@ class SiteConfig(_Strict):
     serial: SerialSection = SerialSection()
     appointments: AppointmentsSection = AppointmentsSection()
     calls: CallsSection = CallsSection()
+    targets: TargetsSection = TargetsSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
@@ -663,6 +733,7 @@ class SiteConfig(_Strict):
             priority_cap=self.calling.priority_cap,
             rules=self.call_rules(),
             call_by_name=self.appointments.call_by_name,
+            targets=self.targets.rules(self.services),
             half_day_caps={
                 s.code: HalfDayCaps(s.half_day_caps.am, s.half_day_caps.pm)
                 for s in self.services

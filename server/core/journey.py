@@ -10,6 +10,10 @@ alone (a test checks both agree).
 
 Leg 1 gets its row with the first event after issue (a call, a cancel), not
 at issue: the kiosk's hot path writes nothing more than it did.
+
+Each leg also keeps how long its wait and its service took and whether they
+met the service's targets (:mod:`server.core.targets` says what is measured):
+the event that decides one (the first call, the end) writes it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .model import EventKind, LegOutcome, Ticket, TicketEvent
+from .targets import NO_RULES, TargetRules, Targets, gave_up, judged
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,15 @@ class TicketLeg:
     calls: int = 0
     #: None while the leg is open.
     outcome: LegOutcome | None = None
+    #: The leg's latest call or recall: a service never started is measured from it.
+    last_called_at: datetime | None = None
+    #: Seconds from ``queued_at`` to the first call (or to the end of a leg never called).
+    wait_seconds: float | None = None
+    #: Whether the wait met the service's target; None: no target, or not judged (yet).
+    wait_met: bool | None = None
+    #: Seconds from the start (or the last call, never started) to the end of a service given.
+    service_seconds: float | None = None
+    service_met: bool | None = None
 
     def staff_view(self) -> dict[str, Any]:
         """The leg as staff and admins read it (it names staff: never on a public screen)."""
@@ -58,6 +72,11 @@ class TicketLeg:
             "calls": self.calls,
             "outcome": self.outcome.value if self.outcome else None,
             "transfer": self.transfer,
+            "last_called_at": _iso(self.last_called_at),
+            "wait_seconds": self.wait_seconds,
+            "wait_met": self.wait_met,
+            "service_seconds": self.service_seconds,
+            "service_met": self.service_met,
         }
 
 
@@ -81,34 +100,41 @@ _CLOSING = {
 }
 
 
-def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
+def advance(leg: TicketLeg, event: TicketEvent, targets: TargetRules = NO_RULES) -> list[TicketLeg]:
     """The legs ``event`` changes, as they are after it.
 
-    [] (nothing moves), [leg], or [closed, next] for a transfer.
+    [] (nothing moves), [leg], or [closed, next] for a transfer. ``targets``:
+    the site's, by which the first call judges the wait and the end the service.
     """
     kind = event.kind
+    promise = targets.of(leg.service)
     if kind is EventKind.CALLED:
-        return [
-            replace(
-                leg,
-                counter=event.counter,
-                staff=event.staff or leg.staff,
-                called_at=leg.called_at or event.at,
-                calls=leg.calls + 1,
-                finished_at=None,
-                outcome=None,
-            )
-        ]
+        called = replace(
+            leg,
+            counter=event.counter,
+            staff=event.staff or leg.staff,
+            called_at=leg.called_at or event.at,
+            last_called_at=event.at,
+            calls=leg.calls + 1,
+            finished_at=None,
+            outcome=None,
+        )
+        if leg.called_at is None:  # the first call ends the wait (a re-queued leg's second does not)
+            wait = judged(event.at - leg.queued_at, promise.wait)
+            called = replace(called, wait_seconds=wait.seconds, wait_met=wait.met)
+        return [called]
     if kind is EventKind.RECALLED:
-        return [replace(leg, calls=leg.calls + 1)]
+        return [replace(leg, calls=leg.calls + 1, last_called_at=event.at)]
     if kind is EventKind.STARTED:
         return [replace(leg, started_at=event.at, staff=event.staff or leg.staff)]
     if kind in _CLOSING:
-        return [replace(leg, finished_at=event.at, outcome=_CLOSING[kind])]
+        return [_ended(replace(leg, finished_at=event.at, outcome=_CLOSING[kind]), promise)]
     if kind is EventKind.REQUEUED:
-        return [replace(leg, counter=None, finished_at=None, outcome=None)]
+        return [
+            replace(leg, counter=None, finished_at=None, outcome=None, service_seconds=None, service_met=None)
+        ]
     if kind is EventKind.TRANSFERRED:
-        closed = replace(leg, finished_at=event.at, outcome=LegOutcome.TRANSFERRED)
+        closed = _ended(replace(leg, finished_at=event.at, outcome=LegOutcome.TRANSFERRED), promise)
         following = TicketLeg(
             ticket_id=leg.ticket_id,
             leg=leg.leg + 1,
@@ -121,8 +147,29 @@ def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
     return []  # issued, evaluated: the journey does not move
 
 
-def replay(ticket: Ticket, history: Sequence[TicketEvent]) -> list[TicketLeg]:
-    """Every leg of ``ticket`` rebuilt from its event log alone."""
+#: How a leg may end after a service was given (a cancel counts only once the service started).
+_SERVED = frozenset({LegOutcome.DONE, LegOutcome.TRANSFERRED})
+
+
+def _ended(leg: TicketLeg, promise: Targets) -> TicketLeg:
+    """A leg just closed, with its wait judged if no call ended it and its service, if one was given."""
+    end = leg.finished_at
+    assert end is not None, "a closed leg has its end"
+    if leg.called_at is None and leg.wait_seconds is None:
+        wait = gave_up(end - leg.queued_at, promise.wait)
+        leg = replace(leg, wait_seconds=wait.seconds, wait_met=wait.met)
+    began = leg.started_at or leg.last_called_at or leg.called_at
+    served = leg.outcome in _SERVED or (leg.outcome is LegOutcome.CANCELLED and leg.started_at is not None)
+    if not served or began is None:
+        return replace(leg, service_seconds=None, service_met=None)
+    service = judged(end - began, promise.service)
+    return replace(leg, service_seconds=service.seconds, service_met=service.met)
+
+
+def replay(
+    ticket: Ticket, history: Sequence[TicketEvent], targets: TargetRules = NO_RULES
+) -> list[TicketLeg]:
+    """Every leg of ``ticket`` rebuilt from its event log alone (judged by ``targets``)."""
     transfers = [e for e in history if e.kind is EventKind.TRANSFERRED]
     first_service = (
         str(transfers[0].detail.get("from_service") or ticket.service) if transfers else ticket.service
@@ -130,7 +177,7 @@ def replay(ticket: Ticket, history: Sequence[TicketEvent]) -> list[TicketLeg]:
     issued = next((e.at for e in history if e.kind is EventKind.ISSUED), ticket.issued_at)
     legs = [TicketLeg(ticket.id, 1, ticket.business_day, first_service, issued)]
     for event in history:
-        for changed in advance(legs[-1], event):
+        for changed in advance(legs[-1], event, targets):
             if changed.leg == legs[-1].leg:
                 legs[-1] = changed
             else:

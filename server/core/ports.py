@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from .journey import TicketLeg
 from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
 from .printjobs import PrintJobRecord
+from .targets import Tally
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,13 @@ class StoreReader(Protocol):
 
     def current_leg(self, ticket_id: str) -> TicketLeg | None:
         """The ticket's last kept leg, or None before it has one."""
+
+    def current_legs(self, ticket_ids: Collection[str]) -> dict[str, TicketLeg]:
+        """The last kept leg of each of these tickets that has one, by ticket id."""
+
+    def target_tallies(self, first_day: date, last_day: date) -> list[Tally]:
+        """The kept legs of business days ``first_day`` to ``last_day`` counted per service and
+        counter: legs whose wait (service) was judged against a target, and those that met it."""
 
     def called_tickets(self, day: date) -> list[Ticket]:
         """Every ticket of ``day`` called and not yet started (at most one per counter)."""

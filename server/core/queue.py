@@ -62,6 +62,7 @@ from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 from .priority import pending_request
 from .reopening import closed_refusal, half_day_refusal
 from .rules import CallRules
+from .targets import TargetReport, TargetRules, due_at, shares
 
 #: How many tickets of each service the policy sees when choosing.
 POLICY_HEAD = 20
@@ -96,6 +97,8 @@ class Hall:
     call_by_name: bool = False
     #: Walk-in tickets per half-day (上午/下午号源) of the services that cap them, by code.
     half_day_caps: Mapping[str, HalfDayCaps] = field(default_factory=dict)
+    #: Waiting-time and service-time targets (``[targets]``): each leg is judged by them.
+    targets: TargetRules = field(default_factory=TargetRules)
 
     def category(self, code: str) -> PriorityCategory:
         try:
@@ -565,15 +568,22 @@ class QueueCore:
         """The order the policy would call next at a counter, each ticket with the reason for its place.
 
         For staff of that counter and admins only: it names each ticket's priority category.
+        Each ticket carries when its wait target is breached (``wait_due_at``), and the counter's
+        ticket when its service target is (``current.service_due_at``), with the hub's ``now`` and
+        the lead of the "nearly due" mark (docs/architecture.md, "Targets").
         """
         now = self.clock()
         run, placed = self._next_up(counter_number, limit)
         with self.store.read() as tx:
             asked = tx.pending_requests([p.ticket.id for p in placed])
+            waits, current = self._due_times(tx, counter_number, [p.ticket for p in placed])
         return {
             "counter": counter_number,
             "priority_run": run,
             "priority_cap": self.hall.priority_cap,
+            "now": now.isoformat(),
+            "warn_before_seconds": int(self.hall.targets.warn_before.total_seconds()),
+            "current": current,
             "next": [
                 {
                     "ticket_id": p.ticket.id,
@@ -585,10 +595,56 @@ class QueueCore:
                     "transferred": p.ticket.status is TicketStatus.TRANSFERRED,
                     "waited_minutes": int((now - p.ticket.queue_at).total_seconds() // 60),
                     "reason": p.reason,
+                    "wait_due_at": _iso(waits.get(p.ticket.id)),
                 }
                 for p in placed
             ],
         }
+
+    def _due_times(
+        self, tx: StoreReader, counter_number: int, waiting: Sequence[Ticket]
+    ) -> tuple[dict[str, datetime], dict[str, Any] | None]:
+        """When each waiting ticket's wait target is breached, and the counter's ticket with its service's.
+
+        A waiting leg is due ``wait`` after it joined the queue (its kept leg's
+        ``queued_at``: the issue or the transfer), unless that leg was called
+        before (re-queued: its wait was judged at the first call). The ticket at
+        the counter is due ``service`` after its start, or its last call when
+        not started. The waiting tickets' legs are read only at a site with targets.
+        """
+        targets = self.hall.targets
+        state = tx.find_counter_state(counter_number)
+        ticket = tx.get_ticket(state.current_ticket_id) if state and state.current_ticket_id else None
+        current = None
+        if ticket is not None and ticket.status in AT_COUNTER:
+            began = ticket.started_at or ticket.called_at
+            current = {
+                "ticket_id": ticket.id,
+                "number": ticket.number,
+                "service": ticket.service,
+                "status": ticket.status.value,
+                "service_due_at": _iso(due_at(began, targets.of(ticket.service).service)),
+            }
+        if not targets.any or not waiting:
+            return {}, current
+        legs = tx.current_legs([t.id for t in waiting])
+        waits: dict[str, datetime] = {}
+        for t in waiting:
+            leg = legs.get(t.id)
+            if leg is None or leg.leg != t.leg:
+                leg = opening_leg(t)
+            due = due_at(leg.queued_at if leg.called_at is None else None, targets.of(t.service).wait)
+            if due is not None:
+                waits[t.id] = due
+        return waits, current
+
+    def target_report(self, first_day: date, last_day: date | None = None) -> TargetReport:
+        """The share within target of business days ``first_day`` to ``last_day`` (one day without it),
+        for the hall, per service and per counter, from the kept legs (docs/architecture.md, "Targets")."""
+        last = last_day or first_day
+        with self.store.read() as tx:
+            tallies = tx.target_tallies(first_day, last)
+        return shares(tallies, first_day, last)
 
     def _next_up(self, counter_number: int, limit: int) -> tuple[int, list[Placed]]:
         counter = self.hall.counter(counter_number)
@@ -1117,7 +1173,7 @@ class QueueCore:
                 raise UnknownTicket(f"no ticket {ticket_id!r}")
             legs = tx.legs(ticket_id)
             if not legs:
-                legs = replay(ticket, tx.history(ticket_id))
+                legs = replay(ticket, tx.history(ticket_id), self.hall.targets)
         return ticket, legs
 
     def evaluate(self, counter_number: int, rating: Rating | str, source: str | None = None) -> Ticket:
@@ -1264,16 +1320,16 @@ class QueueCore:
             raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
         self._record(tx, ticket, TicketEvent(ticket.id, kind, now, counter.number, staff, detail or {}))
 
-    @staticmethod
-    def _record(tx: StoreTx, ticket: Ticket, event: TicketEvent, leg: TicketLeg | None = None) -> None:
+    def _record(self, tx: StoreTx, ticket: Ticket, event: TicketEvent, leg: TicketLeg | None = None) -> None:
         """Append ``event`` to the log and keep the journey's legs in step, in the same transaction.
 
         ``leg``: the leg the event belongs to, when the caller has it (a transfer
-        has already moved the ticket on).
+        has already moved the ticket on). The leg's wait and service are judged
+        by the site's targets as the event decides them.
         """
         tx.add_event(event)
         leg = leg or tx.current_leg(ticket.id) or opening_leg(ticket)
-        changed = advance(leg, event)
+        changed = advance(leg, event, self.hall.targets)
         if changed:
             tx.save_legs(changed)
 
@@ -1423,3 +1479,7 @@ def _name(masked: str | None) -> dict[str, Any]:
 def _finished(ticket: Ticket | None) -> dict[str, Any]:
     """``finished=<ticket>`` for an event whose action also ended the counter's last service."""
     return {"finished": ticket.public()} if ticket is not None else {}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

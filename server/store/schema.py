@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -148,6 +149,13 @@ ticket_legs = Table(
     Column("finished_at", UTCDateTime),
     Column("calls", Integer, nullable=False, default=0),
     Column("outcome", String(16)),
+    #: The leg's latest call or recall, and its wait and service against the targets (migration 0011;
+    #: core.targets says what is measured). A verdict is null without a target or while undecided.
+    Column("last_called_at", UTCDateTime),
+    Column("wait_seconds", Float),
+    Column("wait_met", Boolean),
+    Column("service_seconds", Float),
+    Column("service_met", Boolean),
     Index("ix_ticket_legs_day_service", "business_day", "service"),
 )
 

@@ -66,6 +66,7 @@ from ..core.model import (
 from ..core.ports import CallRecord, ServiceQueue, StoreReader
 from ..core.printjobs import PrintJobRecord
 from ..core.priority import pending_request
+from ..core.targets import Tally
 from .schema import (
     CALLABLE_SQL,
     DUE_SQL,
@@ -80,6 +81,7 @@ from .schema import (
     ticket_legs,
     tickets,
 )
+from .targets import target_tallies
 
 _QUEUE_ORDER = (tickets.c.priority.desc(), tickets.c.queue_at, tickets.c.seq)
 #: The partial index's own predicate, so both databases read queues from ``ix_tickets_callable``.
@@ -496,6 +498,20 @@ class SqlTx:
         )
         row = self.conn.execute(query).mappings().first()
         return _leg(row) if row else None
+
+    def current_legs(self, ticket_ids: Collection[str]) -> dict[str, TicketLeg]:
+        if not ticket_ids:
+            return {}
+        query = select(ticket_legs).where(ticket_legs.c.ticket_id.in_(list(ticket_ids)))
+        latest: dict[str, TicketLeg] = {}
+        for row in self.conn.execute(query).mappings():
+            leg = _leg(row)
+            if leg.ticket_id not in latest or latest[leg.ticket_id].leg < leg.leg:
+                latest[leg.ticket_id] = leg
+        return latest
+
+    def target_tallies(self, first_day: date, last_day: date) -> list[Tally]:
+        return target_tallies(self.conn, first_day, last_day)
 
     def save_legs(self, legs: Sequence[TicketLeg]) -> None:
         if legs:  # one prebuilt upsert for all (every event of a call writes its leg)
