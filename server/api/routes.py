@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..core.appointments import AppointmentClaim
+from ..core.cases import CaseClaim
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
@@ -54,11 +55,26 @@ class PasswordChangeBody(_Body):
 
 
 class TicketBody(_Body):
-    service: Annotated[str, Field(min_length=1, max_length=32)]
+    #: Required unless ``case`` is given (then the case's service is the one).
+    service: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     #: A priority category code of the site (``[[priority]]``); what a kiosk may give is limited.
     category: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     #: The triage desk (``[[triage_desks]]``) issuing it: the ticket prints on the desk's printer.
     desk: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    #: A case's code (办理编号): a ticket for its next step, for the case's service, linked to it.
+    case: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+
+    @model_validator(mode="after")
+    def _service_or_case(self) -> TicketBody:
+        if "service" in self.model_fields_set and self.service is None:
+            raise ValueError("'service' is a string when given, never null")
+        if "case" in self.model_fields_set and self.case is None:
+            raise ValueError("'case' is a string when given, never null")
+        if self.service is None and self.case is None:
+            raise ValueError("'service' is required")
+        if self.service is not None and self.case is not None:
+            raise ValueError("give 'service' or 'case', not both (a case's ticket is for the case's service)")
+        return self
 
 
 class PriorityBody(_Body):
@@ -387,9 +403,24 @@ def issue_ticket() -> tuple[Response, int]:
     braked = issue_brake(principal, "tickets")
     if braked is not None:
         return braked
+    service, case = body.service, None
+    if body.case is not None:  # a ticket for a case's next step: rare, so looked up only here
+        from .cases import lookup_brake, ticket_claim
+
+        braked = lookup_brake()
+        if braked is not None:
+            return braked
+        service, case = ticket_claim(body.case)
+    assert service is not None  # TicketBody: a service or a case
     # Shared with the requests that arrive with it: one durable commit, then the 201.
     answer = issue_printed(
-        kiosk, body.service, issued_by=issuer, category=body.category, role=principal.role, desk=body.desk
+        kiosk,
+        service,
+        issued_by=issuer,
+        category=body.category,
+        role=principal.role,
+        desk=body.desk,
+        case=case,
     )
     return jsonify(answer), 201
 
@@ -403,6 +434,7 @@ def issue_printed(
     role: str | None = None,
     appointment: AppointmentClaim | None = None,
     desk: str | None = None,
+    case: CaseClaim | None = None,
 ) -> dict[str, Any]:
     """Issue one ticket through the dispenser, its print job committed with it, and say so to the kiosk.
 
@@ -429,6 +461,7 @@ def issue_printed(
             role=role,
             appointment=appointment,
             desk=desk,
+            case=case,
         )
     )
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
