@@ -26,6 +26,8 @@ from server.app import create_app
 from server.config import load_config
 from server.core import case_codes
 from tests.support import write_site
+from tests.test_openapi import DOC_PATH as DOC
+from tests.test_openapi import check_answer, schema_validator
 
 PREFIX = "/api/v1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -436,3 +438,39 @@ def test_the_watch_tells_staff_when_a_step_comes_due(hall: Hall) -> None:
     assert hub.case_watch.watch_once() == (1, 0)
     assert told == [{"action": "overdue", "kind": "NEW_CONNECTION", "service": "NEW", "status": "open"}]
     assert hub.case_watch.watch_once() == (0, 0)  # told once
+
+
+def test_every_answer_fits_the_openapi_document(hall: Hall) -> None:
+    doc = json.loads(DOC.read_text(encoding="utf-8"))
+    li, admin = hall.login("li", 4), hall.login("admin", None)
+    kiosk = bearer(hall.kiosk)
+    ticket = hall.serve(4, li)
+    body = {"counter": 4, "kind": "NEW_CONNECTION", "contact_phone": "13800138000"}
+    made = hall.post("/cases", body, li)
+    check_answer(doc, "post", "/cases", made)
+    code = made.get_json()["case"]["code"]
+    check_answer(doc, "post", "/cases", hall.post("/cases", body, li))  # 409: the ticket has its case
+    check_answer(doc, "post", "/cases", hall.post("/cases", body, hall.login("zhao", 1)))
+    check_answer(doc, "get", "/cases", hall.get("/cases", admin))
+    check_answer(doc, "get", "/cases/overdue", hall.get("/cases/overdue", li))
+    check_answer(doc, "get", "/cases/{code}", hall.get(f"/cases/{code}", li))
+    check_answer(doc, "get", "/cases/{code}", hall.get(f"/cases/{case_codes.new_code()}", li))
+    check_answer(doc, "get", "/cases/by-ticket/{ticket_id}", hall.get(f"/cases/by-ticket/{ticket['id']}", li))
+    check_answer(doc, "get", "/cases/{code}/progress", hall.get(f"/cases/{code}/progress"))
+    check_answer(doc, "get", "/cases/{code}/progress", hall.get("/cases/nonsense/progress"))
+    check_answer(doc, "post", "/tickets", hall.post("/tickets", {"case": code}, kiosk))
+    check_answer(doc, "post", "/tickets", hall.post("/tickets", {"case": "nonsense"}, kiosk))
+    check_answer(doc, "post", "/cases/{code}/complete", hall.post(f"/cases/{code}/complete", {"step": 1}, li))
+    check_answer(doc, "post", "/cases/{code}/complete", hall.post(f"/cases/{code}/complete", {"step": 1}, li))
+    handed = hall.post(f"/cases/{code}/hand-off", {"step": 2, "to": "wang"}, li)
+    check_answer(doc, "post", "/cases/{code}/hand-off", handed)
+    cancelled = hall.post(f"/cases/{code}/cancel", {"reason": "撤回"}, li)
+    check_answer(doc, "post", "/cases/{code}/cancel", cancelled)
+    check_answer(doc, "post", "/tickets", hall.post("/tickets", {"case": code}, kiosk))  # 409 case_closed
+    for _ in range(3):
+        hall.get(f"/cases/{case_codes.new_code()}/progress")
+    check_answer(doc, "get", "/cases/{code}/progress", hall.get(f"/cases/{code}/progress"))  # 429
+    check_answer(doc, "post", "/tickets", hall.post("/tickets", {"case": code}, kiosk))  # 429
+    schema_validator(doc, doc["x-socketio-events"]["case_changed"]["payload"]).validate(
+        {"action": "overdue", "kind": "NEW_CONNECTION", "service": "NEW", "status": "open"}
+    )
