@@ -427,6 +427,9 @@ def test_staff_hear_of_case_changes_and_screens_do_not(hall: Hall) -> None:
 
 def test_the_watch_tells_staff_when_a_step_comes_due(hall: Hall) -> None:
     hub = hall.app.extensions["qcall"]
+    assert hub.case_watch.task is not None  # a serving hub of a site with kinds of case watches them
+    assert hub.snapshots.get()["site"]["cases"] is True  # and its kiosk offers the lookup
+    hub.case_watch.close()  # its own task: the test takes each look itself, at the times it sets
     told: list[dict[str, Any]] = []
     hub.case_watch.tell_staff = told.append
     li = hall.login("li", 4)
@@ -474,3 +477,18 @@ def test_every_answer_fits_the_openapi_document(hall: Hall) -> None:
     schema_validator(doc, doc["x-socketio-events"]["case_changed"]["payload"]).validate(
         {"action": "overdue", "kind": "NEW_CONNECTION", "service": "NEW", "status": "open"}
     )
+
+
+def test_a_site_without_kinds_of_case_has_no_watch_and_no_lookup_button(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path))
+    app = create_app(load_config(write_site(tmp_path / "site.toml", sqlite_url)), async_mode="threading")
+    hub = app.extensions["qcall"]
+    try:
+        assert hub.case_watch.task is None
+        assert hub.snapshots.get()["site"]["cases"] is False
+        body = app.test_client().get(f"{PREFIX}/cases/{case_codes.new_code()}/progress").get_json()
+        assert body["code"] == "unknown_case"
+    finally:
+        hub.close()
