@@ -12,18 +12,22 @@ there a printer service?". :meth:`Hub.close` stops the services in order.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import make_url
 
+from .case_watch import CaseWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
 from .core.calendar import Clock, utc_now
+from .core.case_book import CaseBook
 from .core.events import EventBus
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
+from .devices.rooms import STAFF
 from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
@@ -32,6 +36,7 @@ from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
 from .store.audit import AuditLog
+from .store.cases import SqlCases
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
 from .sweeper import AppointmentSweeper
@@ -75,6 +80,11 @@ def bootstrap(
         hall.counters,
     )
     health = StoreHealth(store.engine, url)
+
+    def tell_staff(payload: dict[str, Any]) -> None:
+        push.publish("case_changed", payload, STAFF)
+
+    cases = CaseBook(SqlCases(store.engine), hall.calendar, config.case_kinds_by_code(), clock, tell_staff)
     hub = Hub(
         config=config,
         store=store,
@@ -92,6 +102,14 @@ def bootstrap(
         appointments=book,
         sweeper=AppointmentSweeper(book, push.spawn, on_store_failure=health.failed),
         no_show_watch=NoShowWatch(core, push.spawn, on_store_failure=health.failed),
+        cases=cases,
+        case_watch=CaseWatch(
+            cases,
+            tell_staff,
+            config.cases.contact_retention_days,
+            push.spawn,
+            on_store_failure=health.failed,
+        ),
     )
     if devices:
         printing.start()
@@ -99,6 +117,8 @@ def bootstrap(
             hub.sweeper.start()
         if hub.no_show_watch.needed:  # no service has a no-show timer: nothing to watch
             hub.no_show_watch.start()
+        if cases.kinds:  # a site without kinds of case has no deadlines to watch
+            hub.case_watch.start()
     return hub
 
 

@@ -39,6 +39,7 @@ from drivers.validation import location
 
 from .core.appointments import AppointmentRules
 from .core.calendar import HallCalendar
+from .core.cases import CaseKind, StepPlan
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
 from .core.queue import Hall
@@ -293,6 +294,37 @@ class AppointmentsSection(_Strict):
         return value
 
 
+class CaseStepSection(_Strict):
+    """``[[case_kinds.steps]]``: one step of a kind of case, with its deadline in working days."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    #: Working days (``[hours] holidays``) from the day the step starts; it ends with the last one.
+    working_days: Annotated[int, Field(ge=1, le=250)]
+
+
+class CaseKindSection(_Strict):
+    """``[[case_kinds]]``: a kind of case that spans days (业扩报装) and its steps in order."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    #: The service a visitor coming back for a later step queues for.
+    service: str
+    steps: Annotated[list[CaseStepSection], Field(min_length=1, max_length=20)]
+
+
+class CasesSection(_Strict):
+    """``[cases]``: the visitor's lookup by code, and how long a closed case keeps its contact."""
+
+    #: Unknown case codes one client address may try within ``lookup_window_minutes`` before 429.
+    lookup_failures: Annotated[int, Field(ge=1, le=1000)] = 10
+    lookup_window_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    #: Days after a case is done or cancelled when its contact name and phone are erased.
+    contact_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
 class CounterSection(_Strict):
     number: Annotated[int, Field(ge=1, le=999)]
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
@@ -439,6 +471,8 @@ class SiteConfig(_Strict):
     serial: SerialSection = SerialSection()
     appointments: AppointmentsSection = AppointmentsSection()
     calls: CallsSection = CallsSection()
+    cases: CasesSection = CasesSection()
+    case_kinds: list[CaseKindSection] = []
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
@@ -453,6 +487,7 @@ class SiteConfig(_Strict):
         _unique([p.code for p in self.priority], "priority", "code")
         _unique([t.name for t in self.triage_desks], "triage_desks", "name")
         codes = {s.code for s in self.services}
+        _check_case_kinds(self.case_kinds, codes)
         for i, counter in enumerate(self.counters):
             for code in counter.services:
                 if code not in codes:
@@ -583,6 +618,19 @@ class SiteConfig(_Strict):
             call_by_name=self.appointments.call_by_name,
         )
 
+    def case_kinds_by_code(self) -> dict[str, CaseKind]:
+        """The core's kinds of case (``[[case_kinds]]``), by code, in the file's order."""
+        return {
+            k.code: CaseKind(
+                k.code,
+                k.name_zh,
+                k.name_en,
+                k.service,
+                tuple(StepPlan(s.code, s.name_zh, s.name_en, s.working_days) for s in k.steps),
+            )
+            for k in self.case_kinds
+        }
+
     def call_rules(self) -> CallRules:
         """``[calls]`` and the services' own keys, as the core's rules."""
         calls = self.calls
@@ -604,6 +652,18 @@ class SiteConfig(_Strict):
                 for s in self.services
             },
         )
+
+
+def _check_case_kinds(kinds: list[CaseKindSection], services: set[str]) -> None:
+    """Kinds of case: codes once each, steps' codes once per kind, a service the site has."""
+    _unique([k.code for k in kinds], "case_kinds", "code")
+    for i, kind in enumerate(kinds):
+        _unique([step.code for step in kind.steps], f"case_kinds[{i}].steps", "code")
+        if kind.service not in services:
+            expected = sorted(services)
+            raise ValueError(
+                f"case_kinds[{i}].service: unknown service {kind.service!r}; expected one of {expected}"
+            )
 
 
 def _by_language(templates: CallTemplates) -> dict[str, str]:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.config import (
+    CasesSection,
     ConfigError,
     CounterSection,
     DeviceSection,
@@ -240,6 +241,7 @@ def test_default_config_loads() -> None:
         ("services", ServiceSection),
         ("counters", CounterSection),
         ("devices", DeviceSection),
+        ("cases", CasesSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:

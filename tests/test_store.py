@@ -38,6 +38,10 @@ TABLES = {
     "store_probe",
     "appointments",
     "appointment_quota",
+    "cases",
+    "case_steps",
+    "case_events",
+    "case_tickets",
     "alembic_version",
 }
 

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..core.appointments import AppointmentClaim
+from ..core.cases import CaseClaim
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
@@ -54,11 +55,15 @@ class PasswordChangeBody(_Body):
 
 
 class TicketBody(_Body):
-    service: Annotated[str, Field(min_length=1, max_length=32)]
+    #: Required unless ``case`` is given (then the case's service is the one).
+    service: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     #: A priority category code of the site (``[[priority]]``); what a kiosk may give is limited.
     category: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     #: The triage desk (``[[triage_desks]]``) issuing it: the ticket prints on the desk's printer.
     desk: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    #: A case's code (办理编号): a ticket for its next step, for the case's service, linked to it.
+    #: Checked in the route (:func:`case_code`), off the plain ticket's path.
+    case: Annotated[str, Field(min_length=1, max_length=40)] | None = None
 
 
 class PriorityBody(_Body):
@@ -387,11 +392,37 @@ def issue_ticket() -> tuple[Response, int]:
     braked = issue_brake(principal, "tickets")
     if braked is not None:
         return braked
+    service, case = body.service, None
+    if service is None or body.case is not None:  # a ticket for a case's next step: rare, checked here
+        from .cases import lookup_brake, ticket_claim
+
+        code = case_code(body)
+        braked = lookup_brake()
+        if braked is not None:
+            return braked
+        service, case = ticket_claim(code)
     # Shared with the requests that arrive with it: one durable commit, then the 201.
     answer = issue_printed(
-        kiosk, body.service, issued_by=issuer, category=body.category, role=principal.role, desk=body.desk
+        kiosk,
+        service,
+        issued_by=issuer,
+        category=body.category,
+        role=principal.role,
+        desk=body.desk,
+        case=case,
     )
     return jsonify(answer), 201
+
+
+def case_code(body: TicketBody) -> str:
+    """The case of a ticket request without a service: 400 unless it names exactly one of the two."""
+    if "service" in body.model_fields_set and body.service is None:
+        raise ApiError(400, "'service' is a string when given, never null")
+    if body.case is None:
+        raise ApiError(400, "'service' is required")
+    if body.service is not None:
+        raise ApiError(400, "give 'service' or 'case', not both (a case's ticket is for the case's service)")
+    return body.case
 
 
 def issue_printed(
@@ -403,6 +434,7 @@ def issue_printed(
     role: str | None = None,
     appointment: AppointmentClaim | None = None,
     desk: str | None = None,
+    case: CaseClaim | None = None,
 ) -> dict[str, Any]:
     """Issue one ticket through the dispenser, its print job committed with it, and say so to the kiosk.
 
@@ -429,6 +461,7 @@ def issue_printed(
             role=role,
             appointment=appointment,
             desk=desk,
+            case=case,
         )
     )
     answer = ticket_json(issued.ticket, issued.waiting_ahead)

@@ -19,6 +19,7 @@ from typing import Any
 from . import events as ev
 from .appointments import AppointmentClaim, mask_name, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
+from .cases import CaseClaim, CaseTicket, ended_refusal
 from .errors import (
     CounterPaused,
     DailyLimitReached,
@@ -146,6 +147,8 @@ class IssueRequest:
     #: The triage desk (``[[triage_desks]]``) a user issued it at: kept in the issued event, so a
     #: reprint finds the desk's printer.
     desk: str | None = None
+    #: A ticket for a later step of a case (业扩报装): linked to it in the ticket's transaction.
+    case: CaseClaim | None = None
 
 
 #: Roles of the devices that issue tickets: their name is public (it says which kiosk printed).
@@ -271,15 +274,21 @@ class QueueCore:
                 outcomes[i] = error
                 continue
             by_service.setdefault(code, []).append(i)
+        # A ticket for a case is rare: plain tickets only pay for this one look.
+        for_cases = any(request.case for request in requests)
         with self.store.transaction() as tx:
             if any(request.appointment for request in requests):
                 self._claim_appointments(tx, batch, requests, by_service)
+            if for_cases:
+                self._claim_cases(tx, batch, requests, by_service)
             for code, indexes in by_service.items():
                 self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])
             for i, _ in batch.refused:
                 if i in batch.claimed:
                     tx.release_appointment(batch.claimed[i][0], batch.claimed[i][1])
             tx.add_tickets([issued.ticket for _, issued in batch.issued])
+            if for_cases:
+                tx.link_case_tickets(self._case_links(batch, requests))
             tx.add_events(batch.events)
             tx.add_priority_changes(batch.ledger)
             tx.add_print_jobs([issued.print_job for _, issued in batch.issued if issued.print_job])
@@ -339,6 +348,39 @@ class QueueCore:
                     batch.refused.append((i, used_refusal()))
                 else:
                     batch.claimed[i] = (claim.id, was)
+
+    @staticmethod
+    def _claim_cases(
+        tx: StoreTx, batch: _IssueBatch, requests: Sequence[IssueRequest], by_service: dict[str, list[int]]
+    ) -> None:
+        """Lock each case a ticket is asked for; a case closed meanwhile refuses its request."""
+        for indexes in by_service.values():
+            for i in list(indexes):
+                claim = requests[i].case
+                if claim is not None and not tx.lock_case(claim.case_id, batch.now):
+                    indexes.remove(i)
+                    batch.refused.append((i, ended_refusal()))
+
+    @staticmethod
+    def _case_links(batch: _IssueBatch, requests: Sequence[IssueRequest]) -> list[CaseTicket]:
+        """The issued tickets of the batch that were asked for a case, as links to it."""
+        links = []
+        for i, issued in batch.issued:
+            claim = requests[i].case
+            if claim is not None:
+                ticket = issued.ticket
+                links.append(
+                    CaseTicket(
+                        claim.case_id,
+                        ticket.id,
+                        ticket.number,
+                        ticket.business_day,
+                        batch.now,
+                        claim.step,
+                        requests[i].issued_by,
+                    )
+                )
+        return links
 
     def _issue_service(
         self, tx: StoreTx, batch: _IssueBatch, service: Service, requests: list[tuple[int, IssueRequest]]

@@ -50,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..core.cases import CaseTicket
 from ..core.journey import TicketLeg
 from ..core.model import (
     CounterState,
@@ -69,6 +70,9 @@ from .schema import (
     CALLABLE_SQL,
     DUE_SQL,
     appointments,
+    case_events,
+    case_tickets,
+    cases,
     counter_states,
     print_jobs,
     priority_ledger,
@@ -534,6 +538,46 @@ class SqlTx:
             update(appointments)
             .where(appointments.c.id == appointment_id)
             .values(status=status, checked_in_at=None)
+        )
+
+    def lock_case(self, case_id: str, at: datetime) -> bool:
+        result = self.conn.execute(
+            update(cases).where(cases.c.id == case_id, cases.c.status == "open").values(updated_at=at)
+        )
+        return result.rowcount == 1
+
+    def link_case_tickets(self, links: Sequence[CaseTicket]) -> None:
+        # Only a ticket issued for a case comes here: a plain ticket's issue writes nothing more.
+        if not links:
+            return
+        self.conn.execute(
+            insert(case_tickets),
+            [
+                {
+                    "ticket_id": link.ticket_id,
+                    "case_id": link.case_id,
+                    "number": link.number,
+                    "business_day": link.business_day,
+                    "at": link.at,
+                    "step": link.step,
+                    "linked_by": (link.by or "")[:64] or None,
+                }
+                for link in links
+            ],
+        )
+        self.conn.execute(
+            insert(case_events),
+            [
+                {
+                    "case_id": link.case_id,
+                    "kind": "ticket",
+                    "at": link.at,
+                    "actor": (link.by or "hub")[:64],
+                    "step": link.step,
+                    "detail": {"ticket": link.number},
+                }
+                for link in links
+            ],
         )
 
     def counter_state(self, number: int) -> CounterState:
