@@ -190,13 +190,23 @@ def hall_messages(batch: list[HallEvent]) -> list[HallMessage]:
 
 def touched_services(event: HallEvent) -> set[str]:
     """The services whose queue an action changed: a ticket issued, called, transferred into one,
-    cancelled or re-queued (过号重排)."""
+    cancelled or re-queued (过号重排); and those whose pace it changed (:func:`paced_services`)."""
+    paced = paced_services(event)
     service = (event.payload.get("ticket") or {}).get("service")
     if not service:
-        return set()
+        return paced
     queue_moved = event.name == ev.TICKET_CHANGED and event.payload.get("event") in QUEUE_CHANGES
     if event.name in (ev.TICKET_ISSUED, ev.TICKET_CALLED) or queue_moved:
-        return {service}
+        return {service} | paced
+    return paced
+
+
+def paced_services(event: HallEvent) -> set[str]:
+    """The services of a counter that paused, resumed or ended a leg: their estimated wait moved."""
+    if event.name == ev.COUNTER_CHANGED or (
+        event.name == ev.TICKET_CHANGED and event.payload.get("event") in PACE_CHANGES
+    ):
+        return {code for view in event.payload.get("counters") or [] for code in view.get("services", [])}
     return set()
 
 
@@ -204,6 +214,8 @@ def touched_services(event: HallEvent) -> set[str]:
 #: A transfer adds the ticket to a queue, a cancel or re-queue moves it, a priority change may
 #: reorder a queue's next numbers.
 QUEUE_CHANGES = frozenset({"transferred", "cancelled", "requeued", "priority"})
+#: ``ticket_changed`` events that end a leg at a counter: a sample of its pace, the counter free.
+PACE_CHANGES = frozenset({"finished", "no_show", "transferred"})
 
 
 class Connections:

@@ -109,6 +109,8 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
                 "waiting": 1,
                 "next_numbers": ["A001"],
                 "next_tickets": [{"number": "A001", "priority": False, "appointment": False}],
+                # Nobody has opened a counter yet: no estimate can be given.
+                "estimate_minutes": None,
             }
         ]
 
@@ -129,7 +131,10 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
             False,
         )
         assert [(c["number"], c["current"]["id"]) for c in called["counters"]] == [(1, ticket["id"])]
-        assert called["services"] == [{"code": "PAY", "waiting": 0, "next_numbers": [], "next_tickets": []}]
+        # Counter 1 is the one open, now busy: a newcomer waits one service, 5 minutes by default.
+        assert called["services"] == [
+            {"code": "PAY", "waiting": 0, "next_numbers": [], "next_tickets": [], "estimate_minutes": 5}
+        ]
         assert "finished" not in called
 
         # ticket_recalled: the same, with recall true; no queue changed.
