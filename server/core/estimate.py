@@ -99,6 +99,8 @@ class CounterPace:
     busy_since: datetime | None = None
     #: When it last became free while open; None while busy, paused or unknown.
     free_since: datetime | None = None
+    #: When it was paused (a break), None while open.
+    paused_at: datetime | None = None
     #: The idle time before the leg it is on now (capped), added to its shares when the leg ends.
     idle_before: float = 0.0
     #: Decayed seconds spent per service, and idle, over its recent legs.
@@ -138,6 +140,8 @@ class PaceModel:
         self._times: dict[tuple[int, str], Mean] = {}
         self._service_times: dict[str, Mean] = {}
         self._jumps: dict[str, Mean] = {}
+        #: How long a counter's pause (a break) lasts, over the whole hall.
+        self._pauses = EMPTY
 
     # -- what happened (the core, after each commit) -------------------------------------
 
@@ -147,11 +151,21 @@ class PaceModel:
         if pace is None:
             return
         free_since = pace.free_since
+        paused_at = pace.paused_at
         if not open_:
             free_since = None  # a break is not idle time
-        elif pace.busy_since is None and free_since is None:
-            free_since = at
-        self._counters[number] = replace(pace, open=open_, staffed=staffed, free_since=free_since)
+            paused_at = paused_at or at
+        else:
+            if paused_at is not None:
+                length = (at - paused_at).total_seconds()
+                if 0 < length <= self.rules.longest_leg.total_seconds():
+                    self._pauses = self._pauses.add(length, self.rules.weight)
+            paused_at = None
+            if pace.busy_since is None and free_since is None:
+                free_since = at
+        self._counters[number] = replace(
+            pace, open=open_, staffed=staffed, free_since=free_since, paused_at=paused_at
+        )
 
     def called(self, number: int, service: str, at: datetime, jumped: bool) -> None:
         """``number`` called a ticket of ``service``; ``jumped``: it did not stand in line (priority,
@@ -215,36 +229,57 @@ class PaceModel:
     ) -> float | None:
         """Seconds until a ticket of ``service`` with ``ahead`` people before it is called.
 
-        None when no counter serving it is open and staffed: nobody can say.
+        None when no counter serving it is open and staffed now: nobody can say.
         ``priority``: a ticket with a priority of its own is not overtaken. ``due_at``: an
         appointment, called first once its window opens.
         """
-        rate, idle = self.pace(service)
-        if rate <= 0:
+        servers, idle = self.servers(service, now)
+        if not any(start == 0 for start, _ in servers):
             return None
         if due_at is not None and self.rules.appointment_window is not None:
-            opens = (due_at - self.rules.appointment_window - now).total_seconds()
-            return max(0.0, opens) + (0.0 if idle and opens <= 0 else 1.0 / rate)
+            opens = max(0.0, (due_at - self.rules.appointment_window - now).total_seconds())
+            if opens == 0 and idle:
+                return 0.0
+            return opens + _drain(servers, 1.0)
         if priority <= 0:
-            rate *= 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
-        return max(0, ahead + 1 - idle) / rate
+            slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
+            servers = [(start, rate * slower) for start, rate in servers]
+        need = ahead + 1 - idle
+        return 0.0 if need <= 0 else _drain(servers, _median_calls(need))
 
-    def pace(self, service: str) -> tuple[float, int]:
-        """Tickets of ``service`` the open counters call per second while it has a queue, and how
-        many of them are free now."""
-        rate = 0.0
+    def servers(self, service: str, now: datetime) -> tuple[list[tuple[float, float]], int]:
+        """The counters that will call tickets of ``service``: (seconds from now until it calls, tickets
+        it calls a second while the service has a queue) each, and how many are free now.
+
+        An open, staffed counter calls from now on; a paused one from the end of a usual break
+        (the hall's measured pauses), unless it has been away twice that long (gone for the day).
+        """
+        found: list[tuple[float, float]] = []
         idle = 0
         for station in self._stations.get(service, ()):
             pace = self._counters.get(station.counter)
-            if pace is None or not pace.available:
+            if pace is None or not pace.staffed:
+                continue
+            start = 0.0 if pace.open else self._back_in(pace, now)
+            if start is None:
                 continue
             free = 1.0 - sum(pace.share(code) for code in station.before)
             if free <= 0:
                 continue
-            rate += free / self.service_seconds(station.counter, service)
-            if pace.busy_since is None:
+            found.append((start, free / self.service_seconds(station.counter, service)))
+            if pace.open and pace.busy_since is None:
                 idle += 1
-        return rate, idle
+        return found, idle
+
+    def _back_in(self, pace: CounterPace, now: datetime) -> float | None:
+        """Seconds until a paused counter is back, from the hall's usual break; None: not expected."""
+        if pace.paused_at is None or self._pauses.samples == 0:
+            return None
+        away = (now - pace.paused_at).total_seconds()
+        usual = self._pauses.value
+        if away > 2 * usual:
+            return None
+        return max(0.0, usual - away)
 
     def service_seconds(self, counter: int, service: str) -> float:
         """How long a visitor of ``service`` keeps ``counter``: its own mean, the service's, or the
@@ -296,6 +331,26 @@ class WarmLeg:
     called_at: datetime
     ended_at: datetime
     jumped: bool = False
+
+
+def _drain(servers: list[tuple[float, float]], need: float) -> float:
+    """Seconds until ``need`` tickets were called by ``servers`` ((start, rate) each), as a fluid:
+    each calls at its rate from its start on. At least one starts now."""
+    served = elapsed = rate = 0.0
+    for start, more in sorted(servers):
+        if rate > 0 and served + rate * (start - elapsed) >= need:
+            break
+        served += rate * (start - elapsed)
+        elapsed = start
+        rate += more
+    return elapsed + (need - served) / rate
+
+
+def _median_calls(need: int) -> float:
+    """The median of the calls' count that stands for ``need`` calls: a wait of ``need`` exponential
+    services is skewed (a long one now and then), so its median is shorter than its mean, and the
+    median is what misses by the least on average (Gamma(k)'s median ≈ k − 1/3 + 8/(405 k))."""
+    return need - 1 / 3 + 8 / (405 * need)
 
 
 def minutes(seconds: float | None) -> int | None:
