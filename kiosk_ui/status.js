@@ -21,6 +21,9 @@
       "unknown.body": "请检查链接，或重新扫描号票上的二维码。号票只在当天有效。",
       "ahead": "前面还有 {n} 人",
       "ahead_none": "您是下一位，请留意叫号",
+      "estimate": "预计等待约 {n} 分钟",
+      "estimate_soon": "预计很快就会叫到您",
+      "estimate_none": "暂无窗口办理此业务，无法估计等待时间",
       "go": "请到 {counter} 办理",
       "state.waiting": "正在等候",
       "state.transferred": "已转办，请继续等候",
@@ -45,6 +48,9 @@
       "unknown.body": "Please check the link, or scan the QR code on your ticket again. Tickets are valid on the day they are issued.",
       "ahead": "{n} people ahead of you",
       "ahead_none": "You are next: please watch the screen",
+      "estimate": "About {n} min wait",
+      "estimate_soon": "You should be called very soon",
+      "estimate_none": "No counter is open for this service: the wait cannot be estimated",
       "go": "Please go to {counter}",
       "state.waiting": "Waiting",
       "state.transferred": "Transferred: please keep waiting",
@@ -214,7 +220,12 @@
     if (waiting) {
       var n = ticket.waiting_ahead || 0;
       $("#ticket-ahead").textContent = n > 0 ? Q.t("ahead", { n: n }) : Q.t("ahead_none");
+      var minutes = ticket.estimated_wait_minutes;
+      $("#ticket-estimate").textContent = minutes == null
+        ? Q.t("estimate_none")
+        : minutes < 1 ? Q.t("estimate_soon") : Q.t("estimate", { n: minutes });
     }
+    Q.show("#ticket-estimate", waiting && "estimated_wait_minutes" in ticket);
     var cancellable = waiting || called;
     Q.show("#cancel", cancellable);
     if (!cancellable) confirming(false);
