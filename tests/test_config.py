@@ -19,6 +19,7 @@ from server.config import (
     ConfigError,
     CounterSection,
     DeviceSection,
+    EstimateSection,
     HoursSection,
     HubSection,
     ServiceSection,
@@ -240,6 +241,7 @@ def test_default_config_loads() -> None:
         ("services", ServiceSection),
         ("counters", CounterSection),
         ("devices", DeviceSection),
+        ("estimate", EstimateSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:
@@ -624,6 +626,15 @@ BAD = [
         id="multi-line-value-stays-one-line",
     ),
 ]
+
+
+BAD.append(
+    pytest.param(
+        BASE + "\n[estimate]\nservice_minutes = { NOPE = 3 }\n",
+        ["estimate.service_minutes", "'NOPE'"],
+        id="estimate-unknown-service",
+    )
+)
 
 
 @pytest.mark.parametrize(("text", "needles"), BAD)

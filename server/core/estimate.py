@@ -297,10 +297,12 @@ class PaceModel:
         """What the model knows of a counter (tests and the admin's eyes)."""
         return self._counters.get(number)
 
-    def warm(self, legs: Iterable[WarmLeg], states: Iterable[tuple[int, bool, bool]], now: datetime) -> int:
+    def warm(
+        self, legs: Iterable[WarmLeg], states: Iterable[tuple[int, bool, bool, bool]], now: datetime
+    ) -> int:
         """Learn from recent legs (oldest first) and the counters' states at start; the legs used.
 
-        ``states``: (counter, open, staffed). Replayed as the calls and ends happened,
+        ``states``: (counter, open, staffed, busy). Replayed as the calls and ends happened,
         so the shares and idle gaps come out as if the hub had been running.
         """
         moments: list[tuple[datetime, int, WarmLeg]] = []
@@ -316,9 +318,14 @@ class PaceModel:
             else:
                 self.leg_ended(leg.counter, leg.service, at, leg.called_at)
         for number, pace in list(self._counters.items()):
-            self._counters[number] = replace(pace, busy_since=None, free_since=None, idle_before=0.0)
-        for number, open_, staffed in states:
+            # Who is open now is the store's word (a counter without a row: nobody there yet).
+            self._counters[number] = replace(
+                pace, staffed=False, busy_since=None, free_since=None, idle_before=0.0
+            )
+        for number, open_, staffed, busy in states:
             self.counter_set(number, open_, staffed, now)
+            if busy:  # serving someone since before the start: from now, as far as it knows
+                self._counters[number] = replace(self._counters[number], busy_since=now, free_since=None)
         return len(moments) // 2
 
 

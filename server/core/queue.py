@@ -1346,9 +1346,11 @@ class QueueCore:
         with self.store.read() as tx:
             legs = tx.recent_legs(since, limit)
             states = tx.counter_states()
-        return self.pace.warm(
-            legs, [(s.number, s.status is CounterStatus.OPEN, s.staff is not None) for s in states], now
-        )
+        known = [
+            (s.number, s.status is CounterStatus.OPEN, s.staff is not None, s.current_ticket_id is not None)
+            for s in states
+        ]
+        return self.pace.warm(legs, known, now)
 
 
 def jumped(ticket: Ticket) -> bool:
