@@ -4,7 +4,10 @@ on a hand-built day with exact figures, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -256,3 +259,113 @@ def test_the_report_measures_the_estimate_against_the_real_wait(database_url: st
     assert both.tickets == 5 and both.mean_abs_error_seconds == pytest.approx((6 + 3 + 5 + 1 + 59) * 60 / 5)
     empty, none = estimate_accuracy(store.engine, date(2026, 1, 1), date(2026, 1, 2))
     assert (empty.tickets, empty.mean_abs_error_seconds, none) == (0, None, [])
+
+
+# -- the API ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The app in this process on its own clock (a test client: nothing listens on a port)."""
+    from server.app import create_app
+    from server.config import load_config
+    from tests.support import write_site
+
+    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path / "var"))
+    config = load_config(write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}", counters=1))
+    now = [T0]
+    app = create_app(config, clock=lambda: now[0], async_mode="threading")
+    hub = app.extensions["qcall"]
+    hub.accounts.add_user("clerk1", "staff", "clerk-password-1", T0)
+    hub.accounts.add_user("boss", "admin", "admin-password-1", T0)
+    client = app.test_client()
+
+    def login(user: str, password: str, counter: int | None = None) -> str:
+        body: dict[str, Any] = {"username": user, "password": password}
+        if counter is not None:
+            body["counter"] = counter
+        answer = client.post("/api/v1/auth/login", json=body)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return str(answer.get_json()["token"])
+
+    tokens = {
+        "kiosk": hub.accounts.create_device_token("kiosk", "kiosk-1", T0),
+        "clerk": login("clerk1", "clerk-password-1", 1),
+        "admin": login("boss", "admin-password-1"),
+    }
+    try:
+        yield client, tokens
+    finally:
+        hub.close()
+
+
+def _as(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_api_gives_the_estimate_at_issue_live_after_and_reports_its_error(
+    app_client: tuple[Any, dict[str, str]],
+) -> None:
+    client, tokens = app_client
+    first = client.post("/api/v1/tickets", json={"service": "PAY"}, headers=_as(tokens["kiosk"]))
+    assert first.status_code == 201
+    assert first.get_json()["estimated_wait_minutes"] is None  # nobody has opened a counter
+    again = client.get(f"/api/v1/tickets/{first.get_json()['id']}").get_json()
+    assert again["estimated_wait_minutes"] is None
+    called = client.post("/api/v1/counters/1/call-next", headers=_as(tokens["clerk"]))
+    assert called.status_code == 200
+    second = client.post("/api/v1/tickets", json={"service": "PAY"}, headers=_as(tokens["kiosk"])).get_json()
+    # Counter 1 open and busy, nothing measured: the median of one 5-minute service.
+    assert second["estimated_wait_minutes"] == minutes(median(1) * 300) == 3
+    live = client.get(f"/api/v1/tickets/{second['id']}").get_json()
+    assert (live["waiting_ahead"], live["estimated_wait_minutes"]) == (0, 3)
+    # The snapshot's services carry a newcomer's estimate: one ahead now.
+    snapshot = client.get("/api/v1/queue", headers=_as(tokens["kiosk"])).get_json()
+    pay = next(s for s in snapshot["services"] if s["code"] == "PAY")
+    assert pay["estimate_minutes"] == minutes(median(2) * 300)
+    client.post("/api/v1/counters/1/call-next", headers=_as(tokens["clerk"]))
+    assert client.get(f"/api/v1/tickets/{second['id']}").get_json()["estimated_wait_minutes"] is None
+
+    day = "2026-03-10"
+    report = client.get(f"/api/v1/reports/estimates?from={day}", headers=_as(tokens["admin"]))
+    assert report.status_code == 200
+    body = report.get_json()
+    # One ticket had an estimate and was called (at once, as issued): 3 min estimated, 0 real.
+    assert body["hall"] == {
+        "service": None,
+        "tickets": 1,
+        "mean_abs_error_minutes": round(round(median(1) * 300) / 60, 2),
+        "within_5_minutes": 1.0,
+        "mean_error_minutes": round(round(median(1) * 300) / 60, 2),
+    }
+    assert [s["service"] for s in body["services"]] == ["PAY"] and body["within_minutes"] == 5
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("", 400),
+        ("?from=2026-3-10", 400),
+        ("?from=2026-02-30", 400),
+        ("?from=2026-03-10&to=2026-03-09", 400),
+        ("?from=2025-03-10&to=2026-03-12", 400),
+        ("?from=yesterday", 400),
+    ],
+)
+def test_a_bad_report_range_is_a_clear_400(
+    app_client: tuple[Any, dict[str, str]], query: str, status: int
+) -> None:
+    client, tokens = app_client
+    answer = client.get(f"/api/v1/reports/estimates{query}", headers=_as(tokens["admin"]))
+    assert answer.status_code == status
+    body = answer.get_json()
+    assert body["code"] == "bad_request" and body["error"]
+
+
+def test_reports_are_for_admins_only(app_client: tuple[Any, dict[str, str]]) -> None:
+    client, tokens = app_client
+    for role in ("kiosk", "clerk"):
+        answer = client.get("/api/v1/reports/estimates?from=2026-03-10", headers=_as(tokens[role]))
+        assert answer.status_code == 403 and answer.get_json()["code"] == "forbidden"
+    stranger = client.application.test_client()  # no token and no session cookie of the logins above
+    assert stranger.get("/api/v1/reports/estimates?from=2026-03-10").status_code == 401
