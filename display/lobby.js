@@ -212,6 +212,7 @@
 
   /** A newcomer's estimated wait for a service, in one language ("约12分钟" / "~12 min"). */
   function waitWords(s, lang) {
+    if (!("estimate_minutes" in s)) return "";   // a hub that gives no estimate
     if (s.estimate_minutes == null) return Q.t("wait_none", null, lang);
     if (s.estimate_minutes < 1) return Q.t("wait_soon", null, lang);
     return Q.t("wait", { n: s.estimate_minutes }, lang);

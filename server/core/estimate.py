@@ -81,9 +81,10 @@ class Mean:
     samples: int
 
     def add(self, sample: float, weight: float) -> Mean:
-        if self.samples == 0:
-            return Mean(sample, 1)
-        return Mean(self.value + weight * (sample - self.value), self.samples + 1)
+        """The mean with ``sample``: a plain average until ``weight`` is the larger (the first
+        samples would otherwise weigh for long), then exponentially weighted."""
+        step = max(weight, 1.0 / (self.samples + 1))
+        return Mean(self.value + step * (sample - self.value), self.samples + 1)
 
 
 EMPTY = Mean(0.0, 0)
