@@ -67,6 +67,9 @@
   };
 
   var POLL_MS = 15000;
+  var REFRESH_MS = 5000;     // the hall moved: ask again at most this often
+  var refreshTimer = null;
+  var loadedAt = 0;
   var FINAL = { done: true, no_show: true, cancelled: true };
 
   var ticketId = readTicketId();
@@ -116,6 +119,12 @@
       // needs the hub: its place in the new queue and that service's names.
       if (p.ticket.status === "waiting" || p.ticket.status === "transferred") load();
     },
+    // The hall moved: a ticket waiting in one of these services asks for its place and estimate
+    // again (at most every REFRESH_MS: a busy hall moves every second).
+    queue_moved: function (p) {
+      if (!ticket || !(ticket.status === "waiting" || ticket.status === "transferred")) return;
+      if ((p.services || []).indexOf(ticket.service) >= 0) refreshSoon();
+    },
     // A refused socket (unknown or expired ticket) changes nothing here: the
     // GET in load() decides whether the ticket exists, and polling carries on.
   });
@@ -145,6 +154,7 @@
 
   function load() {
     clearTimeout(pollTimer);
+    loadedAt = Date.now();
     Q.api("GET", "/tickets/" + encodeURIComponent(ticketId)).then(function (t) {
       Q.show("#banner", false);
       merge(t);
@@ -163,6 +173,16 @@
       Q.show("#banner", true);
       schedule();
     });
+  }
+
+  /** load(), but not sooner than REFRESH_MS after the last one: once, at the end of the wait. */
+  function refreshSoon() {
+    if (refreshTimer) return;
+    var since = Date.now() - loadedAt;
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      if (!gone) load();
+    }, Math.max(0, REFRESH_MS - since));
   }
 
   function schedule() {

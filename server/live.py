@@ -35,7 +35,7 @@ from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
 from .devices.agents import DeviceSockets
-from .devices.rooms import HALL, STAFF, counter_room, ticket_room
+from .devices.rooms import HALL, STAFF, VISITORS, counter_room, ticket_room
 from .hub import Hub
 from .session_cookie import SESSION_KEY
 from .store.accounts import Principal
@@ -51,6 +51,8 @@ RECHECK_SECONDS = 60.0
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 #: What a phone is told of its ticket; the rest of a core event (counter views, the call) is the hall's.
 VISITOR_KEYS = ("ticket", "counter", "service", "recall", "event")
+#: Sent to every phone once per batch: the services whose queue or pace moved (nothing else of the hall).
+QUEUE_MOVED = "queue_moved"
 #: At most this many events are taken from the queue at once (a burst of tickets is sent in slices).
 MAX_BATCH = 500
 #: Seconds between two batches at least: in a burst, events gather for this long and cost one read
@@ -136,6 +138,9 @@ class Broadcaster:
             if message.services:
                 message.payload["services"] = [services[c] for c in sorted(message.services) if c in services]
             self.socketio.emit(message.name, message.payload, to=HALL)
+        moved = sorted({code for message in messages for code in message.services})
+        if moved:  # the phones: codes only, one message a batch; each asks for its own ticket if it cares
+            self.socketio.emit(QUEUE_MOVED, {"services": moved, "day": day}, to=VISITORS)
 
 
 @dataclass
@@ -414,6 +419,7 @@ class Sockets:
         except UnknownTicket:
             raise ConnectionRefusedError("unknown_ticket") from None
         join_room(ticket_room(ticket_id))
+        join_room(VISITORS)
         self.connections.add(1)
 
     def _join_hall(self, sid: str, principal: Principal) -> None:
