@@ -268,7 +268,7 @@ class EstimateSection(_Strict):
     #: Per service code: minutes before anything was measured (instead of the default).
     service_minutes: dict[str, Annotated[float, Field(gt=0, le=480)]] = {}
     #: How many recent legs the weighted means remember (the newest weighs 2 / (n + 1)).
-    recent_legs: Annotated[int, Field(ge=1, le=1000)] = 20
+    recent_legs: Annotated[int, Field(ge=1, le=1000)] = 50
     #: Samples a counter needs of a service before its own mean is used.
     min_samples: Annotated[int, Field(ge=1, le=1000)] = 5
     #: Legs longer than this many minutes are no service time (a ticket left open over lunch).

@@ -36,7 +36,7 @@ def at(seconds: float) -> datetime:
 
 
 def model(**rules: object) -> PaceModel:
-    return PaceModel(COUNTERS, PaceRules(**rules))  # type: ignore[arg-type]
+    return PaceModel(COUNTERS, PaceRules(**{"recent_legs": 20, **rules}))  # type: ignore[arg-type]
 
 
 def median(need: int) -> float:
@@ -74,14 +74,15 @@ def test_each_counter_learns_its_own_pace_once_it_has_enough_samples() -> None:
         pace.called(1, "PAY", at(moment), jumped=False)
         moment += length
         pace.leg_ended(1, "PAY", at(moment))
-    assert pace.service_seconds(1, "PAY") == pytest.approx(100 + W * 30)
+    # A plain average while it has fewer samples than the weighted mean remembers.
+    assert pace.service_seconds(1, "PAY") == pytest.approx(110)
     # Counter 2 has no samples of its own: the service's mean across counters stands in.
-    assert pace.service_seconds(2, "PAY") == pytest.approx(100 + W * 30)
+    assert pace.service_seconds(2, "PAY") == pytest.approx(110)
     assert pace.service_seconds(2, "ASK") == 300.0  # nothing measured: the configured default
     # A leg longer than longest_leg (a ticket left open over lunch) is no sample.
     pace.called(1, "PAY", at(moment), jumped=False)
     pace.leg_ended(1, "PAY", at(moment + 3 * 3600))
-    assert pace.service_seconds(1, "PAY") == pytest.approx(100 + W * 30)
+    assert pace.service_seconds(1, "PAY") == pytest.approx(110)
 
 
 def test_a_shared_counter_gives_a_service_what_its_preferred_services_leave() -> None:
@@ -110,7 +111,7 @@ def test_tickets_that_go_first_slow_a_walk_ins_queue_not_a_priority_ticket() -> 
         pace.called(1, "PAY", at(n), jumped=n == 0)  # one of four calls went to a priority ticket
         pace.leg_ended(1, "PAY", at(n + 0.5))
     pace.called(1, "PAY", at(10), jumped=False)
-    jumps = (1 - W) ** 4  # the first call set the mean to 1; four calls of walk-ins after it
+    jumps = 1 / 5  # one call in five went to a ticket that jumped the line (a plain average so far)
     walk_in = pace.wait_seconds("PAY", 2, at(10))
     priority = pace.wait_seconds("PAY", 2, at(10), priority=5)
     assert priority == pytest.approx(median(3) * 300)
@@ -369,3 +370,46 @@ def test_reports_are_for_admins_only(app_client: tuple[Any, dict[str, str]]) -> 
         assert answer.status_code == 403 and answer.get_json()["code"] == "forbidden"
     stranger = client.application.test_client()  # no token and no session cookie of the logins above
     assert stranger.get("/api/v1/reports/estimates?from=2026-03-10").status_code == 401
+
+
+def test_a_counter_busy_with_another_service_frees_at_that_services_pace() -> None:
+    pace = model()
+    pace.counter_set(2, True, True, T0)
+    moment = 0.0
+    for _ in range(5):  # quick enquiries, a minute each, a minute apart
+        pace.called(2, "ASK", at(moment), jumped=False)
+        pace.leg_ended(2, "ASK", at(moment + 60))
+        moment += 120
+    pace.called(2, "ASK", at(moment), jumped=False)
+    counter = pace.counter(2)
+    assert counter is not None and 0 < counter.share("ASK") < 1
+    left = 1 - counter.share("ASK")
+    # The next PAY visitor waits for the enquiry at the counter (60 s), not for a PAY service (300 s),
+    # and only for the share of the counter ASK leaves.
+    assert pace.wait_seconds("PAY", 0, at(moment)) == pytest.approx(median(1) * 60 / left)
+    # With one ahead: that call, then one at PAY's pace.
+    expected = 60 / left + (median(2) - 1) * 300 / left
+    assert pace.wait_seconds("PAY", 1, at(moment)) == pytest.approx(expected)
+
+
+def test_a_counter_its_first_service_fills_still_serves_the_second_slowly() -> None:
+    pace = model()
+    pace.counter_set(2, True, True, T0)
+    moment = 0.0
+    for _ in range(5):  # back to back: ASK took all of counter 2's time
+        pace.called(2, "ASK", at(moment), jumped=False)
+        moment += 60
+        pace.leg_ended(2, "ASK", at(moment))
+    pace.called(2, "ASK", at(moment), jumped=False)
+    assert pace.wait_seconds("PAY", 0, at(moment)) == pytest.approx(median(1) * 60 / 0.05)
+
+
+def test_a_long_run_weighs_the_newest_legs_most() -> None:
+    pace = model(recent_legs=3, min_samples=1)  # weight ½ once past the first two samples
+    pace.counter_set(1, True, True, T0)
+    moment = 0.0
+    for length in (100, 100, 100, 200):
+        pace.called(1, "PAY", at(moment), jumped=False)
+        moment += length
+        pace.leg_ended(1, "PAY", at(moment))
+    assert pace.service_seconds(1, "PAY") == pytest.approx(150)

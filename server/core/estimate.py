@@ -16,16 +16,23 @@ knows what the core knows, as it happens:
   policy's preference order. A counter gives a waiting newcomer's service all
   of its time except the share its *more preferred* services took recently
   (a decayed share of its time: idle time and less preferred services count
-  as free, since it would serve the newcomer's queue instead);
+  as free, since it would serve the newcomer's queue instead), and never less
+  than 5 % (saturated by its first service, it is slow for the second, not closed);
 - **who will go first without being ahead now**: the share of recent calls of
   the service that went to tickets that did not stand in line (priority,
   appointments, transfers keeping their place), which slows a walk-in's queue;
 - **appointments**: a ticket with a due time is not called before its window.
 
-An estimate is then ``max(0, ahead + 1 − idle) / (rate × (1 − jumps))``: the
-Erlang mean when every counter is busy and service times are exponential, no
-wait when a free counter is left for it. It costs a few dictionary reads per
-counter of the service, so it is made for every ticket inside the issue batch.
+An estimate is the time until ``ahead + 1 − free counters`` calls were made —
+its median, not its mean (Gamma's: ``k − 1/3 + 8/(405 k)``), since the median
+misses by the least on average and a wait is skewed by the odd long service.
+The first of those calls comes when a busy counter is done with the visitor it
+has now, at the pace of *that* visitor's service; the rest at the counters'
+pace for the newcomer's service (``_drain``: each counter from when it can
+call). Calls that go to tickets that jump the line slow a walk-in's queue by
+their share; no wait when a free counter is left for it. It costs a few
+dictionary reads per counter of the service, so it is made for every ticket
+inside the issue batch.
 
 The model is fed from one thread (the hub's loop, after each commit) and read
 from two (the loop, and the dispenser's commit thread): it never iterates over
@@ -58,7 +65,7 @@ class PaceRules:
     #: Per service: seconds before anything was measured (overrides ``default_seconds``).
     service_seconds: Mapping[str, float] = field(default_factory=dict)
     #: How many recent legs the weighted means remember (weight 2 / (n + 1) for the newest).
-    recent_legs: int = 20
+    recent_legs: int = 50
     #: Samples a counter needs of a service before its own mean is used.
     min_samples: int = 5
     #: Legs longer than this are left out (a ticket left open over lunch is no service time).
@@ -98,6 +105,8 @@ class CounterPace:
     staffed: bool = False
     #: The first call of the leg it is on now; None when free.
     busy_since: datetime | None = None
+    #: The service of the leg it is on now (how long until it is free comes from that service's pace).
+    serving: str | None = None
     #: When it last became free while open; None while busy, paused or unknown.
     free_since: datetime | None = None
     #: When it was paused (a break), None while open.
@@ -181,7 +190,9 @@ class PaceModel:
         if pace.free_since is not None:
             gap = max(0.0, (at - pace.free_since).total_seconds())
             idle = min(gap, self.rules.longest_idle.total_seconds())
-        self._counters[number] = replace(pace, busy_since=at, free_since=None, idle_before=idle)
+        self._counters[number] = replace(
+            pace, busy_since=at, serving=service, free_since=None, idle_before=idle
+        )
 
     def leg_ended(self, number: int, service: str, at: datetime, called_at: datetime | None = None) -> None:
         """``number`` ended its leg of ``service`` (finished, no-show, transferred on): a sample.
@@ -242,11 +253,38 @@ class PaceModel:
             if opens == 0 and idle:
                 return 0.0
             return opens + _drain(servers, 1.0)
+        slower = 1.0
         if priority <= 0:
             slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
             servers = [(start, rate * slower) for start, rate in servers]
         need = ahead + 1 - idle
-        return 0.0 if need <= 0 else _drain(servers, _median_calls(need))
+        if need <= 0:
+            return 0.0
+        calls = _median_calls(need)
+        # The next call comes when a busy counter is done with the visitor it has now: at the pace of
+        # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own).
+        first = self._freeing_rate(service) * slower
+        if first <= 0:
+            return _drain(servers, calls)
+        head = min(calls, 1.0) / first
+        if calls <= 1:
+            return head
+        return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
+
+    def _freeing_rate(self, service: str) -> float:
+        """How many of the open counters serving ``service`` free up a second and take it next: each at
+        the pace of the service it is on (a free one: of ``service``, as it takes someone ahead now),
+        times the share of its time ``service`` gets."""
+        rate = 0.0
+        for station in self._stations.get(service, ()):
+            pace = self._counters.get(station.counter)
+            if pace is None or not pace.available:
+                continue
+            free = self._left_for(pace, station)
+            if free > 0:
+                on = pace.serving if pace.busy_since is not None and pace.serving else service
+                rate += free / self.service_seconds(station.counter, on)
+        return rate
 
     def servers(self, service: str, now: datetime) -> tuple[list[tuple[float, float]], int]:
         """The counters that will call tickets of ``service``: (seconds from now until it calls, tickets
@@ -264,13 +302,18 @@ class PaceModel:
             start = 0.0 if pace.open else self._back_in(pace, now)
             if start is None:
                 continue
-            free = 1.0 - sum(pace.share(code) for code in station.before)
-            if free <= 0:
-                continue
+            free = self._left_for(pace, station)
             found.append((start, free / self.service_seconds(station.counter, service)))
             if pace.open and pace.busy_since is None:
                 idle += 1
         return found, idle
+
+    @staticmethod
+    def _left_for(pace: CounterPace, station: _Station) -> float:
+        """The share of a counter's time a service gets: what its more preferred services leave, and
+        never less than ``MIN_SHARE`` (a counter saturated by its first service is slow for the second,
+        not closed to it)."""
+        return max(MIN_SHARE, 1.0 - sum(pace.share(code) for code in station.before))
 
     def _back_in(self, pace: CounterPace, now: datetime) -> float | None:
         """Seconds until a paused counter is back, from the hall's usual break; None: not expected."""
@@ -339,6 +382,10 @@ class WarmLeg:
     called_at: datetime
     ended_at: datetime
     jumped: bool = False
+
+
+#: The least share of a counter's time a service it serves is counted with.
+MIN_SHARE = 0.05
 
 
 def _drain(servers: list[tuple[float, float]], need: float) -> float:
