@@ -348,8 +348,10 @@ def test_the_api_gives_the_estimate_at_issue_live_after_and_reports_its_error(
         ("", 400),
         ("?from=2026-3-10", 400),
         ("?from=2026-02-30", 400),
-        ("?from=2026-03-10&to=2026-03-09", 400),
-        ("?from=2025-03-10&to=2026-03-12", 400),
+        ("?from=2026-03-10&days=0", 400),
+        ("?from=2026-03-10&days=368", 400),
+        ("?from=2026-03-10&days=-1", 400),
+        ("?from=2026-03-10&days=1.5", 400),
         ("?from=yesterday", 400),
     ],
 )
@@ -413,3 +415,11 @@ def test_a_long_run_weighs_the_newest_legs_most() -> None:
         moment += length
         pace.leg_ended(1, "PAY", at(moment))
     assert pace.service_seconds(1, "PAY") == pytest.approx(150)
+
+
+def test_a_report_of_several_days(app_client: tuple[Any, dict[str, str]]) -> None:
+    client, tokens = app_client
+    answer = client.get("/api/v1/reports/estimates?from=2026-03-09&days=3", headers=_as(tokens["admin"]))
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert (body["from"], body["to"], body["hall"]["tickets"]) == ("2026-03-09", "2026-03-11", 0)

@@ -1,16 +1,18 @@
 """Reports for admins: ``/api/v1/reports``. Figures read from the store, for a day or a range of days.
 
-``GET /reports/estimates?from=YYYY-MM-DD&to=YYYY-MM-DD``: how right the
+``GET /reports/estimates?from=YYYY-MM-DD&days=N``: how right the
 estimated wait given at issue was (server/store/estimates.py): per service and
 for the hall, the mean absolute error against the real wait (issue → first
 call) and the share within ±5 minutes, over the tickets issued on those
-business days that were called. Admins only, like every report.
+business days (``days`` from ``from`` on, 1–367) that were called. Admins only,
+like every report. A range is a first day and a count, so a request the
+document allows is never refused (a ``to`` before ``from`` would be).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -30,12 +32,10 @@ def _admins_only() -> None:
         raise ApiError(403, "reports are for admins only", "forbidden")
 
 
-def _day(name: str, default: date | None = None) -> date:
+def _day(name: str) -> date:
     raw = request.args.get(name)
     if raw is None:
-        if default is None:
-            raise ApiError(400, f"'{name}' is required: a date like 2026-12-01")
-        return default
+        raise ApiError(400, f"'{name}' is required: a date like 2026-12-01")
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
         raise ApiError(400, f"'{name}' must be a date like 2026-12-01")
     try:
@@ -46,13 +46,12 @@ def _day(name: str, default: date | None = None) -> date:
 
 @reports.get("/estimates")
 def estimates() -> Response:
-    """The estimated wait's error per service and for the hall (``from``; ``to`` defaults to ``from``)."""
+    """The estimated wait's error per service and for the hall, ``days`` business days from ``from``."""
     first = _day("from")
-    last = _day("to", first)
-    if last < first:
-        raise ApiError(400, "'to' must not be before 'from'")
-    if (last - first).days >= LONGEST_RANGE_DAYS:
-        raise ApiError(400, f"a report covers at most {LONGEST_RANGE_DAYS} days")
+    raw = request.args.get("days", "1")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= LONGEST_RANGE_DAYS:
+        raise ApiError(400, f"'days' must be a whole number from 1 to {LONGEST_RANGE_DAYS}")
+    last = first + timedelta(days=int(raw) - 1)
     the_hub = hub()
     hall, services = estimate_accuracy(the_hub.store.engine, first, last)
     return jsonify(
