@@ -49,11 +49,14 @@ time from now, as if the counters stayed open).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec
 
 from .model import Counter
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class CounterPace:
     #: Decayed seconds spent per service, and idle, over its recent legs.
     busy: Mapping[str, float] = field(default_factory=dict)
     idle: float = 0.0
+    #: ``sum(busy) + idle``, kept with them.
+    total: float = 0.0
 
     @property
     def available(self) -> bool:
@@ -123,8 +128,34 @@ class CounterPace:
 
     def share(self, service: str) -> float:
         """The recent share of this counter's time that ``service`` took."""
-        total = sum(self.busy.values()) + self.idle
-        return self.busy.get(service, 0.0) / total if total > 0 else 0.0
+        return self.busy.get(service, 0.0) / self.total if self.total > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """A service's counters as the model saw them after its last change (cached per change)."""
+
+    #: (0, calls a second) of each open, staffed counter.
+    open: tuple[tuple[float, float], ...]
+    #: (paused at, calls a second once back) of each paused, staffed counter.
+    paused: tuple[tuple[datetime, float], ...]
+    idle: int
+    #: Calls a second the open counters make as they finish the visitors they have now.
+    freeing: float
+
+
+def _changes(method: Callable[Concatenate[PaceModel, P], None]) -> Callable[Concatenate[PaceModel, P], None]:
+    """A method that changes the model: the version counts up once it is done (even if it returns early)."""
+
+    def changing(self: PaceModel, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            method(self, *args, **kwargs)
+        finally:
+            self.version += 1
+
+    changing.__doc__ = method.__doc__
+    changing.__name__ = method.__name__
+    return changing
 
 
 @dataclass(frozen=True)
@@ -152,9 +183,13 @@ class PaceModel:
         self._jumps: dict[str, Mean] = {}
         #: How long a counter's pause (a break) lasts, over the whole hall.
         self._pauses = EMPTY
+        #: Counted up after every change; what a service's pace read from the model is cached against.
+        self.version = 0
+        self._cache: dict[str, tuple[int, _Pace]] = {}
 
     # -- what happened (the core, after each commit) -------------------------------------
 
+    @_changes
     def counter_set(self, number: int, open_: bool, staffed: bool, at: datetime) -> None:
         """A counter opened, paused, resumed or got its clerk."""
         pace = self._counters.get(number)
@@ -177,6 +212,7 @@ class PaceModel:
             pace, open=open_, staffed=staffed, free_since=free_since, paused_at=paused_at
         )
 
+    @_changes
     def called(self, number: int, service: str, at: datetime, jumped: bool) -> None:
         """``number`` called a ticket of ``service``; ``jumped``: it did not stand in line (priority,
         an appointment, a transfer keeping its place)."""
@@ -194,6 +230,7 @@ class PaceModel:
             pace, busy_since=at, serving=service, free_since=None, idle_before=idle
         )
 
+    @_changes
     def leg_ended(self, number: int, service: str, at: datetime, called_at: datetime | None = None) -> None:
         """``number`` ended its leg of ``service`` (finished, no-show, transferred on): a sample.
 
@@ -215,11 +252,12 @@ class PaceModel:
                 busy = {code: spent * keep for code, spent in pace.busy.items()}
                 busy[service] = busy.get(service, 0.0) + weight * seconds
                 idle = pace.idle * keep + weight * pace.idle_before
-                pace = replace(pace, busy=busy, idle=idle)
+                pace = replace(pace, busy=busy, idle=idle, total=sum(busy.values()) + idle)
         self._counters[number] = replace(
             pace, busy_since=None, idle_before=0.0, free_since=at if pace.open else None
         )
 
+    @_changes
     def freed(self, number: int, at: datetime) -> None:
         """``number`` let its visitor go without a service to learn from (cancelled, re-queued)."""
         pace = self._counters.get(number)
@@ -275,16 +313,7 @@ class PaceModel:
         """How many of the open counters serving ``service`` free up a second and take it next: each at
         the pace of the service it is on (a free one: of ``service``, as it takes someone ahead now),
         times the share of its time ``service`` gets."""
-        rate = 0.0
-        for station in self._stations.get(service, ()):
-            pace = self._counters.get(station.counter)
-            if pace is None or not pace.available:
-                continue
-            free = self._left_for(pace, station)
-            if free > 0:
-                on = pace.serving if pace.busy_since is not None and pace.serving else service
-                rate += free / self.service_seconds(station.counter, on)
-        return rate
+        return self._pace_of(service).freeing
 
     def servers(self, service: str, now: datetime) -> tuple[list[tuple[float, float]], int]:
         """The counters that will call tickets of ``service``: (seconds from now until it calls, tickets
@@ -293,20 +322,43 @@ class PaceModel:
         An open, staffed counter calls from now on; a paused one from the end of a usual break
         (the hall's measured pauses), unless it has been away twice that long (gone for the day).
         """
-        found: list[tuple[float, float]] = []
+        pace = self._pace_of(service)
+        found = list(pace.open)
+        for paused_at, rate in pace.paused:
+            start = self._back_in(paused_at, now)
+            if start is not None:
+                found.append((start, rate))
+        return found, pace.idle
+
+    def _pace_of(self, service: str) -> _Pace:
+        """What the counters of ``service`` are now, computed once per change of the model (a burst of
+        tickets between two calls reads it from the cache)."""
+        version = self.version  # read first: a change made meanwhile leaves this entry stale
+        cached = self._cache.get(service)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        open_: list[tuple[float, float]] = []
+        paused: list[tuple[datetime, float]] = []
         idle = 0
+        freeing = 0.0
         for station in self._stations.get(service, ()):
             pace = self._counters.get(station.counter)
             if pace is None or not pace.staffed:
                 continue
-            start = 0.0 if pace.open else self._back_in(pace, now)
-            if start is None:
-                continue
             free = self._left_for(pace, station)
-            found.append((start, free / self.service_seconds(station.counter, service)))
-            if pace.open and pace.busy_since is None:
+            rate = free / self.service_seconds(station.counter, service)
+            if not pace.open:
+                if pace.paused_at is not None:
+                    paused.append((pace.paused_at, rate))
+                continue
+            open_.append((0.0, rate))
+            if pace.busy_since is None:
                 idle += 1
-        return found, idle
+            on = pace.serving if pace.busy_since is not None and pace.serving else service
+            freeing += free / self.service_seconds(station.counter, on)
+        found = _Pace(tuple(open_), tuple(paused), idle, freeing)
+        self._cache[service] = (version, found)
+        return found
 
     @staticmethod
     def _left_for(pace: CounterPace, station: _Station) -> float:
@@ -315,11 +367,12 @@ class PaceModel:
         not closed to it)."""
         return max(MIN_SHARE, 1.0 - sum(pace.share(code) for code in station.before))
 
-    def _back_in(self, pace: CounterPace, now: datetime) -> float | None:
-        """Seconds until a paused counter is back, from the hall's usual break; None: not expected."""
-        if pace.paused_at is None or self._pauses.samples == 0:
+    def _back_in(self, paused_at: datetime, now: datetime) -> float | None:
+        """Seconds until a counter paused at ``paused_at`` is back, from the hall's usual break; None:
+        not expected."""
+        if self._pauses.samples == 0:
             return None
-        away = (now - pace.paused_at).total_seconds()
+        away = (now - paused_at).total_seconds()
         usual = self._pauses.value
         if away > 2 * usual:
             return None
@@ -370,6 +423,7 @@ class PaceModel:
             self.counter_set(number, open_, staffed, now)
             if busy:  # serving someone since before the start: from now, as far as it knows
                 self._counters[number] = replace(self._counters[number], busy_since=now, free_since=None)
+        self.version += 1
         return len(moments) // 2
 
 
