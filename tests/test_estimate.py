@@ -423,3 +423,26 @@ def test_a_report_of_several_days(app_client: tuple[Any, dict[str, str]]) -> Non
     assert answer.status_code == 200
     body = answer.get_json()
     assert (body["from"], body["to"], body["hall"]["tickets"]) == ("2026-03-09", "2026-03-11", 0)
+
+
+# -- the paper -----------------------------------------------------------------------------
+
+
+def test_the_paper_prints_the_stored_estimate_or_says_none_can_be_given() -> None:
+    from dataclasses import replace as with_
+
+    from drivers.printing.layout import LayoutOptions, TextBlock, ticket_blocks
+    from drivers.printing.ticket import PrintTicket
+    from tests.support import SAMPLE_TICKET
+
+    def lines(ticket: PrintTicket) -> list[str]:
+        return [b.text for b in ticket_blocks(ticket, LayoutOptions()) if isinstance(b, TextBlock)]
+
+    known = lines(with_(SAMPLE_TICKET, estimated_wait_minutes=12, no_estimate=False))
+    assert "预计等待 12 分钟" in known and "Estimated wait 12 min" in known
+    unknown = lines(with_(SAMPLE_TICKET, estimated_wait_minutes=None, no_estimate=True))
+    assert "暂无窗口办理，无法估计等待时间" in unknown and "No counter open: wait unknown" in unknown
+    assert not any("预计等待" in line for line in unknown)
+    # An agent older than no_estimate still reads every ticket that has an estimate.
+    assert "no_estimate" not in with_(SAMPLE_TICKET, no_estimate=False).to_dict()
+    assert PrintTicket.from_dict(with_(SAMPLE_TICKET, no_estimate=True).to_dict()).no_estimate
