@@ -229,14 +229,18 @@ class Day:
         self.triage = ""
         if self.config.triage_desks:
             accounts.add_user("nurse", "triage", PASSWORD, now)
-            answer = self.client.post("/api/v1/auth/login", json={"username": "nurse", "password": PASSWORD})
-            assert answer.status_code == 200, answer.get_data(as_text=True)
-            self.triage = answer.get_json()["token"]
+            self.nurse_logs_in()
         self.clerks: dict[int, str] = {}
         for counter in self.config.counters:
             accounts.add_user(f"clerk{counter.number}", "staff", PASSWORD, now)
             self.log_in(counter.number)
         return kiosk
+
+    def nurse_logs_in(self) -> None:
+        """The triage nurse logs in (again, when the session ran out: a week outlasts it)."""
+        answer = self.client.post("/api/v1/auth/login", json={"username": "nurse", "password": PASSWORD})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        self.triage = answer.get_json()["token"]
 
     def log_in(self, counter: int) -> None:
         """The clerk of ``counter`` logs in there (again, when the session ran out mid-day)."""
@@ -429,6 +433,9 @@ class Day:
         if category is not None:
             body["category"] = category
         answer = self.request("POST", "/tickets", issuer, body)
+        if answer.status_code == 401 and issuer == self.triage:
+            self.nurse_logs_in()
+            answer = self.request("POST", "/tickets", self.triage, body)
         if answer.status_code != 201:
             self.refusals[answer.get_json().get("code", str(answer.status_code))] += 1
             return
