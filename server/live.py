@@ -207,8 +207,9 @@ def touched_services(event: HallEvent) -> set[str]:
 
 
 def paced_services(event: HallEvent) -> set[str]:
-    """The services of a counter that paused, resumed or ended a leg: their estimated wait moved."""
-    if event.name == ev.COUNTER_CHANGED or (
+    """The services of a counter that paused, resumed, called (its clerk, busy now) or ended a leg:
+    their estimated wait moved."""
+    if event.name in (ev.COUNTER_CHANGED, ev.TICKET_CALLED) or (
         event.name == ev.TICKET_CHANGED and event.payload.get("event") in PACE_CHANGES
     ):
         return {code for view in event.payload.get("counters") or [] for code in view.get("services", [])}

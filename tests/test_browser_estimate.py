@@ -52,6 +52,8 @@ def test_the_pages_show_the_estimate_or_say_none_can_be_given(
     # Counter 1 open and busy, nothing measured: one 5-minute service's median, 3 minutes.
     _text(lobby, pay, "约3分钟")
     _text(lobby, pay, "~3 min")
+    # Counter 1 serves ASK after PAY: its clerk opened it for ASK too (nobody waits: one service).
+    _text(lobby, "#services li[data-service='ASK'] .wait", "约3分钟")
 
     ticket = issue(hub, site.creds.kiosk, "PAY")
     assert ticket["estimated_wait_minutes"] == 3

@@ -132,8 +132,17 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
         )
         assert [(c["number"], c["current"]["id"]) for c in called["counters"]] == [(1, ticket["id"])]
         # Counter 1 is the one open, now busy: a newcomer waits one 5-minute service (its median, 3).
+        # Its other service, ASK, comes too: its estimate moved with the clerk who opened counter 1
+        # (one waiting: the service at the counter, then most of another, 8 minutes).
         assert called["services"] == [
-            {"code": "PAY", "waiting": 0, "next_numbers": [], "next_tickets": [], "estimate_minutes": 3}
+            {
+                "code": "ASK",
+                "waiting": 1,
+                "next_numbers": ["B0001"],
+                "next_tickets": [{"number": "B0001", "priority": False, "appointment": False}],
+                "estimate_minutes": 8,
+            },
+            {"code": "PAY", "waiting": 0, "next_numbers": [], "next_tickets": [], "estimate_minutes": 3},
         ]
         assert "finished" not in called
 
