@@ -61,7 +61,7 @@ def bootstrap(
     hall = config.hall()
     store.ensure_counters(hall.counters)
     core = QueueCore(hall, store, EventBus(), clock, config.calling_policy(), config.pace_model())
-    if config.estimate.warm_days:
+    if devices and config.estimate.warm_days:  # a serving hub: the CLI's commands issue no tickets
         core.warm_pace(config.estimate.warm_days)
     push = push or OfflinePush()
     site = config if devices else without_devices(config)
