@@ -18,6 +18,9 @@
       "ticket.your_number": "您的号码",
       "ticket.ahead": "前面还有 {n} 人",
       "ticket.ahead_none": "前面没有人，请留意叫号",
+      "ticket.estimate": "预计等待约 {n} 分钟",
+      "ticket.estimate_soon": "预计很快就会叫到您",
+      "ticket.estimate_none": "暂无窗口办理此业务，无法估计等待时间",
       "ticket.time": "取号时间 {time}",
       "ticket.scan": "扫码查看排队进度",
       "ticket.done": "完成（{s}）",
@@ -79,6 +82,9 @@
       "ticket.your_number": "Your number",
       "ticket.ahead": "{n} people ahead of you",
       "ticket.ahead_none": "You are next: please watch the screen",
+      "ticket.estimate": "About {n} min wait",
+      "ticket.estimate_soon": "You should be called very soon",
+      "ticket.estimate_none": "No counter is open for this service: the wait cannot be estimated",
       "ticket.time": "Issued at {time}",
       "ticket.scan": "Scan to follow your place",
       "ticket.done": "Done ({s})",
@@ -388,10 +394,17 @@
       : ticket.service_name_zh + " · " + ticket.service_name_en;
     var n = ticket.waiting_ahead || 0;
     $("#ticket-ahead").textContent = n > 0 ? Q.t("ticket.ahead", { n: n }) : Q.t("ticket.ahead_none");
+    $("#ticket-estimate").textContent = estimateText(ticket.estimated_wait_minutes);
     $("#ticket-time").textContent = Q.t("ticket.time", { time: Q.formatTime(ticket.issued_at) });
     var done = $("#ticket-done");
     if (done.getAttribute("data-left")) drawDone(+done.getAttribute("data-left"));
     drawPrint();
+  }
+
+  /** The wait estimated at issue, in the kiosk's language (null: no counter open for the service). */
+  function estimateText(minutes) {
+    if (minutes == null) return Q.t("ticket.estimate_none");
+    return minutes < 1 ? Q.t("ticket.estimate_soon") : Q.t("ticket.estimate", { n: minutes });
   }
 
   function drawDone(left) {

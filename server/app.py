@@ -18,6 +18,7 @@ from .api import refusals
 from .api.admin import admin
 from .api.appointments import appointments_api
 from .api.cases import cases_api
+from .api.reports import reports
 from .api.routes import api
 from .bootstrap import bootstrap
 from .config import SiteConfig
@@ -76,6 +77,7 @@ def create_app(
     app.register_blueprint(admin)
     app.register_blueprint(appointments_api)
     app.register_blueprint(cases_api)
+    app.register_blueprint(reports)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

@@ -65,7 +65,9 @@ def bootstrap(
     store = open_store(url)
     hall = config.hall()
     store.ensure_counters(hall.counters)
-    core = QueueCore(hall, store, EventBus(), clock, config.calling_policy())
+    core = QueueCore(hall, store, EventBus(), clock, config.calling_policy(), config.pace_model())
+    if devices and config.estimate.warm_days:  # a serving hub: the CLI's commands issue no tickets
+        core.warm_pace(config.estimate.warm_days)
     push = push or OfflinePush()
     site = config if devices else without_devices(config)
     board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
@@ -127,7 +129,7 @@ def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser
     if make_url(url).database in (None, "", ":memory:"):
         return Dispenser(core, core, None, window)
     engine = make_engine(url)
-    writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy)
+    writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy, core.pace)
     return Dispenser(core, writer, push.executor(), window, engine)
 
 

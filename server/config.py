@@ -40,6 +40,7 @@ from drivers.validation import location
 from .core.appointments import AppointmentRules
 from .core.calendar import HallCalendar
 from .core.cases import CaseKind, StepPlan
+from .core.estimate import PaceModel, PaceRules
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
 from .core.queue import Hall
@@ -260,6 +261,33 @@ class CallingSection(_Strict):
         )
 
 
+class EstimateSection(_Strict):
+    """``[estimate]``: the estimated wait's model (docs/architecture.md, "Estimated wait")."""
+
+    #: Minutes a visitor keeps a counter before anything was measured.
+    default_service_minutes: Annotated[float, Field(gt=0, le=480)] = 5.0
+    #: Per service code: minutes before anything was measured (instead of the default).
+    service_minutes: dict[str, Annotated[float, Field(gt=0, le=480)]] = {}
+    #: How many recent legs the weighted means remember (the newest weighs 2 / (n + 1)).
+    recent_legs: Annotated[int, Field(ge=1, le=1000)] = 50
+    #: Samples a counter needs of a service before its own mean is used.
+    min_samples: Annotated[int, Field(ge=1, le=1000)] = 5
+    #: Legs longer than this many minutes are no service time (a ticket left open over lunch).
+    longest_leg_minutes: Annotated[int, Field(ge=1, le=1440)] = 120
+    #: Days of ended legs the model learns from when the hub starts.
+    warm_days: Annotated[int, Field(ge=0, le=90)] = 7
+
+    def rules(self, appointment_window: timedelta | None) -> PaceRules:
+        return PaceRules(
+            default_seconds=self.default_service_minutes * 60,
+            service_seconds={code: minutes * 60 for code, minutes in self.service_minutes.items()},
+            recent_legs=self.recent_legs,
+            min_samples=self.min_samples,
+            longest_leg=timedelta(minutes=self.longest_leg_minutes),
+            appointment_window=appointment_window,
+        )
+
+
 class TriageDeskSection(_Strict):
     """``[[triage_desks]]``: a triage desk (预检分诊台); its tickets print on ``printer`` when set."""
 
@@ -466,6 +494,7 @@ class SiteConfig(_Strict):
     counters: Annotated[list[CounterSection], Field(min_length=1)]
     priority: list[PrioritySection] = []
     calling: CallingSection = CallingSection()
+    estimate: EstimateSection = EstimateSection()
     triage_desks: list[TriageDeskSection] = []
     devices: list[DeviceSection] = []
     serial: SerialSection = SerialSection()
@@ -494,6 +523,11 @@ class SiteConfig(_Strict):
                     raise ValueError(
                         f"counters[{i}].services: unknown service {code!r}; expected one of {sorted(codes)}"
                     )
+        for code in self.estimate.service_minutes:
+            if code not in codes:
+                raise ValueError(
+                    f"estimate.service_minutes: unknown service {code!r}; expected one of {sorted(codes)}"
+                )
         kinds = {"window", *self.calls.templates}
         for i, counter in enumerate(self.counters):
             if counter.kind not in kinds:
@@ -561,6 +595,11 @@ class SiteConfig(_Strict):
             if device.kind == "kiosk" and device.name == kiosk:
                 return KioskSettings.model_validate(device.settings).printer
         return None
+
+    def pace_model(self) -> PaceModel:
+        """The estimated wait's model for this site: its counters, ``[estimate]``, the appointment window."""
+        window = self.calling.rules().appointment_window
+        return PaceModel(self.hall().counters, self.estimate.rules(window))
 
     def calling_policy(self) -> FairPolicy:
         """The fair calling policy with this site's ``[calling]`` rules."""

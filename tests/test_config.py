@@ -20,6 +20,7 @@ from server.config import (
     ConfigError,
     CounterSection,
     DeviceSection,
+    EstimateSection,
     HoursSection,
     HubSection,
     ServiceSection,
@@ -242,6 +243,7 @@ def test_default_config_loads() -> None:
         ("counters", CounterSection),
         ("devices", DeviceSection),
         ("cases", CasesSection),
+        ("estimate", EstimateSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:
@@ -626,6 +628,15 @@ BAD = [
         id="multi-line-value-stays-one-line",
     ),
 ]
+
+
+BAD.append(
+    pytest.param(
+        BASE + "\n[estimate]\nservice_minutes = { NOPE = 3 }\n",
+        ["estimate.service_minutes", "'NOPE'"],
+        id="estimate-unknown-service",
+    )
+)
 
 
 @pytest.mark.parametrize(("text", "needles"), BAD)

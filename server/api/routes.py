@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..core.appointments import AppointmentClaim
 from ..core.cases import CaseClaim
+from ..core.estimate import minutes
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
@@ -465,6 +466,8 @@ def issue_printed(
         )
     )
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
+    # The estimate given at issue, as stored with the ticket (null: no counter open for the service).
+    answer["estimated_wait_minutes"] = minutes(issued.ticket.estimate_seconds)
     answer["print"] = {"printer": None, "state": "none"}
     if issued.print_job is not None:
         try:
@@ -552,10 +555,17 @@ def issue_limiter() -> IssueLimiter:
 
 @api.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> Response:
-    ticket, ahead = hub().core.ticket(ticket_id)
+    core = hub().core
+    ticket, ahead = core.ticket(ticket_id)
     rating = next((e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED), None)
     return jsonify(
-        {**ticket_json(ticket, ahead), "evaluation": rating, "history": [e.public() for e in ticket.history]}
+        {
+            **ticket_json(ticket, ahead),
+            # Live: its place now and the pace now (null once called, or with no counter open).
+            "estimated_wait_minutes": core.estimate(ticket, ahead),
+            "evaluation": rating,
+            "history": [e.public() for e in ticket.history],
+        }
     )
 
 

@@ -22,6 +22,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from .cases import CaseTicket
+from .estimate import WarmLeg
 from .journey import TicketLeg
 from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
 from .printjobs import PrintJobRecord
@@ -127,6 +128,10 @@ class StoreReader(Protocol):
 
     def service_load(self, service: str, day: date) -> int:
         """Tickets ``service`` has taken on ``day``: numbers issued plus tickets transferred into it."""
+
+    def recent_legs(self, since: date, limit: int) -> list[WarmLeg]:
+        """The last ``limit`` legs ended at a counter from business day ``since`` on, oldest first
+        (what the estimated wait's model learns from at start)."""
 
 
 class StoreTx(StoreReader, Protocol):

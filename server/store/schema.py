@@ -78,6 +78,9 @@ tickets = Table(
     Column("owner", String(64)),
     #: The current leg of the ticket's journey (``ticket_legs``).
     Column("leg", Integer, nullable=False, default=1, server_default="1"),
+    #: The wait the hub estimated at issue, in seconds (None: no counter was open for it), so
+    #: reports can measure the estimate against the real wait (migration 0012).
+    Column("estimate_seconds", Integer),
     UniqueConstraint("business_day", "number", name="uq_ticket_number_per_day"),
     Index("ix_tickets_queue", "business_day", "status", "service", "priority", "queue_at"),
 )

@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.cases import CaseTicket
+from ..core.estimate import WarmLeg
 from ..core.journey import TicketLeg
 from ..core.model import (
     CounterState,
@@ -509,6 +510,33 @@ class SqlTx:
         )
         return int(issued or 0) + int(transferred_in or 0)
 
+    def recent_legs(self, since: date, limit: int) -> list[WarmLeg]:
+        legs, c = ticket_legs.c, tickets.c
+        query = (
+            select(
+                legs.counter,
+                legs.service,
+                legs.called_at,
+                legs.finished_at,
+                or_(c.priority > 0, c.appointment.is_not(None), legs.transfer.is_(True)).label("jumped"),
+            )
+            .join(tickets, tickets.c.id == legs.ticket_id)
+            .where(
+                legs.business_day >= since,
+                legs.outcome.is_not(None),
+                legs.counter.is_not(None),
+                legs.called_at.is_not(None),
+                legs.finished_at.is_not(None),
+            )
+            .order_by(legs.finished_at.desc())
+            .limit(limit)
+        )
+        found = [
+            WarmLeg(r.counter, r.service, r.called_at, r.finished_at, bool(r.jumped))
+            for r in self.conn.execute(query)
+        ]
+        return found[::-1]
+
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         row = _ticket_row(ticket)
         del row["id"]
@@ -723,6 +751,7 @@ def _ticket_row(ticket: Ticket) -> dict[str, Any]:
         "started_at": ticket.started_at,
         "finished_at": ticket.finished_at,
         "call_count": ticket.call_count,
+        "estimate_seconds": ticket.estimate_seconds,
     }
 
 
@@ -760,6 +789,7 @@ def _ticket(row: Any) -> Ticket:
         call_count=row["call_count"],
         owner=row["owner"],
         leg=row["leg"],
+        estimate_seconds=row["estimate_seconds"],
     )
 
 

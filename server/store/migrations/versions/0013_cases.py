@@ -1,7 +1,7 @@
 """cases that span days: cases, their steps, their log, and the tickets linked to them
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-01
 
 ``cases`` keeps each case (业扩报装 and the like): its kind, service, code (the
@@ -20,7 +20,7 @@ from alembic import op
 import server.store.schema
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
