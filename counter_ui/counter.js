@@ -211,6 +211,30 @@
 
   var POLL_MS = 20000;                         // backstop if live events stop
 
+  /*
+   * Sections of the console in files of their own, loaded before this one
+   * (counter_cases.js): {words, enter(ctx), leave(), draw(ctx), handlers}. Their
+   * words join ours; they are told when a clerk logs in and out, drawn with
+   * the console, and hear the live events they name in `handlers`.
+   */
+  var sections = window.QCallConsoleSections || [];
+  sections.forEach(function (section) {
+    ["zh", "en"].forEach(function (l) { Object.assign(WORDS[l], (section.words || {})[l] || {}); });
+  });
+
+  /** What a section may read and do: the session, the counter's view, the snapshot, the banner. */
+  function consoleContext() {
+    return {
+      session: session,
+      view: view,
+      snapshot: snapshot,
+      setMessage: setMessage,
+      refresh: refresh,
+      serviceName: serviceName,
+      expire: function () { login.expire(); }
+    };
+  }
+
   var session = null;      // {token, username, role, counter}
   var snapshot = null;     // last queue snapshot (service names, counters for transfer)
   var view = null;         // GET /counters/{n}.counter
@@ -276,8 +300,11 @@
     // After login: asked before it, the hub answers 401 and the notes would name codes, not categories.
     Q.api("GET", "/priority-categories").then(function (res) { categories = res.categories || []; drawAll(); },
       function () { categories = []; });
+    sections.forEach(function (section) { if (section.enter) section.enter(consoleContext()); });
+    var handlers = {};
+    sections.forEach(function (section) { Object.assign(handlers, section.handlers || {}); });
     // Without a token (cookie login), the handshake carries the cookie instead.
-    socket = Q.connect(s.token ? { token: s.token } : {}, {
+    socket = Q.connect(s.token ? { token: s.token } : {}, Object.assign(handlers, {
       snapshot: function (snap) { snapshot = snap; Q.defaultLang(snap.site && snap.site.languages); takeFromSnapshot(); refresh(); },
       queue: function (snap) { snapshot = snap; takeFromSnapshot(); refreshSoon(); },
       online: drawConn,
@@ -288,7 +315,7 @@
         if (s.token) return login.expire();
         Q.api("GET", "/auth/me").catch(function (err) { if (err.code === "unauthorized") login.expire(); });
       }
-    });
+    }));
   }
 
   function leave() {
@@ -298,6 +325,7 @@
     clearTimeout(pollTimer);
     closeTransfer();
     closePriority();
+    sections.forEach(function (section) { if (section.leave) section.leave(); });
   }
 
   /* -- reading the counter -------------------------------------------- */
@@ -535,7 +563,7 @@
 
   /** F1..F9 always (and swallowed, so F5 never reloads); digits 1..9 when not typing. */
   function onKey(e) {
-    if (!session || $("#transfer-dialog").open || $("#priority-dialog").open || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (!session || document.querySelector("dialog[open]") || e.altKey || e.ctrlKey || e.metaKey) return;
     var n = 0;
     var f = /^F([1-9])$/.exec(e.key);
     if (f) n = +f[1];
@@ -554,6 +582,8 @@
     drawCurrent();
     drawButtons();
     drawWaiting();
+    var ctx = consoleContext();
+    sections.forEach(function (section) { if (section.draw) section.draw(ctx); });
   }
 
   function drawHeader() {

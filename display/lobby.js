@@ -27,7 +27,10 @@
       "no_calls": "尚未叫号",
       "last": "上次",
       "notice": "请留意屏幕和广播叫号，过号请联系工作人员。",
-      "refused": "此屏幕的设备令牌无效"
+      "refused": "此屏幕的设备令牌无效",
+      "wait": "约{n}分钟",
+      "wait_soon": "很快",
+      "wait_none": "暂无窗口"
     },
     en: {
       "free": "Free",
@@ -37,7 +40,10 @@
       "no_calls": "No calls yet",
       "last": "last",
       "notice": "Please watch the screen and listen for your number. If you missed it, please ask a member of staff.",
-      "refused": "This screen's device token was refused"
+      "refused": "This screen's device token was refused",
+      "wait": "~{n} min",
+      "wait_soon": "soon",
+      "wait_none": "no counter open"
     }
   };
 
@@ -199,8 +205,17 @@
             ? Q.html`${Q.t("next", null, "zh")} <span class="en">${Q.t("next", null, "en")}</span> <span class="ticket-no">${next}</span>${nextMarks}`
             : ""}</span>
           <span class="count">${s.waiting}</span>
+          <span class="wait">${waitWords(s, "zh")} <span class="en">${waitWords(s, "en")}</span></span>
         </li>`;
     })}`);
+  }
+
+  /** A newcomer's estimated wait for a service, in one language ("约12分钟" / "~12 min"). */
+  function waitWords(s, lang) {
+    if (!("estimate_minutes" in s)) return "";   // a hub that gives no estimate
+    if (s.estimate_minutes == null) return Q.t("wait_none", null, lang);
+    if (s.estimate_minutes < 1) return Q.t("wait_soon", null, lang);
+    return Q.t("wait", { n: s.estimate_minutes }, lang);
   }
 
   /** Restart the scroll only when the words change, or it would jump on every event. */

@@ -19,6 +19,9 @@
       "ticket.your_number": "您的号码",
       "ticket.ahead": "前面还有 {n} 人",
       "ticket.ahead_none": "前面没有人，请留意叫号",
+      "ticket.estimate": "预计等待约 {n} 分钟",
+      "ticket.estimate_soon": "预计很快就会叫到您",
+      "ticket.estimate_none": "暂无窗口办理此业务，无法估计等待时间",
       "ticket.time": "取号时间 {time}",
       "ticket.scan": "扫码查看排队进度",
       "ticket.done": "完成（{s}）",
@@ -56,7 +59,25 @@
       "hours.from": "{when} 开始取号",
       "hours.stopped": "已停止取号，{when} 开始",
       "hours.none": "暂停取号",
-      "hours.today": "今日办理时间 {ranges}"
+      "hours.today": "今日办理时间 {ranges}",
+      "case.open": "查询办理进度",
+      "case.open_hint": "输入工单编号：查看进度，为下一步取号",
+      "case.prompt": "请输入工单编号（10位，回执上印有）",
+      "case.lookup": "查询",
+      "case.short": "工单编号为10位字母和数字，请输完整",
+      "case.code": "工单编号 {code}",
+      "case.opened": "{date} 受理",
+      "case.take": "为下一步取号",
+      "case.back": "返回",
+      "case.state.open": "办理中",
+      "case.state.done": "已全部办结",
+      "case.state.cancelled": "已撤销，如有疑问请咨询工作人员",
+      "case.step.pending": "待办",
+      "case.step.active": "办理中",
+      "case.step.done": "已完成",
+      "case.step.cancelled": "已撤销",
+      "case.due": "承诺时限 {date}",
+      "case.done_on": "{date} 完成"
     },
     en: {
       "prompt": "Please choose a service",
@@ -66,6 +87,9 @@
       "ticket.your_number": "Your number",
       "ticket.ahead": "{n} people ahead of you",
       "ticket.ahead_none": "You are next: please watch the screen",
+      "ticket.estimate": "About {n} min wait",
+      "ticket.estimate_soon": "You should be called very soon",
+      "ticket.estimate_none": "No counter is open for this service: the wait cannot be estimated",
       "ticket.time": "Issued at {time}",
       "ticket.scan": "Scan to follow your place",
       "ticket.done": "Done ({s})",
@@ -103,7 +127,25 @@
       "hours.from": "Tickets from {when}",
       "hours.stopped": "No more tickets now; from {when}",
       "hours.none": "No tickets now",
-      "hours.today": "Open today {ranges}"
+      "hours.today": "Open today {ranges}",
+      "case.open": "Case progress",
+      "case.open_hint": "Type your case code: see its progress, take a number for the next step",
+      "case.prompt": "Type your case code (10 characters, on your receipt)",
+      "case.lookup": "Look up",
+      "case.short": "A case code has 10 letters and digits: please type all of it",
+      "case.code": "Case {code}",
+      "case.opened": "Opened {date}",
+      "case.take": "Take a number for the next step",
+      "case.back": "Back",
+      "case.state.open": "In progress",
+      "case.state.done": "All steps done",
+      "case.state.cancelled": "Cancelled: please ask a member of staff",
+      "case.step.pending": "Pending",
+      "case.step.active": "In progress",
+      "case.step.done": "Done",
+      "case.step.cancelled": "Cancelled",
+      "case.due": "Due by {date}",
+      "case.done_on": "Done {date}"
     }
   };
 
@@ -148,6 +190,7 @@
   Q.onLang(function () {
     drawSite(); drawServices(); drawGreen(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); drawCheckin();
     drawClosed();
+    drawCase();
   });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   Q.everySecond(function (now) {
@@ -173,6 +216,9 @@
   $("#services").addEventListener("click", onServiceTap);
   $("#green").addEventListener("click", onGreenTap);
   $("#checkin-open").addEventListener("click", function () { openCheckin("code"); });
+  $("#case-open").addEventListener("click", function () { openCheckin("case"); });
+  $("#case-back").addEventListener("click", closeCase);
+  $("#case-ticket").addEventListener("click", takeNextStep);
   $("#checkin-cancel").addEventListener("click", closeCheckin);
   $("#checkin-submit").addEventListener("click", submitCheckin);
   $("#checkin-keypad").addEventListener("click", onKey);
@@ -223,6 +269,7 @@
     drawServices();
     Q.show("#checkin-open", !!(snap.site && snap.site.appointments) && !checkin.open);
     drawClosed();
+    Q.show("#case-open", !!(snap.site && snap.site.cases) && !checkin.open);
   }
 
   function drawSite() {
@@ -415,10 +462,17 @@
       : ticket.service_name_zh + " · " + ticket.service_name_en;
     var n = ticket.waiting_ahead || 0;
     $("#ticket-ahead").textContent = n > 0 ? Q.t("ticket.ahead", { n: n }) : Q.t("ticket.ahead_none");
+    $("#ticket-estimate").textContent = estimateText(ticket.estimated_wait_minutes);
     $("#ticket-time").textContent = Q.t("ticket.time", { time: Q.formatTime(ticket.issued_at) });
     var done = $("#ticket-done");
     if (done.getAttribute("data-left")) drawDone(+done.getAttribute("data-left"));
     drawPrint();
+  }
+
+  /** The wait estimated at issue, in the kiosk's language (null: no counter open for the service). */
+  function estimateText(minutes) {
+    if (minutes == null) return Q.t("ticket.estimate_none");
+    return minutes < 1 ? Q.t("ticket.estimate_soon") : Q.t("ticket.estimate", { n: minutes });
   }
 
   function drawDone(left) {
@@ -448,6 +502,9 @@
   // Keys of the code pad: digits, and the letters without I and O (codes never hold them).
   var CODE_KEYS = "1234567890ABCDEFGHJKLMNPQRSTUVWXYZ".split("");
   var PHONE_KEYS = "123456789".split("").concat(["clear", "0", "del"]);
+  // Keys of a case code: its alphabet, digits and letters without 0, 1, I and O.
+  var CASE_KEYS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ".split("");
+  var CASE_LENGTH = 10;
   var SCAN_GAP_MS = 60;        // a scanner types faster than this per key; a person does not
   var CHECKIN_IDLE_MS = 60000; // an abandoned check-in closes itself
   var checkin = { open: false, mode: "code", entry: "", busy: false, message: null, choices: null };
@@ -458,9 +515,10 @@
   function openCheckin(mode, entry) {
     if (storeDown) return;
     if (ticket) closeTicket();
+    if (caseShown) closeCase();
     checkin.open = true;
     if (checkin.mode !== mode) checkin.entry = "";
-    checkin.mode = mode === "phone" ? "phone" : "code";
+    checkin.mode = mode === "phone" || mode === "case" ? mode : "code";
     if (entry !== undefined) checkin.entry = entry;
     checkin.message = null;
     checkin.choices = null;
@@ -482,12 +540,19 @@
 
   function drawCheckin() {
     if (!checkin.open) return;
-    $("#checkin-prompt").textContent = Q.t(checkin.mode === "phone" ? "checkin.prompt_phone" : "checkin.prompt_code");
+    var caseMode = checkin.mode === "case";
+    $("#checkin-prompt").textContent = Q.t(
+      caseMode ? "case.prompt" : checkin.mode === "phone" ? "checkin.prompt_phone" : "checkin.prompt_code");
+    // The case lookup borrows this keypad: no code/phone choice, its own keys, "look up" for "check in".
+    Q.show(document.querySelector(".checkin-modes"), !caseMode);
+    $("#checkin-submit").textContent = Q.t(caseMode ? "case.lookup" : "checkin.submit");
     Array.prototype.forEach.call(document.querySelectorAll(".checkin-mode"), function (btn) {
       btn.classList.toggle("active", btn.getAttribute("data-mode") === checkin.mode);
     });
-    $("#checkin-entry").textContent = checkin.entry;
-    var keys = checkin.mode === "phone" ? PHONE_KEYS : CODE_KEYS.concat(["clear", "del"]);
+    $("#checkin-entry").textContent = caseMode && checkin.entry.length > 5
+      ? checkin.entry.slice(0, 5) + "-" + checkin.entry.slice(5)
+      : checkin.entry;
+    var keys = checkin.mode === "phone" ? PHONE_KEYS : (caseMode ? CASE_KEYS : CODE_KEYS).concat(["clear", "del"]);
     var pad = $("#checkin-keypad");
     if (pad.getAttribute("data-mode") !== checkin.mode) {
       pad.setAttribute("data-mode", checkin.mode);
@@ -524,7 +589,9 @@
     var k = btn.getAttribute("data-key");
     if (k === "del") checkin.entry = checkin.entry.slice(0, -1);
     else if (k === "clear") checkin.entry = "";
-    else if (checkin.entry.length < (checkin.mode === "phone" ? 20 : 16)) checkin.entry += k;
+    else if (checkin.entry.length < (checkin.mode === "phone" ? 20 : checkin.mode === "case" ? CASE_LENGTH : 16)) {
+      checkin.entry += k;
+    }
     checkin.message = null;
     clearTimeout(checkinTimer);
     checkinTimer = setTimeout(closeCheckin, CHECKIN_IDLE_MS);
@@ -533,6 +600,7 @@
 
   function submitCheckin() {
     if (checkin.busy) return;
+    if (checkin.mode === "case") return lookupCase();
     if (checkin.entry.length < 4) {
       checkin.message = { zh: Q.t("checkin.short", null, "zh"), en: Q.t("checkin.short", null, "en") };
       drawCheckin();
@@ -594,6 +662,121 @@
       return;
     }
     if (e.key && e.key.length === 1) burst += e.key;
+  }
+
+  /* -- case progress (查询办理进度) --------------------------------------- */
+
+  /*
+   * A case that spans days (业扩报装): the visitor types its code on the
+   * check-in keypad, sees its steps, their status and dates (the hub sends
+   * nothing personal), and takes a number for the next step: POST /tickets
+   * {case} issues a ticket for the case's service, linked to the case.
+   */
+  var caseShown = null;        // the case on screen (GET /cases/{code}/progress), or null
+  var caseBusy = false;
+  var caseMessage = null;      // {zh, en} of a refusal on the case view
+  var caseTimer = null;
+
+  function lookupCase() {
+    var code = checkin.entry;
+    if (code.length < CASE_LENGTH) {
+      checkin.message = { zh: Q.t("case.short", null, "zh"), en: Q.t("case.short", null, "en") };
+      drawCheckin();
+      return;
+    }
+    checkin.busy = true;
+    checkin.message = null;
+    drawCheckin();
+    Q.api("GET", "/cases/" + encodeURIComponent(code) + "/progress").then(function (c) {
+      closeCheckin();
+      showCase(c);
+    }, function (err) {
+      checkin.busy = false;
+      if (err.status === 503) { closeCheckin(); storeChanged(false); return; }
+      checkin.message = bothWords(err);
+      drawCheckin();
+    });
+  }
+
+  /** A refusal in both languages: the hub's own pair when it sends one, else our words for the code. */
+  function bothWords(err) {
+    var data = err.data || {};
+    return data.error_zh
+      ? { zh: data.error_zh, en: data.error_en }
+      : { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
+  }
+
+  function showCase(c) {
+    caseShown = c;
+    caseMessage = null;
+    Q.show("#service-view", false);
+    Q.show("#case-view", true);
+    clearTimeout(caseTimer);
+    caseTimer = setTimeout(closeCase, CHECKIN_IDLE_MS);
+    drawCase();
+  }
+
+  function closeCase() {
+    clearTimeout(caseTimer);
+    var wasShown = !!caseShown;
+    caseShown = null;
+    caseMessage = null;
+    caseBusy = false;
+    Q.show("#case-view", false);
+    if (wasShown && !ticket && !checkin.open) Q.show("#service-view", true);
+  }
+
+  function drawCase() {
+    var c = caseShown;
+    if (!c) return;
+    var first = Q.lang();
+    var second = first === "zh" ? "en" : "zh";
+    $("#case-view").setAttribute("data-status", c.status);
+    $("#case-title").textContent = Q.name(c, first) + " · " + Q.name(c, second);
+    $("#case-code-shown").textContent = Q.t("case.code", { code: c.code_shown });
+    $("#case-state").textContent = Q.t("case.state." + c.status) + " / " + Q.t("case.state." + c.status, null, second) +
+      (c.opened_on ? " · " + Q.t("case.opened", { date: c.opened_on }) : "");
+    Q.setHtml($("#case-steps"), Q.html`${c.steps.map(function (s) {
+      var when = s.status === "done" && s.done_on
+        ? Q.t("case.done_on", { date: s.done_on })
+        : s.due_on && s.status === "active" ? Q.t("case.due", { date: s.due_on }) : "";
+      return Q.html`<li class="case-step" data-step="${s.step}" data-status="${s.status}">
+          <span class="cs-mark" aria-hidden="true">${s.status === "done" ? "✓" : s.step}</span>
+          <span class="cs-name"><span class="cs-first">${Q.name(s, first)}</span>
+            <span class="cs-second">${Q.name(s, second)}</span></span>
+          <span class="cs-state">${Q.t("case.step." + s.status)}<br><small>${when}</small></span>
+        </li>`;
+    })}`);
+    var msg = $("#case-message");
+    msg.hidden = !caseMessage;
+    if (caseMessage) {
+      msg.querySelector(".cm-first").textContent = caseMessage[first];
+      msg.querySelector(".cm-second").textContent = caseMessage[second];
+    }
+    var take = $("#case-ticket");
+    take.hidden = c.status !== "open";
+    take.textContent = Q.t("case.take") + " / " + Q.t("case.take", null, second);
+    take.disabled = caseBusy || storeDown;
+    $("#case-back").textContent = Q.t("case.back") + " / " + Q.t("case.back", null, second);
+  }
+
+  /** POST /tickets {case}: a ticket for the case's next step, shown like any other. */
+  function takeNextStep() {
+    if (!caseShown || caseBusy || storeDown) return;
+    caseBusy = true;
+    caseMessage = null;
+    drawCase();
+    Q.api("POST", "/tickets", { case: caseShown.code }).then(function (answer) {
+      caseShown = null;   // the ticket takes the screen; the next visitor starts afresh
+      closeCase();
+      showTicket(answer);
+    }, function (err) {
+      caseBusy = false;
+      if (err.code === "unauthorized") { closeCase(); refused(); return; }
+      if (err.status === 503) { closeCase(); storeChanged(false); return; }
+      caseMessage = bothWords(err);
+      drawCase();
+    });
   }
 
   /* -- paper ----------------------------------------------------------- */

@@ -21,6 +21,9 @@
       "unknown.body": "请检查链接，或重新扫描号票上的二维码。号票只在当天有效。",
       "ahead": "前面还有 {n} 人",
       "ahead_none": "您是下一位，请留意叫号",
+      "estimate": "预计等待约 {n} 分钟",
+      "estimate_soon": "预计很快就会叫到您",
+      "estimate_none": "暂无窗口办理此业务，无法估计等待时间",
       "go": "请到 {counter} 办理",
       "state.waiting": "正在等候",
       "state.transferred": "已转办，请继续等候",
@@ -47,6 +50,9 @@
       "unknown.body": "Please check the link, or scan the QR code on your ticket again. Tickets are valid on the day they are issued.",
       "ahead": "{n} people ahead of you",
       "ahead_none": "You are next: please watch the screen",
+      "estimate": "About {n} min wait",
+      "estimate_soon": "You should be called very soon",
+      "estimate_none": "No counter is open for this service: the wait cannot be estimated",
       "go": "Please go to {counter}",
       "state.waiting": "Waiting",
       "state.transferred": "Transferred: please keep waiting",
@@ -65,6 +71,9 @@
   };
 
   var POLL_MS = 15000;
+  var REFRESH_MS = 5000;     // the hall moved: ask again at most this often
+  var refreshTimer = null;
+  var loadedAt = 0;
   var FINAL = { done: true, no_show: true, cancelled: true };
 
   var ticketId = readTicketId();
@@ -118,6 +127,12 @@
       // needs the hub: its place in the new queue and that service's names.
       if (p.ticket.status === "waiting" || p.ticket.status === "transferred") load();
     },
+    // The hall moved: a ticket waiting in one of these services asks for its place and estimate
+    // again (at most every REFRESH_MS: a busy hall moves every second).
+    queue_moved: function (p) {
+      if (!ticket || !(ticket.status === "waiting" || ticket.status === "transferred")) return;
+      if ((p.services || []).indexOf(ticket.service) >= 0) refreshSoon();
+    },
     // A refused socket (unknown or expired ticket) changes nothing here: the
     // GET in load() decides whether the ticket exists, and polling carries on.
   });
@@ -147,6 +162,7 @@
 
   function load() {
     clearTimeout(pollTimer);
+    loadedAt = Date.now();
     Q.api("GET", "/tickets/" + encodeURIComponent(ticketId)).then(function (t) {
       Q.show("#banner", false);
       closing = closingOf(t.history);
@@ -166,6 +182,16 @@
       Q.show("#banner", true);
       schedule();
     });
+  }
+
+  /** load(), but not sooner than REFRESH_MS after the last one: once, at the end of the wait. */
+  function refreshSoon() {
+    if (refreshTimer) return;
+    var since = Date.now() - loadedAt;
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      if (!gone) load();
+    }, Math.max(0, REFRESH_MS - since));
   }
 
   function schedule() {
@@ -223,9 +249,14 @@
     if (waiting) {
       var n = ticket.waiting_ahead || 0;
       $("#ticket-ahead").textContent = n > 0 ? Q.t("ahead", { n: n }) : Q.t("ahead_none");
+      var minutes = ticket.estimated_wait_minutes;
+      $("#ticket-estimate").textContent = minutes == null
+        ? Q.t("estimate_none")
+        : minutes < 1 ? Q.t("estimate_soon") : Q.t("estimate", { n: minutes });
     }
     drawClosing(status);
 
+    Q.show("#ticket-estimate", waiting && "estimated_wait_minutes" in ticket);
     var cancellable = waiting || called;
     Q.show("#cancel", cancellable);
     if (!cancellable) confirming(false);

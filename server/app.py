@@ -17,7 +17,9 @@ from . import live, pings, security
 from .api import refusals
 from .api.admin import admin
 from .api.appointments import appointments_api
+from .api.cases import cases_api
 from .api.hours import hours_api
+from .api.reports import reports
 from .api.routes import api
 from .api.targets import targets_api
 from .bootstrap import bootstrap
@@ -78,6 +80,8 @@ def create_app(
     app.register_blueprint(appointments_api)
     app.register_blueprint(hours_api)
     app.register_blueprint(targets_api)
+    app.register_blueprint(cases_api)
+    app.register_blueprint(reports)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

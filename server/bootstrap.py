@@ -12,19 +12,23 @@ there a printer service?". :meth:`Hub.close` stops the services in order.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import make_url
 
+from .case_watch import CaseWatch
 from .closing import ClosingWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
 from .core.calendar import Clock, utc_now
+from .core.case_book import CaseBook
 from .core.events import EventBus
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
+from .devices.rooms import STAFF
 from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
@@ -33,6 +37,7 @@ from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
 from .store.audit import AuditLog
+from .store.cases import SqlCases
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
 from .sweeper import AppointmentSweeper
@@ -61,7 +66,9 @@ def bootstrap(
     store = open_store(url)
     hall = config.hall()
     store.ensure_counters(hall.counters)
-    core = QueueCore(hall, store, EventBus(), clock, config.calling_policy())
+    core = QueueCore(hall, store, EventBus(), clock, config.calling_policy(), config.pace_model())
+    if devices and config.estimate.warm_days:  # a serving hub: the CLI's commands issue no tickets
+        core.warm_pace(config.estimate.warm_days)
     push = push or OfflinePush()
     site = config if devices else without_devices(config)
     board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
@@ -76,6 +83,11 @@ def bootstrap(
         hall.counters,
     )
     health = StoreHealth(store.engine, url)
+
+    def tell_staff(payload: dict[str, Any]) -> None:
+        push.publish("case_changed", payload, STAFF)
+
+    cases = CaseBook(SqlCases(store.engine), hall.calendar, config.case_kinds_by_code(), clock, tell_staff)
     hub = Hub(
         config=config,
         store=store,
@@ -96,6 +108,14 @@ def bootstrap(
         closing=ClosingWatch(
             core, config.hours.at_closing == "carry_over", push.spawn, on_store_failure=health.failed
         ),
+        cases=cases,
+        case_watch=CaseWatch(
+            cases,
+            tell_staff,
+            config.cases.contact_retention_days,
+            push.spawn,
+            on_store_failure=health.failed,
+        ),
     )
     if devices:
         printing.start()
@@ -105,6 +125,8 @@ def bootstrap(
             hub.no_show_watch.start()
         if hub.closing.needed:  # hours not enforced: no closing
             hub.closing.start()
+        if cases.kinds:  # a site without kinds of case has no deadlines to watch
+            hub.case_watch.start()
     return hub
 
 
@@ -113,7 +135,7 @@ def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser
     if make_url(url).database in (None, "", ":memory:"):
         return Dispenser(core, core, None, window)
     engine = make_engine(url)
-    writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy)
+    writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy, core.pace)
     return Dispenser(core, writer, push.executor(), window, engine)
 
 

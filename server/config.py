@@ -42,6 +42,8 @@ from drivers.validation import location
 
 from .core.appointments import AppointmentRules
 from .core.calendar import DayException, HallCalendar, ServiceHours
+from .core.cases import CaseKind, StepPlan
+from .core.estimate import PaceModel, PaceRules
 from .core.half_days import HalfDayCaps
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
@@ -415,6 +417,33 @@ class CallingSection(_Strict):
         )
 
 
+class EstimateSection(_Strict):
+    """``[estimate]``: the estimated wait's model (docs/architecture.md, "Estimated wait")."""
+
+    #: Minutes a visitor keeps a counter before anything was measured.
+    default_service_minutes: Annotated[float, Field(gt=0, le=480)] = 5.0
+    #: Per service code: minutes before anything was measured (instead of the default).
+    service_minutes: dict[str, Annotated[float, Field(gt=0, le=480)]] = {}
+    #: How many recent legs the weighted means remember (the newest weighs 2 / (n + 1)).
+    recent_legs: Annotated[int, Field(ge=1, le=1000)] = 50
+    #: Samples a counter needs of a service before its own mean is used.
+    min_samples: Annotated[int, Field(ge=1, le=1000)] = 5
+    #: Legs longer than this many minutes are no service time (a ticket left open over lunch).
+    longest_leg_minutes: Annotated[int, Field(ge=1, le=1440)] = 120
+    #: Days of ended legs the model learns from when the hub starts.
+    warm_days: Annotated[int, Field(ge=0, le=90)] = 7
+
+    def rules(self, appointment_window: timedelta | None) -> PaceRules:
+        return PaceRules(
+            default_seconds=self.default_service_minutes * 60,
+            service_seconds={code: minutes * 60 for code, minutes in self.service_minutes.items()},
+            recent_legs=self.recent_legs,
+            min_samples=self.min_samples,
+            longest_leg=timedelta(minutes=self.longest_leg_minutes),
+            appointment_window=appointment_window,
+        )
+
+
 class TriageDeskSection(_Strict):
     """``[[triage_desks]]``: a triage desk (预检分诊台); its tickets print on ``printer`` when set."""
 
@@ -447,6 +476,37 @@ class AppointmentsSection(_Strict):
     def _noon(cls, value: str) -> str:
         _hhmm(value)
         return value
+
+
+class CaseStepSection(_Strict):
+    """``[[case_kinds.steps]]``: one step of a kind of case, with its deadline in working days."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    #: Working days (``[hours] holidays``) from the day the step starts; it ends with the last one.
+    working_days: Annotated[int, Field(ge=1, le=250)]
+
+
+class CaseKindSection(_Strict):
+    """``[[case_kinds]]``: a kind of case that spans days (业扩报装) and its steps in order."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    #: The service a visitor coming back for a later step queues for.
+    service: str
+    steps: Annotated[list[CaseStepSection], Field(min_length=1, max_length=20)]
+
+
+class CasesSection(_Strict):
+    """``[cases]``: the visitor's lookup by code, and how long a closed case keeps its contact."""
+
+    #: Unknown case codes one client address may try within ``lookup_window_minutes`` before 429.
+    lookup_failures: Annotated[int, Field(ge=1, le=1000)] = 10
+    lookup_window_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    #: Days after a case is done or cancelled when its contact name and phone are erased.
+    contact_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
 
 
 class CounterSection(_Strict):
@@ -590,12 +650,15 @@ class SiteConfig(_Strict):
     counters: Annotated[list[CounterSection], Field(min_length=1)]
     priority: list[PrioritySection] = []
     calling: CallingSection = CallingSection()
+    estimate: EstimateSection = EstimateSection()
     triage_desks: list[TriageDeskSection] = []
     devices: list[DeviceSection] = []
     serial: SerialSection = SerialSection()
     appointments: AppointmentsSection = AppointmentsSection()
     calls: CallsSection = CallsSection()
     targets: TargetsSection = TargetsSection()
+    cases: CasesSection = CasesSection()
+    case_kinds: list[CaseKindSection] = []
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
@@ -610,12 +673,18 @@ class SiteConfig(_Strict):
         _unique([p.code for p in self.priority], "priority", "code")
         _unique([t.name for t in self.triage_desks], "triage_desks", "name")
         codes = {s.code for s in self.services}
+        _check_case_kinds(self.case_kinds, codes)
         for i, counter in enumerate(self.counters):
             for code in counter.services:
                 if code not in codes:
                     raise ValueError(
                         f"counters[{i}].services: unknown service {code!r}; expected one of {sorted(codes)}"
                     )
+        for code in self.estimate.service_minutes:
+            if code not in codes:
+                raise ValueError(
+                    f"estimate.service_minutes: unknown service {code!r}; expected one of {sorted(codes)}"
+                )
         kinds = {"window", *self.calls.templates}
         for i, counter in enumerate(self.counters):
             if counter.kind not in kinds:
@@ -684,6 +753,11 @@ class SiteConfig(_Strict):
             if device.kind == "kiosk" and device.name == kiosk:
                 return KioskSettings.model_validate(device.settings).printer
         return None
+
+    def pace_model(self) -> PaceModel:
+        """The estimated wait's model for this site: its counters, ``[estimate]``, the appointment window."""
+        window = self.calling.rules().appointment_window
+        return PaceModel(self.hall().counters, self.estimate.rules(window))
 
     def calling_policy(self) -> FairPolicy:
         """The fair calling policy with this site's ``[calling]`` rules."""
@@ -766,6 +840,19 @@ class SiteConfig(_Strict):
             noon=_hhmm(self.appointments.noon),
         )
 
+    def case_kinds_by_code(self) -> dict[str, CaseKind]:
+        """The core's kinds of case (``[[case_kinds]]``), by code, in the file's order."""
+        return {
+            k.code: CaseKind(
+                k.code,
+                k.name_zh,
+                k.name_en,
+                k.service,
+                tuple(StepPlan(s.code, s.name_zh, s.name_en, s.working_days) for s in k.steps),
+            )
+            for k in self.case_kinds
+        }
+
     def call_rules(self) -> CallRules:
         """``[calls]`` and the services' own keys, as the core's rules."""
         calls = self.calls
@@ -787,6 +874,18 @@ class SiteConfig(_Strict):
                 for s in self.services
             },
         )
+
+
+def _check_case_kinds(kinds: list[CaseKindSection], services: set[str]) -> None:
+    """Kinds of case: codes once each, steps' codes once per kind, a service the site has."""
+    _unique([k.code for k in kinds], "case_kinds", "code")
+    for i, kind in enumerate(kinds):
+        _unique([step.code for step in kind.steps], f"case_kinds[{i}].steps", "code")
+        if kind.service not in services:
+            expected = sorted(services)
+            raise ValueError(
+                f"case_kinds[{i}].service: unknown service {kind.service!r}; expected one of {expected}"
+            )
 
 
 def _by_language(templates: CallTemplates) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The pages: kiosk, visitor status, counter console, triage desk, lobby screen.
+"""The pages: kiosk, visitor status and case progress, counter console, triage desk, lobby screen.
 
 They are static files in their own top-level folders (no Python there); the hub
 only serves them, with headers that keep tokens in URLs from leaking.
@@ -33,6 +33,12 @@ def kiosk(name: str = "index.html") -> Response:
 @pages.get("/t/<ticket_id>")
 def ticket_status(ticket_id: str) -> Response:
     return send_from_directory(KIOSK, "status.html")
+
+
+@pages.get("/case/")
+def case_progress() -> Response:
+    """The visitor's case page: a case's progress by its code (``/case/?code=…``), no login."""
+    return send_from_directory(KIOSK, "case.html")
 
 
 @pages.get("/counter/")

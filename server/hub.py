@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .case_watch import CaseWatch
 from .closing import ClosingWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
 from .core.calendar import Clock
+from .core.case_book import CaseBook
 from .core.events import HallEvent
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
@@ -103,6 +105,10 @@ class Hub:
     no_show_watch: NoShowWatch
     #: Closes or carries over the tickets still waiting after each closing (a serving hub only).
     closing: ClosingWatch
+    #: Cases that span days (业扩报装): opened from a ticket, steps with working-day deadlines.
+    cases: CaseBook
+    #: Tells staff pages when a case's step becomes overdue; erases old contacts (a serving hub only).
+    case_watch: CaseWatch
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -112,8 +118,8 @@ class Hub:
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
-        """Stop in order: end the periodic tasks (sweep, no-show and closing watches), print what is queued,
-        close the serial ports, stop the voice, let go of the store.
+        """Stop in order: end the periodic tasks (sweep, no-show, closing and case watches), print what is
+        queued, close the serial ports, stop the voice, let go of the store.
 
         The printers go first because their jobs are written to the store; the
         store goes last because every other service may still record a state.
@@ -122,6 +128,7 @@ class Hub:
         self.sweeper.close()
         self.no_show_watch.close()
         self.closing.close()
+        self.case_watch.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()
@@ -144,5 +151,7 @@ class Hub:
             timezone=site.timezone,
             # The kiosk offers appointment check-in only where some service takes appointments.
             appointments=bool(self.appointments.bookable),
+            # The kiosk offers the case lookup (查询办理进度) only where the site has kinds of case.
+            cases=bool(self.cases.kinds),
         )
         return snapshot

@@ -35,7 +35,7 @@ from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
 from .devices.agents import DeviceSockets
-from .devices.rooms import HALL, STAFF, counter_room, ticket_room
+from .devices.rooms import HALL, STAFF, VISITORS, counter_room, ticket_room
 from .hub import Hub
 from .session_cookie import SESSION_KEY
 from .store.accounts import Principal
@@ -51,6 +51,8 @@ RECHECK_SECONDS = 60.0
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 #: What a phone is told of its ticket; the rest of a core event (counter views, the call) is the hall's.
 VISITOR_KEYS = ("ticket", "counter", "service", "recall", "event", "closing")
+#: Sent to every phone once per batch: the services whose queue or pace moved (nothing else of the hall).
+QUEUE_MOVED = "queue_moved"
 #: At most this many events are taken from the queue at once (a burst of tickets is sent in slices).
 MAX_BATCH = 500
 #: Seconds between two batches at least: in a burst, events gather for this long and cost one read
@@ -136,6 +138,9 @@ class Broadcaster:
             if message.services:
                 message.payload["services"] = [services[c] for c in sorted(message.services) if c in services]
             self.socketio.emit(message.name, message.payload, to=HALL)
+        moved = sorted({code for message in messages for code in message.services})
+        if moved:  # the phones: codes only, one message a batch; each asks for its own ticket if it cares
+            self.socketio.emit(QUEUE_MOVED, {"services": moved, "day": day}, to=VISITORS)
 
 
 @dataclass
@@ -190,13 +195,24 @@ def hall_messages(batch: list[HallEvent]) -> list[HallMessage]:
 
 def touched_services(event: HallEvent) -> set[str]:
     """The services whose queue an action changed: a ticket issued, called, transferred into one,
-    cancelled or re-queued (过号重排)."""
+    cancelled or re-queued (过号重排); and those whose pace it changed (:func:`paced_services`)."""
+    paced = paced_services(event)
     service = (event.payload.get("ticket") or {}).get("service")
     if not service:
-        return set()
+        return paced
     queue_moved = event.name == ev.TICKET_CHANGED and event.payload.get("event") in QUEUE_CHANGES
     if event.name in (ev.TICKET_ISSUED, ev.TICKET_CALLED) or queue_moved:
-        return {service}
+        return {service} | paced
+    return paced
+
+
+def paced_services(event: HallEvent) -> set[str]:
+    """The services of a counter that paused, resumed, called (its clerk, busy now) or ended a leg:
+    their estimated wait moved."""
+    if event.name in (ev.COUNTER_CHANGED, ev.TICKET_CALLED) or (
+        event.name == ev.TICKET_CHANGED and event.payload.get("event") in PACE_CHANGES
+    ):
+        return {code for view in event.payload.get("counters") or [] for code in view.get("services", [])}
     return set()
 
 
@@ -204,6 +220,8 @@ def touched_services(event: HallEvent) -> set[str]:
 #: A transfer adds the ticket to a queue, a cancel or re-queue moves it, a priority change may
 #: reorder a queue's next numbers; a closing carries waiting tickets over (or cancels them).
 QUEUE_CHANGES = frozenset({"transferred", "cancelled", "requeued", "priority", "carried_over"})
+#: ``ticket_changed`` events that end a leg at a counter: a sample of its pace, the counter free.
+PACE_CHANGES = frozenset({"finished", "no_show", "transferred"})
 
 
 class Connections:
@@ -402,6 +420,7 @@ class Sockets:
         except UnknownTicket:
             raise ConnectionRefusedError("unknown_ticket") from None
         join_room(ticket_room(ticket_id))
+        join_room(VISITORS)
         self.connections.add(1)
 
     def _join_hall(self, sid: str, principal: Principal) -> None:

@@ -1,6 +1,7 @@
 """A simulated day of a sample hall, through the hub's real API, on a fake clock.
 
-    .venv/bin/python -m sim.day --site hospital_outpatient [--seed 7] [--scale 1.0]
+    .venv/bin/python -m sim.day --site hospital_outpatient [--seed 7] [--scale 1.0] [--days 1]
+    .venv/bin/python -m sim.week --site bank_branch [--seed 7]      (seven days: sim/week.py)
 
 The sample site (``config/samples/<site>.toml``) runs with its own services,
 counters, hours and rules, on a throw-away SQLite file, with no device at all (no
@@ -14,6 +15,13 @@ through several stations (the hospital's registration → clinic → cashier →
 pharmacy), handed on by the clerk with a transfer; some never come when called
 (a no-show). Every visitor-facing and staff action is a request to the Flask
 app (``app.test_client()``) with the token of a kiosk or a logged-in clerk.
+
+Clerks are not all alike: each counter's clerk works at a speed of their own
+(drawn once), and where the hall stays open at noon each clerk pauses the
+counter for lunch at a time of their own. Several days run one after another on
+the same hub (``--days``), so what it learnt yesterday is there in the morning.
+The estimated wait given at issue is compared with the real wait (issue → first
+call), and so is the old rule of five minutes a person ahead (``estimate``).
 
 At the end the event log is read back and checked: every ticket ends in a final
 state; each call of a ticket went to one counter; no ticket was served twice at
@@ -36,7 +44,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,6 +76,11 @@ class Profile:
     booking_no_show_share: float = 0.08
     #: Walk-ins who give up after a while and cancel from their phone's status page.
     cancel_share: float = 0.03
+    #: How much clerks differ: each counter's service times are multiplied by a factor drawn once
+    #: from this range (a new clerk is slow, an old hand fast).
+    clerk_speed: tuple[float, float] = (0.75, 1.35)
+    #: A lunch pause at a counter where the hall stays open at noon: minutes, from–to.
+    lunch_minutes: tuple[float, float] = (30.0, 45.0)
 
 
 PROFILES: dict[str, Profile] = {
@@ -133,6 +146,8 @@ class Visitor:
     comes: bool = True
     category: str | None = None
     appointment: bool = False
+    #: People ahead when the ticket was issued (the old rule's estimate: five minutes each).
+    ahead: int = 0
 
 
 def site_data(site: str, folder: Path) -> dict[str, Any]:
@@ -154,7 +169,7 @@ def site_data(site: str, folder: Path) -> dict[str, Any]:
 class Day:
     """One simulated day of one sample hall."""
 
-    def __init__(self, site: str, seed: int, scale: float, folder: Path) -> None:
+    def __init__(self, site: str, seed: int, scale: float, folder: Path, days: int = 1) -> None:
         from server.app import create_app
         from server.config import SiteConfig
         from server.security import IssueLimiter
@@ -167,7 +182,9 @@ class Day:
         self.config = config
         self.profile = _profile(site, config)
         zone = config.site.timezone
-        self.spans = _hours(config, zone)
+        self.days = [DAY + timedelta(days=n) for n in range(days)]
+        self.day = DAY
+        self.spans = _hours(config, zone, DAY)
         self.opening, self.closing = self.spans[0][0], self.spans[-1][1]
         self.clock = FakeClock(self.opening)
         self.app = create_app(config, clock=self.clock, async_mode="threading")
@@ -198,6 +215,9 @@ class Day:
         self.no_shows_by_rule = 0
         self.refused_transfers: Counter[str] = Counter()
         self.open_tickets = 0  # tickets not yet in a final state, as the clerks know them
+        self.lunch_due: dict[int, float] = {}  # counter → minutes of the lunch pause it owes
+        self.paused: set[int] = set()
+        self.speed = {c.number: self.random.uniform(*self.profile.clerk_speed) for c in config.counters}
         self.kiosk = self._provision()
 
     # -- set-up -------------------------------------------------------------------------
@@ -210,14 +230,18 @@ class Day:
         self.triage = ""
         if self.config.triage_desks:
             accounts.add_user("nurse", "triage", PASSWORD, now)
-            answer = self.client.post("/api/v1/auth/login", json={"username": "nurse", "password": PASSWORD})
-            assert answer.status_code == 200, answer.get_data(as_text=True)
-            self.triage = answer.get_json()["token"]
+            self.nurse_logs_in()
         self.clerks: dict[int, str] = {}
         for counter in self.config.counters:
             accounts.add_user(f"clerk{counter.number}", "staff", PASSWORD, now)
             self.log_in(counter.number)
         return kiosk
+
+    def nurse_logs_in(self) -> None:
+        """The triage nurse logs in (again, when the session ran out: a week outlasts it)."""
+        answer = self.client.post("/api/v1/auth/login", json={"username": "nurse", "password": PASSWORD})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        self.triage = answer.get_json()["token"]
 
     def log_in(self, counter: int) -> None:
         """The clerk of ``counter`` logs in there (again, when the session ran out mid-day)."""
@@ -251,16 +275,65 @@ class Day:
     # -- the day ------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        zone = self.config.site.timezone
+        for day in self.days:
+            spans = _hours(self.config, zone, day)
+            if not spans:
+                continue  # the hall is closed that day
+            self.day, self.spans = day, spans
+            self.opening, self.closing = spans[0][0], spans[-1][1]
+            self.clock.now = max(self.clock.now, self.opening)
+            self._run_day()
+        return self.figures()
+
+    def _run_day(self) -> None:
+        self.idle.clear()
         for service, per_hour in self.profile.arrivals_per_hour.items():
             self._schedule_arrivals(service, per_hour * self.scale)
         self._book_appointments()
         for counter in self.config.counters:
             self.at(self.opening, lambda n=counter.number: self.clerk_free(n))
+        if len(self.spans) == 1:
+            self._schedule_lunches()
         while self.events:
             event = heapq.heappop(self.events)
             self.clock.now = max(self.clock.now, event.at)
             event.action()
-        return self.figures()
+
+    def _schedule_lunches(self) -> None:
+        """Where the hall stays open at noon, each clerk pauses the counter once, between 11:00 and 13:30
+        of the hall's time, when the visitor at the counter is done."""
+        zone = ZoneInfo(self.config.site.timezone)
+        start = datetime.combine(self.day, time(11, 0), zone).astimezone(UTC)
+        for counter in self.config.counters:
+            moment = start + timedelta(minutes=self.random.uniform(0.0, 150.0))
+            minutes = self.random.uniform(*self.profile.lunch_minutes)
+            if self.opening < moment < self.closing:
+                self.at(moment, lambda n=counter.number, m=minutes: self.lunch(n, m))
+
+    def lunch(self, counter: int, minutes: float) -> None:
+        """Lunch time for the clerk of ``counter``: at once if idle, else after the visitor at the counter."""
+        self.lunch_due[counter] = minutes
+        if counter in self.idle:
+            self.idle.discard(counter)
+            self.clerk_free(counter)
+
+    def _take_lunch(self, counter: int) -> bool:
+        """The clerk pauses the counter for the lunch owed, if any; it resumes by itself afterwards."""
+        minutes = self.lunch_due.pop(counter, None)
+        if minutes is None:
+            return False
+        answer = self.at_counter(counter, "pause")
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        self.paused.add(counter)
+        self.after(minutes, lambda: self._back_from_lunch(counter))
+        return True
+
+    def _back_from_lunch(self, counter: int) -> None:
+        answer = self.at_counter(counter, "resume")
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        self.paused.discard(counter)
+        self.clerk_free(counter)
 
     def _schedule_arrivals(self, service: str, per_hour: float) -> None:
         """Poisson arrivals while the service issues tickets: none in a lunch break, none after the
@@ -294,7 +367,7 @@ class Day:
                 for opening, closing in self.spans
                 for moment in _grid(opening + timedelta(minutes=30), closing, minutes)
             ]
-            noon = datetime.combine(DAY, rules.noon, zone)
+            noon = datetime.combine(self.day, rules.noon, zone)
             for half in ("am", "pm"):
                 mine = [m for m in slots if (m < noon) == (half == "am")]
                 wanted = round(capacity[half] * self.profile.booked_share * self.scale)
@@ -304,7 +377,12 @@ class Day:
     def _book(self, service: str, start: datetime, zone: ZoneInfo) -> None:
         local = start.astimezone(zone)
         phone = "1" + "".join(self.random.choice("0123456789") for _ in range(10))
-        body = {"service": service, "date": DAY.isoformat(), "start": local.strftime("%H:%M"), "phone": phone}
+        body = {
+            "service": service,
+            "date": self.day.isoformat(),
+            "start": local.strftime("%H:%M"),
+            "phone": phone,
+        }
         answer = self.request("POST", "/appointments", self.booking, body)
         if answer.status_code != 201:
             self.refusals["booking:" + answer.get_json().get("code", str(answer.status_code))] += 1
@@ -334,6 +412,7 @@ class Day:
             ticket["service"],
             comes,
             appointment=bool(ticket.get("appointment")),
+            ahead=ticket["waiting_ahead"],
         )
         self.wake(ticket["service"])
 
@@ -356,6 +435,9 @@ class Day:
         if category is not None:
             body["category"] = category
         answer = self.request("POST", "/tickets", issuer, body)
+        if answer.status_code == 401 and issuer == self.triage:
+            self.nurse_logs_in()
+            answer = self.request("POST", "/tickets", self.triage, body)
         if answer.status_code != 201:
             self.refusals[answer.get_json().get("code", str(answer.status_code))] += 1
             return
@@ -365,10 +447,16 @@ class Day:
         self.wake(service)
         if comes and self.random.random() < self.profile.cancel_share:
             self.after(self.random.uniform(5.0, 30.0), lambda: self.cancel(ticket["id"]))
-        self.visitors[ticket["id"]] = Visitor(ticket["id"], ticket["number"], service, comes, category)
+        self.visitors[ticket["id"]] = Visitor(
+            ticket["id"], ticket["number"], service, comes, category, ahead=ticket["waiting_ahead"]
+        )
 
     def clerk_free(self, counter: int) -> None:
-        """The clerk calls the next visitor; with nobody waiting, looks again in half a minute."""
+        """The clerk calls the next visitor (or goes to lunch first, when it is time)."""
+        if counter in self.paused:
+            return
+        if self._take_lunch(counter):
+            return
         answer = self.at_counter(counter, "call-next")
         if answer.status_code != 200:
             # Nobody to call: the clerk waits for the console to show someone (see wake()).
@@ -431,7 +519,8 @@ class Day:
 
     def clerk_start(self, counter: int, visitor: Visitor) -> None:
         self.at_counter(counter, "start")
-        minutes = self.random.expovariate(1 / self.profile.service_minutes.get(visitor.service, 5.0))
+        mean = self.profile.service_minutes.get(visitor.service, 5.0) * self.speed[counter]
+        minutes = self.random.expovariate(1 / mean)
         self.after(minutes, lambda: self.clerk_done(counter, visitor))
 
     def clerk_done(self, counter: int, visitor: Visitor) -> None:
@@ -457,6 +546,48 @@ class Day:
         return None
 
     # -- the check ----------------------------------------------------------------------
+
+    def estimate_figures(self) -> dict[str, Any]:
+        """The estimate given at issue against the real wait (issue → first call), beside the old rule
+        of five minutes a person ahead on the same tickets; the hub's own report says ours per service."""
+        from server.store.estimates import WITHIN_SECONDS, estimate_accuracy, estimate_errors
+
+        first, last = self.days[0], self.days[-1]
+        ours, by_service = estimate_accuracy(self.hub.store.engine, first, last)
+        engine = self.hub.store.engine
+        fixed_errors = []
+        from sqlalchemy import and_, select
+
+        from server.store.schema import ticket_legs, tickets
+
+        query = (
+            select(tickets.c.id, tickets.c.issued_at, ticket_legs.c.called_at)
+            .join(ticket_legs, and_(ticket_legs.c.ticket_id == tickets.c.id, ticket_legs.c.leg == 1))
+            .where(tickets.c.estimate_seconds.is_not(None), ticket_legs.c.called_at.is_not(None))
+        )
+        with engine.connect() as conn:
+            for tid, issued_at, called_at in conn.execute(query):
+                real = max(0.0, (called_at - issued_at).total_seconds())
+                fixed_errors.append(self.visitors[tid].ahead * 300.0 - real)
+        fixed_mae = statistics.fmean(abs(e) for e in fixed_errors) / 60 if fixed_errors else math.nan
+        ours_mae = (ours.mean_abs_error_seconds or math.nan) / 60
+        without = sum(1 for errors in estimate_errors(engine, first, last).values() for _ in errors)
+        return {
+            "tickets": ours.tickets,
+            "checked_against_fixed": len(fixed_errors) == without,
+            "mae_minutes": _round2(ours_mae),
+            "within_5_minutes": ours.as_dict()["within_5_minutes"],
+            "mean_error_minutes": ours.as_dict()["mean_error_minutes"],
+            "fixed_rule_mae_minutes": _round2(fixed_mae),
+            "fixed_rule_within_5_minutes": _round2(
+                sum(1 for e in fixed_errors if abs(e) <= WITHIN_SECONDS) / len(fixed_errors)
+                if fixed_errors
+                else math.nan,
+                4,
+            ),
+            "ratio": _round2(ours_mae / fixed_mae if fixed_mae else math.nan, 3),
+            "by_service": [a.as_dict() for a in by_service],
+        }
 
     def figures(self) -> dict[str, Any]:
         """Read the day back from the event log; check it; say it in numbers."""
@@ -509,6 +640,7 @@ class Day:
             "simulation": "hall_day",
             "site": self.site,
             "day": DAY.isoformat(),
+            "days": len(self.days),
             "opening": self.opening.isoformat(),
             "closing": self.closing.isoformat(),
             "tickets": len(rows),
@@ -531,6 +663,7 @@ class Day:
             "appointment_wait_past_slot_minutes_mean": _round(_mean(appointment_waits)),
             "walk_in_wait_minutes_mean_same_services": _round(_mean(walk_in_waits)),
             "longest_priority_run_over_a_waiting_normal": longest_run,
+            "estimate": self.estimate_figures(),
             "problems": problems[:20],
             "ok": not problems,
         }
@@ -639,6 +772,10 @@ def _round(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 1)
 
 
+def _round2(value: float, digits: int = 2) -> float | None:
+    return None if math.isnan(value) else round(value, digits)
+
+
 def _profile(site: str, config: Any) -> Profile:
     profile = PROFILES.get(site)
     if profile is None or not profile.arrivals_per_hour:
@@ -647,23 +784,26 @@ def _profile(site: str, config: Any) -> Profile:
     return profile
 
 
-def _hours(config: Any, zone: str) -> list[tuple[datetime, datetime]]:
-    """The opening spans of the simulated day, in UTC."""
-    hours = config.hours.model_dump().get(DAY.strftime("%a").lower()) or ["08:00-17:00"]
+def _hours(config: Any, zone: str, day: date = DAY) -> list[tuple[datetime, datetime]]:
+    """The opening spans of a simulated day, in UTC ([] when the hall is closed that day; a site
+    without hours for the first day is open 08:00–17:00)."""
+    hours = config.hours.model_dump().get(day.strftime("%a").lower())
+    if not hours and day == DAY:
+        hours = ["08:00-17:00"]
     spans = [span.split("-") for span in hours]
     local = ZoneInfo(zone)
 
     def moment(hhmm: str) -> datetime:
         h, m = (int(x) for x in hhmm.split(":"))
-        return datetime(DAY.year, DAY.month, DAY.day, h, m, tzinfo=local).astimezone(UTC)
+        return datetime(day.year, day.month, day.day, h, m, tzinfo=local).astimezone(UTC)
 
     return [(moment(start), moment(end)) for start, end in spans]
 
 
 @contextmanager
-def simulated_day(site: str, seed: int = 7, scale: float = 1.0) -> Iterator[Day]:
+def simulated_day(site: str, seed: int = 7, scale: float = 1.0, days: int = 1) -> Iterator[Day]:
     with tempfile.TemporaryDirectory(prefix="qcall-sim-") as folder:
-        day = Day(site, seed, scale, Path(folder))
+        day = Day(site, seed, scale, Path(folder), days)
         try:
             yield day
         finally:
@@ -677,8 +817,9 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="share of a full day's visitors (0.25: a quarter)"
     )
+    parser.add_argument("--days", type=int, default=1, help="days one after another on the same hub")
     args = parser.parse_args()
-    with simulated_day(args.site, args.seed, args.scale) as day:
+    with simulated_day(args.site, args.seed, args.scale, args.days) as day:
         figures = day.run()
     print(json.dumps(figures, ensure_ascii=False))
     sys.exit(0 if figures["ok"] else 1)

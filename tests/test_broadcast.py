@@ -13,7 +13,7 @@ from typing import Any
 from server import live
 from server.core import events as ev
 from server.core.events import EventBus, HallEvent
-from server.devices.rooms import HALL, ticket_room
+from server.devices.rooms import HALL, VISITORS, ticket_room
 
 
 class FakeSocketIO:
@@ -77,7 +77,9 @@ def test_a_burst_of_tickets_is_one_read_and_one_message() -> None:
     ]
     sender.send(stamped(burst))
     assert core.reads == 1
-    assert len(socketio.emitted) == 1
+    assert len(socketio.emitted) == 2
+    moved = {"services": ["ASK", "PAY"], "day": "2026-11-30"}
+    assert socketio.emitted[1] == (live.QUEUE_MOVED, moved, VISITORS)
     name, payload, room = socketio.emitted[0]
     assert (name, room) == (ev.TICKET_ISSUED, HALL)
     assert (payload["from"], payload["v"], payload["issued"]) == (1, 300, 300)
@@ -121,7 +123,9 @@ def test_one_message_per_action_in_order_and_the_phones_get_their_own() -> None:
         (ev.COUNTER_CHANGED, 4, False),
     ]
     phones = [(name, payload, room) for name, payload, room in socketio.emitted if room != HALL]
-    assert phones == [
+    # Every phone hears once which services moved: the ticket issued and called (PAY).
+    assert phones[-1] == (live.QUEUE_MOVED, {"services": ["PAY"], "day": "2026-11-30"}, VISITORS)
+    assert phones[:-1] == [
         (
             ev.TICKET_CALLED,
             {"ticket": called, "counter": {"number": 1}, "service": {"code": "PAY"}, "recall": False},
@@ -129,5 +133,6 @@ def test_one_message_per_action_in_order_and_the_phones_get_their_own() -> None:
         ),
         (ev.TICKET_CHANGED, {"ticket": finished, "event": "finished"}, ticket_room(finished["id"])),
     ]
-    counter_changed = socketio.emitted[-1][1]
-    assert "services" not in counter_changed  # no queue changed: nothing read for it
+    counter_changed = [payload for name, payload, room in socketio.emitted if room == HALL][-1]
+    # A counter changed with no services in its view: none whose estimate moved, nothing read for it.
+    assert "services" not in counter_changed

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.config import (
+    CasesSection,
     ConfigError,
     CounterSection,
     DeviceSection,
+    EstimateSection,
     HoursSection,
     HubSection,
     ServiceSection,
@@ -268,6 +270,8 @@ def test_default_config_loads() -> None:
         ("services", ServiceSection),
         ("counters", CounterSection),
         ("devices", DeviceSection),
+        ("cases", CasesSection),
+        ("estimate", EstimateSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:
@@ -652,6 +656,15 @@ BAD = [
         id="multi-line-value-stays-one-line",
     ),
 ]
+
+
+BAD.append(
+    pytest.param(
+        BASE + "\n[estimate]\nservice_minutes = { NOPE = 3 }\n",
+        ["estimate.service_minutes", "'NOPE'"],
+        id="estimate-unknown-service",
+    )
+)
 
 
 @pytest.mark.parametrize(("text", "needles"), BAD)

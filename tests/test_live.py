@@ -109,6 +109,8 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
                 "waiting": 1,
                 "next_numbers": ["A001"],
                 "next_tickets": [{"number": "A001", "priority": False, "appointment": False}],
+                # Nobody has opened a counter yet: no estimate can be given.
+                "estimate_minutes": None,
             }
         ]
 
@@ -129,7 +131,19 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
             False,
         )
         assert [(c["number"], c["current"]["id"]) for c in called["counters"]] == [(1, ticket["id"])]
-        assert called["services"] == [{"code": "PAY", "waiting": 0, "next_numbers": [], "next_tickets": []}]
+        # Counter 1 is the one open, now busy: a newcomer waits one 5-minute service (its median, 3).
+        # Its other service, ASK, comes too: its estimate moved with the clerk who opened counter 1
+        # (one waiting: the service at the counter, then most of another, 8 minutes).
+        assert called["services"] == [
+            {
+                "code": "ASK",
+                "waiting": 1,
+                "next_numbers": ["B0001"],
+                "next_tickets": [{"number": "B0001", "priority": False, "appointment": False}],
+                "estimate_minutes": 8,
+            },
+            {"code": "PAY", "waiting": 0, "next_numbers": [], "next_tickets": [], "estimate_minutes": 3},
+        ]
         assert "finished" not in called
 
         # ticket_recalled: the same, with recall true; no queue changed.
@@ -289,7 +303,8 @@ def test_phones_and_agents_may_not_ask_for_the_snapshot(hub: HubProcess, site: A
         # The hub answers in order: had it answered the phone, the phone would have it by now.
         issue(hub, site.creds.kiosk, "PAY")
         screen.wait_for("ticket_issued")
-        assert not phone.all(), phone.all()
+        # No snapshot: only which services moved (the ticket issued), as every phone hears.
+        assert [name for name, _ in phone.all()] in ([], ["queue_moved"]), phone.all()
 
 
 def test_events_arrive_in_order(hub: HubProcess, site: Any) -> None:
@@ -427,9 +442,12 @@ def test_visitor_gets_only_its_own_ticket(hub: HubProcess, site: Any) -> None:
 
     # Events leave the hub in order, so anything about other tickets would have come before these.
     phone.drain()
-    names = phone.names()
+    names = [name for name in phone.names() if name != "queue_moved"]
     assert names == ["ticket_called", "ticket_recalled", "ticket_changed"], names
     for name, data in phone.seen:
+        if name == "queue_moved":  # which services moved, and nothing else of the hall
+            assert set(data) == {"services", "day"} and set(data["services"]) <= {"PAY", "ASK"}, data
+            continue
         assert data["ticket"]["id"] == mine["id"], (name, data)
         assert not set(data) & {"queue", "counters", "call", "services", "v"}, (
             f"the phone got the hall's {name}"
@@ -452,7 +470,8 @@ def test_visitor_of_another_ticket_hears_nothing(hub: HubProcess, site: Any) -> 
         act(hub, clerk, 1, "call-next")
         assert phone.wait_for("ticket_called")["ticket"]["id"] == bystander["id"]
     phone.drain()
-    assert phone.names() == ["ticket_called"], phone.names()
+    assert [name for name in phone.names() if name != "queue_moved"] == ["ticket_called"], phone.names()
+    assert all(set(data) == {"services", "day"} for name, data in phone.seen if name == "queue_moved")
 
 
 # -- reconnects ------------------------------------------------------------------

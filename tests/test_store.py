@@ -39,6 +39,10 @@ TABLES = {
     "appointments",
     "appointment_quota",
     "half_day_counts",
+    "cases",
+    "case_steps",
+    "case_events",
+    "case_tickets",
     "alembic_version",
 }
 

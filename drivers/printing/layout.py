@@ -111,6 +111,9 @@ def ticket_blocks(ticket: PrintTicket, options: LayoutOptions) -> list[Block]:
     if ticket.estimated_wait_minutes is not None:
         blocks += _lines(f"预计等待 {ticket.estimated_wait_minutes} 分钟")
         blocks += _lines(f"Estimated wait {ticket.estimated_wait_minutes} min", small=True)
+    elif ticket.no_estimate:
+        blocks += _lines("暂无窗口办理，无法估计等待时间")
+        blocks += _lines("No counter open: wait unknown", small=True)
     blocks += _lines(ticket.issued_at)
     if ticket.status_url:
         blocks.append(QRBlock(ticket.status_url))

@@ -29,6 +29,8 @@ class PrintTicket:
     job_id: str = ""
     #: Issued at an appointment's check-in: the paper says "预约 Appointment" under the number.
     appointment: bool = False
+    #: No counter was open for the service at issue: the paper says the wait cannot be estimated.
+    no_estimate: bool = False
 
     @property
     def job_key(self) -> str:
@@ -36,8 +38,12 @@ class PrintTicket:
         return self.job_id or self.ticket_id
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the ``ticket`` of a ``print_job`` message)."""
-        return asdict(self)
+        """A JSON-able dict (the ``ticket`` of a ``print_job`` message); ``no_estimate`` only when true,
+        so an agent older than it still takes every ticket that has an estimate."""
+        data = asdict(self)
+        if not self.no_estimate:
+            del data["no_estimate"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PrintTicket:

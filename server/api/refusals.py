@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..core import appointments as appointment_errors
+from ..core import cases as case_errors
 from ..core import errors as core_errors
 from ..store.health import store_failure
 
@@ -44,6 +45,10 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.NotCancellable: 409,
     core_errors.ServiceClosed: 409,
     core_errors.HalfDayFull: 409,
+    case_errors.UnknownCase: 404,
+    case_errors.CaseClosed: 409,
+    case_errors.StepNotActive: 409,
+    case_errors.CaseRefused: 409,
 }
 
 _HTTP_CODES = {
@@ -81,7 +86,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(core_errors.QueueError)
     def _core(exc: core_errors.QueueError) -> tuple[Response, int]:
         status = CORE_STATUS.get(type(exc), 409)
-        if isinstance(exc, appointment_errors.AppointmentRefusal):
+        if isinstance(exc, appointment_errors.AppointmentRefusal | case_errors.CaseRefusal):
             # A visitor reads it at the kiosk: both languages, each on its own for the page to place.
             body: dict[str, Any] = {
                 "error": exc.message,

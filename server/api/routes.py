@@ -13,6 +13,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..core.appointments import AppointmentClaim
+from ..core.cases import CaseClaim
+from ..core.estimate import minutes
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
@@ -54,11 +56,15 @@ class PasswordChangeBody(_Body):
 
 
 class TicketBody(_Body):
-    service: Annotated[str, Field(min_length=1, max_length=32)]
+    #: Required unless ``case`` is given (then the case's service is the one).
+    service: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     #: A priority category code of the site (``[[priority]]``); what a kiosk may give is limited.
     category: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     #: The triage desk (``[[triage_desks]]``) issuing it: the ticket prints on the desk's printer.
     desk: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    #: A case's code (办理编号): a ticket for its next step, for the case's service, linked to it.
+    #: Checked in the route (:func:`case_code`), off the plain ticket's path.
+    case: Annotated[str, Field(min_length=1, max_length=40)] | None = None
 
 
 class PriorityBody(_Body):
@@ -387,11 +393,37 @@ def issue_ticket() -> tuple[Response, int]:
     braked = issue_brake(principal, "tickets")
     if braked is not None:
         return braked
+    service, case = body.service, None
+    if service is None or body.case is not None:  # a ticket for a case's next step: rare, checked here
+        from .cases import lookup_brake, ticket_claim
+
+        code = case_code(body)
+        braked = lookup_brake()
+        if braked is not None:
+            return braked
+        service, case = ticket_claim(code)
     # Shared with the requests that arrive with it: one durable commit, then the 201.
     answer = issue_printed(
-        kiosk, body.service, issued_by=issuer, category=body.category, role=principal.role, desk=body.desk
+        kiosk,
+        service,
+        issued_by=issuer,
+        category=body.category,
+        role=principal.role,
+        desk=body.desk,
+        case=case,
     )
     return jsonify(answer), 201
+
+
+def case_code(body: TicketBody) -> str:
+    """The case of a ticket request without a service: 400 unless it names exactly one of the two."""
+    if "service" in body.model_fields_set and body.service is None:
+        raise ApiError(400, "'service' is a string when given, never null")
+    if body.case is None:
+        raise ApiError(400, "'service' is required")
+    if body.service is not None:
+        raise ApiError(400, "give 'service' or 'case', not both (a case's ticket is for the case's service)")
+    return body.case
 
 
 def issue_printed(
@@ -403,6 +435,7 @@ def issue_printed(
     role: str | None = None,
     appointment: AppointmentClaim | None = None,
     desk: str | None = None,
+    case: CaseClaim | None = None,
 ) -> dict[str, Any]:
     """Issue one ticket through the dispenser, its print job committed with it, and say so to the kiosk.
 
@@ -429,9 +462,12 @@ def issue_printed(
             role=role,
             appointment=appointment,
             desk=desk,
+            case=case,
         )
     )
     answer = ticket_json(issued.ticket, issued.waiting_ahead)
+    # The estimate given at issue, as stored with the ticket (null: no counter open for the service).
+    answer["estimated_wait_minutes"] = minutes(issued.ticket.estimate_seconds)
     answer["print"] = {"printer": None, "state": "none"}
     if issued.print_job is not None:
         try:
@@ -519,10 +555,17 @@ def issue_limiter() -> IssueLimiter:
 
 @api.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> Response:
-    ticket, ahead = hub().core.ticket(ticket_id)
+    core = hub().core
+    ticket, ahead = core.ticket(ticket_id)
     rating = next((e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED), None)
     return jsonify(
-        {**ticket_json(ticket, ahead), "evaluation": rating, "history": [e.public() for e in ticket.history]}
+        {
+            **ticket_json(ticket, ahead),
+            # Live: its place now and the pace now (null once called, or with no counter open).
+            "estimated_wait_minutes": core.estimate(ticket, ahead),
+            "evaluation": rating,
+            "history": [e.public() for e in ticket.history],
+        }
     )
 
 

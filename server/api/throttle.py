@@ -126,3 +126,39 @@ def refusal_message(seconds: float) -> tuple[str, int]:
     minutes = max(1, math.ceil(retry_after / 60))
     unit = "minute" if minutes == 1 else "minutes"
     return f"too many failed logins; try again in {minutes} {unit}", retry_after
+
+
+class FailureThrottle:
+    """Failed lookups per key (a client address) within ``window`` seconds: ``limit`` of them lock it out.
+
+    The visitor's case lookup (``GET /cases/{code}/progress``, a ticket for a
+    case) needs no login, so guessing codes is only slowed by this: a code that
+    cannot be one (a typo the check character catches) costs nothing and is
+    not counted; a well-formed code that names no case is. Bounded like
+    :class:`LoginThrottle`, thread-safe, its clock injectable.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.window = window
+        self.clock = clock
+        self._keys = _Failures(limit, max_keys)
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str) -> float | None:
+        """Seconds until ``key`` may try again; None when it may try now."""
+        with self._lock:
+            now = self.clock()
+            self._keys.drop_expired(now - self.window)
+            return self._keys.retry_after(key, now, self.window)
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._keys.drop_expired(now - self.window)
+            self._keys.add(key, now)

@@ -210,6 +210,8 @@ class Ticket:
     call_count: int = 0
     #: The number of the current leg of its journey (1 until the first transfer).
     leg: int = 1
+    #: The wait estimated at issue, in seconds (None: no counter was open for its service).
+    estimate_seconds: int | None = None
     history: list[TicketEvent] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:

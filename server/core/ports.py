@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from .cases import CaseTicket
+from .estimate import WarmLeg
 from .journey import TicketLeg
 from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
 from .printjobs import PrintJobRecord
@@ -148,6 +150,10 @@ class StoreReader(Protocol):
     def numbers_taken(self, day: date, numbers: Collection[str]) -> set[str]:
         """Those of ``numbers`` that tickets of ``day`` have."""
 
+    def recent_legs(self, since: date, limit: int) -> list[WarmLeg]:
+        """The last ``limit`` legs ended at a counter from business day ``since`` on, oldest first
+        (what the estimated wait's model learns from at start)."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
@@ -197,6 +203,13 @@ class StoreTx(StoreReader, Protocol):
 
     def release_appointment(self, appointment_id: str, status: str) -> None:
         """Undo :meth:`claim_appointment` in the same transaction (its ticket was refused after all)."""
+
+    def lock_case(self, case_id: str, at: datetime) -> bool:
+        """Lock the case's row if the case is still open (a ticket for it is issued in this transaction);
+        False when it is done or cancelled."""
+
+    def link_case_tickets(self, links: Sequence[CaseTicket]) -> None:
+        """Link tickets to their cases, each with an entry in its case's log, in the tickets' transaction."""
 
     def counter_state(self, number: int) -> CounterState:
         """The counter's state, locked against other transactions until commit."""

@@ -19,6 +19,7 @@ from typing import Any
 from . import events as ev
 from .appointments import AppointmentClaim, mask_name, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
+from .cases import CaseClaim, CaseTicket, ended_refusal
 from .errors import (
     CounterPaused,
     DailyLimitReached,
@@ -35,6 +36,7 @@ from .errors import (
     UnknownTicket,
     VisitorNotStarted,
 )
+from .estimate import PaceModel, minutes
 from .events import EventBus, HallEvent
 from .half_days import HalfDayCaps
 from .journey import TicketLeg, advance, opening_leg, replay
@@ -152,6 +154,8 @@ class IssueRequest:
     #: The triage desk (``[[triage_desks]]``) a user issued it at: kept in the issued event, so a
     #: reprint finds the desk's printer.
     desk: str | None = None
+    #: A ticket for a later step of a case (业扩报装): linked to it in the ticket's transaction.
+    case: CaseClaim | None = None
 
 
 #: Roles of the devices that issue tickets: their name is public (it says which kiosk printed).
@@ -213,12 +217,16 @@ class QueueCore:
         bus: EventBus | None = None,
         clock: Clock = utc_now,
         policy: CallingPolicy = preference_policy,
+        pace: PaceModel | None = None,
     ) -> None:
         self.hall = hall
         self.store = store
         self.bus = bus or EventBus()
         self.clock = clock
         self.policy = policy
+        #: The estimated wait's model (server/core/estimate.py): fed after each commit, read at issue.
+        #: A hub's cores share one (the dispenser's writer reads what the loop's core fed).
+        self.pace = pace or PaceModel(hall.counters)
 
     # -- kiosk -----------------------------------------------------------
 
@@ -277,15 +285,21 @@ class QueueCore:
                 outcomes[i] = error
                 continue
             by_service.setdefault(code, []).append(i)
+        # A ticket for a case is rare: plain tickets only pay for this one look.
+        for_cases = any(request.case for request in requests)
         with self.store.transaction() as tx:
             if any(request.appointment for request in requests):
                 self._claim_appointments(tx, batch, requests, by_service)
+            if for_cases:
+                self._claim_cases(tx, batch, requests, by_service)
             for code, indexes in by_service.items():
                 self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])
             for i, _ in batch.refused:
                 if i in batch.claimed:
                     tx.release_appointment(batch.claimed[i][0], batch.claimed[i][1])
             tx.add_tickets([issued.ticket for _, issued in batch.issued])
+            if for_cases:
+                tx.link_case_tickets(self._case_links(batch, requests))
             tx.add_events(batch.events)
             tx.add_priority_changes(batch.ledger)
             tx.add_print_jobs([issued.print_job for _, issued in batch.issued if issued.print_job])
@@ -358,6 +372,39 @@ class QueueCore:
                 else:
                     batch.claimed[i] = (claim.id, was)
 
+    @staticmethod
+    def _claim_cases(
+        tx: StoreTx, batch: _IssueBatch, requests: Sequence[IssueRequest], by_service: dict[str, list[int]]
+    ) -> None:
+        """Lock each case a ticket is asked for; a case closed meanwhile refuses its request."""
+        for indexes in by_service.values():
+            for i in list(indexes):
+                claim = requests[i].case
+                if claim is not None and not tx.lock_case(claim.case_id, batch.now):
+                    indexes.remove(i)
+                    batch.refused.append((i, ended_refusal()))
+
+    @staticmethod
+    def _case_links(batch: _IssueBatch, requests: Sequence[IssueRequest]) -> list[CaseTicket]:
+        """The issued tickets of the batch that were asked for a case, as links to it."""
+        links = []
+        for i, issued in batch.issued:
+            claim = requests[i].case
+            if claim is not None:
+                ticket = issued.ticket
+                links.append(
+                    CaseTicket(
+                        claim.case_id,
+                        ticket.id,
+                        ticket.number,
+                        ticket.business_day,
+                        batch.now,
+                        claim.step,
+                        requests[i].issued_by,
+                    )
+                )
+        return links
+
     def _issue_service(
         self, tx: StoreTx, batch: _IssueBatch, service: Service, requests: list[tuple[int, IssueRequest]]
     ) -> None:
@@ -407,6 +454,10 @@ class QueueCore:
             # appointments due and transfers are not counted (docs/architecture.md).
             ahead = sum(count for priority, count in standing.items() if priority >= grant.priority)
             standing[grant.priority] = standing.get(grant.priority, 0) + 1
+            estimate = self.pace.wait_seconds(
+                service.code, ahead, batch.now, priority=grant.priority, due_at=ticket.due_at
+            )
+            ticket.estimate_seconds = None if estimate is None else round(estimate)
             detail: dict[str, Any] = {"priority": grant.priority}
             if grant.category:
                 detail["category"] = grant.category
@@ -522,7 +573,7 @@ class QueueCore:
                     "name_zh": s.name_zh,
                     "name_en": s.name_en,
                     "prefix": s.prefix,
-                    **_queue_state(queues.get(s.code)),
+                    **self._with_estimate(s.code, _queue_state(queues.get(s.code))),
                 }
                 for s in self.hall.services.values()
             ],
@@ -557,8 +608,15 @@ class QueueCore:
             queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
         return {
             "business_day": day.isoformat(),
-            "services": [{"code": code, **_queue_state(queues.get(code))} for code in self.hall.services],
+            "services": [
+                {"code": code, **self._with_estimate(code, _queue_state(queues.get(code)))}
+                for code in self.hall.services
+            ],
         }
+
+    def _with_estimate(self, code: str, state: dict[str, Any]) -> dict[str, Any]:
+        """A service's queue state with ``estimate_minutes``: the wait of a visitor who took a ticket now."""
+        return {**state, "estimate_minutes": self.newcomer_estimate(code, state["waiting"])}
 
     def waiting_list(self, counter_number: int) -> list[dict[str, Any]]:
         """The tickets a counter could call, in the order its policy would call them."""
@@ -741,6 +799,7 @@ class QueueCore:
             )
             tx.save_counter_state(state)
             name = self._called_name(tx, called)
+        self._pace_call(state, now, called, finished)
         view = self._view_after(counter, state, called)
         if called is None:
             self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], **_finished(finished))
@@ -770,6 +829,7 @@ class QueueCore:
             state = replace(state, current_ticket_id=ticket.id, staff=staff, priority_run=run)
             tx.save_counter_state(state)
             name = self._called_name(tx, ticket)
+        self._pace_call(state, now, ticket, finished)
         view = self._view_after(counter, state, ticket)
         self._announce_call(ticket, counter, recall=False, view=view, finished=finished, name=name)
         return ticket
@@ -806,6 +866,7 @@ class QueueCore:
                 self._write(tx, ticket, expect, EventKind.RECALLED, counter, now, staff)
             name = None if beyond else self._called_name(tx, ticket)
         if beyond:
+            self.pace.leg_ended(counter.number, ticket.service, now, ticket.called_at)
             self._publish_moved(ticket, EventKind.NO_SHOW, counter, state, None)
             return ticket
         view = self._view_after(counter, state, ticket)
@@ -877,6 +938,7 @@ class QueueCore:
             self._record(tx, ticket, event, leg)
             state = replace(state, current_ticket_id=None)
             tx.save_counter_state(state)
+        self.pace.leg_ended(counter.number, from_service, now, leg.called_at)
         self._publish(
             ev.TICKET_CHANGED,
             ticket=ticket.public(),
@@ -950,6 +1012,7 @@ class QueueCore:
                 state = None
         views = []
         if state is not None:
+            self.pace.freed(state.number, now)
             views = [self._view_after(self.hall.counter(state.number), state, None)]
         self._publish(
             ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.CANCELLED.value, counters=views
@@ -1018,10 +1081,13 @@ class QueueCore:
             self._record(
                 tx, ticket, TicketEvent(ticket.id, EventKind.REQUEUED, now, counter.number, staff, detail)
             )
-            if state.current_ticket_id == ticket.id:
+            freed = state.current_ticket_id == ticket.id
+            if freed:
                 state = replace(state, current_ticket_id=None)
                 tx.save_counter_state(state)
             current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        if freed:
+            self.pace.freed(counter.number, now)
         view = self._view_after(counter, state, current)
         self._publish(
             ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.REQUEUED.value, counters=[view]
@@ -1083,6 +1149,7 @@ class QueueCore:
                 state = self._leave_counter(
                     tx, state, ticket, called, no_show, EventKind.NO_SHOW, counter, now, None, {"by": "timer"}
                 )
+            self.pace.leg_ended(counter.number, ticket.service, now, ticket.called_at)
             self._publish_moved(ticket, EventKind.NO_SHOW, counter, state, None)
             expired.append(ticket)
         return expired
@@ -1229,6 +1296,7 @@ class QueueCore:
             state = replace(tx.counter_state(counter.number), status=status, staff=staff)
             tx.save_counter_state(state)
             current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        self._pace_state(state, self.clock())
         view = self._view_after(counter, state, current)
         self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view])
         return state
@@ -1250,6 +1318,8 @@ class QueueCore:
                 self._write(tx, ticket, expect, kind, counter, now, staff)
             else:
                 state = self._leave_counter(tx, state, ticket, expect, to, kind, counter, now, staff)
+        if to not in AT_COUNTER:
+            self.pace.leg_ended(counter.number, ticket.service, now, ticket.called_at)
         self._publish_moved(ticket, kind, counter, state, ticket if to in AT_COUNTER else None)
         return ticket
 
@@ -1459,6 +1529,56 @@ class QueueCore:
 
     def _publish(self, event: str, /, **payload: Any) -> None:
         self.bus.publish(HallEvent(event, payload))
+
+    # -- the estimated wait ------------------------------------------------------
+
+    def _pace_state(self, state: CounterState, now: datetime) -> None:
+        self.pace.counter_set(state.number, state.status is CounterStatus.OPEN, state.staff is not None, now)
+
+    def _pace_call(
+        self, state: CounterState, now: datetime, called: Ticket | None, finished: Ticket | None
+    ) -> None:
+        """Tell the pace model what a committed call did: the leg it ended, the clerk, the leg it began."""
+        if finished is not None:
+            self.pace.leg_ended(state.number, finished.service, now, finished.called_at)
+        self._pace_state(state, now)
+        if called is not None:
+            self.pace.called(state.number, called.service, now, jumped(called))
+
+    def estimate(self, ticket: Ticket, ahead: int) -> int | None:
+        """A waiting ticket's estimated wait now, in minutes: its place now and the pace now."""
+        if ticket.status not in CALLABLE:
+            return None
+        seconds = self.pace.wait_seconds(
+            ticket.service, ahead, self.clock(), priority=ticket.priority, due_at=ticket.due_at
+        )
+        return minutes(seconds)
+
+    def newcomer_estimate(self, service: str, waiting: int) -> int | None:
+        """The wait, in minutes, of a visitor who took a ticket of ``service`` now (the lobby's figure)."""
+        return minutes(self.pace.wait_seconds(service, waiting, self.clock()))
+
+    def warm_pace(self, days: int = 7, limit: int = 5000) -> int:
+        """Teach the pace model the legs of the last ``days`` days and the counters' states (at start).
+
+        One read of at most ``limit`` legs; returns how many it learnt from.
+        """
+        now = self.clock()
+        since = self.hall.calendar.business_day(now) - timedelta(days=days)
+        with self.store.read() as tx:
+            legs = tx.recent_legs(since, limit)
+            states = tx.counter_states()
+        known = [
+            (s.number, s.status is CounterStatus.OPEN, s.staff is not None, s.current_ticket_id is not None)
+            for s in states
+        ]
+        return self.pace.warm(legs, known, now)
+
+
+def jumped(ticket: Ticket) -> bool:
+    """Whether a called ticket went before people who stood in line before it: a priority of its own,
+    an appointment, a transfer keeping its place in time."""
+    return ticket.priority > 0 or ticket.appointment is not None or ticket.leg > 1
 
 
 def _booked(request: IssueRequest) -> bool:

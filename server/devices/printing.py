@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from drivers.printing.ticket import PrintTicket
 
 from ..config import PrinterSettings, SiteConfig
 from ..core.calendar import Clock, utc_now
+from ..core.estimate import minutes
 from ..core.model import Ticket
 from ..core.printjobs import REPRINT, PrintJobRecord, PrintRequest, new_job_id
 from ..core.queue import Issued
@@ -50,8 +50,6 @@ PRINT_JOB = "print_job"
 PRINTER_STATUS = "printer_status"
 #: Tickets one printer holds while it is down (each expires after 15 minutes unprinted).
 SPOOL_LIMIT = 256
-#: Minutes one visitor takes at a counter, for the estimate printed on the ticket.
-DEFAULT_SERVICE_MINUTES = 5
 #: Seconds a stopping hub waits for its printers to print what is queued; the rest stays pending.
 FLUSH_SECONDS = 5.0
 #: While flushing, how often a printer that cannot print is asked again (it may have been fixed).
@@ -325,7 +323,9 @@ class PrintService:
             service_name_zh=service.name_zh,
             service_name_en=service.name_en,
             waiting_ahead=job.waiting_ahead,
-            estimated_wait_minutes=self.estimate_minutes(ticket.service, job.waiting_ahead),
+            # The estimate given at issue, as stored with the ticket (server/core/estimate.py).
+            estimated_wait_minutes=minutes(ticket.estimate_seconds),
+            no_estimate=ticket.estimate_seconds is None,
             issued_at=hall.calendar.local(ticket.issued_at).strftime("%Y-%m-%d %H:%M"),
             status_url=printable_url(job.status_url),
             footer_zh=settings.footer_zh,
@@ -333,11 +333,6 @@ class PrintService:
             job_id=job.id,
             appointment=ticket.appointment is not None,
         )
-
-    def estimate_minutes(self, service: str, ahead: int) -> int:
-        """People ahead × minutes each, shared by the counters that serve the service."""
-        counters = sum(1 for c in self.hall.counters.values() if service in c.services) or 1
-        return math.ceil(ahead * DEFAULT_SERVICE_MINUTES / counters)
 
     # -- what the drivers report ---------------------------------------------
 

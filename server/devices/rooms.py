@@ -10,6 +10,9 @@ from __future__ import annotations
 HALL = "hall"
 #: Staff consoles and the admin page: device states.
 STAFF = "staff"
+#: Every visitor's phone: which services' queues moved (``queue_moved``), so a phone whose service
+#: moved asks for its ticket's place and estimate again.
+VISITORS = "visitors"
 
 
 def ticket_room(ticket_id: str) -> str:

@@ -507,6 +507,9 @@
         // The same numbers with their marks (优先 / 预约); a delta without them leaves none stale.
         if (s.next_tickets) mine.next_tickets = s.next_tickets;
         else delete mine.next_tickets;
+        // A newcomer's estimated wait (null: no counter open); a delta without it leaves none stale.
+        if ("estimate_minutes" in s) mine.estimate_minutes = s.estimate_minutes;
+        else delete mine.estimate_minutes;
       });
     });
     (delta.counters || []).forEach(function (c) {

@@ -79,6 +79,9 @@ tickets = Table(
     Column("owner", String(64)),
     #: The current leg of the ticket's journey (``ticket_legs``).
     Column("leg", Integer, nullable=False, default=1, server_default="1"),
+    #: The wait the hub estimated at issue, in seconds (None: no counter was open for it), so
+    #: reports can measure the estimate against the real wait (migration 0012).
+    Column("estimate_seconds", Integer),
     UniqueConstraint("business_day", "number", name="uq_ticket_number_per_day"),
     Index("ix_tickets_queue", "business_day", "status", "service", "priority", "queue_at"),
 )
@@ -332,4 +335,82 @@ store_probe = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("at", UTCDateTime, nullable=False),
     Column("count", Integer, nullable=False, default=0),
+)
+
+#: Cases that span days (server.core.cases): one row per case. ``code`` is the visitor's key to
+#: its progress; ``contact_name`` and ``contact_phone`` never leave for a visitor and are erased
+#: ``[cases] contact_retention_days`` after the case is closed. ``updated_at`` is written by every
+#: change, which takes the row's lock first: two changes of one case run one after the other.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("code", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    #: 首问负责: the owner of the ticket it was opened from (else the clerk who opened it).
+    Column("owner", String(64), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("counter", Integer),
+    Column("ticket_id", String(32), ForeignKey("tickets.id")),
+    Column("contact_name", String(64)),
+    Column("contact_phone", String(32)),
+    Column("closed_at", UTCDateTime),
+    Column("reason", String(200)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("code", name="uq_case_code"),
+    Index("ix_cases_status_owner", "status", "owner"),
+    Index("ix_cases_status_service", "status", "service"),
+)
+
+#: The steps of each case, in order, with the names and working days it was opened with.
+case_steps = Table(
+    "case_steps",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),
+    Column("step", Integer, primary_key=True, autoincrement=False),
+    Column("code", String(32), nullable=False),
+    Column("name_zh", String(40), nullable=False),
+    Column("name_en", String(60), nullable=False),
+    Column("working_days", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner", String(64)),
+    #: The step's last working day, and when it ends (the next midnight, hall time) in UTC.
+    Column("due_on", Date),
+    Column("due_at", UTCDateTime),
+    Column("active_at", UTCDateTime),
+    Column("done_at", UTCDateTime),
+    Column("done_by", String(64)),
+    # The overdue steps: the active ones whose end has passed.
+    Index("ix_case_steps_status_due", "status", "due_at"),
+)
+
+#: Each change of a case (opened, step done, handed off, ticket, done, cancelled): who and when.
+#: Written in the change's own transaction; append-only.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("step", Integer),
+    Column("detail", JSON, nullable=False, default=dict),
+)
+
+#: The tickets of a case: the one it was opened from, and each taken for a later step (linked in
+#: the ticket's own transaction). A ticket belongs to one case at most; plain tickets have no row.
+case_tickets = Table(
+    "case_tickets",
+    metadata,
+    Column("ticket_id", String(32), ForeignKey("tickets.id"), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("number", String(16), nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("step", Integer),
+    Column("linked_by", String(64)),
 )

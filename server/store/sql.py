@@ -51,6 +51,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..core.cases import CaseTicket
+from ..core.estimate import WarmLeg
 from ..core.journey import TicketLeg
 from ..core.model import (
     CounterState,
@@ -71,6 +73,9 @@ from .schema import (
     CALLABLE_SQL,
     DUE_SQL,
     appointments,
+    case_events,
+    case_tickets,
+    cases,
     counter_states,
     half_day_counts,
     print_jobs,
@@ -589,6 +594,33 @@ class SqlTx:
         )
         return set(self.conn.scalars(query))
 
+    def recent_legs(self, since: date, limit: int) -> list[WarmLeg]:
+        legs, c = ticket_legs.c, tickets.c
+        query = (
+            select(
+                legs.counter,
+                legs.service,
+                legs.called_at,
+                legs.finished_at,
+                or_(c.priority > 0, c.appointment.is_not(None), legs.transfer.is_(True)).label("jumped"),
+            )
+            .join(tickets, tickets.c.id == legs.ticket_id)
+            .where(
+                legs.business_day >= since,
+                legs.outcome.is_not(None),
+                legs.counter.is_not(None),
+                legs.called_at.is_not(None),
+                legs.finished_at.is_not(None),
+            )
+            .order_by(legs.finished_at.desc())
+            .limit(limit)
+        )
+        found = [
+            WarmLeg(r.counter, r.service, r.called_at, r.finished_at, bool(r.jumped))
+            for r in self.conn.execute(query)
+        ]
+        return found[::-1]
+
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
         row = _ticket_row(ticket)
         del row["id"]
@@ -618,6 +650,46 @@ class SqlTx:
             update(appointments)
             .where(appointments.c.id == appointment_id)
             .values(status=status, checked_in_at=None)
+        )
+
+    def lock_case(self, case_id: str, at: datetime) -> bool:
+        result = self.conn.execute(
+            update(cases).where(cases.c.id == case_id, cases.c.status == "open").values(updated_at=at)
+        )
+        return result.rowcount == 1
+
+    def link_case_tickets(self, links: Sequence[CaseTicket]) -> None:
+        # Only a ticket issued for a case comes here: a plain ticket's issue writes nothing more.
+        if not links:
+            return
+        self.conn.execute(
+            insert(case_tickets),
+            [
+                {
+                    "ticket_id": link.ticket_id,
+                    "case_id": link.case_id,
+                    "number": link.number,
+                    "business_day": link.business_day,
+                    "at": link.at,
+                    "step": link.step,
+                    "linked_by": (link.by or "")[:64] or None,
+                }
+                for link in links
+            ],
+        )
+        self.conn.execute(
+            insert(case_events),
+            [
+                {
+                    "case_id": link.case_id,
+                    "kind": "ticket",
+                    "at": link.at,
+                    "actor": (link.by or "hub")[:64],
+                    "step": link.step,
+                    "detail": {"ticket": link.number},
+                }
+                for link in links
+            ],
         )
 
     def counter_state(self, number: int) -> CounterState:
@@ -763,6 +835,7 @@ def _ticket_row(ticket: Ticket) -> dict[str, Any]:
         "started_at": ticket.started_at,
         "finished_at": ticket.finished_at,
         "call_count": ticket.call_count,
+        "estimate_seconds": ticket.estimate_seconds,
     }
 
 
@@ -800,6 +873,7 @@ def _ticket(row: Any) -> Ticket:
         call_count=row["call_count"],
         owner=row["owner"],
         leg=row["leg"],
+        estimate_seconds=row["estimate_seconds"],
     )
 
 

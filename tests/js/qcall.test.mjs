@@ -448,3 +448,20 @@ test("a delta's next tickets replace the snapshot's, and a delta without them le
   QCall.applyDelta(snap, { v: 3, day: "2026-11-30", services: [{ code: "PAY", waiting: 0, next_numbers: [] }] });
   assert.equal(snap.services[0].next_tickets, undefined);
 });
+
+test("a delta's estimated wait replaces the snapshot's, null included", () => {
+  const { QCall } = load();
+  const snap = { v: 1, business_day: "2026-11-30", services: [
+    { code: "PAY", waiting: 1, next_numbers: ["A001"], estimate_minutes: null },
+    { code: "ASK", waiting: 0, next_numbers: [], estimate_minutes: 4 },
+  ] };
+  QCall.applyDelta(snap, { v: 2, day: "2026-11-30", services: [
+    { code: "PAY", waiting: 2, next_numbers: ["A001", "A002"], estimate_minutes: 7 },
+  ] });
+  assert.equal(snap.services[0].estimate_minutes, 7);
+  assert.equal(snap.services[1].estimate_minutes, 4, "an untouched service keeps its own");
+  QCall.applyDelta(snap, { v: 3, day: "2026-11-30", services: [
+    { code: "PAY", waiting: 2, next_numbers: ["A001", "A002"], estimate_minutes: null },
+  ] });
+  assert.equal(snap.services[0].estimate_minutes, null);
+});

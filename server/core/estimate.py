@@ -1,0 +1,467 @@
+"""The estimated wait (预计等待): a model of each service's pace, kept in memory, fed by the core.
+
+Why a model and not a rule: "five minutes a person" is wrong everywhere but
+where a service happens to take five minutes at a single counter. The model
+knows what the core knows, as it happens:
+
+- **how long a visitor keeps a counter**: each leg a counter ends (finished,
+  no-show, transferred on) is a sample from its first call to its end — the
+  walk to the counter included, because the counter waits for it too — kept as
+  an exponentially weighted mean per counter and service, and per service
+  across counters. Until a counter has ``min_samples`` of a service, the
+  service's mean stands in; until the service has them, the configured minutes;
+- **which counters are open now**: open (not paused) and staffed (someone
+  called, paused or resumed there); busy or free;
+- **how a counter that serves several services splits its time**: by the
+  policy's preference order. A counter gives a waiting newcomer's service all
+  of its time except the share its *more preferred* services took recently
+  (a decayed share of its time: idle time and less preferred services count
+  as free, since it would serve the newcomer's queue instead), and never less
+  than 5 % (saturated by its first service, it is slow for the second, not closed);
+- **who will go first without being ahead now**: the share of recent calls of
+  the service that went to tickets that did not stand in line (priority,
+  appointments, transfers keeping their place), which slows a walk-in's queue;
+- **appointments**: a ticket with a due time is not called before its window.
+
+An estimate is the time until ``ahead + 1 − free counters`` calls were made —
+its median, not its mean (Gamma's: ``k − 1/3 + 8/(405 k)``), since the median
+misses by the least on average and a wait is skewed by the odd long service.
+The first of those calls comes when a busy counter is done with the visitor it
+has now, at the pace of *that* visitor's service; the rest at the counters'
+pace for the newcomer's service (``_drain``: each counter from when it can
+call). Calls that go to tickets that jump the line slow a walk-in's queue by
+their share; no wait when a free counter is left for it. It costs a few
+dictionary reads per counter of the service, so it is made for every ticket
+inside the issue batch.
+
+The model is fed from one thread (the hub's loop, after each commit) and read
+from two (the loop, and the dispenser's commit thread): it never iterates over
+a dictionary it changes, and every value it replaces is replaced whole, so a
+reader sees an old or a new value, never half of one. It takes no lock.
+
+What it does not know: a clerk who walked away without pausing, the age bonus
+and the priority cap reordering the queue, a burst of higher-preference
+visitors on a shared counter before it shows in the shares, visitors who give
+up, and the end of the day or a lunch break (the wait is counted in working
+time from now, as if the counters stayed open).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec
+
+from .model import Counter
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class PaceRules:
+    """The site's ``[estimate]`` settings."""
+
+    #: Seconds a visitor keeps a counter, before anything was measured.
+    default_seconds: float = 300.0
+    #: Per service: seconds before anything was measured (overrides ``default_seconds``).
+    service_seconds: Mapping[str, float] = field(default_factory=dict)
+    #: How many recent legs the weighted means remember (weight 2 / (n + 1) for the newest).
+    recent_legs: int = 50
+    #: Samples a counter needs of a service before its own mean is used.
+    min_samples: int = 5
+    #: Legs longer than this are left out (a ticket left open over lunch is no service time).
+    longest_leg: timedelta = timedelta(hours=2)
+    #: An idle gap longer than this counts as this long (a night is not a counter's free time).
+    longest_idle: timedelta = timedelta(minutes=30)
+    #: The calling policy's window for appointments (None: appointments wait like walk-ins).
+    appointment_window: timedelta | None = None
+
+    @property
+    def weight(self) -> float:
+        return 2.0 / (self.recent_legs + 1)
+
+
+@dataclass(frozen=True)
+class Mean:
+    """An exponentially weighted mean and how many samples it has seen."""
+
+    value: float
+    samples: int
+
+    def add(self, sample: float, weight: float) -> Mean:
+        """The mean with ``sample``: a plain average until ``weight`` is the larger (the first
+        samples would otherwise weigh for long), then exponentially weighted."""
+        step = max(weight, 1.0 / (self.samples + 1))
+        return Mean(self.value + step * (sample - self.value), self.samples + 1)
+
+
+EMPTY = Mean(0.0, 0)
+
+
+@dataclass(frozen=True)
+class CounterPace:
+    """What the model knows of one counter now (replaced whole on every change)."""
+
+    open: bool = True
+    staffed: bool = False
+    #: The first call of the leg it is on now; None when free.
+    busy_since: datetime | None = None
+    #: The service of the leg it is on now (how long until it is free comes from that service's pace).
+    serving: str | None = None
+    #: When it last became free while open; None while busy, paused or unknown.
+    free_since: datetime | None = None
+    #: When it was paused (a break), None while open.
+    paused_at: datetime | None = None
+    #: The idle time before the leg it is on now (capped), added to its shares when the leg ends.
+    idle_before: float = 0.0
+    #: Decayed seconds spent per service, and idle, over its recent legs.
+    busy: Mapping[str, float] = field(default_factory=dict)
+    idle: float = 0.0
+    #: ``sum(busy) + idle``, kept with them.
+    total: float = 0.0
+
+    @property
+    def available(self) -> bool:
+        return self.open and self.staffed
+
+    def share(self, service: str) -> float:
+        """The recent share of this counter's time that ``service`` took."""
+        return self.busy.get(service, 0.0) / self.total if self.total > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """A service's counters as the model saw them after its last change (cached per change)."""
+
+    #: (0, calls a second) of each open, staffed counter.
+    open: tuple[tuple[float, float], ...]
+    #: (paused at, calls a second once back) of each paused, staffed counter.
+    paused: tuple[tuple[datetime, float], ...]
+    idle: int
+    #: Calls a second the open counters make as they finish the visitors they have now.
+    freeing: float
+
+
+def _changes(method: Callable[Concatenate[PaceModel, P], None]) -> Callable[Concatenate[PaceModel, P], None]:
+    """A method that changes the model: the version counts up once it is done (even if it returns early)."""
+
+    def changing(self: PaceModel, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            method(self, *args, **kwargs)
+        finally:
+            self.version += 1
+
+    changing.__doc__ = method.__doc__
+    changing.__name__ = method.__name__
+    return changing
+
+
+@dataclass(frozen=True)
+class _Station:
+    """A counter as a server of one service: its number and the services it prefers to it."""
+
+    counter: int
+    before: tuple[str, ...]
+
+
+class PaceModel:
+    """Each service's pace, from what the core tells it (see the module's docstring)."""
+
+    def __init__(self, counters: Mapping[int, Counter], rules: PaceRules | None = None) -> None:
+        self.rules = rules or PaceRules()
+        self._services_of = {number: tuple(c.services) for number, c in counters.items()}
+        stations: dict[str, list[_Station]] = {}
+        for number, counter in counters.items():
+            for rank, service in enumerate(counter.services):
+                stations.setdefault(service, []).append(_Station(number, tuple(counter.services[:rank])))
+        self._stations = {service: tuple(found) for service, found in stations.items()}
+        self._counters: dict[int, CounterPace] = {number: CounterPace() for number in counters}
+        self._times: dict[tuple[int, str], Mean] = {}
+        self._service_times: dict[str, Mean] = {}
+        self._jumps: dict[str, Mean] = {}
+        #: How long a counter's pause (a break) lasts, over the whole hall.
+        self._pauses = EMPTY
+        #: Counted up after every change; what a service's pace read from the model is cached against.
+        self.version = 0
+        self._cache: dict[str, tuple[int, _Pace]] = {}
+
+    # -- what happened (the core, after each commit) -------------------------------------
+
+    @_changes
+    def counter_set(self, number: int, open_: bool, staffed: bool, at: datetime) -> None:
+        """A counter opened, paused, resumed or got its clerk."""
+        pace = self._counters.get(number)
+        if pace is None:
+            return
+        free_since = pace.free_since
+        paused_at = pace.paused_at
+        if not open_:
+            free_since = None  # a break is not idle time
+            paused_at = paused_at or at
+        else:
+            if paused_at is not None:
+                length = (at - paused_at).total_seconds()
+                if 0 < length <= self.rules.longest_leg.total_seconds():
+                    self._pauses = self._pauses.add(length, self.rules.weight)
+            paused_at = None
+            if pace.busy_since is None and free_since is None:
+                free_since = at
+        self._counters[number] = replace(
+            pace, open=open_, staffed=staffed, free_since=free_since, paused_at=paused_at
+        )
+
+    @_changes
+    def called(self, number: int, service: str, at: datetime, jumped: bool) -> None:
+        """``number`` called a ticket of ``service``; ``jumped``: it did not stand in line (priority,
+        an appointment, a transfer keeping its place)."""
+        pace = self._counters.get(number)
+        if pace is None:
+            return
+        self._jumps[service] = self._jumps.get(service, EMPTY).add(1.0 if jumped else 0.0, self.rules.weight)
+        if pace.busy_since is not None:
+            return  # a call over a leg the model did not see end: keep the first call
+        idle = 0.0
+        if pace.free_since is not None:
+            gap = max(0.0, (at - pace.free_since).total_seconds())
+            idle = min(gap, self.rules.longest_idle.total_seconds())
+        self._counters[number] = replace(
+            pace, busy_since=at, serving=service, free_since=None, idle_before=idle
+        )
+
+    @_changes
+    def leg_ended(self, number: int, service: str, at: datetime, called_at: datetime | None = None) -> None:
+        """``number`` ended its leg of ``service`` (finished, no-show, transferred on): a sample.
+
+        ``called_at``: the leg's call as the ticket knows it, for a leg whose call the model
+        did not see (the hub restarted meanwhile).
+        """
+        pace = self._counters.get(number)
+        if pace is None:
+            return
+        start = pace.busy_since or called_at
+        weight = self.rules.weight
+        if start is not None:
+            seconds = (at - start).total_seconds()
+            if 0 < seconds <= self.rules.longest_leg.total_seconds():
+                key = (number, service)
+                self._times[key] = self._times.get(key, EMPTY).add(seconds, weight)
+                self._service_times[service] = self._service_times.get(service, EMPTY).add(seconds, weight)
+                keep = 1.0 - weight
+                busy = {code: spent * keep for code, spent in pace.busy.items()}
+                busy[service] = busy.get(service, 0.0) + weight * seconds
+                idle = pace.idle * keep + weight * pace.idle_before
+                pace = replace(pace, busy=busy, idle=idle, total=sum(busy.values()) + idle)
+        self._counters[number] = replace(
+            pace, busy_since=None, idle_before=0.0, free_since=at if pace.open else None
+        )
+
+    @_changes
+    def freed(self, number: int, at: datetime) -> None:
+        """``number`` let its visitor go without a service to learn from (cancelled, re-queued)."""
+        pace = self._counters.get(number)
+        if pace is not None:
+            self._counters[number] = replace(
+                pace, busy_since=None, idle_before=0.0, free_since=at if pace.open else None
+            )
+
+    # -- what it says ---------------------------------------------------------------------
+
+    def wait_seconds(
+        self,
+        service: str,
+        ahead: int,
+        now: datetime,
+        *,
+        priority: int = 0,
+        due_at: datetime | None = None,
+    ) -> float | None:
+        """Seconds until a ticket of ``service`` with ``ahead`` people before it is called.
+
+        None when no counter serving it is open and staffed now: nobody can say.
+        ``priority``: a ticket with a priority of its own is not overtaken. ``due_at``: an
+        appointment, called first once its window opens.
+        """
+        servers, idle = self.servers(service, now)
+        if not any(start == 0 for start, _ in servers):
+            return None
+        if due_at is not None and self.rules.appointment_window is not None:
+            opens = max(0.0, (due_at - self.rules.appointment_window - now).total_seconds())
+            if opens == 0 and idle:
+                return 0.0
+            return opens + _drain(servers, 1.0)
+        slower = 1.0
+        if priority <= 0:
+            slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
+            servers = [(start, rate * slower) for start, rate in servers]
+        need = ahead + 1 - idle
+        if need <= 0:
+            return 0.0
+        calls = _median_calls(need)
+        # The next call comes when a busy counter is done with the visitor it has now: at the pace of
+        # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own).
+        first = self._freeing_rate(service) * slower
+        if first <= 0:
+            return _drain(servers, calls)
+        head = min(calls, 1.0) / first
+        if calls <= 1:
+            return head
+        return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
+
+    def _freeing_rate(self, service: str) -> float:
+        """How many of the open counters serving ``service`` free up a second and take it next: each at
+        the pace of the service it is on (a free one: of ``service``, as it takes someone ahead now),
+        times the share of its time ``service`` gets."""
+        return self._pace_of(service).freeing
+
+    def servers(self, service: str, now: datetime) -> tuple[list[tuple[float, float]], int]:
+        """The counters that will call tickets of ``service``: (seconds from now until it calls, tickets
+        it calls a second while the service has a queue) each, and how many are free now.
+
+        An open, staffed counter calls from now on; a paused one from the end of a usual break
+        (the hall's measured pauses), unless it has been away twice that long (gone for the day).
+        """
+        pace = self._pace_of(service)
+        found = list(pace.open)
+        for paused_at, rate in pace.paused:
+            start = self._back_in(paused_at, now)
+            if start is not None:
+                found.append((start, rate))
+        return found, pace.idle
+
+    def _pace_of(self, service: str) -> _Pace:
+        """What the counters of ``service`` are now, computed once per change of the model (a burst of
+        tickets between two calls reads it from the cache)."""
+        version = self.version  # read first: a change made meanwhile leaves this entry stale
+        cached = self._cache.get(service)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        open_: list[tuple[float, float]] = []
+        paused: list[tuple[datetime, float]] = []
+        idle = 0
+        freeing = 0.0
+        for station in self._stations.get(service, ()):
+            pace = self._counters.get(station.counter)
+            if pace is None or not pace.staffed:
+                continue
+            free = self._left_for(pace, station)
+            rate = free / self.service_seconds(station.counter, service)
+            if not pace.open:
+                if pace.paused_at is not None:
+                    paused.append((pace.paused_at, rate))
+                continue
+            open_.append((0.0, rate))
+            if pace.busy_since is None:
+                idle += 1
+            on = pace.serving if pace.busy_since is not None and pace.serving else service
+            freeing += free / self.service_seconds(station.counter, on)
+        found = _Pace(tuple(open_), tuple(paused), idle, freeing)
+        self._cache[service] = (version, found)
+        return found
+
+    @staticmethod
+    def _left_for(pace: CounterPace, station: _Station) -> float:
+        """The share of a counter's time a service gets: what its more preferred services leave, and
+        never less than ``MIN_SHARE`` (a counter saturated by its first service is slow for the second,
+        not closed to it)."""
+        return max(MIN_SHARE, 1.0 - sum(pace.share(code) for code in station.before))
+
+    def _back_in(self, paused_at: datetime, now: datetime) -> float | None:
+        """Seconds until a counter paused at ``paused_at`` is back, from the hall's usual break; None:
+        not expected."""
+        if self._pauses.samples == 0:
+            return None
+        away = (now - paused_at).total_seconds()
+        usual = self._pauses.value
+        if away > 2 * usual:
+            return None
+        return max(0.0, usual - away)
+
+    def service_seconds(self, counter: int, service: str) -> float:
+        """How long a visitor of ``service`` keeps ``counter``: its own mean, the service's, or the
+        configured minutes, whichever has enough samples first."""
+        enough = self.rules.min_samples
+        own = self._times.get((counter, service), EMPTY)
+        if own.samples >= enough:
+            return own.value
+        shared = self._service_times.get(service, EMPTY)
+        if shared.samples >= enough:
+            return shared.value
+        return self.rules.service_seconds.get(service, self.rules.default_seconds)
+
+    def counter(self, number: int) -> CounterPace | None:
+        """What the model knows of a counter (tests and the admin's eyes)."""
+        return self._counters.get(number)
+
+    def warm(
+        self, legs: Iterable[WarmLeg], states: Iterable[tuple[int, bool, bool, bool]], now: datetime
+    ) -> int:
+        """Learn from recent legs (oldest first) and the counters' states at start; the legs used.
+
+        ``states``: (counter, open, staffed, busy). Replayed as the calls and ends happened,
+        so the shares and idle gaps come out as if the hub had been running.
+        """
+        moments: list[tuple[datetime, int, WarmLeg]] = []
+        for leg in legs:
+            moments.append((leg.called_at, 0, leg))
+            moments.append((leg.ended_at, 1, leg))
+        moments.sort(key=lambda m: (m[0], m[1]))
+        for number in self._counters:
+            self._counters[number] = replace(self._counters[number], staffed=True)
+        for at, kind, leg in moments:
+            if kind == 0:
+                self.called(leg.counter, leg.service, at, leg.jumped)
+            else:
+                self.leg_ended(leg.counter, leg.service, at, leg.called_at)
+        for number, pace in list(self._counters.items()):
+            # Who is open now is the store's word (a counter without a row: nobody there yet).
+            self._counters[number] = replace(
+                pace, staffed=False, busy_since=None, free_since=None, idle_before=0.0
+            )
+        for number, open_, staffed, busy in states:
+            self.counter_set(number, open_, staffed, now)
+            if busy:  # serving someone since before the start: from now, as far as it knows
+                self._counters[number] = replace(self._counters[number], busy_since=now, free_since=None)
+        self.version += 1
+        return len(moments) // 2
+
+
+@dataclass(frozen=True)
+class WarmLeg:
+    """A leg ended before the hub started, as the store keeps it."""
+
+    counter: int
+    service: str
+    called_at: datetime
+    ended_at: datetime
+    jumped: bool = False
+
+
+#: The least share of a counter's time a service it serves is counted with.
+MIN_SHARE = 0.05
+
+
+def _drain(servers: list[tuple[float, float]], need: float) -> float:
+    """Seconds until ``need`` tickets were called by ``servers`` ((start, rate) each), as a fluid:
+    each calls at its rate from its start on. At least one starts now."""
+    served = elapsed = rate = 0.0
+    for start, more in sorted(servers):
+        if rate > 0 and served + rate * (start - elapsed) >= need:
+            break
+        served += rate * (start - elapsed)
+        elapsed = start
+        rate += more
+    return elapsed + (need - served) / rate
+
+
+def _median_calls(need: int) -> float:
+    """The median of the calls' count that stands for ``need`` calls: a wait of ``need`` exponential
+    services is skewed (a long one now and then), so its median is shorter than its mean, and the
+    median is what misses by the least on average (Gamma(k)'s median ≈ k − 1/3 + 8/(405 k))."""
+    return need - 1 / 3 + 8 / (405 * need)
+
+
+def minutes(seconds: float | None) -> int | None:
+    """Whole minutes as a visitor reads an estimate: the nearest (under half a minute: 0, "very soon")."""
+    return None if seconds is None else math.floor(seconds / 60 + 0.5)

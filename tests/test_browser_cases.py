@@ -1,0 +1,145 @@
+"""Cases in a real browser: the kiosk looks a case up and takes a number for its next step; a console
+shows the overdue step, the case on the called ticket, and the list emptied when the step is done.
+
+The case (the test site's 业扩报装: application, then a 3-day site survey) is
+opened the week before through the hub's own core with a clock set back
+(Friday 20 November 2026), so by the hub's real clock its survey (23, 24 and
+25 November) is overdue. The pages are waited on
+by what they show, never by sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from server.bootstrap import bootstrap
+from server.config import load_config
+from server.core.appointments import Actor
+from tests.support import ARTIFACTS, CLERK_PASSWORD, HubProcess, running_hub
+from tests.test_cases_api import case_site
+
+pytestmark = pytest.mark.browser
+
+#: Friday 20 November 2026, 10:00 and 15:00 in Shanghai.
+OPENED = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+ACCEPTED = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
+
+
+@dataclass
+class Prepared:
+    hub: HubProcess
+    code: str
+    code_shown: str
+    kiosk: str
+
+
+@pytest.fixture
+def prepared(tmp_path: Path, sqlite_url: str) -> Iterator[Prepared]:
+    config = case_site(tmp_path / "site.toml", sqlite_url)
+    now = [OPENED]
+    made = bootstrap(load_config(config), clock=lambda: now[0])
+    made.accounts.add_user("weiming", "staff", CLERK_PASSWORD, OPENED)
+    kiosk = made.accounts.create_device_token("kiosk", "kiosk-1", OPENED)
+    ticket = made.core.issue("NEW").ticket
+    made.core.call_ticket(4, ticket.id, "weiming")
+    made.core.start(4, "weiming")
+    case = made.cases.open("NEW_CONNECTION", ticket.id, 4, Actor("weiming"), "张三明", "13800138000")
+    made.core.finish(4, "weiming")
+    now[0] = ACCEPTED
+    made.cases.complete_step(case.code, 1, Actor("weiming"), 4)
+    made.close()
+    with running_hub(config, tmp_path) as hub:
+        yield Prepared(hub, case.code, f"{case.code[:5]}-{case.code[5:]}", kiosk)
+
+
+def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepared: Prepared) -> None:
+    hub, code = prepared.hub, prepared.code
+    errors: list[str] = []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    # -- the kiosk: 查询办理进度 on the check-in keypad -------------------------------------
+    kiosk = browser.new_page(viewport={"width": 1080, "height": 1920})
+    kiosk.on("pageerror", lambda exc: errors.append(str(exc)))
+    kiosk.goto(f"{hub.url}/kiosk/?token={prepared.kiosk}")
+    kiosk.wait_for_selector("body[data-live='connected']", timeout=15_000)
+    kiosk.click("#case-open")
+    assert kiosk.is_hidden(".checkin-modes")  # no appointment code/phone choice here
+
+    # A code nobody has (one character off: the check character catches it): both languages, on the keypad.
+    typo = code[:9] + ("2" if code[9] != "2" else "3")
+    for key in typo:
+        kiosk.click(f"#checkin-keypad .key[data-key='{key}']")
+    kiosk.click("#checkin-submit")
+    message = kiosk.wait_for_selector("#checkin-message:not([hidden])", timeout=10_000).inner_text()
+    assert "请核对" in message and "please check" in message
+    kiosk.click("#checkin-keypad .key[data-key='clear']")
+
+    for key in code:
+        kiosk.click(f"#checkin-keypad .key[data-key='{key}']")
+    assert kiosk.inner_text("#checkin-entry").strip() == prepared.code_shown
+    kiosk.click("#checkin-submit")
+    kiosk.wait_for_selector("#case-view:not([hidden])", timeout=10_000)
+    steps = kiosk.eval_on_selector_all(
+        "#case-steps .case-step", "els => els.map(e => e.getAttribute('data-status'))"
+    )
+    assert steps == ["done", "active"]
+    shown = kiosk.inner_text("#case-view")
+    assert "业扩报装" in shown and "New connection" in shown and prepared.code_shown in shown
+    assert "现场勘查" in shown and "2026-11-25" in shown and "2026-11-20" in shown
+    for private in ("张三明", "13800138000", "weiming"):
+        assert private not in kiosk.inner_text("body"), private
+    kiosk.screenshot(path=str(ARTIFACTS / "kiosk-case-progress.png"))
+
+    # A number for the next step: a NEW ticket, linked to the case.
+    kiosk.click("#case-ticket")
+    kiosk.wait_for_selector("#ticket-view:not([hidden])", timeout=10_000)
+    assert kiosk.inner_text("#ticket-number").strip() == "C001"
+    assert kiosk.is_hidden("#case-view")
+
+    # -- the phone page: the same progress by its link -------------------------------------
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.on("pageerror", lambda exc: errors.append(str(exc)))
+    phone.goto(f"{hub.url}/case/?code={prepared.code_shown.lower()}")
+    phone.wait_for_selector("#case:not([hidden])", timeout=10_000)
+    assert phone.get_attribute("#case", "data-status") == "open"
+    assert "现场勘查" in phone.inner_text("#case-steps") and "张三明" not in phone.inner_text("body")
+
+    # -- the console: the overdue step, then the case on the called ticket -------------------
+    console = browser.new_page(viewport={"width": 1600, "height": 1100})
+    console.on("pageerror", lambda exc: errors.append(str(exc)))
+    console.goto(f"{hub.url}/counter/")
+    console.fill("#login-username", "weiming")
+    console.fill("#login-password", CLERK_PASSWORD)
+    console.fill("#login-counter", "4")
+    console.click("#login-submit")
+    row = console.wait_for_selector(f"#case-overdue-list tr[data-code='{code}']", timeout=15_000)
+    assert "现场勘查" in row.inner_text() and "逾期" in row.inner_text() and "2026-11-25" in row.inner_text()
+    # Marked by words as well as colour, and readable: white on the mark's dark red.
+    colours = console.eval_on_selector(
+        ".mark-overdue", "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    )
+    assert colours == ["rgb(255, 255, 255)", "rgb(166, 27, 27)"]
+    console.screenshot(path=str(ARTIFACTS / "console-case-overdue.png"))
+
+    console.click("#btn-call-next")
+    box = console.wait_for_selector(f"#case-box[data-code='{code}']:not([hidden])", timeout=10_000)
+    assert "首问负责" in box.inner_text() or "Owner" in box.inner_text()
+    assert console.get_attribute("#case-steps li[data-step='2']", "class") == "overdue"
+    console.screenshot(path=str(ARTIFACTS / "console-case-panel.png"))
+    # Complete the survey, the last step: the first tap arms the button, the second does it.
+    console.click("#btn-case-complete")
+    console.wait_for_selector("#btn-case-complete.confirming")
+    console.click("#btn-case-complete")
+    console.wait_for_selector(
+        "#case-box[data-status='done'] #case-steps li[data-step='2'][data-status='done']"
+    )
+    console.wait_for_selector("#case-overdue-empty:not([hidden])", timeout=10_000)
+    assert console.query_selector(f"#case-overdue-list tr[data-code='{code}']") is None
+
+    assert errors == []
+    assert "Traceback" not in hub.log()

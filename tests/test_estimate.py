@@ -1,0 +1,448 @@
+"""The estimated wait: the pace model (server/core/estimate.py), the core storing the estimate at
+issue and learning from the store at start, and the report of its error (server/store/estimates.py)
+on a hand-built day with exact figures, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.core.calendar import HallCalendar
+from server.core.estimate import PaceModel, PaceRules, minutes
+from server.core.journey import TicketLeg
+from server.core.model import Counter, LegOutcome, Service, Ticket, TicketStatus
+from server.core.queue import Hall, QueueCore
+from server.store import open_store
+from server.store.estimates import estimate_accuracy
+
+T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+COUNTERS = {
+    1: Counter(1, "1号窗口", "Counter 1", ("PAY",)),
+    2: Counter(2, "2号窗口", "Counter 2", ("ASK", "PAY")),
+}
+SERVICES = {
+    "PAY": Service("PAY", "电费缴纳", "Bill payment", "A"),
+    "ASK": Service("ASK", "咨询查询", "Enquiries", "B"),
+}
+W = 2 / 21  # the weight of the newest leg with recent_legs = 20
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def model(**rules: object) -> PaceModel:
+    return PaceModel(COUNTERS, PaceRules(**{"recent_legs": 20, **rules}))  # type: ignore[arg-type]
+
+
+def median(need: int) -> float:
+    return need - 1 / 3 + 8 / (405 * need)
+
+
+def test_nobody_can_say_while_no_counter_is_open_and_staffed() -> None:
+    pace = model()
+    assert pace.wait_seconds("PAY", 3, T0) is None  # fresh: nobody called, paused or resumed
+    pace.counter_set(1, open_=False, staffed=True, at=T0)
+    assert pace.wait_seconds("PAY", 3, T0) is None  # paused, and no break measured yet
+    pace.counter_set(1, open_=True, staffed=True, at=T0)
+    assert pace.wait_seconds("PAY", 3, T0) is not None
+
+
+def test_every_counter_busy_the_wait_is_the_median_of_the_services_ahead() -> None:
+    pace = model()
+    for number in (1, 2):
+        pace.counter_set(number, True, True, T0)
+        pace.called(number, "PAY", T0, jumped=False)
+    # Two counters at the default 300 s, nothing measured: 2/300 calls a second.
+    assert pace.wait_seconds("PAY", 3, T0) == pytest.approx(median(4) * 150)
+    # A free counter takes the next one at once; with one ahead, one more call of the two (one
+    # sample is not enough to trust: still 300 s each).
+    pace.leg_ended(1, "PAY", at(60))
+    assert pace.wait_seconds("PAY", 0, at(60)) == 0.0
+    assert pace.wait_seconds("PAY", 1, at(60)) == pytest.approx(median(1) * 150)
+
+
+def test_each_counter_learns_its_own_pace_once_it_has_enough_samples() -> None:
+    pace = model(min_samples=3)
+    pace.counter_set(1, True, True, T0)
+    moment = 0.0
+    for length in (100, 100, 130):
+        pace.called(1, "PAY", at(moment), jumped=False)
+        moment += length
+        pace.leg_ended(1, "PAY", at(moment))
+    # A plain average while it has fewer samples than the weighted mean remembers.
+    assert pace.service_seconds(1, "PAY") == pytest.approx(110)
+    # Counter 2 has no samples of its own: the service's mean across counters stands in.
+    assert pace.service_seconds(2, "PAY") == pytest.approx(110)
+    assert pace.service_seconds(2, "ASK") == 300.0  # nothing measured: the configured default
+    # A leg longer than longest_leg (a ticket left open over lunch) is no sample.
+    pace.called(1, "PAY", at(moment), jumped=False)
+    pace.leg_ended(1, "PAY", at(moment + 3 * 3600))
+    assert pace.service_seconds(1, "PAY") == pytest.approx(110)
+
+
+def test_a_shared_counter_gives_a_service_what_its_preferred_services_leave() -> None:
+    pace = model()
+    pace.counter_set(2, True, True, T0)
+    pace.called(2, "ASK", T0, jumped=False)
+    pace.leg_ended(2, "ASK", at(100))
+    pace.called(2, "PAY", at(200), jumped=False)  # 100 s idle before it
+    pace.leg_ended(2, "PAY", at(300))
+    counter = pace.counter(2)
+    assert counter is not None
+    # Decayed seconds: ASK (1−w)·w·100, PAY w·100, idle w·100.
+    ask_share = (1 - W) / (3 - W)
+    assert counter.share("ASK") == pytest.approx(ask_share)
+    servers, idle = pace.servers("PAY", at(300))
+    assert idle == 1
+    assert servers == [(0.0, pytest.approx((1 - ask_share) / 300))]  # default time: < 5 samples
+    # For ASK, counter 2's first service, the whole counter.
+    assert pace.servers("ASK", at(300))[0] == [(0.0, pytest.approx(1 / 300))]
+
+
+def test_tickets_that_go_first_slow_a_walk_ins_queue_not_a_priority_ticket() -> None:
+    pace = model()
+    pace.counter_set(1, True, True, T0)
+    for n in range(4):
+        pace.called(1, "PAY", at(n), jumped=n == 0)  # one of four calls went to a priority ticket
+        pace.leg_ended(1, "PAY", at(n + 0.5))
+    pace.called(1, "PAY", at(10), jumped=False)
+    jumps = 1 / 5  # one call in five went to a ticket that jumped the line (a plain average so far)
+    walk_in = pace.wait_seconds("PAY", 2, at(10))
+    priority = pace.wait_seconds("PAY", 2, at(10), priority=5)
+    assert priority == pytest.approx(median(3) * 300)
+    assert walk_in == pytest.approx(median(3) * 300 / (1 - jumps))
+
+
+def test_a_paused_counter_counts_from_the_end_of_a_usual_break() -> None:
+    pace = model()
+    for number in (1, 2):
+        pace.counter_set(number, True, True, T0)
+        pace.called(number, "PAY", T0, jumped=False)
+    pace.counter_set(2, False, True, T0)
+    pace.counter_set(2, True, True, at(600))  # a 10-minute break, measured
+    pace.counter_set(2, False, True, at(1000))
+    # Counter 2 is back 600 s after its pause: counter 1 alone until then, both after.
+    wait = pace.wait_seconds("PAY", 5, at(1000))
+    need = median(6)
+    assert need > 600 / 300
+    assert wait == pytest.approx(600 + (need - 2) * 150)
+    # Away more than twice the usual break: gone for the day.
+    assert pace.wait_seconds("PAY", 5, at(2300)) == pytest.approx(need * 300)
+
+
+def test_an_appointment_waits_for_its_window_then_goes_first() -> None:
+    pace = model(appointment_window=timedelta(minutes=15))
+    pace.counter_set(1, True, True, T0)
+    pace.called(1, "PAY", T0, jumped=False)
+    due = T0 + timedelta(minutes=40)
+    assert pace.wait_seconds("PAY", 9, T0, due_at=due) == pytest.approx(25 * 60 + 300)
+    pace.leg_ended(1, "PAY", at(30))
+    assert pace.wait_seconds("PAY", 9, T0 + timedelta(minutes=30), due_at=due) == 0.0
+
+
+def test_minutes_are_rounded_to_the_nearest() -> None:
+    assert [minutes(s) for s in (None, 0, 29, 30, 89, 91)] == [None, 0, 0, 1, 1, 2]
+
+
+# -- the core ----------------------------------------------------------------------------
+
+
+def make_core(url: str) -> tuple[QueueCore, list[datetime]]:
+    now = [T0]
+    hall = Hall("测试营业厅", "Test Hall", SERVICES, COUNTERS, HallCalendar(timezone="Asia/Shanghai"))
+    return QueueCore(hall, open_store(url), clock=lambda: now[0]), now
+
+
+def test_the_estimate_given_at_issue_is_stored_and_the_store_teaches_a_new_hub(sqlite_url: str) -> None:
+    core, now = make_core(sqlite_url)
+    first = core.issue("PAY")
+    assert first.ticket.estimate_seconds is None  # no counter opened yet
+    for n in range(6):
+        now[0] += timedelta(seconds=10)
+        core.call_next(1, staff="clerk1")
+        now[0] += timedelta(seconds=120)
+        core.finish(1, staff="clerk1")
+        if n < 5:
+            core.issue("PAY")
+    issued = core.issue("PAY")
+    # Counter 1 is free and measured at 120 s a visitor; counter 2 never opened.
+    with core.store.read() as tx:
+        stored = tx.get_ticket(issued.ticket.id)
+    assert stored is not None and stored.estimate_seconds == issued.ticket.estimate_seconds
+    assert issued.waiting_ahead == 0 and stored.estimate_seconds == 0
+    core.call_next(1, staff="clerk1")
+    ahead = core.issue("PAY")
+    assert ahead.ticket.estimate_seconds == round(median(1) * 120)
+    assert core.estimate(ahead.ticket, 0) == minutes(median(1) * 120)
+    # A hub started on the same store learns the legs and who is open.
+    fresh, _ = make_core(sqlite_url)
+    fresh.clock = core.clock
+    assert fresh.warm_pace() == 6
+    assert fresh.pace.service_seconds(1, "PAY") == pytest.approx(120)
+    assert fresh.pace.wait_seconds("PAY", 0, now[0]) == pytest.approx(median(1) * 120)
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def _called_ticket(
+    number: str, day: date, issued: datetime, estimate: int | None, wait: float | None
+) -> tuple:
+    ticket = Ticket(
+        id=f"id-{day}-{number}",
+        number=number,
+        service="PAY" if number.startswith("A") else "ASK",
+        seq=int(number[1:]),
+        business_day=day,
+        status=TicketStatus.DONE if wait is not None else TicketStatus.CANCELLED,
+        issued_at=issued,
+        queue_at=issued,
+        estimate_seconds=estimate,
+    )
+    called = issued + timedelta(seconds=wait) if wait is not None else None
+    leg = TicketLeg(
+        ticket.id,
+        1,
+        day,
+        ticket.service,
+        issued,
+        counter=1 if called else None,
+        called_at=called,
+        finished_at=(called or issued) + timedelta(minutes=3),
+        calls=1 if called else 0,
+        outcome=LegOutcome.DONE if called else LegOutcome.CANCELLED,
+    )
+    return ticket, leg
+
+
+def test_the_report_measures_the_estimate_against_the_real_wait(database_url: str) -> None:
+    store = open_store(database_url)
+    day, other = date(2026, 3, 10), date(2026, 3, 11)
+    rows = [
+        # estimate 10 min, real 4 min: off by 6 (outside ±5)
+        _called_ticket("A001", day, T0, 600, 240),
+        # estimate 5 min, real 8 min: off by 3 (within)
+        _called_ticket("A002", day, T0, 300, 480),
+        # estimate 0, real 5 min exactly: off by 5 (within, the edge)
+        _called_ticket("A003", day, T0, 0, 300),
+        # no estimate (no counter open): left out
+        _called_ticket("A004", day, T0, None, 60),
+        # never called (cancelled): left out
+        _called_ticket("A005", day, T0, 120, None),
+        # another service: estimate 2 min, real 1 min
+        _called_ticket("B001", day, T0, 120, 60),
+        # the next day: outside a one-day report
+        _called_ticket("A001", other, T0 + timedelta(days=1), 60, 3600),
+    ]
+    with store.transaction() as tx:
+        tx.add_tickets([t for t, _ in rows])
+        tx.save_legs([leg for _, leg in rows])
+    hall, services = estimate_accuracy(store.engine, day, day)
+    assert hall.as_dict() == {
+        "service": None,
+        "tickets": 4,
+        "mean_abs_error_minutes": round((6 + 3 + 5 + 1) / 4, 2),
+        "within_5_minutes": 0.75,
+        "mean_error_minutes": round((6 - 3 - 5 + 1) / 4, 2),
+    }
+    assert [s.as_dict() for s in services] == [
+        {"service": "ASK", "tickets": 1, "mean_abs_error_minutes": 1.0, "within_5_minutes": 1.0,
+         "mean_error_minutes": 1.0},
+        {"service": "PAY", "tickets": 3, "mean_abs_error_minutes": round(14 / 3, 2),
+         "within_5_minutes": round(2 / 3, 4), "mean_error_minutes": round(-2 / 3, 2)},
+    ]  # fmt: skip
+    both, _ = estimate_accuracy(store.engine, day, other)
+    assert both.tickets == 5 and both.mean_abs_error_seconds == pytest.approx((6 + 3 + 5 + 1 + 59) * 60 / 5)
+    empty, none = estimate_accuracy(store.engine, date(2026, 1, 1), date(2026, 1, 2))
+    assert (empty.tickets, empty.mean_abs_error_seconds, none) == (0, None, [])
+
+
+# -- the API ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The app in this process on its own clock (a test client: nothing listens on a port)."""
+    from server.app import create_app
+    from server.config import load_config
+    from tests.support import write_site
+
+    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path / "var"))
+    config = load_config(write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}", counters=1))
+    now = [T0]
+    app = create_app(config, clock=lambda: now[0], async_mode="threading")
+    hub = app.extensions["qcall"]
+    hub.accounts.add_user("clerk1", "staff", "clerk-password-1", T0)
+    hub.accounts.add_user("boss", "admin", "admin-password-1", T0)
+    client = app.test_client()
+
+    def login(user: str, password: str, counter: int | None = None) -> str:
+        body: dict[str, Any] = {"username": user, "password": password}
+        if counter is not None:
+            body["counter"] = counter
+        answer = client.post("/api/v1/auth/login", json=body)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return str(answer.get_json()["token"])
+
+    tokens = {
+        "kiosk": hub.accounts.create_device_token("kiosk", "kiosk-1", T0),
+        "clerk": login("clerk1", "clerk-password-1", 1),
+        "admin": login("boss", "admin-password-1"),
+    }
+    try:
+        yield client, tokens
+    finally:
+        hub.close()
+
+
+def _as(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_api_gives_the_estimate_at_issue_live_after_and_reports_its_error(
+    app_client: tuple[Any, dict[str, str]],
+) -> None:
+    client, tokens = app_client
+    first = client.post("/api/v1/tickets", json={"service": "PAY"}, headers=_as(tokens["kiosk"]))
+    assert first.status_code == 201
+    assert first.get_json()["estimated_wait_minutes"] is None  # nobody has opened a counter
+    again = client.get(f"/api/v1/tickets/{first.get_json()['id']}").get_json()
+    assert again["estimated_wait_minutes"] is None
+    called = client.post("/api/v1/counters/1/call-next", headers=_as(tokens["clerk"]))
+    assert called.status_code == 200
+    second = client.post("/api/v1/tickets", json={"service": "PAY"}, headers=_as(tokens["kiosk"])).get_json()
+    # Counter 1 open and busy, nothing measured: the median of one 5-minute service.
+    assert second["estimated_wait_minutes"] == minutes(median(1) * 300) == 3
+    live = client.get(f"/api/v1/tickets/{second['id']}").get_json()
+    assert (live["waiting_ahead"], live["estimated_wait_minutes"]) == (0, 3)
+    # The snapshot's services carry a newcomer's estimate: one ahead now.
+    snapshot = client.get("/api/v1/queue", headers=_as(tokens["kiosk"])).get_json()
+    pay = next(s for s in snapshot["services"] if s["code"] == "PAY")
+    assert pay["estimate_minutes"] == minutes(median(2) * 300)
+    client.post("/api/v1/counters/1/call-next", headers=_as(tokens["clerk"]))
+    assert client.get(f"/api/v1/tickets/{second['id']}").get_json()["estimated_wait_minutes"] is None
+
+    day = "2026-03-10"
+    report = client.get(f"/api/v1/reports/estimates?from={day}", headers=_as(tokens["admin"]))
+    assert report.status_code == 200
+    body = report.get_json()
+    # One ticket had an estimate and was called (at once, as issued): 3 min estimated, 0 real.
+    assert body["hall"] == {
+        "service": None,
+        "tickets": 1,
+        "mean_abs_error_minutes": round(round(median(1) * 300) / 60, 2),
+        "within_5_minutes": 1.0,
+        "mean_error_minutes": round(round(median(1) * 300) / 60, 2),
+    }
+    assert [s["service"] for s in body["services"]] == ["PAY"] and body["within_minutes"] == 5
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("", 400),
+        ("?from=2026-3-10", 400),
+        ("?from=2026-02-30", 400),
+        ("?from=2026-03-10&days=0", 400),
+        ("?from=2026-03-10&days=368", 400),
+        ("?from=2026-03-10&days=-1", 400),
+        ("?from=2026-03-10&days=1.5", 400),
+        ("?from=yesterday", 400),
+    ],
+)
+def test_a_bad_report_range_is_a_clear_400(
+    app_client: tuple[Any, dict[str, str]], query: str, status: int
+) -> None:
+    client, tokens = app_client
+    answer = client.get(f"/api/v1/reports/estimates{query}", headers=_as(tokens["admin"]))
+    assert answer.status_code == status
+    body = answer.get_json()
+    assert body["code"] == "bad_request" and body["error"]
+
+
+def test_reports_are_for_admins_only(app_client: tuple[Any, dict[str, str]]) -> None:
+    client, tokens = app_client
+    for role in ("kiosk", "clerk"):
+        answer = client.get("/api/v1/reports/estimates?from=2026-03-10", headers=_as(tokens[role]))
+        assert answer.status_code == 403 and answer.get_json()["code"] == "forbidden"
+    stranger = client.application.test_client()  # no token and no session cookie of the logins above
+    assert stranger.get("/api/v1/reports/estimates?from=2026-03-10").status_code == 401
+
+
+def test_a_counter_busy_with_another_service_frees_at_that_services_pace() -> None:
+    pace = model()
+    pace.counter_set(2, True, True, T0)
+    moment = 0.0
+    for _ in range(5):  # quick enquiries, a minute each, a minute apart
+        pace.called(2, "ASK", at(moment), jumped=False)
+        pace.leg_ended(2, "ASK", at(moment + 60))
+        moment += 120
+    pace.called(2, "ASK", at(moment), jumped=False)
+    counter = pace.counter(2)
+    assert counter is not None and 0 < counter.share("ASK") < 1
+    left = 1 - counter.share("ASK")
+    # The next PAY visitor waits for the enquiry at the counter (60 s), not for a PAY service (300 s),
+    # and only for the share of the counter ASK leaves.
+    assert pace.wait_seconds("PAY", 0, at(moment)) == pytest.approx(median(1) * 60 / left)
+    # With one ahead: that call, then one at PAY's pace.
+    expected = 60 / left + (median(2) - 1) * 300 / left
+    assert pace.wait_seconds("PAY", 1, at(moment)) == pytest.approx(expected)
+
+
+def test_a_counter_its_first_service_fills_still_serves_the_second_slowly() -> None:
+    pace = model()
+    pace.counter_set(2, True, True, T0)
+    moment = 0.0
+    for _ in range(5):  # back to back: ASK took all of counter 2's time
+        pace.called(2, "ASK", at(moment), jumped=False)
+        moment += 60
+        pace.leg_ended(2, "ASK", at(moment))
+    pace.called(2, "ASK", at(moment), jumped=False)
+    assert pace.wait_seconds("PAY", 0, at(moment)) == pytest.approx(median(1) * 60 / 0.05)
+
+
+def test_a_long_run_weighs_the_newest_legs_most() -> None:
+    pace = model(recent_legs=3, min_samples=1)  # weight ½ once past the first two samples
+    pace.counter_set(1, True, True, T0)
+    moment = 0.0
+    for length in (100, 100, 100, 200):
+        pace.called(1, "PAY", at(moment), jumped=False)
+        moment += length
+        pace.leg_ended(1, "PAY", at(moment))
+    assert pace.service_seconds(1, "PAY") == pytest.approx(150)
+
+
+def test_a_report_of_several_days(app_client: tuple[Any, dict[str, str]]) -> None:
+    client, tokens = app_client
+    answer = client.get("/api/v1/reports/estimates?from=2026-03-09&days=3", headers=_as(tokens["admin"]))
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert (body["from"], body["to"], body["hall"]["tickets"]) == ("2026-03-09", "2026-03-11", 0)
+
+
+# -- the paper -----------------------------------------------------------------------------
+
+
+def test_the_paper_prints_the_stored_estimate_or_says_none_can_be_given() -> None:
+    from dataclasses import replace as with_
+
+    from drivers.printing.layout import LayoutOptions, TextBlock, ticket_blocks
+    from drivers.printing.ticket import PrintTicket
+    from tests.support import SAMPLE_TICKET
+
+    def lines(ticket: PrintTicket) -> list[str]:
+        return [b.text for b in ticket_blocks(ticket, LayoutOptions()) if isinstance(b, TextBlock)]
+
+    known = lines(with_(SAMPLE_TICKET, estimated_wait_minutes=12, no_estimate=False))
+    assert "预计等待 12 分钟" in known and "Estimated wait 12 min" in known
+    unknown = lines(with_(SAMPLE_TICKET, estimated_wait_minutes=None, no_estimate=True))
+    assert "暂无窗口办理，无法估计等待时间" in unknown and "No counter open: wait unknown" in unknown
+    assert not any("预计等待" in line for line in unknown)
+    # An agent older than no_estimate still reads every ticket that has an estimate.
+    assert "no_estimate" not in with_(SAMPLE_TICKET, no_estimate=False).to_dict()
+    assert PrintTicket.from_dict(with_(SAMPLE_TICKET, no_estimate=True).to_dict()).no_estimate
