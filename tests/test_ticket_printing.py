@@ -15,6 +15,7 @@ looks at an idle printer every 30 s), never fixed sleeps.
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import re
@@ -64,6 +65,8 @@ def toml_value(value: Any) -> str:
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, datetime.date):  # a site's own dates ([[hours.exceptions]] date = 2026-10-01)
+        return value.isoformat()
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
