@@ -340,7 +340,7 @@ class Day:
         last ticket before a closing (``last_ticket_minutes``), as the hall's calendar says."""
         if per_hour <= 0:
             return
-        for window in self.hub.core.hall.calendar.windows(DAY, service):
+        for window in self.hub.core.hall.calendar.windows(self.day, service):
             moment = window.opens
             while True:
                 moment += timedelta(hours=self.random.expovariate(per_hour))

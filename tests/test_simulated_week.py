@@ -47,11 +47,6 @@ def weeks() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.timeout(1500)
-@pytest.mark.xfail(
-    strict=False,
-    reason="the weeks failed on a fresh clone after the calendar (hours, carry-over) merged with the "
-    "estimate; not yet diagnosed: the first thing to mend (issue 12 is open on it)",
-)
 @pytest.mark.parametrize("site", SITES)
 def test_a_week_the_estimate_beats_five_minutes_a_person(
     site: str, weeks: dict[str, dict[str, Any]], request: pytest.FixtureRequest
