@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -351,16 +351,14 @@ ALL_CASES = CaseScope(everything=True)
 
 
 def deadline(calendar: HallCalendar, moment: datetime, working_days: int) -> tuple[date, datetime]:
-    """The last working day of a step started at ``moment``, and when that day ends (UTC).
+    """The last working day of a step started at ``moment``, and the moment it is overdue (UTC).
 
-    Counted in the hall's working days (``calendar.workdays``) from the
-    hall-local date of ``moment``, which itself never counts; the step ends at
-    the next midnight in the hall's time zone after its last working day.
+    Counted by :meth:`HallCalendar.deadline` (the hall's working days from the
+    hall-local date of ``moment``, which itself never counts); the step is
+    overdue from the instant after that day's last one: the next local midnight.
     """
-    start = calendar.local(moment).date()
-    due_on = calendar.workdays.add_working_days(start, working_days)
-    end = datetime.combine(due_on + timedelta(days=1), time(0), tzinfo=calendar.zone)
-    return due_on, end.astimezone(UTC)
+    last = calendar.deadline(moment, working_days)
+    return calendar.local(last).date(), last + timedelta(microseconds=1)
 
 
 def new_case_id() -> str:
