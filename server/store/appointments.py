@@ -9,8 +9,7 @@ and the second sees the place gone.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -18,25 +17,14 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ..core.appointments import Appointment, AppointmentStatus, Half
 from .schema import appointment_quota, appointments, audit_log
-from .sql import read_only, upsert
+from .sql import Transactions, upsert
 
 
-class SqlAppointments:
+class SqlAppointments(Transactions["SqlAppointmentTx"]):
     """Open write and read transactions on the hub's engine."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.reader = read_only(engine)
-
-    @contextmanager
-    def transaction(self) -> Iterator[SqlAppointmentTx]:
-        with self.engine.begin() as conn:
-            yield SqlAppointmentTx(conn)
-
-    @contextmanager
-    def read(self) -> Iterator[SqlAppointmentTx]:
-        with self.reader.begin() as conn:
-            yield SqlAppointmentTx(conn)
+        super().__init__(engine, SqlAppointmentTx)
 
 
 class SqlAppointmentTx:

@@ -11,8 +11,7 @@ transactions lock a case's rows in opposite orders.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,28 +30,17 @@ from ..core.cases import (
     StepStatus,
 )
 from .schema import audit_log, case_events, case_steps, case_tickets, cases, tickets, users
-from .sql import read_only
+from .sql import Transactions
 
 #: Roles that may own or be handed a step of a case.
 CASE_ROLES = ("staff", "admin")
 
 
-class SqlCases:
+class SqlCases(Transactions["SqlCaseTx"]):
     """Open write and read transactions on the hub's engine."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.reader = read_only(engine)
-
-    @contextmanager
-    def transaction(self) -> Iterator[SqlCaseTx]:
-        with self.engine.begin() as conn:
-            yield SqlCaseTx(conn)
-
-    @contextmanager
-    def read(self) -> Iterator[SqlCaseTx]:
-        with self.reader.begin() as conn:
-            yield SqlCaseTx(conn)
+        super().__init__(engine, SqlCaseTx)
 
 
 class SqlCaseTx(CaseTx):

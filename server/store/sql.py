@@ -23,10 +23,10 @@ import contextlib
 import dataclasses
 import functools
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     BindParameter,
@@ -195,6 +195,35 @@ def read_only(engine: Engine) -> Engine:
     if engine.dialect.name == "postgresql":
         options["postgresql_readonly"] = True
     return engine.execution_options(**options)
+
+
+TxT = TypeVar("TxT")
+
+
+class Transactions(Generic[TxT]):
+    """Write and read transactions on the hub's engine, each handed out as a ``TxT`` view of its connection.
+
+    One piece for the stores of a part of the hall kept beside the queue
+    (appointments, cases): writers take ``BEGIN IMMEDIATE`` on the engine,
+    readers the read-only engine (:func:`read_only`).
+    """
+
+    def __init__(self, engine: Engine, view: Callable[[Connection], TxT]) -> None:
+        self.engine = engine
+        self.reader = read_only(engine)
+        self._view = view
+
+    @contextmanager
+    def transaction(self) -> Iterator[TxT]:
+        """A writing transaction, committed when the block ends (rolled back if it raises)."""
+        with self.engine.begin() as conn:
+            yield self._view(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[TxT]:
+        """A read-only transaction: one consistent view, no wait behind writers."""
+        with self.reader.begin() as conn:
+            yield self._view(conn)
 
 
 def upsert(
