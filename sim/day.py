@@ -589,6 +589,16 @@ class Day:
             "by_service": [a.as_dict() for a in by_service],
         }
 
+    def target_figures(self) -> dict[str, Any]:
+        """The share within target over the simulated days, for the hall, per service and per counter
+        (the core's own report, read from the legs as the admin page reads it)."""
+        report = self.hub.core.target_report(self.days[0], self.days[-1])
+        return {
+            "hall": report.hall.as_dict(),
+            "services": {code: shares.as_dict() for code, shares in report.services.items()},
+            "counters": {str(n): shares.as_dict() for n, shares in report.counters.items()},
+        }
+
     def figures(self) -> dict[str, Any]:
         """Read the day back from the event log; check it; say it in numbers."""
         from sqlalchemy import select
@@ -664,6 +674,7 @@ class Day:
             "walk_in_wait_minutes_mean_same_services": _round(_mean(walk_in_waits)),
             "longest_priority_run_over_a_waiting_normal": longest_run,
             "estimate": self.estimate_figures(),
+            "within_target": self.target_figures(),
             "problems": problems[:20],
             "ok": not problems,
         }
