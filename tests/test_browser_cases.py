@@ -117,6 +117,15 @@ def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepar
     console.fill("#login-password", CLERK_PASSWORD)
     console.fill("#login-counter", "4")
     console.click("#login-submit")
+    # The console follows the browser's language (English here) until the hub's snapshot says the site's
+    # own (Chinese); the list is drawn again in it.
+    console.wait_for_selector("html[lang='zh-CN']", timeout=15_000)
+    console.wait_for_function(
+        "code => { const r = document.querySelector(`#case-overdue-list tr[data-code='${code}']`);"
+        " return r && r.innerText.includes('现场勘查'); }",
+        arg=code,
+        timeout=15_000,
+    )
     row = console.wait_for_selector(f"#case-overdue-list tr[data-code='{code}']", timeout=15_000)
     assert "现场勘查" in row.inner_text() and "逾期" in row.inner_text() and "2026-11-25" in row.inner_text()
     # Marked by words as well as colour, and readable: white on the mark's dark red.
