@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from .calendar import HallCalendar
 
 
 class PostKind(StrEnum):
@@ -294,3 +296,17 @@ def _overlap(a: datetime, b: datetime, start: datetime, stop: datetime) -> tuple
     if high < low or (high == low and a < start):
         return None
     return low, high
+
+
+def day_bounds(calendar: HallCalendar, day: date) -> tuple[datetime, datetime]:
+    """The business day ``day`` as a span of UTC moments: from its start (``day_starts_at``, local) to
+    the next day's start."""
+    zone = calendar.zone
+    start = datetime.combine(day, calendar.day_starts_at, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), calendar.day_starts_at, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+#: How far before a day the post log is read for it: a post carried over from the night before
+#: began at most this long before (a login lasts at most 24 hours).
+LOOKBACK = timedelta(hours=24)

@@ -233,6 +233,24 @@ class _PostEnded:
         return {"counter": self.counter.number, "session": self.session, "reason": self.reason.value}
 
 
+def _post_refusal(
+    counter: int, target: CounterState | None, elsewhere: Sequence[int], username: str, move: bool
+) -> QueueError | None:
+    """Why ``username`` may not go on post at ``counter``: another clerk is there (one counter, one
+    clerk), or they are on post at ``elsewhere`` and do not move (one clerk, one counter)."""
+    if target is not None and target.post is not None and target.post != username:
+        return CounterStaffed(
+            f"counter {counter} is staffed by {target.post}: they log out first, or an admin ends their post"
+        )
+    if elsewhere and not move:
+        return OnPostElsewhere(
+            f"{username} is on post at counter {elsewhere[0]}: log out there first, "
+            f"or log in here with 'move' to move to counter {counter}",
+            elsewhere[0],
+        )
+    return None
+
+
 def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
     """A service's waiting count and next numbers as screens get them (nobody waiting: no store row)."""
     if queue is None:
@@ -1107,6 +1125,29 @@ class QueueCore:
         with self.store.read() as tx:
             return tx.post_events(since, until)
 
+    def check_post(self, counter_number: int, username: str, move: bool = False) -> None:
+        """Whether ``username`` may go on post at the counter, asked before their login is made: the
+        refusals of :meth:`take_post` (which asks again, in its transaction), from a read."""
+        counter = self.hall.counter(counter_number)
+        with self.store.read() as reader:
+            states = reader.counter_states()
+        target = next((s for s in states if s.number == counter.number), None)
+        elsewhere = [s.number for s in states if s.post == username and s.number != counter.number]
+        refusal = _post_refusal(counter.number, target, elsewhere, username, move)
+        if refusal is not None:
+            raise refusal
+
+    def hand_post(self, counter_number: int, session: str, to_session: str) -> bool:
+        """The post held by login ``session`` passes to the same clerk's login ``to_session`` at the
+        same counter (a console logged in again): no post ends, nothing is logged."""
+        counter = self.hall.counter(counter_number)
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if state.post is None or state.post_session != session:
+                return False
+            tx.save_counter_state(replace(state, post_session=to_session))
+        return True
+
     def take_post(self, counter_number: int, username: str, session: str, move: bool = False) -> PostTaken:
         """Put ``username`` on post at the counter (they logged in at it), held by login ``session``.
 
@@ -1129,18 +1170,10 @@ class QueueCore:
             # Locked in counter order: two logins locking the same counters never wait in a ring.
             states = {n: tx.counter_state(n) for n in sorted({counter.number, *elsewhere})}
             target = states[counter.number]
-            if target.post is not None and target.post != username:
-                raise CounterStaffed(
-                    f"counter {counter.number} is staffed by {target.post}: they log out first, "
-                    "or an admin ends their post"
-                )
             others = [s for n, s in states.items() if n != counter.number and s.post == username]
-            if others and not move:
-                raise OnPostElsewhere(
-                    f"{username} is on post at counter {others[0].number}: log out there first, "
-                    f"or log in here with 'move' to move to counter {counter.number}",
-                    others[0].number,
-                )
+            refusal = _post_refusal(counter.number, target, [o.number for o in others], username, move)
+            if refusal is not None:
+                raise refusal
             for other in others:
                 moved.append(self._end_post_in(tx, other, now, PostEnd.MOVED, now))
             if target.post == username:
@@ -1175,6 +1208,7 @@ class QueueCore:
         *,
         force: bool = False,
         at: datetime | None = None,
+        by: str | None = None,
     ) -> bool:
         """Take the clerk off post at the counter, if login ``session`` still holds the post there.
 
@@ -1185,7 +1219,9 @@ class QueueCore:
         called and not come goes back to the queue at the place they had
         (``requeued``), one being served is finished (``finished``); both with
         ``{"by": "post_end"}``. A break ends with the post. ``at``: when the post
-        ended (an expired login's expiry; default now). Returns whether a post ended.
+        ended (an expired login's expiry; default now). ``by``: who ended it, when
+        not the clerk (an admin), kept on the post log's entry in the same
+        transaction. Returns whether a post ended.
         """
         counter = self.hall.counter(counter_number)
         now = self.clock()
@@ -1204,12 +1240,18 @@ class QueueCore:
                     f"ticket {current.number} is {current.status.value} at counter {counter.number}: "
                     "finish, transfer or re-queue it first, or log out with 'force' (it is handed back)"
                 )
-            ended = self._end_post_in(tx, state, now, reason, min(at or now, now))
+            ended = self._end_post_in(tx, state, now, reason, min(at or now, now), by)
         self._publish_post_end(ended)
         return True
 
     def _end_post_in(
-        self, tx: StoreTx, state: CounterState, now: datetime, reason: PostEnd, at: datetime
+        self,
+        tx: StoreTx,
+        state: CounterState,
+        now: datetime,
+        reason: PostEnd,
+        at: datetime,
+        by: str | None = None,
     ) -> _PostEnded:
         """End ``state``'s post inside ``tx``: its visitor handed back, its break and the post logged."""
         counter = self.hall.counter(state.number)
@@ -1221,7 +1263,7 @@ class QueueCore:
             state,
             at,
             reason.value,
-            {"started_at": started.isoformat(), "seconds": seconds_between(started, at)},
+            {"started_at": started.isoformat(), "seconds": seconds_between(started, at), **_by(by)},
         )
         session = state.post_session or ""
         state = replace(
@@ -1569,6 +1611,11 @@ class QueueCore:
 
     def _publish(self, event: str, /, **payload: Any) -> None:
         self.bus.publish(HallEvent(event, payload))
+
+
+def _by(actor: str | None) -> dict[str, Any]:
+    """``by=<actor>`` on a post log entry made by someone other than the clerk (an admin)."""
+    return {"by": actor} if actor else {}
 
 
 def _templates(templates: dict[str, str]) -> dict[str, Any]:
