@@ -10,6 +10,7 @@ the supervisor role from the command line; a keypad at a closed counter refused.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from server.app import create_app
 from server.config import load_config
 from server.hub import Hub
 from tests.support import write_site
+from tests.test_openapi import DOC_PATH as DOC
+from tests.test_openapi import check_answer
 from tests.waiting import wait_until
 
 PREFIX = "/api/v1"
@@ -403,3 +406,57 @@ def test_a_keypad_at_a_closed_counter_is_refused(hall: Hall, caplog: pytest.LogC
     hall.log_in("ann", "ann", 1)
     hall.hub.counter_devices.key_pressed("keys-1", 1, "call_next")
     wait_until(lambda: hall.ok("GET", f"/tickets/{ticket['id']}")["status"] == "called", "the keypad's call")
+
+
+# -- the document --------------------------------------------------------------------------------
+
+
+def test_answers_fit_the_openapi_document(hall: Hall) -> None:
+    """Every staff answer, and the changed login, logout, pause and counter answers, fit openapi.json."""
+    doc = json.loads(DOC.read_text(encoding="utf-8"))
+
+    def check(method: str, path: str, template: str, who: str | None, **kwargs: Any) -> Any:
+        answer = hall.call(method, path, who, **kwargs)
+        check_answer(doc, method.lower(), template, answer)
+        return answer.get_json()
+
+    day = "2026-03-10"
+    entry = {"date": day, "username": "ann", "counter": 1, "start": "09:00", "end": "24:00"}
+    added = check("POST", "/staff/rota", "/staff/rota", "boss", json=entry)
+    check("POST", "/staff/rota", "/staff/rota", "boss", json={**entry, "counter": 2})  # 400 bad_rota
+    check("POST", "/staff/rota", "/staff/rota", "sue", json=entry)  # 403
+    check("POST", "/staff/rota/import", "/staff/rota/import", "boss", json={"csv": "date,username\n"})
+    check(
+        "POST",
+        "/staff/rota/import",
+        "/staff/rota/import",
+        "boss",
+        json={"csv": f"date,username,counter,start,end\n{day},bob,2,09:00,12:00\n"},
+    )
+    login = hall.call("POST", "/auth/login", json={"username": "ann", "password": PASSWORD, "counter": 1})
+    check_answer(doc, "post", "/auth/login", login)
+    hall.tokens["ann"] = login.get_json()["token"]
+    for body in (
+        {"username": "ann", "password": PASSWORD, "counter": 2},
+        {"username": "bob", "password": PASSWORD, "counter": 1},
+    ):
+        check_answer(doc, "post", "/auth/login", hall.call("POST", "/auth/login", json=body))  # 409s
+    check("GET", "/counters/1", "/counters/{counter}", "ann")
+    check("POST", "/counters/1/pause", "/counters/{counter}/pause", "ann", json={"reason": "nap"})
+    check("POST", "/counters/2/pause", "/counters/{counter}/pause", "boss")  # 409 counter_closed
+    check("POST", "/counters/2/call-next", "/counters/{counter}/call-next", "boss")  # 409 counter_closed
+    check("POST", "/counters/1/pause", "/counters/{counter}/pause", "ann", json={"reason": "lunch"})
+    check("GET", "/break-reasons", "/break-reasons", "ann")
+    for path in STAFF_READS:
+        check("GET", path, path, "sue")
+        check("GET", path, path, "kiosk")  # 403
+    check("GET", "/staff/breaks?date=nope", "/staff/breaks", "sue")  # 400
+    check("POST", "/counters/1/resume", "/counters/{counter}/resume", "ann")
+    ticket = hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "PAY"})
+    hall.ok("POST", "/counters/1/call", "ann", json={"ticket_id": ticket["id"]})
+    check("POST", "/auth/logout", "/auth/logout", "ann")  # 409 ticket_at_counter
+    check("POST", f"/staff/rota/{added['entry']['id']}/remove", "/staff/rota/{entry_id}/remove", "boss")
+    check("POST", "/staff/rota/999/remove", "/staff/rota/{entry_id}/remove", "boss")  # 404
+    check("POST", "/staff/posts/1/end", "/staff/posts/{counter}/end", "boss")
+    check("POST", "/staff/posts/1/end", "/staff/posts/{counter}/end", "boss")  # 409
+    check("GET", "/auth/me", "/auth/me", "sue")
