@@ -709,10 +709,19 @@ def test_staff_section_loads_and_has_defaults(tmp_path: Path) -> None:
     plain = load_config(write(tmp_path, BASE))
     assert plain.staff.second_login == "refuse" and plain.staff.default_break_reason == "other"
     hall = plain.hall()
-    assert hall.posts_required and list(hall.break_reasons) == ["lunch", "meeting", "training", "personal", "other"]
+    assert hall.posts_required and list(hall.break_reasons) == [
+        "lunch",
+        "meeting",
+        "training",
+        "personal",
+        "other",
+    ]
     own = load_config(write(tmp_path, BASE + STAFF, "own.toml"))
     assert own.staff.second_login == "move"
-    assert [(r.code, r.name_zh) for r in own.hall().break_reasons.values()] == [("tea", "茶歇"), ("lunch", "午餐")]
+    assert [(r.code, r.name_zh) for r in own.hall().break_reasons.values()] == [
+        ("tea", "茶歇"),
+        ("lunch", "午餐"),
+    ]
     assert own.hall().break_reason(None) == "tea"
 
 
@@ -720,7 +729,11 @@ def test_staff_section_loads_and_has_defaults(tmp_path: Path) -> None:
     ("old", "new", "needles"),
     [
         ('second_login = "move"', 'second_login = "ask"', ["staff.second_login", "'refuse'", "'move'"]),
-        ('default_break_reason = "tea"', 'default_break_reason = "nap"', ["default_break_reason", "'nap'", "tea"]),
+        (
+            'default_break_reason = "tea"',
+            'default_break_reason = "nap"',
+            ["default_break_reason", "'nap'", "tea"],
+        ),
         ('code = "lunch"', 'code = "tea"', ["break_reasons[1].code", "'tea' is used twice"]),
         ('code = "lunch"', 'code = "Lunch!"', ["staff.break_reasons[1].code"]),
         ('name_en = "Lunch"', 'name_en = ""', ["staff.break_reasons[1].name_en"]),
