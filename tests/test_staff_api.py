@@ -334,9 +334,9 @@ def test_the_rota_over_the_api_is_checked_and_audited(hall: Hall) -> None:
     day = "2026-03-10"
     entry = {"date": day, "username": "ann", "counter": 1, "start": "08:00", "end": "12:00"}
     added = hall.ok("POST", "/staff/rota", "boss", 201, json=entry)["entry"]
-    clash = hall.refused("POST", "/staff/rota", "boss", 400, "bad_rota", json={**entry, "counter": 2})
+    clash = hall.refused("POST", "/staff/rota", "boss", 409, "bad_rota", json={**entry, "counter": 2})
     assert "already at counter 1" in clash["error_en"] and clash["error_zh"].startswith("排班冲突")
-    bad = hall.refused("POST", "/staff/rota", "boss", 400, "bad_rota", json={**entry, "username": "nurse"})
+    bad = hall.refused("POST", "/staff/rota", "boss", 409, "bad_rota", json={**entry, "username": "nurse"})
     assert "triage" in bad["error_en"]
     hall.refused("POST", "/staff/rota", "boss", 400, "bad_request", json={**entry, "start": "8:00"})
     hall.refused("POST", "/staff/rota", "boss", 400, "bad_request", json={**entry, "extra": 1})
@@ -423,7 +423,7 @@ def test_answers_fit_the_openapi_document(hall: Hall) -> None:
     day = "2026-03-10"
     entry = {"date": day, "username": "ann", "counter": 1, "start": "09:00", "end": "24:00"}
     added = check("POST", "/staff/rota", "/staff/rota", "boss", json=entry)
-    check("POST", "/staff/rota", "/staff/rota", "boss", json={**entry, "counter": 2})  # 400 bad_rota
+    check("POST", "/staff/rota", "/staff/rota", "boss", json={**entry, "counter": 2})  # 409 bad_rota
     check("POST", "/staff/rota", "/staff/rota", "sue", json=entry)  # 403
     check("POST", "/staff/rota/import", "/staff/rota/import", "boss", json={"csv": "date,username\n"})
     check(

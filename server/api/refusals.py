@@ -49,7 +49,7 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.TicketAtCounter: 409,
     core_errors.UnknownBreakReason: 400,
     rota_errors.RotaImportRefused: 400,
-    rota_errors.BadRotaEntry: 400,
+    rota_errors.BadRotaEntry: 409,
 }
 
 _HTTP_CODES = {

@@ -231,6 +231,7 @@ def openapi() -> Response:
             sorted(hall.counters),
             list(hall.categories),
             [t.name for t in hub().config.triage_desks],
+            list(hall.break_reasons),
         )
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
@@ -242,14 +243,16 @@ def site_openapi(
     counters: list[int],
     categories: list[str] | None = None,
     desks: list[str] | None = None,
+    break_reasons: list[str] | None = None,
 ) -> str:
     """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login,
-    its priority categories and triage desks (a site without any takes only null)."""
+    its priority categories, triage desks and break reasons (a site without any takes only null)."""
     schemas = doc["components"]["schemas"]
     for body, key, names in (
         ("TicketBody", "category", categories or []),
         ("PriorityBody", "category", categories or []),
         ("TicketBody", "desk", desks or []),
+        ("PauseBody", "reason", break_reasons or []),
     ):
         field = schemas[body]["properties"][key]
         if names:

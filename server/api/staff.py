@@ -29,6 +29,10 @@ staff_api = Blueprint("staff", __name__, url_prefix="/api/v1/staff")
 READERS = ("admin", "supervisor")
 
 
+#: The largest id a rota entry can have (a 32-bit integer column on both databases).
+MAX_ID = 2**31 - 1
+
+
 class RotaBody(_Body):
     date: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     username: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]{1,64}$")]
@@ -146,7 +150,7 @@ def rota_day() -> Response:
 
 @staff_api.post("/rota")
 def rota_add() -> tuple[Response, int]:
-    """One rota entry (admins): 400 ``bad_rota`` for an unknown clerk or counter or an overlap."""
+    """One rota entry (admins): 409 ``bad_rota`` for an unknown clerk or counter or an overlap."""
     actor = _admin_only()
     body = parse(RotaBody)
     the_hub = hub()
@@ -163,6 +167,8 @@ def rota_remove(entry_id: int) -> Response:
     """Drop one rota entry by its id (admins)."""
     actor = _admin_only()
     parse(_Body)  # no body, or an empty object
+    if entry_id > MAX_ID:  # no such row, and more than the column holds
+        raise UnknownRotaEntry(f"no rota entry {entry_id}")
     removed = hub().rota.remove(entry_id, hub().clock(), actor, client_address())
     return jsonify(entry=removed.as_dict())
 

@@ -69,7 +69,8 @@ class RotaImportRefused(ImportRefused):
 
 
 class BadRotaEntry(AppointmentRefusal):
-    """One rota entry the hall cannot take (an unknown clerk or counter, an overlap): ``bad_rota``."""
+    """One rota entry the hall cannot take (an unknown clerk or counter, an overlap): ``bad_rota``, 409 (it
+    depends on the users, the counters and the day's rota; a body of the wrong shape is 400)."""
 
     code = "bad_rota"
 
