@@ -107,6 +107,8 @@ def bootstrap(
             hub.sweeper.start()
         if hub.no_show_watch.needed:  # no service has a no-show timer: nothing to watch
             hub.no_show_watch.start()
+        hub.posts.settle()  # logins that ended while the hub was down: off post, at their end
+        hub.posts.adopt()  # logins older than the posts (an upgrade): on post
         hub.post_watch.start()
     return hub
 

@@ -23,10 +23,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .core.errors import QueueError
 from .core.posts import PostEnd
 from .core.queue import PostTaken, QueueCore
 from .periodic import Periodic
-from .store.accounts import Accounts, Login, Principal, live_session_at, sessions_over
+from .store.accounts import (
+    Accounts,
+    Login,
+    Principal,
+    live_counter_sessions,
+    live_session_at,
+    sessions_over,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +140,32 @@ class StaffPosts:
                 ended += 1
                 log.info("counter %s: the clerk's login %s; off post", state.number, reason.value)
         return ended
+
+    def adopt(self) -> int:
+        """At start: a live login at a counter whose counter has nobody on post puts its clerk on post.
+
+        Logins made before the hub kept posts (an upgrade) would otherwise leave
+        clerks at closed counters until they log in again. The newest login of a
+        clerk wins; a counter or a clerk already on post is left as it is. Returns
+        how many posts began.
+        """
+        now = self.core.clock()
+        held = {s.number: s.post for s in self.core.counter_states() if s.post is not None}
+        on_post = set(held.values())
+        began = 0
+        for key, username, role, counter in live_counter_sessions(self.accounts, now):
+            if role not in POST_ROLES or username in on_post or counter in held:
+                continue
+            try:
+                self.core.take_post(counter, username, key)
+            except QueueError:  # a counter the site no longer has, or taken meanwhile: leave it
+                continue
+            held[counter] = username
+            on_post.add(username)
+            began += 1
+        if began:
+            log.info("%d clerk(s) on post from logins made before the hub kept posts", began)
+        return began
 
 
 class PostWatch(Periodic[int]):

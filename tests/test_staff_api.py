@@ -460,3 +460,18 @@ def test_answers_fit_the_openapi_document(hall: Hall) -> None:
     check("POST", "/staff/posts/1/end", "/staff/posts/{counter}/end", "boss")
     check("POST", "/staff/posts/1/end", "/staff/posts/{counter}/end", "boss")  # 409
     check("GET", "/auth/me", "/auth/me", "sue")
+
+
+def test_logins_older_than_the_posts_are_put_on_post_at_start(hall: Hall) -> None:
+    """An upgrade: logins made before the hub kept posts hold none; the hub puts their clerks on post."""
+    accounts, hours = hall.hub.accounts, hall.hub.config.hub.staff_session_hours
+    accounts.login("ann", PASSWORD, 1, T0, hours)  # straight to the store: no post, as before 0014
+    accounts.login("bob", PASSWORD, 1, T0 + timedelta(seconds=1), hours, single_session=True)
+    accounts.login("boss", PASSWORD, 3, T0, hours, single_session=False)
+    accounts.login("nurse", PASSWORD, None, T0, hours, single_session=False)
+    assert hall.shown() == {1: "closed", 2: "closed", 3: "closed"}
+    assert hall.hub.posts.adopt() == 2
+    assert hall.shown() == {1: "open", 2: "closed", 3: "open"}
+    on_post = {c["counter"]: c["on_post"] for c in hall.ok("GET", "/staff/now", "sue")["counters"]}
+    assert on_post == {1: "bob", 2: None, 3: "boss"}  # the newest login at counter 1 wins
+    assert hall.hub.posts.adopt() == 0  # once only

@@ -586,6 +586,25 @@ def live_session_at(accounts: Accounts, username: str, counter: int, now: dateti
     return key
 
 
+def live_counter_sessions(accounts: Accounts, now: datetime) -> list[tuple[str, str, str, int]]:
+    """Every live session bound to a counter, newest first: ``(key, username, role, counter)``."""
+    with accounts.reader.begin() as conn:
+        rows = conn.execute(
+            select(
+                staff_sessions.c.token_hash, staff_sessions.c.username, users.c.role, staff_sessions.c.counter
+            )
+            .join(users, users.c.username == staff_sessions.c.username)
+            .where(
+                staff_sessions.c.counter.is_not(None),
+                staff_sessions.c.ended_at.is_(None),
+                staff_sessions.c.expires_at > now,
+                users.c.active.is_(True),
+            )
+            .order_by(staff_sessions.c.created_at.desc())
+        ).all()
+    return [(str(key), str(name), str(role), int(counter)) for key, name, role, counter in rows]
+
+
 def _end_sessions(conn: Connection, username: str, now: datetime, keep: str | None = None) -> list[str]:
     """End the user's open sessions (all but ``keep``); their keys, for dropping their sockets."""
     where = and_(staff_sessions.c.username == username, staff_sessions.c.ended_at.is_(None))
