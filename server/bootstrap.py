@@ -28,12 +28,14 @@ from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
+from .staffing import PostWatch, StaffPosts
 from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
 from .store.audit import AuditLog
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
+from .store.rota import SqlRota
 from .sweeper import AppointmentSweeper
 
 
@@ -75,12 +77,15 @@ def bootstrap(
         hall.counters,
     )
     health = StoreHealth(store.engine, url)
+    accounts = Accounts(store.engine)
+    audit = AuditLog(store.engine)
+    posts = StaffPosts(core, accounts, config.staff.second_login)
     hub = Hub(
         config=config,
         store=store,
         core=core,
-        accounts=Accounts(store.engine),
-        audit=AuditLog(store.engine),
+        accounts=accounts,
+        audit=audit,
         clock=clock,
         devices=board,
         store_health=health,
@@ -92,6 +97,9 @@ def bootstrap(
         appointments=book,
         sweeper=AppointmentSweeper(book, push.spawn, on_store_failure=health.failed),
         no_show_watch=NoShowWatch(core, push.spawn, on_store_failure=health.failed),
+        posts=posts,
+        post_watch=PostWatch(posts, push.spawn, on_store_failure=health.failed),
+        rota=SqlRota(store.engine, audit),
     )
     if devices:
         printing.start()
@@ -99,6 +107,9 @@ def bootstrap(
             hub.sweeper.start()
         if hub.no_show_watch.needed:  # no service has a no-show timer: nothing to watch
             hub.no_show_watch.start()
+        hub.posts.settle()  # logins that ended while the hub was down: off post, at their end
+        hub.posts.adopt()  # logins older than the posts (an upgrade): on post
+        hub.post_watch.start()
     return hub
 
 

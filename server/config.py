@@ -41,6 +41,7 @@ from .core.appointments import AppointmentRules
 from .core.calendar import HallCalendar
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
+from .core.posts import DEFAULT_BREAK_REASONS, BreakReason
 from .core.queue import Hall
 from .core.rules import CallRules, ServiceRules
 from .core.workdays import WorkCalendar, statutory
@@ -327,6 +328,45 @@ class CallsSection(_Strict):
         return value
 
 
+class BreakReasonSection(_Strict):
+    """``[[staff.break_reasons]]``: a reason a clerk may give for a break (午餐 lunch, 会议 meeting, …)."""
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=20)]
+    name_en: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+def _default_break_reasons() -> list[BreakReasonSection]:
+    return [
+        BreakReasonSection(code=r.code, name_zh=r.name_zh, name_en=r.name_en) for r in DEFAULT_BREAK_REASONS
+    ]
+
+
+class StaffSection(_Strict):
+    """``[staff]``: clerks on post at the counters, their breaks (docs/architecture.md, "Staff on post")."""
+
+    #: A clerk on post at one counter logs in at another: "refuse" (409 on_post_elsewhere, the console
+    #: offers to move) or "move" (the other post ends). A login's own ``move`` says otherwise.
+    second_login: Literal["refuse", "move"] = "refuse"
+    #: The reasons a clerk picks from when pausing the counter for a break.
+    break_reasons: Annotated[list[BreakReasonSection], Field(min_length=1)] = Field(
+        default_factory=_default_break_reasons
+    )
+    #: The reason of a break started without one (a keypad's pause key, an older console).
+    default_break_reason: str = "other"
+
+    @model_validator(mode="after")
+    def _default_listed(self) -> StaffSection:
+        codes = [r.code for r in self.break_reasons]
+        _unique(codes, "break_reasons", "code")
+        if self.default_break_reason not in codes:
+            raise ValueError(
+                f"default_break_reason: {self.default_break_reason!r} is not a break reason; "
+                f"expected one of {codes}"
+            )
+        return self
+
+
 #: Devices that belong to one counter and must say which.
 COUNTER_DEVICES = ("counter_screen", "keypad", "evaluation_pad")
 
@@ -439,6 +479,7 @@ class SiteConfig(_Strict):
     serial: SerialSection = SerialSection()
     appointments: AppointmentsSection = AppointmentsSection()
     calls: CallsSection = CallsSection()
+    staff: StaffSection = Field(default_factory=StaffSection)
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
@@ -581,6 +622,12 @@ class SiteConfig(_Strict):
             priority_cap=self.calling.priority_cap,
             rules=self.call_rules(),
             call_by_name=self.appointments.call_by_name,
+            # A hub's counters are staffed by login: open only while a clerk is on post.
+            posts_required=True,
+            break_reasons={
+                r.code: BreakReason(r.code, r.name_zh, r.name_en) for r in self.staff.break_reasons
+            },
+            default_break_reason=self.staff.default_break_reason,
         )
 
     def call_rules(self) -> CallRules:

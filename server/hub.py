@@ -25,10 +25,12 @@ from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
+from .staffing import PostWatch, StaffPosts
 from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
+from .store.rota import SqlRota
 from .sweeper import AppointmentSweeper
 
 
@@ -100,6 +102,12 @@ class Hub:
     sweeper: AppointmentSweeper
     #: Turns calls nobody answered into no-shows by the services' timers (a serving hub only).
     no_show_watch: NoShowWatch
+    #: Staff on post: logins put clerks on post at their counter, their end takes them off.
+    posts: StaffPosts
+    #: Ends the posts of logins that are over (expired, ended elsewhere) every second (serving hub only).
+    post_watch: PostWatch
+    #: The rota (排班): who should be at which counter, when.
+    rota: SqlRota
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -109,7 +117,7 @@ class Hub:
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
-        """Stop in order: end the periodic tasks (sweep, no-show watch), print what is queued,
+        """Stop in order: end the periodic tasks (sweep, no-show watch, post watch), print what is queued,
         close the serial ports, stop the voice, let go of the store.
 
         The printers go first because their jobs are written to the store; the
@@ -118,6 +126,7 @@ class Hub:
         self.closed = True
         self.sweeper.close()
         self.no_show_watch.close()
+        self.post_watch.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()

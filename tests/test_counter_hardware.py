@@ -265,6 +265,17 @@ def test_keypad_of_counter_2_calls_and_bad_frames_are_rejected(make_hall: Callab
     assert hall.ticket(first["id"])["status"] == "waiting"
     assert hall.ticket(second["id"])["status"] == "waiting"
 
+    # Nobody is logged in at counter 2: its keypad's call is refused, and the hub says why.
+    hall.keypad.press("call_next")
+    wait_until(
+        lambda: "keypad keys-2 at counter 2: call_next refused: counter 2 is closed" in hall.hub.log(),
+        "the hub to log the keypad's refused call at a closed counter",
+        WAIT,
+        every=POLL,
+    )
+    assert hall.ticket(first["id"])["status"] == "waiting"
+    hall.clerk(2)  # the clerk of counter 2 logs in: the keypad now calls for them
+
     hall.keypad.press("call_next")
     called = wait_until(
         lambda: (t := hall.ticket(first["id"]))["status"] == "called" and t,

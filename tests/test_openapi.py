@@ -134,6 +134,12 @@ def test_served_at_api_v1_openapi_json(client: FlaskClient, doc: dict[str, Any])
     assert [choice.pop("enum", None) for choice in transfer] == [["PAY", "ASK"], None]
     login_counter = served["components"]["schemas"]["LoginBody"]["properties"]["counter"]["anyOf"]
     assert [choice.pop("enum", None) for choice in login_counter] == [[1, 2], None]
+    # The site's break reasons (here the five of a site that lists none) are the only ones a pause takes.
+    reason = served["components"]["schemas"]["PauseBody"]["properties"]["reason"]["anyOf"]
+    assert [choice.pop("enum", None) for choice in reason] == [
+        ["lunch", "meeting", "training", "personal", "other"],
+        None,
+    ]
     # A site without priority categories or triage desks takes only null for them.
     schemas = doc["components"]["schemas"]
     for body, key in (("TicketBody", "category"), ("PriorityBody", "category"), ("TicketBody", "desk")):

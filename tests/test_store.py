@@ -38,6 +38,8 @@ TABLES = {
     "store_probe",
     "appointments",
     "appointment_quota",
+    "post_events",
+    "rota",
     "alembic_version",
 }
 

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..core import appointments as appointment_errors
 from ..core import errors as core_errors
+from ..core import rota as rota_errors
 from ..store.health import store_failure
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,13 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.VisitorNotStarted: 409,
     core_errors.RecallLimitReached: 409,
     core_errors.NotCancellable: 409,
+    core_errors.CounterClosed: 409,
+    core_errors.OnPostElsewhere: 409,
+    core_errors.CounterStaffed: 409,
+    core_errors.TicketAtCounter: 409,
+    core_errors.UnknownBreakReason: 400,
+    rota_errors.RotaImportRefused: 400,
+    rota_errors.BadRotaEntry: 409,
 }
 
 _HTTP_CODES = {
@@ -90,6 +98,9 @@ def register(app: Flask) -> None:
             if isinstance(exc, appointment_errors.ImportRefused):
                 body["lines"] = exc.lines
             return jsonify(body), status
+        if isinstance(exc, core_errors.OnPostElsewhere):
+            # Where the clerk is on post now: the console offers to move from there.
+            return jsonify(error=exc.message, code=exc.code, counter=exc.counter), status
         return error_response(status, exc.message, exc.code)
 
     @app.errorhandler(HTTPException)

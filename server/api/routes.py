@@ -46,6 +46,18 @@ class LoginBody(_Body):
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
     counter: int | None = None
+    #: A clerk on post at another counter moves here (that post ends); absent: ``[staff] second_login``.
+    move: bool | None = None
+
+
+class LogoutBody(_Body):
+    #: Log out even with a visitor at the counter: called, they go back to the queue; served, finished.
+    force: bool = False
+
+
+class PauseBody(_Body):
+    #: The break's reason, a code of ``[staff] break_reasons``; absent: ``default_break_reason``.
+    reason: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class PasswordChangeBody(_Body):
@@ -219,6 +231,7 @@ def openapi() -> Response:
             sorted(hall.counters),
             list(hall.categories),
             [t.name for t in hub().config.triage_desks],
+            list(hall.break_reasons),
         )
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
@@ -230,14 +243,16 @@ def site_openapi(
     counters: list[int],
     categories: list[str] | None = None,
     desks: list[str] | None = None,
+    break_reasons: list[str] | None = None,
 ) -> str:
     """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login,
-    its priority categories and triage desks (a site without any takes only null)."""
+    its priority categories, triage desks and break reasons (a site without any takes only null)."""
     schemas = doc["components"]["schemas"]
     for body, key, names in (
         ("TicketBody", "category", categories or []),
         ("PriorityBody", "category", categories or []),
         ("TicketBody", "desk", desks or []),
+        ("PauseBody", "reason", break_reasons or []),
     ):
         field = schemas[body]["properties"][key]
         if names:
@@ -287,6 +302,8 @@ def login() -> Response | tuple[Response, int]:
     the_hub = hub()
     if body.counter is not None and body.counter not in the_hub.core.hall.counters:
         raise ApiError(400, f"there is no counter {body.counter}", "unknown_counter")
+    posts = the_hub.posts
+    move = posts.moves(body.move)
     try:
         made = the_hub.accounts.login(
             body.username,
@@ -295,6 +312,7 @@ def login() -> Response | tuple[Response, int]:
             the_hub.clock(),
             the_hub.config.hub.staff_session_hours,
             single_session=the_hub.config.hub.single_session,
+            admit=lambda principal: posts.admit(principal, move),  # one clerk, one counter (409)
         )
     except AccountError as exc:
         wrong_password = "password" in str(exc)
@@ -303,6 +321,9 @@ def login() -> Response | tuple[Response, int]:
         raise ApiError(401 if wrong_password else 400, str(exc)) from None
     throttle.succeeded(body.username)
     drop_sockets(made.ended)  # single_session: the earlier console's live link ends with its session
+    taken = posts.take(made, move)  # on post at the counter: it opens on every screen
+    if taken is not None and taken.moved:
+        drop_sockets([post["session"] for post in taken.moved])  # the console at the counter left
     session.clear()
     session[SESSION_KEY] = made.cookie_id  # an id the store resolves, never the token
     principal = made.principal
@@ -316,10 +337,17 @@ def login() -> Response | tuple[Response, int]:
 
 
 @api.post("/auth/logout")
-@requires("staff", "admin", "triage")
+@requires("staff", "admin", "triage", "supervisor")
 def logout() -> Response:
-    """End the session the caller used (bearer token or cookie) and its open sockets."""
+    """End the session the caller used (bearer token or cookie) and its open sockets.
+
+    A clerk on post goes off post and the counter closes on every screen; with
+    a visitor still called or served there the logout is refused (409
+    ``ticket_at_counter``) unless ``force`` (the visitor is handed back).
+    """
+    body = parse(LogoutBody)
     principal = current_principal()
+    hub().posts.leave(principal, body.force)
     hub().accounts.end_session(principal.key, hub().clock())
     drop_sockets([principal.key])
     session.clear()
@@ -327,7 +355,7 @@ def logout() -> Response:
 
 
 @api.post("/auth/password")
-@requires("staff", "admin", "triage")
+@requires("staff", "admin", "triage", "supervisor")
 def change_password() -> Response | tuple[Response, int]:
     """A logged-in user's own new password; their other sessions end, this one stays.
 
@@ -352,11 +380,12 @@ def change_password() -> Response | tuple[Response, int]:
             raise ApiError(403, str(exc), "wrong_password") from None
         raise ApiError(400, str(exc)) from None
     drop_sockets(ended.ended)
+    the_hub.posts.settle()  # a post held by one of the logins just ended closes now
     return jsonify(ok=True, sessions_ended=len(ended.ended))
 
 
 @api.get("/auth/me")
-@requires("staff", "admin", "triage")
+@requires("staff", "admin", "triage", "supervisor")
 def me() -> Response:
     principal = current_principal()
     return jsonify(username=principal.name, role=principal.role, counter=principal.counter)
@@ -653,14 +682,14 @@ def ticket_qr(ticket_id: str) -> Response:
 
 
 @api.get("/devices")
-@requires("staff", "admin")
+@requires("staff", "admin", "supervisor")
 def devices() -> Response:
-    """Every configured device and its last known state, for the admin page."""
+    """Every configured device and its last known state, for the admin page (a supervisor reads it too)."""
     return jsonify(devices=hub().devices.all())
 
 
 @api.get("/queue")
-@requires("kiosk", "display", "pad", "staff", "admin", "triage")
+@requires("kiosk", "display", "pad", "staff", "admin", "triage", "supervisor")
 def queue() -> Response:
     return Response(json.dumps(hub().snapshots.get(), ensure_ascii=False), mimetype="application/json")
 
@@ -672,7 +701,21 @@ def queue() -> Response:
 def counter_view(counter: int) -> Response:
     core = hub().core
     _counter_action(counter)
-    return jsonify(counter=core.counter_view(counter), waiting=core.waiting_list(counter))
+    return jsonify(
+        counter=core.counter_view(counter), waiting=core.waiting_list(counter), post=_post(counter)
+    )
+
+
+def _post(counter: int) -> dict[str, Any] | None:
+    """Who is on post at the counter and their break, for its console (never on a public screen)."""
+    state = next((s for s in hub().core.counter_states() if s.number == counter), None)
+    if state is None or state.post is None:
+        return None
+    on_break = None
+    if state.break_since is not None:
+        on_break = {"reason": state.break_reason, "since": state.break_since.isoformat()}
+    since = state.post_since.isoformat() if state.post_since else None
+    return {"username": state.post, "since": since, "break": on_break}
 
 
 def _acted(counter: int, ticket: Ticket) -> Response:
@@ -768,13 +811,25 @@ def evaluation(counter: int) -> Response:
 
 @api.post("/counters/<counter:counter>/pause")
 def pause(counter: int) -> Response:
+    """A break of the clerk on post, with its reason (``[staff] break_reasons``); 暂停服务 on every screen."""
     staff = _counter_action(counter)
-    hub().core.pause(counter, staff)
-    return jsonify(counter=hub().core.counter_view(counter))
+    body = parse(PauseBody)
+    hub().core.pause(counter, staff, body.reason)
+    return jsonify(counter=hub().core.counter_view(counter), post=_post(counter))
 
 
 @api.post("/counters/<counter:counter>/resume")
 def resume(counter: int) -> Response:
     staff = _counter_action(counter)
     hub().core.resume(counter, staff)
-    return jsonify(counter=hub().core.counter_view(counter))
+    return jsonify(counter=hub().core.counter_view(counter), post=_post(counter))
+
+
+@api.get("/break-reasons")
+@requires("staff", "admin", "supervisor")
+def break_reasons() -> Response:
+    """The reasons a clerk picks from for a break (the console's pause), and the one used without."""
+    hall = hub().core.hall
+    return jsonify(
+        reasons=[r.as_dict() for r in hall.break_reasons.values()], default=hall.default_break_reason
+    )

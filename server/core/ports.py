@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from .journey import TicketLeg
 from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
+from .posts import PostEvent
 from .printjobs import PrintJobRecord
 
 
@@ -127,6 +128,9 @@ class StoreReader(Protocol):
     def service_load(self, service: str, day: date) -> int:
         """Tickets ``service`` has taken on ``day``: numbers issued plus tickets transferred into it."""
 
+    def post_events(self, since: datetime, until: datetime) -> list[PostEvent]:
+        """The post log from ``since`` (included) to ``until`` (not), in the order it happened."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
@@ -174,6 +178,9 @@ class StoreTx(StoreReader, Protocol):
         """The counter's state, locked against other transactions until commit."""
 
     def save_counter_state(self, state: CounterState) -> None: ...
+
+    def add_post_events(self, batch: Sequence[PostEvent]) -> None:
+        """Append to the post log, in the transaction of the change it records."""
 
 
 class Store(Protocol):

@@ -20,16 +20,21 @@ from . import events as ev
 from .appointments import AppointmentClaim, mask_name, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
 from .errors import (
+    CounterClosed,
     CounterPaused,
+    CounterStaffed,
     DailyLimitReached,
     HallClosed,
     InvalidTransition,
     NobodyWaiting,
     NotCancellable,
     NothingToEvaluate,
+    OnPostElsewhere,
     PriorityNotAllowed,
     QueueError,
     RecallLimitReached,
+    TicketAtCounter,
+    UnknownBreakReason,
     UnknownCategory,
     UnknownCounter,
     UnknownService,
@@ -58,6 +63,7 @@ from .model import (
 )
 from .policy import CallContext, CallingPolicy, Placed, explain, next_run, preference_policy
 from .ports import ServiceQueue, Store, StoreReader, StoreTx
+from .posts import DEFAULT_BREAK_REASONS, RESUMED, BreakReason, PostEnd, PostEvent, PostKind, seconds_between
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 from .priority import pending_request
 from .rules import CallRules
@@ -93,6 +99,23 @@ class Hall:
     #: ``[appointments] call_by_name``: a call of an appointment's ticket carries the booked
     #: name, masked (张*明); otherwise no name is ever looked up.
     call_by_name: bool = False
+    #: A counter is open only while a clerk is on post at it (logged in at it): the hub's halls.
+    #: False: every counter counts as staffed (a core driven without logins: unit tests).
+    posts_required: bool = False
+    #: The reasons a clerk may give for a break (``[staff] break_reasons``), by code, and the one
+    #: a break without a reason gets.
+    break_reasons: Mapping[str, BreakReason] = field(
+        default_factory=lambda: {r.code: r for r in DEFAULT_BREAK_REASONS}
+    )
+    default_break_reason: str = "other"
+
+    def break_reason(self, code: str | None) -> str:
+        """The break reason ``code`` (None: the default one), or :class:`UnknownBreakReason`."""
+        code = code or self.default_break_reason
+        if code not in self.break_reasons:
+            choices = ", ".join(self.break_reasons)
+            raise UnknownBreakReason(f"unknown break reason {code!r}; expected one of: {choices}")
+        return code
 
     def category(self, code: str) -> PriorityCategory:
         try:
@@ -183,6 +206,49 @@ class _IssueBatch:
     grants: dict[int, _Grant] = field(default_factory=dict)
     #: Check-ins whose booking this batch claimed: request index → (booking id, its status before).
     claimed: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostTaken:
+    """A clerk on post at a counter after a login: ``started`` (False: the same clerk's post went on,
+    held by the new login) and the posts a move ended (``counter``, ``session``: the login to end)."""
+
+    counter: int
+    moved: list[dict[str, Any]]
+    started: bool
+
+
+@dataclass(frozen=True)
+class _PostEnded:
+    """A post ended inside a transaction: what to tell the hall once it committed."""
+
+    counter: Counter
+    state: CounterState
+    session: str
+    reason: PostEnd
+    ticket: Ticket | None
+    kind: EventKind | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counter": self.counter.number, "session": self.session, "reason": self.reason.value}
+
+
+def _post_refusal(
+    counter: int, target: CounterState | None, elsewhere: Sequence[int], username: str, move: bool
+) -> QueueError | None:
+    """Why ``username`` may not go on post at ``counter``: another clerk is there (one counter, one
+    clerk), or they are on post at ``elsewhere`` and do not move (one clerk, one counter)."""
+    if target is not None and target.post is not None and target.post != username:
+        return CounterStaffed(
+            f"counter {counter} is staffed by {target.post}: they log out first, or an admin ends their post"
+        )
+    if elsewhere and not move:
+        return OnPostElsewhere(
+            f"{username} is on post at counter {elsewhere[0]}: log out there first, "
+            f"or log in here with 'move' to move to counter {counter}",
+            elsewhere[0],
+        )
+    return None
 
 
 def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
@@ -607,8 +673,7 @@ class QueueCore:
         called: Ticket | None = None
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
-            if state.status is CounterStatus.PAUSED:
-                raise CounterPaused(f"counter {counter.number} is paused")
+            self._check_calls(state)
             finished = self._release_current(tx, state, now, staff)
             context = CallContext(now, state.priority_run)
             for _ in range(CLAIM_ATTEMPTS):
@@ -640,8 +705,7 @@ class QueueCore:
         now = self.clock()
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
-            if state.status is CounterStatus.PAUSED:
-                raise CounterPaused(f"counter {counter.number} is paused")
+            self._check_calls(state)
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
                 raise UnknownTicket(f"no ticket {ticket_id!r}")
@@ -1024,11 +1088,19 @@ class QueueCore:
         self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.EVALUATED.value)
         return ticket
 
-    def pause(self, counter_number: int, staff: str | None = None) -> CounterState:
-        """Stop taking calls (a break); the current ticket stays."""
-        return self._set_status(counter_number, CounterStatus.PAUSED, staff)
+    def pause(self, counter_number: int, staff: str | None = None, reason: str | None = None) -> CounterState:
+        """Stop taking calls: a break of the clerk on post, with its reason; the current ticket stays.
+
+        ``reason``: a code of the site's break reasons (None: the default one).
+        Where the hall staffs counters by login, a counter nobody is on post at
+        takes no break (:class:`CounterClosed`). A counter on a break already
+        stays on that break.
+        """
+        code = self.hall.break_reason(reason)
+        return self._set_status(counter_number, CounterStatus.PAUSED, staff, code)
 
     def resume(self, counter_number: int, staff: str | None = None) -> CounterState:
+        """End the break: the counter takes calls again; the break's length goes to the post log."""
         return self._set_status(counter_number, CounterStatus.OPEN, staff)
 
     def counter_view(self, counter_number: int) -> dict[str, Any]:
@@ -1041,17 +1113,271 @@ class QueueCore:
             current = {t.id: t for t in tx.tickets_by_id([current_id] if current_id else [])}
         return self._counter_view(counter, state, current)
 
-    # -- inside ------------------------------------------------------------
+    # -- staff on post -------------------------------------------------------
 
-    def _set_status(self, counter_number: int, status: CounterStatus, staff: str | None) -> CounterState:
+    def counter_states(self) -> list[CounterState]:
+        """Every counter's state now: who is on post, on which break since when (staff data)."""
+        with self.store.read() as tx:
+            return tx.counter_states()
+
+    def post_log(self, since: datetime, until: datetime) -> list[PostEvent]:
+        """The post log between two moments (attendance, the day's breaks)."""
+        with self.store.read() as tx:
+            return tx.post_events(since, until)
+
+    def check_post(self, counter_number: int, username: str, move: bool = False) -> None:
+        """Whether ``username`` may go on post at the counter, asked before their login is made: the
+        refusals of :meth:`take_post` (which asks again, in its transaction), from a read."""
+        counter = self.hall.counter(counter_number)
+        with self.store.read() as reader:
+            states = reader.counter_states()
+        target = next((s for s in states if s.number == counter.number), None)
+        elsewhere = [s.number for s in states if s.post == username and s.number != counter.number]
+        refusal = _post_refusal(counter.number, target, elsewhere, username, move)
+        if refusal is not None:
+            raise refusal
+
+    def hand_post(self, counter_number: int, session: str, to_session: str) -> bool:
+        """The post held by login ``session`` passes to the same clerk's login ``to_session`` at the
+        same counter (a console logged in again): no post ends, nothing is logged."""
         counter = self.hall.counter(counter_number)
         with self.store.transaction() as tx:
-            state = replace(tx.counter_state(counter.number), status=status, staff=staff)
+            state = tx.counter_state(counter.number)
+            if state.post is None or state.post_session != session:
+                return False
+            tx.save_counter_state(replace(state, post_session=to_session))
+        return True
+
+    def take_post(self, counter_number: int, username: str, session: str, move: bool = False) -> PostTaken:
+        """Put ``username`` on post at the counter (they logged in at it), held by login ``session``.
+
+        One clerk, one counter: a clerk on post at another counter is refused
+        (:class:`OnPostElsewhere`, naming it) unless ``move``, which ends that
+        post first (its visitor handed back, see :meth:`end_post`). One counter,
+        one clerk: a counter another clerk is on post at is refused
+        (:class:`CounterStaffed`). The same clerk logging in again at the same
+        counter keeps the post (the new login holds it). Returns the posts the
+        move ended, whose logins the caller ends.
+        """
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.read() as reader:
+            elsewhere = [
+                s.number for s in reader.counter_states() if s.post == username and s.number != counter.number
+            ]
+        moved: list[_PostEnded] = []
+        with self.store.transaction() as tx:
+            # Locked in counter order: two logins locking the same counters never wait in a ring.
+            states = {n: tx.counter_state(n) for n in sorted({counter.number, *elsewhere})}
+            target = states[counter.number]
+            others = [s for n, s in states.items() if n != counter.number and s.post == username]
+            refusal = _post_refusal(counter.number, target, [o.number for o in others], username, move)
+            if refusal is not None:
+                raise refusal
+            for other in others:
+                moved.append(self._end_post_in(tx, other, now, PostEnd.MOVED, now))
+            if target.post == username:
+                state = replace(target, post_session=session)
+                tx.save_counter_state(state)
+                return PostTaken(counter.number, [m.as_dict() for m in moved], started=False)
+            state = replace(
+                target,
+                status=CounterStatus.OPEN,
+                post=username,
+                post_session=session,
+                post_since=now,
+                break_reason=None,
+                break_since=None,
+            )
             tx.save_counter_state(state)
+            tx.add_post_events(self._post_events(PostKind.POST_START, state, now))
+            current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        for ended in moved:
+            self._publish_post_end(ended)
+        view = self._view_after(counter, state, current)
+        self._publish(
+            ev.COUNTER_CHANGED, counter=counter.number, counters=[view], post=PostKind.POST_START.value
+        )
+        return PostTaken(counter.number, [m.as_dict() for m in moved], started=True)
+
+    def end_post(
+        self,
+        counter_number: int,
+        session: str,
+        reason: PostEnd,
+        *,
+        force: bool = False,
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
+        """Take the clerk off post at the counter, if login ``session`` still holds the post there.
+
+        A clerk's own logout (``reason`` logout) with a visitor called or being
+        served at the counter is refused (:class:`TicketAtCounter`) unless
+        ``force``. Otherwise, and whenever a post ends any other way (a move, the
+        login expired or ended by an admin), the visitor is handed back: one
+        called and not come goes back to the queue at the place they had
+        (``requeued``), one being served is finished (``finished``); both with
+        ``{"by": "post_end"}``. A break ends with the post. ``at``: when the post
+        ended (an expired login's expiry; default now). ``by``: who ended it, when
+        not the clerk (an admin), kept on the post log's entry in the same
+        transaction. Returns whether a post ended.
+        """
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if state.post is None or state.post_session != session:
+                return False  # another login holds it (or nobody): not this login's post to end
+            current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+            if (
+                reason is PostEnd.LOGOUT
+                and not force
+                and current is not None
+                and current.status in AT_COUNTER
+            ):
+                raise TicketAtCounter(
+                    f"ticket {current.number} is {current.status.value} at counter {counter.number}: "
+                    "finish, transfer or re-queue it first, or log out with 'force' (it is handed back)"
+                )
+            ended = self._end_post_in(tx, state, now, reason, min(at or now, now), by)
+        self._publish_post_end(ended)
+        return True
+
+    def _end_post_in(
+        self,
+        tx: StoreTx,
+        state: CounterState,
+        now: datetime,
+        reason: PostEnd,
+        at: datetime,
+        by: str | None = None,
+    ) -> _PostEnded:
+        """End ``state``'s post inside ``tx``: its visitor handed back, its break and the post logged."""
+        counter = self.hall.counter(state.number)
+        state, ticket, kind = self._hand_back(tx, state, counter, now, reason)
+        logged = self._break_ended(state, at, reason.value)
+        started = state.post_since or at
+        logged += self._post_events(
+            PostKind.POST_END,
+            state,
+            at,
+            reason.value,
+            {"started_at": started.isoformat(), "seconds": seconds_between(started, at), **_by(by)},
+        )
+        session = state.post_session or ""
+        state = replace(
+            state,
+            status=CounterStatus.OPEN,
+            post=None,
+            post_session=None,
+            post_since=None,
+            break_reason=None,
+            break_since=None,
+        )
+        tx.save_counter_state(state)
+        tx.add_post_events(logged)
+        return _PostEnded(counter, state, session, reason, ticket, kind)
+
+    def _hand_back(
+        self, tx: StoreTx, state: CounterState, counter: Counter, now: datetime, reason: PostEnd
+    ) -> tuple[CounterState, Ticket | None, EventKind | None]:
+        """The visitor at a counter whose post ends: being served, finished; called, back in the queue."""
+        ticket = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        if ticket is None or ticket.status not in AT_COUNTER:
+            return state, None, None
+        detail: dict[str, Any] = {"by": "post_end", "reason": reason.value}
+        if ticket.status is TicketStatus.SERVING:
+            done, serving = TicketStatus.DONE, {TicketStatus.SERVING}
+            state = self._leave_counter(
+                tx, state, ticket, serving, done, EventKind.FINISHED, counter, now, state.post, detail
+            )
+            return state, ticket, EventKind.FINISHED
+        # Called and not come to the desk yet: the visitor keeps the place they had (queue_at stays).
+        ticket.status = TicketStatus.WAITING
+        ticket.counter = ticket.target_counter = None
+        ticket.called_at = ticket.started_at = ticket.finished_at = None
+        ticket.call_count = 0
+        if not tx.claim(ticket, {TicketStatus.CALLED}):
+            raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+        detail.update(position="kept", was=TicketStatus.CALLED.value)
+        event = TicketEvent(ticket.id, EventKind.REQUEUED, now, counter.number, state.post, detail)
+        self._record(tx, ticket, event)
+        state = replace(state, current_ticket_id=None)
+        return state, ticket, EventKind.REQUEUED
+
+    def _break_ended(self, state: CounterState, at: datetime, by: str) -> list[PostEvent]:
+        """The ``break_end`` of the break ``state`` is on (none when it is on none, or nobody is on post)."""
+        if state.break_since is None or state.post is None:
+            return []
+        started = state.break_since
+        detail = {"started_at": started.isoformat(), "seconds": seconds_between(started, at), "by": by}
+        return self._post_events(PostKind.BREAK_END, state, at, state.break_reason or "", detail)
+
+    def _post_events(
+        self,
+        kind: PostKind,
+        state: CounterState,
+        at: datetime,
+        reason: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> list[PostEvent]:
+        """The post log's entry for ``kind`` at ``state``'s counter (none when nobody is on post there:
+        a core without logins pauses counters without a clerk)."""
+        if state.post is None:
+            return []
+        day = self.hall.calendar.business_day(at)
+        return [PostEvent(kind, at, day, state.post, state.number, reason, detail or {})]
+
+    def _publish_post_end(self, ended: _PostEnded) -> None:
+        """One event for a post that ended: the visitor handed back (if any), the closed counter's view."""
+        view = self._view_after(ended.counter, ended.state, None)
+        if ended.ticket is not None and ended.kind is not None:
+            self._publish(
+                ev.TICKET_CHANGED,
+                ticket=ended.ticket.public(),
+                event=ended.kind.value,
+                counters=[view],
+                post=PostKind.POST_END.value,
+            )
+            return
+        self._publish(
+            ev.COUNTER_CHANGED, counter=ended.counter.number, counters=[view], post=PostKind.POST_END.value
+        )
+
+    # -- inside ------------------------------------------------------------
+
+    def _set_status(
+        self, counter_number: int, status: CounterStatus, staff: str | None, reason: str | None = None
+    ) -> CounterState:
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if self.hall.posts_required and state.post is None:
+                raise CounterClosed(f"counter {counter.number} is closed: nobody is on post there")
+            if state.status is status:  # a second tap, or two tabs: the break (or the work) goes on
+                return state
+            if status is CounterStatus.PAUSED:
+                state = replace(state, status=status, staff=staff, break_reason=reason, break_since=now)
+                logged = self._post_events(PostKind.BREAK_START, state, now, reason or "")
+            else:
+                logged = self._break_ended(state, now, RESUMED)
+                state = replace(state, status=status, staff=staff, break_reason=None, break_since=None)
+            tx.save_counter_state(state)
+            tx.add_post_events(logged)
             current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
         view = self._view_after(counter, state, current)
-        self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view])
+        kind = PostKind.BREAK_START if status is CounterStatus.PAUSED else PostKind.BREAK_END
+        self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], post=kind.value)
         return state
+
+    def _check_calls(self, state: CounterState) -> None:
+        """A counter calls only while it is staffed (where that counts) and not on a break."""
+        if self.hall.posts_required and state.post is None:
+            raise CounterClosed(f"counter {state.number} is closed: nobody is on post there")
+        if state.status is CounterStatus.PAUSED:
+            raise CounterPaused(f"counter {state.number} is paused")
 
     def _move(
         self,
@@ -1273,12 +1599,23 @@ class QueueCore:
             "name_zh": counter.name_zh,
             "name_en": counter.name_en,
             "services": list(counter.services),
-            "status": (state.status if state else CounterStatus.OPEN).value,
+            "status": self._shown(state).value,
             "current": ticket.public() if ticket and ticket.status in AT_COUNTER else None,
         }
 
+    def _shown(self, state: CounterState | None) -> CounterStatus:
+        """What every screen shows of a counter: closed, paused or open (no row yet: nobody on post)."""
+        if state is None:
+            return CounterStatus.CLOSED if self.hall.posts_required else CounterStatus.OPEN
+        return state.shown(self.hall.posts_required)
+
     def _publish(self, event: str, /, **payload: Any) -> None:
         self.bus.publish(HallEvent(event, payload))
+
+
+def _by(actor: str | None) -> dict[str, Any]:
+    """``by=<actor>`` on a post log entry made by someone other than the clerk (an admin)."""
+    return {"by": actor} if actor else {}
 
 
 def _templates(templates: dict[str, str]) -> dict[str, Any]:

@@ -63,8 +63,10 @@ from ..core.model import (
     TicketStatus,
 )
 from ..core.ports import CallRecord, ServiceQueue, StoreReader
+from ..core.posts import PostEvent
 from ..core.printjobs import PrintJobRecord
 from ..core.priority import pending_request
+from .post_log import add_post_events, post_events_between
 from .schema import (
     CALLABLE_SQL,
     DUE_SQL,
@@ -560,8 +562,19 @@ class SqlTx:
                 current_ticket_id=state.current_ticket_id,
                 staff=state.staff,
                 priority_run=state.priority_run,
+                post=state.post,
+                post_session=state.post_session,
+                post_since=state.post_since,
+                break_reason=state.break_reason,
+                break_since=state.break_since,
             )
         )
+
+    def add_post_events(self, batch: Sequence[PostEvent]) -> None:
+        add_post_events(self.conn, batch)
+
+    def post_events(self, since: datetime, until: datetime) -> list[PostEvent]:
+        return post_events_between(self.conn, since, until)
 
     def counter_states(self) -> list[CounterState]:
         return [_counter(r) for r in self.conn.execute(select(counter_states)).mappings()]
@@ -726,6 +739,11 @@ def _counter(row: Any) -> CounterState:
         row["current_ticket_id"],
         row["staff"],
         row["priority_run"],
+        row["post"],
+        row["post_session"],
+        row["post_since"],
+        row["break_reason"],
+        row["break_since"],
     )
 
 
