@@ -1,0 +1,445 @@
+"""The hall's statistics as SQL over what the event log keeps: ``tickets`` and ``ticket_legs``.
+
+Both tables are written from the event log in the transaction of each event
+(``ticket_legs`` is :func:`server.core.journey.advance` folded over the log;
+a test replays the log and compares), so they are the log's own view, not a
+second source of truth: no counter is kept anywhere else for statistics.
+
+One SQL pass per *figure group* (:data:`FIGURE_GROUPS`), grouped in the
+database, whatever the length of the period: the month of a hall issuing
+150,000 tickets a year is a range scan of ``ix_ticket_legs_day_service`` (and of
+``ix_tickets_queue`` for the tickets issued), never a loop over tickets in
+Python. Each group runs twice: by the asked grouping, and once for the whole
+period (a percentile of the whole is not a sum of the groups').
+
+The same SQL on SQLite and PostgreSQL, with the definitions of
+server/core/stats.py: durations in whole seconds from exact microseconds
+(SQLite keeps ``YYYY-MM-DD HH:MM:SS.ffffff`` text), the hall's local hour
+from UTC offsets worked out in Python for the period (SQLite has no time
+zones; a change of offset, daylight saving, becomes a ``CASE``), and
+nearest-rank percentiles by ``row_number()`` against ``ceil(p·n/100)``
+computed in integers.
+
+Adding a figure group (the share within the waiting-time target once legs keep
+``wait_met``, the estimate's error once tickets keep ``estimate_seconds``,
+complaints): write a function ``(conn, scope) -> {group key: {figure: value}}``
+that runs one query, give it a :class:`FigureGroup` with the section's name
+and its figures for a group that has none, and add it to :data:`FIGURE_GROUPS`.
+The report, the API and the total pick it up as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    Interval,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
+
+from ..core.calendar import HallCalendar
+from ..core.model import LegOutcome
+from ..core.satisfaction import LEVEL_CODES, Satisfaction
+from ..core.stats import (
+    PERCENTILES,
+    Durations,
+    Figures,
+    Handoff,
+    Report,
+    StatsQuery,
+    satisfaction_json,
+)
+from .schema import ticket_legs, tickets
+from .sql import READ_ONLY
+
+Key = Any
+Rows = dict[Key, dict[str, Any]]
+
+
+# -- time as SQL ---------------------------------------------------------------------
+
+
+def zone_steps(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime | None, int]]:
+    """The zone's UTC offsets (seconds) between ``start`` and ``end``: ``[(until, offset), …, (None, last)]``.
+
+    ``until`` is the first UTC second of the next offset. Found by days, then
+    to the second by bisection: a year is 366 look-ups, not one per ticket.
+    """
+
+    def offset(second: int) -> int:
+        moment = datetime.fromtimestamp(second, UTC).astimezone(zone)
+        shift = moment.utcoffset()
+        return int(shift.total_seconds()) if shift is not None else 0
+
+    steps: list[tuple[datetime | None, int]] = []
+    here, stop = int(start.timestamp()), int(end.timestamp())
+    current = offset(here)
+    while here < stop:
+        ahead = min(here + 86_400, stop)
+        if offset(ahead) != current:
+            low, high = here, ahead  # offset(low) is current, offset(high) is not
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(middle) == current:
+                    low = middle
+                else:
+                    high = middle
+            steps.append((datetime.fromtimestamp(high, UTC), current))
+            current = offset(high)
+        here = ahead
+    steps.append((None, current))
+    return steps
+
+
+def local_hour(moment: Any, steps: list[tuple[datetime | None, int]], dialect: str) -> ColumnElement[int]:
+    """The hour (0–23) of the hall's local time at ``moment`` (a UTC column), alike on both databases."""
+
+    def shifted(seconds: int) -> ColumnElement[int]:
+        if dialect == "postgresql":
+            return cast(
+                func.extract("hour", moment + literal_column(f"INTERVAL '{int(seconds)} seconds'", Interval)),
+                Integer,
+            )
+        return cast(func.strftime("%H", moment, f"{int(seconds):+d} seconds"), Integer)
+
+    if len(steps) == 1:
+        return shifted(steps[0][1])
+    whens = [(moment < until, shifted(seconds)) for until, seconds in steps[:-1]]
+    return case(*whens, else_=shifted(steps[-1][1]))
+
+
+def seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[int]:
+    """``later - earlier`` in whole seconds, truncated toward zero, from exact microseconds (SQLite, PG)."""
+    if dialect == "postgresql":
+        return cast(func.trunc(func.extract("epoch", later - earlier)), BigInteger)
+    return (_sqlite_micros(later) - _sqlite_micros(earlier)) // 1_000_000
+
+
+def _sqlite_micros(moment: Any) -> ColumnElement[int]:
+    """Microseconds since 1970 of a stored UTC time (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    whole = cast(func.strftime("%s", moment), Integer)
+    fraction = cast(func.substr(moment, 21, 6), Integer)
+    return whole * 1_000_000 + fraction
+
+
+# -- what is asked, as SQL --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A question as the figure groups need it: the legs and tickets in it, and how to group them.
+
+    ``total``: the whole period in one group (no grouping key).
+    """
+
+    query: StatsQuery
+    dialect: str
+    steps: list[tuple[datetime | None, int]]
+    satisfaction: Satisfaction
+    total: bool = False
+
+    def leg_key(self) -> ColumnElement[Any] | None:
+        """The grouping of a leg: its business day, local hour of queueing, service, counter or clerk."""
+        if self.total:
+            return None
+        legs = ticket_legs.c
+        by = self.query.by
+        if by == "hour":
+            return local_hour(legs.queued_at, self.steps, self.dialect)
+        column: ColumnElement[Any] = {
+            "day": legs.business_day,
+            "service": legs.service,
+            "counter": legs.counter,
+            "clerk": legs.staff,
+        }[by]
+        return column
+
+    def legs_where(self) -> list[ColumnElement[bool]]:
+        legs = ticket_legs.c
+        where = [legs.business_day >= self.query.first, legs.business_day <= self.query.last]
+        if self.query.service is not None:
+            where.append(legs.service == self.query.service)
+        if self.query.counter is not None:
+            where.append(legs.counter == self.query.counter)
+        return where
+
+
+def _grouped(key: ColumnElement[Any] | None, *figures: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """The select list: the group's key (NULL for the whole period) and its figures."""
+    return [(key if key is not None else null()).label("k"), *figures]
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+# -- the figure groups --------------------------------------------------------------------
+
+
+def issued_figures(conn: Connection, scope: Scope) -> Rows:
+    """Tickets issued: new visitors, by the service they first asked for (leg 1's, else the ticket's)."""
+    if not scope.query.counts_issued:
+        return {}
+    first = ticket_legs.alias("first_leg")
+    first_service = func.coalesce(first.c.service, tickets.c.service)
+    key: ColumnElement[Any] | None = None
+    if not scope.total:
+        key = {
+            "day": tickets.c.business_day,
+            "hour": local_hour(tickets.c.issued_at, scope.steps, scope.dialect),
+            "service": first_service,
+        }[scope.query.by]
+    query = (
+        select(*_grouped(key, func.count().label("issued")))
+        .select_from(tickets.outerjoin(first, and_(first.c.ticket_id == tickets.c.id, first.c.leg == 1)))
+        .where(tickets.c.business_day >= scope.query.first, tickets.c.business_day <= scope.query.last)
+    )
+    if scope.query.service is not None:
+        query = query.where(first_service == scope.query.service)
+    if key is not None:
+        query = query.group_by(key)
+    return {row.k: {"issued": row.issued} for row in conn.execute(query)}
+
+
+def outcome_figures(conn: Connection, scope: Scope) -> Rows:
+    """How each leg ended: served, no-show, cancelled, transferred out; and legs transferred in."""
+    legs = ticket_legs.c
+    key = scope.leg_key()
+    query = select(
+        *_grouped(
+            key,
+            _count_if(legs.outcome == LegOutcome.DONE.value).label("served"),
+            _count_if(legs.outcome == LegOutcome.NO_SHOW.value).label("no_show"),
+            _count_if(legs.outcome == LegOutcome.CANCELLED.value).label("cancelled"),
+            _count_if(legs.outcome == LegOutcome.TRANSFERRED.value).label("transferred"),
+            _count_if(legs.transfer.is_(True)).label("transferred_in"),
+        )
+    ).where(*scope.legs_where())
+    if key is not None:
+        query = query.group_by(key)
+    names = ("served", "no_show", "cancelled", "transferred", "transferred_in")
+    return {row.k: {name: int(getattr(row, name)) for name in names} for row in conn.execute(query)}
+
+
+def _durations(
+    conn: Connection, scope: Scope, seconds: ColumnElement[int], *present: ColumnElement[bool]
+) -> Rows:
+    """Count, total and nearest-rank percentiles of ``seconds`` over the legs where ``present`` holds."""
+    key = scope.leg_key()
+    columns = [seconds.label("s")] + ([key.label("k")] if key is not None else [])
+    base = select(*columns).where(*scope.legs_where(), *present).subquery("durations")
+    partition = [base.c.k] if key is not None else None
+    ranked = select(
+        *([base.c.k] if key is not None else []),
+        base.c.s,
+        func.row_number().over(partition_by=partition, order_by=base.c.s).label("rn"),
+        func.count().over(partition_by=partition).label("n"),
+    ).subquery("ranked")
+    n = ranked.c.n
+    at_rank = [
+        func.max(case((ranked.c.rn == (p * n + 99) // 100, ranked.c.s))).label(f"p{p}") for p in PERCENTILES
+    ]
+    query = select(
+        *_grouped(
+            ranked.c.k if key is not None else None,
+            func.max(n).label("counted"),
+            func.sum(ranked.c.s).label("total"),
+            *at_rank,
+        )
+    )
+    if key is not None:
+        query = query.group_by(ranked.c.k)
+    found: Rows = {}
+    for row in conn.execute(query):
+        if not row.counted:
+            continue
+        figures = Durations(int(row.counted), int(row.total), _int(row.p50), _int(row.p90))
+        found[row.k] = figures.as_json()
+    return found
+
+
+def waiting_figures(conn: Connection, scope: Scope) -> Rows:
+    """Waiting: from joining the queue to the leg's first call."""
+    legs = ticket_legs.c
+    seconds = seconds_between(legs.called_at, legs.queued_at, scope.dialect)
+    return _durations(conn, scope, seconds, legs.called_at.is_not(None))
+
+
+def service_figures(conn: Connection, scope: Scope) -> Rows:
+    """Service: from the start of service to the end of the leg (finished, sent on, cancelled at counter)."""
+    legs = ticket_legs.c
+    seconds = seconds_between(legs.finished_at, legs.started_at, scope.dialect)
+    return _durations(conn, scope, seconds, legs.started_at.is_not(None), legs.finished_at.is_not(None))
+
+
+#: Every rating code any site may have kept (three levels are among the five).
+ALL_LEVELS = LEVEL_CODES[5]
+
+
+def satisfaction_figures(conn: Connection, scope: Scope) -> Rows:
+    """Ratings, how many satisfied, the index (mean score) against the target, and each level's count."""
+    legs = ticket_legs.c
+    key = scope.leg_key()
+    query = select(
+        *_grouped(
+            key,
+            func.count().label("ratings"),
+            _count_if(legs.rating_satisfied.is_(True)).label("satisfied"),
+            func.coalesce(func.sum(legs.rating_score), 0).label("score_total"),
+            *[_count_if(legs.rating == code).label(code) for code in ALL_LEVELS],
+        )
+    ).where(*scope.legs_where(), legs.rating.is_not(None))
+    if key is not None:
+        query = query.group_by(key)
+    offered = {level.code for level in scope.satisfaction.levels}
+    found: Rows = {}
+    for row in conn.execute(query):
+        if not row.ratings:
+            continue
+        figures = satisfaction_json(
+            int(row.ratings), int(row.satisfied), int(row.score_total), scope.satisfaction.target
+        )
+        counts = {code: int(getattr(row, code)) for code in ALL_LEVELS}
+        figures["levels"] = {code: n for code, n in counts.items() if code in offered or n}
+        found[row.k] = figures
+    return found
+
+
+@dataclass(frozen=True)
+class FigureGroup:
+    """One section of every group's figures, computed by one SQL pass."""
+
+    section: str
+    compute: Callable[[Connection, Scope], Rows]
+    #: The section of a group that has none of these figures (no ratings, no service started).
+    empty: Callable[[Scope], dict[str, Any]]
+
+
+def _no_tickets(scope: Scope) -> dict[str, Any]:
+    return {
+        "issued": 0 if scope.query.counts_issued else None,
+        "served": 0,
+        "no_show": 0,
+        "cancelled": 0,
+        "transferred": 0,
+        "transferred_in": 0,
+    }
+
+
+def _no_satisfaction(scope: Scope) -> dict[str, Any]:
+    figures = satisfaction_json(0, 0, 0, scope.satisfaction.target)
+    figures["levels"] = {level.code: 0 for level in scope.satisfaction.levels}
+    return figures
+
+
+#: The figure groups, in the order of the answer. Add a group here (see the module's docstring).
+FIGURE_GROUPS: tuple[FigureGroup, ...] = (
+    FigureGroup("tickets", issued_figures, _no_tickets),
+    FigureGroup("tickets", outcome_figures, _no_tickets),
+    FigureGroup("waiting", waiting_figures, lambda _scope: Durations().as_json()),
+    FigureGroup("service_time", service_figures, lambda _scope: Durations().as_json()),
+    FigureGroup("satisfaction", satisfaction_figures, _no_satisfaction),
+)
+
+
+def handoffs(conn: Connection, query: StatsQuery) -> list[Handoff]:
+    """The paths tickets took between services (内转: from → to) in the period, most taken first.
+
+    Filtered by service: paths out of it or into it; by counter: paths out of it.
+    """
+    to, previous = ticket_legs, ticket_legs.alias("previous")
+    count = func.count().label("n")
+    stmt = (
+        select(previous.c.service.label("from_service"), to.c.service.label("to_service"), count)
+        .select_from(
+            to.join(previous, and_(previous.c.ticket_id == to.c.ticket_id, previous.c.leg == to.c.leg - 1))
+        )
+        .where(to.c.transfer.is_(True), to.c.business_day >= query.first, to.c.business_day <= query.last)
+        .group_by(previous.c.service, to.c.service)
+        .order_by(count.desc(), previous.c.service, to.c.service)
+    )
+    if query.service is not None:
+        stmt = stmt.where(or_(previous.c.service == query.service, to.c.service == query.service))
+    if query.counter is not None:
+        stmt = stmt.where(previous.c.counter == query.counter)
+    return [Handoff(row.from_service, row.to_service, int(row.n)) for row in conn.execute(stmt)]
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+class Statistics:
+    """Answers :class:`StatsQuery` questions from a store's engine, read-only and consistent."""
+
+    def __init__(self, engine: Engine, calendar: HallCalendar, satisfaction: Satisfaction) -> None:
+        self.engine = engine
+        self.calendar = calendar
+        self.satisfaction = satisfaction
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """One read-only transaction for every pass: the figures of one report agree with each other
+        (SQLite: one snapshot of the WAL; PostgreSQL: REPEATABLE READ)."""
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options.update(postgresql_readonly=True, isolation_level="REPEATABLE READ")
+        with self.engine.connect() as conn, conn.execution_options(**options).begin():
+            yield conn
+
+    def report(self, query: StatsQuery) -> Report:
+        dialect = self.engine.dialect.name
+        steps = zone_steps(
+            self.calendar.zone,
+            self._start(query.first - timedelta(days=1)),
+            self._start(query.last + timedelta(days=3)),
+        )
+        grouped = Scope(query, dialect, steps, self.satisfaction)
+        whole = Scope(query, dialect, steps, self.satisfaction, total=True)
+        with self._reading() as conn:
+            groups = self._figures(conn, grouped)
+            total = self._figures(conn, whole).get(None) or _empty(whole)
+            paths = handoffs(conn, query)
+        return Report(query, groups, total, paths)
+
+    def _start(self, day: date) -> datetime:
+        """The UTC moment business day ``day`` begins."""
+        local = datetime.combine(day, self.calendar.day_starts_at or time(0), tzinfo=self.calendar.zone)
+        return local.astimezone(UTC)
+
+    @staticmethod
+    def _figures(conn: Connection, scope: Scope) -> dict[Key, Figures]:
+        found: dict[Key, Figures] = {}
+        for group in FIGURE_GROUPS:
+            for key, values in group.compute(conn, scope).items():
+                if key not in found:
+                    found[key] = _empty(scope)
+                found[key].merge(group.section, values)
+        return found
+
+
+def _empty(scope: Scope) -> Figures:
+    figures = Figures()
+    for group in FIGURE_GROUPS:
+        figures.merge(group.section, group.empty(scope))
+    return figures
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
