@@ -6,7 +6,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
@@ -16,6 +16,7 @@ from ..core.appointments import AppointmentClaim
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
+from ..core.satisfaction import offer_view
 from ..devices.voice import VOICE_DEVICE
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, Principal, token_hash
@@ -95,7 +96,10 @@ class RequeueBody(_Body):
 
 
 class EvaluationBody(_Body):
-    rating: Literal["very_satisfied", "satisfied", "dissatisfied"]
+    """A pad's rating: one of the site's levels (``[satisfaction] levels``), a reason on a low one."""
+
+    rating: Annotated[str, Field(min_length=1, max_length=32)]
+    reason: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class TransferBody(_Body):
@@ -519,10 +523,22 @@ def issue_limiter() -> IssueLimiter:
 
 @api.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> Response:
-    ticket, ahead = hub().core.ticket(ticket_id)
-    rating = next((e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED), None)
+    core = hub().core
+    ticket, ahead = core.ticket(ticket_id)
+    ratings = [e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED]
     return jsonify(
-        {**ticket_json(ticket, ahead), "evaluation": rating, "history": [e.public() for e in ticket.history]}
+        {
+            **ticket_json(ticket, ahead),
+            "evaluation": ratings[-1] if ratings else None,
+            # The service the phone may rate now (core.satisfaction.offer_view), or null.
+            "evaluation_offer": offer_view(
+                core.evaluation_offer(ticket),
+                core.hall.satisfaction.phone_window,
+                core.hall.services,
+                core.hall.counters,
+            ),
+            "history": [e.public() for e in ticket.history],
+        }
     )
 
 
@@ -762,7 +778,7 @@ def evaluation(counter: int) -> Response:
     if the_hub.config.device_counter(pad.name, "evaluation_pad") != counter:
         raise ApiError(403, f"pad {pad.name!r} is not the evaluation pad of counter {counter}")
     body = parse(EvaluationBody)
-    ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name)
+    ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name, reason=body.reason)
     return jsonify(ticket=ticket_json(ticket, 0), rating=body.rating)
 
 

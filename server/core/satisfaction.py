@@ -229,3 +229,26 @@ def offer(legs: Sequence[TicketLeg], now: datetime, window: timedelta) -> Ticket
         ):
             return leg
     return None
+
+
+def offer_view(
+    leg: TicketLeg | None, window: timedelta, services: Mapping[str, Any], counters: Mapping[int, Any]
+) -> dict[str, Any] | None:
+    """The service a phone may rate, as the phone shows it: where and what, and until when.
+
+    Never the clerk's name: a visitor rates the service, the hall knows who gave it.
+    """
+    if leg is None or leg.finished_at is None:
+        return None
+    service = services.get(leg.service)
+    counter = counters.get(leg.counter) if leg.counter is not None else None
+    return {
+        "leg": leg.leg,
+        "service": leg.service,
+        "service_name_zh": service.name_zh if service else leg.service,
+        "service_name_en": service.name_en if service else leg.service,
+        "counter": leg.counter,
+        "counter_name_zh": counter.name_zh if counter else None,
+        "counter_name_en": counter.name_en if counter else None,
+        "until": (leg.finished_at + window).isoformat(),
+    }

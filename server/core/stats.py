@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from .errors import QueueError
@@ -166,5 +166,38 @@ def satisfaction_json(ratings: int, satisfied: int, score_total: int, target: in
     }
 
 
-def day_range(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+def report_json(report: Report, services: Mapping[str, Any], counters: Mapping[int, Any]) -> dict[str, Any]:
+    """The report as the API answers it: groups in key order (no key — legs never at a counter — last),
+    a service's or counter's names with its key."""
+    query = report.query
+    keys = sorted(report.groups, key=lambda k: (k is None, k))
+    return {
+        "from": query.first.isoformat(),
+        "to": query.last.isoformat(),
+        "by": query.by,
+        "service": query.service,
+        "counter": query.counter,
+        "groups": [
+            {**_key_json(query.by, key, services, counters), **_sections(report.groups[key])} for key in keys
+        ],
+        "total": _sections(report.total),
+        "handoffs": [{"from": h.from_service, "to": h.to_service, "count": h.count} for h in report.handoffs],
+    }
+
+
+def _sections(figures: Figures) -> dict[str, Any]:
+    return {section: dict(values) for section, values in figures.sections.items()}
+
+
+def _key_json(by: str, key: Any, services: Mapping[str, Any], counters: Mapping[int, Any]) -> dict[str, Any]:
+    """The group's key, and the service's or counter's names where the key is one."""
+    if by == "day":
+        return {"key": key.isoformat() if key is not None else None}
+    named = services.get(key) if by == "service" else counters.get(key) if by == "counter" else None
+    if by in ("service", "counter"):
+        return {
+            "key": key,
+            "name_zh": named.name_zh if named else None,
+            "name_en": named.name_en if named else None,
+        }
+    return {"key": key}

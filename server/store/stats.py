@@ -303,7 +303,7 @@ def satisfaction_figures(conn: Connection, scope: Scope) -> Rows:
             func.count().label("ratings"),
             _count_if(legs.rating_satisfied.is_(True)).label("satisfied"),
             func.coalesce(func.sum(legs.rating_score), 0).label("score_total"),
-            *[_count_if(legs.rating == code).label(code) for code in ALL_LEVELS],
+            *[_count_if(legs.rating == code).label(f"level_{code}") for code in ALL_LEVELS],
         )
     ).where(*scope.legs_where(), legs.rating.is_not(None))
     if key is not None:
@@ -316,7 +316,7 @@ def satisfaction_figures(conn: Connection, scope: Scope) -> Rows:
         figures = satisfaction_json(
             int(row.ratings), int(row.satisfied), int(row.score_total), scope.satisfaction.target
         )
-        counts = {code: int(getattr(row, code)) for code in ALL_LEVELS}
+        counts = {code: int(getattr(row, f"level_{code}")) for code in ALL_LEVELS}
         figures["levels"] = {code: n for code, n in counts.items() if code in offered or n}
         found[row.k] = figures
     return found
