@@ -260,7 +260,10 @@ def test_percentiles_are_the_same_nearest_rank_on_sqlite_and_postgresql(sqlite_u
 
 
 def test_the_local_hour_follows_daylight_saving(database_url: str) -> None:
-    """Berlin moves from UTC+1 to UTC+2 at 01:00 UTC on 29 March 2026: 09:00 local is 08:00 UTC before, 07:00 after."""
+    """Berlin moves from UTC+1 to UTC+2 at 01:00 UTC on 29 March 2026.
+
+    09:00 local is 08:00 UTC before and 07:00 UTC after; 21:30 UTC on the 30th is 23:30 local.
+    """
     berlin = ZoneInfo("Europe/Berlin")
     steps = zone_steps(berlin, datetime(2026, 3, 27, tzinfo=UTC), datetime(2026, 4, 2, tzinfo=UTC))
     assert steps == [(datetime(2026, 3, 29, 1, 0, tzinfo=UTC), 3600), (None, 7200)]
