@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import insert
 
 from server.core.calendar import HallCalendar
-from server.core.journey import replay
+from server.core.journey import replay, whole_seconds
 from server.core.satisfaction import Satisfaction, make_levels
 from server.core.stats import BadStatsQuery, StatsQuery, nearest_rank, report_json
 from server.store import open_store
@@ -226,9 +226,10 @@ def fill_legs(url: str, seed: int) -> dict[str, list[int]]:
                     "called_at": queued + wait,
                     "calls": 1,
                     "outcome": "no_show",
+                    "wait_seconds": whole_seconds(wait),
                 }
             )
-            waits.setdefault(f"c{counter}", []).append(int(wait.total_seconds()))
+            waits.setdefault(f"c{counter}", []).append(int(wait.total_seconds()))  # positive: truncated
     with store.engine.begin() as conn:
         conn.execute(insert(tickets), ticket_rows)
         conn.execute(insert(ticket_legs), leg_rows)
@@ -293,3 +294,87 @@ def test_the_local_hour_follows_daylight_saving(database_url: str) -> None:
     answer = stats.report(StatsQuery(date(2026, 3, 28), date(2026, 3, 30), "hour"))
     hours = {key: figures.sections["tickets"]["issued"] for key, figures in answer.groups.items()}
     assert hours == {9: 2, 23: 1}
+
+
+# -- the migration: legs written before it get their durations and ratings ------------------
+
+
+def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(database_url: str) -> None:
+    """Legs written under 0009 get ``wait_seconds``/``service_seconds`` from SQL with the definition
+    ``whole_seconds`` has (exact microseconds, truncated toward zero), and a rating of that time
+    (one per ticket, no leg, no score) lands on the ticket's current leg with the old verdicts."""
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from server.store import alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0009")
+    rng = random.Random(15)
+    base = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+    expected = {}
+    with engine.begin() as conn:
+        for i in range(200):
+            queued = base + timedelta(seconds=rng.randrange(9000), microseconds=rng.randrange(1_000_000))
+            called = queued + timedelta(seconds=rng.randrange(0, 5), microseconds=rng.randrange(1_000_000))
+            started = called + timedelta(microseconds=rng.randrange(2_000_000))
+            finished = started + timedelta(seconds=rng.randrange(3), microseconds=rng.randrange(1_000_000))
+            ticket_id = f"old-{i}"
+            conn.execute(
+                text(
+                    "INSERT INTO tickets (id, number, service, seq, business_day, status, priority, "
+                    "issued_at, queue_at, call_count, leg) "
+                    "VALUES (:id, :n, 'PAY', :seq, :day, 'done', 0, :at, :at, 1, 2)"
+                ),
+                {
+                    "id": ticket_id,
+                    "n": f"A{i:03d}",
+                    "seq": i + 1,
+                    "day": known.DAY,
+                    "at": queued.replace(tzinfo=None),
+                },
+            )
+            for leg in (1, 2):
+                conn.execute(
+                    text(
+                        "INSERT INTO ticket_legs (ticket_id, leg, business_day, service, queued_at, "
+                        "transfer, counter, staff, called_at, started_at, finished_at, calls, outcome) "
+                        "VALUES (:id, :leg, :day, 'PAY', :q, :tr, 1, 'alice', :c, :s, :f, 1, :o)"
+                    ),
+                    {
+                        "id": ticket_id,
+                        "leg": leg,
+                        "day": known.DAY,
+                        "tr": leg == 2,
+                        "q": queued.replace(tzinfo=None),
+                        "c": called.replace(tzinfo=None),
+                        "s": started.replace(tzinfo=None),
+                        "f": finished.replace(tzinfo=None),
+                        "o": "transferred" if leg == 1 else "done",
+                    },
+                )
+            expected[ticket_id] = (whole_seconds(called - queued), whole_seconds(finished - started))
+        conn.execute(
+            text(
+                "INSERT INTO ticket_events (ticket_id, kind, at, counter, staff, detail) "
+                "VALUES ('old-7', 'evaluated', :at, 1, NULL, :detail)"
+            ),
+            {"at": base.replace(tzinfo=None), "detail": '{"rating": "satisfied", "source": "pad-1"}'},
+        )
+    engine.dispose()
+    store = open_store(database_url)  # to the head, as a hub's start does
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(ticket_legs)).mappings().all()
+    assert {
+        r["ticket_id"]: (r["wait_seconds"], r["service_seconds"]) for r in rows if r["leg"] == 2
+    } == expected
+    rated = [
+        (r["ticket_id"], r["leg"], r["rating"], r["rating_score"], r["rating_satisfied"])
+        for r in rows
+        if r["rating"]
+    ]
+    assert rated == [("old-7", 2, "satisfied", 80, True)]
+    assert any(r["wait_seconds"] == 0 for r in rows) and any(r["service_seconds"] == 0 for r in rows)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .model import EventKind, LegOutcome, Ticket, TicketEvent
@@ -56,6 +56,10 @@ class TicketLeg:
     rating_satisfied: bool | None = None
     rating_reason: str | None = None
     rated_at: datetime | None = None
+    #: Whole seconds waited (queue → first call) and served (start → end of the leg), truncated
+    #: toward zero; None until there is one. Kept with the leg so statistics sort integers.
+    wait_seconds: int | None = None
+    service_seconds: int | None = None
 
     def staff_view(self) -> dict[str, Any]:
         """The leg as staff and admins read it (it names staff: never on a public screen)."""
@@ -109,6 +113,29 @@ def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
 
     [] (nothing moves), [leg], or [closed, next] for a transfer.
     """
+    return [_timed(changed) for changed in _advance(leg, event)]
+
+
+def whole_seconds(delta: timedelta) -> int:
+    """A duration in whole seconds, truncated toward zero, from exact microseconds (no float)."""
+    micros = delta // timedelta(microseconds=1)
+    return micros // 1_000_000 if micros >= 0 else -(-micros // 1_000_000)
+
+
+def _timed(leg: TicketLeg) -> TicketLeg:
+    """The leg with its waiting and service seconds worked out from its own times."""
+    wait = whole_seconds(leg.called_at - leg.queued_at) if leg.called_at is not None else None
+    served = (
+        whole_seconds(leg.finished_at - leg.started_at)
+        if leg.started_at is not None and leg.finished_at is not None
+        else None
+    )
+    if (wait, served) == (leg.wait_seconds, leg.service_seconds):
+        return leg
+    return replace(leg, wait_seconds=wait, service_seconds=served)
+
+
+def _advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
     kind = event.kind
     if kind is EventKind.CALLED:
         return [

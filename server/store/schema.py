@@ -155,6 +155,9 @@ ticket_legs = Table(
     Column("rating_satisfied", Boolean),
     Column("rating_reason", String(32)),
     Column("rated_at", UTCDateTime),
+    #: Whole seconds waited and served (core.journey.whole_seconds), kept with the leg (migration 0015).
+    Column("wait_seconds", Integer),
+    Column("service_seconds", Integer),
     Index("ix_ticket_legs_day_service", "business_day", "service"),
     #: The service an evaluation pad rates: the last one ended at its counter (migration 0015).
     Index("ix_ticket_legs_counter_finished", "counter", "finished_at"),

@@ -13,11 +13,12 @@ Python. Each group runs twice: by the asked grouping, and once for the whole
 period (a percentile of the whole is not a sum of the groups').
 
 The same SQL on SQLite and PostgreSQL, with the definitions of
-server/core/stats.py: durations in whole seconds from exact microseconds
-(SQLite keeps ``YYYY-MM-DD HH:MM:SS.ffffff`` text), the hall's local hour
-from UTC offsets worked out in Python for the period (SQLite has no time
-zones; a change of offset, daylight saving, becomes a ``CASE``), and
-nearest-rank percentiles by ``row_number()`` against ``ceil(p·n/100)``
+server/core/stats.py: durations are the legs' own whole seconds
+(``wait_seconds``, ``service_seconds``, worked out from exact microseconds
+when the leg is written: sorting integers, not parsing times, per row), the
+hall's local hour from UTC offsets worked out in Python for the period (SQLite
+has no time zones; a change of offset, daylight saving, becomes a ``CASE``),
+and nearest-rank percentiles by ``row_number()`` against ``ceil(p·n/100)``
 computed in integers.
 
 Adding a figure group (the share within the waiting-time target once legs keep
@@ -38,7 +39,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     Engine,
@@ -123,20 +123,6 @@ def local_hour(moment: Any, steps: list[tuple[datetime | None, int]], dialect: s
         return shifted(steps[0][1])
     whens = [(moment < until, shifted(seconds)) for until, seconds in steps[:-1]]
     return case(*whens, else_=shifted(steps[-1][1]))
-
-
-def seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[int]:
-    """``later - earlier`` in whole seconds, truncated toward zero, from exact microseconds (SQLite, PG)."""
-    if dialect == "postgresql":
-        return cast(func.trunc(func.extract("epoch", later - earlier)), BigInteger)
-    return (_sqlite_micros(later) - _sqlite_micros(earlier)) // 1_000_000
-
-
-def _sqlite_micros(moment: Any) -> ColumnElement[int]:
-    """Microseconds since 1970 of a stored UTC time (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
-    whole = cast(func.strftime("%s", moment), Integer)
-    fraction = cast(func.substr(moment, 21, 6), Integer)
-    return whole * 1_000_000 + fraction
 
 
 # -- what is asked, as SQL --------------------------------------------------------------
@@ -278,15 +264,13 @@ def _durations(
 def waiting_figures(conn: Connection, scope: Scope) -> Rows:
     """Waiting: from joining the queue to the leg's first call."""
     legs = ticket_legs.c
-    seconds = seconds_between(legs.called_at, legs.queued_at, scope.dialect)
-    return _durations(conn, scope, seconds, legs.called_at.is_not(None))
+    return _durations(conn, scope, legs.wait_seconds, legs.wait_seconds.is_not(None))
 
 
 def service_figures(conn: Connection, scope: Scope) -> Rows:
     """Service: from the start of service to the end of the leg (finished, sent on, cancelled at counter)."""
     legs = ticket_legs.c
-    seconds = seconds_between(legs.finished_at, legs.started_at, scope.dialect)
-    return _durations(conn, scope, seconds, legs.started_at.is_not(None), legs.finished_at.is_not(None))
+    return _durations(conn, scope, legs.service_seconds, legs.service_seconds.is_not(None))
 
 
 #: Every rating code any site may have kept (three levels are among the five).
