@@ -28,12 +28,15 @@ from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
+from .statistics import StatisticsService
 from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
 from .store.audit import AuditLog
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
+from .store.sql import read_only
+from .store.stats import Statistics
 from .sweeper import AppointmentSweeper
 
 
@@ -92,6 +95,7 @@ def bootstrap(
         appointments=book,
         sweeper=AppointmentSweeper(book, push.spawn, on_store_failure=health.failed),
         no_show_watch=NoShowWatch(core, push.spawn, on_store_failure=health.failed),
+        statistics=statistics(core, store, url, push),
     )
     if devices:
         printing.start()
@@ -109,6 +113,16 @@ def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser
     engine = make_engine(url)
     writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy)
     return Dispenser(core, writer, push.executor(), window, engine)
+
+
+def statistics(core: QueueCore, store: SqlStore, url: str, push: Push) -> StatisticsService:
+    """The statistics, on a thread and a read-only connection of their own (an in-memory database has one)."""
+    hall = core.hall
+    if make_url(url).database in (None, "", ":memory:"):
+        return StatisticsService(Statistics(store.reader, hall.calendar, hall.satisfaction), None)
+    engine = make_engine(url)
+    reader = Statistics(read_only(engine), hall.calendar, hall.satisfaction)
+    return StatisticsService(reader, push.executor(), engine)
 
 
 def without_devices(config: SiteConfig) -> SiteConfig:

@@ -25,6 +25,7 @@ from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
+from .statistics import StatisticsService
 from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
@@ -100,6 +101,8 @@ class Hub:
     sweeper: AppointmentSweeper
     #: Turns calls nobody answered into no-shows by the services' timers (a serving hub only).
     no_show_watch: NoShowWatch
+    #: The hall's statistics (``GET /stats``), computed off the loop on a connection of their own.
+    statistics: StatisticsService
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -122,6 +125,7 @@ class Hub:
         self.counter_devices.close()
         self.voice.close()
         self.dispenser.close()
+        self.statistics.close()
         self.store.engine.dispose()
 
     def _hall_version(self) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from ..core.stats import BadStatsQuery, StatsQuery, parse_day, report_json
-from ..store.stats import Statistics
 from .auth import hub, requires
 from .refusals import ApiError
 
@@ -53,7 +52,7 @@ def stats() -> Response:
     query = stats_query()
     the_hub = hub()
     hall = the_hub.core.hall
-    report = Statistics(the_hub.store.reader, hall.calendar, hall.satisfaction).report(query)
+    report = the_hub.statistics.report(query)
     answer = report_json(report, hall.services, hall.counters)
     answer.update(
         timezone=hall.calendar.timezone,

@@ -31,7 +31,7 @@ The report, the API and the total pick it up as they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -201,7 +201,10 @@ def issued_figures(conn: Connection, scope: Scope) -> Rows:
         query = query.where(first_service == scope.query.service)
     if key is not None:
         query = query.group_by(key)
-    return {row.k: {"issued": row.issued} for row in conn.execute(query)}
+    return {row.k: {"issued": int(row.issued)} for row in conn.execute(query)}
+
+
+OUTCOMES = ("served", "no_show", "cancelled", "transferred", "transferred_in")
 
 
 def outcome_figures(conn: Connection, scope: Scope) -> Rows:
@@ -220,24 +223,28 @@ def outcome_figures(conn: Connection, scope: Scope) -> Rows:
     ).where(*scope.legs_where())
     if key is not None:
         query = query.group_by(key)
-    names = ("served", "no_show", "cancelled", "transferred", "transferred_in")
-    return {row.k: {name: int(getattr(row, name)) for name in names} for row in conn.execute(query)}
+    return {row.k: {name: int(getattr(row, name)) for name in OUTCOMES} for row in conn.execute(query)}
 
 
-def _durations(
-    conn: Connection, scope: Scope, seconds: ColumnElement[int], *present: ColumnElement[bool]
-) -> Rows:
-    """Count, total and nearest-rank percentiles of ``seconds`` over the legs where ``present`` holds."""
+def _durations(conn: Connection, scope: Scope, seconds: ColumnElement[int]) -> Rows:
+    """Count, total and nearest-rank percentiles of a leg's ``seconds`` (where it has them).
+
+    ``row_number()`` and the partition's count share one window (same partition
+    and order, the count over the whole frame), so the database sorts once.
+    """
     key = scope.leg_key()
-    columns = [seconds.label("s")] + ([key.label("k")] if key is not None else [])
-    base = select(*columns).where(*scope.legs_where(), *present).subquery("durations")
-    partition = [base.c.k] if key is not None else None
-    ranked = select(
-        *([base.c.k] if key is not None else []),
-        base.c.s,
-        func.row_number().over(partition_by=partition, order_by=base.c.s).label("rn"),
-        func.count().over(partition_by=partition).label("n"),
-    ).subquery("ranked")
+    partition = [key] if key is not None else None
+    whole = (None, None)  # ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ranked = (
+        select(
+            *([key.label("k")] if key is not None else []),
+            seconds.label("s"),
+            func.row_number().over(partition_by=partition, order_by=seconds).label("rn"),
+            func.count().over(partition_by=partition, order_by=seconds, rows=whole).label("n"),
+        )
+        .where(*scope.legs_where(), seconds.is_not(None))
+        .subquery("ranked")
+    )
     n = ranked.c.n
     at_rank = [
         func.max(case((ranked.c.rn == (p * n + 99) // 100, ranked.c.s))).label(f"p{p}") for p in PERCENTILES
@@ -262,23 +269,23 @@ def _durations(
 
 
 def waiting_figures(conn: Connection, scope: Scope) -> Rows:
-    """Waiting: from joining the queue to the leg's first call."""
-    legs = ticket_legs.c
-    return _durations(conn, scope, legs.wait_seconds, legs.wait_seconds.is_not(None))
+    """Waiting: from joining the queue to the leg's first call (``wait_seconds``)."""
+    return _durations(conn, scope, ticket_legs.c.wait_seconds)
 
 
 def service_figures(conn: Connection, scope: Scope) -> Rows:
-    """Service: from the start of service to the end of the leg (finished, sent on, cancelled at counter)."""
-    legs = ticket_legs.c
-    return _durations(conn, scope, legs.service_seconds, legs.service_seconds.is_not(None))
+    """Service: from the start of service to the end of the leg (``service_seconds``)."""
+    return _durations(conn, scope, ticket_legs.c.service_seconds)
 
 
 #: Every rating code any site may have kept (three levels are among the five).
 ALL_LEVELS = LEVEL_CODES[5]
+#: The sums a group's ratings are kept as (a level as ``level_<code>``: one may be called "satisfied").
+RATING_SUMS = ("ratings", "satisfied", "score_total", *(f"level_{code}" for code in ALL_LEVELS))
 
 
 def satisfaction_figures(conn: Connection, scope: Scope) -> Rows:
-    """Ratings, how many satisfied, the index (mean score) against the target, and each level's count."""
+    """Sums of the ratings: how many, how many satisfied, their scores, each level's count."""
     legs = ticket_legs.c
     key = scope.leg_key()
     query = select(
@@ -292,54 +299,59 @@ def satisfaction_figures(conn: Connection, scope: Scope) -> Rows:
     ).where(*scope.legs_where(), legs.rating.is_not(None))
     if key is not None:
         query = query.group_by(key)
+    return {
+        row["k"]: {name: int(row[name]) for name in RATING_SUMS} for row in conn.execute(query).mappings()
+    }
+
+
+def satisfaction_shape(scope: Scope, sums: dict[str, Any]) -> dict[str, Any]:
+    """The share satisfied, the index and the target met from the sums; the levels offered, and any
+    other kept (a hall that changed its levels)."""
+    figures = satisfaction_json(
+        sums["ratings"], sums["satisfied"], sums["score_total"], scope.satisfaction.target
+    )
     offered = {level.code for level in scope.satisfaction.levels}
-    found: Rows = {}
-    for row in conn.execute(query):
-        if not row.ratings:
-            continue
-        figures = satisfaction_json(
-            int(row.ratings), int(row.satisfied), int(row.score_total), scope.satisfaction.target
-        )
-        counts = {code: int(getattr(row, f"level_{code}")) for code in ALL_LEVELS}
-        figures["levels"] = {code: n for code, n in counts.items() if code in offered or n}
-        found[row.k] = figures
-    return found
+    counts = {code: sums[f"level_{code}"] for code in ALL_LEVELS}
+    figures["levels"] = {code: n for code, n in counts.items() if code in offered or n}
+    return figures
 
 
 @dataclass(frozen=True)
 class FigureGroup:
-    """One section of every group's figures, computed by one SQL pass."""
+    """One section of every group's figures, computed by one SQL pass.
+
+    ``compute`` answers ``{group key: values}``. An *additive* group's values
+    are integer sums over the legs or tickets (counts): the whole period's are
+    the groups' added up, with no second pass, and ``shape`` turns them into
+    the figures (a share, an index). A group that is not additive (a
+    percentile) runs again for the whole period and answers its figures as
+    they are.
+    """
 
     section: str
     compute: Callable[[Connection, Scope], Rows]
-    #: The section of a group that has none of these figures (no ratings, no service started).
+    #: The values of a group that has none (no ratings, no service started): the sums' zeros.
     empty: Callable[[Scope], dict[str, Any]]
+    additive: bool = True
+    shape: Callable[[Scope, dict[str, Any]], dict[str, Any]] = lambda _scope, values: dict(values)
 
 
-def _no_tickets(scope: Scope) -> dict[str, Any]:
-    return {
-        "issued": 0 if scope.query.counts_issued else None,
-        "served": 0,
-        "no_show": 0,
-        "cancelled": 0,
-        "transferred": 0,
-        "transferred_in": 0,
-    }
-
-
-def _no_satisfaction(scope: Scope) -> dict[str, Any]:
-    figures = satisfaction_json(0, 0, 0, scope.satisfaction.target)
-    figures["levels"] = {level.code: 0 for level in scope.satisfaction.levels}
-    return figures
+def _no_issued(scope: Scope) -> dict[str, Any]:
+    return {"issued": 0 if scope.query.counts_issued else None}
 
 
 #: The figure groups, in the order of the answer. Add a group here (see the module's docstring).
 FIGURE_GROUPS: tuple[FigureGroup, ...] = (
-    FigureGroup("tickets", issued_figures, _no_tickets),
-    FigureGroup("tickets", outcome_figures, _no_tickets),
-    FigureGroup("waiting", waiting_figures, lambda _scope: Durations().as_json()),
-    FigureGroup("service_time", service_figures, lambda _scope: Durations().as_json()),
-    FigureGroup("satisfaction", satisfaction_figures, _no_satisfaction),
+    FigureGroup("tickets", issued_figures, _no_issued),
+    FigureGroup("tickets", outcome_figures, lambda _scope: dict.fromkeys(OUTCOMES, 0)),
+    FigureGroup("waiting", waiting_figures, lambda _scope: Durations().as_json(), additive=False),
+    FigureGroup("service_time", service_figures, lambda _scope: Durations().as_json(), additive=False),
+    FigureGroup(
+        "satisfaction",
+        satisfaction_figures,
+        lambda _scope: dict.fromkeys(RATING_SUMS, 0),
+        shape=satisfaction_shape,
+    ),
 )
 
 
@@ -396,9 +408,20 @@ class Statistics:
         )
         grouped = Scope(query, dialect, steps, self.satisfaction)
         whole = Scope(query, dialect, steps, self.satisfaction, total=True)
+        groups: dict[Key, Figures] = {}
+        total = Figures()
         with self._reading() as conn:
-            groups = self._figures(conn, grouped)
-            total = self._figures(conn, whole).get(None) or _empty(whole)
+            for group in FIGURE_GROUPS:
+                rows = group.compute(conn, grouped)
+                for key, values in rows.items():
+                    if key not in groups:  # a group without some figures shows their zeros
+                        groups[key] = _empty(grouped)
+                    groups[key].merge(group.section, group.shape(grouped, values))
+                if group.additive:
+                    total.merge(group.section, group.shape(whole, _added(group.empty(whole), rows.values())))
+                else:
+                    whole_rows = group.compute(conn, whole)
+                    total.merge(group.section, whole_rows.get(None) or group.empty(whole))
             paths = handoffs(conn, query)
         return Report(query, groups, total, paths)
 
@@ -407,22 +430,21 @@ class Statistics:
         local = datetime.combine(day, self.calendar.day_starts_at or time(0), tzinfo=self.calendar.zone)
         return local.astimezone(UTC)
 
-    @staticmethod
-    def _figures(conn: Connection, scope: Scope) -> dict[Key, Figures]:
-        found: dict[Key, Figures] = {}
-        for group in FIGURE_GROUPS:
-            for key, values in group.compute(conn, scope).items():
-                if key not in found:
-                    found[key] = _empty(scope)
-                found[key].merge(group.section, values)
-        return found
-
 
 def _empty(scope: Scope) -> Figures:
     figures = Figures()
     for group in FIGURE_GROUPS:
-        figures.merge(group.section, group.empty(scope))
+        figures.merge(group.section, group.shape(scope, group.empty(scope)))
     return figures
+
+
+def _added(zeros: dict[str, Any], rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The sums of every group's values (a group's count of None stays None: issued by counter)."""
+    total = dict(zeros)
+    for values in rows:
+        for name, value in values.items():
+            total[name] = value if total.get(name) is None else total[name] + value
+    return total
 
 
 def _int(value: Any) -> int | None:
