@@ -21,6 +21,7 @@ from server.config import (
     DeviceSection,
     HoursSection,
     HubSection,
+    SatisfactionSection,
     ServiceSection,
     SiteSection,
     load_config,
@@ -240,6 +241,7 @@ def test_default_config_loads() -> None:
         ("services", ServiceSection),
         ("counters", CounterSection),
         ("devices", DeviceSection),
+        ("satisfaction", SatisfactionSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:
