@@ -7,6 +7,7 @@ REST side through the Flask app; the config's mistakes must be one line.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -432,3 +433,49 @@ def test_a_question_the_statistics_cannot_answer_is_400(
     answer = client.get(f"/api/v1/stats?{query}", headers=login(client, "admin", "admin-password"))
     assert (answer.status_code, answer.get_json()["code"]) == (400, code)
     assert words in answer.get_json()["error"]
+
+
+def test_the_answers_fit_the_openapi_document(app: Flask) -> None:
+    """The rating and statistics answers are what server/api/openapi.json says, refusals included."""
+    from tests.test_openapi import DOC_PATH, check_answer
+
+    doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+    client = app.test_client()
+    clerk = login(client, "clerk1", "clerk-password", 1)
+    admin = login(client, "admin", "admin-password")
+    check_answer(doc, "get", "/satisfaction", client.get("/api/v1/satisfaction"))
+    ticket = served(app, client, clerk)
+    detail = client.get(f"/api/v1/tickets/{ticket['id']}")
+    assert detail.get_json()["evaluation_offer"] is not None
+    check_answer(doc, "get", "/tickets/{ticket_id}", detail)
+    url = f"/api/v1/tickets/{ticket['id']}/evaluation"
+    check_answer(doc, "post", "/tickets/{ticket_id}/evaluation", client.post(url, json={"rating": "nope"}))
+    check_answer(
+        doc, "post", "/tickets/{ticket_id}/evaluation", client.post(url, json={"rating": "satisfied"})
+    )
+    check_answer(
+        doc, "post", "/tickets/{ticket_id}/evaluation", client.post(url, json={"rating": "satisfied"})
+    )
+    check_answer(
+        doc,
+        "post",
+        "/tickets/{ticket_id}/evaluation",
+        client.post("/api/v1/tickets/x/evaluation", json={"rating": "satisfied"}),
+    )
+    pad = bearer(app.config["tokens"]["pad"])
+    check_answer(
+        doc,
+        "post",
+        "/counters/{counter}/evaluation",
+        client.post("/api/v1/counters/1/evaluation", json={"rating": "satisfied"}, headers=pad),
+    )
+    day = app.extensions["qcall"].core.hall.calendar.business_day(utc_now()).isoformat()
+    for by in ("day", "hour", "service", "counter", "clerk"):
+        answer = client.get(f"/api/v1/stats?from={day}&by={by}", headers=admin)
+        assert answer.status_code == 200
+        check_answer(doc, "get", "/stats", answer)
+    check_answer(doc, "get", "/stats", client.get("/api/v1/stats?from=2026-13-01", headers=admin))
+    check_answer(doc, "get", "/stats", client.get(f"/api/v1/stats?from={day}", headers=clerk))
+    legs = client.get(f"/api/v1/tickets/{ticket['id']}/legs", headers=admin)
+    assert legs.get_json()["legs"][0]["rating"] == "satisfied"
+    check_answer(doc, "get", "/tickets/{ticket_id}/legs", legs)

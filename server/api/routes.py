@@ -16,7 +16,7 @@ from ..core.appointments import AppointmentClaim
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
-from ..core.satisfaction import offer_view
+from ..core.satisfaction import Satisfaction, offer_view
 from ..devices.voice import VOICE_DEVICE
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, Principal, token_hash
@@ -223,6 +223,7 @@ def openapi() -> Response:
             sorted(hall.counters),
             list(hall.categories),
             [t.name for t in hub().config.triage_desks],
+            hall.satisfaction,
         )
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
@@ -234,10 +235,23 @@ def site_openapi(
     counters: list[int],
     categories: list[str] | None = None,
     desks: list[str] | None = None,
+    satisfaction: Satisfaction | None = None,
 ) -> str:
     """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login,
-    its priority categories and triage desks (a site without any takes only null)."""
+    its priority categories and triage desks (a site without any takes only null), its rating levels
+    and reasons, and its services and counters as the statistics' filters."""
     schemas = doc["components"]["schemas"]
+    rated = satisfaction or Satisfaction()
+    for body in ("EvaluationBody", "TicketEvaluationBody"):
+        fields = schemas[body]["properties"]
+        fields["rating"]["enum"] = [level.code for level in rated.levels]
+        schemas[body]["if"]["properties"]["rating"]["enum"] = [lv.code for lv in rated.levels if lv.satisfied]
+        for choice in fields["reason"]["anyOf"]:
+            if choice.get("type") == "string":
+                choice["enum"] = [reason.code for reason in rated.reasons]
+    for parameter in doc["paths"]["/stats"]["get"]["parameters"]:
+        if parameter["name"] in ("service", "counter"):
+            parameter["schema"]["enum"] = services if parameter["name"] == "service" else counters
     for body, key, names in (
         ("TicketBody", "category", categories or []),
         ("PriorityBody", "category", categories or []),
