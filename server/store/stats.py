@@ -192,11 +192,13 @@ def issued_figures(conn: Connection, scope: Scope) -> Rows:
             "hour": local_hour(tickets.c.issued_at, scope.steps, scope.dialect),
             "service": first_service,
         }[scope.query.by]
-    query = (
-        select(*_grouped(key, func.count().label("issued")))
-        .select_from(tickets.outerjoin(first, and_(first.c.ticket_id == tickets.c.id, first.c.leg == 1)))
-        .where(tickets.c.business_day >= scope.query.first, tickets.c.business_day <= scope.query.last)
+    query = select(*_grouped(key, func.count().label("issued"))).where(
+        tickets.c.business_day >= scope.query.first, tickets.c.business_day <= scope.query.last
     )
+    if scope.query.by == "service" or scope.query.service is not None:  # the first service: leg 1's
+        query = query.select_from(
+            tickets.outerjoin(first, and_(first.c.ticket_id == tickets.c.id, first.c.leg == 1))
+        )
     if scope.query.service is not None:
         query = query.where(first_service == scope.query.service)
     if key is not None:
