@@ -64,11 +64,6 @@ class StoreReader(Protocol):
 
     def history(self, ticket_id: str) -> list[TicketEvent]: ...
 
-    def last_finished_at(self, counter: int, day: date) -> tuple[str, datetime] | None:
-        """The ticket most recently finished at ``counter`` on ``day``, and when."""
-
-    def has_event(self, ticket_id: str, kind: str) -> bool: ...
-
     def last_rateable_leg(self, counter: int, since: datetime) -> TicketLeg | None:
         """The leg most recently ended at ``counter`` since ``since`` that a visitor may rate
         (:func:`~server.core.satisfaction.rateable`: done, or served and then transferred)."""

@@ -369,21 +369,6 @@ class SqlTx:
             for r in rows
         ]
 
-    def last_finished_at(self, counter: int, day: date) -> tuple[str, datetime] | None:
-        query = (
-            select(ticket_events.c.ticket_id, ticket_events.c.at)
-            .join(tickets, tickets.c.id == ticket_events.c.ticket_id)
-            .where(
-                ticket_events.c.kind == EventKind.FINISHED.value,
-                ticket_events.c.counter == counter,
-                tickets.c.business_day == day,
-            )
-            .order_by(ticket_events.c.id.desc())
-            .limit(1)
-        )
-        row = self.conn.execute(query).first()
-        return (row.ticket_id, row.at) if row else None
-
     def last_rateable_leg(self, counter: int, since: datetime) -> TicketLeg | None:
         # core.satisfaction.rateable as SQL: done, or served and then transferred
         # (ix_ticket_legs_counter_finished).
@@ -410,12 +395,6 @@ class SqlTx:
             query = query.with_for_update()  # a second rating of the leg waits, then sees the first
         row = self.conn.execute(query).mappings().first()
         return _leg(row) if row else None
-
-    def has_event(self, ticket_id: str, kind: str) -> bool:
-        query = select(ticket_events.c.id).where(
-            ticket_events.c.ticket_id == ticket_id, ticket_events.c.kind == kind
-        )
-        return self.conn.execute(query.limit(1)).first() is not None
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         found: dict[str, Ticket] = {}
