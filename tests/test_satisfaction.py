@@ -8,6 +8,7 @@ REST side through the Flask app; the config's mistakes must be one line.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,9 @@ from server.app import create_app
 from server.config import load_config
 from server.core.calendar import utc_now
 from server.core.errors import AlreadyRated, EvaluationClosed, NothingToEvaluate, UnknownRating
+from server.core.queue import QueueCore
 from server.core.satisfaction import Satisfaction, make_levels
+from server.store import SqlStore, make_engine
 from tests import stats_day as known
 from tests.support import write_site
 from tests.test_config import BASE, edit, problem, write
@@ -125,8 +128,8 @@ def serve(
 
 
 @pytest.fixture
-def day(sqlite_url: str) -> known.Day:
-    d = known.make_day(sqlite_url)
+def day(database_url: str) -> known.Day:
+    d = known.make_day(database_url)
     d.at("09:00:00")
     return d
 
@@ -229,8 +232,8 @@ def test_the_phone_rates_each_leg_once_within_its_window(day: known.Day) -> None
     assert [(leg.staff, leg.rating) for leg in legs] == [("bob", None), ("alice", "very_satisfied")]
 
 
-def test_five_levels_on_the_pad(sqlite_url: str) -> None:
-    d = known.make_day(sqlite_url, Satisfaction(levels=make_levels(5)))
+def test_five_levels_on_the_pad(database_url: str) -> None:
+    d = known.make_day(database_url, Satisfaction(levels=make_levels(5)))
     d.at("09:00:00")
     serve(d, "A", 1, "alice", "NEW")
     d.core.finish(1, "alice")
@@ -241,6 +244,58 @@ def test_five_levels_on_the_pad(sqlite_url: str) -> None:
         60,
         True,
     )
+
+
+def test_a_leg_is_rated_once_when_eight_phones_race_for_it(database_url: str) -> None:
+    """Eight cores, each on its own connection, rate the same leg at once: one rating, seven refusals.
+
+    Three rounds (three tickets): without the leg's lock, PostgreSQL lets two ratings through in
+    most rounds.
+    """
+    d = known.make_day(database_url)
+    d.at("09:00:00")
+    racers = 8
+    cores = [
+        QueueCore(d.core.hall, SqlStore(make_engine(database_url)), clock=d.core.clock) for _ in range(racers)
+    ]
+    for round_ in range(3):
+        serve(d, f"R{round_}", 2, "bob")
+        d.core.finish(2, "bob")
+        ticket_id = d.id(f"R{round_}")
+        barrier = threading.Barrier(racers)
+        outcomes: list[str] = []
+
+        def rate(
+            core: QueueCore,
+            rating: str,
+            ticket_id: str = ticket_id,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[str] = outcomes,
+        ) -> None:
+            barrier.wait(timeout=30)
+            try:
+                core.evaluate_ticket(ticket_id, rating)
+                outcomes.append("rated")
+            except AlreadyRated:
+                outcomes.append("refused")
+            except Exception as exc:  # noqa: BLE001 - the test says what went wrong in the thread
+                outcomes.append(repr(exc))
+
+        threads = [
+            threading.Thread(target=rate, args=(core, "satisfied" if i % 2 else "dissatisfied"))
+            for i, core in enumerate(cores)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["rated"] + ["refused"] * (racers - 1), f"round {round_}"
+        history = d.core.ticket(ticket_id)[0].history
+        assert [e.kind.value for e in history].count("evaluated") == 1
+        _, legs = d.core.journey(ticket_id)
+        assert legs[0].rating == next(e.detail["rating"] for e in history if e.kind.value == "evaluated")
+    for core in cores:
+        core.store.engine.dispose()
 
 
 # -- REST: the pad, the phone, the levels, and who may read the statistics ---------------------
