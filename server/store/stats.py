@@ -9,8 +9,10 @@ One SQL pass per *figure group* (:data:`FIGURE_GROUPS`), grouped in the
 database, whatever the length of the period: the month of a hall issuing
 150,000 tickets a year is a range scan of ``ix_ticket_legs_day_service`` (and of
 ``ix_tickets_queue`` for the tickets issued), never a loop over tickets in
-Python. Each group runs twice: by the asked grouping, and once for the whole
-period (a percentile of the whole is not a sum of the groups').
+Python. The whole period's figures of an *additive* group (counts, sums) are
+its groups' added up; a group that is not (a percentile of the whole is not
+made of the groups') runs once more for the whole period: seven passes in all,
+the hand-off paths included.
 
 The same SQL on SQLite and PostgreSQL, with the definitions of
 server/core/stats.py: durations are the legs' own whole seconds
@@ -24,9 +26,11 @@ computed in integers.
 Adding a figure group (the share within the waiting-time target once legs keep
 ``wait_met``, the estimate's error once tickets keep ``estimate_seconds``,
 complaints): write a function ``(conn, scope) -> {group key: {figure: value}}``
-that runs one query, give it a :class:`FigureGroup` with the section's name
-and its figures for a group that has none, and add it to :data:`FIGURE_GROUPS`.
-The report, the API and the total pick it up as they are.
+that runs one query over ``scope.legs_where()`` grouped by ``scope.leg_key()``,
+give it a :class:`FigureGroup` with the section's name, its values for a group
+that has none, whether they add up, and how sums become figures (``shape``),
+and add it to :data:`FIGURE_GROUPS`. The report, its total and the API answer
+carry the new section as they are.
 """
 
 from __future__ import annotations
