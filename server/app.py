@@ -18,7 +18,9 @@ from .api import refusals
 from .api.admin import admin
 from .api.appointments import appointments_api
 from .api.routes import api
+from .api.satisfaction import satisfaction_api
 from .api.staff import staff_api
+from .api.stats import stats_api
 from .bootstrap import bootstrap
 from .config import SiteConfig
 from .core.calendar import Clock, utc_now
@@ -76,6 +78,8 @@ def create_app(
     app.register_blueprint(admin)
     app.register_blueprint(appointments_api)
     app.register_blueprint(staff_api)
+    app.register_blueprint(satisfaction_api)
+    app.register_blueprint(stats_api)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

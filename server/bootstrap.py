@@ -29,6 +29,7 @@ from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
 from .staffing import PostWatch, StaffPosts
+from .statistics import StatisticsService
 from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
@@ -36,6 +37,8 @@ from .store.audit import AuditLog
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
 from .store.rota import SqlRota
+from .store.sql import read_only
+from .store.stats import Statistics
 from .sweeper import AppointmentSweeper
 
 
@@ -100,6 +103,7 @@ def bootstrap(
         posts=posts,
         post_watch=PostWatch(posts, push.spawn, on_store_failure=health.failed),
         rota=SqlRota(store.engine, audit),
+        statistics=statistics(core, store, url, push),
     )
     if devices:
         printing.start()
@@ -120,6 +124,16 @@ def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser
     engine = make_engine(url)
     writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy)
     return Dispenser(core, writer, push.executor(), window, engine)
+
+
+def statistics(core: QueueCore, store: SqlStore, url: str, push: Push) -> StatisticsService:
+    """The statistics, on a thread and a read-only connection of their own (an in-memory database has one)."""
+    hall = core.hall
+    if make_url(url).database in (None, "", ":memory:"):
+        return StatisticsService(Statistics(store.reader, hall.calendar, hall.satisfaction), None)
+    engine = make_engine(url)
+    reader = Statistics(read_only(engine), hall.calendar, hall.satisfaction)
+    return StatisticsService(reader, push.executor(), engine)
 
 
 def without_devices(config: SiteConfig) -> SiteConfig:

@@ -26,6 +26,7 @@ from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
 from .staffing import PostWatch, StaffPosts
+from .statistics import StatisticsService
 from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
@@ -108,6 +109,8 @@ class Hub:
     post_watch: PostWatch
     #: The rota (排班): who should be at which counter, when.
     rota: SqlRota
+    #: The hall's statistics (``GET /stats``), computed off the loop on a connection of their own.
+    statistics: StatisticsService
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -131,6 +134,7 @@ class Hub:
         self.counter_devices.close()
         self.voice.close()
         self.dispenser.close()
+        self.statistics.close()
         self.store.engine.dispose()
 
     def _hall_version(self) -> int:

@@ -22,6 +22,7 @@ from server.config import (
     DeviceSection,
     HoursSection,
     HubSection,
+    SatisfactionSection,
     ServiceSection,
     SiteSection,
     StaffSection,
@@ -244,6 +245,7 @@ def test_default_config_loads() -> None:
         ("devices", DeviceSection),
         ("staff", StaffSection),
         ("staff.break_reasons", BreakReasonSection),
+        ("satisfaction", SatisfactionSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:

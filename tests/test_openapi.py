@@ -140,6 +140,12 @@ def test_served_at_api_v1_openapi_json(client: FlaskClient, doc: dict[str, Any])
         ["lunch", "meeting", "training", "personal", "other"],
         None,
     ]
+    # The statistics' filters take the site's services and counters.
+    for parameter in served["paths"]["/stats"]["get"]["parameters"]:
+        if parameter["name"] in ("service", "counter"):
+            assert parameter["schema"].pop("enum") == (
+                ["PAY", "ASK"] if parameter["name"] == "service" else [1, 2]
+            )
     # A site without priority categories or triage desks takes only null for them.
     schemas = doc["components"]["schemas"]
     for body, key in (("TicketBody", "category"), ("PriorityBody", "category"), ("TicketBody", "desk")):

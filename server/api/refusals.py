@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from ..core import appointments as appointment_errors
 from ..core import errors as core_errors
 from ..core import rota as rota_errors
+from ..core.stats import BadStatsQuery
 from ..store.health import store_failure
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.UnknownBreakReason: 400,
     rota_errors.RotaImportRefused: 400,
     rota_errors.BadRotaEntry: 409,
+    core_errors.UnknownRating: 400,
+    core_errors.AlreadyRated: 409,
+    core_errors.EvaluationClosed: 409,
+    BadStatsQuery: 400,
 }
 
 _HTTP_CODES = {

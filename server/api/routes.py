@@ -6,7 +6,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
@@ -16,6 +16,7 @@ from ..core.appointments import AppointmentClaim
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
+from ..core.satisfaction import Satisfaction, offer_view
 from ..devices.voice import VOICE_DEVICE
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, Principal, token_hash
@@ -107,7 +108,10 @@ class RequeueBody(_Body):
 
 
 class EvaluationBody(_Body):
-    rating: Literal["very_satisfied", "satisfied", "dissatisfied"]
+    """A pad's rating: one of the site's levels (``[satisfaction] levels``), a reason on a low one."""
+
+    rating: Annotated[str, Field(min_length=1, max_length=32)]
+    reason: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class TransferBody(_Body):
@@ -232,6 +236,7 @@ def openapi() -> Response:
             list(hall.categories),
             [t.name for t in hub().config.triage_desks],
             list(hall.break_reasons),
+            hall.satisfaction,
         )
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
@@ -244,10 +249,23 @@ def site_openapi(
     categories: list[str] | None = None,
     desks: list[str] | None = None,
     break_reasons: list[str] | None = None,
+    satisfaction: Satisfaction | None = None,
 ) -> str:
     """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login,
-    its priority categories, triage desks and break reasons (a site without any takes only null)."""
+    its priority categories, triage desks and break reasons (a site without any takes only null), its
+    rating levels and reasons, and its services and counters as the statistics' filters."""
     schemas = doc["components"]["schemas"]
+    rated = satisfaction or Satisfaction()
+    for body in ("EvaluationBody", "TicketEvaluationBody"):
+        fields = schemas[body]["properties"]
+        fields["rating"]["enum"] = [level.code for level in rated.levels]
+        schemas[body]["if"]["properties"]["rating"]["enum"] = [lv.code for lv in rated.levels if lv.satisfied]
+        for choice in fields["reason"]["anyOf"]:
+            if choice.get("type") == "string":
+                choice["enum"] = [reason.code for reason in rated.reasons]
+    for parameter in doc["paths"]["/stats"]["get"]["parameters"]:
+        if parameter["name"] in ("service", "counter"):
+            parameter["schema"]["enum"] = services if parameter["name"] == "service" else counters
     for body, key, names in (
         ("TicketBody", "category", categories or []),
         ("PriorityBody", "category", categories or []),
@@ -548,10 +566,22 @@ def issue_limiter() -> IssueLimiter:
 
 @api.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> Response:
-    ticket, ahead = hub().core.ticket(ticket_id)
-    rating = next((e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED), None)
+    core = hub().core
+    ticket, ahead = core.ticket(ticket_id)
+    ratings = [e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED]
     return jsonify(
-        {**ticket_json(ticket, ahead), "evaluation": rating, "history": [e.public() for e in ticket.history]}
+        {
+            **ticket_json(ticket, ahead),
+            "evaluation": ratings[-1] if ratings else None,
+            # The service the phone may rate now (core.satisfaction.offer_view), or null.
+            "evaluation_offer": offer_view(
+                core.evaluation_offer(ticket),
+                core.hall.satisfaction.phone_window,
+                core.hall.services,
+                core.hall.counters,
+            ),
+            "history": [e.public() for e in ticket.history],
+        }
     )
 
 
@@ -805,7 +835,7 @@ def evaluation(counter: int) -> Response:
     if the_hub.config.device_counter(pad.name, "evaluation_pad") != counter:
         raise ApiError(403, f"pad {pad.name!r} is not the evaluation pad of counter {counter}")
     body = parse(EvaluationBody)
-    ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name)
+    ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name, reason=body.reason)
     return jsonify(ticket=ticket_json(ticket, 0), rating=body.rating)
 
 

@@ -123,3 +123,21 @@ class UnknownBreakReason(QueueError):
     """A break reason the site does not list (``[staff] break_reasons``)."""
 
     code = "unknown_break_reason"
+
+
+class UnknownRating(QueueError):
+    """A rating level or a reason the site does not offer (the visitor's page shows it: both languages)."""
+
+    code = "unknown_rating"
+
+
+class AlreadyRated(QueueError):
+    """The service was rated already: one rating per leg of a ticket, never a second."""
+
+    code = "already_rated"
+
+
+class EvaluationClosed(QueueError):
+    """The service ended longer ago than ``[satisfaction]`` lets it be rated."""
+
+    code = "evaluation_closed"

@@ -10,13 +10,19 @@ alone (a test checks both agree).
 
 Leg 1 gets its row with the first event after issue (a call, a cancel), not
 at issue: the kiosk's hot path writes nothing more than it did.
+
+A rating (``evaluated``) belongs to the leg it rates (``detail.leg``), which
+is not always the current one: a visitor sent on to the cashier may still rate
+the clerk who served them first. The leg keeps the verdict as given (level,
+score, satisfied or not, reason), so statistics group ratings by clerk and
+counter from the leg alone (server.core.satisfaction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .model import EventKind, LegOutcome, Ticket, TicketEvent
@@ -43,6 +49,17 @@ class TicketLeg:
     calls: int = 0
     #: None while the leg is open.
     outcome: LegOutcome | None = None
+    #: The visitor's rating of this station (server.core.satisfaction), as it was when given:
+    #: the level, its score (0–100), whether it counted as satisfied, the reason on a low one.
+    rating: str | None = None
+    rating_score: int | None = None
+    rating_satisfied: bool | None = None
+    rating_reason: str | None = None
+    rated_at: datetime | None = None
+    #: Whole seconds waited (queue → first call) and served (start → end of the leg), truncated
+    #: toward zero; None until there is one. Kept with the leg so statistics sort integers.
+    wait_seconds: int | None = None
+    service_seconds: int | None = None
 
     def staff_view(self) -> dict[str, Any]:
         """The leg as staff and admins read it (it names staff: never on a public screen)."""
@@ -58,6 +75,8 @@ class TicketLeg:
             "calls": self.calls,
             "outcome": self.outcome.value if self.outcome else None,
             "transfer": self.transfer,
+            "rating": self.rating,
+            "rating_reason": self.rating_reason,
         }
 
 
@@ -74,6 +93,14 @@ def opening_leg(ticket: Ticket) -> TicketLeg:
     )
 
 
+#: The verdict of a rating recorded before ratings carried their score (migration 0015 keeps the
+#: same numbers): the three levels of the pads of that time, the top two satisfied.
+LEGACY_VERDICTS: dict[str, tuple[int, bool]] = {
+    "very_satisfied": (100, True),
+    "satisfied": (80, True),
+    "dissatisfied": (0, False),
+}
+
 _CLOSING = {
     EventKind.FINISHED: LegOutcome.DONE,
     EventKind.NO_SHOW: LegOutcome.NO_SHOW,
@@ -86,6 +113,29 @@ def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
 
     [] (nothing moves), [leg], or [closed, next] for a transfer.
     """
+    return [_timed(changed) for changed in _advance(leg, event)]
+
+
+def whole_seconds(delta: timedelta) -> int:
+    """A duration in whole seconds, truncated toward zero, from exact microseconds (no float)."""
+    micros = delta // timedelta(microseconds=1)
+    return micros // 1_000_000 if micros >= 0 else -(-micros // 1_000_000)
+
+
+def _timed(leg: TicketLeg) -> TicketLeg:
+    """The leg with its waiting and service seconds worked out from its own times."""
+    wait = whole_seconds(leg.called_at - leg.queued_at) if leg.called_at is not None else None
+    served = (
+        whole_seconds(leg.finished_at - leg.started_at)
+        if leg.started_at is not None and leg.finished_at is not None
+        else None
+    )
+    if (wait, served) == (leg.wait_seconds, leg.service_seconds):
+        return leg
+    return replace(leg, wait_seconds=wait, service_seconds=served)
+
+
+def _advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
     kind = event.kind
     if kind is EventKind.CALLED:
         return [
@@ -118,7 +168,31 @@ def advance(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
             transfer=True,
         )
         return [closed, following]
-    return []  # issued, evaluated: the journey does not move
+    if kind is EventKind.EVALUATED:
+        return _rated(leg, event)
+    return []  # issued: the journey does not move
+
+
+def _rated(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
+    """The leg with the rating an ``evaluated`` event gave it (``detail.leg``; absent, the leg given)."""
+    detail = event.detail
+    rating = detail.get("rating")
+    if not isinstance(rating, str) or detail.get("leg", leg.leg) != leg.leg:
+        return []
+    legacy = LEGACY_VERDICTS.get(rating, (None, None))
+    score = detail.get("score", legacy[0])
+    satisfied = detail.get("satisfied", legacy[1])
+    reason = detail.get("reason")
+    return [
+        replace(
+            leg,
+            rating=rating,
+            rating_score=score,
+            rating_satisfied=satisfied,
+            rating_reason=reason if isinstance(reason, str) else None,
+            rated_at=event.at,
+        )
+    ]
 
 
 def replay(ticket: Ticket, history: Sequence[TicketEvent]) -> list[TicketLeg]:
@@ -130,12 +204,21 @@ def replay(ticket: Ticket, history: Sequence[TicketEvent]) -> list[TicketLeg]:
     issued = next((e.at for e in history if e.kind is EventKind.ISSUED), ticket.issued_at)
     legs = [TicketLeg(ticket.id, 1, ticket.business_day, first_service, issued)]
     for event in history:
-        for changed in advance(legs[-1], event):
-            if changed.leg == legs[-1].leg:
-                legs[-1] = changed
+        for changed in advance(_leg_of(legs, event), event):
+            if changed.leg <= len(legs):
+                legs[changed.leg - 1] = changed
             else:
                 legs.append(changed)
     return legs
+
+
+def _leg_of(legs: list[TicketLeg], event: TicketEvent) -> TicketLeg:
+    """The leg an event folds into: a rating names its leg; every other event moves the current one."""
+    if event.kind is EventKind.EVALUATED:
+        asked = event.detail.get("leg")
+        if isinstance(asked, int) and 1 <= asked <= len(legs):
+            return legs[asked - 1]
+    return legs[-1]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -64,11 +64,16 @@ class LegOutcome(StrEnum):
 
 
 class Rating(StrEnum):
-    """The visitor's verdict on the evaluation pad (评价器), best first."""
+    """The visitor's verdict (评价), best first: three of these on a three-level site, all five on a
+    five-level one (``[satisfaction] levels``; server.core.satisfaction)."""
 
     VERY_SATISFIED = "very_satisfied"
     SATISFIED = "satisfied"
+    #: 基本满意: five levels only.
+    BASICALLY_SATISFIED = "basically_satisfied"
     DISSATISFIED = "dissatisfied"
+    #: 非常不满意: five levels only.
+    VERY_DISSATISFIED = "very_dissatisfied"
 
 
 class PriorityGrant(StrEnum):

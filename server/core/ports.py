@@ -65,10 +65,9 @@ class StoreReader(Protocol):
 
     def history(self, ticket_id: str) -> list[TicketEvent]: ...
 
-    def last_finished_at(self, counter: int, day: date) -> tuple[str, datetime] | None:
-        """The ticket most recently finished at ``counter`` on ``day``, and when."""
-
-    def has_event(self, ticket_id: str, kind: str) -> bool: ...
+    def last_rateable_leg(self, counter: int, since: datetime) -> TicketLeg | None:
+        """The leg most recently ended at ``counter`` since ``since`` that a visitor may rate
+        (:func:`~server.core.satisfaction.rateable`: done, or served and then transferred)."""
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         """The first ``head`` callable tickets of each service in queue order, the first ``head``
@@ -156,6 +155,10 @@ class StoreTx(StoreReader, Protocol):
         """Keep a print job with its ticket (same transaction), so the hub can resume it after a crash."""
 
     def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None: ...
+
+    def leg_for_rating(self, ticket_id: str, leg: int) -> TicketLeg | None:
+        """One leg of a ticket, locked against a second rating until commit (PostgreSQL: FOR UPDATE;
+        SQLite's writers are serialized already)."""
 
     def save_legs(self, legs: Sequence[TicketLeg]) -> None:
         """Write legs of a journey, inserted or replaced (a leg's ``queued_at`` and ``transfer`` stay)."""

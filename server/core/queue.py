@@ -20,6 +20,7 @@ from . import events as ev
 from .appointments import AppointmentClaim, mask_name, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
 from .errors import (
+    AlreadyRated,
     CounterClosed,
     CounterPaused,
     CounterStaffed,
@@ -67,13 +68,12 @@ from .posts import DEFAULT_BREAK_REASONS, RESUMED, BreakReason, PostEnd, PostEve
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 from .priority import pending_request
 from .rules import CallRules
+from .satisfaction import Satisfaction, Verdict, chosen_leg, offer
 
 #: How many tickets of each service the policy sees when choosing.
 POLICY_HEAD = 20
 #: How many times a counter looks again after losing a race for a ticket.
 CLAIM_ATTEMPTS = 50
-#: How long after a service ends its visitor may still rate it on the pad.
-EVALUATION_WINDOW = timedelta(minutes=10)
 #: How many next numbers and recent calls the snapshot carries.
 SNAPSHOT_HEAD = 5
 RECENT_CALLS = 10
@@ -116,6 +116,9 @@ class Hall:
             choices = ", ".join(self.break_reasons)
             raise UnknownBreakReason(f"unknown break reason {code!r}; expected one of: {choices}")
         return code
+
+    #: ``[satisfaction]``: the rating levels, reasons, target and how long a service may be rated.
+    satisfaction: Satisfaction = field(default_factory=Satisfaction)
 
     def category(self, code: str) -> PriorityCategory:
         try:
@@ -1060,32 +1063,87 @@ class QueueCore:
                 legs = replay(ticket, tx.history(ticket_id))
         return ticket, legs
 
-    def evaluate(self, counter_number: int, rating: Rating | str, source: str | None = None) -> Ticket:
-        """Record the visitor's rating of the service just finished at this counter.
+    def evaluate(
+        self, counter_number: int, rating: Rating | str, source: str | None = None, reason: str | None = None
+    ) -> Ticket:
+        """Record the visitor's rating of the service just ended at this counter (the evaluation pad).
 
-        The evaluation pad sits at the counter, so the ticket is the one the
-        counter finished last, within :data:`EVALUATION_WINDOW`; each ticket is
-        rated once.
+        The pad sits at the counter, so the leg it rates is the one that ended
+        there last — finished, or served and sent on — within
+        ``[satisfaction] pad_window_minutes``. The rating is credited to that
+        leg's clerk and counter; each leg is rated once (a second is refused:
+        :class:`AlreadyRated`).
         """
         counter = self.hall.counter(counter_number)
-        try:
-            rating = Rating(rating)
-        except ValueError:
-            choices = ", ".join(r.value for r in Rating)
-            raise InvalidTransition(f"unknown rating {rating!r}; expected one of {choices}") from None
+        satisfaction = self.hall.satisfaction
+        verdict = satisfaction.verdict(str(rating), reason)
         now = self.clock()
         with self.store.transaction() as tx:
-            last = tx.last_finished_at(counter.number, self.hall.calendar.business_day(now))
-            if last is None or now - last[1] > EVALUATION_WINDOW:
-                raise NothingToEvaluate(f"counter {counter.number} has finished no service to rate just now")
-            ticket_id = last[0]
-            if tx.has_event(ticket_id, EventKind.EVALUATED.value):
-                raise NothingToEvaluate("this service has been rated already")
-            ticket = tx.get_ticket(ticket_id)
-            assert ticket is not None
-            detail = {"rating": rating.value, "source": source}
-            tx.add_event(TicketEvent(ticket_id, EventKind.EVALUATED, now, counter.number, None, detail))
+            leg = tx.last_rateable_leg(counter.number, now - satisfaction.pad_window)
+            if leg is None:
+                raise NothingToEvaluate(
+                    f"{counter.number} 号窗口刚才没有办结的业务 / "
+                    f"counter {counter.number} has finished no service to rate just now"
+                )
+            ticket = self._rate(tx, leg, verdict, now, source)
         self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.EVALUATED.value)
+        return ticket
+
+    def evaluate_ticket(
+        self, ticket_id: str, rating: str, reason: str | None = None, leg: int | None = None
+    ) -> tuple[Ticket, TicketLeg]:
+        """The visitor rates a service of their ticket from the phone (its id is the key).
+
+        ``leg``: the station rated; absent, the latest one that may be rated.
+        Within ``[satisfaction] phone_window_minutes`` of its end, once per leg
+        (a leg rated on the pad is rated). Refusals are bilingual.
+        """
+        satisfaction = self.hall.satisfaction
+        verdict = satisfaction.verdict(rating, reason)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"没有这张号票 / no ticket {ticket_id!r}")
+            chosen = chosen_leg(tx.legs(ticket_id), leg, now, satisfaction.phone_window)
+            ticket = self._rate(tx, chosen, verdict, now, "phone")
+            rated = tx.legs(ticket_id)[chosen.leg - 1]
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.EVALUATED.value)
+        return ticket, rated
+
+    def evaluation_offer(self, ticket: Ticket) -> TicketLeg | None:
+        """The leg the visitor's phone may rate now, if any (``GET /tickets/{id}``).
+
+        A ticket still on its first leg and not finished has nothing to rate:
+        no read then, so a phone polling while it waits costs what it did.
+        """
+        if ticket.leg == 1 and ticket.status is not TicketStatus.DONE:
+            return None
+        with self.store.read() as tx:
+            legs = tx.legs(ticket.id)
+        return offer(legs, self.clock(), self.hall.satisfaction.phone_window)
+
+    def _rate(
+        self, tx: StoreTx, leg: TicketLeg, verdict: Verdict, now: datetime, source: str | None
+    ) -> Ticket:
+        """Give ``leg`` its rating, credited to its clerk and counter: the event and the kept leg, once."""
+        locked = tx.leg_for_rating(leg.ticket_id, leg.leg)
+        if locked is None:
+            raise NothingToEvaluate("这一段服务不能评价 / this service cannot be rated")
+        if locked.rating is not None:
+            raise AlreadyRated("这次服务已经评价过了，谢谢 / this service has been rated already, thank you")
+        ticket = tx.get_ticket(leg.ticket_id)
+        assert ticket is not None, "a leg's ticket exists (foreign key)"
+        # The event names the clerk credited (``staff``) and the leg, so SQL groups by clerk without guessing.
+        event = TicketEvent(
+            ticket.id,
+            EventKind.EVALUATED,
+            now,
+            locked.counter,
+            locked.staff,
+            verdict.detail(locked.leg, source),
+        )
+        self._record(tx, ticket, event, locked)
         return ticket
 
     def pause(self, counter_number: int, staff: str | None = None, reason: str | None = None) -> CounterState:

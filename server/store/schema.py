@@ -148,7 +148,19 @@ ticket_legs = Table(
     Column("finished_at", UTCDateTime),
     Column("calls", Integer, nullable=False, default=0),
     Column("outcome", String(16)),
+    #: The visitor's rating of this station, kept from its ``evaluated`` event (migration 0015):
+    #: the level, its score and satisfied mark as they were when given, the reason on a low one.
+    Column("rating", String(24)),
+    Column("rating_score", Integer),
+    Column("rating_satisfied", Boolean),
+    Column("rating_reason", String(32)),
+    Column("rated_at", UTCDateTime),
+    #: Whole seconds waited and served (core.journey.whole_seconds), kept with the leg (migration 0015).
+    Column("wait_seconds", Integer),
+    Column("service_seconds", Integer),
     Index("ix_ticket_legs_day_service", "business_day", "service"),
+    #: The service an evaluation pad rates: the last one ended at its counter (migration 0015).
+    Index("ix_ticket_legs_counter_finished", "counter", "finished_at"),
 )
 
 sequences = Table(
