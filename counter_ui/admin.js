@@ -1,8 +1,8 @@
 /*
  * The device board: which printers (and later other devices) are doing their
  * job, live, with a banner for the ones that are not; and a compact view of
- * the queue beside it. For admins and staff; shows no personal data (ticket
- * numbers only).
+ * the queue beside it. For admins, supervisors and staff; shows no personal
+ * data (ticket numbers only); its sections add what each role may read.
  *
  * Sources: GET /devices on login and on every (re)connect, then the
  * `device_status` event; the queue from the socket's snapshot, kept up to
@@ -28,6 +28,7 @@
       "staff": "{name}（{role}）",
       "role.admin": "管理员",
       "role.staff": "工作人员",
+      "role.supervisor": "值班长",
       "nav.console": "窗口控制台",
       "loading": "正在加载…",
       "alert.count": "{n} 台设备异常",
@@ -79,6 +80,7 @@
       "staff": "{name} ({role})",
       "role.admin": "admin",
       "role.staff": "staff",
+      "role.supervisor": "supervisor",
       "nav.console": "Counter console",
       "loading": "Loading…",
       "alert.count": "{n} devices need attention",
@@ -363,10 +365,10 @@
     })}`);
     Q.setHtml($("#queue-counters-list"), Q.html`${counters.map(function (c) {
       var cur = c.current;
-      var paused = c.status === "paused";
-      return Q.html`<tr data-counter="${c.number}">
+      var status = c.status === "paused" || c.status === "closed" ? c.status : "open";
+      return Q.html`<tr data-counter="${c.number}" data-status="${status}">
           <td>${Q.name(c) || Q.t("counter.default_name", { n: c.number })}</td>
-          <td><span class="badge ${paused ? "paused" : "open"}">${Q.t(paused ? "counter.paused" : "counter.open")}</span></td>
+          <td><span class="badge ${status}">${Q.t("counter." + status)}</span></td>
           <td>${cur
             ? Q.html`<span class="ticket-no">${cur.number}</span> <span class="cur-status">${Q.t("status." + cur.status)}</span>`
             : Q.t("queue.none")}</td>

@@ -108,7 +108,7 @@
       ledger = null;
       ledgerError = null;
       Q.show("#ledger-panel", isAdmin());
-      Q.show("#nextup-panel", true);
+      Q.show("#nextup-panel", s.role === "admin" || s.role === "staff");   // a supervisor reads no queue order
       var mine = generation;
       Q.api("GET", "/priority-categories").then(function (res) {
         if (mine !== generation) return;

@@ -1,7 +1,9 @@
 /*
- * The staff counter console: log in at a counter, then call, recall, start,
- * finish, mark no-show, transfer, pause. The hub decides what is allowed; the
- * buttons only mirror its rules so a clerk is not offered what will fail.
+ * The staff counter console: log in at a counter (that puts the clerk on post:
+ * the counter opens on every screen), then call, recall, start, finish, mark
+ * no-show, transfer, pause for a break with its reason. The hub decides what
+ * is allowed; the buttons only mirror its rules so a clerk is not offered
+ * what will fail.
  *
  * Source of truth: GET /counters/{n} (this counter and its waiting list),
  * re-read after every action and, debounced, after every live event.
@@ -21,7 +23,14 @@
       "login.need_counter": "请填写窗口号。",
       "login.need_name": "请填写用户名和密码。",
       "login.expired": "登录已过期，请重新登录。",
+      "login.on_post": "您已在 {n} 号窗口登录。移到此窗口会结束那里的登录。",
+      "login.move": "移到此窗口",
       "logout": "退出登录",
+      "logout.force": "{number}（{status}）仍在本窗口。仍要退出吗？已叫号未到的顾客回到队列原位，正在办理的记为办结。",
+      "logout.refused": "请先处理 {number}（办结、转移或过号重排），再退出登录。",
+      "break.title": "暂停服务：请选择原因",
+      "break.help": "暂停期间本窗口不叫号，屏幕显示“暂停服务”。原因和时长记入考勤。",
+      "break.on": "{reason} · {n} 分钟",
       "nav.devices": "设备",
       "staff": "工作人员：{name}",
       "current.title": "当前号票",
@@ -119,7 +128,14 @@
       "login.need_counter": "Please enter a counter number.",
       "login.need_name": "Please enter your username and password.",
       "login.expired": "Your session has ended. Please log in again.",
+      "login.on_post": "You are logged in at counter {n}. Moving here ends that login.",
+      "login.move": "Move here",
       "logout": "Log out",
+      "logout.force": "{number} ({status}) is still at this counter. Log out anyway? A called visitor who has not come goes back to their place in the queue; one being served is finished.",
+      "logout.refused": "Please deal with {number} first (finish, transfer or re-queue), then log out.",
+      "break.title": "Pause: pick the reason",
+      "break.help": "While paused this counter calls nobody and the screens say “Paused”. The reason and the length go to attendance.",
+      "break.on": "{reason} · {n} min",
       "nav.devices": "Devices",
       "staff": "Staff: {name}",
       "current.title": "Current ticket",
@@ -242,6 +258,8 @@
   var nextUp = {};         // ticket id → {reason, category, requested} from GET /counters/{n}/next
   var targetPlan = { lead: 0, current: null };   // the same answer's warn_before_seconds and current
   var categories = [];     // GET /priority-categories: code → names for the notes
+  var reasons = [];        // GET /break-reasons: [{code, name_zh, name_en}] for the pause dialog
+  var post = null;         // GET /counters/{n}.post: {username, since, break: {reason, since}} or null
   var busy = false;        // an action is in flight: every action button is off
   var socket = null;
   var pollTimer = null;
@@ -277,9 +295,11 @@
         $("#login-counter").value = Q.urlCounter() || last.counter || "";
       },
       enter: enter,
-      leave: leave
+      leave: leave,
+      refused: offerMove,
+      logoutRefused: confirmLogout
     });
-    $("#btn-logout").addEventListener("click", login.logout);
+    $("#btn-logout").addEventListener("click", function () { login.logout(); });
     document.addEventListener("keydown", onKey);
     wireActions();
     // Waited minutes and elapsed times go stale; redraw them now and then.
@@ -287,6 +307,32 @@
     // Targets: a ticket nears its breach with no event happening; its mark moves on by itself.
     Q.targets.watch();
     login.start();
+  }
+
+  /**
+   * One clerk, one counter: a login refused because the clerk is on post at another counter
+   * offers "移到此窗口 / Move here", which sends the login again with move: true (the other
+   * post ends). Called with null before each try: the offer goes away.
+   */
+  function offerMove(err, retry) {
+    var box = $("#login-move");
+    if (!err || err.code !== "on_post_elsewhere") { box.hidden = true; return false; }
+    var n = err.data && err.data.counter;
+    $("#login-move-text").textContent = Q.t("login.on_post", { n: n }, "zh") + " " + Q.t("login.on_post", { n: n }, "en");
+    var go = $("#login-move-go");
+    go.textContent = Q.t2("login.move");
+    go.onclick = function () { box.hidden = true; retry({ move: true }); };
+    box.hidden = false;
+    go.focus();
+    return true;
+  }
+
+  /** A logout refused while a visitor is at the counter: log out anyway (handed back) only if asked. */
+  function confirmLogout(err, force) {
+    var cur = view && view.current;
+    var words = { number: cur ? cur.number : "", status: cur ? Q.t("status." + cur.status) : "" };
+    if (window.confirm(Q.t("logout.force", words))) return force();
+    setMessage("warn", function () { return Q.t("logout.refused", words); }, err.code);
   }
 
   /** Logged in (or back with the session kept in this tab). */
@@ -300,6 +346,8 @@
     // After login: asked before it, the hub answers 401 and the notes would name codes, not categories.
     Q.api("GET", "/priority-categories").then(function (res) { categories = res.categories || []; drawAll(); },
       function () { categories = []; });
+    Q.api("GET", "/break-reasons").then(function (res) { reasons = res.reasons || []; drawAll(); },
+      function () { reasons = []; });
     sections.forEach(function (section) { if (section.enter) section.enter(consoleContext()); });
     var handlers = {};
     sections.forEach(function (section) { Object.assign(handlers, section.handlers || {}); });
@@ -326,6 +374,7 @@
     closeTransfer();
     closePriority();
     sections.forEach(function (section) { if (section.leave) section.leave(); });
+    closeBreak();
   }
 
   /* -- reading the counter -------------------------------------------- */
@@ -342,6 +391,7 @@
       if (!session || session.counter !== n) return;
       var res = both[0];
       view = res.counter || view;
+      post = res.post || null;
       waiting = res.waiting || [];
       if (both[1]) {
         nextUp = {};
@@ -379,8 +429,8 @@
     "btn-no-show": function () { act("no-show", undefined, "done.no_show"); },
     "btn-transfer": openTransfer,
     "btn-pause": function () {
-      var paused = view && view.status === "paused";
-      act(paused ? "resume" : "pause", undefined, paused ? "done.resumed" : "done.paused");
+      if (view && view.status === "paused") act("resume", undefined, "done.resumed");
+      else openBreak();
     },
     "btn-refresh": function () { setMessage(null); refresh(); },
     "btn-reprint": reprint,
@@ -474,6 +524,8 @@
       if (cur && !this.disabled) openPriority(cur, null, currentCategory.code);
     });
     $("#priority-cancel").addEventListener("click", closePriority);
+    $("#break-reasons").addEventListener("click", onBreakReason);
+    $("#break-cancel").addEventListener("click", closeBreak);
     $("#priority-form").addEventListener("submit", onPriority);
   }
 
@@ -488,6 +540,7 @@
     return Q.api("POST", "/counters/" + session.counter + "/" + path, body).then(function (res) {
       res = res || {};
       if (res.counter && typeof res.counter === "object") view = res.counter;
+      if ("post" in res) post = res.post || null;
       var number = res.ticket && res.ticket.number;
       setMessage("ok", function () { return Q.t(doneKey, { number: number || "" }); });
       return { ok: true, err: null };
@@ -588,10 +641,17 @@
 
   function drawHeader() {
     $("#counter-name").textContent = view ? Q.name(view) : Q.t("counter.default_name", { n: session.counter });
-    var paused = view && view.status === "paused";
+    var status = view ? view.status : null;   // open, paused (a break) or closed (nobody on post)
     var badge = $("#counter-status");
-    badge.textContent = view ? Q.t(paused ? "counter.paused" : "counter.open") : "";
-    badge.className = "badge " + (paused ? "paused" : "open");
+    badge.textContent = status ? Q.t("counter." + status) : "";
+    badge.className = "badge " + (status || "");
+    var onBreak = status === "paused" && post && post["break"];
+    var pause = $("#break-status");
+    pause.hidden = !onBreak;
+    pause.textContent = onBreak ? Q.t("break.on", {
+      reason: reasonName(onBreak.reason),
+      n: Q.minutesSince(onBreak.since)
+    }) : "";
     $("#staff-name").textContent = Q.t("staff", { name: session.username || "" });
     Q.show("#admin-link", session.role === "admin");   // the device board: admins only here
     drawConn();
@@ -712,7 +772,7 @@
 
   /** Mirror of the hub's rules (server/core/queue.py); the hub still has the last word. */
   function drawButtons() {
-    var open = !!view && view.status !== "paused";
+    var open = !!view && view.status === "open";
     var st = view && view.current ? view.current.status : null;
     var atCounter = st === "called" || st === "serving";
     enable("#btn-call-next", open);
@@ -721,7 +781,7 @@
     enable("#btn-finish", atCounter);
     enable("#btn-no-show", st === "called");
     enable("#btn-transfer", atCounter);
-    enable("#btn-pause", !!view);
+    enable("#btn-pause", !!view && view.status !== "closed");
     enable("#btn-refresh", true);
     enable("#btn-reprint", !!(view && view.current));
     enable("#btn-requeue", st === "called");
@@ -737,7 +797,7 @@
   }
 
   function drawWaiting() {
-    var open = !!view && view.status !== "paused";
+    var open = !!view && view.status === "open";
     $("#waiting-count").textContent = Q.t("waiting.count", { n: waiting.length });
     Q.show("#waiting-empty", waiting.length === 0);
     Q.setHtml($("#waiting-list"), Q.html`${waiting.map(function (t) {
@@ -877,6 +937,55 @@
       busy = false;
       $("#priority-confirm").disabled = false;
       refresh();
+    });
+  }
+
+  /* -- a break (暂停服务) with its reason ------------------------------------ */
+
+  /*
+   * The pause button asks why: one big button per reason of the site (GET
+   * /break-reasons), in both languages; a tap posts POST /counters/{n}/pause
+   * {reason}. The hub keeps the break's start, end, length and reason for
+   * attendance; the screens say only "暂停服务 / Paused". Resume ends it.
+   */
+  function reasonName(code) {
+    var found = null;
+    reasons.forEach(function (r) { if (r.code === code) found = r; });
+    return found ? Q.name(found) : (code || "");
+  }
+
+  function openBreak() {
+    if (!session || !view) return;
+    $("#break-title").textContent = Q.t2("break.title");
+    $("#break-help").textContent = Q.t("break.help");
+    $("#break-cancel").textContent = Q.t2("cancel");
+    var list = reasons.length ? reasons : [{ code: "", name_zh: Q.t("act.pause", null, "zh"), name_en: Q.t("act.pause", null, "en") }];
+    Q.setHtml($("#break-reasons"), Q.html`${list.map(function (r) {
+      return Q.html`<button type="button" class="break-reason" data-reason="${r.code}">
+          <span class="zh">${r.name_zh}</span><span class="en">${r.name_en}</span></button>`;
+    })}`);
+    $("#break-error").hidden = true;
+    var dlg = $("#break-dialog");
+    if (dlg.showModal) dlg.showModal(); else dlg.setAttribute("open", "");
+    var first = document.querySelector(".break-reason");
+    if (first) first.focus();
+  }
+
+  function closeBreak() {
+    var dlg = $("#break-dialog");
+    if (dlg.open) { if (dlg.close) dlg.close(); else dlg.removeAttribute("open"); }
+  }
+
+  function onBreakReason(e) {
+    var btn = e.target.closest ? e.target.closest(".break-reason") : null;
+    if (!btn || busy) return;
+    var code = btn.getAttribute("data-reason");
+    act("pause", code ? { reason: code } : undefined, "done.paused").then(function (result) {
+      if (result.ok || !session) return closeBreak();
+      if (!result.err) return;
+      var box = $("#break-error");
+      box.textContent = Q.errorText(result.err);
+      box.hidden = false;
     });
   }
 

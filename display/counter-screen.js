@@ -1,6 +1,6 @@
 /*
  * The screen above one counter (窗口屏): its name, the number it is calling or
- * serving (huge), whether it is free or paused, and the next few numbers
+ * serving (huge), whether it is free, paused or closed, and the next few numbers
  * waiting for its services. Both languages always: nobody touches it.
  *
  * /display/counter?token=T&counter=N. Like the lobby, it draws only from the
@@ -18,10 +18,12 @@
       "state.serving": "正在办理",
       "state.free": "空闲",
       "state.paused": "暂停服务",
+      "state.closed": "未开放",
       "line.called": "请 {number} 号 到 {counter}",
       "line.serving": "{number} 号 正在办理",
       "line.free": "请留意叫号",
       "line.paused": "本窗口暂停服务，请到其他窗口办理",
+      "line.closed": "本窗口暂未开放，请到其他窗口办理",
       "waiting": "等候 {n} 人",
       "setup.refused": "此屏幕的设备令牌无效",
       "setup.no_counter": "没有指定窗口号",
@@ -32,10 +34,12 @@
       "state.serving": "Now serving",
       "state.free": "Free",
       "state.paused": "Paused",
+      "state.closed": "Closed",
       "line.called": "Number {number} to {counter}, please",
       "line.serving": "Number {number} is being served",
       "line.free": "Please wait for your number",
       "line.paused": "This counter is paused: please go to another counter",
+      "line.closed": "This counter is closed: please go to another counter",
       "waiting": "{n} waiting",
       "setup.refused": "This screen's device token was refused",
       "setup.no_counter": "No counter number given",
@@ -105,7 +109,9 @@
   function drawCurrent(counter) {
     var ticket = counter.current;
     var paused = counter.status === "paused";
-    var state = ticket ? (ticket.status === "serving" ? "serving" : "called") : (paused ? "paused" : "free");
+    // closed: nobody is on post here (no clerk logged in); paused: the clerk is on a break.
+    var idle = paused || counter.status === "closed" ? counter.status : "free";
+    var state = ticket ? (ticket.status === "serving" ? "serving" : "called") : idle;
     var number = ticket ? ticket.number : "—";
 
     var box = $("#counter-state");

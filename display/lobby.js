@@ -22,6 +22,7 @@
     zh: {
       "free": "空闲",
       "paused": "暂停服务",
+      "closed": "未开放",
       "recall": "重呼",
       "next": "下一位",
       "no_calls": "尚未叫号",
@@ -35,6 +36,7 @@
     en: {
       "free": "Free",
       "paused": "Paused",
+      "closed": "Closed",
       "recall": "again",
       "next": "Next",
       "no_calls": "No calls yet",
@@ -134,8 +136,8 @@
   }
 
   /**
-   * One row per counter: its current number, or (when free or paused) the
-   * last number it called, dimmed, for the visitor who looks up too late.
+   * One row per counter: its current number, or (when free, paused or closed)
+   * the last number it called, dimmed, for the visitor who looks up too late.
    */
   function drawCounters(list, calls) {
     var last = {};
@@ -144,10 +146,10 @@
     box.classList.toggle("many", list.length > 7);   // two columns for big halls
     document.body.classList.toggle("many-counters", list.length > 7);
     Q.setHtml(box, Q.html`${list.map(function (c) {
-      var paused = c.status === "paused";
+      // closed: nobody on post (no clerk logged in); paused: the clerk is on a break.
+      var state = c.status === "paused" || c.status === "closed" ? c.status : "free";
       var current = c.current && c.current.number;
-      var state = paused ? "paused" : "free";
-      return Q.html`<li class="${paused ? "is-paused" : ""}" data-counter="${c.number}">
+      return Q.html`<li class="${state === "free" ? "" : "is-" + state}" data-counter="${c.number}" data-status="${c.status}">
           <span class="name"><span class="zh">${c.name_zh}</span> <span class="en">${c.name_en}</span></span>
           ${current
             ? Q.html`<span class="ticket-no now">${current}</span>${Q.marks(c.current, "small")}`

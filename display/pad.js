@@ -1,8 +1,12 @@
 /*
  * The evaluation pad (评价器): a tablet at one counter, facing the visitor.
  * When the counter finishes a service (the finish button, or call-next ending
- * the last one), it asks "please rate our service" with three big faces for
- * a minute; a tap sends the rating and says thank you.
+ * the last one), it asks "please rate our service" with a big face for each
+ * of the site's levels (three or five: GET /satisfaction; the three of the
+ * page until that answers) for a minute; a tap sends the rating and says
+ * thank you. A level that is not satisfied first offers the reasons (等候太久,
+ * 态度…) with "skip": the rating is sent with the reason chosen, or without
+ * one on skip or after REASON_MS, never lost.
  *
  * /display/pad?token=T&counter=N, with a device token of role "pad" bound to
  * that counter in the site's configuration. Both languages always (the
@@ -32,16 +36,29 @@
     }
   };
 
+  /* Each level's face: the three of old, a straight mouth for 基本满意, a deep frown for 非常不满意. */
+  var FACES = {
+    very_satisfied: "face-very",
+    satisfied: "face-ok",
+    basically_satisfied: "face-meh",
+    dissatisfied: "face-bad",
+    very_dissatisfied: "face-worse"
+  };
+
   var ASK_MS = 60000;       // the question stays up this long
+  var REASON_MS = 20000;    // the reasons wait this long, then the rating goes without one
   var THANKS_MS = 5000;     // "thank you", then back to the welcome
   var MESSAGE_MS = 5000;    // "nothing to rate" and errors likewise
 
-  var state = "idle";       // idle | asking | sending | thanks | message
+  var state = "idle";       // idle | asking | reasons | sending | thanks | message
   var asked = null;         // id of the finished ticket we are asking about
   var pending = null;       // a ticket finished while a rating was on its way
   var askTimer = null;
   var askUntil = 0;         // Date.now() when the question goes away
   var backTimer = null;
+  var reasonTimer = null;
+  var chosen = null;        // the level tapped while the reasons are shown
+  var reasons = [];         // the site's reasons ({code, name_zh, name_en})
 
   Q.i18n(WORDS, "qcall.pad.lang");
   Q.everySecond(function (now) { $("#clock").textContent = Q.formatTime(now); });
@@ -60,9 +77,10 @@
     return;
   }
 
-  Q.each(document.querySelectorAll(".rate-btn"), function (btn) {
-    btn.addEventListener("click", function () { rate(btn); });
-  });
+  bindLevels();
+  $("#reason-skip").addEventListener("click", function () { if (state === "reasons") send(chosen, null); });
+  // The site's levels and reasons (an open answer: nothing private in it).
+  Q.api("GET", "/satisfaction").then(drawLevels, function () { /* keep the page's three */ });
 
   Q.connect({ token: token }, {
     snapshot: draw,
@@ -93,6 +111,41 @@
     document.title = zh + " / " + en;
   }
 
+  /* -- the levels and reasons of this site -------------------------- */
+
+  function drawLevels(answer) {
+    if (!answer || !answer.levels || !answer.levels.length) return;
+    var group = $(".rates");
+    Q.setHtml(group, Q.html`${answer.levels.map(function (level) {
+      return Q.html`<button class="rate-btn" type="button" data-rating="${level.code}" data-satisfied="${level.satisfied ? "yes" : "no"}">
+        <span class="face ${FACES[level.code] || "face-ok"}" aria-hidden="true"><span class="mouth"></span></span>
+        <span class="rate-zh">${level.name_zh}</span>
+        <span class="rate-en">${level.name_en}</span>
+      </button>`;
+    })}`);
+    group.className = "rates levels-" + answer.levels.length;
+    reasons = answer.reasons || [];
+    Q.setHtml($("#reasons"), Q.html`${reasons.map(function (reason) {
+      return Q.html`<button class="reason-btn" type="button" data-reason="${reason.code}">
+        <span class="rate-zh">${reason.name_zh}</span>
+        <span class="rate-en">${reason.name_en}</span>
+      </button>`;
+    })}`);
+    Q.each(document.querySelectorAll(".reason-btn"), function (btn) {
+      btn.addEventListener("click", function () {
+        if (state === "reasons") send(chosen, btn.getAttribute("data-reason"), btn);
+      });
+    });
+    bindLevels();
+    go(state);
+  }
+
+  function bindLevels() {
+    Q.each(document.querySelectorAll(".rate-btn"), function (btn) {
+      btn.addEventListener("click", function () { rate(btn); });
+    });
+  }
+
   /* -- the question -------------------------------------------------- */
 
   function onTicketChanged(payload) {
@@ -103,8 +156,12 @@
       // rating is on its way, let it land first (it is for the earlier
       // ticket), then ask.
       if (state === "sending") pending = ticket.id;
-      else ask(ticket.id);
-    } else if (payload.event === "evaluated" && state === "asking" && ticket.id === asked) {
+      else if (state === "reasons") {
+        // The last visitor chose a level and left before a reason: it counts without one.
+        pending = ticket.id;
+        send(chosen, null);
+      } else ask(ticket.id);
+    } else if (payload.event === "evaluated" && (state === "asking" || state === "reasons") && ticket.id === asked) {
       go("idle");   // rated elsewhere (a second pad, or a reload): nothing left to ask
     }
   }
@@ -133,15 +190,30 @@
   function rate(btn) {
     if (state !== "asking") return;
     var rating = btn.getAttribute("data-rating");
+    if (btn.getAttribute("data-satisfied") === "no" && reasons.length) {
+      chosen = rating;
+      go("reasons");
+      clearTimeout(reasonTimer);
+      reasonTimer = setTimeout(function () { if (state === "reasons") send(chosen, null); }, REASON_MS);
+      return;
+    }
+    send(rating, null, btn);
+  }
+
+  /** The rating (and the reason, if one was chosen) to the hub; the page says thank you. */
+  function send(rating, reason, btn) {
+    clearTimeout(reasonTimer);
     go("sending");
-    btn.classList.add("chosen");
-    Q.api("POST", "/counters/" + counterNo + "/evaluation", { rating: rating }).then(function () {
+    if (btn) btn.classList.add("chosen");
+    var body = { rating: rating };
+    if (reason) body.reason = reason;
+    Q.api("POST", "/counters/" + counterNo + "/evaluation", body).then(function () {
       clearTimeout(askTimer);
       go("thanks");
       later(THANKS_MS);
     }, function (err) {
       var code = err && err.code;
-      if (code === "nothing_to_evaluate") {
+      if (code === "nothing_to_evaluate" || code === "already_rated") {
         clearTimeout(askTimer);
         message("nothing");
       } else if (code === "network" || code === "server") {
@@ -191,16 +263,23 @@
     state = next;
     document.body.setAttribute("data-pad-state", next);
     Q.show("#pad-idle", next === "idle");
-    Q.show("#pad-prompt", next === "asking" || next === "sending");
+    Q.show("#pad-prompt", next === "asking" || (next === "sending" && !chosen));
+    Q.show("#pad-reasons", next === "reasons" || (next === "sending" && !!chosen));
     Q.show("#pad-thanks", next === "thanks");
     Q.show("#pad-message", next === "message");
     Q.each(document.querySelectorAll(".rate-btn"), function (btn) {
       btn.disabled = next !== "asking";
       if (next !== "sending") btn.classList.remove("chosen");
     });
+    Q.each(document.querySelectorAll(".reason-btn, .reason-skip"), function (btn) {
+      btn.disabled = next !== "reasons";
+      if (next !== "sending") btn.classList.remove("chosen");
+    });
+    if (next !== "reasons" && next !== "sending") chosen = null;
     if (next === "idle") {
       asked = null;
       clearTimeout(askTimer);
+      clearTimeout(reasonTimer);
     }
   }
 })();

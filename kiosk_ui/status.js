@@ -4,6 +4,12 @@
  *
  * Live updates come over Socket.IO; a GET every 15 s backs them up, because
  * phones sleep, switch networks and drop sockets without telling anyone.
+ *
+ * After a service the page asks for a rating (服务评价) while the hub offers
+ * one (`evaluation_offer` of GET /tickets/<id>: that station, until when):
+ * the site's levels (GET /satisfaction) as big buttons in both languages; a
+ * level that is not satisfied offers the reasons, or "skip". One rating per
+ * station; the ticket's id is the only key, as for cancelling.
  */
 (function () {
   "use strict";
@@ -87,6 +93,10 @@
   // The day's closing ended this ticket ({by: "closing"}) or kept it for the next opening day
   // ({by, to_day, opens_at}): from the live event, or the ticket's history when the page loads.
   var closing = null;
+  var levels = null;          // the site's rating levels and reasons (GET /satisfaction), once asked
+  var rating = null;          // the level chosen while the reasons are shown
+  var offerTimer = null;      // hides the rating when its window closes
+  var thanked = false;        // a rating was just sent: say thank you
 
   Q.i18n(WORDS, "qcall.status.lang");
   Q.translatePage();
@@ -96,6 +106,7 @@
   });
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   setUpCancel();
+  setUpRating();
 
   if (!ticketId) {
     unknown();
@@ -124,8 +135,10 @@
       if (p.closing) closing = p.closing;
       merge(p.ticket);
       // The event has the whole ticket. Only a ticket waiting again (transferred)
-      // needs the hub: its place in the new queue and that service's names.
-      if (p.ticket.status === "waiting" || p.ticket.status === "transferred") load();
+      // needs the hub: its place in the new queue and that service's names;
+      // a service just ended or rated elsewhere (the pad): what may be rated now.
+      if (p.ticket.status === "waiting" || p.ticket.status === "transferred" ||
+          p.event === "finished" || p.event === "evaluated") load();
     },
     // The hall moved: a ticket waiting in one of these services asks for its place and estimate
     // again (at most every REFRESH_MS: a busy hall moves every second).
@@ -260,6 +273,7 @@
     var cancellable = waiting || called;
     Q.show("#cancel", cancellable);
     if (!cancellable) confirming(false);
+    drawRating();
     $("#ticket-issued").textContent = Q.formatTime(ticket.issued_at);
     $("#ticket-updated").textContent = Q.formatTime(updatedAt, true);
     document.title = (ticket.number || "") + " · " + (called ? Q.t("go", { counter: counterName(ticket.counter) }) : Q.t("title"));
@@ -314,6 +328,100 @@
         Q.show("#banner", true);
         load();
       }).then(function () { yes.disabled = false; });
+    });
+  }
+
+  /*
+   * Rating (服务评价): shown while the hub offers a station to rate and until
+   * its window closes. A tap on a satisfied level sends it; one that is not
+   * shows the reasons first (each sends at once; "skip" sends none).
+   */
+  function setUpRating() {
+    $("#rate-skip").addEventListener("click", function () { if (rating) send(rating, null); });
+    $("#rate-back").addEventListener("click", function () { choosing(null); });
+  }
+
+  function drawRating() {
+    var offer = ticket.evaluation_offer;
+    clearTimeout(offerTimer);
+    var open = !!offer && new Date(offer.until) > new Date();
+    Q.show("#rate", open);
+    Q.show("#rate-thanks", thanked && !open);
+    if (!open) { rating = null; return; }
+    thanked = false;
+    Q.show("#rate-thanks", false);
+    $("#rate").setAttribute("data-leg", offer.leg);
+    var zh = [offer.service_name_zh, offer.counter_name_zh].filter(Boolean).join(" · ");
+    var en = [offer.service_name_en, offer.counter_name_en].filter(Boolean).join(" · ");
+    Q.setHtml($("#rate-where"), Q.html`<span class="zh">${zh}</span> <span class="en">${en}</span>`);
+    offerTimer = setTimeout(draw, Math.max(1000, new Date(offer.until) - new Date()));
+    if (levels) return drawLevels();
+    Q.api("GET", "/satisfaction").then(function (answer) {
+      levels = answer;
+      drawLevels();
+    }, function () { /* the next load() asks again */ });
+  }
+
+  function drawLevels() {
+    if ($("#rate-levels").getAttribute("data-drawn") === "yes") return choosing(rating);
+    Q.setHtml($("#rate-levels"), Q.html`${levels.levels.map(function (level) {
+      return Q.html`<button class="rate-level" type="button" data-rating="${level.code}" data-satisfied="${level.satisfied ? "yes" : "no"}">
+        <span class="zh">${level.name_zh}</span> <span class="en">${level.name_en}</span>
+      </button>`;
+    })}`);
+    Q.setHtml($("#rate-reason-list"), Q.html`${levels.reasons.map(function (reason) {
+      return Q.html`<button class="rate-reason" type="button" data-reason="${reason.code}">
+        <span class="zh">${reason.name_zh}</span> <span class="en">${reason.name_en}</span>
+      </button>`;
+    })}`);
+    Q.each(document.querySelectorAll(".rate-level"), function (btn) {
+      btn.addEventListener("click", function () {
+        var code = btn.getAttribute("data-rating");
+        if (btn.getAttribute("data-satisfied") === "no" && levels.reasons.length) choosing(code);
+        else send(code, null);
+      });
+    });
+    Q.each(document.querySelectorAll(".rate-reason"), function (btn) {
+      btn.addEventListener("click", function () { if (rating) send(rating, btn.getAttribute("data-reason")); });
+    });
+    $("#rate-levels").setAttribute("data-drawn", "yes");
+    choosing(rating);
+  }
+
+  /** The reasons for a level that is not satisfied (null: back to the levels). */
+  function choosing(code) {
+    rating = code;
+    Q.show("#rate-levels", !code);
+    Q.show("#rate-reasons", !!code);
+  }
+
+  function send(code, reason) {
+    var offer = ticket && ticket.evaluation_offer;
+    if (!offer) return;
+    var buttons = document.querySelectorAll("#rate button");
+    Q.each(buttons, function (b) { b.disabled = true; });
+    var body = { rating: code, leg: offer.leg };
+    if (reason) body.reason = reason;
+    Q.api("POST", "/tickets/" + encodeURIComponent(ticketId) + "/evaluation", body).then(function () {
+      thanked = true;
+      rating = null;
+      ticket.evaluation_offer = null;
+      Q.show("#banner", false);
+      draw();
+      load();   // another station of the journey may be waiting for its rating
+    }, function (err) {
+      rating = null;
+      // Rated already (on the pad), too late, or nothing to rate: the offer is gone. Else try again.
+      if (err.code === "already_rated" || err.code === "evaluation_closed" || err.code === "nothing_to_evaluate") {
+        ticket.evaluation_offer = null;
+        draw();
+      }
+      $("#banner").className = "banner error";
+      $("#banner").textContent = Q.errorText(err);
+      Q.show("#banner", true);
+    }).then(function () {
+      Q.each(buttons, function (b) { b.disabled = false; });
+      choosing(rating);
     });
   }
 

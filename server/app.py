@@ -21,6 +21,9 @@ from .api.cases import cases_api
 from .api.hours import hours_api
 from .api.reports import reports
 from .api.routes import api
+from .api.satisfaction import satisfaction_api
+from .api.staff import staff_api
+from .api.stats import stats_api
 from .api.targets import targets_api
 from .bootstrap import bootstrap
 from .config import SiteConfig
@@ -82,6 +85,9 @@ def create_app(
     app.register_blueprint(targets_api)
     app.register_blueprint(cases_api)
     app.register_blueprint(reports)
+    app.register_blueprint(staff_api)
+    app.register_blueprint(satisfaction_api)
+    app.register_blueprint(stats_api)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

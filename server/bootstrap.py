@@ -33,6 +33,8 @@ from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
+from .staffing import PostWatch, StaffPosts
+from .statistics import StatisticsService
 from .store import SqlStore, make_engine, open_store
 from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
@@ -40,6 +42,9 @@ from .store.audit import AuditLog
 from .store.cases import SqlCases
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
+from .store.rota import SqlRota
+from .store.sql import read_only
+from .store.stats import Statistics
 from .sweeper import AppointmentSweeper
 
 
@@ -83,6 +88,9 @@ def bootstrap(
         hall.counters,
     )
     health = StoreHealth(store.engine, url)
+    accounts = Accounts(store.engine)
+    audit = AuditLog(store.engine)
+    posts = StaffPosts(core, accounts, config.staff.second_login)
 
     def tell_staff(payload: dict[str, Any]) -> None:
         push.publish("case_changed", payload, STAFF)
@@ -92,8 +100,8 @@ def bootstrap(
         config=config,
         store=store,
         core=core,
-        accounts=Accounts(store.engine),
-        audit=AuditLog(store.engine),
+        accounts=accounts,
+        audit=audit,
         clock=clock,
         devices=board,
         store_health=health,
@@ -116,6 +124,10 @@ def bootstrap(
             push.spawn,
             on_store_failure=health.failed,
         ),
+        posts=posts,
+        post_watch=PostWatch(posts, push.spawn, on_store_failure=health.failed),
+        rota=SqlRota(store.engine, audit),
+        statistics=statistics(core, store, url, push),
     )
     if devices:
         printing.start()
@@ -127,6 +139,9 @@ def bootstrap(
             hub.closing.start()
         if cases.kinds:  # a site without kinds of case has no deadlines to watch
             hub.case_watch.start()
+        hub.posts.settle()  # logins that ended while the hub was down: off post, at their end
+        hub.posts.adopt()  # logins older than the posts (an upgrade): on post
+        hub.post_watch.start()
     return hub
 
 
@@ -137,6 +152,16 @@ def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser
     engine = make_engine(url)
     writer = QueueCore(core.hall, SqlStore(engine), core.bus, core.clock, core.policy, core.pace)
     return Dispenser(core, writer, push.executor(), window, engine)
+
+
+def statistics(core: QueueCore, store: SqlStore, url: str, push: Push) -> StatisticsService:
+    """The statistics, on a thread and a read-only connection of their own (an in-memory database has one)."""
+    hall = core.hall
+    if make_url(url).database in (None, "", ":memory:"):
+        return StatisticsService(Statistics(store.reader, hall.calendar, hall.satisfaction), None)
+    engine = make_engine(url)
+    reader = Statistics(read_only(engine), hall.calendar, hall.satisfaction)
+    return StatisticsService(reader, push.executor(), engine)
 
 
 def without_devices(config: SiteConfig) -> SiteConfig:

@@ -47,8 +47,10 @@ from .core.estimate import PaceModel, PaceRules
 from .core.half_days import HalfDayCaps
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
 from .core.policy import FairPolicy, FairRules
+from .core.posts import DEFAULT_BREAK_REASONS, BreakReason
 from .core.queue import Hall
 from .core.rules import CallRules, ServiceRules
+from .core.satisfaction import DEFAULT_REASONS, LEVEL_CODES, Reason, Satisfaction, make_levels
 from .core.targets import TargetRules, Targets
 from .core.workdays import WorkCalendar, statutory
 from .paths import var_dir
@@ -509,6 +511,63 @@ class CasesSection(_Strict):
     contact_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
 
 
+class ReasonSection(_Strict):
+    """``[[satisfaction.reasons]]``: a reason offered with a low rating (等候太久, 态度…)."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=20)]
+    name_en: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class SatisfactionSection(_Strict):
+    """``[satisfaction]``: the rating levels, their scores, what counts as satisfied, the target, reasons."""
+
+    #: 3 (非常满意 / 满意 / 不满意) or 5 (非常满意 … 非常不满意).
+    levels: Literal[3, 5] = 3
+    #: The levels that count as satisfied; absent: the top two of three, the top three of five.
+    satisfied: list[str] | None = None
+    #: Each level's score (0–100) toward the satisfaction index; a level left out keeps its default.
+    scores: dict[str, Annotated[int, Field(ge=0, le=100)]] = {}
+    #: The share satisfied (percent) the hall must reach.
+    target: Annotated[int, Field(ge=0, le=100)] = 80
+    #: Minutes after a service ends during which the pad at its counter may rate it.
+    pad_window_minutes: Annotated[int, Field(ge=1, le=120)] = 10
+    #: Minutes after a service ends during which the visitor's phone may rate it.
+    phone_window_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
+    #: Offered with a rating that is not satisfied; absent: the five standard reasons.
+    reasons: list[ReasonSection] | None = None
+
+    @model_validator(mode="after")
+    def _known_levels(self) -> SatisfactionSection:
+        codes = LEVEL_CODES[self.levels]
+        for key, named in (("satisfied", self.satisfied or []), ("scores", list(self.scores))):
+            for code in named:
+                if code not in codes:
+                    raise ValueError(
+                        f"{key}: {code!r} is not one of the {self.levels} levels; "
+                        f"expected one of {list(codes)}"
+                    )
+        if self.satisfied is not None:
+            _unique(self.satisfied, "satisfied", "level")
+            if not self.satisfied:
+                raise ValueError("satisfied: expected at least one level that counts as satisfied")
+        if self.reasons is not None:
+            _unique([r.code for r in self.reasons], "reasons", "code")
+        return self
+
+    def rules(self) -> Satisfaction:
+        reasons = self.reasons
+        return Satisfaction(
+            levels=make_levels(self.levels, self.scores, self.satisfied),
+            reasons=DEFAULT_REASONS
+            if reasons is None
+            else tuple(Reason(r.code, r.name_zh, r.name_en) for r in reasons),
+            target=self.target,
+            pad_window=timedelta(minutes=self.pad_window_minutes),
+            phone_window=timedelta(minutes=self.phone_window_minutes),
+        )
+
+
 class CounterSection(_Strict):
     number: Annotated[int, Field(ge=1, le=999)]
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
@@ -541,6 +600,45 @@ class CallsSection(_Strict):
         for kind, templates in value.items():
             _check_templates(templates, f"templates.{kind}")
         return value
+
+
+class BreakReasonSection(_Strict):
+    """``[[staff.break_reasons]]``: a reason a clerk may give for a break (午餐 lunch, 会议 meeting, …)."""
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=20)]
+    name_en: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+def _default_break_reasons() -> list[BreakReasonSection]:
+    return [
+        BreakReasonSection(code=r.code, name_zh=r.name_zh, name_en=r.name_en) for r in DEFAULT_BREAK_REASONS
+    ]
+
+
+class StaffSection(_Strict):
+    """``[staff]``: clerks on post at the counters, their breaks (docs/architecture.md, "Staff on post")."""
+
+    #: A clerk on post at one counter logs in at another: "refuse" (409 on_post_elsewhere, the console
+    #: offers to move) or "move" (the other post ends). A login's own ``move`` says otherwise.
+    second_login: Literal["refuse", "move"] = "refuse"
+    #: The reasons a clerk picks from when pausing the counter for a break.
+    break_reasons: Annotated[list[BreakReasonSection], Field(min_length=1)] = Field(
+        default_factory=_default_break_reasons
+    )
+    #: The reason of a break started without one (a keypad's pause key, an older console).
+    default_break_reason: str = "other"
+
+    @model_validator(mode="after")
+    def _default_listed(self) -> StaffSection:
+        codes = [r.code for r in self.break_reasons]
+        _unique(codes, "break_reasons", "code")
+        if self.default_break_reason not in codes:
+            raise ValueError(
+                f"default_break_reason: {self.default_break_reason!r} is not a break reason; "
+                f"expected one of {codes}"
+            )
+        return self
 
 
 #: Devices that belong to one counter and must say which.
@@ -659,6 +757,8 @@ class SiteConfig(_Strict):
     targets: TargetsSection = TargetsSection()
     cases: CasesSection = CasesSection()
     case_kinds: list[CaseKindSection] = []
+    staff: StaffSection = Field(default_factory=StaffSection)
+    satisfaction: SatisfactionSection = SatisfactionSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
@@ -699,6 +799,7 @@ class SiteConfig(_Strict):
                     f"devices[{i}].counter: no counter {device.counter}; expected one of {sorted(numbers)}"
                 )
             _check_settings(i, device, self.serial.frame_formats)
+            _check_pad_ratings(i, device, LEVEL_CODES[self.satisfaction.levels])
         _check_voice(self)
         _check_hours(self)
         printers = {d.name for d in self.devices if d.kind == "printer"}
@@ -813,6 +914,13 @@ class SiteConfig(_Strict):
                 for s in self.services
                 if s.half_day_caps is not None
             },
+            # A hub's counters are staffed by login: open only while a clerk is on post.
+            posts_required=True,
+            break_reasons={
+                r.code: BreakReason(r.code, r.name_zh, r.name_en) for r in self.staff.break_reasons
+            },
+            default_break_reason=self.staff.default_break_reason,
+            satisfaction=self.satisfaction.rules(),
         )
 
     def calendar(self) -> HallCalendar:
@@ -962,6 +1070,19 @@ def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, 
     except ValidationError as exc:
         problem = _first_problem(exc)
         raise ValueError(f"devices[{index}].settings.{problem}") from None
+
+
+def _check_pad_ratings(index: int, device: DeviceSection, levels: tuple[str, ...]) -> None:
+    """A serial evaluation pad's ``ratings`` table names only the site's ``[satisfaction] levels``."""
+    table = device.settings.get("ratings") if device.kind == "evaluation_pad" else None
+    if not isinstance(table, dict):
+        return
+    for code, rating in table.items():
+        if rating not in levels:
+            raise ValueError(
+                f"devices[{index}].settings.ratings.{code}: {rating!r} is not one of the site's "
+                f"{len(levels)} levels ([satisfaction] levels); expected one of {list(levels)}"
+            )
 
 
 def _unique(values: list[Any], section: str, key: str) -> None:

@@ -28,10 +28,13 @@ from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
+from .staffing import PostWatch, StaffPosts
+from .statistics import StatisticsService
 from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
+from .store.rota import SqlRota
 from .sweeper import AppointmentSweeper
 
 
@@ -109,6 +112,14 @@ class Hub:
     cases: CaseBook
     #: Tells staff pages when a case's step becomes overdue; erases old contacts (a serving hub only).
     case_watch: CaseWatch
+    #: Staff on post: logins put clerks on post at their counter, their end takes them off.
+    posts: StaffPosts
+    #: Ends the posts of logins that are over (expired, ended elsewhere) every second (serving hub only).
+    post_watch: PostWatch
+    #: The rota (排班): who should be at which counter, when.
+    rota: SqlRota
+    #: The hall's statistics (``GET /stats``), computed off the loop on a connection of their own.
+    statistics: StatisticsService
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -118,8 +129,8 @@ class Hub:
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
-        """Stop in order: end the periodic tasks (sweep, no-show, closing and case watches), print what is
-        queued, close the serial ports, stop the voice, let go of the store.
+        """Stop in order: end the periodic tasks (sweep, no-show, closing, case and post watches), print
+        what is queued, close the serial ports, stop the voice, let go of the store.
 
         The printers go first because their jobs are written to the store; the
         store goes last because every other service may still record a state.
@@ -129,10 +140,12 @@ class Hub:
         self.no_show_watch.close()
         self.closing.close()
         self.case_watch.close()
+        self.post_watch.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()
         self.dispenser.close()
+        self.statistics.close()
         self.store.engine.dispose()
 
     def _hall_version(self) -> int:

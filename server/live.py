@@ -427,7 +427,7 @@ class Sockets:
         join_room(HALL)
         if principal.is_device:
             self.devices.page_connected(sid, principal.name)
-        if principal.role in ("staff", "admin"):
+        if principal.role in ("staff", "admin", "supervisor"):
             join_room(STAFF)
         if principal.counter is not None:
             join_room(counter_room(principal.counter))

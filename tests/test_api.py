@@ -118,7 +118,12 @@ def test_counter_actions_end_to_end(hub: HubProcess, site: Any) -> None:
     assert services["PAY"]["waiting"] == 2 and services["PAY"]["next_numbers"] == ["A001", "A002"]
     assert services["ASK"]["waiting"] == 1 and services["ASK"]["next_numbers"] == ["B0001"]
     assert [c["number"] for c in snapshot["counters"]] == [1, 2, 3]
-    assert all(c["status"] == "open" and c["current"] is None for c in snapshot["counters"])
+    # Open only where a clerk is logged in (on post): counter 3 has nobody.
+    assert [(c["status"], c["current"]) for c in snapshot["counters"]] == [
+        ("open", None),
+        ("open", None),
+        ("closed", None),
+    ]
     assert snapshot["recent_calls"] == []
 
     # The console's view of counter 1: PAY first (its preference), then ASK.
@@ -177,14 +182,21 @@ def test_counter_actions_end_to_end(hub: HubProcess, site: Any) -> None:
     refused(post(hub, "/counters/2/call-next", clerk2), 404, "nobody_waiting")
     assert [t["id"] for t in ok(get(hub, "/counters/3", admin))["waiting"]] == [a2["id"]]
 
-    # The admin acts at any counter.
+    # Nobody is on post at counter 3: nobody is called there, not even by an admin.
+    refused(post(hub, "/counters/3/call-next", admin), 409, "counter_closed")
+    assert [t["id"] for t in ok(get(hub, "/counters/3", admin))["waiting"]] == [a2["id"]]
+    # The admin acts at any counter a clerk is on post at.
+    login(hub.url, "clerk3", 3)
     at_three = ok(post(hub, "/counters/3/call-next", admin))
     assert at_three["ticket"]["id"] == a2["id"] and at_three["ticket"]["counter"] == 3
     assert ok(post(hub, "/counters/3/finish", admin))["ticket"]["status"] == "done"
 
     # pause / resume.
     paused = ok(post(hub, "/counters/1/pause", clerk1))
-    assert paused == {"counter": {**paused["counter"], "number": 1, "status": "paused"}}
+    assert set(paused) == {"counter", "post"}
+    assert paused["counter"] == {**paused["counter"], "number": 1, "status": "paused"}
+    # A break without a reason has the site's default one; the console (not a screen) sees whose.
+    assert (paused["post"]["username"], paused["post"]["break"]["reason"]) == ("clerk1", "other")
     refused(post(hub, "/counters/1/call-next", clerk1), 409, "counter_paused")
     assert ok(get(hub, "/counters/1", clerk1))["counter"]["status"] == "paused"
     assert {c["number"]: c["status"] for c in ok(get(hub, "/queue", display))["counters"]}[1] == "paused"

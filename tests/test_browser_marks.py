@@ -216,7 +216,9 @@ def test_the_lobby_and_counter_screen_mark_priority_and_appointments_with_no_per
     screen.wait_for_selector("#next-numbers li:first-child .mark[data-mark='priority']", timeout=TIMEOUT)
     assert screen.query_selector("#next-numbers li:nth-child(2) .mark[data-mark='appointment']") is not None
 
-    # First call: the priority ticket, with its mark and no name.
+    # First call: the priority ticket, with its mark and no name (a clerk is on post at counter 1;
+    # the admin calls there).
+    login(hall.hub.url, hall.creds.clerks[1], 1)
     hall.api("POST", "/counters/1/call-next", hall.admin)
     lobby_calls(lobby, elderly["number"])
     lobby.wait_for_selector("#current-marks:not([hidden]) .mark[data-mark='priority']", timeout=TIMEOUT)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.config import (
+    BreakReasonSection,
     CasesSection,
     ConfigError,
     CounterSection,
@@ -23,8 +24,10 @@ from server.config import (
     EstimateSection,
     HoursSection,
     HubSection,
+    SatisfactionSection,
     ServiceSection,
     SiteSection,
+    StaffSection,
     load_config,
 )
 
@@ -272,6 +275,9 @@ def test_default_config_loads() -> None:
         ("devices", DeviceSection),
         ("cases", CasesSection),
         ("estimate", EstimateSection),
+        ("staff", StaffSection),
+        ("staff.break_reasons", BreakReasonSection),
+        ("satisfaction", SatisfactionSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:
@@ -720,3 +726,65 @@ def test_path_given_as_text(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"services\[1\]\.prefix") as info:
         load_config(str(path))
     assert str(info.value).startswith(f"{path}: ")
+
+
+# -- [staff] ---------------------------------------------------------------
+
+
+STAFF = """
+[staff]
+second_login = "move"
+default_break_reason = "tea"
+
+[[staff.break_reasons]]
+code = "tea"
+name_zh = "茶歇"
+name_en = "Tea"
+
+[[staff.break_reasons]]
+code = "lunch"
+name_zh = "午餐"
+name_en = "Lunch"
+"""
+
+
+def test_staff_section_loads_and_has_defaults(tmp_path: Path) -> None:
+    plain = load_config(write(tmp_path, BASE))
+    assert plain.staff.second_login == "refuse" and plain.staff.default_break_reason == "other"
+    hall = plain.hall()
+    assert hall.posts_required and list(hall.break_reasons) == [
+        "lunch",
+        "meeting",
+        "training",
+        "personal",
+        "other",
+    ]
+    own = load_config(write(tmp_path, BASE + STAFF, "own.toml"))
+    assert own.staff.second_login == "move"
+    assert [(r.code, r.name_zh) for r in own.hall().break_reasons.values()] == [
+        ("tea", "茶歇"),
+        ("lunch", "午餐"),
+    ]
+    assert own.hall().break_reason(None) == "tea"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        ('second_login = "move"', 'second_login = "ask"', ["staff.second_login", "'refuse'", "'move'"]),
+        (
+            'default_break_reason = "tea"',
+            'default_break_reason = "nap"',
+            ["default_break_reason", "'nap'", "tea"],
+        ),
+        ('code = "lunch"', 'code = "tea"', ["break_reasons[1].code", "'tea' is used twice"]),
+        ('code = "lunch"', 'code = "Lunch!"', ["staff.break_reasons[1].code"]),
+        ('name_en = "Lunch"', 'name_en = ""', ["staff.break_reasons[1].name_en"]),
+        ('second_login = "move"', 'second_logins = "move"', ["staff.second_logins: unknown key"]),
+    ],
+)
+def test_bad_staff_section(tmp_path: Path, old: str, new: str, needles: list[str]) -> None:
+    assert old in STAFF
+    message = problem(write(tmp_path, BASE + STAFF.replace(old, new, 1)))
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in {message!r}"

@@ -159,10 +159,11 @@ class Hall:
 
 @pytest.fixture
 def make_hall(tmp_path: Path) -> Iterator[Callable[..., Hall]]:
-    """``make_hall(silent=[…])``: the site, the virtual bus (displays at ``silent`` never answer), the hub."""
+    """``make_hall(silent=[…], site=…)``: the site (``site``: more of its TOML), the virtual bus (displays at
+    ``silent`` never answer), the hub."""
     started: list[tuple[HubProcess, VirtualSerialBus]] = []
 
-    def make(silent: tuple[int, ...] = ()) -> Hall:
+    def make(silent: tuple[int, ...] = (), site: str = "") -> Hall:
         bus = VirtualSerialBus(link=tmp_path / "ttyRS485")
         stx = FrameFormat(FRAME_PRESETS["generic-stx"], name="generic-stx")
         leds = bus.add(VirtualFramedDisplays(stx, range(1, COUNTERS + 1), silent=silent, on_show=Shows()))
@@ -170,7 +171,7 @@ def make_hall(tmp_path: Path) -> Iterator[Callable[..., Hall]]:
         bus.add(VirtualKeypad(PAD))
         config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", COUNTERS)
         config.write_text(
-            config.read_text(encoding="utf-8") + serial_devices_toml(bus.path), encoding="utf-8"
+            config.read_text(encoding="utf-8") + site + serial_devices_toml(bus.path), encoding="utf-8"
         )
         creds = provision(config, COUNTERS)
         bus.start()
@@ -265,6 +266,17 @@ def test_keypad_of_counter_2_calls_and_bad_frames_are_rejected(make_hall: Callab
     assert hall.ticket(first["id"])["status"] == "waiting"
     assert hall.ticket(second["id"])["status"] == "waiting"
 
+    # Nobody is logged in at counter 2: its keypad's call is refused, and the hub says why.
+    hall.keypad.press("call_next")
+    wait_until(
+        lambda: "keypad keys-2 at counter 2: call_next refused: counter 2 is closed" in hall.hub.log(),
+        "the hub to log the keypad's refused call at a closed counter",
+        WAIT,
+        every=POLL,
+    )
+    assert hall.ticket(first["id"])["status"] == "waiting"
+    hall.clerk(2)  # the clerk of counter 2 logs in: the keypad now calls for them
+
     hall.keypad.press("call_next")
     called = wait_until(
         lambda: (t := hall.ticket(first["id"]))["status"] == "called" and t,
@@ -301,7 +313,30 @@ def test_serial_evaluation_pad_rates_the_finished_ticket(make_hall: Callable[...
     assert shown["evaluation"] == "very_satisfied"
     evaluated = [e for e in shown["history"] if e["kind"] == "evaluated"]
     assert evaluated == [evaluated[0]] and evaluated[0]["counter"] == 1
-    assert evaluated[0]["detail"] == {"rating": "very_satisfied", "source": "eval-1"}
+    assert evaluated[0]["detail"] == {
+        "rating": "very_satisfied",
+        "score": 100,
+        "satisfied": True,
+        "leg": 1,
+        "source": "eval-1",
+    }
+
+
+def test_on_a_five_level_site_the_pads_keys_are_the_five_levels(make_hall: Callable[..., Hall]) -> None:
+    """Without a ``ratings`` table of its own, key 3 of a serial pad is the third of five: 基本满意."""
+    hall = make_hall(site="\n[satisfaction]\nlevels = 5\n")
+    ticket = hall.issue()
+    assert hall.call_next(1) == ticket["number"]
+    hall.act(1, "finish")
+    hall.pad.send_frame(3, "rating")
+    shown = wait_until(
+        lambda: (t := hall.ticket(ticket["id"]))["evaluation"] and t,
+        "the rating to be stored",
+        WAIT,
+        every=POLL,
+    )
+    assert shown["evaluation"] == "basically_satisfied"
+    assert shown["history"][-1]["detail"]["score"] == 60
 
 
 def test_a_display_that_never_acks_is_faulty(make_hall: Callable[..., Hall]) -> None:

@@ -308,11 +308,18 @@ def test_the_api_gives_the_estimate_at_issue_live_after_and_reports_its_error(
     app_client: tuple[Any, dict[str, str]],
 ) -> None:
     client, tokens = app_client
+    # The clerk's login put them on post at counter 1; logged out, no counter of PAY is open.
+    assert client.post("/api/v1/auth/logout", json={}, headers=_as(tokens["clerk"])).status_code == 200
     first = client.post("/api/v1/tickets", json={"service": "PAY"}, headers=_as(tokens["kiosk"]))
     assert first.status_code == 201
-    assert first.get_json()["estimated_wait_minutes"] is None  # nobody has opened a counter
+    assert first.get_json()["estimated_wait_minutes"] is None  # nobody on post at a counter of PAY
     again = client.get(f"/api/v1/tickets/{first.get_json()['id']}").get_json()
     assert again["estimated_wait_minutes"] is None
+    # On post again: counter 1 is open, staffed and free, so the ticket is next, at once.
+    body = {"username": "clerk1", "password": "clerk-password-1", "counter": 1}
+    tokens["clerk"] = client.post("/api/v1/auth/login", json=body).get_json()["token"]
+    again = client.get(f"/api/v1/tickets/{first.get_json()['id']}").get_json()
+    assert again["estimated_wait_minutes"] == 0
     called = client.post("/api/v1/counters/1/call-next", headers=_as(tokens["clerk"]))
     assert called.status_code == 200
     second = client.post("/api/v1/tickets", json={"service": "PAY"}, headers=_as(tokens["kiosk"])).get_json()

@@ -49,7 +49,7 @@ def test_a_rating_is_stored_with_the_finished_ticket(tmp_path: Any) -> None:
         staff = requests.post(rate, json={"rating": "very_satisfied"}, headers=clerk, timeout=10)
         assert staff.status_code == 403, "staff must not rate their own service"
         bad = requests.post(rate, json={"rating": "great"}, headers=bearer(pads["pad-1"]), timeout=10)
-        assert bad.status_code == 400 and bad.json()["code"] == "bad_request"
+        assert bad.status_code == 400 and bad.json()["code"] == "unknown_rating"
 
         rated = requests.post(
             rate, json={"rating": "very_satisfied"}, headers=bearer(pads["pad-1"]), timeout=10
@@ -59,11 +59,17 @@ def test_a_rating_is_stored_with_the_finished_ticket(tmp_path: Any) -> None:
         again = requests.post(
             rate, json={"rating": "dissatisfied"}, headers=bearer(pads["pad-1"]), timeout=10
         )
-        assert again.status_code == 409
+        assert again.status_code == 409 and again.json()["code"] == "already_rated"
 
         shown = requests.get(f"{url}/tickets/{ticket.json()['id']}", timeout=10).json()
         assert shown["evaluation"] == "very_satisfied"
         assert shown["history"][-1]["kind"] == "evaluated"
-        assert shown["history"][-1]["detail"] == {"rating": "very_satisfied", "source": "pad-1"}
+        assert shown["history"][-1]["detail"] == {
+            "rating": "very_satisfied",
+            "score": 100,
+            "satisfied": True,
+            "leg": 1,
+            "source": "pad-1",
+        }
     finally:
         hub.stop()

@@ -134,6 +134,18 @@ def test_served_at_api_v1_openapi_json(client: FlaskClient, doc: dict[str, Any])
     assert [choice.pop("enum", None) for choice in transfer] == [["PAY", "ASK"], None]
     login_counter = served["components"]["schemas"]["LoginBody"]["properties"]["counter"]["anyOf"]
     assert [choice.pop("enum", None) for choice in login_counter] == [[1, 2], None]
+    # The site's break reasons (here the five of a site that lists none) are the only ones a pause takes.
+    reason = served["components"]["schemas"]["PauseBody"]["properties"]["reason"]["anyOf"]
+    assert [choice.pop("enum", None) for choice in reason] == [
+        ["lunch", "meeting", "training", "personal", "other"],
+        None,
+    ]
+    # The statistics' filters take the site's services and counters.
+    for parameter in served["paths"]["/stats"]["get"]["parameters"]:
+        if parameter["name"] in ("service", "counter"):
+            assert parameter["schema"].pop("enum") == (
+                ["PAY", "ASK"] if parameter["name"] == "service" else [1, 2]
+            )
     # A site without priority categories or triage desks takes only null for them.
     schemas = doc["components"]["schemas"]
     for body, key in (("TicketBody", "category"), ("PriorityBody", "category"), ("TicketBody", "desk")):

@@ -74,14 +74,18 @@ def test_counter_screen(browser, hub, site) -> None:
     assert "token=" not in screen.url, "the screen must drop its token from the address bar"
     assert "counter=1" in screen.url
     assert screen.inner_text("#counter-number").strip() == "—"
-    assert screen.get_attribute("#counter-state", "data-state") == "free"
-    assert "空闲" in screen.inner_text("#counter-state") and "Free" in screen.inner_text("#counter-state")
+    # Nobody is logged in at counter 1: closed, and it says so; a login opens it.
+    assert screen.get_attribute("#counter-state", "data-state") == "closed"
+    assert "未开放" in screen.inner_text("#counter-state") and "Closed" in screen.inner_text("#counter-state")
+    assert "其他窗口" in screen.inner_text("#line-zh") and "another counter" in screen.inner_text("#line-en")
     assert screen.inner_text("#counter-name-zh") == "1号窗口"
     assert screen.inner_text("#counter-name-en") == "Counter 1"
+    clerk = login(hub.url, site.creds.clerks[1], 1)
+    screen.wait_for_selector("#counter-state[data-state='free']", timeout=5_000)
+    assert "空闲" in screen.inner_text("#counter-state") and "Free" in screen.inner_text("#counter-state")
 
     first = _issue(hub.url, site.creds.kiosk)
     second = _issue(hub.url, site.creds.kiosk)
-    clerk = login(hub.url, site.creds.clerks[1], 1)
     called = _act(hub.url, clerk, "call-next")
     assert called.status_code == 200 and called.json()["ticket"]["id"] == first["id"]
 

@@ -43,6 +43,8 @@ TABLES = {
     "case_steps",
     "case_events",
     "case_tickets",
+    "post_events",
+    "rota",
     "alembic_version",
 }
 

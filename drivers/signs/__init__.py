@@ -14,7 +14,7 @@ transport (:mod:`drivers.bus`: one worker per port that moves the bytes):
 from .base import BusDisplays, Display
 from .framed import FramedDisplays
 from .frames import FRAME_PRESETS, DecodedFrame, FrameFormat, FrameFormatError, FrameParser, Rejected
-from .keypad import ACTIONS, DEFAULT_KEYS, DEFAULT_RATINGS, RATINGS, KeypadListener
+from .keypad import ACTIONS, DEFAULT_KEYS, DEFAULT_RATINGS, FIVE_LEVEL_RATINGS, RATINGS, KeypadListener
 from .modbus import ModbusDisplays, RegisterMap
 from .site import (
     DISPLAY_PROTOCOLS,
@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_KEYS",
     "DEFAULT_RATINGS",
     "DISPLAY_PROTOCOLS",
+    "FIVE_LEVEL_RATINGS",
     "FRAME_PRESETS",
     "RATINGS",
     "BusDisplays",

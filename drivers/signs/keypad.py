@@ -44,6 +44,7 @@ __all__ = [
     "ACTIONS",
     "DEFAULT_KEYS",
     "DEFAULT_RATINGS",
+    "FIVE_LEVEL_RATINGS",
     "RATINGS",
     "KeypadListener",
     "KeypadRejected",
@@ -53,10 +54,13 @@ __all__ = [
 ACTIONS = ("call_next", "recall", "pause", "resume", "transfer", "start", "finish", "no_show")
 #: Code byte → action.
 DEFAULT_KEYS: dict[int, str] = {i + 1: action for i, action in enumerate(ACTIONS)}
-#: The ratings an evaluation pad may send.
-RATINGS = ("very_satisfied", "satisfied", "dissatisfied")
-#: Code byte → rating (1 very satisfied, 2 satisfied, 3 dissatisfied).
+#: The ratings an evaluation pad may send: a three-level site takes the first, second and fourth,
+#: a five-level site all five (the hub's ``[satisfaction] levels``).
+RATINGS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied")
+#: Code byte → rating on a three-level site (1 very satisfied, 2 satisfied, 3 dissatisfied).
 DEFAULT_RATINGS: dict[int, str] = {1: "very_satisfied", 2: "satisfied", 3: "dissatisfied"}
+#: Code byte → rating on a five-level site: the keys in order, best first.
+FIVE_LEVEL_RATINGS: dict[int, str] = {i + 1: rating for i, rating in enumerate(RATINGS)}
 
 KEYPAD = "keypad"
 EVALUATION_PAD = "evaluation_pad"

@@ -204,8 +204,13 @@ class SerialDevices:
         on_device: Callable[[str, DeviceState, str], Any] | None = None,
         on_bus: Callable[[str, BusState, str], Any] | None = None,
         bus_options: Mapping[str, Any] | None = None,
+        ratings: Mapping[int, str] | None = None,
     ) -> None:
+        """``ratings``: the code table of evaluation pads that set no ``ratings`` of their own (the
+        hub's levels: :data:`~.keypad.DEFAULT_RATINGS` for three, :data:`~.keypad.FIVE_LEVEL_RATINGS`
+        for five); None, three levels."""
         self.frame_formats = dict(frame_formats or {})
+        self.default_ratings = dict(ratings) if ratings is not None else None
         self.on_key = on_key
         self.on_rating = on_rating
         self._on_device = on_device
@@ -374,7 +379,7 @@ class SerialDevices:
                 {a: spec.kind for a, spec in group.specs.items()},
                 names={a: spec.name for a, spec in group.specs.items()},
                 keys=settings.key_codes(),
-                ratings=settings.rating_codes(),
+                ratings=settings.rating_codes() or self.default_ratings,
                 mode=settings.mode,
                 poll_interval=settings.poll_interval,
                 on_key=self._keypad_callback(group, "key"),

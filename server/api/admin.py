@@ -108,6 +108,7 @@ def disable_user(username: str) -> Response:
         raise ApiError(409, "you may not disable your own account", "conflict")
     ended = hub().accounts.set_active(username, False, hub().clock(), current_actor())
     drop_sockets(ended.ended, username=username)
+    hub().posts.settle()  # their counter closes on every screen now
     return jsonify(user=ended.user.public(), sessions_ended=len(ended.ended))
 
 
@@ -125,6 +126,7 @@ def set_password(username: str) -> Response:
     keep = principal.key if username == principal.name else None
     ended = hub().accounts.set_password(username, body.password, hub().clock(), current_actor(), keep=keep)
     drop_sockets(ended.ended)
+    hub().posts.settle()  # a post held by an ended login closes now
     return jsonify(user=ended.user.public(), sessions_ended=len(ended.ended))
 
 

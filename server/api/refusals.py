@@ -17,6 +17,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from ..core import appointments as appointment_errors
 from ..core import cases as case_errors
 from ..core import errors as core_errors
+from ..core import rota as rota_errors
+from ..core.stats import BadStatsQuery
 from ..store.health import store_failure
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,17 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     case_errors.CaseClosed: 409,
     case_errors.StepNotActive: 409,
     case_errors.CaseRefused: 409,
+    core_errors.CounterClosed: 409,
+    core_errors.OnPostElsewhere: 409,
+    core_errors.CounterStaffed: 409,
+    core_errors.TicketAtCounter: 409,
+    core_errors.UnknownBreakReason: 400,
+    rota_errors.RotaImportRefused: 400,
+    rota_errors.BadRotaEntry: 409,
+    core_errors.UnknownRating: 400,
+    core_errors.AlreadyRated: 409,
+    core_errors.EvaluationClosed: 409,
+    BadStatsQuery: 400,
 }
 
 _HTTP_CODES = {
@@ -102,6 +115,9 @@ def register(app: Flask) -> None:
             opens_at = exc.opens_at.isoformat() if exc.opens_at else None
             reopens = {"error_zh": exc.message_zh, "error_en": exc.message_en, "opens_at": opens_at}
             return jsonify(error=exc.message, code=exc.code, **reopens), status
+        if isinstance(exc, core_errors.OnPostElsewhere):
+            # Where the clerk is on post now: the console offers to move from there.
+            return jsonify(error=exc.message, code=exc.code, counter=exc.counter), status
         return error_response(status, exc.message, exc.code)
 
     @app.errorhandler(HTTPException)

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
@@ -18,6 +18,7 @@ from ..core.estimate import minutes
 from ..core.model import CALLABLE, EventKind, Ticket
 from ..core.priority import pending_request
 from ..core.queue import IssueRequest
+from ..core.satisfaction import Satisfaction, offer_view
 from ..devices.voice import VOICE_DEVICE
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, Principal, token_hash
@@ -48,6 +49,18 @@ class LoginBody(_Body):
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
     counter: int | None = None
+    #: A clerk on post at another counter moves here (that post ends); absent: ``[staff] second_login``.
+    move: bool | None = None
+
+
+class LogoutBody(_Body):
+    #: Log out even with a visitor at the counter: called, they go back to the queue; served, finished.
+    force: bool = False
+
+
+class PauseBody(_Body):
+    #: The break's reason, a code of ``[staff] break_reasons``; absent: ``default_break_reason``.
+    reason: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class PasswordChangeBody(_Body):
@@ -101,7 +114,10 @@ class RequeueBody(_Body):
 
 
 class EvaluationBody(_Body):
-    rating: Literal["very_satisfied", "satisfied", "dissatisfied"]
+    """A pad's rating: one of the site's levels (``[satisfaction] levels``), a reason on a low one."""
+
+    rating: Annotated[str, Field(min_length=1, max_length=32)]
+    reason: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class TransferBody(_Body):
@@ -225,6 +241,8 @@ def openapi() -> Response:
             sorted(hall.counters),
             list(hall.categories),
             [t.name for t in hub().config.triage_desks],
+            list(hall.break_reasons),
+            hall.satisfaction,
         )
         current_app.extensions["qcall_openapi"] = document
     return Response(document, mimetype="application/json")
@@ -236,14 +254,29 @@ def site_openapi(
     counters: list[int],
     categories: list[str] | None = None,
     desks: list[str] | None = None,
+    break_reasons: list[str] | None = None,
+    satisfaction: Satisfaction | None = None,
 ) -> str:
     """``doc`` with the site's service codes in the ticket and transfer bodies, its counters at login,
-    its priority categories and triage desks (a site without any takes only null)."""
+    its priority categories, triage desks and break reasons (a site without any takes only null), its
+    rating levels and reasons, and its services and counters as the statistics' filters."""
     schemas = doc["components"]["schemas"]
+    rated = satisfaction or Satisfaction()
+    for body in ("EvaluationBody", "TicketEvaluationBody"):
+        fields = schemas[body]["properties"]
+        fields["rating"]["enum"] = [level.code for level in rated.levels]
+        schemas[body]["if"]["properties"]["rating"]["enum"] = [lv.code for lv in rated.levels if lv.satisfied]
+        for choice in fields["reason"]["anyOf"]:
+            if choice.get("type") == "string":
+                choice["enum"] = [reason.code for reason in rated.reasons]
+    for parameter in doc["paths"]["/stats"]["get"]["parameters"]:
+        if parameter["name"] in ("service", "counter"):
+            parameter["schema"]["enum"] = services if parameter["name"] == "service" else counters
     for body, key, names in (
         ("TicketBody", "category", categories or []),
         ("PriorityBody", "category", categories or []),
         ("TicketBody", "desk", desks or []),
+        ("PauseBody", "reason", break_reasons or []),
     ):
         field = schemas[body]["properties"][key]
         if names:
@@ -293,6 +326,8 @@ def login() -> Response | tuple[Response, int]:
     the_hub = hub()
     if body.counter is not None and body.counter not in the_hub.core.hall.counters:
         raise ApiError(400, f"there is no counter {body.counter}", "unknown_counter")
+    posts = the_hub.posts
+    move = posts.moves(body.move)
     try:
         made = the_hub.accounts.login(
             body.username,
@@ -301,6 +336,7 @@ def login() -> Response | tuple[Response, int]:
             the_hub.clock(),
             the_hub.config.hub.staff_session_hours,
             single_session=the_hub.config.hub.single_session,
+            admit=lambda principal: posts.admit(principal, move),  # one clerk, one counter (409)
         )
     except AccountError as exc:
         wrong_password = "password" in str(exc)
@@ -309,6 +345,9 @@ def login() -> Response | tuple[Response, int]:
         raise ApiError(401 if wrong_password else 400, str(exc)) from None
     throttle.succeeded(body.username)
     drop_sockets(made.ended)  # single_session: the earlier console's live link ends with its session
+    taken = posts.take(made, move)  # on post at the counter: it opens on every screen
+    if taken is not None and taken.moved:
+        drop_sockets([post["session"] for post in taken.moved])  # the console at the counter left
     session.clear()
     session[SESSION_KEY] = made.cookie_id  # an id the store resolves, never the token
     principal = made.principal
@@ -322,10 +361,17 @@ def login() -> Response | tuple[Response, int]:
 
 
 @api.post("/auth/logout")
-@requires("staff", "admin", "triage")
+@requires("staff", "admin", "triage", "supervisor")
 def logout() -> Response:
-    """End the session the caller used (bearer token or cookie) and its open sockets."""
+    """End the session the caller used (bearer token or cookie) and its open sockets.
+
+    A clerk on post goes off post and the counter closes on every screen; with
+    a visitor still called or served there the logout is refused (409
+    ``ticket_at_counter``) unless ``force`` (the visitor is handed back).
+    """
+    body = parse(LogoutBody)
     principal = current_principal()
+    hub().posts.leave(principal, body.force)
     hub().accounts.end_session(principal.key, hub().clock())
     drop_sockets([principal.key])
     session.clear()
@@ -333,7 +379,7 @@ def logout() -> Response:
 
 
 @api.post("/auth/password")
-@requires("staff", "admin", "triage")
+@requires("staff", "admin", "triage", "supervisor")
 def change_password() -> Response | tuple[Response, int]:
     """A logged-in user's own new password; their other sessions end, this one stays.
 
@@ -358,11 +404,12 @@ def change_password() -> Response | tuple[Response, int]:
             raise ApiError(403, str(exc), "wrong_password") from None
         raise ApiError(400, str(exc)) from None
     drop_sockets(ended.ended)
+    the_hub.posts.settle()  # a post held by one of the logins just ended closes now
     return jsonify(ok=True, sessions_ended=len(ended.ended))
 
 
 @api.get("/auth/me")
-@requires("staff", "admin", "triage")
+@requires("staff", "admin", "triage", "supervisor")
 def me() -> Response:
     principal = current_principal()
     return jsonify(username=principal.name, role=principal.role, counter=principal.counter)
@@ -557,13 +604,20 @@ def issue_limiter() -> IssueLimiter:
 def get_ticket(ticket_id: str) -> Response:
     core = hub().core
     ticket, ahead = core.ticket(ticket_id)
-    rating = next((e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED), None)
+    ratings = [e.detail.get("rating") for e in ticket.history if e.kind is EventKind.EVALUATED]
     return jsonify(
         {
             **ticket_json(ticket, ahead),
             # Live: its place now and the pace now (null once called, or with no counter open).
             "estimated_wait_minutes": core.estimate(ticket, ahead),
-            "evaluation": rating,
+            "evaluation": ratings[-1] if ratings else None,
+            # The service the phone may rate now (core.satisfaction.offer_view), or null.
+            "evaluation_offer": offer_view(
+                core.evaluation_offer(ticket),
+                core.hall.satisfaction.phone_window,
+                core.hall.services,
+                core.hall.counters,
+            ),
             "history": [e.public() for e in ticket.history],
         }
     )
@@ -696,14 +750,14 @@ def ticket_qr(ticket_id: str) -> Response:
 
 
 @api.get("/devices")
-@requires("staff", "admin")
+@requires("staff", "admin", "supervisor")
 def devices() -> Response:
-    """Every configured device and its last known state, for the admin page."""
+    """Every configured device and its last known state, for the admin page (a supervisor reads it too)."""
     return jsonify(devices=hub().devices.all())
 
 
 @api.get("/queue")
-@requires("kiosk", "display", "pad", "staff", "admin", "triage")
+@requires("kiosk", "display", "pad", "staff", "admin", "triage", "supervisor")
 def queue() -> Response:
     return Response(json.dumps(hub().snapshots.get(), ensure_ascii=False), mimetype="application/json")
 
@@ -715,7 +769,21 @@ def queue() -> Response:
 def counter_view(counter: int) -> Response:
     core = hub().core
     _counter_action(counter)
-    return jsonify(counter=core.counter_view(counter), waiting=core.waiting_list(counter))
+    return jsonify(
+        counter=core.counter_view(counter), waiting=core.waiting_list(counter), post=_post(counter)
+    )
+
+
+def _post(counter: int) -> dict[str, Any] | None:
+    """Who is on post at the counter and their break, for its console (never on a public screen)."""
+    state = next((s for s in hub().core.counter_states() if s.number == counter), None)
+    if state is None or state.post is None:
+        return None
+    on_break = None
+    if state.break_since is not None:
+        on_break = {"reason": state.break_reason, "since": state.break_since.isoformat()}
+    since = state.post_since.isoformat() if state.post_since else None
+    return {"username": state.post, "since": since, "break": on_break}
 
 
 def _acted(counter: int, ticket: Ticket) -> Response:
@@ -805,19 +873,31 @@ def evaluation(counter: int) -> Response:
     if the_hub.config.device_counter(pad.name, "evaluation_pad") != counter:
         raise ApiError(403, f"pad {pad.name!r} is not the evaluation pad of counter {counter}")
     body = parse(EvaluationBody)
-    ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name)
+    ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name, reason=body.reason)
     return jsonify(ticket=ticket_json(ticket, 0), rating=body.rating)
 
 
 @api.post("/counters/<counter:counter>/pause")
 def pause(counter: int) -> Response:
+    """A break of the clerk on post, with its reason (``[staff] break_reasons``); 暂停服务 on every screen."""
     staff = _counter_action(counter)
-    hub().core.pause(counter, staff)
-    return jsonify(counter=hub().core.counter_view(counter))
+    body = parse(PauseBody)
+    hub().core.pause(counter, staff, body.reason)
+    return jsonify(counter=hub().core.counter_view(counter), post=_post(counter))
 
 
 @api.post("/counters/<counter:counter>/resume")
 def resume(counter: int) -> Response:
     staff = _counter_action(counter)
     hub().core.resume(counter, staff)
-    return jsonify(counter=hub().core.counter_view(counter))
+    return jsonify(counter=hub().core.counter_view(counter), post=_post(counter))
+
+
+@api.get("/break-reasons")
+@requires("staff", "admin", "supervisor")
+def break_reasons() -> Response:
+    """The reasons a clerk picks from for a break (the console's pause), and the one used without."""
+    hall = hub().core.hall
+    return jsonify(
+        reasons=[r.as_dict() for r in hall.break_reasons.values()], default=hall.default_break_reason
+    )

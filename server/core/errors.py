@@ -118,3 +118,56 @@ class NotCancellable(QueueError):
     """The ticket is being served or has ended; a visitor sees this, so the message is bilingual."""
 
     code = "not_cancellable"
+
+
+class CounterClosed(QueueError):
+    """Nobody is on post at the counter (no clerk logged in at it): it calls nobody and takes no break."""
+
+    code = "counter_closed"
+
+
+class OnPostElsewhere(QueueError):
+    """The clerk is on post at another counter; the login may ask to move (``move: true``)."""
+
+    code = "on_post_elsewhere"
+
+    def __init__(self, message: str, counter: int) -> None:
+        super().__init__(message)
+        #: Where the clerk is on post now (the console offers "move here").
+        self.counter = counter
+
+
+class CounterStaffed(QueueError):
+    """Another clerk is on post at the counter: one counter, one clerk."""
+
+    code = "counter_staffed"
+
+
+class TicketAtCounter(QueueError):
+    """A logout with a visitor still called or being served at the counter (``force`` hands it back)."""
+
+    code = "ticket_at_counter"
+
+
+class UnknownBreakReason(QueueError):
+    """A break reason the site does not list (``[staff] break_reasons``)."""
+
+    code = "unknown_break_reason"
+
+
+class UnknownRating(QueueError):
+    """A rating level or a reason the site does not offer (the visitor's page shows it: both languages)."""
+
+    code = "unknown_rating"
+
+
+class AlreadyRated(QueueError):
+    """The service was rated already: one rating per leg of a ticket, never a second."""
+
+    code = "already_rated"
+
+
+class EvaluationClosed(QueueError):
+    """The service ended longer ago than ``[satisfaction]`` lets it be rated."""
+
+    code = "evaluation_closed"

@@ -13,7 +13,14 @@ at issue: the kiosk's hot path writes nothing more than it did.
 
 Each leg also keeps how long its wait and its service took and whether they
 met the service's targets (:mod:`server.core.targets` says what is measured):
-the event that decides one (the first call, the end) writes it.
+the event that decides one (the first call, the end) writes it. The
+statistics (server/store/stats.py) read the same two durations.
+
+A rating (``evaluated``) belongs to the leg it rates (``detail.leg``), which
+is not always the current one: a visitor sent on to the cashier may still rate
+the clerk who served them first. The leg keeps the verdict as given (level,
+score, satisfied or not, reason), so statistics group ratings by clerk and
+counter from the leg alone (server.core.satisfaction).
 """
 
 from __future__ import annotations
@@ -57,6 +64,13 @@ class TicketLeg:
     #: Seconds from the start (or the last call, never started) to the end of a service given.
     service_seconds: float | None = None
     service_met: bool | None = None
+    #: The visitor's rating of this station (server.core.satisfaction), as it was when given:
+    #: the level, its score (0–100), whether it counted as satisfied, the reason on a low one.
+    rating: str | None = None
+    rating_score: int | None = None
+    rating_satisfied: bool | None = None
+    rating_reason: str | None = None
+    rated_at: datetime | None = None
 
     def staff_view(self) -> dict[str, Any]:
         """The leg as staff and admins read it (it names staff: never on a public screen)."""
@@ -77,6 +91,8 @@ class TicketLeg:
             "wait_met": self.wait_met,
             "service_seconds": self.service_seconds,
             "service_met": self.service_met,
+            "rating": self.rating,
+            "rating_reason": self.rating_reason,
         }
 
 
@@ -92,6 +108,14 @@ def opening_leg(ticket: Ticket) -> TicketLeg:
         transfer=ticket.leg > 1,
     )
 
+
+#: The verdict of a rating recorded before ratings carried their score (migration 0015 keeps the
+#: same numbers): the three levels of the pads of that time, the top two satisfied.
+LEGACY_VERDICTS: dict[str, tuple[int, bool]] = {
+    "very_satisfied": (100, True),
+    "satisfied": (80, True),
+    "dissatisfied": (0, False),
+}
 
 _CLOSING = {
     EventKind.FINISHED: LegOutcome.DONE,
@@ -144,7 +168,31 @@ def advance(leg: TicketLeg, event: TicketEvent, targets: TargetRules = NO_RULES)
             transfer=True,
         )
         return [closed, following]
-    return []  # issued, evaluated: the journey does not move
+    if kind is EventKind.EVALUATED:
+        return _rated(leg, event)
+    return []  # issued: the journey does not move
+
+
+def _rated(leg: TicketLeg, event: TicketEvent) -> list[TicketLeg]:
+    """The leg with the rating an ``evaluated`` event gave it (``detail.leg``; absent, the leg given)."""
+    detail = event.detail
+    rating = detail.get("rating")
+    if not isinstance(rating, str) or detail.get("leg", leg.leg) != leg.leg:
+        return []
+    legacy = LEGACY_VERDICTS.get(rating, (None, None))
+    score = detail.get("score", legacy[0])
+    satisfied = detail.get("satisfied", legacy[1])
+    reason = detail.get("reason")
+    return [
+        replace(
+            leg,
+            rating=rating,
+            rating_score=score,
+            rating_satisfied=satisfied,
+            rating_reason=reason if isinstance(reason, str) else None,
+            rated_at=event.at,
+        )
+    ]
 
 
 #: How a leg may end after a service was given (a cancel counts only once the service started).
@@ -177,12 +225,21 @@ def replay(
     issued = next((e.at for e in history if e.kind is EventKind.ISSUED), ticket.issued_at)
     legs = [TicketLeg(ticket.id, 1, ticket.business_day, first_service, issued)]
     for event in history:
-        for changed in advance(legs[-1], event, targets):
-            if changed.leg == legs[-1].leg:
-                legs[-1] = changed
+        for changed in advance(_leg_of(legs, event), event, targets):
+            if changed.leg <= len(legs):
+                legs[changed.leg - 1] = changed
             else:
                 legs.append(changed)
     return legs
+
+
+def _leg_of(legs: list[TicketLeg], event: TicketEvent) -> TicketLeg:
+    """The leg an event folds into: a rating names its leg; every other event moves the current one."""
+    if event.kind is EventKind.EVALUATED:
+        asked = event.detail.get("leg")
+        if isinstance(asked, int) and 1 <= asked <= len(legs):
+            return legs[asked - 1]
+    return legs[-1]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -66,11 +66,16 @@ class LegOutcome(StrEnum):
 
 
 class Rating(StrEnum):
-    """The visitor's verdict on the evaluation pad (评价器), best first."""
+    """The visitor's verdict (评价), best first: three of these on a three-level site, all five on a
+    five-level one (``[satisfaction] levels``; server.core.satisfaction)."""
 
     VERY_SATISFIED = "very_satisfied"
     SATISFIED = "satisfied"
+    #: 基本满意: five levels only.
+    BASICALLY_SATISFIED = "basically_satisfied"
     DISSATISFIED = "dissatisfied"
+    #: 非常不满意: five levels only.
+    VERY_DISSATISFIED = "very_dissatisfied"
 
 
 class PriorityGrant(StrEnum):
@@ -141,10 +146,16 @@ class PriorityChange:
 
 
 class CounterStatus(StrEnum):
-    """Whether a counter takes calls. A paused counter keeps its current ticket."""
+    """Whether a counter takes calls. A paused counter keeps its current ticket.
+
+    ``closed`` is never stored: it is how a counter nobody is on post at shows
+    (:meth:`CounterState.shown`), where the hall staffs its counters by login.
+    The stored status says only whether the clerk paused (a break).
+    """
 
     OPEN = "open"
     PAUSED = "paused"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)
@@ -277,6 +288,26 @@ class CounterState:
     staff: str | None = None
     #: Priority calls in a row at this counter (kept in the store, so the cap survives a restart).
     priority_run: int = 0
+    #: The clerk on post here (logged in at this counter), or None. ``staff`` above stays what it
+    #: was: whoever acted here last (a keypad, an admin); ``post`` is who is at the counter now.
+    post: str | None = None
+    #: The login that holds the post (an opaque key, the session's hash): the post ends with it.
+    post_session: str | None = None
+    post_since: datetime | None = None
+    #: The break the clerk is on while ``status`` is paused: its reason code and start.
+    break_reason: str | None = None
+    break_since: datetime | None = None
+
+    def shown(self, posts_required: bool) -> CounterStatus:
+        """The counter's status as every screen shows it: ``closed`` with nobody on post
+        (where the hall staffs counters by login), else ``paused`` or ``open``."""
+        if posts_required and self.post is None:
+            return CounterStatus.CLOSED
+        return self.status
+
+    def takes_calls(self, posts_required: bool) -> bool:
+        """Whether a visitor may be called here now: staffed (where that counts) and not paused."""
+        return self.shown(posts_required) is CounterStatus.OPEN
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -25,6 +25,7 @@ from .cases import CaseTicket
 from .estimate import WarmLeg
 from .journey import TicketLeg
 from .model import CounterState, PriorityChange, Ticket, TicketEvent, TicketStatus
+from .posts import PostEvent
 from .printjobs import PrintJobRecord
 from .targets import Tally
 
@@ -67,10 +68,9 @@ class StoreReader(Protocol):
 
     def history(self, ticket_id: str) -> list[TicketEvent]: ...
 
-    def last_finished_at(self, counter: int, day: date) -> tuple[str, datetime] | None:
-        """The ticket most recently finished at ``counter`` on ``day``, and when."""
-
-    def has_event(self, ticket_id: str, kind: str) -> bool: ...
+    def last_rateable_leg(self, counter: int, since: datetime) -> TicketLeg | None:
+        """The leg most recently ended at ``counter`` since ``since`` that a visitor may rate
+        (:func:`~server.core.satisfaction.rateable`: done, or served and then transferred)."""
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         """The first ``head`` callable tickets of each service in queue order, the first ``head``
@@ -154,6 +154,9 @@ class StoreReader(Protocol):
         """The last ``limit`` legs ended at a counter from business day ``since`` on, oldest first
         (what the estimated wait's model learns from at start)."""
 
+    def post_events(self, since: datetime, until: datetime) -> list[PostEvent]:
+        """The post log from ``since`` (included) to ``until`` (not), in the order it happened."""
+
 
 class StoreTx(StoreReader, Protocol):
     """The operations available inside one writing transaction: every read, and the writes."""
@@ -187,6 +190,10 @@ class StoreTx(StoreReader, Protocol):
 
     def add_print_jobs(self, batch: Sequence[PrintJobRecord]) -> None: ...
 
+    def leg_for_rating(self, ticket_id: str, leg: int) -> TicketLeg | None:
+        """One leg of a ticket, locked against a second rating until commit (PostgreSQL: FOR UPDATE;
+        SQLite's writers are serialized already)."""
+
     def save_legs(self, legs: Sequence[TicketLeg]) -> None:
         """Write legs of a journey, inserted or replaced (a leg's ``queued_at`` and ``transfer`` stay)."""
 
@@ -215,6 +222,9 @@ class StoreTx(StoreReader, Protocol):
         """The counter's state, locked against other transactions until commit."""
 
     def save_counter_state(self, state: CounterState) -> None: ...
+
+    def add_post_events(self, batch: Sequence[PostEvent]) -> None:
+        """Append to the post log, in the transaction of the change it records."""
 
 
 class Store(Protocol):

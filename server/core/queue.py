@@ -21,15 +21,21 @@ from .appointments import AppointmentClaim, mask_name, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
 from .cases import CaseClaim, CaseTicket, ended_refusal
 from .errors import (
+    AlreadyRated,
+    CounterClosed,
     CounterPaused,
+    CounterStaffed,
     DailyLimitReached,
     InvalidTransition,
     NobodyWaiting,
     NotCancellable,
     NothingToEvaluate,
+    OnPostElsewhere,
     PriorityNotAllowed,
     QueueError,
     RecallLimitReached,
+    TicketAtCounter,
+    UnknownBreakReason,
     UnknownCategory,
     UnknownCounter,
     UnknownService,
@@ -60,18 +66,18 @@ from .model import (
 )
 from .policy import CallContext, CallingPolicy, Placed, explain, next_run, preference_policy
 from .ports import ServiceQueue, Store, StoreReader, StoreTx
+from .posts import DEFAULT_BREAK_REASONS, RESUMED, BreakReason, PostEnd, PostEvent, PostKind, seconds_between
 from .printjobs import PrintJobRecord, PrintRequest, new_job_id
 from .priority import pending_request
 from .reopening import closed_refusal, half_day_refusal
 from .rules import CallRules
+from .satisfaction import Satisfaction, Verdict, chosen_leg, offer
 from .targets import TargetReport, TargetRules, due_at, shares
 
 #: How many tickets of each service the policy sees when choosing.
 POLICY_HEAD = 20
 #: How many times a counter looks again after losing a race for a ticket.
 CLAIM_ATTEMPTS = 50
-#: How long after a service ends its visitor may still rate it on the pad.
-EVALUATION_WINDOW = timedelta(minutes=10)
 #: How many next numbers and recent calls the snapshot carries.
 SNAPSHOT_HEAD = 5
 RECENT_CALLS = 10
@@ -101,6 +107,26 @@ class Hall:
     half_day_caps: Mapping[str, HalfDayCaps] = field(default_factory=dict)
     #: Waiting-time and service-time targets (``[targets]``): each leg is judged by them.
     targets: TargetRules = field(default_factory=TargetRules)
+    #: A counter is open only while a clerk is on post at it (logged in at it): the hub's halls.
+    #: False: every counter counts as staffed (a core driven without logins: unit tests).
+    posts_required: bool = False
+    #: The reasons a clerk may give for a break (``[staff] break_reasons``), by code, and the one
+    #: a break without a reason gets.
+    break_reasons: Mapping[str, BreakReason] = field(
+        default_factory=lambda: {r.code: r for r in DEFAULT_BREAK_REASONS}
+    )
+    default_break_reason: str = "other"
+
+    def break_reason(self, code: str | None) -> str:
+        """The break reason ``code`` (None: the default one), or :class:`UnknownBreakReason`."""
+        code = code or self.default_break_reason
+        if code not in self.break_reasons:
+            choices = ", ".join(self.break_reasons)
+            raise UnknownBreakReason(f"unknown break reason {code!r}; expected one of: {choices}")
+        return code
+
+    #: ``[satisfaction]``: the rating levels, reasons, target and how long a service may be rated.
+    satisfaction: Satisfaction = field(default_factory=Satisfaction)
 
     def category(self, code: str) -> PriorityCategory:
         try:
@@ -193,6 +219,51 @@ class _IssueBatch:
     grants: dict[int, _Grant] = field(default_factory=dict)
     #: Check-ins whose booking this batch claimed: request index → (booking id, its status before).
     claimed: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostTaken:
+    """A clerk on post at a counter after a login: ``started`` (False: the same clerk's post went on,
+    held by the new login) and the posts a move ended (``counter``, ``session``: the login to end)."""
+
+    counter: int
+    moved: list[dict[str, Any]]
+    started: bool
+
+
+@dataclass(frozen=True)
+class _PostEnded:
+    """A post ended inside a transaction: what to tell the hall once it committed."""
+
+    counter: Counter
+    state: CounterState
+    session: str
+    reason: PostEnd
+    ticket: Ticket | None
+    kind: EventKind | None
+    #: When it was written (the visitor handed back then, for the estimate's pace).
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counter": self.counter.number, "session": self.session, "reason": self.reason.value}
+
+
+def _post_refusal(
+    counter: int, target: CounterState | None, elsewhere: Sequence[int], username: str, move: bool
+) -> QueueError | None:
+    """Why ``username`` may not go on post at ``counter``: another clerk is there (one counter, one
+    clerk), or they are on post at ``elsewhere`` and do not move (one clerk, one counter)."""
+    if target is not None and target.post is not None and target.post != username:
+        return CounterStaffed(
+            f"counter {counter} is staffed by {target.post}: they log out first, or an admin ends their post"
+        )
+    if elsewhere and not move:
+        return OnPostElsewhere(
+            f"{username} is on post at counter {elsewhere[0]}: log out there first, "
+            f"or log in here with 'move' to move to counter {counter}",
+            elsewhere[0],
+        )
+    return None
 
 
 def _queue_state(queue: ServiceQueue | None) -> dict[str, Any]:
@@ -779,8 +850,7 @@ class QueueCore:
         called: Ticket | None = None
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
-            if state.status is CounterStatus.PAUSED:
-                raise CounterPaused(f"counter {counter.number} is paused")
+            self._check_calls(state)
             finished = self._release_current(tx, state, now, staff)
             context = CallContext(now, state.priority_run)
             for _ in range(CLAIM_ATTEMPTS):
@@ -813,8 +883,7 @@ class QueueCore:
         now = self.clock()
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
-            if state.status is CounterStatus.PAUSED:
-                raise CounterPaused(f"counter {counter.number} is paused")
+            self._check_calls(state)
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
                 raise UnknownTicket(f"no ticket {ticket_id!r}")
@@ -1243,39 +1312,102 @@ class QueueCore:
                 legs = replay(ticket, tx.history(ticket_id), self.hall.targets)
         return ticket, legs
 
-    def evaluate(self, counter_number: int, rating: Rating | str, source: str | None = None) -> Ticket:
-        """Record the visitor's rating of the service just finished at this counter.
+    def evaluate(
+        self, counter_number: int, rating: Rating | str, source: str | None = None, reason: str | None = None
+    ) -> Ticket:
+        """Record the visitor's rating of the service just ended at this counter (the evaluation pad).
 
-        The evaluation pad sits at the counter, so the ticket is the one the
-        counter finished last, within :data:`EVALUATION_WINDOW`; each ticket is
-        rated once.
+        The pad sits at the counter, so the leg it rates is the one that ended
+        there last — finished, or served and sent on — within
+        ``[satisfaction] pad_window_minutes``. The rating is credited to that
+        leg's clerk and counter; each leg is rated once (a second is refused:
+        :class:`AlreadyRated`).
         """
         counter = self.hall.counter(counter_number)
-        try:
-            rating = Rating(rating)
-        except ValueError:
-            choices = ", ".join(r.value for r in Rating)
-            raise InvalidTransition(f"unknown rating {rating!r}; expected one of {choices}") from None
+        satisfaction = self.hall.satisfaction
+        verdict = satisfaction.verdict(str(rating), reason)
         now = self.clock()
         with self.store.transaction() as tx:
-            last = tx.last_finished_at(counter.number, self.hall.calendar.business_day(now))
-            if last is None or now - last[1] > EVALUATION_WINDOW:
-                raise NothingToEvaluate(f"counter {counter.number} has finished no service to rate just now")
-            ticket_id = last[0]
-            if tx.has_event(ticket_id, EventKind.EVALUATED.value):
-                raise NothingToEvaluate("this service has been rated already")
-            ticket = tx.get_ticket(ticket_id)
-            assert ticket is not None
-            detail = {"rating": rating.value, "source": source}
-            tx.add_event(TicketEvent(ticket_id, EventKind.EVALUATED, now, counter.number, None, detail))
+            leg = tx.last_rateable_leg(counter.number, now - satisfaction.pad_window)
+            if leg is None:
+                raise NothingToEvaluate(
+                    f"{counter.number} 号窗口刚才没有办结的业务 / "
+                    f"counter {counter.number} has finished no service to rate just now"
+                )
+            ticket = self._rate(tx, leg, verdict, now, source)
         self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.EVALUATED.value)
         return ticket
 
-    def pause(self, counter_number: int, staff: str | None = None) -> CounterState:
-        """Stop taking calls (a break); the current ticket stays."""
-        return self._set_status(counter_number, CounterStatus.PAUSED, staff)
+    def evaluate_ticket(
+        self, ticket_id: str, rating: str, reason: str | None = None, leg: int | None = None
+    ) -> tuple[Ticket, TicketLeg]:
+        """The visitor rates a service of their ticket from the phone (its id is the key).
+
+        ``leg``: the station rated; absent, the latest one that may be rated.
+        Within ``[satisfaction] phone_window_minutes`` of its end, once per leg
+        (a leg rated on the pad is rated). Refusals are bilingual.
+        """
+        satisfaction = self.hall.satisfaction
+        verdict = satisfaction.verdict(rating, reason)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"没有这张号票 / no ticket {ticket_id!r}")
+            chosen = chosen_leg(tx.legs(ticket_id), leg, now, satisfaction.phone_window)
+            ticket = self._rate(tx, chosen, verdict, now, "phone")
+            rated = tx.legs(ticket_id)[chosen.leg - 1]
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.EVALUATED.value)
+        return ticket, rated
+
+    def evaluation_offer(self, ticket: Ticket) -> TicketLeg | None:
+        """The leg the visitor's phone may rate now, if any (``GET /tickets/{id}``).
+
+        A ticket still on its first leg and not finished has nothing to rate:
+        no read then, so a phone polling while it waits costs what it did.
+        """
+        if ticket.leg == 1 and ticket.status is not TicketStatus.DONE:
+            return None
+        with self.store.read() as tx:
+            legs = tx.legs(ticket.id)
+        return offer(legs, self.clock(), self.hall.satisfaction.phone_window)
+
+    def _rate(
+        self, tx: StoreTx, leg: TicketLeg, verdict: Verdict, now: datetime, source: str | None
+    ) -> Ticket:
+        """Give ``leg`` its rating, credited to its clerk and counter: the event and the kept leg, once."""
+        locked = tx.leg_for_rating(leg.ticket_id, leg.leg)
+        if locked is None:
+            raise NothingToEvaluate("这一段服务不能评价 / this service cannot be rated")
+        if locked.rating is not None:
+            raise AlreadyRated("这次服务已经评价过了，谢谢 / this service has been rated already, thank you")
+        ticket = tx.get_ticket(leg.ticket_id)
+        assert ticket is not None, "a leg's ticket exists (foreign key)"
+        # The event names the clerk credited (``staff``) and the leg, so SQL groups by clerk without guessing.
+        event = TicketEvent(
+            ticket.id,
+            EventKind.EVALUATED,
+            now,
+            locked.counter,
+            locked.staff,
+            verdict.detail(locked.leg, source),
+        )
+        self._record(tx, ticket, event, locked)
+        return ticket
+
+    def pause(self, counter_number: int, staff: str | None = None, reason: str | None = None) -> CounterState:
+        """Stop taking calls: a break of the clerk on post, with its reason; the current ticket stays.
+
+        ``reason``: a code of the site's break reasons (None: the default one).
+        Where the hall staffs counters by login, a counter nobody is on post at
+        takes no break (:class:`CounterClosed`). A counter on a break already
+        stays on that break.
+        """
+        code = self.hall.break_reason(reason)
+        return self._set_status(counter_number, CounterStatus.PAUSED, staff, code)
 
     def resume(self, counter_number: int, staff: str | None = None) -> CounterState:
+        """End the break: the counter takes calls again; the break's length goes to the post log."""
         return self._set_status(counter_number, CounterStatus.OPEN, staff)
 
     def counter_view(self, counter_number: int) -> dict[str, Any]:
@@ -1288,18 +1420,283 @@ class QueueCore:
             current = {t.id: t for t in tx.tickets_by_id([current_id] if current_id else [])}
         return self._counter_view(counter, state, current)
 
-    # -- inside ------------------------------------------------------------
+    # -- staff on post -------------------------------------------------------
 
-    def _set_status(self, counter_number: int, status: CounterStatus, staff: str | None) -> CounterState:
+    def counter_states(self) -> list[CounterState]:
+        """Every counter's state now: who is on post, on which break since when (staff data)."""
+        with self.store.read() as tx:
+            return tx.counter_states()
+
+    def post_log(self, since: datetime, until: datetime) -> list[PostEvent]:
+        """The post log between two moments (attendance, the day's breaks)."""
+        with self.store.read() as tx:
+            return tx.post_events(since, until)
+
+    def check_post(self, counter_number: int, username: str, move: bool = False) -> None:
+        """Whether ``username`` may go on post at the counter, asked before their login is made: the
+        refusals of :meth:`take_post` (which asks again, in its transaction), from a read."""
+        counter = self.hall.counter(counter_number)
+        with self.store.read() as reader:
+            states = reader.counter_states()
+        target = next((s for s in states if s.number == counter.number), None)
+        elsewhere = [s.number for s in states if s.post == username and s.number != counter.number]
+        refusal = _post_refusal(counter.number, target, elsewhere, username, move)
+        if refusal is not None:
+            raise refusal
+
+    def hand_post(self, counter_number: int, session: str, to_session: str) -> bool:
+        """The post held by login ``session`` passes to the same clerk's login ``to_session`` at the
+        same counter (a console logged in again): no post ends, nothing is logged."""
         counter = self.hall.counter(counter_number)
         with self.store.transaction() as tx:
-            state = replace(tx.counter_state(counter.number), status=status, staff=staff)
+            state = tx.counter_state(counter.number)
+            if state.post is None or state.post_session != session:
+                return False
+            tx.save_counter_state(replace(state, post_session=to_session))
+        return True
+
+    def take_post(self, counter_number: int, username: str, session: str, move: bool = False) -> PostTaken:
+        """Put ``username`` on post at the counter (they logged in at it), held by login ``session``.
+
+        One clerk, one counter: a clerk on post at another counter is refused
+        (:class:`OnPostElsewhere`, naming it) unless ``move``, which ends that
+        post first (its visitor handed back, see :meth:`end_post`). One counter,
+        one clerk: a counter another clerk is on post at is refused
+        (:class:`CounterStaffed`). The same clerk logging in again at the same
+        counter keeps the post (the new login holds it). Returns the posts the
+        move ended, whose logins the caller ends.
+        """
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.read() as reader:
+            elsewhere = [
+                s.number for s in reader.counter_states() if s.post == username and s.number != counter.number
+            ]
+        moved: list[_PostEnded] = []
+        with self.store.transaction() as tx:
+            # Locked in counter order: two logins locking the same counters never wait in a ring.
+            states = {n: tx.counter_state(n) for n in sorted({counter.number, *elsewhere})}
+            target = states[counter.number]
+            others = [s for n, s in states.items() if n != counter.number and s.post == username]
+            refusal = _post_refusal(counter.number, target, [o.number for o in others], username, move)
+            if refusal is not None:
+                raise refusal
+            for other in others:
+                moved.append(self._end_post_in(tx, other, now, PostEnd.MOVED, now))
+            if target.post == username:
+                state = replace(target, post_session=session)
+                tx.save_counter_state(state)
+                return PostTaken(counter.number, [m.as_dict() for m in moved], started=False)
+            state = replace(
+                target,
+                status=CounterStatus.OPEN,
+                post=username,
+                post_session=session,
+                post_since=now,
+                break_reason=None,
+                break_since=None,
+            )
             tx.save_counter_state(state)
+            tx.add_post_events(self._post_events(PostKind.POST_START, state, now))
+            current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        for ended in moved:
+            self._publish_post_end(ended)
+        self._pace_state(state, now)
+        view = self._view_after(counter, state, current)
+        self._publish(
+            ev.COUNTER_CHANGED, counter=counter.number, counters=[view], post=PostKind.POST_START.value
+        )
+        return PostTaken(counter.number, [m.as_dict() for m in moved], started=True)
+
+    def end_post(
+        self,
+        counter_number: int,
+        session: str,
+        reason: PostEnd,
+        *,
+        force: bool = False,
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
+        """Take the clerk off post at the counter, if login ``session`` still holds the post there.
+
+        A clerk's own logout (``reason`` logout) with a visitor called or being
+        served at the counter is refused (:class:`TicketAtCounter`) unless
+        ``force``. Otherwise, and whenever a post ends any other way (a move, the
+        login expired or ended by an admin), the visitor is handed back: one
+        called and not come goes back to the queue at the place they had
+        (``requeued``), one being served is finished (``finished``); both with
+        ``{"by": "post_end"}``. A break ends with the post. ``at``: when the post
+        ended (an expired login's expiry; default now). ``by``: who ended it, when
+        not the clerk (an admin), kept on the post log's entry in the same
+        transaction. Returns whether a post ended.
+        """
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if state.post is None or state.post_session != session:
+                return False  # another login holds it (or nobody): not this login's post to end
+            current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+            if (
+                reason is PostEnd.LOGOUT
+                and not force
+                and current is not None
+                and current.status in AT_COUNTER
+            ):
+                raise TicketAtCounter(
+                    f"ticket {current.number} is {current.status.value} at counter {counter.number}: "
+                    "finish, transfer or re-queue it first, or log out with 'force' (it is handed back)"
+                )
+            ended = self._end_post_in(tx, state, now, reason, min(at or now, now), by)
+        self._publish_post_end(ended)
+        return True
+
+    def _end_post_in(
+        self,
+        tx: StoreTx,
+        state: CounterState,
+        now: datetime,
+        reason: PostEnd,
+        at: datetime,
+        by: str | None = None,
+    ) -> _PostEnded:
+        """End ``state``'s post inside ``tx``: its visitor handed back, its break and the post logged."""
+        counter = self.hall.counter(state.number)
+        state, ticket, kind = self._hand_back(tx, state, counter, now, reason)
+        logged = self._break_ended(state, at, reason.value)
+        started = state.post_since or at
+        logged += self._post_events(
+            PostKind.POST_END,
+            state,
+            at,
+            reason.value,
+            {"started_at": started.isoformat(), "seconds": seconds_between(started, at), **_by(by)},
+        )
+        session = state.post_session or ""
+        state = replace(
+            state,
+            status=CounterStatus.OPEN,
+            post=None,
+            post_session=None,
+            post_since=None,
+            break_reason=None,
+            break_since=None,
+        )
+        tx.save_counter_state(state)
+        tx.add_post_events(logged)
+        return _PostEnded(counter, state, session, reason, ticket, kind, now)
+
+    def _hand_back(
+        self, tx: StoreTx, state: CounterState, counter: Counter, now: datetime, reason: PostEnd
+    ) -> tuple[CounterState, Ticket | None, EventKind | None]:
+        """The visitor at a counter whose post ends: being served, finished; called, back in the queue."""
+        ticket = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
+        if ticket is None or ticket.status not in AT_COUNTER:
+            return state, None, None
+        detail: dict[str, Any] = {"by": "post_end", "reason": reason.value}
+        if ticket.status is TicketStatus.SERVING:
+            done, serving = TicketStatus.DONE, {TicketStatus.SERVING}
+            state = self._leave_counter(
+                tx, state, ticket, serving, done, EventKind.FINISHED, counter, now, state.post, detail
+            )
+            return state, ticket, EventKind.FINISHED
+        # Called and not come to the desk yet: the visitor keeps the place they had (queue_at stays).
+        ticket.status = TicketStatus.WAITING
+        ticket.counter = ticket.target_counter = None
+        ticket.called_at = ticket.started_at = ticket.finished_at = None
+        ticket.call_count = 0
+        if not tx.claim(ticket, {TicketStatus.CALLED}):
+            raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+        detail.update(position="kept", was=TicketStatus.CALLED.value)
+        event = TicketEvent(ticket.id, EventKind.REQUEUED, now, counter.number, state.post, detail)
+        self._record(tx, ticket, event)
+        state = replace(state, current_ticket_id=None)
+        return state, ticket, EventKind.REQUEUED
+
+    def _break_ended(self, state: CounterState, at: datetime, by: str) -> list[PostEvent]:
+        """The ``break_end`` of the break ``state`` is on (none when it is on none, or nobody is on post)."""
+        if state.break_since is None or state.post is None:
+            return []
+        started = state.break_since
+        detail = {"started_at": started.isoformat(), "seconds": seconds_between(started, at), "by": by}
+        return self._post_events(PostKind.BREAK_END, state, at, state.break_reason or "", detail)
+
+    def _post_events(
+        self,
+        kind: PostKind,
+        state: CounterState,
+        at: datetime,
+        reason: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> list[PostEvent]:
+        """The post log's entry for ``kind`` at ``state``'s counter (none when nobody is on post there:
+        a core without logins pauses counters without a clerk)."""
+        if state.post is None:
+            return []
+        day = self.hall.calendar.business_day(at)
+        return [PostEvent(kind, at, day, state.post, state.number, reason, detail or {})]
+
+    def _publish_post_end(self, ended: _PostEnded) -> None:
+        """One event for a post that ended: the visitor handed back (if any), the closed counter's view.
+
+        The pace model learns it too: a service finished at the post's end is a leg ended, a
+        visitor sent back to the queue frees the counter, and the counter is no longer staffed.
+        """
+        number = ended.counter.number
+        if ended.kind is EventKind.FINISHED and ended.ticket is not None:
+            self.pace.leg_ended(number, ended.ticket.service, ended.at, ended.ticket.called_at)
+        elif ended.kind is EventKind.REQUEUED:
+            self.pace.freed(number, ended.at)
+        self._pace_state(ended.state, ended.at)
+        view = self._view_after(ended.counter, ended.state, None)
+        if ended.ticket is not None and ended.kind is not None:
+            self._publish(
+                ev.TICKET_CHANGED,
+                ticket=ended.ticket.public(),
+                event=ended.kind.value,
+                counters=[view],
+                post=PostKind.POST_END.value,
+            )
+            return
+        self._publish(
+            ev.COUNTER_CHANGED, counter=ended.counter.number, counters=[view], post=PostKind.POST_END.value
+        )
+
+    # -- inside ------------------------------------------------------------
+
+    def _set_status(
+        self, counter_number: int, status: CounterStatus, staff: str | None, reason: str | None = None
+    ) -> CounterState:
+        counter = self.hall.counter(counter_number)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            state = tx.counter_state(counter.number)
+            if self.hall.posts_required and state.post is None:
+                raise CounterClosed(f"counter {counter.number} is closed: nobody is on post there")
+            if state.status is status:  # a second tap, or two tabs: the break (or the work) goes on
+                return state
+            if status is CounterStatus.PAUSED:
+                state = replace(state, status=status, staff=staff, break_reason=reason, break_since=now)
+                logged = self._post_events(PostKind.BREAK_START, state, now, reason or "")
+            else:
+                logged = self._break_ended(state, now, RESUMED)
+                state = replace(state, status=status, staff=staff, break_reason=None, break_since=None)
+            tx.save_counter_state(state)
+            tx.add_post_events(logged)
             current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
         self._pace_state(state, self.clock())
         view = self._view_after(counter, state, current)
-        self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view])
+        kind = PostKind.BREAK_START if status is CounterStatus.PAUSED else PostKind.BREAK_END
+        self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], post=kind.value)
         return state
+
+    def _check_calls(self, state: CounterState) -> None:
+        """A counter calls only while it is staffed (where that counts) and not on a break."""
+        if self.hall.posts_required and state.post is None:
+            raise CounterClosed(f"counter {state.number} is closed: nobody is on post there")
+        if state.status is CounterStatus.PAUSED:
+            raise CounterPaused(f"counter {state.number} is paused")
 
     def _move(
         self,
@@ -1523,9 +1920,15 @@ class QueueCore:
             "name_zh": counter.name_zh,
             "name_en": counter.name_en,
             "services": list(counter.services),
-            "status": (state.status if state else CounterStatus.OPEN).value,
+            "status": self._shown(state).value,
             "current": ticket.public() if ticket and ticket.status in AT_COUNTER else None,
         }
+
+    def _shown(self, state: CounterState | None) -> CounterStatus:
+        """What every screen shows of a counter: closed, paused or open (no row yet: nobody on post)."""
+        if state is None:
+            return CounterStatus.CLOSED if self.hall.posts_required else CounterStatus.OPEN
+        return state.shown(self.hall.posts_required)
 
     def _publish(self, event: str, /, **payload: Any) -> None:
         self.bus.publish(HallEvent(event, payload))
@@ -1533,7 +1936,14 @@ class QueueCore:
     # -- the estimated wait ------------------------------------------------------
 
     def _pace_state(self, state: CounterState, now: datetime) -> None:
-        self.pace.counter_set(state.number, state.status is CounterStatus.OPEN, state.staff is not None, now)
+        self.pace.counter_set(state.number, state.status is CounterStatus.OPEN, self._staffed(state), now)
+
+    def _staffed(self, state: CounterState) -> bool:
+        """Whether the pace model counts a counter as staffed: a clerk on post there, where the hall
+        staffs counters by login; elsewhere (a core without logins) once someone acted there."""
+        if self.hall.posts_required:
+            return state.post is not None
+        return state.staff is not None
 
     def _pace_call(
         self, state: CounterState, now: datetime, called: Ticket | None, finished: Ticket | None
@@ -1569,7 +1979,7 @@ class QueueCore:
             legs = tx.recent_legs(since, limit)
             states = tx.counter_states()
         known = [
-            (s.number, s.status is CounterStatus.OPEN, s.staff is not None, s.current_ticket_id is not None)
+            (s.number, s.status is CounterStatus.OPEN, self._staffed(s), s.current_ticket_id is not None)
             for s in states
         ]
         return self.pace.warm(legs, known, now)
@@ -1584,6 +1994,11 @@ def jumped(ticket: Ticket) -> bool:
 def _booked(request: IssueRequest) -> bool:
     """A check-in for a booked slot (not a late visitor's walk-in): open hours, no walk-in cap."""
     return request.appointment is not None and request.appointment.due_at is not None
+
+
+def _by(actor: str | None) -> dict[str, Any]:
+    """``by=<actor>`` on a post log entry made by someone other than the clerk (an admin)."""
+    return {"by": actor} if actor else {}
 
 
 def _templates(templates: dict[str, str]) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from .twins import DemoHardware, start_virtual_buses
 
 SAMPLE = "config/samples/utility_hall.toml"
 ADMIN = ("admin", "demo-admin")
+#: A supervisor (值班长): the admin page's staff section, read only.
+SUPERVISOR = ("supervisor", "demo-supervisor")
 CLERK_PASSWORD = "demo-clerk"
 #: Printer settings the demo keeps from the sample: how tickets look, not how they travel.
 LAYOUT_KEYS = ("paper_mm", "chinese", "qr", "footer_zh", "footer_en")
@@ -71,6 +73,8 @@ def provision(config: SiteConfig, host: str, port: int) -> str:
         now = utc_now()
         if not hub.accounts.has_user(ADMIN[0]):
             hub.accounts.add_user(ADMIN[0], "admin", ADMIN[1], now)
+        if not hub.accounts.has_user(SUPERVISOR[0]):
+            hub.accounts.add_user(SUPERVISOR[0], "supervisor", SUPERVISOR[1], now)
         clerks = []
         for counter in config.counters:
             name = f"clerk{counter.number}"
@@ -90,7 +94,9 @@ def provision(config: SiteConfig, host: str, port: int) -> str:
         f"  counter screen {base}/display/counter?token={display}&counter={clerks[0][1]}",
         f"  counter        {base}/counter/?counter={clerks[0][1]}",
         f"  logins         {', '.join(f'{n} (counter {c})' for n, c in clerks)}: password {CLERK_PASSWORD}",
-        f"                 {ADMIN[0]}: password {ADMIN[1]} (any counter)",
+        f"                 {ADMIN[0]}: password {ADMIN[1]} (any counter a clerk is logged in at)",
+        f"                 {SUPERVISOR[0]}: password {SUPERVISOR[1]} (staff on post, rota: admin page)",
+        "  (a counter is open, and its keypad calls, while its clerk is logged in at the console)",
         f"  devices        {base}/counter/admin.html (log in as admin)",
         f"  printed        {base}/demo/prints (the virtual printer's tickets)",
         f"  LED displays   {base}/demo/displays (what each counter's display shows; keypad keys)",

@@ -57,6 +57,8 @@ class CounterDevices:
             on_key=self.key_pressed,
             on_rating=self.rated,
             on_device=self.device_changed,
+            # A pad without its own ``ratings`` table: its keys are the site's levels, best first.
+            ratings={i + 1: level.code for i, level in enumerate(core.hall.satisfaction.levels)},
         )
         core.bus.subscribe(listener({TicketCalled: [self.show_call], CounterChanged: [self.blank_if_free]}))
         self.show_current()

@@ -80,6 +80,7 @@
       "status.transferred": "已转移，等候中",
       "counter.open": "服务中",
       "counter.paused": "暂停服务",
+      "counter.closed": "未开放",
       "counter.default_name": "{n}号窗口",
       "err.bad_request": "请求有误，请重试。",
       "err.unauthorized": "没有权限：请重新登录或检查设备令牌。",
@@ -97,6 +98,15 @@
       "err.daily_limit_reached": "该业务今日号票已发完，请明天再来。",
       "err.hall_closed": "现在不是办理时间，暂停取号。",
       "err.counter_paused": "窗口已暂停服务。",
+      "err.counter_closed": "窗口未开放：没有工作人员在此窗口登录。",
+      "err.on_post_elsewhere": "您已在另一个窗口登录。",
+      "err.counter_staffed": "此窗口已有其他工作人员登录。",
+      "err.ticket_at_counter": "本窗口还有已叫号或正在办理的号票。",
+      "err.unknown_break_reason": "没有这个暂停原因。",
+      "err.nothing_to_evaluate": "暂无可评价的服务。",
+      "err.already_rated": "这次服务已经评价过了，谢谢。",
+      "err.evaluation_closed": "评价时间已过。",
+      "err.unknown_rating": "没有这个评价选项，请重新选择。",
       "err.conflict": "无法执行：当前状态不允许此更改。",
       "err.wrong_password": "当前密码不正确。",
       "err.too_many_attempts": "尝试次数过多，请稍后再试。",
@@ -125,6 +135,7 @@
       "status.transferred": "Transferred, waiting",
       "counter.open": "Open",
       "counter.paused": "Paused",
+      "counter.closed": "Closed",
       "counter.default_name": "Counter {n}",
       "err.bad_request": "The request was not understood. Please try again.",
       "err.unauthorized": "Not authorised: please log in again or check the device token.",
@@ -142,6 +153,15 @@
       "err.daily_limit_reached": "All of today's tickets for this service have been given out. Please come back tomorrow.",
       "err.hall_closed": "The hall is closed now: no tickets are issued.",
       "err.counter_paused": "This counter is paused.",
+      "err.counter_closed": "This counter is closed: nobody is logged in at it.",
+      "err.on_post_elsewhere": "You are logged in at another counter.",
+      "err.counter_staffed": "Another member of staff is logged in at this counter.",
+      "err.ticket_at_counter": "A ticket is still called or being served at this counter.",
+      "err.unknown_break_reason": "There is no such reason for a break.",
+      "err.nothing_to_evaluate": "There is no service to rate right now.",
+      "err.already_rated": "This service has been rated already. Thank you.",
+      "err.evaluation_closed": "The time to rate this service has passed.",
+      "err.unknown_rating": "That choice is not offered; please choose again.",
       "err.conflict": "This change does not fit the current state.",
       "err.wrong_password": "The current password is wrong.",
       "err.too_many_attempts": "Too many attempts. Please try again later.",
@@ -385,6 +405,11 @@
    *   prefill(last)    optional: fill the form's other fields from that
    *   enter(s)         show the page for session s
    *   leave()          drop the page's session and live state
+   *   refused(err, retry)  optional: called with null before each try, then with a login's
+   *                    refusal; true if the page shows it itself (retry(more) sends the login
+   *                    again with more fields, e.g. {move: true})
+   *   logoutRefused(err, force)  optional: a logout refused with a visitor at the counter;
+   *                    force() logs out handing the visitor back
    * The page's words include login.need_name, login.wrong and login.expired.
    * Returns {start, logout, expire}.
    */
@@ -438,15 +463,23 @@
       if (!username || !password) return loginError("login.need_name");
       var body = { username: username, password: password };
       if (counter > 0) body.counter = counter;   // staff need one; admins may log in without
+      send(body, counter);
+    }
+
+    /** POST /auth/login; a refusal the page handles itself (opts.refused) gets a retry with more fields. */
+    function send(body, counter) {
       var btn = $(p + "submit");
       btn.disabled = true;
       setToken(null);
+      if (opts.refused) opts.refused(null);
       api("POST", "/auth/login", body).then(function (res) {
         var s = opts.accept(res, counter);
         if (typeof s === "string") return loginError(s);
         storageSet(localStorage, lastKey, JSON.stringify(remember(s)));
         enter(s);
       }, function (err) {
+        var retry = function (more) { send(Object.assign({}, body, more), counter); };
+        if (opts.refused && opts.refused(err, retry)) return loginError(null);
         loginError(err.code === "unauthorized" ? "login.wrong" : function () { return errorText(err); });
       }).then(function () { btn.disabled = false; });
     }
@@ -459,11 +492,23 @@
       opts.enter(s);
     }
 
-    function logout() {
-      // api() reads the token now, before leave() forgets it.
-      api("POST", "/auth/logout").catch(function () { /* logging out locally is what matters */ });
-      leave();
-      showLogin();
+    /**
+     * POST /auth/logout, then the form. A refusal the page handles (opts.logoutRefused: a visitor
+     * still at the counter) keeps the page logged in and gets a way to force it; any other failure
+     * (the network) logs out here anyway: the hub's session ends when its time is up.
+     */
+    function logout(more) {
+      var body = more && more.force ? { force: true } : undefined;
+      return api("POST", "/auth/logout", body).then(function () {
+        leave();
+        showLogin();
+      }, function (err) {
+        if (opts.logoutRefused && err.code === "ticket_at_counter") {
+          return opts.logoutRefused(err, function () { return logout({ force: true }); });
+        }
+        leave();
+        showLogin();
+      });
     }
 
     /** The hub no longer knows us (expired, revoked): back to the form with a reason. */

@@ -30,7 +30,11 @@ from .sql import read_only
 #: ``booking``: a hospital's booking system pushing appointments (create, import, cancel; nothing else).
 DEVICE_ROLES = ("kiosk", "display", "agent", "pad", "booking")
 #: ``triage`` (预检分诊): issues tickets with a priority category, at no counter; cannot call or administer.
-USER_ROLES = ("staff", "admin", "triage")
+#: ``supervisor`` (值班长): reads staff data (who is on post, breaks, the rota, attendance) and the floor,
+#: at no counter; cannot call tickets or administer users and devices.
+USER_ROLES = ("staff", "admin", "triage", "supervisor")
+#: Roles that log in without a counter, always.
+NO_COUNTER_ROLES = ("triage", "supervisor")
 #: Hex digits of a token's SHA-256 shown as its id: enough to tell tokens apart, useless to log in.
 SHORT_ID = 12
 _SHORT_ID = re.compile(rf"[0-9a-f]{{{SHORT_ID}}}")
@@ -377,11 +381,14 @@ class Accounts:
         now: datetime,
         hours: int,
         single_session: bool = True,
+        admit: Callable[[Principal], None] | None = None,
     ) -> Login:
         """Check the password and open a session bound to ``counter``.
 
         With ``single_session`` the user's earlier sessions end: a password
         that leaked cannot keep a second console open beside the clerk's.
+        ``admit``: asked, once the password is right, whether this login may
+        go ahead (a clerk on post at another counter); it refuses by raising.
         """
         with self.reader.begin() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
@@ -392,8 +399,11 @@ class Accounts:
             raise AccountError("wrong user name or password")
         if row["role"] == "staff" and counter is None:
             raise AccountError("staff log in at a counter: give its number")
-        if row["role"] == "triage" and counter is not None:
-            raise AccountError("triage users log in without a counter: leave the counter out")
+        if row["role"] in NO_COUNTER_ROLES and counter is not None:
+            raise AccountError(f"{row['role']} users log in without a counter: leave the counter out")
+        if admit is not None:
+            # May refuse (raise) before anything is written: the earlier sessions stay as they were.
+            admit(Principal(row["role"], username, counter))
         token = f"qs_{secrets.token_urlsafe(24)}"
         cookie_id = secrets.token_urlsafe(24)
         digest = token_hash(token)
@@ -512,6 +522,87 @@ class Accounts:
                     ).scalars()
                 )
         return alive
+
+
+@dataclass(frozen=True)
+class SessionOver:
+    """A staff session that no longer holds: ``expired`` (its hours ran out at ``at``) or ended (at
+    ``at``: logged out, replaced, its user disabled or given a new password)."""
+
+    key: str
+    expired: bool
+    at: datetime
+
+
+def sessions_over(accounts: Accounts, keys: Iterable[str], now: datetime) -> dict[str, SessionOver]:
+    """Which of these staff sessions no longer hold, and since when (an unknown key: ended now)."""
+    wanted = sorted(set(keys))
+    found: dict[str, SessionOver] = {}
+    with accounts.reader.begin() as conn:
+        seen: set[str] = set()
+        for chunk in _chunks(wanted):
+            query = (
+                select(staff_sessions, users.c.active)
+                .join(users, users.c.username == staff_sessions.c.username)
+                .where(staff_sessions.c.token_hash.in_(chunk))
+            )
+            for row in conn.execute(query).mappings():
+                seen.add(row["token_hash"])
+                over = _over(row, now)
+                if over is not None:
+                    found[row["token_hash"]] = over
+    for key in wanted:
+        if key not in seen:
+            found[key] = SessionOver(key, False, now)
+    return found
+
+
+def _over(row: Any, now: datetime) -> SessionOver | None:
+    if row["ended_at"] is not None:
+        return SessionOver(row["token_hash"], False, row["ended_at"])
+    if not row["active"]:
+        return SessionOver(row["token_hash"], False, now)
+    if row["expires_at"] <= now:
+        return SessionOver(row["token_hash"], True, row["expires_at"])
+    return None
+
+
+def live_session_at(accounts: Accounts, username: str, counter: int, now: datetime) -> str | None:
+    """The key of ``username``'s newest live session at ``counter``, if any (a post passes to it)."""
+    with accounts.reader.begin() as conn:
+        key: str | None = conn.execute(
+            select(staff_sessions.c.token_hash)
+            .join(users, users.c.username == staff_sessions.c.username)
+            .where(
+                staff_sessions.c.username == username,
+                staff_sessions.c.counter == counter,
+                staff_sessions.c.ended_at.is_(None),
+                staff_sessions.c.expires_at > now,
+                users.c.active.is_(True),
+            )
+            .order_by(staff_sessions.c.created_at.desc())
+            .limit(1)
+        ).scalar()
+    return key
+
+
+def live_counter_sessions(accounts: Accounts, now: datetime) -> list[tuple[str, str, str, int]]:
+    """Every live session bound to a counter, newest first: ``(key, username, role, counter)``."""
+    with accounts.reader.begin() as conn:
+        rows = conn.execute(
+            select(
+                staff_sessions.c.token_hash, staff_sessions.c.username, users.c.role, staff_sessions.c.counter
+            )
+            .join(users, users.c.username == staff_sessions.c.username)
+            .where(
+                staff_sessions.c.counter.is_not(None),
+                staff_sessions.c.ended_at.is_(None),
+                staff_sessions.c.expires_at > now,
+                users.c.active.is_(True),
+            )
+            .order_by(staff_sessions.c.created_at.desc())
+        ).all()
+    return [(str(key), str(name), str(role), int(counter)) for key, name, role, counter in rows]
 
 
 def _end_sessions(conn: Connection, username: str, now: datetime, keep: str | None = None) -> list[str]:

@@ -154,12 +154,22 @@ ticket_legs = Table(
     Column("outcome", String(16)),
     #: The leg's latest call or recall, and its wait and service against the targets (migration 0011;
     #: core.targets says what is measured). A verdict is null without a target or while undecided.
+    #: The statistics read the same two durations (server/store/stats.py).
     Column("last_called_at", UTCDateTime),
     Column("wait_seconds", Float),
     Column("wait_met", Boolean),
     Column("service_seconds", Float),
     Column("service_met", Boolean),
+    #: The visitor's rating of this station, kept from its ``evaluated`` event (migration 0015):
+    #: the level, its score and satisfied mark as they were when given, the reason on a low one.
+    Column("rating", String(24)),
+    Column("rating_score", Integer),
+    Column("rating_satisfied", Boolean),
+    Column("rating_reason", String(32)),
+    Column("rated_at", UTCDateTime),
     Index("ix_ticket_legs_day_service", "business_day", "service"),
+    #: The service an evaluation pad rates: the last one ended at its counter (migration 0015).
+    Index("ix_ticket_legs_counter_finished", "counter", "finished_at"),
 )
 
 sequences = Table(
@@ -193,6 +203,47 @@ counter_states = Table(
     Column("staff", String(64)),
     #: Priority calls in a row at this counter: the calling policy's cap survives a restart.
     Column("priority_run", Integer, nullable=False, default=0, server_default="0"),
+    #: The clerk on post (logged in at this counter) and the session holding the post (its
+    #: token's hash): the counter is open only while they are (migration 0014).
+    Column("post", String(64)),
+    Column("post_session", String(64)),
+    Column("post_since", UTCDateTime),
+    #: The break the clerk on post is on (status paused): its reason code and start.
+    Column("break_reason", String(32)),
+    Column("break_since", UTCDateTime),
+)
+
+#: The post log (core.posts.PostEvent): a clerk going on post at a counter and leaving it,
+#: breaks starting and ending with their reason and length. Written in the transaction of
+#: the change; append-only. Attendance and reports are read from it. Staff data: admins and
+#: supervisors only, never a public screen.
+post_events = Table(
+    "post_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("counter", Integer, nullable=False),
+    Column("reason", String(32), nullable=False, default=""),
+    Column("detail", JSON, nullable=False, default=dict),
+    Index("ix_post_events_day_user", "business_day", "username"),
+    Index("ix_post_events_at", "at"),
+)
+
+#: The rota (排班, core.rota.RotaEntry): who should be at which counter on a business day, from
+#: ``start_time`` to ``end_time`` (local "HH:MM"; "24:00" ends the day).
+rota = Table(
+    "rota",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("business_day", Date, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("counter", Integer, nullable=False),
+    Column("start_time", String(5), nullable=False),
+    Column("end_time", String(5), nullable=False),
+    Index("ix_rota_day", "business_day", "counter"),
 )
 
 #: Every grant, request, confirmation and change of a ticket's priority category: who

@@ -66,9 +66,11 @@ from ..core.model import (
     TicketStatus,
 )
 from ..core.ports import CallRecord, ServiceQueue, StoreReader
+from ..core.posts import PostEvent
 from ..core.printjobs import PrintJobRecord
 from ..core.priority import pending_request
 from ..core.targets import Tally
+from .post_log import add_post_events, post_events_between
 from .schema import (
     CALLABLE_SQL,
     DUE_SQL,
@@ -447,26 +449,32 @@ class SqlTx:
             for r in rows
         ]
 
-    def last_finished_at(self, counter: int, day: date) -> tuple[str, datetime] | None:
+    def last_rateable_leg(self, counter: int, since: datetime) -> TicketLeg | None:
+        # core.satisfaction.rateable as SQL: done, or served and then transferred
+        # (ix_ticket_legs_counter_finished).
+        legs = ticket_legs.c
         query = (
-            select(ticket_events.c.ticket_id, ticket_events.c.at)
-            .join(tickets, tickets.c.id == ticket_events.c.ticket_id)
+            select(ticket_legs)
             .where(
-                ticket_events.c.kind == EventKind.FINISHED.value,
-                ticket_events.c.counter == counter,
-                tickets.c.business_day == day,
+                legs.counter == counter,
+                legs.finished_at >= since,
+                or_(
+                    legs.outcome == LegOutcome.DONE.value,
+                    and_(legs.outcome == LegOutcome.TRANSFERRED.value, legs.started_at.is_not(None)),
+                ),
             )
-            .order_by(ticket_events.c.id.desc())
+            .order_by(legs.finished_at.desc())
             .limit(1)
         )
-        row = self.conn.execute(query).first()
-        return (row.ticket_id, row.at) if row else None
+        row = self.conn.execute(query).mappings().first()
+        return _leg(row) if row else None
 
-    def has_event(self, ticket_id: str, kind: str) -> bool:
-        query = select(ticket_events.c.id).where(
-            ticket_events.c.ticket_id == ticket_id, ticket_events.c.kind == kind
-        )
-        return self.conn.execute(query.limit(1)).first() is not None
+    def leg_for_rating(self, ticket_id: str, leg: int) -> TicketLeg | None:
+        query = select(ticket_legs).where(ticket_legs.c.ticket_id == ticket_id, ticket_legs.c.leg == leg)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()  # a second rating of the leg waits, then sees the first
+        row = self.conn.execute(query).mappings().first()
+        return _leg(row) if row else None
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
         found: dict[str, Ticket] = {}
@@ -745,8 +753,19 @@ class SqlTx:
                 current_ticket_id=state.current_ticket_id,
                 staff=state.staff,
                 priority_run=state.priority_run,
+                post=state.post,
+                post_session=state.post_session,
+                post_since=state.post_since,
+                break_reason=state.break_reason,
+                break_since=state.break_since,
             )
         )
+
+    def add_post_events(self, batch: Sequence[PostEvent]) -> None:
+        add_post_events(self.conn, batch)
+
+    def post_events(self, since: datetime, until: datetime) -> list[PostEvent]:
+        return post_events_between(self.conn, since, until)
 
     def counter_states(self) -> list[CounterState]:
         return [_counter(r) for r in self.conn.execute(select(counter_states)).mappings()]
@@ -913,6 +932,11 @@ def _counter(row: Any) -> CounterState:
         row["current_ticket_id"],
         row["staff"],
         row["priority_run"],
+        row["post"],
+        row["post_session"],
+        row["post_since"],
+        row["break_reason"],
+        row["break_since"],
     )
 
 

@@ -1,0 +1,293 @@
+"""The rota (排班): who should be at which counter, when, on each day; and how that compares with now.
+
+A rota entry is ``date, username, counter, start, end`` in the hall's local
+time (``end`` after ``start``; ``24:00`` ends a day). One clerk cannot be at
+two counters at once and one counter has one clerk at a time, so entries that
+overlap either way are refused. A CSV import is all or nothing, with every
+bad line named (the appointments import's refusal shape: ``lines``).
+
+Comparing the rota with who is on post (:func:`compare`) gives each counter
+one word: ``ok``, ``on_break``, ``missing`` (planned, nobody there),
+``someone_else``, ``unplanned`` (on post, not on the rota) or ``closed``
+(nobody planned, nobody there). Plain Python, no I/O.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from .appointments import AppointmentRefusal, ImportRefused
+from .model import CounterState
+
+#: Local times of a rota: 00:00 to 23:59, and 24:00 for the end of the day.
+_HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+#: Most line errors one refused import lists.
+ERRORS_SHOWN = 20
+#: Most entries one import takes (a month of a large hall fits many times over).
+MAX_ROWS = 5000
+#: Roles that are put on post at a counter (and so may be on the rota).
+ROTA_ROLES = frozenset({"staff", "admin"})
+
+#: CSV header names (English and Chinese) → field.
+_COLUMNS = {
+    "date": "date",
+    "日期": "date",
+    "username": "username",
+    "user": "username",
+    "用户名": "username",
+    "工号": "username",
+    "counter": "counter",
+    "窗口": "counter",
+    "start": "start",
+    "开始": "start",
+    "开始时间": "start",
+    "end": "end",
+    "结束": "end",
+    "结束时间": "end",
+}
+_REQUIRED = ("date", "username", "counter", "start", "end")
+
+
+class RotaImportRefused(ImportRefused):
+    """A rota CSV with errors: nothing of it was kept; ``lines`` names each (``bad_import``, 400)."""
+
+    def __init__(self, lines: list[str], total: int) -> None:
+        more = f" (+{total - len(lines)})" if total > len(lines) else ""
+        AppointmentRefusal.__init__(
+            self,
+            f"导入失败，没有保存任何排班：{total} 处错误{more}",
+            f"import refused, no rota entry was saved: {total} error(s){more}",
+        )
+        self.lines = lines
+
+
+class BadRotaEntry(AppointmentRefusal):
+    """One rota entry the hall cannot take (an unknown clerk or counter, an overlap): ``bad_rota``, 409 (it
+    depends on the users, the counters and the day's rota; a body of the wrong shape is 400)."""
+
+    code = "bad_rota"
+
+
+@dataclass(frozen=True)
+class RotaEntry:
+    """One span of a rota: ``username`` should be at ``counter`` on ``day`` from ``start`` to ``end``."""
+
+    day: date
+    username: str
+    counter: int
+    start: str
+    end: str
+    #: The store's id (None before it is kept).
+    id: int | None = None
+
+    def covers(self, hhmm: str) -> bool:
+        """Whether the local time ``hhmm`` ("09:30") falls in this span (start included, end not)."""
+        return self.start <= hhmm < self.end
+
+    def meets(self, other: RotaEntry) -> bool:
+        """Whether the two spans overlap on the same day."""
+        return self.day == other.day and self.start < other.end and other.start < self.end
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "date": self.day.isoformat(),
+            "username": self.username,
+            "counter": self.counter,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+def entry_from(values: Mapping[str, Any], users: Mapping[str, str], counters: Collection[int]) -> RotaEntry:
+    """A rota entry from a CSV line's or an API body's fields; ``ValueError`` says which field is wrong.
+
+    ``users``: user name → role (only staff and admins are put on post).
+    """
+    try:
+        day = date.fromisoformat(str(values.get("date") or ""))
+    except ValueError:
+        raise ValueError(f"date {values.get('date')!r} is not a date like 2026-12-01") from None
+    username = str(values.get("username") or "")
+    role = users.get(username)
+    if role is None:
+        raise ValueError(f"there is no user {username!r}")
+    if role not in ROTA_ROLES:
+        raise ValueError(f"user {username!r} is {role}: only staff and admins are put on post at a counter")
+    raw_counter = str(values.get("counter") if values.get("counter") is not None else "").strip()
+    if not raw_counter.isascii() or not raw_counter.isdigit() or int(raw_counter) not in counters:
+        raise ValueError(f"there is no counter {raw_counter!r}")
+    start, end = str(values.get("start") or ""), str(values.get("end") or "")
+    for name, value in (("start", start), ("end", end)):
+        if not _HHMM.match(value):
+            raise ValueError(f"{name} {value!r} is not a time like 09:00 (24:00 ends a day)")
+    if start == "24:00" or start >= end:
+        raise ValueError(f"start {start} is not before end {end}")
+    return RotaEntry(day, username, int(raw_counter), start, end)
+
+
+def clashes(entries: Sequence[RotaEntry]) -> list[tuple[int, str]]:
+    """Pairs of entries that overlap: ``(index of the later, what is wrong)`` for each.
+
+    A clerk in two places at once, or a counter with two clerks at once.
+    """
+    found: list[tuple[int, str]] = []
+    for i, entry in enumerate(entries):
+        for earlier in entries[:i]:
+            if not entry.meets(earlier):
+                continue
+            if entry.username == earlier.username:
+                found.append(
+                    (
+                        i,
+                        f"{entry.username} is already at counter {earlier.counter} "
+                        f"from {earlier.start} to {earlier.end} on {entry.day}",
+                    )
+                )
+                break
+            if entry.counter == earlier.counter:
+                found.append(
+                    (
+                        i,
+                        f"counter {entry.counter} already has {earlier.username} "
+                        f"from {earlier.start} to {earlier.end} on {entry.day}",
+                    )
+                )
+                break
+    return found
+
+
+def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) -> list[RotaEntry]:
+    """The rota in a CSV file, or :class:`RotaImportRefused` naming every bad line (the header is line 1).
+
+    Columns ``date, username, counter, start, end`` (or 日期, 用户名/工号, 窗口,
+    开始, 结束), in any order. Entries that overlap within the file are refused too.
+    """
+    text = text.removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with a byte-order mark
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise RotaImportRefused(["line 1: no header line (date, username, counter, start, end)"], 1) from None
+    columns = [_COLUMNS.get(h.strip().lower()) for h in header]
+    missing = [name for name in _REQUIRED if name not in columns]
+    if missing:
+        raise RotaImportRefused([f"line 1: missing column {missing[0]!r}"], 1)
+    errors: list[str] = []
+    entries: list[RotaEntry] = []
+    lines: list[int] = []
+    try:
+        for number, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(entries) >= MAX_ROWS:
+                errors.append(f"line {number}: more than {MAX_ROWS} entries in one file")
+                break
+            values = {col: cell.strip() for col, cell in zip(columns, row, strict=False) if col}
+            try:
+                entries.append(entry_from(values, users, counters))
+                lines.append(number)
+            except ValueError as exc:
+                errors.append(f"line {number}: {exc}")
+    except csv.Error as exc:
+        errors.append(f"line {reader.line_num}: not CSV ({exc})")
+    errors += [f"line {lines[i]}: {what}" for i, what in clashes(entries)]
+    if errors:
+        errors.sort(key=_line_number)
+        raise RotaImportRefused(errors[:ERRORS_SHOWN], len(errors))
+    return entries
+
+
+def _line_number(error: str) -> int:
+    match = re.match(r"line (\d+)", error)
+    return int(match[1]) if match else 0
+
+
+class Staffing(StrEnum):
+    """A counter now, the rota against who is on post."""
+
+    OK = "ok"
+    ON_BREAK = "on_break"
+    MISSING = "missing"
+    SOMEONE_ELSE = "someone_else"
+    UNPLANNED = "unplanned"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class CounterStaffing:
+    """Who should be at a counter now and who is: the rota's entries covering now, the post, a verdict.
+
+    ``planned_at``: for each planned clerk on post at another counter, that counter.
+    """
+
+    counter: int
+    planned: tuple[RotaEntry, ...]
+    state: Staffing
+    on_post: str | None = None
+    post_since: datetime | None = None
+    break_reason: str | None = None
+    break_since: datetime | None = None
+    planned_at: tuple[tuple[str, int], ...] = ()
+
+    def as_dict(self, now: datetime) -> dict[str, Any]:
+        on_break = None
+        if self.break_since is not None:
+            on_break = {
+                "reason": self.break_reason,
+                "since": self.break_since.isoformat(),
+                "seconds": max(0, int((now - self.break_since).total_seconds())),
+            }
+        return {
+            "counter": self.counter,
+            "state": self.state.value,
+            "planned": [e.as_dict() for e in self.planned],
+            "on_post": self.on_post,
+            "post_since": self.post_since.isoformat() if self.post_since else None,
+            "break": on_break,
+            "planned_at": dict(self.planned_at),
+        }
+
+
+def compare(
+    counters: Iterable[int], entries: Sequence[RotaEntry], states: Sequence[CounterState], hhmm: str
+) -> list[CounterStaffing]:
+    """Each counter's staffing at local time ``hhmm`` of the rota's day: the rota ``entries`` of that
+    day against the counters' ``states`` (who is on post, on a break)."""
+    by_counter = {s.number: s for s in states}
+    posted = {s.post: s.number for s in states if s.post}
+    out = []
+    for number in counters:
+        planned = tuple(e for e in entries if e.counter == number and e.covers(hhmm))
+        state = by_counter.get(number)
+        clerk = state.post if state else None
+        names = {e.username for e in planned}
+        if planned and clerk in names:
+            verdict = Staffing.ON_BREAK if state and state.break_since else Staffing.OK
+        elif planned:
+            verdict = Staffing.SOMEONE_ELSE if clerk else Staffing.MISSING
+        else:
+            verdict = Staffing.UNPLANNED if clerk else Staffing.CLOSED
+        elsewhere = tuple(
+            (name, posted[name]) for name in sorted(names) if name in posted and posted[name] != number
+        )
+        out.append(
+            CounterStaffing(
+                number,
+                planned,
+                verdict,
+                clerk,
+                state.post_since if state and clerk else None,
+                state.break_reason if state and clerk else None,
+                state.break_since if state and clerk else None,
+                elsewhere,
+            )
+        )
+    return out
