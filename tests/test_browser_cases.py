@@ -20,6 +20,7 @@ import pytest
 from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.appointments import Actor
+from server.core.posts import PostEnd
 from tests.support import ARTIFACTS, CLERK_PASSWORD, HubProcess, running_hub
 from tests.test_cases_api import case_site
 
@@ -46,10 +47,12 @@ def prepared(tmp_path: Path, sqlite_url: str) -> Iterator[Prepared]:
     made.accounts.add_user("weiming", "staff", CLERK_PASSWORD, OPENED)
     kiosk = made.accounts.create_device_token("kiosk", "kiosk-1", OPENED)
     ticket = made.core.issue("NEW").ticket
+    made.core.take_post(4, "weiming", "setup")  # a counter calls only with a clerk on post
     made.core.call_ticket(4, ticket.id, "weiming")
     made.core.start(4, "weiming")
     case = made.cases.open("NEW_CONNECTION", ticket.id, 4, Actor("weiming"), "张三明", "13800138000")
     made.core.finish(4, "weiming")
+    made.core.end_post(4, "setup", PostEnd.LOGOUT)
     now[0] = ACCEPTED
     made.cases.complete_step(case.code, 1, Actor("weiming"), 4)
     made.close()
