@@ -359,6 +359,49 @@ def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(d
                     },
                 )
             expected[ticket_id] = ((called - queued).total_seconds(), (finished - started).total_seconds())
+        # The other ends of a leg (targets.py): cancelled while waiting (waited to its end, no
+        # service), done without a start (served from its call), a no-show (waited, no service).
+        odd = base + timedelta(hours=3, microseconds=250_000)
+        for i, (outcome, called, started, finished) in enumerate(
+            (
+                ("cancelled", None, None, odd + timedelta(seconds=90, microseconds=500_000)),
+                ("done", odd + timedelta(seconds=30), None, odd + timedelta(seconds=150, microseconds=1)),
+                ("no_show", odd + timedelta(seconds=45), None, odd + timedelta(seconds=200)),
+            )
+        ):
+            ticket_id = f"odd-{outcome}"
+            conn.execute(
+                text(
+                    "INSERT INTO tickets (id, number, service, seq, business_day, status, priority, "
+                    "issued_at, queue_at, call_count, leg) "
+                    "VALUES (:id, :n, 'PAY', :seq, :day, :o, 0, :at, :at, 1, 1)"
+                ),
+                {
+                    "id": ticket_id,
+                    "n": f"B{i:03d}",
+                    "seq": 300 + i,
+                    "day": known.DAY,
+                    "o": outcome,
+                    "at": odd.replace(tzinfo=None),
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO ticket_legs (ticket_id, leg, business_day, service, queued_at, "
+                    "transfer, counter, staff, called_at, started_at, finished_at, calls, outcome) "
+                    "VALUES (:id, 1, :day, 'PAY', :q, :tr, NULL, NULL, :c, :s, :f, 1, :o)"
+                ),
+                {
+                    "id": ticket_id,
+                    "day": known.DAY,
+                    "tr": False,
+                    "q": odd.replace(tzinfo=None),
+                    "c": called.replace(tzinfo=None) if called else None,
+                    "s": started,
+                    "f": finished.replace(tzinfo=None),
+                    "o": outcome,
+                },
+            )
         conn.execute(
             text(
                 "INSERT INTO ticket_events (ticket_id, kind, at, counter, staff, detail) "
@@ -373,6 +416,11 @@ def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(d
     assert {
         r["ticket_id"]: (r["wait_seconds"], r["service_seconds"]) for r in rows if r["leg"] == 2
     } == expected
+    assert {
+        r["ticket_id"]: (r["wait_seconds"], r["service_seconds"])
+        for r in rows
+        if r["ticket_id"].startswith("odd-")
+    } == {"odd-cancelled": (90.5, None), "odd-done": (30.0, 120.000001), "odd-no_show": (45.0, None)}
     rated = [
         (r["ticket_id"], r["leg"], r["rating"], r["rating_score"], r["rating_satisfied"])
         for r in rows
@@ -380,6 +428,7 @@ def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(d
     ]
     assert rated == [("old-7", 2, "satisfied", 80, True)]
     # Leg 1 (transferred on after its start) has its durations too; no leg was judged.
-    assert all(r["wait_seconds"] is not None and r["service_seconds"] is not None for r in rows)
+    old = [r for r in rows if r["ticket_id"].startswith("old-")]
+    assert all(r["wait_seconds"] is not None and r["service_seconds"] is not None for r in old)
     assert {(r["wait_met"], r["service_met"]) for r in rows} == {(None, None)}
     assert any(r["wait_seconds"] != int(r["wait_seconds"]) for r in rows)  # microseconds kept, not truncated
