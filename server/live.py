@@ -207,10 +207,11 @@ def touched_services(event: HallEvent) -> set[str]:
 
 
 def paced_services(event: HallEvent) -> set[str]:
-    """The services of a counter that paused, resumed, called (its clerk, busy now) or ended a leg:
-    their estimated wait moved."""
+    """The services of a counter that paused, resumed, called (its clerk, busy now), ended a leg, or
+    whose post began or ended (a visitor handed back as its counter closed): their estimated wait moved."""
     if event.name in (ev.COUNTER_CHANGED, ev.TICKET_CALLED) or (
-        event.name == ev.TICKET_CHANGED and event.payload.get("event") in PACE_CHANGES
+        event.name == ev.TICKET_CHANGED
+        and (event.payload.get("event") in PACE_CHANGES or event.payload.get("post") is not None)
     ):
         return {code for view in event.payload.get("counters") or [] for code in view.get("services", [])}
     return set()

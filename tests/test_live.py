@@ -109,8 +109,9 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
                 "waiting": 1,
                 "next_numbers": ["A001"],
                 "next_tickets": [{"number": "A001", "priority": False, "appointment": False}],
-                # Nobody has opened a counter yet: no estimate can be given.
-                "estimate_minutes": None,
+                # clerk1's login put them on post: counter 1 is open and free, A001 will go to it,
+                # and a newcomer waits one 5-minute service after it (its median, 3).
+                "estimate_minutes": 3,
             }
         ]
 
@@ -132,7 +133,7 @@ def test_display_gets_snapshot_then_live_events(hub: HubProcess, site: Any) -> N
         )
         assert [(c["number"], c["current"]["id"]) for c in called["counters"]] == [(1, ticket["id"])]
         # Counter 1 is the one open, now busy: a newcomer waits one 5-minute service (its median, 3).
-        # Its other service, ASK, comes too: its estimate moved with the clerk who opened counter 1
+        # Its other service, ASK, comes too: its estimate moved with counter 1 busy now
         # (one waiting: the service at the counter, then most of another, 8 minutes).
         assert called["services"] == [
             {

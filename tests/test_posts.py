@@ -39,6 +39,7 @@ from server.core.rota import (
     compare,
     parse_csv,
 )
+from server.live import paced_services
 from server.store import open_store
 from server.store.audit import AuditLog
 from server.store.rota import SqlRota, UnknownRotaEntry
@@ -195,6 +196,31 @@ def test_a_move_ends_the_other_post_and_hands_its_visitor_back(floor: Floor) -> 
         ("post_end", "ann", 1, "moved"),
         ("post_start", "ann", 2, ""),
         ("post_end", "cat", 3, "logout"),
+    ]
+
+
+def test_the_estimated_wait_follows_who_is_on_post(floor: Floor) -> None:
+    """The estimate's pace model counts a counter as staffed exactly while a clerk is on post there:
+    nobody on post, no estimate; the post's end with a visitor handed back closes it again."""
+    core = floor.core
+    ticket = core.issue("PAY").ticket
+    assert core.newcomer_estimate("PAY", 1) is None and core.estimate(ticket, 0) is None
+    core.take_post(1, "ann", "s1")
+    assert core.estimate(ticket, 0) == 0  # a free counter, nobody ahead
+    core.take_post(2, "bob", "s2")
+    assert core.call_next(1, "ann").id == ticket.id
+    assert core.newcomer_estimate("PAY", 0) == 0  # counter 2 is free
+    floor.events.clear()
+    assert core.end_post(2, "s2", PostEnd.LOGOUT)
+    assert core.newcomer_estimate("PAY", 0) is not None  # counter 1, busy, is still on post
+    assert core.end_post(1, "s1", PostEnd.SESSION_ENDED)  # the called visitor goes back to the queue
+    assert core.estimate(core.ticket(ticket.id)[0], 0) is None
+    assert core.newcomer_estimate("PAY", 1) is None
+    # The lobby hears that the closed counters' services' estimates moved with each post that ended,
+    # the one that handed its visitor back (a re-queue: no leg ended) included.
+    assert [(e.payload.get("event"), paced_services(e)) for e in floor.events] == [
+        (None, {"PAY"}),
+        ("requeued", {"PAY"}),
     ]
 
 
