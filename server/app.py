@@ -18,6 +18,7 @@ from .api import refusals
 from .api.admin import admin
 from .api.appointments import appointments_api
 from .api.cases import cases_api
+from .api.complaints import complaints_api
 from .api.hours import hours_api
 from .api.reports import reports
 from .api.routes import api
@@ -84,6 +85,7 @@ def create_app(
     app.register_blueprint(hours_api)
     app.register_blueprint(targets_api)
     app.register_blueprint(cases_api)
+    app.register_blueprint(complaints_api)
     app.register_blueprint(reports)
     app.register_blueprint(staff_api)
     app.register_blueprint(satisfaction_api)

@@ -18,10 +18,12 @@ from sqlalchemy import make_url
 
 from .case_watch import CaseWatch
 from .closing import ClosingWatch
+from .complaint_watch import ComplaintWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
 from .core.calendar import Clock, utc_now
 from .core.case_book import CaseBook
+from .core.complaint_book import ComplaintBook
 from .core.events import EventBus
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
@@ -40,6 +42,7 @@ from .store.accounts import Accounts
 from .store.appointments import SqlAppointments
 from .store.audit import AuditLog
 from .store.cases import SqlCases
+from .store.complaints import SqlComplaints
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
 from .store.rota import SqlRota
@@ -96,6 +99,13 @@ def bootstrap(
         push.publish("case_changed", payload, STAFF)
 
     cases = CaseBook(SqlCases(store.engine), hall.calendar, config.case_kinds_by_code(), clock, tell_staff)
+
+    def tell_staff_complaint(payload: dict[str, Any]) -> None:
+        push.publish("complaint_changed", payload, STAFF)
+
+    complaints = ComplaintBook(
+        SqlComplaints(store.engine), hall.calendar, config.complaints.rules(), clock, tell_staff_complaint
+    )
     hub = Hub(
         config=config,
         store=store,
@@ -124,6 +134,10 @@ def bootstrap(
             push.spawn,
             on_store_failure=health.failed,
         ),
+        complaints=complaints,
+        complaint_watch=ComplaintWatch(
+            complaints, tell_staff_complaint, push.spawn, on_store_failure=health.failed
+        ),
         posts=posts,
         post_watch=PostWatch(posts, push.spawn, on_store_failure=health.failed),
         rota=SqlRota(store.engine, audit),
@@ -139,6 +153,7 @@ def bootstrap(
             hub.closing.start()
         if cases.kinds:  # a site without kinds of case has no deadlines to watch
             hub.case_watch.start()
+        hub.complaint_watch.start()
         hub.posts.settle()  # logins that ended while the hub was down: off post, at their end
         hub.posts.adopt()  # logins older than the posts (an upgrade): on post
         hub.post_watch.start()

@@ -43,6 +43,7 @@ from drivers.validation import location
 from .core.appointments import AppointmentRules
 from .core.calendar import DayException, HallCalendar, ServiceHours
 from .core.cases import CaseKind, StepPlan
+from .core.complaints import DEFAULT_CATEGORIES, Category, ComplaintRules
 from .core.estimate import PaceModel, PaceRules
 from .core.half_days import HalfDayCaps
 from .core.model import Counter, PriorityCategory, PriorityGrant, Service
@@ -511,6 +512,42 @@ class CasesSection(_Strict):
     contact_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
 
 
+class ComplaintCategorySection(_Strict):
+    """``[[complaints.categories]]``: a category of complaint, shown in both languages."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=20)]
+    name_en: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class ComplaintsSection(_Strict):
+    """``[complaints]``: the categories, the deadline in working days, the owner, the return-call rule."""
+
+    #: Working days (``[hours] holidays``) after the day a complaint is recorded; overdue after the last.
+    working_days: Annotated[int, Field(ge=0, le=60)] = 5
+    #: The user who owns every new complaint (首问负责); "": the supervisor on duty (latest logged in).
+    owner: Annotated[str, Field(max_length=64)] = ""
+    #: A complaint closes only after the visitor was called back (回访): 查处率 counts those.
+    return_call_required: bool = True
+    #: The site's categories; none given: attitude, waiting, information, fees, facilities, suggestion.
+    categories: list[ComplaintCategorySection] = []
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> ComplaintsSection:
+        _unique([c.code for c in self.categories], "complaints.categories", "code")
+        return self
+
+    def rules(self) -> ComplaintRules:
+        """The core's rules: the site's categories, or the defaults."""
+        categories = tuple(Category(c.code, c.name_zh, c.name_en) for c in self.categories)
+        return ComplaintRules(
+            categories=categories or DEFAULT_CATEGORIES,
+            working_days=self.working_days,
+            owner=self.owner or None,
+            return_call_required=self.return_call_required,
+        )
+
+
 class ReasonSection(_Strict):
     """``[[satisfaction.reasons]]``: a reason offered with a low rating (等候太久, 态度…)."""
 
@@ -757,6 +794,7 @@ class SiteConfig(_Strict):
     targets: TargetsSection = TargetsSection()
     cases: CasesSection = CasesSection()
     case_kinds: list[CaseKindSection] = []
+    complaints: ComplaintsSection = ComplaintsSection()
     staff: StaffSection = Field(default_factory=StaffSection)
     satisfaction: SatisfactionSection = SatisfactionSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.

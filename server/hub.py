@@ -15,10 +15,12 @@ from typing import Any
 
 from .case_watch import CaseWatch
 from .closing import ClosingWatch
+from .complaint_watch import ComplaintWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
 from .core.calendar import Clock
 from .core.case_book import CaseBook
+from .core.complaint_book import ComplaintBook
 from .core.events import HallEvent
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
@@ -112,6 +114,10 @@ class Hub:
     cases: CaseBook
     #: Tells staff pages when a case's step becomes overdue; erases old contacts (a serving hub only).
     case_watch: CaseWatch
+    #: Complaints and suggestions (投诉/意见): owner, follow-up, return call (回访), closure, figures.
+    complaints: ComplaintBook
+    #: Tells staff pages when a complaint becomes overdue (a serving hub only).
+    complaint_watch: ComplaintWatch
     #: Staff on post: logins put clerks on post at their counter, their end takes them off.
     posts: StaffPosts
     #: Ends the posts of logins that are over (expired, ended elsewhere) every second (serving hub only).
@@ -140,6 +146,7 @@ class Hub:
         self.no_show_watch.close()
         self.closing.close()
         self.case_watch.close()
+        self.complaint_watch.close()
         self.post_watch.close()
         self.printing.close()
         self.counter_devices.close()

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..core import appointments as appointment_errors
 from ..core import cases as case_errors
+from ..core import complaints as complaint_errors
 from ..core import errors as core_errors
 from ..core import rota as rota_errors
 from ..core.stats import BadStatsQuery
@@ -62,6 +63,11 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.AlreadyRated: 409,
     core_errors.EvaluationClosed: 409,
     BadStatsQuery: 400,
+    complaint_errors.UnknownComplaint: 404,
+    complaint_errors.UnknownComplaintCategory: 400,
+    complaint_errors.ComplaintClosed: 409,
+    complaint_errors.ReturnCallRequired: 409,
+    complaint_errors.ComplaintRefused: 409,
 }
 
 _HTTP_CODES = {
@@ -99,7 +105,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(core_errors.QueueError)
     def _core(exc: core_errors.QueueError) -> tuple[Response, int]:
         status = CORE_STATUS.get(type(exc), 409)
-        if isinstance(exc, appointment_errors.AppointmentRefusal | case_errors.CaseRefusal):
+        if isinstance(
+            exc,
+            appointment_errors.AppointmentRefusal
+            | case_errors.CaseRefusal
+            | complaint_errors.ComplaintRefusal,
+        ):
             # A visitor reads it at the kiosk: both languages, each on its own for the page to place.
             body: dict[str, Any] = {
                 "error": exc.message,

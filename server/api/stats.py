@@ -8,6 +8,8 @@ never a name, phone, ticket id or priority category.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, jsonify, request
 
 from ..core.stats import BadStatsQuery, StatsQuery, parse_day, report_json
@@ -70,6 +72,10 @@ def stats() -> Response:
             ],
         },
     )
+    # Complaints of the same business days, from their own log (查处率, closure time).
+    start = hall.calendar.day_start(query.first)
+    end = hall.calendar.day_start(query.last + timedelta(days=1))
+    answer["complaints"] = the_hub.complaints.figures(start, end).as_dict()
     response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -36,13 +36,13 @@ from .cases import (
     StepStatus,
     clean_text,
     closed_refusal,
-    deadline,
     new_case_id,
     not_a_code,
     plan_steps,
     step_refusal,
     unknown_case,
 )
+from .due import deadline
 
 # -- the store it needs ------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ when someone else takes it over).
 - A step's deadline counts ``working_days`` of the hall's working-day calendar
   (``[hours] holidays``: China's holidays and 调休 make-up days) from the day
   the step became active, and ends at the end of that working day in the
-  hall's time zone (:func:`deadline`). An active step past it is *overdue*.
+  hall's time zone (:func:`server.core.due.deadline`, shared with complaints).
+  An active step past it is *overdue*.
 - Completing the active step makes the next one active with its own deadline;
   completing the last one closes the case (``done``). Staff may cancel an open
   case with a reason.
@@ -30,13 +31,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from . import case_codes
 from .appointments import mask_name, mask_phone
 from .calendar import HallCalendar
+from .due import deadline as deadline  # the rule lives in .due; cases and their tests name it here
+from .due import overdue
 from .errors import QueueError
 
 #: Most cases one staff list carries (oldest deadline first): a hall has far fewer open.
@@ -177,7 +180,7 @@ class CaseStep:
 
     def overdue(self, now: datetime) -> bool:
         """Active and past the end of its last working day."""
-        return self.status is StepStatus.ACTIVE and self.due_at is not None and now >= self.due_at
+        return self.status is StepStatus.ACTIVE and overdue(self.due_at, now)
 
     def progress(self, calendar: HallCalendar) -> dict[str, Any]:
         """The step as the visitor sees it: names, status, dates. No owner."""
@@ -348,17 +351,6 @@ ALL_CASES = CaseScope(everything=True)
 
 
 # -- pure functions ----------------------------------------------------------------------
-
-
-def deadline(calendar: HallCalendar, moment: datetime, working_days: int) -> tuple[date, datetime]:
-    """The last working day of a step started at ``moment``, and the moment it is overdue (UTC).
-
-    Counted by :meth:`HallCalendar.deadline` (the hall's working days from the
-    hall-local date of ``moment``, which itself never counts); the step is
-    overdue from the instant after that day's last one: the next local midnight.
-    """
-    last = calendar.deadline(moment, working_days)
-    return calendar.local(last).date(), last + timedelta(microseconds=1)
 
 
 def new_case_id() -> str:

@@ -465,3 +465,57 @@ case_tickets = Table(
     Column("step", Integer),
     Column("linked_by", String(64)),
 )
+
+#: Complaints and suggestions (server.core.complaints): the current state of each, for quick lists.
+#: ``complaint_events`` is its log and the figures' one source. ``contact_phone`` is personal data:
+#: shown whole to admins, supervisors and the owner only, never logged, pushed or exported.
+#: ``updated_at`` is written by every change, which takes the row's lock first.
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("category", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("text", String(500), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    #: The last working day, and the instant after it ends (hall time) in UTC: overdue from then.
+    Column("due_on", Date, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    #: 首问负责: the supervisor on duty or the configured owner at recording; reassignable.
+    Column("owner", String(64)),
+    Column("ticket_id", String(32), ForeignKey("tickets.id")),
+    Column("ticket_number", String(16)),
+    Column("case_code", String(16)),
+    #: The clerk concerned (the ticket's latest served leg's, unless staff named another).
+    Column("clerk", String(64)),
+    Column("counter", Integer),
+    Column("service", String(32)),
+    Column("contact_phone", String(32)),
+    Column("return_at", UTCDateTime),
+    Column("return_by", String(64)),
+    Column("return_satisfaction", String(24)),
+    Column("return_note", String(200)),
+    Column("closed_at", UTCDateTime),
+    Column("closed_by", String(64)),
+    Column("result", String(200)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_complaints_status_due", "status", "due_at"),
+    Index("ix_complaints_owner_status", "owner", "status"),
+    Index("ix_complaints_ticket", "ticket_id"),
+)
+
+#: Each change of a complaint (recorded, note, owner, return_call, closed): who, when, what.
+#: Written in the change's own transaction; append-only. The figures read it.
+complaint_events = Table(
+    "complaint_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("complaint_id", String(32), ForeignKey("complaints.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    Index("ix_complaint_events_kind_at", "kind", "at"),
+)
