@@ -794,7 +794,7 @@ class SiteConfig(_Strict):
     targets: TargetsSection = TargetsSection()
     cases: CasesSection = CasesSection()
     case_kinds: list[CaseKindSection] = []
-    complaints: ComplaintsSection = ComplaintsSection()
+    complaints: ComplaintsSection = Field(default_factory=ComplaintsSection)
     staff: StaffSection = Field(default_factory=StaffSection)
     satisfaction: SatisfactionSection = SatisfactionSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
