@@ -11,12 +11,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from server.config import ConfigError, load_config
 from server.core.appointments import Actor
 from server.core.calendar import HallCalendar
 from server.core.complaint_book import ComplaintBook
@@ -42,6 +44,7 @@ from server.store import open_store
 from server.store.accounts import Accounts
 from server.store.complaints import SqlComplaints
 from server.store.schema import audit_log, complaint_events, staff_sessions
+from tests.support import write_site
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = HallCalendar(timezone="Asia/Shanghai", workdays=WorkCalendar("CN"))
@@ -210,3 +213,39 @@ def test_a_configured_owner_and_no_return_call_rule(database_url: str) -> None:
         assert (got.closed, got.handled, got.rate) == (1, 0, 0.0)
     finally:
         desk.engine.dispose()
+
+
+# -- the site file -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "name", ["default.toml", "samples/utility_hall.toml", "samples/hospital_outpatient.toml"]
+)
+def test_the_shipped_files_list_categories_in_both_languages(name: str) -> None:
+    text = (ROOT / "config" / name).read_text(encoding="utf-8")
+    assert "[complaints]" in text and "[[complaints.categories]]" in text
+    if name.startswith("samples/"):
+        rules = load_config(ROOT / "config" / name).complaints.rules()
+        assert rules.return_call_required and rules.category("suggestion").name_en == "Suggestion"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("[complaints]\nworking_days = 99\n", "complaints.working_days"),
+        (
+            '[[complaints.categories]]\ncode = "a"\nname_zh = "甲"\nname_en = "A"\n'
+            '[[complaints.categories]]\ncode = "a"\nname_zh = "乙"\nname_en = "B"\n',
+            "complaints.categories[1].code: 'a' is used twice",
+        ),
+    ],
+)
+def test_mistakes_in_complaints_are_one_line(tmp_path: Path, extra: str, expected: str) -> None:
+    path = write_site(tmp_path / "site.toml", "sqlite:///x.db")
+    path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: ") and expected in message, message
