@@ -198,13 +198,13 @@ def test_bad_input_is_a_clear_4xx(hall: Hall, doc: dict[str, Any]) -> None:
             404,
             "unknown_ticket",
         ),
-        (hall.post("/complaints", {"category": "fees", "text": "x"}), 400, "bad_request"),
+        (hall.post("/complaints", {"category": "fees", "text": "x"}), 401, "unauthorized"),
         (
             hall.post(
                 "/complaints", {"category": "fees", "text": "x", "ticket": ticket["id"], "clerk": "li"}
             ),
-            400,
-            "bad_request",
+            403,
+            "forbidden",
         ),
         (
             hall.post("/complaints", {"category": "fees", "text": "   ", "ticket": ticket["id"]}),
@@ -244,11 +244,9 @@ def test_bad_input_is_a_clear_4xx(hall: Hall, doc: dict[str, Any]) -> None:
     refused(hall.post(f"/complaints/{cid}/return-call", {"satisfaction": "meh"}, sun), 400, "bad_request")
     future = {"satisfaction": "satisfied", "at": "2027-01-01T10:00:00+08:00"}
     refused(hall.post(f"/complaints/{cid}/return-call", future, sun), 409, "complaint_refused")
-    refused(
-        hall.post(f"/complaints/{cid}/return-call", {"satisfaction": "satisfied", "at": "noon"}, sun),
-        400,
-        "bad_request",
-    )
+    for at in ("noon", "2026-13-01T10:00:00+08:00", "2026-10-01T10:00:00"):
+        answer = hall.post(f"/complaints/{cid}/return-call", {"satisfaction": "satisfied", "at": at}, sun)
+        refused(answer, 400, "bad_request")
     refused(hall.post(f"/complaints/{cid}/owner", {"owner": "ghost"}, sun), 409, "complaint_refused")
     refused(hall.post(f"/complaints/{cid}/close", {}, sun), 400, "bad_request")
 

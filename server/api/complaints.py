@@ -49,6 +49,12 @@ USERS = ("staff", "supervisor", "admin")
 #: The longest period of the figures, in days.
 MAX_PERIOD_DAYS = 400
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+#: A date and time with its offset, as the return call's ``at`` is written (checked again as a moment).
+AT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([+-][0-9]{2}:[0-9]{2}|Z)$"
+)
+#: A business day in the figures' query.
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 class RecordBody(_Body):
@@ -72,7 +78,7 @@ class ReturnCallBody(_Body):
     satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"]
     note: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)] | None = None
     #: When the call was made (ISO 8601 with offset); absent: now.
-    at: Annotated[str, Field(min_length=10, max_length=40)] | None = None
+    at: Annotated[str, Field(min_length=10, max_length=40, pattern=AT_PATTERN)] | None = None
 
 
 class CloseBody(_Body):
@@ -117,7 +123,7 @@ def record() -> tuple[Response, int]:
     if anonymous:
         if body.ticket is None:
             raise ApiError(
-                400, "'ticket' is required without a login: the ticket's id is the right to complain"
+                401, "without a login, send the ticket's id ('ticket'): it is the right to complain"
             )
         channel, by, principal = Channel.PHONE, "visitor", None
     else:
@@ -129,7 +135,7 @@ def record() -> tuple[Response, int]:
         else:
             raise ApiError(403, f"the role {principal.role!r} may not record a complaint")
     if channel is not Channel.COUNTER and (body.case is not None or body.clerk is not None):
-        raise ApiError(400, "only staff name a case or a clerk; the ticket names its clerk by itself")
+        raise ApiError(403, "only staff name a case or a clerk; the ticket names its clerk by itself")
     intake = Intake(
         body.category, body.text, channel, by, body.ticket, body.case, body.clerk, body.contact_phone
     )
