@@ -199,7 +199,9 @@
       },
       online: drawConn,
       unauthorized: function () { if (s.token) login.expire(); },
-      device_status: onDeviceStatus
+      device_status: onDeviceStatus,
+      // Complaints: the category and the action only; the section reads what it may.
+      complaint_changed: function (p) { sections("complaint", p); }
     });
   }
 

@@ -107,6 +107,8 @@
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   setUpCancel();
   setUpRating();
+  // 投诉/意见 about this visit: the shared form, naming this ticket (its id is the right, as for cancel).
+  if (window.QCallComplaint) window.QCallComplaint.mount($("#complaint"), { ticket: function () { return ticketId; } });
 
   if (!ticketId) {
     unknown();
