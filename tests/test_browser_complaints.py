@@ -29,6 +29,17 @@ pytestmark = pytest.mark.browser
 class Served:
     hub: HubProcess
     ticket_id: str
+    kiosk: str
+
+
+def record(page, category: str, text: str, root: str = "#complaint") -> None:  # type: ignore[no-untyped-def]
+    """Open the shared form in ``root``, pick ``category``, type ``text``, send, and see the receipt."""
+    page.click(f"{root} .qc-open")
+    page.click(f"{root} .qc-cat[data-code='{category}']")
+    page.fill(f"{root} .qc-text", text)
+    page.click(f"{root} .qc-send")
+    done = page.wait_for_selector(f"{root} .qc-done:not([hidden])", timeout=10_000).inner_text()
+    assert "已收到" in done and "Received" in done
 
 
 @pytest.fixture
@@ -38,6 +49,7 @@ def served(tmp_path: Path, sqlite_url: str) -> Iterator[Served]:
     made = bootstrap(load_config(config))
     made.accounts.add_user("weiming", "staff", CLERK_PASSWORD, now)
     made.accounts.add_user("sun", "supervisor", CLERK_PASSWORD, now)
+    kiosk = made.accounts.create_device_token("kiosk", "kiosk-1", now)
     ticket = made.core.issue("NEW").ticket
     made.core.take_post(4, "weiming", "setup")
     made.core.call_ticket(4, ticket.id, "weiming")
@@ -46,7 +58,7 @@ def served(tmp_path: Path, sqlite_url: str) -> Iterator[Served]:
     made.core.end_post(4, "setup", PostEnd.LOGOUT)
     made.close()
     with running_hub(config, tmp_path) as hub:
-        yield Served(hub, ticket.id)
+        yield Served(hub, ticket.id, kiosk)
 
 
 def test_a_complaint_from_the_phone_to_its_closure(browser, served: Served) -> None:
@@ -113,6 +125,26 @@ def test_a_complaint_from_the_phone_to_its_closure(browser, served: Served) -> N
         "() => document.querySelector('#complaints-figures').innerText.includes('100')", timeout=10_000
     )
     admin.screenshot(path=str(ARTIFACTS / "admin-complaint-closed.png"))
+
+    # -- the kiosk (its token, no ticket) and the console (the clerk's session) record too -------
+    kiosk = browser.new_page(viewport={"width": 1080, "height": 1920})
+    kiosk.on("pageerror", lambda exc: errors.append(str(exc)))
+    kiosk.goto(f"{hub.url}/kiosk/?token={served.kiosk}")
+    kiosk.wait_for_selector("body[data-live='connected']", timeout=15_000)
+    record(kiosk, "facilities", "座椅太少")
+    console = browser.new_page(viewport={"width": 1600, "height": 1100})
+    console.on("pageerror", lambda exc: errors.append(str(exc)))
+    console.goto(f"{hub.url}/counter/")
+    console.fill("#login-username", "weiming")
+    console.fill("#login-password", CLERK_PASSWORD)
+    console.fill("#login-counter", "4")
+    console.click("#login-submit")
+    console.wait_for_selector("#complaint-console:not([hidden])", timeout=15_000)
+    record(console, "suggestion", "建议增加叫号提示", "#complaint-console")
+    admin.wait_for_function(
+        "() => document.querySelectorAll('#complaints-list tr').length === 2", timeout=15_000
+    )
+    assert admin.is_hidden("#complaints-empty")
 
     assert errors == []
     log = hub.log()
