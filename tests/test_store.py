@@ -43,6 +43,8 @@ TABLES = {
     "case_steps",
     "case_events",
     "case_tickets",
+    "complaints",
+    "complaint_events",
     "post_events",
     "rota",
     "alembic_version",
