@@ -121,7 +121,7 @@ def view(hall: Hall, now: HallNow) -> dict[str, Any]:
         "idle_after_seconds": int(IDLE_AFTER.total_seconds()),
         "services": services,
         "counters": counters,
-        "breaks": [_on_break(hall, c) for c in counters if c["break"] is not None],
+        "breaks": [_on_break(c) for c in counters if c["break"] is not None],
         "devices": [
             {
                 "name": d.name,
@@ -214,7 +214,7 @@ def _reason_names(hall: Hall, code: str | None) -> dict[str, str]:
     return {"reason_zh": reason.name_zh, "reason_en": reason.name_en}
 
 
-def _on_break(hall: Hall, counter: Mapping[str, Any]) -> dict[str, Any]:
+def _on_break(counter: Mapping[str, Any]) -> dict[str, Any]:
     return {"clerk": counter["clerk"], "counter": counter["number"], **counter["break"]}
 
 
