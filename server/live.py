@@ -35,11 +35,12 @@ from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
 from .devices.agents import DeviceSockets
-from .devices.rooms import HALL, STAFF, VISITORS, counter_room, ticket_room
+from .devices.rooms import HALL, STAFF, SUPERVISORS, VISITORS, counter_room, ticket_room
 from .hub import Hub
 from .session_cookie import SESSION_KEY
 from .store.accounts import Principal
 from .store.health import store_failure
+from .supervisor import SUPERVISOR, SupervisorFeed
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 WATCH_SECONDS = 1.0
 #: Seconds between full re-checks of every open socket's credential (expired sessions).
 RECHECK_SECONDS = 60.0
+#: Roles that may open the supervisor's page (the ``supervisors`` room).
+SUPERVISING = frozenset({"admin", "supervisor"})
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 #: What a phone is told of its ticket; the rest of a core event (counter views, the call) is the hall's.
@@ -350,10 +353,20 @@ def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connec
     connections = Connections()
     live = LiveSessions(socketio, hub)
     socketio.start_background_task(live.watch)
-    sockets = Sockets(socketio, hub, devices, connections, live)
+    feed = SupervisorFeed(
+        hub,
+        lambda event, payload, room: socketio.emit(event, payload, to=room),
+        socketio.start_background_task,
+        socketio.sleep,
+        SUPERVISORS,
+    )
+    hub.core.bus.subscribe(feed.poke)
+    hub.devices.subscribe(feed.poke)
+    sockets = Sockets(socketio, hub, devices, connections, live, feed)
     socketio.on("connect")(sockets.connect)
     socketio.on("disconnect")(sockets.disconnect)
     socketio.on("snapshot")(sockets.resync)
+    socketio.on(SUPERVISOR)(sockets.supervise_again)
     return connections, live
 
 
@@ -371,12 +384,14 @@ class Sockets:
         devices: DeviceSockets,
         connections: Connections,
         live: LiveSessions,
+        feed: SupervisorFeed,
     ) -> None:
         self.socketio = socketio
         self.hub = hub
         self.devices = devices
         self.connections = connections
         self.live = live
+        self.feed = feed
 
     def connect(self, auth: Any = None) -> None:
         """Admit the socket (or refuse it with the reason), join its rooms, send the snapshot."""
@@ -388,11 +403,16 @@ class Sockets:
         principal = self._principal(auth.get("token"))
         if principal is None or principal.role == "booking":  # a booking system has no business in the hall
             raise ConnectionRefusedError("unauthorized")
+        if auth.get("supervise") and principal.role not in SUPERVISING:
+            raise ConnectionRefusedError("forbidden")
         sid: str = request.sid  # type: ignore[attr-defined]
         self.connections.add(1)
         self.live.add(sid, principal)
         if principal.role == "agent":
             self.devices.agent_connected(sid, principal.name)
+            return
+        if auth.get("supervise"):
+            self._supervise(sid, principal)
             return
         self._join_hall(sid, principal)
         self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
@@ -408,10 +428,19 @@ class Sockets:
         if HALL in self.socketio.server.rooms(sid, namespace="/"):
             self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
 
+    def supervise_again(self, *_args: Any) -> None:
+        """A supervisor's page asks for the view again (its minutely refresh: the rota's hours move on).
+
+        Only sockets of the supervisors' room get an answer."""
+        sid: str = request.sid  # type: ignore[attr-defined]
+        if self.feed.holds(sid):
+            self.feed.send_to(sid)
+
     def disconnect(self, *_args: Any) -> None:
         sid: str = request.sid  # type: ignore[attr-defined]
         self.connections.add(-1)
         self.live.remove(sid)
+        self.feed.leave(sid)
         self.devices.disconnected(sid)
 
     def _visitor(self, ticket_id: str) -> None:
@@ -423,6 +452,12 @@ class Sockets:
         join_room(ticket_room(ticket_id))
         join_room(VISITORS)
         self.connections.add(1)
+
+    def _supervise(self, sid: str, principal: Principal) -> None:
+        """A supervisor's page (``auth.supervise``): the supervisors' room only, not the hall's deltas;
+        its first view now. Admins and supervisors only (refused above)."""
+        join_room(SUPERVISORS)
+        self.feed.join(sid)
 
     def _join_hall(self, sid: str, principal: Principal) -> None:
         join_room(HALL)
