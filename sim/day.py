@@ -43,12 +43,14 @@ import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
+
+from sim.consoles import CONSOLE_LIMIT, ConsoleWatch, KeptLeg, flag_figures, wait_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "config" / "samples"
@@ -149,6 +151,34 @@ class Visitor:
     appointment: bool = False
     #: People ahead when the ticket was issued (the old rule's estimate: five minutes each).
     ahead: int = 0
+    #: The leg of the journey the ticket is on (1 at issue; each transfer begins the next).
+    leg: int = 1
+
+
+#: Waiting-time targets the simulation lends a sample hall that sets none (``[targets] wait_minutes``
+#: and some services' own ``wait_target_minutes``), so that its consoles' marks can be measured too.
+#: The sample files themselves are not changed: which targets a hall promises is its own business.
+LENT_TARGETS: dict[str, tuple[int, dict[str, int]]] = {
+    "hospital_outpatient": (30, {"REG": 10, "CASH": 10, "PHARM": 10}),
+    "bank_branch": (15, {"VIP": 10}),
+}
+
+
+def lend_targets(site: str, data: dict[str, Any]) -> str:
+    """Give a sample without any wait target the simulation's (LENT_TARGETS); say whose they are."""
+    if "wait_minutes" in data.get("targets", {}) or any(
+        "wait_target_minutes" in s for s in data.get("services", [])
+    ):
+        return "site"
+    lent = LENT_TARGETS.get(site)
+    if lent is None:
+        return "none"
+    minutes, own = lent
+    data["targets"] = {**data.get("targets", {}), "wait_minutes": minutes}
+    for service in data.get("services", []):
+        if service["code"] in own:
+            service["wait_target_minutes"] = own[service["code"]]
+    return "lent by the simulation"
 
 
 def site_data(site: str, folder: Path) -> dict[str, Any]:
@@ -178,7 +208,11 @@ class Day:
         self.site = site
         self.random = random.Random(seed)
         self.scale = scale
-        config = SiteConfig.model_validate(site_data(site, folder))
+        data = site_data(site, folder)
+        self.targets_from = lend_targets(site, data)
+        self.wait_targets, self.warn_before = wait_targets(data)
+        self.console = ConsoleWatch()
+        config = SiteConfig.model_validate(data)
         config.place_in(folder)
         self.config = config
         self.profile = _profile(site, config)
@@ -478,6 +512,7 @@ class Day:
             # Nobody to call: the clerk waits for the console to show someone (see wake()).
             self.idle.add(counter)
             return
+        self.look(counter)
         ticket = answer.get_json()["ticket"]
         visitor = self.visitors[ticket["id"]]
         if not visitor.comes:
@@ -485,6 +520,21 @@ class Day:
             return
         walk = self.random.uniform(0.3, 1.5)
         self.after(walk, lambda: self.clerk_start(counter, visitor))
+
+    def look(self, counter: int) -> None:
+        """The console redraws after a call and the clerk sees the counter's next-up list, as the page
+        reads it (``targets_flagged``). Not when nobody was there to call: the list was empty then.
+        The ticket just called is no longer on it; seen at its call, it was not seen before a breach
+        (a call before its due time is no breach)."""
+        if not any(self.wait_targets.get(s) for s in self.serves[counter]):
+            return  # no target here: the console marks nothing
+        path = f"/counters/{counter}/next?limit={CONSOLE_LIMIT}"
+        answer = self.request("GET", path, self.clerks[counter])
+        if answer.status_code == 401:
+            self.log_in(counter)
+            answer = self.request("GET", path, self.clerks[counter])
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        self.console.saw(answer.get_json(), lambda tid: self.visitors[tid].leg)
 
     def wake(self, service: str) -> None:
         """A ticket is waiting for ``service``: the idle clerks who serve it see it on their consoles."""
@@ -545,6 +595,7 @@ class Day:
             answer = self.at_counter(counter, "transfer", {"service": onward})
             if answer.status_code == 200:
                 visitor.service = onward
+                visitor.leg += 1
                 self.wake(onward)
                 self.clerk_free(counter)
                 return
@@ -605,6 +656,19 @@ class Day:
             "by_service": [a.as_dict() for a in by_service],
         }
 
+    def flag_figures(self) -> dict[str, Any]:
+        """``targets_flagged``: the legs that breached their wait target, and whether a clerk's console
+        marked them "nearly due" before the breach (sim/consoles.py), from the kept legs."""
+        from sqlalchemy import select
+
+        from server.store.schema import ticket_legs as legs
+
+        columns = [legs.c[f.name] for f in fields(KeptLeg)]
+        with self.hub.store.engine.connect() as conn:
+            kept = [KeptLeg(*row) for row in conn.execute(select(*columns))]
+        figures = flag_figures(self.console, kept, self.wait_targets, self.warn_before)
+        return {"targets": self.targets_from, **figures}
+
     def target_figures(self) -> dict[str, Any]:
         """The share within target over the simulated days, for the hall, per service and per counter
         (the core's own report, read from the legs as the admin page reads it)."""
@@ -632,7 +696,8 @@ class Day:
         by_prefix = {s.prefix: s.code for s in self.config.services}
         first = {r["id"]: by_prefix[r["number"].rstrip("0123456789")] for r in rows}
         longest_run = longest_priority_run(rows, events, self.serves, first)
-        problems = [*check_final(rows), *check_calls(by_ticket)]
+        flagged = self.flag_figures()
+        problems = [*check_final(rows), *check_calls(by_ticket), *flagged["problems"]]
         if longest_run > cap:
             problems.append(
                 f"a counter called {longest_run} priority tickets in a row over a waiting normal one"
@@ -691,6 +756,7 @@ class Day:
             "longest_priority_run_over_a_waiting_normal": longest_run,
             "estimate": self.estimate_figures(),
             "within_target": self.target_figures(),
+            "targets_flagged": flagged,
             "problems": problems[:20],
             "ok": not problems,
         }
