@@ -158,8 +158,10 @@ class Visitor:
 #: Waiting-time targets the simulation lends a sample hall that sets none (``[targets] wait_minutes``
 #: and some services' own ``wait_target_minutes``), so that its consoles' marks can be measured too.
 #: The sample files themselves are not changed: which targets a hall promises is its own business.
-LENT_TARGETS: dict[str, tuple[int, dict[str, int]]] = {
-    "hospital_outpatient": (30, {"REG": 10, "CASH": 10, "PHARM": 10}),
+#: The hospital's clinics promise a call within half an hour (gynaecology 40 minutes), its desks
+#: nothing; the bank a quarter of an hour at its counters and ten minutes in its VIP room.
+LENT_TARGETS: dict[str, tuple[int | None, dict[str, int]]] = {
+    "hospital_outpatient": (None, {"MED": 30, "SURG": 30, "PAED": 30, "GYN": 40, "OPH": 30}),
     "bank_branch": (15, {"VIP": 10}),
 }
 
@@ -174,7 +176,8 @@ def lend_targets(site: str, data: dict[str, Any]) -> str:
     if lent is None:
         return "none"
     minutes, own = lent
-    data["targets"] = {**data.get("targets", {}), "wait_minutes": minutes}
+    if minutes is not None:
+        data["targets"] = {**data.get("targets", {}), "wait_minutes": minutes}
     for service in data.get("services", []):
         if service["code"] in own:
             service["wait_target_minutes"] = own[service["code"]]
@@ -501,7 +504,7 @@ class Day:
             ticket["id"], ticket["number"], service, comes, category, ahead=ticket["waiting_ahead"]
         )
 
-    def clerk_free(self, counter: int) -> None:
+    def clerk_free(self, counter: int, woken_for: str | None = None) -> None:
         """The clerk calls the next visitor (or goes to lunch first, when it is time)."""
         if counter in self.paused:
             return
@@ -511,9 +514,13 @@ class Day:
         if answer.status_code != 200:
             # Nobody to call: the clerk waits for the console to show someone (see wake()).
             self.idle.add(counter)
+            if woken_for is not None:  # another counter took the ticket first: the next idle clerk tries
+                self.wake(woken_for, after=counter)
             return
         self.look(counter)
         ticket = answer.get_json()["ticket"]
+        if woken_for is not None and ticket["service"] != woken_for:
+            self.wake(woken_for, after=counter)  # it called another service's: the one it saw waits on
         visitor = self.visitors[ticket["id"]]
         if not visitor.comes:
             self.nobody_comes(counter, visitor)
@@ -536,12 +543,15 @@ class Day:
         assert answer.status_code == 200, answer.get_data(as_text=True)
         self.console.saw(answer.get_json(), lambda tid: self.visitors[tid].leg)
 
-    def wake(self, service: str) -> None:
-        """A ticket is waiting for ``service``: the idle clerks who serve it see it on their consoles."""
+    def wake(self, service: str, after: int = 0) -> None:
+        """A ticket is waiting for ``service``: the idle clerks who serve it see it on their consoles,
+        and the first of them (by counter number, above ``after``) calls it. The others stay idle: had
+        they all pressed call-next, the first would have taken it and each other found nobody."""
         for counter in sorted(self.idle):
-            if service in self.serves[counter]:
+            if counter > after and service in self.serves[counter]:
                 self.idle.discard(counter)
-                self.at(self.clock(), lambda n=counter: self.clerk_free(n))
+                self.at(self.clock(), lambda n=counter: self.clerk_free(n, service))
+                return
 
     def nobody_comes(self, counter: int, visitor: Visitor) -> None:
         """The called visitor does not come. Where the service has a no-show timer, the clerk
