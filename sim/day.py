@@ -750,6 +750,7 @@ class Day:
             "refused_at_issue": dict(self.refusals),
             "refused_transfers": dict(self.refused_transfers),
             "cancelled_from_phone": self.cancelled,
+            "no_show_timer": self.hub.core.hall.rules.watches_calls,
             "no_shows_by_the_hubs_timer": self.no_shows_by_rule,
             "wait_minutes_p50": _round(_percentile(waits, 50)),
             "wait_minutes_p90": _round(_percentile(waits, 90)),
