@@ -26,6 +26,12 @@ call), and so is the old rule of five minutes a person ahead (``estimate``).
 At the end the event log is read back and checked: every ticket ends in a final
 state; each call of a ticket went to one counter; no ticket was served twice at
 a station. The figures go to stdout as one JSON object (see ``Day.figures``).
+
+After each call the clerk's console redraws (``GET /counters/{n}/next``, as the
+page reads it): ``targets_flagged`` says which legs breached their wait target
+and whether a console marked them "nearly due" before the breach, and checks
+every due time the consoles were sent against the kept legs and the site file
+(sim/consoles.py). A sample without wait targets is lent some (LENT_TARGETS).
 """
 
 from __future__ import annotations
@@ -506,9 +512,9 @@ class Day:
 
     def clerk_free(self, counter: int, woken_for: str | None = None) -> None:
         """The clerk calls the next visitor (or goes to lunch first, when it is time)."""
-        if counter in self.paused:
-            return
-        if self._take_lunch(counter):
+        if counter in self.paused or self._take_lunch(counter):
+            if woken_for is not None:  # not this clerk: the next idle one sees the ticket
+                self.wake(woken_for, after=counter)
             return
         answer = self.at_counter(counter, "call-next")
         if answer.status_code != 200:
