@@ -79,11 +79,19 @@ class Broadcaster:
     If a batch cannot be sent (the services cannot be read), its hall
     messages are dropped and logged: every screen sees the versions skipped
     at the next message and fetches the snapshot again.
+
+    With ``listeners`` (the open sockets), a batch drained while no socket is
+    open is dropped unread: nobody would receive it, and a screen that connects
+    later draws itself from the snapshot it gets on connecting (built from the
+    store, with the version of the last event committed before it), so it
+    misses nothing. A hub run without a socket (a simulation through the test
+    client) then does not read the services once per action for nobody.
     """
 
-    def __init__(self, socketio: SocketIO, hub: Hub) -> None:
+    def __init__(self, socketio: SocketIO, hub: Hub, listeners: Connections | None = None) -> None:
         self.socketio = socketio
         self.hub = hub
+        self.listeners = listeners
         self.pending: queue.Queue[HallEvent] = queue.Queue()
         self.last_batch = 0.0  # time.monotonic() when the last batch was taken
         socketio.start_background_task(self._run)
@@ -126,6 +134,8 @@ class Broadcaster:
 
     def send(self, batch: list[HallEvent]) -> None:
         """Phones first (they need no read), then one message per action or run of tickets to the hall."""
+        if self.listeners is not None and self.listeners.count == 0:
+            return  # no socket is open: nobody to tell (one that opens later gets the snapshot)
         for name, payload, room in visitor_messages(batch):
             self.socketio.emit(name, payload, to=room)
         messages = hall_messages(batch)
@@ -349,8 +359,8 @@ def _discard(index: dict[str, set[str]], key: str, sid: str) -> None:
 
 def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connections, LiveSessions]:
     """Start the broadcaster and the credential watcher, and register the connect handlers."""
-    hub.core.bus.subscribe(Broadcaster(socketio, hub).enqueue)
     connections = Connections()
+    hub.core.bus.subscribe(Broadcaster(socketio, hub, connections).enqueue)
     live = LiveSessions(socketio, hub)
     socketio.start_background_task(live.watch)
     feed = SupervisorFeed(
