@@ -6,30 +6,20 @@ booking system and checked in at the kiosk, journeys by transfer, no-shows
 the event log is read back at the end. A whole day takes seconds per site; each
 site's day is simulated once and read by every test below.
 
-The simulated weeks (tests/test_simulated_week.py) are started as these tests
-begin: they run on the machine's other core meanwhile.
+The simulated weeks (tests/test_simulated_week.py) run on the other test worker
+meanwhile (scripts/test: two workers, the long modules first).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sim.day import SAMPLES, simulated_day
-from tests import test_simulated_week
 from tests.test_simulated_week import assert_flagged_before_breach
 
 SITES = sorted(p.stem for p in SAMPLES.glob("*.toml"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _weeks_beside(request: pytest.FixtureRequest) -> None:
-    """Start the simulated weeks now when this session runs their tests too (not for the days alone)."""
-    weeks = Path(test_simulated_week.__file__)
-    if any(item.path == weeks for item in request.session.items):
-        test_simulated_week.start_weeks()
 
 
 @pytest.fixture(scope="module", params=SITES)

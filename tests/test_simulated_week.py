@@ -2,9 +2,8 @@
 the old rule of five minutes a person ahead, on the same tickets (issue 12's acceptance: at most half
 its mean absolute error), and the wait targets marked on the clerks' consoles before they are breached.
 Seven days on one hub per site, fixed seed, full scale: a smaller hall has no queues, and with no
-queue both rules are right. Each week runs as the command an operator runs, in a process of its own,
-started as the simulated days begin (tests/test_simulated_day.py): it runs beside them on the other
-core, and its figures are read by every test below."""
+queue both rules are right. Each week runs as the command an operator runs, in a process of its own;
+its figures are read by every test below."""
 
 from __future__ import annotations
 
@@ -56,7 +55,7 @@ def _stop_weeks() -> None:
 
 @pytest.fixture(scope="module")
 def weeks() -> dict[str, dict[str, Any]]:
-    """Every site's week (started already when the simulated days ran first); the JSON each prints."""
+    """Every site's week; the JSON each prints."""
     start_weeks()
     found = {}
     for site, process in _RUNNING.items():
