@@ -25,6 +25,7 @@ from .api.routes import api
 from .api.satisfaction import satisfaction_api
 from .api.staff import staff_api
 from .api.stats import stats_api
+from .api.supervisor import supervisor_api
 from .api.targets import targets_api
 from .bootstrap import bootstrap
 from .config import SiteConfig
@@ -90,6 +91,7 @@ def create_app(
     app.register_blueprint(staff_api)
     app.register_blueprint(satisfaction_api)
     app.register_blueprint(stats_api)
+    app.register_blueprint(supervisor_api)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

@@ -35,11 +35,12 @@ from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
 from .devices.agents import DeviceSockets
-from .devices.rooms import HALL, STAFF, VISITORS, counter_room, ticket_room
+from .devices.rooms import HALL, STAFF, SUPERVISORS, VISITORS, counter_room, ticket_room
 from .hub import Hub
 from .session_cookie import SESSION_KEY
 from .store.accounts import Principal
 from .store.health import store_failure
+from .supervisor import SUPERVISOR, SupervisorFeed
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 WATCH_SECONDS = 1.0
 #: Seconds between full re-checks of every open socket's credential (expired sessions).
 RECHECK_SECONDS = 60.0
+#: Roles that may open the supervisor's page (the ``supervisors`` room).
+SUPERVISING = frozenset({"admin", "supervisor"})
 #: Events a visitor's phone receives about its own ticket.
 VISITOR_EVENTS = frozenset({ev.TICKET_CALLED, ev.TICKET_RECALLED, ev.TICKET_CHANGED})
 #: What a phone is told of its ticket; the rest of a core event (counter views, the call) is the hall's.
@@ -76,11 +79,19 @@ class Broadcaster:
     If a batch cannot be sent (the services cannot be read), its hall
     messages are dropped and logged: every screen sees the versions skipped
     at the next message and fetches the snapshot again.
+
+    With ``listeners`` (the open sockets), a batch drained while no socket is
+    open is dropped unread: nobody would receive it, and a screen that connects
+    later draws itself from the snapshot it gets on connecting (built from the
+    store, with the version of the last event committed before it), so it
+    misses nothing. A hub run without a socket (a simulation through the test
+    client) then does not read the services once per action for nobody.
     """
 
-    def __init__(self, socketio: SocketIO, hub: Hub) -> None:
+    def __init__(self, socketio: SocketIO, hub: Hub, listeners: Connections | None = None) -> None:
         self.socketio = socketio
         self.hub = hub
+        self.listeners = listeners
         self.pending: queue.Queue[HallEvent] = queue.Queue()
         self.last_batch = 0.0  # time.monotonic() when the last batch was taken
         socketio.start_background_task(self._run)
@@ -123,6 +134,8 @@ class Broadcaster:
 
     def send(self, batch: list[HallEvent]) -> None:
         """Phones first (they need no read), then one message per action or run of tickets to the hall."""
+        if self.listeners is not None and self.listeners.count == 0:
+            return  # no socket is open: nobody to tell (one that opens later gets the snapshot)
         for name, payload, room in visitor_messages(batch):
             self.socketio.emit(name, payload, to=room)
         messages = hall_messages(batch)
@@ -346,14 +359,24 @@ def _discard(index: dict[str, set[str]], key: str, sid: str) -> None:
 
 def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connections, LiveSessions]:
     """Start the broadcaster and the credential watcher, and register the connect handlers."""
-    hub.core.bus.subscribe(Broadcaster(socketio, hub).enqueue)
     connections = Connections()
+    hub.core.bus.subscribe(Broadcaster(socketio, hub, connections).enqueue)
     live = LiveSessions(socketio, hub)
     socketio.start_background_task(live.watch)
-    sockets = Sockets(socketio, hub, devices, connections, live)
+    feed = SupervisorFeed(
+        hub,
+        lambda event, payload, room: socketio.emit(event, payload, to=room),
+        socketio.start_background_task,
+        socketio.sleep,
+        SUPERVISORS,
+    )
+    hub.core.bus.subscribe(feed.poke)
+    hub.devices.subscribe(feed.poke)
+    sockets = Sockets(socketio, hub, devices, connections, live, feed)
     socketio.on("connect")(sockets.connect)
     socketio.on("disconnect")(sockets.disconnect)
     socketio.on("snapshot")(sockets.resync)
+    socketio.on(SUPERVISOR)(sockets.supervise_again)
     return connections, live
 
 
@@ -371,12 +394,14 @@ class Sockets:
         devices: DeviceSockets,
         connections: Connections,
         live: LiveSessions,
+        feed: SupervisorFeed,
     ) -> None:
         self.socketio = socketio
         self.hub = hub
         self.devices = devices
         self.connections = connections
         self.live = live
+        self.feed = feed
 
     def connect(self, auth: Any = None) -> None:
         """Admit the socket (or refuse it with the reason), join its rooms, send the snapshot."""
@@ -388,11 +413,16 @@ class Sockets:
         principal = self._principal(auth.get("token"))
         if principal is None or principal.role == "booking":  # a booking system has no business in the hall
             raise ConnectionRefusedError("unauthorized")
+        if auth.get("supervise") and principal.role not in SUPERVISING:
+            raise ConnectionRefusedError("forbidden")
         sid: str = request.sid  # type: ignore[attr-defined]
         self.connections.add(1)
         self.live.add(sid, principal)
         if principal.role == "agent":
             self.devices.agent_connected(sid, principal.name)
+            return
+        if auth.get("supervise"):
+            self._supervise(sid, principal)
             return
         self._join_hall(sid, principal)
         self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
@@ -408,10 +438,19 @@ class Sockets:
         if HALL in self.socketio.server.rooms(sid, namespace="/"):
             self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
 
+    def supervise_again(self, *_args: Any) -> None:
+        """A supervisor's page asks for the view again (its minutely refresh: the rota's hours move on).
+
+        Only sockets of the supervisors' room get an answer."""
+        sid: str = request.sid  # type: ignore[attr-defined]
+        if self.feed.holds(sid):
+            self.feed.send_to(sid)
+
     def disconnect(self, *_args: Any) -> None:
         sid: str = request.sid  # type: ignore[attr-defined]
         self.connections.add(-1)
         self.live.remove(sid)
+        self.feed.leave(sid)
         self.devices.disconnected(sid)
 
     def _visitor(self, ticket_id: str) -> None:
@@ -423,6 +462,12 @@ class Sockets:
         join_room(ticket_room(ticket_id))
         join_room(VISITORS)
         self.connections.add(1)
+
+    def _supervise(self, sid: str, principal: Principal) -> None:
+        """A supervisor's page (``auth.supervise``): the supervisors' room only, not the hall's deltas;
+        its first view now. Admins and supervisors only (refused above)."""
+        join_room(SUPERVISORS)
+        self.feed.join(sid)
 
     def _join_hall(self, sid: str, principal: Principal) -> None:
         join_room(HALL)

@@ -26,6 +26,12 @@ call), and so is the old rule of five minutes a person ahead (``estimate``).
 At the end the event log is read back and checked: every ticket ends in a final
 state; each call of a ticket went to one counter; no ticket was served twice at
 a station. The figures go to stdout as one JSON object (see ``Day.figures``).
+
+After each call the clerk's console redraws (``GET /counters/{n}/next``, as the
+page reads it): ``targets_flagged`` says which legs breached their wait target
+and whether a console marked them "nearly due" before the breach, and checks
+every due time the consoles were sent against the kept legs and the site file
+(sim/consoles.py). A sample without wait targets is lent some (LENT_TARGETS).
 """
 
 from __future__ import annotations
@@ -43,11 +49,14 @@ import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
+
+from sim.consoles import CONSOLE_LIMIT, ConsoleWatch, KeptLeg, flag_figures, wait_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "config" / "samples"
@@ -148,6 +157,37 @@ class Visitor:
     appointment: bool = False
     #: People ahead when the ticket was issued (the old rule's estimate: five minutes each).
     ahead: int = 0
+    #: The leg of the journey the ticket is on (1 at issue; each transfer begins the next).
+    leg: int = 1
+
+
+#: Waiting-time targets the simulation lends a sample hall that sets none (``[targets] wait_minutes``
+#: and some services' own ``wait_target_minutes``), so that its consoles' marks can be measured too.
+#: The sample files themselves are not changed: which targets a hall promises is its own business.
+#: The hospital's clinics promise a call within half an hour (gynaecology 40 minutes), its desks
+#: nothing; the bank a quarter of an hour at its counters and ten minutes in its VIP room.
+LENT_TARGETS: dict[str, tuple[int | None, dict[str, int]]] = {
+    "hospital_outpatient": (None, {"MED": 30, "SURG": 30, "PAED": 30, "GYN": 40, "OPH": 30}),
+    "bank_branch": (15, {"VIP": 10}),
+}
+
+
+def lend_targets(site: str, data: dict[str, Any]) -> str:
+    """Give a sample without any wait target the simulation's (LENT_TARGETS); say whose they are."""
+    if "wait_minutes" in data.get("targets", {}) or any(
+        "wait_target_minutes" in s for s in data.get("services", [])
+    ):
+        return "site"
+    lent = LENT_TARGETS.get(site)
+    if lent is None:
+        return "none"
+    minutes, own = lent
+    if minutes is not None:
+        data["targets"] = {**data.get("targets", {}), "wait_minutes": minutes}
+    for service in data.get("services", []):
+        if service["code"] in own:
+            service["wait_target_minutes"] = own[service["code"]]
+    return "lent by the simulation"
 
 
 def site_data(site: str, folder: Path) -> dict[str, Any]:
@@ -177,7 +217,11 @@ class Day:
         self.site = site
         self.random = random.Random(seed)
         self.scale = scale
-        config = SiteConfig.model_validate(site_data(site, folder))
+        data = site_data(site, folder)
+        self.targets_from = lend_targets(site, data)
+        self.wait_targets, self.warn_before = wait_targets(data)
+        self.console = ConsoleWatch()
+        config = SiteConfig.model_validate(data)
         config.place_in(folder)
         self.config = config
         self.profile = _profile(site, config)
@@ -198,7 +242,9 @@ class Day:
         self.hub.sweeper.close()
         self.hub.no_show_watch.close()
         self.hub.closing.close()
-        self.client = self.app.test_client()
+        # Every simulated actor sends its own bearer token, as a kiosk or a console of its own does:
+        # no cookie jar shared by them all (the last login's session cookie rode along on every request).
+        self.client = self.app.test_client(use_cookies=False)
         self.events: list[Event] = []
         self.seq = itertools.count()
         self.visitors: dict[str, Visitor] = {}
@@ -223,17 +269,30 @@ class Day:
     # -- set-up -------------------------------------------------------------------------
 
     def _provision(self) -> str:
+        from werkzeug.security import generate_password_hash
+
+        from server.store import accounts as store_accounts
+
+        def light_hash(password: str) -> str:
+            return generate_password_hash(password, method="pbkdf2:sha256:1000")
+
         now = self.clock()
         accounts = self.hub.accounts
         kiosk: str = accounts.create_device_token("kiosk", "sim-kiosk", now)
         self.booking: str = accounts.create_device_token("booking", "sim-booking-system", now)
         self.triage = ""
+        # The simulated staff's passwords are stored with a light hash: every login still checks the
+        # password, but scrypt's deliberate cost (a fifth of a second a login, a login per clerk per
+        # day) is no part of what a simulated day measures.
+        with mock.patch.object(store_accounts, "generate_password_hash", light_hash):
+            if self.config.triage_desks:
+                accounts.add_user("nurse", "triage", PASSWORD, now)
+            for counter in self.config.counters:
+                accounts.add_user(f"clerk{counter.number}", "staff", PASSWORD, now)
         if self.config.triage_desks:
-            accounts.add_user("nurse", "triage", PASSWORD, now)
             self.nurse_logs_in()
         self.clerks: dict[int, str] = {}
         for counter in self.config.counters:
-            accounts.add_user(f"clerk{counter.number}", "staff", PASSWORD, now)
             self.log_in(counter.number)
         return kiosk
 
@@ -451,18 +510,23 @@ class Day:
             ticket["id"], ticket["number"], service, comes, category, ahead=ticket["waiting_ahead"]
         )
 
-    def clerk_free(self, counter: int) -> None:
+    def clerk_free(self, counter: int, woken_for: str | None = None) -> None:
         """The clerk calls the next visitor (or goes to lunch first, when it is time)."""
-        if counter in self.paused:
-            return
-        if self._take_lunch(counter):
+        if counter in self.paused or self._take_lunch(counter):
+            if woken_for is not None:  # not this clerk: the next idle one sees the ticket
+                self.wake(woken_for, after=counter)
             return
         answer = self.at_counter(counter, "call-next")
         if answer.status_code != 200:
             # Nobody to call: the clerk waits for the console to show someone (see wake()).
             self.idle.add(counter)
+            if woken_for is not None:  # another counter took the ticket first: the next idle clerk tries
+                self.wake(woken_for, after=counter)
             return
+        self.look(counter)
         ticket = answer.get_json()["ticket"]
+        if woken_for is not None and ticket["service"] != woken_for:
+            self.wake(woken_for, after=counter)  # it called another service's: the one it saw waits on
         visitor = self.visitors[ticket["id"]]
         if not visitor.comes:
             self.nobody_comes(counter, visitor)
@@ -470,12 +534,30 @@ class Day:
         walk = self.random.uniform(0.3, 1.5)
         self.after(walk, lambda: self.clerk_start(counter, visitor))
 
-    def wake(self, service: str) -> None:
-        """A ticket is waiting for ``service``: the idle clerks who serve it see it on their consoles."""
+    def look(self, counter: int) -> None:
+        """The console redraws after a call and the clerk sees the counter's next-up list, as the page
+        reads it (``targets_flagged``). Not when nobody was there to call: the list was empty then.
+        The ticket just called is no longer on it; seen at its call, it was not seen before a breach
+        (a call before its due time is no breach)."""
+        if not any(self.wait_targets.get(s) for s in self.serves[counter]):
+            return  # no target here: the console marks nothing
+        path = f"/counters/{counter}/next?limit={CONSOLE_LIMIT}"
+        answer = self.request("GET", path, self.clerks[counter])
+        if answer.status_code == 401:
+            self.log_in(counter)
+            answer = self.request("GET", path, self.clerks[counter])
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        self.console.saw(answer.get_json(), lambda tid: self.visitors[tid].leg)
+
+    def wake(self, service: str, after: int = 0) -> None:
+        """A ticket is waiting for ``service``: the idle clerks who serve it see it on their consoles,
+        and the first of them (by counter number, above ``after``) calls it. The others stay idle: had
+        they all pressed call-next, the first would have taken it and each other found nobody."""
         for counter in sorted(self.idle):
-            if service in self.serves[counter]:
+            if counter > after and service in self.serves[counter]:
                 self.idle.discard(counter)
-                self.at(self.clock(), lambda n=counter: self.clerk_free(n))
+                self.at(self.clock(), lambda n=counter: self.clerk_free(n, service))
+                return
 
     def nobody_comes(self, counter: int, visitor: Visitor) -> None:
         """The called visitor does not come. Where the service has a no-show timer, the clerk
@@ -529,6 +611,7 @@ class Day:
             answer = self.at_counter(counter, "transfer", {"service": onward})
             if answer.status_code == 200:
                 visitor.service = onward
+                visitor.leg += 1
                 self.wake(onward)
                 self.clerk_free(counter)
                 return
@@ -589,6 +672,19 @@ class Day:
             "by_service": [a.as_dict() for a in by_service],
         }
 
+    def flag_figures(self) -> dict[str, Any]:
+        """``targets_flagged``: the legs that breached their wait target, and whether a clerk's console
+        marked them "nearly due" before the breach (sim/consoles.py), from the kept legs."""
+        from sqlalchemy import select
+
+        from server.store.schema import ticket_legs as legs
+
+        columns = [legs.c[f.name] for f in fields(KeptLeg)]
+        with self.hub.store.engine.connect() as conn:
+            kept = [KeptLeg(*row) for row in conn.execute(select(*columns))]
+        figures = flag_figures(self.console, kept, self.wait_targets, self.warn_before)
+        return {"targets": self.targets_from, **figures}
+
     def target_figures(self) -> dict[str, Any]:
         """The share within target over the simulated days, for the hall, per service and per counter
         (the core's own report, read from the legs as the admin page reads it)."""
@@ -616,7 +712,8 @@ class Day:
         by_prefix = {s.prefix: s.code for s in self.config.services}
         first = {r["id"]: by_prefix[r["number"].rstrip("0123456789")] for r in rows}
         longest_run = longest_priority_run(rows, events, self.serves, first)
-        problems = [*check_final(rows), *check_calls(by_ticket)]
+        flagged = self.flag_figures()
+        problems = [*check_final(rows), *check_calls(by_ticket), *flagged["problems"]]
         if longest_run > cap:
             problems.append(
                 f"a counter called {longest_run} priority tickets in a row over a waiting normal one"
@@ -659,6 +756,7 @@ class Day:
             "refused_at_issue": dict(self.refusals),
             "refused_transfers": dict(self.refused_transfers),
             "cancelled_from_phone": self.cancelled,
+            "no_show_timer": self.hub.core.hall.rules.watches_calls,
             "no_shows_by_the_hubs_timer": self.no_shows_by_rule,
             "wait_minutes_p50": _round(_percentile(waits, 50)),
             "wait_minutes_p90": _round(_percentile(waits, 90)),
@@ -675,6 +773,7 @@ class Day:
             "longest_priority_run_over_a_waiting_normal": longest_run,
             "estimate": self.estimate_figures(),
             "within_target": self.target_figures(),
+            "targets_flagged": flagged,
             "problems": problems[:20],
             "ok": not problems,
         }
@@ -813,7 +912,11 @@ def _hours(config: Any, zone: str, day: date = DAY) -> list[tuple[datetime, date
 
 @contextmanager
 def simulated_day(site: str, seed: int = 7, scale: float = 1.0, days: int = 1) -> Iterator[Day]:
-    with tempfile.TemporaryDirectory(prefix="qcall-sim-") as folder:
+    # The throw-away database lives in memory where the machine has a tmpfs: a commit's fsync
+    # (SQLite synchronous=FULL) is real disk work that says nothing about a simulated day.
+    memory = Path("/dev/shm")
+    place = str(memory) if memory.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="qcall-sim-", dir=place) as folder:
         day = Day(site, seed, scale, Path(folder), days)
         try:
             yield day

@@ -121,3 +121,23 @@ def browser() -> Iterator[object]:
     """Headless system Chromium driven by Playwright (no browser download)."""
     with launch_chromium() as launched:
         yield launched
+
+
+#: Modules that each take a minute or more: collected first, so that with ``pytest -n 2 --dist
+#: loadfile`` (scripts/test) they start at once on the two workers instead of leaving one worker
+#: alone with a long tail at the end. Longest first.
+LONG_MODULES = (
+    "test_simulated_week.py",
+    "test_simulated_day.py",
+    "test_store_concurrency.py",
+    "test_schemathesis.py",
+    "test_policy_properties.py",
+    "test_browser_targets.py",
+    "test_browser_hours.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long modules first, in LONG_MODULES' order; the rest keep their order (a stable sort)."""
+    rank = {name: i for i, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

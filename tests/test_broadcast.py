@@ -136,3 +136,26 @@ def test_one_message_per_action_in_order_and_the_phones_get_their_own() -> None:
     counter_changed = [payload for name, payload, room in socketio.emitted if room == HALL][-1]
     # A counter changed with no services in its view: none whose estimate moved, nothing read for it.
     assert "services" not in counter_changed
+
+
+def test_a_batch_while_no_socket_is_open_is_not_read_nor_sent() -> None:
+    """Nobody listening (a hub driven only through HTTP): no read of the services per batch; as soon
+    as one socket is open, the next batch goes out whole, as before."""
+    socketio, core = FakeSocketIO(), FakeCore()
+    hub = SimpleNamespace(core=core, clock=lambda: None)
+    listeners = live.Connections()
+    sender = live.Broadcaster(socketio, hub, listeners)  # type: ignore[arg-type]
+    issued = stamped([HallEvent(ev.TICKET_ISSUED, {"ticket": ticket(f"A{n:03}")}) for n in (1, 2)])
+    sender.send(issued[:1])
+    assert (core.reads, socketio.emitted) == (0, [])
+    listeners.add(1)
+    sender.send(issued[1:])
+    assert core.reads == 1
+    assert [(name, room) for name, _, room in socketio.emitted] == [
+        (ev.TICKET_ISSUED, HALL),
+        (live.QUEUE_MOVED, VISITORS),
+    ]
+    assert socketio.emitted[0][1]["v"] == 2
+    listeners.add(-1)
+    sender.send(issued)
+    assert core.reads == 1 and len(socketio.emitted) == 2

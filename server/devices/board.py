@@ -8,6 +8,7 @@ never reported is ``unknown``, never assumed fine.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,7 +46,12 @@ class DeviceBoard:
         self._publish = publish
         self._lock = threading.Lock()
         now = clock().isoformat()
+        self._listeners: list[Callable[[DeviceStatus], None]] = []
         self._states = {name: DeviceStatus(name, kind, "unknown", "", now) for name, kind in devices.items()}
+
+    def subscribe(self, listener: Callable[[DeviceStatus], None]) -> None:
+        """Be told of every new state after the screens are (the supervisor's feed)."""
+        self._listeners.append(listener)
 
     def register(self, name: str, kind: str) -> None:
         """A device the hub has without a config entry (its own voice)."""
@@ -64,6 +70,8 @@ class DeviceBoard:
             new = DeviceStatus(name, old.kind, state, detail, self._clock().isoformat())
             self._states[name] = new
         self._publish(DEVICE_STATUS, new.public(), STAFF)
+        for listener in self._listeners:
+            listener(new)
         return new
 
     def get(self, name: str) -> DeviceStatus | None:

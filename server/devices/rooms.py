@@ -10,6 +10,8 @@ from __future__ import annotations
 HALL = "hall"
 #: Staff consoles and the admin page: device states.
 STAFF = "staff"
+#: The supervisor's pages (admins and supervisors who asked for it): the supervisor's view, nothing else.
+SUPERVISORS = "supervisors"
 #: Every visitor's phone: which services' queues moved (``queue_moved``), so a phone whose service
 #: moved asks for its ticket's place and estimate again.
 VISITORS = "visitors"

@@ -594,7 +594,7 @@
    * handlers: snapshot(snap) on every (re)connect, so a screen redraws from
    * nothing after a network cut; one function per live event name (with the
    * event's payload); queue(snap, name, delta) after a live event changed the
-   * hall; online(bool) for a connection lamp; unauthorized() when the hub
+   * hall; online(bool) for a connection lamp; unauthorized(word) when the hub
    * refuses us.
    *
    * Live events carry only what changed, with the hall's version (`v`, or
@@ -653,11 +653,12 @@
     });
     socket.on("connect_error", function (err) {
       call("online", false);
-      // A refused handshake ("unauthorized", or "unknown_ticket" for a phone)
-      // is not retried by the client; the page decides what to say.
-      if (err && /unauthori[sz]ed|unknown_ticket/i.test(err.message || "")) {
+      // A refused handshake ("unauthorized", "forbidden" for a role the socket's
+      // room is not for, "unknown_ticket" for a phone) is not retried by the
+      // client; the page decides what to say (it gets the hub's word).
+      if (err && /unauthori[sz]ed|forbidden|unknown_ticket/i.test(err.message || "")) {
         setLive("refused");
-        call("unauthorized");
+        call("unauthorized", err.message || "");
         return;
       }
       setLive("offline");
