@@ -1,4 +1,4 @@
-"""The hub's watch over complaints: staff told the moment one becomes overdue.
+"""The hub's watch over complaints: staff told the moment one becomes overdue; old phones erased.
 
 A complaint is overdue from the end of its deadline's working day (midnight,
 hall time: :func:`server.core.due.deadline`, the cases' rule); nothing happens
@@ -6,7 +6,8 @@ in the hub at that instant, so every :data:`WATCH_SECONDS` this task asks the
 store which open complaints' deadlines fell since its last look and sends
 ``complaint_changed {"action": "overdue"}`` to the staff room (the category
 only: no id, text or phone). Its time is the hub's clock (a fake one in
-tests); a failed round is logged and tried again (:class:`~server.periodic.Periodic`).
+tests); a failed round is logged and tried again (:class:`~server.periodic.Periodic`). It also
+erases the contact phone of complaints closed more than ``[complaints] contact_retention_days`` ago.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ log = logging.getLogger(__name__)
 WATCH_SECONDS = 30.0
 
 
-class ComplaintWatch(Periodic[int]):
-    """Every ``every`` seconds: tell staff of complaints that came due since the last look."""
+class ComplaintWatch(Periodic[tuple[int, int]]):
+    """Each round: tell staff of complaints that came due since their last look, erase old phones."""
 
     def __init__(
         self,
@@ -39,7 +40,7 @@ class ComplaintWatch(Periodic[int]):
         super().__init__(
             "the complaint watch",
             self._watch,
-            0,
+            (0, 0),
             WATCH_SECONDS if every is None else every,
             spawn,
             on_store_failure,
@@ -49,12 +50,14 @@ class ComplaintWatch(Periodic[int]):
         #: The end of the last look: a deadline after it and up to now is news.
         self.since: datetime = book.clock()
 
-    def _watch(self) -> int:
+    def _watch(self) -> tuple[int, int]:
         now = self.book.clock()
         came = self.book.came_due(self.since, now)
         self.since = now
         for category in sorted(set(came)):
             self.tell_staff({"action": "overdue", "category": category, "status": "open"})
-        if came:
-            log.info("complaints: %d became overdue", len(came))  # a count only: nothing personal
-        return len(came)
+        erased = self.book.erase_contacts()
+        if came or erased:
+            # Counts only: no id, text or phone in the log.
+            log.info("complaints: %d became overdue, %d phone(s) erased", len(came), erased)
+        return len(came), erased

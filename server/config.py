@@ -529,6 +529,8 @@ class ComplaintsSection(_Strict):
     owner: Annotated[str, Field(max_length=64)] = ""
     #: A complaint closes only after the visitor was called back (回访): 查处率 counts those.
     return_call_required: bool = True
+    #: Days after a complaint is closed when its contact phone is erased.
+    contact_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     #: The site's categories; none given: attitude, waiting, information, fees, facilities, suggestion.
     categories: list[ComplaintCategorySection] = []
 
@@ -545,6 +547,7 @@ class ComplaintsSection(_Strict):
             working_days=self.working_days,
             owner=self.owner or None,
             return_call_required=self.return_call_required,
+            contact_retention_days=self.contact_retention_days,
         )
 
 

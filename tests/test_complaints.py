@@ -202,6 +202,29 @@ def test_the_supervisor_on_duty_owns_new_ones_and_the_overdue_list(desk: Desk) -
     assert desk.book.listed(ComplaintScope(owner="sun"))[0].overdue(desk.now[0])
 
 
+def test_a_closed_complaint_s_phone_is_erased_after_retention(database_url: str) -> None:
+    desk = make_desk(database_url, ComplaintRules(return_call_required=False, contact_retention_days=30))
+    try:
+        made = desk.book.record(
+            Intake("fees", "多收费", Channel.KIOSK, "kiosk-1", contact_phone="13800138000"), Actor("kiosk-1")
+        )
+        still_open = desk.book.record(
+            Intake("fees", "贵", Channel.KIOSK, "kiosk-1", contact_phone="13900139000"), Actor("kiosk-1")
+        )
+        desk.book.close(made.id, "已退费", SUN)
+        desk.at(local(date(2026, 10, 30), 9))  # 30 days after the closure: kept that long
+        assert desk.book.erase_contacts() == 0
+        desk.at(local(date(2026, 10, 30), 11))
+        assert desk.book.erase_contacts() == 1 and desk.book.erase_contacts() == 0
+        assert desk.book.find(made.id).contact_phone is None
+        assert desk.book.find(still_open.id).contact_phone == "13900139000"  # open: still needed
+        with desk.engine.connect() as conn:
+            actions = [r.action for r in conn.execute(select(audit_log))]
+        assert actions.count("complaint.erase_contacts") == 1
+    finally:
+        desk.engine.dispose()
+
+
 def test_a_configured_owner_and_no_return_call_rule(database_url: str) -> None:
     desk = make_desk(database_url, ComplaintRules(owner="li", return_call_required=False))
     try:

@@ -268,15 +268,15 @@ def test_overdue_on_the_right_day_across_the_holiday_and_the_weekend(hall: Hall,
     ):
         hall.at(moment)  # the holiday, the Sunday, and the last second of Monday 12 October
         sun = hall.login("sun", None)
-        assert hub.complaint_watch.once() == 0 and told == []
+        assert hub.complaint_watch.once() == (0, 0) and told == []
         assert hall.get(f"/complaints/{cid}", sun).get_json()["complaint"]["overdue"] is False
         assert hall.get("/complaints?status=overdue", sun).get_json()["complaints"] == []
     hall.at(local(date(2026, 10, 13), 0, 0, 1))
     sun = hall.login("sun", None)
-    assert hub.complaint_watch.once() == 1
+    assert hub.complaint_watch.once() == (1, 0)
     assert told == [{"action": "overdue", "category": "waiting", "status": "open"}]
     schema_validator(doc, doc["x-socketio-events"]["complaint_changed"]["payload"]).validate(told[0])
-    assert hub.complaint_watch.once() == 0  # told once
+    assert hub.complaint_watch.once() == (0, 0)  # told once
     (late,) = hall.get("/complaints?status=overdue", sun).get_json()["complaints"]
     assert late["id"] == cid and late["overdue"] is True
     figures = hall.get("/complaints/figures?from=2026-10-13", sun).get_json()

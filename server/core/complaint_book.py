@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from . import case_codes
@@ -96,6 +96,9 @@ class ComplaintTx(ComplaintReader, Protocol):
         """Write the complaint's owner, return call and closure as given."""
 
     def add_events(self, events: Sequence[ComplaintEvent]) -> None: ...
+
+    def erase_contacts(self, closed_before: datetime) -> int:
+        """Forget the contact phone of complaints closed before ``closed_before``; how many."""
 
     def audit(
         self, actor: str, action: str, target: str, at: datetime, detail: dict[str, Any], address: str
@@ -264,6 +267,16 @@ class ComplaintBook:
             )
         self._changed("closed", changed)
         return changed
+
+    def erase_contacts(self) -> int:
+        """Forget the phones of complaints closed more than ``contact_retention_days`` ago (audited)."""
+        now = self.clock()
+        days = self.rules.contact_retention_days
+        with self.store.transaction() as tx:
+            erased = tx.erase_contacts(now - timedelta(days=days))
+            if erased:
+                tx.audit("hub", "complaint.erase_contacts", f"older_than:{days}d", now, {"count": erased}, "")
+        return erased
 
     # -- looking ---------------------------------------------------------------------
 

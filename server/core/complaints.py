@@ -159,6 +159,8 @@ class ComplaintRules:
     #: A user who owns every new complaint; None: the supervisor on duty (the latest logged in).
     owner: str | None = None
     return_call_required: bool = True
+    #: Days after a complaint is closed when its contact phone is erased (the return call is long done).
+    contact_retention_days: int = 365
 
     def category(self, code: str) -> Category:
         for category in self.categories:

@@ -240,6 +240,18 @@ class SqlComplaintTx(ComplaintTx):
                 ],
             )
 
+    def erase_contacts(self, closed_before: datetime) -> int:
+        result = self.conn.execute(
+            update(complaints)
+            .where(
+                complaints.c.status == ComplaintStatus.CLOSED.value,
+                complaints.c.closed_at < closed_before,
+                complaints.c.contact_phone.is_not(None),
+            )
+            .values(contact_phone=None)
+        )
+        return int(result.rowcount)
+
     def audit(
         self, actor: str, action: str, target: str, at: datetime, detail: dict[str, Any], address: str
     ) -> None:
