@@ -131,7 +131,11 @@ def test_a_complaint_from_the_phone_to_its_closure(browser, served: Served) -> N
     kiosk.on("pageerror", lambda exc: errors.append(str(exc)))
     kiosk.goto(f"{hub.url}/kiosk/?token={served.kiosk}")
     kiosk.wait_for_selector("body[data-live='connected']", timeout=15_000)
+    kiosk.click("#complaint .qc-open")
+    assert kiosk.wait_for_selector("#complaint .qc-cat").bounding_box()["height"] >= 72  # bigger keys here
+    kiosk.click("#complaint .qc-close")
     record(kiosk, "facilities", "座椅太少")
+    kiosk.screenshot(path=str(ARTIFACTS / "kiosk-complaint-done.png"))
     console = browser.new_page(viewport={"width": 1600, "height": 1100})
     console.on("pageerror", lambda exc: errors.append(str(exc)))
     console.goto(f"{hub.url}/counter/")

@@ -88,11 +88,13 @@
       });
     }
 
+    /** Back to the closed form, nothing typed kept, no receipt shown (the kiosk's next visitor). */
     function reset() {
       chosen = null;
       form.reset();
       error(null);
       open(false);
+      Q.show($(".qc-done"), false);
     }
 
     $(".qc-open").addEventListener("click", function () { open(true); });
