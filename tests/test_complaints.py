@@ -86,11 +86,14 @@ def test_categories_and_figures() -> None:
         Closure("fees", start, start, True),
     ]
     taken = iter([0, 3, 1])
-    got = figures(["attitude", "waiting"], closures, lambda _c: next(taken), 2)
-    assert (got.recorded, got.closed, got.handled, got.rate, got.open_overdue) == (2, 3, 2, 66.7, 2)
+    recorded = [("attitude", True), ("waiting", False), ("waiting", True)]
+    got = figures(recorded, closures, lambda _c: next(taken), 2)
+    # 查处率: of the three recorded in the period, two handled so far; the closures are the period's own.
+    assert (got.recorded, got.closed, got.handled, got.rate, got.open_overdue) == (3, 3, 2, 66.7, 2)
     assert got.closure_days == {"p50": 1, "p90": 3}
     assert got.by_category["attitude"] == {"recorded": 1, "closed": 2, "handled": 1}
-    assert got.by_category["waiting"] == {"recorded": 1, "closed": 0, "handled": 0}
+    assert got.by_category["waiting"] == {"recorded": 2, "closed": 0, "handled": 1}
+    assert got.by_category["fees"] == {"recorded": 0, "closed": 1, "handled": 0}
     empty = figures([], [], lambda _c: 0, 0)
     assert empty.rate is None and empty.closure_days == {"p50": None, "p90": None}
 

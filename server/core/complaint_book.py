@@ -64,8 +64,9 @@ class ComplaintReader(Protocol):
     def came_due(self, after: datetime, upto: datetime) -> list[str]:
         """The category of each open complaint whose deadline fell in (``after``, ``upto``]."""
 
-    def recorded_between(self, start: datetime, end: datetime) -> list[str]:
-        """The category of each ``recorded`` event in [``start``, ``end``): from the log."""
+    def recorded_between(self, start: datetime, end: datetime) -> list[tuple[str, bool]]:
+        """Each ``recorded`` event in [``start``, ``end``): its category, and whether its complaint has a
+        ``closed`` event after a return call since (handled): from the log."""
 
     def closed_between(self, start: datetime, end: datetime) -> list[Closure]:
         """Each ``closed`` event in [``start``, ``end``) with its complaint's ``recorded`` event's time."""
@@ -300,7 +301,7 @@ class ComplaintBook:
             return tx.came_due(after, upto)
 
     def figures(self, start: datetime, end: datetime) -> Figures:
-        """The period [``start``, ``end``): recorded and closed from the log, 查处率, closure time."""
+        """The period [``start``, ``end``): recorded (and handled since), closed, 查处率, closure time."""
         with self.store.read() as tx:
             recorded = tx.recorded_between(start, end)
             closures = tx.closed_between(start, end)

@@ -316,8 +316,10 @@ class Closure:
 class Figures:
     """A period's complaints: recorded, closed, handled (closed after a return call), 查处率, closure time.
 
-    ``rate`` is the share of the period's closures that were handled (None without closures): the hall's
-    100 % rule. Closure times are whole working days from the day recorded to the day closed.
+    ``rate`` (查处率) is the share of the complaints recorded in the period that have been handled so
+    far (None when none was recorded): the hall's 100 % rule. ``closed`` and the closure times are the
+    period's closures, whenever their complaints were recorded; a closure time is whole working days
+    from the day recorded to the day closed.
     """
 
     recorded: int
@@ -329,7 +331,7 @@ class Figures:
 
     @property
     def rate(self) -> float | None:
-        return round(100.0 * self.handled / self.closed, 1) if self.closed else None
+        return round(100.0 * self.handled / self.recorded, 1) if self.recorded else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -360,24 +362,26 @@ def clean(text: str | None, limit: int, what_zh: str, what_en: str, required: bo
     return text
 
 
-def figures(recorded: Sequence[str], closures: Iterable[Closure], taken: Any, open_overdue: int) -> Figures:
-    """The figures of a period from its recorded categories and its closures.
+def figures(
+    recorded: Sequence[tuple[str, bool]], closures: Iterable[Closure], taken: Any, open_overdue: int
+) -> Figures:
+    """The figures of a period from its recorded complaints (category, handled so far) and its closures.
 
     ``taken(closure) -> int``: the working days a closure took (the hall's calendar decides).
     """
     closed = list(closures)
     days = sorted(taken(c) for c in closed)
     by_category: dict[str, dict[str, int]] = {}
-    for code in recorded:
-        by_category.setdefault(code, {"recorded": 0, "closed": 0, "handled": 0})["recorded"] += 1
+    for code, handled in recorded:
+        row = by_category.setdefault(code, {"recorded": 0, "closed": 0, "handled": 0})
+        row["recorded"] += 1
+        row["handled"] += int(handled)
     for c in closed:
-        row = by_category.setdefault(c.category, {"recorded": 0, "closed": 0, "handled": 0})
-        row["closed"] += 1
-        row["handled"] += int(c.returned)
+        by_category.setdefault(c.category, {"recorded": 0, "closed": 0, "handled": 0})["closed"] += 1
     return Figures(
         recorded=len(recorded),
         closed=len(closed),
-        handled=sum(1 for c in closed if c.returned),
+        handled=sum(1 for _code, handled in recorded if handled),
         open_overdue=open_overdue,
         closure_days={
             f"p{p}": days[nearest_rank(p, len(days)) - 1] if days else None for p in FIGURE_PERCENTILES

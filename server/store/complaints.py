@@ -117,14 +117,24 @@ class SqlComplaintTx(ComplaintTx):
         )
         return [str(c) for c in self.conn.scalars(query)]
 
-    def recorded_between(self, start: datetime, end: datetime) -> list[str]:
-        category = complaint_events.c.detail["category"].as_string()
-        query = select(category).where(
-            complaint_events.c.kind == ComplaintEventKind.RECORDED.value,
-            complaint_events.c.at >= start,
-            complaint_events.c.at < end,
+    def recorded_between(self, start: datetime, end: datetime) -> list[tuple[str, bool]]:
+        recorded = complaint_events.alias("recorded")
+        closed = complaint_events.alias("closed")
+        handled = (
+            select(closed.c.id)
+            .where(
+                closed.c.complaint_id == recorded.c.complaint_id,
+                closed.c.kind == ComplaintEventKind.CLOSED.value,
+                closed.c.detail["return_call"].as_boolean(),
+            )
+            .exists()
         )
-        return [str(c) for c in self.conn.scalars(query)]
+        query = select(recorded.c.detail["category"].as_string(), handled).where(
+            recorded.c.kind == ComplaintEventKind.RECORDED.value,
+            recorded.c.at >= start,
+            recorded.c.at < end,
+        )
+        return [(str(category), bool(done)) for category, done in self.conn.execute(query)]
 
     def closed_between(self, start: datetime, end: datetime) -> list[Closure]:
         closed = complaint_events.alias("closed")
