@@ -4,7 +4,7 @@
  * with its timeline, and its actions: give it another owner (admins and supervisors), a follow-up
  * note, the return call (回访) with the visitor's satisfaction, and the closure with its result.
  * Overdue ones are marked "逾期 Overdue" in words and colour. 查处率 of the last 30 days heads the list
- * for admins and supervisors. Re-read on every complaint_changed (the hub's push) and every minute.
+ * (up to the hub's business day) for admins and supervisors. Re-read on every complaint_changed (the hub's push) and every minute.
  *
  * A section of admin.html: loaded before admin.js, it registers itself in window.QCallAdminSections.
  */
@@ -122,6 +122,7 @@
   var session = null;
   var page = null;
   var which = "open";
+  var today = null;      // the hub's business day (YYYY-MM-DD), from the snapshot: the figures' last day
   var list = null;
   var categories = {};
   var figures = null;
@@ -139,6 +140,7 @@
       generation += 1;
       list = null;
       chosen = null;
+      today = null;
       wire();
       var allowed = s.role === "staff" || READERS.indexOf(s.role) >= 0;
       Q.show("#complaints-layout", allowed);
@@ -150,6 +152,11 @@
       generation += 1;
       clearTimeout(pollTimer);
       Q.show("#complaints-layout", false);
+    },
+    snapshot: function (snap) {
+      var first = !today;
+      if (snap && snap.business_day) today = snap.business_day;
+      if (first && today) load();
     },
     complaint: function () { loadSoon(); },
     draw: draw
@@ -203,7 +210,9 @@
     clearTimeout(pollTimer);
     var mine = generation;
     var reads = [Q.api("GET", "/complaints?status=" + encodeURIComponent(which))];
-    if (reader()) reads.push(Q.api("GET", "/complaints/figures?from=" + dayBefore(29) + "&to=" + dayBefore(0)));
+    if (reader() && today) {
+      reads.push(Q.api("GET", "/complaints/figures?from=" + daysBefore(today, 29) + "&to=" + today));
+    }
     Promise.all(reads).then(function (answers) {
       if (mine !== generation) return;
       list = answers[0];
@@ -225,10 +234,11 @@
 
   var loadSoon = Q.debounce(load, 500);
 
-  /** YYYY-MM-DD `n` days before today in this browser: a window for the figures, not a business rule. */
-  function dayBefore(n) {
-    var d = new Date(Date.now() - n * 86400000);
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  /** The day `n` days before `day` (YYYY-MM-DD, the hub's business day: not this PC's date). */
+  function daysBefore(day, n) {
+    var d = new Date(day + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() - n);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
   }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 

@@ -84,7 +84,7 @@ def test_a_complaint_from_the_phone_to_its_closure(browser, served: Served) -> N
     opener = phone.wait_for_selector("#complaint .qc-open")
     assert "投诉" in opener.inner_text() and "Complaint" in opener.inner_text()
     assert opener.bounding_box()["height"] >= 56
-    opener.click()
+    phone.click("#complaint .qc-open")
     phone.click("#complaint .qc-send")  # nothing chosen: told so, in both languages, nothing sent
     said = phone.wait_for_selector("#complaint .qc-error:not([hidden])").inner_text()
     assert "请先选择类别" in said and "Please choose a category" in said
@@ -98,17 +98,22 @@ def test_a_complaint_from_the_phone_to_its_closure(browser, served: Served) -> N
     assert "已收到" in done and "Received" in done
 
     # -- the admin page hears it (pushed) and shows it, the phone masked in the list ------------
-    row = admin.wait_for_selector("#complaints-list tr", timeout=15_000)
-    listed = row.inner_text()
+    # By selector, not by element: the list is drawn again whenever it is read or the language turns.
+    admin.wait_for_selector("#complaints-list tr", timeout=15_000)
+    listed = admin.inner_text("#complaints-list tr")
     assert "weiming" in listed and "sun" in listed and "13800138000" not in admin.inner_text("body")
-    row.click()
+    admin.click("#complaints-list tr")
     admin.wait_for_selector("#complaint-detail:not([hidden])")
     facts = admin.inner_text("#complaint-facts")
     assert "窗口人员态度冷淡" in facts and "13800138000" in facts  # the supervisor reads it whole
     admin.click("#complaint-close-form button")  # closing first: a result is required
+    assert "请填写内容" in admin.wait_for_selector("#complaint-message.error:not([hidden])").inner_text()
     admin.fill("#complaint-result", "已批评教育")
     admin.click("#complaint-close-form button")
-    refusal = admin.wait_for_selector("#complaint-message.error:not([hidden])").inner_text()
+    admin.wait_for_function(  # the empty result's own words first, then the hub's refusal
+        "() => document.querySelector('#complaint-message.error').innerText.includes('回访')", timeout=10_000
+    )
+    refusal = admin.inner_text("#complaint-message")
     assert "回访" in refusal and "call the visitor back" in refusal
     admin.fill("#complaint-note", "调取录像，情况属实")
     admin.click("#complaint-note-form button")
