@@ -90,6 +90,8 @@ SECTIONS: dict[str, Section] = {
         Section("handoff", "内转", "Hand-offs"),
     )
 }
+#: The order of a report's sections in every file (a JSON object's keys come back sorted).
+ORDER = ("hour", "day", "service", "counter", "clerk")
 #: The leading columns: which section, which group, its names.
 LEADING = (
     Column("section", "部分", "Section", lambda g: None),
@@ -155,7 +157,10 @@ def layout(report: dict[str, Any]) -> Table:
     sections: list[tuple[Section, list[list[Cell]]]] = [
         (SECTIONS["hall"], [row("hall", "total", (hall["name_zh"], hall["name_en"]), report["total"])])
     ]
-    for name, groups in report["sections"].items():
+    for name in ORDER:
+        if name not in report["sections"]:
+            continue
+        groups = report["sections"][name]
         rows = [row(name, _key(name, g["key"]), _names(name, g), g) for g in groups]
         sections.append((SECTIONS[name], rows))
     services = {g["key"]: g for g in report["sections"].get("service", [])}
