@@ -72,6 +72,10 @@
       "section.service": "按业务",
       "section.counter": "按窗口",
       "section.clerk": "按营业员",
+      "section.handoff": "内转路径",
+      "handoff.from": "转出业务",
+      "handoff.to": "转入业务",
+      "handoff.count": "人次",
       "col.key": "分组",
       "col.action": "操作",
       "nowhere": "未到窗口",
@@ -150,6 +154,10 @@
       "section.service": "By service",
       "section.counter": "By counter",
       "section.clerk": "By clerk",
+      "section.handoff": "Hand-offs between services",
+      "handoff.from": "From",
+      "handoff.to": "To",
+      "handoff.count": "Tickets",
       "col.key": "Group",
       "col.action": "Action",
       "nowhere": "not at a counter",
@@ -423,7 +431,25 @@
           })}</tbody>
         </table>` : Q.html`<p class="empty">${Q.t("empty")}</p>`}
       </section>`;
-    })}`);
+    })}${drawHandoffs()}`);
+  }
+
+  /** The paths tickets took between services (内转), most taken first. */
+  function drawHandoffs() {
+    var names = {};
+    (report.sections.service || []).forEach(function (g) { names[g.key] = g; });
+    function service(code) { return names[code] ? Q.name(names[code]) : code; }
+    var paths = report.handoffs || [];
+    return Q.html`<section class="panel report-section" data-section="handoff">
+      <h2>${Q.t("section.handoff")}</h2>
+      ${paths.length ? Q.html`<table class="board-table report-table">
+        <thead><tr><th>${Q.t("handoff.from")}</th><th>${Q.t("handoff.to")}</th><th class="num">${Q.t("handoff.count")}</th></tr></thead>
+        <tbody>${paths.map(function (h) {
+          return Q.html`<tr data-from="${h.from}" data-to="${h.to}"><td>${service(h.from)}</td><td>${service(h.to)}</td>
+            <td class="num" data-value="${h.count}">${h.count}</td></tr>`;
+        })}</tbody>
+      </table>` : Q.html`<p class="empty">${Q.t("empty")}</p>`}
+    </section>`;
   }
 
   function drawScorecard() {

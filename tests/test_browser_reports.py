@@ -101,6 +101,12 @@ def check_numbers(page: Any, report: dict[str, Any]) -> None:
     totals = shown_figures(page, "#totals")
     assert totals == expected(report["total"], totals)
     assert set(totals) >= {"issued", "served", "no_show", "wait_p50", "wait_p90", "share"}
+    paths = page.eval_on_selector_all(
+        "section[data-section='handoff'] tbody tr",
+        "rows => rows.map(r => [r.dataset.from, r.dataset.to,"
+        " Number(r.querySelector('td.num').dataset.value)])",
+    )
+    assert paths == [[h["from"], h["to"], h["count"]] for h in report["handoffs"]]
     for by, groups in report["sections"].items():
         rows = page.query_selector_all(f"section[data-section='{by}'] tbody tr")
         assert len(rows) == len(groups), by
