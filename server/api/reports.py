@@ -32,7 +32,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..core.stats import BadStatsQuery
+from ..core.stats import BadStatsQuery, check_year
 from ..reports.figures import Period, build_report, clerk_groups, day_period, month_period, scorecard
 from ..reports.table import file_name
 from ..store.estimates import WITHIN_SECONDS, estimate_accuracy
@@ -129,9 +129,11 @@ def _day(name: str) -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
         raise ApiError(400, f"'{name}' must be a date like 2026-12-01")
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, f"'{name}' must be a date like 2026-12-01") from None
+    check_year(day.year, raw, name)  # 9999-12-31 and a few days more is no date: a 500, not an answer
+    return day
 
 
 @reports_api.get("/estimates")

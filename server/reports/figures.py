@@ -21,11 +21,9 @@ from datetime import date
 from typing import Any, Literal, Protocol
 
 from ..core.queue import Hall
-from ..core.stats import BadStatsQuery, Report, StatsQuery, parse_day, report_json
+from ..core.stats import BadStatsQuery, Report, StatsQuery, check_year, parse_day, report_json
 
 Kind = Literal["daily", "monthly"]
-#: The years a report may name: a typo (0202, 20266) is refused rather than answered empty.
-YEARS = (2000, 2999)
 #: The groupings of a report, after its grouping in time (hour for a day, day for a month).
 SECTIONS = ("service", "counter", "clerk")
 
@@ -62,17 +60,11 @@ class Period:
         return {"kind": self.kind, "label": self.label, "from": first, "to": last}
 
 
-def _in_years(year: int, value: str, name: str) -> None:
-    if not YEARS[0] <= year <= YEARS[1]:
-        raise BadStatsQuery(f"'{name}' must be a year from {YEARS[0]} to {YEARS[1]}; got {value!r}")
-
-
 def day_period(value: str | None) -> Period:
     """``?day=YYYY-MM-DD``: one business day."""
     if value is None:
         raise BadStatsQuery("'day' is required: the business day, as YYYY-MM-DD")
-    day = parse_day(value, "day")
-    _in_years(day.year, value, "day")
+    day = parse_day(value, "day")  # in a year of YEARS (server/core/stats.py), like /stats
     return Period("daily", day, day)
 
 
@@ -85,7 +77,7 @@ def month_period(value: str | None) -> Period:
     year, month = int(value[:4]), int(value[5:])
     if not 1 <= month <= 12:
         raise BadStatsQuery(f"'month' is not a month of the calendar: {value!r}")
-    _in_years(year, value, "month")
+    check_year(year, value, "month")
     return Period("monthly", date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
 
 
