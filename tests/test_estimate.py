@@ -360,6 +360,8 @@ def test_the_api_gives_the_estimate_at_issue_live_after_and_reports_its_error(
         ("?from=2026-03-10&days=-1", 400),
         ("?from=2026-03-10&days=1.5", 400),
         ("?from=yesterday", 400),
+        ("?from=9999-12-31&days=2", 400),  # past the calendar's last day: was an OverflowError, a 500
+        ("?from=1999-12-31", 400),
     ],
 )
 def test_a_bad_report_range_is_a_clear_400(
