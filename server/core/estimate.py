@@ -132,16 +132,31 @@ class CounterPace:
 
 
 @dataclass(frozen=True)
+class _Server:
+    """One staffed counter as a server of a service (cached per change of the model)."""
+
+    #: The services the counter prefers to this one.
+    before: tuple[str, ...]
+    #: Calls a second of the service while its preferred services take their usual share of the counter.
+    rate: float
+    #: Calls a second of the service when the counter gives it all its time.
+    full: float
+    #: When it was paused (a break); None while open.
+    paused_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class _Pace:
     """A service's counters as the model saw them after its last change (cached per change)."""
 
-    #: (0, calls a second) of each open, staffed counter.
-    open: tuple[tuple[float, float], ...]
-    #: (paused at, calls a second once back) of each paused, staffed counter.
-    paused: tuple[tuple[datetime, float], ...]
+    #: Each open or paused staffed counter.
+    servers: tuple[_Server, ...]
     idle: int
     #: Calls a second the open counters make as they finish the visitors they have now.
     freeing: float
+    #: Calls a second the open counters could give to a backlog of the service beyond what its own
+    #: arrivals take (their idle time and the time their less preferred services take).
+    spare: float
 
 
 def _changes(method: Callable[Concatenate[PaceModel, P], None]) -> Callable[Concatenate[PaceModel, P], None]:
@@ -181,6 +196,8 @@ class PaceModel:
         self._times: dict[tuple[int, str], Mean] = {}
         self._service_times: dict[str, Mean] = {}
         self._jumps: dict[str, Mean] = {}
+        #: The share of them that were transfers (they go on after the last ticket: the visitors are in).
+        self._carried: dict[str, Mean] = {}
         #: How long a counter's pause (a break) lasts, over the whole hall.
         self._pauses = EMPTY
         #: Counted up after every change; what a service's pace read from the model is cached against.
@@ -213,13 +230,15 @@ class PaceModel:
         )
 
     @_changes
-    def called(self, number: int, service: str, at: datetime, jumped: bool) -> None:
+    def called(self, number: int, service: str, at: datetime, jumped: bool, carried: bool = False) -> None:
         """``number`` called a ticket of ``service``; ``jumped``: it did not stand in line (priority,
-        an appointment, a transfer keeping its place)."""
+        an appointment, a transfer keeping its place); ``carried``: a transfer (a visitor already in)."""
         pace = self._counters.get(number)
         if pace is None:
             return
-        self._jumps[service] = self._jumps.get(service, EMPTY).add(1.0 if jumped else 0.0, self.rules.weight)
+        weight = self.rules.weight
+        self._jumps[service] = self._jumps.get(service, EMPTY).add(1.0 if jumped else 0.0, weight)
+        self._carried[service] = self._carried.get(service, EMPTY).add(1.0 if carried else 0.0, weight)
         if pace.busy_since is not None:
             return  # a call over a leg the model did not see end: keep the first call
         idle = 0.0
@@ -276,38 +295,81 @@ class PaceModel:
         *,
         priority: int = 0,
         due_at: datetime | None = None,
+        waiting: Mapping[str, int] | None = None,
+        arrivals_end: datetime | None = None,
     ) -> float | None:
         """Seconds until a ticket of ``service`` with ``ahead`` people before it is called.
 
         None when no counter serving it is open and staffed now: nobody can say.
         ``priority``: a ticket with a priority of its own is not overtaken. ``due_at``: an
-        appointment, called first once its window opens.
+        appointment, called first once its window opens. ``waiting``: how many wait for each
+        service now (a shared counter first empties the queues it prefers). ``arrivals_end``: when
+        the hall stops issuing walk-in tickets (no one arrives to go first or to keep a shared
+        counter away after it).
         """
-        servers, idle = self.servers(service, now)
-        if not any(start == 0 for start, _ in servers):
+        pace = self._pace_of(service)
+        slower = after = 1.0
+        end = math.inf if arrivals_end is None else max(0.0, (arrivals_end - now).total_seconds())
+        if priority <= 0 and due_at is None:
+            slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
+            after = 1.0 - min(0.9, self._carried.get(service, EMPTY).value)
+        else:
+            # A priority of its own, or an appointment due, goes before the counters' preference.
+            waiting = None
+            end = math.inf if due_at is not None else end
+        servers: list[tuple[float, float]] = []
+        available = False
+        first = 0
+        for server in pace.servers:
+            start = 0.0
+            if server.paused_at is not None:
+                back = self._back_in(server.paused_at, now)
+                if back is None:
+                    continue
+                start = back
+            available = available or start == 0
+            start = max(start, self._blocked(server.before, waiting))
+            first += server.paused_at is None and start == 0
+            rate = server.rate * slower
+            servers.append((start, rate))
+            if end < math.inf and server.full * after > rate:
+                # No one arrives after the last ticket: nobody jumps the line but the transfers, and a
+                # shared counter whose preferred queues are empty stays with this one.
+                servers.append((max(start, end), server.full * after - rate))
+        if not available:
             return None
         if due_at is not None and self.rules.appointment_window is not None:
             opens = max(0.0, (due_at - self.rules.appointment_window - now).total_seconds())
-            if opens == 0 and idle:
+            if opens == 0 and pace.idle:
                 return 0.0
             return opens + _drain(servers, 1.0)
-        slower = 1.0
-        if priority <= 0:
-            slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
-            servers = [(start, rate * slower) for start, rate in servers]
-        need = ahead + 1 - idle
+        need = ahead + 1 - pace.idle
         if need <= 0:
             return 0.0
         calls = _median_calls(need)
         # The next call comes when a busy counter is done with the visitor it has now: at the pace of
         # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own).
-        first = self._freeing_rate(service) * slower
-        if first <= 0:
+        # Only a counter whose preferred queues are empty takes the newcomer's service next.
+        freeing = pace.freeing * slower if first else 0.0
+        if freeing <= 0:
             return _drain(servers, calls)
-        head = min(calls, 1.0) / first
+        head = min(calls, 1.0) / freeing
         if calls <= 1:
             return head
         return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
+
+    def _blocked(self, before: tuple[str, ...], waiting: Mapping[str, int] | None) -> float:
+        """Seconds until a counter is done with the queues it prefers to a service: each of them
+        waits, and is worked off by its counters' spare time (what its own arrivals leave them)."""
+        if waiting is None or not before:
+            return 0.0
+        longest = 0.0
+        for code in before:
+            count = waiting.get(code, 0)
+            if count > 0:
+                spare = self._pace_of(code).spare
+                longest = max(longest, count / spare if spare > 0 else LONGEST_BLOCK)
+        return min(longest, LONGEST_BLOCK)
 
     def _freeing_rate(self, service: str) -> float:
         """How many of the open counters serving ``service`` free up a second and take it next: each at
@@ -323,11 +385,14 @@ class PaceModel:
         (the hall's measured pauses), unless it has been away twice that long (gone for the day).
         """
         pace = self._pace_of(service)
-        found = list(pace.open)
-        for paused_at, rate in pace.paused:
-            start = self._back_in(paused_at, now)
+        found: list[tuple[float, float]] = []
+        for server in pace.servers:
+            if server.paused_at is None:
+                found.append((0.0, server.rate))
+                continue
+            start = self._back_in(server.paused_at, now)
             if start is not None:
-                found.append((start, rate))
+                found.append((start, server.rate))
         return found, pace.idle
 
     def _pace_of(self, service: str) -> _Pace:
@@ -337,26 +402,26 @@ class PaceModel:
         cached = self._cache.get(service)
         if cached is not None and cached[0] == version:
             return cached[1]
-        open_: list[tuple[float, float]] = []
-        paused: list[tuple[datetime, float]] = []
+        servers: list[_Server] = []
         idle = 0
-        freeing = 0.0
+        freeing = spare = 0.0
         for station in self._stations.get(service, ()):
             pace = self._counters.get(station.counter)
             if pace is None or not pace.staffed:
                 continue
+            seconds = self.service_seconds(station.counter, service)
             free = self._left_for(pace, station)
-            rate = free / self.service_seconds(station.counter, service)
             if not pace.open:
                 if pace.paused_at is not None:
-                    paused.append((pace.paused_at, rate))
+                    servers.append(_Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at))
                 continue
-            open_.append((0.0, rate))
+            servers.append(_Server(station.before, free / seconds, 1.0 / seconds))
             if pace.busy_since is None:
                 idle += 1
             on = pace.serving if pace.busy_since is not None and pace.serving else service
             freeing += free / self.service_seconds(station.counter, on)
-        found = _Pace(tuple(open_), tuple(paused), idle, freeing)
+            spare += max(0.0, free - pace.share(service)) / seconds
+        found = _Pace(tuple(servers), idle, freeing, spare)
         self._cache[service] = (version, found)
         return found
 
@@ -411,7 +476,7 @@ class PaceModel:
             self._counters[number] = replace(self._counters[number], staffed=True)
         for at, kind, leg in moments:
             if kind == 0:
-                self.called(leg.counter, leg.service, at, leg.jumped)
+                self.called(leg.counter, leg.service, at, leg.jumped, leg.carried)
             else:
                 self.leg_ended(leg.counter, leg.service, at, leg.called_at)
         for number, pace in list(self._counters.items()):
@@ -436,10 +501,15 @@ class WarmLeg:
     called_at: datetime
     ended_at: datetime
     jumped: bool = False
+    #: A transfer (``jumped`` too).
+    carried: bool = False
 
 
 #: The least share of a counter's time a service it serves is counted with.
 MIN_SHARE = 0.05
+#: The longest a counter is counted away from a service by the queues it prefers (seconds; a day's work:
+#: beyond it, the estimate says "not today" whatever the figure).
+LONGEST_BLOCK = 12 * 3600.0
 
 
 def _drain(servers: list[tuple[float, float]], need: float) -> float:
