@@ -77,6 +77,9 @@ class PaceRules:
     longest_idle: timedelta = timedelta(minutes=30)
     #: The calling policy's window for appointments (None: appointments wait like walk-ins).
     appointment_window: timedelta | None = None
+    #: The calling policy's age bonus: a ticket that waited this long goes before younger tickets
+    #: of the services a counter prefers (None: no age bonus).
+    age_bonus: timedelta | None = None
 
     @property
     def weight(self) -> float:
@@ -121,6 +124,11 @@ class CounterPace:
     idle: float = 0.0
     #: ``sum(busy) + idle``, kept with them.
     total: float = 0.0
+    #: When its breaks start, as seconds of the (UTC) day, and their mean squared spread around it.
+    break_at: Mean = EMPTY
+    break_spread: Mean = EMPTY
+    #: When its last break started.
+    last_break: datetime | None = None
 
     @property
     def available(self) -> bool:
@@ -143,6 +151,9 @@ class _Server:
     full: float
     #: When it was paused (a break); None while open.
     paused_at: datetime | None = None
+    #: Its usual break: (mean, spread) in seconds of the day, and when its last one started; None:
+    #: not known yet.
+    usual_break: tuple[float, float, datetime | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,7 @@ class PaceModel:
                 length = (at - paused_at).total_seconds()
                 if 0 < length <= self.rules.longest_leg.total_seconds():
                     self._pauses = self._pauses.add(length, self.rules.weight)
+                    pace = _learn_break(pace, paused_at)
             paused_at = None
             if pace.busy_since is None and free_since is None:
                 free_since = at
@@ -331,11 +343,14 @@ class PaceModel:
             start = max(start, self._blocked(server.before, waiting))
             first += server.paused_at is None and start == 0
             rate = server.rate * slower
-            servers.append((start, rate))
+            own = [(start, rate)]
             if end < math.inf and server.full * after > rate:
                 # No one arrives after the last ticket: nobody jumps the line but the transfers, and a
                 # shared counter whose preferred queues are empty stays with this one.
-                servers.append((max(start, end), server.full * after - rate))
+                own.append((max(start, end), server.full * after - rate))
+            servers.extend(own)
+            if server.usual_break is not None:
+                servers.extend(self._break_ahead(server.usual_break, now, own))
         if not available:
             return None
         if due_at is not None and self.rules.appointment_window is not None:
@@ -369,7 +384,39 @@ class PaceModel:
             if count > 0:
                 spare = self._pace_of(code).spare
                 longest = max(longest, count / spare if spare > 0 else LONGEST_BLOCK)
+        bonus = self.rules.age_bonus
+        if bonus is not None:
+            # Once the newcomer's queue has waited that long, it goes before younger tickets of the
+            # services the counter prefers: the counter is back for it by then at the latest.
+            longest = min(longest, bonus.total_seconds())
         return min(longest, LONGEST_BLOCK)
+
+    def _break_ahead(
+        self, usual: tuple[float, float, datetime | None], now: datetime, calls: list[tuple[float, float]]
+    ) -> list[tuple[float, float]]:
+        """An open counter's break still to come today, as its calls stopping and starting again: at the
+        expected start of its usual break (its start given that it has not come yet), for a usual
+        break's length. None once it had one today, or long after its usual time."""
+        mean, spread, last = usual
+        if last is not None and (now - last).total_seconds() < SAME_DAY:
+            return []
+        day_second = now.hour * 3600 + now.minute * 60 + now.second
+        late = (day_second - mean + HALF_DAY) % DAY - HALF_DAY  # how far past its usual time now is
+        sd = max(spread, BREAK_SPREAD)
+        behind = late / sd
+        if behind > 2.0:
+            return []
+        # The mean of a normal start time beyond now: mean + sd · φ(a) / (1 − Φ(a)), a = behind.
+        tail = 0.5 * math.erfc(behind / math.sqrt(2))
+        begins = -late + sd * math.exp(-behind * behind / 2) / math.sqrt(2 * math.pi) / tail
+        begins = max(0.0, begins)
+        ends = begins + self._pauses.value
+        out: list[tuple[float, float]] = []
+        for start, rate in calls:
+            if start < ends:
+                out.append((max(begins, start), -rate))
+                out.append((ends, rate))
+        return out
 
     def _freeing_rate(self, service: str) -> float:
         """How many of the open counters serving ``service`` free up a second and take it next: each at
@@ -415,7 +462,7 @@ class PaceModel:
                 if pace.paused_at is not None:
                     servers.append(_Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at))
                 continue
-            servers.append(_Server(station.before, free / seconds, 1.0 / seconds))
+            servers.append(_Server(station.before, free / seconds, 1.0 / seconds, None, _usual_break(pace)))
             if pace.busy_since is None:
                 idle += 1
             on = pace.serving if pace.busy_since is not None and pace.serving else service
@@ -447,13 +494,19 @@ class PaceModel:
         """How long a visitor of ``service`` keeps ``counter``: its own mean, the service's, or the
         configured minutes, whichever has enough samples first."""
         enough = self.rules.min_samples
-        own = self._times.get((counter, service), EMPTY)
-        if own.samples >= enough:
-            return own.value
         shared = self._service_times.get(service, EMPTY)
         if shared.samples >= enough:
-            return shared.value
-        return self.rules.service_seconds.get(service, self.rules.default_seconds)
+            pooled = shared.value
+        else:
+            pooled = self.rules.service_seconds.get(service, self.rules.default_seconds)
+        own = self._times.get((counter, service), EMPTY)
+        if own.samples < enough:
+            return pooled
+        # A mean of n legs whose lengths spread as much as their mean misses by about 1/√n; clerks
+        # differ by about CLERKS_DIFFER: the counter's own mean weighs n against 1/CLERKS_DIFFER².
+        legs = min(own.samples, self.rules.recent_legs)
+        trust = legs / (legs + CLERKS_DIFFER**-2)
+        return trust * own.value + (1 - trust) * pooled
 
     def counter(self, number: int) -> CounterPace | None:
         """What the model knows of a counter (tests and the admin's eyes)."""
@@ -507,9 +560,42 @@ class WarmLeg:
 
 #: The least share of a counter's time a service it serves is counted with.
 MIN_SHARE = 0.05
+#: How much one clerk's pace differs from another's at the same service, as a share (a fifth).
+CLERKS_DIFFER = 0.2
+#: Breaks a counter must have had before its usual break is expected (one a day: two days).
+BREAK_SAMPLES = 2
+#: How much the newest break weighs in a counter's usual break time (about the last ten days).
+BREAK_WEIGHT = 0.2
+#: The least spread of a usual break's start counted with (seconds): a clerk is never exact.
+BREAK_SPREAD = 15 * 60.0
+#: A counter that had a break less than this long ago had today's (seconds).
+SAME_DAY = 14 * 3600.0
+DAY = 86400.0
+HALF_DAY = DAY / 2
 #: The longest a counter is counted away from a service by the queues it prefers (seconds; a day's work:
 #: beyond it, the estimate says "not today" whatever the figure).
 LONGEST_BLOCK = 12 * 3600.0
+
+
+def _learn_break(pace: CounterPace, started: datetime) -> CounterPace:
+    """The counter's usual break with one more, which started at ``started`` (its time of the day)."""
+    second = started.hour * 3600 + started.minute * 60 + started.second
+    mean = pace.break_at
+    if mean.samples == 0:
+        return replace(pace, break_at=Mean(float(second), 1), last_break=started)
+    off = (second - mean.value + HALF_DAY) % DAY - HALF_DAY
+    spread = pace.break_spread.add(off * off, BREAK_WEIGHT)
+    moved = mean.add(mean.value + off, BREAK_WEIGHT)
+    return replace(
+        pace, break_at=Mean(moved.value % DAY, moved.samples), break_spread=spread, last_break=started
+    )
+
+
+def _usual_break(pace: CounterPace) -> tuple[float, float, datetime | None] | None:
+    """A counter's usual break (mean, spread, its last one), once it had ``BREAK_SAMPLES`` of them."""
+    if pace.break_at.samples < BREAK_SAMPLES:
+        return None
+    return pace.break_at.value, math.sqrt(pace.break_spread.value), pace.last_break
 
 
 def _drain(servers: list[tuple[float, float]], need: float) -> float:
