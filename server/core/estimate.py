@@ -9,7 +9,13 @@ knows what the core knows, as it happens:
   walk to the counter included, because the counter waits for it too — kept as
   an exponentially weighted mean per counter and service, and per service
   across counters. Until a counter has ``min_samples`` of a service, the
-  service's mean stands in; until the service has them, the configured minutes;
+  service's mean stands in; until the service has them, the configured minutes.
+  After that the counter's own mean is *weighed against* the service's, by how
+  many legs it rests on: service times spread about as much as their mean, so a
+  mean of n legs misses by about 1/√n, while clerks differ from each other by
+  about a fifth (``CLERKS_DIFFER``) — n legs weigh n against 1/0.2² = 25. A
+  counter with twenty legs that happened to be long no longer doubles every
+  estimate it takes part in;
 - **which counters are open now**: open (not paused) and staffed (someone
   called, paused or resumed there); busy or free;
 - **how a counter that serves several services splits its time**: by the
@@ -18,9 +24,32 @@ knows what the core knows, as it happens:
   (a decayed share of its time: idle time and less preferred services count
   as free, since it would serve the newcomer's queue instead), and never less
   than 5 % (saturated by its first service, it is slow for the second, not closed);
+- **what waits for the other services now** (the store's kept counts per
+  service, read once per issue batch): under the preference order a shared
+  counter takes a less preferred service only when the queues it prefers are
+  empty, so a newcomer's shared counter counts from when those queues are
+  worked off — each by its counters' *spare* time (idle, or spent on services
+  they prefer less: what the queue's own arrivals leave over) — not from now.
+  The decayed shares say how a counter splits its time on average; the counts
+  say where it stands today (a burst of its first service keeps it away now);
+- **the age bonus** (the calling policy's): a ticket that waited ``age_bonus``
+  goes before younger tickets of the services a counter prefers, so a shared
+  counter is back for the newcomer's queue by then at the latest;
 - **who will go first without being ahead now**: the share of recent calls of
   the service that went to tickets that did not stand in line (priority,
   appointments, transfers keeping their place), which slows a walk-in's queue;
+- **the end of arrivals**: after the hall's last ticket (``arrivals_end``) no
+  walk-in arrives, so nobody new jumps the line but the visitors already in the
+  hall who are sent on (transfers: their own share), and a shared counter whose
+  preferred queues are empty gets no more of them — it stays with the
+  newcomer's service at its full pace;
+- **breaks**: where a hall stays open at noon its clerks take their break in
+  turn, each at about the same time every day, once a day. Each counter's break
+  time of day is learnt from its breaks (a weighted mean and spread, from the
+  second day on); an open counter that had no break yet today (none for
+  ``SAME_DAY``) is expected to stop at its usual time — the mean start given
+  that it has not started yet — for the hall's usual break, and after two
+  spreads past its usual time it is not expected any more;
 - **appointments**: a ticket with a due time is not called before its window.
 
 An estimate is the time until ``ahead + 1 − free counters`` calls were made —
@@ -29,21 +58,23 @@ misses by the least on average and a wait is skewed by the odd long service.
 The first of those calls comes when a busy counter is done with the visitor it
 has now, at the pace of *that* visitor's service; the rest at the counters'
 pace for the newcomer's service (``_drain``: each counter from when it can
-call). Calls that go to tickets that jump the line slow a walk-in's queue by
-their share; no wait when a free counter is left for it. It costs a few
-dictionary reads per counter of the service, so it is made for every ticket
-inside the issue batch.
+call, a break as its calls stopping and starting again). Only a counter whose
+preferred queues are empty makes that first call. Calls that go to tickets
+that jump the line slow a walk-in's queue by their share; no wait when a free
+counter is left for it. It costs a few dictionary reads per counter of the
+service and per service it prefers (never a look at the tickets waiting), so
+it is made for every ticket inside the issue batch.
 
 The model is fed from one thread (the hub's loop, after each commit) and read
 from two (the loop, and the dispenser's commit thread): it never iterates over
 a dictionary it changes, and every value it replaces is replaced whole, so a
 reader sees an old or a new value, never half of one. It takes no lock.
 
-What it does not know: a clerk who walked away without pausing, the age bonus
-and the priority cap reordering the queue, a burst of higher-preference
-visitors on a shared counter before it shows in the shares, visitors who give
-up, and the end of the day or a lunch break (the wait is counted in working
-time from now, as if the counters stayed open).
+What it does not know: a clerk who walked away without pausing, the priority
+cap, the ages of the tickets waiting (the age bonus is counted only as a bound
+on a shared counter's absence), visitors who give up, and the hall's closed
+hours (the wait is counted as if the counters went on calling until their
+queues are empty, as a hall that serves everyone who took a ticket does).
 """
 
 from __future__ import annotations
@@ -154,6 +185,9 @@ class _Server:
     #: Its usual break: (mean, spread) in seconds of the day, and when its last one started; None:
     #: not known yet.
     usual_break: tuple[float, float, datetime | None] | None = None
+    #: Calls a second of the service it makes as it finishes the visitor it has now (at the pace of
+    #: that visitor's service); 0 while paused.
+    frees: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -163,8 +197,6 @@ class _Pace:
     #: Each open or paused staffed counter.
     servers: tuple[_Server, ...]
     idle: int
-    #: Calls a second the open counters make as they finish the visitors they have now.
-    freeing: float
     #: Calls a second the open counters could give to a backlog of the service beyond what its own
     #: arrivals take (their idle time and the time their less preferred services take).
     spare: float
@@ -331,7 +363,7 @@ class PaceModel:
             end = math.inf if due_at is not None else end
         servers: list[tuple[float, float]] = []
         available = False
-        first = 0
+        freeing = 0.0
         for server in pace.servers:
             start = 0.0
             if server.paused_at is not None:
@@ -341,7 +373,8 @@ class PaceModel:
                 start = back
             available = available or start == 0
             start = max(start, self._blocked(server.before, waiting))
-            first += server.paused_at is None and start == 0
+            if server.paused_at is None and start == 0:
+                freeing += server.frees
             rate = server.rate * slower
             own = [(start, rate)]
             if end < math.inf and server.full * after > rate:
@@ -365,7 +398,7 @@ class PaceModel:
         # The next call comes when a busy counter is done with the visitor it has now: at the pace of
         # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own).
         # Only a counter whose preferred queues are empty takes the newcomer's service next.
-        freeing = pace.freeing * slower if first else 0.0
+        freeing *= slower if end > 0 else after
         if freeing <= 0:
             return _drain(servers, calls)
         head = min(calls, 1.0) / freeing
@@ -418,12 +451,6 @@ class PaceModel:
                 out.append((ends, rate))
         return out
 
-    def _freeing_rate(self, service: str) -> float:
-        """How many of the open counters serving ``service`` free up a second and take it next: each at
-        the pace of the service it is on (a free one: of ``service``, as it takes someone ahead now),
-        times the share of its time ``service`` gets."""
-        return self._pace_of(service).freeing
-
     def servers(self, service: str, now: datetime) -> tuple[list[tuple[float, float]], int]:
         """The counters that will call tickets of ``service``: (seconds from now until it calls, tickets
         it calls a second while the service has a queue) each, and how many are free now.
@@ -451,7 +478,7 @@ class PaceModel:
             return cached[1]
         servers: list[_Server] = []
         idle = 0
-        freeing = spare = 0.0
+        spare = 0.0
         for station in self._stations.get(service, ()):
             pace = self._counters.get(station.counter)
             if pace is None or not pace.staffed:
@@ -462,13 +489,15 @@ class PaceModel:
                 if pace.paused_at is not None:
                     servers.append(_Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at))
                 continue
-            servers.append(_Server(station.before, free / seconds, 1.0 / seconds, None, _usual_break(pace)))
+            on = pace.serving if pace.busy_since is not None and pace.serving else service
+            frees = free / self.service_seconds(station.counter, on)
+            servers.append(
+                _Server(station.before, free / seconds, 1.0 / seconds, None, _usual_break(pace), frees)
+            )
             if pace.busy_since is None:
                 idle += 1
-            on = pace.serving if pace.busy_since is not None and pace.serving else service
-            freeing += free / self.service_seconds(station.counter, on)
             spare += max(0.0, free - pace.share(service)) / seconds
-        found = _Pace(tuple(servers), idle, freeing, spare)
+        found = _Pace(tuple(servers), idle, spare)
         self._cache[service] = (version, found)
         return found
 
@@ -491,8 +520,8 @@ class PaceModel:
         return max(0.0, usual - away)
 
     def service_seconds(self, counter: int, service: str) -> float:
-        """How long a visitor of ``service`` keeps ``counter``: its own mean, the service's, or the
-        configured minutes, whichever has enough samples first."""
+        """How long a visitor of ``service`` keeps ``counter``: its own mean weighed against the
+        service's (or the configured minutes until the service has enough samples), by its legs."""
         enough = self.rules.min_samples
         shared = self._service_times.get(service, EMPTY)
         if shared.samples >= enough:
