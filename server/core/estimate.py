@@ -372,7 +372,8 @@ class PaceModel:
                     continue
                 start = back
             available = available or start == 0
-            start = max(start, self._blocked(server.before, waiting))
+            if waiting is not None and server.before:
+                start = max(start, self._blocked(server.before, waiting))
             if server.paused_at is None and start == 0:
                 freeing += server.frees
             rate = server.rate * slower
@@ -381,9 +382,9 @@ class PaceModel:
                 # No one arrives after the last ticket: nobody jumps the line but the transfers, and a
                 # shared counter whose preferred queues are empty stays with this one.
                 own.append((max(start, end), server.full * after - rate))
-            servers.extend(own)
+            servers += own
             if server.usual_break is not None:
-                servers.extend(self._break_ahead(server.usual_break, now, own))
+                servers += self._break_ahead(server.usual_break, now, own)
         if not available:
             return None
         if due_at is not None and self.rules.appointment_window is not None:
@@ -406,11 +407,9 @@ class PaceModel:
             return head
         return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
 
-    def _blocked(self, before: tuple[str, ...], waiting: Mapping[str, int] | None) -> float:
+    def _blocked(self, before: tuple[str, ...], waiting: Mapping[str, int]) -> float:
         """Seconds until a counter is done with the queues it prefers to a service: each of them
         waits, and is worked off by its counters' spare time (what its own arrivals leave them)."""
-        if waiting is None or not before:
-            return 0.0
         longest = 0.0
         for code in before:
             count = waiting.get(code, 0)

@@ -588,6 +588,7 @@ class QueueCore:
             }
             calls = tx.recent_calls(day, RECENT_CALLS)
             names = self._masked_names(tx, [c.appointment_id for c in calls])
+        waiting, end = {code: q.waiting for code, q in queues.items()}, self._arrivals_end(self.clock())
         return {
             "site": {"name_zh": self.hall.name_zh, "name_en": self.hall.name_en},
             "business_day": day.isoformat(),
@@ -597,7 +598,7 @@ class QueueCore:
                     "name_zh": s.name_zh,
                     "name_en": s.name_en,
                     "prefix": s.prefix,
-                    **self._with_estimate(s.code, queues),
+                    **self._with_estimate(s.code, queues, waiting, end),
                 }
                 for s in self.hall.services.values()
             ],
@@ -630,16 +631,25 @@ class QueueCore:
         day = self.hall.calendar.business_day(self.clock())
         with self.store.read() as tx:
             queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
+        waiting, end = {code: q.waiting for code, q in queues.items()}, self._arrivals_end(self.clock())
         return {
             "business_day": day.isoformat(),
-            "services": [{"code": code, **self._with_estimate(code, queues)} for code in self.hall.services],
+            "services": [
+                {"code": code, **self._with_estimate(code, queues, waiting, end)}
+                for code in self.hall.services
+            ],
         }
 
-    def _with_estimate(self, code: str, queues: Mapping[str, ServiceQueue]) -> dict[str, Any]:
-        """A service's queue state with ``estimate_minutes``: the wait of a visitor who took a ticket now."""
+    def _with_estimate(
+        self, code: str, queues: Mapping[str, ServiceQueue], waiting: Mapping[str, int], end: datetime | None
+    ) -> dict[str, Any]:
+        """A service's queue state with ``estimate_minutes``: the wait of a visitor who took a ticket now
+        (``waiting``: how many wait per service; ``end``: the end of arrivals)."""
         state = _queue_state(queues.get(code))
-        waiting = {service: queue.waiting for service, queue in queues.items()}
-        return {**state, "estimate_minutes": self.newcomer_estimate(code, state["waiting"], waiting)}
+        seconds = self.pace.wait_seconds(
+            code, state["waiting"], self.clock(), waiting=waiting, arrivals_end=end
+        )
+        return {**state, "estimate_minutes": minutes(seconds)}
 
     def waiting_list(self, counter_number: int) -> list[dict[str, Any]]:
         """The tickets a counter could call, in the order its policy would call them."""
