@@ -72,7 +72,8 @@ reader sees an old or a new value, never half of one. It takes no lock.
 
 What it does not know: a clerk who walked away without pausing, the priority
 cap, the ages of the tickets waiting (the age bonus is counted only as a bound
-on a shared counter's absence), visitors who give up, and the hall's closed
+on a shared counter's absence), visitors who give up, breaks taken before the
+hub started (the legs it learns from at start do not say them), and the hall's closed
 hours (the wait is counted as if the counters went on calling until their
 queues are empty, as a hall that serves everyone who took a ticket does).
 """
