@@ -461,10 +461,10 @@ def test_a_shared_counter_first_empties_the_queues_it_prefers() -> None:
     # Nobody waits for ASK: counter 2 takes the next PAY visitor as counter 1 does (300 s each).
     assert pace.wait_seconds("PAY", 2, T0, waiting={"ASK": 0}) == pytest.approx(median(3) * 150)
     # Three wait for ASK, which only counter 2 serves with all its spare time (nothing measured:
-    # 300 s each): it is back for PAY in 900 s. The next PAY call comes from counter 1 alone (300 s),
-    # and so do the rest, before counter 2 is back.
+    # 300 s each): it is back for PAY in 900 s. The next call comes when either counter is done with
+    # the visitor it has (150 s); the rest from counter 1 alone, before counter 2 is back.
     blocked = pace.wait_seconds("PAY", 2, T0, waiting={"ASK": 3})
-    assert blocked == pytest.approx(300 + (median(3) - 1) * 300)
+    assert blocked == pytest.approx(150 + (median(3) - 1) * 300)
     # Without the counts (a phone asking later) the model counts as before: the shares only.
     assert pace.wait_seconds("PAY", 2, T0) == pytest.approx(median(3) * 150)
     # A priority ticket goes before counter 2's preference: not kept waiting by the ASK queue.
@@ -475,13 +475,15 @@ def test_the_age_bonus_brings_a_shared_counter_back_by_its_time() -> None:
     pace = model(age_bonus=timedelta(minutes=10))
     busy_hall(pace, T0)
     # Thirty ASK visitors would keep counter 2 away for 9,000 s; after 600 s the PAY queue goes
-    # before the younger ASK tickets. Counter 1 makes the next call (300 s) and one more by the time
-    # counter 2 is back (600 s); the rest come from both (150 s each).
+    # before the younger ASK tickets. The next call comes at 150 s; counter 1 makes 1.5 more by the
+    # time counter 2 is back (600 s); the rest come from both (150 s each).
     wait = pace.wait_seconds("PAY", 5, T0, waiting={"ASK": 30})
-    assert wait == pytest.approx(300 + 300 + (median(6) - 2) * 150)
+    assert wait == pytest.approx(150 + 450 + (median(6) - 2.5) * 150)
     without = model()
     busy_hall(without, T0)
-    assert without.wait_seconds("PAY", 5, T0, waiting={"ASK": 30}) == pytest.approx(median(6) * 300)
+    assert without.wait_seconds("PAY", 5, T0, waiting={"ASK": 30}) == pytest.approx(
+        150 + (median(6) - 1) * 300
+    )
 
 
 def test_after_the_last_ticket_a_shared_counter_stays_with_the_service() -> None:
@@ -510,8 +512,10 @@ def test_after_the_last_ticket_only_transfers_still_jump_the_line() -> None:
     pace.called(2, "ASK", at(10), jumped=False)  # (a call over a running leg: the share only)
     # Half the calls of ASK went to tickets that jumped the line: its queue moves at half the pace.
     assert pace.wait_seconds("ASK", 2, at(10)) == pytest.approx(median(3) * 600)
-    # After the last ticket nobody new comes to jump it.
-    assert pace.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(median(3) * 300)
+    # After the last ticket nobody new comes to jump it (the next call is counted as before).
+    assert pace.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(
+        600 + (median(3) - 1) * 300
+    )
     carried = model()
     carried.counter_set(2, True, True, T0)
     carried.called(2, "ASK", T0, jumped=True, carried=True)  # a visitor sent on from another counter

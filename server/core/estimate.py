@@ -58,8 +58,7 @@ misses by the least on average and a wait is skewed by the odd long service.
 The first of those calls comes when a busy counter is done with the visitor it
 has now, at the pace of *that* visitor's service; the rest at the counters'
 pace for the newcomer's service (``_drain``: each counter from when it can
-call, a break as its calls stopping and starting again). Only a counter whose
-preferred queues are empty makes that first call. Calls that go to tickets
+call, a break as its calls stopping and starting again). Calls that go to tickets
 that jump the line slow a walk-in's queue by their share; no wait when a free
 counter is left for it. It costs a few dictionary reads per counter of the
 service and per service it prefers (never a look at the tickets waiting), so
@@ -365,6 +364,7 @@ class PaceModel:
         servers: list[tuple[float, float]] = []
         available = False
         freeing = 0.0
+        first = False
         for server in pace.servers:
             start = 0.0
             if server.paused_at is not None:
@@ -375,8 +375,9 @@ class PaceModel:
             available = available or start == 0
             if waiting is not None and server.before:
                 start = max(start, self._blocked(server.before, waiting))
-            if server.paused_at is None and start == 0:
+            if server.paused_at is None:
                 freeing += server.frees
+                first = first or start == 0
             rate = server.rate * slower
             own = [(start, rate)]
             if end < math.inf and server.full * after > rate:
@@ -398,9 +399,10 @@ class PaceModel:
             return 0.0
         calls = _median_calls(need)
         # The next call comes when a busy counter is done with the visitor it has now: at the pace of
-        # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own).
-        # Only a counter whose preferred queues are empty takes the newcomer's service next.
-        freeing *= slower if end > 0 else after
+        # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own) —
+        # any of them, once one is free of the queues it prefers (counting only the free ones made the
+        # utility hall's week worse: 0.611 against 0.583 of the old rule's error, seed 7).
+        freeing *= slower if first else 0.0
         if freeing <= 0:
             return _drain(servers, calls)
         head = min(calls, 1.0) / freeing
