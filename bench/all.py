@@ -35,6 +35,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "voice_burst": ["voice_latency.py", "--burst"],
     "print": ["print_latency.py"],
     "display": ["display_latency.py"],
+    # Issue 13: the hall manager's monthly report over a simulated year (JSON ≤ 1 s, PDF ≤ 5 s).
+    "report_month": ["report_month.py"],
 }
 
 

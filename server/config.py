@@ -436,7 +436,7 @@ class EstimateSection(_Strict):
     #: Days of ended legs the model learns from when the hub starts.
     warm_days: Annotated[int, Field(ge=0, le=90)] = 7
 
-    def rules(self, appointment_window: timedelta | None) -> PaceRules:
+    def rules(self, appointment_window: timedelta | None, age_bonus: timedelta | None = None) -> PaceRules:
         return PaceRules(
             default_seconds=self.default_service_minutes * 60,
             service_seconds={code: minutes * 60 for code, minutes in self.service_minutes.items()},
@@ -444,6 +444,7 @@ class EstimateSection(_Strict):
             min_samples=self.min_samples,
             longest_leg=timedelta(minutes=self.longest_leg_minutes),
             appointment_window=appointment_window,
+            age_bonus=age_bonus,
         )
 
 
@@ -898,8 +899,10 @@ class SiteConfig(_Strict):
 
     def pace_model(self) -> PaceModel:
         """The estimated wait's model for this site: its counters, ``[estimate]``, the appointment window."""
-        window = self.calling.rules().appointment_window
-        return PaceModel(self.hall().counters, self.estimate.rules(window))
+        calling = self.calling.rules()
+        return PaceModel(
+            self.hall().counters, self.estimate.rules(calling.appointment_window, calling.age_bonus)
+        )
 
     def calling_policy(self) -> FairPolicy:
         """The fair calling policy with this site's ``[calling]`` rules."""

@@ -56,6 +56,12 @@ def triage_desk() -> Response:
     return send_from_directory(COUNTER, "triage.html")
 
 
+@pages.get("/reports/")
+def reports() -> Response:
+    """The hall manager's reports (报表): admins and supervisors log in here (script: /counter/reports.js)."""
+    return send_from_directory(COUNTER, "reports.html")
+
+
 @pages.get("/display/lobby")
 def lobby() -> Response:
     return send_from_directory(DISPLAY, "lobby.html")

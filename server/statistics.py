@@ -10,12 +10,16 @@ read-only connection of their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
 from .core.stats import Report, StatsQuery
 from .store.stats import Statistics
+
+T = TypeVar("T")
 
 
 class StatisticsService:
@@ -32,6 +36,16 @@ class StatisticsService:
         if self.executor is None:
             return self.statistics.report(query)
         return self.executor.submit(self.statistics.report, query).result()
+
+    def reports(self, queries: Sequence[StatsQuery]) -> list[Report]:
+        """Several groupings of one period in one read transaction (the hall's reports)."""
+        return self.run(lambda: self.statistics.reports(queries))
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Other work a report needs off the loop (writing its PDF or workbook), on the same thread."""
+        if self.executor is None:
+            return work()
+        return self.executor.submit(work).result()
 
     def close(self) -> None:
         """Finish the report under way, stop the thread, let go of the connection."""

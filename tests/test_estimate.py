@@ -360,6 +360,8 @@ def test_the_api_gives_the_estimate_at_issue_live_after_and_reports_its_error(
         ("?from=2026-03-10&days=-1", 400),
         ("?from=2026-03-10&days=1.5", 400),
         ("?from=yesterday", 400),
+        ("?from=9999-12-31&days=2", 400),  # past the calendar's last day: was an OverflowError, a 500
+        ("?from=1999-12-31", 400),
     ],
 )
 def test_a_bad_report_range_is_a_clear_400(
@@ -453,3 +455,116 @@ def test_the_paper_prints_the_stored_estimate_or_says_none_can_be_given() -> Non
     # An agent older than no_estimate still reads every ticket that has an estimate.
     assert "no_estimate" not in with_(SAMPLE_TICKET, no_estimate=False).to_dict()
     assert PrintTicket.from_dict(with_(SAMPLE_TICKET, no_estimate=True).to_dict()).no_estimate
+
+
+def busy_hall(pace: PaceModel, moment: datetime, service: str = "PAY") -> None:
+    """Both counters open, staffed and busy with ``service`` at ``moment``."""
+    for number in (1, 2):
+        pace.counter_set(number, True, True, moment)
+        pace.called(number, service, moment, jumped=False)
+
+
+def test_a_shared_counter_first_empties_the_queues_it_prefers() -> None:
+    pace = model()
+    busy_hall(pace, T0)
+    # Nobody waits for ASK: counter 2 takes the next PAY visitor as counter 1 does (300 s each).
+    assert pace.wait_seconds("PAY", 2, T0, waiting={"ASK": 0}) == pytest.approx(median(3) * 150)
+    # Three wait for ASK, which only counter 2 serves with all its spare time (nothing measured:
+    # 300 s each): it is back for PAY in 900 s. The next call comes when either counter is done with
+    # the visitor it has (150 s); the rest from counter 1 alone, before counter 2 is back.
+    blocked = pace.wait_seconds("PAY", 2, T0, waiting={"ASK": 3})
+    assert blocked == pytest.approx(150 + (median(3) - 1) * 300)
+    # Without the counts (a phone asking later) the model counts as before: the shares only.
+    assert pace.wait_seconds("PAY", 2, T0) == pytest.approx(median(3) * 150)
+    # A priority ticket goes before counter 2's preference: not kept waiting by the ASK queue.
+    assert pace.wait_seconds("PAY", 2, T0, priority=5, waiting={"ASK": 3}) == pytest.approx(median(3) * 150)
+
+
+def test_the_age_bonus_brings_a_shared_counter_back_by_its_time() -> None:
+    pace = model(age_bonus=timedelta(minutes=10))
+    busy_hall(pace, T0)
+    # Thirty ASK visitors would keep counter 2 away for 9,000 s; after 600 s the PAY queue goes
+    # before the younger ASK tickets. The next call comes at 150 s; counter 1 makes 1.5 more by the
+    # time counter 2 is back (600 s); the rest come from both (150 s each).
+    wait = pace.wait_seconds("PAY", 5, T0, waiting={"ASK": 30})
+    assert wait == pytest.approx(150 + 450 + (median(6) - 2.5) * 150)
+    without = model()
+    busy_hall(without, T0)
+    assert without.wait_seconds("PAY", 5, T0, waiting={"ASK": 30}) == pytest.approx(
+        150 + (median(6) - 1) * 300
+    )
+
+
+def test_after_the_last_ticket_a_shared_counter_stays_with_the_service() -> None:
+    pace = model()
+    for number in (1, 2):
+        pace.counter_set(number, True, True, T0)
+    # Counter 2 spent all its recent time on ASK, its first service: PAY gets 5 % of it.
+    pace.called(2, "ASK", T0, jumped=False)
+    pace.leg_ended(2, "ASK", at(300))
+    busy_hall(pace, at(300))
+    now = at(300)
+    slow = 300 / 1.05  # the next call: counter 1, and counter 2 at 5 %
+    assert pace.wait_seconds("PAY", 5, now, waiting={"ASK": 0}) == pytest.approx(
+        slow + (median(6) - 1) * 300 / 1.05
+    )
+    # Nobody arrives any more: once the ASK queue is empty, counter 2 is all PAY's.
+    assert pace.wait_seconds("PAY", 5, now, waiting={"ASK": 0}, arrivals_end=now) == pytest.approx(
+        slow + (median(6) - 1) * 150
+    )
+
+
+def test_after_the_last_ticket_only_transfers_still_jump_the_line() -> None:
+    pace = model()
+    pace.counter_set(2, True, True, T0)
+    pace.called(2, "ASK", T0, jumped=True)  # an elderly visitor's priority
+    pace.called(2, "ASK", at(10), jumped=False)  # (a call over a running leg: the share only)
+    # Half the calls of ASK went to tickets that jumped the line: its queue moves at half the pace.
+    assert pace.wait_seconds("ASK", 2, at(10)) == pytest.approx(median(3) * 600)
+    # After the last ticket nobody new comes to jump it (the next call is counted as before).
+    assert pace.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(
+        600 + (median(3) - 1) * 300
+    )
+    carried = model()
+    carried.counter_set(2, True, True, T0)
+    carried.called(2, "ASK", T0, jumped=True, carried=True)  # a visitor sent on from another counter
+    carried.called(2, "ASK", at(10), jumped=False)
+    # Visitors already in the hall are still sent on after it: the pace stays halved.
+    assert carried.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(median(3) * 600)
+
+
+def test_a_counter_takes_its_usual_break_once_a_day() -> None:
+    pace = model()
+    for day in (0, 1):  # a half-hour break at 04:00 two days running
+        noon = T0.replace(hour=4) + timedelta(days=day)
+        pace.counter_set(2, True, True, noon - timedelta(hours=1))
+        pace.counter_set(2, False, True, noon)
+        pace.counter_set(2, True, True, noon + timedelta(minutes=30))
+    morning = T0.replace(hour=3) + timedelta(days=2)
+    pace.called(2, "ASK", morning, jumped=False)
+    plain = median(21) * 300  # ASK: counter 2 alone, 300 s a call
+    # At 03:00 the break is an hour away (its start as usual, give or take the least spread: 15 min
+    # at four spreads away adds well under a second): the 20 ahead wait half an hour longer.
+    assert pace.wait_seconds("ASK", 20, morning) == pytest.approx(plain + 1800, abs=1.0)
+    # Enough ahead to be called before it: no difference.
+    assert pace.wait_seconds("ASK", 5, morning) == pytest.approx(median(6) * 300)
+    # Once it had today's break, no other is expected.
+    back = morning + timedelta(hours=1, minutes=30)
+    pace.counter_set(2, False, True, morning + timedelta(hours=1))
+    pace.counter_set(2, True, True, back)
+    pace.called(2, "ASK", back, jumped=False)
+    assert pace.wait_seconds("ASK", 20, back) == pytest.approx(plain)
+
+
+def test_a_counters_own_mean_is_weighed_by_its_legs_against_the_services() -> None:
+    pace = model(min_samples=5)
+    moment = 0.0
+    for number, length in ((1, 100), (2, 300)):
+        pace.counter_set(number, True, True, at(moment))
+        for _ in range(5):
+            pace.called(number, "PAY", at(moment), jumped=False)
+            moment += length
+            pace.leg_ended(number, "PAY", at(moment))
+    # The service's mean: 200 s. Five legs of its own weigh 5 against 25 (clerks differ by a fifth).
+    assert pace.service_seconds(1, "PAY") == pytest.approx(100 / 6 + 200 * 5 / 6)
+    assert pace.service_seconds(2, "PAY") == pytest.approx(300 / 6 + 200 * 5 / 6)

@@ -472,6 +472,9 @@ def test_statistics_are_for_admins_and_supervisors_only(app: Flask) -> None:
         ("", "bad_request", "'from' is required"),
         ("from=2026-3-1", "bad_request", "YYYY-MM-DD"),
         ("from=2026-02-30", "bad_request", "not a date"),
+        ("from=9999-12-31", "bad_request", "a year from 2000 to 2999"),  # its next days overflowed: a 500
+        ("from=2026-03-10&to=9999-12-31", "bad_request", "'to' must be a year from 2000 to 2999"),
+        ("from=0001-01-01", "bad_request", "'from' must be a year from 2000 to 2999"),
         ("from=2026-03-10&to=2026-03-09", "bad_request", "before"),
         ("from=2026-01-01&to=2027-01-02", "bad_request", "at most 366 days"),
         ("from=2026-03-10&by=week", "bad_request", "'by' must be one of"),

@@ -20,7 +20,7 @@ from sqlalchemy import insert
 from server.core.calendar import HallCalendar
 from server.core.journey import replay
 from server.core.satisfaction import Satisfaction, make_levels
-from server.core.stats import BadStatsQuery, StatsQuery, nearest_rank, report_json
+from server.core.stats import BadStatsQuery, StatsQuery, nearest_rank, parse_day, report_json
 from server.store import open_store
 from server.store.schema import ticket_legs, tickets
 from server.store.stats import Statistics, zone_steps
@@ -174,6 +174,14 @@ def test_questions_the_figures_cannot_answer_are_refused() -> None:
     StatsQuery(date(2028, 1, 1), date(2028, 12, 31))  # a leap year is 366 days
     with pytest.raises(BadStatsQuery, match="'by'"):
         StatsQuery(date(2026, 3, 10), date(2026, 3, 10), "week")
+    # The store reads a few days past the period; at the calendar's end that overflowed (a 500).
+    with pytest.raises(BadStatsQuery, match="from 2000 to 2999"):
+        StatsQuery(date(9999, 12, 31), date(9999, 12, 31))
+    with pytest.raises(BadStatsQuery, match="from 2000 to 2999"):
+        StatsQuery(date(1999, 12, 31), date(2000, 1, 1))
+    with pytest.raises(BadStatsQuery, match="'from' must be a year from 2000 to 2999"):
+        parse_day("3000-01-01", "from")
+    assert parse_day("2999-12-31", "to") == date(2999, 12, 31)
 
 
 # -- the definitions, alike on both databases --------------------------------------------

@@ -9,7 +9,13 @@ knows what the core knows, as it happens:
   walk to the counter included, because the counter waits for it too — kept as
   an exponentially weighted mean per counter and service, and per service
   across counters. Until a counter has ``min_samples`` of a service, the
-  service's mean stands in; until the service has them, the configured minutes;
+  service's mean stands in; until the service has them, the configured minutes.
+  After that the counter's own mean is *weighed against* the service's, by how
+  many legs it rests on: service times spread about as much as their mean, so a
+  mean of n legs misses by about 1/√n, while clerks differ from each other by
+  about a fifth (``CLERKS_DIFFER``) — n legs weigh n against 1/0.2² = 25. A
+  counter with twenty legs that happened to be long no longer doubles every
+  estimate it takes part in;
 - **which counters are open now**: open (not paused) and staffed (someone
   called, paused or resumed there); busy or free;
 - **how a counter that serves several services splits its time**: by the
@@ -18,9 +24,32 @@ knows what the core knows, as it happens:
   (a decayed share of its time: idle time and less preferred services count
   as free, since it would serve the newcomer's queue instead), and never less
   than 5 % (saturated by its first service, it is slow for the second, not closed);
+- **what waits for the other services now** (the store's kept counts per
+  service, read once per issue batch): under the preference order a shared
+  counter takes a less preferred service only when the queues it prefers are
+  empty, so a newcomer's shared counter counts from when those queues are
+  worked off — each by its counters' *spare* time (idle, or spent on services
+  they prefer less: what the queue's own arrivals leave over) — not from now.
+  The decayed shares say how a counter splits its time on average; the counts
+  say where it stands today (a burst of its first service keeps it away now);
+- **the age bonus** (the calling policy's): a ticket that waited ``age_bonus``
+  goes before younger tickets of the services a counter prefers, so a shared
+  counter is back for the newcomer's queue by then at the latest;
 - **who will go first without being ahead now**: the share of recent calls of
   the service that went to tickets that did not stand in line (priority,
   appointments, transfers keeping their place), which slows a walk-in's queue;
+- **the end of arrivals**: after the hall's last ticket (``arrivals_end``) no
+  walk-in arrives, so nobody new jumps the line but the visitors already in the
+  hall who are sent on (transfers: their own share), and a shared counter whose
+  preferred queues are empty gets no more of them — it stays with the
+  newcomer's service at its full pace;
+- **breaks**: where a hall stays open at noon its clerks take their break in
+  turn, each at about the same time every day, once a day. Each counter's break
+  time of day is learnt from its breaks (a weighted mean and spread, from the
+  second day on); an open counter that had no break yet today (none for
+  ``SAME_DAY``) is expected to stop at its usual time — the mean start given
+  that it has not started yet — for the hall's usual break, and after two
+  spreads past its usual time it is not expected any more;
 - **appointments**: a ticket with a due time is not called before its window.
 
 An estimate is the time until ``ahead + 1 − free counters`` calls were made —
@@ -29,21 +58,23 @@ misses by the least on average and a wait is skewed by the odd long service.
 The first of those calls comes when a busy counter is done with the visitor it
 has now, at the pace of *that* visitor's service; the rest at the counters'
 pace for the newcomer's service (``_drain``: each counter from when it can
-call). Calls that go to tickets that jump the line slow a walk-in's queue by
-their share; no wait when a free counter is left for it. It costs a few
-dictionary reads per counter of the service, so it is made for every ticket
-inside the issue batch.
+call, a break as its calls stopping and starting again). Calls that go to tickets
+that jump the line slow a walk-in's queue by their share; no wait when a free
+counter is left for it. It costs a few dictionary reads per counter of the
+service and per service it prefers (never a look at the tickets waiting), so
+it is made for every ticket inside the issue batch.
 
 The model is fed from one thread (the hub's loop, after each commit) and read
 from two (the loop, and the dispenser's commit thread): it never iterates over
 a dictionary it changes, and every value it replaces is replaced whole, so a
 reader sees an old or a new value, never half of one. It takes no lock.
 
-What it does not know: a clerk who walked away without pausing, the age bonus
-and the priority cap reordering the queue, a burst of higher-preference
-visitors on a shared counter before it shows in the shares, visitors who give
-up, and the end of the day or a lunch break (the wait is counted in working
-time from now, as if the counters stayed open).
+What it does not know: a clerk who walked away without pausing, the priority
+cap, the ages of the tickets waiting (the age bonus is counted only as a bound
+on a shared counter's absence), visitors who give up, breaks taken before the
+hub started (the legs it learns from at start do not say them), and the hall's closed
+hours (the wait is counted as if the counters went on calling until their
+queues are empty, as a hall that serves everyone who took a ticket does).
 """
 
 from __future__ import annotations
@@ -77,6 +108,9 @@ class PaceRules:
     longest_idle: timedelta = timedelta(minutes=30)
     #: The calling policy's window for appointments (None: appointments wait like walk-ins).
     appointment_window: timedelta | None = None
+    #: The calling policy's age bonus: a ticket that waited this long goes before younger tickets
+    #: of the services a counter prefers (None: no age bonus).
+    age_bonus: timedelta | None = None
 
     @property
     def weight(self) -> float:
@@ -121,6 +155,11 @@ class CounterPace:
     idle: float = 0.0
     #: ``sum(busy) + idle``, kept with them.
     total: float = 0.0
+    #: When its breaks start, as seconds of the (UTC) day, and their mean squared spread around it.
+    break_at: Mean = EMPTY
+    break_spread: Mean = EMPTY
+    #: When its last break started.
+    last_break: datetime | None = None
 
     @property
     def available(self) -> bool:
@@ -132,16 +171,35 @@ class CounterPace:
 
 
 @dataclass(frozen=True)
+class _Server:
+    """One staffed counter as a server of a service (cached per change of the model)."""
+
+    #: The services the counter prefers to this one.
+    before: tuple[str, ...]
+    #: Calls a second of the service while its preferred services take their usual share of the counter.
+    rate: float
+    #: Calls a second of the service when the counter gives it all its time.
+    full: float
+    #: When it was paused (a break); None while open.
+    paused_at: datetime | None = None
+    #: Its usual break: (mean, spread) in seconds of the day, and when its last one started; None:
+    #: not known yet.
+    usual_break: tuple[float, float, datetime | None] | None = None
+    #: Calls a second of the service it makes as it finishes the visitor it has now (at the pace of
+    #: that visitor's service); 0 while paused.
+    frees: float = 0.0
+
+
+@dataclass(frozen=True)
 class _Pace:
     """A service's counters as the model saw them after its last change (cached per change)."""
 
-    #: (0, calls a second) of each open, staffed counter.
-    open: tuple[tuple[float, float], ...]
-    #: (paused at, calls a second once back) of each paused, staffed counter.
-    paused: tuple[tuple[datetime, float], ...]
+    #: Each open or paused staffed counter.
+    servers: tuple[_Server, ...]
     idle: int
-    #: Calls a second the open counters make as they finish the visitors they have now.
-    freeing: float
+    #: Calls a second the open counters could give to a backlog of the service beyond what its own
+    #: arrivals take (their idle time and the time their less preferred services take).
+    spare: float
 
 
 def _changes(method: Callable[Concatenate[PaceModel, P], None]) -> Callable[Concatenate[PaceModel, P], None]:
@@ -181,6 +239,8 @@ class PaceModel:
         self._times: dict[tuple[int, str], Mean] = {}
         self._service_times: dict[str, Mean] = {}
         self._jumps: dict[str, Mean] = {}
+        #: The share of them that were transfers (they go on after the last ticket: the visitors are in).
+        self._carried: dict[str, Mean] = {}
         #: How long a counter's pause (a break) lasts, over the whole hall.
         self._pauses = EMPTY
         #: Counted up after every change; what a service's pace read from the model is cached against.
@@ -205,6 +265,7 @@ class PaceModel:
                 length = (at - paused_at).total_seconds()
                 if 0 < length <= self.rules.longest_leg.total_seconds():
                     self._pauses = self._pauses.add(length, self.rules.weight)
+                    pace = _learn_break(pace, paused_at)
             paused_at = None
             if pace.busy_since is None and free_since is None:
                 free_since = at
@@ -213,13 +274,15 @@ class PaceModel:
         )
 
     @_changes
-    def called(self, number: int, service: str, at: datetime, jumped: bool) -> None:
+    def called(self, number: int, service: str, at: datetime, jumped: bool, carried: bool = False) -> None:
         """``number`` called a ticket of ``service``; ``jumped``: it did not stand in line (priority,
-        an appointment, a transfer keeping its place)."""
+        an appointment, a transfer keeping its place); ``carried``: a transfer (a visitor already in)."""
         pace = self._counters.get(number)
         if pace is None:
             return
-        self._jumps[service] = self._jumps.get(service, EMPTY).add(1.0 if jumped else 0.0, self.rules.weight)
+        weight = self.rules.weight
+        self._jumps[service] = self._jumps.get(service, EMPTY).add(1.0 if jumped else 0.0, weight)
+        self._carried[service] = self._carried.get(service, EMPTY).add(1.0 if carried else 0.0, weight)
         if pace.busy_since is not None:
             return  # a call over a leg the model did not see end: keep the first call
         idle = 0.0
@@ -276,44 +339,119 @@ class PaceModel:
         *,
         priority: int = 0,
         due_at: datetime | None = None,
+        waiting: Mapping[str, int] | None = None,
+        arrivals_end: datetime | None = None,
     ) -> float | None:
         """Seconds until a ticket of ``service`` with ``ahead`` people before it is called.
 
         None when no counter serving it is open and staffed now: nobody can say.
         ``priority``: a ticket with a priority of its own is not overtaken. ``due_at``: an
-        appointment, called first once its window opens.
+        appointment, called first once its window opens. ``waiting``: how many wait for each
+        service now (a shared counter first empties the queues it prefers). ``arrivals_end``: when
+        the hall stops issuing walk-in tickets (no one arrives to go first or to keep a shared
+        counter away after it).
         """
-        servers, idle = self.servers(service, now)
-        if not any(start == 0 for start, _ in servers):
+        pace = self._pace_of(service)
+        slower = after = 1.0
+        end = math.inf if arrivals_end is None else max(0.0, (arrivals_end - now).total_seconds())
+        if priority <= 0 and due_at is None:
+            slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
+            after = 1.0 - min(0.9, self._carried.get(service, EMPTY).value)
+        else:
+            # A priority of its own, or an appointment due, goes before the counters' preference.
+            waiting = None
+            end = math.inf if due_at is not None else end
+        servers: list[tuple[float, float]] = []
+        available = False
+        freeing = 0.0
+        first = False
+        for server in pace.servers:
+            start = 0.0
+            if server.paused_at is not None:
+                back = self._back_in(server.paused_at, now)
+                if back is None:
+                    continue
+                start = back
+            available = available or start == 0
+            if waiting is not None and server.before:
+                start = max(start, self._blocked(server.before, waiting))
+            if server.paused_at is None:
+                freeing += server.frees
+                first = first or start == 0
+            rate = server.rate * slower
+            own = [(start, rate)]
+            if end < math.inf and server.full * after > rate:
+                # No one arrives after the last ticket: nobody jumps the line but the transfers, and a
+                # shared counter whose preferred queues are empty stays with this one.
+                own.append((max(start, end), server.full * after - rate))
+            servers += own
+            if server.usual_break is not None:
+                servers += self._break_ahead(server.usual_break, now, own)
+        if not available:
             return None
         if due_at is not None and self.rules.appointment_window is not None:
             opens = max(0.0, (due_at - self.rules.appointment_window - now).total_seconds())
-            if opens == 0 and idle:
+            if opens == 0 and pace.idle:
                 return 0.0
             return opens + _drain(servers, 1.0)
-        slower = 1.0
-        if priority <= 0:
-            slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
-            servers = [(start, rate * slower) for start, rate in servers]
-        need = ahead + 1 - idle
+        need = ahead + 1 - pace.idle
         if need <= 0:
             return 0.0
         calls = _median_calls(need)
         # The next call comes when a busy counter is done with the visitor it has now: at the pace of
-        # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own).
-        first = self._freeing_rate(service) * slower
-        if first <= 0:
+        # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own) —
+        # any of them, once one is free of the queues it prefers (counting only the free ones made the
+        # utility hall's week worse: 0.611 against 0.583 of the old rule's error, seed 7).
+        freeing *= slower if first else 0.0
+        if freeing <= 0:
             return _drain(servers, calls)
-        head = min(calls, 1.0) / first
+        head = min(calls, 1.0) / freeing
         if calls <= 1:
             return head
         return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
 
-    def _freeing_rate(self, service: str) -> float:
-        """How many of the open counters serving ``service`` free up a second and take it next: each at
-        the pace of the service it is on (a free one: of ``service``, as it takes someone ahead now),
-        times the share of its time ``service`` gets."""
-        return self._pace_of(service).freeing
+    def _blocked(self, before: tuple[str, ...], waiting: Mapping[str, int]) -> float:
+        """Seconds until a counter is done with the queues it prefers to a service: each of them
+        waits, and is worked off by its counters' spare time (what its own arrivals leave them)."""
+        longest = 0.0
+        for code in before:
+            count = waiting.get(code, 0)
+            if count > 0:
+                spare = self._pace_of(code).spare
+                longest = max(longest, count / spare if spare > 0 else LONGEST_BLOCK)
+        bonus = self.rules.age_bonus
+        if bonus is not None:
+            # Once the newcomer's queue has waited that long, it goes before younger tickets of the
+            # services the counter prefers: the counter is back for it by then at the latest.
+            longest = min(longest, bonus.total_seconds())
+        return min(longest, LONGEST_BLOCK)
+
+    def _break_ahead(
+        self, usual: tuple[float, float, datetime | None], now: datetime, calls: list[tuple[float, float]]
+    ) -> list[tuple[float, float]]:
+        """An open counter's break still to come today, as its calls stopping and starting again: at the
+        expected start of its usual break (its start given that it has not come yet), for a usual
+        break's length. None once it had one today, or long after its usual time."""
+        mean, spread, last = usual
+        if last is not None and (now - last).total_seconds() < SAME_DAY:
+            return []
+        day_second = now.hour * 3600 + now.minute * 60 + now.second
+        late = (day_second - mean + HALF_DAY) % DAY - HALF_DAY  # how far past its usual time now is
+        sd = max(spread, BREAK_SPREAD)
+        behind = late / sd
+        if behind > 2.0:
+            return []
+        # The mean of a normal start time beyond now: mean + sd · φ(a) / (1 − Φ(a)), a = behind.
+        tail = 0.5 * math.erfc(behind / math.sqrt(2))
+        begins = -late + sd * math.exp(-behind * behind / 2) / math.sqrt(2 * math.pi) / tail
+        begins = max(0.0, begins)
+        ends = begins + self._pauses.value
+        out: list[tuple[float, float]] = []
+        for start, rate in calls:
+            if start < ends:
+                out.append((max(begins, start), -rate))
+                out.append((ends, rate))
+        return out
 
     def servers(self, service: str, now: datetime) -> tuple[list[tuple[float, float]], int]:
         """The counters that will call tickets of ``service``: (seconds from now until it calls, tickets
@@ -323,11 +461,14 @@ class PaceModel:
         (the hall's measured pauses), unless it has been away twice that long (gone for the day).
         """
         pace = self._pace_of(service)
-        found = list(pace.open)
-        for paused_at, rate in pace.paused:
-            start = self._back_in(paused_at, now)
+        found: list[tuple[float, float]] = []
+        for server in pace.servers:
+            if server.paused_at is None:
+                found.append((0.0, server.rate))
+                continue
+            start = self._back_in(server.paused_at, now)
             if start is not None:
-                found.append((start, rate))
+                found.append((start, server.rate))
         return found, pace.idle
 
     def _pace_of(self, service: str) -> _Pace:
@@ -337,26 +478,28 @@ class PaceModel:
         cached = self._cache.get(service)
         if cached is not None and cached[0] == version:
             return cached[1]
-        open_: list[tuple[float, float]] = []
-        paused: list[tuple[datetime, float]] = []
+        servers: list[_Server] = []
         idle = 0
-        freeing = 0.0
+        spare = 0.0
         for station in self._stations.get(service, ()):
             pace = self._counters.get(station.counter)
             if pace is None or not pace.staffed:
                 continue
+            seconds = self.service_seconds(station.counter, service)
             free = self._left_for(pace, station)
-            rate = free / self.service_seconds(station.counter, service)
             if not pace.open:
                 if pace.paused_at is not None:
-                    paused.append((pace.paused_at, rate))
+                    servers.append(_Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at))
                 continue
-            open_.append((0.0, rate))
+            on = pace.serving if pace.busy_since is not None and pace.serving else service
+            frees = free / self.service_seconds(station.counter, on)
+            servers.append(
+                _Server(station.before, free / seconds, 1.0 / seconds, None, _usual_break(pace), frees)
+            )
             if pace.busy_since is None:
                 idle += 1
-            on = pace.serving if pace.busy_since is not None and pace.serving else service
-            freeing += free / self.service_seconds(station.counter, on)
-        found = _Pace(tuple(open_), tuple(paused), idle, freeing)
+            spare += max(0.0, free - pace.share(service)) / seconds
+        found = _Pace(tuple(servers), idle, spare)
         self._cache[service] = (version, found)
         return found
 
@@ -379,16 +522,22 @@ class PaceModel:
         return max(0.0, usual - away)
 
     def service_seconds(self, counter: int, service: str) -> float:
-        """How long a visitor of ``service`` keeps ``counter``: its own mean, the service's, or the
-        configured minutes, whichever has enough samples first."""
+        """How long a visitor of ``service`` keeps ``counter``: its own mean weighed against the
+        service's (or the configured minutes until the service has enough samples), by its legs."""
         enough = self.rules.min_samples
-        own = self._times.get((counter, service), EMPTY)
-        if own.samples >= enough:
-            return own.value
         shared = self._service_times.get(service, EMPTY)
         if shared.samples >= enough:
-            return shared.value
-        return self.rules.service_seconds.get(service, self.rules.default_seconds)
+            pooled = shared.value
+        else:
+            pooled = self.rules.service_seconds.get(service, self.rules.default_seconds)
+        own = self._times.get((counter, service), EMPTY)
+        if own.samples < enough:
+            return pooled
+        # A mean of n legs whose lengths spread as much as their mean misses by about 1/√n; clerks
+        # differ by about CLERKS_DIFFER: the counter's own mean weighs n against 1/CLERKS_DIFFER².
+        legs = min(own.samples, self.rules.recent_legs)
+        trust = legs / (legs + CLERKS_DIFFER**-2)
+        return trust * own.value + (1 - trust) * pooled
 
     def counter(self, number: int) -> CounterPace | None:
         """What the model knows of a counter (tests and the admin's eyes)."""
@@ -411,7 +560,7 @@ class PaceModel:
             self._counters[number] = replace(self._counters[number], staffed=True)
         for at, kind, leg in moments:
             if kind == 0:
-                self.called(leg.counter, leg.service, at, leg.jumped)
+                self.called(leg.counter, leg.service, at, leg.jumped, leg.carried)
             else:
                 self.leg_ended(leg.counter, leg.service, at, leg.called_at)
         for number, pace in list(self._counters.items()):
@@ -436,10 +585,48 @@ class WarmLeg:
     called_at: datetime
     ended_at: datetime
     jumped: bool = False
+    #: A transfer (``jumped`` too).
+    carried: bool = False
 
 
 #: The least share of a counter's time a service it serves is counted with.
 MIN_SHARE = 0.05
+#: How much one clerk's pace differs from another's at the same service, as a share (a fifth).
+CLERKS_DIFFER = 0.2
+#: Breaks a counter must have had before its usual break is expected (one a day: two days).
+BREAK_SAMPLES = 2
+#: How much the newest break weighs in a counter's usual break time (about the last ten days).
+BREAK_WEIGHT = 0.2
+#: The least spread of a usual break's start counted with (seconds): a clerk is never exact.
+BREAK_SPREAD = 15 * 60.0
+#: A counter that had a break less than this long ago had today's (seconds).
+SAME_DAY = 14 * 3600.0
+DAY = 86400.0
+HALF_DAY = DAY / 2
+#: The longest a counter is counted away from a service by the queues it prefers (seconds; a day's work:
+#: beyond it, the estimate says "not today" whatever the figure).
+LONGEST_BLOCK = 12 * 3600.0
+
+
+def _learn_break(pace: CounterPace, started: datetime) -> CounterPace:
+    """The counter's usual break with one more, which started at ``started`` (its time of the day)."""
+    second = started.hour * 3600 + started.minute * 60 + started.second
+    mean = pace.break_at
+    if mean.samples == 0:
+        return replace(pace, break_at=Mean(float(second), 1), last_break=started)
+    off = (second - mean.value + HALF_DAY) % DAY - HALF_DAY
+    spread = pace.break_spread.add(off * off, BREAK_WEIGHT)
+    moved = mean.add(mean.value + off, BREAK_WEIGHT)
+    return replace(
+        pace, break_at=Mean(moved.value % DAY, moved.samples), break_spread=spread, last_break=started
+    )
+
+
+def _usual_break(pace: CounterPace) -> tuple[float, float, datetime | None] | None:
+    """A counter's usual break (mean, spread, its last one), once it had ``BREAK_SAMPLES`` of them."""
+    if pace.break_at.samples < BREAK_SAMPLES:
+        return None
+    return pace.break_at.value, math.sqrt(pace.break_spread.value), pace.last_break
 
 
 def _drain(servers: list[tuple[float, float]], need: float) -> float:

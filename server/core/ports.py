@@ -80,6 +80,10 @@ class StoreReader(Protocol):
     def waiting_by_priority(self, day: date, service: str) -> dict[int, int]:
         """How many callable tickets ``service`` has on ``day``, per priority (kept by the store, O(1))."""
 
+    def waiting_by_service(self, day: date) -> dict[str, dict[int, int]]:
+        """How many callable tickets each service has on ``day``, per priority (kept by the store: one
+        read of a row per service and priority)."""
+
     def count_ahead(self, ticket: Ticket) -> int:
         """How many callable tickets of ``ticket``'s service and day stand before it in
         queue order (:func:`~server.core.policy.queue_order`, counted by the store)."""

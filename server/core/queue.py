@@ -219,6 +219,11 @@ class _IssueBatch:
     grants: dict[int, _Grant] = field(default_factory=dict)
     #: Check-ins whose booking this batch claimed: request index → (booking id, its status before).
     claimed: dict[int, tuple[str, str]] = field(default_factory=dict)
+    #: How many wait per service and priority, then per service, as the batch's tickets join (read once).
+    standing: dict[str, dict[int, int]] = field(default_factory=dict)
+    waiting: dict[str, int] = field(default_factory=dict)
+    #: When the hall stops issuing walk-in tickets (the estimate's end of arrivals); None: not known.
+    arrivals_end: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -363,6 +368,10 @@ class QueueCore:
                 self._claim_appointments(tx, batch, requests, by_service)
             if for_cases:
                 self._claim_cases(tx, batch, requests, by_service)
+            if by_service:
+                batch.standing = tx.waiting_by_service(day)
+                batch.waiting = {code: sum(counts.values()) for code, counts in batch.standing.items()}
+                batch.arrivals_end = self._arrivals_end(now)
             for code, indexes in by_service.items():
                 self._issue_service(tx, batch, self.hall.services[code], [(i, requests[i]) for i in indexes])
             for i, _ in batch.refused:
@@ -383,6 +392,14 @@ class QueueCore:
         # A triage nurse's or clerk's name stays off the hall's events; a kiosk's name is public.
         issuers = [r.issued_by if r.role in DEVICE_ISSUERS else None for r in requests]
         return IssuedBatch(done, issuers)
+
+    def _arrivals_end(self, now: datetime) -> datetime | None:
+        """When the hall stops issuing walk-in tickets in the opening range of ``now``: the last ticket;
+        ``now`` past it (a booked check-in); None where hours are not enforced (nobody knows)."""
+        if not self.hall.calendar.enforce_hours:
+            return None
+        verdict = self.hall.calendar.verdict(now)
+        return verdict.last_ticket_at if verdict.issuing else now
 
     def _check_hours(self, service: str, request: IssueRequest, now: datetime) -> None:
         """Refuse a ticket outside the service's hours, saying when it opens (the verdict is kept per minute).
@@ -499,7 +516,7 @@ class QueueCore:
         caps = self.hall.half_day_caps.get(service.code)
         if caps is not None:
             requests = self._within_half_day(tx, batch, service, caps, requests, first)
-        standing = tx.waiting_by_priority(batch.day, service.code)
+        standing = batch.standing.setdefault(service.code, {})
         for offset, (i, request) in enumerate(requests):
             grant = batch.grants[i]
             ticket = Ticket(
@@ -526,8 +543,15 @@ class QueueCore:
             ahead = sum(count for priority, count in standing.items() if priority >= grant.priority)
             standing[grant.priority] = standing.get(grant.priority, 0) + 1
             estimate = self.pace.wait_seconds(
-                service.code, ahead, batch.now, priority=grant.priority, due_at=ticket.due_at
+                service.code,
+                ahead,
+                batch.now,
+                priority=grant.priority,
+                due_at=ticket.due_at,
+                waiting=batch.waiting,
+                arrivals_end=batch.arrivals_end,
             )
+            batch.waiting[service.code] = batch.waiting.get(service.code, 0) + 1
             ticket.estimate_seconds = None if estimate is None else round(estimate)
             detail: dict[str, Any] = {"priority": grant.priority}
             if grant.category:
@@ -635,6 +659,7 @@ class QueueCore:
             }
             calls = tx.recent_calls(day, RECENT_CALLS)
             names = self._masked_names(tx, [c.appointment_id for c in calls])
+        waiting, end = {code: q.waiting for code, q in queues.items()}, self._arrivals_end(self.clock())
         return {
             "site": {"name_zh": self.hall.name_zh, "name_en": self.hall.name_en},
             "business_day": day.isoformat(),
@@ -644,7 +669,7 @@ class QueueCore:
                     "name_zh": s.name_zh,
                     "name_en": s.name_en,
                     "prefix": s.prefix,
-                    **self._with_estimate(s.code, _queue_state(queues.get(s.code))),
+                    **self._with_estimate(s.code, queues, waiting, end),
                 }
                 for s in self.hall.services.values()
             ],
@@ -677,17 +702,25 @@ class QueueCore:
         day = self.hall.calendar.business_day(self.clock())
         with self.store.read() as tx:
             queues = {q.service: q for q in tx.service_queues(day, SNAPSHOT_HEAD)}
+        waiting, end = {code: q.waiting for code, q in queues.items()}, self._arrivals_end(self.clock())
         return {
             "business_day": day.isoformat(),
             "services": [
-                {"code": code, **self._with_estimate(code, _queue_state(queues.get(code)))}
+                {"code": code, **self._with_estimate(code, queues, waiting, end)}
                 for code in self.hall.services
             ],
         }
 
-    def _with_estimate(self, code: str, state: dict[str, Any]) -> dict[str, Any]:
-        """A service's queue state with ``estimate_minutes``: the wait of a visitor who took a ticket now."""
-        return {**state, "estimate_minutes": self.newcomer_estimate(code, state["waiting"])}
+    def _with_estimate(
+        self, code: str, queues: Mapping[str, ServiceQueue], waiting: Mapping[str, int], end: datetime | None
+    ) -> dict[str, Any]:
+        """A service's queue state with ``estimate_minutes``: the wait of a visitor who took a ticket now
+        (``waiting``: how many wait per service; ``end``: the end of arrivals)."""
+        state = _queue_state(queues.get(code))
+        seconds = self.pace.wait_seconds(
+            code, state["waiting"], self.clock(), waiting=waiting, arrivals_end=end
+        )
+        return {**state, "estimate_minutes": minutes(seconds)}
 
     def waiting_list(self, counter_number: int) -> list[dict[str, Any]]:
         """The tickets a counter could call, in the order its policy would call them."""
@@ -1953,7 +1986,7 @@ class QueueCore:
             self.pace.leg_ended(state.number, finished.service, now, finished.called_at)
         self._pace_state(state, now)
         if called is not None:
-            self.pace.called(state.number, called.service, now, jumped(called))
+            self.pace.called(state.number, called.service, now, jumped(called), carried=called.leg > 1)
 
     def estimate(self, ticket: Ticket, ahead: int) -> int | None:
         """A waiting ticket's estimated wait now, in minutes: its place now and the pace now."""
@@ -1964,9 +1997,17 @@ class QueueCore:
         )
         return minutes(seconds)
 
-    def newcomer_estimate(self, service: str, waiting: int) -> int | None:
-        """The wait, in minutes, of a visitor who took a ticket of ``service`` now (the lobby's figure)."""
-        return minutes(self.pace.wait_seconds(service, waiting, self.clock()))
+    def newcomer_estimate(
+        self, service: str, waiting: int, by_service: Mapping[str, int] | None = None
+    ) -> int | None:
+        """The wait, in minutes, of a visitor who took a ticket of ``service`` now (the lobby's figure);
+        ``by_service``: how many wait for each service (a shared counter first empties the queues it
+        prefers)."""
+        now = self.clock()
+        seconds = self.pace.wait_seconds(
+            service, waiting, now, waiting=by_service, arrivals_end=self._arrivals_end(now)
+        )
+        return minutes(seconds)
 
     def warm_pace(self, days: int = 7, limit: int = 5000) -> int:
         """Teach the pace model the legs of the last ``days`` days and the counters' states (at start).

@@ -45,6 +45,10 @@ GROUPINGS = ("day", "hour", "service", "counter", "clerk")
 MAX_DAYS = 366
 #: The percentiles every duration reports.
 PERCENTILES = (50, 90)
+#: The years a question may name. The store reads a few days either side of a period (its time
+#: zone's steps), which past year 9999 or before year 1 is no date at all; and a typo (0202, 20266)
+#: is better refused than answered empty. The reports (server/reports/) ask the same.
+YEARS = (2000, 2999)
 
 
 class BadStatsQuery(QueueError):
@@ -64,6 +68,8 @@ class StatsQuery:
     counter: int | None = None
 
     def __post_init__(self) -> None:
+        check_year(self.first.year, self.first.isoformat(), "from")
+        check_year(self.last.year, self.last.isoformat(), "to")
         if self.by not in GROUPINGS:
             raise BadStatsQuery(f"'by' must be one of {', '.join(GROUPINGS)}; got {self.by!r}")
         if self.last < self.first:
@@ -83,14 +89,23 @@ class StatsQuery:
         return self.by not in ("counter", "clerk") and self.counter is None
 
 
+def check_year(year: int, value: str, name: str) -> None:
+    """Refuse a year outside :data:`YEARS`, naming the parameter that holds it."""
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise BadStatsQuery(f"'{name}' must be a year from {YEARS[0]} to {YEARS[1]}; got {value!r}")
+
+
 def parse_day(value: str, name: str) -> date:
-    """A business day written ``YYYY-MM-DD`` (nothing else: 2026-3-1 and 20260301 are refused)."""
+    """A business day written ``YYYY-MM-DD`` (nothing else: 2026-3-1 and 20260301 are refused),
+    in a year of :data:`YEARS`."""
     if len(value) != 10 or not value.isascii() or value[4] != "-" or value[7] != "-":
         raise BadStatsQuery(f"'{name}' must be a date as YYYY-MM-DD; got {value!r}")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadStatsQuery(f"'{name}' is not a date of the calendar: {value!r}") from None
+    check_year(day.year, value, name)
+    return day
 
 
 def nearest_rank(p: int, n: int) -> int:

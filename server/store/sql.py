@@ -107,6 +107,10 @@ _WAITING_BY_PRIORITY = select(queue_counts.c.priority, queue_counts.c.waiting).w
     queue_counts.c.service == bindparam("service"),
     queue_counts.c.waiting > 0,
 )
+_WAITING_BY_SERVICE = select(queue_counts.c.service, queue_counts.c.priority, queue_counts.c.waiting).where(
+    queue_counts.c.business_day == bindparam("business_day"),
+    queue_counts.c.waiting > 0,
+)
 _SERVICE_COUNTS = (
     select(queue_counts.c.service, func.sum(queue_counts.c.waiting))
     .where(queue_counts.c.business_day == bindparam("business_day"))
@@ -424,6 +428,12 @@ class SqlTx:
         rows = self.conn.execute(_WAITING_BY_PRIORITY, {"business_day": day, "service": service})
         return {int(priority): int(waiting) for priority, waiting in rows}
 
+    def waiting_by_service(self, day: date) -> dict[str, dict[int, int]]:
+        found: dict[str, dict[int, int]] = {}
+        for service, priority, waiting in self.conn.execute(_WAITING_BY_SERVICE, {"business_day": day}):
+            found.setdefault(service, {})[int(priority)] = int(waiting)
+        return found
+
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         row = self.conn.execute(select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
         return _ticket(row) if row else None
@@ -640,6 +650,7 @@ class SqlTx:
                 legs.called_at,
                 legs.finished_at,
                 or_(c.priority > 0, c.appointment.is_not(None), legs.transfer.is_(True)).label("jumped"),
+                legs.transfer.label("carried"),
             )
             .join(tickets, tickets.c.id == legs.ticket_id)
             .where(
@@ -653,7 +664,7 @@ class SqlTx:
             .limit(limit)
         )
         found = [
-            WarmLeg(r.counter, r.service, r.called_at, r.finished_at, bool(r.jumped))
+            WarmLeg(r.counter, r.service, r.called_at, r.finished_at, bool(r.jumped), bool(r.carried))
             for r in self.conn.execute(query)
         ]
         return found[::-1]

@@ -36,7 +36,7 @@ carry the new section as they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -408,6 +408,21 @@ class Statistics:
             yield conn
 
     def report(self, query: StatsQuery) -> Report:
+        with self._reading() as conn:
+            return self._report(conn, query, whole=True)
+
+    def reports(self, queries: Sequence[StatsQuery]) -> list[Report]:
+        """Several groupings of one question in one read transaction, so they agree with each other.
+
+        The hall's reports (server/reports/) want a period by day or hour, service, counter and
+        clerk at once. Only the first report's total and hand-offs are computed — they are the
+        same whatever the grouping, and the whole period's percentiles and paths are a third of
+        the passes — the others carry an empty total (no sections) and no hand-offs.
+        """
+        with self._reading() as conn:
+            return [self._report(conn, query, whole=n == 0) for n, query in enumerate(queries)]
+
+    def _report(self, conn: Connection, query: StatsQuery, whole: bool) -> Report:
         dialect = self.engine.dialect.name
         steps = zone_steps(
             self.calendar.zone,
@@ -415,22 +430,23 @@ class Statistics:
             self._start(query.last + timedelta(days=3)),
         )
         grouped = Scope(query, dialect, steps, self.satisfaction)
-        whole = Scope(query, dialect, steps, self.satisfaction, total=True)
+        period = Scope(query, dialect, steps, self.satisfaction, total=True)
         groups: dict[Key, Figures] = {}
         total = Figures()
-        with self._reading() as conn:
-            for group in FIGURE_GROUPS:
-                rows = group.compute(conn, grouped)
-                for key, values in rows.items():
-                    if key not in groups:  # a group without some figures shows their zeros
-                        groups[key] = _empty(grouped)
-                    groups[key].merge(group.section, group.shape(grouped, values))
-                if group.additive:
-                    total.merge(group.section, group.shape(whole, _added(group.empty(whole), rows.values())))
-                else:
-                    whole_rows = group.compute(conn, whole)
-                    total.merge(group.section, whole_rows.get(None) or group.empty(whole))
-            paths = handoffs(conn, query)
+        for group in FIGURE_GROUPS:
+            rows = group.compute(conn, grouped)
+            for key, values in rows.items():
+                if key not in groups:  # a group without some figures shows their zeros
+                    groups[key] = _empty(grouped)
+                groups[key].merge(group.section, group.shape(grouped, values))
+            if not whole:
+                continue
+            if group.additive:
+                total.merge(group.section, group.shape(period, _added(group.empty(period), rows.values())))
+            else:
+                period_rows = group.compute(conn, period)
+                total.merge(group.section, period_rows.get(None) or group.empty(period))
+        paths = handoffs(conn, query) if whole else []
         return Report(query, groups, total, paths)
 
     def _start(self, day: date) -> datetime:
