@@ -442,6 +442,10 @@
     error.hidden = !liveError;
     error.textContent = liveError ? refusal(liveError) : "";
     say($("#post-message"), message);
+    // The rota form's counters come from this answer, its clerks from the rota's: whichever of the
+    // two arrives last must fill the form (drawn only with the rota, the counters stayed empty when
+    // the rota came first).
+    drawForm();
     drawPosts();
     drawBreaks();
     drawAttendance();
