@@ -11,6 +11,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,3 +122,18 @@ def start_profiler(pid: int, path: str, idle: bool = False) -> subprocess.Popen[
     proc = subprocess.Popen(command, stdout=sys.stderr, stderr=sys.stderr)
     time.sleep(1)  # let it attach
     return proc
+
+
+def timed(work: Callable[[], Any], repeat: int) -> dict[str, float]:
+    """Run ``work`` ``repeat`` times: the median and the longest wall time, the median CPU time (ms)."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        walls.append((time.perf_counter() - wall) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    return {
+        "wall_ms_median": round(statistics.median(walls)),
+        "wall_ms_max": round(max(walls)),
+        "cpu_ms_median": round(statistics.median(cpus)),
+    }

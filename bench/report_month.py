@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from _common import emit, loadavg, log
+from _common import emit, loadavg, log, timed
 
 from server.core.calendar import HallCalendar
 from server.core.model import Counter, Service
@@ -51,20 +48,6 @@ def year_hall() -> Hall:
     return Hall("模拟营业厅", "Simulated hall", services, counters, HallCalendar(timezone="Asia/Shanghai"))
 
 
-def measure(work: Callable[[], Any], repeat: int) -> dict[str, float]:
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        work()
-        walls.append((time.perf_counter() - wall) * 1000)
-        cpus.append((time.process_time() - cpu) * 1000)
-    return {
-        "wall_ms_median": round(statistics.median(walls)),
-        "wall_ms_max": round(max(walls)),
-        "cpu_ms_median": round(statistics.median(cpus)),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=150_000)
@@ -88,12 +71,12 @@ def main() -> None:
         return json.dumps(build_report(stats, hall, period), ensure_ascii=False)
 
     figures = {
-        "json": measure(as_json, args.repeat),
-        "pdf": measure(lambda: write_pdf(build_report(stats, hall, period)), args.repeat),
-        "csv": measure(lambda: write_csv(build_report(stats, hall, period)), args.repeat),
-        "xlsx": measure(lambda: write_xlsx(build_report(stats, hall, period)), args.repeat),
-        "pdf_writing_only": measure(lambda: write_pdf(report), args.repeat),
-        "scorecard": measure(
+        "json": timed(as_json, args.repeat),
+        "pdf": timed(lambda: write_pdf(build_report(stats, hall, period)), args.repeat),
+        "csv": timed(lambda: write_csv(build_report(stats, hall, period)), args.repeat),
+        "xlsx": timed(lambda: write_xlsx(build_report(stats, hall, period)), args.repeat),
+        "pdf_writing_only": timed(lambda: write_pdf(report), args.repeat),
+        "scorecard": timed(
             lambda: scorecard(hall, period, clerk_groups(stats, hall, period), CLERKS[0]), args.repeat
         ),
     }

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from _common import emit, loadavg, log
+from _common import emit, loadavg, log, timed
 
 from server.core.calendar import HallCalendar
 from server.core.satisfaction import Satisfaction
@@ -33,20 +32,6 @@ from sim.year_rows import fill_year
 
 MONTH = (date(2026, 3, 1), date(2026, 3, 31))
 TARGET_MS = 1000
-
-
-def measure(stats: Statistics, query: StatsQuery, repeat: int) -> dict[str, float]:
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        stats.report(query)
-        walls.append((time.perf_counter() - wall) * 1000)
-        cpus.append((time.process_time() - cpu) * 1000)
-    return {
-        "wall_ms_median": round(statistics.median(walls)),
-        "wall_ms_max": round(max(walls)),
-        "cpu_ms_median": round(statistics.median(cpus)),
-    }
 
 
 def main() -> None:
@@ -66,8 +51,8 @@ def main() -> None:
     engine = make_engine(url)
     stats = Statistics(read_only(engine), HallCalendar(timezone="Asia/Shanghai"), Satisfaction())
     before = loadavg()
-    month = {by: measure(stats, StatsQuery(*MONTH, by), args.repeat) for by in GROUPINGS}
-    year = measure(stats, StatsQuery(date(2026, 1, 1), date(2026, 12, 31), "day"), 1)
+    month = {by: timed(lambda by=by: stats.report(StatsQuery(*MONTH, by)), args.repeat) for by in GROUPINGS}
+    year = timed(lambda: stats.report(StatsQuery(date(2026, 1, 1), date(2026, 12, 31), "day")), 1)
     worst = max(m["wall_ms_median"] for m in month.values())
     emit(
         {

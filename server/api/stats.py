@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, jsonify, request
 
 from ..core.stats import BadStatsQuery, StatsQuery, parse_day, report_json
+from ..reports.figures import satisfaction_config
 from .auth import hub, requires
 from .refusals import ApiError
 
@@ -58,19 +59,7 @@ def stats() -> Response:
     answer = report_json(report, hall.services, hall.counters)
     answer.update(
         timezone=hall.calendar.timezone,
-        satisfaction={
-            "target": hall.satisfaction.target,
-            "levels": [
-                {
-                    "code": level.code,
-                    "name_zh": level.name_zh,
-                    "name_en": level.name_en,
-                    "score": level.score,
-                    "satisfied": level.satisfied,
-                }
-                for level in hall.satisfaction.levels
-            ],
-        },
+        satisfaction=satisfaction_config(hall),
     )
     # Complaints of the same business days, from their own log (查处率, closure time).
     start = hall.calendar.day_start(query.first)

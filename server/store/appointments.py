@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ..core.appointments import Appointment, AppointmentStatus, Half
-from .schema import appointment_quota, appointments, audit_log
+from .audit import append
+from .schema import appointment_quota, appointments
 from .sql import Transactions, upsert
 
 
@@ -141,16 +142,7 @@ class SqlAppointmentTx:
     def audit(
         self, actor: str, action: str, target: str, at: datetime, detail: dict[str, Any], address: str
     ) -> None:
-        self.conn.execute(
-            insert(audit_log).values(
-                at=at,
-                actor=actor[:64],
-                action=action[:48],
-                target=target[:128],
-                detail=detail,
-                address=address[:64],
-            )
-        )
+        append(self.conn, actor, action, target, at, detail, address)
 
 
 def _row(a: Appointment) -> dict[str, Any]:

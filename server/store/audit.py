@@ -40,6 +40,23 @@ class AuditEntry:
         }
 
 
+def append(
+    conn: Connection, actor: str, action: str, target: str, at: datetime, detail: dict[str, Any], address: str
+) -> None:
+    """Add an entry in ``conn``'s transaction (the one place that writes a row, cut to the columns'
+    widths): the stores whose changes are audited call it inside the change's own transaction."""
+    conn.execute(
+        insert(audit_log).values(
+            at=at,
+            actor=actor[:64],
+            action=action[:48],
+            target=target[:128],
+            detail=detail,
+            address=address[:64],
+        )
+    )
+
+
 class AuditLog:
     """Append and read the audit log (reads take no write lock: the hub's watcher polls it)."""
 
@@ -58,19 +75,11 @@ class AuditLog:
         conn: Connection | None = None,
     ) -> None:
         """Add an entry; in ``conn``'s transaction when given: the change and its record commit as one."""
-        row = {
-            "at": now,
-            "actor": actor[:64],
-            "action": action[:48],
-            "target": target[:128],
-            "detail": detail or {},
-            "address": address[:64],
-        }
         if conn is not None:
-            conn.execute(insert(audit_log).values(**row))
+            append(conn, actor, action, target, now, detail or {}, address)
             return
         with self.engine.begin() as own:
-            own.execute(insert(audit_log).values(**row))
+            append(own, actor, action, target, now, detail or {}, address)
 
     def recent(self, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
         """The newest entries first."""

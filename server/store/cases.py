@@ -29,7 +29,8 @@ from ..core.cases import (
     CounterTicket,
     StepStatus,
 )
-from .schema import audit_log, case_events, case_steps, case_tickets, cases, tickets, users
+from .audit import append
+from .schema import case_events, case_steps, case_tickets, cases, tickets, users
 from .sql import Transactions
 
 #: Roles that may own or be handed a step of a case.
@@ -237,16 +238,7 @@ class SqlCaseTx(CaseTx):
     def audit(
         self, actor: str, action: str, target: str, at: datetime, detail: dict[str, Any], address: str
     ) -> None:
-        self.conn.execute(
-            insert(audit_log).values(
-                at=at,
-                actor=actor[:64],
-                action=action[:48],
-                target=target[:128],
-                detail=detail,
-                address=address[:64],
-            )
-        )
+        append(self.conn, actor, action, target, at, detail, address)
 
     # -- rows ----------------------------------------------------------------------------
 

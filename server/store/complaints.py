@@ -44,8 +44,8 @@ from ..core.complaints import (
     ReturnSatisfaction,
     TicketFacts,
 )
+from .audit import append
 from .schema import (
-    audit_log,
     cases,
     complaint_events,
     complaints,
@@ -265,16 +265,7 @@ class SqlComplaintTx(ComplaintTx):
     def audit(
         self, actor: str, action: str, target: str, at: datetime, detail: dict[str, Any], address: str
     ) -> None:
-        self.conn.execute(
-            insert(audit_log).values(
-                at=at,
-                actor=actor[:64],
-                action=action[:48],
-                target=target[:128],
-                detail=detail,
-                address=address[:64],
-            )
-        )
+        append(self.conn, actor, action, target, at, detail, address)
 
 
 def _row(c: Complaint) -> dict[str, Any]:
