@@ -544,6 +544,9 @@ def test_a_hung_worker_is_restarted_and_the_call_is_said(hall: Hall, tmp_path: P
         done = hall.of("finished", "t-0002")[0]
         assert done.mono - stopped < 5.0 and done.attempt == 2
         assert hall.statuses[0][0] == "restarting" and "heartbeat" in hall.statuses[0][1]
+        # "ok" is reported once the new worker's first heartbeat is in, which may come just after the
+        # call it said was finished: wait for it rather than read the list at that instant.
+        assert hall.wait(lambda h: len(h.statuses) >= 3), hall.statuses
         assert [s for s, _ in hall.statuses] == ["restarting", "degraded", "ok"]
         assert gone(pid)
     finally:
