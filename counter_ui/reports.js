@@ -223,14 +223,7 @@
       prefix: "reports-",
       view: "#reports-view",
       key: "qcall.reports",
-      resume: function (saved) { return !!saved.username && ROLES.indexOf(saved.role) >= 0; },
-      fromMe: function (me) {
-        return me && me.username && ROLES.indexOf(me.role) >= 0 ? { token: null, username: me.username, role: me.role } : null;
-      },
-      accept: function (res) {
-        if (ROLES.indexOf(res.role) < 0) return "login.not_allowed";
-        return { token: res.token, username: res.username, role: res.role };
-      },
+      roles: ROLES,
       enter: enter,
       leave: leave
     });

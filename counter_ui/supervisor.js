@@ -132,8 +132,6 @@
   var banner = Q.messageBanner("#banner");
   var login = null;
 
-  function allowed(role) { return READERS.indexOf(role) >= 0; }
-
   function init() {
     Q.i18n(WORDS, "qcall.supervisor.lang");
     Q.translatePage();
@@ -144,14 +142,7 @@
       prefix: "sup-",
       view: "#sup-view",
       key: "qcall.supervisor",
-      resume: function (saved) { return !!saved.username && allowed(saved.role); },
-      fromMe: function (me) {
-        return me && allowed(me.role) ? { token: null, username: me.username, role: me.role } : null;
-      },
-      accept: function (res) {
-        if (!allowed(res.role)) return "login.not_allowed";
-        return { token: res.token, username: res.username, role: res.role };
-      },
+      roles: READERS,
       enter: enter,
       leave: leave
     });

@@ -169,14 +169,8 @@
       prefix: "triage-",
       view: "#triage-view",
       key: "qcall.triage",
-      resume: function (saved) { return !!saved.username && isTriage(saved.role); },
-      fromMe: function (me) {
-        return me && me.username && isTriage(me.role) ? { token: null, username: me.username, role: me.role } : null;
-      },
-      accept: function (res) {
-        if (!isTriage(res.role)) return "login.not_triage";
-        return { token: res.token, username: res.username, role: res.role };
-      },
+      roles: ["triage", "admin"],   // nurses, and admins (who may do anything a nurse may)
+      notAllowed: "login.not_triage",
       enter: enter,
       leave: leave
     });
@@ -204,9 +198,6 @@
     $("#btn-issue").addEventListener("click", issue);
     login.start();
   }
-
-  /** Who may use this page: triage nurses, and admins (who may do anything a nurse may). */
-  function isTriage(role) { return role === "triage" || role === "admin"; }
 
   /* -- session ----------------------------------------------------------- */
 

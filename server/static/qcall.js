@@ -397,6 +397,9 @@
    * api() and connect() then carry the cookie instead.
    *
    * What differs between pages comes from opts:
+   *   roles, notAllowed  optional: a page for these roles only: resume, fromMe and accept then
+   *                    default to "a session of one of them" (refused at login with the word key
+   *                    notAllowed, default login.not_allowed)
    *   resume(saved)    true if the session kept in this tab is still usable
    *   fromMe(me)       a session from GET /auth/me, or null for the form
    *   accept(res, n)   a session from POST /auth/login's answer (n: the counter
@@ -413,7 +416,20 @@
    * The page's words include login.need_name, login.wrong and login.expired.
    * Returns {start, logout, expire}.
    */
+  /** staffLogin's options with resume, fromMe and accept derived from opts.roles where not given. */
+  function roleGate(opts) {
+    if (!opts.roles) return opts;
+    var may = function (role) { return opts.roles.indexOf(role) >= 0; };
+    var session = function (from, token) { return { token: token, username: from.username, role: from.role }; };
+    return Object.assign({
+      resume: function (saved) { return !!saved.username && may(saved.role); },
+      fromMe: function (me) { return me && me.username && may(me.role) ? session(me, null) : null; },
+      accept: function (res) { return may(res.role) ? session(res, res.token) : opts.notAllowed || "login.not_allowed"; }
+    }, opts);
+  }
+
   function staffLogin(opts) {
+    opts = roleGate(opts);
     var p = "#" + (opts.prefix || "") + "login-";
     var sessionKey = opts.key + ".session";
     var lastKey = opts.key + ".last";
