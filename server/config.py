@@ -682,6 +682,24 @@ class StaffSection(_Strict):
         return self
 
 
+class ZoneSection(_Strict):
+    """``[[zones]]``: a part of the hall that hears only its own calls (a floor, a wing, a clinic area).
+
+    Lobby screens and speakers join a zone by ``settings.zone``; a counter may be in several zones
+    (a pharmacy heard in the ground-floor hall and in its own corridor). docs/voice.md, "Zones".
+    """
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    #: The counters whose calls are said in this zone.
+    counters: Annotated[list[int], Field(min_length=1)]
+
+
+#: Devices that may belong to a zone (``settings.zone``): they make sound.
+ZONED_DEVICES = ("lobby_screen", "speaker")
+
+
 #: Devices that belong to one counter and must say which.
 COUNTER_DEVICES = ("counter_screen", "keypad", "evaluation_pad")
 
@@ -803,6 +821,8 @@ class SiteConfig(_Strict):
     satisfaction: SatisfactionSection = SatisfactionSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
+    #: ``[[zones]]``: parts of the hall that hear only their counters' calls; none: the whole hall hears all.
+    zones: list[ZoneSection] = []
     #: The folder of the config file: relative paths in it (voice clips, cache) start there.
     _folder: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -843,6 +863,7 @@ class SiteConfig(_Strict):
             _check_settings(i, device, self.serial.frame_formats)
             _check_pad_ratings(i, device, LEVEL_CODES[self.satisfaction.levels])
         _check_voice(self)
+        _check_zones(self)
         _check_hours(self)
         printers = {d.name for d in self.devices if d.kind == "printer"}
         for i, device in enumerate(self.devices):
@@ -1050,6 +1071,54 @@ def _check_voice(config: SiteConfig) -> None:
 
     table = {"timezone": config.site.timezone, "languages": list(config.site.languages), **config.voice}
     VoiceSettings.from_mapping(table)
+
+
+def _check_zones(config: SiteConfig) -> None:
+    """``[[zones]]``: codes once each, counters the site has; a screen's or speaker's ``settings.zone``
+    names one of them; one speaker (amplifier) per zone, its ``command`` a player's argv."""
+    _unique([z.code for z in config.zones], "zones", "code")
+    numbers = {c.number for c in config.counters}
+    for i, zone in enumerate(config.zones):
+        _unique(zone.counters, f"zones[{i}]", "counters")
+        for number in zone.counters:
+            if number not in numbers:
+                raise ValueError(
+                    f"zones[{i}].counters: no counter {number}; expected one of {sorted(numbers)}"
+                )
+    codes = [z.code for z in config.zones]
+    speakers: dict[str, int] = {}
+    for i, device in enumerate(config.devices):
+        zone_code = device.settings.get("zone")
+        if device.kind == "speaker":
+            _check_player_command(i, device.settings.get("command"))
+        if zone_code is None:
+            continue
+        if device.kind not in ZONED_DEVICES:
+            raise ValueError(
+                f"devices[{i}].settings.zone: a {device.kind} makes no sound; "
+                f"expected zone only on a {' or a '.join(ZONED_DEVICES)}"
+            )
+        if zone_code not in codes:
+            hint = f"expected one of {codes}" if codes else "expected the code of a [[zones]] table (none)"
+            raise ValueError(f"devices[{i}].settings.zone: unknown zone {zone_code!r}; {hint}")
+        if device.kind == "speaker":
+            if zone_code in speakers:
+                raise ValueError(
+                    f"devices[{i}].settings.zone: zone {zone_code!r} has a speaker already "
+                    f"(devices[{speakers[zone_code]}]); expected one speaker (amplifier) per zone"
+                )
+            speakers[zone_code] = i
+
+
+def _check_player_command(index: int, command: Any) -> None:
+    """A speaker's ``command``: absent (the ``[voice] player_command``), or a non-empty list of strings."""
+    if command is None:
+        return
+    if not (isinstance(command, list) and command and all(isinstance(p, str) and p for p in command)):
+        raise ValueError(
+            f"devices[{index}].settings.command: expected a list of words such as "
+            f'["aplay", "-q", "-D", "plughw:1", "{{path}}"], got {command!r}'
+        )
 
 
 def _check_hours(config: SiteConfig) -> None:

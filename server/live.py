@@ -471,6 +471,7 @@ class Sockets:
 
     def _join_hall(self, sid: str, principal: Principal) -> None:
         join_room(HALL)
+        join_room(self.hub.voice.room_for(principal.name if principal.is_device else None))  # zones
         if principal.is_device:
             self.devices.page_connected(sid, principal.name)
         if principal.role in ("staff", "admin", "supervisor"):

@@ -35,3 +35,12 @@ def device_room(name: str) -> str:
 def agent_room(name: str) -> str:
     """One device agent, by its token's name (the print jobs of its printers)."""
     return f"agent:{name}"
+
+
+#: The announcements of the whole hall: every socket of the hall room that is not a lobby screen of a zone.
+VOICE_HALL = "voice"
+
+
+def voice_room(zone: str | None) -> str:
+    """Who hears a zone's announcements: the lobby screens of that zone (None: the whole hall's room)."""
+    return f"voice:{zone}" if zone else VOICE_HALL

@@ -6,16 +6,29 @@ speaks in its own process, one call at a time. The rendered WAVs go to the
 hub's speaker and/or to the lobby screens, which play them in order. Nothing
 here waits for speech: a dead speaker only turns the voice "degraded" on the
 admin page.
+
+Zones (``[[zones]]``, docs/voice.md "Zones"): the whole hall has one announcer,
+which says every call to the screens without a zone and the hub's own speaker,
+as before zones. Each zone has an announcer of its own (started at its first
+call), which says only its counters' calls to its screens' room and its
+speaker: a zone's calls queue behind its own calls only, so the backlog rule
+shortens a busy wing's calls and leaves the quiet wing's alone. Which zones
+hear a counter is read from the hub's config at each call, so a live change
+applies to the next call.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from drivers.voice import Announcement, Announcer, VoiceSettings, make_sinks
+from drivers.voice.sinks import CallbackSink, PlayerSink
 
 from ..config import SiteConfig
 from ..core.queue import QueueCore
@@ -23,15 +36,16 @@ from ..paths import var_dir
 from .board import DeviceBoard
 from .listeners import TicketCalled, listener
 from .push import Publish
-from .rooms import HALL
+from .rooms import voice_room
+from .zones import screen_zone, zone_codes, zone_speaker, zones_of_counter
 
 log = logging.getLogger(__name__)
 
 #: The voice's name on the device board (the admin page).
 VOICE_DEVICE = "voice"
 ANNOUNCEMENT = "announcement"
-#: Who hears announcements over Socket.IO: every screen in the hall room plays them if it may.
-LOBBY_ROOM = HALL
+#: Who hears the whole hall's announcements over Socket.IO: every hall socket but a zone's lobby screens.
+LOBBY_ROOM = voice_room(None)
 #: The announcer's states in the words of the admin page.
 STATES = MappingProxyType({"ok": "online", "degraded": "degraded", "restarting": "restarting"})
 
@@ -65,20 +79,54 @@ def announcement_of(event: TicketCalled) -> Announcement:
     )
 
 
+#: Builds an announcer: :class:`~drivers.voice.Announcer` (tests give a fake).
+MakeAnnouncer = Callable[..., Announcer]
+Sink = PlayerSink | CallbackSink
+
+
+def zone_device(zone: str) -> str:
+    """A zone's announcer on the device board (":" is in no device's name)."""
+    return f"{VOICE_DEVICE}:{zone}"
+
+
+@dataclass
+class _ZoneVoice:
+    """One zone's announcer and what it was built with (a live change of its speaker builds a new one)."""
+
+    zone: str
+    outputs: tuple[Any, ...]
+    announcer: Announcer
+
+
 class VoiceService:
-    """Announces every committed call and recall."""
+    """Announces every committed call and recall: to the whole hall, and to each zone of its counter.
+
+    ``current``: the site config as it is now (the hub's, changed live by the admin page);
+    default: the ``config`` given. ``make_announcer``: how an announcer is built.
+    """
 
     def __init__(
-        self, config: SiteConfig, core: QueueCore, board: DeviceBoard, publish: Publish, base_dir: Path
+        self,
+        config: SiteConfig,
+        core: QueueCore,
+        board: DeviceBoard,
+        publish: Publish,
+        base_dir: Path,
+        current: Callable[[], SiteConfig] | None = None,
+        make_announcer: MakeAnnouncer = Announcer,
     ) -> None:
         self.settings = voice_settings(config, base_dir)
         self.core = core
         self.board = board
         self.publish = publish
+        self.current = current or (lambda: config)
+        self.make_announcer = make_announcer
         self.announcer: Announcer | None = None
+        self._zones: dict[str, _ZoneVoice] = {}
+        self._lock = threading.Lock()
         if not config.voice or not self.settings.enabled:
             return  # a site without a [voice] table is silent
-        self.announcer = Announcer(
+        self.announcer = make_announcer(
             self.settings,
             sinks=make_sinks(self.settings, on_audio=self.to_lobby),
             on_status=self.status_changed,
@@ -92,7 +140,11 @@ class VoiceService:
         return self.announcer is not None
 
     def close(self) -> None:
-        """Stop the announcer: its worker process ends (calls not yet said are reported failed)."""
+        """Stop the announcers: their worker processes end (calls not yet said are reported failed)."""
+        with self._lock:
+            zones, self._zones = list(self._zones.values()), {}
+        for zone in zones:
+            zone.announcer.close()
         if self.announcer is not None:
             self.announcer.close()
             log.info("stopping: voice worker stopped")
@@ -101,13 +153,83 @@ class VoiceService:
         return Path(self.settings.cache_path())
 
     def announce(self, event: TicketCalled) -> None:
-        """A committed call or recall, said aloud (queued: the announcer speaks in its own process)."""
+        """A committed call or recall, said aloud (queued: the announcer speaks in its own process):
+        to the whole hall, and to every zone its counter is in, as the config says now."""
         if self.announcer is None:
             return
-        self.announcer.announce(announcement_of(event))
+        announcement = announcement_of(event)
+        self.announcer.announce(announcement)
+        config = self.current()
+        for zone in zones_of_counter(config, event.counter):
+            announcer = self.zone_announcer(config, zone)
+            if announcer is not None:
+                announcer.announce(announcement)
+
+    def room_for(self, device: str | None) -> str:
+        """The voice room a hall socket joins: its lobby screen's zone's, else the whole hall's.
+
+        ``device``: the device token's name of a screen page (None: a console, a kiosk's page
+        without a device entry). Read from the config as it is at the connection.
+        """
+        return voice_room(screen_zone(self.current(), device) if device else None)
+
+    def zone_announcer(self, config: SiteConfig, zone: str) -> Announcer | None:
+        """Zone ``zone``'s announcer, started at its first call; None when nothing in the zone
+        makes sound (no ``lobby`` output and no speaker). Zones the config no longer has, or whose
+        speaker changed, get their announcer closed (after what it is saying)."""
+        outputs = self._zone_outputs(config, zone)
+        stale: list[Announcer] = []
+        with self._lock:
+            codes = zone_codes(config)
+            for code in [
+                c for c, z in self._zones.items() if c not in codes or (c == zone and z.outputs != outputs)
+            ]:
+                stale.append(self._zones.pop(code).announcer)
+            voice = self._zones.get(zone)
+            if voice is None and outputs:
+                voice = self._start_zone(zone, outputs)
+        for announcer in stale:
+            announcer.close(timeout=0)  # never waits here: the call's request is waiting
+        return voice.announcer if voice is not None else None
+
+    def _zone_outputs(self, config: SiteConfig, zone: str) -> tuple[Any, ...]:
+        """What a zone's announcer says to: its screens' room (``lobby`` output), its speaker."""
+        outputs: list[Any] = []
+        if "lobby" in self.settings.outputs:
+            outputs.append(voice_room(zone))
+        speaker = zone_speaker(config, zone)
+        if speaker is not None:
+            command = speaker.settings.get("command") or self.settings.player_command or None
+            outputs.append(("player", tuple(command) if command else None))
+        return tuple(outputs)
+
+    def _start_zone(self, zone: str, outputs: tuple[Any, ...]) -> _ZoneVoice:
+        sinks: list[Sink] = []
+        for output in outputs:
+            if isinstance(output, str):
+                sinks.append(CallbackSink(self._to_zone(zone)))
+            else:
+                sinks.append(PlayerSink(output[1]))
+        device = zone_device(zone)
+        self.board.register(device, "speaker")
+
+        def on_status(state: str, detail: str = "") -> None:
+            self.board.report(device, STATES.get(state, state), detail)
+
+        announcer = self.make_announcer(self.settings, sinks=sinks, on_status=on_status, name=device)
+        on_status(announcer.status, "announcer started")
+        voice = self._zones[zone] = _ZoneVoice(zone, outputs, announcer)
+        log.info("voice: zone %s speaks (%s)", zone, ", ".join(map(str, outputs)))
+        return voice
+
+    def _to_zone(self, zone: str) -> Callable[[Any], None]:
+        return lambda audio: self._send(audio, zone)
 
     def to_lobby(self, audio: Any) -> None:
-        """A rendered announcement: the screens fetch and play it in order."""
+        """A rendered announcement of the whole hall: the screens without a zone play it, in order."""
+        self._send(audio, None)
+
+    def _send(self, audio: Any, zone: str | None) -> None:
         self.publish(
             ANNOUNCEMENT,
             {
@@ -120,8 +242,10 @@ class VoiceService:
                 "texts": [list(text) for text in audio.texts],
                 # what a backlog took away (docs/voice.md, "When calls pile up"); []: said in full
                 "shortened": list(audio.shortened),
+                # whose announcer said it: a zone's code, None the whole hall's (seqs count per announcer)
+                "zone": zone,
             },
-            LOBBY_ROOM,
+            voice_room(zone),
         )
 
     def status_changed(self, state: str, detail: str = "") -> None:
