@@ -1079,8 +1079,9 @@ def _check_zones(config: SiteConfig) -> None:
     _unique([z.code for z in config.zones], "zones", "code")
     numbers = {c.number for c in config.counters}
     for i, zone in enumerate(config.zones):
-        _unique(zone.counters, f"zones[{i}]", "counters")
-        for number in zone.counters:
+        for j, number in enumerate(zone.counters):
+            if number in zone.counters[:j]:
+                raise ValueError(f"zones[{i}].counters: counter {number} is listed twice; expected each once")
             if number not in numbers:
                 raise ValueError(
                     f"zones[{i}].counters: no counter {number}; expected one of {sorted(numbers)}"

@@ -160,6 +160,8 @@ class VoiceService:
         announcement = announcement_of(event)
         self.announcer.announce(announcement)
         config = self.current()
+        if self._zones:
+            self._close_gone_zones(config)
         for zone in zones_of_counter(config, event.counter):
             announcer = self.zone_announcer(config, zone)
             if announcer is not None:
@@ -175,22 +177,27 @@ class VoiceService:
 
     def zone_announcer(self, config: SiteConfig, zone: str) -> Announcer | None:
         """Zone ``zone``'s announcer, started at its first call; None when nothing in the zone
-        makes sound (no ``lobby`` output and no speaker). Zones the config no longer has, or whose
-        speaker changed, get their announcer closed (after what it is saying)."""
+        makes sound (no ``lobby`` output and no speaker). One whose speaker changed is replaced
+        (what the old one had not said yet is dropped: a live change is rare)."""
         outputs = self._zone_outputs(config, zone)
-        stale: list[Announcer] = []
+        stale = None
         with self._lock:
-            codes = zone_codes(config)
-            for code in [
-                c for c, z in self._zones.items() if c not in codes or (c == zone and z.outputs != outputs)
-            ]:
-                stale.append(self._zones.pop(code).announcer)
             voice = self._zones.get(zone)
+            if voice is not None and voice.outputs != outputs:
+                stale, voice = self._zones.pop(zone).announcer, None
             if voice is None and outputs:
                 voice = self._start_zone(zone, outputs)
-        for announcer in stale:
-            announcer.close(timeout=0)  # never waits here: the call's request is waiting
+        if stale is not None:
+            stale.close(timeout=0)  # never waits here: the call's request is waiting
         return voice.announcer if voice is not None else None
+
+    def _close_gone_zones(self, config: SiteConfig) -> None:
+        """Zones the config no longer has: their announcers stop (calls they had not said yet are dropped)."""
+        codes = zone_codes(config)
+        with self._lock:
+            gone = [self._zones.pop(code).announcer for code in list(self._zones) if code not in codes]
+        for announcer in gone:
+            announcer.close(timeout=0)
 
     def _zone_outputs(self, config: SiteConfig, zone: str) -> tuple[Any, ...]:
         """What a zone's announcer says to: its screens' room (``lobby`` output), its speaker."""
