@@ -120,6 +120,18 @@ class NotCancellable(QueueError):
     code = "not_cancellable"
 
 
+class NotCalled(QueueError):
+    """"On my way" for a ticket that is not being called now; a visitor sees this: bilingual."""
+
+    code = "not_called"
+
+
+class AlreadyOnTheWay(QueueError):
+    """"On my way" said already since this call (once a call); a visitor sees this: bilingual."""
+
+    code = "already_on_the_way"
+
+
 class CounterClosed(QueueError):
     """Nobody is on post at the counter (no clerk logged in at it): it calls nobody and takes no break."""
 
