@@ -121,13 +121,13 @@ class NotCancellable(QueueError):
 
 
 class NotCalled(QueueError):
-    """"On my way" for a ticket that is not being called now; a visitor sees this: bilingual."""
+    """The visitor's "on my way" for a ticket that is not being called now; a visitor sees this: bilingual."""
 
     code = "not_called"
 
 
 class AlreadyOnTheWay(QueueError):
-    """"On my way" said already since this call (once a call); a visitor sees this: bilingual."""
+    """The visitor's "on my way" said already since this call (once a call); a visitor sees this: bilingual."""
 
     code = "already_on_the_way"
 

@@ -1153,7 +1153,9 @@ class QueueCore:
             if not tx.claim(ticket, {TicketStatus.CALLED}):
                 raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
             detail = {"call": ticket.call_count, "extra_seconds": self.hall.rules.on_my_way_seconds}
-            self._record(tx, ticket, TicketEvent(ticket.id, EventKind.ON_MY_WAY, now, ticket.counter, None, detail))
+            self._record(
+                tx, ticket, TicketEvent(ticket.id, EventKind.ON_MY_WAY, now, ticket.counter, None, detail)
+            )
         views = []
         if state is not None and ticket.counter is not None and ticket.counter in self.hall.counters:
             views = [self._view_after(self.hall.counter(ticket.counter), state, ticket)]
@@ -1370,7 +1372,9 @@ class QueueCore:
         recalls = ticket.call_count - 1
         waited = (now - ticket.called_at).total_seconds()
         # "On my way" after this call: the visitor is coming, so the timer waits once more for them.
-        patience = rules.no_show_after_seconds + (self.hall.rules.on_my_way_seconds if ticket.on_my_way else 0)
+        patience = rules.no_show_after_seconds + (
+            self.hall.rules.on_my_way_seconds if ticket.on_my_way else 0
+        )
         return recalls >= (rules.max_recalls or 0) and waited >= patience
 
     def journey(self, ticket_id: str) -> tuple[Ticket, list[TicketLeg]]:
