@@ -75,8 +75,10 @@ def phone_page() -> Response:
     day = hall.calendar.business_day(the_hub.clock())
     phone = phone_limits().remembered(phone, day)
     mine = phone.last_ticket if phone.last_ticket and _active(phone.last_ticket) else None
+    site = the_hub.config.site
     answer = jsonify(
         enabled=config.enabled,
+        site={"name_zh": site.name_zh, "name_en": site.name_en},
         tickets_per_day=config.tickets_per_day,
         taken_today=phone.count,
         ticket=None if mine is None else {"id": mine, "status_url": status_url(mine)},
