@@ -127,7 +127,7 @@ class NotCalled(QueueError):
 
 
 class AlreadyOnTheWay(QueueError):
-    """The visitor's "on my way" said already since this call (once a call); a visitor sees this: bilingual."""
+    """The visitor said "on my way" already since this call (once a call): bilingual, a visitor reads it."""
 
     code = "already_on_the_way"
 
