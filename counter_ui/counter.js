@@ -677,6 +677,7 @@
     $("#current-service").textContent = cur ? serviceName(cur.service) : Q.t("current.none");
     $("#current-status").textContent = cur ? Q.t("status." + cur.status) : "";
     $("#current-status").className = "current-status" + (cur ? " s-" + cur.status : "");
+    Q.show("#current-onway", !!(cur && cur.on_my_way));   // 在路上: the visitor said so from the phone
     var meta = [];
     if (cur) {
       if (cur.called_at) meta.push(Q.t("current.called_at", { time: Q.formatTime(cur.called_at) }));

@@ -43,7 +43,11 @@
       "stale": "暂时无法更新，显示的是 {time} 的状态。",
       "offline": "离线",
       "closing.closed": "大厅已下班，您的号已关闭",
-      "closing.carried": "大厅已下班，您的号保留到 {when} 继续办理，排在新取的号之前"
+      "closing.carried": "大厅已下班，您的号保留到 {when} 继续办理，排在新取的号之前",
+      "alerts.on": "提醒已开启：叫到您时会响铃、振动并通知",
+      "alerts.no_notify": "提醒已开启：叫到您时会响铃、振动（此浏览器不能显示通知）",
+      "alerts.denied": "铃声已开启；通知未获允许，可在浏览器设置中开启",
+      "notify.body": "您的号码 {number}"
     },
     en: {
       "title": "Your place",
@@ -72,7 +76,11 @@
       "stale": "Cannot update right now; showing the state at {time}.",
       "offline": "Offline",
       "closing.closed": "The hall has closed; your ticket has ended",
-      "closing.carried": "The hall has closed; your number is kept and called from {when}, before new tickets"
+      "closing.carried": "The hall has closed; your number is kept and called from {when}, before new tickets",
+      "alerts.on": "Alerts on: a sound, a vibration and a notification when you are called",
+      "alerts.no_notify": "Alerts on: a sound and a vibration when you are called (this browser shows no notifications)",
+      "alerts.denied": "Sound on; notifications were not allowed (the browser's settings can allow them)",
+      "notify.body": "Your number {number}"
     }
   };
 
@@ -97,6 +105,8 @@
   var rating = null;          // the level chosen while the reasons are shown
   var offerTimer = null;      // hides the rating when its window closes
   var thanked = false;        // a rating was just sent: say thank you
+  var audio = null;           // the AudioContext a tap on "turn on alerts" unlocked, or null
+  var alertsOn = false;       // the visitor turned alerts on (this page's life: a reload asks again)
 
   Q.i18n(WORDS, "qcall.status.lang");
   Q.translatePage();
@@ -107,6 +117,8 @@
   $("#lang-switch").addEventListener("click", Q.toggleLang);
   setUpCancel();
   setUpRating();
+  setUpOnMyWay();
+  setUpAlerts();
   // 投诉/意见 about this visit: the shared form, naming this ticket (its id is the right, as for cancel).
   if (window.QCallComplaint) window.QCallComplaint.mount($("#complaint"), { ticket: function () { return ticketId; } });
 
@@ -275,6 +287,11 @@
     var cancellable = waiting || called;
     Q.show("#cancel", cancellable);
     if (!cancellable) confirming(false);
+    Q.show("#onway", called);
+    Q.show("#onway-say", called && !ticket.on_my_way);
+    Q.show("#onway-said", called && !!ticket.on_my_way);
+    Q.show("#alerts", cancellable);
+    drawAlerts();
     drawRating();
     $("#ticket-issued").textContent = Q.formatTime(ticket.issued_at);
     $("#ticket-updated").textContent = Q.formatTime(updatedAt, true);
@@ -459,7 +476,126 @@
     if (count > vibratedFor) {
       vibratedFor = count;
       try { if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]); } catch (e) { /* not allowed */ }
+      chime();
+      notify();
+      document.body.setAttribute("data-alerted", String(count));   // for browser tests: the call was told
     }
     if (count === 0) vibratedFor = 0;
+  }
+
+  /*
+   * 我在路上 / "I'm on my way": shown while called, once a call (a recall asks
+   * again). The counter's console shows it; the no-show timer waits a little more.
+   */
+  function setUpOnMyWay() {
+    $("#onway-say").addEventListener("click", function () {
+      var say = $("#onway-say");
+      say.disabled = true;
+      Q.api("POST", "/tickets/" + encodeURIComponent(ticketId) + "/on-my-way", {}).then(function (t) {
+        Q.show("#banner", false);
+        merge(t);
+      }, function (err) {
+        $("#banner").className = "banner error";
+        $("#banner").textContent = Q.errorText(err);
+        Q.show("#banner", true);
+        load();
+      }).then(function () { say.disabled = false; });
+    });
+  }
+
+  /*
+   * 开启提醒 / "Turn on alerts": browsers play sound only after a tap on the
+   * page, so the tap unlocks a Web Audio context (a short chime says it works)
+   * and asks for the Notification permission, where the browser has the API
+   * (it needs HTTPS, or the hub on localhost). Vibration needs nothing.
+   */
+  function setUpAlerts() {
+    $("#alerts-on").addEventListener("click", function () {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (Ctx && !audio) {
+        try { audio = new Ctx(); } catch (e) { audio = null; }
+      }
+      if (audio && audio.resume) audio.resume();
+      alertsOn = true;
+      chime(1);
+      askNotifications(drawAlerts);
+      drawAlerts();
+    });
+  }
+
+  function askNotifications(done) {
+    if (!("Notification" in window) || Notification.permission !== "default") return done();
+    try {
+      var asked = Notification.requestPermission(function () { done(); });
+      if (asked && asked.then) asked.then(done, done);
+    } catch (e) { done(); }
+  }
+
+  function notificationState() {
+    if (!("Notification" in window)) return "none";
+    return Notification.permission;   // granted, denied or default
+  }
+
+  function drawAlerts() {
+    Q.show("#alerts-on", !alertsOn);
+    Q.show("#alerts-state", alertsOn);
+    document.body.setAttribute("data-alerts", alertsOn ? "on" : "off");
+    if (!alertsOn) return;
+    var state = notificationState();
+    var key = state === "granted" ? "alerts.on" : state === "denied" ? "alerts.denied" : "alerts.no_notify";
+    $("#alerts-zh").textContent = Q.t(key, null, "zh");
+    $("#alerts-en").textContent = Q.t(key, null, "en");
+    $("#alerts").setAttribute("data-notifications", state);
+  }
+
+  /** A chime of two tones, `times` times (3 for a call), on the unlocked audio context. */
+  function chime(times) {
+    if (!audio) return;
+    var start = audio.currentTime + 0.05;
+    for (var i = 0; i < (times || 3); i++) {
+      tone(880, start + i * 0.8, 0.3);
+      tone(660, start + i * 0.8 + 0.35, 0.35);
+    }
+  }
+
+  function tone(hz, at, seconds) {
+    try {
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.6, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + seconds);
+      osc.connect(gain);
+      gain.connect(audio.destination);
+      osc.start(at);
+      osc.stop(at + seconds + 0.05);
+    } catch (e) { /* no audio device: the vibration and the page still tell */ }
+  }
+
+  /**
+   * "请到 3号窗口 / Please go to Counter 3": a system notification, also when the
+   * page is in the background, where the visitor allowed it. Chrome on Android
+   * has no `new Notification()`: there a service worker's registration shows it.
+   */
+  function notify() {
+    if (notificationState() !== "granted") return;
+    var title = Q.t("go", { counter: counterName(ticket.counter, "zh") }, "zh") + " / " +
+      Q.t("go", { counter: counterName(ticket.counter, "en") }, "en");
+    var options = {
+      body: Q.t("notify.body", { number: ticket.number }, "zh") + " / " + Q.t("notify.body", { number: ticket.number }, "en"),
+      tag: "qcall-" + ticketId,
+      renotify: true,
+      requireInteraction: true
+    };
+    try {
+      var shown = new Notification(title, options);
+      shown.onclick = function () { window.focus(); shown.close(); };
+    } catch (e) {
+      if (navigator.serviceWorker && navigator.serviceWorker.getRegistration) {
+        navigator.serviceWorker.getRegistration().then(function (reg) {
+          if (reg) reg.showNotification(title, options);
+        }, function () { /* no worker: the sound and vibration still tell */ });
+      }
+    }
   }
 })();

@@ -20,6 +20,7 @@ from .api.appointments import appointments_api
 from .api.cases import cases_api
 from .api.complaints import complaints_api
 from .api.hours import hours_api
+from .api.phone import phone_api
 from .api.reports import reports_api
 from .api.routes import api
 from .api.satisfaction import satisfaction_api
@@ -84,6 +85,7 @@ def create_app(
     app.register_blueprint(admin)
     app.register_blueprint(appointments_api)
     app.register_blueprint(hours_api)
+    app.register_blueprint(phone_api)
     app.register_blueprint(targets_api)
     app.register_blueprint(cases_api)
     app.register_blueprint(complaints_api)

@@ -643,6 +643,28 @@ class CallsSection(_Strict):
         return value
 
 
+class PhoneSection(_Strict):
+    """``[phone]``: the visitor's phone: tickets taken at ``/phone/`` and "I'm on my way".
+
+    Off by default: a hall puts a QR at its door (or on the lobby) only once it
+    has decided to; the limits keep one phone, one address, or a script from
+    flooding the queue (docs/architecture.md, "The visitor's phone").
+    """
+
+    #: Tickets may be taken from ``/phone/`` (POST /phone/tickets). "On my way" works either way.
+    enabled: bool = False
+    #: A called visitor who says "on my way" gets this much more time before the no-show timer ends
+    #: the call (once a call; a recall is a new call).
+    on_my_way_minutes: Annotated[int, Field(ge=0, le=60)] = 3
+    #: One phone (its signed cookie): at most this many tickets a business day (and one active at a time).
+    tickets_per_day: Annotated[int, Field(ge=1, le=50)] = 3
+    #: The whole hall: at most this many phone tickets in any hour (cookies or not).
+    tickets_per_hour: Annotated[int, Field(ge=1, le=100_000)] = 120
+    #: One client address: at most this many phone tickets within ``address_window_minutes``.
+    tickets_per_address: Annotated[int, Field(ge=1, le=10_000)] = 3
+    address_window_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
+
+
 class BreakReasonSection(_Strict):
     """``[[staff.break_reasons]]``: a reason a clerk may give for a break (午餐 lunch, 会议 meeting, …)."""
 
@@ -813,6 +835,7 @@ class SiteConfig(_Strict):
     serial: SerialSection = SerialSection()
     appointments: AppointmentsSection = AppointmentsSection()
     calls: CallsSection = CallsSection()
+    phone: PhoneSection = PhoneSection()
     targets: TargetsSection = TargetsSection()
     cases: CasesSection = CasesSection()
     case_kinds: list[CaseKindSection] = []
@@ -1036,6 +1059,7 @@ class SiteConfig(_Strict):
             no_show_after_seconds=calls.no_show_after_seconds,
             max_recalls=calls.max_recalls,
             transfer_into_capped=calls.transfer_into_capped,
+            on_my_way_seconds=self.phone.on_my_way_minutes * 60,
             templates={kind: _by_language(t) for kind, t in calls.templates.items()},
             services={
                 s.code: ServiceRules(

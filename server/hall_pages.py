@@ -1,4 +1,4 @@
-"""The pages: kiosk, visitor status and case progress, counter console, triage desk, lobby screen.
+"""The pages: kiosk, visitor status, phone tickets, case progress, counter console, triage desk, lobby.
 
 They are static files in their own top-level folders (no Python there); the hub
 only serves them, with headers that keep tokens in URLs from leaking.
@@ -33,6 +33,16 @@ def kiosk(name: str = "index.html") -> Response:
 @pages.get("/t/<ticket_id>")
 def ticket_status(ticket_id: str) -> Response:
     return send_from_directory(KIOSK, "status.html")
+
+
+@pages.get("/phone/")
+def phone_ticket() -> Response:
+    """The hall's phone page: take a ticket from the phone (a QR at the door or on the lobby), no login.
+
+    Its script and sheet are served with the kiosk's (``/kiosk/phone.js``); ``[phone] enabled``
+    decides whether it issues (the page says so when not).
+    """
+    return send_from_directory(KIOSK, "phone.html")
 
 
 @pages.get("/case/")

@@ -46,6 +46,8 @@ CORE_STATUS: dict[type[core_errors.QueueError], int] = {
     core_errors.VisitorNotStarted: 409,
     core_errors.RecallLimitReached: 409,
     core_errors.NotCancellable: 409,
+    core_errors.NotCalled: 409,
+    core_errors.AlreadyOnTheWay: 409,
     core_errors.ServiceClosed: 409,
     core_errors.HalfDayFull: 409,
     case_errors.UnknownCase: 404,

@@ -120,6 +120,18 @@ class NotCancellable(QueueError):
     code = "not_cancellable"
 
 
+class NotCalled(QueueError):
+    """The visitor's "on my way" for a ticket that is not being called now; a visitor sees this: bilingual."""
+
+    code = "not_called"
+
+
+class AlreadyOnTheWay(QueueError):
+    """The visitor said "on my way" already since this call (once a call): bilingual, a visitor reads it."""
+
+    code = "already_on_the_way"
+
+
 class CounterClosed(QueueError):
     """Nobody is on post at the counter (no clerk logged in at it): it calls nobody and takes no break."""
 

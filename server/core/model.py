@@ -54,6 +54,9 @@ class EventKind(StrEnum):
     REQUEUED = "requeued"
     #: Still waiting at closing, kept for the next opening day (``[hours] at_closing = "carry_over"``).
     CARRIED_OVER = "carried_over"
+    #: The called visitor said from the phone they are coming ("我在路上"): the no-show wait of that
+    #: call grows once by ``[phone] on_my_way_minutes``. Nobody's service: no leg moves, no figure counts it.
+    ON_MY_WAY = "on_my_way"
 
 
 class LegOutcome(StrEnum):
@@ -223,6 +226,8 @@ class Ticket:
     leg: int = 1
     #: The wait estimated at issue, in seconds (None: no counter was open for its service).
     estimate_seconds: int | None = None
+    #: When the visitor last said "on my way" (我在路上) from the phone; it counts for the call it followed.
+    on_my_way_at: datetime | None = None
     history: list[TicketEvent] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
@@ -248,7 +253,19 @@ class Ticket:
             # A mark only ("预约"): never who booked, never the booking's id.
             "appointment": self.appointment is not None,
             "due_at": _iso(self.due_at),
+            # The called visitor said they are coming (在路上), for this very call.
+            "on_my_way": self.on_my_way,
         }
+
+    @property
+    def on_my_way(self) -> bool:
+        """Whether the visitor said "on my way" since the last call (a recall asks again)."""
+        return (
+            self.status is TicketStatus.CALLED
+            and self.on_my_way_at is not None
+            and self.called_at is not None
+            and self.on_my_way_at >= self.called_at
+        )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from .appointments import AppointmentClaim, mask_name, used_refusal
 from .calendar import Clock, HallCalendar, utc_now
 from .cases import CaseClaim, CaseTicket, ended_refusal
 from .errors import (
+    AlreadyOnTheWay,
     AlreadyRated,
     CounterClosed,
     CounterPaused,
@@ -28,6 +29,7 @@ from .errors import (
     DailyLimitReached,
     InvalidTransition,
     NobodyWaiting,
+    NotCalled,
     NotCancellable,
     NothingToEvaluate,
     OnPostElsewhere,
@@ -1121,6 +1123,47 @@ class QueueCore:
         )
         return ticket
 
+    def on_my_way(self, ticket_id: str) -> Ticket:
+        """The called visitor says from the phone they are coming (我在路上): once a call.
+
+        The ticket id is the right, as for :meth:`cancel`. The counter's console
+        shows it on its current ticket (``on_my_way`` in the ticket's view) and
+        the no-show timer of this call waits ``rules.on_my_way_seconds`` more
+        (:meth:`_overdue`); a recall is a new call, after which it may be said
+        again. Recorded as an ``on_my_way`` event, which is nobody's service:
+        no leg, statistic or estimate counts it. Refusals are bilingual (409).
+        """
+        now = self.clock()
+        with self.store.transaction() as tx:
+            ticket = tx.get_ticket(ticket_id)
+            if ticket is None:
+                raise UnknownTicket(f"no ticket {ticket_id!r}")
+            state = tx.counter_state(ticket.counter) if ticket.counter is not None else None
+            ticket = tx.get_ticket(ticket_id)  # again, under the counter's lock
+            assert ticket is not None
+            if ticket.status is not TicketStatus.CALLED:
+                raise NotCalled(
+                    f"号码 {ticket.number} 现在没有被叫到 / ticket {ticket.number} is not being called now"
+                )
+            if ticket.on_my_way:
+                raise AlreadyOnTheWay(
+                    f"已告知窗口您在路上 / counter {ticket.counter} already knows you are on your way"
+                )
+            ticket.on_my_way_at = now
+            if not tx.claim(ticket, {TicketStatus.CALLED}):
+                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+            detail = {"call": ticket.call_count, "extra_seconds": self.hall.rules.on_my_way_seconds}
+            self._record(
+                tx, ticket, TicketEvent(ticket.id, EventKind.ON_MY_WAY, now, ticket.counter, None, detail)
+            )
+        views = []
+        if state is not None and ticket.counter is not None and ticket.counter in self.hall.counters:
+            views = [self._view_after(self.hall.counter(ticket.counter), state, ticket)]
+        self._publish(
+            ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.ON_MY_WAY.value, counters=views
+        )
+        return ticket
+
     @staticmethod
     def _within_reach(ticket: Ticket, counter: Counter) -> bool:
         """Whether the staff of ``counter`` may act on ``ticket``: at it, or waiting for it."""
@@ -1328,7 +1371,11 @@ class QueueCore:
             return False
         recalls = ticket.call_count - 1
         waited = (now - ticket.called_at).total_seconds()
-        return recalls >= (rules.max_recalls or 0) and waited >= rules.no_show_after_seconds
+        # "On my way" after this call: the visitor is coming, so the timer waits once more for them.
+        patience = rules.no_show_after_seconds + (
+            self.hall.rules.on_my_way_seconds if ticket.on_my_way else 0
+        )
+        return recalls >= (rules.max_recalls or 0) and waited >= patience
 
     def journey(self, ticket_id: str) -> tuple[Ticket, list[TicketLeg]]:
         """A ticket and the legs of its journey so far (staff and admins only: legs name staff).

@@ -42,6 +42,8 @@ class CallRules:
     no_show_after_seconds: int | None = None
     max_recalls: int | None = None
     transfer_into_capped: CappedTransfer = "allow"
+    #: The extra no-show wait of a call after which the visitor said "on my way" (``[phone]``), once a call.
+    on_my_way_seconds: int = 180
     #: The call's words per counter kind and language ("room" → {"zh": "请{number}号到{counter}就诊"}).
     templates: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     services: Mapping[str, ServiceRules] = field(default_factory=dict)

@@ -82,6 +82,9 @@ tickets = Table(
     #: The wait the hub estimated at issue, in seconds (None: no counter was open for it), so
     #: reports can measure the estimate against the real wait (migration 0012).
     Column("estimate_seconds", Integer),
+    #: When the called visitor last said "on my way" from the phone (migration 0019): the no-show
+    #: timer of that call waits ``[phone] on_my_way_minutes`` more, once.
+    Column("on_my_way_at", UTCDateTime),
     UniqueConstraint("business_day", "number", name="uq_ticket_number_per_day"),
     Index("ix_tickets_queue", "business_day", "status", "service", "priority", "queue_at"),
 )

@@ -674,7 +674,7 @@ class SqlTx:
         del row["id"]
         # The journey's columns (migration 0009) are written by claims only: an issued ticket
         # takes their column defaults, so the kiosk's insert stays as it was.
-        row.update(owner=ticket.owner, leg=ticket.leg)
+        row.update(owner=ticket.owner, leg=ticket.leg, on_my_way_at=ticket.on_my_way_at)
         result = self.conn.execute(
             update(tickets)
             .where(tickets.c.id == ticket.id, tickets.c.status.in_([s.value for s in expect]))
@@ -933,6 +933,7 @@ def _ticket(row: Any) -> Ticket:
         owner=row["owner"],
         leg=row["leg"],
         estimate_seconds=row["estimate_seconds"],
+        on_my_way_at=row["on_my_way_at"],
     )
 
 
