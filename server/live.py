@@ -472,7 +472,7 @@ class Sockets:
     def _join_hall(self, sid: str, principal: Principal) -> None:
         join_room(HALL)
         if principal.is_device:
-            self.devices.page_connected(sid, principal.name)
+            self.devices.page_connected(sid, principal.name, principal.role)
         if principal.role in ("staff", "admin", "supervisor"):
             join_room(STAFF)
         if principal.counter is not None:

@@ -11,6 +11,7 @@ admin page.
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -105,6 +106,22 @@ class VoiceService:
         if self.announcer is None:
             return
         self.announcer.announce(announcement_of(event))
+
+    def test_phrase(self) -> bool:
+        """A short test phrase through the same announcer (and so the lobby screens); False: no voice."""
+        if self.announcer is None:
+            return False
+        self.announcer.announce(
+            Announcement(
+                ticket_id=f"voice-test-{secrets.token_hex(6)}",
+                number="",
+                counter_name_zh="",
+                counter_name_en="",
+                templates={"zh": "语音测试。", "en": "This is a voice test."},
+                repeat=1,
+            )
+        )
+        return True
 
     def to_lobby(self, audio: Any) -> None:
         """A rendered announcement: the screens fetch and play it in order."""
