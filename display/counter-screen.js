@@ -66,6 +66,9 @@
   showName(null);
   if (!token) {
     Q.show("#setup", true);
+    if (window.QCallPairing) {
+      window.QCallPairing.start({ kind: "counter_screen", storageKey: "qcall.counter-screen.token", box: "#setup" });
+    }
     return;
   }
   if (!(counterNo > 0)) {

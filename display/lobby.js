@@ -67,6 +67,7 @@
   var token = Q.takeToken("qcall.display.token");
   if (!token) {
     Q.show("#setup", true);
+    if (window.QCallPairing) window.QCallPairing.start({ kind: "lobby_screen", storageKey: "qcall.display.token", box: "#setup" });
     return;
   }
 

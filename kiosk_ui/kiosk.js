@@ -210,6 +210,8 @@
   if (!token) {
     Q.show("#setup", true);
     Q.show("#service-view", false);
+    // A code and a QR for an admin's phone: the token arrives without anybody typing it.
+    if (window.QCallPairing) window.QCallPairing.start({ kind: "kiosk", storageKey: "qcall.kiosk.token", box: "#setup" });
     return;
   }
 

@@ -114,10 +114,11 @@ class VoiceService:
         self.announcer.announce(
             Announcement(
                 ticket_id=f"voice-test-{secrets.token_hex(6)}",
-                number="",
+                # A template must say a number: "one two three" is the sound check everybody knows.
+                number="123",
                 counter_name_zh="",
                 counter_name_en="",
-                templates={"zh": "语音测试。", "en": "This is a voice test."},
+                templates={"zh": "语音测试，{number}", "en": "Voice test, {number}"},
                 repeat=1,
             )
         )
