@@ -79,6 +79,7 @@
   Q.connect({ token: token }, {
     snapshot: draw,
     queue: draw,
+    device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
     ticket_called: onCall,
     ticket_recalled: onCall,
     online: function (up) { Q.show("#conn", !up); },

@@ -78,6 +78,7 @@
   Q.connect({ token: token }, {
     snapshot: draw,
     queue: draw,
+    device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
     ticket_called: flash,
     ticket_recalled: flash,
     announcement: sound.announce,

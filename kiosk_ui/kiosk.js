@@ -248,6 +248,7 @@
   });
 
   Q.connect({ token: token }, {
+    device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
     snapshot: function (snap) { draw(snap); H.refresh(); },   // a reconnect: the hours may have turned
     queue: draw,
     online: function (up) {

@@ -73,5 +73,24 @@
     ask();
   }
 
-  window.QCallPairing = { start: start };
+  /**
+   * The admin page's "test display" (event `device_test`): a frame over the whole screen for a few
+   * seconds, white, black and the hall's colours, so a technician sees every pixel and the hub's reach.
+   */
+  function testFrame(payload) {
+    var seconds = (payload && payload.seconds) || 5;
+    var old = Q.$("#device-test-frame");
+    if (old) old.parentNode.removeChild(old);
+    var frame = document.createElement("div");
+    frame.id = "device-test-frame";
+    frame.className = "device-test-frame";
+    frame.setAttribute("role", "status");
+    Q.setHtml(frame, Q.html`<div class="dtf-bars"><span class="dtf-white"></span><span class="dtf-black"></span>
+      <span class="dtf-red"></span><span class="dtf-green"></span><span class="dtf-blue"></span></div>
+      <p class="dtf-text">显示测试 <span class="en">Display test</span></p>`);
+    document.body.appendChild(frame);
+    setTimeout(function () { if (frame.parentNode) frame.parentNode.removeChild(frame); }, seconds * 1000);
+  }
+
+  window.QCallPairing = { start: start, testFrame: testFrame };
 })(window);
