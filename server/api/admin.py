@@ -19,6 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 from ..devices.device_tests import NotTestable, UnknownDevice, run_test
 from ..store.accounts import DEVICE_ROLES, USER_ROLES, AccountConflict, AccountError, AccountNotFound
 from .auth import current_actor, current_principal, drop_sockets, hub
+from .pairing import shown_once
 from .refusals import ApiError, error_response
 from .routes import _Body, parse
 
@@ -85,7 +86,7 @@ def create_token() -> tuple[Response, int]:
     token, info = hub().accounts.create_device_token_info(
         body.role, body.name, hub().clock(), current_actor()
     )
-    return jsonify(token=token, **info.public()), 201
+    return jsonify(token=token, **info.public(), **shown_once(info.name, info.role, token)), 201
 
 
 @admin.post("/tokens/<token_id>/revoke")
@@ -102,7 +103,7 @@ def rotate_token(token_id: str) -> tuple[Response, int]:
     ``token.rotate``; the old token's sockets drop at once. The new token is shown this once."""
     token, old, new = hub().accounts.rotate_token_by_id(token_id, hub().clock(), current_actor())
     drop_sockets([old.key])
-    return jsonify(token=token, **new.public(), replaces=old.id), 201
+    return jsonify(token=token, **new.public(), replaces=old.id, **shown_once(new.name, new.role, token)), 201
 
 
 # -- device tests ------------------------------------------------------------------------

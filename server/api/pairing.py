@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 from typing import Annotated
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import Field
@@ -71,6 +72,28 @@ def page_base() -> str:
     """The address a phone can open: the site's public URL, else the one this request came to."""
     configured = hub().config.site.public_url
     return (configured or request.host_url).rstrip("/")
+
+
+def device_page(name: str, role: str, token: str) -> str | None:
+    """The page a device opens with its new token (a QR for it to scan), or None (agents, booking)."""
+    device = next((d for d in hub().config.devices if d.name == name), None)
+    counter = device.counter if device else None
+    query = urlencode({"token": token, **({"counter": counter} if counter else {})})
+    if role == "kiosk":
+        path = "/kiosk/"
+    elif role == "pad":
+        path = "/display/pad"
+    elif role == "display":
+        path = "/display/counter" if device and device.kind == "counter_screen" else "/display/lobby"
+    else:
+        return None
+    return f"{page_base()}{path}?{query}"
+
+
+def shown_once(name: str, role: str, token: str) -> dict[str, str | None]:
+    """``url`` and ``qr`` for a token an admin has just made: the device scans or opens it."""
+    url = device_page(name, role, token)
+    return {"url": url, "qr": qr_data_uri(url) if url else None}
 
 
 @pairing_api.post("/pairing")
