@@ -386,8 +386,6 @@
     return word === key ? String(kind || "") : word;
   }
 
-  function other() { return Q.lang() === "zh" ? "en" : "zh"; }
-
   /** Local time of `since`: "09:05:30" today, "11-24 17:02" before. */
   function sinceText(value) {
     var d = new Date(value);
@@ -407,8 +405,7 @@
       return Q.html`<tr data-device="${d.name}" data-state="${d.state}" data-configured="${d.configured === false ? "false" : "true"}" class="${cls}">
           <td class="dev-name">${d.name}</td>
           <td>${kindWord(d.kind)}</td>
-          <td><span class="state ${stateClass(d.state)}">${stateWord(d.state)}</span>
-            <span class="state-other" lang="${other() === "zh" ? "zh-CN" : "en"}">${stateWord(d.state, other())}</span></td>
+          <td><span class="state ${stateClass(d.state)}">${stateWord(d.state)}</span></td>
           <td class="dev-detail">${detailText(d)}</td>
           <td class="dev-since"><time datetime="${d.since || ""}">${sinceText(d.since)}</time></td>
           ${testCell(d)}
@@ -425,9 +422,8 @@
     el.setAttribute("data-count", bad.length);
     if (!bad.length) { el.hidden = true; return; }
     var key = bad.length === 1 ? "alert.one" : "alert.count";
-    var first = Q.lang();
-    el.querySelector(".device-alert-head").textContent =
-      Q.t(key, { n: bad.length }, first) + " / " + Q.t(key, { n: bad.length }, other());
+    // The page's language only (the switch is one tap away): no English mixed into the Chinese page.
+    el.querySelector(".device-alert-head").textContent = Q.t(key, { n: bad.length });
     Q.setHtml(el.querySelector(".device-alert-list"), Q.html`${bad.map(function (d) {
       var detail = detailText(d);
       return Q.html`<li data-device="${d.name}"><strong>${d.name}</strong>: ${stateWord(d.state)}${

@@ -28,8 +28,8 @@
     function draw(qr, url) {
       Q.setHtml(area, Q.html`
         <h2 class="pairing-title">配对本设备 <span class="en">Pair this device</span></h2>
-        <p class="pairing-how">管理员用手机扫码，或在管理页输入配对码。
-          <span class="en">An administrator scans the code with a phone, or opens ${url}.</span></p>
+        <p class="pairing-how">请管理员用手机扫描二维码，或打开 ${url}
+          <span class="en">An administrator scans the QR with a phone, or opens ${url}</span></p>
         <p class="pairing-code" id="pairing-code" data-code="${code}">${code}</p>
         <img class="pairing-qr" id="pairing-qr" alt="QR" src="${qr}" width="240" height="240">
         <p class="pairing-state" id="pairing-state">等待确认… <span class="en">Waiting for an administrator…</span></p>`);
