@@ -208,7 +208,7 @@ def test_the_demo_board_raises_no_false_alarm_and_speaks_one_language(chromium: 
         wait_until(
             lambda: requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200, "the demo answers"
         )
-        context = chromium.new_context(viewport={"width": 1600, "height": 1200})
+        context = chromium.new_context(viewport={"width": 1600, "height": 1200}, locale="zh-CN")
         opened = []
         for name, url in pages.items():
             page = context.new_page()
@@ -225,11 +225,19 @@ def test_the_demo_board_raises_no_false_alarm_and_speaks_one_language(chromium: 
             )
         assert admin.query_selector_all("#devices-list tr[data-configured='false']") == []
         assert admin.is_hidden("#device-alert"), admin.inner_text("#device-alert")
-        # Chinese page: no English sentence in any state or detail.
+        # The Chinese page: no English sentence in any state or detail.
+        assert admin.inner_text("#devices-list tr[data-device='lobby-1'] .state") == "正常"
         for cell in admin.query_selector_all("#devices-list .state, #devices-list .dev-detail"):
             assert not re.search(r"[A-Za-z]{3,} [a-z]{2,}", cell.inner_text()), cell.inner_text()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         admin.screenshot(path=str(ARTIFACTS / "demo-board.png"), full_page=True)
+        # The English page: no Chinese in any state or detail.
+        admin.click("#lang-switch")
+        online = "#devices-list tr[data-device='lobby-1'] .state:text('Online')"
+        admin.wait_for_selector(online, timeout=TIMEOUT)
+        for cell in admin.query_selector_all("#devices-list .state, #devices-list .dev-detail"):
+            assert not re.search(r"[\u4e00-\u9fff]", cell.inner_text()), cell.inner_text()
+        admin.click("#lang-switch")
         # A screen closed after it worked is an alarm; one named outside the site file would not be.
         opened[1].close()
         alert = admin.wait_for_selector("#device-alert:not([hidden])", timeout=TIMEOUT).inner_text()
