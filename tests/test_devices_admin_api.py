@@ -285,6 +285,8 @@ def test_the_board_knows_its_pages_and_lists_strangers_without_an_alarm(hall: De
     # The alarms are the configured screens earlier tests connected and closed, never the stranger.
     alarms = {d["name"]: d for d in board(hall).values() if d["alarm"]}
     assert "test-display" not in alarms
+    # Nor is a stranger part of the hall's health.
+    assert "test-display" not in {d["name"] for d in ok(call(hall, "GET", "/health"))["devices"]}
     for alarm in alarms.values():
         assert (alarm["state"], alarm["detail_zh"]) == ("disconnected", "页面未连接"), alarm
 
