@@ -47,13 +47,29 @@
       "kind.kiosk": "取号机",
       "kind.lobby_screen": "大厅屏",
       "kind.counter_screen": "窗口屏",
+      "kind.led_display": "LED 显示屏",
+      "kind.speaker": "语音播报",
+      "kind.keypad": "呼叫器",
+      "kind.evaluation_pad": "评价器",
+      "kind.display": "显示屏（未配置）",
+      "kind.pad": "评价器（未配置）",
+      "kind.device": "设备（未配置）",
+      "devices.test": "测试",
+      "devices.unconfigured": "站点配置中没有此名称",
+      "test.print": "测试打印",
+      "test.display": "测试显示",
+      "test.voice": "测试语音",
+      "test.sending": "正在测试…",
+      "state.degraded": "降级运行",
+      "state.restarting": "正在重启",
+      "state.faulty": "故障",
       "state.online": "正常",
       "state.paper_near_end": "纸将用完",
       "state.paper_out": "缺纸",
       "state.cover_open": "机盖打开",
       "state.offline": "离线",
       "state.disconnected": "未连接",
-      "state.unknown": "状态未知",
+      "state.unknown": "尚未连接",
       "state.error": "故障",
       "queue.title": "排队概况",
       "queue.day": "（{day}，共 {n} 人等候）",
@@ -101,13 +117,29 @@
       "kind.kiosk": "Kiosk",
       "kind.lobby_screen": "Lobby screen",
       "kind.counter_screen": "Counter screen",
+      "kind.led_display": "LED display",
+      "kind.speaker": "Voice",
+      "kind.keypad": "Keypad",
+      "kind.evaluation_pad": "Evaluation pad",
+      "kind.display": "Screen (not configured)",
+      "kind.pad": "Evaluation pad (not configured)",
+      "kind.device": "Device (not configured)",
+      "devices.test": "Test",
+      "devices.unconfigured": "Not a name in the site file",
+      "test.print": "Test print",
+      "test.display": "Test display",
+      "test.voice": "Test voice",
+      "test.sending": "Testing…",
+      "state.degraded": "Degraded",
+      "state.restarting": "Restarting",
+      "state.faulty": "Faulty",
       "state.online": "Online",
       "state.paper_near_end": "Paper low",
       "state.paper_out": "Paper out",
       "state.cover_open": "Cover open",
       "state.offline": "Offline",
       "state.disconnected": "Disconnected",
-      "state.unknown": "Unknown",
+      "state.unknown": "Not seen yet",
       "state.error": "Error",
       "queue.title": "Queue",
       "queue.day": "({day}, {n} waiting)",
@@ -124,6 +156,10 @@
   };
 
   var POLL_MS = 30000;                       // backstop if live events stop
+  // What the admin may test on each kind of device (POST /admin/devices/{name}/test).
+  var TESTS = { printer: "print", led_display: "display", counter_screen: "display", kiosk: "display",
+    lobby_screen: "display", speaker: "voice" };
+  var tested = {};         // device name → the last test's answer (or {pending: true})
   var HEALTHY = ["online", "paper_near_end"];
 
   var session = null;      // {token, username, role, counter}
@@ -173,6 +209,7 @@
       leave: leave
     });
     $("#btn-logout").addEventListener("click", login.logout);
+    $("#devices-list").addEventListener("click", onTest);
     // "Since 09:05" and friends: keep the relative bits honest.
     setInterval(function () { if (session) drawDevices(); }, 30000);
     login.start();
@@ -263,6 +300,51 @@
     drawQueue();
   }
 
+  /* -- device tests -------------------------------------------------- */
+
+  function onTest(e) {
+    var btn = e.target.closest ? e.target.closest("button[data-test]") : null;
+    if (!btn || !session || session.role !== "admin") return;
+    var name = btn.getAttribute("data-test");
+    tested[name] = { pending: true };
+    drawDevices();
+    Q.api("POST", "/admin/devices/" + encodeURIComponent(name) + "/test").then(function (res) {
+      tested[name] = res;
+      drawDevices();
+    }, function (err) {
+      tested[name] = { ok: false, error: err };
+      drawDevices();
+    });
+  }
+
+  function testText(r) {
+    if (!r) return "";
+    if (r.pending) return Q.t("test.sending");
+    if (r.error) return Q.errorText(r.error);
+    return r["detail_" + Q.lang()] || r.detail_en || "";
+  }
+
+  function testCell(d) {
+    var test = TESTS[d.kind];
+    if (!session || session.role !== "admin" || !test || d.configured === false) return Q.html`<td></td>`;
+    var r = tested[d.name];
+    return Q.html`<td><button type="button" class="test-button" data-test="${d.name}">${Q.t("test." + test)}</button>
+      ${r ? Q.html`<span class="${"test-result " + (r.pending ? "" : r.ok ? "ok" : "bad")}" data-test-result="${d.name}">${testText(r)}</span>` : ""}</td>`;
+  }
+
+  /** The detail in the page's language (the hub gives both); a device the site file lacks says so. */
+  function detailText(d, l) {
+    if (d.configured === false) return Q.t("devices.unconfigured", null, l);
+    var word = d["detail_" + (l || Q.lang())];
+    return typeof word === "string" ? word : String(d.detail || "");
+  }
+
+  /** Needs someone: the hub's word (alarm), else a configured device that is not healthy and was seen. */
+  function isAlarm(d) {
+    if (typeof d.alarm === "boolean") return d.alarm;
+    return !isHealthy(d) && d.state !== "unknown";
+  }
+
   /* -- drawing ------------------------------------------------------- */
 
   function drawAll() {
@@ -304,8 +386,6 @@
     return word === key ? String(kind || "") : word;
   }
 
-  function other() { return Q.lang() === "zh" ? "en" : "zh"; }
-
   /** Local time of `since`: "09:05:30" today, "11-24 17:02" before. */
   function sinceText(value) {
     var d = new Date(value);
@@ -321,13 +401,14 @@
     $("#devices-count").textContent = devices.length ? Q.t("devices.count", { n: devices.length }) : "";
     Q.show("#devices-empty", devices.length === 0);
     Q.setHtml($("#devices-list"), Q.html`${devices.map(function (d) {
-      return Q.html`<tr data-device="${d.name}" data-state="${d.state}" class="${isHealthy(d) ? "" : "unhealthy"}">
+      var cls = d.configured === false ? "dev-unconfigured" : isAlarm(d) ? "unhealthy" : "";
+      return Q.html`<tr data-device="${d.name}" data-state="${d.state}" data-configured="${d.configured === false ? "false" : "true"}" class="${cls}">
           <td class="dev-name">${d.name}</td>
           <td>${kindWord(d.kind)}</td>
-          <td><span class="state ${stateClass(d.state)}">${stateWord(d.state)}</span>
-            <span class="state-other" lang="${other() === "zh" ? "zh-CN" : "en"}">${stateWord(d.state, other())}</span></td>
-          <td class="dev-detail">${d.detail || ""}</td>
+          <td><span class="state ${stateClass(d.state)}">${stateWord(d.state)}</span></td>
+          <td class="dev-detail">${detailText(d)}</td>
           <td class="dev-since"><time datetime="${d.since || ""}">${sinceText(d.since)}</time></td>
+          ${testCell(d)}
         </tr>`;
     })}`);
     drawAlert();
@@ -335,20 +416,18 @@
 
   /** "2 台设备异常 / 2 devices need attention", then who and why. */
   function drawAlert() {
-    var bad = devices.filter(function (d) { return !isHealthy(d); });
-    // Real faults first; "never reported" after them.
-    bad = bad.filter(function (d) { return d.state !== "unknown"; })
-      .concat(bad.filter(function (d) { return d.state === "unknown"; }));
+    // A device that failed or went away after it worked; one never seen yet is listed, not raised.
+    var bad = devices.filter(isAlarm);
     var el = $("#device-alert");
     el.setAttribute("data-count", bad.length);
     if (!bad.length) { el.hidden = true; return; }
     var key = bad.length === 1 ? "alert.one" : "alert.count";
-    var first = Q.lang();
-    el.querySelector(".device-alert-head").textContent =
-      Q.t(key, { n: bad.length }, first) + " / " + Q.t(key, { n: bad.length }, other());
+    // The page's language only (the switch is one tap away): no English mixed into the Chinese page.
+    el.querySelector(".device-alert-head").textContent = Q.t(key, { n: bad.length });
     Q.setHtml(el.querySelector(".device-alert-list"), Q.html`${bad.map(function (d) {
+      var detail = detailText(d);
       return Q.html`<li data-device="${d.name}"><strong>${d.name}</strong>: ${stateWord(d.state)}${
-        d.detail && d.detail !== d.state ? Q.html` (${d.detail})` : ""}</li>`;
+        detail && d.detail !== d.state ? Q.html` (${detail})` : ""}</li>`;
     })}`);
     el.hidden = false;
   }

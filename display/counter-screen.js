@@ -66,6 +66,9 @@
   showName(null);
   if (!token) {
     Q.show("#setup", true);
+    if (window.QCallPairing) {
+      window.QCallPairing.start({ kind: "counter_screen", storageKey: "qcall.counter-screen.token", box: "#setup" });
+    }
     return;
   }
   if (!(counterNo > 0)) {
@@ -76,6 +79,7 @@
   Q.connect({ token: token }, {
     snapshot: draw,
     queue: draw,
+    device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
     ticket_called: onCall,
     ticket_recalled: onCall,
     online: function (up) { Q.show("#conn", !up); },

@@ -67,6 +67,7 @@
   var token = Q.takeToken("qcall.display.token");
   if (!token) {
     Q.show("#setup", true);
+    if (window.QCallPairing) window.QCallPairing.start({ kind: "lobby_screen", storageKey: "qcall.display.token", box: "#setup" });
     return;
   }
 
@@ -77,6 +78,7 @@
   Q.connect({ token: token }, {
     snapshot: draw,
     queue: draw,
+    device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
     ticket_called: flash,
     ticket_recalled: flash,
     announcement: sound.announce,

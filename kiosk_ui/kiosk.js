@@ -210,6 +210,8 @@
   if (!token) {
     Q.show("#setup", true);
     Q.show("#service-view", false);
+    // A code and a QR for an admin's phone: the token arrives without anybody typing it.
+    if (window.QCallPairing) window.QCallPairing.start({ kind: "kiosk", storageKey: "qcall.kiosk.token", box: "#setup" });
     return;
   }
 
@@ -246,6 +248,7 @@
   });
 
   Q.connect({ token: token }, {
+    device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
     snapshot: function (snap) { draw(snap); H.refresh(); },   // a reconnect: the hours may have turned
     queue: draw,
     online: function (up) {

@@ -20,6 +20,7 @@ from .api.appointments import appointments_api
 from .api.cases import cases_api
 from .api.complaints import complaints_api
 from .api.hours import hours_api
+from .api.pairing import pairing_api
 from .api.phone import phone_api
 from .api.reports import reports_api
 from .api.routes import api
@@ -94,6 +95,7 @@ def create_app(
     app.register_blueprint(stats_api)
     app.register_blueprint(supervisor_api)
     app.register_blueprint(reports_api)
+    app.register_blueprint(pairing_api)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

@@ -473,7 +473,7 @@ class Sockets:
         join_room(HALL)
         join_room(self.hub.voice.room_for(principal.name if principal.is_device else None))  # zones
         if principal.is_device:
-            self.devices.page_connected(sid, principal.name)
+            self.devices.page_connected(sid, principal.name, principal.role)
         if principal.role in ("staff", "admin", "supervisor"):
             join_room(STAFF)
         if principal.counter is not None:

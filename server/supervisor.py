@@ -82,7 +82,8 @@ def hall_now(hub: Hub) -> HallNow:
         staffing=compare(hall.counters, hub.rota.day(day), states, hhmm),
         current=current,
         free_since=free_since,
-        devices=[_device(d) for d in hub.devices.all()],
+        # A page under a name the site file lacks is the admin's to sort out, not the floor's alert.
+        devices=[_device(d) for d in hub.devices.all() if d.get("configured", True)],
     )
 
 

@@ -432,7 +432,8 @@ def admin_routes() -> list[tuple[str, str]]:
 
 def test_non_admins_get_403_on_every_admin_route(hall: Hall) -> None:
     routes = admin_routes()
-    assert len(routes) == 10, routes  # tokens, users, audit log, priority ledger
+    # tokens (and rotate), users, audit log, priority ledger, device tests, pairing
+    assert len(routes) == 14, routes
     clerk = log_in(hall.hub, "clerk2", 2)
     callers = {"staff": clerk, "kiosk": hall.creds.kiosk, "display": hall.creds.display}
     before = len(audit(hall.hub, hall.admin, ""))

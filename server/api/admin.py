@@ -16,8 +16,10 @@ from typing import Literal
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..devices.device_tests import NotTestable, UnknownDevice, run_test
 from ..store.accounts import DEVICE_ROLES, USER_ROLES, AccountConflict, AccountError, AccountNotFound
 from .auth import current_actor, current_principal, drop_sockets, hub
+from .pairing import shown_once
 from .refusals import ApiError, error_response
 from .routes import _Body, parse
 
@@ -64,8 +66,17 @@ def _refused(exc: AccountError) -> tuple[Response, int]:
 
 @admin.get("/tokens")
 def list_tokens() -> Response:
-    """Every device token ever made, revoked ones too; never the token itself."""
-    return jsonify(tokens=[t.public() for t in hub().accounts.list_tokens()])
+    """Every device token ever made, revoked ones too; never the token itself.
+
+    ``last_used_at``: when this hub last saw the token since it started (null: not since then).
+    """
+    used = hub().accounts.last_used()
+    return jsonify(
+        tokens=[
+            {**t.public(), "last_used_at": used[t.id].isoformat() if t.id in used else None}
+            for t in hub().accounts.list_tokens()
+        ]
+    )
 
 
 @admin.post("/tokens")
@@ -75,7 +86,7 @@ def create_token() -> tuple[Response, int]:
     token, info = hub().accounts.create_device_token_info(
         body.role, body.name, hub().clock(), current_actor()
     )
-    return jsonify(token=token, **info.public()), 201
+    return jsonify(token=token, **info.public(), **shown_once(info.name, info.role, token)), 201
 
 
 @admin.post("/tokens/<token_id>/revoke")
@@ -84,6 +95,40 @@ def revoke_token(token_id: str) -> Response:
     info = hub().accounts.revoke_token_by_id(token_id, hub().clock(), current_actor())
     drop_sockets([info.key])
     return jsonify(info.public())
+
+
+@admin.post("/tokens/<token_id>/rotate")
+def rotate_token(token_id: str) -> tuple[Response, int]:
+    """Revoke a token and issue its successor (same name and role) in one transaction, audited
+    ``token.rotate``; the old token's sockets drop at once. The new token is shown this once."""
+    token, old, new = hub().accounts.rotate_token_by_id(token_id, hub().clock(), current_actor())
+    drop_sockets([old.key])
+    return jsonify(token=token, **new.public(), replaces=old.id, **shown_once(new.name, new.role, token)), 201
+
+
+# -- device tests ------------------------------------------------------------------------
+
+
+@admin.post("/devices/<name>/test")
+def test_device(name: str) -> Response:
+    """A test slip, test frame or test phrase on one device; the answer says what happened (audited)."""
+    the_hub = hub()
+    try:
+        result = run_test(the_hub, name)
+    except UnknownDevice:
+        raise ApiError(404, f"no device is named {name!r}", "not_found") from None
+    except NotTestable as exc:
+        raise ApiError(409, str(exc), "conflict") from None
+    actor = current_actor()
+    the_hub.audit.record(
+        actor.name,
+        "device.test",
+        name,
+        the_hub.clock(),
+        {"kind": result.kind, "test": result.test, "ok": result.ok},
+        actor.address,
+    )
+    return jsonify(result.public())
 
 
 # -- users ---------------------------------------------------------------------------

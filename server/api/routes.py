@@ -198,7 +198,7 @@ def health() -> tuple[Response, int]:
     devices = [
         {k: d[k] for k in ("name", "kind", "state", "healthy", "since")}
         for d in the_hub.devices.all()
-        if d["name"] != VOICE_DEVICE
+        if d["name"] != VOICE_DEVICE and d.get("configured", True)  # a stranger page is not the hall's health
     ]
     voice = the_hub.devices.get(VOICE_DEVICE)
     voice_enabled = the_hub.voice.enabled

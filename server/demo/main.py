@@ -16,6 +16,7 @@ from ..app import create_app
 from ..bootstrap import bootstrap
 from ..config import SiteConfig, load_config
 from ..core.calendar import utc_now
+from ..hub import Hub
 from ..paths import repo_path, var_dir
 from ..serve import serve
 from ..startup import check_var_dir, hold_database, store_errors
@@ -81,17 +82,21 @@ def provision(config: SiteConfig, host: str, port: int) -> str:
             if not hub.accounts.has_user(name):
                 hub.accounts.add_user(name, "staff", CLERK_PASSWORD, now)
             clerks.append((name, counter.number))
-        kiosk_name = next((d.name for d in config.devices if d.kind == "kiosk"), "demo-kiosk")
-        kiosk = hub.accounts.create_device_token("kiosk", kiosk_name, now)
-        display = hub.accounts.create_device_token("display", "demo-lobby", now)
+        # Each screen's token carries the name of its configured device, so the admin page's board
+        # sees the pages it knows (a token named otherwise shows as "not in the site file").
+        _kiosk_name, kiosk = screen_token(hub, config, "kiosk", None)
+        _lobby_name, lobby = screen_token(hub, config, "lobby_screen", None)
+        screen_name, screen = screen_token(hub, config, "counter_screen", clerks[0][1])
     finally:
         hub.close()
     base = f"http://{host}:{port}"
+    screen_counter = next((d.counter for d in config.devices if d.name == screen_name), clerks[0][1])
     lines = [
         f"qcall demo: {config.site.name_zh} / {config.site.name_en}",
         f"  kiosk          {base}/kiosk/?token={kiosk}",
-        f"  lobby screen   {base}/display/lobby?token={display}",
-        f"  counter screen {base}/display/counter?token={display}&counter={clerks[0][1]}",
+        f"  lobby screen   {base}/display/lobby?token={lobby}",
+        f"  counter screen {base}/display/counter?token={screen}&counter={screen_counter}",
+        "  (a kiosk or screen opened without a token shows a pairing code: confirm it as admin)",
         f"  counter        {base}/counter/?counter={clerks[0][1]}",
         f"  logins         {', '.join(f'{n} (counter {c})' for n, c in clerks)}: password {CLERK_PASSWORD}",
         f"                 {ADMIN[0]}: password {ADMIN[1]} (any counter a clerk is logged in at)",
@@ -104,3 +109,17 @@ def provision(config: SiteConfig, host: str, port: int) -> str:
         "  (demo passwords: never use them in a real hall)",
     ]
     return "\n".join(lines)
+
+
+#: The device-token role of each kind of page, and the name used when the site configures none.
+SCREEN_ROLES = {"kiosk": ("kiosk", "demo-kiosk"), "lobby_screen": ("display", "demo-lobby")}
+
+
+def screen_token(hub: Hub, config: SiteConfig, kind: str, counter: int | None) -> tuple[str, str]:
+    """A token named after the configured device of ``kind`` (at ``counter``, if given): (name, token)."""
+    role, fallback = SCREEN_ROLES.get(kind, ("display", f"demo-{kind.replace('_', '-')}"))
+    devices = [d for d in config.devices if d.kind == kind]
+    device = next((d for d in devices if counter is None or d.counter == counter), None)
+    device = device or (devices[0] if devices else None)
+    name = device.name if device else fallback
+    return name, hub.accounts.create_device_token(role, name, utc_now())

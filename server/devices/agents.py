@@ -41,12 +41,20 @@ class DeviceSockets:
         join_room(agent_room(name))
         self.printing.agent_connected(name, lambda event, data: self.socketio.emit(event, data, to=sid))
 
-    def page_connected(self, sid: str, name: str) -> None:
-        """A kiosk or screen page is up: ``online`` on the board; a kiosk hears its printer's state."""
+    def page_connected(self, sid: str, name: str, role: str = "") -> None:
+        """A kiosk or screen page is up: ``online`` on the board; a kiosk hears its printer's state.
+
+        A name the site file does not list is shown on the board as such (kind: the token's role).
+        """
         with self._lock:
             self._pages[sid] = name
         join_room(device_room(name))
-        self.printing.board.report(name, "online")
+        board = self.printing.board
+        known = board.get(name)
+        if known is None or not known.configured:
+            board.report(name, "online", "not in the site file", kind=role or "device")
+        else:
+            board.report(name, "online")
         for status in self.printing.printers_of_kiosk(name):
             self.socketio.emit(PRINTER_STATUS, status, to=sid)
 
@@ -58,7 +66,11 @@ class DeviceSockets:
             agent = self._agents.pop(sid, None)
             agent_gone = agent is not None and agent not in self._agents.values()
         if page_gone:
-            self.printing.board.report(page, "disconnected", "its page is not connected")  # type: ignore[arg-type]
+            status = self.printing.board.get(page)  # type: ignore[arg-type]
+            if status is not None and not status.configured:
+                self.printing.board.report(page, "disconnected", "not in the site file")  # type: ignore[arg-type]
+            else:
+                self.printing.board.report(page, "disconnected", "its page is not connected")  # type: ignore[arg-type]
         if agent_gone:
             self.printing.agent_gone(agent)  # type: ignore[arg-type]
 

@@ -2,11 +2,19 @@
 
 Drivers and agents report states here; the board remembers the last one of
 each device, and tells the screens only when a state changes. A device that
-never reported is ``unknown``, never assumed fine.
+never reported is ``unknown``, never assumed fine — but not an alarm either:
+a screen nobody has switched on yet is listed as "not seen yet", and only a
+device that fails or goes away after it worked raises the admin page's banner.
+
+A page that connects under a name the site file does not know (a token named
+differently from the configured devices) is listed as such (``configured:
+false``), never as an alarm on a configured device. Every detail is given in
+both languages (``detail_zh``, ``detail_en``): the page shows the one it speaks.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,6 +29,35 @@ HEALTHY = frozenset({"online", "paper_near_end"})
 
 DEVICE_STATUS = "device_status"
 
+#: The details the hub and its drivers give, in Chinese: (pattern over the English, Chinese template).
+DETAILS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), zh)
+    for pattern, zh in (
+        (r"^its page is not connected$", "页面未连接"),
+        (r"^announcer started$", "播报程序已启动"),
+        (r"^announcer monitor failed$", "播报监控失败"),
+        (r"^waiting for agent (?P<x>.+)$", "等待设备代理 {x}"),
+        (r"^agent (?P<x>.+) is not connected$", "设备代理 {x} 未连接"),
+        (r"^worker cannot render: (?P<x>.*)$", "语音进程无法合成（技术信息：{x}）"),
+        (r"^worker restarted after: (?P<x>.*)$", "语音进程已重启（原因：{x}）"),
+        (r"^cannot start the worker: (?P<x>.*)$", "语音进程无法启动（技术信息：{x}）"),
+        (r"^cannot reach the worker: (?P<x>.*)$", "无法联系语音进程（技术信息：{x}）"),
+        (r"^the print queue is full$", "打印队列已满"),
+        (r"^not in the site file$", "站点配置中没有此设备"),
+    )
+)
+
+
+def detail_zh(detail: str) -> str:
+    """The Chinese of a detail the hub gives; a driver's own text (an OS error) kept, marked as such."""
+    if not detail:
+        return ""
+    for pattern, zh in DETAILS_ZH:
+        found = pattern.match(detail)
+        if found:
+            return zh.format(**found.groupdict())
+    return f"技术信息：{detail}"
+
 
 @dataclass(frozen=True)
 class DeviceStatus:
@@ -29,13 +66,26 @@ class DeviceStatus:
     state: str
     detail: str
     since: str
+    #: False: a page that connected under a name the site file does not list.
+    configured: bool = True
 
     @property
     def healthy(self) -> bool:
         return self.state in HEALTHY
 
+    @property
+    def alarm(self) -> bool:
+        """Needs someone: a configured device that worked and now does not (never seen is no alarm)."""
+        return self.configured and not self.healthy and self.state != "unknown"
+
     def public(self) -> dict[str, Any]:
-        return {**asdict(self), "healthy": self.healthy}
+        return {
+            **asdict(self),
+            "healthy": self.healthy,
+            "alarm": self.alarm,
+            "detail_zh": detail_zh(self.detail),
+            "detail_en": self.detail,
+        }
 
 
 class DeviceBoard:
@@ -59,15 +109,21 @@ class DeviceBoard:
             if name not in self._states:
                 self._states[name] = DeviceStatus(name, kind, "unknown", "", self._clock().isoformat())
 
-    def report(self, name: str, state: str, detail: str = "") -> DeviceStatus | None:
-        """Record a device's state; tell the screens when it changed. Unknown devices are ignored."""
+    def report(self, name: str, state: str, detail: str = "", kind: str | None = None) -> DeviceStatus | None:
+        """Record a device's state; tell the screens when it changed.
+
+        A name the board does not know is ignored, unless ``kind`` is given (a page
+        connected with a device token): then it is listed, as not configured.
+        """
         with self._lock:
             old = self._states.get(name)
             if old is None:
-                return None
-            if old.state == state and old.detail == detail:
+                if kind is None:
+                    return None
+                old = DeviceStatus(name, kind, "unknown", "", self._clock().isoformat(), configured=False)
+            if old.state == state and old.detail == detail and name in self._states:
                 return old
-            new = DeviceStatus(name, old.kind, state, detail, self._clock().isoformat())
+            new = DeviceStatus(name, old.kind, state, detail, self._clock().isoformat(), old.configured)
             self._states[name] = new
         self._publish(DEVICE_STATUS, new.public(), STAFF)
         for listener in self._listeners:

@@ -11,6 +11,7 @@ each display's state and send it when the bus is up.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 STATES = MappingProxyType(
     {"ok": "online", "unconfirmed": "online", "faulty": "faulty", "disconnected": "disconnected"}
 )
+#: What a display test shows (every segment of a four-digit display lit), and for how long.
+TEST_TEXT = "8888"
+TEST_SECONDS = 5.0
 #: Keypad keys that map straight onto a core action at the keypad's counter.
 KEY_ACTIONS = ("call_next", "recall", "start", "finish", "no_show", "pause", "resume")
 
@@ -88,6 +92,24 @@ class CounterDevices:
                 self.serial.show(number, current["number"])
             else:
                 self.serial.clear(number)
+
+    def test_display(self, counter: int, seconds: float = TEST_SECONDS) -> list[str]:
+        """All segments lit ("8888") on the counter's displays, then back to what the counter shows.
+
+        Returns the displays written to (none: the counter has no display on the bus).
+        """
+        shown = self.serial.show(counter, TEST_TEXT)
+        if shown:
+            self.spawn(self._restore_after, counter, seconds)
+        return shown
+
+    def _restore_after(self, counter: int, seconds: float) -> None:
+        time.sleep(seconds)  # a greenlet under gevent: the loop goes on meanwhile
+        current = self.core.counter_view(counter)["current"]
+        if current:
+            self.serial.show(counter, current["number"])
+        else:
+            self.serial.clear(counter)
 
     # -- keypads and pads → the hall (called on a bus worker: hand over) ----
 

@@ -279,6 +279,39 @@ class PrintService:
             self.jobs.add(job, also)
         return self._dispatch(job, ticket)
 
+    def test_print(self, printer: str) -> dict[str, Any]:
+        """A test slip on ``printer`` through the normal path (its spooler or its agent), not stored.
+
+        It is no visitor's ticket: nothing in ``print_jobs``, no kiosk told; the
+        answer says whether the printer took it (queued) or what it waits for.
+        """
+        settings = self.printers[printer]
+        job_id = f"test-{new_job_id()}"
+        now = self.hall.calendar.local(self.clock()).strftime("%Y-%m-%d %H:%M")
+        paper = PrintTicket(
+            ticket_id=job_id,
+            number="TEST",
+            site_name_zh=self.hall.name_zh,
+            site_name_en=self.hall.name_en,
+            service_name_zh="打印测试",
+            service_name_en="Test print",
+            waiting_ahead=0,
+            estimated_wait_minutes=0,
+            no_estimate=True,
+            issued_at=now,
+            status_url="",
+            footer_zh=f"打印机 {printer} 测试页",
+            footer_en=f"Test slip of printer {printer}",
+            job_id=job_id,
+        )
+        if settings.agent:
+            self._send_to_agent(settings.agent, printer, paper, settings)
+        else:
+            spooler = self.spoolers.get(printer)
+            if spooler is None or not spooler.submit(paper):
+                return {"printer": printer, "state": "failed", "detail": "the print queue is full"}
+        return {**self._expectation(printer), "job_id": job_id}
+
     def _dispatch(self, job: PrintJobRecord, ticket: Ticket) -> dict[str, Any]:
         paper = self.paper_for(job, ticket)
         with self._lock:

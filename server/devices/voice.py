@@ -20,6 +20,7 @@ applies to the next call.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -231,6 +232,23 @@ class VoiceService:
 
     def _to_zone(self, zone: str) -> Callable[[Any], None]:
         return lambda audio: self._send(audio, zone)
+
+    def test_phrase(self) -> bool:
+        """A short test phrase through the same announcer (and so the lobby screens); False: no voice."""
+        if self.announcer is None:
+            return False
+        self.announcer.announce(
+            Announcement(
+                ticket_id=f"voice-test-{secrets.token_hex(6)}",
+                # A template must say a number: "one two three" is the sound check everybody knows.
+                number="123",
+                counter_name_zh="",
+                counter_name_en="",
+                templates={"zh": "语音测试，{number}", "en": "Voice test, {number}"},
+                repeat=1,
+            )
+        )
+        return True
 
     def to_lobby(self, audio: Any) -> None:
         """A rendered announcement of the whole hall: the screens without a zone play it, in order."""

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, select, update
@@ -175,6 +176,8 @@ class Accounts:
         self._clock = clock
         self._devices: dict[str, tuple[float, Principal]] = {}
         self._dummy: str | None = None
+        self._lock = threading.Lock()
+        self._last_used: dict[str, datetime] = {}
 
     # -- device tokens ------------------------------------------------------------
 
@@ -183,9 +186,18 @@ class Accounts:
         return token
 
     def create_device_token_info(
-        self, role: str, name: str, now: datetime, actor: Actor = SYSTEM
+        self,
+        role: str,
+        name: str,
+        now: datetime,
+        actor: Actor = SYSTEM,
+        action: str = "token.create",
+        detail: dict[str, Any] | None = None,
     ) -> tuple[str, TokenInfo]:
-        """A new token (shown once, to its maker) and what admins may see of it."""
+        """A new token (shown once, to its maker) and what admins may see of it.
+
+        ``action``/``detail``: how the audit log names it (``token.pair``: given to a screen by its code).
+        """
         if role not in DEVICE_ROLES:
             raise AccountError(f"unknown device role {role!r}; expected one of {', '.join(DEVICE_ROLES)}")
         _check_name(name, "a device name")
@@ -197,10 +209,10 @@ class Accounts:
             )
             self.audit.record(
                 actor.name,
-                "token.create",
+                action,
                 f"{name} ({digest[:SHORT_ID]})",
                 now,
-                {"role": role},
+                {"role": role, **(detail or {})},
                 actor.address,
                 conn=conn,
             )
@@ -258,6 +270,59 @@ class Accounts:
             if found[0].revoked_at is not None:
                 raise AccountConflict(f"token {short_id} is revoked already")
             return self._revoke(conn, found[0], now, actor)
+
+    def rotate_token_by_id(
+        self, short_id: str, now: datetime, actor: Actor = SYSTEM
+    ) -> tuple[str, TokenInfo, TokenInfo]:
+        """Revoke a live token and issue its successor (same name, same role) in one transaction.
+
+        A device whose token leaked gets a new one without a moment where neither
+        or both work; the audit row names the old id and the new. Returns the new
+        token (shown once), the old token as revoked, and the new token's info.
+        """
+        short_id = short_id.lower()
+        if not _SHORT_ID.fullmatch(short_id):
+            raise AccountNotFound(f"no token has the id {short_id!r}")
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(select(device_tokens).where(device_tokens.c.token_hash.startswith(short_id)))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise AccountNotFound(f"no token has the id {short_id!r}")
+            old = _token_info(row)
+            if old.revoked_at is not None:
+                raise AccountConflict(f"token {short_id} is revoked already")
+            self._devices.clear()
+            conn.execute(
+                update(device_tokens).where(device_tokens.c.token_hash == old.key).values(revoked_at=now)
+            )
+            token = f"qd_{old.role}_{secrets.token_urlsafe(24)}"
+            digest = token_hash(token)
+            conn.execute(
+                insert(device_tokens).values(token_hash=digest, name=old.name, role=old.role, created_at=now)
+            )
+            self.audit.record(
+                actor.name,
+                "token.rotate",
+                f"{old.name} ({old.id} → {digest[:SHORT_ID]})",
+                now,
+                {"role": old.role, "before": old.id, "after": digest[:SHORT_ID]},
+                actor.address,
+                conn=conn,
+            )
+        revoked = TokenInfo(old.id, old.name, old.role, old.created_at, now, old.key)
+        return token, revoked, TokenInfo(digest[:SHORT_ID], old.name, old.role, now, None, digest)
+
+    def last_used(self) -> dict[str, datetime]:
+        """When each device token (by short id) was last presented to this hub since it started.
+
+        Kept in memory only: writing a row on every kiosk request would cost the queue's
+        writers a lock for a figure an admin glances at; after a restart it is unknown.
+        """
+        with self._lock:
+            return dict(self._last_used)
 
     def _revoke(self, conn: Connection, token: TokenInfo, now: datetime, actor: Actor) -> TokenInfo:
         self._devices.clear()
@@ -447,6 +512,7 @@ class Accounts:
         """A device token's principal: from the last DEVICE_TOKEN_TTL seconds, else from the store."""
         seen = self._devices.get(digest)
         if seen is not None and self._clock() - seen[0] < DEVICE_TOKEN_TTL:
+            self._used(digest)
             return seen[1]
         with self.reader.begin() as conn:
             row = (
@@ -461,7 +527,14 @@ class Accounts:
         if len(self._devices) >= DEVICE_TOKEN_CACHE:
             self._devices.clear()
         self._devices[digest] = (self._clock(), principal)
+        self._used(digest)
         return principal
+
+    def _used(self, digest: str) -> None:
+        with self._lock:
+            if len(self._last_used) >= DEVICE_TOKEN_CACHE:
+                self._last_used.clear()
+            self._last_used[digest[:SHORT_ID]] = datetime.now(UTC)
 
     def _dummy_hash(self) -> str:
         """A scrypt hash of a random password, made once (by the first login that needs it).

@@ -1,0 +1,182 @@
+"""Pairing a kiosk or screen by a code: the screen's two routes and the admin's two.
+
+``POST /pairing`` (no login: the screen has no token yet) starts a code;
+``POST /pairing/<code>/collect`` is the screen's poll, with the claim it was
+given; the admin's ``GET``/``POST /admin/pairing/<code>`` (admin only, audited
+``token.pair``) shows the configured devices of the code's kind and confirms
+one. The desk itself (``server/devices/pairing.py``) is in memory, kept in
+``app.extensions["qcall_pairing"]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Annotated
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from pydantic import Field
+
+from ..devices.pairing import PAIRING_ROLES, Pairing, PairingDesk, PairingRefused
+from ..store.accounts import AccountError
+from .auth import client_address, current_actor, current_principal, hub
+from .refusals import ApiError, error_response
+from .routes import _Body, parse
+
+pairing_api = Blueprint("pairing", __name__, url_prefix="/api/v1")
+
+#: Where the admin's phone confirms a code (the QR the waiting screen shows).
+PAIR_PAGE = "/counter/pair.html"
+
+
+class StartBody(_Body):
+    kind: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class CollectBody(_Body):
+    claim: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ConfirmBody(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+@pairing_api.record_once
+def _install(state: object) -> None:
+    app: Flask = state.app  # type: ignore[attr-defined]
+    app.extensions.setdefault("qcall_pairing", PairingDesk())
+
+
+def desk() -> PairingDesk:
+    return current_app.extensions["qcall_pairing"]
+
+
+@pairing_api.errorhandler(PairingRefused)
+def _refused(exc: PairingRefused) -> tuple[Response, int]:
+    return error_response(exc.status, exc.message, exc.code)
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code of ``text`` as an SVG data URI (the CSP allows ``data:`` images; nothing inline runs)."""
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    out = io.BytesIO()
+    image.save(out)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def page_base() -> str:
+    """The address a phone can open: the site's public URL, else the one this request came to."""
+    configured = hub().config.site.public_url
+    return (configured or request.host_url).rstrip("/")
+
+
+def device_page(name: str, role: str, token: str) -> str | None:
+    """The page a device opens with its new token (a QR for it to scan), or None (agents, booking)."""
+    device = next((d for d in hub().config.devices if d.name == name), None)
+    counter = device.counter if device else None
+    query = urlencode({"token": token, **({"counter": counter} if counter else {})})
+    if role == "kiosk":
+        path = "/kiosk/"
+    elif role == "pad":
+        path = "/display/pad"
+    elif role == "display":
+        path = "/display/counter" if device and device.kind == "counter_screen" else "/display/lobby"
+    else:
+        return None
+    return f"{page_base()}{path}?{query}"
+
+
+def shown_once(name: str, role: str, token: str) -> dict[str, str | None]:
+    """``url`` and ``qr`` for a token an admin has just made: the device scans or opens it."""
+    url = device_page(name, role, token)
+    return {"url": url, "qr": qr_data_uri(url) if url else None}
+
+
+@pairing_api.post("/pairing")
+def start() -> tuple[Response, int]:
+    """A waiting screen asks for a code; the answer carries the claim it must keep to itself."""
+    body = parse(StartBody)
+    pairing, claim = desk().start(body.kind, client_address())
+    url = f"{page_base()}{PAIR_PAGE}?code={pairing.code}"
+    return (
+        jsonify(
+            code=pairing.code,
+            claim=claim,
+            kind=pairing.kind,
+            expires_in=desk().seconds_left(pairing),
+            url=url,
+            qr=qr_data_uri(url),
+        ),
+        201,
+    )
+
+
+@pairing_api.post("/pairing/<code>/collect")
+def collect(code: str) -> Response:
+    """The screen's poll: ``waiting`` until an admin confirms, then its token (once)."""
+    body = parse(CollectBody)
+    pairing = desk().collect(code, body.claim)
+    if pairing is None:
+        return jsonify(state="waiting")
+    return jsonify(state="paired", token=pairing.token, name=pairing.name, counter=pairing.counter)
+
+
+def _admin() -> None:
+    principal = current_principal()
+    if principal.role != "admin":
+        raise ApiError(403, f"the role {principal.role!r} may not do this")
+
+
+def _choices(kind: str) -> list[dict[str, object]]:
+    """The configured devices of this kind, read now (the site file as the hub holds it)."""
+    return [{"name": d.name, "counter": d.counter} for d in hub().config.devices if d.kind == kind]
+
+
+@pairing_api.get("/admin/pairing/<code>")
+def show(code: str) -> Response:
+    """What the admin confirms: the kind the screen asked as, and the devices it may become."""
+    _admin()
+    pairing = desk().waiting(code)
+    return jsonify(
+        code=pairing.code,
+        kind=pairing.kind,
+        role=pairing.role,
+        expires_in=desk().seconds_left(pairing),
+        devices=_choices(pairing.kind),
+    )
+
+
+@pairing_api.post("/admin/pairing/<code>")
+def confirm(code: str) -> Response:
+    """Give the waiting screen the token of a configured device (audited ``token.pair``)."""
+    _admin()
+    body = parse(ConfirmBody)
+    the_hub = hub()
+    actor = current_actor()
+
+    def make(pairing: Pairing) -> tuple[str, str, int | None]:
+        device = next(
+            (d for d in the_hub.config.devices if d.name == body.name and d.kind == pairing.kind), None
+        )
+        if device is None:
+            message = f"'name': no configured {pairing.kind} is named {body.name!r}"
+            raise PairingRefused(400, message, "bad_request")
+        try:
+            token, _info = the_hub.accounts.create_device_token_info(
+                PAIRING_ROLES[pairing.kind],
+                device.name,
+                the_hub.clock(),
+                actor,
+                action="token.pair",
+                detail={"code": pairing.code, "kind": pairing.kind},
+            )
+        except AccountError as exc:
+            raise PairingRefused(400, str(exc), "bad_request") from exc
+        return token, device.name, device.counter
+
+    pairing = desk().confirm(code, make)
+    return jsonify(code=pairing.code, name=pairing.name, kind=pairing.kind, role=pairing.role)

@@ -1,0 +1,252 @@
+"""Devices and accounts on the admin page, in a real browser, as an admin and a kiosk would live them.
+
+An admin makes a kiosk token on the admin page and a kiosk opened with it shows the services; a
+kiosk opened without one shows a pairing code, the admin confirms it on the pairing page, and the
+kiosk starts by itself; a test print from the devices panel comes out of the virtual printer; the
+demo's board raises no false alarm and speaks one language. One hub for the module (the demo runs
+its own); every wait is on what a page shows, with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from drivers.twins.virtual_printer import VirtualPrinter
+from tests.support import ADMIN_PASSWORD, ARTIFACTS, ROOT, HubProcess, free_port, running_hub
+from tests.test_devices_admin_api import device_site
+from tests.waiting import WAIT, wait_until
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT = 15_000
+
+
+@pytest.fixture(scope="module")
+def devices_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubProcess, VirtualPrinter]]:
+    folder = tmp_path_factory.mktemp("devices-browser")
+    twin = VirtualPrinter("127.0.0.1", 0).start()
+    try:
+        path, _creds = device_site(folder, twin)
+        with running_hub(path, folder) as hub:
+            yield hub, twin
+            assert "Traceback" not in hub.log(), hub.log()[-4000:]
+    finally:
+        twin.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from tests.conftest import launch_chromium
+
+    with launch_chromium() as launched:
+        yield launched
+
+
+def admin_login(page: Any, url: str, password: str = ADMIN_PASSWORD) -> None:
+    page.goto(f"{url}/counter/admin.html")
+    page.fill("#admin-login-username", "admin")
+    page.fill("#admin-login-password", password)
+    page.click("#admin-login-submit")
+    page.wait_for_selector("#admin-view:not([hidden])", timeout=TIMEOUT)
+
+
+def shows_services(kiosk: Any) -> None:
+    kiosk.wait_for_selector(".service-btn[data-service='PAY']", timeout=TIMEOUT)
+    assert kiosk.is_hidden("#setup")
+
+
+def test_an_admin_issues_a_kiosk_token_and_the_kiosk_opened_with_it_works(
+    chromium: Any, devices_hub: Any
+) -> None:
+    hub, _twin = devices_hub
+    errors: list[str] = []
+    context = chromium.new_context(viewport={"width": 1600, "height": 1200})
+    admin = context.new_page()
+    admin.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+    admin_login(admin, hub.url)
+    admin.wait_for_selector("#tokens-layout:not([hidden])", timeout=TIMEOUT)
+    # A name the rules refuse is said beside its field, in the page's language, and nothing is sent.
+    admin.fill("#tokens-new-name", "kiosk one")
+    admin.click("#tokens-create")
+    said = admin.wait_for_selector("#tokens-new-name-error", timeout=TIMEOUT).inner_text()
+    assert "设备名称" in said
+    admin.fill("#tokens-new-name", "test-kiosk")
+    admin.select_option("#tokens-new-role", "kiosk")
+    admin.click("#tokens-create")
+    token = admin.wait_for_selector("#tokens-once-token", timeout=TIMEOUT).inner_text().strip()
+    assert token.startswith("qd_kiosk_")
+    url = admin.get_attribute("#tokens-once-url", "href")
+    assert url and url.endswith(f"/kiosk/?token={token}")
+    assert (admin.get_attribute("#tokens-once-qr", "src") or "").startswith("data:image/svg+xml")
+    admin.wait_for_selector("#tokens-list tr[data-name='test-kiosk'][data-live='true']", timeout=TIMEOUT)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    admin.screenshot(path=str(ARTIFACTS / "admin-tokens.png"), full_page=True)
+
+    kiosk_context = chromium.new_context(viewport={"width": 1080, "height": 1920})
+    kiosk = kiosk_context.new_page()
+    kiosk.on("pageerror", lambda exc: errors.append(f"kiosk: {exc}"))
+    kiosk.goto(url)
+    shows_services(kiosk)
+    # The users section: a short password is refused on the form, in both languages as the page speaks.
+    admin.fill("#users-new-name", "clerk9")
+    admin.fill("#users-new-password", "short")
+    admin.click("#users-add")
+    assert "至少" in admin.wait_for_selector("#users-new-password-error", timeout=TIMEOUT).inner_text()
+    admin.click("#users-generate")
+    admin.click("#users-add")
+    admin.wait_for_selector("#users-list tr[data-user='clerk9'][data-active='true']", timeout=TIMEOUT)
+    assert len(admin.inner_text("#users-once-password").strip()) == 12
+    context.close()
+    kiosk_context.close()
+    assert errors == []
+
+
+def test_a_kiosk_without_a_token_pairs_by_its_code_and_starts_by_itself(
+    chromium: Any, devices_hub: Any
+) -> None:
+    hub, _twin = devices_hub
+    errors: list[str] = []
+    kiosk_context = chromium.new_context(viewport={"width": 1080, "height": 1920})
+    kiosk = kiosk_context.new_page()
+    kiosk.on("pageerror", lambda exc: errors.append(f"kiosk: {exc}"))
+    kiosk.goto(f"{hub.url}/kiosk/")
+    code = kiosk.wait_for_selector("#pairing-code", timeout=TIMEOUT).get_attribute("data-code")
+    assert code and re.fullmatch(r"[A-Z2-9]{6}", code)
+    assert (kiosk.get_attribute("#pairing-qr", "src") or "").startswith("data:image/svg+xml")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    kiosk.screenshot(path=str(ARTIFACTS / "kiosk-pairing.png"))
+
+    # A clerk's phone may not pair it.
+    phone_context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = phone_context.new_page()
+    phone.on("pageerror", lambda exc: errors.append(f"phone: {exc}"))
+    phone.goto(f"{hub.url}/counter/pair.html?code={code}")
+    phone.fill("#pair-login-username", "clerk1")
+    phone.fill("#pair-login-password", "clerk-password")
+    phone.click("#pair-login-submit")
+    phone.wait_for_selector("#pair-login-error:not([hidden])", timeout=TIMEOUT)
+    assert phone.is_hidden("#pair-view")
+    phone.fill("#pair-login-username", "admin")
+    phone.fill("#pair-login-password", ADMIN_PASSWORD)
+    phone.click("#pair-login-submit")
+    phone.wait_for_selector("#pair-devices button[data-name='test-kiosk']", timeout=TIMEOUT)
+    phone.screenshot(path=str(ARTIFACTS / "pair-phone.png"))
+    phone.click("#pair-devices button[data-name='test-kiosk']")
+    assert "test-kiosk" in phone.wait_for_selector("#pair-message.ok", timeout=TIMEOUT).inner_text()
+
+    # Nobody touches the kiosk: it collects its token, keeps it, and shows the services.
+    shows_services(kiosk)
+    kept = kiosk.evaluate("() => localStorage.getItem('qcall.kiosk.token')")
+    assert kept and kept.startswith("qd_kiosk_")
+    kiosk.reload()
+    shows_services(kiosk)
+    phone_context.close()
+    kiosk_context.close()
+    assert errors == []
+
+
+def test_a_test_print_from_the_devices_panel_comes_out_of_the_printer(
+    chromium: Any, devices_hub: Any
+) -> None:
+    hub, twin = devices_hub
+    errors: list[str] = []
+    context = chromium.new_context(viewport={"width": 1600, "height": 1200})
+    admin = context.new_page()
+    admin.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+    admin_login(admin, hub.url)
+    before = len(twin.documents)
+    admin.click("button[data-test='printer-1']", timeout=TIMEOUT)
+    said = admin.wait_for_selector("[data-test-result='printer-1'].ok", timeout=TIMEOUT).inner_text()
+    assert "测试页已送往打印机" in said
+    slip = wait_until(lambda: twin.documents[before:], "the test slip printed")[0]
+    texts = [line.text.strip() for line in slip.lines]
+    assert "TEST" in texts and any("打印测试" in t for t in texts), texts
+    # The keypad-less site: no test button on a device nobody can test (none here), and the English page.
+    admin.click("#lang-switch")
+    assert "The test slip went to the printer." in admin.inner_text("[data-test-result='printer-1']")
+    context.close()
+    assert errors == []
+
+
+# -- the demo ------------------------------------------------------------------------------------
+
+
+def test_the_demo_board_raises_no_false_alarm_and_speaks_one_language(chromium: Any, tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("QCALL_DATABASE_URL", "QCALL_SECRET_KEY")}
+    env.update(QCALL_VAR_DIR=str(var), PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    log_path = tmp_path / "demo.log"
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "demo", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    errors: list[str] = []
+    try:
+
+        def links() -> dict[str, str] | None:
+            assert proc.poll() is None, log_path.read_text(errors="replace")
+            pages = [w for w in log_path.read_text(errors="replace").split() if "token=" in w]
+            return {"kiosk": pages[0], "lobby": pages[1], "counter": pages[2]} if len(pages) >= 3 else None
+
+        pages = wait_until(links, "the demo prints its links", timeout=60)
+        wait_until(
+            lambda: requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200, "the demo answers"
+        )
+        context = chromium.new_context(viewport={"width": 1600, "height": 1200}, locale="zh-CN")
+        opened = []
+        for name, url in pages.items():
+            page = context.new_page()
+            page.on("pageerror", lambda exc, n=name: errors.append(f"{n}: {exc}"))
+            page.goto(url)
+            page.wait_for_selector("body[data-live='connected']", timeout=TIMEOUT)
+            opened.append(page)
+        admin = context.new_page()
+        admin.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+        admin_login(admin, base, "demo-admin")
+        for name in ("kiosk-1", "lobby-1", "counter-1"):
+            admin.wait_for_selector(
+                f"#devices-list tr[data-device='{name}'][data-state='online']", timeout=TIMEOUT
+            )
+        assert admin.query_selector_all("#devices-list tr[data-configured='false']") == []
+        assert admin.is_hidden("#device-alert"), admin.inner_text("#device-alert")
+        # The Chinese page: no English sentence in any state or detail.
+        assert admin.inner_text("#devices-list tr[data-device='lobby-1'] .state") == "正常"
+        for cell in admin.query_selector_all("#devices-list .state, #devices-list .dev-detail"):
+            assert not re.search(r"[A-Za-z]{3,} [a-z]{2,}", cell.inner_text()), cell.inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        admin.screenshot(path=str(ARTIFACTS / "demo-board.png"), full_page=True)
+        # The English page: no Chinese in any state or detail.
+        admin.click("#lang-switch")
+        online = "#devices-list tr[data-device='lobby-1'] .state:text('Online')"
+        admin.wait_for_selector(online, timeout=TIMEOUT)
+        for cell in admin.query_selector_all("#devices-list .state, #devices-list .dev-detail"):
+            assert not re.search(r"[\u4e00-\u9fff]", cell.inner_text()), cell.inner_text()
+        admin.click("#lang-switch")
+        # A screen closed after it worked is an alarm; one named outside the site file would not be.
+        opened[1].close()
+        alert = admin.wait_for_selector("#device-alert:not([hidden])", timeout=TIMEOUT).inner_text()
+        assert "lobby-1" in alert and "页面未连接" in alert and "1 台设备异常" in alert
+        context.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT) == 0, log_path.read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert errors == []
