@@ -18,7 +18,7 @@ from pydantic import Field
 
 from ..settings import EDITABLE, InvalidSettings, SettingInUse, UnknownSection, apply
 from ..store.settings import StaleVersion
-from .auth import current_actor, current_principal, hub
+from .auth import current_actor, current_principal, hub, requires
 from .refusals import ApiError, error_response
 from .routes import _Body, parse
 
@@ -64,6 +64,7 @@ def _in_use(exc: SettingInUse) -> tuple[Response, int]:
 
 
 @settings_api.get("")
+@requires(*READERS)
 def all_sections() -> Response:
     """Every editable section with its value and version (0: the file's)."""
     the_hub = hub()
@@ -72,16 +73,16 @@ def all_sections() -> Response:
 
 
 @settings_api.get("/<name>")
+@requires(*READERS)
 def one_section(name: str) -> Response:
     the_hub = hub()
     return jsonify(the_hub.settings.view(name, the_hub.config).public())
 
 
 @settings_api.put("/<name>")
+@requires("admin")
 def save_section(name: str) -> Response:
     """Replace one section (admins only): checked whole, refused if stale or still needed, then live."""
-    if current_principal().role != "admin":
-        raise ApiError(403, "only an admin may change the settings")
     the_hub = hub()
     if name not in EDITABLE:
         raise UnknownSection(name)
