@@ -130,6 +130,7 @@
   var weekMessage = null;
   var busy = false;
   var dirty = false;      // the week form was changed here: a re-read does not overwrite it
+  var weekVersion = 0;    // the version the week form shows (what a save is based on)
   var bound = false;
 
   function hours() { var held = S.get("hours"); return held ? held.value || {} : null; }
@@ -138,6 +139,7 @@
   function fillWeek() {
     var h = hours();
     if (!h || dirty) return;
+    weekVersion = S.get("hours").version;
     DAYS.forEach(function (d) { field(d).value = (h[d] || []).join(", "); });
     field("enforce").checked = h.enforce !== false;
     field("holidays").value = h.holidays || "";
@@ -174,7 +176,7 @@
     if (Object.keys(marks).length) { S.markForm(form, marks, []); return; }
     busy = true;
     drawWeek();
-    S.save("hours", value).then(function (res) {
+    S.save("hours", value, weekVersion).then(function (res) {
       dirty = false;
       S.markForm(form, {}, []);
       weekMessage = { kind: "ok", text: Q.t2("settings.saved", { version: res.version }) };

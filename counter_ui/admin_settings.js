@@ -108,10 +108,15 @@
 
   var loadSoon = Q.debounce(function () { if (session) load(); }, 200);
 
-  /** PUT the whole new value of section `name`, based on the version this page read. */
-  function save(name, value) {
+  /**
+   * PUT the whole new value of section `name`, based on `version`: the version the form showed when
+   * it was opened (default: the one this page holds now). A form keeps the version it was opened
+   * on, so another admin's save meanwhile (re-read here live) makes the hub refuse this one rather
+   * than this form's values silently overwriting that change.
+   */
+  function save(name, value, version) {
     var held = sections && sections[name];
-    var body = { value: value, version: held ? held.version : 0 };
+    var body = { value: value, version: typeof version === "number" ? version : held ? held.version : 0 };
     var mine = generation;
     return Q.api("PUT", "/admin/settings/" + encodeURIComponent(name), body).then(function (res) {
       if (mine === generation && sections && res) {
@@ -249,12 +254,16 @@
     });
   }
 
+  /** A message {kind, text, lines?} in a banner (lines: the hub's problems, one a line). */
   function say(el, msg) {
     if (!el) return;
     el.hidden = !msg;
     if (!msg) return;
     el.className = "banner " + msg.kind;
-    el.textContent = msg.text;
+    if (!msg.lines || !msg.lines.length) { el.textContent = msg.text; return; }
+    Q.setHtml(el, Q.html`${msg.text}<ul class="banner-lines">${msg.lines.map(function (line) {
+      return Q.html`<li>${line}</li>`;
+    })}</ul>`);
   }
 
   /** A deep copy of a section's JSON value (the forms change copies, never what was read). */
@@ -292,6 +301,7 @@
   function listEditor(opts) {
     var id = opts.id;
     var editing = null;       // null: form closed; -1: a new item; n: the item at n
+    var basedOn = 0;          // the section's version when the form was opened
     var message = null;       // {kind, text} above the table
     var arming = null;        // the key whose remove button waits for its second tap
     var armTimer = null;
@@ -323,6 +333,8 @@
 
     function open(index) {
       editing = index;
+      var held = sections && sections[opts.name];
+      basedOn = held ? held.version : 0;
       message = null;
       opts.fill(form(), index >= 0 ? list()[index] : null);
       markForm(form(), {}, []);
@@ -343,7 +355,7 @@
       var next = items.slice();
       var index = editing >= 0 ? editing : next.length;
       next[index] = item;
-      send(next, index, item);
+      send(next, index, item, basedOn);
     }
 
     function remove(index) {
@@ -362,13 +374,16 @@
       send(next, null, item);
     }
 
-    /** Save the whole new list; `index`: the edited item's place (null: a removal of `item`). */
-    function send(next, index, item) {
+    /**
+     * Save the whole new list; `index`: the edited item's place (null: a removal of `item`, of the list
+     * as shown now); `version`: what the form was opened on.
+     */
+    function send(next, index, item, version) {
       busy = true;
       drawBusy();
       var held = sections && sections[opts.name];
       var value = opts.withList ? opts.withList(copy(held ? held.value : {}), next) : next;
-      save(opts.name, value).then(function (res) {
+      save(opts.name, value, version).then(function (res) {
         editing = null;
         message = { kind: "ok", text: Q.t2("settings.saved", { version: res.version }) };
         if (index !== null) markForm(form(), {}, []);
@@ -379,7 +394,11 @@
           message = { kind: "error", text: refusal(err) };
         } else {
           if (index !== null) markForm(form(), {}, []);
-          message = { kind: "error", text: refusal(err, opts.what(item)) };
+          // A removal the site's rules refuse (a counter still serves the service): no form to mark.
+          message = {
+            kind: "error", text: refusal(err, opts.what(item)),
+            lines: problems(err).map(function (p) { return p.field + ": " + p.message; })
+          };
           if (err && err.code === "stale_version") editing = null;
         }
       }).then(function () { busy = false; draw(); });

@@ -223,8 +223,77 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     change = page.inner_text("#audit-list tr[data-action='settings.services'] .changed")
     assert re.search(r"TAX · name_en: Tax\s*→\s*Taxes", change), change
 
+    # Removing TAX while counter 4 serves it: the site's rules refuse it, the problem named on the page.
+    page.click("#svc-list tr[data-key='TAX'] button[data-act='remove']")
+    page.click("#svc-list tr[data-key='TAX'] button[data-act='remove'].confirming")
+    refusal = page.wait_for_selector("#svc-message.error", timeout=TIMEOUT).inner_text()
+    assert "没有保存" in refusal and "Not saved" in refusal and "counters[3].services" in refusal
+    # Counter 4 no longer serves TAX; TAX still has its ticket waiting: refused (409 in_use), said.
+    page.click("#ctr-list tr[data-key='4'] button[data-act='edit']")
+    page.uncheck("#ctr-services li[data-code='TAX'] input")
+    page.click("#ctr-save")
+    page.wait_for_selector("#ctr-message.ok", timeout=TIMEOUT)
+    page.click("#svc-list tr[data-key='TAX'] button[data-act='remove']")
+    page.click("#svc-list tr[data-key='TAX'] button[data-act='remove'].confirming")
+    refusal = page.wait_for_selector("#svc-message.error:has-text('不能删除')", timeout=TIMEOUT).inner_text()
+    assert "cannot be removed" in refusal and "TAX" in refusal
+    assert page.query_selector("#svc-list tr[data-key='TAX']") is not None
+    assert section(hub, admin_token, "services")["version"] == 2
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-settings.png"), full_page=True)
+    assert errors == []
+
+
+def test_hours_and_a_special_date(chromium, hall) -> None:
+    """The week's ranges (a gap is the lunch break) and a closing date, with a bad range refused first."""
+    hub, admin_token = hall.hub, hall.admin
+    errors: list[str] = []
+    page = admin_page(chromium, hub, "admin", ADMIN_PASSWORD)
+    page.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+    page.wait_for_selector("#hrs-save:not([hidden])", timeout=TIMEOUT)
+
+    page.fill("#hrs-mon", "12:00-08:30")
+    page.click("#hrs-save")
+    bad = field_error(page, "#hrs-form", "mon")
+    assert "星期一" in bad and "Monday" in bad and "08:30-12:00" in bad
+    assert section(hub, admin_token, "hours")["version"] == 0
+
+    # Every day open around the clock with a break, so the hall stays open for the other tests.
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        page.fill(f"#hrs-{day}", "00:00-12:00, 12:30-24:00")
+    page.fill("#hrs-holidays", "cn")
+    page.click("#hrs-save")
+    page.wait_for_selector("#hrs-message.ok", timeout=TIMEOUT)
+    hours = section(hub, admin_token, "hours")["value"]
+    assert hours["mon"] == ["00:00-12:00", "12:30-24:00"] and hours["holidays"] == "CN"
+
+    # A closing date far ahead, then a make-up working day with its own hours.
+    page.click("#hrx-new")
+    page.fill("#hrx-date", "2030-10-08")
+    page.fill("#hrx-name-zh", "设备检修")
+    page.fill("#hrx-name-en", "Maintenance")
+    page.click("#hrx-save")
+    page.wait_for_selector("#hrx-list tr[data-key='2030-10-08']", timeout=TIMEOUT)
+    page.click("#hrx-new")
+    page.fill("#hrx-date", "2030-10-12")
+    page.select_option("#hrx-mode", "hours")
+    page.fill("#hrx-hours", "09:00-12:00")
+    page.select_option("#hrx-working-day", "yes")
+    page.click("#hrx-save")
+    page.wait_for_selector("#hrx-list tr[data-key='2030-10-12']", timeout=TIMEOUT)
+    stored = section(hub, admin_token, "hours")
+    dates = {x["date"]: x for x in stored["value"]["exceptions"]}
+    assert dates["2030-10-08"]["hours"] == [] and dates["2030-10-08"]["name_en"] == "Maintenance"
+    assert dates["2030-10-12"]["hours"] == ["09:00-12:00"] and dates["2030-10-12"]["working_day"] is True
+    assert stored["value"]["mon"] == ["00:00-12:00", "12:30-24:00"]  # the week kept by the dates' saves
+
+    # Newest first: the make-up day's save, then the closing's, then the week's ranges.
+    hours_rows = "#audit-list tr[data-action='settings.hours']"
+    page.wait_for_selector(f"{hours_rows}:has-text('2030-10-12')", timeout=TIMEOUT)
+    rows = [r.inner_text() for r in page.query_selector_all(hours_rows)]
+    assert len(rows) == 3 and "2030-10-08" in rows[1]
+    assert re.search(r"mon: .* → 00:00-12:00, 12:30-24:00", rows[2]), rows[2]
     assert errors == []
 
 
@@ -295,6 +364,20 @@ def test_a_staff_login_cannot_open_the_admin_console(chromium, hall) -> None:
             answer = requests.request(method, url, json=body, headers=bearer(token), timeout=10)
             assert answer.status_code == 403, (method, path, answer.status_code, answer.text)
             assert answer.json()["code"] == "forbidden"
-    # The page's own words say why, never the raw refusal: nothing was drawn from a 403.
     assert clerk.query_selector_all("#svc-list tr") == []
+
+    # A supervisor reads the settings without a button to change them, and has no audit section.
+    made = requests.post(
+        f"{hub.url}/api/v1/admin/users",
+        json={"username": "sue", "role": "supervisor", "password": CLERK_PASSWORD},
+        headers=bearer(hall.admin),
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    supervisor = admin_page(chromium, hub, "sue", CLERK_PASSWORD)
+    supervisor.on("pageerror", lambda exc: errors.append(f"supervisor: {exc}"))
+    supervisor.wait_for_selector("#svc-list tr[data-key='PAY']", timeout=TIMEOUT)
+    assert "只有管理员可以修改" in supervisor.inner_text("#svc-provenance")
+    assert supervisor.query_selector_all("#settings-layout button:visible") == []
+    assert supervisor.is_hidden("#audit-layout")
     assert errors == []
