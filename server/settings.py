@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -135,6 +136,9 @@ class HallSettings:
     def __init__(self, file_config: SiteConfig, store: SettingsStore) -> None:
         self.file_config = file_config
         self.store = store
+        #: Held from reading the hub's config to applying the saved one: two saves of different
+        #: sections at once must not each apply a config without the other's change.
+        self.lock = threading.Lock()
 
     def effective(self) -> SiteConfig:
         """The file with the stored sections over it; :class:`ConfigError` when they no longer fit it."""

@@ -87,12 +87,13 @@ def save_section(name: str) -> Response:
     if name not in EDITABLE:
         raise UnknownSection(name)
     body = parse(SectionBody)
-    now = the_hub.clock()
-    day = the_hub.core.hall.calendar.business_day(now)
-    config, saved = the_hub.settings.save(
-        the_hub.config, {name: body.value}, current_actor(), now, day, {name: body.version}
-    )
-    apply(the_hub, config, [name], saved[0].version)
+    with the_hub.settings.lock:
+        now = the_hub.clock()
+        day = the_hub.core.hall.calendar.business_day(now)
+        config, saved = the_hub.settings.save(
+            the_hub.config, {name: body.value}, current_actor(), now, day, {name: body.version}
+        )
+        apply(the_hub, config, [name], saved[0].version)
     return jsonify(the_hub.settings.view(name, the_hub.config).public())
 
 
