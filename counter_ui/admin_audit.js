@@ -132,17 +132,22 @@
 
   function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
-  /** An item in a few words: its key and name, else its value. */
+  var NAMING = ["code", "number", "date", "name", "name_zh", "name_en"];
+
+  /** An item in a few words: its key and name first, then its other settings ("TAX 税务办理 (prefix: C)"). */
   function summary(v) {
     if (v === undefined || v === null) return Q.t("audit.none");
     if (Array.isArray(v)) return v.length ? v.map(summary).join(", ") : "[]";
-    if (isObject(v)) {
-      var head = [v.code, v.number, v.date, v.name].filter(function (x) { return x !== undefined; }).join(" ");
-      var named = Q.name(v);
-      if (head || named) return (head + " " + named).trim();
-      return Object.keys(v).map(function (k) { return k + ": " + summary(v[k]); }).join("; ");
-    }
-    return String(v);
+    if (!isObject(v)) return String(v);
+    var head = [v.code, v.number, v.date, v.name].filter(function (x) { return x !== undefined; }).join(" ");
+    head = (head + " " + Q.name(v)).trim();
+    var rest = Object.keys(v).filter(function (k) {
+      var x = v[k];
+      return NAMING.indexOf(k) < 0 && x !== null && x !== undefined && !(isObject(x) && !Object.keys(x).length) &&
+        !(Array.isArray(x) && !x.length && k !== "hours");
+    }).map(function (k) { return k + ": " + summary(v[k]); }).join("; ");
+    if (!head) return rest;
+    return rest ? head + " (" + rest + ")" : head;
   }
 
   /** [{path, kind: "changed"|"added"|"removed", before, after}] from `before` to `after`. */

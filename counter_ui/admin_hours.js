@@ -56,7 +56,9 @@
       "hrx.action": "操作",
       "hrx.new": "添加特殊日期",
       "hrx.empty": "没有特殊日期。",
-      "hrx.bad_date": "日期如 2026-10-01"
+      "hrx.bad_date": "日期如 2026-10-01",
+      "hrx.services_hint": "不勾选：整个营业厅。勾选：仅这些业务（例如今天停止某项业务取号）。",
+      "hrx.whole_hall": "工作日/休息日只能对整个营业厅设置（不勾选业务）"
     },
     en: {
       "hrs.title": "Hours and holidays",
@@ -95,7 +97,9 @@
       "hrx.action": "Action",
       "hrx.new": "Add a special date",
       "hrx.empty": "No special dates.",
-      "hrx.bad_date": "a date such as 2026-10-01"
+      "hrx.bad_date": "a date such as 2026-10-01",
+      "hrx.services_hint": "None ticked: the whole hall. Ticked: these services only (e.g. no new tickets of one service today).",
+      "hrx.whole_hall": "a working day or day off is the whole hall's (tick no service)"
     }
   };
 
@@ -226,7 +230,21 @@
     dateInput("name_zh").value = x.name_zh || "";
     dateInput("name_en").value = x.name_en || "";
     dateInput("working_day").value = x.working_day === true ? "yes" : x.working_day === false ? "no" : "";
+    drawServices(x.services || []);
     drawMode();
+  }
+
+  /** The services a date may be limited to: none ticked is the whole hall. */
+  function drawServices(chosen) {
+    var held = S.get("services");
+    var codes = ((held && held.value) || []).slice();
+    chosen.forEach(function (code) {
+      if (!codes.some(function (s) { return s.code === code; })) codes.push({ code: code });
+    });
+    Q.setHtml($("#hrx-services"), Q.html`${codes.map(function (s) {
+      return Q.html`<li data-code="${s.code}"><label class="check"><input type="checkbox" value="${s.code}"${
+        chosen.indexOf(s.code) >= 0 ? Q.raw(" checked") : ""}> <span class="code">${s.code}</span> ${Q.name(s)}</label></li>`;
+    })}`);
   }
 
   function readDate(form, original) {
@@ -239,15 +257,26 @@
     x.name_en = dateInput("name_en").value.trim();
     var w = dateInput("working_day").value;
     if (w === "yes") x.working_day = true; else if (w === "no") x.working_day = false; else delete x.working_day;
+    x.services = [];
+    Q.each($("#hrx-services").querySelectorAll("input[type=checkbox]"), function (box) {
+      if (box.checked) x.services.push(box.value);
+    });
     return x;
   }
 
   function checkDate(x, others) {
     var marks = {};
     if (!/^\d{4}-\d{2}-\d{2}$/.test(x.date)) marks.date = S.localMark(dateLabel, "date", "hrx.bad_date");
+    // One entry per date for the hall, and one per date for each service.
+    var mine = x.services.length ? x.services : [null];
     others.forEach(function (o) {
-      if (o.date === x.date && !marks.date) marks.date = S.localMark(dateLabel, "date", "settings.duplicate");
+      var theirs = o.services && o.services.length ? o.services : [null];
+      var clash = o.date === x.date && mine.some(function (code) { return theirs.indexOf(code) >= 0; });
+      if (clash && !marks.date) marks.date = S.localMark(dateLabel, "date", "settings.duplicate");
     });
+    if (x.services.length && x.working_day !== undefined) {
+      marks.working_day = S.localMark(dateLabel, "working_day", "hrx.whole_hall");
+    }
     if (x.hours && x.hours.length && !rangesOk(x.hours)) marks.hours = S.localMark(dateLabel, "hours", "hrs.bad_range");
     if ($("#hrx-mode").value === "hours" && !(x.hours && x.hours.length)) {
       marks.hours = S.localMark(dateLabel, "hours", "settings.required");
@@ -271,7 +300,7 @@
     path: "hours.exceptions",
     listOf: function (value) { return value.exceptions || []; },
     withList: function (value, list) { value.exceptions = list; return value; },
-    keyOf: function (x) { return x.date; },
+    keyOf: function (x) { return x.date + (x.services && x.services.length ? " " + x.services.join(",") : ""); },
     cells: dateCells,
     fill: fillDate,
     read: readDate,

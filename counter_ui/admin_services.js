@@ -9,6 +9,11 @@
  * tickets, statistics and counters' queues, so it is fixed once made: a new
  * code is a new service. Removing a service with tickets waiting or at a
  * counter today is refused by the hub (409 in_use) and said on the page.
+ *
+ * To take a service away while its queue drains, "Stop tickets today" closes it
+ * for the hub's business day (an `hours` special date with no hours, for that
+ * service only): no new tickets, the waiting ones are still called; remove the
+ * service once they are done, or remove the date to take tickets again.
  */
 (function (global) {
   "use strict";
@@ -36,7 +41,13 @@
       "svc.bad_code": "只能用字母、数字、- 和 _，最多 32 个",
       "svc.bad_prefix": "一到两个大写字母，例如 A",
       "svc.too_many": "{n} 超过 {width} 位数；请调高号码位数",
-      "svc.bad_minutes": "1–1440 分钟，或不填"
+      "svc.bad_minutes": "1–1440 分钟，或不填",
+      "svc.stop": "今天停止取号",
+      "svc.stopped": "{what} 今天（{day}）不再取号；已在等候的号票照常叫号。恢复取号：在“特殊日期”中删除这一天。",
+      "svc.already_stopped": "{what} 今天（{day}）已停止取号。",
+      "svc.stop_name": "停止取号",
+      "svc.no_day": "尚未收到营业日，请稍候再试。",
+      "svc.not_enforced": "本营业厅未按营业时间控制取号，停止某项业务的取号不会生效。请先在“营业时间与节假日”中勾选“按营业时间控制取号”并填写每天的营业时段。"
     },
     en: {
       "svc.title": "Services",
@@ -59,7 +70,13 @@
       "svc.bad_code": "letters, digits, - and _ only, at most 32",
       "svc.bad_prefix": "one or two capital letters, e.g. A",
       "svc.too_many": "{n} needs more than {width} digits; raise the digits",
-      "svc.bad_minutes": "1 to 1440 minutes, or empty"
+      "svc.bad_minutes": "1 to 1440 minutes, or empty",
+      "svc.stop": "Stop tickets today",
+      "svc.stopped": "{what} takes no new tickets today ({day}); those waiting are still called. To take tickets again, remove that day under Special dates.",
+      "svc.already_stopped": "{what} already takes no new tickets today ({day}).",
+      "svc.stop_name": "No new tickets",
+      "svc.no_day": "The hub's business day is not known yet; please try again in a moment.",
+      "svc.not_enforced": "This hall does not limit tickets by its opening hours, so stopping one service's tickets would have no effect. Under Hours and holidays, tick \"Tickets only within opening hours\" and give each day's hours first."
     }
   };
 
@@ -137,7 +154,37 @@
       <td class="num">${s.wait_target_minutes || none} / ${s.service_target_minutes || none}</td>`;
   }
 
-  S.listEditor({
+  /** Close service `index` for today: a special date of the hours section, that service only. */
+  function stopToday(index) {
+    var service = editor.list()[index];
+    var held = S.get("hours");
+    var day = S.businessDay();
+    if (!service || !held) return;
+    var what = (service.code || "") + " " + Q.name(service);
+    if (!day) return editor.say({ kind: "error", text: Q.t2("svc.no_day") });
+    var hours = S.copy(held.value || {});
+    if (hours.enforce === false) return editor.say({ kind: "error", text: Q.t2("svc.not_enforced") });
+    var dates = hours.exceptions || [];
+    var stopped = dates.some(function (x) {
+      return x.date === day && (x.services || []).indexOf(service.code) >= 0;
+    });
+    if (stopped) return editor.say({ kind: "ok", text: Q.t2("svc.already_stopped", { what: what, day: day }) });
+    hours.exceptions = dates.concat([{
+      date: day, hours: [], services: [service.code],
+      name_zh: Q.t("svc.stop_name", null, "zh"), name_en: Q.t("svc.stop_name", null, "en")
+    }]);
+    editor.busyWhile(function () {
+      return S.save("hours", hours).then(function () {
+        editor.say({ kind: "ok", text: Q.t2("svc.stopped", { what: what, day: day }) });
+      }, function (err) {
+        var lines = S.problems(err).map(function (p) { return p.field + ": " + p.message; });
+        editor.say({ kind: "error", text: S.refusal(err, what), lines: lines });
+        throw err;
+      });
+    });
+  }
+
+  var editor = S.listEditor({
     id: "svc",
     name: "services",
     keyOf: function (s) { return s.code; },
@@ -146,7 +193,11 @@
     read: read,
     check: check,
     label: label,
-    what: function (s) { return (s.code || "") + " " + Q.name(s); }
+    what: function (s) { return (s.code || "") + " " + Q.name(s); },
+    more: function (s, index) {
+      return Q.html`<button type="button" class="settings-button" data-act="stop" data-index="${index}">${Q.t("svc.stop")}</button>`;
+    },
+    act: function (name, index) { if (name === "stop") stopToday(index); }
   });
 
   global.QCallAdminSections = (global.QCallAdminSections || []).concat([{ words: WORDS }]);

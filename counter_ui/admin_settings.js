@@ -86,6 +86,7 @@
   var sections = null;        // {name: {value, version, stored, changed_at, changed_by}}
   var loadError = null;
   var listeners = [];         // fn(sections, loadError) after every read or save
+  var businessDay = null;     // the hub's business day ("2026-12-01"), from the hall's snapshot
 
   /* -- reading and saving ------------------------------------------------ */
 
@@ -294,6 +295,8 @@
    *   label(key, l)         an input's name in language l
    *   what(item)            the item in a sentence ("PAY 电费缴纳")
    *   drawn()               optional: after each drawing (other forms that show this list)
+   *   more(item, index)     optional: more buttons of a row (html``, each with data-act and data-index)
+   *   act(name, index)      optional: a tap on one of those
    *   listOf(value), withList(value, list), path   optional: the list is a part of the section's value
    *                         (hours' exceptions: value.exceptions, whose problems are "hours.exceptions[n]")
    * Returns {draw, list}.
@@ -326,8 +329,10 @@
         var button = e.target.closest ? e.target.closest("button[data-act]") : null;
         if (!button || busy) return;
         var index = parseInt(button.getAttribute("data-index"), 10);
-        if (button.getAttribute("data-act") === "edit") open(index);
-        else remove(index);
+        var act = button.getAttribute("data-act");
+        if (act === "edit") open(index);
+        else if (act === "remove") remove(index);
+        else if (opts.act && isAdmin()) opts.act(act, index);
       });
     }
 
@@ -420,6 +425,7 @@
             <button type="button" class="settings-button" data-act="edit" data-index="${index}">${Q.t("settings.edit")}</button>
             <button type="button" class="settings-button danger${armed ? " confirming" : ""}" data-act="remove"
               data-index="${index}">${Q.t(armed ? "settings.remove_confirm" : "settings.remove")}</button>
+            ${opts.more ? opts.more(item, index) : ""}
           </td>` : ""}</tr>`;
       })}`);
       Q.show(el("action-col"), admin);
@@ -444,7 +450,16 @@
       if (!sections) { editing = null; message = null; }
       draw();
     });
-    return { draw: draw, list: list };
+    /** Say `msg` ({kind, text}) above the list, e.g. after a row's own action. */
+    function tellUser(msg) { message = msg; draw(); }
+    /** Run `promise`-making `fn` with the buttons off while it runs. */
+    function busyWhile(fn) {
+      if (busy) return;
+      busy = true;
+      drawBusy();
+      fn().then(null, function () { /* the caller said it */ }).then(function () { busy = false; draw(); });
+    }
+    return { draw: draw, list: list, say: tellUser, busyWhile: busyWhile };
   }
 
   /** The settings block shows for those who may read it, once read (or with why it cannot be). */
@@ -476,7 +491,11 @@
     // admin.js hands on the hub's settings_changed (another admin, the CLI's import).
     settings: function () { loadSoon(); },
     draw: function () { tell(); },
-    snapshot: function () { if (session && loadError) loadSoon(); }
+    snapshot: function (snap) {
+      if (snap && snap.business_day) businessDay = snap.business_day;
+      if (session && loadError) loadSoon();
+    },
+    queue: function (snap) { if (snap && snap.business_day) businessDay = snap.business_day; }
   };
 
   global.QCallSettings = {
@@ -496,7 +515,8 @@
     say: say,
     copy: copy,
     whole: whole,
-    listEditor: listEditor
+    listEditor: listEditor,
+    businessDay: function () { return businessDay; }
   };
   global.QCallAdminSections = (global.QCallAdminSections || []).concat([section]);
 })(window);

@@ -240,6 +240,12 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     assert page.query_selector("#svc-list tr[data-key='TAX']") is not None
     assert section(hub, admin_token, "services")["version"] == 2
 
+    # What the page offers instead, closing TAX for today, needs the hours enforced: said, nothing saved.
+    page.click("#svc-list tr[data-key='TAX'] button[data-act='stop']")
+    said = page.wait_for_selector("#svc-message.error:has-text('未按营业时间')", timeout=TIMEOUT).inner_text()
+    assert "does not limit tickets by its opening hours" in said
+    assert section(hub, admin_token, "hours")["version"] == 0
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-settings.png"), full_page=True)
     assert errors == []
@@ -255,18 +261,33 @@ def test_hours_and_a_special_date(chromium, hall) -> None:
 
     page.fill("#hrs-mon", "12:00-08:30")
     page.click("#hrs-save")
+    version = section(hub, admin_token, "hours")["version"]
     bad = field_error(page, "#hrs-form", "mon")
     assert "星期一" in bad and "Monday" in bad and "08:30-12:00" in bad
-    assert section(hub, admin_token, "hours")["version"] == 0
+    assert section(hub, admin_token, "hours")["version"] == version
 
-    # Every day open around the clock with a break, so the hall stays open for the other tests.
+    # Tickets within opening hours, every day around the clock (the other tests need an open hall).
     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
-        page.fill(f"#hrs-{day}", "00:00-12:00, 12:30-24:00")
+        page.fill(f"#hrs-{day}", "00:00-24:00")
+    page.fill("#hrs-mon", "00:00-12:00, 12:00-24:00")
+    page.check("#hrs-enforce")
     page.fill("#hrs-holidays", "cn")
     page.click("#hrs-save")
     page.wait_for_selector("#hrs-message.ok", timeout=TIMEOUT)
     hours = section(hub, admin_token, "hours")["value"]
-    assert hours["mon"] == ["00:00-12:00", "12:30-24:00"] and hours["holidays"] == "CN"
+    assert hours["mon"] == ["00:00-12:00", "12:00-24:00"] and hours["holidays"] == "CN" and hours["enforce"]
+
+    # No new TAX tickets today (its waiting ticket is still called): the kiosk shuts the button at once.
+    kiosk = chromium.new_page(viewport={"width": 1080, "height": 1920})
+    kiosk.on("pageerror", lambda exc: errors.append(f"kiosk: {exc}"))
+    kiosk.goto(f"{hub.url}/kiosk/?token={hall.site.creds.kiosk}")
+    kiosk.wait_for_selector(".service-btn[data-service='TAX'][data-shut='false']", timeout=TIMEOUT)
+    page.click("#svc-list tr[data-key='TAX'] button[data-act='stop']")
+    page.wait_for_selector("#svc-message.ok:has-text('不再取号')", timeout=TIMEOUT)
+    kiosk.wait_for_selector(".service-btn[data-service='TAX'][data-shut='true']", timeout=LIVE_MS)
+    day = page.get_attribute("#hrx-list tr[data-key$=' TAX']", "data-key").split()[0]
+    stopped = [x for x in section(hub, admin_token, "hours")["value"]["exceptions"] if x["date"] == day]
+    assert len(stopped) == 1 and stopped[0]["hours"] == [] and stopped[0]["services"] == ["TAX"]
 
     # A closing date far ahead, then a make-up working day with its own hours.
     page.click("#hrx-new")
@@ -286,14 +307,14 @@ def test_hours_and_a_special_date(chromium, hall) -> None:
     dates = {x["date"]: x for x in stored["value"]["exceptions"]}
     assert dates["2030-10-08"]["hours"] == [] and dates["2030-10-08"]["name_en"] == "Maintenance"
     assert dates["2030-10-12"]["hours"] == ["09:00-12:00"] and dates["2030-10-12"]["working_day"] is True
-    assert stored["value"]["mon"] == ["00:00-12:00", "12:30-24:00"]  # the week kept by the dates' saves
+    assert stored["value"]["mon"] == ["00:00-12:00", "12:00-24:00"]  # the week kept by the dates' saves
 
-    # Newest first: the make-up day's save, then the closing's, then the week's ranges.
+    # Newest first: the make-up day's save, the closing's, TAX stopped, then the week's ranges.
     hours_rows = "#audit-list tr[data-action='settings.hours']"
     page.wait_for_selector(f"{hours_rows}:has-text('2030-10-12')", timeout=TIMEOUT)
     rows = [r.inner_text() for r in page.query_selector_all(hours_rows)]
-    assert len(rows) == 3 and "2030-10-08" in rows[1]
-    assert re.search(r"mon: .* → 00:00-12:00, 12:30-24:00", rows[2]), rows[2]
+    assert len(rows) == 4 and "2030-10-08" in rows[1] and "TAX" in rows[2]
+    assert re.search(r"mon: .* → 00:00-12:00, 12:00-24:00", rows[3]), rows[3]
     assert errors == []
 
 
