@@ -90,6 +90,8 @@ def problems_of(exc: ValidationError) -> list[dict[str, str]]:
         text = describe_problem(error)
         match = _WHERE.match(text)
         field, message = (match[1], match[2]) if match else ("", text)
+        if error["type"] == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
+            message = "may not be empty; expected some text"  # a form's empty box, said plainly
         found.append({"field": field, "message": message})
     # A misspelt key also makes its right spelling "missing": the typo first, as the file's line does.
     found.sort(key=lambda p: 0 if p["message"].startswith("unknown key") else 1)
