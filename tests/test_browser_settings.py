@@ -333,7 +333,7 @@ def test_a_stale_form_is_refused_and_shows_what_is_there_now(chromium, hall) -> 
     page.fill("#cat-weight", "10")
     # Meanwhile another admin saves the priority section over REST.
     before = section(hub, admin_token, "priority")
-    other = [{"code": "veteran", "name_zh": "军人", "name_en": "Veteran", "weight": 20, "grant": "staff"}]
+    other: list[Any] = [{"code": "veteran", "name_zh": "军人", "name_en": "Veteran", "weight": 20, "grant": "staff"}]
     saved = requests.put(
         f"{hub.url}/api/v1/admin/settings/priority",
         json={"value": other, "version": before["version"]},
@@ -347,6 +347,14 @@ def test_a_stale_form_is_refused_and_shows_what_is_there_now(chromium, hall) -> 
     page.wait_for_selector("#cat-list tr[data-key='veteran']", timeout=TIMEOUT)
     assert page.query_selector("#cat-list tr[data-key='elderly']") is None
     assert [p["code"] for p in section(hub, admin_token, "priority")["value"]] == ["veteran"]
+
+    # In English, every section redraws in English words (the hall's data keeps its own names).
+    page.click("#lang-switch")
+    page.wait_for_selector("#cat-title:has-text('Priority categories')", timeout=TIMEOUT)
+    assert "staff only" in page.inner_text("#cat-list tr[data-key='veteran']")
+    assert page.inner_text("#svc-new") == "Add a service"
+    assert "Services changed" in page.inner_text("#audit-list")
+    page.click("#lang-switch")
     assert errors == []
 
 
@@ -380,7 +388,7 @@ def test_a_staff_login_cannot_open_the_admin_console(chromium, hall) -> None:
     staff = login(hub.url, site.creds.clerks[1], 1)
     for token in (staff, site.creds.kiosk, site.creds.display):
         for method, path in routes:
-            body = {"value": [], "version": 0} if method == "PUT" else ({} if method != "GET" else None)
+            body: Any = {"value": [], "version": 0} if method == "PUT" else ({} if method != "GET" else None)
             url = f"{hub.url}{path}"
             answer = requests.request(method, url, json=body, headers=bearer(token), timeout=10)
             assert answer.status_code == 403, (method, path, answer.status_code, answer.text)
