@@ -333,7 +333,8 @@ def test_a_stale_form_is_refused_and_shows_what_is_there_now(chromium, hall) -> 
     page.fill("#cat-weight", "10")
     # Meanwhile another admin saves the priority section over REST.
     before = section(hub, admin_token, "priority")
-    other: list[Any] = [{"code": "veteran", "name_zh": "军人", "name_en": "Veteran", "weight": 20, "grant": "staff"}]
+    veteran = {"code": "veteran", "name_zh": "军人", "name_en": "Veteran", "weight": 20, "grant": "staff"}
+    other: list[Any] = [veteran]
     saved = requests.put(
         f"{hub.url}/api/v1/admin/settings/priority",
         json={"value": other, "version": before["version"]},
