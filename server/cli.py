@@ -226,7 +226,7 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
 
     Import is explicit and whole: the file's sections are checked over the
     effective config and saved together (each audited ``settings.<section>``
-    by cli), or none is. A running hub reads them at its next start.
+    by cli), or none is. A running hub notices them through the audit log and applies them.
     """
     import tomli_w
 
@@ -257,7 +257,7 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
             raise SettingsRefused(f"{args.file}: nothing was imported: {exc.field}: {exc}") from None
         for section in saved:
             print(f"settings {section.section}: imported from {args.file} (version {section.version})")
-        print("a running hub uses them from its next start")
+        print("a running hub applies them within seconds (every screen redraws)")
         return 0
     finally:
         store.engine.dispose()

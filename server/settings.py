@@ -141,10 +141,15 @@ class HallSettings:
         #: Held from reading the hub's config to applying the saved one: two saves of different
         #: sections at once must not each apply a config without the other's change.
         self.lock = threading.Lock()
+        #: The version of each section the hub runs with (0: the file's), set by :meth:`effective`
+        #: and :func:`apply`; :meth:`refresh` compares the store's with it.
+        self.applied: dict[str, int] = {}
 
     def effective(self) -> SiteConfig:
         """The file with the stored sections over it; :class:`ConfigError` when they no longer fit it."""
-        stored = {name: s.value for name, s in self.store.stored().items() if name in EDITABLE}
+        saved = {name: s for name, s in self.store.stored().items() if name in EDITABLE}
+        self.applied = {name: s.version for name, s in saved.items()}
+        stored = {name: s.value for name, s in saved.items()}
         if not stored:
             return self.file_config
         try:
@@ -157,6 +162,26 @@ class HallSettings:
                 f"{problem['field']}: {problem['message']}; fix the file, or take the file's with "
                 f"'python -m server settings import FILE {names}'"
             ) from None
+
+    def refresh(self, hub: Hub) -> list[str]:
+        """Apply sections saved by another process (``settings import`` beside a running hub).
+
+        The hub looks when the audit log grows (``LiveSessions.watch``); what
+        it saved itself is applied already. Returns the sections applied.
+        """
+        with self.lock:
+            saved = [
+                s
+                for name, s in sorted(self.store.stored().items())
+                if name in EDITABLE and self.applied.get(name, 0) != s.version
+            ]
+            if not saved:
+                return []
+            config = self.effective()
+            apply(hub, config, saved)
+            names = [s.section for s in saved]
+            log.info("settings: applied %s saved by another process", ", ".join(names))
+            return names
 
     def differences(self) -> list[str]:
         """The stored sections whose value differs from the file's (the file was edited since)."""
@@ -275,9 +300,9 @@ def _in_use_words(current: SiteConfig, found: InUse) -> tuple[str, str]:
     )
 
 
-def apply(hub: Hub, config: SiteConfig, names: list[str], version: int) -> None:
-    """Make ``config`` the hub's now: the core's hall and every service that keeps part of it, then
-    tell every screen (``settings_changed``, then a fresh snapshot to redraw from)."""
+def apply(hub: Hub, config: SiteConfig, saved: list[StoredSection]) -> None:
+    """Make ``config`` (with the ``saved`` sections) the hub's now: the core's hall and every service
+    that keeps part of it, then tell every screen (``settings_changed``, then a fresh snapshot)."""
     hall = config.hall()
     hub.store.ensure_counters(hall.counters)
     hub.config = config
@@ -293,6 +318,8 @@ def apply(hub: Hub, config: SiteConfig, names: list[str], version: int) -> None:
     hub.complaints.calendar = hall.calendar
     hub.statistics.statistics.calendar = hall.calendar
     hub.closing.carry_over = config.hours.at_closing == "carry_over"
+    hub.settings.applied.update({s.section: s.version for s in saved})
     hub.snapshots.invalidate()
-    hub.push.publish(SETTINGS_CHANGED, {"sections": names, "version": version}, HALL)
+    changed = {"sections": [s.section for s in saved], "version": max(s.version for s in saved)}
+    hub.push.publish(SETTINGS_CHANGED, changed, HALL)
     hub.push.publish("snapshot", hub.snapshots.get(), HALL)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -31,8 +32,9 @@ from server.hub import Hub
 from server.settings import EDITABLE, overlay, section_value
 from server.store.accounts import Actor
 from server.store.settings import SectionChange, SettingsStore, StaleVersion
-from tests.support import write_site
+from tests.support import bearer, provision, running_hub, write_site
 from tests.test_openapi import DOC_PATH, check_answer
+from tests.waiting import wait_until
 
 PREFIX = "/api/v1"
 #: Tuesday 10 March 2026, 09:00 in Shanghai (the test site's zone).
@@ -472,3 +474,45 @@ def test_overlay_keeps_every_other_section_of_the_file(hall: Hall) -> None:
     laid = overlay(config, {"priority": []})
     assert laid.model_dump(exclude={"priority"}) == config.model_dump(exclude={"priority"})
     assert laid.folder == config.folder
+
+
+def test_an_import_beside_a_running_hub_is_applied_within_seconds(tmp_path: Path) -> None:
+    """A real hub process: ``settings import`` from the command line reaches its screens, no restart."""
+    url = f"sqlite:///{tmp_path / 'qcall.db'}"
+    path = write_site(tmp_path / "site.toml", url, counters=2)
+    creds = provision(path, 2)
+    other = write_site(tmp_path / "other.toml", url, counters=2)
+    service = '[[services]]\ncode = "NEW"\nname_zh = "新业务"\nname_en = "New business"\nprefix = "C"\n\n'
+    text = other.read_text(encoding="utf-8").replace("[[counters]]", service + "[[counters]]", 1)
+    other.write_text(text, encoding="utf-8")
+    with running_hub(path, tmp_path) as hub:
+
+        def codes() -> list[str]:
+            answer = requests.get(f"{hub.url}/api/v1/queue", headers=bearer(creds.display), timeout=10)
+            return [s["code"] for s in answer.json()["services"]]
+
+        assert codes() == ["PAY", "ASK"]
+        assert (
+            cli.main(["--config", str(path), "settings", "import", str(other), "--section", "services"]) == 0
+        )
+        wait_until(lambda: codes() == ["PAY", "ASK", "NEW"], "the running hub to show the imported service")
+        ticket = requests.post(
+            f"{hub.url}/api/v1/tickets", json={"service": "NEW"}, headers=bearer(creds.kiosk), timeout=10
+        )
+        assert ticket.status_code == 201 and ticket.json()["number"] == "C001"
+        assert "settings: applied services saved by another process" in hub.log()
+
+
+def test_refresh_applies_what_another_process_saved(hall: Hall) -> None:
+    socketio = hall.app.extensions["socketio"]
+    lobby = socketio.test_client(hall.app, auth={"token": hall.tokens["display"]})
+    lobby.get_received()
+    assert hall.hub.settings.refresh(hall.hub) == []
+    store = SettingsStore(hall.hub.store.engine)  # as the command line's process would
+    after = [*section_value(hall.hub.config, "services"), NEW_SERVICE]
+    store.save([SectionChange("services", after, None, None)], Actor("cli", "local"), T0)
+    assert hall.hub.settings.refresh(hall.hub) == ["services"]
+    assert "NEW" in hall.hub.core.hall.services
+    assert [m["name"] for m in lobby.get_received()][:2] == ["settings_changed", "snapshot"]
+    assert hall.hub.settings.refresh(hall.hub) == []  # applied once
+    lobby.disconnect()

@@ -93,7 +93,7 @@ def save_section(name: str) -> Response:
         config, saved = the_hub.settings.save(
             the_hub.config, {name: body.value}, current_actor(), now, day, {name: body.version}
         )
-        apply(the_hub, config, [name], saved[0].version)
+        apply(the_hub, config, saved)
     return jsonify(the_hub.settings.view(name, the_hub.config).public())
 
 
