@@ -516,3 +516,19 @@ def test_refresh_applies_what_another_process_saved(hall: Hall) -> None:
     assert [m["name"] for m in lobby.get_received()][:2] == ["settings_changed", "snapshot"]
     assert hall.hub.settings.refresh(hall.hub) == []  # applied once
     lobby.disconnect()
+
+
+def test_the_pace_model_follows_the_counters_and_keeps_what_it_learned() -> None:
+    from server.core.estimate import PaceModel
+    from server.core.model import Counter
+
+    pace = PaceModel({1: Counter(1, "1号", "One", ("PAY",)), 2: Counter(2, "2号", "Two", ("PAY",))})
+    pace.counter_set(1, True, True, T0)
+    assert pace.servers("NEW", T0)[0] == []  # nobody serves it yet (and the answer is cached)
+    version = pace.version
+    pace.reshape({1: Counter(1, "1号", "One", ("PAY", "NEW")), 9: Counter(9, "9号", "Nine", ("NEW",))})
+    assert pace.version > version
+    one = pace.counter(1)
+    assert one is not None and one.staffed  # kept
+    assert pace.counter(2) is None and pace.counter(9) is not None
+    assert len(pace.servers("NEW", T0)[0]) == 1  # counter 1, staffed; counter 9 has no clerk yet
