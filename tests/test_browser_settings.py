@@ -91,6 +91,8 @@ def admin_page(browser: Any, hub: HubProcess, user: str, password: str, counter:
         page.fill("#admin-login-counter", str(counter))
     page.click("#admin-login-submit")
     page.wait_for_selector("#admin-view:not([hidden])", timeout=TIMEOUT)
+    # The page follows the browser's language until the snapshot names the site's (zh first).
+    page.wait_for_selector("html[lang='zh-CN']", state="attached", timeout=TIMEOUT)
     return page
 
 
