@@ -284,19 +284,27 @@ def refuse_in_use(
 
 def _in_use_words(current: SiteConfig, found: InUse) -> tuple[str, str]:
     if found.kind == "service":
-        index = [s.code for s in current.services].index(found.key)
-        return (
-            f"services[{index}]",
-            f"service {found.key} cannot be removed: {found.tickets} of today's tickets are waiting for it "
+        field = f"services[{[s.code for s in current.services].index(found.key)}]"
+        if found.of == "bookings":
+            return field, (
+                f"service {found.key} cannot be removed: {found.count} appointment(s) from today on are "
+                "booked for it; cancel or move them first"
+            )
+        return field, (
+            f"service {found.key} cannot be removed: {found.count} of today's tickets are waiting for it "
             "or at a counter; serve or cancel them first (to stop new tickets meanwhile, close the "
-            "service for today in hours.exceptions)",
+            "service for today in hours.exceptions)"
         )
     number = int(found.key)
-    index = [c.number for c in current.counters].index(number)
-    return (
-        f"counters[{index}]",
-        f"counter {number} cannot be removed: {found.tickets} of today's tickets are at it or "
-        "transferred to it; finish or transfer them first",
+    field = f"counters[{[c.number for c in current.counters].index(number)}]"
+    if found.of == "bookings":
+        return field, (
+            f"counter {number} cannot be removed: {found.count} appointment(s) from today on are booked "
+            "at it; cancel or move them first"
+        )
+    return field, (
+        f"counter {number} cannot be removed: {found.count} of today's tickets are at it or "
+        "transferred to it; finish or transfer them first"
     )
 
 

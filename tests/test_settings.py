@@ -532,3 +532,34 @@ def test_the_pace_model_follows_the_counters_and_keeps_what_it_learned() -> None
     assert one is not None and one.staffed  # kept
     assert pace.counter(2) is None and pace.counter(9) is not None
     assert len(pace.servers("NEW", T0)[0]) == 1  # counter 1, staffed; counter 9 has no clerk yet
+
+
+def test_a_service_or_counter_with_bookings_ahead_cannot_be_removed(hall: Hall) -> None:
+    from datetime import date, timedelta
+
+    from server.store.schema import appointments
+
+    tomorrow = date(2026, 3, 11)
+    slot = T0 + timedelta(days=1)
+    with hall.hub.store.engine.begin() as conn:
+        conn.execute(
+            appointments.insert().values(
+                id="a1", code="K7Q2", business_day=tomorrow, half="am", service="ASK", counter=3,
+                slot_start=slot, slot_end=slot + timedelta(minutes=30), source="test", status="booked",
+                created_at=T0,
+            )
+        )  # fmt: skip
+    only_pay = [{**c, "services": ["PAY"]} for c in hall.section("counters")["value"]]
+    body = hall.refused(
+        "PUT", "/admin/settings/counters", "boss", 409, "in_use", json={"value": only_pay[:2], "version": 0}
+    )
+    assert body["field"] == "counters[2]" and "appointment" in body["error"]
+    hall.save("counters", only_pay, 0)
+    services = hall.section("services")["value"]
+    body = hall.refused(
+        "PUT", "/admin/settings/services", "boss", 409, "in_use", json={"value": services[:1], "version": 0}
+    )
+    assert body["field"] == "services[1]" and "1 appointment(s)" in body["error"]
+    with hall.hub.store.engine.begin() as conn:
+        conn.execute(appointments.update().values(status="cancelled"))
+    assert [s["code"] for s in hall.save("services", services[:1], 0)["value"]] == ["PAY"]

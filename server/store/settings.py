@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .accounts import Actor
 from .audit import append
-from .schema import settings_sections, tickets
+from .schema import appointments, settings_sections, tickets
 from .sql import read_only
 
 #: Ticket statuses that still need a service and a counter: waiting, transferred, called, serving.
@@ -67,7 +67,10 @@ class InUse:
 
     kind: str
     key: str
-    tickets: int
+    #: How many (up to 1000) of ``of``.
+    count: int
+    #: "tickets" (of today, still open) or "bookings" (from today on, not yet checked in).
+    of: str = "tickets"
 
 
 def _row(row: Any) -> StoredSection:
@@ -142,21 +145,38 @@ class SettingsStore:
 
 
 def in_use(conn: Connection, day: date, services: Collection[str], counters: Collection[int]) -> list[InUse]:
-    """Today's open tickets of ``services`` and at (or transferred to) ``counters``, counted per each."""
+    """Today's open tickets of ``services`` and at (or transferred to) ``counters``, else their bookings
+    from today on not yet checked in, counted per each."""
     found: list[InUse] = []
     open_today = and_(tickets.c.business_day == day, tickets.c.status.in_(OPEN_STATUSES))
+    booked_ahead = and_(appointments.c.business_day >= day, appointments.c.status == "booked")
     for code in sorted(services):
-        query = select(tickets.c.id).where(open_today, tickets.c.service == code).limit(1000)
-        count = len(conn.execute(query).all())
-        if count:
-            found.append(InUse("service", code, count))
+        found += _first_found(
+            conn,
+            ("service", code),
+            and_(open_today, tickets.c.service == code),
+            and_(booked_ahead, appointments.c.service == code),
+        )
     for number in sorted(counters):
         here = or_(
             and_(tickets.c.counter == number, tickets.c.status.in_(("called", "serving"))),
             and_(tickets.c.target_counter == number, tickets.c.status.in_(("waiting", "transferred"))),
         )
-        query = select(tickets.c.id).where(open_today, here).limit(1000)
-        count = len(conn.execute(query).all())
-        if count:
-            found.append(InUse("counter", str(number), count))
+        found += _first_found(
+            conn,
+            ("counter", str(number)),
+            and_(open_today, here),
+            and_(booked_ahead, appointments.c.counter == number),
+        )
     return found
+
+
+def _first_found(
+    conn: Connection, what: tuple[str, str], open_tickets: ColumnElement[bool], bookings: ColumnElement[bool]
+) -> list[InUse]:
+    """The open tickets that need ``what``, else its bookings; none: []."""
+    count = len(conn.execute(select(tickets.c.id).where(open_tickets).limit(1000)).all())
+    if count:
+        return [InUse(*what, count)]
+    count = len(conn.execute(select(appointments.c.id).where(bookings).limit(1000)).all())
+    return [InUse(*what, count, "bookings")] if count else []
