@@ -194,6 +194,19 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     kiosk.click(".service-btn[data-service='TAX']")
     number = kiosk.wait_for_selector("#ticket-number", state="visible", timeout=TIMEOUT).inner_text()
     assert number.strip().startswith("C")
+    made = requests.post(
+        f"{hub.url}/api/v1/admin/users",
+        json={"username": "clerk4", "role": "staff", "password": CLERK_PASSWORD},
+        headers=bearer(admin_token),
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    clerk4 = login(hub.url, "clerk4", 4)
+    call_next = f"{hub.url}/api/v1/counters/4/call-next"
+    called = requests.post(call_next, json={}, headers=bearer(clerk4), timeout=10)
+    assert called.status_code == 200, called.text
+    assert called.json()["ticket"]["number"] == number.strip()
+    lobby.wait_for_selector(f"#counters li[data-counter='4']:has-text('{number.strip()}')", timeout=TIMEOUT)
 
     # The audit section: both changes, newest first, as before → after in words, not raw JSON.
     page.wait_for_selector("#audit-layout:not([hidden])", timeout=TIMEOUT)
@@ -230,7 +243,7 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     page.click("#svc-list tr[data-key='TAX'] button[data-act='remove'].confirming")
     refusal = page.wait_for_selector("#svc-message.error", timeout=TIMEOUT).inner_text()
     assert "没有保存" in refusal and "Not saved" in refusal and "counters[3].services" in refusal
-    # Counter 4 no longer serves TAX; TAX still has its ticket waiting: refused (409 in_use), said.
+    # Counter 4 no longer serves TAX; TAX's ticket is still at counter 4: refused (409 in_use), said.
     page.click("#ctr-list tr[data-key='4'] button[data-act='edit']")
     page.uncheck("#ctr-services li[data-code='TAX'] input")
     page.click("#ctr-save")
@@ -279,7 +292,7 @@ def test_hours_and_a_special_date(chromium, hall) -> None:
     hours = section(hub, admin_token, "hours")["value"]
     assert hours["mon"] == ["00:00-12:00", "12:00-24:00"] and hours["holidays"] == "CN" and hours["enforce"]
 
-    # No new TAX tickets today (its waiting ticket is still called): the kiosk shuts the button at once.
+    # No new TAX tickets today (the one at counter 4 is still served): the kiosk shuts the button at once.
     kiosk = chromium.new_page(viewport={"width": 1080, "height": 1920})
     kiosk.on("pageerror", lambda exc: errors.append(f"kiosk: {exc}"))
     kiosk.goto(f"{hub.url}/kiosk/?token={hall.site.creds.kiosk}")
@@ -330,9 +343,11 @@ def test_a_stale_form_is_refused_and_shows_what_is_there_now(chromium, hall) -> 
     page.wait_for_selector("#cat-new:not([hidden])", timeout=TIMEOUT)
     page.click("#cat-new")
     page.fill("#cat-code", "elderly")
+    page.fill("#cat-weight", "10")
+    page.click("#cat-save")  # no names yet: marked, nothing sent
+    assert "必须填写" in field_error(page, "#cat-form", "name_en")
     page.fill("#cat-name-zh", "老年人")
     page.fill("#cat-name-en", "Elderly")
-    page.fill("#cat-weight", "10")
     # Meanwhile another admin saves the priority section over REST.
     before = section(hub, admin_token, "priority")
     veteran = {"code": "veteran", "name_zh": "军人", "name_en": "Veteran", "weight": 20, "grant": "staff"}
@@ -344,10 +359,14 @@ def test_a_stale_form_is_refused_and_shows_what_is_there_now(chromium, hall) -> 
         timeout=10,
     )
     assert saved.status_code == 200, saved.text
+    # The page hears it (settings_changed) and shows the other admin's category under the open form...
+    page.wait_for_selector("#cat-list tr[data-key='veteran']", timeout=TIMEOUT)
+    assert page.is_visible("#cat-form")
+    # ...but the form was opened on the version before it: its save is refused, not laid over it.
     page.click("#cat-save")
     message = page.wait_for_selector("#cat-message.error", timeout=TIMEOUT).inner_text()
     assert "没有保存" in message and "while you were editing" in message
-    page.wait_for_selector("#cat-list tr[data-key='veteran']", timeout=TIMEOUT)
+    assert page.is_hidden("#cat-form")
     assert page.query_selector("#cat-list tr[data-key='elderly']") is None
     assert [p["code"] for p in section(hub, admin_token, "priority")["value"]] == ["veteran"]
 
