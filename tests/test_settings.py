@@ -12,6 +12,7 @@ differs; ``settings export`` → ``settings import`` gives the same config.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ def with_new_service(hall: Hall) -> list[dict[str, Any]]:
 
 
 def test_every_section_is_the_files_at_version_0_until_saved(hall: Hall) -> None:
-    doc = __import__("json").loads(DOC_PATH.read_text(encoding="utf-8"))
+    doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
     answer = hall.call("GET", "/admin/settings", "sue")
     check_answer(doc, "get", "/admin/settings", answer)
     sections = answer.get_json()["sections"]
@@ -230,7 +231,7 @@ def test_hours_saved_take_effect_and_keep_their_dates(hall: Hall) -> None:
 
 
 def invalid(hall: Hall, name: str, value: Any) -> list[dict[str, str]]:
-    doc = __import__("json").loads(DOC_PATH.read_text(encoding="utf-8"))
+    doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
     answer = hall.call("PUT", f"/admin/settings/{name}", "boss", json={"value": value, "version": 0})
     check_answer(doc, "put", "/admin/settings/{name}", answer)
     body = answer.get_json()
@@ -563,3 +564,21 @@ def test_a_service_or_counter_with_bookings_ahead_cannot_be_removed(hall: Hall) 
     with hall.hub.store.engine.begin() as conn:
         conn.execute(appointments.update().values(status="cancelled"))
     assert [s["code"] for s in hall.save("services", services[:1], 0)["value"]] == ["PAY"]
+
+
+def test_a_large_hall_fits_in_one_save(hall: Hall) -> None:
+    """More than the API's usual 16 KiB body: a big hall's services are one section, saved whole."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    services = [
+        {
+            "code": f"S{i:03d}",
+            "name_zh": f"业务{i:03d}" * 4,
+            "name_en": f"Business number {i:03d} of the hall",
+            "prefix": letters[i // 26] + letters[i % 26],
+        }
+        for i in range(120)
+    ]
+    keep = list(hall.section("services")["value"])
+    value = [*keep, *services]
+    assert len(json.dumps({"value": value, "version": 0}).encode()) > 16 * 1024
+    assert len(hall.save("services", value, 0)["value"]) == 122
