@@ -263,6 +263,14 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-settings.png"), full_page=True)
+    # On a 1366×768 office screen every settings panel fits its width (no sideways scrolling).
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.screenshot(path=str(ARTIFACTS / "admin-settings-1366.png"), full_page=True)
+    cut = page.evaluate(
+        "[...document.querySelectorAll('.settings-panel, .audit-panel')]"
+        ".filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.id)"
+    )
+    assert cut == []
     assert errors == []
 
 
