@@ -177,7 +177,8 @@
       return S.save("hours", hours).then(function () {
         editor.say({ kind: "ok", text: Q.t2("svc.stopped", { what: what, day: day }) });
       }, function (err) {
-        var lines = S.problems(err).map(function (p) { return p.field + ": " + p.message; });
+        var lines = err && err.code === "invalid_settings"
+          ? S.problems(err).map(function (p) { return p.field + ": " + p.message; }) : [];
         editor.say({ kind: "error", text: S.refusal(err, what), lines: lines });
         throw err;
       });

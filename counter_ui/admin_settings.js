@@ -299,7 +299,7 @@
    *   act(name, index)      optional: a tap on one of those
    *   listOf(value), withList(value, list), path   optional: the list is a part of the section's value
    *                         (hours' exceptions: value.exceptions, whose problems are "hours.exceptions[n]")
-   * Returns {draw, list}.
+   * Returns {draw, list, say(msg), busyWhile(fn)}.
    */
   function listEditor(opts) {
     var id = opts.id;
@@ -400,9 +400,10 @@
         } else {
           if (index !== null) markForm(form(), {}, []);
           // A removal the site's rules refuse (a counter still serves the service): no form to mark.
+          var lines = err && err.code === "invalid_settings" ? problems(err) : [];
           message = {
             kind: "error", text: refusal(err, opts.what(item)),
-            lines: problems(err).map(function (p) { return p.field + ": " + p.message; })
+            lines: lines.map(function (p) { return p.field + ": " + p.message; })
           };
           if (err && err.code === "stale_version") editing = null;
         }
