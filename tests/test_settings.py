@@ -147,6 +147,10 @@ def test_every_section_is_the_files_at_version_0_until_saved(hall: Hall) -> None
     check_answer(doc, "get", "/admin/settings/{name}", one)
     assert one.get_json()["section"] == "counters" and len(one.get_json()["value"]) == 3
     hall.refused("GET", "/admin/settings/zones", "boss", 404, "not_found")
+    # The document names the same sections as the one list of them.
+    for method in ("get", "put"):
+        [name] = doc["paths"]["/admin/settings/{name}"][method]["parameters"]
+        assert name["schema"]["enum"] == list(EDITABLE)
 
 
 def test_supervisors_read_only_admins_save_everyone_else_403(hall: Hall) -> None:
