@@ -38,7 +38,7 @@ from .config import ConfigError, SiteConfig, describe_problem
 from .devices.rooms import HALL
 from .store.accounts import Actor
 from .store.schema import counter_states
-from .store.settings import InUse, SectionChange, SettingsStore, StoredSection, in_use
+from .store.settings import InUse, SectionChange, SettingsStore, StoredSection, in_use, prefix_taken
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -246,9 +246,14 @@ class HallSettings:
         ]
         gone_services = {s.code for s in current.services} - {s.code for s in config.services}
         gone_counters = {c.number for c in current.counters} - {c.number for c in config.counters}
+        prefixes = {s.code: s.prefix for s in current.services}
+        new_prefixes = [
+            (i, s.code, s.prefix) for i, s in enumerate(config.services) if prefixes.get(s.code) != s.prefix
+        ]
 
         def still_needed(conn: Connection) -> None:
             refuse_in_use(conn, current, day, gone_services, gone_counters)
+            refuse_prefix_taken(conn, day, new_prefixes)
 
         saved = self.store.save(changes, actor, now, still_needed)
         return config, saved
@@ -279,6 +284,18 @@ def refuse_in_use(
                 f"counters[{index}]",
                 f"counter {row.number} cannot be removed: a clerk is on post there; "
                 "they log out (or an admin ends their login) first",
+            )
+
+
+def refuse_prefix_taken(conn: Connection, day: date, prefixes: Iterable[tuple[int, str, str]]) -> None:
+    """:class:`SettingInUse` when a service is given a prefix another service numbered tickets with today."""
+    for index, code, prefix in prefixes:
+        other = prefix_taken(conn, day, code, prefix)
+        if other is not None:
+            raise SettingInUse(
+                f"services[{index}].prefix",
+                f"prefix {prefix} numbered today's tickets of service {other}; service {code} would draw "
+                "numbers already given: choose another prefix, or give it this one tomorrow",
             )
 
 

@@ -586,3 +586,18 @@ def test_a_large_hall_fits_in_one_save(hall: Hall) -> None:
     value = [*keep, *services]
     assert len(json.dumps({"value": value, "version": 0}).encode()) > 16 * 1024
     assert len(hall.save("services", value, 0)["value"]) == 122
+
+
+def test_a_prefix_another_service_numbered_with_today_is_refused(hall: Hall) -> None:
+    assert hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "ASK"})["number"] == "B0001"
+    services = hall.section("services")["value"]
+    swapped = [{**services[0], "prefix": "B"}, {**services[1], "prefix": "D"}]
+    body = hall.refused(
+        "PUT", "/admin/settings/services", "boss", 409, "in_use", json={"value": swapped, "version": 0}
+    )
+    assert body["field"] == "services[0].prefix" and "service ASK" in body["error"]
+    # A prefix nobody used today is fine, and so is ASK's own new one: its next number follows its count.
+    fresh = [{**services[0], "prefix": "E"}, {**services[1], "prefix": "D"}]
+    hall.save("services", fresh, 0)
+    assert hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "ASK"})["number"] == "D0002"
+    assert hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "PAY"})["number"] == "E001"

@@ -180,3 +180,20 @@ def _first_found(
         return [InUse(*what, count)]
     count = len(conn.execute(select(appointments.c.id).where(bookings).limit(1000)).all())
     return [InUse(*what, count, "bookings")] if count else []
+
+
+def prefix_taken(conn: Connection, day: date, code: str, prefix: str) -> str | None:
+    """The service (other than ``code``) whose tickets of today are numbered with ``prefix``, if any.
+
+    A ticket's number is unique per day: a service given a prefix another service numbered with
+    today would draw numbers already printed.
+    """
+    query = (
+        select(tickets.c.service, tickets.c.number)
+        .where(tickets.c.business_day == day, tickets.c.service != code, tickets.c.number.like(f"{prefix}%"))
+        .distinct()
+    )
+    for service, number in conn.execute(query):
+        if number[len(prefix) :].isdigit():
+            return str(service)
+    return None
