@@ -172,7 +172,8 @@
   var login = null;        // QCall.staffLogin: the form and the kept session
 
   // More sections of this page, each in a file of its own loaded before this one
-  // (admin_*.js): {words, enter(session, page), leave(), snapshot(snap), queue(snap, name, delta), draw()}.
+  // (admin_*.js): {words, enter(session, page), leave(), snapshot(snap), queue(snap, name, delta), draw(),
+  // settings(payload) (the hub's settings_changed)}.
   var SECTIONS = window.QCallAdminSections || [];
 
   /** Call `hook` on every section; one failing section does not take the page down. */
@@ -242,7 +243,9 @@
       unauthorized: function () { if (s.token) login.expire(); },
       device_status: onDeviceStatus,
       // Complaints: the category and the action only; the section reads what it may.
-      complaint_changed: function (p) { sections("complaint", p); }
+      complaint_changed: function (p) { sections("complaint", p); },
+      // The hall's settings were saved (here, by another admin or the CLI): the settings sections re-read.
+      settings_changed: function (p) { sections("settings", p); }
     });
   }
 

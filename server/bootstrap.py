@@ -35,6 +35,7 @@ from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
+from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
 from .store import SqlStore, make_engine, open_store
@@ -46,6 +47,7 @@ from .store.complaints import SqlComplaints
 from .store.health import StoreHealth
 from .store.print_queue import PrintJobs
 from .store.rota import SqlRota
+from .store.settings import SettingsStore
 from .store.sql import read_only
 from .store.stats import Statistics
 from .sweeper import AppointmentSweeper
@@ -72,6 +74,9 @@ def bootstrap(
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = open_store(url)
+    settings = HallSettings(config, SettingsStore(store.engine))
+    config = settings.effective()  # the file with the sections saved from the admin page over it
+    settings.warn_differences()
     hall = config.hall()
     store.ensure_counters(hall.counters)
     core = QueueCore(hall, store, EventBus(), clock, config.calling_policy(), config.pace_model())
@@ -143,6 +148,7 @@ def bootstrap(
         post_watch=PostWatch(posts, push.spawn, on_store_failure=health.failed),
         rota=SqlRota(store.engine, audit),
         statistics=statistics(core, store, url, push),
+        settings=settings,
     )
     if devices:
         printing.start()

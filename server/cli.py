@@ -14,6 +14,7 @@ from pathlib import Path
 from .config import ConfigError, SiteConfig, load_config
 from .core.calendar import utc_now
 from .core.errors import QueueError
+from .settings import EDITABLE, InvalidSettings, SettingInUse
 from .startup import StartupError
 from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError, Accounts, Actor
 
@@ -73,6 +74,26 @@ def parser() -> argparse.ArgumentParser:
     appointments_cmd.add_parser(
         "sweep", help="mark bookings past their late window no_show and erase names past their retention"
     )
+    settings = commands.add_parser("settings", help="the sections saved from the admin page, and the file's")
+    settings_cmd = settings.add_subparsers(dest="settings_command", required=True)
+    exported = settings_cmd.add_parser(
+        "export", help="print the effective config (the file with the saved sections over it) as TOML"
+    )
+    exported.add_argument(
+        "--config", dest="sub_config", help="site TOML file (as the option before 'settings')"
+    )
+    taken = settings_cmd.add_parser(
+        "import",
+        help="replace the saved sections with FILE's (checked first, audited as cli, all or nothing)",
+    )
+    taken.add_argument("file", help="a site TOML file (an export, or the installer's file)")
+    taken.add_argument(
+        "--section",
+        action="append",
+        choices=EDITABLE,
+        help="only this section (repeat for more); default: every editable section",
+    )
+    taken.add_argument("--config", dest="sub_config", help="site TOML file (as --config before settings)")
     return top
 
 
@@ -87,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             from .demo.main import run_demo
 
             return run_demo(args.host, args.port)
-        config = load_config(args.config or os.environ.get("QCALL_CONFIG") or DEFAULT_CONFIG)
+        chosen = getattr(args, "sub_config", None) or args.config
+        config = load_config(chosen or os.environ.get("QCALL_CONFIG") or DEFAULT_CONFIG)
         if args.command == "run":
             from .serve import serve
 
@@ -98,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             return user_command(args, config)
         if args.command == "appointments":
             return appointments_command(args, config)
-    except (ConfigError, AccountError, StartupError, QueueError) as exc:
+        if args.command == "settings":
+            return settings_command(args, config)
+    except (ConfigError, AccountError, StartupError, QueueError, SettingsRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
@@ -195,6 +219,52 @@ def appointments_command(args: argparse.Namespace, config: SiteConfig) -> int:
         return 0
     finally:
         hub.close()
+
+
+def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
+    """``settings export`` (the effective config as TOML on stdout) and ``settings import FILE``.
+
+    Import is explicit and whole: the file's sections are checked over the
+    effective config and saved together (each audited ``settings.<section>``
+    by cli), or none is. A running hub notices them through the audit log and applies them.
+    """
+    import tomli_w
+
+    from .settings import HallSettings, overlay, section_value
+    from .store import open_store
+    from .store.settings import SettingsStore
+
+    store = open_store(config.hub.database_url)
+    try:
+        settings = HallSettings(config, SettingsStore(store.engine))
+        current = settings.effective()
+        if args.settings_command == "export":
+            # Laid over itself, so an export reads the same whether or not sections were saved.
+            data = overlay(current, {}).model_dump(mode="python", exclude_none=True)
+            sys.stdout.write(tomli_w.dumps(data))
+            return 0
+        source = load_config(args.file)
+        names = list(dict.fromkeys(args.section or EDITABLE))
+        now = utc_now()
+        day = current.hall().calendar.business_day(now)
+        sections = {name: section_value(source, name) for name in names}
+        try:
+            _, saved = settings.save(current, sections, CLI_ACTOR, now, day)
+        except InvalidSettings as exc:
+            lines = "; ".join(f"{p['field']}: {p['message']}" for p in exc.problems)
+            raise SettingsRefused(f"{args.file}: nothing was imported: {lines}") from None
+        except SettingInUse as exc:
+            raise SettingsRefused(f"{args.file}: nothing was imported: {exc.field}: {exc}") from None
+        for section in saved:
+            print(f"settings {section.section}: imported from {args.file} (version {section.version})")
+        print("a running hub applies them within seconds (every screen redraws)")
+        return 0
+    finally:
+        store.engine.dispose()
+
+
+class SettingsRefused(Exception):
+    """An import the site's rules or today's queue refuse; the message is one line."""
 
 
 def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:

@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from drivers.printing.printer_settings import (
     BasePrinterSettings,
@@ -613,9 +614,21 @@ class CounterSection(_Strict):
     number: Annotated[int, Field(ge=1, le=999)]
     name_zh: Annotated[str, Field(min_length=1, max_length=40)]
     name_en: Annotated[str, Field(min_length=1, max_length=60)]
-    services: Annotated[list[str], Field(min_length=1)]
+    #: The services this counter calls, in its order of preference: at least one.
+    services: list[str]
     #: What kind of place: picks the call's phrasing in ``[calls.templates]`` ("window", "room", …).
     kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = "window"
+
+    @field_validator("services")
+    @classmethod
+    def _serves_something(cls, value: list[str]) -> list[str]:
+        """A counter serving nothing could never call anyone: refused, with what to give instead."""
+        if not value:
+            raise ValueError('expected at least one service this counter serves, such as ["PAY"]')
+        for i, code in enumerate(value):
+            if code in value[:i]:
+                raise ValueError(f"{code!r} is listed twice; expected each service once")
+        return value
 
 
 class CallsSection(_Strict):
@@ -1271,6 +1284,11 @@ def _first_problem(exc: ValidationError) -> str:
     errors = exc.errors()
     # A misspelt key also makes its right spelling "missing": name the typo first.
     error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    return describe_problem(error)
+
+
+def describe_problem(error: ErrorDetails) -> str:
+    """One pydantic error as ``key: what was expected`` (the file's line, the admin page's field)."""
     where = location(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":

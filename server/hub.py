@@ -30,6 +30,7 @@ from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
+from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
 from .store import SqlStore
@@ -126,6 +127,9 @@ class Hub:
     rota: SqlRota
     #: The hall's statistics (``GET /stats``), computed off the loop on a connection of their own.
     statistics: StatisticsService
+    #: The sections edited from the browser, laid over the file; ``config`` is the effective one, swapped
+    #: live by :func:`server.settings.apply` (read ``hub.config`` at request time, never keep it).
+    settings: HallSettings
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)

@@ -31,6 +31,7 @@ from flask import request, session
 from flask_socketio import SocketIO, join_room
 from socketio.exceptions import ConnectionRefusedError  # the builtin one loses the message
 
+from .config import ConfigError
 from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
@@ -341,8 +342,16 @@ class LiveSessions:
                     last = newest
                     checked = time.monotonic()
                     self.recheck()
+                    self._settings_saved_elsewhere()
             except Exception:  # a database hiccup: try again next round
                 log.exception("re-checking the open sockets' credentials failed")
+
+    def _settings_saved_elsewhere(self) -> None:
+        """Apply a ``settings import`` made beside the running hub (it wrote the audit log too)."""
+        try:
+            self.hub.settings.refresh(self.hub)
+        except ConfigError as exc:  # saved sections that no longer fit the file: said once, in one line
+            log.error("settings: %s", exc)
 
     def _newest_audit_id(self) -> int:
         newest = self.hub.audit.recent(1)

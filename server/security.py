@@ -44,6 +44,7 @@ from werkzeug.routing import BaseConverter
 
 from .api.auth import SESSION_KEY
 from .api.refusals import ApiError
+from .settings import EDITABLE
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,11 @@ RESERVED_EVENTS = frozenset(
 
 
 #: Routes whose body may be larger than the app's limit: a day's bookings exported as CSV.
-LARGER_BODIES = {"/api/v1/appointments/import": 2 * 1024 * 1024}
+LARGER_BODIES = {
+    "/api/v1/appointments/import": 2 * 1024 * 1024,
+    # A whole settings section: a hospital's hundred counters, a year of special dates.
+    **{f"/api/v1/admin/settings/{name}": 256 * 1024 for name in EDITABLE},
+}
 
 
 def register(app: Flask) -> None:

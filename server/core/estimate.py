@@ -229,13 +229,10 @@ class PaceModel:
 
     def __init__(self, counters: Mapping[int, Counter], rules: PaceRules | None = None) -> None:
         self.rules = rules or PaceRules()
-        self._services_of = {number: tuple(c.services) for number, c in counters.items()}
-        stations: dict[str, list[_Station]] = {}
-        for number, counter in counters.items():
-            for rank, service in enumerate(counter.services):
-                stations.setdefault(service, []).append(_Station(number, tuple(counter.services[:rank])))
-        self._stations = {service: tuple(found) for service, found in stations.items()}
-        self._counters: dict[int, CounterPace] = {number: CounterPace() for number in counters}
+        self._services_of: dict[int, tuple[str, ...]] = {}
+        self._stations: dict[str, tuple[_Station, ...]] = {}
+        self._counters: dict[int, CounterPace] = {}
+        self._lay_out(counters)
         self._times: dict[tuple[int, str], Mean] = {}
         self._service_times: dict[str, Mean] = {}
         self._jumps: dict[str, Mean] = {}
@@ -246,6 +243,23 @@ class PaceModel:
         #: Counted up after every change; what a service's pace read from the model is cached against.
         self.version = 0
         self._cache: dict[str, tuple[int, _Pace]] = {}
+
+    def _lay_out(self, counters: Mapping[int, Counter]) -> None:
+        """Which counters serve which services, in their order; a new counter starts unmeasured."""
+        self._services_of = {number: tuple(c.services) for number, c in counters.items()}
+        stations: dict[str, list[_Station]] = {}
+        for number, counter in counters.items():
+            for rank, service in enumerate(counter.services):
+                stations.setdefault(service, []).append(_Station(number, tuple(counter.services[:rank])))
+        self._stations = {service: tuple(found) for service, found in stations.items()}
+        self._counters = {number: self._counters.get(number, CounterPace()) for number in counters}
+
+    @_changes
+    def reshape(self, counters: Mapping[int, Counter]) -> None:
+        """The hall's counters changed (settings saved from the admin page): keep what was learned of
+        the counters that stay and of every service, forget the counters that are gone."""
+        self._lay_out(counters)
+        self._cache.clear()
 
     # -- what happened (the core, after each commit) -------------------------------------
 

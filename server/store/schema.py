@@ -522,3 +522,16 @@ complaint_events = Table(
     Column("detail", JSON, nullable=False, default=dict),
     Index("ix_complaint_events_kind_at", "kind", "at"),
 )
+
+#: The sections of the site config an admin saved from the browser (or ``settings import``):
+#: the stored value wins over the file's (server/settings.py). ``version`` counts the saves of
+#: the section (1 for the first); a save based on an older version is refused.
+settings_sections = Table(
+    "settings_sections",
+    metadata,
+    Column("section", String(32), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("changed_by", String(64), nullable=False),
+)
