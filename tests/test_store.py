@@ -24,6 +24,7 @@ DAY = date(2026, 3, 10)
 ISSUED = datetime(2026, 3, 10, 9, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Shanghai"))
 TABLES = {
     "tickets",
+    "settings_sections",
     "queue_counts",
     "priority_ledger",
     "ticket_events",
