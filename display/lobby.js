@@ -237,11 +237,11 @@
     return c.status === "paused" || c.status === "closed" ? c.status : "free";
   }
 
-  /** Tiles per row in counter_list: about square on the panel's shape, 1 to 4. */
+  /** Tiles per row in counter_list, for the panel's shape: 1 to 4. */
   function tileColumns(n) {
     var panel = $(".counters-panel");
     var wide = panel.clientWidth / Math.max(1, panel.clientHeight);
-    var columns = Math.round(Math.sqrt(n * wide / 2.2));
+    var columns = Math.round(Math.sqrt(n * wide / 4.5));   // a tile is about 4.5 times as wide as tall
     return Math.max(1, Math.min(4, columns, n));
   }
 
@@ -285,6 +285,8 @@
       Q.setHtml($("#rooms"), Q.html``);
       return;
     }
+    var wide = $(".rooms-panel").clientWidth / Math.max(1, $(".rooms-panel").clientHeight);
+    $("#rooms").style.setProperty("--room-columns", String(list.length > 10 && wide > 1.1 ? 2 : 1));
     Q.setHtml($("#rooms"), Q.html`${list.map(function (c) {
       var state = counterState(c);
       var current = c.current && c.current.number;
