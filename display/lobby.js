@@ -193,7 +193,8 @@
   function drawCurrent(call, counters, services) {
     var box = $("#current-call");
     box.classList.toggle("empty", !call);
-    box.setAttribute("data-call-key", call ? callKey(call) : "");
+    if (call) box.setAttribute("data-call-key", callKey(call));
+    else box.removeAttribute("data-call-key");
     $("#current-number").textContent = call ? call.number : "—";
     $("#current-counter-zh").textContent = call ? counterName(counters, call.counter, "zh") : Q.t("no_calls", null, "zh");
     $("#current-counter-en").textContent = call ? counterName(counters, call.counter, "en") : Q.t("no_calls", null, "en");

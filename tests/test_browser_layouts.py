@@ -21,6 +21,7 @@ Screenshots of every case (mid-flash) go to ``test-artifacts/layouts/``.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -396,3 +397,60 @@ def test_a_hospital_wing_of_30_rooms(browser: Any, big_hall: Hall, layout: str, 
     token = big_hall.displays["wing-list" if layout == "counter_list" else "wing-rooms"]
     check_case(browser, big_hall, layout, size, token)
     assert "Traceback" not in big_hall.hub.log()
+
+
+#: Runs before the page's scripts: keeps the socket the page opens (the page's own code is untouched).
+KEEP_SOCKETS = """
+(() => {
+  let real = null;
+  window.testSockets = [];
+  Object.defineProperty(window, "io", {
+    configurable: true,
+    get() { return real && ((...args) => { const s = real(...args); window.testSockets.push(s); return s; }); },
+    set(value) { real = value; },
+  });
+})();
+"""
+
+
+def test_a_screen_reads_its_layout_again_when_the_hub_says_settings_changed(
+    browser: Any, small_hall: Hall
+) -> None:
+    """The hub's ``settings_changed`` (sent by the live settings part) makes the page ask /screen again."""
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.add_init_script(KEEP_SOCKETS)
+    asked: list[str] = []
+
+    def screen(route: Any) -> None:
+        asked.append(route.request.headers.get("authorization", ""))
+        if len(asked) == 1:
+            route.continue_()
+            return
+        body = {"name": "test-display", "configured": True, "layout": "portrait", "recent": 3}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/api/v1/screen", screen)
+    page.goto(f"{small_hall.hub.url}/display/lobby?token={small_hall.displays['test-display']}")
+    page.wait_for_selector("body[data-live='connected'][data-screen='test-display']", timeout=TIMEOUT)
+    assert page.get_attribute("body", "data-layout") == "landscape"
+    assert asked == [f"Bearer {small_hall.displays['test-display']}"]
+
+    small_hall.six_calls()
+    page.wait_for_function("() => document.querySelectorAll('.call[data-call-key]').length === 6")
+    page.evaluate("() => window.testSockets[0].listeners('settings_changed').forEach(fn => fn({}))")
+    page.wait_for_selector("body[data-layout='portrait'][data-recent='3']", timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelectorAll('.call[data-call-key]').length === 3")
+    assert len(asked) == 2
+    assert errors == []
+    page.close()
+
+
+def test_the_address_overrides_the_configured_layout(browser: Any, big_hall: Hall) -> None:
+    page = open_lobby(browser, big_hall, (1920, 1080), big_hall.displays["wing-rooms"], "counter_list")
+    page.wait_for_selector("body[data-screen='wing-rooms']", timeout=TIMEOUT)
+    assert page.get_attribute("body", "data-layout") == "counter_list"
+    assert page.is_hidden(".rooms-panel") and page.is_visible(".counters-panel")
+    assert page.errors == []
+    page.close()
