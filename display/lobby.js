@@ -393,7 +393,6 @@
     (el.getAnimations ? el.getAnimations({ subtree: true }) : []).forEach(function (a) {
       if (a.id === "call-flash") a.cancel();
     });
-    el.classList.remove("flashing");
   }
 
   /**
@@ -420,13 +419,11 @@
         { offset: 1, color: FLASH_INK }
       ]);
     });
-    el.classList.add("flashing");
 
     function run(target, frames) {
       var animation = target.animate(frames, timing);
       animation.id = "call-flash";
       animation.currentTime = elapsed;
-      animation.onfinish = function () { el.classList.remove("flashing"); };
     }
   }
 
