@@ -77,6 +77,7 @@
   var flashes = null;     // call key → when it came (performance.now()); null before the first draw
   var noticeText = null;
   var lastSnap = null;   // redrawn on resize and on a new layout, so the panels fit
+  var drawn = 0;
 
   Q.i18n(WORDS, "qcall.lobby.lang");
   setLayout();
@@ -159,7 +160,9 @@
     drawRooms(snap.counters || [], services);
     drawNotice(site);
     fitAll();
-    flashNew(calls);
+    flashNew(snap.recent_calls || []);
+    // For tests and a technician: how many times the board was drawn and fitted.
+    document.body.setAttribute("data-drawn", String(++drawn));
   }
 
   /**
@@ -366,7 +369,8 @@
   /* -- flashing: every new call on its own ------------------------------ */
 
   /**
-   * A call not seen before flashes for FLASH_MS; a redraw while it flashes
+   * A call not seen before (in any snapshot's recent calls, shown or not: a
+   * screen told to show more calls does not flash the older ones) flashes for FLASH_MS; a redraw while it flashes
    * (the next call comes two seconds later) draws it again and its flash goes
    * on in step, from where it was (the animation's currentTime). The first
    * snapshot only learns what is there: a screen switched on does not flash
@@ -410,11 +414,15 @@
       { offset: 0.5, backgroundColor: FLASH_PAPER, borderColor: FLASH_INK, easing: "step-end" },
       { offset: 1, backgroundColor: FLASH_PAPER, borderColor: FLASH_INK }
     ]);
+    // Every part's own colour first: once a parent flashes, a child that inherits would read the ink.
+    var parts = [];
     Q.each(el.querySelectorAll("*"), function (part) {
       if (part.closest(".mark, .tag") || part.closest("svg")) return;   // a badge keeps its own colours
-      var own = getComputedStyle(part).color;
-      run(part, [
-        { color: own, easing: "step-end" },
+      parts.push([part, getComputedStyle(part).color]);
+    });
+    parts.forEach(function (p) {
+      run(p[0], [
+        { color: p[1], easing: "step-end" },
         { offset: 0.5, color: FLASH_INK, easing: "step-end" },
         { offset: 1, color: FLASH_INK }
       ]);

@@ -217,17 +217,23 @@ def big_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
 #: rows cut by their panel, and the size of each call's counter name next to its number.
 GEOMETRY = """() => {
   const vw = innerWidth, vh = innerHeight;
-  const box = el => { const r = el.getBoundingClientRect(); return {x: r.left, y: r.top, r: r.right, b: r.bottom}; };
+  const box = el => {
+    const r = el.getBoundingClientRect();
+    return {x: r.left, y: r.top, r: r.right, b: r.bottom};
+  };
   const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
-  const label = el => el.id ? '#' + el.id : el.className + (el.dataset.callKey ? ' ' + el.dataset.callKey : '')
+  const label = el => el.id ? '#' + el.id : el.className
+    + (el.dataset.callKey ? ' ' + el.dataset.callKey : '')
     + (el.dataset.counter ? ' counter ' + el.dataset.counter : '');
-  const meet = (a, b) => Math.min(a.r, b.r) - Math.max(a.x, b.x) > 0.5 && Math.min(a.b, b.b) - Math.max(a.y, b.y) > 0.5;
+  const meet = (a, b) => Math.min(a.r, b.r) - Math.max(a.x, b.x) > 0.5
+    && Math.min(a.b, b.b) - Math.max(a.y, b.y) > 0.5;
   const problems = [];
   const panels = [document.querySelector('.top'), ...document.querySelectorAll('.board > *'),
                   document.querySelector('#content-zone'), document.querySelector('.dock')].filter(shown);
   const inside = (el) => {
     const b = box(el);
-    if (b.x < -0.5 || b.y < -0.5 || b.r > vw + 0.5 || b.b > vh + 0.5) problems.push('outside the viewport: ' + label(el));
+    if (b.x < -0.5 || b.y < -0.5 || b.r > vw + 0.5 || b.b > vh + 0.5)
+      problems.push('outside the viewport: ' + label(el));
   };
   panels.forEach(inside);
   panels.forEach((a, i) => panels.slice(i + 1).forEach(b => {
@@ -268,7 +274,8 @@ GEOMETRY = """() => {
 
 #: The flash animations of each shown call (a call with none is not flashing).
 FLASHING = """() => [...document.querySelectorAll('.call[data-call-key]')]
-  .filter(call => call.getAnimations({subtree: true}).some(a => a.id === 'call-flash' && a.playState !== 'finished'))
+  .filter(call => call.getAnimations({subtree: true})
+    .some(a => a.id === 'call-flash' && a.playState !== 'finished'))
   .map(call => call.dataset.callKey)"""
 
 #: Pause every animation of the page at ``t`` ms into the flash (others at t too: the notice, the pulse).
@@ -308,8 +315,24 @@ CONTRAST = """() => {
 AXE_RUN = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
   return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-    .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ') + ' ' + (n.failureSummary || '')).join(' | '));
+    .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ') + ' ' + (n.failureSummary || ''))
+      .join(' | '));
 }"""
+
+
+#: Show the sound button as lobby.js does while the browser refuses audio, and let the page refit.
+SOUND_NEEDED = """() => {
+  document.querySelector('#sound-enable').hidden = false;
+  document.body.classList.add('sound-needed');
+}"""
+
+
+def redrawn(page: Any, change: str) -> None:
+    """Make a change (JS), then a resize, and wait until the page has drawn and fitted itself again."""
+    drawn = page.get_attribute("body", "data-drawn")
+    page.evaluate(change)
+    page.evaluate("() => window.dispatchEvent(new Event('resize'))")
+    page.wait_for_function("n => document.body.dataset.drawn !== n", arg=drawn, timeout=TIMEOUT)
 
 
 def open_lobby(browser: Any, hall: Hall, size: tuple[int, int], token: str, layout: str | None) -> Any:
@@ -321,7 +344,7 @@ def open_lobby(browser: Any, hall: Hall, size: tuple[int, int], token: str, layo
     page.add_init_script(path=str(AXE))
     query = f"&layout={layout}" if layout else ""
     page.goto(f"{hall.hub.url}/display/lobby?token={token}{query}")
-    page.wait_for_selector("body[data-live='connected']", timeout=TIMEOUT)
+    page.wait_for_selector("body[data-live='connected'][data-drawn]", timeout=TIMEOUT)
     return page
 
 
@@ -333,8 +356,7 @@ def check_case(
     before = page.evaluate(GEOMETRY)
 
     # Another part of the hub fills the content zone: the calls keep their place and size.
-    page.evaluate("html => { document.querySelector('#content-zone').innerHTML = html; }", CONTENT)
-    page.evaluate("() => window.dispatchEvent(new Event('resize'))")
+    redrawn(page, f"() => {{ document.querySelector('#content-zone').innerHTML = {json.dumps(CONTENT)}; }}")
     filled = page.evaluate(GEOMETRY)
     for key in ("current", "currentScale", "recent", "recentScale"):
         assert filled[key] == before[key], (key, before[key], filled[key])
@@ -349,6 +371,15 @@ def check_case(
     )
     flashing = page.evaluate(FLASHING)
     assert len(flashing) == CALLS, f"every call flashes on its own: {flashing}"
+    # A redraw mid-flash, in its second half (dark ink on yellow), as when the next call comes: the
+    # flash goes on from where it was, with each part's own colours, not the ink, in the first half.
+    page.wait_for_function(
+        "() => document.getAnimations().some(a => a.id === 'call-flash' && a.currentTime % 1000 > 300"
+        " && a.currentTime % 1000 < 420)",
+        timeout=TIMEOUT,
+    )
+    redrawn(page, "() => null")
+    assert len(page.evaluate(FLASHING)) == CALLS
     assert page.evaluate(PAUSE_AT, 0) >= CALLS
 
     name = f"{layout}-{size[0]}x{size[1]}"
@@ -374,6 +405,19 @@ def check_case(
             page.screenshot(path=str(SHOTS / f"{name}-mid-flash.png"))
     page.evaluate(PAUSE_AT, 250)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    # The sound button, as when the browser blocks audio: in the dock, over nothing, the calls unmoved.
+    redrawn(page, SOUND_NEEDED)
+    page.evaluate(PAUSE_AT, 750)  # axe reads one colour at a time: a running flash would mix two frames
+    shape = page.evaluate(GEOMETRY)
+    assert shape["problems"] == [], (name, "sound", shape["problems"])
+    assert (shape["current"], shape["recent"]) == (filled["current"], filled["recent"])
+    button = page.locator("#sound-enable").bounding_box()
+    dock = page.locator(".dock").bounding_box()
+    assert button["height"] >= 60 and button["width"] >= 250, button
+    assert dock["y"] <= button["y"] and button["y"] + button["height"] <= dock["y"] + dock["height"]
+    assert page.evaluate(AXE_RUN) == []
+    page.screenshot(path=str(SHOTS / f"{name}-sound.png"))
     assert page.errors == []
     page.close()
 
@@ -406,7 +450,9 @@ KEEP_SOCKETS = """
   window.testSockets = [];
   Object.defineProperty(window, "io", {
     configurable: true,
-    get() { return real && ((...args) => { const s = real(...args); window.testSockets.push(s); return s; }); },
+    get() {
+      return real && ((...args) => { const s = real(...args); window.testSockets.push(s); return s; });
+    },
     set(value) { real = value; },
   });
 })();
