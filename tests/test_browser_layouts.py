@@ -250,6 +250,8 @@ GEOMETRY = """() => {
     const panel = box(row.closest('.board > *')), b = box(row);
     if (b.x < panel.x - 0.5 || b.r > panel.r + 0.5 || b.y < panel.y - 0.5 || b.b > panel.b + 0.5)
       problems.push('cut by its panel: ' + label(row) + ' ' + row.textContent.trim().slice(0, 40));
+    if (row.scrollHeight > row.clientHeight + 1)
+      problems.push('row squeezed: ' + label(row) + ' ' + row.textContent.trim().slice(0, 40));
   });
   document.querySelectorAll('[data-nocut]').forEach(el => {
     if (!shown(el)) return;
