@@ -10,6 +10,12 @@
  * (QCall.marks), and, where the site calls patients by name, the name the hub
  * masked (张*明) under the current call.
  *
+ * Layouts ("layout" below): the screen asks the hub GET /api/v1/screen for
+ * its own layout (landscape, portrait, counter_list, clinic_rooms) and how
+ * many calls it shows, at start and again on `settings_changed`; ?layout=
+ * in the address overrides it, to try a TV. Every call shown flashes on its
+ * own when it comes (flashCall), six at once as well as one.
+ *
  * Where the hall's voice goes to the screens, it also reads out each call
  * ("sound" below): in order, never two at once, with a one-tap button while
  * the browser blocks audio.
@@ -31,7 +37,8 @@
       "refused": "此屏幕的设备令牌无效",
       "wait": "约{n}分钟",
       "wait_soon": "很快",
-      "wait_none": "暂无窗口"
+      "wait_none": "暂无窗口",
+      "none_waiting": "无人候诊"
     },
     en: {
       "free": "Free",
@@ -45,18 +52,35 @@
       "refused": "This screen's device token was refused",
       "wait": "~{n} min",
       "wait_soon": "soon",
-      "wait_none": "no counter open"
+      "wait_none": "no counter open",
+      "none_waiting": "nobody waiting"
     }
   };
 
+  var LAYOUTS = ["landscape", "portrait", "counter_list", "clinic_rooms"];
   var FLASH_MS = 6000;    // long enough to catch the eye of someone looking up late
-  var RECENT = 8;          // rows in the recent-calls list
+  var FLASH_PERIOD = 1000;
+  var ROOM_NEXT = 3;       // next numbers on a clinic room's row
+  /*
+   * The flash: the call's box swaps, in steps (never a fade), between its own
+   * colours and dark ink on yellow (#070b16 on #ffd400: 13.6:1). Both pairs
+   * pass 4.5:1, so every frame does; marks and tags keep their own badge.
+   */
+  var FLASH_PAPER = "rgb(255, 212, 0)";
+  var FLASH_INK = "rgb(7, 11, 22)";
 
-  var flashTimer = null;
+  var screen = { layout: "landscape", recent: 6 };   // until the hub says otherwise
+  var urlLayout = (function () {
+    var asked = new URL(location.href).searchParams.get("layout");
+    return LAYOUTS.indexOf(asked) >= 0 ? asked : null;
+  })();
+  var flashes = null;     // call key → when it came (performance.now()); null before the first draw
   var noticeText = null;
-  var lastSnap = null;   // redrawn on resize, so the lists fit the new size
+  var lastSnap = null;   // redrawn on resize and on a new layout, so the panels fit
+  var drawn = 0;
 
   Q.i18n(WORDS, "qcall.lobby.lang");
+  setLayout();
 
   Q.everySecond(function (now) {
     $("#clock-time").textContent = Q.formatTime(now);
@@ -74,14 +98,15 @@
   window.addEventListener("resize", Q.debounce(function () { draw(lastSnap); }, 200));
 
   var sound = makeSound();
+  readScreen();
 
   Q.connect({ token: token }, {
     snapshot: draw,
     queue: draw,
     device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
-    ticket_called: flash,
-    ticket_recalled: flash,
     announcement: sound.announce,
+    // Another part of the hub changed the hall's settings (a screen's layout among them).
+    settings_changed: readScreen,
     online: function (up) {
       Q.show("#conn", !up);
       sound.online(up);
@@ -91,6 +116,28 @@
       Q.show("#setup", true);
     }
   });
+
+  /* -- layout -------------------------------------------------------- */
+
+  /** This screen's settings from the hub; on a refusal or no network it keeps what it has. */
+  function readScreen() {
+    return Q.api("GET", "/screen").then(function (answer) {
+      if (!answer) return;
+      if (LAYOUTS.indexOf(answer.layout) >= 0) screen.layout = answer.layout;
+      if (answer.recent >= 1) screen.recent = answer.recent;
+      document.body.setAttribute("data-screen", answer.name || "");
+      setLayout();
+      draw(lastSnap);
+    }, function (err) {
+      if (window.console) console.warn("qcall lobby: no screen settings (" + (err && err.code) + "), keeping " + screen.layout);
+    });
+  }
+
+  function setLayout() {
+    var layout = urlLayout || screen.layout;
+    document.body.setAttribute("data-layout", layout);
+    document.body.setAttribute("data-recent", String(screen.recent));
+  }
 
   /* -- drawing ------------------------------------------------------- */
 
@@ -107,11 +154,38 @@
     var services = {};
     (snap.services || []).forEach(function (s) { services[s.code] = s; });
 
-    drawCurrent(snap.recent_calls || [], counters, services);
+    var calls = shownCalls(snap.recent_calls || []);
+    drawCurrent(calls[0], counters, services);
     drawCounters(snap.counters || [], snap.recent_calls || []);
-    drawRecent(snap.recent_calls || [], counters);
+    drawRecent(calls.slice(1), counters);
     drawServices(snap.services || []);
+    drawRooms(snap.counters || [], services);
     drawNotice(site);
+    fitAll();
+    flashNew(snap.recent_calls || []);
+    // For tests and a technician: how many times the board was drawn and fitted.
+    document.body.setAttribute("data-drawn", String(++drawn));
+  }
+
+  /**
+   * The calls on the screen, newest first: one per ticket (a recall moves it
+   * to the top rather than listing it twice), as many as the screen shows.
+   */
+  function shownCalls(calls) {
+    var seen = {};
+    var rows = [];
+    calls.forEach(function (call) {
+      var key = call.ticket_id || call.number;
+      if (seen[key]) return;
+      seen[key] = true;
+      rows.push(call);
+    });
+    return rows.slice(0, screen.recent);
+  }
+
+  /** A call's identity: the ticket and when it was called (a recall is a new call, and flashes). */
+  function callKey(call) {
+    return (call.ticket_id || call.number) + "@" + call.at;
   }
 
   /** Counter's name from the snapshot, or "3号窗口" / "Counter 3" if it is not listed. */
@@ -120,10 +194,12 @@
     return c ? Q.name(c, lang) : Q.t("counter.default_name", { n: number }, lang);
   }
 
-  /** The newest call (recent_calls is newest first) is the big one. */
-  function drawCurrent(calls, counters, services) {
-    var call = calls[0];
-    $("#current-call").classList.toggle("empty", !call);
+  /** The newest call is the big one. */
+  function drawCurrent(call, counters, services) {
+    var box = $("#current-call");
+    box.classList.toggle("empty", !call);
+    if (call) box.setAttribute("data-call-key", callKey(call));
+    else box.removeAttribute("data-call-key");
     $("#current-number").textContent = call ? call.number : "—";
     $("#current-counter-zh").textContent = call ? counterName(counters, call.counter, "zh") : Q.t("no_calls", null, "zh");
     $("#current-counter-en").textContent = call ? counterName(counters, call.counter, "en") : Q.t("no_calls", null, "en");
@@ -140,21 +216,21 @@
   /**
    * One row per counter: its current number, or (when free, paused or closed)
    * the last number it called, dimmed, for the visitor who looks up too late.
+   * counter_list lays the same rows out as tiles, in as many columns as fit.
    */
   function drawCounters(list, calls) {
     var last = {};
     calls.forEach(function (call) { if (!(call.counter in last)) last[call.counter] = call.number; });
     var box = $("#counters");
-    box.classList.toggle("many", list.length > 7);   // two columns for big halls
-    document.body.classList.toggle("many-counters", list.length > 7);
+    box.style.setProperty("--tile-columns", String(tileColumns(list.length)));
     Q.setHtml(box, Q.html`${list.map(function (c) {
       // closed: nobody on post (no clerk logged in); paused: the clerk is on a break.
-      var state = c.status === "paused" || c.status === "closed" ? c.status : "free";
+      var state = counterState(c);
       var current = c.current && c.current.number;
       return Q.html`<li class="${state === "free" ? "" : "is-" + state}" data-counter="${c.number}" data-status="${c.status}">
-          <span class="name"><span class="zh">${c.name_zh}</span> <span class="en">${c.name_en}</span></span>
+          <span class="name counter-name" data-nocut><span class="zh">${c.name_zh}</span> <span class="en">${c.name_en}</span></span>
           ${current
-            ? Q.html`<span class="ticket-no now">${current}</span>${Q.marks(c.current, "small")}`
+            ? Q.html`<span class="ticket-no now" data-nocut>${current}</span>${Q.marks(c.current, "small")}`
             : Q.html`<span class="idle">${Q.t(state, null, "zh")} <span class="en">${Q.t(state, null, "en")}</span>${
                 last[c.number]
                   ? Q.html` · ${Q.t("last", null, "zh")} <span class="en">${Q.t("last", null, "en")}</span> <span class="ticket-no last">${last[c.number]}</span>`
@@ -163,42 +239,33 @@
     })}`);
   }
 
-  /**
-   * Older calls, one row per ticket (a recall moves it to the top rather
-   * than listing it twice); the newest is already shown big, so skip it.
-   */
-  function drawRecent(calls, counters) {
-    var seen = {};
-    var rows = [];
-    calls.forEach(function (call) {
-      var key = call.ticket_id || call.number;
-      if (seen[key]) return;
-      seen[key] = true;
-      rows.push(call);
-    });
-    rows = rows.slice(1, RECENT + 1);
+  function counterState(c) {
+    return c.status === "paused" || c.status === "closed" ? c.status : "free";
+  }
+
+  /** Tiles per row in counter_list, for the panel's shape: 1 to 4. */
+  function tileColumns(n) {
+    var panel = $(".counters-panel");
+    var wide = panel.clientWidth / Math.max(1, panel.clientHeight);
+    var columns = Math.round(Math.sqrt(n * wide / 4.5));   // a tile is about 4.5 times as wide as tall
+    return Math.max(1, Math.min(4, columns, n));
+  }
+
+  /** The calls before the current one, each a row of its own. */
+  function drawRecent(rows, counters) {
     Q.setHtml($("#recent-calls"), Q.html`${rows.map(function (call) {
-      return Q.html`<li>
-          <span class="ticket-no">${call.number}</span>${Q.marks(call, "small")}
+      return Q.html`<li class="call" data-call-key="${callKey(call)}">
+          <span class="ticket-no call-no" data-nocut>${call.number}</span>${Q.marks(call, "small")}
           <span class="arrow">→</span>
-          <span class="where">${counterName(counters, call.counter, "zh")} <span class="en">${counterName(counters, call.counter, "en")}</span></span>
+          <span class="call-counter counter-zh" data-nocut>${counterName(counters, call.counter, "zh")}</span>
+          <span class="call-counter counter-en en" data-nocut>${counterName(counters, call.counter, "en")}</span>
           ${call.recall ? Q.html`<span class="tag">${Q.t("recall", null, "zh")} ${Q.t("recall", null, "en")}</span>` : ""}
           <span class="at">${Q.formatTime(call.at)}</span>
         </li>`;
     })}`);
-    fit($("#recent-calls"));
-  }
-
-  /** Drop the oldest rows that do not fit whole: a half-cut row looks broken. */
-  function fit(list) {
-    var bottom = list.parentNode.getBoundingClientRect().bottom;
-    while (list.lastElementChild && list.lastElementChild.getBoundingClientRect().bottom > bottom) {
-      list.removeChild(list.lastElementChild);
-    }
   }
 
   function drawServices(list) {
-    $("#services").classList.toggle("many", list.length > 5);
     Q.setHtml($("#services"), Q.html`${list.map(function (s) {
       var next = (s.next_numbers || [])[0];
       var head = (s.next_tickets || [])[0];
@@ -214,6 +281,38 @@
     })}`);
   }
 
+  /**
+   * clinic_rooms: a room (a counter) per row, the number it is seeing and the
+   * next numbers of the first of its services that has anyone waiting (rooms
+   * of one clinic share its queue, so they show the same next ones).
+   */
+  function drawRooms(list, services) {
+    if (document.body.getAttribute("data-layout") !== "clinic_rooms") {
+      Q.setHtml($("#rooms"), Q.html``);
+      return;
+    }
+    var wide = $(".rooms-panel").clientWidth / Math.max(1, $(".rooms-panel").clientHeight);
+    $("#rooms").style.setProperty("--room-columns", String(list.length > 10 && wide > 1.1 ? 2 : 1));
+    Q.setHtml($("#rooms"), Q.html`${list.map(function (c) {
+      var state = counterState(c);
+      var current = c.current && c.current.number;
+      var next = [];
+      (c.services || []).some(function (code) {
+        next = ((services[code] || {}).next_numbers || []).slice(0, ROOM_NEXT);
+        return next.length > 0;
+      });
+      return Q.html`<li class="${state === "free" ? "" : "is-" + state}" data-counter="${c.number}" data-status="${c.status}">
+          <span class="room counter-name" data-nocut><span class="zh">${c.name_zh}</span><span class="en">${c.name_en}</span></span>
+          ${current
+            ? Q.html`<span class="ticket-no now" data-nocut>${current}</span>`
+            : Q.html`<span class="idle">${Q.t(state, null, "zh")} <span class="en">${Q.t(state, null, "en")}</span></span>`}
+          <span class="next" data-nocut>${next.length
+            ? next.map(function (n) { return Q.html`<span class="ticket-no">${n}</span>`; })
+            : Q.html`<span class="idle">${Q.t("none_waiting", null, "zh")} <span class="en">${Q.t("none_waiting", null, "en")}</span></span>`}</span>
+        </li>`;
+    })}`);
+  }
+
   /** A newcomer's estimated wait for a service, in one language ("约12分钟" / "~12 min"). */
   function waitWords(s, lang) {
     if (!("estimate_minutes" in s)) return "";   // a hub that gives no estimate
@@ -224,14 +323,131 @@
 
   /** Restart the scroll only when the words change, or it would jump on every event. */
   function drawNotice(site) {
+    var el = $("#notice");
+    if (!el) return;   // the content zone was given other content
     var text = [site.notice_zh, site.notice_en].filter(Boolean).join("　　·　　");
     if (!text) text = Q.t("notice", null, "zh") + "　　·　　" + Q.t("notice", null, "en");
     if (text === noticeText) return;
     noticeText = text;
-    var el = $("#notice");
     el.textContent = text;
     // About 8 characters a second, whatever the length: readable, never frantic.
     el.style.animationDuration = Math.max(20, Math.round(text.length / 8)) + "s";
+  }
+
+  /* -- fitting: nothing cut, nothing over a neighbour ------------------- */
+
+  /**
+   * Each panel (data-fit) has its size from the grid; what is inside is in em,
+   * so shrinking the panel's font-size shrinks it all. Shrink in small steps
+   * until the panel's content fits it and no number or name (data-nocut) is
+   * wider than its box. The current call shrinks as one: its counter name
+   * stays at the same share of the number's size.
+   */
+  function fitAll() {
+    Q.each(document.querySelectorAll("[data-fit]"), fit);
+  }
+
+  function fit(panel) {
+    panel.style.fontSize = "";
+    if (!panel.offsetParent && panel.getClientRects().length === 0) return;   // not in this layout
+    var base = parseFloat(getComputedStyle(panel).fontSize);
+    var scale = 1;
+    while (scale > 0.3 && overflows(panel)) {
+      scale *= 0.92;
+      panel.style.fontSize = (base * scale).toFixed(2) + "px";
+    }
+    panel.setAttribute("data-scale", scale.toFixed(2));
+  }
+
+  function overflows(panel) {
+    if (panel.scrollHeight > panel.clientHeight + 1 || panel.scrollWidth > panel.clientWidth + 1) return true;
+    var cut = false;
+    Q.each(panel.querySelectorAll("[data-nocut]"), function (el) {
+      if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) cut = true;
+    });
+    return cut;
+  }
+
+  /* -- flashing: every new call on its own ------------------------------ */
+
+  /**
+   * A call not seen before (in any snapshot's recent calls, shown or not: a
+   * screen told to show more calls does not flash the older ones) flashes for FLASH_MS; a redraw while it flashes
+   * (the next call comes two seconds later) draws it again and its flash goes
+   * on in step, from where it was (the animation's currentTime). The first
+   * snapshot only learns what is there: a screen switched on does not flash
+   * the morning's calls.
+   */
+  function flashNew(calls) {
+    var now = performance.now();
+    var first = flashes === null;
+    var kept = {};
+    calls.forEach(function (call) {
+      var key = callKey(call);
+      kept[key] = first ? -Infinity : (flashes[key] !== undefined ? flashes[key] : now);
+    });
+    flashes = kept;
+    Q.each(document.querySelectorAll(".call[data-call-key]"), function (el) {
+      var key = el.getAttribute("data-call-key");
+      var started = flashes[key];
+      stopFlash(el);
+      if (started !== undefined && now - started < FLASH_MS) flashCall(el, now - started);
+    });
+  }
+
+  function stopFlash(el) {
+    (el.getAnimations ? el.getAnimations({ subtree: true }) : []).forEach(function (a) {
+      if (a.id === "call-flash") a.cancel();
+    });
+  }
+
+  /**
+   * Web Animations rather than a CSS class: the page's markup stays the same
+   * whether a call flashes or not (a screen that resynced shows what a fresh
+   * one shows), and the flash can start part-way through after a redraw.
+   */
+  function flashCall(el, elapsed) {
+    if (typeof el.animate !== "function") return;   // an old browser: the call shows, without the flash
+    var timing = { duration: FLASH_PERIOD, iterations: FLASH_MS / FLASH_PERIOD };
+    var style = getComputedStyle(el);
+    var paper = opaque(style.backgroundColor) ? style.backgroundColor : panelColour(el);
+    run(el, [
+      { backgroundColor: paper, borderColor: style.borderTopColor, easing: "step-end" },
+      { offset: 0.5, backgroundColor: FLASH_PAPER, borderColor: FLASH_INK, easing: "step-end" },
+      { offset: 1, backgroundColor: FLASH_PAPER, borderColor: FLASH_INK }
+    ]);
+    // Every part's own colour first: once a parent flashes, a child that inherits would read the ink.
+    var parts = [];
+    Q.each(el.querySelectorAll("*"), function (part) {
+      if (part.closest(".mark, .tag") || part.closest("svg")) return;   // a badge keeps its own colours
+      parts.push([part, getComputedStyle(part).color]);
+    });
+    parts.forEach(function (p) {
+      run(p[0], [
+        { color: p[1], easing: "step-end" },
+        { offset: 0.5, color: FLASH_INK, easing: "step-end" },
+        { offset: 1, color: FLASH_INK }
+      ]);
+    });
+
+    function run(target, frames) {
+      var animation = target.animate(frames, timing);
+      animation.id = "call-flash";
+      animation.currentTime = elapsed;
+    }
+  }
+
+  function opaque(colour) {
+    return colour && colour !== "transparent" && !/rgba\(.*,\s*0\)$/.test(colour);
+  }
+
+  /** The colour behind an element without a background of its own. */
+  function panelColour(el) {
+    for (var up = el.parentElement; up; up = up.parentElement) {
+      var colour = getComputedStyle(up).backgroundColor;
+      if (opaque(colour)) return colour;
+    }
+    return "rgb(7, 11, 22)";
   }
 
   /* -- sound: the hall's announcements, read out by this screen ----------- */
@@ -454,15 +670,5 @@
       for (var j = 0; j < bytes.length; j++) binary += String.fromCharCode(bytes[j]);
       return "data:audio/wav;base64," + btoa(binary);
     }
-  }
-
-  /** Make the current call blink for a few seconds: heads turn to the screen. */
-  function flash() {
-    var box = $("#current-call");
-    box.classList.remove("flash");
-    void box.offsetWidth;   // restart the CSS animation on a second call in a row
-    box.classList.add("flash");
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(function () { box.classList.remove("flash"); }, FLASH_MS);
   }
 })();

@@ -25,6 +25,7 @@ from .api.phone import phone_api
 from .api.reports import reports_api
 from .api.routes import api
 from .api.satisfaction import satisfaction_api
+from .api.screen import screen_api
 from .api.settings import settings_api
 from .api.staff import staff_api
 from .api.stats import stats_api
@@ -98,6 +99,7 @@ def create_app(
     app.register_blueprint(reports_api)
     app.register_blueprint(pairing_api)
     app.register_blueprint(settings_api)
+    app.register_blueprint(screen_api)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

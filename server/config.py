@@ -823,7 +823,29 @@ class KioskSettings(_Strict):
     printer: str | None = None
 
 
-DEVICE_SETTINGS: dict[str, type[BaseModel]] = {"kiosk": KioskSettings}
+#: The lobby screen's named layouts (display/lobby.css, docs/architecture.md "Lobby layouts").
+LOBBY_LAYOUTS = ("landscape", "portrait", "counter_list", "clinic_rooms")
+#: The hub's snapshot carries the last 10 calls: a screen can show no more.
+LOBBY_RECENT_MAX = 10
+
+
+class LobbyScreenSettings(_Strict):
+    """``settings`` of a ``lobby_screen`` device: how this TV lays the hall out.
+
+    Read by ``GET /api/v1/screen`` at request time, so a screen follows a
+    changed config without being touched.
+    """
+
+    #: landscape (a 16:9 TV, the default), portrait (signage on its side), counter_list (a hall of up
+    #: to 30 counters: every counter's number), clinic_rooms (a hospital: one row per room, seen and next).
+    layout: Literal["landscape", "portrait", "counter_list", "clinic_rooms"] = "landscape"
+    #: How many of the latest calls the screen shows, the big current one included; each flashes on its own.
+    recent: Annotated[int, Field(ge=1, le=LOBBY_RECENT_MAX)] = 6
+    #: The voice zone whose calls this screen plays (``[[zones]]``, checked there); none: the whole hall.
+    zone: str | None = None
+
+
+DEVICE_SETTINGS: dict[str, type[BaseModel]] = {"kiosk": KioskSettings, "lobby_screen": LobbyScreenSettings}
 #: Devices on an RS-485 bus when their settings name a ``port`` (docs/displays.md).
 SERIAL_KINDS = ("led_display", "keypad", "evaluation_pad")
 
@@ -946,6 +968,13 @@ class SiteConfig(_Strict):
     def device_counter(self, name: str, kind: str) -> int | None:
         """The counter of device ``name`` of ``kind`` (an evaluation pad, a keypad), if configured."""
         return next((d.counter for d in self.devices if d.name == name and d.kind == kind), None)
+
+    def lobby_screen(self, name: str) -> LobbyScreenSettings | None:
+        """The checked settings of lobby screen ``name``; None when no ``lobby_screen`` has that name."""
+        for device in self.devices:
+            if device.kind == "lobby_screen" and device.name == name:
+                return LobbyScreenSettings.model_validate(device.settings)
+        return None
 
     def kiosk_printer(self, kiosk: str) -> str | None:
         """The printer device of kiosk ``kiosk``, if it has one."""

@@ -1,0 +1,504 @@
+"""The lobby for every screen shape, in a real browser: nothing overlaps, nothing is cut, every call flashes.
+
+Two halls, one hub process each, shared by the module's tests: a utility hall
+(6 counters, 5 services) for the landscape and portrait layouts, and a
+hospital wing (30 rooms with long bilingual names) for counter_list and
+clinic_rooms. Each case opens a lobby at one resolution, fills the content
+zone with a realistic block of notices (it must not hide or shrink the
+calls), then six counters call at once. Then, with every animation paused
+at chosen instants (the Web Animations API), including mid-flash:
+
+- every panel and every call inside the viewport, no two overlapping; no
+  number or counter name wider or taller than its box;
+- the six calls all shown, each with its own flash;
+- the counter name at least 60 % of its number's size;
+- axe-core without serious or critical violations, and our own contrast
+  computation of every text in the flashing calls at least 4.5:1.
+
+Screenshots of every case (mid-flash) go to ``test-artifacts/layouts/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from server.bootstrap import bootstrap
+from server.config import load_config
+from server.core.calendar import utc_now
+from tests.support import ROOT, HubProcess, bearer, login, provision, running_hub
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT = 15_000  # ms
+SHOTS = ROOT / "test-artifacts" / "layouts"
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
+CALLS = 6
+YELLOW = "rgb(255, 212, 0)"  # the flash's second pair: dark ink on this
+
+SIZES = [(1366, 768), (1920, 1080), (3840, 2160), (1080, 1920)]
+BIG_SIZES = [(1920, 1080), (1080, 1920)]
+
+#: Instants (ms into the flash) at which every animation is paused and the page checked:
+#: the first colour pair, the switch to the second, mid-second pair, a later period.
+FRAMES = [0, 250, 500, 750, 1499, 2750]
+
+#: A content zone as full as another part of the hub may make it: a long bilingual notice,
+#: a tariffs table, a hotline and a QR-sized box.
+CONTENT = """
+<div style="display:flex;gap:1rem;align-items:flex-start;color:#fff">
+  <div style="width:6rem;height:6rem;background:#fff;color:#000;flex:none">QR</div>
+  <div>
+    <p>停电通知：12月3日 09:00–17:00 城东片区计划检修停电，请提前做好准备。
+       Planned power cut: 3 December 09:00–17:00 in the East District for maintenance; please prepare.</p>
+    <table><tr><th>居民电价 Residential</th><td>0.488 元/kWh</td></tr>
+      <tr><th>峰时 Peak 08:00–22:00</th><td>0.568 元/kWh</td></tr>
+      <tr><th>谷时 Off-peak 22:00–08:00</th><td>0.288 元/kWh</td></tr></table>
+    <p>服务热线 Hotline 95598 · 扫码取号 Scan to take a ticket</p>
+  </div>
+</div>
+"""
+
+HEADER = """
+[site]
+name_zh = "{name_zh}"
+name_en = "{name_en}"
+timezone = "Asia/Shanghai"
+
+[hub]
+database_url = "{url}"
+ticket_burst = 1000000
+tickets_per_minute = 60000000
+"""
+
+SMALL_SERVICES = [
+    ("PAY", "电费缴纳", "Bill payment", "A"),
+    ("ASK", "咨询查询", "Enquiries", "B"),
+    ("NEW", "新装增容", "New connections and capacity", "C"),
+    ("CHG", "变更过户", "Changes of name and address", "D"),
+    ("BIZ", "企业客户业务", "Business customers", "E"),
+]
+SMALL_COUNTERS = [
+    (1, "1号窗口", "Counter 1"),
+    (2, "2号窗口", "Counter 2"),
+    (3, "3号窗口", "Counter 3"),
+    (4, "4号窗口", "Counter 4"),
+    (5, "5号窗口", "Counter 5"),
+    (6, "综合业务受理窗口", "General Business Window 6"),
+]
+BIG_SERVICES = [
+    ("MED", "内科", "Internal medicine", "N"),
+    ("SUR", "外科", "Surgery", "W"),
+    ("PED", "儿科", "Paediatrics", "E"),
+    ("ENT", "耳鼻喉科", "Ear, nose and throat", "H"),
+    ("DER", "皮肤科", "Dermatology", "P"),
+    ("OPH", "眼科", "Ophthalmology", "Y"),
+]
+BIG_COUNTERS = [
+    (
+        n,
+        f"{BIG_SERVICES[(n - 1) % 6][1]}{(n - 1) // 6 + 1}诊室",
+        f"{BIG_SERVICES[(n - 1) % 6][2]} room {(n - 1) // 6 + 1}",
+    )
+    for n in range(1, 31)
+]
+
+
+def site_toml(url: str, name: tuple[str, str], services: list[Any], counters: list[Any], screens: str) -> str:
+    text = HEADER.format(name_zh=name[0], name_en=name[1], url=url)
+    for code, zh, en, prefix in services:
+        text += f'\n[[services]]\ncode = "{code}"\nname_zh = "{zh}"\nname_en = "{en}"\nprefix = "{prefix}"\n'
+    codes = [s[0] for s in services]
+    for number, zh, en in counters:
+        # Each counter serves every service, its own first (a room's clinic), so any six can call.
+        own = codes[(number - 1) % len(codes)]
+        serves = [own, *[c for c in codes if c != own]]
+        text += (
+            f'\n[[counters]]\nnumber = {number}\nname_zh = "{zh}"\nname_en = "{en}"\n'
+            f"services = {serves!r}\n".replace("'", '"')
+        )
+    return text + screens
+
+
+@dataclass
+class Hall:
+    hub: HubProcess
+    kiosk: str
+    displays: dict[str, str]
+    clerks: dict[int, str]
+    services: list[str]
+
+    def six_calls(self) -> list[dict[str, Any]]:
+        """Six tickets, then six counters calling at the same moment: the six called tickets."""
+        for i in range(CALLS):
+            answer = requests.post(
+                f"{self.hub.url}/api/v1/tickets",
+                json={"service": self.services[i % len(self.services)]},
+                headers=bearer(self.kiosk),
+                timeout=20,
+            )
+            assert answer.status_code == 201, answer.text
+
+        def call(counter: int) -> dict[str, Any]:
+            answer = requests.post(
+                f"{self.hub.url}/api/v1/counters/{counter}/call-next",
+                headers=bearer(self.clerks[counter]),
+                timeout=20,
+            )
+            assert answer.status_code == 200, answer.text
+            return answer.json()["ticket"]
+
+        with ThreadPoolExecutor(CALLS) as pool:
+            return list(pool.map(call, range(1, CALLS + 1)))
+
+
+def start_hall(folder: Path, name: tuple[str, str], services: list[Any], counters: list[Any], screens: str):
+    url = f"sqlite:///{folder / 'qcall.db'}"
+    config = folder / "site.toml"
+    config.write_text(site_toml(url, name, services, counters, screens), encoding="utf-8")
+    creds = provision(config, CALLS)
+    made = bootstrap(load_config(config))
+    displays = {"test-display": creds.display}
+    for device in made.config.devices:
+        if device.kind == "lobby_screen":
+            displays[device.name] = made.accounts.create_device_token("display", device.name, utc_now())
+    made.store.engine.dispose()
+    return config, creds, displays
+
+
+def hall_fixture(
+    factory: pytest.TempPathFactory, tag: str, name: tuple[str, str], services: list[Any], counters: list[Any]
+) -> Iterator[Hall]:
+    folder = factory.mktemp(tag)
+    screens = "".join(
+        f'\n[[devices]]\nname = "{screen}"\nkind = "lobby_screen"\nsettings = {{ layout = "{layout}" }}\n'
+        for screen, layout in (("wing-list", "counter_list"), ("wing-rooms", "clinic_rooms"))
+    )
+    config, creds, displays = start_hall(folder, name, services, counters, screens)
+    with running_hub(config, folder) as hub:
+        clerks = {n: login(hub.url, creds.clerks[n], n) for n in range(1, CALLS + 1)}
+        yield Hall(hub, creds.kiosk, displays, clerks, [s[0] for s in services])
+
+
+@pytest.fixture(scope="module")
+def small_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+    yield from hall_fixture(
+        tmp_path_factory,
+        "layouts-small",
+        ("城东供电营业厅", "East District Power Service Hall"),
+        SMALL_SERVICES,
+        SMALL_COUNTERS,
+    )
+
+
+@pytest.fixture(scope="module")
+def big_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+    yield from hall_fixture(
+        tmp_path_factory,
+        "layouts-big",
+        ("市第一人民医院门诊二楼", "First People's Hospital, Outpatients 2F"),
+        BIG_SERVICES,
+        BIG_COUNTERS,
+    )
+
+
+# -- what the page is asked, in its own JS ------------------------------------------------------
+
+#: Boxes and clipping: panels and calls that overlap or leave the viewport, numbers and names cut,
+#: rows cut by their panel, and the size of each call's counter name next to its number.
+GEOMETRY = """() => {
+  const vw = innerWidth, vh = innerHeight;
+  const box = el => {
+    const r = el.getBoundingClientRect();
+    return {x: r.left, y: r.top, r: r.right, b: r.bottom};
+  };
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const label = el => el.id ? '#' + el.id : el.className
+    + (el.dataset.callKey ? ' ' + el.dataset.callKey : '')
+    + (el.dataset.counter ? ' counter ' + el.dataset.counter : '');
+  const meet = (a, b) => Math.min(a.r, b.r) - Math.max(a.x, b.x) > 0.5
+    && Math.min(a.b, b.b) - Math.max(a.y, b.y) > 0.5;
+  const problems = [];
+  const panels = [document.querySelector('.top'), ...document.querySelectorAll('.board > *'),
+                  document.querySelector('#content-zone'), document.querySelector('.dock')].filter(shown);
+  const inside = (el) => {
+    const b = box(el);
+    if (b.x < -0.5 || b.y < -0.5 || b.r > vw + 0.5 || b.b > vh + 0.5)
+      problems.push('outside the viewport: ' + label(el));
+  };
+  panels.forEach(inside);
+  panels.forEach((a, i) => panels.slice(i + 1).forEach(b => {
+    if (meet(box(a), box(b))) problems.push('overlap: ' + label(a) + ' / ' + label(b));
+  }));
+  const calls = [...document.querySelectorAll('.call[data-call-key]')].filter(shown);
+  calls.forEach(inside);
+  calls.forEach((a, i) => calls.slice(i + 1).forEach(b => {
+    if (meet(box(a), box(b))) problems.push('overlap: ' + label(a) + ' / ' + label(b));
+  }));
+  // Every row whole inside its panel (a panel hides what spills over).
+  document.querySelectorAll('.board > * li, .board > .current-call > *').forEach(row => {
+    if (!shown(row)) return;
+    const panel = box(row.closest('.board > *')), b = box(row);
+    if (b.x < panel.x - 0.5 || b.r > panel.r + 0.5 || b.y < panel.y - 0.5 || b.b > panel.b + 0.5)
+      problems.push('cut by its panel: ' + label(row) + ' ' + row.textContent.trim().slice(0, 40));
+    if (row.scrollHeight > row.clientHeight + 1)
+      problems.push('row squeezed: ' + label(row) + ' ' + row.textContent.trim().slice(0, 40));
+  });
+  document.querySelectorAll('[data-nocut]').forEach(el => {
+    if (!shown(el)) return;
+    if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1 || !el.clientWidth)
+      problems.push('text cut: ' + el.textContent.trim() + ' ' + el.scrollWidth + 'x' + el.scrollHeight
+        + ' in ' + el.clientWidth + 'x' + el.clientHeight);
+    if (getComputedStyle(el).textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth)
+      problems.push('ellipsized: ' + el.textContent.trim());
+  });
+  const size = el => parseFloat(getComputedStyle(el).fontSize);
+  const ratios = calls.map(call => {
+    const number = size(call.querySelector('.call-no'));
+    return Math.min(...[...call.querySelectorAll('.call-counter')].map(n => size(n) / number));
+  });
+  return {problems, calls: calls.map(c => c.dataset.callKey), ratios,
+          numbers: calls.map(c => c.querySelector('.call-no').textContent.trim()),
+          current: box(document.querySelector('#current-call')),
+          currentScale: document.querySelector('#current-call').dataset.scale,
+          recent: box(document.querySelector('.recent-panel')),
+          recentScale: document.querySelector('.recent-panel').dataset.scale};
+}"""
+
+#: The flash animations of each shown call (a call with none is not flashing).
+FLASHING = """() => [...document.querySelectorAll('.call[data-call-key]')]
+  .filter(call => call.getAnimations({subtree: true})
+    .some(a => a.id === 'call-flash' && a.playState !== 'finished'))
+  .map(call => call.dataset.callKey)"""
+
+#: Pause every animation of the page at ``t`` ms into the flash (others at t too: the notice, the pulse).
+PAUSE_AT = """t => {
+  document.getAnimations().forEach(a => { a.pause(); a.currentTime = t; });
+  return document.getAnimations().filter(a => a.id === 'call-flash').length;
+}"""
+
+#: Our own WCAG contrast of every text in the calls against the colour behind it, as painted now.
+CONTRAST = """() => {
+  const rgb = c => c.match(/[\\d.]+/g).map(Number);
+  const lum = c => {
+    const [r, g, b] = rgb(c).slice(0, 3).map(v => {
+      v = v / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const behind = el => {
+    for (let up = el; up; up = up.parentElement) {
+      const c = getComputedStyle(up).backgroundColor;
+      if (rgb(c).length === 3 || rgb(c)[3] === 1) return c;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const out = [];
+  document.querySelectorAll('.call[data-call-key]').forEach(call => {
+    [call, ...call.querySelectorAll('*')].forEach(el => {
+      const text = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+      if (!text || !el.getClientRects().length) return;
+      const [a, b] = [lum(getComputedStyle(el).color), lum(behind(el))].sort((p, q) => q - p);
+      out.push({text: text.slice(0, 20), ratio: (a + 0.05) / (b + 0.05), paper: behind(call)});
+    });
+  });
+  return out;
+}"""
+
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ') + ' ' + (n.failureSummary || ''))
+      .join(' | '));
+}"""
+
+
+#: Show the sound button as lobby.js does while the browser refuses audio, and let the page refit.
+SOUND_NEEDED = """() => {
+  document.querySelector('#sound-enable').hidden = false;
+  document.body.classList.add('sound-needed');
+}"""
+
+
+def redrawn(page: Any, change: str) -> None:
+    """Make a change (JS), then a resize, and wait until the page has drawn and fitted itself again."""
+    drawn = page.get_attribute("body", "data-drawn")
+    page.evaluate(change)
+    page.evaluate("() => window.dispatchEvent(new Event('resize'))")
+    page.wait_for_function("n => document.body.dataset.drawn !== n", arg=drawn, timeout=TIMEOUT)
+
+
+def open_lobby(browser: Any, hall: Hall, size: tuple[int, int], token: str, layout: str | None) -> Any:
+    assert hashlib.sha256(AXE.read_bytes()).hexdigest() == AXE_SHA256, "tests/vendor/axe-core changed"
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.add_init_script(path=str(AXE))
+    query = f"&layout={layout}" if layout else ""
+    page.goto(f"{hall.hub.url}/display/lobby?token={token}{query}")
+    page.wait_for_selector("body[data-live='connected'][data-drawn]", timeout=TIMEOUT)
+    return page
+
+
+def check_case(
+    browser: Any, hall: Hall, layout: str, size: tuple[int, int], token: str | None = None
+) -> None:
+    page = open_lobby(browser, hall, size, token or hall.displays["test-display"], layout)
+    page.wait_for_selector(f"body[data-layout='{layout}']", timeout=TIMEOUT)
+    before = page.evaluate(GEOMETRY)
+
+    # Another part of the hub fills the content zone: the calls keep their place and size.
+    redrawn(page, f"() => {{ document.querySelector('#content-zone').innerHTML = {json.dumps(CONTENT)}; }}")
+    filled = page.evaluate(GEOMETRY)
+    for key in ("current", "currentScale", "recent", "recentScale"):
+        assert filled[key] == before[key], (key, before[key], filled[key])
+
+    called = hall.six_calls()
+    numbers = sorted(t["number"] for t in called)
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('.call[data-call-key] .call-no')].map(e => e.textContent.trim())"
+        ".sort().join() === n.join()",
+        arg=numbers,
+        timeout=TIMEOUT,
+    )
+    flashing = page.evaluate(FLASHING)
+    assert len(flashing) == CALLS, f"every call flashes on its own: {flashing}"
+    # A redraw mid-flash, in its second half (dark ink on yellow), as when the next call comes: the
+    # flash goes on from where it was, with each part's own colours, not the ink, in the first half.
+    page.wait_for_function(
+        "() => document.getAnimations().some(a => a.id === 'call-flash' && a.currentTime % 1000 > 300"
+        " && a.currentTime % 1000 < 420)",
+        timeout=TIMEOUT,
+    )
+    redrawn(page, "() => null")
+    assert len(page.evaluate(FLASHING)) == CALLS
+    assert page.evaluate(PAUSE_AT, 0) >= CALLS
+
+    name = f"{layout}-{size[0]}x{size[1]}"
+    for t in FRAMES:
+        assert page.evaluate(PAUSE_AT, t) >= CALLS
+        shape = page.evaluate(GEOMETRY)
+        assert shape["problems"] == [], (name, t, shape["problems"])
+        assert sorted(shape["numbers"]) == numbers, (name, shape["numbers"])
+        assert min(shape["ratios"]) >= 0.6, (name, shape["ratios"])
+        contrast = page.evaluate(CONTRAST)
+        low = [c for c in contrast if c["ratio"] < 4.5]
+        assert not low, (name, t, low)
+        # The flash really swaps: dark ink on yellow in the second half of each second.
+        papers = {c["paper"] for c in contrast}
+        assert papers == ({"rgb(255, 212, 0)"} if (t % 1000) >= 500 else papers - {"rgb(255, 212, 0)"}), (
+            t,
+            papers,
+        )
+        violations = page.evaluate(AXE_RUN)
+        assert violations == [], (name, t, violations)
+        if t == 750:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"{name}-mid-flash.png"))
+    page.evaluate(PAUSE_AT, 250)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    # The sound button, as when the browser blocks audio: in the dock, over nothing, the calls unmoved.
+    redrawn(page, SOUND_NEEDED)
+    page.evaluate(PAUSE_AT, 750)  # axe reads one colour at a time: a running flash would mix two frames
+    shape = page.evaluate(GEOMETRY)
+    assert shape["problems"] == [], (name, "sound", shape["problems"])
+    assert (shape["current"], shape["recent"]) == (filled["current"], filled["recent"])
+    button = page.locator("#sound-enable").bounding_box()
+    dock = page.locator(".dock").bounding_box()
+    assert button["height"] >= 60 and button["width"] >= 250, button
+    assert dock["y"] <= button["y"] and button["y"] + button["height"] <= dock["y"] + dock["height"]
+    assert page.evaluate(AXE_RUN) == []
+    page.screenshot(path=str(SHOTS / f"{name}-sound.png"))
+    assert page.errors == []
+    page.close()
+
+
+# -- the cases -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("layout", ["landscape", "portrait"])
+def test_a_utility_hall_lobby_at_every_resolution(
+    browser: Any, small_hall: Hall, layout: str, size: Any
+) -> None:
+    check_case(browser, small_hall, layout, size)
+    assert "Traceback" not in small_hall.hub.log()
+
+
+@pytest.mark.parametrize("size", BIG_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("layout", ["counter_list", "clinic_rooms"])
+def test_a_hospital_wing_of_30_rooms(browser: Any, big_hall: Hall, layout: str, size: Any) -> None:
+    """The screen's own layout from the config (no ?layout=): GET /api/v1/screen."""
+    token = big_hall.displays["wing-list" if layout == "counter_list" else "wing-rooms"]
+    check_case(browser, big_hall, layout, size, token)
+    assert "Traceback" not in big_hall.hub.log()
+
+
+#: Runs before the page's scripts: keeps the socket the page opens (the page's own code is untouched).
+KEEP_SOCKETS = """
+(() => {
+  let real = null;
+  window.testSockets = [];
+  Object.defineProperty(window, "io", {
+    configurable: true,
+    get() {
+      return real && ((...args) => { const s = real(...args); window.testSockets.push(s); return s; });
+    },
+    set(value) { real = value; },
+  });
+})();
+"""
+
+
+def test_a_screen_reads_its_layout_again_when_the_hub_says_settings_changed(
+    browser: Any, small_hall: Hall
+) -> None:
+    """The hub's ``settings_changed`` (sent by the live settings part) makes the page ask /screen again."""
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.add_init_script(KEEP_SOCKETS)
+    asked: list[str] = []
+
+    def screen(route: Any) -> None:
+        asked.append(route.request.headers.get("authorization", ""))
+        if len(asked) == 1:
+            route.continue_()
+            return
+        body = {"name": "test-display", "configured": True, "layout": "portrait", "recent": 3}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/api/v1/screen", screen)
+    page.goto(f"{small_hall.hub.url}/display/lobby?token={small_hall.displays['test-display']}")
+    page.wait_for_selector("body[data-live='connected'][data-screen='test-display']", timeout=TIMEOUT)
+    assert page.get_attribute("body", "data-layout") == "landscape"
+    assert asked == [f"Bearer {small_hall.displays['test-display']}"]
+
+    small_hall.six_calls()
+    page.wait_for_function("() => document.querySelectorAll('.call[data-call-key]').length === 6")
+    page.evaluate("() => window.testSockets[0].listeners('settings_changed').forEach(fn => fn({}))")
+    page.wait_for_selector("body[data-layout='portrait'][data-recent='3']", timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelectorAll('.call[data-call-key]').length === 3")
+    assert len(asked) == 2
+    assert errors == []
+    page.close()
+
+
+def test_the_address_overrides_the_configured_layout(browser: Any, big_hall: Hall) -> None:
+    page = open_lobby(browser, big_hall, (1920, 1080), big_hall.displays["wing-rooms"], "counter_list")
+    page.wait_for_selector("body[data-screen='wing-rooms']", timeout=TIMEOUT)
+    assert page.get_attribute("body", "data-layout") == "counter_list"
+    assert page.is_hidden(".rooms-panel") and page.is_visible(".counters-panel")
+    assert page.errors == []
+    page.close()
