@@ -20,6 +20,7 @@ from .api.appointments import appointments_api
 from .api.cases import cases_api
 from .api.complaints import complaints_api
 from .api.hours import hours_api
+from .api.notices import notices_admin, notices_api
 from .api.reports import reports_api
 from .api.routes import api
 from .api.satisfaction import satisfaction_api
@@ -92,6 +93,8 @@ def create_app(
     app.register_blueprint(stats_api)
     app.register_blueprint(supervisor_api)
     app.register_blueprint(reports_api)
+    app.register_blueprint(notices_api)
+    app.register_blueprint(notices_admin)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

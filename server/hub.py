@@ -30,6 +30,7 @@ from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
+from .notices import NoticeBoard
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
 from .store import SqlStore
@@ -126,6 +127,8 @@ class Hub:
     rota: SqlRota
     #: The hall's statistics (``GET /stats``), computed off the loop on a connection of their own.
     statistics: StatisticsService
+    #: The lobby's and kiosk's notices (公告, tariffs, power cuts); its watch tells of starts and ends.
+    notices: NoticeBoard
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -148,6 +151,7 @@ class Hub:
         self.case_watch.close()
         self.complaint_watch.close()
         self.post_watch.close()
+        self.notices.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()
