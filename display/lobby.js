@@ -74,9 +74,13 @@
 
   var sound = makeSound();
 
+  // The content zone (lobby_content.js): notices, tariffs, the hotline, the phone QR.
+  var content = window.QCallLobbyContent || { snapshot: function () {}, changed: function () {} };
+
   Q.connect({ token: token }, {
-    snapshot: draw,
+    snapshot: function (snap) { draw(snap); content.snapshot(snap); },
     queue: draw,
+    notices_changed: content.changed,
     ticket_called: flash,
     ticket_recalled: flash,
     announcement: sound.announce,
@@ -224,9 +228,9 @@
   function drawNotice(site) {
     var text = [site.notice_zh, site.notice_en].filter(Boolean).join("　　·　　");
     if (!text) text = Q.t("notice", null, "zh") + "　　·　　" + Q.t("notice", null, "en");
-    if (text === noticeText) return;
-    noticeText = text;
     var el = $("#notice");
+    if (!el || text === noticeText) return;   // no notice line: the content zone shows the notices
+    noticeText = text;
     el.textContent = text;
     // About 8 characters a second, whatever the length: readable, never frantic.
     el.style.animationDuration = Math.max(20, Math.round(text.length / 8)) + "s";
