@@ -205,7 +205,9 @@
       unauthorized: function () { if (s.token) login.expire(); },
       device_status: onDeviceStatus,
       // Complaints: the category and the action only; the section reads what it may.
-      complaint_changed: function (p) { sections("complaint", p); }
+      complaint_changed: function (p) { sections("complaint", p); },
+      // Notices: posted, edited, withdrawn, or started or ended by their schedule.
+      notices_changed: function (p) { sections("notices", p); }
     });
   }
 
