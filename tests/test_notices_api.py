@@ -328,3 +328,18 @@ def test_hotline_phone_qr_and_doctors_on_duty_without_user_names(hall: Hall) -> 
     assert "ann" not in str(shown) and "boss" not in str(shown)
     qr = hall.call("GET", "/notices/phone-qr.svg")  # open, like a ticket's QR: an <img> sends no token
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
+
+
+def test_doctors_on_duty_show_the_display_name_where_users_have_one(hall: Hall) -> None:
+    """Where the users table keeps a display name (the admin console's users), the card shows it."""
+    from sqlalchemy import text
+
+    with hall.hub.store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE users ADD COLUMN display_name VARCHAR(64)"))
+        conn.execute(text("UPDATE users SET display_name = '王医生 Dr Wang' WHERE username = 'ann'"))
+    day = hall.hub.core.hall.calendar.business_day(T0)
+    hall.hub.rota.add(RotaEntry(day, "ann", 1, "08:00", "12:00"), T0, "boss")
+    hall.hub.rota.add(RotaEntry(day, "boss", 2, "08:00", "12:00"), T0, "boss")  # no display name: none shown
+    doctors = hall.ok("GET", "/notices", "kiosk")["doctors"]
+    assert [(d["counter"], d["name"]) for d in doctors] == [(1, "王医生 Dr Wang"), (2, None)]
+    assert "ann" not in str(doctors) and "boss" not in str(doctors)

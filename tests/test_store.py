@@ -48,6 +48,7 @@ TABLES = {
     "post_events",
     "rota",
     "alembic_version",
+    "notices",
 }
 
 
