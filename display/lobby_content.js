@@ -18,7 +18,7 @@
   "use strict";
   var Q = global.QCall, $ = Q.$;
 
-  var ROTATE_MS = 12000;     // long enough to read a tariff's three rows from across the hall
+  var ROTATE_MS = 12000;     // until the hub says ([notices] rotate_seconds): a tariff's rows read from across the hall
   var RETRY_MS = 10000;      // the read failed (offline): try again
   var KIND = {
     notice: ["公告", "Notice"],
@@ -100,7 +100,8 @@
     Q.setHtml(el, Q.html`<div class="cz-cards">${list.map(card)}</div>${corner()}`);
     showCard();
     clearInterval(rotateTimer);
-    if (list.length > 1) rotateTimer = setInterval(function () { index += 1; showCard(); }, ROTATE_MS);
+    var every = answer && answer.rotate_seconds ? answer.rotate_seconds * 1000 : ROTATE_MS;
+    if (list.length > 1) rotateTimer = setInterval(function () { index += 1; showCard(); }, every);
   }
 
   function showCard() {

@@ -126,6 +126,8 @@ class NoticesSection(_Strict):
     default_days: Annotated[int, Field(ge=1, le=366)] = 3
     #: Hospitals: a card of the day's clinic rooms and who is rostered there (出诊医生), from the rota.
     doctors_on_duty: bool = False
+    #: Seconds each card of the lobby's content zone shows before the next.
+    rotate_seconds: Annotated[int, Field(ge=3, le=120)] = 12
 
 
 class HubSection(_Strict):

@@ -343,3 +343,52 @@ def test_doctors_on_duty_show_the_display_name_where_users_have_one(hall: Hall) 
     doctors = hall.ok("GET", "/notices", "kiosk")["doctors"]
     assert [(d["counter"], d["name"]) for d in doctors] == [(1, "王医生 Dr Wang"), (2, None)]
     assert "ann" not in str(doctors) and "boss" not in str(doctors)
+
+
+def test_answers_fit_the_openapi_document(hall: Hall) -> None:
+    import json
+
+    from tests.test_openapi import DOC_PATH, check_answer
+
+    doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+    kept = hall.post(TARIFF)
+    outage = {
+        "kind": "outage",
+        "title_zh": "计划停电",
+        "area_zh": "城东",
+        "outage_from": "2026-03-11T08:00",
+        "outage_to": "2026-03-11T17:00+08:00",
+    }
+    hall.post(outage)
+    hall.hub.rota.add(
+        RotaEntry(hall.hub.core.hall.calendar.business_day(T0), "ann", 1, "08:00", "12:00"), T0, "boss"
+    )
+    answers = (
+        ("get", "/notices", hall.call("GET", "/notices", "display")),
+        ("get", "/admin/notices", hall.call("GET", "/admin/notices", "sue")),
+        ("post", "/admin/notices", hall.call("POST", "/admin/notices", "boss", json={"kind": "notice"})),
+        ("post", "/admin/notices", hall.call("POST", "/admin/notices", "boss", json={"kind": 3})),
+        (
+            "put",
+            "/admin/notices/{notice_id}",
+            hall.call("PUT", f"/admin/notices/{kept['id']}", "boss", json=TARIFF),
+        ),
+        (
+            "post",
+            "/admin/notices/{notice_id}/withdraw",
+            hall.call("POST", f"/admin/notices/{kept['id']}/withdraw", "boss"),
+        ),
+        (
+            "post",
+            "/admin/notices/{notice_id}/withdraw",
+            hall.call("POST", f"/admin/notices/{kept['id']}/withdraw", "boss"),
+        ),
+        ("put", "/admin/notices/{notice_id}", hall.call("PUT", "/admin/notices/77", "boss", json=TARIFF)),
+        ("get", "/admin/notices", hall.call("GET", "/admin/notices", "ann")),
+    )
+    for method, path, answer in answers:
+        check_answer(doc, method, path, answer)
+    shown = answers[0][2].get_json()
+    assert shown["rotate_seconds"] == 12 and shown["doctors"][0]["counter"] == 1
+    assert [n["kind"] for n in shown["notices"]] == ["tariff", "outage"]
+    assert shown["notices"][1]["outage_to"] == "2026-03-11T09:00:00+00:00"

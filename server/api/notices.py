@@ -121,6 +121,7 @@ def showing() -> Response:
         phone_url=status_url_base() + PHONE_PATH,
         phone_qr_url="/api/v1/notices/phone-qr.svg",
         doctors=_doctors(now) if config.notices.doctors_on_duty else None,
+        rotate_seconds=config.notices.rotate_seconds,
     )
 
 
