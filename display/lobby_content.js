@@ -20,6 +20,8 @@
 
   var ROTATE_MS = 12000;     // until the hub says ([notices] rotate_seconds): a tariff's rows read from across the hall
   var RETRY_MS = 10000;      // the read failed (offline): try again
+  var TARIFF_ROWS = 4;       // a tariff's rows on one card; more turn as pages
+  var SMALLEST = 0.7;        // a card that does not fit shrinks its text, down to this much
   var KIND = {
     notice: ["公告", "Notice"],
     tariff: ["价目", "Tariff"],
@@ -76,9 +78,17 @@
   /** The cards to turn through, in the hub's order; notices whose end passed by the hub's clock are dropped. */
   function cards() {
     var now = hubNow();
-    var list = ((answer && answer.notices) || []).filter(function (n) {
-      return Date.parse(n.ends_at) > now && Date.parse(n.starts_at) <= now;
-    }).map(function (n) { return { key: "n" + n.id + ":" + n.ends_at + ":" + n.title_zh + n.title_en + n.body_zh + n.body_en, notice: n }; });
+    var list = [];
+    ((answer && answer.notices) || []).forEach(function (n) {
+      if (!(Date.parse(n.ends_at) > now && Date.parse(n.starts_at) <= now)) return;
+      var key = "n" + n.id + ":" + n.ends_at + ":" + n.title_zh + n.title_en + n.body_zh + n.body_en;
+      var rows = n.tariff ? n.tariff.rows : [];
+      var pages = Math.max(1, Math.ceil(rows.length / TARIFF_ROWS));
+      // A long tariff turns page by page: every row at the size it is read at from across the hall.
+      for (var p = 0; p < pages; p++) {
+        list.push({ key: key + ":" + p + JSON.stringify(n.tariff), notice: n, page: p, pages: pages });
+      }
+    });
     var doctors = answer && answer.doctors;
     if (doctors && doctors.length) list.push({ key: "doctors:" + JSON.stringify(doctors), doctors: doctors });
     if (!list.length && (site.notice_zh || site.notice_en)) {
@@ -109,6 +119,17 @@
     if (!all.length) return;
     index = index % all.length;
     for (var i = 0; i < all.length; i++) all[i].hidden = i !== index;
+    fit(all[index]);
+  }
+
+  /** A card taller than the zone shrinks its text a step at a time (not below SMALLEST), never cut silently. */
+  function fit(card) {
+    var scale = 1;
+    card.style.fontSize = "";
+    while (card.scrollHeight > card.clientHeight + 1 && scale > SMALLEST) {
+      scale = Math.round((scale - 0.05) * 100) / 100;
+      card.style.fontSize = scale + "em";
+    }
   }
 
   function kindLabel(kind) {
@@ -123,46 +144,54 @@
   function card(c) {
     if (c.doctors) return doctorsCard(c.doctors);
     if (c.hall) {
-      return Q.html`<article class="cz-card cz-hall" data-kind="hall">${kindLabel("hall")}
+      return Q.html`<article class="cz-card cz-hall" data-kind="hall"><div class="cz-head">${kindLabel("hall")}</div>
         <p class="cz-body">${c.hall.notice_zh || ""}</p><p class="cz-body cz-en">${c.hall.notice_en || ""}</p></article>`;
     }
     var n = c.notice;
-    return Q.html`<article class="cz-card cz-${n.kind}" data-kind="${n.kind}" data-notice="${n.id}">
-      ${kindLabel(n.kind)}${titles(n.title_zh, n.title_en)}
+    var page = c.pages > 1 ? Q.html` <span class="cz-page">${c.page + 1}/${c.pages}</span>` : "";
+    return Q.html`<article class="cz-card cz-${n.kind}" data-kind="${n.kind}" data-notice="${n.id}" data-page="${c.page}">
+      <div class="cz-head">${kindLabel(n.kind)}${titles(n.title_zh, n.title_en)}${page}</div>
       ${n.kind === "outage" ? outage(n) : ""}
-      ${n.kind === "tariff" && n.tariff ? tariff(n.tariff) : ""}
+      ${n.kind === "tariff" && n.tariff ? tariff(n.tariff, c.page) : ""}
       ${n.body_zh ? Q.html`<p class="cz-body">${n.body_zh}</p>` : ""}
       ${n.body_en ? Q.html`<p class="cz-body cz-en">${n.body_en}</p>` : ""}
     </article>`;
   }
 
-  /** A time in the hall's words: "12月3日 08:00" / "3 Dec 08:00" (the screen's zone is the hall's). */
+  /** A time in the hall's words and zone (the snapshot's site.timezone): "12月3日 08:00" / "3 Dec 08:00". */
   function when(iso, lang) {
-    var d = new Date(iso);
-    var hm = Q.formatTime(d).slice(0, 5);
-    if (lang === "zh") return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + hm;
+    var p = hallTime(iso, site.timezone);
+    if (lang === "zh") return p.month + "月" + p.day + "日 " + p.hm;
     var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    return d.getDate() + " " + months[d.getMonth()] + " " + hm;
+    return p.day + " " + months[p.month - 1] + " " + p.hm;
+  }
+
+  /** From – to, the day said once when both are on it: "12月3日 08:00–17:00" / "3 Dec 08:00–17:00". */
+  function span(from, to, lang) {
+    var a = when(from, lang), b = when(to, lang);
+    var day = a.slice(0, a.lastIndexOf(" "));
+    return b.indexOf(day + " ") === 0 ? a + "–" + b.slice(day.length + 1) : a + " – " + b;
   }
 
   function outage(n) {
-    return Q.html`<dl class="cz-outage">
+    return Q.html`<dl class="cz-cut">
       <dt>区域 <span class="en">Area</span></dt><dd>${n.area_zh}${n.area_en ? Q.html` <span class="en">${n.area_en}</span>` : ""}</dd>
       <dt>时间 <span class="en">Time</span></dt>
-      <dd>${when(n.outage_from, "zh")} – ${when(n.outage_to, "zh")} <span class="en">${when(n.outage_from, "en")} – ${when(n.outage_to, "en")}</span></dd>
+      <dd>${span(n.outage_from, n.outage_to, "zh")} <span class="en">${span(n.outage_from, n.outage_to, "en")}</span></dd>
     </dl>`;
   }
 
-  function tariff(t) {
+  function tariff(t, page) {
+    var rows = t.rows.slice(page * TARIFF_ROWS, (page + 1) * TARIFF_ROWS);
     return Q.html`<table class="cz-tariff"><thead><tr>${t.columns.map(function (col) {
-      return Q.html`<th scope="col">${col.zh}${col.en ? Q.html`<span class="en">${col.en}</span>` : ""}</th>`;
-    })}</tr></thead><tbody>${t.rows.map(function (row) {
+      return Q.html`<th scope="col">${col.zh}${col.en ? Q.html` <span class="en">${col.en}</span>` : ""}</th>`;
+    })}</tr></thead><tbody>${rows.map(function (row) {
       return Q.html`<tr>${row.map(function (cell) { return Q.html`<td>${cell}</td>`; })}</tr>`;
     })}</tbody></table>`;
   }
 
   function doctorsCard(list) {
-    return Q.html`<article class="cz-card cz-doctors" data-kind="doctors">${kindLabel("doctors")}
+    return Q.html`<article class="cz-card cz-doctors" data-kind="doctors"><div class="cz-head">${kindLabel("doctors")}</div>
       <table class="cz-tariff cz-duty"><tbody>${list.map(function (d) {
         return Q.html`<tr class="${d.now ? "cz-now" : ""}"><td>${d.counter_name_zh} <span class="en">${d.counter_name_en}</span></td>
           <td>${d.name || "—"}</td><td class="cz-hours">${d.start}–${d.end}</td></tr>`;
@@ -182,6 +211,23 @@
 
   // Each second: a notice whose end has come by the hub's clock leaves at once.
   setInterval(function () { if (answer) render(false); }, 1000);
+
+  /**
+   * {month, day, hm} of a moment in the hall's zone, whatever this screen's own zone is ("sv-SE"
+   * writes 2026-12-03 08:00:00); the screen's zone when the browser cannot.
+   */
+  function hallTime(iso, zoneName) {
+    var d = new Date(iso);
+    try {
+      var text = new Intl.DateTimeFormat("sv-SE", {
+        timeZone: zoneName || undefined, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hour12: false
+      }).format(d);
+      var m = /(\d{4})-(\d{2})-(\d{2})\D+(\d{2}):(\d{2})/.exec(text);
+      if (m) return { month: Number(m[2]), day: Number(m[3]), hm: m[4] + ":" + m[5] };
+    } catch (e) { /* an unknown zone: the screen's own */ }
+    return { month: d.getMonth() + 1, day: d.getDate(), hm: Q.formatTime(d) };
+  }
 
   global.QCallLobbyContent = { snapshot: snapshot, changed: changed };
 })(window);

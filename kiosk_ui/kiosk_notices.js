@@ -53,7 +53,12 @@
 
   function hubNow() { return Date.now() + offset; }
 
-  function snapshot() { load(); }
+  var zoneName = null;        // the hall's time zone (the snapshot's site.timezone)
+
+  function snapshot(snap) {
+    zoneName = (snap && snap.site && snap.site.timezone) || null;
+    load();
+  }
   function changed() { load(); }
 
   function load() {
@@ -105,11 +110,23 @@
     return Q.html`<article class="nv-item nv-${n.kind}" data-notice="${n.id}">
       <h2>${n.title_zh}${n.title_en ? Q.html` <span class="ns-en">${n.title_en}</span>` : ""}</h2>
       ${n.kind === "outage" ? Q.html`<p class="nv-outage">${n.area_zh} ${n.area_en ? Q.html`<span class="ns-en">${n.area_en}</span>` : ""}<br>
-        ${Q.formatDate(n.outage_from, "zh")} ${Q.formatTime(n.outage_from)} – ${Q.formatDate(n.outage_to, "zh")} ${Q.formatTime(n.outage_to)}</p>` : ""}
+        ${hallText(n.outage_from)} – ${hallText(n.outage_to)}</p>` : ""}
       ${n.kind === "tariff" && n.tariff ? table(n.tariff) : ""}
       ${n.body_zh ? Q.html`<p>${n.body_zh}</p>` : ""}
       ${n.body_en ? Q.html`<p class="ns-en">${n.body_en}</p>` : ""}
     </article>`;
+  }
+
+  /** "2026-12-03 08:00" in the hall's zone, whatever the kiosk's own is. */
+  function hallText(iso) {
+    try {
+      return new Intl.DateTimeFormat("sv-SE", {
+        timeZone: zoneName || undefined, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hour12: false
+      }).format(new Date(iso)).slice(0, 16);
+    } catch (e) {
+      return Q.formatDate(iso, "zh") + " " + Q.formatTime(iso);
+    }
   }
 
   function table(t) {

@@ -148,3 +148,86 @@ def test_a_notice_posted_on_the_admin_page_shows_and_expires_on_the_lobby_and_th
     assert [(e["actor"], e["detail"]["after"]["title_en"]) for e in entries] == [("admin", "Water off today")]
     assert entries[0]["detail"]["before"] is None
     assert errors == []
+
+
+TARIFF = {
+    "kind": "tariff",
+    "title_zh": "居民阶梯电价",
+    "title_en": "Residential tiered tariff",
+    "tariff": {
+        "columns": [
+            {"zh": "档位", "en": "Tier"},
+            {"zh": "年用电量（千瓦时）", "en": "Yearly use (kWh)"},
+            {"zh": "电价（元/千瓦时）", "en": "Price (CNY/kWh)"},
+        ],
+        "rows": [
+            ["第一档", "0–2760", "0.5283"],
+            ["第二档", "2761–4800", "0.5783"],
+            ["第三档", "4800 以上", "0.8283"],
+        ],
+    },
+}
+OUTAGE = {
+    "kind": "outage",
+    "title_zh": "计划停电通知",
+    "title_en": "Planned power cut",
+    "area_zh": "城东区建设路 1–99 号",
+    "area_en": "Jianshe Road 1–99, East District",
+    "outage_from": "2026-12-03T08:00",
+    "outage_to": "2026-12-03T17:00",
+    "body_zh": "因线路检修停电，请提前做好准备。",
+}
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1080, 1920), (1366, 768)])
+def test_the_content_zone_turns_its_cards_beside_the_calls(
+    browser: Any, tmp_path: Path, width: int, height: int
+) -> None:
+    """A tariff and a power cut turn in the zone; the calls stay whole above it, the corner stays put."""
+    config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2)
+    text = config.read_text(encoding="utf-8").replace(
+        'notice_en = "Test notice"\n', 'notice_en = "Test notice"\nhotline = "95598"\n'
+    )
+    config.write_text(text + "\n[notices]\nrotate_seconds = 3\n", encoding="utf-8")
+    creds = provision(config, 2)
+    errors: list[str] = []
+    with running_hub(config, tmp_path) as hub:
+        token = login(hub.url, "admin", None, ADMIN_PASSWORD)
+        for body in (TARIFF, OUTAGE):
+            answer = requests.post(
+                f"{hub.url}/api/v1/admin/notices", json=body, headers=bearer(token), timeout=20
+            )
+            assert answer.status_code == 201, answer.text
+        lobby = browser.new_page(viewport={"width": width, "height": height})
+        lobby.on("pageerror", lambda exc: errors.append(str(exc)))
+        lobby.goto(f"{hub.url}/display/lobby?token={creds.display}")
+        connected(lobby)
+        zone = lobby.locator("#content-zone")
+        tariff = zone.locator(".cz-card[data-kind='tariff']")
+        tariff.wait_for(state="visible", timeout=TIMEOUT)
+        assert zone.get_attribute("data-cards") == "2"
+        cells = tariff.locator(".cz-tariff td")
+        assert cells.count() == 9 and cells.nth(2).inner_text() == "0.5283"
+        # Readable from 3 m: the cells are as big as the lobby's own smallest text or bigger.
+        size = cells.nth(2).evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+        assert size >= min(width, height) / 40, f"a tariff's cell is {size}px"
+        for el in (cells.nth(2), tariff.locator(".cz-title .cz-zh"), zone.locator(".cz-hotline-number")):
+            assert el.evaluate(CONTRAST) >= 4.5
+        call = lobby.locator("#current-call").bounding_box()
+        box = zone.bounding_box()
+        assert call and box
+        assert call["y"] + call["height"] <= box["y"], "the content zone must not cover the call"
+        assert box["y"] + box["height"] <= height + 1, "the zone is on the screen"
+        corner = zone.locator(".cz-corner").bounding_box()
+        assert corner and corner["x"] + corner["width"] <= width + 1
+        lobby.screenshot(path=str(ARTIFACTS / f"notices-zone-{width}x{height}-tariff.png"))
+        # The next card comes by itself; the corner stays.
+        outage = zone.locator(".cz-card[data-kind='outage']")
+        outage.wait_for(state="visible", timeout=TIMEOUT)
+        assert tariff.is_hidden()
+        assert "城东区建设路" in outage.inner_text() and "Jianshe Road" in outage.inner_text()
+        assert "08:00" in outage.inner_text() and "17:00" in outage.inner_text()
+        assert zone.locator("[data-testid='hotline']").is_visible()
+        assert zone.locator(".cz-corner").bounding_box() == corner
+        lobby.screenshot(path=str(ARTIFACTS / f"notices-zone-{width}x{height}-outage.png"))
+    assert errors == []
