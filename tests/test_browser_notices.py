@@ -124,6 +124,12 @@ def test_a_notice_posted_on_the_admin_page_shows_and_expires_on_the_lobby_and_th
     lobby.screenshot(path=str(ARTIFACTS / "notices-lobby.png"))
     kiosk.screenshot(path=str(ARTIFACTS / "notices-kiosk.png"))
     admin.screenshot(path=str(ARTIFACTS / "notices-admin.png"), full_page=True)
+    kiosk.click("#notices-view .notices-close")
+    kiosk.wait_for_selector("#notices-view", state="hidden", timeout=TIMEOUT)
+    # Taking a ticket is never blocked: the strip stays, the service buttons answer.
+    kiosk.click(".service-btn[data-service='PAY']")
+    kiosk.wait_for_selector("#ticket-number", state="visible", timeout=TIMEOUT)
+    assert kiosk.locator("#notices-open").is_visible()
 
     # At its end it leaves both pages, without a reload.
     card.wait_for(state="detached", timeout=TIMEOUT)
