@@ -44,7 +44,8 @@
     panel.hidden = true;
     panel.addEventListener("click", function (e) {
       idle();
-      if (e.target && e.target.closest && e.target.closest(".notices-close")) close();
+      // The close button, or a tap beside the panel: the service buttons are one tap away.
+      if (e.target === panel || (e.target && e.target.closest && e.target.closest(".notices-close"))) close();
     });
     var top = document.querySelector("body > header") || document.body.firstChild;
     document.body.insertBefore(strip, top ? top.nextSibling : null);
