@@ -204,8 +204,8 @@
     return Q.html`<aside class="cz-corner">
       ${answer.hotline ? Q.html`<div class="cz-hotline"><span class="cz-hotline-label">服务热线 <span class="en">Hotline</span></span>
         <span class="cz-hotline-number" data-testid="hotline">${answer.hotline}</span></div>` : ""}
-      <figure class="cz-qr"><img src="${answer.phone_qr_url}" alt="手机取号 / Take a number by phone">
-        <figcaption>手机取号 <span class="en">Phone queue</span></figcaption></figure>
+      ${answer.phone_qr_url ? Q.html`<figure class="cz-qr"><img src="${answer.phone_qr_url}" alt="手机取号 / Take a number by phone">
+        <figcaption>手机取号 <span class="en">Phone queue</span></figcaption></figure>` : ""}
     </aside>`;
   }
 

@@ -36,11 +36,15 @@ TIMEOUT = 15_000  # ms
 #: How long a page may take to show or drop a notice (the issue says within a second; slack for a busy CI).
 PROMPT = 2.0
 ZONE = ZoneInfo("Asia/Shanghai")  # the test site's
+#: The hall's address as phones reach it: the QR is drawn only for an address a phone can open.
+PUBLIC = "http://hall.qcall.test:5000"
 
 
 @pytest.fixture
 def hall(tmp_path: Path) -> Iterator[tuple[HubProcess, Credentials]]:
-    config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2)
+    config = write_site(
+        tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2, public_url=PUBLIC
+    )
     text = config.read_text(encoding="utf-8")
     config.write_text(
         text.replace('notice_en = "Test notice"\n', 'notice_en = "Test notice"\nhotline = "95598"\n')
@@ -190,7 +194,9 @@ def test_the_content_zone_turns_its_cards_beside_the_calls(
     browser: Any, tmp_path: Path, width: int, height: int
 ) -> None:
     """A tariff and a power cut turn in the zone; the calls stay whole above it, the corner stays put."""
-    config = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2)
+    config = write_site(
+        tmp_path / "site.toml", f"sqlite:///{tmp_path / 'qcall.db'}", counters=2, public_url=PUBLIC
+    )
     text = config.read_text(encoding="utf-8").replace(
         'notice_en = "Test notice"\n', 'notice_en = "Test notice"\nhotline = "95598"\n'
     )

@@ -319,7 +319,12 @@ def test_hotline_phone_qr_and_doctors_on_duty_without_user_names(hall: Hall) -> 
     hall.hub.rota.add(RotaEntry(day, "boss", 2, "07:00", "08:30"), T0, "boss")  # over by 09:00
     shown = hall.ok("GET", "/notices", "display")
     assert shown["hotline"] == "95598"
-    assert shown["phone_url"] == "http://localhost/phone/"
+    assert (
+        shown["phone_url"] is None and shown["phone_qr_url"] is None
+    )  # a loopback address: no phone opens it
+    outside = hall.call("GET", "/notices", "display", base_url="http://192.168.1.10:5000")
+    assert outside.get_json()["phone_url"] == "http://192.168.1.10:5000/phone/"
+    assert outside.get_json()["phone_qr_url"] == "/api/v1/notices/phone-qr.svg"
     assert [(d["counter"], d["start"], d["now"]) for d in shown["doctors"]] == [
         (1, "08:00", True),
         (2, "13:00", False),

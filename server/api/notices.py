@@ -23,6 +23,7 @@ from flask import Blueprint, Response, jsonify
 from pydantic import Field
 
 from ..core.notices import BadNotice, NoticeDraft, NoticeWithdrawn, UnknownNotice
+from ..devices.printing import is_loopback_url
 from .auth import client_address, current_principal, hub, requires
 from .refusals import ApiError, error_response
 from .routes import _Body, parse, status_url_base
@@ -113,13 +114,15 @@ def showing() -> Response:
     the_hub = hub()
     now, shown, following = the_hub.notices.showing()
     config = the_hub.config
+    # A screen on the hub PC reaches it at 127.0.0.1: no phone can open that, so no QR (as on a ticket).
+    phone = None if is_loopback_url(status_url_base()) else status_url_base() + PHONE_PATH
     return jsonify(
         now=now.isoformat(),
         notices=[n.public() for n in shown],
         next_change_in=max(0.0, (following - now).total_seconds()) if following else None,
         hotline=config.site.hotline or None,
-        phone_url=status_url_base() + PHONE_PATH,
-        phone_qr_url="/api/v1/notices/phone-qr.svg",
+        phone_url=phone,
+        phone_qr_url="/api/v1/notices/phone-qr.svg" if phone else None,
         doctors=_doctors(now) if config.notices.doctors_on_duty else None,
         rotate_seconds=config.notices.rotate_seconds,
     )
