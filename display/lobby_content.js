@@ -209,6 +209,9 @@
     </aside>`;
   }
 
+  // A new size (a TV's resolution set late): the card on show fits again.
+  window.addEventListener("resize", Q.debounce(function () { if (zone()) showCard(); }, 200));
+
   // Each second: a notice whose end has come by the hub's clock leaves at once.
   setInterval(function () { if (answer) render(false); }, 1000);
 
