@@ -245,7 +245,9 @@
       // Complaints: the category and the action only; the section reads what it may.
       complaint_changed: function (p) { sections("complaint", p); },
       // The hall's settings were saved (here, by another admin or the CLI): the settings sections re-read.
-      settings_changed: function (p) { sections("settings", p); }
+      settings_changed: function (p) { sections("settings", p); },
+      // Notices: posted, edited, withdrawn, or started or ended by their schedule.
+      notices_changed: function (p) { sections("notices", p); }
     });
   }
 

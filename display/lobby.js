@@ -100,10 +100,14 @@
   var sound = makeSound();
   readScreen();
 
+  // The content zone (lobby_content.js): notices, tariffs, the hotline, the phone QR.
+  var content = window.QCallLobbyContent || { snapshot: function () {}, changed: function () {} };
+
   Q.connect({ token: token }, {
-    snapshot: draw,
+    snapshot: function (snap) { draw(snap); content.snapshot(snap); },
     queue: draw,
     device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
+    notices_changed: content.changed,
     announcement: sound.announce,
     // Another part of the hub changed the hall's settings (a screen's layout among them).
     settings_changed: readScreen,

@@ -247,9 +247,13 @@
     else showBanner("error", function () { return Q.errorText(err); });
   });
 
+  // The hall's notices (kiosk_notices.js): a strip that opens them, read again on notices_changed.
+  var notices = window.QCallKioskNotices || { snapshot: function () {}, changed: function () {} };
+
   Q.connect({ token: token }, {
     device_test: function (p) { if (window.QCallPairing) window.QCallPairing.testFrame(p); },
-    snapshot: function (snap) { draw(snap); H.refresh(); },   // a reconnect: the hours may have turned
+    snapshot: function (snap) { draw(snap); H.refresh(); notices.snapshot(snap); },   // a reconnect: the hours may have turned
+    notices_changed: notices.changed,
     queue: draw,
     online: function (up) {
       if (up === !offline) return;

@@ -20,6 +20,7 @@ from .api.appointments import appointments_api
 from .api.cases import cases_api
 from .api.complaints import complaints_api
 from .api.hours import hours_api
+from .api.notices import notices_admin, notices_api
 from .api.pairing import pairing_api
 from .api.phone import phone_api
 from .api.reports import reports_api
@@ -100,6 +101,8 @@ def create_app(
     app.register_blueprint(pairing_api)
     app.register_blueprint(settings_api)
     app.register_blueprint(screen_api)
+    app.register_blueprint(notices_api)
+    app.register_blueprint(notices_admin)
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.

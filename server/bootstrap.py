@@ -30,11 +30,12 @@ from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
-from .devices.rooms import STAFF
+from .devices.rooms import HALL, STAFF
 from .devices.voice import VOICE_DEVICE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
+from .notices import NoticeBoard
 from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
@@ -45,6 +46,7 @@ from .store.audit import AuditLog
 from .store.cases import SqlCases
 from .store.complaints import SqlComplaints
 from .store.health import StoreHealth
+from .store.notices import SqlNotices
 from .store.print_queue import PrintJobs
 from .store.rota import SqlRota
 from .store.settings import SettingsStore
@@ -149,6 +151,15 @@ def bootstrap(
         rota=SqlRota(store.engine, audit),
         statistics=statistics(core, store, url, push),
         settings=settings,
+        notices=NoticeBoard(
+            SqlNotices(store.engine),
+            clock,
+            config.notices.default_days,
+            hall.calendar.zone,
+            lambda payload: push.publish("notices_changed", payload, HALL),
+            push.spawn,
+            on_store_failure=health.failed,
+        ),
     )
     if devices:
         printing.start()
@@ -164,6 +175,7 @@ def bootstrap(
         hub.posts.settle()  # logins that ended while the hub was down: off post, at their end
         hub.posts.adopt()  # logins older than the posts (an upgrade): on post
         hub.post_watch.start()
+        hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
     return hub
 
 

@@ -89,6 +89,8 @@ class SiteSection(_Strict):
     public_url: str = ""
     notice_zh: str = ""
     notice_en: str = ""
+    #: The hall's hotline (服务热线, e.g. "95598"), always shown in the lobby's content zone; empty: none.
+    hotline: Annotated[str, Field(max_length=24, pattern=r"^[0-9+() -]*$")] = ""
 
     @field_validator("timezone")
     @classmethod
@@ -116,6 +118,17 @@ class SiteSection(_Strict):
 def default_database_url() -> str:
     """``qcall.db`` in the var dir: a hub that names no database writes where QCALL_VAR_DIR says."""
     return f"sqlite:///{var_dir() / 'qcall.db'}"
+
+
+class NoticesSection(_Strict):
+    """``[notices]``: the lobby's and the kiosk's notices (docs/architecture.md, "Notices")."""
+
+    #: A notice posted without an end shows this many days after its start.
+    default_days: Annotated[int, Field(ge=1, le=366)] = 3
+    #: Hospitals: a card of the day's clinic rooms and who is rostered there (出诊医生), from the rota.
+    doctors_on_duty: bool = False
+    #: Seconds each card of the lobby's content zone shows before the next.
+    rotate_seconds: Annotated[int, Field(ge=3, le=120)] = 12
 
 
 class HubSection(_Strict):
@@ -877,6 +890,7 @@ class SiteConfig(_Strict):
     complaints: ComplaintsSection = Field(default_factory=ComplaintsSection)
     staff: StaffSection = Field(default_factory=StaffSection)
     satisfaction: SatisfactionSection = SatisfactionSection()
+    notices: NoticesSection = NoticesSection()
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: ``[[zones]]``: parts of the hall that hear only their counters' calls; none: the whole hall hears all.

@@ -30,6 +30,7 @@ from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
+from .notices import NoticeBoard
 from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
@@ -130,6 +131,8 @@ class Hub:
     #: The sections edited from the browser, laid over the file; ``config`` is the effective one, swapped
     #: live by :func:`server.settings.apply` (read ``hub.config`` at request time, never keep it).
     settings: HallSettings
+    #: The lobby's and kiosk's notices (公告, tariffs, power cuts); its watch tells of starts and ends.
+    notices: NoticeBoard
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -152,6 +155,7 @@ class Hub:
         self.case_watch.close()
         self.complaint_watch.close()
         self.post_watch.close()
+        self.notices.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()

@@ -24,6 +24,7 @@ from server.config import (
     EstimateSection,
     HoursSection,
     HubSection,
+    NoticesSection,
     SatisfactionSection,
     ServiceSection,
     SiteSection,
@@ -278,6 +279,7 @@ def test_default_config_loads() -> None:
         ("staff", StaffSection),
         ("staff.break_reasons", BreakReasonSection),
         ("satisfaction", SatisfactionSection),
+        ("notices", NoticesSection),
     ],
 )
 def test_default_config_documents_every_key(section: str, model: type) -> None:

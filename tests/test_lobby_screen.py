@@ -75,7 +75,9 @@ def test_bad_screen_settings_get_one_line_naming_the_key(
 def test_the_hospital_sample_lays_out_its_wings_by_room_and_on_its_side() -> None:
     config = load_config(Path(__file__).parents[1] / "config" / "samples" / "hospital_outpatient.toml")
     assert config.lobby_screen("lobby-1") == LobbyScreenSettings(layout="clinic_rooms", recent=6, zone="F1")
-    assert config.lobby_screen("pharmacy-lobby") == LobbyScreenSettings(layout="portrait", recent=8, zone="PHARM")
+    assert config.lobby_screen("pharmacy-lobby") == LobbyScreenSettings(
+        layout="portrait", recent=8, zone="PHARM"
+    )
 
 
 @dataclass

@@ -103,6 +103,7 @@ def test_socketio_events_point_at_schemas(doc: dict[str, Any]) -> None:
         "supervisor",
         "settings_changed",
     }
+    live |= {"notices_changed"}  # the lobby's and kiosk's notices (issue 14)
     assert expected | live | devices == set(events)
     for name, event in events.items():
         assert event["description"], name

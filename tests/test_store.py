@@ -49,6 +49,7 @@ TABLES = {
     "post_events",
     "rota",
     "alembic_version",
+    "notices",
 }
 
 

@@ -9,6 +9,8 @@ in a real hall. Everything the demo writes is under ``QCALL_VAR_DIR``.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from datetime import timedelta
 
 from flask import Flask
 
@@ -16,6 +18,7 @@ from ..app import create_app
 from ..bootstrap import bootstrap
 from ..config import SiteConfig, load_config
 from ..core.calendar import utc_now
+from ..core.notices import NoticeDraft
 from ..hub import Hub
 from ..paths import repo_path, var_dir
 from ..serve import serve
@@ -82,6 +85,7 @@ def provision(config: SiteConfig, host: str, port: int) -> str:
             if not hub.accounts.has_user(name):
                 hub.accounts.add_user(name, "staff", CLERK_PASSWORD, now)
             clerks.append((name, counter.number))
+        post_demo_notices(hub)
         # Each screen's token carries the name of its configured device, so the admin page's board
         # sees the pages it knows (a token named otherwise shows as "not in the site file").
         _kiosk_name, kiosk = screen_token(hub, config, "kiosk", None)
@@ -123,3 +127,49 @@ def screen_token(hub: Hub, config: SiteConfig, kind: str, counter: int | None) -
     device = device or (devices[0] if devices else None)
     name = device.name if device else fallback
     return name, hub.accounts.create_device_token(role, name, utc_now())
+
+
+#: What the demo's lobby shows besides the queue: the tariff every power hall posts, a planned power cut.
+DEMO_NOTICES = (
+    NoticeDraft(
+        "tariff",
+        title_zh="居民阶梯电价",
+        title_en="Residential tiered electricity tariff",
+        tariff={
+            "columns": [
+                {"zh": "档位", "en": "Tier"},
+                {"zh": "年用电量（千瓦时）", "en": "Yearly use (kWh)"},
+                {"zh": "电价（元/千瓦时）", "en": "Price (CNY/kWh)"},
+            ],
+            "rows": [
+                ["第一档", "0–2760", "0.5283"],
+                ["第二档", "2761–4800", "0.5783"],
+                ["第三档", "4800 以上", "0.8283"],
+            ],
+        },
+    ),
+    NoticeDraft(
+        "outage",
+        title_zh="计划停电通知",
+        title_en="Planned power cut",
+        body_zh="因线路检修，届时将停电，请提前做好准备。",
+        body_en="Line maintenance: the power will be off; please prepare in advance.",
+        area_zh="城东区建设路 1–99 号",
+        area_en="Jianshe Road 1–99, East District",
+    ),
+)
+
+
+def post_demo_notices(hub: Hub) -> None:
+    """Post the demo's notices when none shows (a fresh demo, or one whose notices ended)."""
+    _, showing, _ = hub.notices.showing()
+    if showing:
+        return
+    now = hub.clock()
+    zone = hub.core.hall.calendar.zone
+    cut = (now + timedelta(days=2)).astimezone(zone).replace(hour=8, minute=0, second=0, microsecond=0)
+    for draft in DEMO_NOTICES:
+        if draft.kind == "outage":
+            back = cut + timedelta(hours=9)
+            draft = replace(draft, outage_from=cut.isoformat(), outage_to=back.isoformat())
+        hub.notices.create(draft, "demo")

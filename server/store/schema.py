@@ -535,3 +535,34 @@ settings_sections = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("changed_by", String(64), nullable=False),
 )
+
+#: What the lobby screens and kiosks post besides the queue (公告, 电价/水价, 停电计划, 服务热线):
+#: bilingual, each shown from ``starts_at`` until ``ends_at`` unless withdrawn (migration 0018).
+#: ``tariff`` holds a tariff's table ({"columns": [{"zh", "en"}], "rows": [[cell, …]]}); ``area_*`` and
+#: ``outage_from``/``outage_to`` a planned power cut's. Rows are never deleted: a withdrawn notice
+#: stays for the audit log's before → after to point at.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("title_zh", String(80), nullable=False),
+    Column("title_en", String(120), nullable=False),
+    Column("body_zh", String(500), nullable=False),
+    Column("body_en", String(1000), nullable=False),
+    Column("tariff", JSON, nullable=True),
+    Column("area_zh", String(120), nullable=False),
+    Column("area_en", String(200), nullable=False),
+    Column("outage_from", UTCDateTime, nullable=True),
+    Column("outage_to", UTCDateTime, nullable=True),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn_by", String(64), nullable=True),
+    Index("ix_notices_ends_at", "ends_at"),
+)

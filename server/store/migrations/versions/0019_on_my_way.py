@@ -16,7 +16,7 @@ from alembic import op
 import server.store.schema
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
