@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     add = user_cmd.add_parser("add", help="add a user; the password is read from stdin")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=USER_ROLES)
+    add.add_argument(
+        "--display-name", help="what the public sees of the user (e.g. '张伟 主任医师'), up to 40 characters"
+    )
     user_cmd.add_parser("list", help="every user: name, role, enabled or disabled")
     for name, what in (
         ("disable", "disable a user: their sessions end and they cannot log in"),
@@ -167,14 +170,22 @@ def user_command(args: argparse.Namespace, config: SiteConfig) -> int:
 
 def _user_command(args: argparse.Namespace, accounts: Accounts) -> int:
     if args.user_command == "add":
-        accounts.add_user(args.name, args.role, read_password(), utc_now(), CLI_ACTOR)
+        accounts.add_user(
+            args.name, args.role, read_password(), utc_now(), CLI_ACTOR, display_name=args.display_name
+        )
         print(f"user {args.name} added ({args.role})")
     elif args.user_command == "list":
         rows = [
-            (u.username, u.role, "enabled" if u.active else "disabled", _when(u.created_at))
+            (
+                u.username,
+                u.role,
+                "enabled" if u.active else "disabled",
+                _when(u.created_at),
+                u.display_name or "",
+            )
             for u in accounts.list_users()
         ]
-        print_table(("name", "role", "state", "created"), rows)
+        print_table(("name", "role", "state", "created", "display name"), rows)
     elif args.user_command in ("disable", "enable"):
         done = accounts.set_active(args.name, args.user_command == "enable", utc_now(), CLI_ACTOR)
         ended = f"; {len(done.ended)} session(s) ended" if done.ended else ""

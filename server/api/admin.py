@@ -38,6 +38,13 @@ class UserBody(_Body):
     username: str
     role: Literal[USER_ROLES]  # type: ignore[valid-type]
     password: str
+    #: What the public sees of the user (the doctors-on-duty card); absent, null or blank: none.
+    display_name: str | None = None
+
+
+class DisplayNameBody(_Body):
+    #: 1 to 40 characters, no control characters; null or blank takes the name away.
+    display_name: str | None
 
 
 class PasswordBody(_Body):
@@ -142,8 +149,21 @@ def list_users() -> Response:
 @admin.post("/users")
 def add_user() -> tuple[Response, int]:
     body = parse(UserBody)
-    user = hub().accounts.add_user(body.username, body.role, body.password, hub().clock(), current_actor())
+    user = hub().accounts.add_user(
+        body.username, body.role, body.password, hub().clock(), current_actor(), body.display_name
+    )
     return jsonify(user.public()), 201
+
+
+@admin.post("/users/<username>/display-name")
+def set_display_name(username: str) -> Response:
+    """The name the public sees of this user (audited ``user.display_name``, before → after).
+
+    The lobby reads it at its next look at the doctors on duty; sessions stay as they are.
+    """
+    body = parse(DisplayNameBody)
+    user = hub().accounts.set_display_name(username, body.display_name, hub().clock(), current_actor())
+    return jsonify(user=user.public(), sessions_ended=0)
 
 
 @admin.post("/users/<username>/disable")

@@ -3,8 +3,8 @@
 Tokens are random and only their SHA-256 is kept, so a copy of the database
 does not hand out working tokens. Passwords are hashed by Werkzeug (scrypt).
 
-Every change here (a token made or revoked, a user added, disabled, enabled or
-given a new password) is written to the audit log in the same transaction, so
+Every change here (a token made or revoked, a user added, disabled, enabled,
+given a new password or a new display name) is written to the audit log in the same transaction, so
 a change without its record cannot exist. Changes that end sessions return the
 sessions' keys, so the live adapter can drop their open sockets at once.
 """
@@ -16,6 +16,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,8 @@ class UserInfo:
     role: str
     active: bool
     created_at: datetime
+    #: What the public sees of this user (a doctor's "张伟 主任医师", a clerk's number); None: none.
+    display_name: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -117,6 +120,7 @@ class UserInfo:
             "role": self.role,
             "active": self.active,
             "created_at": self.created_at.isoformat(),
+            "display_name": self.display_name,
         }
 
 
@@ -343,12 +347,19 @@ class Accounts:
     # -- users ----------------------------------------------------------------------
 
     def add_user(
-        self, username: str, role: str, password: str, now: datetime, actor: Actor = SYSTEM
+        self,
+        username: str,
+        role: str,
+        password: str,
+        now: datetime,
+        actor: Actor = SYSTEM,
+        display_name: str | None = None,
     ) -> UserInfo:
         if role not in USER_ROLES:
             raise AccountError(f"unknown user role {role!r}; expected one of {', '.join(USER_ROLES)}")
         _check_name(username, "a user name")
         check_password_strength(password)
+        shown = check_display_name(display_name)
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.username).where(users.c.username == username)).first():
                 raise AccountConflict(f"user {username!r} exists already")
@@ -359,10 +370,12 @@ class Accounts:
                     password_hash=generate_password_hash(password),
                     active=True,
                     created_at=now,
+                    display_name=shown,
                 )
             )
-            self.audit.record(actor.name, "user.add", username, now, {"role": role}, actor.address, conn=conn)
-        return UserInfo(username, role, True, now)
+            detail: dict[str, Any] = {"role": role, "display_name": shown}
+            self.audit.record(actor.name, "user.add", username, now, detail, actor.address, conn=conn)
+        return UserInfo(username, role, True, now, shown)
 
     def has_user(self, username: str) -> bool:
         with self.reader.begin() as conn:
@@ -387,7 +400,24 @@ class Accounts:
             action = "user.enable" if active else "user.disable"
             detail = {} if active else {"sessions_ended": len(ended)}
             self.audit.record(actor.name, action, username, now, detail, actor.address, conn=conn)
-        return Ended(UserInfo(user.username, user.role, active, user.created_at), ended)
+        return Ended(UserInfo(user.username, user.role, active, user.created_at, user.display_name), ended)
+
+    def set_display_name(
+        self, username: str, display_name: str | None, now: datetime, actor: Actor = SYSTEM
+    ) -> UserInfo:
+        """A new display name (None or blank: none), audited ``user.display_name`` before → after.
+
+        Sessions stay: the name is what the public sees, not a right.
+        """
+        shown = check_display_name(display_name)
+        with self.engine.begin() as conn:
+            user = self._user(conn, username, lock=True)
+            conn.execute(update(users).where(users.c.username == username).values(display_name=shown))
+            detail = {"before": user.display_name, "after": shown}
+            self.audit.record(
+                actor.name, "user.display_name", username, now, detail, actor.address, conn=conn
+            )
+        return UserInfo(user.username, user.role, user.active, user.created_at, shown)
 
     def set_password(
         self,
@@ -430,8 +460,9 @@ class Accounts:
             action="auth.password",
         )
 
-    def _user(self, conn: Connection, username: str) -> UserInfo:
-        row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
+    def _user(self, conn: Connection, username: str, lock: bool = False) -> UserInfo:
+        query = select(users).where(users.c.username == username)
+        row = conn.execute(query.with_for_update() if lock else query).mappings().first()
         if row is None:
             raise AccountNotFound(f"no user {username!r}")
         return _user_info(row)
@@ -703,6 +734,30 @@ def _check_name(name: str, what: str) -> None:
         raise AccountError(f"{what} is 1 to 64 ASCII letters, digits, '.', '_' or '-'")
 
 
+#: Unicode's line and paragraph separators: line breaks, refused like control characters.
+_LINE_BREAKS = ("Zl", "Zp")
+#: Longest display name (``users.display_name``): "张伟 主任医师" or "工号 0231" fit many times over.
+MAX_DISPLAY_NAME = 40
+
+
+def check_display_name(display_name: str | None) -> str | None:
+    """The display name to keep: trimmed, None when empty; refused when too long or with control characters.
+
+    Any script and spaces are welcome (a hall writes names its own way); a control character
+    (a newline, a tab, an escape) would break the screens' lines or a printed slip.
+    """
+    if display_name is None:
+        return None
+    shown = display_name.strip()
+    if not shown:
+        return None
+    if len(shown) > MAX_DISPLAY_NAME:
+        raise AccountError(f"display_name: a display name has at most {MAX_DISPLAY_NAME} characters")
+    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in _LINE_BREAKS for ch in shown):
+        raise AccountError("display_name: a display name may not hold control characters")
+    return shown
+
+
 def _token_info(row: Any) -> TokenInfo:
     return TokenInfo(
         row["token_hash"][:SHORT_ID],
@@ -715,4 +770,4 @@ def _token_info(row: Any) -> TokenInfo:
 
 
 def _user_info(row: Any) -> UserInfo:
-    return UserInfo(row["username"], row["role"], bool(row["active"]), row["created_at"])
+    return UserInfo(row["username"], row["role"], bool(row["active"]), row["created_at"], row["display_name"])

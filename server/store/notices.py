@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from ..core.notices import Notice, NoticeFields, NoticeWithdrawn, Tariff, UnknownNotice, in_order
 from .audit import append
@@ -28,7 +28,6 @@ class SqlNotices:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.reader = read_only(engine)
-        self._display_name: bool | None = None
 
     def all(self) -> list[Notice]:
         """Every notice ever posted, withdrawn and expired ones too, in display order."""
@@ -91,23 +90,18 @@ class SqlNotices:
         return after
 
     def public_names(self, usernames: Collection[str]) -> dict[str, str]:
-        """The names a hall posts for these users (``users.display_name``, where the hall keeps one).
+        """The names a hall posts for these users (``users.display_name``, migration 0020).
 
-        Only a display name: never a user name or a phone. A hub whose users
-        have no display name column yet gives none (the card shows the rooms).
+        Only a display name: never a user name or a phone. A user without one
+        is left out (the card shows the room and hours).
         """
         if not usernames:
             return {}
-        if self._display_name is None:
-            columns = {c["name"] for c in inspect(self.engine).get_columns(users.name)}
-            self._display_name = "display_name" in columns
-        if not self._display_name:
-            return {}
-        query = text("SELECT username, display_name FROM users WHERE username IN :names").bindparams(
-            bindparam("names", expanding=True)
+        query = select(users.c.username, users.c.display_name).where(
+            users.c.username.in_(sorted(usernames)), users.c.display_name.is_not(None)
         )
         with self.reader.begin() as conn:
-            rows = conn.execute(query, {"names": sorted(usernames)}).all()
+            rows = conn.execute(query).all()
         return {str(username): str(name) for username, name in rows if name}
 
 

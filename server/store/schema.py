@@ -277,6 +277,8 @@ users = Table(
     Column("password_hash", String(256), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    #: What the public sees of this user (the doctors-on-duty card): never the user name. Null: none.
+    Column("display_name", String(40)),
 )
 
 device_tokens = Table(
