@@ -335,19 +335,19 @@ def test_hotline_phone_qr_and_doctors_on_duty_without_user_names(hall: Hall) -> 
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
 
 
-def test_doctors_on_duty_show_the_display_name_where_users_have_one(hall: Hall) -> None:
-    """Where the users table keeps a display name (the admin console's users), the card shows it."""
-    from sqlalchemy import text
-
-    with hall.hub.store.engine.begin() as conn:
-        conn.execute(text("ALTER TABLE users ADD COLUMN display_name VARCHAR(64)"))
-        conn.execute(text("UPDATE users SET display_name = '王医生 Dr Wang' WHERE username = 'ann'"))
+def test_doctors_on_duty_show_the_display_name_an_admin_gave(hall: Hall) -> None:
+    """The card shows ``users.display_name`` (migration 0020), set on the admin API, never a user name."""
     day = hall.hub.core.hall.calendar.business_day(T0)
     hall.hub.rota.add(RotaEntry(day, "ann", 1, "08:00", "12:00"), T0, "boss")
     hall.hub.rota.add(RotaEntry(day, "boss", 2, "08:00", "12:00"), T0, "boss")  # no display name: none shown
     doctors = hall.ok("GET", "/notices", "kiosk")["doctors"]
+    assert [(d["counter"], d["name"]) for d in doctors] == [(1, None), (2, None)]
+    hall.ok("POST", "/admin/users/ann/display-name", "boss", json={"display_name": "  王医生 Dr Wang "})
+    doctors = hall.ok("GET", "/notices", "kiosk")["doctors"]
     assert [(d["counter"], d["name"]) for d in doctors] == [(1, "王医生 Dr Wang"), (2, None)]
     assert "ann" not in str(doctors) and "boss" not in str(doctors)
+    hall.ok("POST", "/admin/users/ann/display-name", "boss", json={"display_name": None})
+    assert [d["name"] for d in hall.ok("GET", "/notices", "display")["doctors"]] == [None, None]
 
 
 def test_answers_fit_the_openapi_document(hall: Hall) -> None:
