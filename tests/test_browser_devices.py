@@ -250,3 +250,37 @@ def test_the_demo_board_raises_no_false_alarm_and_speaks_one_language(chromium: 
             proc.kill()
             proc.wait(10)
     assert errors == []
+
+
+def test_an_admin_gives_a_user_a_display_name_on_the_users_form(chromium: Any, devices_hub: Any) -> None:
+    """The display name is asked when adding, shown in the list, and changed on the row's small form;
+    a name the rules refuse is said beside its field and nothing is sent."""
+    hub, _twin = devices_hub
+    errors: list[str] = []
+    context = chromium.new_context(viewport={"width": 1600, "height": 1200})
+    admin = context.new_page()
+    admin.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+    admin_login(admin, hub.url)
+    admin.wait_for_selector("#users-layout:not([hidden])", timeout=TIMEOUT)
+    admin.fill("#users-new-name", "doc1")
+    admin.fill("#users-new-display", "张伟 主任医师")
+    admin.click("#users-generate")
+    admin.click("#users-add")
+    row = "#users-list tr[data-user='doc1']"
+    admin.wait_for_selector(f"{row} td.users-display:text('张伟 主任医师')", timeout=TIMEOUT)
+    admin.click(f"{row} button[data-act='rename']")
+    admin.fill("#users-rename-input", "张伟\t主任")
+    admin.click("#users-list button[data-act='name'][data-user='doc1']")
+    said = admin.wait_for_selector("#users-rename-input-error", timeout=TIMEOUT).inner_text()
+    assert "控制字符" in said
+    assert admin.get_attribute("#users-rename-input", "aria-invalid") == "true"
+    admin.fill("#users-rename-input", "工号 0231")
+    admin.click("#users-list button[data-act='name'][data-user='doc1']")
+    admin.wait_for_selector(f"{row} td.users-display:text('工号 0231')", timeout=TIMEOUT)
+    assert admin.is_hidden("#users-rename-input")
+    # The row is drawn from the hub's list, re-read after the change: the name is the hub's.
+    assert admin.inner_text(f"{row} td:first-child") == "doc1"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    admin.screenshot(path=str(ARTIFACTS / "admin-users-display-names.png"), full_page=True)
+    context.close()
+    assert errors == []
