@@ -426,12 +426,14 @@ def admin_routes() -> list[tuple[str, str]]:
             method.upper(),
             path.replace("{token_id}", "0123456789ab")
             .replace("{username}", "clerk1")
-            .replace("{name}", "services"),
+            .replace("{name}", "services")
+            .replace("{notice_id}", "1")
+            .replace("{code}", "ABC234"),
         )
         for path, item in doc["paths"].items()
         if path.startswith("/admin/")
         for method in item
-        if method in ("get", "post")
+        if method in ("get", "post", "put")
     ]
 
 
@@ -448,10 +450,12 @@ def test_non_admins_get_403_on_every_admin_route(hall: Hall) -> None:
     for method, path in routes:
         body = {"role": "kiosk", "name": "x", "username": "x", "password": "12345678"}
         for who, token in callers.items():
-            answer = api(hall.hub, method, path, token, json=body if method == "POST" else None)
+            answer = api(hall.hub, method, path, token, json=body if method in ("POST", "PUT") else None)
             assert answer.status_code == 403, (who, method, path, answer.text)
             assert answer.json()["code"] == "forbidden"
-        refused(api(hall.hub, method, path, json=body if method == "POST" else None), 401, "unauthorized")
+        refused(
+            api(hall.hub, method, path, json=body if method in ("POST", "PUT") else None), 401, "unauthorized"
+        )
     assert len(audit(hall.hub, hall.admin, "")) == before  # nothing changed
     assert works(hall.hub, clerk)
 
