@@ -38,7 +38,7 @@ WARMUP = 50
 TOTALS = re.compile(r"^totals:\s+(\d+)", re.MULTILINE)
 
 
-def instructions_per_ticket(waiting: int, requests: int) -> float:
+def instructions_per_ticket(waiting: int, requests: int, clients: int = 1) -> float:
     """Instructions the hub executes per ticket, ``waiting`` tickets already in the queues."""
     with tempfile.TemporaryDirectory(prefix="qcall-callgrind-") as out:
         wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p"]
@@ -46,9 +46,9 @@ def instructions_per_ticket(waiting: int, requests: int) -> float:
         with bench_hub(wrapper=wrapper, start_timeout=300, before_start=fill) as (hub, creds):
             assert hub.proc is not None
             pid = str(hub.proc.pid)
-            issue.run(hub.url, creds.kiosk, WARMUP, 1)
+            issue.run(hub.url, creds.kiosk, WARMUP, clients)
             subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
-            _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, 1)
+            _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, clients)
             subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
             subprocess.run(["callgrind_control", "-i", "off", pid], check=True, capture_output=True)
             if errors:
@@ -60,13 +60,13 @@ def instructions_per_ticket(waiting: int, requests: int) -> float:
             return int(found.group(1)) / requests
 
 
-def cpu_ms_per_ticket(waiting: int, requests: int) -> float:
+def cpu_ms_per_ticket(waiting: int, requests: int, clients: int = 1) -> float:
     """CPU milliseconds of the hub per ticket (noisy on a shared machine: see the module's docstring)."""
     with bench_hub(before_start=lambda p: issue.prefill(p, waiting)) as (hub, creds):
         assert hub.proc is not None
-        issue.run(hub.url, creds.kiosk, WARMUP, 1)
+        issue.run(hub.url, creds.kiosk, WARMUP, clients)
         before = cpu_seconds(hub.proc.pid)
-        _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, 1)
+        _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, clients)
         if errors:
             raise RuntimeError(f"{len(errors)} tickets refused, e.g. {errors[0]}")
         return (cpu_seconds(hub.proc.pid) - before) * 1000 / requests
@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--lengths", default="10,1000,10000")
     parser.add_argument("--measure", choices=("instructions", "cpu"), default="instructions")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="clients at once (8: issue.py's crowd, batches included)"
+    )
     args = parser.parse_args()
     valgrind = shutil.which("valgrind") and shutil.which("callgrind_control")
     if args.measure == "instructions" and not valgrind:
@@ -88,14 +91,14 @@ def main() -> None:
     costs = []
     for waiting in lengths:
         log(f"{waiting} waiting: {args.requests} tickets ({args.measure})")
-        costs.append(measure(waiting, args.requests))
+        costs.append(measure(waiting, args.requests, args.concurrency))
     ratio = round(costs[-1] / costs[0], 3)
     emit(
         {
             "benchmark": "ticket_cost_by_queue_length",
             "measure": args.measure,
             "requests": args.requests,
-            "concurrency": 1,
+            "concurrency": args.concurrency,
             # The prefill plus the warm-up tickets were waiting when the measured ones came.
             "by_length": [
                 {"waiting_before": n + WARMUP, unit: round(c, 3 if args.measure == "cpu" else 0)}
