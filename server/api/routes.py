@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request, session
+from flask.globals import request_ctx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from werkzeug.sansio.utils import get_current_url
 
@@ -160,7 +161,8 @@ def parse(model: type[M]) -> M:
 
 def status_url_base() -> str:
     """Where visitors' status pages live: ``site.public_url``, else the address this request came to."""
-    return hub().config.site.public_url or host_url(request.scheme, request.host)
+    req = request_ctx.request  # not the proxy: two reads, twice a ticket (see security.check_request)
+    return hub().config.site.public_url or host_url(req.scheme, req.host)
 
 
 @lru_cache(maxsize=64)
