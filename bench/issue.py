@@ -25,7 +25,18 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import bench_hub, cpu_seconds, emit, loadavg, log, ms, percentile, rss_kib, start_profiler
+from _common import (
+    bench_hub,
+    cpu_seconds,
+    emit,
+    loadavg,
+    log,
+    loop_cpu_seconds,
+    ms,
+    percentile,
+    rss_kib,
+    start_profiler,
+)
 
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
@@ -123,13 +134,14 @@ def main() -> None:
         waiting_before = queue_length(hub.url, creds.display)
         log(f"issuing {args.requests} tickets from {args.concurrency} threads, {waiting_before} waiting")
         load = loadavg()
-        cpu_before = cpu_seconds(hub.proc.pid)
+        cpu_before, loop_before = cpu_seconds(hub.proc.pid), loop_cpu_seconds(hub.proc.pid)
         profiler = start_profiler(hub.proc.pid, args.profile) if args.profile else None
         latencies, errors, wall = run(hub.url, creds.kiosk, args.requests, args.concurrency)
         if profiler:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(60)
         cpu = cpu_seconds(hub.proc.pid) - cpu_before
+        loop_cpu = loop_cpu_seconds(hub.proc.pid) - loop_before
         rss = rss_kib(hub.proc.pid)
         waiting_after = queue_length(hub.url, creds.display)
         hub.stop()
@@ -155,6 +167,8 @@ def main() -> None:
             "p99_ms": p99,
             "max_ms": ms(max(latencies)) if latencies else None,
             "hub_cpu_ms_per_request": ms(cpu / args.requests),
+            # Of which the gevent loop (the main thread; the rest is mostly the dispenser's commit thread).
+            "hub_loop_cpu_ms_per_request": ms(loop_cpu / args.requests),
             "hub_rss_kib": rss,
             # Over the hub's whole life (warm-up included): how many tickets shared a commit.
             "tickets_per_commit": float(commits[3]) if commits else None,

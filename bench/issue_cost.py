@@ -31,45 +31,61 @@ import tempfile
 from pathlib import Path
 
 import issue
-from _common import bench_hub, cpu_seconds, emit, loadavg, log
+from _common import bench_hub, cpu_seconds, emit, loadavg, log, loop_cpu_seconds
 
 TARGET_RATIO = 1.2
 WARMUP = 50
 TOTALS = re.compile(r"^totals:\s+(\d+)", re.MULTILINE)
 
 
-def instructions_per_ticket(waiting: int, requests: int) -> float:
-    """Instructions the hub executes per ticket, ``waiting`` tickets already in the queues."""
+def instructions_per_ticket(waiting: int, requests: int, clients: int = 1) -> tuple[float, float]:
+    """Instructions the hub executes per ticket, ``waiting`` tickets already in the queues: in all
+    its threads, and in its gevent loop (the main thread, where requests run; one core caps it)."""
     with tempfile.TemporaryDirectory(prefix="qcall-callgrind-") as out:
-        wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p"]
+        wrapper = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--separate-threads=yes",
+            f"--callgrind-out-file={out}/cg.%p",
+        ]
         fill = lambda path: issue.prefill(path, waiting)  # noqa: E731 - one use, named for the line below
         with bench_hub(wrapper=wrapper, start_timeout=300, before_start=fill) as (hub, creds):
             assert hub.proc is not None
             pid = str(hub.proc.pid)
-            issue.run(hub.url, creds.kiosk, WARMUP, 1)
+            issue.run(hub.url, creds.kiosk, WARMUP, clients)
             subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
-            _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, 1)
+            _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, clients)
             subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
             subprocess.run(["callgrind_control", "-i", "off", pid], check=True, capture_output=True)
             if errors:
                 raise RuntimeError(f"{len(errors)} tickets refused, e.g. {errors[0]}")
-            dump = Path(out) / f"cg.{pid}.1"
-            found = TOTALS.search(dump.read_text(errors="replace"))
-            if found is None:
-                raise RuntimeError(f"no totals in {dump}")
-            return int(found.group(1)) / requests
+            dumps = Path(out).glob(f"cg.{pid}.1-*")  # one per thread: -01 is the main thread
+            by_thread = {dump.name.rsplit("-", 1)[1]: totals(dump) for dump in dumps}
+            if "01" not in by_thread:
+                raise RuntimeError(f"no dump of the main thread in {sorted(by_thread)}")
+            return sum(by_thread.values()) / requests, by_thread["01"] / requests
 
 
-def cpu_ms_per_ticket(waiting: int, requests: int) -> float:
-    """CPU milliseconds of the hub per ticket (noisy on a shared machine: see the module's docstring)."""
+def totals(dump: Path) -> int:
+    """The instructions counted in one callgrind dump."""
+    found = TOTALS.search(dump.read_text(errors="replace"))
+    if found is None:
+        raise RuntimeError(f"no totals in {dump}")
+    return int(found.group(1))
+
+
+def cpu_ms_per_ticket(waiting: int, requests: int, clients: int = 1) -> tuple[float, float]:
+    """The hub's CPU milliseconds per ticket, all threads and the loop (noisy: see the docstring above)."""
     with bench_hub(before_start=lambda p: issue.prefill(p, waiting)) as (hub, creds):
         assert hub.proc is not None
-        issue.run(hub.url, creds.kiosk, WARMUP, 1)
-        before = cpu_seconds(hub.proc.pid)
-        _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, 1)
+        issue.run(hub.url, creds.kiosk, WARMUP, clients)
+        before, loop_before = cpu_seconds(hub.proc.pid), loop_cpu_seconds(hub.proc.pid)
+        _latencies, errors, _wall = issue.run(hub.url, creds.kiosk, requests, clients)
         if errors:
             raise RuntimeError(f"{len(errors)} tickets refused, e.g. {errors[0]}")
-        return (cpu_seconds(hub.proc.pid) - before) * 1000 / requests
+        cpu, loop = cpu_seconds(hub.proc.pid) - before, loop_cpu_seconds(hub.proc.pid) - loop_before
+        return cpu * 1000 / requests, loop * 1000 / requests
 
 
 def main() -> None:
@@ -77,6 +93,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--lengths", default="10,1000,10000")
     parser.add_argument("--measure", choices=("instructions", "cpu"), default="instructions")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="clients at once (8: issue.py's crowd, batches included)"
+    )
     args = parser.parse_args()
     valgrind = shutil.which("valgrind") and shutil.which("callgrind_control")
     if args.measure == "instructions" and not valgrind:
@@ -84,22 +103,28 @@ def main() -> None:
     load = loadavg()
     measure = instructions_per_ticket if args.measure == "instructions" else cpu_ms_per_ticket
     unit = "instructions_per_ticket" if args.measure == "instructions" else "hub_cpu_ms_per_ticket"
+    loop_unit = "loop_" + unit if args.measure == "instructions" else "hub_loop_cpu_ms_per_ticket"
+    digits = 0 if args.measure == "instructions" else 3
     lengths = [int(n) for n in args.lengths.split(",")]
-    costs = []
+    costs, loops = [], []
     for waiting in lengths:
         log(f"{waiting} waiting: {args.requests} tickets ({args.measure})")
-        costs.append(measure(waiting, args.requests))
+        cost, loop = measure(waiting, args.requests, args.concurrency)
+        costs.append(cost)
+        loops.append(loop)
     ratio = round(costs[-1] / costs[0], 3)
     emit(
         {
             "benchmark": "ticket_cost_by_queue_length",
             "measure": args.measure,
             "requests": args.requests,
-            "concurrency": 1,
+            "concurrency": args.concurrency,
             # The prefill plus the warm-up tickets were waiting when the measured ones came.
+            # The loop's share (the main thread) is what one core caps; the rest is mostly the
+            # dispenser's commit thread.
             "by_length": [
-                {"waiting_before": n + WARMUP, unit: round(c, 3 if args.measure == "cpu" else 0)}
-                for n, c in zip(lengths, costs, strict=True)
+                {"waiting_before": n + WARMUP, unit: round(c, digits), loop_unit: round(lc, digits)}
+                for n, c, lc in zip(lengths, costs, loops, strict=True)
             ],
             "ratio_longest_to_shortest": ratio,
             "loadavg_1m_before": load,

@@ -144,7 +144,8 @@ class SecureWhenHttps(SecureCookieSessionInterface):
         Flask builds a signing serializer before it looks for the cookie; on the
         kiosk's ticket path that was the costliest part of opening no session.
         """
-        if not request.cookies.get(self.get_cookie_name(app)):
+        # No Cookie header at all (a device's request): not even an empty one to parse.
+        if "HTTP_COOKIE" not in request.environ or not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -111,7 +111,8 @@ REQUEST_BUFFER = 2048
 
 
 def no_delay_handler() -> type:
-    """gevent's WSGI handler with Nagle's algorithm off, closing a finished WebSocket.
+    """gevent's WSGI handler with Nagle's algorithm off, closing a finished WebSocket, lean on the
+    ticket path (server/lean_wsgi.py).
 
     pywsgi writes a response's headers and body in two sends, and a screen's
     socket may get events back to back (a burst of tickets, two counters calling);
@@ -120,7 +121,9 @@ def no_delay_handler() -> type:
     """
     from gevent import pywsgi
 
-    class NoDelayHandler(pywsgi.WSGIHandler):
+    from .lean_wsgi import LeanAnswers
+
+    class NoDelayHandler(LeanAnswers, pywsgi.WSGIHandler):
         def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
             if rfile is None:
                 rfile = sock.makefile("rb", REQUEST_BUFFER)
