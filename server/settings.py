@@ -147,9 +147,9 @@ class HallSettings:
         #: and :func:`apply`; :meth:`refresh` compares the store's with it.
         self.applied: dict[str, int] = {}
         #: Told the new config after each apply (the live sockets move connected screens to their zone).
-        self._on_applied: list[Callable[[SiteConfig], None]] = []
+        self._on_applied: list[Callable[[SiteConfig], object]] = []
 
-    def on_applied(self, listener: Callable[[SiteConfig], None]) -> None:
+    def on_applied(self, listener: Callable[[SiteConfig], object]) -> None:
         """Be told the hub's new config once it is applied (before the screens hear ``settings_changed``)."""
         self._on_applied.append(listener)
 

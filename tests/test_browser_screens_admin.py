@@ -22,7 +22,16 @@ import pytest
 import requests
 
 from tests.conftest import Site, launch_chromium
-from tests.support import ADMIN_PASSWORD, ARTIFACTS, HubProcess, bearer, login, provision, running_hub, write_site
+from tests.support import (
+    ADMIN_PASSWORD,
+    ARTIFACTS,
+    HubProcess,
+    bearer,
+    login,
+    provision,
+    running_hub,
+    write_site,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +40,7 @@ TIMEOUT = 15_000
 LIVE_MS = 1_000
 SUPERVISOR = "sup1"
 
-#: The lobby screen the display token ``provision`` makes ("test-display"), in no zone; zone A hears counter 1.
+#: The lobby screen of the display token ``provision`` makes ("test-display"); zone A hears counter 1.
 SCREENS = """
 [[zones]]
 code = "A"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask_socketio import SocketIOTestClient
@@ -71,7 +71,10 @@ settings = { connector = "file", path = "{paper}" }
 @pytest.fixture
 def hall(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hall]:
     path = write_site(tmp_path / "site.toml", database_url, counters=3)
-    path.write_text(path.read_text(encoding="utf-8") + SCREENS.replace("{paper}", str(tmp_path / "paper")), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + SCREENS.replace("{paper}", str(tmp_path / "paper")),
+        encoding="utf-8",
+    )
     app, tokens = start(path, tmp_path, monkeypatch)
     hub: Hub = app.extensions["qcall"]
     for name in ("screen-a", "screen-b", "screen-hall"):
@@ -80,7 +83,7 @@ def hall(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> 
     voiced = hub.config.model_copy(update={"voice": _voice(tmp_path)})
     hub.voice = VoiceService(
         voiced, hub.core, hub.devices, hub.push.publish, hub.config.folder,
-        current=lambda: hub.config, make_announcer=Rendering,
+        current=lambda: hub.config, make_announcer=cast(Any, Rendering),
     )  # fmt: skip
     hall = Hall(app, app.test_client(), tokens, path, database_url)
     try:
@@ -230,7 +233,9 @@ def test_a_lobby_screens_bad_setting_is_refused_by_the_sites_rules(hall: Hall) -
 def test_staff_and_supervisors_cannot_save_screens(hall: Hall) -> None:
     value = devices(hall)
     for who in ("sue", "ann", "screen-a"):
-        hall.refused("PUT", "/admin/settings/devices", who, 403, "forbidden", json={"value": value, "version": 0})
+        hall.refused(
+            "PUT", "/admin/settings/devices", who, 403, "forbidden", json={"value": value, "version": 0}
+        )
 
 
 # -- the zones section, live -----------------------------------------------------------------------
