@@ -228,15 +228,21 @@ class HallSettings:
         check_name(name)
         return SectionView(name, section_value(current, name), self.store.stored().get(name))
 
-    def check(self, current: SiteConfig, sections: Mapping[str, Any]) -> SiteConfig:
-        """The effective config with ``sections`` replaced, or :class:`InvalidSettings` naming each field."""
+    def check(
+        self, current: SiteConfig, sections: Mapping[str, Any], screens_only: bool = True
+    ) -> SiteConfig:
+        """The effective config with ``sections`` replaced, or :class:`InvalidSettings` naming each field.
+
+        ``screens_only``: a ``devices`` section may change lobby screens only (the admin page); the CLI's
+        import takes a file whole, and the hub runs the file's other devices anyway (screens.py).
+        """
         for name in sections:
             check_name(name)
         try:
             config = overlay(current, sections)
         except ValidationError as exc:
             raise InvalidSettings(problems_of(exc)) from None
-        if "devices" in sections:
+        if screens_only and "devices" in sections:
             problems = screen_changes_only(current, config)
             if problems:
                 raise InvalidSettings(problems)
@@ -256,7 +262,7 @@ class HallSettings:
         ``versions``: the version each section was based on (absent: replace
         whatever is stored, the CLI's import). Returns the new effective config.
         """
-        config = self.check(current, sections)
+        config = self.check(current, sections, screens_only=versions is not None)
         changes = [
             SectionChange(
                 name,

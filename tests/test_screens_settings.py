@@ -23,6 +23,7 @@ from flask_socketio import SocketIOTestClient
 
 from server.devices.voice import VoiceService
 from server.hub import Hub
+from server.store.accounts import Actor
 from tests.support import write_site
 from tests.test_settings import PREFIX, T0, Hall, start
 from tests.test_voice_zones import VOICE, Rendering
@@ -305,3 +306,20 @@ def test_the_settings_list_names_zones_and_devices(hall: Hall) -> None:
     assert {d["name"] for d in sections["devices"]["value"]} >= {"screen-a", "screen-b", "screen-hall"}
     assert hall.call("GET", "/admin/settings/devices", "ann").status_code == 403
     assert PREFIX == "/api/v1"
+
+
+def test_an_import_takes_the_files_devices_and_the_hub_runs_the_files_other_devices(hall: Hall) -> None:
+    """The CLI's import (no version) may carry other devices; once saved, the printers are the file's."""
+    value = devices(hall)
+    printer = next(d for d in value if d["kind"] == "printer")
+    printer["settings"]["path"] = "/tmp/elsewhere"
+    screen(value, "screen-a")["settings"]["layout"] = "portrait"
+    current = hall.hub.config
+    day = hall.hub.core.hall.calendar.business_day(T0)
+    _config, saved = hall.hub.settings.save(current, {"devices": value}, Actor("cli", "local"), T0, day)
+    assert [s.section for s in saved] == ["devices"]
+    effective = hall.hub.settings.effective()
+    assert effective.lobby_screen("screen-a") is not None
+    assert effective.lobby_screen("screen-a").layout == "portrait"  # type: ignore[union-attr]
+    [file_printer] = [d for d in effective.devices if d.kind == "printer"]
+    assert file_printer.settings["path"] != "/tmp/elsewhere", "the file's printer, not the saved copy"
