@@ -507,7 +507,7 @@
     var button = $("#sound-enable");
     var hasAudio = typeof window.Audio === "function";
     var queue = [];             // waiting announcements, oldest first (the playing one is not here)
-    var seen = {};              // seq → true, on this connection
+    var seen = {};              // zone#seq → true, on this connection
     var current = null;         // {item, audio, timer}: the one announcement loading or playing
     var state = null;           // null until known, then "on" | "blocked"
     var heard = false;          // the hub has sent an announcement: this hall speaks
@@ -531,8 +531,10 @@
       if (!hasAudio || !data || typeof data.url !== "string" || !data.url) return;
       var seq = data.seq;
       var known = seq !== undefined && seq !== null;
-      if (known && seen[seq]) return note(seq, data.number, "duplicate, ignored");
-      if (known) seen[seq] = true;
+      // Seqs count per announcer (data.zone): a screen moved to another zone live hears a new count.
+      var key = (data.zone || "") + "#" + seq;
+      if (known && seen[key]) return note(seq, data.number, "duplicate, ignored");
+      if (known) seen[key] = true;
       heard = true;
       queue.push({
         seq: known ? seq : null,

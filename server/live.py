@@ -36,7 +36,7 @@ from .core import events as ev
 from .core.errors import UnknownTicket
 from .core.events import HallEvent
 from .devices.agents import DeviceSockets
-from .devices.rooms import HALL, STAFF, SUPERVISORS, VISITORS, counter_room, ticket_room
+from .devices.rooms import HALL, STAFF, SUPERVISORS, VISITORS, VOICE_HALL, counter_room, ticket_room
 from .hub import Hub
 from .session_cookie import SESSION_KEY
 from .store.accounts import Principal
@@ -386,6 +386,7 @@ def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connec
     socketio.on("disconnect")(sockets.disconnect)
     socketio.on("snapshot")(sockets.resync)
     socketio.on(SUPERVISOR)(sockets.supervise_again)
+    hub.settings.on_applied(sockets.move_voices)
     return connections, live
 
 
@@ -461,6 +462,29 @@ class Sockets:
         self.live.remove(sid)
         self.feed.leave(sid)
         self.devices.disconnected(sid)
+
+    def move_voices(self, _config: Any = None) -> int:
+        """After a settings save: every connected screen page into the voice room its zone has now.
+
+        A screen whose zone changed (or whose zone was removed, or given to it) hears its new
+        zone's calls at once, without a reconnect. How many sockets moved.
+        """
+        server = self.socketio.server
+        moved = 0
+        for sid, name in self.devices.pages().items():
+            room = self.hub.voice.room_for(name)
+            try:
+                rooms = server.rooms(sid, namespace="/")
+                if room in rooms:
+                    continue
+                for old in rooms:
+                    if old == VOICE_HALL or old.startswith(VOICE_HALL + ":"):
+                        server.leave_room(sid, old, namespace="/")
+                server.enter_room(sid, room, namespace="/")
+                moved += 1
+            except Exception:  # a socket gone meanwhile: its disconnect handler cleans up
+                log.exception("could not move a screen to its voice room")
+        return moved
 
     def _visitor(self, ticket_id: str) -> None:
         """A visitor's phone hears about its own ticket only."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from sqlalchemy import Connection, select
 
 from .config import ConfigError, SiteConfig, describe_problem
 from .devices.rooms import HALL
+from .screens import LOBBY_SCREEN, over_the_files_devices, screen_changes_only
 from .store.accounts import Actor
 from .store.schema import counter_states
 from .store.settings import InUse, SectionChange, SettingsStore, StoredSection, in_use, prefix_taken
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The sections of the site file an admin may edit from the browser, in the page's order. One line
-#: here (and a form on the admin page) makes another section editable: zones, screens' settings, …
-EDITABLE: tuple[str, ...] = ("services", "counters", "hours", "priority")
+#: here (and a form on the admin page) makes another section editable. ``devices``: lobby screens only
+#: (server/screens.py); the voice zones apply at the next call and move connected screens at once.
+EDITABLE: tuple[str, ...] = ("services", "counters", "hours", "priority", "zones", "devices")
 
 #: The Socket.IO event every screen and console gets after a save (then a fresh ``snapshot``).
 SETTINGS_CHANGED = "settings_changed"
@@ -144,6 +146,19 @@ class HallSettings:
         #: The version of each section the hub runs with (0: the file's), set by :meth:`effective`
         #: and :func:`apply`; :meth:`refresh` compares the store's with it.
         self.applied: dict[str, int] = {}
+        #: Told the new config after each apply (the live sockets move connected screens to their zone).
+        self._on_applied: list[Callable[[SiteConfig], object]] = []
+
+    def on_applied(self, listener: Callable[[SiteConfig], object]) -> None:
+        """Be told the hub's new config once it is applied (before the screens hear ``settings_changed``)."""
+        self._on_applied.append(listener)
+
+    def tell_applied(self, config: SiteConfig) -> None:
+        for listener in self._on_applied:
+            try:
+                listener(config)
+            except Exception:  # one listener's failure must not keep the screens from hearing of the save
+                log.exception("settings: a listener of the applied settings failed")
 
     def effective(self) -> SiteConfig:
         """The file with the stored sections over it; :class:`ConfigError` when they no longer fit it."""
@@ -152,6 +167,8 @@ class HallSettings:
         stored = {name: s.value for name, s in saved.items()}
         if not stored:
             return self.file_config
+        if isinstance(stored.get("devices"), list):
+            stored["devices"] = over_the_files_devices(self.file_config, stored["devices"])
         try:
             return overlay(self.file_config, stored)
         except ValidationError as exc:
@@ -211,14 +228,25 @@ class HallSettings:
         check_name(name)
         return SectionView(name, section_value(current, name), self.store.stored().get(name))
 
-    def check(self, current: SiteConfig, sections: Mapping[str, Any]) -> SiteConfig:
-        """The effective config with ``sections`` replaced, or :class:`InvalidSettings` naming each field."""
+    def check(
+        self, current: SiteConfig, sections: Mapping[str, Any], screens_only: bool = True
+    ) -> SiteConfig:
+        """The effective config with ``sections`` replaced, or :class:`InvalidSettings` naming each field.
+
+        ``screens_only``: a ``devices`` section may change lobby screens only (the admin page); the CLI's
+        import takes a file whole, and the hub runs the file's other devices anyway (screens.py).
+        """
         for name in sections:
             check_name(name)
         try:
-            return overlay(current, sections)
+            config = overlay(current, sections)
         except ValidationError as exc:
             raise InvalidSettings(problems_of(exc)) from None
+        if screens_only and "devices" in sections:
+            problems = screen_changes_only(current, config)
+            if problems:
+                raise InvalidSettings(problems)
+        return config
 
     def save(
         self,
@@ -234,7 +262,7 @@ class HallSettings:
         ``versions``: the version each section was based on (absent: replace
         whatever is stored, the CLI's import). Returns the new effective config.
         """
-        config = self.check(current, sections)
+        config = self.check(current, sections, screens_only=versions is not None)
         changes = [
             SectionChange(
                 name,
@@ -344,6 +372,10 @@ def apply(hub: Hub, config: SiteConfig, saved: list[StoredSection]) -> None:
     hub.statistics.statistics.calendar = hall.calendar
     hub.closing.carry_over = config.hours.at_closing == "carry_over"
     hub.settings.applied.update({s.section: s.version for s in saved})
+    for device in config.devices:  # a lobby screen added here is a configured device on the board
+        if device.kind == LOBBY_SCREEN:
+            hub.devices.register(device.name, device.kind)
+    hub.settings.tell_applied(config)
     hub.snapshots.invalidate()
     changed = {"sections": [s.section for s in saved], "version": max(s.version for s in saved)}
     hub.push.publish(SETTINGS_CHANGED, changed, HALL)

@@ -146,7 +146,7 @@ def test_every_section_is_the_files_at_version_0_until_saved(hall: Hall) -> None
     one = hall.call("GET", "/admin/settings/counters", "boss")
     check_answer(doc, "get", "/admin/settings/{name}", one)
     assert one.get_json()["section"] == "counters" and len(one.get_json()["value"]) == 3
-    hall.refused("GET", "/admin/settings/zones", "boss", 404, "not_found")
+    hall.refused("GET", "/admin/settings/voice", "boss", 404, "not_found")  # zones and devices are editable
     # The document names the same sections as the one list of them.
     for method in ("get", "put"):
         [name] = doc["paths"]["/admin/settings/{name}"][method]["parameters"]
@@ -300,7 +300,7 @@ def test_a_body_not_of_the_shape_is_400(hall: Hall) -> None:
     extra = {"value": value, "version": 0, "force": True}
     hall.refused("PUT", "/admin/settings/services", "boss", 400, "bad_request", json=extra)
     hall.refused("PUT", "/admin/settings/services", "boss", 400, "bad_request", json=[value])
-    hall.refused("PUT", "/admin/settings/zones", "boss", 404, "not_found", json={"value": [], "version": 0})
+    hall.refused("PUT", "/admin/settings/voice", "boss", 404, "not_found", json={"value": [], "version": 0})
 
 
 def test_a_stale_version_is_409_and_keeps_the_other_save(hall: Hall) -> None:
@@ -417,6 +417,8 @@ def test_export_then_import_gives_the_same_config(
             "counters": 2,
             "hours": 1,
             "priority": 1,
+            "zones": 1,
+            "devices": 1,
         }
     finally:
         hub.close()

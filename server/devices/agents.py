@@ -58,6 +58,11 @@ class DeviceSockets:
         for status in self.printing.printers_of_kiosk(name):
             self.socketio.emit(PRINTER_STATUS, status, to=sid)
 
+    def pages(self) -> dict[str, str]:
+        """The connected kiosk and screen pages now: Socket.IO session id → device name."""
+        with self._lock:
+            return dict(self._pages)
+
     def disconnected(self, sid: str) -> None:
         """A socket ended: a device whose last socket it was is no longer connected."""
         with self._lock:

@@ -138,6 +138,9 @@ def _test_page(board: DeviceBoard, publish: Publish, name: str, kind: str) -> Te
 
 
 def _test_voice(hub: Hub, name: str) -> TestResult:
-    if not hub.voice.test_phrase():
+    """The test phrase where this screen or speaker listens: its zone's announcer when it has a zone."""
+    device = next((d for d in hub.config.devices if d.name == name), None)
+    zone = device.settings.get("zone") if device is not None else None
+    if not hub.voice.test_phrase(zone if isinstance(zone, str) else None):
         return _said(name, "speaker", "voice", False, "voice.off")
     return _said(name, "speaker", "voice", True, "voice.said")

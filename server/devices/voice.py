@@ -233,11 +233,20 @@ class VoiceService:
     def _to_zone(self, zone: str) -> Callable[[Any], None]:
         return lambda audio: self._send(audio, zone)
 
-    def test_phrase(self) -> bool:
-        """A short test phrase through the same announcer (and so the lobby screens); False: no voice."""
+    def test_phrase(self, zone: str | None = None) -> bool:
+        """A short test phrase through the same announcer a call takes; False: no voice.
+
+        ``zone``: the zone of the screen or speaker under test: its own announcer says it, to that
+        zone's screens and speaker (the whole hall's would not reach them). None, or a zone that
+        makes no sound of its own: the whole hall's announcer.
+        """
         if self.announcer is None:
             return False
-        self.announcer.announce(
+        config = self.current()
+        announcer = self.announcer
+        if zone is not None and zone in zone_codes(config):
+            announcer = self.zone_announcer(config, zone) or self.announcer
+        announcer.announce(
             Announcement(
                 ticket_id=f"voice-test-{secrets.token_hex(6)}",
                 # A template must say a number: "one two three" is the sound check everybody knows.

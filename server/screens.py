@@ -1,0 +1,95 @@
+"""The lobby screens in the ``devices`` section saved from the admin page: the only devices it may change.
+
+A lobby screen is a browser page: its layout, how many calls it shows and its
+voice zone are read at request time (``GET /api/v1/screen``) and at each call,
+so a save applies at once. Every other device holds something open — a
+printer's port, an RS-485 bus, a speaker's player, a kiosk's printer — that
+the hub opens once at start: those are changed in the site file and take a
+restart. A save of the ``devices`` section is therefore refused (422
+``invalid_settings``, the field named) unless all it does is add or remove a
+lobby screen, or change a lobby screen's ``layout``, ``recent`` or ``zone``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import SiteConfig
+
+#: The kind the admin page may add, remove and set.
+LOBBY_SCREEN = "lobby_screen"
+#: The keys of a lobby screen's ``settings`` a save may change.
+SCREEN_KEYS = frozenset({"layout", "recent", "zone"})
+#: Why the other devices are not changed here (both languages: the form shows the hub's words).
+IN_THE_FILE = (
+    "only lobby screens (their layout, recent calls and zone) are changed here; "
+    "printers, kiosks, displays, keypads, speakers and counter screens hold open ports and printers: "
+    "change them in the site file and restart the hub "
+    "(仅可在此修改大厅屏；其他设备请在配置文件中修改并重启)"
+)
+
+
+def screen_changes_only(before: SiteConfig, after: SiteConfig) -> list[dict[str, str]]:
+    """The problems (``{"field", "message"}``) of a ``devices`` save that changes more than lobby screens.
+
+    ``before``: the config the hub runs with; ``after``: the same with the saved section (checked by
+    ``SiteConfig``). Fields are indexed in the saved list; a device taken away is named by its index
+    in the list as it was. Order does not matter: the page may list the screens first.
+    """
+    old = _by_name(before)
+    new = _by_name(after)
+    problems: list[dict[str, str]] = []
+    for index, device in enumerate(_dump(after)):
+        field = f"devices[{index}]"
+        was = old.get(device["name"])
+        if was is None:
+            if device["kind"] != LOBBY_SCREEN:
+                problems.append(_problem(f"{field}.kind", f"a new {device['kind']} cannot be added here"))
+            elif extra := sorted(set(device) - {"name", "kind", "settings"}):
+                problems.append(_problem(f"{field}.{extra[0]}", "a lobby screen has no such key here"))
+            elif extra := sorted(set(device.get("settings", {})) - SCREEN_KEYS):
+                problems.append(_problem(f"{field}.settings.{extra[0]}", "not a lobby screen's setting"))
+            continue
+        changed = _changed_key(was, device)
+        if changed is not None:
+            problems.append(_problem(f"{field}.{changed}", f"{was['kind']} {device['name']!r} cannot change"))
+    for index, device in enumerate(_dump(before)):
+        if device["name"] not in new and device["kind"] != LOBBY_SCREEN:
+            problems.append(_problem(f"devices[{index}]", f"{device['kind']} {device['name']!r} cannot go"))
+    return problems
+
+
+def _changed_key(was: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """The first key a save may not change between a device as it was and as saved (None: none)."""
+    for key in sorted(set(was) | set(now)):
+        if key != "settings" and was.get(key) != now.get(key):
+            return key
+    settings_was, settings_now = was.get("settings", {}), now.get("settings", {})
+    allowed = SCREEN_KEYS if was["kind"] == LOBBY_SCREEN else frozenset()
+    for key in sorted(set(settings_was) | set(settings_now)):
+        if key not in allowed and settings_was.get(key) != settings_now.get(key):
+            return f"settings.{key}"
+    return None
+
+
+def _problem(field: str, what: str) -> dict[str, str]:
+    return {"field": field, "message": f"{what}: {IN_THE_FILE}"}
+
+
+def _dump(config: SiteConfig) -> list[dict[str, Any]]:
+    devices: list[dict[str, Any]] = config.model_dump(mode="json", include={"devices"}, exclude_none=True)[
+        "devices"
+    ]
+    return devices
+
+
+def _by_name(config: SiteConfig) -> dict[str, dict[str, Any]]:
+    return {device["name"]: device for device in _dump(config)}
+
+
+def over_the_files_devices(file_config: SiteConfig, saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``devices`` the hub runs with when the section was saved: the file's other devices as the file
+    says them now (an installer's edit of a printer is taken at the restart it needs), then the saved
+    lobby screens."""
+    others = [device for device in _dump(file_config) if device["kind"] != LOBBY_SCREEN]
+    return others + [device for device in saved if device.get("kind") == LOBBY_SCREEN]
