@@ -134,6 +134,7 @@ LONG_MODULES = (
     "test_policy_properties.py",
     "test_browser_targets.py",
     "test_browser_hours.py",
+    "test_browser_layouts.py",
 )
 
 
