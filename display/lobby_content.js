@@ -120,13 +120,19 @@
     index = index % all.length;
     for (var i = 0; i < all.length; i++) all[i].hidden = i !== index;
     fit(all[index]);
+    // For tests and a technician: the size of the card's place when it was last fitted.
+    zone().setAttribute("data-fitted", all[index].clientWidth + "x" + all[index].clientHeight);
   }
 
-  /** A card taller than the zone shrinks its text a step at a time (not below SMALLEST), never cut silently. */
+  /**
+   * A card taller or wider than its place in the zone (the layout's row, less the corner and, while it
+   * shows, the dock) shrinks its text a step at a time, not below SMALLEST; a tariff turns in pages
+   * of TARIFF_ROWS so that a page fits at its full size on every layout.
+   */
   function fit(card) {
     var scale = 1;
     card.style.fontSize = "";
-    while (card.scrollHeight > card.clientHeight + 1 && scale > SMALLEST) {
+    while ((card.scrollHeight > card.clientHeight + 1 || card.scrollWidth > card.clientWidth + 1) && scale > SMALLEST) {
       scale = Math.round((scale - 0.05) * 100) / 100;
       card.style.fontSize = scale + "em";
     }
@@ -184,7 +190,7 @@
   function tariff(t, page) {
     var rows = t.rows.slice(page * TARIFF_ROWS, (page + 1) * TARIFF_ROWS);
     return Q.html`<table class="cz-tariff"><thead><tr>${t.columns.map(function (col) {
-      return Q.html`<th scope="col">${col.zh}${col.en ? Q.html` <span class="en">${col.en}</span>` : ""}</th>`;
+      return Q.html`<th scope="col"><span class="cz-zh">${col.zh}</span>${col.en ? Q.html` <span class="en">${col.en}</span>` : ""}</th>`;
     })}</tr></thead><tbody>${rows.map(function (row) {
       return Q.html`<tr>${row.map(function (cell) { return Q.html`<td>${cell}</td>`; })}</tr>`;
     })}</tbody></table>`;
@@ -209,8 +215,13 @@
     </aside>`;
   }
 
-  // A new size (a TV's resolution set late): the card on show fits again.
-  window.addEventListener("resize", Q.debounce(function () { if (zone()) showCard(); }, 200));
+  // A new size of the zone (a TV's resolution set late, the dock's sound button or offline lamp showing
+  // beside it): the card on show fits again. Fitting changes the card's text, never the zone's box.
+  if (typeof window.ResizeObserver === "function" && zone()) {
+    new window.ResizeObserver(function () { showCard(); }).observe(zone());
+  } else {
+    window.addEventListener("resize", Q.debounce(function () { if (zone()) showCard(); }, 200));
+  }
 
   // Each second: a notice whose end has come by the hub's clock leaves at once.
   setInterval(function () { if (answer) render(false); }, 1000);
