@@ -21,7 +21,7 @@
   var ROTATE_MS = 12000;     // until the hub says ([notices] rotate_seconds): a tariff's rows read from across the hall
   var RETRY_MS = 10000;      // the read failed (offline): try again
   var TARIFF_ROWS = 4;       // a tariff's rows on one card; more turn as pages
-  var SMALLEST = 0.7;        // a card that does not fit shrinks its text, down to this much
+  var SMALLEST = 0.6;        // a card that does not fit shrinks its text, down to this much (a page fits at ≥ 0.85 on every layout)
   var KIND = {
     notice: ["公告", "Notice"],
     tariff: ["价目", "Tariff"],

@@ -459,7 +459,11 @@ def check_case(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}-content.png"))
     assert before["problems"] == [], (name, "content", before["problems"])
-    check_content(name, before["content"])
+    # The portrait layout on a landscape screen (small, whole) gives the calls the height first: its
+    # zone is lower and its card shrinks, not below the fit's floor (60 % of 1.2em cells).
+    turned = layout == "portrait" and size[0] > size[1]
+    smallest = 0.72 if turned else 1.0
+    check_content(name, before["content"], smallest)
 
     # Whatever fills the content zone (a block of sample text, then its notices again): the calls
     # keep their place and size.
@@ -504,7 +508,7 @@ def check_case(
         contrast = page.evaluate(CONTRAST, ".call[data-call-key]")
         low = [c for c in contrast if c["ratio"] < 4.5]
         assert not low, (name, t, low)
-        check_content(name, shape["content"])
+        check_content(name, shape["content"], smallest)
         zone_low = [c for c in page.evaluate(CONTRAST, "#content-zone") if c["ratio"] < 4.5]
         assert not zone_low, (name, t, zone_low)
         # The flash really swaps: dark ink on yellow in the second half of each second.
@@ -527,8 +531,8 @@ def check_case(
     page.evaluate(PAUSE_AT, 750)  # axe reads one colour at a time: a running flash would mix two frames
     shape = page.evaluate(GEOMETRY)
     assert shape["problems"] == [], (name, "sound", shape["problems"])
-    # Beside the button the card may shrink its text (not below 70 %: 1.2em cells at 0.84rem), never cut.
-    check_content(name, shape["content"], smallest=0.84)
+    # Beside the button the card may shrink its text (to 70 %: 1.2em cells at 0.84rem), never be cut.
+    check_content(name, shape["content"], smallest=0.72 if turned else 0.84)
     assert (shape["current"], shape["recent"]) == (filled["current"], filled["recent"])
     button = page.locator("#sound-enable").bounding_box()
     dock = page.locator(".dock").bounding_box()
