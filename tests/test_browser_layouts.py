@@ -78,7 +78,7 @@ CONTENT = """
 
 #: The content zone's real content, posted on the admin API: a tariff of six rows (two pages of the
 #: card: four rows, then two), beside the hall's hotline and the phone page's QR.
-TARIFF = {
+TARIFF: dict[str, Any] = {
     "kind": "tariff",
     "title_zh": "居民阶梯电价及分时电价",
     "title_en": "Residential tiered and time-of-use tariff",
@@ -226,7 +226,8 @@ def hall_fixture(
     with running_hub(config, folder) as hub:
         clerks = {n: login(hub.url, creds.clerks[n], n) for n in range(1, CALLS + 1)}
         admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
-        answer = requests.post(f"{hub.url}/api/v1/admin/notices", json=TARIFF, headers=bearer(admin), timeout=20)
+        notices = f"{hub.url}/api/v1/admin/notices"
+        answer = requests.post(notices, json=TARIFF, headers=bearer(admin), timeout=20)
         assert answer.status_code == 201, answer.text
         yield Hall(hub, creds.kiosk, displays, clerks, [s[0] for s in services])
 
