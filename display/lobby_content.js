@@ -90,7 +90,14 @@
       }
     });
     var doctors = answer && answer.doctors;
-    if (doctors && doctors.length) list.push({ key: "doctors:" + JSON.stringify(doctors), doctors: doctors });
+    if (doctors && doctors.length) {
+      // A wing of many rooms turns its doctors page by page too, as many rows as a tariff's page.
+      var duty = Math.ceil(doctors.length / TARIFF_ROWS);
+      for (var d = 0; d < duty; d++) {
+        list.push({ key: "doctors:" + d + JSON.stringify(doctors), page: d, pages: duty,
+                    doctors: doctors.slice(d * TARIFF_ROWS, (d + 1) * TARIFF_ROWS) });
+      }
+    }
     if (!list.length && (site.notice_zh || site.notice_en)) {
       list.push({ key: "hall:" + site.notice_zh + site.notice_en, hall: site });
     }
@@ -148,7 +155,7 @@
   }
 
   function card(c) {
-    if (c.doctors) return doctorsCard(c.doctors);
+    if (c.doctors) return doctorsCard(c);
     if (c.hall) {
       return Q.html`<article class="cz-card cz-hall" data-kind="hall"><div class="cz-head">${kindLabel("hall")}</div>
         <p class="cz-body">${c.hall.notice_zh || ""}</p><p class="cz-body cz-en">${c.hall.notice_en || ""}</p></article>`;
@@ -196,9 +203,10 @@
     })}</tbody></table>`;
   }
 
-  function doctorsCard(list) {
-    return Q.html`<article class="cz-card cz-doctors" data-kind="doctors"><div class="cz-head">${kindLabel("doctors")}</div>
-      <table class="cz-tariff cz-duty"><tbody>${list.map(function (d) {
+  function doctorsCard(c) {
+    var page = c.pages > 1 ? Q.html` <span class="cz-page">${c.page + 1}/${c.pages}</span>` : "";
+    return Q.html`<article class="cz-card cz-doctors" data-kind="doctors" data-page="${c.page}"><div class="cz-head">${kindLabel("doctors")}${page}</div>
+      <table class="cz-tariff cz-duty"><tbody>${c.doctors.map(function (d) {
         return Q.html`<tr class="${d.now ? "cz-now" : ""}"><td>${d.counter_name_zh} <span class="en">${d.counter_name_en}</span></td>
           <td>${d.name || "—"}</td><td class="cz-hours">${d.start}–${d.end}</td></tr>`;
       })}</tbody></table></article>`;

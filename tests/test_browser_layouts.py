@@ -623,3 +623,63 @@ def test_the_address_overrides_the_configured_layout(browser: Any, big_hall: Hal
     assert page.is_hidden(".rooms-panel") and page.is_visible(".counters-panel")
     assert page.errors == []
     page.close()
+
+
+#: A wing's doctors on duty today, as GET /notices gives them (room, hours, the posted name).
+DOCTORS = [
+    {
+        "counter": n,
+        "counter_name_zh": zh,
+        "counter_name_en": en,
+        "start": "08:00",
+        "end": "12:00",
+        "now": n % 2 == 1,
+        "name": f"医生{n}" if n != 3 else None,
+    }
+    for n, zh, en in BIG_COUNTERS[:10]
+]
+
+
+@pytest.mark.parametrize("size", BIG_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_wing_of_many_doctors_turns_them_in_pages_that_fit(browser: Any, big_hall: Hall, size: Any) -> None:
+    """Ten doctors on duty: three pages of at most four rows, each whole in the zone beside the corner."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    answer = {
+        "notices": [],
+        "now": utc_now().isoformat(),
+        "next_change_in": None,
+        "rotate_seconds": 120,
+        "hotline": HOTLINE,
+        "phone_qr_url": None,
+        "doctors": DOCTORS,
+    }
+    page.route(
+        "**/api/v1/notices",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(answer)),
+    )
+    page.goto(f"{big_hall.hub.url}/display/lobby?token={big_hall.displays['wing-rooms']}")
+    page.wait_for_selector("body[data-live='connected'][data-drawn]", timeout=TIMEOUT)
+    zone = page.locator("#content-zone")
+    zone.locator(".cz-card[data-kind='doctors'][data-page='0']").wait_for(state="visible", timeout=TIMEOUT)
+    page.wait_for_function(ZONE_FITTED, timeout=TIMEOUT)
+    assert zone.get_attribute("data-cards") == "3"
+    card = zone.locator(".cz-card:not([hidden])")
+    assert card.locator("tr").count() == 4 and card.locator(".cz-page").inner_text() == "1/3"
+    assert "医生1" in card.inner_text() and "—" in card.inner_text()  # no posted name: a dash, never a login
+    shape = page.evaluate(GEOMETRY)
+    assert shape["problems"] == [], shape["problems"]
+    assert shape["content"]["kind"] == "doctors" and shape["content"]["hotline"] == HOTLINE
+    # Read from 3 m: the rows at full size (1.2em of the zone's 1rem), not shrunk.
+    cell = card.locator("td").first.evaluate(
+        "el => parseFloat(getComputedStyle(el).fontSize)"
+        " / parseFloat(getComputedStyle(document.documentElement).fontSize)"
+    )
+    assert cell >= 1.0, cell
+    low = [c for c in page.evaluate(CONTRAST, "#content-zone") if c["ratio"] < 4.5]
+    assert not low, low
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"doctors-{size[0]}x{size[1]}.png"))
+    assert errors == []
+    page.close()
