@@ -21,7 +21,7 @@
   var ROTATE_MS = 12000;     // until the hub says ([notices] rotate_seconds): a tariff's rows read from across the hall
   var RETRY_MS = 10000;      // the read failed (offline): try again
   var TARIFF_ROWS = 4;       // a tariff's rows on one card; more turn as pages
-  var SMALLEST = 0.7;        // a card that does not fit shrinks its text, down to this much
+  var SMALLEST = 0.6;        // a card that does not fit shrinks its text, down to this much (a page fits at ≥ 0.85 on every layout)
   var KIND = {
     notice: ["公告", "Notice"],
     tariff: ["价目", "Tariff"],
@@ -90,7 +90,14 @@
       }
     });
     var doctors = answer && answer.doctors;
-    if (doctors && doctors.length) list.push({ key: "doctors:" + JSON.stringify(doctors), doctors: doctors });
+    if (doctors && doctors.length) {
+      // A wing of many rooms turns its doctors page by page too, as many rows as a tariff's page.
+      var duty = Math.ceil(doctors.length / TARIFF_ROWS);
+      for (var d = 0; d < duty; d++) {
+        list.push({ key: "doctors:" + d + JSON.stringify(doctors), page: d, pages: duty,
+                    doctors: doctors.slice(d * TARIFF_ROWS, (d + 1) * TARIFF_ROWS) });
+      }
+    }
     if (!list.length && (site.notice_zh || site.notice_en)) {
       list.push({ key: "hall:" + site.notice_zh + site.notice_en, hall: site });
     }
@@ -120,13 +127,19 @@
     index = index % all.length;
     for (var i = 0; i < all.length; i++) all[i].hidden = i !== index;
     fit(all[index]);
+    // For tests and a technician: the size of the card's place when it was last fitted.
+    zone().setAttribute("data-fitted", all[index].clientWidth + "x" + all[index].clientHeight);
   }
 
-  /** A card taller than the zone shrinks its text a step at a time (not below SMALLEST), never cut silently. */
+  /**
+   * A card taller or wider than its place in the zone (the layout's row, less the corner and, while it
+   * shows, the dock) shrinks its text a step at a time, not below SMALLEST; a tariff turns in pages
+   * of TARIFF_ROWS so that a page fits at its full size on every layout.
+   */
   function fit(card) {
     var scale = 1;
     card.style.fontSize = "";
-    while (card.scrollHeight > card.clientHeight + 1 && scale > SMALLEST) {
+    while ((card.scrollHeight > card.clientHeight + 1 || card.scrollWidth > card.clientWidth + 1) && scale > SMALLEST) {
       scale = Math.round((scale - 0.05) * 100) / 100;
       card.style.fontSize = scale + "em";
     }
@@ -142,7 +155,7 @@
   }
 
   function card(c) {
-    if (c.doctors) return doctorsCard(c.doctors);
+    if (c.doctors) return doctorsCard(c);
     if (c.hall) {
       return Q.html`<article class="cz-card cz-hall" data-kind="hall"><div class="cz-head">${kindLabel("hall")}</div>
         <p class="cz-body">${c.hall.notice_zh || ""}</p><p class="cz-body cz-en">${c.hall.notice_en || ""}</p></article>`;
@@ -184,15 +197,16 @@
   function tariff(t, page) {
     var rows = t.rows.slice(page * TARIFF_ROWS, (page + 1) * TARIFF_ROWS);
     return Q.html`<table class="cz-tariff"><thead><tr>${t.columns.map(function (col) {
-      return Q.html`<th scope="col">${col.zh}${col.en ? Q.html` <span class="en">${col.en}</span>` : ""}</th>`;
+      return Q.html`<th scope="col"><span class="cz-zh">${col.zh}</span>${col.en ? Q.html` <span class="en">${col.en}</span>` : ""}</th>`;
     })}</tr></thead><tbody>${rows.map(function (row) {
       return Q.html`<tr>${row.map(function (cell) { return Q.html`<td>${cell}</td>`; })}</tr>`;
     })}</tbody></table>`;
   }
 
-  function doctorsCard(list) {
-    return Q.html`<article class="cz-card cz-doctors" data-kind="doctors"><div class="cz-head">${kindLabel("doctors")}</div>
-      <table class="cz-tariff cz-duty"><tbody>${list.map(function (d) {
+  function doctorsCard(c) {
+    var page = c.pages > 1 ? Q.html` <span class="cz-page">${c.page + 1}/${c.pages}</span>` : "";
+    return Q.html`<article class="cz-card cz-doctors" data-kind="doctors" data-page="${c.page}"><div class="cz-head">${kindLabel("doctors")}${page}</div>
+      <table class="cz-tariff cz-duty"><tbody>${c.doctors.map(function (d) {
         return Q.html`<tr class="${d.now ? "cz-now" : ""}"><td>${d.counter_name_zh} <span class="en">${d.counter_name_en}</span></td>
           <td>${d.name || "—"}</td><td class="cz-hours">${d.start}–${d.end}</td></tr>`;
       })}</tbody></table></article>`;
@@ -209,8 +223,13 @@
     </aside>`;
   }
 
-  // A new size (a TV's resolution set late): the card on show fits again.
-  window.addEventListener("resize", Q.debounce(function () { if (zone()) showCard(); }, 200));
+  // A new size of the zone (a TV's resolution set late, the dock's sound button or offline lamp showing
+  // beside it): the card on show fits again. Fitting changes the card's text, never the zone's box.
+  if (typeof window.ResizeObserver === "function" && zone()) {
+    new window.ResizeObserver(function () { showCard(); }).observe(zone());
+  } else {
+    window.addEventListener("resize", Q.debounce(function () { if (zone()) showCard(); }, 200));
+  }
 
   // Each second: a notice whose end has come by the hub's clock leaves at once.
   setInterval(function () { if (answer) render(false); }, 1000);

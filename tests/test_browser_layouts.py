@@ -3,13 +3,21 @@
 Two halls, one hub process each, shared by the module's tests: a utility hall
 (6 counters, 5 services) for the landscape and portrait layouts, and a
 hospital wing (30 rooms with long bilingual names) for counter_list and
-clinic_rooms. Each case opens a lobby at one resolution, fills the content
-zone with a realistic block of notices (it must not hide or shrink the
-calls), then six counters call at once. Then, with every animation paused
-at chosen instants (the Web Animations API), including mid-flash:
+clinic_rooms. Both halls have a hotline, a public address (so the phone
+page's QR shows) and a tariff of six rows posted on the admin API: each case
+opens a lobby at one resolution and waits for the real content zone
+(lobby_content.js: the tariff's first page, the hotline, the QR), then fills
+the zone with a block of sample text and gives it back its notices (neither
+may hide or shrink the calls), then six counters call at once. Then, with
+every animation paused at chosen instants (the Web Animations API),
+including mid-flash:
 
 - every panel and every call inside the viewport, no two overlapping; no
   number or counter name wider or taller than its box;
+- the content zone's card, hotline and QR inside the zone, none over
+  another, the card not cut, the dock over none of them, a tariff's cells
+  as big as the lobby's 1rem (read from 3 m), every text in the zone
+  at least 4.5:1;
 - the six calls all shown, each with its own flash;
 - the counter name at least 60 % of its number's size;
 - axe-core without serious or critical violations, and our own contrast
@@ -34,7 +42,7 @@ import requests
 from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from tests.support import ROOT, HubProcess, bearer, login, provision, running_hub
+from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, running_hub
 
 pytestmark = pytest.mark.browser
 
@@ -68,11 +76,42 @@ CONTENT = """
 </div>
 """
 
+#: The content zone's real content, posted on the admin API: a tariff of six rows (two pages of the
+#: card: four rows, then two), beside the hall's hotline and the phone page's QR.
+TARIFF: dict[str, Any] = {
+    "kind": "tariff",
+    "title_zh": "居民阶梯电价及分时电价",
+    "title_en": "Residential tiered and time-of-use tariff",
+    "tariff": {
+        "columns": [
+            {"zh": "档位", "en": "Tier"},
+            {"zh": "年用电量（千瓦时）", "en": "Yearly use (kWh)"},
+            {"zh": "电价（元/千瓦时）", "en": "Price (CNY/kWh)"},
+        ],
+        "rows": [
+            ["第一档", "0–2760", "0.5283"],
+            ["第二档", "2761–4800", "0.5783"],
+            ["第三档", "4800 以上", "0.8283"],
+            ["峰时 08–22", "—", "0.5683"],
+            ["谷时 22–08", "—", "0.2883"],
+            ["合表用户", "—", "0.5483"],
+        ],
+    },
+}
+HOTLINE = "95598"
+#: The hall's address as phones reach it: the phone page's QR is drawn only for one a phone can open.
+PUBLIC = "http://hall.qcall.test:5000"
+
 HEADER = """
 [site]
 name_zh = "{name_zh}"
 name_en = "{name_en}"
 timezone = "Asia/Shanghai"
+hotline = "{hotline}"
+public_url = "{public}"
+
+[notices]
+rotate_seconds = 120
 
 [hub]
 database_url = "{url}"
@@ -114,7 +153,7 @@ BIG_COUNTERS = [
 
 
 def site_toml(url: str, name: tuple[str, str], services: list[Any], counters: list[Any], screens: str) -> str:
-    text = HEADER.format(name_zh=name[0], name_en=name[1], url=url)
+    text = HEADER.format(name_zh=name[0], name_en=name[1], url=url, hotline=HOTLINE, public=PUBLIC)
     for code, zh, en, prefix in services:
         text += f'\n[[services]]\ncode = "{code}"\nname_zh = "{zh}"\nname_en = "{en}"\nprefix = "{prefix}"\n'
     codes = [s[0] for s in services]
@@ -186,6 +225,10 @@ def hall_fixture(
     config, creds, displays = start_hall(folder, name, services, counters, screens)
     with running_hub(config, folder) as hub:
         clerks = {n: login(hub.url, creds.clerks[n], n) for n in range(1, CALLS + 1)}
+        admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
+        notices = f"{hub.url}/api/v1/admin/notices"
+        answer = requests.post(notices, json=TARIFF, headers=bearer(admin), timeout=20)
+        assert answer.status_code == 201, answer.text
         yield Hall(hub, creds.kiosk, displays, clerks, [s[0] for s in services])
 
 
@@ -261,12 +304,35 @@ GEOMETRY = """() => {
     if (getComputedStyle(el).textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth)
       problems.push('ellipsized: ' + el.textContent.trim());
   });
+  // The content zone's parts: inside the zone, none over another, the card not cut, the dock over none.
+  const zone = document.querySelector('#content-zone'), dock = document.querySelector('.dock');
+  const card = zone.querySelector('.cz-card:not([hidden])'), corner = zone.querySelector('.cz-corner');
+  const parts = [card, corner, ...zone.querySelectorAll('.cz-hotline, .cz-qr, .cz-qr img')]
+    .filter(el => el && shown(el));
+  parts.forEach(el => {
+    inside(el);
+    const b = box(el), z = box(zone);
+    if (b.x < z.x - 0.5 || b.y < z.y - 0.5 || b.r > z.r + 0.5 || b.b > z.b + 0.5)
+      problems.push('outside the content zone: ' + label(el));
+    if (shown(dock) && meet(box(dock), b)) problems.push('the dock covers ' + label(el));
+  });
+  if (card && corner && meet(box(card), box(corner))) problems.push('overlap: the card / the corner');
+  if (card && (card.scrollHeight > card.clientHeight + 1 || card.scrollWidth > card.clientWidth + 1))
+    problems.push('card cut: ' + card.scrollWidth + 'x' + card.scrollHeight
+      + ' in ' + card.clientWidth + 'x' + card.clientHeight);
   const size = el => parseFloat(getComputedStyle(el).fontSize);
+  const rem = size(document.documentElement);
+  const img = zone.querySelector('.cz-qr img'), hotline = zone.querySelector('[data-testid=hotline]');
+  const cells = card ? [...card.querySelectorAll('.cz-tariff td')] : [];
+  const content = {kind: card && card.dataset.kind, page: card && card.dataset.page,
+                   qr: !!(img && shown(img) && img.naturalWidth > 0),
+                   hotline: hotline && shown(hotline) ? hotline.textContent.trim() : null,
+                   cells: cells.length, cell: cells.length ? Math.min(...cells.map(size)) / rem : null};
   const ratios = calls.map(call => {
     const number = size(call.querySelector('.call-no'));
     return Math.min(...[...call.querySelectorAll('.call-counter')].map(n => size(n) / number));
   });
-  return {problems, calls: calls.map(c => c.dataset.callKey), ratios,
+  return {problems, calls: calls.map(c => c.dataset.callKey), ratios, content,
           numbers: calls.map(c => c.querySelector('.call-no').textContent.trim()),
           current: box(document.querySelector('#current-call')),
           currentScale: document.querySelector('#current-call').dataset.scale,
@@ -286,8 +352,9 @@ PAUSE_AT = """t => {
   return document.getAnimations().filter(a => a.id === 'call-flash').length;
 }"""
 
-#: Our own WCAG contrast of every text in the calls against the colour behind it, as painted now.
-CONTRAST = """() => {
+#: Our own WCAG contrast of every text in the elements ``selector`` finds (the calls, the content
+#: zone) against the colour behind it, as painted now.
+CONTRAST = """selector => {
   const rgb = c => c.match(/[\\d.]+/g).map(Number);
   const lum = c => {
     const [r, g, b] = rgb(c).slice(0, 3).map(v => {
@@ -303,7 +370,7 @@ CONTRAST = """() => {
     return 'rgb(255, 255, 255)';
   };
   const out = [];
-  document.querySelectorAll('.call[data-call-key]').forEach(call => {
+  document.querySelectorAll(selector).forEach(call => {
     [call, ...call.querySelectorAll('*')].forEach(el => {
       const text = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
       if (!text || !el.getClientRects().length) return;
@@ -327,6 +394,38 @@ SOUND_NEEDED = """() => {
   document.querySelector('#sound-enable').hidden = false;
   document.body.classList.add('sound-needed');
 }"""
+
+
+#: The content zone has fitted its card to the card's place as it is now (lobby_content.js writes the
+#: size it fitted to): after a resize, a new card, the dock's button showing.
+ZONE_FITTED = """() => {
+  const zone = document.querySelector('#content-zone');
+  const card = zone.querySelector('.cz-card:not([hidden])');
+  return !!card && zone.dataset.fitted === card.clientWidth + 'x' + card.clientHeight;
+}"""
+
+#: The real content is in the zone: the tariff's first page, the hotline, the QR drawn.
+REAL_CONTENT = """() => {
+  const zone = document.querySelector('#content-zone');
+  const img = zone.querySelector('.cz-qr img');
+  return !!zone.querySelector('.cz-card[data-kind=tariff][data-page="0"]:not([hidden])')
+    && !!zone.querySelector('[data-testid=hotline]') && !!img && img.complete && img.naturalWidth > 0;
+}"""
+
+
+def real_content(page: Any) -> None:
+    """Wait until lobby_content.js shows the tariff's first page, the hotline and the QR, fitted."""
+    page.wait_for_function(REAL_CONTENT, timeout=TIMEOUT)
+    page.wait_for_function(ZONE_FITTED, timeout=TIMEOUT)
+
+
+def check_content(name: str, content: dict[str, Any], smallest: float = 1.0) -> None:
+    """The zone shows the tariff (its first page of four rows), the hotline and the QR, readable."""
+    assert content["kind"] == "tariff" and content["page"] == "0", (name, content)
+    assert content["cells"] == 4 * 3, (name, content)  # four rows of three cells: the first page
+    assert content["hotline"] == HOTLINE and content["qr"], (name, content)
+    # Readable from 3 m: a cell at least the lobby's own 1rem (the notices' test asks the same).
+    assert content["cell"] >= smallest - 0.01, (name, content)
 
 
 def redrawn(page: Any, change: str) -> None:
@@ -355,10 +454,26 @@ def check_case(
 ) -> None:
     page = open_lobby(browser, hall, size, token or hall.displays["test-display"], layout)
     page.wait_for_selector(f"body[data-layout='{layout}']", timeout=TIMEOUT)
+    name = f"{layout}-{size[0]}x{size[1]}"
+    real_content(page)
     before = page.evaluate(GEOMETRY)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-content.png"))
+    assert before["problems"] == [], (name, "content", before["problems"])
+    # The portrait layout on a landscape screen (small, whole) gives the calls the height first: its
+    # zone is lower and its card shrinks, not below the fit's floor (60 % of 1.2em cells).
+    turned = layout == "portrait" and size[0] > size[1]
+    smallest = 0.72 if turned else 1.0
+    check_content(name, before["content"], smallest)
 
-    # Another part of the hub fills the content zone: the calls keep their place and size.
+    # Whatever fills the content zone (a block of sample text, then its notices again): the calls
+    # keep their place and size.
     redrawn(page, f"() => {{ document.querySelector('#content-zone').innerHTML = {json.dumps(CONTENT)}; }}")
+    sample = page.evaluate(GEOMETRY)
+    for key in ("current", "currentScale", "recent", "recentScale"):
+        assert sample[key] == before[key], (key, before[key], sample[key])
+    redrawn(page, "() => window.QCallLobbyContent.changed()")
+    real_content(page)
     filled = page.evaluate(GEOMETRY)
     for key in ("current", "currentScale", "recent", "recentScale"):
         assert filled[key] == before[key], (key, before[key], filled[key])
@@ -384,16 +499,19 @@ def check_case(
     assert len(page.evaluate(FLASHING)) == CALLS
     assert page.evaluate(PAUSE_AT, 0) >= CALLS
 
-    name = f"{layout}-{size[0]}x{size[1]}"
+    page.wait_for_function(ZONE_FITTED, timeout=TIMEOUT)
     for t in FRAMES:
         assert page.evaluate(PAUSE_AT, t) >= CALLS
         shape = page.evaluate(GEOMETRY)
         assert shape["problems"] == [], (name, t, shape["problems"])
         assert sorted(shape["numbers"]) == numbers, (name, shape["numbers"])
         assert min(shape["ratios"]) >= 0.6, (name, shape["ratios"])
-        contrast = page.evaluate(CONTRAST)
+        contrast = page.evaluate(CONTRAST, ".call[data-call-key]")
         low = [c for c in contrast if c["ratio"] < 4.5]
         assert not low, (name, t, low)
+        check_content(name, shape["content"], smallest)
+        zone_low = [c for c in page.evaluate(CONTRAST, "#content-zone") if c["ratio"] < 4.5]
+        assert not zone_low, (name, t, zone_low)
         # The flash really swaps: dark ink on yellow in the second half of each second.
         papers = {c["paper"] for c in contrast}
         assert papers == ({"rgb(255, 212, 0)"} if (t % 1000) >= 500 else papers - {"rgb(255, 212, 0)"}), (
@@ -410,9 +528,12 @@ def check_case(
 
     # The sound button, as when the browser blocks audio: in the dock, over nothing, the calls unmoved.
     redrawn(page, SOUND_NEEDED)
+    page.wait_for_function(ZONE_FITTED, timeout=TIMEOUT)  # the zone is narrower (or lower) beside the dock
     page.evaluate(PAUSE_AT, 750)  # axe reads one colour at a time: a running flash would mix two frames
     shape = page.evaluate(GEOMETRY)
     assert shape["problems"] == [], (name, "sound", shape["problems"])
+    # Beside the button the card may shrink its text (to 70 %: 1.2em cells at 0.84rem), never be cut.
+    check_content(name, shape["content"], smallest=0.72 if turned else 0.84)
     assert (shape["current"], shape["recent"]) == (filled["current"], filled["recent"])
     button = page.locator("#sound-enable").bounding_box()
     dock = page.locator(".dock").bounding_box()
@@ -501,4 +622,64 @@ def test_the_address_overrides_the_configured_layout(browser: Any, big_hall: Hal
     assert page.get_attribute("body", "data-layout") == "counter_list"
     assert page.is_hidden(".rooms-panel") and page.is_visible(".counters-panel")
     assert page.errors == []
+    page.close()
+
+
+#: A wing's doctors on duty today, as GET /notices gives them (room, hours, the posted name).
+DOCTORS = [
+    {
+        "counter": n,
+        "counter_name_zh": zh,
+        "counter_name_en": en,
+        "start": "08:00",
+        "end": "12:00",
+        "now": n % 2 == 1,
+        "name": f"医生{n}" if n != 3 else None,
+    }
+    for n, zh, en in BIG_COUNTERS[:10]
+]
+
+
+@pytest.mark.parametrize("size", BIG_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_wing_of_many_doctors_turns_them_in_pages_that_fit(browser: Any, big_hall: Hall, size: Any) -> None:
+    """Ten doctors on duty: three pages of at most four rows, each whole in the zone beside the corner."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    answer = {
+        "notices": [],
+        "now": utc_now().isoformat(),
+        "next_change_in": None,
+        "rotate_seconds": 120,
+        "hotline": HOTLINE,
+        "phone_qr_url": None,
+        "doctors": DOCTORS,
+    }
+    page.route(
+        "**/api/v1/notices",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(answer)),
+    )
+    page.goto(f"{big_hall.hub.url}/display/lobby?token={big_hall.displays['wing-rooms']}")
+    page.wait_for_selector("body[data-live='connected'][data-drawn]", timeout=TIMEOUT)
+    zone = page.locator("#content-zone")
+    zone.locator(".cz-card[data-kind='doctors'][data-page='0']").wait_for(state="visible", timeout=TIMEOUT)
+    page.wait_for_function(ZONE_FITTED, timeout=TIMEOUT)
+    assert zone.get_attribute("data-cards") == "3"
+    card = zone.locator(".cz-card:not([hidden])")
+    assert card.locator("tr").count() == 4 and card.locator(".cz-page").inner_text() == "1/3"
+    assert "医生1" in card.inner_text() and "—" in card.inner_text()  # no posted name: a dash, never a login
+    shape = page.evaluate(GEOMETRY)
+    assert shape["problems"] == [], shape["problems"]
+    assert shape["content"]["kind"] == "doctors" and shape["content"]["hotline"] == HOTLINE
+    # Read from 3 m: the rows at full size (1.2em of the zone's 1rem), not shrunk.
+    cell = card.locator("td").first.evaluate(
+        "el => parseFloat(getComputedStyle(el).fontSize)"
+        " / parseFloat(getComputedStyle(document.documentElement).fontSize)"
+    )
+    assert cell >= 1.0, cell
+    low = [c for c in page.evaluate(CONTRAST, "#content-zone") if c["ratio"] < 4.5]
+    assert not low, low
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"doctors-{size[0]}x{size[1]}.png"))
+    assert errors == []
     page.close()
