@@ -35,6 +35,8 @@ pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms
 #: How long a page may take to show or drop a notice (the issue says within a second; slack for a busy CI).
 PROMPT = 2.0
+#: The issue's bar: a notice posted shows on the open lobby and kiosk within a second.
+SHOWN = 1.0  # s
 ZONE = ZoneInfo("Asia/Shanghai")  # the test site's
 #: The hall's address as phones reach it: the QR is drawn only for an address a phone can open.
 PUBLIC = "http://hall.qcall.test:5000"
@@ -112,7 +114,7 @@ def test_a_notice_posted_on_the_admin_page_shows_and_expires_on_the_lobby_and_th
     card.wait_for(state="visible", timeout=TIMEOUT)
     kiosk.wait_for_selector("#notices-open:not([hidden])", timeout=TIMEOUT)
     shown_in = time.monotonic() - posted
-    assert shown_in < PROMPT, f"the notice took {shown_in:.2f} s to show"
+    assert shown_in < SHOWN, f"the notice took {shown_in:.2f} s to show"
     assert "今日停水通知" in card.inner_text() and "Water off today" in card.inner_text()
     assert "今日停水通知" in kiosk.locator("#notices-open").inner_text()
     assert card.locator(".cz-title .cz-zh").evaluate(CONTRAST) >= 4.5
