@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import time as clock_time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
 from server.app import create_app
 from server.config import load_config
 from server.core.rota import RotaEntry
 from server.hub import Hub
+from tests.api_hall import PREFIX, ApiHall
 from tests.support import write_site
 
-PREFIX = "/api/v1"
 #: Tuesday 10 March 2026, 09:00 in Shanghai (the test site's zone).
 T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 PASSWORD = "clerk-password"
@@ -39,35 +36,10 @@ doctors_on_duty = true
 """
 
 
-@dataclass
-class Hall:
-    app: Flask
-    hub: Hub
-    client: FlaskClient
-    now: list[datetime]
-    tokens: dict[str, str]
-
+class Hall(ApiHall):
     def tick(self, **delta: float) -> datetime:
         self.now[0] += timedelta(**delta)
         return self.now[0]
-
-    def call(self, method: str, path: str, who: str | None = None, **kwargs: Any) -> Any:
-        if who is None:
-            return self.app.test_client().open(PREFIX + path, method=method, **kwargs)
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
-        return self.client.open(PREFIX + path, method=method, headers=headers, **kwargs)
-
-    def ok(self, method: str, path: str, who: str | None = None, status: int = 200, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        assert answer.status_code == status, answer.get_data(as_text=True)
-        return answer.get_json()
-
-    def refused(self, method: str, path: str, who: str | None, status: int, code: str, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        body = answer.get_json()
-        assert (answer.status_code, body["code"]) == (status, code), body
-        assert isinstance(body["error"], str) and body["error"]
-        return body
 
     def post(self, body: dict[str, Any], who: str = "boss") -> Any:
         return self.ok("POST", "/admin/notices", who, 201, json=body)

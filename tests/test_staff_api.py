@@ -13,60 +13,32 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
 from server import cli
 from server.app import create_app
 from server.config import load_config
 from server.hub import Hub
+from tests.api_hall import PREFIX, ApiHall
 from tests.support import write_site
 from tests.test_openapi import DOC_PATH as DOC
 from tests.test_openapi import check_answer
 from tests.waiting import wait_until
 
-PREFIX = "/api/v1"
 #: Tuesday 10 March 2026, 09:00 in Shanghai (the test site's zone).
 T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 PASSWORD = "clerk-password"
 STAFF_READS = ("/staff/now", "/staff/breaks", "/staff/attendance", "/staff/rota")
 
 
-@dataclass
-class Hall:
-    app: Flask
-    hub: Hub
-    client: FlaskClient
-    now: list[datetime]
-    tokens: dict[str, str]
-
+class Hall(ApiHall):
     def tick(self, minutes: float) -> datetime:
         self.now[0] += timedelta(minutes=minutes)
         return self.now[0]
-
-    def call(self, method: str, path: str, who: str | None = None, **kwargs: Any) -> Any:
-        if who is None:  # a stranger: no token and none of the logins' cookies
-            return self.app.test_client().open(PREFIX + path, method=method, **kwargs)
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
-        return self.client.open(PREFIX + path, method=method, headers=headers, **kwargs)
-
-    def ok(self, method: str, path: str, who: str | None = None, status: int = 200, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        assert answer.status_code == status, answer.get_data(as_text=True)
-        return answer.get_json()
-
-    def refused(self, method: str, path: str, who: str | None, status: int, code: str, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        body = answer.get_json()
-        assert (answer.status_code, body["code"]) == (status, code), body
-        assert isinstance(body["error"], str) and body["error"]
-        return body
 
     def log_in(self, name: str, username: str, counter: int | None = None, **more: Any) -> Any:
         body = {"username": username, "password": PASSWORD, **more}
