@@ -12,22 +12,15 @@ from __future__ import annotations
 
 import time as clock_time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.app import create_app
-from server.config import load_config
 from server.core.rota import RotaEntry
-from server.hub import Hub
-from tests.api_hall import PREFIX, ApiHall
+from tests.api_hall import T0, ApiHall, device_tokens, open_hall
 from tests.support import write_site
-
-#: Tuesday 10 March 2026, 09:00 in Shanghai (the test site's zone).
-T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
-PASSWORD = "clerk-password"
 
 SETTINGS = """
 [notices]
@@ -47,33 +40,19 @@ class Hall(ApiHall):
 
 @pytest.fixture
 def hall(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hall]:
-    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("QCALL_SECRET_KEY", raising=False)
     path = write_site(tmp_path / "site.toml", database_url, counters=2)
     text = path.read_text(encoding="utf-8").replace(
         'notice_en = "Test notice"\n', 'notice_en = "Test notice"\nhotline = "95598"\n'
     )
     path.write_text(text + SETTINGS, encoding="utf-8")
-    now = [T0]
-    app = create_app(load_config(path), clock=lambda: now[0], async_mode="threading")
-    hub: Hub = app.extensions["qcall"]
-    for username, role in (("ann", "staff"), ("boss", "admin"), ("sue", "supervisor"), ("nurse", "triage")):
-        hub.accounts.add_user(username, role, PASSWORD, T0)
-    tokens = {
-        "kiosk": hub.accounts.create_device_token("kiosk", "kiosk-1", T0),
-        "display": hub.accounts.create_device_token("display", "lobby-1", T0),
-        "pad": hub.accounts.create_device_token("pad", "pad-1", T0),
-    }
-    client = app.test_client()
+    users = (("ann", "staff"), ("boss", "admin"), ("sue", "supervisor"), ("nurse", "triage"))
+    hall = open_hall(Hall, path, tmp_path, monkeypatch, users)
+    device_tokens(hall)
     for username, counter in (("boss", None), ("sue", None), ("nurse", None), ("ann", 1)):
-        body: dict[str, Any] = {"username": username, "password": PASSWORD}
-        if counter:
-            body["counter"] = counter
-        answer = client.post(PREFIX + "/auth/login", json=body)
+        answer = hall.log_in(username, username, counter)
         assert answer.status_code == 200, answer.get_json()
-        tokens[username] = answer.get_json()["token"]
-    yield Hall(app, hub, client, now, tokens)
-    hub.close()
+    yield hall
+    hall.hub.close()
 
 
 NEWS = {
