@@ -132,6 +132,22 @@ def write_site(path: Path, database_url: str, counters: int = 2, public_url: str
     return path
 
 
+def run_cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m server --config <config> <args>`` as an installer types it, its var folder beside the file.
+
+    Why here: the token and display-name tests drive the same command line the same way.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "server", "--config", str(config), *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QCALL_VAR_DIR": str(config.parent / "var")},
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -8,9 +8,6 @@ CLI's ``user add --display-name``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from server.store.accounts import MAX_DISPLAY_NAME, AccountError, AccountNotFoun
 from server.store.audit import AuditLog
 from server.store.schema import audit_log
 from tests.api_hall import PASSWORD, T0, open_hall
-from tests.support import ROOT, write_site
+from tests.support import run_cli, write_site
 from tests.test_notices_api import Hall
 
 DOCTOR = "张伟 主任医师"
@@ -215,18 +212,6 @@ def test_an_unknown_user_is_a_404(hall: Hall) -> None:
 
 
 # -- the CLI -----------------------------------------------------------------------------------
-
-
-def run_cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server", "--config", str(config), *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "QCALL_VAR_DIR": str(config.parent / "var")},
-    )
 
 
 def test_cli_user_add_with_a_display_name(tmp_path: Path, sqlite_url: str) -> None:
