@@ -271,6 +271,23 @@ def bearer(token: str) -> dict[str, Any]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def add_user(
+    base_url: str, admin_token: str, username: str, role: str, password: str = CLERK_PASSWORD
+) -> None:
+    """A new user added by an admin on the admin API (POST /admin/users must answer 201).
+
+    Why here: the browser modules need a second admin, a supervisor or a clerk beside the provisioned
+    ones, and each wrote the same request and check.
+    """
+    made = requests.post(
+        f"{base_url}/api/v1/admin/users",
+        json={"username": username, "role": role, "password": password},
+        headers=bearer(admin_token),
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+
+
 def issue(hub: HubProcess, token: str, service: str = "PAY") -> dict[str, Any]:
     """A new ticket for ``service`` (POST /tickets must answer 201), as the hub returned it."""
     answer = requests.post(
