@@ -70,6 +70,8 @@ def admin_login(page: Any, url: str, password: str = ADMIN_PASSWORD) -> None:
     page.fill("#admin-login-password", password)
     page.click("#admin-login-submit")
     page.wait_for_selector("#admin-view:not([hidden])", timeout=TIMEOUT)
+    # The page follows the browser (English here) until the hub's snapshot names the site's language.
+    page.wait_for_selector("html[lang='zh-CN']", state="attached", timeout=TIMEOUT)
 
 
 def shows_services(kiosk: Any) -> None:
