@@ -136,8 +136,7 @@
   var formMessage = null;        // {kind, text()} under the booking form
   var importMessage = null;      // {kind, text(), lines}
   var listMessage = null;        // {kind, text()} above the list (a cancel's outcome)
-  var confirming = null;         // id of the booking whose cancel waits for its second tap
-  var confirmTimer = null;
+  var confirming = Q.secondTap(function () { drawList(); }, CONFIRM_MS);  // a booking's cancel: second tap
   var pollTimer = null;
   var busy = false;
 
@@ -159,7 +158,7 @@
       session = null;
       generation += 1;
       clearTimeout(pollTimer);
-      clearTimeout(confirmTimer);
+      confirming.reset();
       Q.show("#appt-layout", false);
     },
     queue: function (snap, name) {
@@ -273,15 +272,7 @@
 
   function cancel(id, code) {
     if (busy || !session) return;
-    if (confirming !== id) {
-      confirming = id;
-      clearTimeout(confirmTimer);
-      confirmTimer = setTimeout(function () { confirming = null; drawList(); }, CONFIRM_MS);
-      drawList();
-      return;
-    }
-    confirming = null;
-    clearTimeout(confirmTimer);
+    if (!confirming.tap(id)) return;
     busy = true;
     drawBusy();
     Q.api("POST", "/appointments/" + encodeURIComponent(id) + "/cancel").then(function () {
@@ -367,7 +358,7 @@
     Q.show("#appt-table", !!list && list.length > 0);
     Q.each(document.querySelectorAll(".appt-name-col"), function (el) { el.hidden = !callByName; });
     Q.setHtml($("#appt-list"), Q.html`${(list || []).map(function (a) {
-      var waiting = confirming === a.id;
+      var waiting = confirming.armed(a.id);
       return Q.html`<tr data-appointment-id="${a.id}" data-code="${a.code}" data-status="${a.status}">
           <td class="appt-code">${a.code}</td>
           <td>${Q.name(a) || serviceName(a.service)} <span class="code">${a.service}</span></td>

@@ -306,8 +306,7 @@
     var editing = null;       // null: form closed; -1: a new item; n: the item at n
     var basedOn = 0;          // the section's version when the form was opened
     var message = null;       // {kind, text} above the table
-    var arming = null;        // the key whose remove button waits for its second tap
-    var armTimer = null;
+    var removing = Q.secondTap(function () { draw(); }, CONFIRM_MS);  // a remove button's second tap
     var busy = false;
     var bound = false;
 
@@ -367,14 +366,7 @@
       var item = list()[index];
       if (!item || !isAdmin()) return;
       var key = String(opts.keyOf(item));
-      if (arming !== key) {
-        arming = key;
-        clearTimeout(armTimer);
-        armTimer = setTimeout(function () { arming = null; draw(); }, CONFIRM_MS);
-        return draw();
-      }
-      arming = null;
-      clearTimeout(armTimer);
+      if (!removing.tap(key)) return;
       var next = list().filter(function (x, i) { return i !== index; });
       send(next, null, item);
     }
@@ -420,7 +412,7 @@
       say(el("message"), message);
       Q.setHtml(el("list"), Q.html`${items.map(function (item, index) {
         var key = String(opts.keyOf(item));
-        var armed = arming === key;
+        var armed = removing.armed(key);
         return Q.html`<tr data-key="${key}"${editing === index ? Q.raw(' class="editing"') : ""}>${opts.cells(item)}
           ${admin ? Q.html`<td class="settings-actions">
             <button type="button" class="settings-button" data-act="edit" data-index="${index}">${Q.t("settings.edit")}</button>

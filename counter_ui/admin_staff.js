@@ -195,8 +195,8 @@
   var importMessage = null;     // {kind, text, lines}
   var liveError = null;
   var rotaError = null;
-  var confirming = null;        // "post:3" or "rota:17": waiting for its second tap
-  var confirmTimer = null;
+  // "post:3" or "rota:17": a destructive button waiting for its second tap
+  var confirming = Q.secondTap(function () { drawLive(); drawRota(); }, CONFIRM_MS);
   var pollTimer = null;
   var tickTimer = null;
   var busy = false;
@@ -221,7 +221,7 @@
       session = null;
       generation += 1;
       clearTimeout(pollTimer);
-      clearTimeout(confirmTimer);
+      confirming.reset();
       clearInterval(tickTimer);
       Q.show("#staff-layout", false);
     },
@@ -323,19 +323,7 @@
   /* -- acting (admins) --------------------------------------------------- */
 
   /** A destructive button's first tap arms it for CONFIRM_MS; the second acts. */
-  function armed(key) {
-    if (confirming === key) {
-      confirming = null;
-      clearTimeout(confirmTimer);
-      return true;
-    }
-    confirming = key;
-    clearTimeout(confirmTimer);
-    confirmTimer = setTimeout(function () { confirming = null; drawLive(); drawRota(); }, CONFIRM_MS);
-    drawLive();
-    drawRota();
-    return false;
-  }
+  function armed(key) { return confirming.tap(key); }
 
   function endPost(counter) {
     if (busy || !isAdmin() || !armed("post:" + counter)) return;
@@ -460,7 +448,7 @@
         return e.username + " " + e.start + "–" + e.end + (at ? " (" + Q.t("staff.at_counter", { n: at }) + ")" : "");
       }).join("; ");
       var pause = c["break"];
-      var arm = confirming === "post:" + c.counter;
+      var arm = confirming.armed("post:" + c.counter);
       return Q.html`<tr data-counter="${c.counter}" data-state="${c.state}">
           <td>${Q.name(c)}</td>
           <td><span class="badge ${c.status}">${Q.t("counter." + c.status)}</span></td>
@@ -528,7 +516,7 @@
     Q.show("#rota-table", entries.length > 0);
     Q.show("#rota-action-col", isAdmin());
     Q.setHtml($("#rota-list"), Q.html`${entries.map(function (e) {
-      var arm = confirming === "rota:" + e.id;
+      var arm = confirming.armed("rota:" + e.id);
       return Q.html`<tr data-rota-id="${e.id}" data-username="${e.username}" data-counter="${e.counter}">
           <td>${e.username}</td>
           <td class="num">${e.counter}</td>

@@ -132,6 +132,22 @@ def write_site(path: Path, database_url: str, counters: int = 2, public_url: str
     return path
 
 
+def run_cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m server --config <config> <args>`` as an installer types it, its var folder beside the file.
+
+    Why here: the token and display-name tests drive the same command line the same way.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "server", "--config", str(config), *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QCALL_VAR_DIR": str(config.parent / "var")},
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -253,6 +269,23 @@ def login(base_url: str, username: str, counter: int | None, password: str = CLE
 
 def bearer(token: str) -> dict[str, Any]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def add_user(
+    base_url: str, admin_token: str, username: str, role: str, password: str = CLERK_PASSWORD
+) -> None:
+    """A new user added by an admin on the admin API (POST /admin/users must answer 201).
+
+    Why here: the browser modules need a second admin, a supervisor or a clerk beside the provisioned
+    ones, and each wrote the same request and check.
+    """
+    made = requests.post(
+        f"{base_url}/api/v1/admin/users",
+        json={"username": username, "role": role, "password": password},
+        headers=bearer(admin_token),
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
 
 
 def issue(hub: HubProcess, token: str, service: str = "PAY") -> dict[str, Any]:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import queue
 import statistics
 import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -40,6 +38,7 @@ from tests.support import (
     HubProcess,
     bearer,
     provision,
+    run_cli,
     write_site,
 )
 from tests.waiting import SocketListener, wait_until
@@ -123,18 +122,6 @@ def works(hub: HubProcess, token: str) -> bool:
     answer = api(hub, "GET", path, token)
     assert answer.status_code in (200, 401), answer.text
     return answer.status_code == 200
-
-
-def run_cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server", "--config", str(config), *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "QCALL_VAR_DIR": str(config.parent / "var")},
-    )
 
 
 def one_error_line(done: subprocess.CompletedProcess[str]) -> str:

@@ -52,12 +52,26 @@ def chromium() -> Iterator[Any]:
         yield launched
 
 
+def watched_page(chromium: Any, errors: list[str], who: str, **options: Any) -> tuple[Any, Any]:
+    """A new context (``options``: viewport, is_mobile…) and its page, whose uncaught errors go to ``errors``.
+
+    Why one place: every scenario here opens an admin, a kiosk or a phone this way and ends by
+    asserting that no page threw; the label says which page did.
+    """
+    context = chromium.new_context(**options)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"{who}: {exc}"))
+    return context, page
+
+
 def admin_login(page: Any, url: str, password: str = ADMIN_PASSWORD) -> None:
     page.goto(f"{url}/counter/admin.html")
     page.fill("#admin-login-username", "admin")
     page.fill("#admin-login-password", password)
     page.click("#admin-login-submit")
     page.wait_for_selector("#admin-view:not([hidden])", timeout=TIMEOUT)
+    # The page follows the browser (English here) until the hub's snapshot names the site's language.
+    page.wait_for_selector("html[lang='zh-CN']", state="attached", timeout=TIMEOUT)
 
 
 def shows_services(kiosk: Any) -> None:
@@ -70,9 +84,7 @@ def test_an_admin_issues_a_kiosk_token_and_the_kiosk_opened_with_it_works(
 ) -> None:
     hub, _twin = devices_hub
     errors: list[str] = []
-    context = chromium.new_context(viewport={"width": 1600, "height": 1200})
-    admin = context.new_page()
-    admin.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+    context, admin = watched_page(chromium, errors, "admin", viewport={"width": 1600, "height": 1200})
     admin_login(admin, hub.url)
     admin.wait_for_selector("#tokens-layout:not([hidden])", timeout=TIMEOUT)
     # A name the rules refuse is said beside its field, in the page's language, and nothing is sent.
@@ -92,9 +104,7 @@ def test_an_admin_issues_a_kiosk_token_and_the_kiosk_opened_with_it_works(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     admin.screenshot(path=str(ARTIFACTS / "admin-tokens.png"), full_page=True)
 
-    kiosk_context = chromium.new_context(viewport={"width": 1080, "height": 1920})
-    kiosk = kiosk_context.new_page()
-    kiosk.on("pageerror", lambda exc: errors.append(f"kiosk: {exc}"))
+    kiosk_context, kiosk = watched_page(chromium, errors, "kiosk", viewport={"width": 1080, "height": 1920})
     kiosk.goto(url)
     shows_services(kiosk)
     # The users section: a short password is refused on the form, in both languages as the page speaks.
@@ -116,9 +126,7 @@ def test_a_kiosk_without_a_token_pairs_by_its_code_and_starts_by_itself(
 ) -> None:
     hub, _twin = devices_hub
     errors: list[str] = []
-    kiosk_context = chromium.new_context(viewport={"width": 1080, "height": 1920})
-    kiosk = kiosk_context.new_page()
-    kiosk.on("pageerror", lambda exc: errors.append(f"kiosk: {exc}"))
+    kiosk_context, kiosk = watched_page(chromium, errors, "kiosk", viewport={"width": 1080, "height": 1920})
     kiosk.goto(f"{hub.url}/kiosk/")
     code = kiosk.wait_for_selector("#pairing-code", timeout=TIMEOUT).get_attribute("data-code")
     assert code and re.fullmatch(r"[A-Z2-9]{6}", code)
@@ -127,9 +135,9 @@ def test_a_kiosk_without_a_token_pairs_by_its_code_and_starts_by_itself(
     kiosk.screenshot(path=str(ARTIFACTS / "kiosk-pairing.png"))
 
     # A clerk's phone may not pair it.
-    phone_context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    phone = phone_context.new_page()
-    phone.on("pageerror", lambda exc: errors.append(f"phone: {exc}"))
+    phone_context, phone = watched_page(
+        chromium, errors, "phone", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
     phone.goto(f"{hub.url}/counter/pair.html?code={code}")
     phone.fill("#pair-login-username", "clerk1")
     phone.fill("#pair-login-password", "clerk-password")
@@ -160,9 +168,7 @@ def test_a_test_print_from_the_devices_panel_comes_out_of_the_printer(
 ) -> None:
     hub, twin = devices_hub
     errors: list[str] = []
-    context = chromium.new_context(viewport={"width": 1600, "height": 1200})
-    admin = context.new_page()
-    admin.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+    context, admin = watched_page(chromium, errors, "admin", viewport={"width": 1600, "height": 1200})
     admin_login(admin, hub.url)
     before = len(twin.documents)
     admin.click("button[data-test='printer-1']", timeout=TIMEOUT)
@@ -257,9 +263,7 @@ def test_an_admin_gives_a_user_a_display_name_on_the_users_form(chromium: Any, d
     a name the rules refuse is said beside its field and nothing is sent."""
     hub, _twin = devices_hub
     errors: list[str] = []
-    context = chromium.new_context(viewport={"width": 1600, "height": 1200})
-    admin = context.new_page()
-    admin.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
+    context, admin = watched_page(chromium, errors, "admin", viewport={"width": 1600, "height": 1200})
     admin_login(admin, hub.url)
     admin.wait_for_selector("#users-layout:not([hidden])", timeout=TIMEOUT)
     admin.fill("#users-new-name", "doc1")

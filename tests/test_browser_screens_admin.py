@@ -26,6 +26,7 @@ from tests.support import (
     ADMIN_PASSWORD,
     ARTIFACTS,
     HubProcess,
+    add_user,
     bearer,
     login,
     provision,
@@ -72,13 +73,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     with running_hub(config, folder) as hub:
         token = login(hub.url, "admin", None, ADMIN_PASSWORD)
         for user, role in (("manager2", "admin"), (SUPERVISOR, "supervisor")):
-            made = requests.post(
-                f"{hub.url}/api/v1/admin/users",
-                json={"username": user, "role": role, "password": ADMIN_PASSWORD},
-                headers=bearer(token),
-                timeout=10,
-            )
-            assert made.status_code == 201, made.text
+            add_user(hub.url, token, user, role, ADMIN_PASSWORD)
         yield Hall(hub, site, login(hub.url, "manager2", None, ADMIN_PASSWORD))
 
 

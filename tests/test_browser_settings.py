@@ -28,6 +28,7 @@ from tests.support import (
     CLERK_PASSWORD,
     ROOT,
     HubProcess,
+    add_user,
     bearer,
     login,
     provision,
@@ -62,13 +63,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     config = write_site(folder / "site.toml", f"sqlite:///{folder / 'qcall.db'}", 3)
     site = Site(config, provision(config, 3), 3)
     with running_hub(config, folder) as hub:
-        made = requests.post(
-            f"{hub.url}/api/v1/admin/users",
-            json={"username": OTHER_ADMIN, "role": "admin", "password": ADMIN_PASSWORD},
-            headers=bearer(login(hub.url, "admin", None, ADMIN_PASSWORD)),
-            timeout=10,
-        )
-        assert made.status_code == 201, made.text
+        add_user(hub.url, login(hub.url, "admin", None, ADMIN_PASSWORD), OTHER_ADMIN, "admin", ADMIN_PASSWORD)
         yield Hall(hub, site, login(hub.url, OTHER_ADMIN, None, ADMIN_PASSWORD))
 
 
@@ -194,13 +189,7 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     kiosk.click(".service-btn[data-service='TAX']")
     number = kiosk.wait_for_selector("#ticket-number", state="visible", timeout=TIMEOUT).inner_text()
     assert number.strip().startswith("C")
-    made = requests.post(
-        f"{hub.url}/api/v1/admin/users",
-        json={"username": "clerk4", "role": "staff", "password": CLERK_PASSWORD},
-        headers=bearer(admin_token),
-        timeout=10,
-    )
-    assert made.status_code == 201, made.text
+    add_user(hub.url, admin_token, "clerk4", "staff")
     clerk4 = login(hub.url, "clerk4", 4)
     call_next = f"{hub.url}/api/v1/counters/4/call-next"
     called = requests.post(call_next, json={}, headers=bearer(clerk4), timeout=10)
@@ -426,13 +415,7 @@ def test_a_staff_login_cannot_open_the_admin_console(chromium, hall) -> None:
     assert clerk.query_selector_all("#svc-list tr") == []
 
     # A supervisor reads the settings without a button to change them, and has no audit section.
-    made = requests.post(
-        f"{hub.url}/api/v1/admin/users",
-        json={"username": "sue", "role": "supervisor", "password": CLERK_PASSWORD},
-        headers=bearer(hall.admin),
-        timeout=10,
-    )
-    assert made.status_code == 201, made.text
+    add_user(hub.url, hall.admin, "sue", "supervisor")
     supervisor = admin_page(chromium, hub, "sue", CLERK_PASSWORD)
     supervisor.on("pageerror", lambda exc: errors.append(f"supervisor: {exc}"))
     supervisor.wait_for_selector("#svc-list tr[data-key='PAY']", timeout=TIMEOUT)

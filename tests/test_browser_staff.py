@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, bearer, issue, login
+from tests.support import ADMIN_PASSWORD, ARTIFACTS, CLERK_PASSWORD, add_user, bearer, issue, login
 
 pytestmark = pytest.mark.browser
 
@@ -186,13 +186,7 @@ def test_the_admin_pages_staff_section(browser, hub, site) -> None:
 
     # A supervisor reads the section, without the admin's buttons; a clerk does not see it at all.
     admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
-    made = requests.post(
-        f"{hub.url}/api/v1/admin/users",
-        json={"username": "sue", "role": "supervisor", "password": CLERK_PASSWORD},
-        headers=bearer(admin),
-        timeout=10,
-    )
-    assert made.status_code == 201, made.text
+    add_user(hub.url, admin, "sue", "supervisor")
     supervisor = admin_page(browser, hub, "sue", CLERK_PASSWORD)
     supervisor.wait_for_selector("#staff-layout:not([hidden])", timeout=TIMEOUT)
     post_state(supervisor, 1, "unplanned")

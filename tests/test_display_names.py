@@ -8,9 +8,6 @@ CLI's ``user add --display-name``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select, text
 
-from server.app import create_app
-from server.config import load_config
-from server.hub import Hub
 from server.store import alembic_config, make_engine, open_store
 from server.store.accounts import MAX_DISPLAY_NAME, AccountError, AccountNotFound, Accounts, Actor
 from server.store.audit import AuditLog
 from server.store.schema import audit_log
-from tests.support import ROOT, write_site
-from tests.test_notices_api import PASSWORD, PREFIX, T0, Hall
+from tests.api_hall import PASSWORD, T0, open_hall
+from tests.support import run_cli, write_site
+from tests.test_notices_api import Hall
 
 DOCTOR = "张伟 主任医师"
 BOSS = Actor("boss", "10.0.0.5")
@@ -136,28 +131,15 @@ def test_migration_0020_gives_existing_users_no_name_and_goes_back(database_url:
 
 @pytest.fixture
 def hall(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hall]:
-    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("QCALL_SECRET_KEY", raising=False)
-    now = [T0]
-    app = create_app(
-        load_config(write_site(tmp_path / "site.toml", sqlite_url, counters=2)),
-        clock=lambda: now[0],
-        async_mode="threading",
+    path = write_site(tmp_path / "site.toml", sqlite_url, counters=2)
+    hall = open_hall(
+        Hall, path, tmp_path, monkeypatch, (("ann", "staff"), ("boss", "admin"), ("sue", "supervisor"))
     )
-    hub: Hub = app.extensions["qcall"]
-    for username, role in (("ann", "staff"), ("boss", "admin"), ("sue", "supervisor")):
-        hub.accounts.add_user(username, role, PASSWORD, T0)
-    client = app.test_client()
-    tokens: dict[str, str] = {}
     for username, counter in (("boss", None), ("sue", None), ("ann", 1)):
-        body: dict[str, Any] = {"username": username, "password": PASSWORD}
-        if counter:
-            body["counter"] = counter
-        answer = client.post(PREFIX + "/auth/login", json=body)
+        answer = hall.log_in(username, username, counter)
         assert answer.status_code == 200, answer.get_json()
-        tokens[username] = answer.get_json()["token"]
-    yield Hall(app, hub, client, now, tokens)
-    hub.close()
+    yield hall
+    hall.hub.close()
 
 
 def test_only_admins_give_display_names(hall: Hall) -> None:
@@ -230,18 +212,6 @@ def test_an_unknown_user_is_a_404(hall: Hall) -> None:
 
 
 # -- the CLI -----------------------------------------------------------------------------------
-
-
-def run_cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server", "--config", str(config), *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "QCALL_VAR_DIR": str(config.parent / "var")},
-    )
 
 
 def test_cli_user_add_with_a_display_name(tmp_path: Path, sqlite_url: str) -> None:

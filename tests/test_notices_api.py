@@ -12,25 +12,15 @@ from __future__ import annotations
 
 import time as clock_time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from server.app import create_app
-from server.config import load_config
 from server.core.rota import RotaEntry
-from server.hub import Hub
+from tests.api_hall import T0, ApiHall, device_tokens, open_hall
 from tests.support import write_site
-
-PREFIX = "/api/v1"
-#: Tuesday 10 March 2026, 09:00 in Shanghai (the test site's zone).
-T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
-PASSWORD = "clerk-password"
 
 SETTINGS = """
 [notices]
@@ -39,35 +29,10 @@ doctors_on_duty = true
 """
 
 
-@dataclass
-class Hall:
-    app: Flask
-    hub: Hub
-    client: FlaskClient
-    now: list[datetime]
-    tokens: dict[str, str]
-
+class Hall(ApiHall):
     def tick(self, **delta: float) -> datetime:
         self.now[0] += timedelta(**delta)
         return self.now[0]
-
-    def call(self, method: str, path: str, who: str | None = None, **kwargs: Any) -> Any:
-        if who is None:
-            return self.app.test_client().open(PREFIX + path, method=method, **kwargs)
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
-        return self.client.open(PREFIX + path, method=method, headers=headers, **kwargs)
-
-    def ok(self, method: str, path: str, who: str | None = None, status: int = 200, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        assert answer.status_code == status, answer.get_data(as_text=True)
-        return answer.get_json()
-
-    def refused(self, method: str, path: str, who: str | None, status: int, code: str, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        body = answer.get_json()
-        assert (answer.status_code, body["code"]) == (status, code), body
-        assert isinstance(body["error"], str) and body["error"]
-        return body
 
     def post(self, body: dict[str, Any], who: str = "boss") -> Any:
         return self.ok("POST", "/admin/notices", who, 201, json=body)
@@ -75,33 +40,19 @@ class Hall:
 
 @pytest.fixture
 def hall(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hall]:
-    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("QCALL_SECRET_KEY", raising=False)
     path = write_site(tmp_path / "site.toml", database_url, counters=2)
     text = path.read_text(encoding="utf-8").replace(
         'notice_en = "Test notice"\n', 'notice_en = "Test notice"\nhotline = "95598"\n'
     )
     path.write_text(text + SETTINGS, encoding="utf-8")
-    now = [T0]
-    app = create_app(load_config(path), clock=lambda: now[0], async_mode="threading")
-    hub: Hub = app.extensions["qcall"]
-    for username, role in (("ann", "staff"), ("boss", "admin"), ("sue", "supervisor"), ("nurse", "triage")):
-        hub.accounts.add_user(username, role, PASSWORD, T0)
-    tokens = {
-        "kiosk": hub.accounts.create_device_token("kiosk", "kiosk-1", T0),
-        "display": hub.accounts.create_device_token("display", "lobby-1", T0),
-        "pad": hub.accounts.create_device_token("pad", "pad-1", T0),
-    }
-    client = app.test_client()
+    users = (("ann", "staff"), ("boss", "admin"), ("sue", "supervisor"), ("nurse", "triage"))
+    hall = open_hall(Hall, path, tmp_path, monkeypatch, users)
+    device_tokens(hall)
     for username, counter in (("boss", None), ("sue", None), ("nurse", None), ("ann", 1)):
-        body: dict[str, Any] = {"username": username, "password": PASSWORD}
-        if counter:
-            body["counter"] = counter
-        answer = client.post(PREFIX + "/auth/login", json=body)
+        answer = hall.log_in(username, username, counter)
         assert answer.status_code == 200, answer.get_json()
-        tokens[username] = answer.get_json()["token"]
-    yield Hall(app, hub, client, now, tokens)
-    hub.close()
+    yield hall
+    hall.hub.close()
 
 
 NEWS = {

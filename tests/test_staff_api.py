@@ -13,97 +13,45 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
 from server import cli
-from server.app import create_app
-from server.config import load_config
-from server.hub import Hub
+from tests.api_hall import PASSWORD, PREFIX, T0, ApiHall, device_tokens, open_hall
 from tests.support import write_site
 from tests.test_openapi import DOC_PATH as DOC
 from tests.test_openapi import check_answer
 from tests.waiting import wait_until
 
-PREFIX = "/api/v1"
-#: Tuesday 10 March 2026, 09:00 in Shanghai (the test site's zone).
-T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
-PASSWORD = "clerk-password"
 STAFF_READS = ("/staff/now", "/staff/breaks", "/staff/attendance", "/staff/rota")
 
 
-@dataclass
-class Hall:
-    app: Flask
-    hub: Hub
-    client: FlaskClient
-    now: list[datetime]
-    tokens: dict[str, str]
-
+class Hall(ApiHall):
     def tick(self, minutes: float) -> datetime:
         self.now[0] += timedelta(minutes=minutes)
         return self.now[0]
-
-    def call(self, method: str, path: str, who: str | None = None, **kwargs: Any) -> Any:
-        if who is None:  # a stranger: no token and none of the logins' cookies
-            return self.app.test_client().open(PREFIX + path, method=method, **kwargs)
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
-        return self.client.open(PREFIX + path, method=method, headers=headers, **kwargs)
-
-    def ok(self, method: str, path: str, who: str | None = None, status: int = 200, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        assert answer.status_code == status, answer.get_data(as_text=True)
-        return answer.get_json()
-
-    def refused(self, method: str, path: str, who: str | None, status: int, code: str, **kwargs: Any) -> Any:
-        answer = self.call(method, path, who, **kwargs)
-        body = answer.get_json()
-        assert (answer.status_code, body["code"]) == (status, code), body
-        assert isinstance(body["error"], str) and body["error"]
-        return body
-
-    def log_in(self, name: str, username: str, counter: int | None = None, **more: Any) -> Any:
-        body = {"username": username, "password": PASSWORD, **more}
-        if counter is not None:
-            body["counter"] = counter
-        answer = self.client.post(PREFIX + "/auth/login", json=body)
-        if answer.status_code == 200:
-            self.tokens[name] = answer.get_json()["token"]
-        return answer
 
     def shown(self) -> dict[int, str]:
         return {c["number"]: c["status"] for c in self.ok("GET", "/queue", "display")["counters"]}
 
 
 def build(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> Iterator[Hall]:
-    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("QCALL_SECRET_KEY", raising=False)
     path = write_site(tmp_path / "site.toml", url, counters=3)
     if extra:
         path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
-    now = [T0]
-    app = create_app(load_config(path), clock=lambda: now[0], async_mode="threading")
-    hub: Hub = app.extensions["qcall"]
-    for username, role in (
+    users = (
         ("ann", "staff"),
         ("bob", "staff"),
         ("boss", "admin"),
         ("sue", "supervisor"),
         ("nurse", "triage"),
-    ):
-        hub.accounts.add_user(username, role, PASSWORD, T0)
-    tokens = {
-        "kiosk": hub.accounts.create_device_token("kiosk", "kiosk-1", T0),
-        "display": hub.accounts.create_device_token("display", "lobby-1", T0),
-        "pad": hub.accounts.create_device_token("pad", "pad-1", T0),
-    }
-    hall = Hall(app, hub, app.test_client(), now, tokens)
+    )
+    hall = open_hall(Hall, path, tmp_path, monkeypatch, users)
+    hub = hall.hub
+    device_tokens(hall)
     for name, counter in (("boss", None), ("sue", None), ("nurse", None)):
         assert hall.log_in(name, name, counter).status_code == 200
     try:

@@ -105,13 +105,21 @@ class PairingDesk:
     def waiting(self, code: str) -> Pairing:
         """The code an admin is about to confirm (404 when unknown, expired or confirmed already)."""
         with self._lock:
-            self._expire(self.clock())
-            pairing = self._codes.get(normal_code(code))
-            if pairing is None:
-                raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
-            if pairing.token is not None:
-                raise PairingRefused(409, "this pairing code was used already", "conflict")
-            return pairing
+            return self._unconfirmed(code)
+
+    def _unconfirmed(self, code: str) -> Pairing:
+        """The code still waiting for an admin, under the lock (404 unknown or expired, 409 used).
+
+        Why one place: showing a code to the admin and confirming it must refuse the same codes
+        with the same words, or a code the phone was shown could fail on the tap with another reason.
+        """
+        self._expire(self.clock())
+        pairing = self._codes.get(normal_code(code))
+        if pairing is None:
+            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
+        if pairing.token is not None:
+            raise PairingRefused(409, "this pairing code was used already", "conflict")
+        return pairing
 
     def confirm(self, code: str, make_token: Callable[[Pairing], tuple[str, str, int | None]]) -> Pairing:
         """Confirm once: ``make_token`` makes the device's token (audited) → (token, name, counter).
@@ -119,12 +127,7 @@ class PairingDesk:
         Runs under the desk's lock, so two admins confirming the same code make one token.
         """
         with self._lock:
-            self._expire(self.clock())
-            pairing = self._codes.get(normal_code(code))
-            if pairing is None:
-                raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
-            if pairing.token is not None:
-                raise PairingRefused(409, "this pairing code was used already", "conflict")
+            pairing = self._unconfirmed(code)
             pairing.token, pairing.name, pairing.counter = make_token(pairing)
             pairing.expires = self.clock() + TTL_SECONDS
             return pairing

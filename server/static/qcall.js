@@ -810,6 +810,32 @@
     };
   }
 
+  /**
+   * A destructive button's "second tap to confirm" (remove a setting, end a clerk's post, cancel a
+   * booking): the first tap on `key` arms it, the page redraws it with its confirm words, and after
+   * `ms` it falls back by itself (redrawn again); a second tap on the same key in that time acts.
+   * Why one place: every admin section must answer such a tap the same way, and each one wrote the
+   * same key-and-timer dance again. Returns {tap(key): true on the second tap (disarmed), false on a
+   * first (armed, redrawn); armed(key): whether key waits for its second tap; reset(): none waits}.
+   */
+  function secondTap(redraw, ms) {
+    var waiting = null;
+    var timer = null;
+    function reset() { waiting = null; clearTimeout(timer); }
+    return {
+      tap: function (key) {
+        if (waiting === key) { reset(); return true; }
+        waiting = key;
+        clearTimeout(timer);
+        timer = setTimeout(function () { waiting = null; redraw(); }, ms);
+        redraw();
+        return false;
+      },
+      armed: function (key) { return waiting === key; },
+      reset: reset
+    };
+  }
+
   function each(list, fn) { Array.prototype.forEach.call(list, fn); }
   function $(sel, root) { return (root || document).querySelector(sel); }
 
@@ -932,6 +958,6 @@
     staffLogin: staffLogin,
     urlCounter: urlCounter, findCounter: findCounter, screenCounter: screenCounter, counterName: counterName, showSetup: showSetup,
     marks: marks,
-    debounce: debounce, each: each, $: $, show: show, banner: banner, messageBanner: messageBanner, connLamp: connLamp
+    debounce: debounce, secondTap: secondTap, each: each, $: $, show: show, banner: banner, messageBanner: messageBanner, connLamp: connLamp
   };
 })(window);

@@ -465,3 +465,28 @@ test("a delta's estimated wait replaces the snapshot's, null included", () => {
   ] });
   assert.equal(snap.services[0].estimate_minutes, null);
 });
+
+// -- the second tap to confirm -----------------------------------------------------------------
+
+test("secondTap: the first tap arms and redraws, the second on the same key acts, the time disarms", () => {
+  const { QCall, timers } = load();
+  let drawn = 0;
+  const tap = QCall.secondTap(() => { drawn += 1; }, 5000);
+  assert.equal(tap.armed("post:2"), false);
+  assert.equal(tap.tap("post:2"), false, "a first tap only arms");
+  assert.equal(drawn, 1);
+  assert.equal(tap.armed("post:2"), true);
+  assert.equal(tap.armed("post:3"), false);
+  assert.equal(tap.tap("post:3"), false, "a tap on another key arms that one instead");
+  assert.equal(tap.armed("post:2"), false);
+  assert.equal(tap.tap("post:3"), true, "the second tap on the armed key acts");
+  assert.equal(tap.armed("post:3"), false, "and disarms it");
+  assert.equal(tap.tap(17), false);
+  assert.equal(timers.at(-1).ms, 5000);
+  timers.at(-1).fn();
+  assert.equal(tap.armed(17), false, "the wait ran out: the button falls back");
+  assert.equal(drawn, 4, "redrawn on each arming and when the wait ran out");
+  assert.equal(tap.tap(17), false, "after the fall back a tap arms again");
+  tap.reset();
+  assert.equal(tap.armed(17), false);
+});
