@@ -33,7 +33,7 @@ from tests.test_browser_targets import CONTRAST
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms
-#: How long a page may take to drop a notice after its end (the watch looks twice a second, then the pages read).
+#: How long a page may take to drop a notice after its end (the watch looks twice a second, then pages read).
 PROMPT = 2.0
 #: The issue's bar: a notice posted shows on the open lobby and kiosk within a second.
 SHOWN = 1.0  # s
