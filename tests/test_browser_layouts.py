@@ -56,9 +56,10 @@ YELLOW = "rgb(255, 212, 0)"  # the flash's second pair: dark ink on this
 SIZES = [(1366, 768), (1920, 1080), (3840, 2160), (1080, 1920)]
 BIG_SIZES = [(1920, 1080), (1080, 1920)]
 
-#: Instants (ms into the flash) at which every animation is paused and the page checked:
-#: the first colour pair, the switch to the second, mid-second pair, a later period.
-FRAMES = [0, 250, 500, 750, 1499, 2750]
+#: Instants (ms into the flash) at which every animation is paused and the page checked: the first
+#: colour pair, the switch to the second, mid-second pair. The flash is stepped (two colour pairs,
+#: never a fade), so these frames are every colour it shows; later periods repeat them.
+FRAMES = [0, 500, 750]
 
 #: A content zone as full as another part of the hub may make it: a long bilingual notice,
 #: a tariffs table, a hotline and a QR-sized box.
