@@ -132,9 +132,14 @@ def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepar
     row = console.wait_for_selector(f"#case-overdue-list tr[data-code='{code}']", timeout=15_000)
     assert "现场勘查" in row.inner_text() and "逾期" in row.inner_text() and "2026-11-25" in row.inner_text()
     # Marked by words as well as colour, and readable: white on the mark's dark red.
-    colours = console.eval_on_selector(
-        ".mark-overdue", "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
-    )
+    # Read in one step of the page (the list may be drawn again between finding a mark and reading it:
+    # a detached element has no computed style), until it is drawn with its colours or the wait fails.
+    colours = console.wait_for_function(
+        "() => { const e = document.querySelector('#case-overdue-list .mark-overdue');"
+        " if (!e || !e.isConnected) return null; const s = getComputedStyle(e);"
+        " return s.color ? [s.color, s.backgroundColor] : null; }",
+        timeout=15_000,
+    ).json_value()
     assert colours == ["rgb(255, 255, 255)", "rgb(166, 27, 27)"]
     console.screenshot(path=str(ARTIFACTS / "console-case-overdue.png"))
 

@@ -518,7 +518,9 @@ def test_refresh_applies_what_another_process_saved(hall: Hall) -> None:
     store = SettingsStore(hall.hub.store.engine)  # as the command line's process would
     after = [*section_value(hall.hub.config, "services"), NEW_SERVICE]
     store.save([SectionChange("services", after, None, None)], Actor("cli", "local"), T0)
-    assert hall.hub.settings.refresh(hall.hub) == ["services"]
+    # This call applies it, or the hub's own watch of the audit log did a moment before (it runs beside
+    # the test): either way once, and the screens heard it.
+    assert hall.hub.settings.refresh(hall.hub) in (["services"], [])
     assert "NEW" in hall.hub.core.hall.services
     assert [m["name"] for m in lobby.get_received()][:2] == ["settings_changed", "snapshot"]
     assert hall.hub.settings.refresh(hall.hub) == []  # applied once
