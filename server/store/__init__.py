@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: ``revision = "0020"`` / ``down_revision = "0019"`` (or ``None``) at the start of a line of a migration.
-_REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:['"]([^'"]+)['"]|(None))\s*$""", re.M)
+_REVISION = re.compile(
+    r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:['"]([^'"]+)['"]|(None))\s*$""", re.MULTILINE
+)
 
 
 def alembic_config(url: str | None = None) -> Config:
