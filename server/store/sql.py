@@ -49,6 +49,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.cases import CaseTicket
 from ..core.estimate import WarmLeg
@@ -242,14 +243,8 @@ def upsert(
 
     One function, so callers hold one statement type whichever database they run on.
     """
-    # Each dialect's module is imported here, when first used: the engine has already loaded its own,
-    # and PostgreSQL's (with its async drivers' modules, ~2.5 MB) is dead weight in a hub on SQLite.
     if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
         return postgresql.insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=set_)
-    from sqlalchemy.dialects import sqlite
-
     return sqlite.insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=set_)
 
 
