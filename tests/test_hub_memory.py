@@ -98,6 +98,7 @@ def test_a_screens_websocket_answers_pings_and_its_end_is_seen(hub, site) -> Non
         ws.send("40" + json.dumps({"token": site.creds.display}))
         # The hall's snapshot (sent by the connect handler) and the connect's answer, in either order.
         answers = sorted(str(ws.recv(timeout=20)) for _ in range(2))
-        assert answers[0].startswith("40{") and answers[1].startswith('42["snapshot"'), [a[:60] for a in answers]
+        assert answers[0].startswith("40{"), answers[0][:60]
+        assert answers[1].startswith('42["snapshot"'), answers[1][:60]
         wait_until(lambda: connections() == 1, "the screen counted as connected", log=hub.log)
     wait_until(lambda: connections() == 0, "the screen that left counted gone", log=hub.log)
