@@ -349,7 +349,9 @@ class CentralStore:
                     {"hall": row.hall_id, "version": row.version, "state": row.state, "message": row.message}
                 )
             found = []
-            for mapping in conn.execute(select(central.templates).order_by(central.templates.c.id)).mappings():
+            for mapping in conn.execute(
+                select(central.templates).order_by(central.templates.c.id)
+            ).mappings():
                 item: dict[str, Any] = dict(mapping)
                 item["updated_at"] = item["updated_at"].isoformat()
                 item["results"] = results.get(item["id"], [])
