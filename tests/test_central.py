@@ -39,7 +39,7 @@ from server.reports.figures import build_report, day_period, month_period
 from server.store.schema import audit_log, ticket_events, ticket_legs, tickets
 from server.store.sql import make_engine
 from tests import stats_day as known
-from tests.test_reports_api import SITE
+from tests.test_reports_api import SITE, _database
 
 ADMIN = Who("test", "local")
 HALLS = (("east-1", "east"), ("west-1", "west"))
@@ -71,14 +71,6 @@ class CentralServer:
         return f"http://127.0.0.1:{self.port}"
 
 
-@dataclass
-class World:
-    store: CentralStore
-    server: CentralServer
-    halls: dict[str, Hub]
-    admin: str
-
-
 def hall_site(folder: Path, url: str, hall: str, region: str, token: str, central_url: str) -> Path:
     site = folder / f"{hall}.toml"
     section = f"""
@@ -87,39 +79,64 @@ url = "{central_url}"
 hall = "{hall}"
 region = "{region}"
 token = "{token}"
-batch = 7
+batch = 20
 every_seconds = 1
 """
     site.write_text(SITE.format(url=url) + section, encoding="utf-8")
     return site
 
 
-@pytest.fixture
-def world(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path))
+@dataclass
+class World:
+    store: CentralStore
+    server: CentralServer
+    halls: dict[str, Hub]
+    admin: str
+
+    def cut(self) -> None:
+        """The link down: the central service stops listening."""
+        if self.server.thread is not None and self.server.thread.is_alive():
+            self.server.stop()
+
+    def restore(self) -> None:
+        """The link up again, on the same port."""
+        if self.server.thread is None or not self.server.thread.is_alive():
+            self.server.start()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Two halls on the known day and the central service, once for the module (each test says what
+    state of the link it needs)."""
+    folder = tmp_path_factory.mktemp("central")
+    pg_url, drop = _database("postgresql", folder)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("QCALL_VAR_DIR", str(folder))
     engine = make_engine(pg_url)
     central.create(engine)
     store = CentralStore(engine)
     server = CentralServer(store)
-    server.start()
-    server.stop()  # the port is known; the link is down until the test starts it again
-    admin = store.create_token("admin", "boss", ADMIN, utc_now())
     halls: dict[str, Hub] = {}
     try:
+        server.start()
+        server.stop()  # the port is known; the link is down until a test restores it
+        admin = store.create_token("admin", "boss", ADMIN, utc_now())
         for hall, region in HALLS:
             token = store.add_hall(hall, region, ADMIN, utc_now())
-            url = f"sqlite:///{tmp_path / hall}.db"
+            url = f"sqlite:///{folder / hall}.db"
             day = known.build_day(url)  # the simulated day, on the hall's store, while the link is down
             day.store.engine.dispose()
-            config = load_config(hall_site(tmp_path, url, hall, region, token, server.url))
+            config = load_config(hall_site(folder, url, hall, region, token, server.url))
             halls[hall] = bootstrap(config)
         yield World(store, server, halls, admin)
     finally:
         for hub in halls.values():
             hub.close()
-        if server.server is not None and server.thread is not None and server.thread.is_alive():
+        if server.thread is not None and server.thread.is_alive():
             server.stop()
         engine.dispose()
+        patch.undo()
+        drop()
 
 
 def rows(engine: Any, table: Any, hall: str | None = None) -> list[dict[str, Any]]:
@@ -138,13 +155,15 @@ def rows(engine: Any, table: Any, hall: str | None = None) -> list[dict[str, Any
 
 def test_a_day_without_the_link_is_shipped_once_and_the_reports_agree(world: World) -> None:
     east, west = world.halls["east-1"], world.halls["west-1"]
+    world.cut()
     # The link is down: each round fails, the hall keeps its log and keeps working.
+    shipped = world.store.count(central.ticket_events)
     assert east.outbox.once() is False and east.outbox.link == "down"
     assert west.outbox.once() is False
     east.core.issue("NEW")  # the hall issues with its link down
-    assert world.store.count(central.ticket_events) == 0
+    assert world.store.count(central.ticket_events) == shipped
 
-    world.server.start()  # the link is back: a round ships everything, seven rows a batch
+    world.restore()  # the link is back: a round ships everything, seven rows a batch
     assert east.outbox.once() is True and west.outbox.once() is True
     assert east.outbox.link == "up"
     engine = world.store.engine
@@ -189,7 +208,8 @@ def test_a_day_without_the_link_is_shipped_once_and_the_reports_agree(world: Wor
         ("east-1", "up", 0),
         ("west-1", "up", 0),
     ]
-    assert [h["waiting"] for h in live] == [0, 0]  # the day's queue is of 10 March, not of today
+    # The known day's queue is of 10 March; today east has the ticket issued while the link was down.
+    assert [h["waiting"] for h in live] == [1, 0]
 
     # A hall's report read at the central store equals its own; the company's counts are the sums.
     day = known.DAY.isoformat()
@@ -219,7 +239,7 @@ def test_a_day_without_the_link_is_shipped_once_and_the_reports_agree(world: Wor
 
 
 def test_templates_reach_both_halls_audited_and_a_misfit_is_refused(world: World) -> None:
-    world.server.start()
+    world.restore()
     services = [
         {"code": "NEW", "name_zh": "新装", "name_en": "New supply", "prefix": "A"},
         {"code": "PAY", "name_zh": "缴费", "name_en": "Payment", "prefix": "B"},
@@ -267,7 +287,7 @@ def test_templates_reach_both_halls_audited_and_a_misfit_is_refused(world: World
 
 
 def test_refusals_are_json_and_rights_hold(world: World) -> None:
-    world.server.start()
+    world.restore()
     url = world.server.url
     assert requests.post(url + INGEST_PATH, json={}, timeout=10).json()["code"] == "unauthorized"
     viewer = world.store.create_token("viewer", "analyst", ADMIN, utc_now())

@@ -223,11 +223,15 @@ class CentralStore:
 
     @staticmethod
     def _take_status(conn: Connection, hall_id: str, payload: Mapping[str, Any], now: datetime) -> None:
-        queue = payload.get("queue") or {}
-        profile = payload.get("profile")
-        values: dict[str, Any] = {"last_seen_at": now, "pending": _count(payload.get("pending"))}
-        for key in ("waiting", "serving", "open_counters"):
-            values[key] = _count(queue.get(key) if isinstance(queue, dict) else None)
+        """The hall's word on itself: what it sent (a figure it did not send stays as it was)."""
+        values: dict[str, Any] = {"last_seen_at": now}
+        queue = payload.get("queue")
+        if isinstance(queue, dict):
+            for key in ("waiting", "serving", "open_counters"):
+                if key in queue:
+                    values[key] = _count(queue[key])
+        if "pending" in payload:
+            values["pending"] = _count(payload["pending"])
         last = payload.get("last_event_at")
         if isinstance(last, str):
             try:
@@ -236,6 +240,7 @@ class CentralStore:
                 raise Refused(400, "bad_batch", "last_event_at: expected an ISO 8601 time") from None
             if moment.tzinfo is not None:
                 values["last_event_at"] = moment
+        profile = payload.get("profile")
         if isinstance(profile, dict):
             values["profile"] = {k: v for k, v in profile.items() if k != "region"}
         conn.execute(update(central.halls).where(central.halls.c.hall_id == hall_id).values(**values))
