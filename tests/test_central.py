@@ -315,6 +315,9 @@ def test_refusals_are_json_and_rights_hold(world: World) -> None:
         timeout=10,
     )
     assert (garbage.status_code, garbage.json()["code"]) == (400, "bad_batch")
+    page = requests.get(url + "/central/", timeout=10)
+    assert page.status_code == 200 and "公司总览 / Company view" in page.text
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
 
 
 def test_a_central_section_that_is_wrong_is_one_line(tmp_path: Path) -> None:
