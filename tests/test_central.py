@@ -202,6 +202,23 @@ def test_a_day_without_the_link_is_shipped_once_and_the_reports_agree(world: Wor
     after = {t.name: rows(engine, t) for t in (central.ticket_events, central.tickets, central.ticket_legs)}
     assert after == before
 
+    # The central store restored from a backup taken at east's event 20: later events, and the tickets
+    # and legs that reflect them, gone; the cursor back at 20. The hall's own mark is ahead.
+    with engine.begin() as conn:
+        events = central.ticket_events
+        conn.execute(events.delete().where(events.c.hall_id == "east-1", events.c.id > 20))
+        for table in (central.tickets, central.ticket_legs):
+            conn.execute(table.delete().where(table.c.hall_id == "east-1", table.c.version > 20))
+        conn.execute(
+            central.cursors.update()
+            .where(central.cursors.c.hall_id == "east-1", central.cursors.c.stream == "tickets")
+            .values(position=20)
+        )
+    assert east.outbox.once() is True  # the hall's mark is ahead: it resends from the central cursor
+    assert rows(engine, central.ticket_events, "east-1") == rows(east.store.engine, ticket_events)
+    assert rows(engine, central.ticket_legs, "east-1") == rows(east.store.engine, ticket_legs)
+    assert rows(engine, central.tickets, "east-1") == rows(east.store.engine, tickets)
+
     # The live view: both halls, link up, their queue now.
     live = _get(world, "/api/v1/central/halls")["halls"]
     assert [(h["hall"], h["link"], h["pending_events"]) for h in live] == [

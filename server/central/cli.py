@@ -31,8 +31,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=5100)
     token = sub.add_parser("token", help="print a new central token (admin: changes; viewer: reads)")
-    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--role", choices=ROLES)
     token.add_argument("--name", required=True)
+    token.add_argument("--revoke", action="store_true", help="revoke the live tokens of this name instead")
     hall = sub.add_parser("hall", help="halls")
     hall_cmd = hall.add_subparsers(dest="hall_command", required=True)
     add = hall_cmd.add_parser("add", help="register a hall; prints its token for the hall's [central] token")
@@ -65,7 +66,12 @@ def central_command(args: argparse.Namespace) -> int:
         store = open_central(args.database_url)
         if args.central_command == "run":
             return serve(store, args.host, args.port)
+        if args.central_command == "token" and args.revoke:
+            print(f"revoked {store.revoke_token(args.name, CLI, utc_now())}")
+            return 0
         if args.central_command == "token":
+            if args.role is None:
+                raise CentralConfigError("central token: --role is required; expected admin or viewer")
             print(store.create_token(args.role, args.name, CLI, utc_now()))
             return 0
         if args.hall_command == "add":

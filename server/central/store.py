@@ -88,6 +88,18 @@ class CentralStore:
             self._audit(conn, who, "token.create", name, {"role": role}, now)
         return token
 
+    def revoke_token(self, name: str, who: Who, now: datetime) -> int:
+        """Revoke every live central token of this name; how many."""
+        t = central.tokens
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(t).where(t.c.name == name, t.c.revoked_at.is_(None)).values(revoked_at=now)
+            ).rowcount
+            if not done:
+                raise Refused(404, "unknown_token", f"no live central token named {name!r}")
+            self._audit(conn, who, "token.revoke", name, {"count": done}, now)
+        return int(done)
+
     def token_role(self, token: str) -> tuple[str, str] | None:
         """(name, role) of a live central token, or None."""
         query = select(central.tokens.c.name, central.tokens.c.role).where(
