@@ -36,7 +36,7 @@ from server.core.calendar import utc_now
 from server.hub import Hub
 from server.outbox import hall_profile
 from server.reports.figures import build_report, day_period, month_period
-from server.store.schema import audit_log, ticket_events, ticket_legs, tickets
+from server.store.schema import audit_log, post_events, ticket_events, ticket_legs, tickets
 from server.store.sql import make_engine
 from tests import stats_day as known
 from tests.test_reports_api import SITE, _database
@@ -161,6 +161,7 @@ def test_a_day_without_the_link_is_shipped_once_and_the_reports_agree(world: Wor
     assert east.outbox.once() is False and east.outbox.link == "down"
     assert west.outbox.once() is False
     east.core.issue("NEW")  # the hall issues with its link down
+    east.core.take_post(1, "alice", "session-a")  # and a clerk goes on post: the post log ships too
     assert world.store.count(central.ticket_events) == shipped
 
     world.restore()  # the link is back: a round ships everything, seven rows a batch
@@ -170,6 +171,7 @@ def test_a_day_without_the_link_is_shipped_once_and_the_reports_agree(world: Wor
     for name, hub in world.halls.items():
         hall_engine = hub.store.engine
         for mine, theirs in (
+            (post_events, central.post_events),
             (ticket_events, central.ticket_events),
             (tickets, central.tickets),
             (ticket_legs, central.ticket_legs),
@@ -226,7 +228,8 @@ def test_a_day_without_the_link_is_shipped_once_and_the_reports_agree(world: Wor
         ("west-1", "up", 0),
     ]
     # The known day's queue is of 10 March; today east has the ticket issued while the link was down.
-    assert [h["waiting"] for h in live] == [1, 0]
+    assert [(h["waiting"], h["open_counters"]) for h in live] == [(1, 1), (0, 0)]
+    assert world.store.count(central.post_events) == 1
 
     # A hall's report read at the central store equals its own; the company's counts are the sums.
     day = known.DAY.isoformat()
