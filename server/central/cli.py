@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import signal
+import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -82,7 +83,7 @@ def central_command(args: argparse.Namespace) -> int:
             print(f"{hall['hall_id']}\t{hall['region']}\t{seen}")
         return 0
     except (CentralConfigError, Refused) as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -94,6 +95,10 @@ def serve(store: CentralStore, host: str, port: int) -> int:
     from .app import create_central_app
 
     server = WSGIServer((host, port), create_central_app(store), log=None)
+    try:
+        server.init_socket()
+    except OSError as exc:
+        raise CentralConfigError(f"central: cannot listen on {host}:{port}: {exc.strerror}") from None
     gevent.signal_handler(signal.SIGTERM, server.stop)
     gevent.signal_handler(signal.SIGINT, server.stop)
     log.info("qcall central service on http://%s:%s/central/", host, port)
