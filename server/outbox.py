@@ -261,8 +261,11 @@ def _latest(batches: list[Batch]) -> str | None:
 
 def take_template(hub: Hub, template: dict[str, Any]) -> tuple[bool, str]:
     """Apply a central template through the admin console's path; (applied?, why not)."""
+    from pydantic import ValidationError
+
+    from .api.notices import NoticeBody
+    from .config import describe_problem
     from .core.errors import QueueError
-    from .core.notices import NoticeDraft
     from .settings import InvalidSettings, SettingInUse, apply
     from .store.accounts import Actor
 
@@ -279,10 +282,8 @@ def take_template(hub: Hub, template: dict[str, Any]) -> tuple[bool, str]:
                 )
                 apply(hub, config, saved)
             return True, ""
-        if section == "notices":
-            if not isinstance(value, dict):
-                return False, "notices: expected one notice as an object"
-            hub.notices.create(NoticeDraft(**value), actor.name, actor.address)
+        if section == "notices":  # checked as the admin console's POST /admin/notices checks its body
+            hub.notices.create(NoticeBody.model_validate(value).draft(), actor.name, actor.address)
             return True, ""
     except InvalidSettings as exc:  # its message names the first field and what was expected
         return False, str(exc)
@@ -290,6 +291,6 @@ def take_template(hub: Hub, template: dict[str, Any]) -> tuple[bool, str]:
         return False, f"{exc.field}: {exc}"
     except QueueError as exc:
         return False, str(exc)
-    except TypeError as exc:  # a notice with keys a draft has not
-        return False, f"notices: {exc}"
+    except ValidationError as exc:  # a notice the admin console would refuse as it is sent
+        return False, f"notices: {describe_problem(exc.errors()[0])}"
     return False, f"section {section!r}: expected one of services, priority, notices"

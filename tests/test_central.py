@@ -276,6 +276,7 @@ def test_templates_reach_both_halls_audited_and_a_misfit_is_refused(world: World
     _put(world, "east-notice", {"section": "notices", "value": notice, "region": "east"})
     misfit = [s for s in services if s["code"] != "INFO"]  # counter 3 serves INFO: a hall cannot take it
     _put(world, "no-info", {"section": "services", "value": misfit, "halls": ["west-1"]})
+    _put(world, "bad-notice", {"section": "notices", "value": {"kind": "poster"}, "halls": ["west-1"]})
     for hub in world.halls.values():
         assert hub.outbox.once() is True
     for name, hub in world.halls.items():
@@ -299,11 +300,13 @@ def test_templates_reach_both_halls_audited_and_a_misfit_is_refused(world: World
     assert results["east-notice"] == {"east-1": ("applied", "")}
     state, message = results["no-info"]["west-1"]
     assert state == "refused" and "counters[2].services" in message and "INFO" in message
+    state, message = results["bad-notice"]["west-1"]
+    assert state == "refused" and message.startswith("notices: kind: "), message
     # A second round takes nothing again; a new version of a template is taken once more.
     assert world.halls["east-1"].outbox.once() is True
     assert len(world.halls["east-1"].notices.all()) == 1
     actions = [e["action"] for e in _get(world, "/api/v1/central/audit")["entries"]]
-    assert actions.count("template.save") == 3 and actions.count("hall.add") == 2
+    assert actions.count("template.save") == 4 and actions.count("hall.add") == 2
 
 
 def test_refusals_are_json_and_rights_hold(world: World) -> None:
