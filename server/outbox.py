@@ -221,7 +221,11 @@ class HallOutbox:
         if taken >= version:
             ok, message = True, "taken before"
         else:
-            ok, message = self.take_template(template)
+            try:
+                ok, message = self.take_template(template)
+            except Exception as exc:  # refused, not retried each round: a new version is taken again
+                log.exception("central template %s v%s could not be applied", template.get("name"), version)
+                ok, message = False, f"the hall failed to apply it ({type(exc).__name__})"
             self.store.mark(f"template:{ident}", version, now)
             log.info(
                 "central template %s v%s %s %s",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 
 from .schema import counter_states, outbox_marks, queue_counts, ticket_events, ticket_legs, tickets
 from .sql import READ_ONLY, upsert
@@ -76,7 +76,7 @@ class OutboxStore:
         with self.engine.begin() as conn:
             conn.execute(statement)
 
-    def batch(self, stream: str, log: Any, after: int, limit: int, settled: datetime | None) -> Batch:
+    def batch(self, stream: str, log: Table, after: int, limit: int, settled: datetime | None) -> Batch:
         """The next ``limit`` rows of ``log`` after id ``after`` (at or before ``settled``, if given)."""
         with self._reading() as conn:
             query = select(log).where(log.c.id > after)
