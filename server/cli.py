@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError, SiteConfig, load_config
 from .core.calendar import utc_now
@@ -259,6 +260,10 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
         if args.settings_command == "export":
             # Laid over itself, so an export reads the same whether or not sections were saved.
             data = overlay(current, {}).model_dump(mode="python", exclude_none=True)
+            for left_out in without_secrets(data):
+                print(
+                    f"settings export: {left_out} left out (a secret: keep it in the site file)", file=sys.stderr
+                )
             sys.stdout.write(tomli_w.dumps(data))
             return 0
         source = load_config(args.file)
@@ -279,6 +284,27 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
         return 0
     finally:
         store.engine.dispose()
+
+
+def without_secrets(data: dict[str, Any]) -> list[str]:
+    """Take the secrets out of an exported config; the keys left out.
+
+    An export is meant to be passed around (to a colleague, into a ticket, to the
+    next hall): the hall's token at the central service and a database password
+    must not travel with it. Import never reads those sections anyway.
+    """
+    left_out = []
+    central = data.get("central")
+    if isinstance(central, dict) and central.pop("token", None) is not None:
+        left_out.append("central.token")
+    hub = data.get("hub")
+    url = hub.get("database_url") if isinstance(hub, dict) else None
+    if isinstance(url, str) and "@" in url and ":" in url.split("//", 1)[-1].split("@", 1)[0]:
+        scheme, rest = url.split("//", 1)
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        hub["database_url"] = f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+        left_out.append("hub.database_url's password")
+    return left_out
 
 
 class SettingsRefused(Exception):
