@@ -262,7 +262,8 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
             data = overlay(current, {}).model_dump(mode="python", exclude_none=True)
             for left_out in without_secrets(data):
                 print(
-                    f"settings export: {left_out} left out (a secret: keep it in the site file)", file=sys.stderr
+                    f"settings export: {left_out} left out (a secret: keep it in the site file)",
+                    file=sys.stderr,
                 )
             sys.stdout.write(tomli_w.dumps(data))
             return 0
