@@ -11,6 +11,7 @@ there a printer service?". :meth:`Hub.close` stops the services in order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .core.events import EventBus
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
+from .devices.leases import LeaseKeeper, holder_name
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
 from .devices.rooms import HALL, STAFF
@@ -46,6 +48,7 @@ from .store.audit import AuditLog
 from .store.cases import SqlCases
 from .store.complaints import SqlComplaints
 from .store.health import StoreHealth
+from .store.leases import SoleLeases, SqlLeases
 from .store.notices import SqlNotices
 from .store.print_queue import PrintJobs
 from .store.rota import SqlRota
@@ -88,7 +91,9 @@ def bootstrap(
     site = config if devices else without_devices(config)
     board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
     board.register(VOICE_DEVICE, "speaker")
-    printing = PrintService(site, board, push, PrintJobs(store.engine), clock, printer_transport)
+    health = StoreHealth(store.engine, url)
+    leases = lease_keeper(url, push, health.failed)
+    printing = PrintService(site, board, push, PrintJobs(store.engine), clock, printer_transport, leases)
     book = AppointmentBook(
         SqlAppointments(store.engine),
         hall.calendar,
@@ -97,7 +102,6 @@ def bootstrap(
         clock,
         hall.counters,
     )
-    health = StoreHealth(store.engine, url)
     accounts = Accounts(store.engine)
     audit = AuditLog(store.engine)
     posts = StaffPosts(core, accounts, config.staff.second_login)
@@ -123,6 +127,7 @@ def bootstrap(
         devices=board,
         store_health=health,
         printing=printing,
+        leases=leases,
         counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
         # zones are read from the hub's config at each call: a live change applies to the next one
         voice=VoiceService(site, core, board, push.publish, config.folder, current=lambda: hub.config),
@@ -163,6 +168,7 @@ def bootstrap(
     )
     if devices:
         printing.start()
+        leases.start()  # its first round now: a hub alone opens its printers before it serves
         if book.bookable:  # a site without appointments has nothing to sweep
             hub.sweeper.start()
         if hub.no_show_watch.needed:  # no service has a no-show timer: nothing to watch
@@ -177,6 +183,28 @@ def bootstrap(
         hub.post_watch.start()
         hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
     return hub
+
+
+def lease_keeper(url: str, push: Push, on_store_failure: Callable[[str], None]) -> LeaseKeeper:
+    """This process's device leases: in ``device_leases`` on PostgreSQL, where several hub processes
+    may serve the hall; all its own on SQLite (one hub per database).
+
+    The leases have an engine of their own with short timeouts: a renewal stuck behind the hub's
+    busy pool, or on a dead connection, must fail inside the lease's three seconds, not after them.
+    """
+    holder = holder_name()
+    if make_url(url).get_backend_name() != "postgresql":
+        return LeaseKeeper(SoleLeases(holder), holder, push.spawn, fenced=False)
+    engine = make_engine(
+        url,
+        pool_size=1,
+        max_overflow=1,
+        pool_timeout=1,
+        connect_args={"connect_timeout": 2, "options": "-c statement_timeout=1000 -c lock_timeout=1000"},
+    )
+    return LeaseKeeper(
+        SqlLeases(engine, holder), holder, push.spawn, fenced=True, on_store_failure=on_store_failure
+    )
 
 
 def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser:

@@ -50,6 +50,7 @@ TABLES = {
     "rota",
     "alembic_version",
     "notices",
+    "device_leases",
 }
 
 
