@@ -89,6 +89,8 @@ class LeaseKeeper:
         self.holder = holder
         self.fenced = fenced
         self.ttl = store.ttl
+        #: The margin kept before the database's expiry (a quarter of a short lease: tests use some).
+        self.safety = min(SAFETY_SECONDS, self.ttl / 4)
         self.monotonic = monotonic
         self._wanted: dict[str, _Want] = {}
         self._held: dict[str, int] = {}
@@ -166,7 +168,7 @@ class LeaseKeeper:
         kept = self.store.renew(dict(self._held))  # a failure: the next round drops what runs out
         for device in list(self._held):
             if device in kept:
-                self._until[device] = sent + self.ttl - SAFETY_SECONDS
+                self._until[device] = sent + self.ttl - self.safety
             else:
                 self._lose(device, "taken over by another process")
 
@@ -180,7 +182,7 @@ class LeaseKeeper:
                 continue
             self._held[device] = generation
             self._taken[device] = generation
-            self._until[device] = sent + self.ttl - SAFETY_SECONDS
+            self._until[device] = sent + self.ttl - self.safety
             self.holders[device] = self.holder
             log.info("device leases: %s taken (%s, generation %d)", device, self.holder, generation)
             try:

@@ -1,0 +1,234 @@
+"""One driver per device across hub processes (issue 15): leases in PostgreSQL, fencing, takeover.
+
+On a real PostgreSQL database (the ``pg_url`` fixture): holders on threads
+race for the same devices with the real statements; a holder that stopped
+renewing loses its lease to another and its late marks on a print job are
+refused; and real processes (``tests/lease_holder.py``, the hub built by the
+composition root with its devices on) share a
+:class:`~drivers.twins.virtual_printer.VirtualPrinter` twin on 127.0.0.1: the
+holder is killed with SIGKILL with jobs pending, another process takes the
+printer over within 5 s and prints every job, each once, the one that was
+being sent marked 补打 COPY. What is asserted is what the twin decoded from the
+ESC/POS bytes and what is in ``print_jobs`` and ``device_leases``.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from drivers.twins.virtual_printer import VirtualPrinter
+from server.bootstrap import bootstrap
+from server.config import load_config
+from server.core.printjobs import PrintRequest
+from server.devices.leases import LeaseKeeper, printer_device
+from server.devices.push import OfflinePush
+from server.store import make_engine, open_store
+from server.store.leases import Fence, SqlLeases
+from server.store.print_queue import PrintJobs
+from server.store.schema import device_leases
+from tests.support import ROOT, write_site
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.postgres
+
+PRINTER = """
+[[devices]]
+name = "printer-1"
+kind = "printer"
+settings = {{ connector = "network", host = "127.0.0.1", port = {port} }}
+"""
+DEVICE = printer_device("printer-1")
+REQUEST = PrintRequest(printer="printer-1", kiosk=None, url_base="")
+WAIT = 30
+
+
+def engine_of(pg_url: str) -> Engine:
+    open_store(pg_url).engine.dispose()  # migrated to the head, device_leases included
+    return make_engine(pg_url)
+
+
+def test_holders_racing_for_the_same_devices_get_each_exactly_once(pg_url: str) -> None:
+    engine = engine_of(pg_url)
+    holders = [SqlLeases(engine, f"holder-{n}") for n in range(4)]
+    devices = [f"printer:p{n}" for n in range(6)]
+    start = threading.Barrier(len(holders))
+    won: dict[str, list[tuple[str, int]]] = {device: [] for device in devices}
+
+    def race(leases: SqlLeases) -> None:
+        start.wait()
+        for device in devices:
+            generation = leases.take(device)
+            if generation is not None:
+                won[device].append((leases.holder, generation))
+
+    threads = [threading.Thread(target=race, args=(leases,)) for leases in holders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert all(len(winners) == 1 for winners in won.values()), won
+    assert {generation for winners in won.values() for _, generation in winners} == {1}
+    # Each winner renews its own; nobody renews another's.
+    for leases in holders:
+        mine = {d: 1 for d, winners in won.items() if winners[0][0] == leases.holder}
+        assert leases.renew(dict.fromkeys(devices, 1)) == set(mine)
+    table = {lease.device: lease.holder for lease in holders[0].leases()}
+    assert table == {device: winners[0][0] for device, winners in won.items()}
+    engine.dispose()
+
+
+def test_a_holder_that_stopped_renewing_loses_the_printer_and_its_marks_are_refused(
+    pg_url: str, tmp_path: Path
+) -> None:
+    hub = bootstrap(load_config(write_site(tmp_path / "site.toml", pg_url)))
+    engine = make_engine(pg_url)
+    try:
+        job = hub.core.issue("PAY", print_request=REQUEST).print_job
+        assert job is not None
+        jobs = PrintJobs(engine)
+        old = SqlLeases(engine, "old", ttl=1.0)
+        new = SqlLeases(engine, "new", ttl=30)
+        lost: list[str] = []
+        keeper = LeaseKeeper(old, "old", OfflinePush().spawn, fenced=True)
+        keeper.want(DEVICE, lambda device, generation: None, lost.append)
+        keeper.once()
+        assert keeper.holds(DEVICE) and new.take(DEVICE) is None  # live: nobody else takes it
+        assert keeper.holder_of(DEVICE) == "old"
+
+        # The old holder pauses past its lease; another process takes the printer (generation 2).
+        assert wait_until(lambda: new.take(DEVICE) == 2, "the lease taken over", timeout=WAIT)
+        assert not keeper.holds(DEVICE)  # its own count ran out before the database's
+        keeper.once()  # back from its pause: it stops the worker, renews nothing
+        assert lost == [DEVICE] and old.renew({DEVICE: 1}) == set()
+        stale = keeper.fence(DEVICE)
+        assert stale == Fence(DEVICE, "old", 1)
+
+        # Its late marks are refused: the job stays pending for the new driver.
+        assert not jobs.attempt(job.id, stale)
+        assert not jobs.finish(job.id, "printed", "", hub.clock(), stale)
+        assert jobs.get(job.id).state == "queued"
+        assert jobs.finish(job.id, "printed", "", hub.clock(), Fence(DEVICE, "new", 2))
+        assert jobs.get(job.id).state == "printed"
+        keeper.close()
+        assert {lease.holder for lease in new.leases()} == {"new"}  # closing let go of nothing of others'
+    finally:
+        engine.dispose()
+        hub.close()
+
+
+class Holder:
+    """``python -m tests.lease_holder`` in a child process: a hub that drives devices, killable."""
+
+    def __init__(self, site: Path, log: Path) -> None:
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.lease_holder", str(site)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env={**os.environ, "QCALL_VAR_DIR": str(site.parent / "var"), "PYTHONUNBUFFERED": "1"},
+        )
+        self.name = self._read_holder()
+
+    def _read_holder(self) -> str:
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(WAIT):
+                raise AssertionError(f"the holder did not start; see {self.log.name}")
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("holder "), line
+        return line.split(" ", 1)[1].strip()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(WAIT)
+        self.log.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(WAIT)
+        self.log.close()
+
+
+@contextmanager
+def holders(site: Path, count: int) -> Iterator[list[Holder]]:
+    started: list[Holder] = []
+    try:
+        for n in range(count):
+            started.append(Holder(site, site.parent / f"holder-{n}.log"))
+        yield started
+    finally:
+        for holder in started:
+            if holder.proc.poll() is None:
+                holder.proc.kill()
+                holder.proc.wait(WAIT)
+
+
+def holder_of(engine: Engine, device: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(device_leases.c.holder).where(device_leases.c.device == device)).scalar()
+
+
+def test_the_printers_holder_killed_another_process_takes_over_and_prints_every_job_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    twin = VirtualPrinter().start()
+    site = write_site(tmp_path / "site.toml", pg_url, counters=1)
+    with site.open("a", encoding="utf-8") as site_file:
+        site_file.write(PRINTER.format(port=twin.port))
+    issuer = bootstrap(load_config(site))  # a third process's role: commits tickets, drives nothing
+    engine = make_engine(pg_url)
+    jobs = PrintJobs(engine)
+    try:
+        with holders(site, 2) as (first, second):
+            assert holder_of(engine, DEVICE) == first.name  # started first, took it; the second waits
+
+            # A ticket issued elsewhere prints on the holder's printer (picked up from the table).
+            one = issuer.core.issue("PAY", print_request=REQUEST)
+            assert twin.wait_for_documents(1, WAIT)
+            assert wait_until(lambda: jobs.get(one.print_job.id).state == "printed", "job recorded printed")
+
+            # Paper jammed: three more wait; the holder was sending the first of them when it died.
+            twin.state = "offline"
+            waiting = [issuer.core.issue("PAY", print_request=REQUEST) for _ in range(3)]
+            assert len(jobs.pending(["printer-1"])) == 3
+            assert jobs.attempt(waiting[0].print_job.id)  # as the holder records it before the bytes go
+            killed_at = time.monotonic()
+            first.kill()
+
+            assert wait_until(lambda: holder_of(engine, DEVICE) == second.name, "the second takes over")
+            took_over = time.monotonic() - killed_at
+            assert took_over < 5.0, f"took {took_over:.1f} s"
+            twin.state = "online"
+            assert twin.wait_for_documents(4, WAIT)
+            assert wait_until(lambda: not jobs.pending(["printer-1"]), "every job recorded")
+
+            numbers = [doc.text for doc in twin.documents]
+            issued = [one, *waiting]
+            for ticket in issued:  # every ticket on paper exactly once
+                assert sum(ticket.ticket.number in text for text in numbers) == 1, numbers
+            copies = [text for text in numbers if "补打 COPY" in text]
+            assert len(copies) == 1 and waiting[0].ticket.number in copies[0]
+            assert {jobs.get(t.print_job.id).state for t in issued} == {"printed"}
+
+            second.stop()  # a clean stop lets go at once
+            assert holder_of(engine, DEVICE) is None
+    finally:
+        engine.dispose()
+        issuer.close()
+        twin.stop()
