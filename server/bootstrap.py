@@ -128,9 +128,11 @@ def bootstrap(
         store_health=health,
         printing=printing,
         leases=leases,
-        counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
+        counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats, leases),
         # zones are read from the hub's config at each call: a live change applies to the next one
-        voice=VoiceService(site, core, board, push.publish, config.folder, current=lambda: hub.config),
+        voice=VoiceService(
+            site, core, board, push.publish, config.folder, current=lambda: hub.config, leases=leases
+        ),
         push=push,
         dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
         appointments=book,

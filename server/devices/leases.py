@@ -38,8 +38,8 @@ RENEW_SECONDS = 1.0
 #: A held lease counts as lost this many seconds before the database lets it go.
 SAFETY_SECONDS = 0.5
 
-Gained = Callable[[str, int], None]
-Lost = Callable[[str], None]
+Gained = Callable[[str, int], object]
+Lost = Callable[[str], object]
 
 
 def printer_device(name: str) -> str:
@@ -198,7 +198,8 @@ class LeaseKeeper:
         self._held.pop(device, None)
         self._until.pop(device, None)
         want = self._wanted.get(device)
-        log.warning("device leases: %s is no longer driven by this process: %s", device, why)
+        level = logging.INFO if self._stopped else logging.WARNING
+        log.log(level, "device leases: %s is no longer driven by this process: %s", device, why)
         if want is not None:
             try:
                 want.lost(device)
