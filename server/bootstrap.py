@@ -29,11 +29,11 @@ from .core.events import EventBus
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
-from .devices.leases import LeaseKeeper, holder_name
+from .devices.leases import LeaseKeeper, bus_device, holder_name, printer_device
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
 from .devices.rooms import HALL, STAFF
-from .devices.voice import VOICE_DEVICE, VoiceService
+from .devices.voice import VOICE_DEVICE, VOICE_LEASE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
@@ -89,10 +89,10 @@ def bootstrap(
         core.warm_pace(config.estimate.warm_days)
     push = push or OfflinePush()
     site = config if devices else without_devices(config)
-    board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
-    board.register(VOICE_DEVICE, "speaker")
     health = StoreHealth(store.engine, url)
     leases = lease_keeper(url, push, health.failed)
+    board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish, driven_by(site, leases))
+    board.register(VOICE_DEVICE, "speaker")
     printing = PrintService(site, board, push, PrintJobs(store.engine), clock, printer_transport, leases)
     book = AppointmentBook(
         SqlAppointments(store.engine),
@@ -207,6 +207,22 @@ def lease_keeper(url: str, push: Push, on_store_failure: Callable[[str], None]) 
     return LeaseKeeper(
         SqlLeases(engine, holder), holder, push.spawn, fenced=True, on_store_failure=on_store_failure
     )
+
+
+def driven_by(site: SiteConfig, leases: LeaseKeeper) -> Callable[[str], str | None] | None:
+    """Who drives each device on the board, where several processes serve the hall (None: one hub)."""
+    if not leases.fenced:
+        return None
+    lease_of = {d.name: printer_device(d.name) for d in site.devices if d.kind == "printer"}
+    lease_of.update({d.name: bus_device(str(d.settings["port"])) for d in site.serial_devices()})
+
+    def holder(name: str) -> str | None:
+        if name == VOICE_DEVICE or name.startswith(VOICE_DEVICE + ":"):
+            return leases.holder_of(VOICE_LEASE)
+        lease = lease_of.get(name)
+        return leases.holder_of(lease) if lease else None
+
+    return holder
 
 
 def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser:
