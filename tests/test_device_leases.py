@@ -28,9 +28,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from drivers.twins.virtual_printer import VirtualPrinter
-from server.bootstrap import bootstrap
+from server.bootstrap import bootstrap, driven_by
 from server.config import load_config
 from server.core.printjobs import PrintRequest
+from server.devices.board import DeviceBoard
 from server.devices.leases import LeaseKeeper, printer_device
 from server.devices.push import OfflinePush
 from server.store import make_engine, open_store
@@ -91,7 +92,11 @@ def test_holders_racing_for_the_same_devices_get_each_exactly_once(pg_url: str) 
 def test_a_holder_that_stopped_renewing_loses_the_printer_and_its_marks_are_refused(
     pg_url: str, tmp_path: Path
 ) -> None:
-    hub = bootstrap(load_config(write_site(tmp_path / "site.toml", pg_url)))
+    site = write_site(tmp_path / "site.toml", pg_url)
+    with site.open("a", encoding="utf-8") as site_file:
+        site_file.write(PRINTER.format(port=9))  # never opened here: no process of this test drives it
+    config = load_config(site)
+    hub = bootstrap(config)
     engine = make_engine(pg_url)
     try:
         job = hub.core.issue("PAY", print_request=REQUEST).print_job
@@ -104,7 +109,8 @@ def test_a_holder_that_stopped_renewing_loses_the_printer_and_its_marks_are_refu
         keeper.want(DEVICE, lambda device, generation: None, lost.append)
         keeper.once()
         assert keeper.holds(DEVICE) and new.take(DEVICE) is None  # live: nobody else takes it
-        assert keeper.holder_of(DEVICE) == "old"
+        board = DeviceBoard({"printer-1": "printer"}, hub.clock, lambda *_: None, driven_by(config, keeper))
+        assert [d["driven_by"] for d in board.all()] == ["old"]  # the admin page says who drives it
 
         # The old holder pauses past its lease; another process takes the printer (generation 2).
         assert wait_until(lambda: new.take(DEVICE) == 2, "the lease taken over", timeout=WAIT)
@@ -140,9 +146,10 @@ class Holder:
             stderr=self.log,
             env={**os.environ, "QCALL_VAR_DIR": str(site.parent / "var"), "PYTHONUNBUFFERED": "1"},
         )
-        self.name = self._read_holder()
+        self.name = ""
 
-    def _read_holder(self) -> str:
+    def read_holder(self) -> str:
+        """Its name, once its first lease round is over (printed by the process)."""
         assert self.proc.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.proc.stdout, selectors.EVENT_READ)
@@ -150,7 +157,8 @@ class Holder:
                 raise AssertionError(f"the holder did not start; see {self.log.name}")
         line = self.proc.stdout.readline().decode()
         assert line.startswith("holder "), line
-        return line.split(" ", 1)[1].strip()
+        self.name = line.split(" ", 1)[1].strip()
+        return self.name
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -169,8 +177,10 @@ class Holder:
 def holders(site: Path, count: int) -> Iterator[list[Holder]]:
     started: list[Holder] = []
     try:
-        for n in range(count):
+        for n in range(count):  # all at once: they race for the printer
             started.append(Holder(site, site.parent / f"holder-{n}.log"))
+        for holder in started:
+            holder.read_holder()
         yield started
     finally:
         for holder in started:
@@ -195,11 +205,14 @@ def test_the_printers_holder_killed_another_process_takes_over_and_prints_every_
     engine = make_engine(pg_url)
     jobs = PrintJobs(engine)
     try:
-        with holders(site, 2) as (first, second):
-            assert holder_of(engine, DEVICE) == first.name  # started first, took it; the second waits
+        with holders(site, 2) as both:
+            # Started together, they raced for the printer: one drives it, the other waits.
+            first = next(holder for holder in both if holder.name == holder_of(engine, DEVICE))
+            second = next(holder for holder in both if holder is not first)
 
             # A ticket issued elsewhere prints on the holder's printer (picked up from the table).
             one = issuer.core.issue("PAY", print_request=REQUEST)
+            assert one.print_job is not None
             assert twin.wait_for_documents(1, WAIT)
             assert wait_until(lambda: jobs.get(one.print_job.id).state == "printed", "job recorded printed")
 
@@ -207,6 +220,7 @@ def test_the_printers_holder_killed_another_process_takes_over_and_prints_every_
             twin.state = "offline"
             waiting = [issuer.core.issue("PAY", print_request=REQUEST) for _ in range(3)]
             assert len(jobs.pending(["printer-1"])) == 3
+            assert all(ticket.print_job is not None for ticket in waiting)
             assert jobs.attempt(waiting[0].print_job.id)  # as the holder records it before the bytes go
             killed_at = time.monotonic()
             first.kill()
