@@ -33,8 +33,10 @@ from ..store.leases import Fence, Lease, LeaseStore
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two rounds (renew what is held, try what is free).
+#: Seconds between two rounds with the database (renew what is held, try what is free).
 RENEW_SECONDS = 1.0
+#: Seconds between two looks at the clock: a lease that runs out stops its worker this soon after.
+CHECK_SECONDS = 0.25
 #: A held lease counts as lost this many seconds before the database lets it go.
 SAFETY_SECONDS = 0.5
 
@@ -103,7 +105,12 @@ class LeaseKeeper:
         self.holders: dict[str, str] = {}
         self._lock = threading.RLock()
         self._stopped = False
-        self.task = Periodic("device leases", self.once, None, every, spawn, on_store_failure)
+        self.every = every
+        self._next_round = 0.0
+        # A look at the clock four times a second, a round with the database once a second.
+        self.task = Periodic(
+            "device leases", self.tick, None, min(every, CHECK_SECONDS), spawn, on_store_failure
+        )
 
     def want(self, device: str, gained: Gained, lost: Lost) -> None:
         """Drive ``device`` whenever its lease is free: ``gained(device, generation)``, then ``lost(device)``
@@ -113,7 +120,7 @@ class LeaseKeeper:
 
     def start(self) -> None:
         """A first round now (a hub alone takes its devices before it serves), then one a second."""
-        self.once()
+        self.task.once()  # a failure is logged and told to the store's health; the next round tries again
         self.task.start()
 
     def close(self) -> None:
@@ -129,6 +136,7 @@ class LeaseKeeper:
                 self.store.release(held)
             except Exception:  # noqa: BLE001  the leases then run out by themselves within the time to live
                 log.warning("device leases: cannot release %s; they expire by themselves", ", ".join(held))
+        self.store.close()
 
     def holds(self, device: str) -> bool:
         """Whether this process drives ``device`` now (its lease is surely still live)."""
@@ -146,13 +154,25 @@ class LeaseKeeper:
         """Who drives ``device``, as last read; None: nobody yet."""
         return self.holders.get(device)
 
+    def tick(self) -> None:
+        """Drop what ran out; a round with the database when one is due."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._drop_expired()
+            if self.monotonic() < self._next_round:
+                return
+        self.once()
+
     def once(self) -> None:
         """One round: drop what ran out, renew what is held, take what is free, read who holds what."""
         with self._lock:
             if self._stopped:
                 return
+            self._next_round = self.monotonic() + self.every
             self._drop_expired()
             self._renew()
+            self._drop_expired()  # a renewal that failed or was slow: what ran out meanwhile stops now
             self._take_free()
             self._read_holders()
 

@@ -194,8 +194,11 @@ class PrintService:
                 self._open(name)
             else:
                 self.leases.want(printer_device(name), self._gained, self._lost)
-        # The agents' printers and, with no leases, every printer; a leased one when its lease is taken.
-        self.resume([name for name in self.printers if self._drives(name)])
+        if self.leases is None:
+            self.resume()
+        else:  # the agents' printers now; a leased one when its lease is taken
+            self.resume([name for name, settings in self.printers.items() if settings.agent])
+            self._fail_unconfigured()
         if self.leases is not None and self.leases.fenced:  # several processes may commit its jobs
             self.pickup.start()
 
@@ -257,6 +260,14 @@ class PrintService:
         if resumed:
             log.info("print queue: resumed %d unfinished print job(s)", resumed)
         return resumed
+
+    def _fail_unconfigured(self) -> None:
+        """Jobs of a printer the site no longer has: nobody will print them."""
+        if self.jobs is None:
+            return
+        for job, _ticket in self.jobs.pending():
+            if job.printer not in self.printers:
+                self.jobs_finish(job, "failed", f"printer {job.printer!r} is not configured")
 
     def pick_up(self) -> int:
         """The jobs other hub processes committed for the printers this one drives: handed over now."""

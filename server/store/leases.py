@@ -67,6 +67,8 @@ class LeaseStore(Protocol):
 
     def leases(self) -> list[Lease]: ...
 
+    def close(self) -> None: ...
+
 
 # One statement: a new row, or the expired row of another holder taken over (the WHERE of DO UPDATE
 # leaves a live row alone, and RETURNING then gives nothing). Two processes racing for one device
@@ -146,6 +148,9 @@ class SqlLeases:
             rows = conn.execute(select(device_leases).order_by(device_leases.c.device)).mappings().all()
         return [Lease(r["device"], r["holder"], r["generation"], r["expires_at"]) for r in rows]
 
+    def close(self) -> None:
+        self.engine.dispose()
+
 
 class SoleLeases:
     """A hall with one hub (SQLite): every lease is this holder's, generation 1, for good."""
@@ -168,3 +173,6 @@ class SoleLeases:
 
     def leases(self) -> list[Lease]:
         return [Lease(device, self.holder, 1, None) for device in sorted(self._held)]
+
+    def close(self) -> None:
+        """Nothing to let go of."""
