@@ -21,7 +21,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from drivers.signs import SerialDevices
+from drivers.signs import SerialDevices, device_settings
 
 from ..config import SiteConfig
 from ..core.errors import QueueError
@@ -73,8 +73,24 @@ class CounterDevices:
             if leases is None:
                 self.buses[port] = self._open(port)
             else:
+                self._check(port)  # a bad site file stops the hub at start, not when the lease is taken
                 leases.want(bus_device(port), self._gained, self._lost)
         self.show_current()
+
+    def _check(self, port: str) -> None:
+        """What opening ``port`` would refuse: a device's settings, devices disagreeing on the port's."""
+        given: dict[str, Any] = {}
+        for device in self.ports[port]:
+            try:
+                checked = device_settings(
+                    device["kind"], device["settings"], device["counter"], self.frame_formats or {}
+                )
+            except ValueError as exc:
+                raise ValueError(f"device {device['name']}: settings.{exc}") from None
+            for key, value in checked.bus_given().items():
+                if key in given and given[key] != value:
+                    raise ValueError(f"port {port}: devices disagree on {key} ({given[key]!r} and {value!r})")
+                given[key] = value
 
     def _open(self, port: str) -> SerialDevices:
         return SerialDevices(
