@@ -8,12 +8,15 @@ composition root with its devices on) share a
 :class:`~drivers.twins.virtual_printer.VirtualPrinter` twin on 127.0.0.1: the
 holder is killed with SIGKILL with jobs pending, another process takes the
 printer over within 5 s and prints every job, each once, the one that was
-being sent marked 补打 COPY. What is asserted is what the twin decoded from the
-ESC/POS bytes and what is in ``print_jobs`` and ``device_leases``.
+being sent marked 补打 COPY. A serial bus (a framed LED display twin on a pty)
+is opened by its holder only and moves to the other when the holder stops
+renewing. What is asserted is what the twins decoded from the bytes and what
+is in ``print_jobs`` and ``device_leases``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import subprocess
@@ -27,12 +30,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from drivers.signs.frames import FRAME_PRESETS, FrameFormat
+from drivers.twins.virtual_bus import VirtualFramedDisplays, VirtualSerialBus
 from drivers.twins.virtual_printer import VirtualPrinter
 from server.bootstrap import bootstrap, driven_by
 from server.config import load_config
 from server.core.printjobs import PrintRequest
 from server.devices.board import DeviceBoard
-from server.devices.leases import LeaseKeeper, printer_device
+from server.devices.counters import CounterDevices
+from server.devices.leases import LeaseKeeper, bus_device, printer_device
 from server.devices.push import OfflinePush
 from server.store import make_engine, open_store
 from server.store.leases import Fence, SqlLeases
@@ -245,4 +251,60 @@ def test_the_printers_holder_killed_another_process_takes_over_and_prints_every_
     finally:
         engine.dispose()
         issuer.close()
+        twin.stop()
+
+
+LED = """
+[[devices]]
+name = "led-1"
+kind = "led_display"
+counter = 1
+settings = {{ port = {link}, protocol = "generic-stx", address = 1 }}
+"""
+
+
+def test_a_serial_bus_is_opened_by_its_holder_only_and_moves_when_the_holder_stops(
+    pg_url: str, tmp_path: Path
+) -> None:
+    twin = VirtualSerialBus(link=tmp_path / "ttyLED")
+    leds = twin.add(VirtualFramedDisplays(FrameFormat(FRAME_PRESETS["generic-stx"], name="generic-stx"), [1]))
+    twin.start()
+    site = write_site(tmp_path / "site.toml", pg_url, counters=1)
+    with site.open("a", encoding="utf-8") as site_file:
+        site_file.write(LED.format(link=json.dumps(twin.path)))
+    config = load_config(site)
+    hubs = [bootstrap(config), bootstrap(config)]  # two processes' cores on one hall (devices off)
+    engine = make_engine(pg_url)
+    spawn = OfflinePush().spawn
+    keepers = [LeaseKeeper(SqlLeases(engine, name, ttl=1.0), name, spawn, fenced=True) for name in "ab"]
+    drivers = [
+        CounterDevices(config, hub.core, hub.devices, spawn, config.serial.frame_formats, keeper)
+        for hub, keeper in zip(hubs, keepers, strict=True)
+    ]
+    a, b = drivers
+    try:
+        for keeper in keepers:
+            keeper.once()
+        assert list(a.buses) == [twin.path] and b.buses == {}  # a took the bus; b opened nothing
+        assert a.test_display(1, seconds=0.2) == ["led-1"] and b.test_display(1, seconds=0.2) == []
+        assert twin.wait_for(lambda: leds.shown.count((1, "8888")) == 1), leds.shown
+
+        # a stops renewing (frozen); its own count runs out first and it lets go of the port.
+        wait_until(lambda: not keepers[0].holds(bus_device(twin.path)), "a's lease runs out")
+        keepers[0].tick()
+        assert a.buses == {}
+        wait_until(lambda: keepers[1].once() or keepers[1].holds(bus_device(twin.path)), "b takes the bus")
+        assert list(b.buses) == [twin.path]
+        # b shows what counter 1 is doing now (nothing: blank), then its own test frame.
+        assert twin.wait_for(lambda: leds.shown[-1:] == [(1, "")]), leds.shown
+        assert b.test_display(1, seconds=0.2) == ["led-1"] and a.test_display(1, seconds=0.2) == []
+        assert twin.wait_for(lambda: leds.shown.count((1, "8888")) == 2), leds.shown
+        assert twin.wait_for(lambda: leds.texts.get(1) == ""), leds.texts  # back to what counter 1 shows
+    finally:
+        for driver in drivers:
+            driver.close()
+        for keeper in keepers:
+            keeper.close()
+        for hub in hubs:
+            hub.close()
         twin.stop()
