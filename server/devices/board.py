@@ -48,6 +48,7 @@ DETAILS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^cannot reach the worker: (?P<x>.*)$", "无法联系语音进程（技术信息：{x}）"),
         (r"^the print queue is full$", "打印队列已满"),
         (r"^not in the site file$", "站点配置中没有此设备"),
+        (r"^driven by hub process (?P<x>.+)$", "由集群中的进程 {x} 驱动"),
     )
 )
 

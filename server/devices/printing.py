@@ -273,7 +273,7 @@ class PrintService:
         """The jobs other hub processes committed for the printers this one drives: handed over now."""
         if self.jobs is None or self.leases is None:
             return 0
-        mine = [name for name in self.spoolers if self._drives(name)]
+        mine = [name for name in list(self.spoolers) if self._drives(name)]
         if not mine:
             return 0
         return self._hand_over(self.jobs.pending(mine), unknown_fails=False)
@@ -283,7 +283,7 @@ class PrintService:
         handed = 0
         for job, ticket in pending:
             if job.id in self._seen:
-                continue  # handed to a spooler here already (a job commited by this very process)
+                continue  # handed to a spooler here already (a job committed by this very process)
             if job.printer not in self.printers:
                 if unknown_fails:
                     self.jobs_finish(job, "failed", f"printer {job.printer!r} is not configured")
@@ -403,6 +403,9 @@ class PrintService:
         )
         if settings.agent:
             self._send_to_agent(settings.agent, printer, paper, settings)
+        elif not self._drives(printer):
+            holder = self.leases.holder_of(printer_device(printer)) if self.leases else None
+            return {"printer": printer, "state": "failed", "detail": f"driven by hub process {holder or '?'}"}
         else:
             spooler = self.spoolers.get(printer)
             if spooler is None or not spooler.submit(paper):
