@@ -404,8 +404,9 @@ class PrintService:
         if settings.agent:
             self._send_to_agent(settings.agent, printer, paper, settings)
         elif not self._drives(printer):
-            holder = self.leases.holder_of(printer_device(printer)) if self.leases else None
-            return {"printer": printer, "state": "failed", "detail": f"driven by hub process {holder or '?'}"}
+            holder = (self.leases.holder_of(printer_device(printer)) if self.leases else None) or "?"
+            detail = f"driven by hub process {holder}"
+            return {"printer": printer, "state": "failed", "detail": detail, "driven_by": holder}
         else:
             spooler = self.spoolers.get(printer)
             if spooler is None or not spooler.submit(paper):
