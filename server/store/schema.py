@@ -352,7 +352,7 @@ print_jobs = Table(
 device_leases = Table(
     "device_leases",
     metadata,
-    Column("device", String(80), primary_key=True),
+    Column("device", String(255), primary_key=True),
     Column("holder", String(120), nullable=False),
     Column("generation", Integer, nullable=False),
     Column("taken_at", UTCDateTime, nullable=False),

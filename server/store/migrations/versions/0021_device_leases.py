@@ -25,7 +25,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "device_leases",
-        sa.Column("device", sa.String(length=80), nullable=False),
+        sa.Column("device", sa.String(length=255), nullable=False),
         sa.Column("holder", sa.String(length=120), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("taken_at", server.store.schema.UTCDateTime(), nullable=False),
