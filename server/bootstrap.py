@@ -38,6 +38,7 @@ from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
 from .notices import NoticeBoard
+from .outbox import HallOutbox, take_template
 from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
@@ -50,6 +51,7 @@ from .store.complaints import SqlComplaints
 from .store.health import StoreHealth
 from .store.leases import SoleLeases, SqlLeases
 from .store.notices import SqlNotices
+from .store.outbox import OutboxStore
 from .store.print_queue import PrintJobs
 from .store.rota import SqlRota
 from .store.settings import SettingsStore
@@ -167,6 +169,15 @@ def bootstrap(
             push.spawn,
             on_store_failure=health.failed,
         ),
+        # the hall as it is at each round (settings change it live), templates applied on this hub
+        outbox=HallOutbox(
+            config.central,
+            OutboxStore(store.engine),
+            clock,
+            lambda: hub.core.hall,
+            lambda template: take_template(hub, template),
+            push.spawn,
+        ),
     )
     if devices:
         printing.start()
@@ -184,6 +195,7 @@ def bootstrap(
         hub.posts.adopt()  # logins older than the posts (an upgrade): on post
         hub.post_watch.start()
         hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
+        hub.outbox.start()  # [central]: ship the log to the company's central service
     return hub
 
 

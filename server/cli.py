@@ -97,6 +97,9 @@ def parser() -> argparse.ArgumentParser:
         help="only this section (repeat for more); default: every editable section",
     )
     taken.add_argument("--config", dest="sub_config", help="site TOML file (as --config before settings)")
+    from .central.cli import add_commands
+
+    add_commands(commands)
     return top
 
 
@@ -111,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             from .demo.main import run_demo
 
             return run_demo(args.host, args.port)
+        if args.command == "central":  # the company's service: no site file, a store of its own
+            from .central.cli import central_command
+
+            return central_command(args)
         chosen = getattr(args, "sub_config", None) or args.config
         config = load_config(chosen or os.environ.get("QCALL_CONFIG") or DEFAULT_CONFIG)
         if args.command == "run":

@@ -32,6 +32,7 @@ from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
 from .notices import NoticeBoard
+from .outbox import HallOutbox
 from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
@@ -137,6 +138,8 @@ class Hub:
     settings: HallSettings
     #: The lobby's and kiosk's notices (公告, tariffs, power cuts); its watch tells of starts and ends.
     notices: NoticeBoard
+    #: Ships the hall's log to the central service (``[central]``; off without it).
+    outbox: HallOutbox
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -153,6 +156,7 @@ class Hub:
         store goes last because every other service may still record a state.
         """
         self.closed = True
+        self.outbox.close()
         self.sweeper.close()
         self.no_show_watch.close()
         self.closing.close()

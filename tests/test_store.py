@@ -50,6 +50,7 @@ TABLES = {
     "rota",
     "alembic_version",
     "notices",
+    "outbox_marks",
     "device_leases",
 }
 

@@ -583,3 +583,14 @@ notices = Table(
     Column("withdrawn_by", String(64), nullable=True),
     Index("ix_notices_ends_at", "ends_at"),
 )
+
+#: The outbox's own marks (migration 0021): how far each stream of the hall's log has been shipped to
+#: the central service (``stream:<name>``, the last id it acknowledged), and which version of each
+#: central template was taken (``template:<id>``). The central store keeps its own cursor too.
+outbox_marks = Table(
+    "outbox_marks",
+    metadata,
+    Column("name", String(48), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

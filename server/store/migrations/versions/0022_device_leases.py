@@ -1,7 +1,7 @@
 """device leases: exactly one hub process drives each printer, serial bus and voice zone (issue 15)
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-01
 
 ``device_leases``: one row per device (``printer:<name>``, ``bus:<port>``,
@@ -16,8 +16,8 @@ from alembic import op
 
 import server.store.schema
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
