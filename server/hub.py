@@ -25,6 +25,7 @@ from .core.events import HallEvent
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
+from .devices.leases import LeaseKeeper
 from .devices.printing import PrintService
 from .devices.push import Push
 from .devices.voice import VoiceService
@@ -101,6 +102,9 @@ class Hub:
     printing: PrintService
     counter_devices: CounterDevices
     voice: VoiceService
+    #: Which printers, serial buses and voice zones this process drives (several processes on one
+    #: hall share them through leases in PostgreSQL; a hub alone holds every one).
+    leases: LeaseKeeper
     #: How the services reach the screens (Socket.IO when serving, nothing for the CLI).
     push: Push
     #: The kiosk's way in: concurrent ticket requests share one durable commit.
@@ -163,6 +167,7 @@ class Hub:
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()
+        self.leases.close()  # after the workers stopped: another process may take the devices at once
         self.dispenser.close()
         self.statistics.close()
         self.store.engine.dispose()

@@ -51,6 +51,7 @@ TABLES = {
     "alembic_version",
     "notices",
     "outbox_marks",
+    "device_leases",
 }
 
 

@@ -344,6 +344,21 @@ print_jobs = Table(
     Index("ix_print_jobs_state", "state"),
 )
 
+#: Who drives each device when several hub processes share the hall (issue 15): one row per
+#: printer, serial bus or voice zone. ``holder`` names the process (host, pid, a random
+#: instance id); ``generation`` grows with every change of holder, so a job's "printed" mark
+#: from a holder that lost the lease is refused (fencing); ``expires_at`` is the database's
+#: clock plus the lease's time to live (server.store.leases).
+device_leases = Table(
+    "device_leases",
+    metadata,
+    Column("device", String(255), primary_key=True),
+    Column("holder", String(120), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 #: Bookings (预约): a service (and optionally a counter or a named resource such as a
 #: doctor) and a slot, with a short code unique per business day. ``phone`` is never
 #: shown publicly (masked in staff lists); ``name`` is kept only where the site calls by
