@@ -31,8 +31,6 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from .central.wire import INGEST_PATH, STREAMS, encode
 from .config import CentralSection
 from .core.calendar import Clock
@@ -59,6 +57,9 @@ class LinkDown(Exception):
 
 def post_json(url: str, payload: dict[str, Any], token: str, timeout: float) -> dict[str, Any]:
     """POST ``payload`` to the central service; its JSON answer, or :class:`LinkDown`."""
+    # Imported here: only a hall with [central] ships, and a hub at rest carries no HTTP client (issue 10).
+    import requests
+
     try:
         answer = requests.post(
             url, json=payload, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
