@@ -18,6 +18,7 @@ from sqlalchemy import make_url
 
 from .case_watch import CaseWatch
 from .closing import ClosingWatch
+from .cluster import HallRelay, RemotePace
 from .complaint_watch import ComplaintWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
@@ -81,7 +82,8 @@ def bootstrap(
     settings.warn_differences()
     hall = config.hall()
     store.ensure_counters(hall.counters)
-    core = QueueCore(hall, store, EventBus(), clock, config.calling_policy(), config.pace_model())
+    bus = hall_bus(config) if devices else EventBus()
+    core = QueueCore(hall, store, bus, clock, config.calling_policy(), config.pace_model())
     if devices and config.estimate.warm_days:  # a serving hub: the CLI's commands issue no tickets
         core.warm_pace(config.estimate.warm_days)
     push = push or OfflinePush()
@@ -161,6 +163,10 @@ def bootstrap(
             on_store_failure=health.failed,
         ),
     )
+    if isinstance(bus, HallRelay):  # a serving process of a cluster: hear every process's events
+        bus.remote.append(RemotePace(core))
+        bus.gaps.append(hub.snapshots.invalidate)
+        bus.start(push.spawn)
     if devices:
         printing.start()
         if book.bookable:  # a site without appointments has nothing to sweep
@@ -177,6 +183,18 @@ def bootstrap(
         hub.post_watch.start()
         hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
     return hub
+
+
+def hall_bus(config: SiteConfig) -> EventBus:
+    """The bus of a serving hub: its own, or the cluster's relay (server/cluster.py) with ``[cluster]``.
+
+    CLI commands keep a bus of their own: what they change reaches the
+    screens through the audit-log watch, as beside a lone hub.
+    """
+    cluster = config.cluster
+    if cluster is None:
+        return EventBus()
+    return HallRelay(cluster.redis_url, cluster.channel, cluster.name)
 
 
 def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser:

@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="serve the hub")
     run.add_argument("--host")
     run.add_argument("--port", type=int)
+    run.add_argument("--name", help="this process's name in a [cluster] (default: $QCALL_PROCESS_NAME)")
 
     demo = commands.add_parser("demo", help="the utility-hall sample on SQLite, with demo logins and tokens")
     demo.add_argument("--host", default="127.0.0.1")
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_demo(args.host, args.port)
         chosen = getattr(args, "sub_config", None) or args.config
+        if getattr(args, "name", None) and args.command == "run":
+            os.environ["QCALL_PROCESS_NAME"] = args.name  # read with the config's [cluster]
         config = load_config(chosen or os.environ.get("QCALL_CONFIG") or DEFAULT_CONFIG)
         if args.command == "run":
             from .serve import serve
