@@ -127,7 +127,7 @@ def bootstrap(
         printing=printing,
         counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
         # zones are read from the hub's config at each call: a live change applies to the next one
-        voice=VoiceService(site, core, board, push.publish, config.folder, current=lambda: hub.config),
+        voice=VoiceService(site, core, board, push.publish_here, config.folder, current=lambda: hub.config),
         push=push,
         dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
         appointments=book,
