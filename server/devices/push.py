@@ -4,8 +4,9 @@ Every device service gets one :class:`Push` in its constructor: ``publish``
 sends an event to a Socket.IO room, ``spawn`` starts a task on the server's
 loop, ``executor`` gives one native thread for a device's blocking I/O.
 ``publish_here`` sends to this process's sockets only (a hall on several
-processes: see server/cluster.py). ``serve`` hands the hub a :class:`SocketPush`; the CLI, which has no sockets,
-an :class:`OfflinePush`. Nothing is filled in after a service is built.
+processes: see server/cluster.py). ``serve`` hands the hub a
+:class:`SocketPush`; the CLI, which has no sockets, an :class:`OfflinePush`.
+Nothing is filled in after a service is built.
 """
 
 from __future__ import annotations
