@@ -42,7 +42,7 @@ PG_ADMIN_URL = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("QCALL_TEST_REDIS", "redis://127.0.0.1:6379/0")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 #: Tickets the counters call in the exactly-once test (the bench calls 10,000: bench/cluster_calls.py).
-TICKETS = 240
+TICKETS = 90
 COUNTERS = 6
 #: The half-day cap (号源) of ASK in the rush test, and how many ask for it.
 CAP, ASKED = 40, 70
