@@ -155,9 +155,9 @@ class HallRelay(EventBus):
                 message = pubsub.get_message(timeout=1.0)
                 if message is not None:
                     self.hear(message["data"])
-            except (redis.RedisError, OSError) as error:
+            except (redis.RedisError, OSError, ValueError) as error:
                 if self._closed:
-                    return
+                    return  # closed under the read (ValueError: redis-py's buffer, closed meanwhile)
                 log.error("cluster: lost the hall's events from Redis (%s); subscribing again", error)
                 self._pubsub = None
                 time.sleep(RETRY_SECONDS)
