@@ -42,6 +42,7 @@
       "devices.state": "状态",
       "devices.detail": "说明",
       "devices.since": "自",
+      "devices.driven_by": "由进程 {who} 驱动",
       "devices.empty": "没有配置设备。",
       "kind.printer": "打印机",
       "kind.kiosk": "取号机",
@@ -112,6 +113,7 @@
       "devices.state": "State",
       "devices.detail": "Detail",
       "devices.since": "Since",
+      "devices.driven_by": "driven by process {who}",
       "devices.empty": "No devices are configured.",
       "kind.printer": "Printer",
       "kind.kiosk": "Kiosk",
@@ -411,7 +413,7 @@
           <td class="dev-name">${d.name}</td>
           <td>${kindWord(d.kind)}</td>
           <td><span class="state ${stateClass(d.state)}">${stateWord(d.state)}</span></td>
-          <td class="dev-detail">${detailText(d)}</td>
+          <td class="dev-detail">${detailText(d)}${d.driven_by ? Q.html`<span class="dev-driver">${Q.t("devices.driven_by", { who: d.driven_by })}</span>` : ""}</td>
           <td class="dev-since"><time datetime="${d.since || ""}">${sinceText(d.since)}</time></td>
           ${testCell(d)}
         </tr>`;

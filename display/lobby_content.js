@@ -32,18 +32,13 @@
   };
 
   var answer = null;         // the last GET /notices
-  var offset = 0;            // hub clock − this screen's clock, in ms
   var site = {};             // the snapshot's site (its fixed notice line: the card when nothing else is posted)
   var index = 0;
   var shownKey = "";
   var rotateTimer = null;
-  var changeTimer = null;
-  var retryTimer = null;
-  var generation = 0;
+  var notices = Q.noticeReader(function (res) { answer = res; render(true); }, function () { render(false); }, RETRY_MS);
 
   function zone() { return $("#content-zone"); }
-
-  function hubNow() { return Date.now() + offset; }
 
   /** A (re)connect: read the notices again (they may have changed while we were away). */
   function snapshot(snap) {
@@ -55,32 +50,13 @@
   function changed() { load(); }
 
   function load() {
-    if (!zone()) return;
-    var mine = ++generation;
-    clearTimeout(retryTimer);
-    Q.api("GET", "/notices").then(function (res) {
-      if (mine !== generation) return;
-      answer = res;
-      offset = Date.parse(res.now) - Date.now();
-      clearTimeout(changeTimer);
-      if (typeof res.next_change_in === "number") {
-        // The hub tells every screen at that moment too; this is for a screen that missed it.
-        changeTimer = setTimeout(load, Math.min(res.next_change_in * 1000 + 500, 2147483000));
-      }
-      render(true);
-    }, function () {
-      if (mine !== generation) return;
-      retryTimer = setTimeout(load, RETRY_MS);
-      render(false);
-    });
+    if (zone()) notices.read();
   }
 
   /** The cards to turn through, in the hub's order; notices whose end passed by the hub's clock are dropped. */
   function cards() {
-    var now = hubNow();
     var list = [];
-    ((answer && answer.notices) || []).forEach(function (n) {
-      if (!(Date.parse(n.ends_at) > now && Date.parse(n.starts_at) <= now)) return;
+    notices.showing().forEach(function (n) {
       var key = "n" + n.id + ":" + n.ends_at + ":" + n.title_zh + n.title_en + n.body_zh + n.body_en;
       var rows = n.tariff ? n.tariff.rows : [];
       var pages = Math.max(1, Math.ceil(rows.length / TARIFF_ROWS));

@@ -19,12 +19,9 @@
   var RETRY_MS = 10000;
 
   var answer = null;
-  var offset = 0;            // hub clock − this kiosk's clock, in ms
   var shownKey = null;
-  var changeTimer = null;
-  var retryTimer = null;
   var idleTimer = null;
-  var generation = 0;
+  var notices = Q.noticeReader(function (res) { answer = res; draw(true); }, null, RETRY_MS);
   var strip = null;
   var panel = null;
 
@@ -52,8 +49,6 @@
     document.body.appendChild(panel);
   }
 
-  function hubNow() { return Date.now() + offset; }
-
   var zoneName = null;        // the hall's time zone (the snapshot's site.timezone)
 
   function snapshot(snap) {
@@ -64,29 +59,10 @@
 
   function load() {
     build();
-    var mine = ++generation;
-    clearTimeout(retryTimer);
-    Q.api("GET", "/notices").then(function (res) {
-      if (mine !== generation) return;
-      answer = res;
-      offset = Date.parse(res.now) - Date.now();
-      clearTimeout(changeTimer);
-      if (typeof res.next_change_in === "number") {
-        changeTimer = setTimeout(load, Math.min(res.next_change_in * 1000 + 500, 2147483000));
-      }
-      draw(true);
-    }, function () {
-      if (mine !== generation) return;
-      retryTimer = setTimeout(load, RETRY_MS);
-    });
+    notices.read();
   }
 
-  function showing() {
-    var now = hubNow();
-    return ((answer && answer.notices) || []).filter(function (n) {
-      return Date.parse(n.starts_at) <= now && Date.parse(n.ends_at) > now;
-    });
-  }
+  function showing() { return notices.showing(); }
 
   function draw(fresh) {
     if (!strip) return;

@@ -13,6 +13,12 @@ if len(sys.argv) > 1 and any(arg in ("run", "demo") for arg in sys.argv[1:]):
 
     monkey.patch_all()
 
+if len(sys.argv) > 1 and "run" in sys.argv[1:]:
+    # Before anything imports Flask-SocketIO: the hub serves Socket.IO and is never its client (~12 MB).
+    from .lean_imports import load_socketio
+
+    load_socketio()
+
 from .cli import main
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from flask.wrappers import Request
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import live, pings, security
+from . import inline_websocket, live, pings, security
 from .api import refusals
 from .api.admin import admin
 from .api.appointments import appointments_api
@@ -116,6 +116,7 @@ def create_app(
     socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json, manage_session=False, **queue)
     security.guard_socketio(socketio.server)
     pings.install(socketio.server.eio)
+    inline_websocket.install(socketio.server.eio)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     if config.hub.trusted_proxies:
         # Outermost, so Socket.IO, the login throttle and the audit log all see the client's

@@ -11,6 +11,7 @@ there a printer service?". :meth:`Hub.close` stops the services in order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,16 @@ from .core.events import EventBus
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
+from .devices.leases import LeaseKeeper, bus_device, holder_name, printer_device
 from .devices.printing import PrintService, TransportFactory, open_transport
 from .devices.push import OfflinePush, Push
 from .devices.rooms import HALL, STAFF
-from .devices.voice import VOICE_DEVICE, VoiceService
+from .devices.voice import VOICE_DEVICE, VOICE_LEASE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
 from .no_shows import NoShowWatch
 from .notices import NoticeBoard
+from .outbox import HallOutbox, take_template
 from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
@@ -47,7 +50,9 @@ from .store.audit import AuditLog
 from .store.cases import SqlCases
 from .store.complaints import SqlComplaints
 from .store.health import StoreHealth
+from .store.leases import SoleLeases, SqlLeases
 from .store.notices import SqlNotices
+from .store.outbox import OutboxStore
 from .store.print_queue import PrintJobs
 from .store.rota import SqlRota
 from .store.settings import SettingsStore
@@ -88,9 +93,11 @@ def bootstrap(
         core.warm_pace(config.estimate.warm_days)
     push = push or OfflinePush()
     site = config if devices else without_devices(config)
-    board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish)
+    health = StoreHealth(store.engine, url)
+    leases = lease_keeper(url, push)
+    board = DeviceBoard({d.name: d.kind for d in site.devices}, clock, push.publish, driven_by(site, leases))
     board.register(VOICE_DEVICE, "speaker")
-    printing = PrintService(site, board, push, PrintJobs(store.engine), clock, printer_transport)
+    printing = PrintService(site, board, push, PrintJobs(store.engine), clock, printer_transport, leases)
     book = AppointmentBook(
         SqlAppointments(store.engine),
         hall.calendar,
@@ -99,7 +106,6 @@ def bootstrap(
         clock,
         hall.counters,
     )
-    health = StoreHealth(store.engine, url)
     accounts = Accounts(store.engine)
     audit = AuditLog(store.engine)
     posts = StaffPosts(core, accounts, config.staff.second_login)
@@ -125,9 +131,12 @@ def bootstrap(
         devices=board,
         store_health=health,
         printing=printing,
-        counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats),
+        leases=leases,
+        counter_devices=CounterDevices(site, core, board, push.spawn, site.serial.frame_formats, leases),
         # zones are read from the hub's config at each call: a live change applies to the next one
-        voice=VoiceService(site, core, board, push.publish_here, config.folder, current=lambda: hub.config),
+        voice=VoiceService(
+            site, core, board, push.publish, config.folder, current=lambda: hub.config, leases=leases
+        ),
         push=push,
         dispenser=dispenser(core, url, push, config.hub.issue_window_ms / 1000),
         appointments=book,
@@ -162,6 +171,15 @@ def bootstrap(
             push.spawn,
             on_store_failure=health.failed,
         ),
+        # the hall as it is at each round (settings change it live), templates applied on this hub
+        outbox=HallOutbox(
+            config.central,
+            OutboxStore(store.engine),
+            clock,
+            lambda: hub.core.hall,
+            lambda template: take_template(hub, template),
+            push.spawn,
+        ),
     )
     if isinstance(bus, HallRelay):  # a serving process of a cluster: hear every process's events
         bus.remote.append(RemotePace(core))
@@ -169,6 +187,7 @@ def bootstrap(
         bus.start(push.spawn)
     if devices:
         printing.start()
+        leases.start()  # its first round now: a hub alone opens its printers before it serves
         if book.bookable:  # a site without appointments has nothing to sweep
             hub.sweeper.start()
         if hub.no_show_watch.needed:  # no service has a no-show timer: nothing to watch
@@ -182,6 +201,7 @@ def bootstrap(
         hub.posts.adopt()  # logins older than the posts (an upgrade): on post
         hub.post_watch.start()
         hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
+        hub.outbox.start()  # [central]: ship the log to the company's central service
     return hub
 
 
@@ -195,6 +215,44 @@ def hall_bus(config: SiteConfig) -> EventBus:
     if cluster is None:
         return EventBus()
     return HallRelay(cluster.redis_url, cluster.channel, cluster.name)
+
+
+def lease_keeper(url: str, push: Push) -> LeaseKeeper:
+    """This process's device leases: in ``device_leases`` on PostgreSQL, where several hub processes
+    may serve the hall; all its own on SQLite (one hub per database).
+
+    The leases have an engine of their own with short timeouts: a renewal stuck behind the hub's
+    busy pool, or on a dead connection, must fail inside the lease's three seconds, not after them.
+    A renewal that fails is logged, not told to the store's health: on a loaded machine one may
+    time out while the store takes every write (the next renewal, a second later, keeps the lease).
+    """
+    holder = holder_name()
+    if make_url(url).get_backend_name() != "postgresql":
+        return LeaseKeeper(SoleLeases(holder), holder, push.spawn, fenced=False)
+    engine = make_engine(
+        url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.5,
+        connect_args={"connect_timeout": 1, "options": "-c statement_timeout=1000 -c lock_timeout=1000"},
+    )
+    return LeaseKeeper(SqlLeases(engine, holder), holder, push.spawn, fenced=True)
+
+
+def driven_by(site: SiteConfig, leases: LeaseKeeper) -> Callable[[str], str | None] | None:
+    """Who drives each device on the board, where several processes serve the hall (None: one hub)."""
+    if not leases.fenced:
+        return None
+    lease_of = {d.name: printer_device(d.name) for d in site.devices if d.kind == "printer"}
+    lease_of.update({d.name: bus_device(str(d.settings["port"])) for d in site.serial_devices()})
+
+    def holder(name: str) -> str | None:
+        if name == VOICE_DEVICE or name.startswith(VOICE_DEVICE + ":"):
+            return leases.holder_of(VOICE_LEASE)
+        lease = lease_of.get(name)
+        return leases.holder_of(lease) if lease else None
+
+    return holder
 
 
 def dispenser(core: QueueCore, url: str, push: Push, window: float) -> Dispenser:

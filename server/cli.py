@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError, SiteConfig, load_config
 from .core.calendar import utc_now
@@ -98,6 +99,9 @@ def parser() -> argparse.ArgumentParser:
         help="only this section (repeat for more); default: every editable section",
     )
     taken.add_argument("--config", dest="sub_config", help="site TOML file (as --config before settings)")
+    from .central.cli import add_commands
+
+    add_commands(commands)
     return top
 
 
@@ -112,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
             from .demo.main import run_demo
 
             return run_demo(args.host, args.port)
+        if args.command == "central":  # the company's service: no site file, a store of its own
+            from .central.cli import central_command
+
+            return central_command(args)
         chosen = getattr(args, "sub_config", None) or args.config
         if getattr(args, "name", None) and args.command == "run":
             os.environ["QCALL_PROCESS_NAME"] = args.name  # read with the config's [cluster]
@@ -255,6 +263,11 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
         if args.settings_command == "export":
             # Laid over itself, so an export reads the same whether or not sections were saved.
             data = overlay(current, {}).model_dump(mode="python", exclude_none=True)
+            for left_out in without_secrets(data):
+                print(
+                    f"settings export: {left_out} left out (a secret: keep it in the site file)",
+                    file=sys.stderr,
+                )
             sys.stdout.write(tomli_w.dumps(data))
             return 0
         source = load_config(args.file)
@@ -275,6 +288,32 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
         return 0
     finally:
         store.engine.dispose()
+
+
+def without_secrets(data: dict[str, Any]) -> list[str]:
+    """Take the secrets out of an exported config; the keys left out.
+
+    An export is meant to be passed around (to a colleague, into a ticket, to the
+    next hall): the hall's token at the central service and a database password
+    must not travel with it. Import never reads those sections anyway.
+    """
+    left_out = []
+    central = data.get("central")
+    if isinstance(central, dict) and central.pop("token", None) is not None:
+        left_out.append("central.token")
+    hub = data.get("hub")
+    url = hub.get("database_url") if isinstance(hub, dict) else None
+    if (
+        isinstance(hub, dict)
+        and isinstance(url, str)
+        and "@" in url
+        and ":" in url.split("//", 1)[-1].split("@", 1)[0]
+    ):
+        scheme, rest = url.split("//", 1)
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        hub["database_url"] = f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+        left_out.append("hub.database_url's password")
+    return left_out
 
 
 class SettingsRefused(Exception):

@@ -888,6 +888,37 @@ class SerialSection(_Strict):
     frame_formats: dict[str, dict[str, Any]] = {}
 
 
+class CentralSection(_Strict):
+    """``[central]``: ship the hall's event log to the company's central service (server/outbox.py).
+
+    The hall pushes to the central service's HTTP ingest endpoint with a token of its own
+    (``python -m server central hall add`` prints it), never to the company's database: a partner
+    hall holds no database credentials. Absent: the hall ships nothing (it works alike either way).
+    """
+
+    #: The central service, e.g. ``https://central.example.com`` (its ingest path is fixed).
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
+    #: This hall's id at the company (the one given to ``central hall add``).
+    hall: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    #: The hall's region, for the company's reports (the central service's record wins: it is shown).
+    region: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] = "default"
+    #: The hall's token at the central service; absent here, ``QCALL_CENTRAL_TOKEN`` gives it.
+    token: str | None = None
+    #: How often the outbox looks for new events when the link is up.
+    every_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 10
+    #: Rows of a log in one batch.
+    batch: Annotated[int, Field(ge=1, le=2000)] = 500
+    #: PostgreSQL halls: events younger than this wait a round (ids are taken before commit, so a
+    #: younger id may still commit after an older one is shipped). SQLite commits in id order.
+    settle_seconds: Annotated[int, Field(ge=0, le=600)] = 10
+    #: A dead link is retried after every_seconds, then twice as long each time, up to this.
+    max_backoff_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
+    timeout_seconds: Annotated[float, Field(ge=1, le=120)] = 10
+
+    def hall_token(self) -> str | None:
+        return self.token or os.environ.get("QCALL_CENTRAL_TOKEN") or None
+
+
 class SiteConfig(_Strict):
     site: SiteSection
     hub: HubSection = HubSection()
@@ -910,6 +941,7 @@ class SiteConfig(_Strict):
     staff: StaffSection = Field(default_factory=StaffSection)
     satisfaction: SatisfactionSection = SatisfactionSection()
     notices: NoticesSection = NoticesSection()
+    central: CentralSection | None = None
     #: ``[cluster]``: several hub processes on one database (None: this hub serves it alone).
     cluster: ClusterSection | None = None
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
@@ -1338,6 +1370,11 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
                 config.printer_settings(device.name)  # a logo is read from the file's folder
             except ValueError as exc:
                 raise ConfigError(f"{path}: devices[{i}].settings.{exc}") from None
+    if config.central is not None and not config.central.hall_token():
+        raise ConfigError(
+            f"{path}: central.token: required key is missing (or set QCALL_CENTRAL_TOKEN); expected the "
+            "hall's token that 'python -m server central hall add' printed"
+        )
     override = os.environ.get("QCALL_DATABASE_URL")
     if override:
         config.hub.database_url = override
@@ -1395,4 +1432,7 @@ _PATTERN_HINTS = {
     "prefix": "expected 1 or 2 capital letters such as 'A'",
     "code": "expected up to 32 letters, digits, '_' or '-' such as 'PAY'",
     "name": "expected up to 64 letters, digits, '.', '_' or '-' such as 'kiosk-1'",
+    "hall": "expected up to 32 lower-case letters, digits, '_' or '-' such as 'hall-07'",
+    "region": "expected up to 32 lower-case letters, digits, '_' or '-' such as 'east'",
+    "url": "expected the central service's address such as 'https://central.example.com'",
 }

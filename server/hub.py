@@ -25,12 +25,14 @@ from .core.events import HallEvent
 from .core.queue import QueueCore
 from .devices.board import DeviceBoard
 from .devices.counters import CounterDevices
+from .devices.leases import LeaseKeeper
 from .devices.printing import PrintService
 from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
 from .no_shows import NoShowWatch
 from .notices import NoticeBoard
+from .outbox import HallOutbox
 from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
@@ -100,6 +102,9 @@ class Hub:
     printing: PrintService
     counter_devices: CounterDevices
     voice: VoiceService
+    #: Which printers, serial buses and voice zones this process drives (several processes on one
+    #: hall share them through leases in PostgreSQL; a hub alone holds every one).
+    leases: LeaseKeeper
     #: How the services reach the screens (Socket.IO when serving, nothing for the CLI).
     push: Push
     #: The kiosk's way in: concurrent ticket requests share one durable commit.
@@ -133,6 +138,8 @@ class Hub:
     settings: HallSettings
     #: The lobby's and kiosk's notices (公告, tariffs, power cuts); its watch tells of starts and ends.
     notices: NoticeBoard
+    #: Ships the hall's log to the central service (``[central]``; off without it).
+    outbox: HallOutbox
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -150,6 +157,7 @@ class Hub:
         """
         self.closed = True
         self.core.bus.close()  # a cluster's relay: no more events from the other processes
+        self.outbox.close()
         self.sweeper.close()
         self.no_show_watch.close()
         self.closing.close()
@@ -160,6 +168,7 @@ class Hub:
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()
+        self.leases.close()  # after the workers stopped: another process may take the devices at once
         self.dispenser.close()
         self.statistics.close()
         self.store.engine.dispose()

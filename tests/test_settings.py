@@ -605,3 +605,19 @@ def test_a_prefix_another_service_numbered_with_today_is_refused(hall: Hall) -> 
     hall.save("services", fresh, 0)
     assert hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "ASK"})["number"] == "D0002"
     assert hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "PAY"})["number"] == "E001"
+
+
+def test_an_export_leaves_the_secrets_out(hall: Hall, capsys: pytest.CaptureFixture[str]) -> None:
+    hall.hub.close()
+    text = hall.path.read_text(encoding="utf-8")
+    central = '\n[central]\nurl = "http://127.0.0.1:9"\nhall = "east-07"\n'
+    central += 'token = "qc_hall_secret_1234567890"\n'
+    hall.path.write_text(text + central, encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["--config", str(hall.path), "settings", "export"]) == 0
+    out, err = capsys.readouterr()
+    assert "qc_hall_secret" not in out and 'hall = "east-07"' in out
+    assert "central.token left out" in err
+    data = {"hub": {"database_url": "postgresql+psycopg://qcall:s3cret@db.local:5432/qcall"}}
+    assert cli.without_secrets(data) == ["hub.database_url's password"]
+    assert data["hub"]["database_url"] == "postgresql+psycopg://qcall:***@db.local:5432/qcall"

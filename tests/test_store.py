@@ -50,6 +50,8 @@ TABLES = {
     "rota",
     "alembic_version",
     "notices",
+    "outbox_marks",
+    "device_leases",
 }
 
 

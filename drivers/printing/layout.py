@@ -106,6 +106,9 @@ def ticket_blocks(ticket: PrintTicket, options: LayoutOptions) -> list[Block]:
     blocks += _lines(ticket.number, size=options.number_multiplier, bold=True)
     if ticket.appointment:
         blocks += _lines("预约 Appointment", size=2, bold=True)
+    if ticket.copy:
+        blocks += _lines("补打 COPY", size=2, bold=True)
+        blocks += _lines("同一号码，请只用一张 / Same number: keep one", small=True)
     blocks += _lines(f"前面还有 {ticket.waiting_ahead} 人")
     blocks += _lines(f"{ticket.waiting_ahead} ahead", small=True)
     if ticket.estimated_wait_minutes is not None:

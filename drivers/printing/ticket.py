@@ -31,6 +31,8 @@ class PrintTicket:
     appointment: bool = False
     #: No counter was open for the service at issue: the paper says the wait cannot be estimated.
     no_estimate: bool = False
+    #: The job may be on paper already (its driver died while sending it): the paper says "补打 COPY".
+    copy: bool = False
 
     @property
     def job_key(self) -> str:
@@ -38,11 +40,12 @@ class PrintTicket:
         return self.job_id or self.ticket_id
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the ``ticket`` of a ``print_job`` message); ``no_estimate`` only when true,
-        so an agent older than it still takes every ticket that has an estimate."""
+        """A JSON-able dict (the ``ticket`` of a ``print_job`` message); ``no_estimate`` and ``copy`` only
+        when true, so an agent older than them still takes every ticket that has neither."""
         data = asdict(self)
-        if not self.no_estimate:
-            del data["no_estimate"]
+        for flag in ("no_estimate", "copy"):
+            if not data[flag]:
+                del data[flag]
         return data
 
     @classmethod

@@ -10,6 +10,10 @@ A page that connects under a name the site file does not know (a token named
 differently from the configured devices) is listed as such (``configured:
 false``), never as an alarm on a configured device. Every detail is given in
 both languages (``detail_zh``, ``detail_en``): the page shows the one it speaks.
+
+Where several hub processes serve the hall, each printer, serial device and
+the voice says which process drives it (``driven_by``: the holder of its
+lease, server/devices/leases.py); the other processes list it as ``unknown``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ DETAILS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^cannot reach the worker: (?P<x>.*)$", "无法联系语音进程（技术信息：{x}）"),
         (r"^the print queue is full$", "打印队列已满"),
         (r"^not in the site file$", "站点配置中没有此设备"),
+        (r"^driven by hub process (?P<x>.+)$", "由集群中的进程 {x} 驱动"),
     )
 )
 
@@ -91,7 +96,15 @@ class DeviceStatus:
 class DeviceBoard:
     """The last known state of every configured device."""
 
-    def __init__(self, devices: dict[str, str], clock: Clock, publish: Publish) -> None:
+    def __init__(
+        self,
+        devices: dict[str, str],
+        clock: Clock,
+        publish: Publish,
+        driven_by: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """``driven_by(name)``: the process that drives the device, where several serve the hall."""
+        self._driven_by = driven_by or (lambda name: None)
         self._clock = clock
         self._publish = publish
         self._lock = threading.Lock()
@@ -125,7 +138,7 @@ class DeviceBoard:
                 return old
             new = DeviceStatus(name, old.kind, state, detail, self._clock().isoformat(), old.configured)
             self._states[name] = new
-        self._publish(DEVICE_STATUS, new.public(), STAFF)
+        self._publish(DEVICE_STATUS, self.public(new), STAFF)
         for listener in self._listeners:
             listener(new)
         return new
@@ -133,6 +146,11 @@ class DeviceBoard:
     def get(self, name: str) -> DeviceStatus | None:
         return self._states.get(name)
 
+    def public(self, status: DeviceStatus) -> dict[str, Any]:
+        """What the admin page shows of a device: its state, and who drives it (several processes)."""
+        return {**status.public(), "driven_by": self._driven_by(status.name)}
+
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [status.public() for status in self._states.values()]
+            states = list(self._states.values())
+        return [self.public(status) for status in states]

@@ -6,6 +6,11 @@ hardware: its keys are the same actions, applied to the counter it is bound to
 in the config and to no other. An evaluation pad rates the service just
 finished at its counter. The serial drivers never block the hub: they keep
 each display's state and send it when the bus is up.
+
+Each serial port (a bus: its displays, keypads and pads) is opened by one hub
+process only, the holder of its lease (:mod:`.leases`), when several serve the
+hall: the displays follow every process's calls (the hall's events reach every
+process), and a key pressed reaches the core through the process on its bus.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from drivers.signs import SerialDevices
+from drivers.signs import SerialDevices, device_settings
 
 from ..config import SiteConfig
 from ..core.errors import QueueError
 from ..core.queue import QueueCore
 from .board import DeviceBoard
+from .leases import LeaseKeeper, bus_device
 from .listeners import CounterChanged, TicketCalled, listener
 
 log = logging.getLogger(__name__)
@@ -47,58 +53,116 @@ class CounterDevices:
         board: DeviceBoard,
         spawn: Callable[..., Any],
         frame_formats: dict[str, Any] | None = None,
+        leases: LeaseKeeper | None = None,
     ) -> None:
-        """Open the serial ports and follow the hall; ``spawn`` runs a key press on the hub's loop."""
+        """Open the serial ports (each when its lease is taken, with ``leases``) and follow the hall;
+        ``spawn`` runs a key press on the hub's loop."""
         self.core = core
         self.board = board
         self.spawn = spawn
-        self.serial = SerialDevices(
-            [
-                {"name": d.name, "kind": d.kind, "counter": d.counter, "settings": d.settings}
-                for d in config.serial_devices()
-            ],
-            frame_formats=frame_formats,
+        self.frame_formats = frame_formats
+        #: The devices on each port, as the driver takes them.
+        self.ports: dict[str, list[dict[str, Any]]] = {}
+        for d in config.serial_devices():
+            device = {"name": d.name, "kind": d.kind, "counter": d.counter, "settings": d.settings}
+            self.ports.setdefault(str(d.settings["port"]), []).append(device)
+        #: The ports this process drives, each with its devices.
+        self.buses: dict[str, SerialDevices] = {}
+        core.bus.subscribe(listener({TicketCalled: [self.show_call], CounterChanged: [self.blank_if_free]}))
+        for port in self.ports:
+            if leases is None:
+                self.buses[port] = self._open(port)
+            else:
+                self._check(port)  # a bad site file stops the hub at start, not when the lease is taken
+                leases.want(bus_device(port), self._gained, self._lost)
+        self.show_current()
+
+    def _check(self, port: str) -> None:
+        """What opening ``port`` would refuse: a device's settings, devices disagreeing on the port's."""
+        given: dict[str, Any] = {}
+        for device in self.ports[port]:
+            try:
+                checked = device_settings(
+                    device["kind"], device["settings"], device["counter"], self.frame_formats or {}
+                )
+            except ValueError as exc:
+                raise ValueError(f"device {device['name']}: settings.{exc}") from None
+            for key, value in checked.bus_given().items():
+                if key in given and given[key] != value:
+                    raise ValueError(f"port {port}: devices disagree on {key} ({given[key]!r} and {value!r})")
+                given[key] = value
+
+    def _open(self, port: str) -> SerialDevices:
+        return SerialDevices(
+            self.ports[port],
+            frame_formats=self.frame_formats,
             on_key=self.key_pressed,
             on_rating=self.rated,
             on_device=self.device_changed,
             # A pad without its own ``ratings`` table: its keys are the site's levels, best first.
-            ratings={i + 1: level.code for i, level in enumerate(core.hall.satisfaction.levels)},
+            ratings={i + 1: level.code for i, level in enumerate(self.core.hall.satisfaction.levels)},
         )
-        core.bus.subscribe(listener({TicketCalled: [self.show_call], CounterChanged: [self.blank_if_free]}))
-        self.show_current()
+
+    def _gained(self, device: str, generation: int) -> None:
+        """This process drives the bus now: open the port, show what each counter is doing."""
+        port = device.removeprefix("bus:")
+        serial = self._open(port)
+        self.buses[port] = serial
+        self._show_current_on(serial)
+
+    def _lost(self, device: str) -> None:
+        """Another process drives the bus now (or soon): let go of the port."""
+        serial = self.buses.pop(device.removeprefix("bus:"), None)
+        if serial is not None:
+            serial.close()
 
     def close(self) -> None:
         """Close the serial ports (each bus's worker stops and lets go of its port)."""
-        self.serial.close()
-        if self.serial.buses:
+        buses, self.buses = list(self.buses.values()), {}
+        for serial in buses:
+            serial.close()
+        if buses:
             log.info("stopping: serial ports closed")
+
+    def _show(self, counter: int, text: str) -> list[str]:
+        return [name for serial in list(self.buses.values()) for name in serial.show(counter, text)]
+
+    def _clear(self, counter: int) -> None:
+        for serial in list(self.buses.values()):
+            serial.clear(counter)
 
     # -- the hall → the displays --------------------------------------------
 
     def show_call(self, event: TicketCalled) -> None:
         """A called (or recalled) number goes up above its counter."""
-        self.serial.show(event.counter, event.number)
+        self._show(event.counter, event.number)
 
     def blank_if_free(self, event: CounterChanged) -> None:
         """After finish, no-show, transfer, pause or resume: a counter with nobody at it goes blank."""
         if event.free and event.counter in self.core.hall.counters:
-            self.serial.clear(event.counter)
+            self._clear(event.counter)
 
     def show_current(self) -> None:
         """At start: every display shows what its counter is doing now."""
+        for serial in list(self.buses.values()):
+            self._show_current_on(serial)
+
+    def _show_current_on(self, serial: SerialDevices) -> None:
         for number in self.core.hall.counters:
+            if not serial.displays_of(number):
+                continue
             current = self.core.counter_view(number)["current"]
             if current:
-                self.serial.show(number, current["number"])
+                serial.show(number, current["number"])
             else:
-                self.serial.clear(number)
+                serial.clear(number)
 
     def test_display(self, counter: int, seconds: float = TEST_SECONDS) -> list[str]:
         """All segments lit ("8888") on the counter's displays, then back to what the counter shows.
 
         Returns the displays written to (none: the counter has no display on the bus).
         """
-        shown = self.serial.show(counter, TEST_TEXT)
+        shown = self._show(counter, TEST_TEXT)
         if shown:
             self.spawn(self._restore_after, counter, seconds)
         return shown
@@ -107,9 +171,9 @@ class CounterDevices:
         time.sleep(seconds)  # a greenlet under gevent: the loop goes on meanwhile
         current = self.core.counter_view(counter)["current"]
         if current:
-            self.serial.show(counter, current["number"])
+            self._show(counter, current["number"])
         else:
-            self.serial.clear(counter)
+            self._clear(counter)
 
     # -- keypads and pads → the hall (called on a bus worker: hand over) ----
 

@@ -87,6 +87,10 @@ def run_test(hub: Hub, name: str) -> TestResult:
 SAID: dict[str, tuple[str, str]] = {
     "print.queued": ("测试页已送往打印机。", "The test slip went to the printer."),
     "print.full": ("打印队列已满，测试页未送出。", "The print queue is full."),
+    "print.elsewhere": (
+        "此打印机由进程 {who} 驱动（多进程部署），测试页未送出：请在该进程上测试。",
+        "Hub process {who} drives this printer (several processes): test it there.",
+    ),
     "print.waiting": (
         "打印机当前不可用（{why}），测试页将在其恢复后打印。",
         "The printer is not ready ({why}); the test slip prints when it is.",
@@ -115,6 +119,8 @@ def _test_print(hub: Hub, name: str) -> TestResult:
     state = answer.get("state")
     if state == "queued":
         return _said(name, "printer", "print", True, "print.queued", answer)
+    if state == "failed" and "driven_by" in answer:
+        return _said(name, "printer", "print", False, "print.elsewhere", answer, who=answer["driven_by"])
     if state == "failed":
         return _said(name, "printer", "print", False, "print.full", answer)
     why = answer.get("detail") or "unknown"

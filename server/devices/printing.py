@@ -11,6 +11,16 @@ Jobs are durable: at start the hub resumes every job of the business day that
 is neither ``printed`` nor ``failed`` (spoolers at once, agents when they
 connect), and records each attempt and the end of every job. Delivery is at
 least once (docs/printing.md, "What is guaranteed").
+
+Several hub processes on one hall (issue 15): a printer the hub drives itself
+is driven by the one process holding its lease (:mod:`.leases`). That process
+opens the printer, resumes its unfinished jobs, and picks up, every second, the
+jobs the other processes commit for it; the others only commit. Its marks on a
+job are fenced on the lease's generation: once another process took the
+printer over, a stale "printed" is refused and the new driver prints the job.
+A job found ``printing`` (its bytes may have reached the paper before its
+driver died) is printed again marked 补打 COPY, so a second slip can be told
+from a second ticket.
 """
 
 from __future__ import annotations
@@ -35,8 +45,10 @@ from ..core.estimate import minutes
 from ..core.model import Ticket
 from ..core.printjobs import REPRINT, PrintJobRecord, PrintRequest, new_job_id
 from ..core.queue import Issued
+from ..periodic import Periodic
 from ..store.print_queue import PrintJobs
 from .board import DeviceBoard
+from .leases import LeaseKeeper, printer_device
 from .push import Push
 
 if TYPE_CHECKING:
@@ -54,6 +66,10 @@ SPOOL_LIMIT = 256
 FLUSH_SECONDS = 5.0
 #: While flushing, how often a printer that cannot print is asked again (it may have been fixed).
 FLUSH_RETRY_SECONDS = 0.5
+#: How often a printer's driver looks for jobs other hub processes committed for it (several processes).
+PICKUP_SECONDS = 1.0
+#: Job ids a process remembers handing to its spoolers (a job seen again is not handed over twice).
+SEEN_LIMIT = 20_000
 
 #: ``transport(name, settings)``: how a printer's connection is opened, as a no-argument opener.
 #: The hub's is :func:`open_transport` (python-escpos by ``connector``); the demo hands in one
@@ -114,8 +130,16 @@ class PrintService:
         jobs: PrintJobs | None = None,
         clock: Clock = utc_now,
         transport: TransportFactory = open_transport,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self.board = board
+        #: Who drives which printer when several processes serve the hall; None: this hub drives all.
+        self.leases = leases
+        #: Job ids handed to a spooler in this process, with their printer, oldest first (bounded).
+        self._seen: dict[str, str] = {}
+        #: Printers whose spooler is being closed because their lease was lost: its "failed" is no word.
+        self._letting_go: set[str] = set()
+        self.pickup = Periodic("print pickup", self.pick_up, 0, PICKUP_SECONDS, push.spawn)
         #: The print queue on disk; None only where nothing needs to survive (a bare PrintService).
         self.jobs = jobs
         self.clock = clock
@@ -126,8 +150,8 @@ class PrintService:
         #: Jobs sent to agents and not yet answered, by agent name then job id, so a
         #: reconnecting agent gets them again.
         self.agent_jobs: dict[str, dict[str, dict[str, Any]]] = {}
-        #: Each unfinished job's ticket and kiosk (None: no kiosk to tell), by job id.
-        self.live_jobs: dict[str, tuple[str, str | None]] = {}
+        #: Each unfinished job's ticket, kiosk (None: no kiosk to tell) and printer, by job id.
+        self.live_jobs: dict[str, tuple[str, str | None, str]] = {}
         self._lock = threading.Lock()
         #: Notified whenever a job ends: a stopping hub waits on it for its queues to drain.
         self._settled = threading.Condition()
@@ -166,42 +190,114 @@ class PrintService:
                 self.agent_jobs.setdefault(settings.agent, {})
                 self.board.report(name, "unknown", f"waiting for agent {settings.agent}")
                 continue
-            # The layout and transports (python-escpos, Pillow) load with the first printer the hub drives.
-            from drivers.printing.spooler import PrintSpooler
+            if self.leases is None:
+                self._open(name)
+            else:
+                self.leases.want(printer_device(name), self._gained, self._lost)
+        if self.leases is None:
+            self.resume()
+        else:  # the agents' printers now; a leased one when its lease is taken
+            self.resume([name for name, settings in self.printers.items() if settings.agent])
+            self._fail_unconfigured()
+        if self.leases is not None and self.leases.fenced:  # several processes may commit its jobs
+            self.pickup.start()
 
-            self.spoolers[name] = PrintSpooler(
-                name,
-                self.transport(name, settings),
-                layout_options(settings),
-                on_job=self.job_changed,
-                on_status=self.printer_changed,
-                executor=self.push.executor(),
-                max_queue=SPOOL_LIMIT,
-            )
-        self.resume()
+    def _open(self, name: str) -> None:
+        # The layout and transports (python-escpos, Pillow) load with the first printer the hub drives.
+        from drivers.printing.spooler import PrintSpooler
 
-    def resume(self) -> int:
+        self.spoolers[name] = PrintSpooler(
+            name,
+            self.transport(name, self.printers[name]),
+            layout_options(self.printers[name]),
+            on_job=self.job_changed,
+            on_status=self.printer_changed,
+            executor=self.push.executor(),
+            max_queue=SPOOL_LIMIT,
+        )
+
+    def _drives(self, printer: str) -> bool:
+        """Whether this process hands ``printer`` its jobs (an agent's printer: always, as before)."""
+        if self.leases is None or self.printers[printer].agent:
+            return True
+        return self.leases.holds(printer_device(printer))
+
+    def _gained(self, device: str, generation: int) -> None:
+        """This process now drives the printer: open it and print what its last driver left unfinished."""
+        name = device.removeprefix("printer:")
+        self._letting_go.discard(name)
+        self._open(name)
+        self.resume([name])
+
+    def _lost(self, device: str) -> None:
+        """Another process drives the printer now (or soon): stop its spooler, forget its jobs here.
+
+        The jobs stay pending on disk; the new driver resumes them.
+        """
+        name = device.removeprefix("printer:")
+        spooler = self.spoolers.pop(name, None)
+        self._letting_go.add(name)
+        if spooler is not None:
+            spooler.close(timeout=1.0)
+        with self._lock:
+            for job_id in [j for j, printer in self._seen.items() if printer == name]:
+                del self._seen[job_id]
+            for job_id in [j for j, live in self.live_jobs.items() if live[2] == name]:
+                del self.live_jobs[job_id]
+        self.board.report(name, "unknown", "")
+
+    def resume(self, printers: list[str] | None = None) -> int:
         """Hand the printers every job of today left unfinished by the last run; older ones fail.
 
-        A ticket of an earlier business day is no use on paper any more: its
-        job is recorded ``failed`` rather than printed hours late.
+        ``printers``: only their jobs (the printers this process has just taken on); None: every
+        job, and a job of a printer the site no longer has fails. A ticket of an earlier business
+        day is no use on paper any more: its job is recorded ``failed`` rather than printed hours
+        late. A job left ``printing`` may be on paper already: it is printed again marked 补打 COPY.
         """
-        if self.jobs is None:
+        if self.jobs is None or printers == []:
             return 0
-        today = self.hall.calendar.business_day(self.clock())
-        resumed = 0
-        for job, ticket in self.jobs.pending():
-            if ticket.business_day != today:
-                self.jobs.finish(job.id, "failed", "not resumed: from an earlier business day", self.clock())
-                continue
-            if job.printer not in self.printers:
-                self.jobs.finish(job.id, "failed", f"printer {job.printer!r} is not configured", self.clock())
-                continue
-            self._dispatch(job, ticket)
-            resumed += 1
+        resumed = self._hand_over(self.jobs.pending(printers), unknown_fails=printers is None)
         if resumed:
             log.info("print queue: resumed %d unfinished print job(s)", resumed)
         return resumed
+
+    def _fail_unconfigured(self) -> None:
+        """Jobs of a printer the site no longer has: nobody will print them."""
+        if self.jobs is None:
+            return
+        for job, _ticket in self.jobs.pending():
+            if job.printer not in self.printers:
+                self.jobs_finish(job, "failed", f"printer {job.printer!r} is not configured")
+
+    def pick_up(self) -> int:
+        """The jobs other hub processes committed for the printers this one drives: handed over now."""
+        if self.jobs is None or self.leases is None:
+            return 0
+        mine = [name for name in list(self.spoolers) if self._drives(name)]
+        if not mine:
+            return 0
+        return self._hand_over(self.jobs.pending(mine), unknown_fails=False)
+
+    def _hand_over(self, pending: list[tuple[PrintJobRecord, Ticket]], unknown_fails: bool) -> int:
+        today = self.hall.calendar.business_day(self.clock())
+        handed = 0
+        for job, ticket in pending:
+            if job.id in self._seen:
+                continue  # handed to a spooler here already (a job committed by this very process)
+            if job.printer not in self.printers:
+                if unknown_fails:
+                    self.jobs_finish(job, "failed", f"printer {job.printer!r} is not configured")
+                continue
+            if ticket.business_day != today:
+                self.jobs_finish(job, "failed", "not resumed: from an earlier business day")
+                continue
+            self._dispatch(job, ticket, copy=job.state == "printing")
+            handed += 1
+        return handed
+
+    def jobs_finish(self, job: PrintJobRecord, state: str, detail: str) -> None:
+        if self.jobs is not None:
+            self.jobs.finish(job.id, state, detail, self.clock(), self._fence(job.printer))
 
     def close(self, flush_seconds: float = FLUSH_SECONDS) -> None:
         """Print what is queued (for at most ``flush_seconds``), then close every printer.
@@ -214,6 +310,7 @@ class PrintService:
         if left:
             log.info("print queue: %d job(s) not printed before the stop stay pending for next start", left)
         self._closing = True
+        self.pickup.close()
         for spooler in self.spoolers.values():
             spooler.close()
         if self.spoolers:
@@ -306,16 +403,27 @@ class PrintService:
         )
         if settings.agent:
             self._send_to_agent(settings.agent, printer, paper, settings)
+        elif not self._drives(printer):
+            holder = (self.leases.holder_of(printer_device(printer)) if self.leases else None) or "?"
+            detail = f"driven by hub process {holder}"
+            return {"printer": printer, "state": "failed", "detail": detail, "driven_by": holder}
         else:
             spooler = self.spoolers.get(printer)
             if spooler is None or not spooler.submit(paper):
                 return {"printer": printer, "state": "failed", "detail": "the print queue is full"}
         return {**self._expectation(printer), "job_id": job_id}
 
-    def _dispatch(self, job: PrintJobRecord, ticket: Ticket) -> dict[str, Any]:
-        paper = self.paper_for(job, ticket)
+    def _dispatch(self, job: PrintJobRecord, ticket: Ticket, copy: bool = False) -> dict[str, Any]:
+        if not self._drives(job.printer):
+            # Committed: the process driving the printer picks it up within a second (pick_up).
+            return {"printer": job.printer, "state": "queued", "detail": "", "job_id": job.id}
+        paper = self.paper_for(job, ticket, copy)
         with self._lock:
-            self.live_jobs[job.id] = (ticket.id, job.kiosk)
+            self.live_jobs[job.id] = (ticket.id, job.kiosk, job.printer)
+            self._seen[job.id] = job.printer
+            if len(self._seen) > SEEN_LIMIT:  # the oldest ones are long finished
+                for old in list(self._seen)[: SEEN_LIMIT // 2]:
+                    del self._seen[old]
         settings = self.printers[job.printer]
         answer: dict[str, Any]
         if settings.agent:
@@ -325,7 +433,7 @@ class PrintService:
             spooler = self.spoolers.get(job.printer)
             if spooler is None or not spooler.submit(paper):
                 detail = "the print queue is full"
-                self._record(job.id, "failed", detail)
+                self._record(job.id, job.printer, "failed", detail)
                 with self._lock:
                     self.live_jobs.pop(job.id, None)
                 answer = {"printer": job.printer, "state": "failed", "detail": detail}
@@ -343,8 +451,11 @@ class PrintService:
             "detail": "" if ready else (status.state if status else "unknown"),
         }
 
-    def paper_for(self, job: PrintJobRecord, ticket: Ticket) -> PrintTicket:
-        """What the paper shows, from the ticket row and what its job kept (people ahead, QR payload)."""
+    def paper_for(self, job: PrintJobRecord, ticket: Ticket, copy: bool = False) -> PrintTicket:
+        """What the paper shows, from the ticket row and what its job kept (people ahead, QR payload).
+
+        ``copy``: the job may be on paper already (its driver died while sending it): marked 补打 COPY.
+        """
         hall = self.hall
         service = hall.services[ticket.service]
         settings = self.printers[job.printer]
@@ -365,16 +476,18 @@ class PrintService:
             footer_en=settings.footer_en,
             job_id=job.id,
             appointment=ticket.appointment is not None,
+            copy=copy,
         )
 
     # -- what the drivers report ---------------------------------------------
 
     def job_changed(self, job_id: str, state: str, detail: str = "") -> None:
         """A spooler's (or an agent's) word on a job: kept on disk first, then told to its kiosk."""
-        if self._closing and state == "failed":
-            return  # "spooler closed": the job stays pending on disk and is resumed at the next start
         with self._lock:
-            ticket_id, kiosk = self.live_jobs.get(job_id, (None, None))
+            ticket_id, kiosk, printer = self.live_jobs.get(job_id, (None, None, ""))
+        if state == "failed" and (self._closing or printer in self._letting_go):
+            return  # "spooler closed": the job stays pending on disk, resumed at the next start (or driver)
+        with self._lock:
             if state in ("printed", "failed"):
                 self.live_jobs.pop(job_id, None)
         if state in ("printed", "failed"):
@@ -382,7 +495,7 @@ class PrintService:
                 self._settled.notify_all()
         if ticket_id is None:
             return
-        self._record(job_id, state, detail)
+        self._record(job_id, printer, state, detail)
         if kiosk:
             self.push.publish(
                 PRINT_STATUS,
@@ -390,16 +503,35 @@ class PrintService:
                 device_room(kiosk),
             )
 
-    def _record(self, job_id: str, state: str, detail: str) -> None:
+    def _fence(self, printer: str) -> Any:
+        """The lease a mark on ``printer``'s job is fenced on (None: one hub, or an agent's printer)."""
+        if self.leases is None or printer not in self.printers or self.printers[printer].agent:
+            return None
+        return self.leases.fence(printer_device(printer))
+
+    def _record(self, job_id: str, printer: str, state: str, detail: str) -> None:
         if self.jobs is None:
             return
+        fence = self._fence(printer)
         try:
             if state == "printing":
-                self.jobs.attempt(job_id)
+                recorded = self.jobs.attempt(job_id, fence)
             elif state in ("printed", "failed"):
-                self.jobs.finish(job_id, state, detail, self.clock())
+                recorded = self.jobs.finish(job_id, state, detail, self.clock(), fence)
+            else:
+                return
         except Exception:  # the paper is what matters; a failed write is resumed (printed again) at worst
             log.exception("print queue: cannot record job %s as %s", job_id, state)
+            return
+        if not recorded and fence is not None:
+            log.warning(
+                "print queue: job %s not recorded %s: printer %s is no longer driven by this process "
+                "(lease generation %d), its new driver prints it",
+                job_id,
+                state,
+                printer,
+                fence.generation,
+            )
 
     def printer_changed(self, name: str, state: Any, detail: str = "") -> None:
         status = self.board.report(name, getattr(state, "value", str(state)), detail)

@@ -3,10 +3,8 @@
 Every device service gets one :class:`Push` in its constructor: ``publish``
 sends an event to a Socket.IO room, ``spawn`` starts a task on the server's
 loop, ``executor`` gives one native thread for a device's blocking I/O.
-``publish_here`` sends to this process's sockets only (a hall on several
-processes: see server/cluster.py). ``serve`` hands the hub a
-:class:`SocketPush`; the CLI, which has no sockets, an :class:`OfflinePush`.
-Nothing is filled in after a service is built.
+``serve`` hands the hub a :class:`SocketPush`; the CLI, which has no sockets,
+an :class:`OfflinePush`. Nothing is filled in after a service is built.
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ class Push(Protocol):
 
     def publish(self, event: str, payload: dict[str, Any], room: str) -> None: ...
 
-    def publish_here(self, event: str, payload: dict[str, Any], room: str) -> None: ...
-
     def spawn(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
     def executor(self) -> Executor: ...
@@ -41,12 +37,6 @@ class SocketPush:
     def publish(self, event: str, payload: dict[str, Any], room: str) -> None:
         self.socketio.emit(event, payload, to=room)
 
-    def publish_here(self, event: str, payload: dict[str, Any], room: str) -> None:
-        """To this process's sockets only. In a cluster every process hears every call and makes what
-        its own screens need of it (the lobby's announcement, its audio file served by this process);
-        through the message queue each screen would get it once per process."""
-        self.socketio.emit(event, payload, to=room, ignore_queue=True)
-
     def spawn(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.socketio.start_background_task(fn, *args)
 
@@ -59,9 +49,6 @@ class OfflinePush:
 
     def publish(self, event: str, payload: dict[str, Any], room: str) -> None:
         """Nobody listens: a CLI process has no sockets."""
-
-    def publish_here(self, event: str, payload: dict[str, Any], room: str) -> None:
-        """Nobody listens here either."""
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> Any:
         thread = threading.Thread(target=fn, args=args, daemon=True)

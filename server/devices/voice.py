@@ -15,6 +15,12 @@ speaker: a zone's calls queue behind its own calls only, so the backlog rule
 shortens a busy wing's calls and leaves the quiet wing's alone. Which zones
 hear a counter is read from the hub's config at each call, so a live change
 applies to the next call.
+
+Several hub processes on one hall (issue 15): the voice is said once, by the
+process holding the voice's lease (:mod:`.leases`, one lease for the whole
+hall's announcer and every zone's). Every process hears every committed call;
+only the holder runs announcers. Another process starts them when the holder
+dies; a call made while nobody holds the lease is not said.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from ..config import SiteConfig
 from ..core.queue import QueueCore
 from ..paths import var_dir
 from .board import DeviceBoard
+from .leases import LeaseKeeper
 from .listeners import TicketCalled, listener
 from .push import Publish
 from .rooms import voice_room
@@ -44,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: The voice's name on the device board (the admin page).
 VOICE_DEVICE = "voice"
+#: The voice's lease (server/devices/leases.py): the whole hall's announcer and every zone's.
+VOICE_LEASE = "voice:hall"
 ANNOUNCEMENT = "announcement"
 #: Who hears the whole hall's announcements over Socket.IO: every hall socket but a zone's lobby screens.
 LOBBY_ROOM = voice_room(None)
@@ -115,6 +124,7 @@ class VoiceService:
         base_dir: Path,
         current: Callable[[], SiteConfig] | None = None,
         make_announcer: MakeAnnouncer = Announcer,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self.settings = voice_settings(config, base_dir)
         self.core = core
@@ -125,41 +135,58 @@ class VoiceService:
         self.announcer: Announcer | None = None
         self._zones: dict[str, _ZoneVoice] = {}
         self._lock = threading.Lock()
-        if not config.voice or not self.settings.enabled:
+        self._speaks = bool(config.voice) and self.settings.enabled
+        if not self._speaks:
             return  # a site without a [voice] table is silent
-        self.announcer = make_announcer(
+        core.bus.subscribe(listener({TicketCalled: [self.announce]}))
+        if leases is None:
+            self._start()
+        else:
+            leases.want(VOICE_LEASE, lambda device, generation: self._start(), lambda device: self._stop())
+
+    def _start(self) -> None:
+        """The whole hall's announcer (the zones' start at their first call)."""
+        self.announcer = self.make_announcer(
             self.settings,
             sinks=make_sinks(self.settings, on_audio=self.to_lobby),
             on_status=self.status_changed,
         )
-        core.bus.subscribe(listener({TicketCalled: [self.announce]}))
         self.status_changed(self.announcer.status, "announcer started")
 
     @property
     def enabled(self) -> bool:
-        """Whether this hub speaks at all (a site without ``[voice]``, or a CLI command's hub, does not)."""
-        return self.announcer is not None
+        """Whether the hall speaks at all (a site without ``[voice]``, or a CLI command's hub, does not),
+        whichever of its processes says the calls."""
+        return self._speaks
 
     def close(self) -> None:
         """Stop the announcers: their worker processes end (calls not yet said are reported failed)."""
+        if self._stop():
+            log.info("stopping: voice worker stopped")
+
+    def _stop(self) -> bool:
+        """Stop every announcer of this process; whether there was one."""
         with self._lock:
             zones, self._zones = list(self._zones.values()), {}
+            announcer, self.announcer = self.announcer, None
         for zone in zones:
             zone.announcer.close()
-        if self.announcer is not None:
-            self.announcer.close()
-            log.info("stopping: voice worker stopped")
+        if announcer is not None:
+            announcer.close()
+        return announcer is not None
 
     def cache_dir(self) -> Path:
         return Path(self.settings.cache_path())
 
     def announce(self, event: TicketCalled) -> None:
         """A committed call or recall, said aloud (queued: the announcer speaks in its own process):
-        to the whole hall, and to every zone its counter is in, as the config says now."""
-        if self.announcer is None:
+        to the whole hall, and to every zone its counter is in, as the config says now.
+        Nothing here when another process holds the voice's lease: it says the call."""
+        announcer = self.announcer
+        if announcer is None:
             return
         announcement = announcement_of(event)
-        self.announcer.announce(announcement)
+        announcer.announce(announcement)
         config = self.current()
         if self._zones:
             self._close_gone_zones(config)

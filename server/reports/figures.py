@@ -15,12 +15,13 @@ figures name staff (by clerk), so reports are for admins and supervisors.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, Protocol
 
-from ..core.queue import Hall
+from ..core.calendar import HallCalendar
+from ..core.satisfaction import Satisfaction
 from ..core.stats import BadStatsQuery, Report, StatsQuery, check_year, parse_day, report_json
 
 Kind = Literal["daily", "monthly"]
@@ -32,6 +33,27 @@ class ReportFigures(Protocol):
     """What a report needs of the statistics (the hub's StatisticsService)."""
 
     def reports(self, queries: Sequence[StatsQuery]) -> list[Report]: ...
+
+
+class Hall(Protocol):
+    """What a report needs of the hall: its names, zone, satisfaction levels, services' and counters' names.
+
+    The hub's :class:`server.core.queue.Hall`; the central service's halls and groups of halls
+    (server/central/reports.py) from what each hall shipped.
+    """
+
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def calendar(self) -> HallCalendar: ...
+    @property
+    def satisfaction(self) -> Satisfaction: ...
+    @property
+    def services(self) -> Mapping[Any, Any]: ...
+    @property
+    def counters(self) -> Mapping[Any, Any]: ...
 
 
 @dataclass(frozen=True)

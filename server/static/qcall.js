@@ -836,6 +836,50 @@
     };
   }
 
+  /**
+   * The hall's notices as GET /api/v1/notices answers them, for the lobby's content zone and the
+   * kiosk's notices strip. read() asks again (on connect and on `notices_changed`); the answer is
+   * also read again at the next start or end the hub announced (`next_change_in`), for a screen that
+   * missed the event, and after `retryMs` when the read failed (offline). Only the latest read's answer
+   * counts. showing() is the notices on show now by the hub's clock (its `now` against this screen's),
+   * so a notice whose end passed leaves even before the next read. Why one place: both pages read,
+   * re-read and drop notices the same way, and the timing is easy to get subtly wrong twice.
+   * `loaded(answer)` after each read that landed, `failed()` after one that did not.
+   */
+  function noticeReader(loaded, failed, retryMs) {
+    var answer = null;
+    var offset = 0;            // hub clock − this screen's clock, in ms
+    var changeTimer = null;
+    var retryTimer = null;
+    var generation = 0;
+    function read() {
+      var mine = ++generation;
+      clearTimeout(retryTimer);
+      api("GET", "/notices").then(function (res) {
+        if (mine !== generation) return;
+        answer = res;
+        offset = Date.parse(res.now) - Date.now();
+        clearTimeout(changeTimer);
+        if (typeof res.next_change_in === "number") {
+          changeTimer = setTimeout(read, Math.min(res.next_change_in * 1000 + 500, 2147483000));
+        }
+        loaded(res);
+      }, function () {
+        if (mine !== generation) return;
+        retryTimer = setTimeout(read, retryMs);
+        if (failed) failed();
+      });
+    }
+    function hubNow() { return Date.now() + offset; }
+    function showing() {
+      var now = hubNow();
+      return ((answer && answer.notices) || []).filter(function (n) {
+        return Date.parse(n.starts_at) <= now && Date.parse(n.ends_at) > now;
+      });
+    }
+    return { read: read, hubNow: hubNow, showing: showing };
+  }
+
   function each(list, fn) { Array.prototype.forEach.call(list, fn); }
   function $(sel, root) { return (root || document).querySelector(sel); }
 
@@ -958,6 +1002,6 @@
     staffLogin: staffLogin,
     urlCounter: urlCounter, findCounter: findCounter, screenCounter: screenCounter, counterName: counterName, showSetup: showSetup,
     marks: marks,
-    debounce: debounce, secondTap: secondTap, each: each, $: $, show: show, banner: banner, messageBanner: messageBanner, connLamp: connLamp
+    debounce: debounce, secondTap: secondTap, noticeReader: noticeReader, each: each, $: $, show: show, banner: banner, messageBanner: messageBanner, connLamp: connLamp
   };
 })(window);

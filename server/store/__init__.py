@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from .sql import SqlStore, make_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: ``revision = "0020"`` / ``down_revision = "0019"`` (or ``None``) at the start of a line of a migration.
+_REVISION = re.compile(
+    r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:['"]([^'"]+)['"]|(None))\s*$""", re.MULTILINE
+)
 
 
 def alembic_config(url: str | None = None) -> Config:
     """Alembic's config, pointing at this package's migrations (no alembic.ini needed)."""
+    from alembic.config import Config  # alembic only when a migration may run: see migrate()
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -22,8 +31,46 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def newest_revision() -> str | None:
+    """The one head of the migrations, read from their files' ``revision`` / ``down_revision`` lines.
+
+    ``None`` when the files say anything less plain (a merge, a branch, a line
+    this does not read): the caller then asks alembic, which knows every form.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = {m.group(1): m.group(2) for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
+        if "revision" not in found or "down_revision" not in found or found["revision"] is None:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"] is not None:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def at_revision(engine: Engine) -> list[str]:
+    """The revision(s) the database says it is at (alembic's own table); none for a new database."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return []
+        return [str(v) for v in conn.execute(text("SELECT version_num FROM alembic_version")).scalars()]
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema; safe to run at every start."""
+    """Bring the database to the newest schema; safe to run at every start.
+
+    A database already at the newest revision (every start but the first after
+    an upgrade) is left without loading alembic: alembic and what it imports
+    (Mako, Pygments where installed, every dialect's DDL) are ~10 MB of the
+    hub's memory for a check that one SELECT makes.
+    """
+    head = newest_revision()
+    if head is not None and at_revision(engine) == [head]:
+        return
+    from alembic import command
+
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -37,4 +84,12 @@ def open_store(url: str) -> SqlStore:
     return SqlStore(engine)
 
 
-__all__ = ["SqlStore", "alembic_config", "make_engine", "migrate", "open_store"]
+__all__ = [
+    "SqlStore",
+    "alembic_config",
+    "at_revision",
+    "make_engine",
+    "migrate",
+    "newest_revision",
+    "open_store",
+]

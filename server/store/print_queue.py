@@ -8,15 +8,16 @@ reprints (in the transaction of their audit row).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, exists, insert, select, true, update
 
 from ..core.model import Ticket
 from ..core.printjobs import FINISHED_STATES, PENDING_STATES, PrintJobRecord
-from .schema import print_jobs, tickets
+from .leases import Fence
+from .schema import device_leases, print_jobs, tickets
 from .sql import _ticket, print_job, print_job_row, read_only
 
 
@@ -30,14 +31,16 @@ class PrintJobs:
         self.engine = engine
         self.reader = read_only(engine)
 
-    def pending(self) -> list[tuple[PrintJobRecord, Ticket]]:
-        """The jobs not printed nor failed, oldest first, each with its ticket."""
+    def pending(self, printers: Collection[str] | None = None) -> list[tuple[PrintJobRecord, Ticket]]:
+        """The jobs not printed nor failed (``printers``' only, if given), oldest first, with tickets."""
         query = (
             select(print_jobs, tickets)
             .join(tickets, tickets.c.id == print_jobs.c.ticket_id)
             .where(print_jobs.c.state.in_(PENDING_STATES))
             .order_by(print_jobs.c.created_at, print_jobs.c.id)
         )
+        if printers is not None:
+            query = query.where(print_jobs.c.printer.in_(list(printers)))
         with self.reader.begin() as conn:
             rows = conn.execute(query).all()
         out = []
@@ -67,23 +70,37 @@ class PrintJobs:
             if also is not None:
                 also(conn)
 
-    def attempt(self, job_id: str) -> None:
-        """One more try at the printer (the job is being sent)."""
+    def attempt(self, job_id: str, fence: Fence | None = None) -> bool:
+        """One more try at the printer (the job is being sent); False: finished already, or fenced off."""
         with self.engine.begin() as conn:
-            conn.execute(
+            result = conn.execute(
                 update(print_jobs)
-                .where(print_jobs.c.id == job_id, print_jobs.c.state.in_(PENDING_STATES))
+                .where(print_jobs.c.id == job_id, print_jobs.c.state.in_(PENDING_STATES), fenced(fence))
                 .values(state="printing", attempts=print_jobs.c.attempts + 1)
             )
+        return result.rowcount == 1
 
-    def finish(self, job_id: str, state: str, detail: str, now: datetime) -> bool:
-        """Record ``printed`` or ``failed``; False when the job was finished already (or unknown)."""
+    def finish(self, job_id: str, state: str, detail: str, now: datetime, fence: Fence | None = None) -> bool:
+        """Record ``printed`` or ``failed``; False when the job was finished already (or unknown), or
+        when ``fence`` is stale: another process took the printer over since (it resumes the job)."""
         if state not in FINISHED_STATES:
             raise ValueError(f"not a final state: {state!r}")
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(print_jobs)
-                .where(print_jobs.c.id == job_id, print_jobs.c.state.in_(PENDING_STATES))
+                .where(print_jobs.c.id == job_id, print_jobs.c.state.in_(PENDING_STATES), fenced(fence))
                 .values(state=state, detail=detail[:256], finished_at=now)
             )
         return result.rowcount == 1
+
+
+def fenced(fence: Fence | None) -> ColumnElement[bool]:
+    """The condition a driver's write carries: its lease is still the one it took (same holder, same
+    generation). Checked in the write's own statement, so no takeover can slip in between."""
+    if fence is None:
+        return true()
+    return exists().where(
+        device_leases.c.device == fence.device,
+        device_leases.c.holder == fence.holder,
+        device_leases.c.generation == fence.generation,
+    )

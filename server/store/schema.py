@@ -344,6 +344,21 @@ print_jobs = Table(
     Index("ix_print_jobs_state", "state"),
 )
 
+#: Who drives each device when several hub processes share the hall (issue 15): one row per
+#: printer, serial bus or voice zone. ``holder`` names the process (host, pid, a random
+#: instance id); ``generation`` grows with every change of holder, so a job's "printed" mark
+#: from a holder that lost the lease is refused (fencing); ``expires_at`` is the database's
+#: clock plus the lease's time to live (server.store.leases).
+device_leases = Table(
+    "device_leases",
+    metadata,
+    Column("device", String(255), primary_key=True),
+    Column("holder", String(120), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 #: Bookings (预约): a service (and optionally a counter or a named resource such as a
 #: doctor) and a slot, with a short code unique per business day. ``phone`` is never
 #: shown publicly (masked in staff lists); ``name`` is kept only where the site calls by
@@ -567,4 +582,15 @@ notices = Table(
     Column("withdrawn_at", UTCDateTime, nullable=True),
     Column("withdrawn_by", String(64), nullable=True),
     Index("ix_notices_ends_at", "ends_at"),
+)
+
+#: The outbox's own marks (migration 0021): how far each stream of the hall's log has been shipped to
+#: the central service (``stream:<name>``, the last id it acknowledged), and which version of each
+#: central template was taken (``template:<id>``). The central store keeps its own cursor too.
+outbox_marks = Table(
+    "outbox_marks",
+    metadata,
+    Column("name", String(48), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

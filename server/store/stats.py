@@ -47,8 +47,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    FromClause,
     Integer,
     Interval,
+    String,
+    Table,
     and_,
     case,
     cast,
@@ -130,6 +133,45 @@ def local_hour(moment: Any, steps: list[tuple[datetime | None, int]], dialect: s
     return case(*whens, else_=shifted(steps[-1][1]))
 
 
+# -- where the figures are read ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """The tables the figures are read from: a hall's own, or the central store's copies of many halls'.
+
+    The central service (server/central/) keeps every hall's ``tickets`` and ``ticket_legs`` with the
+    same columns and a ``hall_id`` in front of the key; its reports run these very queries over them,
+    so a hall's report read there equals the hall's own. ``halls``: the halls read (None: the tables
+    are one hall's). ``per_hall``: counters and clerks are grouped with their hall (counter 1 of two
+    halls is two counters, clerk ``wang`` of two halls two clerks), keys ``"<hall>/<counter>"``.
+    """
+
+    tickets: Table
+    legs: Table
+    halls: tuple[str, ...] | None = None
+    per_hall: bool = False
+
+    def where(self, table: FromClause) -> list[ColumnElement[bool]]:
+        """The rows of the halls read (nothing to add for a hall's own tables)."""
+        return [] if self.halls is None else [table.c.hall_id.in_(self.halls)]
+
+    def same_hall(self, a: FromClause, b: FromClause) -> list[ColumnElement[bool]]:
+        """Rows of two tables joined by ticket also belong to one hall (ticket ids are per hall)."""
+        return [] if self.halls is None else [a.c.hall_id == b.c.hall_id]
+
+    def place(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A counter or clerk as a group's key: with its hall when several halls are read."""
+        if not self.per_hall:
+            return column
+        hall_id: ColumnElement[str] = self.legs.c.hall_id
+        return hall_id + "/" + cast(column, String)
+
+
+#: The hub's own store.
+HALL_TABLES = Source(tickets, ticket_legs)
+
+
 # -- what is asked, as SQL --------------------------------------------------------------
 
 
@@ -145,26 +187,28 @@ class Scope:
     steps: list[tuple[datetime | None, int]]
     satisfaction: Satisfaction
     total: bool = False
+    source: Source = HALL_TABLES
 
     def leg_key(self) -> ColumnElement[Any] | None:
         """The grouping of a leg: its business day, local hour of queueing, service, counter or clerk."""
         if self.total:
             return None
-        legs = ticket_legs.c
+        legs = self.source.legs.c
         by = self.query.by
         if by == "hour":
             return local_hour(legs.queued_at, self.steps, self.dialect)
         column: ColumnElement[Any] = {
             "day": legs.business_day,
             "service": legs.service,
-            "counter": legs.counter,
-            "clerk": legs.staff,
+            "counter": self.source.place(legs.counter),
+            "clerk": self.source.place(legs.staff),
         }[by]
         return column
 
     def legs_where(self) -> list[ColumnElement[bool]]:
-        legs = ticket_legs.c
+        legs = self.source.legs.c
         where = [legs.business_day >= self.query.first, legs.business_day <= self.query.last]
+        where += self.source.where(self.source.legs)
         if self.query.service is not None:
             where.append(legs.service == self.query.service)
         if self.query.counter is not None:
@@ -188,7 +232,9 @@ def issued_figures(conn: Connection, scope: Scope) -> Rows:
     """Tickets issued: new visitors, by the service they first asked for (leg 1's, else the ticket's)."""
     if not scope.query.counts_issued:
         return {}
-    first = ticket_legs.alias("first_leg")
+    source = scope.source
+    tickets = source.tickets
+    first = source.legs.alias("first_leg")
     first_service = func.coalesce(first.c.service, tickets.c.service)
     key: ColumnElement[Any] | None = None
     if not scope.total:
@@ -198,12 +244,13 @@ def issued_figures(conn: Connection, scope: Scope) -> Rows:
             "service": first_service,
         }[scope.query.by]
     query = select(*_grouped(key, func.count().label("issued"))).where(
-        tickets.c.business_day >= scope.query.first, tickets.c.business_day <= scope.query.last
+        tickets.c.business_day >= scope.query.first,
+        tickets.c.business_day <= scope.query.last,
+        *source.where(tickets),
     )
     if scope.query.by == "service" or scope.query.service is not None:  # the first service: leg 1's
-        query = query.select_from(
-            tickets.outerjoin(first, and_(first.c.ticket_id == tickets.c.id, first.c.leg == 1))
-        )
+        joined = and_(first.c.ticket_id == tickets.c.id, first.c.leg == 1, *source.same_hall(first, tickets))
+        query = query.select_from(tickets.outerjoin(first, joined))
     if scope.query.service is not None:
         query = query.where(first_service == scope.query.service)
     if key is not None:
@@ -216,7 +263,7 @@ OUTCOMES = ("served", "no_show", "cancelled", "transferred", "transferred_in")
 
 def outcome_figures(conn: Connection, scope: Scope) -> Rows:
     """How each leg ended: served, no-show, cancelled, transferred out; and legs transferred in."""
-    legs = ticket_legs.c
+    legs = scope.source.legs.c
     key = scope.leg_key()
     query = select(
         *_grouped(
@@ -278,12 +325,12 @@ def _durations(conn: Connection, scope: Scope, seconds: ColumnElement[float]) ->
 def waiting_figures(conn: Connection, scope: Scope) -> Rows:
     """Waiting (``wait_seconds``): from joining the queue to the first call, or to the end of a leg
     never called."""
-    return _durations(conn, scope, ticket_legs.c.wait_seconds)
+    return _durations(conn, scope, scope.source.legs.c.wait_seconds)
 
 
 def service_figures(conn: Connection, scope: Scope) -> Rows:
     """Service: from the start (or the last call) to the end of a service given (``service_seconds``)."""
-    return _durations(conn, scope, ticket_legs.c.service_seconds)
+    return _durations(conn, scope, scope.source.legs.c.service_seconds)
 
 
 #: Every rating code any site may have kept (three levels are among the five).
@@ -294,7 +341,7 @@ RATING_SUMS = ("ratings", "satisfied", "score_total", *(f"level_{code}" for code
 
 def satisfaction_figures(conn: Connection, scope: Scope) -> Rows:
     """Sums of the ratings: how many, how many satisfied, their scores, each level's count."""
-    legs = ticket_legs.c
+    legs = scope.source.legs.c
     key = scope.leg_key()
     query = select(
         *_grouped(
@@ -363,19 +410,27 @@ FIGURE_GROUPS: tuple[FigureGroup, ...] = (
 )
 
 
-def handoffs(conn: Connection, query: StatsQuery) -> list[Handoff]:
+def handoffs(conn: Connection, query: StatsQuery, source: Source = HALL_TABLES) -> list[Handoff]:
     """The paths tickets took between services (内转: from → to) in the period, most taken first.
 
     Filtered by service: paths out of it or into it; by counter: paths out of it.
     """
-    to, previous = ticket_legs, ticket_legs.alias("previous")
+    to, previous = source.legs, source.legs.alias("previous")
     count = func.count().label("n")
+    before = and_(
+        previous.c.ticket_id == to.c.ticket_id,
+        previous.c.leg == to.c.leg - 1,
+        *source.same_hall(previous, to),
+    )
     stmt = (
         select(previous.c.service.label("from_service"), to.c.service.label("to_service"), count)
-        .select_from(
-            to.join(previous, and_(previous.c.ticket_id == to.c.ticket_id, previous.c.leg == to.c.leg - 1))
+        .select_from(to.join(previous, before))
+        .where(
+            to.c.transfer.is_(True),
+            to.c.business_day >= query.first,
+            to.c.business_day <= query.last,
+            *source.where(to),
         )
-        .where(to.c.transfer.is_(True), to.c.business_day >= query.first, to.c.business_day <= query.last)
         .group_by(previous.c.service, to.c.service)
         .order_by(count.desc(), previous.c.service, to.c.service)
     )
@@ -392,10 +447,17 @@ def handoffs(conn: Connection, query: StatsQuery) -> list[Handoff]:
 class Statistics:
     """Answers :class:`StatsQuery` questions from a store's engine, read-only and consistent."""
 
-    def __init__(self, engine: Engine, calendar: HallCalendar, satisfaction: Satisfaction) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        calendar: HallCalendar,
+        satisfaction: Satisfaction,
+        source: Source = HALL_TABLES,
+    ) -> None:
         self.engine = engine
         self.calendar = calendar
         self.satisfaction = satisfaction
+        self.source = source
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -429,8 +491,8 @@ class Statistics:
             self._start(query.first - timedelta(days=1)),
             self._start(query.last + timedelta(days=3)),
         )
-        grouped = Scope(query, dialect, steps, self.satisfaction)
-        period = Scope(query, dialect, steps, self.satisfaction, total=True)
+        grouped = Scope(query, dialect, steps, self.satisfaction, source=self.source)
+        period = Scope(query, dialect, steps, self.satisfaction, total=True, source=self.source)
         groups: dict[Key, Figures] = {}
         total = Figures()
         for group in FIGURE_GROUPS:
@@ -446,7 +508,7 @@ class Statistics:
             else:
                 period_rows = group.compute(conn, period)
                 total.merge(group.section, period_rows.get(None) or group.empty(period))
-        paths = handoffs(conn, query) if whole else []
+        paths = handoffs(conn, query, self.source) if whole else []
         return Report(query, groups, total, paths)
 
     def _start(self, day: date) -> datetime:

@@ -1,0 +1,242 @@
+"""The central service: ``python -m server central run`` — its own Flask app on its own store.
+
+- ``POST /api/v1/central/ingest``: a hall's batch (its token: ``Authorization: Bearer qc_hall_…``);
+  answers the cursors and the templates the hall has not taken (server/outbox.py is the caller).
+- ``GET /api/v1/central/halls``: every hall live (its last event, waiting, serving, counters open,
+  link up or down, lag) — viewers and admins. ``POST`` registers a hall (admins, audited).
+- ``GET /api/v1/central/reports/daily?day=&scope=`` and ``/monthly?month=&scope=``: the hall's
+  reports across halls (server/central/reports.py), ``scope`` company, ``region:<r>`` or ``hall:<h>``.
+- ``GET|PUT /api/v1/central/templates[/<name>]``: config templates and what each hall did with them.
+- ``GET /api/v1/central/audit``: every change made here (admins).
+- ``/central/``: the page (halls live, reports, templates), in Chinese and English.
+
+Every refusal is JSON ``{"error", "code"}`` with a 4xx status; nothing here answers 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from ..core.calendar import Clock, utc_now
+from ..core.stats import BadStatsQuery
+from ..reports.figures import day_period, month_period
+from ..security import CONTENT_SECURITY_POLICY
+from .reports import CentralReports
+from .store import CentralStore, Refused, Who
+
+PAGE = Path(__file__).parent / "page"
+#: A hall not heard from for this long is shown with its link down.
+STALE_SECONDS = 60
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Refused(400, "bad_request", "expected a JSON object")
+    return body
+
+
+def live(
+    halls: list[dict[str, Any]], cursors: dict[str, dict[str, int]], now: datetime
+) -> list[dict[str, Any]]:
+    """Each hall as the live view shows it: its queue, its last event, the link and how far behind."""
+    shown = []
+    for hall in halls:
+        seen: datetime | None = hall["last_seen_at"]
+        last: datetime | None = hall["last_event_at"]
+        silent = None if seen is None else (now - seen).total_seconds()
+        link = "never" if seen is None else "up" if silent is not None and silent <= STALE_SECONDS else "down"
+        profile = hall["profile"] or {}
+        shown.append(
+            {
+                "hall": hall["hall_id"],
+                "region": hall["region"],
+                "name_zh": profile.get("name_zh", ""),
+                "name_en": profile.get("name_en", ""),
+                "link": link,
+                "last_seen_at": seen.isoformat() if seen else None,
+                "last_event_at": last.isoformat() if last else None,
+                "silent_seconds": None if silent is None else round(silent, 1),
+                "pending_events": hall["pending"],
+                "waiting": hall["waiting"],
+                "serving": hall["serving"],
+                "open_counters": hall["open_counters"],
+                "cursors": cursors.get(hall["hall_id"], {}),
+            }
+        )
+    return shown
+
+
+@dataclass(frozen=True)
+class Central:
+    """What the routes need, in ``app.extensions["qcall_central"]``."""
+
+    store: CentralStore
+    reports: CentralReports
+    clock: Clock
+
+
+def central() -> Central:
+    found: Central = current_app.extensions["qcall_central"]
+    return found
+
+
+def requires(*roles: str) -> Callable[[F], F]:
+    """A central token (``Authorization: Bearer``) of one of ``roles``: 401 without one, 403 for others."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            token = _bearer()
+            if not token:
+                raise Refused(401, "unauthorized", "a central token is required (Authorization: Bearer)")
+            found = central().store.token_role(token)
+            if found is None:
+                raise Refused(401, "unauthorized", "unknown or revoked token")
+            if found[1] not in roles:
+                raise Refused(403, "forbidden", f"this needs the role {' or '.join(roles)}")
+            request.environ["qcall.central.who"] = Who(found[0], request.remote_addr or "")
+            return view(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def who() -> Who:
+    found: Who = request.environ["qcall.central.who"]
+    return found
+
+
+api = Blueprint("central", __name__)
+
+
+@api.post("/api/v1/central/ingest")
+def ingest() -> Response:
+    """A hall's batch, with the hall's own token: the hall is the token's, never the body's."""
+    token = _bearer()
+    the = central()
+    hall = the.store.hall_of(token) if token else None
+    if hall is None:
+        raise Refused(401, "unauthorized", "a registered hall's token is required")
+    return jsonify(the.store.ingest(hall, _body(), the.clock()))
+
+
+@api.get("/api/v1/central/halls")
+@requires("admin", "viewer")
+def halls() -> Response:
+    the = central()
+    return jsonify(halls=live(the.store.halls(), the.store.cursors(), the.clock()))
+
+
+@api.post("/api/v1/central/halls")
+@requires("admin")
+def add_hall() -> tuple[Response, int]:
+    body = _body()
+    hall, region = str(body.get("hall", "")), str(body.get("region", "default"))
+    the = central()
+    token = the.store.add_hall(hall, region, who(), the.clock())
+    return jsonify(hall=hall, region=region, token=token), 201
+
+
+@api.get("/api/v1/central/reports/daily")
+@requires("admin", "viewer")
+def daily() -> Response:
+    period = day_period(request.args.get("day"))
+    the = central()
+    return jsonify(the.reports.report(the.store.halls(), request.args.get("scope"), period))
+
+
+@api.get("/api/v1/central/reports/monthly")
+@requires("admin", "viewer")
+def monthly() -> Response:
+    period = month_period(request.args.get("month"))
+    the = central()
+    return jsonify(the.reports.report(the.store.halls(), request.args.get("scope"), period))
+
+
+@api.get("/api/v1/central/templates")
+@requires("admin", "viewer")
+def templates() -> Response:
+    return jsonify(templates=central().store.templates())
+
+
+@api.put("/api/v1/central/templates/<name>")
+@requires("admin")
+def save_template(name: str) -> Response:
+    """Create or replace a template for the company, a region (``region``) or some halls (``halls``)."""
+    body = _body()
+    region, halls = body.get("region"), body.get("halls")
+    if region is not None and not isinstance(region, str):
+        raise Refused(400, "bad_template", "region: expected a region's name or null")
+    if halls is not None and (not isinstance(halls, list) or not all(isinstance(h, str) for h in halls)):
+        raise Refused(400, "bad_template", "halls: expected a list of hall ids or null")
+    the = central()
+    section = str(body.get("section", ""))
+    return jsonify(
+        the.store.save_template(name, section, body.get("value"), region, halls, who(), the.clock())
+    )
+
+
+@api.get("/api/v1/central/audit")
+@requires("admin")
+def audit() -> Response:
+    return jsonify(entries=central().store.audit())
+
+
+@api.get("/central/")
+def page() -> Response:
+    return send_from_directory(PAGE, "index.html")
+
+
+@api.get("/central/<path:name>")
+def page_file(name: str) -> Response:
+    return send_from_directory(PAGE, name)
+
+
+def refused(exc: Refused) -> tuple[Response, int]:
+    return jsonify(error=str(exc), code=exc.code), exc.status
+
+
+def bad_query(exc: BadStatsQuery) -> tuple[Response, int]:
+    return jsonify(error=str(exc), code="bad_request"), 400
+
+
+def http_error(exc: HTTPException) -> tuple[Response, int]:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return jsonify(error=exc.description or exc.name, code=code), exc.code or 400
+
+
+def headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def create_central_app(store: CentralStore, clock: Clock = utc_now) -> Flask:
+    """The central service's app over ``store`` (its tables created by ``schema.create``)."""
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+    app.extensions["qcall_central"] = Central(store, CentralReports(store.engine), clock)
+    app.register_blueprint(api)
+    app.register_error_handler(Refused, refused)
+    app.register_error_handler(BadStatsQuery, bad_query)
+    app.register_error_handler(HTTPException, http_error)
+    app.after_request(headers)
+    return app
