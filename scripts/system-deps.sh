@@ -2,9 +2,11 @@
 # System packages and services qcall uses, installed with apt-get when missing
 # (as root, or through sudo when it is there), else named on one line.
 #
-# Usage: scripts/system-deps.sh [test|demo]
+# Usage: scripts/system-deps.sh [test|demo|cluster]
 #   test (default, scripts/test): Chromium (browser tests), fonts, zbar, socat,
-#        espeak-ng, and a local PostgreSQL started if installed but stopped.
+#        espeak-ng, nginx and Redis (the cluster's tests), and a local PostgreSQL
+#        and Redis started if installed but stopped.
+#   cluster (scripts/cluster): the demo's, nginx and Redis (Redis started if stopped).
 #   demo (scripts/demo): only what the demo hall runs on: espeak-ng (the voice)
 #        and the CJK fonts (Chinese on the printed-ticket pictures). No Chromium.
 set -uo pipefail
@@ -15,6 +17,11 @@ need=()
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 # Chinese glyphs in printed tickets and screenshots (and on any kiosk or TV that runs the pages).
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+if [ "$mode" = test ] || [ "$mode" = cluster ]; then
+  # One hall on several hub processes (scripts/cluster, tests/test_cluster.py): nginx in front, Redis between.
+  command -v nginx >/dev/null 2>&1 || need+=(nginx)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+fi
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   # Reading raster QR codes back from the virtual printer (pyzbar needs the library).
@@ -44,6 +51,12 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+[ "$mode" = demo ] && exit 0
+
+# Start a local Redis that is installed but not running (no service manager in a container).
+if command -v redis-server >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no >/dev/null 2>&1 || true
+fi
 [ "$mode" = test ] || exit 0
 
 # Start a local PostgreSQL that is installed but not running.

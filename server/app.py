@@ -106,7 +106,14 @@ def create_app(
     app.register_blueprint(pages)
     # manage_session=False: the hub keeps no session per socket (who a socket is lives in
     # LiveSessions); Flask-SocketIO would otherwise copy the Flask session into every one.
-    socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json, manage_session=False)
+    # A cluster's processes share Flask-SocketIO's Redis message queue: what one process sends a room
+    # (a device's state, a notice, a staff page's news) reaches the sockets of every process. The hall's
+    # deltas do not go that way: every process hears every event (server/cluster.py) and sends them to
+    # its own sockets only (``ignore_queue``).
+    queue = {}
+    if config.cluster is not None:
+        queue = {"message_queue": config.cluster.redis_url, "channel": f"{config.cluster.channel}:socketio"}
+    socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json, manage_session=False, **queue)
     security.guard_socketio(socketio.server)
     pings.install(socketio.server.eio)
     inline_websocket.install(socketio.server.eio)

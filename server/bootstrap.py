@@ -19,6 +19,7 @@ from sqlalchemy import make_url
 
 from .case_watch import CaseWatch
 from .closing import ClosingWatch
+from .cluster import HallRelay, RemotePace
 from .complaint_watch import ComplaintWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
@@ -86,7 +87,8 @@ def bootstrap(
     settings.warn_differences()
     hall = config.hall()
     store.ensure_counters(hall.counters)
-    core = QueueCore(hall, store, EventBus(), clock, config.calling_policy(), config.pace_model())
+    bus = hall_bus(config) if devices else EventBus()
+    core = QueueCore(hall, store, bus, clock, config.calling_policy(), config.pace_model())
     if devices and config.estimate.warm_days:  # a serving hub: the CLI's commands issue no tickets
         core.warm_pace(config.estimate.warm_days)
     push = push or OfflinePush()
@@ -179,6 +181,10 @@ def bootstrap(
             push.spawn,
         ),
     )
+    if isinstance(bus, HallRelay):  # a serving process of a cluster: hear every process's events
+        bus.remote.append(RemotePace(core))
+        bus.gaps.append(hub.snapshots.invalidate)
+        bus.start(push.spawn)
     if devices:
         printing.start()
         leases.start()  # its first round now: a hub alone opens its printers before it serves
@@ -197,6 +203,18 @@ def bootstrap(
         hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
         hub.outbox.start()  # [central]: ship the log to the company's central service
     return hub
+
+
+def hall_bus(config: SiteConfig) -> EventBus:
+    """The bus of a serving hub: its own, or the cluster's relay (server/cluster.py) with ``[cluster]``.
+
+    CLI commands keep a bus of their own: what they change reaches the
+    screens through the audit-log watch, as beside a lone hub.
+    """
+    cluster = config.cluster
+    if cluster is None:
+        return EventBus()
+    return HallRelay(cluster.redis_url, cluster.channel, cluster.name)
 
 
 def lease_keeper(url: str, push: Push) -> LeaseKeeper:

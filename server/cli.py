@@ -35,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="serve the hub")
     run.add_argument("--host")
     run.add_argument("--port", type=int)
+    run.add_argument("--name", help="this process's name in a [cluster] (default: $QCALL_PROCESS_NAME)")
 
     demo = commands.add_parser("demo", help="the utility-hall sample on SQLite, with demo logins and tokens")
     demo.add_argument("--host", default="127.0.0.1")
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return central_command(args)
         chosen = getattr(args, "sub_config", None) or args.config
+        if getattr(args, "name", None) and args.command == "run":
+            os.environ["QCALL_PROCESS_NAME"] = args.name  # read with the config's [cluster]
         config = load_config(chosen or os.environ.get("QCALL_CONFIG") or DEFAULT_CONFIG)
         if args.command == "run":
             from .serve import serve
@@ -300,7 +303,12 @@ def without_secrets(data: dict[str, Any]) -> list[str]:
         left_out.append("central.token")
     hub = data.get("hub")
     url = hub.get("database_url") if isinstance(hub, dict) else None
-    if isinstance(url, str) and "@" in url and ":" in url.split("//", 1)[-1].split("@", 1)[0]:
+    if (
+        isinstance(hub, dict)
+        and isinstance(url, str)
+        and "@" in url
+        and ":" in url.split("//", 1)[-1].split("@", 1)[0]
+    ):
         scheme, rest = url.split("//", 1)
         user = rest.split("@", 1)[0].split(":", 1)[0]
         hub["database_url"] = f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"

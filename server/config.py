@@ -155,6 +155,25 @@ class HubSection(_Strict):
     issue_window_ms: Annotated[float, Field(ge=0, le=50)] = 0
 
 
+class ClusterSection(_Strict):
+    """``[cluster]``: one hall served by several hub processes on one PostgreSQL database.
+
+    Without it a hub serves its database alone (it holds the database's lock).
+    With it, every process with a name of its own may serve the same database:
+    they share Flask-SocketIO's Redis message queue and relay the hall's
+    committed events to each other through Redis (docs/architecture.md,
+    "Several hub processes").
+    """
+
+    #: Redis for the Socket.IO message queue and the hall's event relay.
+    redis_url: Annotated[str, Field(pattern=r"^(redis|rediss|unix)://\S+$")]
+    #: This process's name: one process per name (its lock), shown in the logs. One file serves
+    #: every process of the hall: ``QCALL_PROCESS_NAME`` (or ``run --name``) gives each its own.
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "hub-1"
+    #: The prefix of the hall's keys and channels in Redis: one per hall on a shared Redis.
+    channel: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = "qcall"
+
+
 class WeekSection(_Strict):
     """Opening hours per weekday as ``["08:30-12:00", "13:30-17:30"]``; absent means closed."""
 
@@ -923,6 +942,8 @@ class SiteConfig(_Strict):
     satisfaction: SatisfactionSection = SatisfactionSection()
     notices: NoticesSection = NoticesSection()
     central: CentralSection | None = None
+    #: ``[cluster]``: several hub processes on one database (None: this hub serves it alone).
+    cluster: ClusterSection | None = None
     #: The ``[voice]`` table (docs/voice.md); checked by the voice driver's own settings.
     voice: dict[str, Any] = {}
     #: ``[[zones]]``: parts of the hall that hear only their counters' calls; none: the whole hall hears all.
@@ -1357,7 +1378,31 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
     override = os.environ.get("QCALL_DATABASE_URL")
     if override:
         config.hub.database_url = override
+    check_cluster(config, path)
     return config
+
+
+def check_cluster(config: SiteConfig, path: str | os.PathLike[str]) -> None:
+    """Give the process its name from ``QCALL_PROCESS_NAME``, and refuse a cluster on SQLite (one line).
+
+    Checked after the database override: what counts is the database the hub will really open.
+    """
+    cluster = config.cluster
+    if cluster is None:
+        return
+    name = os.environ.get("QCALL_PROCESS_NAME")
+    if name:
+        try:
+            checked = ClusterSection(redis_url=cluster.redis_url, name=name, channel=cluster.channel)
+            config.cluster = checked
+        except ValidationError as exc:
+            raise ConfigError(f"QCALL_PROCESS_NAME: {_first_problem(exc).split(': ', 1)[-1]}") from None
+    if not config.hub.database_url.startswith("postgresql"):
+        raise ConfigError(
+            f"{path}: cluster: several hub processes share one database on PostgreSQL only, "
+            f"but hub.database_url is {config.hub.database_url.split(':', 1)[0]}; "
+            "expected a postgresql+psycopg:// URL (or remove [cluster])"
+        )
 
 
 def _first_problem(exc: ValidationError) -> str:

@@ -156,6 +156,7 @@ class Hub:
         store goes last because every other service may still record a state.
         """
         self.closed = True
+        self.core.bus.close()  # a cluster's relay: no more events from the other processes
         self.outbox.close()
         self.sweeper.close()
         self.no_show_watch.close()

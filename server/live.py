@@ -6,7 +6,9 @@ each action changed, stamped with the hall's version, so a screen that sees
 a version skipped asks for the snapshot again (the ``snapshot`` client
 event). Events leave through one broadcaster task, in the order the core
 published them, so a request that issued a ticket does not wait for a
-thousand sockets.
+thousand sockets. Everything sent here goes to this process's own sockets
+(``ignore_queue``): in a cluster every process hears every event of the hall
+(server/cluster.py) and tells its own screens.
 
 Every socket opened with a token or a staff session is remembered under that
 credential (:class:`LiveSessions`), so revoking the token, disabling the user,
@@ -138,7 +140,7 @@ class Broadcaster:
         if self.listeners is not None and self.listeners.count == 0:
             return  # no socket is open: nobody to tell (one that opens later gets the snapshot)
         for name, payload, room in visitor_messages(batch):
-            self.socketio.emit(name, payload, to=room)
+            self.socketio.emit(name, payload, to=room, ignore_queue=True)
         messages = hall_messages(batch)
         if any(message.services for message in messages):
             now = self.hub.core.service_queues()
@@ -151,10 +153,10 @@ class Broadcaster:
             message.payload["day"] = day
             if message.services:
                 message.payload["services"] = [services[c] for c in sorted(message.services) if c in services]
-            self.socketio.emit(message.name, message.payload, to=HALL)
+            self.socketio.emit(message.name, message.payload, to=HALL, ignore_queue=True)
         moved = sorted({code for message in messages for code in message.services})
         if moved:  # the phones: codes only, one message a batch; each asks for its own ticket if it cares
-            self.socketio.emit(QUEUE_MOVED, {"services": moved, "day": day}, to=VISITORS)
+            self.socketio.emit(QUEUE_MOVED, {"services": moved, "day": day}, to=VISITORS, ignore_queue=True)
 
 
 @dataclass
@@ -374,7 +376,7 @@ def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connec
     socketio.start_background_task(live.watch)
     feed = SupervisorFeed(
         hub,
-        lambda event, payload, room: socketio.emit(event, payload, to=room),
+        lambda event, payload, room: socketio.emit(event, payload, to=room, ignore_queue=True),
         socketio.start_background_task,
         socketio.sleep,
         SUPERVISORS,
@@ -435,7 +437,7 @@ class Sockets:
             self._supervise(sid, principal)
             return
         self._join_hall(sid, principal)
-        self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
+        self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid, ignore_queue=True)
 
     def resync(self, *_args: Any) -> None:
         """A screen that missed a version asks for the snapshot again (``snapshot`` from the client).
@@ -446,7 +448,7 @@ class Sockets:
         """
         sid: str = request.sid  # type: ignore[attr-defined]
         if HALL in self.socketio.server.rooms(sid, namespace="/"):
-            self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid)
+            self.socketio.emit("snapshot", self.hub.snapshots.get(), to=sid, ignore_queue=True)
 
     def supervise_again(self, *_args: Any) -> None:
         """A supervisor's page asks for the view again (its minutely refresh: the rota's hours move on).

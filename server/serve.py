@@ -54,7 +54,7 @@ def serve(
     gevent.config.track_greenlet_tree = False
     url = config.hub.database_url
     check_var_dir(var_dir())
-    lock = lock or hold_database(url)
+    lock = lock or hold_database(url, config.cluster.name if config.cluster else None)
     check_port(host, port)
     with store_errors(url):
         app = build(config)

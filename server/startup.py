@@ -6,12 +6,16 @@ a corrupt file, PostgreSQL not reachable, an unwritable var dir, a port in
 use) becomes a :class:`StartupError` whose message names the file, URL or port
 and what to do; ``main`` prints it and exits 2.
 
-One hub serves one database. Two hubs on one database keep numbers unique,
-but a call made on hub B never reaches hub A's screens and both drive the same
-printers and serial bus; until hubs share a message queue a second one is
-refused: an OS lock on a file next to the SQLite database, a session-level
-advisory lock on PostgreSQL. CLI commands (``token create``, ``user add``)
-take no lock and work beside a running hub.
+Without ``[cluster]`` one hub serves one database: two hubs on one database
+keep numbers unique, but a call made on hub B would never reach hub A's
+screens, so a second one is refused: an OS lock on a file next to the SQLite
+database, a session-level advisory lock on PostgreSQL. With ``[cluster]``
+(PostgreSQL only) several processes share the database and relay their events
+(server/cluster.py): each holds the hub's lock *shared* (a lone hub, which
+takes it exclusively, is refused beside them and they beside it) and a lock of
+its own name exclusively (two processes with one name are refused). CLI
+commands (``token create``, ``user add``) take no lock and work beside a
+running hub.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import errno
 import fcntl
 import os
 import socket
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +49,8 @@ from .store.health import (
 PG_LOCK_KEY = 0x7163616C6C  # "qcall"
 #: The application_name of the lock's connection: the second hub can name the first one's pid.
 PG_APP_PREFIX = "qcall-hub pid "
+#: The first half of a cluster process's own lock (two int4 keys: this, and the CRC-32 of its name).
+PG_NAME_KEY = 0x71636C  # "qcl"
 
 
 class StartupError(Exception):
@@ -63,8 +70,15 @@ class HubLock:
     the server drops the lock when that session ends.
     """
 
-    def __init__(self, url: str, file: BinaryIO | None = None, session: Connection | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        file: BinaryIO | None = None,
+        session: Connection | None = None,
+        name: str | None = None,
+    ) -> None:
         self.url = url
+        self.name = name  # the process's name in a cluster (None: the one hub of the database)
         self.postgres = session is not None
         self._file = file  # the open lock file: the SQLite lock lives with it
         self._session = session  # the PostgreSQL session holding the advisory lock
@@ -85,7 +99,7 @@ class HubLock:
             except SQLAlchemyError:
                 self._close_session()
         try:
-            self._session = _advisory_session(self.url)
+            self._session = _advisory_session(self.url, self.name)
         except StartupError as error:
             return str(error)
         return None
@@ -104,8 +118,12 @@ class HubLock:
                 session.close()
 
 
-def hold_database(url: str) -> HubLock:
+def hold_database(url: str, name: str | None = None) -> HubLock:
     """Become the one hub of the database at ``url``, or raise :class:`StartupError`.
+
+    ``name``: this process's name in a ``[cluster]``: the database is shared
+    with the other processes of the cluster, never with a lone hub, and never
+    with a second process of the same name.
 
     Take it once per process and pass the lock on (``demo`` takes it before
     making its logins and hands it to ``serve``): a second ``lockf`` by the
@@ -116,7 +134,7 @@ def hold_database(url: str) -> HubLock:
         return _lock_sqlite(url, path)
     if url.startswith("sqlite"):
         return HubLock(url)  # in memory: nobody else can open it
-    return HubLock(url, session=_advisory_session(url))
+    return HubLock(url, session=_advisory_session(url, name), name=name)
 
 
 def _lock_sqlite(url: str, path: str) -> HubLock:
@@ -150,44 +168,76 @@ def _lock_sqlite(url: str, path: str) -> HubLock:
     return HubLock(url, file=handle)
 
 
-def _advisory_session(url: str) -> Connection:
-    """A PostgreSQL session that holds the hub's advisory lock (kept open: the lock lives with it)."""
+def _advisory_session(url: str, name: str | None = None) -> Connection:
+    """A PostgreSQL session that holds the hub's advisory locks (kept open: the locks live with it)."""
     label = database_label(url)
+    who = f"{os.getpid()} {name}" if name else str(os.getpid())
     engine = create_engine(
         url,
         poolclass=NullPool,
-        connect_args={"application_name": f"{PG_APP_PREFIX}{os.getpid()}", "connect_timeout": 10},
+        connect_args={"application_name": f"{PG_APP_PREFIX}{who}", "connect_timeout": 10},
     )
     try:
         conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     except SQLAlchemyError as error:
         raise StartupError(f"cannot connect to the database {label}: {driver_message(error)}") from None
     try:
-        got = conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": PG_LOCK_KEY})
-        holder = None
-        if not got:
-            holder = conn.scalar(
-                text(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database()) "
-                    "AND l.objid = :low AND l.classid = :high LIMIT 1"
-                ),
-                {"low": PG_LOCK_KEY & 0xFFFFFFFF, "high": PG_LOCK_KEY >> 32},
-            )
+        refusal = _take_locks(conn, label, name)
     except SQLAlchemyError as error:
         conn.close()
         raise StartupError(f"cannot lock the database {label}: {driver_message(error)}") from None
-    if not got:
+    if refusal is not None:
         conn.close()
-        by = ""
-        if isinstance(holder, str) and holder.startswith(PG_APP_PREFIX):
-            by = f" (pid {holder.removeprefix(PG_APP_PREFIX)})"
-        raise StartupError(
-            f"another hub is already serving the database {label}{by}; "
+        raise StartupError(refusal)
+    return conn
+
+
+def _take_locks(conn: Connection, label: str, name: str | None) -> str | None:
+    """Take the locks of a lone hub (``name`` None) or of a cluster's process; None, or why not."""
+    hub_key = {"key": PG_LOCK_KEY}
+    if name is None:
+        if conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), hub_key):
+            return None
+        return (
+            f"another hub is already serving the database {label}{_holder(conn, PG_LOCK_KEY)}; "
             "one hub serves one database: stop it first or give this hub its own database"
         )
-    return conn
+    if not conn.scalar(text("SELECT pg_try_advisory_lock_shared(:key)"), hub_key):
+        return (
+            f"a hub without [cluster] is already serving the database {label}{_holder(conn, PG_LOCK_KEY)}; "
+            "stop it, or give it the same [cluster] section"
+        )
+    own = {"high": PG_NAME_KEY, "low": _signed(zlib.crc32(name.encode()))}
+    if conn.scalar(text("SELECT pg_try_advisory_lock(:high, :low)"), own):
+        return None
+    return (
+        f"a hub process named {name!r} is already serving the database {label}"
+        f"{_holder(conn, own['low'] & 0xFFFFFFFF, PG_NAME_KEY)}; "
+        "give this one another name (run --name or QCALL_PROCESS_NAME)"
+    )
+
+
+def _holder(conn: Connection, low: int, high: int | None = None) -> str:
+    """`` (pid N)`` of the hub holding a lock, as its session's application_name tells; else nothing."""
+    if high is None:
+        low, high = low & 0xFFFFFFFF, low >> 32
+    holder = conn.scalar(
+        text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.objid = :low AND l.classid = :high LIMIT 1"
+        ),
+        {"low": low, "high": high},
+    )
+    if isinstance(holder, str) and holder.startswith(PG_APP_PREFIX):
+        return f" (pid {holder.removeprefix(PG_APP_PREFIX)})"
+    return ""
+
+
+def _signed(value: int) -> int:
+    """An unsigned 32-bit number as PostgreSQL's int4 takes it."""
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def check_var_dir(path: Path) -> None:

@@ -185,8 +185,16 @@ def provision(config_path: Path, counters: int) -> Credentials:
 class HubProcess:
     """``python -m server run`` in a child process, restartable, killable with SIGKILL."""
 
-    def __init__(self, config_path: Path, workdir: Path, wrapper: Sequence[str] = ()) -> None:
-        """``wrapper``: a command the hub runs under (e.g. valgrind for the instruction-count bench)."""
+    def __init__(
+        self,
+        config_path: Path,
+        workdir: Path,
+        wrapper: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``wrapper``: a command the hub runs under (e.g. valgrind for the instruction-count bench);
+        ``env``: more of its environment (a cluster's process name, a var dir shared by the processes)."""
+        self.env = dict(env or {})
         self.config_path = config_path
         self.workdir = workdir
         self.wrapper = list(wrapper)
@@ -196,7 +204,7 @@ class HubProcess:
         self.log_path = workdir / "hub.log"
 
     def start(self, timeout: float = 30) -> None:
-        env = {**os.environ, "QCALL_VAR_DIR": str(self.workdir / "var"), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "QCALL_VAR_DIR": str(self.workdir / "var"), "PYTHONUNBUFFERED": "1", **self.env}
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [

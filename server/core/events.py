@@ -10,6 +10,11 @@ missed one (a version skipped) and must fetch the snapshot again; the
 snapshot says which version it reflects. For that the numbers must follow the
 order in which every listener hears the events, so stamping and delivering
 happen under one lock: listeners run on the request path and never block.
+
+A hall served by several processes (``[cluster]``) numbers its events in
+one place for all of them (server/cluster.py): there the bus's ``publish``
+sends the event away, and what comes back, numbered, is handed to the
+listeners with :meth:`EventBus.deliver`, in the hall's order, in every process.
 """
 
 from __future__ import annotations
@@ -73,3 +78,25 @@ class EventBus:
                 except Exception:  # a listener's bug must not undo a committed call
                     log.exception("listener %r failed on %s", listener, stamped.name)
         return stamped
+
+    def deliver(self, event: HallEvent) -> bool:
+        """Hand an event the hall already numbered to every listener; False (and nothing done) if this
+        bus has passed its version already (a message heard twice)."""
+        with self._lock:
+            if event.version <= self._version:
+                return False
+            self._version = event.version
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:  # a listener's bug must not stop the others
+                    log.exception("listener %r failed on %s", listener, event.name)
+        return True
+
+    def skip_to(self, version: int) -> None:
+        """Take the hall's version without its events (missed): screens see the versions skipped."""
+        with self._lock:
+            self._version = max(self._version, version)
+
+    def close(self) -> None:
+        """Let go of what the bus holds (nothing here; a relayed bus closes its connection)."""

@@ -201,11 +201,14 @@ class StoreTx(StoreReader, Protocol):
     def save_legs(self, legs: Sequence[TicketLeg]) -> None:
         """Write legs of a journey, inserted or replaced (a leg's ``queued_at`` and ``transfer`` stay)."""
 
-    def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
+    def claim(self, ticket: Ticket, expect: Collection[TicketStatus], calling: bool = False) -> bool:
         """Write ``ticket`` if its stored status is still one of ``expect``.
 
         Returns False when another transaction changed it first; the caller
         then looks again. This is what makes a call go to exactly one counter.
+        ``calling``: a counter taking a waiting ticket, which may also answer
+        False for a ticket another counter is taking at this moment, without
+        waiting for that one to commit (the caller passes over it).
         """
 
     def claim_appointment(self, appointment_id: str, expect: Collection[str], at: datetime) -> str | None:

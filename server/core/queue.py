@@ -370,6 +370,12 @@ class QueueCore:
                 self._claim_appointments(tx, batch, requests, by_service)
             if for_cases:
                 self._claim_cases(tx, batch, requests, by_service)
+            if len(by_service) > 1:
+                # Several hub processes issue into one database (a cluster): each service's sequence row
+                # is locked until commit, so two batches taking two services in opposite orders would
+                # deadlock. Take them in one order, the codes', before anything else (adding 0 locks a row).
+                for code in sorted(by_service):
+                    tx.allocate_seq(code, day, 0)
             if by_service:
                 batch.standing = tx.waiting_by_service(day)
                 batch.waiting = {code: sum(counts.values()) for code, counts in batch.standing.items()}
@@ -888,14 +894,16 @@ class QueueCore:
             self._check_calls(state)
             finished = self._release_current(tx, state, now, staff)
             context = CallContext(now, state.priority_run)
+            lost: set[str] = set()  # tickets another counter took (or is taking) meanwhile
             for _ in range(CLAIM_ATTEMPTS):
                 heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
-                chosen = self.policy(counter, heads, context)
+                chosen = self.policy(counter, [h for h in heads if h.id not in lost], context)
                 if chosen is None:
                     break
                 if self._claim_call(tx, chosen, counter, now, staff):
                     called = chosen
                     break
+                lost.add(chosen.id)
             else:
                 raise NobodyWaiting("every waiting ticket was taken by another counter; try again")
             run = next_run(state.priority_run, called) if called else state.priority_run
@@ -1919,7 +1927,7 @@ class QueueCore:
         ticket.target_counter = None
         ticket.called_at = now
         ticket.call_count += 1
-        if not tx.claim(ticket, expect):
+        if not tx.claim(ticket, expect, calling=True):
             return False
         self._record(tx, ticket, TicketEvent(ticket.id, EventKind.CALLED, now, counter.number, staff))
         return True

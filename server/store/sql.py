@@ -331,7 +331,16 @@ class SqlStore:
 
 
 class SqlTx:
-    """One transaction's view of the store."""
+    """One transaction's view of the store.
+
+    ``skip_locked``: how a call takes its ticket on PostgreSQL (see :meth:`claim`). False (the
+    hub's way): the conditional ``UPDATE`` waits for a counter taking the same ticket and then finds
+    it taken. True: ``SELECT … FOR UPDATE SKIP LOCKED`` first, and a ticket another counter is taking
+    is passed over without waiting. bench/cluster_calls.py measures both (bench/README.md).
+    """
+
+    #: The hub's choice, measured (bench/README.md, "cluster_calls.py").
+    skip_locked = False
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -669,7 +678,18 @@ class SqlTx:
         ]
         return found[::-1]
 
-    def claim(self, ticket: Ticket, expect: Collection[TicketStatus]) -> bool:
+    def claim(self, ticket: Ticket, expect: Collection[TicketStatus], calling: bool = False) -> bool:
+        if calling and self.skip_locked and self.dialect == "postgresql":
+            # Another counter's transaction holds the row: it is taking this ticket now. Say so at once
+            # rather than wait for its commit to learn the same (the caller passes over the ticket).
+            statuses = [s.value for s in expect]
+            mine = (
+                select(tickets.c.id)
+                .where(tickets.c.id == ticket.id, tickets.c.status.in_(statuses))
+                .with_for_update(skip_locked=True)
+            )
+            if self.conn.scalar(mine) is None:
+                return False
         row = _ticket_row(ticket)
         del row["id"]
         # The journey's columns (migration 0009) are written by claims only: an issued ticket

@@ -1,0 +1,426 @@
+"""One hall on three hub processes: one PostgreSQL database, Redis between them, nginx in front.
+
+The processes are real ``python -m server run`` processes sharing one database
+and one Redis (a channel of the module's own, so parallel runs never hear each
+other), started once for the module; the last test kills one of them. Needs
+PostgreSQL and Redis on 127.0.0.1 (skipped without them on a developer's
+machine, failing with ``CI=true``); the failover test needs nginx (Debian's
+package; scripts/system-deps.sh installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+from sqlalchemy import create_engine, text
+
+from server.cluster import HallRelay
+from server.config import ConfigError, load_config
+from server.core.events import HallEvent
+from tests.support import ROOT, Credentials, HubProcess, bearer, free_port, login, provision, write_site
+from tests.waiting import SocketListener, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+PG_ADMIN_URL = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("QCALL_TEST_REDIS", "redis://127.0.0.1:6379/0")
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+#: Tickets the counters call in the exactly-once test (the bench calls 10,000: bench/cluster_calls.py).
+TICKETS = 90
+COUNTERS = 6
+#: The half-day cap (号源) of ASK in the rush test, and how many ask for it.
+CAP, ASKED = 40, 70
+WAIT = 20
+HTTP = 20
+
+
+def _require_redis() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001  redis.ConnectionError and friends: skip or fail loudly
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but Redis is not reachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+
+
+def _pg_admin() -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+
+
+@dataclass
+class Cluster:
+    url: str  # the database
+    config_path: Path
+    creds: Credentials
+    hubs: list[HubProcess]
+    channel: str
+    proxy: str | None  # nginx's URL, when nginx is installed
+
+    def log(self) -> str:
+        return "\n".join(f"--- {hub.log_path}\n{hub.log()[-3000:]}" for hub in self.hubs)
+
+
+def cluster_site(path: Path, url: str, channel: str) -> Path:
+    """The test site (COUNTERS counters, PAY and ASK, ASK capped at CAP a half-day) with [cluster]."""
+    write_site(path, url, COUNTERS)
+    site = path.read_text(encoding="utf-8")
+    site = site.replace("[hub]\n", "[hub]\ntrusted_proxies = 1\n", 1)
+    site = site.replace("width = 4\n", f"width = 4\nhalf_day_caps = {{ am = {CAP}, pm = {CAP} }}\n", 1)
+    site += f'\n[cluster]\nredis_url = "{REDIS_URL}"\nchannel = "{channel}"\n'
+    path.write_text(site, encoding="utf-8")
+    return path
+
+
+def nginx_conf(folder: Path, listen: int, ports: list[int]) -> Path:
+    """deploy/nginx/qcall.conf with these ports, inside a main file for an nginx run as this user."""
+    sample = (ROOT / "deploy" / "nginx" / "qcall.conf").read_text(encoding="utf-8")
+    lines = []
+    for line in sample.splitlines():
+        if line.strip().startswith("server 127.0.0.1:500"):
+            continue
+        if line.strip() == "listen 80;  # qcall-listen":
+            line = f"    listen 127.0.0.1:{listen};"
+        lines.append(line)
+        if line.strip() == "hash $qcall_hub_key consistent;":
+            lines += [f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in ports]
+    (folder / "qcall.conf").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temps = "\n".join(
+        f"  {k}_temp_path {folder / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    main = folder / "nginx.conf"
+    main.write_text(
+        f"{user}worker_processes 1;\ndaemon off;\npid {folder / 'nginx.pid'};\n"
+        f"error_log {folder / 'error.log'} warn;\nevents {{ worker_connections 1024; }}\n"
+        f"http {{\n  access_log off;\n{temps}\n  include {folder / 'qcall.conf'};\n}}\n",
+        encoding="utf-8",
+    )
+    return main
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    _require_redis()
+    admin = _pg_admin()
+    name = f"qcall_cluster_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    channel = f"qcall-test-{secrets.token_hex(4)}"
+    folder = tmp_path_factory.mktemp("cluster")
+    config_path = cluster_site(folder / "site.toml", url, channel)
+    creds = provision(config_path, COUNTERS)
+    env = {"QCALL_SECRET_KEY": secrets.token_hex(16), "QCALL_VAR_DIR": str(folder / "var")}
+    hubs = []
+    for letter in "abc":
+        (folder / letter).mkdir()
+        hubs.append(
+            HubProcess(config_path, folder / letter, env={**env, "QCALL_PROCESS_NAME": f"hub-{letter}"})
+        )
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        starting = [threading.Thread(target=hub.start, kwargs={"timeout": 60}) for hub in hubs]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
+        for hub in hubs:
+            assert hub.proc is not None and hub.proc.poll() is None, hub.log()
+            wait_until(lambda hub=hub: _healthy(hub.url), f"{hub.url} answers", 60, hub.log)
+        proxy = None
+        if NGINX:
+            (folder / "nginx").mkdir()
+            port = free_port()
+            main = nginx_conf(folder / "nginx", port, [hub.port for hub in hubs])
+            nginx = subprocess.Popen(
+                [
+                    NGINX,
+                    "-p",
+                    str(folder / "nginx"),
+                    "-c",
+                    str(main),
+                    "-e",
+                    str(folder / "nginx" / "error.log"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+            proxy = f"http://127.0.0.1:{port}"
+            wait_until(lambda: _healthy(proxy), "nginx answers", 20)
+        yield Cluster(url, config_path, creds, hubs, channel, proxy)
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(10)
+        for hub in hubs:
+            hub.stop()
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+class Screen(SocketListener):
+    """A lobby screen's socket; ``reconnecting``: python-socketio reconnects as the page's client does."""
+
+    def __init__(self, url: str, token: str, reconnecting: bool = False) -> None:
+        super().__init__(url, {"token": token}, timeout=WAIT)
+        if reconnecting:
+            self.client = socketio.Client(
+                reconnection=True, reconnection_delay=0.5, reconnection_delay_max=1, handle_sigint=False
+            )
+            self.client.on("*", self.record)
+            self.client.on("disconnect", lambda *_reason: self.gone.set())
+
+    def versions(self) -> list[tuple[int, int]]:
+        """``(from, v)`` of every hall message received, in order (a snapshot as ``(v, v)``)."""
+        out = []
+        for name, data in self.all():
+            if isinstance(data, dict) and "v" in data:
+                v = int(data["v"])
+                out.append((v, v) if name == "snapshot" else (int(data.get("from", v)), v))
+        return out
+
+
+def clerk_token(cluster: Cluster, counter: int, hub: HubProcess) -> str:
+    return login(hub.url, cluster.creds.clerks[counter], counter)
+
+
+def call_next(hub: HubProcess, token: str, counter: int) -> dict[str, Any] | None:
+    """The called ticket, or None when nobody waits (the hub says so with its refusal)."""
+    answer = requests.post(
+        f"{hub.url}/api/v1/counters/{counter}/call-next", headers=bearer(token), timeout=HTTP
+    )
+    if answer.status_code == 200:
+        return answer.json()["ticket"]
+    assert answer.json().get("code") == "nobody_waiting", answer.text
+    return None
+
+
+def issue(hub: HubProcess, token: str, service: str) -> requests.Response:
+    return requests.post(
+        f"{hub.url}/api/v1/tickets", json={"service": service}, headers=bearer(token), timeout=HTTP
+    )
+
+
+# -- without processes: the config ---------------------------------------------------------------
+
+
+def test_a_cluster_refuses_sqlite_in_one_line(tmp_path: Path) -> None:
+    path = write_site(tmp_path / "site.toml", f"sqlite:///{tmp_path / 'q.db'}")
+    path.write_text(path.read_text() + f'\n[cluster]\nredis_url = "{REDIS_URL}"\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message and "cluster" in message and "PostgreSQL" in message
+
+
+# -- the hall across processes --------------------------------------------------------------------
+
+
+def test_a_second_process_of_one_name_and_a_lone_hub_are_refused(cluster: Cluster, tmp_path: Path) -> None:
+    """The lock is per process name; a hub without [cluster] may not join the cluster's database."""
+    lone = tmp_path / "lone.toml"
+    lone.write_text(cluster.config_path.read_text().split("\n[cluster]")[0])
+    env = {**os.environ, "QCALL_VAR_DIR": str(tmp_path / "var")}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "server", "--config", str(path), "run", *more, "--port", str(free_port())],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path, more in ((cluster.config_path, ["--name", "hub-b"]), (lone, []))
+    ]
+    (_, twin), (_, alone) = (run.communicate(timeout=120) for run in runs)
+    assert runs[0].returncode == 2 and runs[1].returncode == 2
+    assert twin.strip().count("\n") == 0 and "named 'hub-b' is already serving" in twin, twin
+    assert "another hub is already serving" in alone and "hub-" in alone, alone
+
+
+def test_a_call_on_one_process_reaches_a_screen_on_another(cluster: Cluster) -> None:
+    a, b, c = cluster.hubs
+    with Screen(c.url, cluster.creds.display) as screen:
+        ticket = issue(b, cluster.creds.kiosk, "PAY").json()
+        clerk = clerk_token(cluster, 1, a)
+        called = call_next(a, clerk, 1)
+        assert called is not None and called["id"] == ticket["id"]
+        event = screen.wait_for("ticket_called", lambda data: data["ticket"]["id"] == ticket["id"])
+        assert event["counter"]["number"] == 1
+        # The versions the screen saw follow on from its snapshot without a gap, whichever process acted.
+        seen = screen.versions()
+        assert all(later[0] == earlier[1] + 1 for earlier, later in pairwise(seen)), seen
+
+
+def test_counters_on_three_processes_call_every_ticket_exactly_once(cluster: Cluster) -> None:
+    """TICKETS tickets issued through all three processes, COUNTERS counters spread over them calling
+    at once until nobody waits: each ticket called once, by one counter; a screen sees no gap."""
+    hubs = cluster.hubs
+    kiosk = cluster.creds.kiosk
+    with Screen(hubs[2].url, cluster.creds.display) as screen, ThreadPoolExecutor(12) as pool:
+        issued = list(pool.map(lambda i: issue(hubs[i % 3], kiosk, "PAY"), range(TICKETS)))
+        assert all(answer.status_code == 201 for answer in issued), [
+            a.text for a in issued if a.status_code != 201
+        ]
+        ids = {answer.json()["id"] for answer in issued}
+        numbers = [answer.json()["number"] for answer in issued]
+        assert len(set(numbers)) == TICKETS, "a number given twice"
+
+        def counter_calls(counter: int) -> list[str]:
+            hub = hubs[counter % 3]
+            token = clerk_token(cluster, counter, hub)
+            called = []
+            while (ticket := call_next(hub, token, counter)) is not None:
+                called.append(ticket["id"])
+            return called
+
+        calls = list(pool.map(counter_calls, range(1, COUNTERS + 1)))
+        every = [ticket for mine in calls for ticket in mine]
+        assert Counter(every).most_common(1)[0][1] == 1, "a ticket called twice"
+        assert set(every) == ids
+        assert sum(1 for mine in calls if mine) >= 3, "the counters did not share the work"
+        wait_until(
+            lambda: {data["ticket"]["id"] for data in screen.received("ticket_called")} >= ids,
+            "the screen on the third process heard every call",
+        )
+        seen = screen.versions()
+        assert all(later[0] == earlier[1] + 1 for earlier, later in pairwise(seen)), seen
+    engine = create_engine(cluster.url)
+    with engine.connect() as conn:
+        twice = conn.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT ticket_id FROM ticket_events WHERE kind = 'called' "
+                "GROUP BY ticket_id HAVING count(*) > 1) AS twice"
+            )
+        )
+    engine.dispose()
+    assert twice == 0
+
+
+def test_a_rush_across_processes_never_passes_the_half_day_cap(cluster: Cluster) -> None:
+    """号源: ASKED requests for ASK (cap CAP a half-day) at once through three processes."""
+    hubs = cluster.hubs
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda i: issue(hubs[i % 3], cluster.creds.kiosk, "ASK"), range(ASKED)))
+    granted = [a.json()["number"] for a in answers if a.status_code == 201]
+    refused = [a.json()["code"] for a in answers if a.status_code != 201]
+    assert len(granted) == CAP and len(set(granted)) == CAP, granted
+    assert set(refused) == {"half_day_full"}, refused
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (scripts/system-deps.sh installs it)")
+def test_screens_of_a_killed_process_reconnect_to_another_within_5_s(cluster: Cluster) -> None:
+    """Screens through nginx; SIGKILL the process holding some of them: they are back, on another
+    process, with a snapshot, within 5 s, and hear the next call. The module's last test."""
+    assert cluster.proxy is not None
+    screens = [Screen(cluster.proxy, cluster.creds.display, reconnecting=True).connect() for _ in range(6)]
+    try:
+
+        def counted() -> list[int] | None:
+            found = [_connections(hub) for hub in cluster.hubs]
+            return found if sum(found) == 6 else None
+
+        counts = wait_until(counted, "six screens counted by the processes")
+        victim = cluster.hubs[max(range(3), key=lambda i: counts[i])]
+        marks = [screen.mark() for screen in screens]
+        for screen in screens:
+            screen.gone.clear()
+        start = time.monotonic()
+        victim.kill()
+
+        def back() -> bool:
+            """Every screen connected; those the kill dropped with a new snapshot (of another process)."""
+            return (
+                all(
+                    screen.client.connected
+                    and (not screen.gone.is_set() or screen.has("snapshot", since=mark))
+                    for screen, mark in zip(screens, marks, strict=True)
+                )
+                and sum(screen.gone.is_set() for screen in screens) == moved
+            )
+
+        moved = counts[cluster.hubs.index(victim)]
+        wait_until(back, "every screen back, those of the killed process with a snapshot", timeout=10)
+        took = time.monotonic() - start
+        assert took <= 5, f"the screens took {took:.1f} s to come back"
+        alive = [hub for hub in cluster.hubs if hub is not victim]
+        assert sum(_connections(hub) for hub in alive) == 6
+        assert issue(alive[0], cluster.creds.kiosk, "PAY").status_code == 201
+        called = call_next(alive[1], clerk_token(cluster, 2, alive[1]), 2)
+        assert called is not None
+        for screen, mark in zip(screens, marks, strict=True):
+            assert screen.reached(
+                "ticket_called", lambda data: data["ticket"]["id"] == called["id"], since=mark
+            )
+    finally:
+        for screen in screens:
+            screen.client.disconnect()
+
+
+def _connections(hub: HubProcess) -> int:
+    return int(requests.get(f"{hub.url}/api/v1/health", timeout=HTTP).json()["connections"])
+
+
+# -- the relay on its own, in this process ------------------------------------------------------------
+
+
+def test_two_relays_hear_every_event_in_one_order_and_a_missed_publish_shows_as_a_gap() -> None:
+    _require_redis()
+    channel = f"qcall-test-{secrets.token_hex(4)}"
+    relays = [HallRelay(REDIS_URL, channel, name) for name in ("one", "two")]
+    heard: dict[str, list[HallEvent]] = {"one": [], "two": []}
+    gaps: list[str] = []
+    for relay in relays:
+        relay.subscribe(lambda event, relay=relay: heard[relay.name].append(event))
+        relay.gaps.append(lambda relay=relay: gaps.append(relay.name))
+        relay.start(lambda fn: threading.Thread(target=fn, daemon=True).start())
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: relays[i % 2].publish(HallEvent("ticket_issued", {"i": i})), range(40)))
+        wait_until(lambda: len(heard["one"]) == 40 and len(heard["two"]) == 40, "both relays heard 40 events")
+        assert [e.version for e in heard["one"]] == list(range(1, 41))
+        assert heard["one"] == heard["two"]
+        assert not gaps
+        # A relay that could not reach Redis counts its next event two up: everyone sees a version skipped.
+        down = HallRelay(f"redis://127.0.0.1:{free_port()}/0", channel, "down")
+        assert down.publish(HallEvent("ticket_called", {})).version == 0
+        down.redis = relays[0].redis  # Redis is back (the same server, as redis-py reconnects to it)
+        down._relay = relays[0]._relay  # noqa: SLF001
+        assert down.publish(HallEvent("ticket_called", {})).version == 42
+        wait_until(lambda: len(heard["two"]) == 41, "the relays heard the event after the gap")
+        assert heard["two"][-1].version == 42 and sorted(gaps) == ["one", "two"]
+    finally:
+        for relay in relays:
+            relay.close()
