@@ -13,7 +13,7 @@ from flask.wrappers import Request
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import inline_websocket, live, pings, security
+from . import inline_websocket, lean_imports, live, pings, security
 from .api import refusals
 from .api.admin import admin
 from .api.appointments import appointments_api
@@ -112,6 +112,7 @@ def create_app(
     # its own sockets only (``ignore_queue``).
     queue = {}
     if config.cluster is not None:
+        lean_imports.allow_message_queue()
         queue = {"message_queue": config.cluster.redis_url, "channel": f"{config.cluster.channel}:socketio"}
     socketio = SocketIO(app, async_mode=async_mode, json=Utf8Json, manage_session=False, **queue)
     security.guard_socketio(socketio.server)

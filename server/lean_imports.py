@@ -44,3 +44,18 @@ def load_socketio() -> None:
     """Import Flask-SocketIO (and python-socketio, python-engineio) without their client-side packages."""
     with hidden(UNUSED_BY_THE_HUB):
         import flask_socketio  # noqa: F401
+
+
+def allow_message_queue() -> None:
+    """Let python-socketio's Redis message queue find ``redis`` again (a cluster's process needs it).
+
+    :func:`load_socketio` ran before the site file was read, so ``socketio.redis_manager`` took
+    ``redis = None``; a hub whose site file has ``[cluster]`` reloads that module (its classes read
+    the module's names when they connect, so the manager Flask-SocketIO builds finds the package).
+    """
+    import importlib
+
+    import socketio.redis_manager
+
+    if socketio.redis_manager.redis is None:
+        importlib.reload(socketio.redis_manager)

@@ -33,7 +33,17 @@ from sqlalchemy import create_engine, text
 from server.cluster import HallRelay
 from server.config import ConfigError, load_config
 from server.core.events import HallEvent
-from tests.support import ROOT, Credentials, HubProcess, bearer, free_port, login, provision, write_site
+from tests.support import (
+    ADMIN_PASSWORD,
+    ROOT,
+    Credentials,
+    HubProcess,
+    bearer,
+    free_port,
+    login,
+    provision,
+    write_site,
+)
 from tests.waiting import SocketListener, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -282,6 +292,24 @@ def test_a_call_on_one_process_reaches_a_screen_on_another(cluster: Cluster) -> 
         # The versions the screen saw follow on from its snapshot without a gap, whichever process acted.
         seen = screen.versions()
         assert all(later[0] == earlier[1] + 1 for earlier, later in pairwise(seen)), seen
+
+
+def test_a_notice_posted_on_one_process_reaches_a_screen_on_another(cluster: Cluster) -> None:
+    """What is not a hall delta (a notice, a device's state, staff news) crosses through Socket.IO's Redis
+    queue: the hub process must have its Redis client, though it starts without the client-side packages."""
+    a, _, c = cluster.hubs
+    admin = login(a.url, "admin", None, ADMIN_PASSWORD)
+    with Screen(c.url, cluster.creds.display) as screen:
+        posted = requests.post(
+            f"{a.url}/api/v1/admin/notices",
+            json={"kind": "notice", "title_zh": "停水通知", "title_en": "Water cut"},
+            headers=bearer(admin),
+            timeout=HTTP,
+        )
+        assert posted.status_code == 201, posted.text
+        screen.wait_for("notices_changed")
+    for hub in cluster.hubs:
+        assert "not installed" not in hub.log(), hub.log()[-2000:]
 
 
 def test_counters_on_three_processes_call_every_ticket_exactly_once(cluster: Cluster) -> None:
