@@ -19,7 +19,6 @@ from sqlalchemy import make_url
 
 from .case_watch import CaseWatch
 from .closing import ClosingWatch
-from .cluster import HallRelay, RemotePace
 from .complaint_watch import ComplaintWatch
 from .config import SiteConfig
 from .core.appointments import AppointmentBook
@@ -181,10 +180,14 @@ def bootstrap(
             push.spawn,
         ),
     )
-    if isinstance(bus, HallRelay):  # a serving process of a cluster: hear every process's events
-        bus.remote.append(RemotePace(core))
-        bus.gaps.append(hub.snapshots.invalidate)
-        bus.start(push.spawn)
+    if config.cluster is not None:
+        # Imported here: only a cluster's process loads redis (a lone hub's memory, issue 10).
+        from .cluster import HallRelay, RemotePace
+
+        if isinstance(bus, HallRelay):  # a serving process of a cluster: hear every process's events
+            bus.remote.append(RemotePace(core))
+            bus.gaps.append(hub.snapshots.invalidate)
+            bus.start(push.spawn)
     if devices:
         printing.start()
         leases.start()  # its first round now: a hub alone opens its printers before it serves
@@ -214,6 +217,8 @@ def hall_bus(config: SiteConfig) -> EventBus:
     cluster = config.cluster
     if cluster is None:
         return EventBus()
+    from .cluster import HallRelay
+
     return HallRelay(cluster.redis_url, cluster.channel, cluster.name)
 
 
