@@ -160,7 +160,7 @@ class LeanAnswers(pywsgi.WSGIHandler):
         head = self.headers
         if type(head) is RequestHead:
             return iter(head.environ_items())
-        return super()._headers()  # type: ignore[no-any-return]  # the standard parser's message
+        return super()._headers()  # the standard parser's message
 
     def finalize_headers(self) -> None:
         if self.provided_date is None:  # type: ignore[has-type]  # pywsgi sets it per request

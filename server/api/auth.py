@@ -64,7 +64,7 @@ def cookie_session_id() -> str | None:
 def current_principal() -> Principal:
     """The caller: the bearer token first, else the session cookie; 401 when neither is good."""
     # Flask's ``g`` looked up once: through the proxy, each of the four reads cost a lookup.
-    request_globals = g._get_current_object()  # type: ignore[attr-defined]  # noqa: SLF001
+    request_globals = g._get_current_object()  # noqa: SLF001
     principal: Principal | None = request_globals.get("principal")
     if principal is None:
         the_hub = hub()
