@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask.wrappers import Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask.wrappers import Request, Response
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -70,7 +71,7 @@ def create_app(
     through it; the hub (``app.extensions["qcall"]``) is built whole by
     :func:`~server.bootstrap.bootstrap` and stopped with ``hub.close()``.
     """
-    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app = HubApp(__name__, static_folder="static", static_url_path="/static")
     app.config.update(
         SECRET_KEY=secret_key(),
         MAX_CONTENT_LENGTH=MAX_BODY,
@@ -134,6 +135,30 @@ def create_app(
     return app
 
 
+class HubApp(Flask):
+    """Flask, asking once per function whether it is a coroutine function.
+
+    Flask asks ``inspect.iscoroutinefunction`` of every hook and view each time it
+    calls one (``ensure_sync``): four times on a kiosk's ticket, about 1 µs each,
+    for an answer that never changes (the hub has no async views).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in self._plain:
+                return func
+        except TypeError:  # a method of an unhashable object: asked every time, as Flask does
+            return super().ensure_sync(func)
+        wrapped = super().ensure_sync(func)
+        if wrapped is func and len(self._plain) < 4096:  # hooks and views: a few hundred at most
+            self._plain.add(func)
+        return wrapped
+
+
 class SecureWhenHttps(SecureCookieSessionInterface):
     """The session cookie is ``Secure`` whenever the request came over HTTPS.
 
@@ -157,6 +182,16 @@ class SecureWhenHttps(SecureCookieSessionInterface):
         if "HTTP_COOKIE" not in request.environ or not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Nothing to do for a session never read, never changed and empty (every device's request).
+
+        Flask's own reads seven cookie settings (and whether the request was HTTPS)
+        before it comes to the same conclusion: no cookie to set or clear, no ``Vary``.
+        """
+        if not session and not session.accessed and not session.modified:
+            return
+        super().save_session(app, session, response)
 
 
 class Utf8Json:

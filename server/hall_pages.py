@@ -11,6 +11,8 @@ from pathlib import Path
 from flask import Blueprint, redirect, send_from_directory
 from werkzeug.wrappers import Response
 
+from .security import add_missing
+
 ROOT = Path(__file__).resolve().parents[1]
 KIOSK = ROOT / "kiosk_ui"
 DISPLAY = ROOT / "display"
@@ -105,10 +107,16 @@ def voice_audio(name: str) -> Response:
     return send_from_directory(voice.cache_dir().resolve(), name, mimetype="audio/wav", max_age=3600)
 
 
+#: Set on every answer unless its view set them: no Referer, no type sniffing, no framing.
+PAGE_HEADERS = (
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+)
+
+
 @pages.after_app_request
 def security_headers(response: Response) -> Response:
     """Tokens ride in page URLs once: never send them on as a Referer."""
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    add_missing(response.headers, PAGE_HEADERS)
     return response

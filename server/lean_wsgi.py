@@ -49,20 +49,18 @@ PLAIN_LINE = re.compile(rb"([\x21-\x39\x3b-\x7e]+):[ \t]*([\x20-\x7e\t]*)\r\n")
 class RequestHead:
     """The request's headers, with the part of ``http.client.HTTPMessage``'s interface pywsgi uses."""
 
-    __slots__ = ("_headers",)
+    __slots__ = ("_first", "_headers")
 
     status = ""  # no parse error (pywsgi refuses the request when this is set)
 
     def __init__(self, headers: list[tuple[str, str]]) -> None:
         self._headers = headers
+        # Each name's first value by its lower case: pywsgi and the handler ask ~8 times a request.
+        self._first = {key.lower(): value for key, value in reversed(headers)}
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (any case), like ``email.message.Message.get``."""
-        wanted = name.lower()
-        for key, value in self._headers:
-            if key.lower() == wanted:
-                return value
-        return default
+        return self._first.get(name.lower(), default)
 
     getheader = get
 
@@ -70,6 +68,7 @@ class RequestHead:
         """Remove every ``name`` header (none there is no error, as in ``Message``)."""
         wanted = name.lower()
         self._headers = [(k, v) for k, v in self._headers if k.lower() != wanted]
+        self._first.pop(wanted, None)
 
     @property
     def headers(self) -> Iterator[str]:
@@ -79,7 +78,24 @@ class RequestHead:
 
     @property
     def typeheader(self) -> str | None:
-        return self.get("content-type")
+        return self._first.get("content-type")
+
+    def environ_items(self) -> list[tuple[str, str]]:
+        """``(HTTP_NAME, value)`` for the environ, as pywsgi's ``_headers`` makes them from ``headers``.
+
+        pywsgi formats each header as a line and splits it again; plain lines need neither.
+        A name with ``_`` is dropped (it could pose as another header), ``Content-Type`` and
+        ``Content-Length`` go in as ``CONTENT_*`` without the prefix, the value is stripped.
+        """
+        return [
+            (environ_key, value.strip())
+            for key, value in self._headers
+            if "_" not in key and (environ_key := "HTTP_" + key.replace("-", "_").upper()) not in _UNPREFIXED
+        ]
+
+
+#: Headers pywsgi puts in the environ under their CGI name only.
+_UNPREFIXED = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
 
 
 class _Replay:
@@ -139,6 +155,12 @@ class LeanAnswers(pywsgi.WSGIHandler):
 
     def MessageClass(self, rfile: Any, *_: Any) -> Any:
         return read_head(rfile, pywsgi.headers_factory)
+
+    def _headers(self) -> Iterator[tuple[str, str]]:
+        head = self.headers
+        if type(head) is RequestHead:
+            return iter(head.environ_items())
+        return super()._headers()  # the standard parser's message
 
     def finalize_headers(self) -> None:
         if self.provided_date is None:  # type: ignore[has-type]  # pywsgi sets it per request

@@ -11,6 +11,7 @@ import http.client
 import io
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import gevent
@@ -98,6 +99,22 @@ def test_plain_heads_are_read_directly_and_the_same(head: bytes) -> None:
     assert isinstance(ours, RequestHead)
     assert answers(ours) == answers(theirs)
     assert ours_rest == theirs_rest
+
+
+ENVIRON_HEADS = [
+    *PLAIN,
+    b"X_Under: dropped\r\nX-Dash-Name: kept\r\nContent-Type: text/plain\r\ncontent-length: 3\r\n\r\n",
+    b"Accept: a\r\naccept: b\r\nX-Trail: value \t \r\n\r\n",  # repeated: both, in order
+]
+
+
+@pytest.mark.parametrize("head", ENVIRON_HEADS, ids=range(len(ENVIRON_HEADS)))
+def test_plain_heads_give_the_environ_gevent_gives(head: bytes) -> None:
+    ours, theirs, _, _ = both(head)
+    assert isinstance(ours, RequestHead)
+    standard = list(pywsgi.WSGIHandler._headers(SimpleNamespace(headers=theirs)))  # noqa: SLF001
+    assert ours.environ_items() == standard
+    assert list(LeanAnswers._headers(SimpleNamespace(headers=ours))) == standard  # noqa: SLF001
 
 
 @pytest.mark.parametrize("head", UNUSUAL, ids=range(len(UNUSUAL)))

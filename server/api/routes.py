@@ -171,18 +171,19 @@ def host_url(scheme: str, host: str) -> str:
     return get_current_url(scheme, host).rstrip("/")
 
 
-def status_url(ticket_id: str) -> str:
-    return f"{status_url_base()}/t/{ticket_id}"
+def status_url(ticket_id: str, base: str | None = None) -> str:
+    return f"{status_url_base() if base is None else base}/t/{ticket_id}"
 
 
-def ticket_json(ticket: Ticket, waiting_ahead: int) -> dict[str, Any]:
+def ticket_json(ticket: Ticket, waiting_ahead: int, url_base: str | None = None) -> dict[str, Any]:
+    """The ticket as its API answers show it; ``url_base``: :func:`status_url_base`, when known already."""
     hall = hub().core.hall
     service = hall.services.get(ticket.service)
     counter = hall.counters.get(ticket.counter) if ticket.counter is not None else None
     return {
         **ticket.public(),
         "waiting_ahead": waiting_ahead,
-        "status_url": status_url(ticket.id),
+        "status_url": status_url(ticket.id, url_base),
         "qr_url": f"/api/v1/tickets/{ticket.id}/qr.svg",
         "service_name_zh": service.name_zh if service else ticket.service,
         "service_name_en": service.name_en if service else ticket.service,
@@ -505,8 +506,9 @@ def issue_printed(
     """
     the_hub = hub()
     printing = the_hub.printing
+    url_base = status_url_base()  # for the paper's QR code and the answer's status_url
     try:
-        request_print = printing.request_for(kiosk, status_url_base())
+        request_print = printing.request_for(kiosk, url_base)
     except Exception:  # a printing fault never stops a ticket
         log.exception("could not prepare a print job")
         request_print = None
@@ -522,7 +524,7 @@ def issue_printed(
             case=case,
         )
     )
-    answer = ticket_json(issued.ticket, issued.waiting_ahead)
+    answer = ticket_json(issued.ticket, issued.waiting_ahead, url_base)
     # The estimate given at issue, as stored with the ticket (null: no counter open for the service).
     answer["estimated_wait_minutes"] = minutes(issued.ticket.estimate_seconds)
     answer["print"] = {"printer": None, "state": "none"}
@@ -602,11 +604,12 @@ def issue_brake(principal: Principal, what: str) -> tuple[Response, int] | None:
 
 def issue_limiter() -> IssueLimiter:
     """This app's brake on ticket issue (made here too when an app was built without one)."""
-    limiter: IssueLimiter | None = current_app.extensions.get("qcall_issue_limiter")
+    extensions = current_app._get_current_object().extensions  # type: ignore[attr-defined]  # noqa: SLF001
+    limiter: IssueLimiter | None = extensions.get("qcall_issue_limiter")
     if limiter is None:
-        hub_config = hub().config.hub
+        hub_config = extensions["qcall"].config.hub
         limiter = IssueLimiter(hub_config.ticket_burst, hub_config.tickets_per_minute)
-        current_app.extensions["qcall_issue_limiter"] = limiter
+        extensions["qcall_issue_limiter"] = limiter
     return limiter
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, final
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ TICKET_CHANGED = "ticket_changed"
 COUNTER_CHANGED = "counter_changed"
 
 
+@final  # the bus stamps a copy by building a HallEvent (not a subclass)
 @dataclass(frozen=True)
 class HallEvent:
     """``name`` is the Socket.IO event name; ``payload`` is JSON-ready.
@@ -71,7 +72,8 @@ class EventBus:
         """Stamp ``event`` with the next version and hand it to every listener; returns it stamped."""
         with self._lock:
             self._version += 1
-            stamped = replace(event, version=self._version)
+            # Built directly: dataclasses.replace walks the fields each time (every ticket publishes).
+            stamped = HallEvent(event.name, event.payload, self._version)
             for listener in list(self._listeners):
                 try:
                     listener(stamped)
