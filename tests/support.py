@@ -232,7 +232,7 @@ class HubProcess:
             try:
                 if requests.get(f"{self.url}/api/v1/health", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too slow to answer (valgrind)
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"hub did not answer within {timeout} s:\n{self.log()}")
