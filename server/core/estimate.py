@@ -144,6 +144,8 @@ class CounterPace:
     busy_since: datetime | None = None
     #: The service of the leg it is on now (how long until it is free comes from that service's pace).
     serving: str | None = None
+    #: The visitor it called is at the counter (the clerk started the service): the walk is behind it.
+    started: bool = False
     #: When it last became free while open; None while busy, paused or unknown.
     free_since: datetime | None = None
     #: When it was paused (a break), None while open.
@@ -235,11 +237,15 @@ class PaceModel:
         self._lay_out(counters)
         self._times: dict[tuple[int, str], Mean] = {}
         self._service_times: dict[str, Mean] = {}
+        #: Per service: how long a called visitor takes to reach the counter (call → start).
+        self._walks: dict[str, Mean] = {}
         self._jumps: dict[str, Mean] = {}
         #: The share of them that were transfers (they go on after the last ticket: the visitors are in).
         self._carried: dict[str, Mean] = {}
         #: How long a counter's pause (a break) lasts, over the whole hall.
         self._pauses = EMPTY
+        #: When the hall's counters start their breaks (every counter's breaks, as one counter's).
+        self._hall_break = CounterPace()
         #: Counted up after every change; what a service's pace read from the model is cached against.
         self.version = 0
         self._cache: dict[str, tuple[int, _Pace]] = {}
@@ -280,6 +286,7 @@ class PaceModel:
                 if 0 < length <= self.rules.longest_leg.total_seconds():
                     self._pauses = self._pauses.add(length, self.rules.weight)
                     pace = _learn_break(pace, paused_at)
+                    self._hall_break = _learn_break(self._hall_break, paused_at)
             paused_at = None
             if pace.busy_since is None and free_since is None:
                 free_since = at
@@ -304,8 +311,22 @@ class PaceModel:
             gap = max(0.0, (at - pace.free_since).total_seconds())
             idle = min(gap, self.rules.longest_idle.total_seconds())
         self._counters[number] = replace(
-            pace, busy_since=at, serving=service, free_since=None, idle_before=idle
+            pace, busy_since=at, serving=service, started=False, free_since=None, idle_before=idle
         )
+
+    @_changes
+    def started(self, number: int, at: datetime) -> None:
+        """The visitor ``number`` called reached it: the walk (call → start) is a sample of its service's,
+        and what is left of the leg is the service alone."""
+        pace = self._counters.get(number)
+        if pace is None or pace.busy_since is None or pace.started:
+            return
+        if pace.serving is not None:
+            seconds = (at - pace.busy_since).total_seconds()
+            if 0 <= seconds <= self.rules.longest_leg.total_seconds():
+                walk = self._walks.get(pace.serving, EMPTY)
+                self._walks[pace.serving] = walk.add(seconds, self.rules.weight)
+        self._counters[number] = replace(pace, started=True)
 
     @_changes
     def leg_ended(self, number: int, service: str, at: datetime, called_at: datetime | None = None) -> None:
@@ -331,7 +352,7 @@ class PaceModel:
                 idle = pace.idle * keep + weight * pace.idle_before
                 pace = replace(pace, busy=busy, idle=idle, total=sum(busy.values()) + idle)
         self._counters[number] = replace(
-            pace, busy_since=None, idle_before=0.0, free_since=at if pace.open else None
+            pace, busy_since=None, started=False, idle_before=0.0, free_since=at if pace.open else None
         )
 
     @_changes
@@ -340,7 +361,7 @@ class PaceModel:
         pace = self._counters.get(number)
         if pace is not None:
             self._counters[number] = replace(
-                pace, busy_since=None, idle_before=0.0, free_since=at if pace.open else None
+                pace, busy_since=None, started=False, idle_before=0.0, free_since=at if pace.open else None
             )
 
     # -- what it says ---------------------------------------------------------------------
@@ -505,10 +526,9 @@ class PaceModel:
                 if pace.paused_at is not None:
                     servers.append(_Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at))
                 continue
-            on = pace.serving if pace.busy_since is not None and pace.serving else service
-            frees = free / self.service_seconds(station.counter, on)
+            frees = free / self._left_of_leg(station.counter, pace, service)
             servers.append(
-                _Server(station.before, free / seconds, 1.0 / seconds, None, _usual_break(pace), frees)
+                _Server(station.before, free / seconds, 1.0 / seconds, None, self._usual_break(pace), frees)
             )
             if pace.busy_since is None:
                 idle += 1
@@ -516,6 +536,29 @@ class PaceModel:
         found = _Pace(tuple(servers), idle, spare)
         self._cache[service] = (version, found)
         return found
+
+    def _usual_break(self, pace: CounterPace) -> tuple[float, float, datetime | None] | None:
+        """A counter's usual break: its own once it had ``BREAK_SAMPLES``, before that the hall's (when
+        the hall's counters break, from all their breaks), with its own last break."""
+        own = _own_break(pace)
+        if own is not None:
+            return own
+        hall = _own_break(self._hall_break)
+        return None if hall is None else (hall[0], hall[1], pace.last_break)
+
+    def _left_of_leg(self, number: int, pace: CounterPace, service: str) -> float:
+        """Seconds until a counter is done with the visitor it has now (a free one: a whole leg of
+        ``service``): the leg of *that* visitor's service, less the walk once the visitor is at the
+        counter — what is left of a service is counted as a whole one (as for exponential service
+        times), but the walk to the counter is over."""
+        on = pace.serving if pace.busy_since is not None and pace.serving else service
+        seconds = self.service_seconds(number, on)
+        if not pace.started or pace.busy_since is None:
+            return seconds
+        walk = self._walks.get(on, EMPTY)
+        if walk.samples < self.rules.min_samples:
+            return seconds
+        return max(seconds - walk.value, LEAST_LEFT * seconds)
 
     @staticmethod
     def _left_for(pace: CounterPace, station: _Station) -> float:
@@ -568,13 +611,17 @@ class PaceModel:
         moments: list[tuple[datetime, int, WarmLeg]] = []
         for leg in legs:
             moments.append((leg.called_at, 0, leg))
-            moments.append((leg.ended_at, 1, leg))
+            if leg.started_at is not None:
+                moments.append((leg.started_at, 1, leg))
+            moments.append((leg.ended_at, 2, leg))
         moments.sort(key=lambda m: (m[0], m[1]))
         for number in self._counters:
             self._counters[number] = replace(self._counters[number], staffed=True)
         for at, kind, leg in moments:
             if kind == 0:
                 self.called(leg.counter, leg.service, at, leg.jumped, leg.carried)
+            elif kind == 1:
+                self.started(leg.counter, at)
             else:
                 self.leg_ended(leg.counter, leg.service, at, leg.called_at)
         for number, pace in list(self._counters.items()):
@@ -587,7 +634,7 @@ class PaceModel:
             if busy:  # serving someone since before the start: from now, as far as it knows
                 self._counters[number] = replace(self._counters[number], busy_since=now, free_since=None)
         self.version += 1
-        return len(moments) // 2
+        return sum(1 for _, kind, _ in moments if kind == 2)
 
 
 @dataclass(frozen=True)
@@ -601,8 +648,13 @@ class WarmLeg:
     jumped: bool = False
     #: A transfer (``jumped`` too).
     carried: bool = False
+    #: When the visitor reached the counter (None: never, as a no-show).
+    started_at: datetime | None = None
 
 
+#: The least share of a leg counted as left once the visitor is at the counter (a walk measured longer
+#: than the legs, as by a clerk who presses start late, never makes a counter free at once).
+LEAST_LEFT = 0.2
 #: The least share of a counter's time a service it serves is counted with.
 MIN_SHARE = 0.05
 #: How much one clerk's pace differs from another's at the same service, as a share (a fifth).
@@ -636,7 +688,7 @@ def _learn_break(pace: CounterPace, started: datetime) -> CounterPace:
     )
 
 
-def _usual_break(pace: CounterPace) -> tuple[float, float, datetime | None] | None:
+def _own_break(pace: CounterPace) -> tuple[float, float, datetime | None] | None:
     """A counter's usual break (mean, spread, its last one), once it had ``BREAK_SAMPLES`` of them."""
     if pace.break_at.samples < BREAK_SAMPLES:
         return None
