@@ -16,6 +16,11 @@ knows what the core knows, as it happens:
   about a fifth (``CLERKS_DIFFER``) — n legs weigh n against 1/0.2² = 25. A
   counter with twenty legs that happened to be long no longer doubles every
   estimate it takes part in;
+- **whether the visitor called is at the counter yet**: the clerk's start ends
+  the walk (call → start, a weighted mean per service). A counter whose visitor
+  has arrived is done in a leg less the walk — what is left of a service is
+  counted as a whole one, as for exponential service times, but the walk is
+  over (never less than ``LEAST_LEFT`` of the leg: a start pressed late);
 - **which counters are open now**: open (not paused) and staffed (someone
   called, paused or resumed there); busy or free;
 - **how a counter that serves several services splits its time**: by the
@@ -46,11 +51,22 @@ knows what the core knows, as it happens:
 - **breaks**: where a hall stays open at noon its clerks take their break in
   turn, each at about the same time every day, once a day. Each counter's break
   time of day is learnt from its breaks (a weighted mean and spread, from the
-  second day on); an open counter that had no break yet today (none for
+  second day on) — until then the hall's (every counter's breaks as one
+  counter's: the first day's second break already says when the hall eats);
+  an open counter that had no break yet today (none for
   ``SAME_DAY``) is expected to stop at its usual time — the mean start given
   that it has not started yet — for the hall's usual break, and after two
   spreads past its usual time it is not expected any more;
 - **appointments**: a ticket with a due time is not called before its window.
+  Where the calling policy has an age bonus, a walk-in that waited past it ranks
+  above an appointment that did not: when the walk-ins ahead wait longer than
+  the bonus, the appointment waits until it has aged too (then it goes first
+  among them, as due), and never longer than as a walk-in;
+- **queues past the age bonus at a shared counter**: a service whose queue has
+  waited past the bonus (its length over its counters' pace: about its head's
+  age) ranks above a newcomer's that has not, at the counters that prefer the
+  newcomer's service; such a counter gives the newcomer's service its time less
+  the share those queues took;
 
 An estimate is the time until ``ahead + 1 − free counters`` calls were made —
 its median, not its mean (Gamma's: ``k − 1/3 + 8/(405 k)``), since the median
@@ -70,8 +86,9 @@ a dictionary it changes, and every value it replaces is replaced whole, so a
 reader sees an old or a new value, never half of one. It takes no lock.
 
 What it does not know: a clerk who walked away without pausing, the priority
-cap, the ages of the tickets waiting (the age bonus is counted only as a bound
-on a shared counter's absence), visitors who give up, breaks taken before the
+cap, the ages of the tickets waiting (the age bonus is counted from the queues'
+lengths: a bound on a shared counter's absence, an appointment's wait, queues
+that went past it), visitors who give up, breaks taken before the
 hub started (the legs it learns from at start do not say them), and the hall's closed
 hours (the wait is counted as if the counters went on calling until their
 queues are empty, as a hall that serves everyone who took a ticket does).
@@ -190,6 +207,8 @@ class _Server:
     #: Calls a second of the service it makes as it finishes the visitor it has now (at the pace of
     #: that visitor's service); 0 while paused.
     frees: float = 0.0
+    #: The services it prefers less, with the share of its time each took recently.
+    after: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,6 +243,7 @@ class _Station:
 
     counter: int
     before: tuple[str, ...]
+    after: tuple[str, ...] = ()
 
 
 class PaceModel:
@@ -256,7 +276,9 @@ class PaceModel:
         stations: dict[str, list[_Station]] = {}
         for number, counter in counters.items():
             for rank, service in enumerate(counter.services):
-                stations.setdefault(service, []).append(_Station(number, tuple(counter.services[:rank])))
+                stations.setdefault(service, []).append(
+                    _Station(number, tuple(counter.services[:rank]), tuple(counter.services[rank + 1 :]))
+                )
         self._stations = {service: tuple(found) for service, found in stations.items()}
         self._counters = {number: self._counters.get(number, CounterPace()) for number in counters}
 
@@ -389,6 +411,7 @@ class PaceModel:
         pace = self._pace_of(service)
         slower = after = 1.0
         end = math.inf if arrivals_end is None else max(0.0, (arrivals_end - now).total_seconds())
+        as_walk_in = (service, ahead, now, waiting, arrivals_end)
         if priority <= 0 and due_at is None:
             slower = 1.0 - min(0.9, self._jumps.get(service, EMPTY).value)
             after = 1.0 - min(0.9, self._carried.get(service, EMPTY).value)
@@ -396,6 +419,7 @@ class PaceModel:
             # A priority of its own, or an appointment due, goes before the counters' preference.
             waiting = None
             end = math.inf if due_at is not None else end
+        aged = self._aged(service, waiting) if AGED else None  # the age bonus, when it counts
         servers: list[tuple[float, float]] = []
         available = False
         freeing = 0.0
@@ -414,6 +438,8 @@ class PaceModel:
                 freeing += server.frees
                 first = first or start == 0
             rate = server.rate * slower
+            if aged is not None and server.after:
+                rate *= self._kept_from_aged(server, waiting, aged)
             own = [(start, rate)]
             if end < math.inf and server.full * after > rate:
                 # No one arrives after the last ticket: nobody jumps the line but the transfers, and a
@@ -428,7 +454,7 @@ class PaceModel:
             opens = max(0.0, (due_at - self.rules.appointment_window - now).total_seconds())
             if opens == 0 and pace.idle:
                 return 0.0
-            return opens + _drain(servers, 1.0)
+            return self._appointment(opens, _drain(servers, 1.0), *as_walk_in)
         need = ahead + 1 - pace.idle
         if need <= 0:
             return 0.0
@@ -444,6 +470,58 @@ class PaceModel:
         if calls <= 1:
             return head
         return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
+
+    def _aged(self, service: str, waiting: Mapping[str, int] | None) -> float | None:
+        """The age bonus in seconds, when queues past it may take a newcomer's counters: not where the
+        newcomer's own queue has waited that long (then its head ranks as theirs do)."""
+        bonus = self.rules.age_bonus
+        if bonus is None or waiting is None:
+            return None
+        limit = bonus.total_seconds()
+        return None if self._head_age(service, waiting) > limit else limit
+
+    def _head_age(self, service: str, waiting: Mapping[str, int]) -> float:
+        """About how long the head of a service's queue has waited: its length over its counters' pace."""
+        count = waiting.get(service, 0)
+        if count <= 0:
+            return 0.0
+        rate = sum(server.rate for server in self._pace_of(service).servers)
+        return count / rate if rate > 0 else LONGEST_BLOCK
+
+    def _kept_from_aged(self, server: _Server, waiting: Mapping[str, int], limit: float) -> float:
+        """The share of a counter's pace for a service left when the queues it prefers less that went
+        past the age bonus (``limit``) take first the share of its time they usually take."""
+        lost = sum(
+            share for code, share in server.after if share > 0 and self._head_age(code, waiting) > limit
+        )
+        if lost <= 0:
+            return 1.0
+        free = server.rate * (1.0 / server.full) if server.full > 0 else 1.0
+        return max(MIN_SHARE, free - lost) / free if free > 0 else 1.0
+
+    def _appointment(
+        self,
+        opens: float,
+        one_call: float,
+        service: str,
+        ahead: int,
+        now: datetime,
+        waiting: Mapping[str, int] | None,
+        arrivals_end: datetime | None,
+    ) -> float:
+        """An appointment's wait: its window, then the next call — unless the walk-ins ahead of it wait
+        longer than the age bonus. A walk-in that waited that long ranks above an appointment that did
+        not, and in such a queue every walk-in at its head has; once the appointment itself waited
+        that long it goes first among them (due before walk-ins of the same rank). So: no later than
+        as a walk-in, no sooner than the age bonus and a call."""
+        due = opens + one_call
+        bonus = self.rules.age_bonus
+        if bonus is None or not AGEAPPT:
+            return due
+        walk_in = self.wait_seconds(service, ahead, now, waiting=waiting, arrivals_end=arrivals_end)
+        if walk_in is None or walk_in <= bonus.total_seconds():
+            return due
+        return max(due, min(walk_in, bonus.total_seconds() + one_call))
 
     def _blocked(self, before: tuple[str, ...], waiting: Mapping[str, int]) -> float:
         """Seconds until a counter is done with the queues it prefers to a service: each of them
@@ -522,13 +600,18 @@ class PaceModel:
                 continue
             seconds = self.service_seconds(station.counter, service)
             free = self._left_for(pace, station)
+            after = tuple((code, pace.share(code)) for code in station.after)
             if not pace.open:
                 if pace.paused_at is not None:
-                    servers.append(_Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at))
+                    servers.append(
+                        _Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at, after=after)
+                    )
                 continue
             frees = free / self._left_of_leg(station.counter, pace, service)
             servers.append(
-                _Server(station.before, free / seconds, 1.0 / seconds, None, self._usual_break(pace), frees)
+                _Server(
+                    station.before, free / seconds, 1.0 / seconds, None, self._usual_break(pace), frees, after
+                )
             )
             if pace.busy_since is None:
                 idle += 1
@@ -652,6 +735,10 @@ class WarmLeg:
     started_at: datetime | None = None
 
 
+import os
+
+AGED = os.environ.get("AGED", "1") == "1"
+AGEAPPT = os.environ.get("AGEAPPT", "1") == "1"
 #: The least share of a leg counted as left once the visitor is at the counter (a walk measured longer
 #: than the legs, as by a clerk who presses start late, never makes a counter free at once).
 LEAST_LEFT = 0.2
