@@ -419,7 +419,7 @@ class PaceModel:
             # A priority of its own, or an appointment due, goes before the counters' preference.
             waiting = None
             end = math.inf if due_at is not None else end
-        aged = self._aged(service, waiting) if AGED else None  # the age bonus, when it counts
+        aged = self._aged(service, waiting)  # the age bonus, when queues past it count
         servers: list[tuple[float, float]] = []
         available = False
         freeing = 0.0
@@ -437,14 +437,7 @@ class PaceModel:
             if server.paused_at is None:
                 freeing += server.frees
                 first = first or start == 0
-            rate = server.rate * slower
-            if aged is not None and server.after:
-                rate *= self._kept_from_aged(server, waiting, aged)
-            own = [(start, rate)]
-            if end < math.inf and server.full * after > rate:
-                # No one arrives after the last ticket: nobody jumps the line but the transfers, and a
-                # shared counter whose preferred queues are empty stays with this one.
-                own.append((max(start, end), server.full * after - rate))
+            own = self._calls(server, start, (slower, after), end, waiting, aged)
             servers += own
             if server.usual_break is not None:
                 servers += self._break_ahead(server.usual_break, now, own)
@@ -470,6 +463,29 @@ class PaceModel:
         if calls <= 1:
             return head
         return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
+
+    def _calls(
+        self,
+        server: _Server,
+        start: float,
+        slowed: tuple[float, float],
+        end: float,
+        waiting: Mapping[str, int] | None,
+        aged: float | None,
+    ) -> list[tuple[float, float]]:
+        """A counter's calls of the service: (from, calls a second) — its pace cut by the tickets that
+        jump the line (``slowed``: before and after the last ticket, at ``end``) and by queues it
+        prefers less that went past the age bonus (``aged``)."""
+        slower, after = slowed
+        rate = server.rate * slower
+        if aged is not None and waiting is not None and server.after:
+            rate *= self._kept_from_aged(server, waiting, aged)
+        own = [(start, rate)]
+        if end < math.inf and server.full * after > rate:
+            # No one arrives after the last ticket: nobody jumps the line but the transfers, and a
+            # shared counter whose preferred queues are empty stays with this one.
+            own.append((max(start, end), server.full * after - rate))
+        return own
 
     def _aged(self, service: str, waiting: Mapping[str, int] | None) -> float | None:
         """The age bonus in seconds, when queues past it may take a newcomer's counters: not where the
@@ -516,7 +532,7 @@ class PaceModel:
         as a walk-in, no sooner than the age bonus and a call."""
         due = opens + one_call
         bonus = self.rules.age_bonus
-        if bonus is None or not AGEAPPT:
+        if bonus is None:
             return due
         walk_in = self.wait_seconds(service, ahead, now, waiting=waiting, arrivals_end=arrivals_end)
         if walk_in is None or walk_in <= bonus.total_seconds():
@@ -735,10 +751,6 @@ class WarmLeg:
     started_at: datetime | None = None
 
 
-import os
-
-AGED = os.environ.get("AGED", "1") == "1"
-AGEAPPT = os.environ.get("AGEAPPT", "1") == "1"
 #: The least share of a leg counted as left once the visitor is at the counter (a walk measured longer
 #: than the legs, as by a clerk who presses start late, never makes a counter free at once).
 LEAST_LEFT = 0.2
