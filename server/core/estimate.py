@@ -221,6 +221,8 @@ class _Pace:
     #: Calls a second the open counters could give to a backlog of the service beyond what its own
     #: arrivals take (their idle time and the time their less preferred services take).
     spare: float
+    #: Calls a second all its counters give it at their usual shares (how fast its queue is worked off).
+    rate: float = 0.0
 
 
 def _changes(method: Callable[Concatenate[PaceModel, P], None]) -> Callable[Concatenate[PaceModel, P], None]:
@@ -501,7 +503,7 @@ class PaceModel:
         count = waiting.get(service, 0)
         if count <= 0:
             return 0.0
-        rate = sum(server.rate for server in self._pace_of(service).servers)
+        rate = self._pace_of(service).rate
         return count / rate if rate > 0 else LONGEST_BLOCK
 
     def _kept_from_aged(self, server: _Server, waiting: Mapping[str, int], limit: float) -> float:
@@ -632,7 +634,7 @@ class PaceModel:
             if pace.busy_since is None:
                 idle += 1
             spare += max(0.0, free - pace.share(service)) / seconds
-        found = _Pace(tuple(servers), idle, spare)
+        found = _Pace(tuple(servers), idle, spare, sum(server.rate for server in servers))
         self._cache[service] = (version, found)
         return found
 
