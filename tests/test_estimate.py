@@ -637,3 +637,27 @@ def test_past_the_age_bonus_walk_ins_go_before_an_appointment_until_it_ages_too(
     plain.counter_set(1, True, True, T0)
     plain.called(1, "PAY", T0, jumped=False)
     assert plain.wait_seconds("PAY", 9, T0, due_at=due) == pytest.approx(300)
+
+
+def test_a_queue_past_the_age_bonus_takes_its_share_of_a_counter_that_prefers_the_newcomers() -> None:
+    pace = model(age_bonus=timedelta(minutes=10))
+    pace.counter_set(2, True, True, T0)
+    for n in range(4):  # counter 2 splits its time between ASK, its first service, and PAY
+        pace.called(2, "ASK", at(600 * n), jumped=False)
+        pace.leg_ended(2, "ASK", at(600 * n + 300))
+        pace.called(2, "PAY", at(600 * n + 300), jumped=False)
+        pace.leg_ended(2, "PAY", at(600 * n + 600))
+    pace.called(2, "ASK", at(2400), jumped=False)
+    counter = pace.counter(2)
+    assert counter is not None and 0 < counter.share("PAY") < 1
+    now = at(2400)
+    plain = pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 0})
+    assert plain == pytest.approx(300 + (median(2) - 1) * 300)
+    # Twenty PAY visitors at the pace counter 2 gives PAY: its head has waited far past ten minutes and
+    # ranks above the young ASK queue, so counter 2 gives ASK only what PAY's share leaves.
+    aged = pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 20})
+    assert aged == pytest.approx(300 + (median(2) - 1) * 300 / (1 - counter.share("PAY")))
+    # Where ASK's own queue has waited that long, its head ranks as theirs: the preference holds.
+    assert pace.wait_seconds("ASK", 4, now, waiting={"ASK": 4, "PAY": 20}) == pytest.approx(
+        300 + (median(5) - 1) * 300
+    )
