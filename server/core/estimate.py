@@ -612,13 +612,14 @@ class PaceModel:
         servers: list[_Server] = []
         idle = 0
         spare = 0.0
+        aging = self.rules.age_bonus is not None  # the shares of less preferred services count
         for station in self._stations.get(service, ()):
             pace = self._counters.get(station.counter)
             if pace is None or not pace.staffed:
                 continue
             seconds = self.service_seconds(station.counter, service)
             free = self._left_for(pace, station)
-            after = tuple((code, pace.share(code)) for code in station.after)
+            after = tuple((code, pace.share(code)) for code in station.after) if aging else ()
             if not pace.open:
                 if pace.paused_at is not None:
                     servers.append(
