@@ -623,22 +623,6 @@ def test_a_counter_without_breaks_of_its_own_is_expected_to_break_when_the_hall_
     assert both.wait_seconds("PAY", 30, morning) == pytest.approx(3600 + 1800 + (need - 24) * 150, abs=2.0)
 
 
-def test_past_the_age_bonus_walk_ins_go_before_an_appointment_until_it_ages_too() -> None:
-    pace = model(appointment_window=timedelta(minutes=15), age_bonus=timedelta(minutes=10))
-    pace.counter_set(1, True, True, T0)
-    pace.called(1, "PAY", T0, jumped=False)
-    due = T0 + timedelta(minutes=5)  # its window is open
-    # One ahead: the walk-in waits under ten minutes, the appointment goes first (the next call).
-    assert pace.wait_seconds("PAY", 1, T0, due_at=due) == pytest.approx(300)
-    # Nine ahead wait far longer than ten minutes: those at the head have waited past the age bonus
-    # and rank above the appointment until it has too; then it goes first among them.
-    assert pace.wait_seconds("PAY", 9, T0, due_at=due) == pytest.approx(600 + 300)
-    plain = model(appointment_window=timedelta(minutes=15))
-    plain.counter_set(1, True, True, T0)
-    plain.called(1, "PAY", T0, jumped=False)
-    assert plain.wait_seconds("PAY", 9, T0, due_at=due) == pytest.approx(300)
-
-
 def test_a_queue_past_the_age_bonus_takes_its_share_of_a_counter_that_prefers_the_newcomers() -> None:
     pace = model(age_bonus=timedelta(minutes=10))
     pace.counter_set(2, True, True, T0)
