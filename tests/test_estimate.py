@@ -568,3 +568,80 @@ def test_a_counters_own_mean_is_weighed_by_its_legs_against_the_services() -> No
     # The service's mean: 200 s. Five legs of its own weigh 5 against 25 (clerks differ by a fifth).
     assert pace.service_seconds(1, "PAY") == pytest.approx(100 / 6 + 200 * 5 / 6)
     assert pace.service_seconds(2, "PAY") == pytest.approx(300 / 6 + 200 * 5 / 6)
+
+
+def test_once_the_visitor_is_at_the_counter_the_walk_is_over() -> None:
+    pace = model(min_samples=2)
+    pace.counter_set(1, True, True, T0)
+    moment = 0.0
+    for _ in range(3):  # legs of 300 s: a 60 s walk to the counter, then 240 s of service
+        pace.called(1, "PAY", at(moment), jumped=False)
+        pace.started(1, at(moment + 60))
+        pace.leg_ended(1, "PAY", at(moment + 300))
+        moment += 300
+    pace.called(1, "PAY", at(moment), jumped=False)
+    # The visitor called is still on the way: a whole leg is ahead of the counter.
+    assert pace.wait_seconds("PAY", 0, at(moment)) == pytest.approx(median(1) * 300)
+    # At the counter: the service alone is left of it; the next visitor's leg is a whole one again.
+    pace.started(1, at(moment + 60))
+    assert pace.wait_seconds("PAY", 0, at(moment + 60)) == pytest.approx(median(1) * 240)
+    assert pace.wait_seconds("PAY", 1, at(moment + 60)) == pytest.approx(240 + (median(2) - 1) * 300)
+    # A start the clerk pressed late never makes the counter free at once.
+    late = model(min_samples=2)
+    late.counter_set(1, True, True, T0)
+    for n in range(3):
+        late.called(1, "PAY", at(n * 300), jumped=False)
+        late.started(1, at(n * 300 + 299))
+        late.leg_ended(1, "PAY", at(n * 300 + 300))
+    late.called(1, "PAY", at(900), jumped=False)
+    late.started(1, at(1199))
+    assert late.wait_seconds("PAY", 0, at(1199)) == pytest.approx(median(1) * 300 * 0.2)
+
+
+def test_a_counter_without_breaks_of_its_own_is_expected_to_break_when_the_hall_does() -> None:
+    def hall(breaks: bool) -> PaceModel:
+        pace = model()
+        for day in (0, 1):  # counter 2: a half-hour break at 04:00 two days running
+            noon = T0.replace(hour=4) + timedelta(days=day)
+            pace.counter_set(2, True, True, noon - timedelta(hours=1))
+            if breaks:
+                pace.counter_set(2, False, True, noon)
+                pace.counter_set(2, True, True, noon + timedelta(minutes=30))
+        return pace
+
+    morning = T0.replace(hour=3) + timedelta(days=2)
+    plain = hall(False)
+    both = hall(True)
+    for pace in (plain, both):
+        for number in (1, 2):
+            pace.counter_set(number, True, True, morning)
+            pace.called(number, "PAY", morning, jumped=False)
+    need = median(31)  # 30 ahead, two counters at 300 s: 24 calls by 04:00
+    assert plain.wait_seconds("PAY", 30, morning) == pytest.approx(need * 150)
+    # Counter 1 never paused: it is expected to stop at 04:00 as counter 2 does (the hall's break), so
+    # both are away for the usual half hour.
+    assert both.wait_seconds("PAY", 30, morning) == pytest.approx(3600 + 1800 + (need - 24) * 150, abs=2.0)
+
+
+def test_a_queue_past_the_age_bonus_takes_its_share_of_a_counter_that_prefers_the_newcomers() -> None:
+    pace = model(age_bonus=timedelta(minutes=10))
+    pace.counter_set(2, True, True, T0)
+    for n in range(4):  # counter 2 splits its time between ASK, its first service, and PAY
+        pace.called(2, "ASK", at(600 * n), jumped=False)
+        pace.leg_ended(2, "ASK", at(600 * n + 300))
+        pace.called(2, "PAY", at(600 * n + 300), jumped=False)
+        pace.leg_ended(2, "PAY", at(600 * n + 600))
+    pace.called(2, "ASK", at(2400), jumped=False)
+    counter = pace.counter(2)
+    assert counter is not None and 0 < counter.share("PAY") < 1
+    now = at(2400)
+    plain = pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 0})
+    assert plain == pytest.approx(300 + (median(2) - 1) * 300)
+    # Twenty PAY visitors at the pace counter 2 gives PAY: its head has waited far past ten minutes and
+    # ranks above the young ASK queue, so counter 2 gives ASK only what PAY's share leaves.
+    aged = pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 20})
+    assert aged == pytest.approx(300 + (median(2) - 1) * 300 / (1 - counter.share("PAY")))
+    # Where ASK's own queue has waited that long, its head ranks as theirs: the preference holds.
+    assert pace.wait_seconds("ASK", 4, now, waiting={"ASK": 4, "PAY": 20}) == pytest.approx(
+        300 + (median(5) - 1) * 300
+    )

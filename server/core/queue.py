@@ -1805,6 +1805,8 @@ class QueueCore:
                 state = self._leave_counter(tx, state, ticket, expect, to, kind, counter, now, staff)
         if to not in AT_COUNTER:
             self.pace.leg_ended(counter.number, ticket.service, now, ticket.called_at)
+        elif to is TicketStatus.SERVING:
+            self.pace.started(counter.number, now)
         self._publish_moved(ticket, kind, counter, state, ticket if to in AT_COUNTER else None)
         return ticket
 

@@ -658,6 +658,7 @@ class SqlTx:
                 legs.service,
                 legs.called_at,
                 legs.finished_at,
+                legs.started_at,
                 or_(c.priority > 0, c.appointment.is_not(None), legs.transfer.is_(True)).label("jumped"),
                 legs.transfer.label("carried"),
             )
@@ -673,7 +674,15 @@ class SqlTx:
             .limit(limit)
         )
         found = [
-            WarmLeg(r.counter, r.service, r.called_at, r.finished_at, bool(r.jumped), bool(r.carried))
+            WarmLeg(
+                r.counter,
+                r.service,
+                r.called_at,
+                r.finished_at,
+                bool(r.jumped),
+                bool(r.carried),
+                r.started_at,
+            )
             for r in self.conn.execute(query)
         ]
         return found[::-1]

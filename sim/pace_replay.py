@@ -1,0 +1,135 @@
+"""Replay a simulated week's pace log (sim/pace_log.py) through today's estimator; say where it misses.
+
+    .venv/bin/python -m sim.pace_replay /tmp/bank7.pickle [--zone Asia/Shanghai]
+
+Rebuilds a PaceModel with the week's rules and counters, tells it what the core told the hub's model
+in the same order, and asks it again at every issue. Prints one JSON object: the mean absolute error
+(minutes) of the replayed estimate and of the old rule (five minutes a person ahead) and their ratio,
+over the tickets ``sim.week`` measures (called, with an estimate), then the same broken down by
+service, people ahead, hour of the day, priority, and whether a counter of the service was paused at
+issue — each group with its share of the week's whole error, which says where to look first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from server.core.estimate import PaceModel
+
+
+def replay(log: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each measured ticket with the replayed estimate and what stood around it at issue."""
+    model = PaceModel(log["counters"], log["rules"])
+    by_key = {}
+    for row in log["tickets"]:
+        by_key[(row["service"], _naive(row["issued_at"]), row["ahead"])] = row
+    found = []
+    for name, args, kwargs in log["steps"]:
+        if name != "issue":
+            told = getattr(model, name, None)
+            if told is not None:  # an estimator from before a change the log records is told less
+                told(*args, **kwargs)
+            continue
+        asked = {k: v for k, v in kwargs.items() if k != "answer"}
+        service, ahead, now = args
+        row = by_key.get((service, _naive(now), ahead))
+        answer = model.wait_seconds(*args, **asked)
+        if row is None or row["called_at"] is None or row["estimate_seconds"] is None or answer is None:
+            continue
+        paused = any(
+            (pace := model.counter(number)) is not None and not pace.open and pace.staffed
+            for number, counter in log["counters"].items()
+            if service in counter.services
+        )
+        real = max(0.0, (_naive(row["called_at"]) - _naive(now)).total_seconds())
+        found.append(
+            {
+                **row,
+                "estimate": float(round(answer)),
+                "recorded": kwargs["answer"],
+                "real": real,
+                "fixed": row["ahead"] * 300.0,
+                "paused": paused,
+                "kind": _kind(asked),
+            }
+        )
+    return found
+
+
+def _kind(asked: dict[str, Any]) -> str:
+    if asked.get("due_at"):
+        return "appointment"
+    return "priority" if asked.get("priority") else "walk-in"
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _band(ahead: int) -> str:
+    for top, name in ((0, "0"), (1, "1"), (3, "2-3"), (7, "4-7"), (15, "8-15")):
+        if ahead <= top:
+            return name
+    return "16+"
+
+
+def breakdown(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
+    whole = sum(abs(r["estimate"] - r["real"]) for r in rows) or 1.0
+    out = {}
+    for name in sorted(groups, key=str):
+        group = groups[name]
+        ours = sum(abs(r["estimate"] - r["real"]) for r in group)
+        fixed = sum(abs(r["fixed"] - r["real"]) for r in group)
+        out[str(name)] = {
+            "n": len(group),
+            "mae": round(ours / len(group) / 60, 2),
+            "fixed": round(fixed / len(group) / 60, 2),
+            "bias": round(sum(r["estimate"] - r["real"] for r in group) / len(group) / 60, 2),
+            "real": round(sum(r["real"] for r in group) / len(group) / 60, 2),
+            "share": round(ours / whole, 3),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("log", type=Path)
+    parser.add_argument("--zone", default="Asia/Shanghai")
+    args = parser.parse_args()
+    log = pickle.loads(args.log.read_bytes())
+    rows = replay(log)
+    zone = ZoneInfo(args.zone)
+    ours = sum(abs(r["estimate"] - r["real"]) for r in rows) / len(rows)
+    fixed = sum(abs(r["fixed"] - r["real"]) for r in rows) / len(rows)
+    same = sum(1 for r in rows if r["recorded"] is not None and abs(round(r["recorded"]) - r["estimate"]) < 1)
+    figures = {
+        "tickets": len(rows),
+        "replayed_as_recorded": round(same / len(rows), 4),
+        "mae_minutes": round(ours / 60, 3),
+        "fixed_rule_mae_minutes": round(fixed / 60, 3),
+        "ratio": round(ours / fixed, 3),
+        "by_service": breakdown(rows, lambda r: r["service"]),
+        "by_ahead": breakdown(rows, lambda r: _band(r["ahead"])),
+        "by_hour": breakdown(
+            rows, lambda r: r["issued_at"].replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).hour
+        ),
+        "by_kind": breakdown(rows, lambda r: r["kind"]),
+        "by_paused": breakdown(rows, lambda r: r["paused"]),
+        "by_day": breakdown(rows, lambda r: r["issued_at"].date().isoformat()),
+    }
+    print(json.dumps(figures, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
