@@ -11,6 +11,7 @@ there a printer service?". :meth:`Hub.close` stops the services in order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from .hub import Hub
 from .no_shows import NoShowWatch
 from .notices import NoticeBoard
 from .outbox import HallOutbox, take_template
+from .periodic import Periodic
 from .settings import HallSettings
 from .staffing import PostWatch, StaffPosts
 from .statistics import StatisticsService
@@ -58,6 +60,8 @@ from .store.settings import SettingsStore
 from .store.sql import read_only
 from .store.stats import Statistics
 from .sweeper import AppointmentSweeper
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -178,6 +182,7 @@ def bootstrap(
             lambda: hub.core.hall,
             lambda template: take_template(hub, template),
             push.spawn,
+            on_duty=hall_duty(leases, OUTBOX_DUTY),
         ),
     )
     if config.cluster is not None:
@@ -190,6 +195,7 @@ def bootstrap(
             bus.start(push.spawn)
     if devices:
         printing.start()
+        lease_duties(hub, cases_watched=bool(cases.kinds))
         leases.start()  # its first round now: a hub alone opens its printers before it serves
         if book.bookable:  # a site without appointments has nothing to sweep
             hub.sweeper.start()
@@ -206,6 +212,55 @@ def bootstrap(
         hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
         hub.outbox.start()  # [central]: ship the log to the company's central service
     return hub
+
+
+#: The lease of the hall's link to the central service (docs/architecture.md, "Hall-wide duties").
+OUTBOX_DUTY = "duty:outbox"
+
+
+def hall_duty(leases: LeaseKeeper, duty: str) -> Callable[[], bool]:
+    """Whether this process does ``duty`` now: always on a lone hub; in a cluster, while it holds the
+    duty's lease (taken and renewed by the keeper like a printer's, so a killed holder's duty moves
+    to another process within about four seconds)."""
+    if not leases.fenced:
+        return lambda: True
+    return lambda: leases.holds(duty)
+
+
+def lease_duties(hub: Hub, *, cases_watched: bool) -> None:
+    """Lease each hall-wide periodic task that must run on one process only (a serving hub).
+
+    Leased: what tells every screen or console through the shared message queue (three processes
+    would tell three times), what issues or carries tickets, and the central link (a template
+    applied twice posts its notice twice). Left on every process, because a second run changes
+    nothing: the appointment sweep (conditional UPDATEs, audited only when rows changed) and the
+    post watch (ends a post only if its login still holds it, read in the write's transaction).
+    Only the tasks this process starts are wanted: a lease held for a task not run would starve it.
+    """
+    leases = hub.leases
+    duties: list[tuple[str, Periodic[Any]]] = []
+    if hub.no_show_watch.needed:
+        duties.append(("duty:no-shows", hub.no_show_watch))
+    if hub.closing.needed:
+        duties.append(("duty:closing", hub.closing))
+    if cases_watched:
+        duties.append(("duty:case-watch", hub.case_watch))
+    duties.append(("duty:complaint-watch", hub.complaint_watch))
+    duties.append(("duty:notice-watch", hub.notices.watch))
+    for duty, task in duties:
+        task.only_while(hall_duty(leases, duty))
+    wanted = [duty for duty, _ in duties] + ([OUTBOX_DUTY] if hub.outbox.needed else [])
+    if leases.fenced:
+        for duty in wanted:
+            leases.want(duty, _duty_taken, _duty_lost)
+
+
+def _duty_taken(duty: str, generation: int) -> None:
+    log.info("hall duty %s: this process does it now (generation %d)", duty, generation)
+
+
+def _duty_lost(duty: str) -> None:
+    log.info("hall duty %s: left to another process", duty)
 
 
 def hall_bus(config: SiteConfig) -> EventBus:

@@ -119,8 +119,12 @@ class HallOutbox:
         take_template: TemplateTaker,
         spawn: Callable[..., object],
         send: Sender = post_json,
+        on_duty: Callable[[], bool] | None = None,
     ) -> None:
         self.section = section
+        #: Whether this process ships now: in a cluster, only the holder of the "outbox" lease
+        #: (a template applied by two processes would post its notice twice); always on a lone hub.
+        self.on_duty = on_duty or (lambda: True)
         self.store = store
         self.clock = clock
         self.hall = hall
@@ -131,7 +135,8 @@ class HallOutbox:
         self.task: object = None
         #: Template outcomes not yet told to the central service (kept across a dead link).
         self._results: list[dict[str, Any]] = []
-        #: The link as the admin can read it: "off", "up" or "down", and the last failure.
+        #: The link as the admin can read it: "off", "up", "down" or "standby" (another process of the
+        #: cluster ships), and the last failure.
         self.link = "off" if section is None else "starting"
         self.last_error = ""
         self.last_shipped_at: datetime | None = None
@@ -159,6 +164,9 @@ class HallOutbox:
         section = self.section
         if section is None:
             return False
+        if not self.on_duty():  # another process of the cluster ships: this one stands by
+            self.link, self.last_error = "standby", ""
+            return True
         token = section.hall_token() or ""
         try:
             for _ in range(ROUNDS):
@@ -211,6 +219,8 @@ class HallOutbox:
                 self.store.mark(f"stream:{name}", int(position), now)
         self.last_shipped_at = now
         for template in answer.get("templates", []):
+            if not self.on_duty():  # the lease ran out meanwhile: the new holder is sent it again
+                break
             self._results.append(self._take(template, now))
         moved = any(answer.get("cursors", {}).get(b.stream) != b.after for b in batches)
         return moved or bool(self._results)

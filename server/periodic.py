@@ -42,6 +42,8 @@ class Periodic(Generic[Result]):
         on_store_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
+        #: Whether this process does the work now (see :meth:`only_while`); always, unless told.
+        self.on_duty: Callable[[], bool] = _always
         self.work = work
         self.failed = failed
         self.every = every
@@ -49,6 +51,11 @@ class Periodic(Generic[Result]):
         self.on_store_failure = on_store_failure
         self._stop = threading.Event()
         self.task: object = None
+
+    def only_while(self, on_duty: Callable[[], bool]) -> None:
+        """Do the work only while ``on_duty()`` holds: a hall-wide duty of a cluster, leased to one
+        process (bootstrap's ``hall_duty``); the rounds of the others do nothing."""
+        self.on_duty = on_duty
 
     def start(self) -> None:
         self.task = self.spawn(self.run)
@@ -59,7 +66,12 @@ class Periodic(Generic[Result]):
             self.once()
 
     def once(self) -> Result:
-        """One round, now (the task's own, or a test's or the simulated day's at its fake time)."""
+        """One round, now (the task's own, or a test's or the simulated day's at its fake time).
+
+        Nothing (``failed``) while another process of the cluster holds this duty.
+        """
+        if not self.on_duty():
+            return self.failed
         try:
             return self.work()
         except Exception as error:
@@ -78,3 +90,7 @@ class Periodic(Generic[Result]):
         join = getattr(self.task, "join", None)  # a thread or a greenlet: both can be waited for
         if join is not None:
             join(timeout)
+
+
+def _always() -> bool:
+    return True
