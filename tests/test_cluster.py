@@ -30,6 +30,7 @@ import requests
 import socketio
 from sqlalchemy import create_engine, text
 
+from drivers.twins.virtual_printer import VirtualPrinter
 from server.cluster import HallRelay
 from server.config import ConfigError, load_config
 from server.core.events import HallEvent
@@ -40,6 +41,7 @@ from tests.support import (
     HubProcess,
     bearer,
     free_port,
+    kiosk_printer_toml,
     login,
     provision,
     write_site,
@@ -90,18 +92,21 @@ class Cluster:
     hubs: list[HubProcess]
     channel: str
     proxy: str | None  # nginx's URL, when nginx is installed
+    printer: VirtualPrinter  # the kiosk's printer (a twin on 127.0.0.1), driven by one process at a time
 
     def log(self) -> str:
         return "\n".join(f"--- {hub.log_path}\n{hub.log()[-3000:]}" for hub in self.hubs)
 
 
-def cluster_site(path: Path, url: str, channel: str) -> Path:
-    """The test site (COUNTERS counters, PAY and ASK, ASK capped at CAP a half-day) with [cluster]."""
+def cluster_site(path: Path, url: str, channel: str, printer_port: int) -> Path:
+    """The test site (COUNTERS counters, PAY and ASK, ASK capped at CAP a half-day) with [cluster],
+    its kiosk's tickets printed on a network printer at 127.0.0.1:``printer_port``."""
     write_site(path, url, COUNTERS)
     site = path.read_text(encoding="utf-8")
     site = site.replace("[hub]\n", "[hub]\ntrusted_proxies = 1\n", 1)
     site = site.replace("width = 4\n", f"width = 4\nhalf_day_caps = {{ am = {CAP}, pm = {CAP} }}\n", 1)
     site += f'\n[cluster]\nredis_url = "{REDIS_URL}"\nchannel = "{channel}"\n'
+    site += kiosk_printer_toml(printer_port)
     path.write_text(site, encoding="utf-8")
     return path
 
@@ -143,7 +148,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
     channel = f"qcall-test-{secrets.token_hex(4)}"
     folder = tmp_path_factory.mktemp("cluster")
-    config_path = cluster_site(folder / "site.toml", url, channel)
+    printer = VirtualPrinter().start()
+    config_path = cluster_site(folder / "site.toml", url, channel, printer.port)
     creds = provision(config_path, COUNTERS)
     env = {"QCALL_SECRET_KEY": secrets.token_hex(16), "QCALL_VAR_DIR": str(folder / "var")}
     hubs = []
@@ -182,8 +188,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             )
             proxy = f"http://127.0.0.1:{port}"
             wait_until(lambda: _healthy(proxy), "nginx answers", 20)
-        yield Cluster(url, config_path, creds, hubs, channel, proxy)
+        yield Cluster(url, config_path, creds, hubs, channel, proxy, printer)
     finally:
+        printer.stop()
         if nginx is not None:
             nginx.terminate()
             nginx.wait(10)
@@ -371,7 +378,7 @@ def test_a_rush_across_processes_never_passes_the_half_day_cap(cluster: Cluster)
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (scripts/system-deps.sh installs it)")
 def test_screens_of_a_killed_process_reconnect_to_another_within_5_s(cluster: Cluster) -> None:
     """Screens through nginx; SIGKILL the process holding some of them: they are back, on another
-    process, with a snapshot, within 5 s, and hear the next call. The module's last test."""
+    process, with a snapshot, within 5 s, and hear the next call. Kills a process: near the module's end."""
     assert cluster.proxy is not None
     screens = [Screen(cluster.proxy, cluster.creds.display, reconnecting=True).connect() for _ in range(6)]
     try:
@@ -415,6 +422,61 @@ def test_screens_of_a_killed_process_reconnect_to_another_within_5_s(cluster: Cl
     finally:
         for screen in screens:
             screen.client.disconnect()
+
+
+def test_the_printers_holder_killed_another_process_prints_the_ticket_issued_meanwhile_once(
+    cluster: Cluster,
+) -> None:
+    """SIGKILL the process that drives the kiosk's printer (its lease in device_leases), issue a ticket
+    on another at once: another process holds the printer within 5 s and the ticket comes out of the
+    twin exactly once. Kills a process: the module's last test (after the screens' one, two are left)."""
+    engine = create_engine(cluster.url)
+    try:
+
+        def process_of(holder: str | None) -> HubProcess | None:
+            for hub in cluster.hubs:
+                alive = hub.proc is not None and hub.proc.poll() is None
+                if alive and holder is not None and holder.split(":")[1] == str(hub.proc.pid):
+                    return hub
+            return None
+
+        def printer_holder() -> str | None:
+            with engine.connect() as conn:
+                return conn.execute(
+                    text("SELECT holder FROM device_leases WHERE device = 'printer:printer-1'")
+                ).scalar()
+
+        def unprinted() -> int:
+            with engine.connect() as conn:
+                return int(
+                    conn.execute(
+                        text("SELECT count(*) FROM print_jobs WHERE state NOT IN ('printed', 'failed')")
+                    ).scalar_one()
+                )
+
+        victim = wait_until(lambda: process_of(printer_holder()), "a live process drives the printer")
+        wait_until(lambda: unprinted() == 0, "the earlier tests' tickets all printed", timeout=60)
+        survivor = next(
+            hub for hub in cluster.hubs if hub is not victim and hub.proc and hub.proc.poll() is None
+        )
+        killed_at = time.monotonic()
+        victim.kill()
+        answer = issue(survivor, cluster.creds.kiosk, "PAY")
+        assert answer.status_code == 201, answer.text
+        number = answer.json()["number"]
+
+        taker = wait_until(lambda: process_of(printer_holder()), "another process takes the printer", WAIT)
+        took_over = time.monotonic() - killed_at
+        print(f"printer taken over {took_over:.2f} s after the SIGKILL")
+        assert taker is not victim and took_over < 5.0, f"took {took_over:.1f} s"
+
+        def printed() -> list[str]:
+            return [doc.text for doc in cluster.printer.documents if number in doc.text]
+
+        wait_until(lambda: printed() and unprinted() == 0, f"{number} printed and recorded", WAIT)
+        assert len(printed()) == 1, printed()
+    finally:
+        engine.dispose()
 
 
 def _connections(hub: HubProcess) -> int:
