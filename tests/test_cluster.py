@@ -429,7 +429,8 @@ def test_the_printers_holder_killed_another_process_prints_the_ticket_issued_mea
 ) -> None:
     """SIGKILL the process that drives the kiosk's printer (its lease in device_leases), issue a ticket
     on another at once: another process holds the printer within 5 s and the ticket comes out of the
-    twin exactly once. Kills a process: the module's last test (after the screens' one, two are left)."""
+    twin exactly once; the hall-wide duties it held move to a live process too. Kills a process: the
+    module's last test (after the screens' one, two are left)."""
     engine = create_engine(cluster.url)
     try:
 
@@ -475,6 +476,22 @@ def test_the_printers_holder_killed_another_process_prints_the_ticket_issued_mea
 
         wait_until(lambda: printed() and unprinted() == 0, f"{number} printed and recorded", WAIT)
         assert len(printed()) == 1, printed()
+
+        def duties() -> dict[str, str]:
+            with engine.connect() as conn:
+                found = conn.execute(
+                    text("SELECT device, holder FROM device_leases WHERE device LIKE 'duty:%'")
+                )
+                return {str(device): str(holder) for device, holder in found}
+
+        # The hall-wide duties (notice and complaint watches: this site has no [central]) each have one
+        # holder, the killed process's taken over by a live one like the printer.
+        assert {"duty:notice-watch", "duty:complaint-watch"} <= set(duties())
+        wait_until(
+            lambda: all(process_of(holder) for holder in duties().values()),
+            "every duty on a live process",
+            WAIT,
+        )
     finally:
         engine.dispose()
 

@@ -33,13 +33,14 @@ from sqlalchemy import Engine, select
 from drivers.signs.frames import FRAME_PRESETS, FrameFormat
 from drivers.twins.virtual_bus import VirtualFramedDisplays, VirtualSerialBus
 from drivers.twins.virtual_printer import VirtualPrinter
-from server.bootstrap import bootstrap, driven_by
+from server.bootstrap import bootstrap, driven_by, hall_duty
 from server.config import load_config
 from server.core.printjobs import PrintRequest
 from server.devices.board import DeviceBoard
 from server.devices.counters import CounterDevices
 from server.devices.leases import LeaseKeeper, bus_device, printer_device
 from server.devices.push import OfflinePush
+from server.periodic import Periodic
 from server.store import make_engine, open_store
 from server.store.leases import Fence, SqlLeases
 from server.store.print_queue import PrintJobs
@@ -92,6 +93,40 @@ def test_holders_racing_for_the_same_devices_get_each_exactly_once(pg_url: str) 
         assert leases.renew(dict.fromkeys(devices, 1)) == set(mine)
     table = {lease.device: lease.holder for lease in holders[0].leases()}
     assert table == {device: winners[0][0] for device, winners in won.items()}
+    engine.dispose()
+
+
+def test_a_hall_wide_duty_runs_on_its_leaseholder_only_and_moves_when_it_stops_renewing(pg_url: str) -> None:
+    """Two processes' keepers want one duty (as bootstrap's lease_duties has them): the rounds of the
+    one without the lease do nothing; once the holder stops renewing, the other takes over."""
+    engine = engine_of(pg_url)
+    spawn = OfflinePush().spawn
+    rounds: dict[str, int] = {"a": 0, "b": 0}
+    keepers, tasks = {}, {}
+    for name, ttl in (("a", 1.0), ("b", 30.0)):
+        keeper = LeaseKeeper(SqlLeases(engine, name, ttl=ttl), name, spawn, fenced=True)
+        keeper.want("duty:notice-watch", lambda duty, generation: None, lambda duty: None)
+        task: Periodic[bool] = Periodic(
+            f"duty {name}",
+            lambda name=name: rounds.__setitem__(name, rounds[name] + 1) or True,
+            False,
+            60,
+            spawn,
+        )
+        task.only_while(hall_duty(keeper, "duty:notice-watch"))
+        keepers[name], tasks[name] = keeper, task
+    keepers["a"].once()
+    keepers["b"].once()  # a holds it: b waits
+    for _ in range(3):
+        assert tasks["a"].once() is True and tasks["b"].once() is False
+    assert rounds == {"a": 3, "b": 0}
+    # a stops renewing (stuck, or killed): its lease runs out, and b's next round takes the duty.
+    assert wait_until(lambda: not keepers["a"].holds("duty:notice-watch"), "a's lease runs out")
+    assert tasks["a"].once() is False
+    assert wait_until(lambda: keepers["b"].once() or keepers["b"].holds("duty:notice-watch"), "b takes it")
+    assert tasks["b"].once() is True and rounds == {"a": 3, "b": 1}
+    for keeper in keepers.values():
+        keeper.close()
     engine.dispose()
 
 
