@@ -11,7 +11,6 @@ there a printer service?". :meth:`Hub.close` stops the services in order.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,8 +59,6 @@ from .store.settings import SettingsStore
 from .store.sql import read_only
 from .store.stats import Statistics
 from .sweeper import AppointmentSweeper
-
-log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -251,16 +248,12 @@ def lease_duties(hub: Hub, *, cases_watched: bool) -> None:
         task.only_while(hall_duty(leases, duty))
     wanted = [duty for duty, _ in duties] + ([OUTBOX_DUTY] if hub.outbox.needed else [])
     if leases.fenced:
-        for duty in wanted:
-            leases.want(duty, _duty_taken, _duty_lost)
+        for duty in wanted:  # nothing to open or stop: the task looks at the lease each round
+            leases.want(duty, _nothing_to_do, _nothing_to_do)
 
 
-def _duty_taken(duty: str, generation: int) -> None:
-    log.info("hall duty %s: this process does it now (generation %d)", duty, generation)
-
-
-def _duty_lost(duty: str) -> None:
-    log.info("hall duty %s: left to another process", duty)
+def _nothing_to_do(*_: object) -> None:
+    """A duty's lease taken or lost: the keeper logs it; the task reads ``holds`` at its next round."""
 
 
 def hall_bus(config: SiteConfig) -> EventBus:
