@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,12 +85,23 @@ class BenchCluster:
 
 
 @contextmanager
-def bench_cluster(folder: Path, processes: int, counters: int, cap: int) -> Iterator[BenchCluster]:
-    """A fresh database and Redis channel, provisioned, ``processes`` hubs running; all gone afterwards."""
+def bench_cluster(
+    folder: Path,
+    processes: int,
+    counters: int,
+    cap: int,
+    before_start: Callable[[str, Path], None] | None = None,
+) -> Iterator[BenchCluster]:
+    """A fresh database and Redis channel, provisioned, ``processes`` hubs running; all gone afterwards.
+
+    ``before_start(url, config_path)`` runs on the provisioned database before the hubs start
+    (e.g. to fill the queue)."""
     with fresh_database("qcall_bench") as url:
         channel = f"qcall-bench-{secrets.token_hex(4)}"
         config_path = cluster_site(folder / "site.toml", url, channel, counters, cap)
         creds = provision(config_path, counters)
+        if before_start is not None:
+            before_start(url, config_path)
         hubs = start_hubs(config_path, folder, processes)
         try:
             yield BenchCluster(url, config_path, creds, hubs)
