@@ -35,6 +35,7 @@ from .central.wire import INGEST_PATH, STREAMS, encode
 from .config import CentralSection
 from .core.calendar import Clock
 from .core.queue import Hall
+from .reports.figures import satisfaction_config
 from .store.outbox import Batch, OutboxStore
 
 if TYPE_CHECKING:
@@ -85,19 +86,7 @@ def hall_profile(hall: Hall, region: str) -> dict[str, Any]:
         "name_en": hall.name_en,
         "timezone": calendar.timezone,
         "day_starts_at": calendar.day_starts_at.strftime("%H:%M"),
-        "satisfaction": {
-            "target": hall.satisfaction.target,
-            "levels": [
-                {
-                    "code": level.code,
-                    "name_zh": level.name_zh,
-                    "name_en": level.name_en,
-                    "score": level.score,
-                    "satisfied": level.satisfied,
-                }
-                for level in hall.satisfaction.levels
-            ],
-        },
+        "satisfaction": satisfaction_config(hall),
         "services": [
             {"code": s.code, "name_zh": s.name_zh, "name_en": s.name_en} for s in hall.services.values()
         ],

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,11 +117,24 @@ def launch_chromium(extra_args: Sequence[str] = ()) -> Iterator[object]:
             launched.close()
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    """Headless system Chromium driven by Playwright (no browser download)."""
+@pytest.fixture(scope="module")
+def module_browser() -> Iterator[object]:
+    """One Chromium for a module's tests: a launch costs a second or two of CPU, a test's context none."""
     with launch_chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def browser(module_browser: Any) -> Iterator[object]:
+    """Headless system Chromium driven by Playwright (no browser download), the module's.
+
+    Each test opens its own contexts and pages (``browser.new_page()`` is a context of its own);
+    whatever it left open is closed after it, so the next test starts on a browser with none (and a
+    page left open does not run on against a hub that has stopped).
+    """
+    yield module_browser
+    for context in list(module_browser.contexts):
+        context.close()
 
 
 #: Modules that each take a minute or more: collected first, so that with ``pytest -n 2 --dist

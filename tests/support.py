@@ -265,6 +265,26 @@ def running_hub(config_path: Path, workdir: Path) -> Iterator[HubProcess]:
         hub.stop()
 
 
+def wait_for_answer(
+    proc: subprocess.Popen[bytes], log_path: Path, base_url: str, timeout: float = 60
+) -> None:
+    """Wait until the hub process ``proc`` answers its health check at ``base_url``.
+
+    A hub (the demo) prints its links as it starts and listens a moment later; until then the
+    connection is refused. A process that died fails the wait at once, with its log.
+    """
+    from tests.waiting import wait_until
+
+    def answers() -> bool:
+        assert proc.poll() is None, log_path.read_text(errors="replace")
+        try:
+            return requests.get(f"{base_url}/api/v1/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(answers, "the hub answers", timeout=timeout)
+
+
 def login(base_url: str, username: str, counter: int | None, password: str = CLERK_PASSWORD) -> str:
     answer = requests.post(
         f"{base_url}/api/v1/auth/login",

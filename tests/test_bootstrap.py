@@ -45,6 +45,7 @@ from tests.support import (
     lobby_voice_toml,
     login,
     provision,
+    wait_for_answer,
     write_site,
 )
 from tests.waiting import wait_until
@@ -243,15 +244,7 @@ def test_demo_with_a_var_dir_writes_nothing_under_the_repository(tmp_path: Path)
             stderr=subprocess.STDOUT,
         )
     try:
-
-        def answers() -> bool:
-            assert proc.poll() is None, log_path.read_text(errors="replace")
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_until(answers, "the demo answers", timeout=60)
+        wait_for_answer(proc, log_path, f"http://127.0.0.1:{port}")
         token = wait_until(
             lambda: next(
                 (w.split("token=")[1] for w in log_path.read_text().split() if "/kiosk/?token=" in w), None

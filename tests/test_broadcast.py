@@ -162,3 +162,17 @@ def test_a_batch_while_no_socket_is_open_is_not_read_nor_sent() -> None:
     listeners.add(-1)
     sender.send(issued)
     assert core.reads == 1 and len(socketio.emitted) == 2
+
+
+def test_an_event_while_no_socket_is_open_is_not_queued() -> None:
+    """The sending thread is not even woken for nobody; once a socket is open, every event is queued."""
+    listeners = live.Connections()
+    sender = live.Broadcaster(FakeSocketIO(), SimpleNamespace(core=FakeCore()), listeners)  # type: ignore[arg-type]
+    issued = stamped([HallEvent(ev.TICKET_ISSUED, {"ticket": ticket(f"A{n:03}")}) for n in (1, 2, 3)])
+    sender.enqueue(issued[0])
+    assert sender.pending.empty()
+    listeners.add(1)
+    for event in issued[1:]:
+        sender.enqueue(event)
+    queued = [sender.pending.get_nowait() for _ in range(sender.pending.qsize())]
+    assert [event.version for event in queued] == [2, 3]

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from drivers.twins.virtual_printer import VirtualPrinter
-from tests.support import ADMIN_PASSWORD, ARTIFACTS, ROOT, HubProcess, free_port, running_hub
+from tests.support import ADMIN_PASSWORD, ARTIFACTS, ROOT, HubProcess, free_port, running_hub, wait_for_answer
 from tests.test_devices_admin_api import device_site
 from tests.waiting import WAIT, wait_until
 
@@ -211,16 +210,7 @@ def test_the_demo_board_raises_no_false_alarm_and_speaks_one_language(chromium: 
             return {"kiosk": pages[0], "lobby": pages[1], "counter": pages[2]} if len(pages) >= 3 else None
 
         pages = wait_until(links, "the demo prints its links", timeout=60)
-
-        def answers() -> bool:
-            # The links are printed as the hub starts; it listens a moment later on a loaded machine.
-            assert proc.poll() is None, log_path.read_text(errors="replace")
-            try:
-                return requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_until(answers, "the demo answers", timeout=60)
+        wait_for_answer(proc, log_path, base)
         context = chromium.new_context(viewport={"width": 1600, "height": 1200}, locale="zh-CN")
         opened = []
         for name, url in pages.items():

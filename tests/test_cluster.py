@@ -34,6 +34,7 @@ from drivers.twins.virtual_printer import VirtualPrinter
 from server.cluster import HallRelay
 from server.config import ConfigError, load_config
 from server.core.events import HallEvent
+from tests.cluster_support import PG_ADMIN_URL, REDIS_URL, cluster_site
 from tests.support import (
     ADMIN_PASSWORD,
     ROOT,
@@ -50,8 +51,6 @@ from tests.waiting import SocketListener, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-PG_ADMIN_URL = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("QCALL_TEST_REDIS", "redis://127.0.0.1:6379/0")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 #: Tickets the counters call in the exactly-once test (the bench calls 10,000: bench/cluster_calls.py).
 TICKETS = 90
@@ -98,19 +97,6 @@ class Cluster:
         return "\n".join(f"--- {hub.log_path}\n{hub.log()[-3000:]}" for hub in self.hubs)
 
 
-def cluster_site(path: Path, url: str, channel: str, printer_port: int) -> Path:
-    """The test site (COUNTERS counters, PAY and ASK, ASK capped at CAP a half-day) with [cluster],
-    its kiosk's tickets printed on a network printer at 127.0.0.1:``printer_port``."""
-    write_site(path, url, COUNTERS)
-    site = path.read_text(encoding="utf-8")
-    site = site.replace("[hub]\n", "[hub]\ntrusted_proxies = 1\n", 1)
-    site = site.replace("width = 4\n", f"width = 4\nhalf_day_caps = {{ am = {CAP}, pm = {CAP} }}\n", 1)
-    site += f'\n[cluster]\nredis_url = "{REDIS_URL}"\nchannel = "{channel}"\n'
-    site += kiosk_printer_toml(printer_port)
-    path.write_text(site, encoding="utf-8")
-    return path
-
-
 def nginx_conf(folder: Path, listen: int, ports: list[int]) -> Path:
     """deploy/nginx/qcall.conf with these ports, inside a main file for an nginx run as this user."""
     sample = (ROOT / "deploy" / "nginx" / "qcall.conf").read_text(encoding="utf-8")
@@ -149,7 +135,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     channel = f"qcall-test-{secrets.token_hex(4)}"
     folder = tmp_path_factory.mktemp("cluster")
     printer = VirtualPrinter().start()
-    config_path = cluster_site(folder / "site.toml", url, channel, printer.port)
+    config_path = cluster_site(folder / "site.toml", url, channel, COUNTERS, CAP)
+    with config_path.open("a", encoding="utf-8") as site:  # the kiosk prints on the twin
+        site.write(kiosk_printer_toml(printer.port))
     creds = provision(config_path, COUNTERS)
     env = {"QCALL_SECRET_KEY": secrets.token_hex(16), "QCALL_VAR_DIR": str(folder / "var")}
     hubs = []

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .audit import AuditLog
@@ -143,6 +143,14 @@ class Ended:
     user: UserInfo
     ended: list[str]
 
+
+#: A staff session's row with its user's role and whether the user is active, by the token's hash or
+#: the session cookie's: built once (every request of a console resolves its session with one).
+_SESSION = select(staff_sessions, users.c.role, users.c.active).join(
+    users, users.c.username == staff_sessions.c.username
+)
+_SESSION_BY_TOKEN = _SESSION.where(staff_sessions.c.token_hash == bindparam("b_key"))
+_SESSION_BY_COOKIE = _SESSION.where(staff_sessions.c.cookie_hash == bindparam("b_key"))
 
 #: Seconds a device token, once checked, is believed without asking the store again
 #: (a revocation by the CLI in another process takes effect within this time).
@@ -536,7 +544,7 @@ class Accounts:
         if token.startswith("qd_"):
             return self._device(digest)
         if token.startswith("qs_"):
-            return self._session(staff_sessions.c.token_hash == digest, now)
+            return self._session(_SESSION_BY_TOKEN, digest, now)
         return None
 
     def _device(self, digest: str) -> Principal | None:
@@ -580,19 +588,12 @@ class Accounts:
 
     def resolve_cookie(self, cookie_id: str, now: datetime) -> Principal | None:
         """The principal behind the id a session cookie carries, or None when that session is over."""
-        return self._session(staff_sessions.c.cookie_hash == token_hash(cookie_id), now)
+        return self._session(_SESSION_BY_COOKIE, token_hash(cookie_id), now)
 
-    def _session(self, where: Any, now: datetime) -> Principal | None:
+    def _session(self, query: Select[Any], key: str, now: datetime) -> Principal | None:
+        """The session ``query`` (by token or by cookie) finds for ``key``, if it is still good."""
         with self.reader.begin() as conn:
-            row = (
-                conn.execute(
-                    select(staff_sessions, users.c.role, users.c.active)
-                    .join(users, users.c.username == staff_sessions.c.username)
-                    .where(where)
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(query, {"b_key": key}).mappings().first()
         if row is None or row["ended_at"] is not None or row["expires_at"] <= now or not row["active"]:
             return None
         return Principal(row["role"], row["username"], row["counter"], key=row["token_hash"])
