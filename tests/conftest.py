@@ -100,21 +100,44 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: The Playwright driver running in this process, while one is (a module's shared Chromium's).
+_RUNNING_PLAYWRIGHT: list[Any] = []
+
+
 @contextmanager
 def launch_chromium(extra_args: Sequence[str] = ()) -> Iterator[object]:
-    """Headless system Chromium driven by Playwright (no browser download), CHROMIUM_ARGS + ``extra_args``."""
+    """Headless system Chromium driven by Playwright (no browser download), CHROMIUM_ARGS + ``extra_args``.
+
+    A second Chromium (a lobby TV's autoplay flag) launched while the module's shared one runs is
+    launched by the same Playwright driver: a second ``sync_playwright()`` in one thread refuses to
+    start ("Sync API inside the asyncio loop").
+    """
     if CHROMIUM is None:
         pytest.fail("Chromium is not installed: scripts/test installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
+    def launch(playwright: Any) -> Any:
+        return playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )
+
+    if _RUNNING_PLAYWRIGHT:
+        launched = launch(_RUNNING_PLAYWRIGHT[-1])
         try:
             yield launched
         finally:
             launched.close()
+        return
+    with sync_playwright() as playwright:
+        _RUNNING_PLAYWRIGHT.append(playwright)
+        try:
+            launched = launch(playwright)
+            try:
+                yield launched
+            finally:
+                launched.close()
+        finally:
+            _RUNNING_PLAYWRIGHT.pop()
 
 
 @pytest.fixture(scope="module")
