@@ -281,6 +281,21 @@ class WorkerProcess:
         return result
 
 
+def heard_by_all(workers: list[WorkerProcess], ticket_id: str, timeout: float) -> int:
+    """Wait until every client process has heard ``ticket_id`` called; how many did not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    missed = 0
+    for w in workers:
+        try:
+            while True:
+                item = w.next("all", deadline - time.monotonic())
+                if item.get("all") == ticket_id or "eof" in item:
+                    break
+        except queue.Empty:
+            missed += 1
+    return missed
+
+
 def waiting_now(hub_url: str, token: str) -> int:
     """How many tickets wait in the hall now (the snapshot's services), for the record."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -346,15 +361,7 @@ def run_fanout(
                 ticket_id = answer.json()["ticket"]["id"]
                 if k >= warmup:
                     sends.append((ticket_id, sent, took))
-                deadline = time.monotonic() + timeout
-                for w in workers:
-                    try:
-                        while True:
-                            item = w.next("all", deadline - time.monotonic())
-                            if item.get("all") == ticket_id or "eof" in item:
-                                break
-                    except queue.Empty:
-                        timeouts += 1
+                timeouts += heard_by_all(workers, ticket_id, timeout)
                 time.sleep(0.05)  # spaced out: the hall is quiet between calls
             cpu_calls = cpu_seconds(pid) - cpu_before
             load_after = [round(x, 2) for x in os.getloadavg()]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from typing import Any
 
 import requests
 from _common import cpu_seconds, emit, loadavg, log, ms, percentile, raise_nofile, rss_kib
-from call_fanout import WorkerProcess
+from call_fanout import WorkerProcess, heard_by_all
 
 from tests.cluster_support import bench_cluster
 from tests.support import CLERK_PASSWORD
@@ -97,15 +96,7 @@ def fanout(args: argparse.Namespace) -> dict[str, Any]:
                 ticket_id = answer.json()["ticket"]["id"]
                 if k >= args.warmup:
                     sends.append((ticket_id, sent, on))
-                deadline = time.monotonic() + args.timeout
-                for w in workers:
-                    try:
-                        while True:
-                            item = w.next("all", deadline - time.monotonic())
-                            if item.get("all") == ticket_id or "eof" in item:
-                                break
-                    except queue.Empty:
-                        timeouts += 1
+                timeouts += heard_by_all(workers, ticket_id, args.timeout)
                 time.sleep(0.05)  # spaced out: the hall is quiet between calls
             cpu_calls = [
                 cpu_seconds(hub.proc.pid) - before

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.calendar import Clock, utc_now
 from ..core.stats import BadStatsQuery
-from ..reports.figures import day_period, month_period
+from ..reports.figures import Period, day_period, month_period
 from ..security import CONTENT_SECURITY_POLICY
 from .reports import CentralReports
 from .store import CentralStore, Refused, Who
@@ -157,15 +157,17 @@ def add_hall() -> tuple[Response, int]:
 @api.get("/api/v1/central/reports/daily")
 @requires("admin", "viewer")
 def daily() -> Response:
-    period = day_period(request.args.get("day"))
-    the = central()
-    return jsonify(the.reports.report(the.store.halls(), request.args.get("scope"), period))
+    return _report(day_period(request.args.get("day")))
 
 
 @api.get("/api/v1/central/reports/monthly")
 @requires("admin", "viewer")
 def monthly() -> Response:
-    period = month_period(request.args.get("month"))
+    return _report(month_period(request.args.get("month")))
+
+
+def _report(period: Period) -> Response:
+    """The report of ``period`` over every hall, grouped by ``?scope=`` (company, region or hall)."""
     the = central()
     return jsonify(the.reports.report(the.store.halls(), request.args.get("scope"), period))
 
