@@ -58,9 +58,21 @@ def voice_state(hub: HubProcess, token: str) -> str:
 
 
 def announcer_workers(hub_pid: int) -> list[int]:
-    """The hub's child processes (the announcer's worker is the only one)."""
+    """The hub's announcer workers: its children that multiprocessing's spawn started.
+
+    Not any child: multiprocessing's resource tracker is one too, and a child killed but not
+    reaped yet stays listed (a zombie, whose command line is empty).
+    """
     children = Path(f"/proc/{hub_pid}/task/{hub_pid}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    found = []
+    for pid in children.read_text().split() if children.exists() else []:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # gone since the list was read
+            continue
+        if b"spawn_main" in command:
+            found.append(int(pid))
+    return found
 
 
 def test_calls_are_announced_in_order_as_wavs(voiced: tuple[HubProcess, Any]) -> None:
