@@ -54,6 +54,20 @@ PG_ADMIN = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432
 MODES = ("wait", "skip_locked")
 
 
+def event_log_calls(url: str) -> tuple[int, int, int]:
+    """From the database: tickets called, `called` events, tickets still waiting (the exactly-once check)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        distinct, calls = conn.execute(
+            text("SELECT count(DISTINCT ticket_id), count(*) FROM ticket_events WHERE kind = 'called'")
+        ).one()
+        waiting = conn.scalar(text("SELECT count(*) FROM tickets WHERE status = 'waiting'"))
+    engine.dispose()
+    return int(distinct), int(calls), int(waiting or 0)
+
+
 def _core(url: str, config_path: Path) -> Any:
     from server.config import load_config
     from server.core.queue import QueueCore
@@ -103,7 +117,6 @@ def _process(url: str, config_path: str, counters: list[int], mode: str, out: An
 
 def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     import psycopg
-    from sqlalchemy import create_engine, text
 
     from tests.support import write_site
 
@@ -140,13 +153,7 @@ def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any
         for worker in workers:
             worker.join()
         latencies = [value for mine, _ in results for value in mine]
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            distinct, calls = conn.execute(
-                text("SELECT count(DISTINCT ticket_id), count(*) FROM ticket_events WHERE kind = 'called'")
-            ).one()
-            waiting = conn.scalar(text("SELECT count(*) FROM tickets WHERE status = 'waiting'"))
-        engine.dispose()
+        distinct, calls, waiting = event_log_calls(url)
         return {
             "calls": len(latencies),
             "seconds": round(took, 2),
@@ -170,7 +177,6 @@ def run_http(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     from collections import Counter
 
     import requests
-    from sqlalchemy import create_engine, text
 
     from tests.cluster_support import bench_cluster
     from tests.support import login
@@ -228,13 +234,7 @@ def run_http(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         for thread in threads:
             thread.join()
         took = time.perf_counter() - began
-        engine = create_engine(cluster.url)
-        with engine.connect() as conn:
-            distinct, calls = conn.execute(
-                text("SELECT count(DISTINCT ticket_id), count(*) FROM ticket_events WHERE kind = 'called'")
-            ).one()
-            waiting = conn.scalar(text("SELECT count(*) FROM tickets WHERE status = 'waiting'"))
-        engine.dispose()
+        distinct, calls, waiting = event_log_calls(cluster.url)
     every = [ticket for mine in called.values() for ticket in mine]
     handed_twice = sum(k - 1 for k in Counter(every).values() if k > 1)
     return {
