@@ -29,7 +29,7 @@ from tests.support import (
     running_hub,
     write_site,
 )
-from tests.test_browser_targets import CONTRAST
+from tests.test_browser_targets import contrast
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms
@@ -118,8 +118,8 @@ def test_a_notice_posted_on_the_admin_page_shows_and_expires_on_the_lobby_and_th
     assert shown_in < SHOWN, f"the notice took {shown_in:.2f} s to show"
     assert "今日停水通知" in card.inner_text() and "Water off today" in card.inner_text()
     assert "今日停水通知" in kiosk.locator("#notices-open").inner_text()
-    assert card.locator(".cz-title .cz-zh").evaluate(CONTRAST) >= 4.5
-    assert card.locator(".cz-body.cz-en").evaluate(CONTRAST) >= 4.5
+    assert contrast(card.locator(".cz-title .cz-zh")) >= 4.5
+    assert contrast(card.locator(".cz-body.cz-en")) >= 4.5
     assert lobby.locator("#current-call").bounding_box() == calls_box  # the calls keep their size and place
     admin.wait_for_selector("#notices-list tr[data-state='current']", timeout=TIMEOUT)
 
@@ -229,7 +229,7 @@ def test_the_content_zone_turns_its_cards_beside_the_calls(
         size = cells.nth(2).evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
         assert size >= min(width, height) / 40, f"a tariff's cell is {size}px"
         for el in (cells.nth(2), tariff.locator(".cz-title .cz-zh"), zone.locator(".cz-hotline-number")):
-            assert el.evaluate(CONTRAST) >= 4.5
+            assert contrast(el) >= 4.5
         call = lobby.locator("#current-call").bounding_box()
         box = zone.bounding_box()
         assert call and box

@@ -33,7 +33,7 @@ from tests.support import (
     write_site,
 )
 from tests.test_accounts_security import refused_socket
-from tests.test_browser_targets import CONTRAST, TARGETS
+from tests.test_browser_targets import TARGETS, contrast
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms
@@ -81,7 +81,7 @@ def test_the_supervisor_sees_a_target_about_to_breach_and_a_counter_left_unstaff
     text = alert.inner_text()
     assert f"{ticket['number']} 号等候快到时限" in text and "wait nearly at its target" in text
     assert "还剩" in text and "left" in text
-    assert alert.evaluate(CONTRAST) >= 7, "an alert must read from across the hall"
+    assert contrast(alert) >= 7, "an alert must read from across the hall"
     waiting = page.locator("#services-list tr[data-service='PAY']")
     assert waiting.get_attribute("data-waiting") == "1"
 
