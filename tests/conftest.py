@@ -7,6 +7,7 @@ green on SQLite alone.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -18,7 +19,21 @@ from typing import Any
 
 import pytest
 
+import server.store.accounts
+from server.store import make_engine, migrate
 from tests.support import Credentials, HubProcess, provision, running_hub, write_site
+
+#: Werkzeug's scrypt at its default cost (N=2**15, 32 MB) is the hub's password hash, and a tenth to a
+#: third of a second of CPU each time: two thirds of an in-process hall's setup went to it. Users the
+#: tests make in this process get N=2**10 instead (the hash names its own cost, so checking it needs no
+#: patch, and the dummy hash of an unknown user's login is made the same way, so the login-timing test
+#: still compares like with like). Hub processes the tests start hash what their own API is given at
+#: full cost; tests/test_accounts_security.py checks the hub's own default.
+TEST_PASSWORD_HASH = "scrypt:1024:8:1"
+HUB_PASSWORD_HASH = server.store.accounts.generate_password_hash
+server.store.accounts.generate_password_hash = functools.partial(  # type: ignore[assignment]
+    HUB_PASSWORD_HASH, method=TEST_PASSWORD_HASH
+)
 
 PG_ADMIN_URL = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -36,29 +51,86 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'qcall.db'}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def _pg_base() -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _pg_reachable() -> Any:
+    """An admin connection, or the test skipped (failed when CI=true) without PostgreSQL."""
     try:
-        admin = _pg_admin()
+        return _pg_admin()
     except Exception as exc:  # noqa: BLE001  psycopg.OperationalError and friends: skip or fail loudly
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+
+
+@contextmanager
+def _pg_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of ``template`` if given), dropped afterwards."""
+    admin = _pg_reachable()
     name = f"qcall_test_{secrets.token_hex(4)}"
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
-        yield f"{base}/{name}"
+        yield f"{_pg_base()}/{name}"
     finally:
         with _pg_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with _pg_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_template() -> Iterator[str]:
+    """One database per test process at the newest schema, the template of each test's migrated one.
+
+    Why: running the 22 migrations' DDL for every test cost PostgreSQL about a second each time;
+    ``CREATE DATABASE … TEMPLATE`` copies the result in a fraction of that. Nobody connects to the
+    template after it is made (PostgreSQL refuses to copy a database in use).
+    """
+    with _pg_database() as url:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url.rsplit("/", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest schema, copied for each test that wants a migrated database."""
+    path = tmp_path_factory.mktemp("template") / "qcall.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()  # the last connection closed: SQLite folds the WAL into the file and removes it
+    assert not path.with_name(path.name + "-wal").exists(), "the template's WAL was not folded in"
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    """Both backends: the store's promises must hold on each."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Both backends, already at the newest schema: the store's promises must hold on each.
+
+    Tests of a migration itself take ``empty_database_url``.
+    """
+    if request.param == "postgresql":
+        request.node.add_marker(pytest.mark.postgres)
+        with _pg_database(request.getfixturevalue("migrated_pg_template")) as url:
+            yield url
+        return
+    path = tmp_path / "qcall.db"
+    shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """Both backends, each an empty database: for the tests of the migrations themselves."""
     if request.param == "postgresql":
         request.node.add_marker(pytest.mark.postgres)
         return request.getfixturevalue("pg_url")

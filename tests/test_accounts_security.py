@@ -24,11 +24,14 @@ from typing import Any
 import pytest
 import requests
 import socketio
+import sqlalchemy
 from flask import Flask
 
+import server.store.accounts
 from server.app import create_app
 from server.config import load_config
 from server.core.calendar import utc_now
+from tests.conftest import HUB_PASSWORD_HASH
 from tests.support import (
     ADMIN_PASSWORD,
     CLERK_PASSWORD,
@@ -451,6 +454,8 @@ def test_non_admins_get_403_on_every_admin_route(hall: Hall) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """A hall whose passwords are hashed at the hub's own cost (not the tests' cheap one: conftest.py)."""
+    monkeypatch.setattr(server.store.accounts, "generate_password_hash", HUB_PASSWORD_HASH)
     monkeypatch.setenv("QCALL_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("QCALL_SECRET_KEY", raising=False)
     yield from make_app(tmp_path, trusted_proxies=0)
@@ -498,6 +503,14 @@ def test_unknown_and_known_users_take_comparable_time_to_refuse(app: Flask) -> N
     for name, value in (("unknown", unknown), ("disabled", disabled)):
         ratio = max(value, known) / min(value, known)
         assert ratio < 3, f"{name} {value * 1000:.1f} ms vs known {known * 1000:.1f} ms"
+
+
+def test_a_stored_password_is_scrypt_at_werkzeugs_full_cost(app: Flask) -> None:
+    with app.extensions["qcall"].store.engine.connect() as connection:
+        stored = connection.execute(
+            sqlalchemy.text("SELECT password_hash FROM users WHERE username = 'clerk1'")
+        ).scalar_one()
+    assert stored.startswith("scrypt:32768:8:1$"), stored.split("$")[0]
 
 
 # -- the session cookie ---------------------------------------------------------------------

@@ -98,10 +98,10 @@ def test_forty_characters_of_any_script_are_welcome(sqlite_url: str) -> None:
         store.engine.dispose()
 
 
-def test_migration_0020_gives_existing_users_no_name_and_goes_back(database_url: str) -> None:
+def test_migration_0020_gives_existing_users_no_name_and_goes_back(empty_database_url: str) -> None:
     from alembic import command
 
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     config = alembic_config()
     try:
         with engine.begin() as conn:

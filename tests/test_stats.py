@@ -308,7 +308,9 @@ def test_the_local_hour_follows_daylight_saving(database_url: str) -> None:
 # -- the migration: legs written before it get their durations and ratings ------------------
 
 
-def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(database_url: str) -> None:
+def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(
+    empty_database_url: str,
+) -> None:
     """Legs written under 0009 (before 0011 kept any durations) get ``wait_seconds``/``service_seconds``
     from SQL with the definition of server/core/targets.py (exact microseconds: the same float as
     ``timedelta.total_seconds()``) and no verdict (they had no target), and a rating of that time
@@ -318,7 +320,7 @@ def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(d
 
     from server.store import alembic_config, make_engine
 
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     config = alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
@@ -418,7 +420,7 @@ def test_migration_0015_gives_old_legs_their_seconds_and_old_ratings_their_leg(d
             {"at": base.replace(tzinfo=None), "detail": '{"rating": "satisfied", "source": "pad-1"}'},
         )
     engine.dispose()
-    store = open_store(database_url)  # to the head, as a hub's start does
+    store = open_store(empty_database_url)  # to the head, as a hub's start does
     with store.engine.connect() as conn:
         rows = conn.execute(select(ticket_legs)).mappings().all()
     assert {

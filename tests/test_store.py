@@ -68,14 +68,14 @@ def ticket(number: str = "A001", day: date = DAY, ticket_id: str | None = None, 
     )
 
 
-def test_migrations_build_the_schema_from_empty_and_run_again_harmlessly(database_url: str) -> None:
-    bare = create_engine(database_url)
+def test_migrations_build_the_schema_from_empty_and_run_again_harmlessly(empty_database_url: str) -> None:
+    bare = create_engine(empty_database_url)
     assert inspect(bare).get_table_names() == []
 
-    store = open_store(database_url)
+    store = open_store(empty_database_url)
     with store.transaction() as tx:
         tx.add_ticket(ticket())
-    open_store(database_url).engine.dispose()  # a second start: nothing to do, nothing lost
+    open_store(empty_database_url).engine.dispose()  # a second start: nothing to do, nothing lost
 
     assert set(inspect(bare).get_table_names()) == TABLES
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
