@@ -36,6 +36,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -392,8 +393,15 @@ def run_fanout(
     timeout: float,
     profile: str | None = None,
     queue_length: int = 0,
+    callgrind: str | None = None,
 ) -> dict:
-    with bench_hub() as (hub, creds):
+    wrapper = (
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={callgrind}/cg.%p"]
+        if callgrind
+        else []
+    )
+    instructions = None
+    with bench_hub(wrapper=wrapper, start_timeout=300 if callgrind else 30) as (hub, creds):
         pid = hub.proc.pid
         log(f"[{clients}] hub on {hub.url} (pid {pid})")
         kiosk = requests.Session()
@@ -434,6 +442,8 @@ def run_fanout(
             for k in range(warmup + calls):
                 if k == warmup:
                     cpu_before = cpu_seconds(pid)
+                    if callgrind:
+                        callgrind_control("-i", "on", pid)
                 sent = time.monotonic()
                 answer = clerk.post(call_url, timeout=30)
                 took = time.monotonic() - sent
@@ -444,6 +454,10 @@ def run_fanout(
                 timeouts += heard_by_all(workers, ticket_id, timeout)
                 time.sleep(0.05)  # spaced out: the hall is quiet between calls
             cpu_calls = cpu_seconds(pid) - cpu_before
+            if callgrind:
+                callgrind_control("-d", pid)
+                callgrind_control("-i", "off", pid)
+                instructions = sum(counted(dump) for dump in Path(callgrind).glob(f"cg.{pid}.*"))
             load_after = [round(x, 2) for x in os.getloadavg()]
             waiting_after = waiting_now(hub.url, creds.display)
             if profiler:
@@ -492,6 +506,9 @@ def run_fanout(
         "call_http_p50_ms": ms(percentile(http, 50)),
         "call_http_max_ms": ms(max(http)) if http else None,
         "hub_cpu_ms_per_call": ms(cpu_calls / calls) if calls else None,
+        # --callgrind: the hub's own instructions per call, all threads (the kernel's work not counted);
+        # its latencies are then the slowed hub's, not figures.
+        "hub_instructions_per_call": round(instructions / calls) if instructions and calls else None,
         "hub_rss_kib_idle": rss_idle,
         "hub_rss_kib_connected": rss_connected,
         "hub_rss_kib_after_calls": rss_after,
@@ -512,6 +529,16 @@ def run_fanout(
         "target_rss_met": rss_met if at_scale else None,
         "target_met": (p99_met and rss_met) if at_scale else None,
     }
+
+
+def callgrind_control(*args: str | int) -> None:
+    subprocess.run(["callgrind_control", *map(str, args)], check=True, capture_output=True)
+
+
+def counted(dump: Path) -> int:
+    """The instructions counted in one callgrind dump (its ``totals:`` line)."""
+    found = re.search(r"^totals:\s+(\d+)", dump.read_text(errors="replace"), re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 def main() -> None:
@@ -535,6 +562,11 @@ def main() -> None:
     )
     parser.add_argument("--profile", metavar="FILE", help="py-spy the hub during the calls (folded stacks)")
     parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="run the hub under valgrind's callgrind: its instructions per call (latencies then not figures)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=10.0, help="longest wait for one call to reach everyone, s"
     )
     # worker mode (started by the driver)
@@ -556,9 +588,20 @@ def main() -> None:
     for n in sizes:
         procs = args.procs or (1 if n < 500 else 2)
         profile = f"{args.profile}.{n}" if args.profile and len(sizes) > 1 else args.profile
-        runs.append(
-            run_fanout(n, args.calls, args.warmup, procs, args.deflate, args.timeout, profile, args.queue)
-        )
+        with tempfile.TemporaryDirectory(prefix="qcall-callgrind-") as out:
+            runs.append(
+                run_fanout(
+                    n,
+                    args.calls,
+                    args.warmup,
+                    procs,
+                    args.deflate,
+                    args.timeout,
+                    profile,
+                    args.queue,
+                    out if args.callgrind else None,
+                )
+            )
         log(json.dumps(runs[-1]))
     emit({"benchmark": "call_fanout", "nofile_limit": nofile, "runs": runs})
 
