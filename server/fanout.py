@@ -170,6 +170,12 @@ def self_check(server: Any) -> str | None:
     for name in ("check_ping_timeout", "_websocket_handler"):
         if not hasattr(engineio.socket.Socket, name):
             return f"engineio.socket.Socket has no {name}"
+    probe = engineio.socket.Socket(server.eio, "fanout-check")  # a socket never connected: its fields
+    for name in ("queue", "upgraded", "upgrading", "closing", "closed"):
+        if not hasattr(probe, name):
+            return f"an Engine.IO socket has no {name}"
+    if not hasattr(probe.queue, "qsize") or not hasattr(server.eio, "sockets"):
+        return "an Engine.IO socket's queue has no qsize, or the server no sockets"
     if not hasattr(server.manager, "get_participants") or not hasattr(server.manager, "rooms"):
         return "python-socketio's manager has no get_participants or rooms"
     for text in ("", "x" * 125, "叫号" * 60, "y" * 70_000):

@@ -51,9 +51,9 @@ def test_a_fanout_outside_gevent_goes_the_librarys_way() -> None:
 
 
 def test_a_frame_partly_written_has_its_rest_first_in_the_queue() -> None:
-    """On a real socket pair whose buffers fill: the rest goes before anything later, nothing lost.
+    """On a real TCP connection whose buffers fill: the rest goes before anything later, nothing lost.
 
-    The hub's side is a real :class:`InlineServer` (its handshake answered on the pair) kept on a
+    The hub's side is a real :class:`InlineServer` (its handshake answered on the connection) kept on a
     real Engine.IO socket on gevent, as the hub sets them up; the socket's writer is played
     by draining its queue into the connection's ``send``, as engineio's writer does.
     """
