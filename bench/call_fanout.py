@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import queue
@@ -34,8 +36,10 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -65,47 +69,83 @@ CALLED_PREFIX = b'42["ticket_called"'
 # -- the client side (worker process) ------------------------------------------------------------
 
 
+#: RFC 6455 §1.3: the server proves it read the key by hashing it with this GUID.
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+TEXT, CONTINUATION, CLOSE, PING = 0x1, 0x0, 0x8, 0x9
+
+
 class ScreenClient(asyncio.Protocol):
-    """One lobby screen: a WebSocket speaking Engine.IO/Socket.IO, stamping ticket_called arrivals."""
+    """One lobby screen: a WebSocket speaking Engine.IO/Socket.IO, stamping ticket_called arrivals.
+
+    The WebSocket is done here, not by a library: the handshake (the key's accept
+    checked), every frame's header read (length, FIN, opcode, no mask from a server)
+    and its payload taken, fragments joined, permessage-deflate inflated if the hub
+    accepted it, pings and close answered; frames sent are masked, as a client's
+    must be. The ``websockets`` package's sans-I/O protocol did the same at ~2.5 times
+    the CPU per message, CPU these screens take from the hub's machine (bench/README.md).
+    """
 
     def __init__(self, worker: Worker, path: str, deflate: bool) -> None:
-        from websockets.client import ClientProtocol
-        from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
-        from websockets.uri import parse_uri
-
         self.worker = worker
-        extensions = enable_client_permessage_deflate(None) if deflate else None
-        self.ws = ClientProtocol(parse_uri(path), extensions=extensions, max_size=None)
+        self.path = path
+        self.offer_deflate = deflate
+        self.key = base64.b64encode(os.urandom(16))
         self.transport: asyncio.Transport | None = None
         self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.sio_connected = False
+        self.open = False  # the handshake's 101 read
+        self.buffer = b""
         self.partial: list[bytes] = []
+        self.compressed = False  # the message being joined came compressed (RSV1 on its first frame)
+        self.inflater: Any = None  # permessage-deflate, when the hub accepted it
+        self.fresh_context = False  # server_no_context_takeover: a new inflater per message
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.ws.send_request(self.ws.connect())
-        self._flush()
+        host = self.path.split("/")[2]
+        resource = "/" + self.path.split("/", 3)[3]
+        extension = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        self.transport.write(
+            b"GET " + resource.encode() + b" HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + self.key + b"\r\n"
+            b"Sec-WebSocket-Version: 13\r\n" + (extension if self.offer_deflate else b"") + b"\r\n"
+        )
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
-        from websockets.frames import Frame, Opcode
-
         self.worker.wire_bytes += len(data)
-        self.ws.receive_data(data)
-        for event in self.ws.events_received():
-            if not isinstance(event, Frame):  # the handshake's response
-                if self.ws.handshake_exc is not None:
-                    self._fail(f"handshake: {self.ws.handshake_exc!r}")
-                continue
-            if event.opcode not in (Opcode.TEXT, Opcode.CONT):
-                continue
-            self.partial.append(bytes(event.data))
-            if not event.fin:
-                continue
-            message, self.partial = b"".join(self.partial), []
-            self._message(message, now)
-        self._flush()
+        buf = self.buffer + data if self.buffer else data
+        pos = 0
+        if not self.open:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buf
+                return
+            if not self._handshake(buf[:end]):
+                return
+            pos = end + 4
+        size_all = len(buf)
+        while size_all - pos >= 2:
+            first, second = buf[pos], buf[pos + 1]
+            if second & 0x80:
+                self._fail("a masked frame from the server")
+                return
+            size, head = second & 0x7F, 2
+            if size == 126:
+                if size_all - pos < 4:
+                    break
+                size, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif size == 127:
+                if size_all - pos < 10:
+                    break
+                size, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if size_all - pos - head < size:
+                break
+            start = pos + head
+            pos = start + size
+            self._frame(first, buf[start:pos], now)
+        self.buffer = buf[pos:]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.joined.done():
@@ -114,15 +154,65 @@ class ScreenClient(asyncio.Protocol):
             self.sio_connected = False
             self.worker.lost(self)
 
+    # WebSocket
+    def _handshake(self, head: bytes) -> bool:
+        lines = head.split(b"\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        accept = base64.b64encode(hashlib.sha1(self.key + WS_GUID).digest())
+        if not lines[0].startswith(b"HTTP/1.1 101") or headers.get(b"sec-websocket-accept") != accept:
+            self._fail(f"handshake: {lines[0]!r}")
+            return False
+        extensions = headers.get(b"sec-websocket-extensions", b"")
+        if b"permessage-deflate" in extensions:
+            self.inflater = zlib.decompressobj(-15)
+            self.fresh_context = b"server_no_context_takeover" in extensions
+        self.open = True
+        return True
+
+    def _frame(self, first: int, payload: bytes, now: float) -> None:
+        opcode = first & 0x0F
+        if opcode in (TEXT, CONTINUATION):
+            if opcode == TEXT:
+                self.compressed = bool(first & 0x40)
+            if not first & 0x80:  # not FIN: more fragments follow
+                self.partial.append(payload)
+                return
+            if self.partial:
+                self.partial.append(payload)
+                payload, self.partial = b"".join(self.partial), []
+            if self.compressed:
+                payload = self.inflater.decompress(payload + b"\x00\x00\xff\xff")
+                if self.fresh_context:
+                    self.inflater = zlib.decompressobj(-15)
+            self._message(payload, now)
+        elif opcode == PING:
+            self._send(0xA, payload)
+        elif opcode == CLOSE:
+            self._send(CLOSE, payload[:2])
+            if self.transport:
+                self.transport.close()
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        """A client's frame: FIN, masked (short ones only: a pong, a join, a close)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+        assert len(payload) < 126
+        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+
     # Engine.IO / Socket.IO
     def _message(self, message: bytes, now: float) -> None:
         if message.startswith(CALLED_PREFIX):
             found = TICKET_ID.search(message, 0, 512)
             self.worker.arrived(found.group(1).decode() if found else "?", now)
         elif message == b"2":  # Engine.IO ping
-            self.ws.send_text(b"3")
+            self._send(TEXT, b"3")
         elif message.startswith(b"0{"):  # Engine.IO open: join the default namespace
-            self.ws.send_text(b"40" + json.dumps({"token": self.worker.token}).encode())
+            self._send(TEXT, b"40" + json.dumps({"token": self.worker.token}).encode())
         elif message.startswith(b"40"):
             self.sio_connected = True
             if not self.joined.done():
@@ -135,15 +225,6 @@ class ScreenClient(asyncio.Protocol):
             self.joined.set_exception(ConnectionError(why))
         if self.transport:
             self.transport.abort()
-
-    def _flush(self) -> None:
-        if self.transport is None:
-            return
-        for data in self.ws.data_to_send():
-            if data:
-                self.transport.write(data)
-            else:
-                self.transport.close()
 
     def close(self) -> None:
         if self.transport:
@@ -201,7 +282,7 @@ class Worker:
         self.say(
             {
                 "ready": len(self.clients),
-                "deflate_negotiated": sum(1 for c in self.clients if c.ws.extensions),
+                "deflate_negotiated": sum(1 for c in self.clients if c.inflater is not None),
                 "failed": len(self.failures),
                 "failure_sample": self.failures[:3],
                 "connect_s": round(time.monotonic() - began, 3),
@@ -312,8 +393,15 @@ def run_fanout(
     timeout: float,
     profile: str | None = None,
     queue_length: int = 0,
+    callgrind: str | None = None,
 ) -> dict:
-    with bench_hub() as (hub, creds):
+    wrapper = (
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={callgrind}/cg.%p"]
+        if callgrind
+        else []
+    )
+    instructions = None
+    with bench_hub(wrapper=wrapper, start_timeout=300 if callgrind else 30) as (hub, creds):
         pid = hub.proc.pid
         log(f"[{clients}] hub on {hub.url} (pid {pid})")
         kiosk = requests.Session()
@@ -354,6 +442,8 @@ def run_fanout(
             for k in range(warmup + calls):
                 if k == warmup:
                     cpu_before = cpu_seconds(pid)
+                    if callgrind:
+                        callgrind_control("-i", "on", pid)
                 sent = time.monotonic()
                 answer = clerk.post(call_url, timeout=30)
                 took = time.monotonic() - sent
@@ -364,6 +454,10 @@ def run_fanout(
                 timeouts += heard_by_all(workers, ticket_id, timeout)
                 time.sleep(0.05)  # spaced out: the hall is quiet between calls
             cpu_calls = cpu_seconds(pid) - cpu_before
+            if callgrind:
+                callgrind_control("-d", pid)
+                callgrind_control("-i", "off", pid)
+                instructions = sum(counted(dump) for dump in Path(callgrind).glob(f"cg.{pid}.*"))
             load_after = [round(x, 2) for x in os.getloadavg()]
             waiting_after = waiting_now(hub.url, creds.display)
             if profiler:
@@ -412,6 +506,9 @@ def run_fanout(
         "call_http_p50_ms": ms(percentile(http, 50)),
         "call_http_max_ms": ms(max(http)) if http else None,
         "hub_cpu_ms_per_call": ms(cpu_calls / calls) if calls else None,
+        # --callgrind: the hub's own instructions per call, all threads (the kernel's work not counted);
+        # its latencies are then the slowed hub's, not figures.
+        "hub_instructions_per_call": round(instructions / calls) if instructions and calls else None,
         "hub_rss_kib_idle": rss_idle,
         "hub_rss_kib_connected": rss_connected,
         "hub_rss_kib_after_calls": rss_after,
@@ -432,6 +529,16 @@ def run_fanout(
         "target_rss_met": rss_met if at_scale else None,
         "target_met": (p99_met and rss_met) if at_scale else None,
     }
+
+
+def callgrind_control(*args: str | int) -> None:
+    subprocess.run(["callgrind_control", *map(str, args)], check=True, capture_output=True)
+
+
+def counted(dump: Path) -> int:
+    """The instructions counted in one callgrind dump (its ``totals:`` line)."""
+    found = re.search(r"^totals:\s+(\d+)", dump.read_text(errors="replace"), re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 def main() -> None:
@@ -455,6 +562,11 @@ def main() -> None:
     )
     parser.add_argument("--profile", metavar="FILE", help="py-spy the hub during the calls (folded stacks)")
     parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="run the hub under valgrind's callgrind: its instructions per call (latencies then not figures)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=10.0, help="longest wait for one call to reach everyone, s"
     )
     # worker mode (started by the driver)
@@ -476,9 +588,20 @@ def main() -> None:
     for n in sizes:
         procs = args.procs or (1 if n < 500 else 2)
         profile = f"{args.profile}.{n}" if args.profile and len(sizes) > 1 else args.profile
-        runs.append(
-            run_fanout(n, args.calls, args.warmup, procs, args.deflate, args.timeout, profile, args.queue)
-        )
+        with tempfile.TemporaryDirectory(prefix="qcall-callgrind-") as out:
+            runs.append(
+                run_fanout(
+                    n,
+                    args.calls,
+                    args.warmup,
+                    procs,
+                    args.deflate,
+                    args.timeout,
+                    profile,
+                    args.queue,
+                    out if args.callgrind else None,
+                )
+            )
         log(json.dumps(runs[-1]))
     emit({"benchmark": "call_fanout", "nofile_limit": nofile, "runs": runs})
 

@@ -14,7 +14,7 @@ from flask.wrappers import Request, Response
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import inline_websocket, lean_imports, live, pings, security
+from . import fanout, inline_websocket, lean_imports, live, pings, security
 from .api import refusals
 from .api.admin import admin
 from .api.appointments import appointments_api
@@ -119,6 +119,7 @@ def create_app(
     security.guard_socketio(socketio.server)
     pings.install(socketio.server.eio)
     inline_websocket.install(socketio.server.eio)
+    fanout.install(socketio.server)
     app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     if config.hub.trusted_proxies:
         # Outermost, so Socket.IO, the login throttle and the audit log all see the client's

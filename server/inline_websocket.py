@@ -14,6 +14,14 @@ connection ends. Engine.IO's writer greenlet still sends while the handler
 waits in ``recv``: gevent lets one greenlet read a socket while another writes
 it, as the reader thread did. :func:`install` makes an Engine.IO server on
 gevent use it; other async modes keep their own.
+
+Its ``send`` writes the whole frame (``sendall``; simple-websocket's ``send``
+keeps what one ``send`` call took and drops the rest when the socket's buffer
+is full, a slow screen's stream then corrupt), says while it writes
+(``sending``, so :mod:`server.fanout` does not write between) and sends a
+frame's rest that the fan-out queued (:class:`server.fanout.RawFrame`) as it
+is. The connection is kept on its Engine.IO socket (``fanout.DIRECT``) for the
+fan-out to write to, on plain gevent sockets only.
 """
 
 from __future__ import annotations
@@ -22,7 +30,10 @@ from typing import Any
 
 import simple_websocket  # type: ignore[import-untyped]
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+from wsproto.events import BytesMessage, TextMessage
 from wsproto.utilities import LocalProtocolError
+
+from .fanout import DIRECT, RawFrame
 
 
 class _NotStarted:
@@ -43,7 +54,24 @@ class InlineServer(simple_websocket.Server):
 
     def __init__(self, environ: dict[str, Any], **kwargs: Any) -> None:
         kwargs.pop("thread_class", None)
+        self.sending = False  # a write is under way (it may wait for the socket): nobody writes between
         super().__init__(environ, thread_class=_NotStarted, **kwargs)
+
+    def send(self, data: Any) -> None:
+        """One message (``str``: text, ``bytes``: binary), or a :class:`RawFrame` as it is; all of it."""
+        if not self.connected:
+            raise simple_websocket.ConnectionClosed(self.close_reason, self.close_message)
+        if isinstance(data, RawFrame):
+            out = bytes(data)
+        elif isinstance(data, bytes):
+            out = self.ws.send(BytesMessage(data=data))
+        else:
+            out = self.ws.send(TextMessage(data=str(data)))
+        self.sending = True
+        try:
+            self.sock.sendall(out)
+        finally:
+            self.sending = False
 
     def receive(self, timeout: float | None = None) -> Any:
         """The next message (``str`` or ``bytes``); ``None`` if ``timeout`` passed first.
@@ -76,7 +104,11 @@ class InlineServer(simple_websocket.Server):
         try:
             if data:
                 self.ws.receive_data(data)
-                self.connected = self._handle_events()
+                self.sending = True  # its answers (a pong, a close) are written in there
+                try:
+                    self.connected = self._handle_events()
+                finally:
+                    self.sending = False
             else:
                 self.connected = False  # the client closed the connection
         except (OSError, LocalProtocolError):
@@ -101,8 +133,20 @@ class InlineWebSocketWSGI(SimpleWebSocketWSGI):
         )
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        import gevent.socket
+
         self.ws = InlineServer(environ, **self.server_args)
-        return self.app(self)
+        # The handler is the Engine.IO socket's bound method: the fan-out finds the connection there.
+        # Plain sockets only: a TLS socket's partial writes are not plain bytes counted.
+        socket = getattr(self.app, "__self__", None)
+        direct = socket is not None and type(self.ws.sock) is gevent.socket.socket
+        if direct:
+            setattr(socket, DIRECT, self.ws)
+        try:
+            return self.app(self)
+        finally:
+            if direct:
+                setattr(socket, DIRECT, None)
 
 
 def install(eio_server: Any) -> None:

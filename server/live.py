@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from flask import request, session
 from flask_socketio import SocketIO, join_room
 from socketio.exceptions import ConnectionRefusedError  # the builtin one loses the message
 
+from . import fanout
 from .config import ConfigError
 from .core import events as ev
 from .core.errors import UnknownTicket
@@ -65,6 +66,9 @@ MAX_BATCH = 500
 #: of the services, however many come; a quiet hall's events (seconds apart) are not held at all.
 BATCH_GAP = 0.02
 
+#: Sends ``(event, payload, room)`` to this process's sockets in the room.
+RoomSend = Callable[[str, dict[str, Any], str], None]
+
 
 class Broadcaster:
     """Sends the core's events to the rooms as deltas, one batch at a time, off the request path.
@@ -91,10 +95,21 @@ class Broadcaster:
     client) then does not read the services once per action for nobody.
     """
 
-    def __init__(self, socketio: SocketIO, hub: Hub, listeners: Connections | None = None) -> None:
+    def __init__(
+        self,
+        socketio: SocketIO,
+        hub: Hub,
+        listeners: Connections | None = None,
+        to_room: RoomSend | None = None,
+    ) -> None:
         self.socketio = socketio
         self.hub = hub
         self.listeners = listeners
+        # ``to_room(event, payload, room)``: the hub's is server/fanout.py's (one frame built per
+        # message, written to each screen at once); else Flask-SocketIO's emit.
+        self.to_room: RoomSend = to_room or (
+            lambda name, payload, room: socketio.emit(name, payload, to=room, ignore_queue=True)
+        )
         self.pending: queue.Queue[HallEvent] = queue.Queue()
         self.last_batch = 0.0  # time.monotonic() when the last batch was taken
         socketio.start_background_task(self._run)
@@ -146,7 +161,7 @@ class Broadcaster:
         if self.listeners is not None and self.listeners.count == 0:
             return  # no socket is open: nobody to tell (one that opens later gets the snapshot)
         for name, payload, room in visitor_messages(batch):
-            self.socketio.emit(name, payload, to=room, ignore_queue=True)
+            self.to_room(name, payload, room)
         messages = hall_messages(batch)
         if any(message.services for message in messages):
             now = self.hub.core.service_queues()
@@ -159,10 +174,10 @@ class Broadcaster:
             message.payload["day"] = day
             if message.services:
                 message.payload["services"] = [services[c] for c in sorted(message.services) if c in services]
-            self.socketio.emit(message.name, message.payload, to=HALL, ignore_queue=True)
+            self.to_room(message.name, message.payload, HALL)
         moved = sorted({code for message in messages for code in message.services})
         if moved:  # the phones: codes only, one message a batch; each asks for its own ticket if it cares
-            self.socketio.emit(QUEUE_MOVED, {"services": moved, "day": day}, to=VISITORS, ignore_queue=True)
+            self.to_room(QUEUE_MOVED, {"services": moved, "day": day}, VISITORS)
 
 
 @dataclass
@@ -377,7 +392,8 @@ def _discard(index: dict[str, set[str]], key: str, sid: str) -> None:
 def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connections, LiveSessions]:
     """Start the broadcaster and the credential watcher, and register the connect handlers."""
     connections = Connections()
-    hub.core.bus.subscribe(Broadcaster(socketio, hub, connections).enqueue)
+    to_room = fanout.of(socketio.server).emit
+    hub.core.bus.subscribe(Broadcaster(socketio, hub, connections, to_room).enqueue)
     live = LiveSessions(socketio, hub)
     socketio.start_background_task(live.watch)
     feed = SupervisorFeed(

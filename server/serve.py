@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask
 
+from . import fanout
 from .app import create_app
 from .config import SiteConfig
 from .paths import var_dir
@@ -76,6 +77,8 @@ def serve(
         socketio.run(app, host=host, port=port, log_output=False, handler_class=no_delay_handler())
     finally:
         log.info("stopping: the server no longer takes requests")
+        sent = fanout.of(socketio.server)
+        log.info("screens' fan-out: %d frames written at once, %d through queues", sent.direct, sent.queued)
         hub.close()
         lock.release()
     log.info("stopped")
