@@ -135,8 +135,10 @@ def main() -> None:
         log(f"issuing {args.requests} tickets from {args.concurrency} threads, {waiting_before} waiting")
         load = loadavg()
         cpu_before, loop_before = cpu_seconds(hub.proc.pid), loop_cpu_seconds(hub.proc.pid)
+        clients_before = time.process_time()
         profiler = start_profiler(hub.proc.pid, args.profile) if args.profile else None
         latencies, errors, wall = run(hub.url, creds.kiosk, args.requests, args.concurrency)
+        clients_cpu = time.process_time() - clients_before
         if profiler:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(60)
@@ -169,6 +171,8 @@ def main() -> None:
             "hub_cpu_ms_per_request": ms(cpu / args.requests),
             # Of which the gevent loop (the main thread; the rest is mostly the dispenser's commit thread).
             "hub_loop_cpu_ms_per_request": ms(loop_cpu / args.requests),
+            # The clients share the machine's cores with the hub: their CPU is taken from it.
+            "clients_cpu_ms_per_request": ms(clients_cpu / args.requests),
             "hub_rss_kib": rss,
             # Over the hub's whole life (warm-up included): how many tickets shared a commit.
             "tickets_per_commit": float(commits[3]) if commits else None,
