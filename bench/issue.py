@@ -42,6 +42,10 @@ TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
 SERVICES = ("PAY", "ASK")
 DISPENSER = re.compile(r"dispenser: (\d+) tickets in (\d+) commits \(([\d.]+) a commit, largest (\d+)\)")
+CYCLE = re.compile(
+    r"dispenser: per commit ([\d.]+) ms to the commit thread, ([\d.]+) ms on it "
+    r"\(([\d.]+) ms of CPU\), ([\d.]+) ms back to the loop"
+)
 
 
 def worker(
@@ -118,6 +122,21 @@ def queue_length(hub_url: str, token: str) -> int:
     return sum(service["waiting"] for service in snapshot["services"])
 
 
+def commit_cycle(
+    cycle: re.Match[str] | None, commits: re.Match[str] | None, wall: float, tickets: int
+) -> dict[str, float] | None:
+    """The dispenser's per-commit times, and the cycle they sit in: the measured seconds per commit."""
+    if cycle is None or commits is None or not tickets:
+        return None
+    return {
+        "commit_cycle_ms": ms(wall * float(commits[3]) / tickets),
+        "to_thread_ms": float(cycle[1]),
+        "on_thread_ms": float(cycle[2]),
+        "thread_cpu_ms": float(cycle[3]),
+        "back_to_loop_ms": float(cycle[4]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -135,8 +154,10 @@ def main() -> None:
         log(f"issuing {args.requests} tickets from {args.concurrency} threads, {waiting_before} waiting")
         load = loadavg()
         cpu_before, loop_before = cpu_seconds(hub.proc.pid), loop_cpu_seconds(hub.proc.pid)
+        clients_before = time.process_time()
         profiler = start_profiler(hub.proc.pid, args.profile) if args.profile else None
         latencies, errors, wall = run(hub.url, creds.kiosk, args.requests, args.concurrency)
+        clients_cpu = time.process_time() - clients_before
         if profiler:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(60)
@@ -145,7 +166,8 @@ def main() -> None:
         rss = rss_kib(hub.proc.pid)
         waiting_after = queue_length(hub.url, creds.display)
         hub.stop()
-        commits = DISPENSER.search(hub.log())
+        hub_log = hub.log()
+        commits, cycle = DISPENSER.search(hub_log), CYCLE.search(hub_log)
 
     p99 = ms(percentile(latencies, 99))
     rate = round(len(latencies) / wall, 1) if wall else 0.0
@@ -169,10 +191,16 @@ def main() -> None:
             "hub_cpu_ms_per_request": ms(cpu / args.requests),
             # Of which the gevent loop (the main thread; the rest is mostly the dispenser's commit thread).
             "hub_loop_cpu_ms_per_request": ms(loop_cpu / args.requests),
+            # The clients share the machine's cores with the hub: their CPU is taken from it.
+            "clients_cpu_ms_per_request": ms(clients_cpu / args.requests),
             "hub_rss_kib": rss,
             # Over the hub's whole life (warm-up included): how many tickets shared a commit.
             "tickets_per_commit": float(commits[3]) if commits else None,
             "largest_commit": int(commits[4]) if commits else None,
+            # One commit's serial cycle (means over the hub's life): the loop hands the batch over, the
+            # thread runs it (statements, fsync), the loop takes it back; the rest of the cycle
+            # (`commit_cycle_ms` minus these) is the loop answering the last batch and starting the next.
+            "commit_cycle": commit_cycle(cycle, commits, wall, len(latencies)),
             "loadavg_1m_before": load,
             "target_rate_per_s": TARGET_RATE,
             "target_p99_ms": TARGET_P99_MS,

@@ -168,6 +168,14 @@ class StoreTx(StoreReader, Protocol):
     def allocate_seq(self, service: str, day: date, count: int = 1) -> int:
         """Reserve the next ``count`` sequences of ``service`` on ``day``; returns the last (1-based)."""
 
+    def lock_sequences(self, services: Collection[str], day: date) -> None:
+        """Hold the numbering of every one of ``services`` on ``day`` until commit, taken in the codes' order.
+
+        Several hub processes issue into one database (a cluster): two batches taking two
+        services' sequence rows in opposite orders would deadlock. Where the database
+        serializes whole writing transactions (SQLite) there is nothing to order.
+        """
+
     def return_seqs(self, service: str, day: date, last_seq: int) -> None:
         """Give back every sequence after ``last_seq`` (numbers reserved beyond a daily limit)."""
 

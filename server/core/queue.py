@@ -371,11 +371,8 @@ class QueueCore:
             if for_cases:
                 self._claim_cases(tx, batch, requests, by_service)
             if len(by_service) > 1:
-                # Several hub processes issue into one database (a cluster): each service's sequence row
-                # is locked until commit, so two batches taking two services in opposite orders would
-                # deadlock. Take them in one order, the codes', before anything else (adding 0 locks a row).
-                for code in sorted(by_service):
-                    tx.allocate_seq(code, day, 0)
+                # Two batches taking two services' numbers in opposite orders would deadlock in a cluster.
+                tx.lock_sequences(by_service, day)
             if by_service:
                 batch.standing = tx.waiting_by_service(day)
                 batch.waiting = {code: sum(counts.values()) for code, counts in batch.standing.items()}
