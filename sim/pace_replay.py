@@ -6,13 +6,17 @@ Rebuilds a PaceModel with the week's rules and counters, tells it what the core 
 in the same order, and asks it again at every issue. Prints one JSON object: the mean absolute error
 (minutes) of the replayed estimate and of the old rule (five minutes a person ahead) and their ratio,
 over the tickets ``sim.week`` measures (called, with an estimate), then the same broken down by
-service, people ahead, hour of the day, priority, and whether a counter of the service was paused at
-issue — each group with its share of the week's whole error, which says where to look first.
+service, people ahead, hour of the day, priority, whether a counter of the service was paused at
+issue, and what happened to the service during the wait (a call that jumped the line, a transfer in,
+a no-show, a counter paused) — each group with its share of the week's whole error, which says where
+to look first, and the share of its tickets called later than said (``late``: about half where the
+estimate is the median it means to be; far from it, a bias to look for).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import pickle
 from collections import defaultdict
@@ -64,6 +68,37 @@ def replay(log: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def during_wait(log: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Mark each ticket with what happened to its service between its issue and its call: calls that
+    jumped the line (priority, appointments), transfers in, no-shows (a call never started), pauses."""
+    counters = log["counters"]
+    happened: list[tuple[datetime, str, str]] = []
+    calls: dict[int, tuple[str, datetime, bool]] = {}  # counter → (service, called at, started)
+    for name, args, kwargs in log["steps"]:
+        if name == "called":
+            number, service, at, jumped = args[:4]
+            if kwargs.get("carried", args[4] if len(args) > 4 else False):
+                happened.append((_naive(at), "transfer", service))
+            elif jumped:
+                happened.append((_naive(at), "jump", service))
+            calls[number] = (service, _naive(at), False)
+        elif name == "started" and args[0] in calls:
+            calls[args[0]] = (*calls[args[0]][:2], True)
+        elif name == "leg_ended" and args[0] in calls:
+            service, at, started = calls.pop(args[0])
+            if not started:
+                happened.append((at, "no-show", service))
+        elif name == "counter_set" and not args[1] and args[0] in counters:
+            happened += [(_naive(args[3]), "pause", code) for code in counters[args[0]].services]
+    happened.sort(key=lambda event: event[0])
+    moments = [event[0] for event in happened]
+    for row in rows:
+        first = bisect.bisect_right(moments, _naive(row["issued_at"]))
+        last = bisect.bisect_left(moments, _naive(row["called_at"]))
+        kinds = {kind for _, kind, service in happened[first:last] if service == row["service"]}
+        row["during"] = ",".join(sorted(kinds)) or "nothing"
+
+
 def _kind(asked: dict[str, Any]) -> str:
     if asked.get("due_at"):
         return "appointment"
@@ -97,6 +132,7 @@ def breakdown(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) 
             "fixed": round(fixed / len(group) / 60, 2),
             "bias": round(sum(r["estimate"] - r["real"] for r in group) / len(group) / 60, 2),
             "real": round(sum(r["real"] for r in group) / len(group) / 60, 2),
+            "late": round(sum(1 for r in group if r["real"] > r["estimate"]) / len(group), 2),
             "share": round(ours / whole, 3),
         }
     return out
@@ -109,6 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     log = pickle.loads(args.log.read_bytes())
     rows = replay(log)
+    during_wait(log, rows)
     zone = ZoneInfo(args.zone)
     ours = sum(abs(r["estimate"] - r["real"]) for r in rows) / len(rows)
     fixed = sum(abs(r["fixed"] - r["real"]) for r in rows) / len(rows)
@@ -126,6 +163,7 @@ def main() -> None:
         ),
         "by_kind": breakdown(rows, lambda r: r["kind"]),
         "by_paused": breakdown(rows, lambda r: r["paused"]),
+        "by_during_wait": breakdown(rows, lambda r: r["during"]),
         "by_day": breakdown(rows, lambda r: r["issued_at"].date().isoformat()),
     }
     print(json.dumps(figures, ensure_ascii=False, indent=1))

@@ -145,6 +145,23 @@ def test_an_appointment_waits_for_its_window_then_goes_first() -> None:
     assert pace.wait_seconds("PAY", 9, T0 + timedelta(minutes=30), due_at=due) == 0.0
 
 
+def test_an_appointment_goes_after_the_tickets_past_the_age_bonus() -> None:
+    pace = model(appointment_window=timedelta(minutes=15), age_bonus=timedelta(minutes=10))
+    pace.counter_set(1, True, True, T0)
+    pace.called(1, "PAY", T0, jumped=False)
+    due = T0 + timedelta(minutes=15)  # its window is open
+    # Nobody waited past the bonus: it is next, when the counter is done with its visitor.
+    assert pace.wait_seconds("PAY", 1, T0, due_at=due, waiting={"PAY": 1}) == pytest.approx(300)
+    # Four walk-ins at one every five minutes: two have waited more than ten minutes and rank as a
+    # priority above it; they are called first.
+    assert pace.wait_seconds("PAY", 4, T0, due_at=due, waiting={"PAY": 4}) == pytest.approx(600 + 300)
+    # Its window opens in five minutes: one of them is left by then.
+    later = T0 + timedelta(minutes=20)
+    assert pace.wait_seconds("PAY", 4, T0, due_at=later, waiting={"PAY": 4}) == pytest.approx(300 + 300 + 300)
+    # Where the ticket has a priority of its own above the bonus's, nothing goes before it.
+    assert pace.wait_seconds("PAY", 0, T0, priority=10, waiting={"PAY": 4}) == pytest.approx(median(1) * 300)
+
+
 def test_minutes_are_rounded_to_the_nearest() -> None:
     assert [minutes(s) for s in (None, 0, 29, 30, 89, 91)] == [None, 0, 0, 1, 1, 2]
 
@@ -623,7 +640,7 @@ def test_a_counter_without_breaks_of_its_own_is_expected_to_break_when_the_hall_
     assert both.wait_seconds("PAY", 30, morning) == pytest.approx(3600 + 1800 + (need - 24) * 150, abs=2.0)
 
 
-def test_a_queue_past_the_age_bonus_takes_its_share_of_a_counter_that_prefers_the_newcomers() -> None:
+def test_tickets_past_the_age_bonus_keep_a_counter_that_prefers_the_newcomers_until_called() -> None:
     pace = model(age_bonus=timedelta(minutes=10))
     pace.counter_set(2, True, True, T0)
     for n in range(4):  # counter 2 splits its time between ASK, its first service, and PAY
@@ -633,14 +650,22 @@ def test_a_queue_past_the_age_bonus_takes_its_share_of_a_counter_that_prefers_th
         pace.leg_ended(2, "PAY", at(600 * n + 600))
     pace.called(2, "ASK", at(2400), jumped=False)
     counter = pace.counter(2)
-    assert counter is not None and 0 < counter.share("PAY") < 1
+    assert counter is not None and 0 < counter.share("ASK") < 1
     now = at(2400)
     plain = pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 0})
     assert plain == pytest.approx(300 + (median(2) - 1) * 300)
-    # Twenty PAY visitors at the pace counter 2 gives PAY: its head has waited far past ten minutes and
-    # ranks above the young ASK queue, so counter 2 gives ASK only what PAY's share leaves.
-    aged = pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 20})
-    assert aged == pytest.approx(300 + (median(2) - 1) * 300 / (1 - counter.share("PAY")))
+    # Two PAY visitors at the pace counter 2 gives PAY (what ASK leaves it): the queue is longer than
+    # ten minutes of that pace, so its oldest tickets waited past the bonus and rank above the young
+    # ASK queue. Counter 2 calls them first, at its full pace, then ASK's.
+    pay_pace = (1 - counter.share("ASK")) / 300
+    past = 2 - pay_pace * 600
+    assert 0 < past * 300 < 600
+    aged = pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 2})
+    assert aged == pytest.approx(past * 300 + median(2) * 300)
+    # However many, the newcomer is past the bonus itself after ten minutes: then ASK goes first again.
+    assert pace.wait_seconds("ASK", 1, now, waiting={"ASK": 1, "PAY": 20}) == pytest.approx(
+        600 + median(2) * 300
+    )
     # Where ASK's own queue has waited that long, its head ranks as theirs: the preference holds.
     assert pace.wait_seconds("ASK", 4, now, waiting={"ASK": 4, "PAY": 20}) == pytest.approx(
         300 + (median(5) - 1) * 300
