@@ -895,9 +895,17 @@ class QueueCore:
             finished = self._release_current(tx, state, now, staff)
             context = CallContext(now, state.priority_run)
             lost: set[str] = set()  # tickets another counter took (or is taking) meanwhile
+            heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+            lost_at_read = 0
             for _ in range(CLAIM_ATTEMPTS):
-                heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+                # The heads read once: a ticket lost is passed over for the policy's next choice among
+                # them, without reading them again (a round trip each, and several counters on several
+                # processes lose to one another often); read again only when they ran out.
                 chosen = self.policy(counter, [h for h in heads if h.id not in lost], context)
+                if chosen is None and len(lost) > lost_at_read:
+                    heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+                    lost_at_read = len(lost)
+                    chosen = self.policy(counter, [h for h in heads if h.id not in lost], context)
                 if chosen is None:
                     break
                 if self._claim_call(tx, chosen, counter, now, staff):

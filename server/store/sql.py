@@ -122,6 +122,20 @@ _SERVICE_COUNTS = (
 _CLAIM_TICKET = update(tickets).where(
     tickets.c.id == bindparam("b_id"), tickets.c.status.in_(bindparam("b_expect", expanding=True))
 )
+_CLAIMING = tickets.alias("claiming")
+#: A call's claim on PostgreSQL (see SqlTx.claim): the same update, of a row no other transaction holds.
+#: ``FOR NO KEY UPDATE``: the lock the update itself takes, so a ticket whose row is only key-shared (an
+#: event being written for it) is not passed over.
+_CLAIM_UNHELD_TICKET = _CLAIM_TICKET.where(
+    tickets.c.id.in_(
+        select(_CLAIMING.c.id)
+        .where(
+            _CLAIMING.c.id == bindparam("b_id"),
+            _CLAIMING.c.status.in_(bindparam("b_expect", expanding=True)),
+        )
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+)
 #: A counter's state saved: the columns come as the parameters' other keys (see save_counter_state).
 _SAVE_COUNTER_STATE = update(counter_states).where(counter_states.c.number == bindparam("b_number"))
 _QUEUE_HEAD_NUMBERS: Select[str, int, str | None] = (
@@ -343,14 +357,15 @@ class SqlStore:
 class SqlTx:
     """One transaction's view of the store.
 
-    ``skip_locked``: how a call takes its ticket on PostgreSQL (see :meth:`claim`). False (the
-    hub's way): the conditional ``UPDATE`` waits for a counter taking the same ticket and then finds
-    it taken. True: ``SELECT … FOR UPDATE SKIP LOCKED`` first, and a ticket another counter is taking
-    is passed over without waiting. bench/cluster_calls.py measures both (bench/README.md).
+    ``skip_locked``: how a call takes its ticket on PostgreSQL (see :meth:`claim`). True (the hub's
+    way): a ticket another counter is taking is passed over at once, in the claim's one statement.
+    False: the conditional ``UPDATE`` waits for that counter's commit and then finds the ticket taken;
+    every counter wanting the same head waits in line behind the one taking it.
+    bench/cluster_calls.py measures both (bench/README.md).
     """
 
     #: The hub's choice, measured (bench/README.md, "cluster_calls.py").
-    skip_locked = False
+    skip_locked = True
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -698,24 +713,20 @@ class SqlTx:
         return found[::-1]
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus], calling: bool = False) -> bool:
-        if calling and self.skip_locked and self.dialect == "postgresql":
-            # Another counter's transaction holds the row: it is taking this ticket now. Say so at once
-            # rather than wait for its commit to learn the same (the caller passes over the ticket).
-            statuses = [s.value for s in expect]
-            mine = (
-                select(tickets.c.id)
-                .where(tickets.c.id == ticket.id, tickets.c.status.in_(statuses))
-                .with_for_update(skip_locked=True)
-            )
-            if self.conn.scalar(mine) is None:
-                return False
+        """Write ``ticket`` if its row is still in a status of ``expect``; False (nothing written) if not.
+
+        ``calling`` on PostgreSQL (with :attr:`skip_locked`): also False at once when another
+        transaction holds the row (another counter is taking it now), instead of waiting for that
+        commit to learn the same; the caller passes over the ticket. One statement either way.
+        """
         row = _ticket_row(ticket)
         del row["id"]
         # The journey's columns (migration 0009) are written by claims only: an issued ticket
         # takes their column defaults, so the kiosk's insert stays as it was.
         row.update(owner=ticket.owner, leg=ticket.leg, on_my_way_at=ticket.on_my_way_at)
         row.update(b_id=ticket.id, b_expect=[s.value for s in expect])
-        return self.conn.execute(_CLAIM_TICKET, row).rowcount == 1
+        passing = calling and self.skip_locked and self.dialect == "postgresql"
+        return self.conn.execute(_CLAIM_UNHELD_TICKET if passing else _CLAIM_TICKET, row).rowcount == 1
 
     def claim_appointment(self, appointment_id: str, expect: Collection[str], at: datetime) -> str | None:
         was = self.conn.scalar(select(appointments.c.status).where(appointments.c.id == appointment_id))
