@@ -885,6 +885,16 @@ class QueueCore:
         event tells the screens everything: ``ticket_called`` (or
         ``counter_changed`` when nobody waits) carrying the finished ticket.
         """
+        return self.call_next_viewed(counter_number, staff)[0]
+
+    def call_next_viewed(
+        self, counter_number: int, staff: str | None = None
+    ) -> tuple[Ticket, dict[str, Any]]:
+        """:meth:`call_next`, and the counter's view as the call left it (the one its event carries).
+
+        The console's answer to "call next" shows both; taking the view from the call saves
+        reading it back in a transaction of its own.
+        """
         counter = self.hall.counter(counter_number)
         now = self.clock()
         day = self.hall.calendar.business_day(now)
@@ -926,7 +936,7 @@ class QueueCore:
             self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], **_finished(finished))
             raise NobodyWaiting(f"nobody is waiting for counter {counter.number}")
         self._announce_call(called, counter, recall=False, view=view, finished=finished, name=name)
-        return called
+        return called, view
 
     def call_ticket(self, counter_number: int, ticket_id: str, staff: str | None = None) -> Ticket:
         """Call one ticket out of order (a visitor who came back, an appointment)."""

@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import (
     BindParameter,
     Column,
+    CompoundSelect,
     Connection,
     Engine,
     Insert,
@@ -47,6 +48,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -160,6 +162,41 @@ class _HotStatements:
 
 
 _LEG_FIELDS = tuple(f.name for f in dataclasses.fields(TicketLeg))
+
+
+@functools.cache
+def _callable_heads(services: int) -> CompoundSelect[Any]:
+    """What the policy chooses from at a counter of ``services`` services, read in one statement.
+
+    For each service (``service_<i>``): the head of its queue, the head of its normal tickets
+    (the priority cap must see one however many priority tickets stand before it; the same
+    index, priority = 0), and its appointments by due time (one checked in early stands deep in
+    the queue, but the policy calls it first when it is due: ix_tickets_due); and the tickets
+    sent to this very ``counter``. One round trip, not one per part: a call is made while other
+    counters on other hub processes wait for tickets it may pass over. ``UNION``: a ticket in two
+    parts comes once. Built once per number of services, with bound parameters.
+    """
+    day = tickets.c.business_day == bindparam("business_day")
+    waiting = and_(day, _STANDING)
+    parts: list[Select[Any]] = []
+    for i in range(services):
+        service = tickets.c.service == bindparam(f"service_{i}")
+        queue = (
+            select(tickets)
+            .where(waiting, service, tickets.c.target_counter.is_(None))
+            .order_by(*_QUEUE_ORDER)
+            .limit(bindparam("head"))
+        )
+        due = (
+            select(tickets)
+            .where(day, _DUE, service, tickets.c.target_counter.is_(None))
+            .order_by(tickets.c.due_at)
+            .limit(bindparam("head"))
+        )
+        parts += [queue, queue.where(tickets.c.priority == 0), due]
+    parts.append(select(tickets).where(waiting, tickets.c.target_counter == bindparam("counter")))
+    # Each part a subquery: SQLite takes no ORDER BY or LIMIT in a compound select's own parts.
+    return union(*(select(part.subquery()) for part in parts))
 
 
 @functools.cache
@@ -521,36 +558,10 @@ class SqlTx:
         return _leg(row) if row else None
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
-        found: dict[str, Ticket] = {}
-        waiting = and_(tickets.c.business_day == day, _STANDING)
-        for service in services:
-            query = (
-                select(tickets)
-                .where(waiting, tickets.c.service == service, tickets.c.target_counter.is_(None))
-                .order_by(*_QUEUE_ORDER)
-                .limit(head)
-            )
-            rows = self.conn.execute(query).mappings().all()
-            found.update((r["id"], _ticket(r)) for r in rows)
-            if len(rows) < head:
-                continue  # the whole queue of the service is in hand: the two reads below find no more
-            # The head of the normal tickets too: the priority cap must see one however many
-            # priority tickets stand before it (the same index, priority = 0).
-            normal = query.where(tickets.c.priority == 0)
-            found.update((r["id"], _ticket(r)) for r in self.conn.execute(normal).mappings())
-            # And the appointments by due time: one checked in early stands deep in the queue,
-            # but the policy calls it first when it is due (ix_tickets_due).
-            due = (
-                select(tickets)
-                .where(tickets.c.business_day == day, _DUE, tickets.c.service == service)
-                .where(tickets.c.target_counter.is_(None))
-                .order_by(tickets.c.due_at)
-                .limit(head)
-            )
-            found.update((r["id"], _ticket(r)) for r in self.conn.execute(due).mappings())
-        sent_here = select(tickets).where(waiting, tickets.c.target_counter == counter)
-        found.update((r["id"], _ticket(r)) for r in self.conn.execute(sent_here).mappings())
-        return list(found.values())
+        params: dict[str, Any] = {"business_day": day, "counter": counter, "head": head}
+        params.update((f"service_{i}", service) for i, service in enumerate(services))
+        rows = self.conn.execute(_callable_heads(len(services)), params).mappings()
+        return list({r["id"]: _ticket(r) for r in rows}.values())
 
     def count_ahead(self, ticket: Ticket) -> int:
         # policy.queue_order as SQL: higher priority, then earlier queue_at, then lower seq.
