@@ -6,11 +6,12 @@ each counter a thread calling ``QueueCore.call_next`` on its own connection, one
 queue of ``--tickets`` waiting tickets (the worst case: every counter wants the same
 head). Each claim mode runs on a fresh database:
 
-- ``wait``: the hub's conditional ``UPDATE … WHERE status = 'waiting'``; a counter
+- ``wait``: the conditional ``UPDATE … WHERE status = 'waiting'`` alone; a counter
   that reaches the ticket another one is taking waits for that commit, finds it
-  taken and looks again;
-- ``skip_locked``: ``SELECT … FOR UPDATE SKIP LOCKED`` before the update; a ticket
-  another counter is taking is passed over at once.
+  taken and passes over it;
+- ``skip_locked`` (the hub's): the same update, of a row no other transaction holds
+  (``FOR NO KEY UPDATE SKIP LOCKED`` in the statement); a ticket another counter is
+  taking is passed over at once.
 
 Prints one JSON object: per mode the calls per second, the call's p50/p99, the
 refusals a counter would have seen ("every waiting ticket was taken", answered
@@ -24,8 +25,8 @@ tests/cluster_support.py starts them) on a fresh database where ``--tickets``
 tickets were issued before they started; ``--counters`` clerks, each logged in at
 its counter on process n mod P, press call-next (``POST /api/v1/counters/n/call-next``)
 until nobody waits. Figures: the time it took, calls per second, the call's HTTP
-p50/p99; the exactly-once check from the event log (every ticket one ``called``
-event) and from the answers (each ticket handed to one counter).
+p50/p99, each hub process's CPU per call; the exactly-once check from the event log
+(every ticket one ``called`` event) and from the answers (each ticket handed to one counter).
 
     .venv/bin/python bench/cluster_calls.py                  # 10,000 tickets, 10 counters, 3 processes
     .venv/bin/python bench/cluster_calls.py --tickets 2000   # quicker
@@ -48,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import emit, loadavg, log, ms, percentile
+from bench._common import cpu_seconds, emit, loadavg, log, ms, percentile
 
 PG_ADMIN = os.environ.get("QCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 MODES = ("wait", "skip_locked")
@@ -228,12 +229,15 @@ def run_http(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 raced[0] += again
 
         threads = [threading.Thread(target=counter, args=(n,)) for n in sessions]
+        pids = [hub.proc.pid for hub in hubs if hub.proc is not None]
+        cpu_before = [cpu_seconds(pid) for pid in pids]
         began = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         took = time.perf_counter() - began
+        hub_cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
         distinct, calls, waiting = event_log_calls(cluster.url)
     every = [ticket for mine in called.values() for ticket in mine]
     handed_twice = sum(k - 1 for k in Counter(every).values() if k > 1)
@@ -244,6 +248,9 @@ def run_http(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "p50_ms": ms(percentile(latencies, 50)),
         "p99_ms": ms(percentile(latencies, 99)),
         "max_ms": ms(max(latencies)) if latencies else None,
+        # Steadier than the wall clock on a shared machine: what each hub process spent a call (making
+        # its own calls, hearing the others' through Redis).
+        "hub_cpu_ms_per_call": [round(1000 * cpu / max(1, len(latencies)), 2) for cpu in hub_cpu],
         "calls_per_counter": {n: len(mine) for n, mine in sorted(called.items())},
         "raced_refusals": raced[0],
         "tickets_called": distinct,

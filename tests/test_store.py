@@ -185,6 +185,39 @@ def test_claim_racing_an_uncommitted_claim_loses(database_url: str) -> None:
     store.engine.dispose()
 
 
+@pytest.mark.postgres
+def test_a_call_passes_over_a_ticket_another_counter_is_taking(pg_url: str) -> None:
+    """PostgreSQL: a call's claim of a ticket whose row another transaction holds is refused at once.
+
+    Ten counters on several hub processes all want the head of the queue: had the second waited for
+    the first's commit, they would take their turns one whole call at a time. The queue's count is
+    kept at commit (migration 0023), once, by the claim that won.
+    """
+    store = open_store(pg_url)
+    with store.transaction() as tx:
+        tx.add_ticket(ticket())
+        first = tx.get_ticket("id-2026-03-10-A001")
+        second = tx.get_ticket("id-2026-03-10-A001")
+    with store.read() as tx:
+        assert tx.waiting_by_priority(DAY, "PAY") == {0: 1}
+    first.status, first.counter = TicketStatus.CALLED, 1
+    second.status, second.counter = TicketStatus.CALLED, 2
+
+    with store.transaction() as tx:
+        assert tx.claim(first, {TicketStatus.WAITING}, calling=True) is True
+        with store.transaction() as other:  # a second connection, as another counter's
+            # Were the claim to wait for the first one's commit, this thread would wait for itself:
+            # fail in two seconds instead.
+            other.conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            assert other.claim(second, {TicketStatus.WAITING}, calling=True) is False
+
+    with store.transaction() as tx:
+        assert tx.get_ticket(first.id).counter == 1
+        assert tx.waiting_by_priority(DAY, "PAY") == {}
+        assert tx.claim(second, {TicketStatus.WAITING}, calling=True) is False  # taken, not held
+    store.engine.dispose()
+
+
 def _wait_until_blocked_on_a_lock(url: str) -> None:
     """Return once some session of this database waits for a row lock (the racer's UPDATE)."""
     watcher = create_engine(url)

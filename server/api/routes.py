@@ -838,7 +838,15 @@ def _ticket_action(action: str) -> Any:
     return view
 
 
-for _action in ("call_next", "recall", "start", "finish", "no_show"):
+@api.post("/counters/<counter:counter>/call-next")
+def call_next(counter: int) -> Response:
+    """POST /counters/<n>/call-next: the core's ``call_next``, answered with the view the call left."""
+    staff = _counter_action(counter)
+    called, view = hub().core.call_next_viewed(counter, staff)
+    return jsonify(ticket=ticket_json(called, 0), counter=view)
+
+
+for _action in ("recall", "start", "finish", "no_show"):
     api.add_url_rule(
         f"/counters/<counter:counter>/{_action.replace('_', '-')}",
         view_func=_ticket_action(_action),

@@ -882,6 +882,16 @@ class QueueCore:
         event tells the screens everything: ``ticket_called`` (or
         ``counter_changed`` when nobody waits) carrying the finished ticket.
         """
+        return self.call_next_viewed(counter_number, staff)[0]
+
+    def call_next_viewed(
+        self, counter_number: int, staff: str | None = None
+    ) -> tuple[Ticket, dict[str, Any]]:
+        """:meth:`call_next`, and the counter's view as the call left it (the one its event carries).
+
+        The console's answer to "call next" shows both; taking the view from the call saves
+        reading it back in a transaction of its own.
+        """
         counter = self.hall.counter(counter_number)
         now = self.clock()
         day = self.hall.calendar.business_day(now)
@@ -892,9 +902,17 @@ class QueueCore:
             finished = self._release_current(tx, state, now, staff)
             context = CallContext(now, state.priority_run)
             lost: set[str] = set()  # tickets another counter took (or is taking) meanwhile
+            heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+            lost_at_read = 0
             for _ in range(CLAIM_ATTEMPTS):
-                heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+                # The heads read once: a ticket lost is passed over for the policy's next choice among
+                # them, without reading them again (a round trip each, and several counters on several
+                # processes lose to one another often); read again only when they ran out.
                 chosen = self.policy(counter, [h for h in heads if h.id not in lost], context)
+                if chosen is None and len(lost) > lost_at_read:
+                    heads = tx.callable_heads(day, counter.services, counter.number, POLICY_HEAD)
+                    lost_at_read = len(lost)
+                    chosen = self.policy(counter, [h for h in heads if h.id not in lost], context)
                 if chosen is None:
                     break
                 if self._claim_call(tx, chosen, counter, now, staff):
@@ -915,7 +933,7 @@ class QueueCore:
             self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], **_finished(finished))
             raise NobodyWaiting(f"nobody is waiting for counter {counter.number}")
         self._announce_call(called, counter, recall=False, view=view, finished=finished, name=name)
-        return called
+        return called, view
 
     def call_ticket(self, counter_number: int, ticket_id: str, staff: str | None = None) -> Ticket:
         """Call one ticket out of order (a visitor who came back, an appointment)."""

@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import (
     BindParameter,
     Column,
+    CompoundSelect,
     Connection,
     Engine,
     Insert,
@@ -47,6 +48,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -122,6 +124,20 @@ _SERVICE_COUNTS = (
 _CLAIM_TICKET = update(tickets).where(
     tickets.c.id == bindparam("b_id"), tickets.c.status.in_(bindparam("b_expect", expanding=True))
 )
+_CLAIMING = tickets.alias("claiming")
+#: A call's claim on PostgreSQL (see SqlTx.claim): the same update, of a row no other transaction holds.
+#: ``FOR NO KEY UPDATE``: the lock the update itself takes, so a ticket whose row is only key-shared (an
+#: event being written for it) is not passed over.
+_CLAIM_UNHELD_TICKET = _CLAIM_TICKET.where(
+    tickets.c.id.in_(
+        select(_CLAIMING.c.id)
+        .where(
+            _CLAIMING.c.id == bindparam("b_id"),
+            _CLAIMING.c.status.in_(bindparam("b_expect", expanding=True)),
+        )
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+)
 #: A counter's state saved: the columns come as the parameters' other keys (see save_counter_state).
 _SAVE_COUNTER_STATE = update(counter_states).where(counter_states.c.number == bindparam("b_number"))
 _QUEUE_HEAD_NUMBERS: Select[str, int, str | None] = (
@@ -146,6 +162,41 @@ class _HotStatements:
 
 
 _LEG_FIELDS = tuple(f.name for f in dataclasses.fields(TicketLeg))
+
+
+@functools.cache
+def _callable_heads(services: int) -> CompoundSelect[Any]:
+    """What the policy chooses from at a counter of ``services`` services, read in one statement.
+
+    For each service (``service_<i>``): the head of its queue, the head of its normal tickets
+    (the priority cap must see one however many priority tickets stand before it; the same
+    index, priority = 0), and its appointments by due time (one checked in early stands deep in
+    the queue, but the policy calls it first when it is due: ix_tickets_due); and the tickets
+    sent to this very ``counter``. One round trip, not one per part: a call is made while other
+    counters on other hub processes wait for tickets it may pass over. ``UNION``: a ticket in two
+    parts comes once. Built once per number of services, with bound parameters.
+    """
+    day = tickets.c.business_day == bindparam("business_day")
+    waiting = and_(day, _STANDING)
+    parts: list[Select[Any]] = []
+    for i in range(services):
+        service = tickets.c.service == bindparam(f"service_{i}")
+        queue = (
+            select(tickets)
+            .where(waiting, service, tickets.c.target_counter.is_(None))
+            .order_by(*_QUEUE_ORDER)
+            .limit(bindparam("head"))
+        )
+        due = (
+            select(tickets)
+            .where(day, _DUE, service, tickets.c.target_counter.is_(None))
+            .order_by(tickets.c.due_at)
+            .limit(bindparam("head"))
+        )
+        parts += [queue, queue.where(tickets.c.priority == 0), due]
+    parts.append(select(tickets).where(waiting, tickets.c.target_counter == bindparam("counter")))
+    # Each part a subquery: SQLite takes no ORDER BY or LIMIT in a compound select's own parts.
+    return union(*(select(part.subquery()) for part in parts))
 
 
 @functools.cache
@@ -343,14 +394,15 @@ class SqlStore:
 class SqlTx:
     """One transaction's view of the store.
 
-    ``skip_locked``: how a call takes its ticket on PostgreSQL (see :meth:`claim`). False (the
-    hub's way): the conditional ``UPDATE`` waits for a counter taking the same ticket and then finds
-    it taken. True: ``SELECT … FOR UPDATE SKIP LOCKED`` first, and a ticket another counter is taking
-    is passed over without waiting. bench/cluster_calls.py measures both (bench/README.md).
+    ``skip_locked``: how a call takes its ticket on PostgreSQL (see :meth:`claim`). True (the hub's
+    way): a ticket another counter is taking is passed over at once, in the claim's one statement.
+    False: the conditional ``UPDATE`` waits for that counter's commit and then finds the ticket taken;
+    every counter wanting the same head waits in line behind the one taking it.
+    bench/cluster_calls.py measures both (bench/README.md).
     """
 
     #: The hub's choice, measured (bench/README.md, "cluster_calls.py").
-    skip_locked = False
+    skip_locked = True
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -518,36 +570,10 @@ class SqlTx:
         return _leg(row) if row else None
 
     def callable_heads(self, day: date, services: Sequence[str], counter: int, head: int) -> list[Ticket]:
-        found: dict[str, Ticket] = {}
-        waiting = and_(tickets.c.business_day == day, _STANDING)
-        for service in services:
-            query = (
-                select(tickets)
-                .where(waiting, tickets.c.service == service, tickets.c.target_counter.is_(None))
-                .order_by(*_QUEUE_ORDER)
-                .limit(head)
-            )
-            rows = self.conn.execute(query).mappings().all()
-            found.update((r["id"], _ticket(r)) for r in rows)
-            if len(rows) < head:
-                continue  # the whole queue of the service is in hand: the two reads below find no more
-            # The head of the normal tickets too: the priority cap must see one however many
-            # priority tickets stand before it (the same index, priority = 0).
-            normal = query.where(tickets.c.priority == 0)
-            found.update((r["id"], _ticket(r)) for r in self.conn.execute(normal).mappings())
-            # And the appointments by due time: one checked in early stands deep in the queue,
-            # but the policy calls it first when it is due (ix_tickets_due).
-            due = (
-                select(tickets)
-                .where(tickets.c.business_day == day, _DUE, tickets.c.service == service)
-                .where(tickets.c.target_counter.is_(None))
-                .order_by(tickets.c.due_at)
-                .limit(head)
-            )
-            found.update((r["id"], _ticket(r)) for r in self.conn.execute(due).mappings())
-        sent_here = select(tickets).where(waiting, tickets.c.target_counter == counter)
-        found.update((r["id"], _ticket(r)) for r in self.conn.execute(sent_here).mappings())
-        return list(found.values())
+        params: dict[str, Any] = {"business_day": day, "counter": counter, "head": head}
+        params.update((f"service_{i}", service) for i, service in enumerate(services))
+        rows = self.conn.execute(_callable_heads(len(services)), params).mappings()
+        return list({r["id"]: _ticket(r) for r in rows}.values())
 
     def count_ahead(self, ticket: Ticket) -> int:
         # policy.queue_order as SQL: higher priority, then earlier queue_at, then lower seq.
@@ -710,24 +736,20 @@ class SqlTx:
         return found[::-1]
 
     def claim(self, ticket: Ticket, expect: Collection[TicketStatus], calling: bool = False) -> bool:
-        if calling and self.skip_locked and self.dialect == "postgresql":
-            # Another counter's transaction holds the row: it is taking this ticket now. Say so at once
-            # rather than wait for its commit to learn the same (the caller passes over the ticket).
-            statuses = [s.value for s in expect]
-            mine = (
-                select(tickets.c.id)
-                .where(tickets.c.id == ticket.id, tickets.c.status.in_(statuses))
-                .with_for_update(skip_locked=True)
-            )
-            if self.conn.scalar(mine) is None:
-                return False
+        """Write ``ticket`` if its row is still in a status of ``expect``; False (nothing written) if not.
+
+        ``calling`` on PostgreSQL (with :attr:`skip_locked`): also False at once when another
+        transaction holds the row (another counter is taking it now), instead of waiting for that
+        commit to learn the same; the caller passes over the ticket. One statement either way.
+        """
         row = _ticket_row(ticket)
         del row["id"]
         # The journey's columns (migration 0009) are written by claims only: an issued ticket
         # takes their column defaults, so the kiosk's insert stays as it was.
         row.update(owner=ticket.owner, leg=ticket.leg, on_my_way_at=ticket.on_my_way_at)
         row.update(b_id=ticket.id, b_expect=[s.value for s in expect])
-        return self.conn.execute(_CLAIM_TICKET, row).rowcount == 1
+        passing = calling and self.skip_locked and self.dialect == "postgresql"
+        return self.conn.execute(_CLAIM_UNHELD_TICKET if passing else _CLAIM_TICKET, row).rowcount == 1
 
     def claim_appointment(self, appointment_id: str, expect: Collection[str], at: datetime) -> str | None:
         was = self.conn.scalar(select(appointments.c.status).where(appointments.c.id == appointment_id))
