@@ -129,6 +129,15 @@ def test_an_admin_issues_a_kiosk_token_and_the_kiosk_opened_with_it_works(
     admin.fill("#users-new-password", "short")
     admin.click("#users-add")
     assert "至少" in admin.wait_for_selector("#users-new-password-error", timeout=TIMEOUT).inner_text()
+    # No name, then a name another user has: said beside the field, nobody added.
+    for name, words in (("", "用户名为"), ("clerk1", "已存在")):
+        admin.fill("#users-new-name", name)
+        admin.click("#users-generate")
+        admin.click("#users-add")
+        admin.wait_for_selector(f"#users-new-name-error:has-text('{words}')", timeout=TIMEOUT)
+    assert len(admin.query_selector_all("#users-list tr[data-user='clerk1']")) == 1
+    assert admin.query_selector("#users-list tr[data-user='']") is None
+    admin.fill("#users-new-name", "clerk9")
     admin.click("#users-generate")
     admin.click("#users-add")
     admin.wait_for_selector("#users-list tr[data-user='clerk9'][data-active='true']", timeout=TIMEOUT)
