@@ -38,6 +38,7 @@
       "tokens.pair_hint": "取号机或屏幕未配置令牌时会显示配对码，用手机扫码即可配对。",
       "tokens.err.name": "设备名称为 1–64 个英文字母、数字、“.”、“_”或“-”。",
       "tokens.err.role": "请选择类型。",
+      "tokens.err.exists": "已有同名的有效令牌；要更换请在列表中点“更换”。",
       "tokens.err.revoked": "此令牌已被吊销。",
       "trole.kiosk": "取号机",
       "trole.display": "显示屏",
@@ -66,6 +67,7 @@
       "tokens.pair_hint": "A kiosk or screen without a token shows a pairing code: scan it with a phone to pair.",
       "tokens.err.name": "A device name is 1–64 ASCII letters, digits, '.', '_' or '-'.",
       "tokens.err.role": "Choose a role.",
+      "tokens.err.exists": "A live token has this name already; to replace it, rotate it in the list.",
       "tokens.err.revoked": "This token is revoked already.",
       "trole.kiosk": "kiosk",
       "trole.display": "display",
@@ -127,7 +129,8 @@
       $("#tokens-form").reset();
       load();
     }, function (err) {
-      if (/name/.test(String(err.message || ""))) fieldErrors["tokens-new-name"] = "tokens.err.name";
+      if (err.code === "conflict") fieldErrors["tokens-new-name"] = "tokens.err.exists";
+      else if (/name/.test(String(err.message || ""))) fieldErrors["tokens-new-name"] = "tokens.err.name";
       else failed(err);
       draw();
     });

@@ -207,7 +207,14 @@ def test_api_revoke_ends_rest_and_drops_the_open_socket(hall: Hall) -> None:
 
 def test_cli_token_list_and_revoke_by_name_id_and_all(hall: Hall) -> None:
     single = new_token(hall, "screen-cli")
-    twins = [new_token(hall, "twin"), new_token(hall, "twin")]
+    # Two live tokens of one name: the admin API refuses the second (rotate replaces a device's
+    # token), the installer's CLI still makes it (a hall may have one from an older version too).
+    twins = [new_token(hall, "twin")]
+    again = api(hall.hub, "POST", "/admin/tokens", hall.admin, json={"role": "display", "name": "twin"})
+    refused(again, 409, "conflict")
+    made = run_cli(hall.config_path, "token", "create", "--role", "display", "--name", "twin")
+    assert made.returncode == 0, made.stderr
+    twins.append({"token": made.stdout.strip()})
     screen = Live(hall.hub.url, {"token": single["token"]})
     try:
         listed = run_cli(hall.config_path, "token", "list")

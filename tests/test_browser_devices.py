@@ -91,15 +91,33 @@ def test_an_admin_issues_a_kiosk_token_and_the_kiosk_opened_with_it_works(
     admin.click("#tokens-create")
     said = admin.wait_for_selector("#tokens-new-name-error", timeout=TIMEOUT).inner_text()
     assert "设备名称" in said
+    # A name a live token has already (the site's own kiosk): the hub refuses it (409), the page says
+    # so beside the field, and no second token of that name is made.
+    admin.wait_for_selector("#tokens-list tr[data-name='test-kiosk'][data-live='true']", timeout=TIMEOUT)
     admin.fill("#tokens-new-name", "test-kiosk")
+    admin.select_option("#tokens-new-role", "kiosk")
+    admin.click("#tokens-create")
+    taken = admin.wait_for_selector("#tokens-new-name-error:has-text('同名')", timeout=TIMEOUT).inner_text()
+    assert "更换" in taken
+    assert admin.is_hidden("#tokens-once-token")
+    assert len(admin.query_selector_all("#tokens-list tr[data-name='test-kiosk']")) == 1
+    admin.fill("#tokens-new-name", "kiosk-2")
     admin.select_option("#tokens-new-role", "kiosk")
     admin.click("#tokens-create")
     token = admin.wait_for_selector("#tokens-once-token", timeout=TIMEOUT).inner_text().strip()
     assert token.startswith("qd_kiosk_")
+    # The audit section has the issue, by whom, and no entry for the refused one.
+    admin.click("#audit-reload")
+    issued = admin.wait_for_selector(
+        "#audit-list tr[data-action='token.create']:has-text('kiosk-2')", timeout=TIMEOUT
+    ).inner_text()
+    assert "admin" in issued and "创建设备令牌" in issued
+    made = [r.inner_text() for r in admin.query_selector_all("#audit-list tr[data-action='token.create']")]
+    assert sum("test-kiosk" in r for r in made) == 1, made  # the site's own, made before the hub started
     url = admin.get_attribute("#tokens-once-url", "href")
     assert url and url.endswith(f"/kiosk/?token={token}")
     assert (admin.get_attribute("#tokens-once-qr", "src") or "").startswith("data:image/svg+xml")
-    admin.wait_for_selector("#tokens-list tr[data-name='test-kiosk'][data-live='true']", timeout=TIMEOUT)
+    admin.wait_for_selector("#tokens-list tr[data-name='kiosk-2'][data-live='true']", timeout=TIMEOUT)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     admin.screenshot(path=str(ARTIFACTS / "admin-tokens.png"), full_page=True)
 
@@ -111,6 +129,15 @@ def test_an_admin_issues_a_kiosk_token_and_the_kiosk_opened_with_it_works(
     admin.fill("#users-new-password", "short")
     admin.click("#users-add")
     assert "至少" in admin.wait_for_selector("#users-new-password-error", timeout=TIMEOUT).inner_text()
+    # No name, then a name another user has: said beside the field, nobody added.
+    for name, words in (("", "用户名为"), ("clerk1", "已存在")):
+        admin.fill("#users-new-name", name)
+        admin.click("#users-generate")
+        admin.click("#users-add")
+        admin.wait_for_selector(f"#users-new-name-error:has-text('{words}')", timeout=TIMEOUT)
+    assert len(admin.query_selector_all("#users-list tr[data-user='clerk1']")) == 1
+    assert admin.query_selector("#users-list tr[data-user='']") is None
+    admin.fill("#users-new-name", "clerk9")
     admin.click("#users-generate")
     admin.click("#users-add")
     admin.wait_for_selector("#users-list tr[data-user='clerk9'][data-active='true']", timeout=TIMEOUT)

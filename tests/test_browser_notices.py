@@ -100,6 +100,19 @@ def test_a_notice_posted_on_the_admin_page_shows_and_expires_on_the_lobby_and_th
     assert "请填写标题" in message.inner_text() and "a title is needed" in message.inner_text()
     assert admin.locator("#notice-title-zh").get_attribute("aria-invalid") == "true"
 
+    # A notice that ends before it starts: the hub's words in both languages on the form, the end
+    # field marked, nothing saved (the audit check below finds exactly the one good notice).
+    admin.fill("#notice-title-zh", "顺序颠倒")
+    admin.fill("#notice-title-en", "Backwards")
+    admin.fill("#notice-starts", "2030-01-02T10:00")
+    admin.fill("#notice-ends", "2030-01-02T09:00")
+    admin.click("#notice-submit")
+    backwards = admin.wait_for_selector("#notice-message:has-text('ends_at')", timeout=TIMEOUT).inner_text()
+    assert "结束时间须晚于开始时间" in backwards and "must end after it starts" in backwards, backwards
+    assert admin.locator("#notice-ends").get_attribute("aria-invalid") == "true"
+    assert admin.locator("#notices-list tr").count() == 0
+    admin.fill("#notice-starts", "")
+
     # A notice that ends 8 s from now (hall time, as the form takes it).
     # Whole seconds: the form takes the time to the second, and the hub ends the notice then.
     end = (datetime.now(ZONE) + timedelta(seconds=8)).replace(microsecond=0)

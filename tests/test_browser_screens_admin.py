@@ -160,8 +160,18 @@ def test_an_admin_adds_a_zone_and_puts_the_screen_in_it(chromium, hall) -> None:
     page.on("pageerror", lambda exc: errors.append(f"admin: {exc}"))
     page.wait_for_selector("#zon-list tr[data-key='A']", timeout=TIMEOUT)
 
-    # A zone without a counter: marked on the form in both languages, nothing sent.
+    # A code another zone has and no names: each marked on the form in both languages, nothing sent.
     page.click("#zon-new")
+    page.fill("#zon-code", "A")
+    page.click("#zon-save")
+    taken = page.wait_for_selector("#zon-form .field-error[data-error-for='code']", timeout=TIMEOUT)
+    assert "重复" in taken.inner_text() and "the same as another" in taken.inner_text()
+    for key in ("name_zh", "name_en"):
+        unnamed = page.wait_for_selector(f"#zon-form .field-error[data-error-for='{key}']", timeout=TIMEOUT)
+        assert "必须填写" in unnamed.inner_text() and "required" in unnamed.inner_text()
+    assert section(hall, "zones")["version"] == 0
+
+    # A zone without a counter: marked on the form in both languages, nothing sent.
     page.fill("#zon-code", "B")
     page.fill("#zon-name-zh", "二楼")
     page.fill("#zon-name-en", "Floor 2")
@@ -196,12 +206,22 @@ def test_an_admin_adds_a_zone_and_puts_the_screen_in_it(chromium, hall) -> None:
     assert "没有保存" in banner and "Not saved" in banner and "unknown zone 'B'" in banner, banner
     assert [z["code"] for z in section(hall, "zones")["value"]] == ["A", "B"]
 
-    # A screen name a device token cannot have: marked in both languages, nothing sent.
+    # A screen name a device token cannot have, an empty one, another screen's: each marked in both
+    # languages, nothing sent.
+    version = section(hall, "devices")["version"]
     page.click("#scr-new")
     page.fill("#scr-name", "lobby 2f!")
     page.click("#scr-save")
     mark = page.wait_for_selector("#scr-form .field-error[data-error-for='name']", timeout=TIMEOUT)
     assert "字母" in mark.inner_text() and "letters" in mark.inner_text()
+    for name, words in (("", ("必须填写", "required")), ("test-display", ("重复", "the same as another"))):
+        page.fill("#scr-name", name)
+        page.click("#scr-save")
+        mark = page.wait_for_selector(
+            f"#scr-form .field-error[data-error-for='name']:has-text('{words[0]}')", timeout=TIMEOUT
+        )
+        assert words[1] in mark.inner_text(), (name, mark.inner_text())
+    assert section(hall, "devices")["version"] == version
     assert errors == []
 
 

@@ -135,6 +135,14 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     code = field_error(page, "#svc-form", "code")
     assert "重复" in code and "the same as another" in code
     assert section(hub, admin_token, "services")["version"] == 0
+    # A ticket prefix another service has (PAY's A): marked, nothing sent.
+    page.fill("#svc-code", "TAX")
+    page.fill("#svc-prefix", "A")
+    page.click("#svc-save")
+    prefix = field_error(page, "#svc-form", "prefix")
+    assert "重复" in prefix and "the same as another" in prefix
+    page.fill("#svc-prefix", "C")
+    assert section(hub, admin_token, "services")["version"] == 0
 
     # A name the hub refuses (over its 40 characters; the input's own limit lifted): the hub's field
     # problem `services[2].name_zh` is shown under that input, both languages; nothing saved.
@@ -173,6 +181,20 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     none = field_error(page, "#ctr-form", "services")
     assert "至少选择一项业务" in none and "at least one service" in none
     assert section(hub, admin_token, "counters")["version"] == 0
+    # Another counter's number, and no names: each marked, nothing sent.
+    page.fill("#ctr-number", "1")
+    page.fill("#ctr-name-zh", "")
+    page.fill("#ctr-name-en", "")
+    page.click("#ctr-save")
+    taken = field_error(page, "#ctr-form", "number")
+    assert "重复" in taken and "the same as another" in taken
+    for key in ("name_zh", "name_en"):
+        unnamed = field_error(page, "#ctr-form", key)
+        assert "必须填写" in unnamed and "required" in unnamed
+    assert section(hub, admin_token, "counters")["version"] == 0
+    page.fill("#ctr-number", "4")
+    page.fill("#ctr-name-zh", "4号窗口")
+    page.fill("#ctr-name-en", "Counter 4")
 
     # Counter 4 serving TAX, then PAY (moved below TAX): the lobby already open shows it within a second.
     page.check("#ctr-services li[data-code='TAX'] input")
@@ -366,6 +388,17 @@ def test_a_stale_form_is_refused_and_shows_what_is_there_now(chromium, hall) -> 
     assert page.is_hidden("#cat-form")
     assert page.query_selector("#cat-list tr[data-key='elderly']") is None
     assert [p["code"] for p in section(hub, admin_token, "priority")["value"]] == ["veteran"]
+    # A code the other admin's category has: marked on the form, nothing sent.
+    page.click("#cat-new")
+    page.fill("#cat-code", "veteran")
+    page.fill("#cat-name-zh", "退役军人")
+    page.fill("#cat-name-en", "Veteran")
+    page.fill("#cat-weight", "10")
+    page.click("#cat-save")
+    taken = field_error(page, "#cat-form", "code")
+    assert "重复" in taken and "the same as another" in taken
+    assert section(hub, admin_token, "priority")["version"] == before["version"] + 1
+    page.click("#cat-cancel")
 
     # In English, every section redraws in English words (the hall's data keeps its own names).
     page.click("#lang-switch")

@@ -236,9 +236,16 @@ def test_device_tests_say_what_happened_and_are_for_admins_only(hall: DeviceHall
     # A counter screen that is not connected: nothing shown, and said so.
     answer = ok(call(hall, "POST", "/admin/devices/counter-1/test", hall.admin))
     assert (answer["ok"], answer["detail_zh"]) == (False, "此屏幕未连接，无法显示测试画面。")
-    screen_token = ok(
-        call(hall, "POST", "/admin/tokens", hall.admin, json={"role": "display", "name": "counter-1"}), 201
-    )["token"]
+    # The screen's token: counter-1 paired earlier (the pairing test) has a live one, which an admin
+    # rotates (a second live token of one name is refused); otherwise a new one.
+    tokens = ok(call(hall, "GET", "/admin/tokens", hall.admin))["tokens"]
+    live = [t["id"] for t in tokens if t["name"] == "counter-1" and t["revoked_at"] is None]
+    made = (
+        call(hall, "POST", f"/admin/tokens/{live[0]}/rotate", hall.admin)
+        if live
+        else call(hall, "POST", "/admin/tokens", hall.admin, json={"role": "display", "name": "counter-1"})
+    )
+    screen_token = ok(made, 201)["token"]
     with SocketListener(hall.hub.url, {"token": screen_token}) as screen:
         screen.wait_for("snapshot")
         wait_until(lambda: board(hall)["counter-1"]["state"] == "online", "counter-1 online")

@@ -88,8 +88,17 @@ def list_tokens() -> Response:
 
 @admin.post("/tokens")
 def create_token() -> tuple[Response, int]:
-    """A new device token; the answer is the only time it is shown."""
+    """A new device token; the answer is the only time it is shown.
+
+    A name a live token already has is refused (409): the name is the device's identity on the
+    devices board and in its leases, so two live tokens of one name would be two devices seen as
+    one. Replacing a device's token is the rotate route's job.
+    """
     body = parse(TokenBody)
+    if any(t.name == body.name and t.revoked_at is None for t in hub().accounts.list_tokens()):
+        raise AccountConflict(
+            f"a live device token named {body.name!r} exists already; rotate it to replace it"
+        )
     token, info = hub().accounts.create_device_token_info(
         body.role, body.name, hub().clock(), current_actor()
     )
