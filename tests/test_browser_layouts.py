@@ -54,6 +54,7 @@ CALLS = 6
 YELLOW = "rgb(255, 212, 0)"  # the flash's second pair: dark ink on this
 
 SIZES = [(1366, 768), (1920, 1080), (3840, 2160), (1080, 1920)]
+#: The doctors-on-duty pages: the two shapes a wing's screen comes in (the layouts run at all four).
 BIG_SIZES = [(1920, 1080), (1080, 1920)]
 
 #: Instants (ms into the flash) at which every animation is paused and the page checked: the first
@@ -558,7 +559,7 @@ def test_a_utility_hall_lobby_at_every_resolution(
     assert "Traceback" not in small_hall.hub.log()
 
 
-@pytest.mark.parametrize("size", BIG_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("layout", ["counter_list", "clinic_rooms"])
 def test_a_hospital_wing_of_30_rooms(browser: Any, big_hall: Hall, layout: str, size: Any) -> None:
     """The screen's own layout from the config (no ?layout=): GET /api/v1/screen."""
