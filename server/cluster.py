@@ -233,8 +233,11 @@ class RemotePace:
             self._leg_ended(number, finished, at)
         for view in views:
             self._state(view, at)
-        jumped = bool(ticket.get("priority") or ticket.get("appointment"))
-        self.core.pace.called(number, ticket["service"], at, jumped)
+        # Another process's issues and transfers are not heard here: a call of a ticket that jumps the
+        # line stands for its joining (the share of such calls, as the store's legs say at start).
+        if ticket.get("priority") or ticket.get("appointment"):
+            self.core.pace.joined(ticket["service"])
+        self.core.pace.called(number, ticket["service"], at, True)
 
     def _leg_ended(self, number: int, ticket: dict[str, Any], at: datetime) -> None:
         known = self.core.pace.counter(number)

@@ -20,7 +20,7 @@ from typing import Any
 from server.core.estimate import PaceModel
 
 #: The model's methods that change it, recorded when called from outside the model.
-CHANGES = ("counter_set", "called", "started", "leg_ended", "freed", "reshape", "warm")
+CHANGES = ("counter_set", "joined", "called", "started", "leg_ended", "freed", "reshape", "warm")
 
 
 def _caller() -> str:

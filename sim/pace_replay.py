@@ -74,13 +74,17 @@ def during_wait(log: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     counters = log["counters"]
     happened: list[tuple[datetime, str, str]] = []
     calls: dict[int, tuple[str, datetime, bool]] = {}  # counter → (service, called at, started)
+    joined: list[str] = []  # services a ticket joined out of line since their last call
     for name, args, kwargs in log["steps"]:
-        if name == "called":
-            number, service, at, jumped = args[:4]
+        if name == "joined":
+            joined.append(args[0])
+        elif name == "called":
+            number, service, at = args[:3]
             if kwargs.get("carried", args[4] if len(args) > 4 else False):
                 happened.append((_naive(at), "transfer", service))
-            elif jumped:
-                happened.append((_naive(at), "jump", service))
+            elif service in joined:
+                happened.append((_naive(at), "jump", service))  # about when one that joined out of line went
+            joined = [code for code in joined if code != service]
             calls[number] = (service, _naive(at), False)
         elif name == "started" and args[0] in calls:
             calls[args[0]] = (*calls[args[0]][:2], True)

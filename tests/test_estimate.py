@@ -56,7 +56,7 @@ def test_every_counter_busy_the_wait_is_the_median_of_the_services_ahead() -> No
     pace = model()
     for number in (1, 2):
         pace.counter_set(number, True, True, T0)
-        pace.called(number, "PAY", T0, jumped=False)
+        pace.called(number, "PAY", T0, stood=True)
     # Two counters at the default 300 s, nothing measured: 2/300 calls a second.
     assert pace.wait_seconds("PAY", 3, T0) == pytest.approx(median(4) * 150)
     # A free counter takes the next one at once; with one ahead, one more call of the two (one
@@ -71,7 +71,7 @@ def test_each_counter_learns_its_own_pace_once_it_has_enough_samples() -> None:
     pace.counter_set(1, True, True, T0)
     moment = 0.0
     for length in (100, 100, 130):
-        pace.called(1, "PAY", at(moment), jumped=False)
+        pace.called(1, "PAY", at(moment), stood=True)
         moment += length
         pace.leg_ended(1, "PAY", at(moment))
     # A plain average while it has fewer samples than the weighted mean remembers.
@@ -80,7 +80,7 @@ def test_each_counter_learns_its_own_pace_once_it_has_enough_samples() -> None:
     assert pace.service_seconds(2, "PAY") == pytest.approx(110)
     assert pace.service_seconds(2, "ASK") == 300.0  # nothing measured: the configured default
     # A leg longer than longest_leg (a ticket left open over lunch) is no sample.
-    pace.called(1, "PAY", at(moment), jumped=False)
+    pace.called(1, "PAY", at(moment), stood=True)
     pace.leg_ended(1, "PAY", at(moment + 3 * 3600))
     assert pace.service_seconds(1, "PAY") == pytest.approx(110)
 
@@ -88,9 +88,9 @@ def test_each_counter_learns_its_own_pace_once_it_has_enough_samples() -> None:
 def test_a_shared_counter_gives_a_service_what_its_preferred_services_leave() -> None:
     pace = model()
     pace.counter_set(2, True, True, T0)
-    pace.called(2, "ASK", T0, jumped=False)
+    pace.called(2, "ASK", T0, stood=True)
     pace.leg_ended(2, "ASK", at(100))
-    pace.called(2, "PAY", at(200), jumped=False)  # 100 s idle before it
+    pace.called(2, "PAY", at(200), stood=True)  # 100 s idle before it
     pace.leg_ended(2, "PAY", at(300))
     counter = pace.counter(2)
     assert counter is not None
@@ -108,10 +108,12 @@ def test_tickets_that_go_first_slow_a_walk_ins_queue_not_a_priority_ticket() -> 
     pace = model()
     pace.counter_set(1, True, True, T0)
     for n in range(4):
-        pace.called(1, "PAY", at(n), jumped=n == 0)  # one of four calls went to a priority ticket
+        if n == 0:
+            pace.joined("PAY")  # a priority ticket joined the queue before one of four calls
+        pace.called(1, "PAY", at(n), stood=True)
         pace.leg_ended(1, "PAY", at(n + 0.5))
-    pace.called(1, "PAY", at(10), jumped=False)
-    jumps = 1 / 5  # one call in five went to a ticket that jumped the line (a plain average so far)
+    pace.called(1, "PAY", at(10), stood=True)
+    jumps = 1 / 5  # one joined out of line per five calls (a plain average so far)
     walk_in = pace.wait_seconds("PAY", 2, at(10))
     priority = pace.wait_seconds("PAY", 2, at(10), priority=5)
     assert priority == pytest.approx(median(3) * 300)
@@ -122,7 +124,7 @@ def test_a_paused_counter_counts_from_the_end_of_a_usual_break() -> None:
     pace = model()
     for number in (1, 2):
         pace.counter_set(number, True, True, T0)
-        pace.called(number, "PAY", T0, jumped=False)
+        pace.called(number, "PAY", T0, stood=True)
     pace.counter_set(2, False, True, T0)
     pace.counter_set(2, True, True, at(600))  # a 10-minute break, measured
     pace.counter_set(2, False, True, at(1000))
@@ -138,7 +140,7 @@ def test_a_paused_counter_counts_from_the_end_of_a_usual_break() -> None:
 def test_an_appointment_waits_for_its_window_then_goes_first() -> None:
     pace = model(appointment_window=timedelta(minutes=15))
     pace.counter_set(1, True, True, T0)
-    pace.called(1, "PAY", T0, jumped=False)
+    pace.called(1, "PAY", T0, stood=True)
     due = T0 + timedelta(minutes=40)
     assert pace.wait_seconds("PAY", 9, T0, due_at=due) == pytest.approx(25 * 60 + 300)
     pace.leg_ended(1, "PAY", at(30))
@@ -148,7 +150,7 @@ def test_an_appointment_waits_for_its_window_then_goes_first() -> None:
 def test_an_appointment_goes_after_the_tickets_past_the_age_bonus() -> None:
     pace = model(appointment_window=timedelta(minutes=15), age_bonus=timedelta(minutes=10))
     pace.counter_set(1, True, True, T0)
-    pace.called(1, "PAY", T0, jumped=False)
+    pace.called(1, "PAY", T0, stood=True)
     due = T0 + timedelta(minutes=15)  # its window is open
     # Nobody waited past the bonus: it is next, when the counter is done with its visitor.
     assert pace.wait_seconds("PAY", 1, T0, due_at=due, waiting={"PAY": 1}) == pytest.approx(300)
@@ -405,10 +407,10 @@ def test_a_counter_busy_with_another_service_frees_at_that_services_pace() -> No
     pace.counter_set(2, True, True, T0)
     moment = 0.0
     for _ in range(5):  # quick enquiries, a minute each, a minute apart
-        pace.called(2, "ASK", at(moment), jumped=False)
+        pace.called(2, "ASK", at(moment), stood=True)
         pace.leg_ended(2, "ASK", at(moment + 60))
         moment += 120
-    pace.called(2, "ASK", at(moment), jumped=False)
+    pace.called(2, "ASK", at(moment), stood=True)
     counter = pace.counter(2)
     assert counter is not None and 0 < counter.share("ASK") < 1
     left = 1 - counter.share("ASK")
@@ -425,10 +427,10 @@ def test_a_counter_its_first_service_fills_still_serves_the_second_slowly() -> N
     pace.counter_set(2, True, True, T0)
     moment = 0.0
     for _ in range(5):  # back to back: ASK took all of counter 2's time
-        pace.called(2, "ASK", at(moment), jumped=False)
+        pace.called(2, "ASK", at(moment), stood=True)
         moment += 60
         pace.leg_ended(2, "ASK", at(moment))
-    pace.called(2, "ASK", at(moment), jumped=False)
+    pace.called(2, "ASK", at(moment), stood=True)
     assert pace.wait_seconds("PAY", 0, at(moment)) == pytest.approx(median(1) * 60 / 0.05)
 
 
@@ -437,7 +439,7 @@ def test_a_long_run_weighs_the_newest_legs_most() -> None:
     pace.counter_set(1, True, True, T0)
     moment = 0.0
     for length in (100, 100, 100, 200):
-        pace.called(1, "PAY", at(moment), jumped=False)
+        pace.called(1, "PAY", at(moment), stood=True)
         moment += length
         pace.leg_ended(1, "PAY", at(moment))
     assert pace.service_seconds(1, "PAY") == pytest.approx(150)
@@ -478,7 +480,7 @@ def busy_hall(pace: PaceModel, moment: datetime, service: str = "PAY") -> None:
     """Both counters open, staffed and busy with ``service`` at ``moment``."""
     for number in (1, 2):
         pace.counter_set(number, True, True, moment)
-        pace.called(number, service, moment, jumped=False)
+        pace.called(number, service, moment, stood=True)
 
 
 def test_a_shared_counter_first_empties_the_queues_it_prefers() -> None:
@@ -517,7 +519,7 @@ def test_after_the_last_ticket_a_shared_counter_stays_with_the_service() -> None
     for number in (1, 2):
         pace.counter_set(number, True, True, T0)
     # Counter 2 spent all its recent time on ASK, its first service: PAY gets 5 % of it.
-    pace.called(2, "ASK", T0, jumped=False)
+    pace.called(2, "ASK", T0, stood=True)
     pace.leg_ended(2, "ASK", at(300))
     busy_hall(pace, at(300))
     now = at(300)
@@ -534,8 +536,9 @@ def test_after_the_last_ticket_a_shared_counter_stays_with_the_service() -> None
 def test_after_the_last_ticket_only_transfers_still_jump_the_line() -> None:
     pace = model()
     pace.counter_set(2, True, True, T0)
-    pace.called(2, "ASK", T0, jumped=True)  # an elderly visitor's priority
-    pace.called(2, "ASK", at(10), jumped=False)  # (a call over a running leg: the share only)
+    pace.joined("ASK")  # an elderly visitor's priority
+    pace.called(2, "ASK", T0, stood=True)
+    pace.called(2, "ASK", at(10), stood=True)  # (a call over a running leg: the share only)
     # Half the calls of ASK went to tickets that jumped the line: its queue moves at half the pace.
     assert pace.wait_seconds("ASK", 2, at(10)) == pytest.approx(median(3) * 600)
     # After the last ticket nobody new comes to jump it (the next call is counted as before).
@@ -544,8 +547,9 @@ def test_after_the_last_ticket_only_transfers_still_jump_the_line() -> None:
     )
     carried = model()
     carried.counter_set(2, True, True, T0)
-    carried.called(2, "ASK", T0, jumped=True, carried=True)  # a visitor sent on from another counter
-    carried.called(2, "ASK", at(10), jumped=False)
+    carried.joined("ASK")  # a visitor sent on from another counter
+    carried.called(2, "ASK", T0, stood=True, carried=True)
+    carried.called(2, "ASK", at(10), stood=True)
     # Visitors already in the hall are still sent on after it: the pace stays halved.
     assert carried.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(median(3) * 600)
 
@@ -558,7 +562,7 @@ def test_a_counter_takes_its_usual_break_once_a_day() -> None:
         pace.counter_set(2, False, True, noon)
         pace.counter_set(2, True, True, noon + timedelta(minutes=30))
     morning = T0.replace(hour=3) + timedelta(days=2)
-    pace.called(2, "ASK", morning, jumped=False)
+    pace.called(2, "ASK", morning, stood=True)
     plain = median(21) * 300  # ASK: counter 2 alone, 300 s a call
     # At 03:00 the break is an hour away (its start as usual, give or take the least spread: 15 min
     # at four spreads away adds well under a second): the 20 ahead wait half an hour longer.
@@ -569,7 +573,7 @@ def test_a_counter_takes_its_usual_break_once_a_day() -> None:
     back = morning + timedelta(hours=1, minutes=30)
     pace.counter_set(2, False, True, morning + timedelta(hours=1))
     pace.counter_set(2, True, True, back)
-    pace.called(2, "ASK", back, jumped=False)
+    pace.called(2, "ASK", back, stood=True)
     assert pace.wait_seconds("ASK", 20, back) == pytest.approx(plain)
 
 
@@ -579,7 +583,7 @@ def test_a_counters_own_mean_is_weighed_by_its_legs_against_the_services() -> No
     for number, length in ((1, 100), (2, 300)):
         pace.counter_set(number, True, True, at(moment))
         for _ in range(5):
-            pace.called(number, "PAY", at(moment), jumped=False)
+            pace.called(number, "PAY", at(moment), stood=True)
             moment += length
             pace.leg_ended(number, "PAY", at(moment))
     # The service's mean: 200 s. Five legs of its own weigh 5 against 25 (clerks differ by a fifth).
@@ -592,11 +596,11 @@ def test_once_the_visitor_is_at_the_counter_the_walk_is_over() -> None:
     pace.counter_set(1, True, True, T0)
     moment = 0.0
     for _ in range(3):  # legs of 300 s: a 60 s walk to the counter, then 240 s of service
-        pace.called(1, "PAY", at(moment), jumped=False)
+        pace.called(1, "PAY", at(moment), stood=True)
         pace.started(1, at(moment + 60))
         pace.leg_ended(1, "PAY", at(moment + 300))
         moment += 300
-    pace.called(1, "PAY", at(moment), jumped=False)
+    pace.called(1, "PAY", at(moment), stood=True)
     # The visitor called is still on the way: a whole leg is ahead of the counter.
     assert pace.wait_seconds("PAY", 0, at(moment)) == pytest.approx(median(1) * 300)
     # At the counter: the service alone is left of it; the next visitor's leg is a whole one again.
@@ -607,10 +611,10 @@ def test_once_the_visitor_is_at_the_counter_the_walk_is_over() -> None:
     late = model(min_samples=2)
     late.counter_set(1, True, True, T0)
     for n in range(3):
-        late.called(1, "PAY", at(n * 300), jumped=False)
+        late.called(1, "PAY", at(n * 300), stood=True)
         late.started(1, at(n * 300 + 299))
         late.leg_ended(1, "PAY", at(n * 300 + 300))
-    late.called(1, "PAY", at(900), jumped=False)
+    late.called(1, "PAY", at(900), stood=True)
     late.started(1, at(1199))
     assert late.wait_seconds("PAY", 0, at(1199)) == pytest.approx(median(1) * 300 * 0.2)
 
@@ -632,7 +636,7 @@ def test_a_counter_without_breaks_of_its_own_is_expected_to_break_when_the_hall_
     for pace in (plain, both):
         for number in (1, 2):
             pace.counter_set(number, True, True, morning)
-            pace.called(number, "PAY", morning, jumped=False)
+            pace.called(number, "PAY", morning, stood=True)
     need = median(31)  # 30 ahead, two counters at 300 s: 24 calls by 04:00
     assert plain.wait_seconds("PAY", 30, morning) == pytest.approx(need * 150)
     # Counter 1 never paused: it is expected to stop at 04:00 as counter 2 does (the hall's break), so
@@ -644,11 +648,11 @@ def test_tickets_past_the_age_bonus_keep_a_counter_that_prefers_the_newcomers_un
     pace = model(age_bonus=timedelta(minutes=10))
     pace.counter_set(2, True, True, T0)
     for n in range(4):  # counter 2 splits its time between ASK, its first service, and PAY
-        pace.called(2, "ASK", at(600 * n), jumped=False)
+        pace.called(2, "ASK", at(600 * n), stood=True)
         pace.leg_ended(2, "ASK", at(600 * n + 300))
-        pace.called(2, "PAY", at(600 * n + 300), jumped=False)
+        pace.called(2, "PAY", at(600 * n + 300), stood=True)
         pace.leg_ended(2, "PAY", at(600 * n + 600))
-    pace.called(2, "ASK", at(2400), jumped=False)
+    pace.called(2, "ASK", at(2400), stood=True)
     counter = pace.counter(2)
     assert counter is not None and 0 < counter.share("ASK") < 1
     now = at(2400)

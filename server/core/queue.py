@@ -437,6 +437,8 @@ class QueueCore:
         """Publish ``ticket_issued`` for each ticket of a committed batch, in request order."""
         for outcome, issued_by in zip(committed.outcomes, committed.issued_by, strict=True):
             if isinstance(outcome, Issued):
+                if jumped(outcome.ticket):
+                    self.pace.joined(outcome.ticket.service)  # a priority or an appointment: before all
                 self._publish(
                     ev.TICKET_ISSUED,
                     ticket=outcome.ticket.public(),
@@ -927,7 +929,7 @@ class QueueCore:
             )
             tx.save_counter_state(state)
             name = self._called_name(tx, called)
-        self._pace_call(state, now, called, finished)
+        self._pace_call(state, now, called, finished, stood_in_line(called, heads))
         view = self._view_after(counter, state, called)
         if called is None:
             self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], **_finished(finished))
@@ -956,7 +958,7 @@ class QueueCore:
             state = replace(state, current_ticket_id=ticket.id, staff=staff, priority_run=run)
             tx.save_counter_state(state)
             name = self._called_name(tx, ticket)
-        self._pace_call(state, now, ticket, finished)
+        self._pace_call(state, now, ticket, finished, True)
         view = self._view_after(counter, state, ticket)
         self._announce_call(ticket, counter, recall=False, view=view, finished=finished, name=name)
         return ticket
@@ -1066,6 +1068,7 @@ class QueueCore:
             state = replace(state, current_ticket_id=None)
             tx.save_counter_state(state)
         self.pace.leg_ended(counter.number, from_service, now, leg.called_at)
+        self.pace.joined(ticket.service, _lag(ticket, now))
         self._publish(
             ev.TICKET_CHANGED,
             ticket=ticket.public(),
@@ -1256,6 +1259,7 @@ class QueueCore:
             current = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
         if freed:
             self.pace.freed(counter.number, now)
+        self.pace.joined(ticket.service, _lag(ticket, now))
         view = self._view_after(counter, state, current)
         self._publish(
             ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.REQUEUED.value, counters=[view]
@@ -2051,14 +2055,20 @@ class QueueCore:
         return state.staff is not None
 
     def _pace_call(
-        self, state: CounterState, now: datetime, called: Ticket | None, finished: Ticket | None
+        self,
+        state: CounterState,
+        now: datetime,
+        called: Ticket | None,
+        finished: Ticket | None,
+        stood: bool,
     ) -> None:
-        """Tell the pace model what a committed call did: the leg it ended, the clerk, the leg it began."""
+        """Tell the pace model what a committed call did: the leg it ended, the clerk, the leg it began;
+        ``stood``: whether a walk-in of the called ticket's service was waiting (``stood_in_line``)."""
         if finished is not None:
             self.pace.leg_ended(state.number, finished.service, now, finished.called_at)
         self._pace_state(state, now)
         if called is not None:
-            self.pace.called(state.number, called.service, now, jumped(called), carried=called.leg > 1)
+            self.pace.called(state.number, called.service, now, stood, carried=called.leg > 1)
 
     def estimate(self, ticket: Ticket, ahead: int) -> int | None:
         """A waiting ticket's estimated wait now, in minutes: its place now and the pace now."""
@@ -2102,6 +2112,22 @@ def jumped(ticket: Ticket) -> bool:
     """Whether a called ticket went before people who stood in line before it: a priority of its own,
     an appointment, a transfer keeping its place in time."""
     return ticket.priority > 0 or ticket.appointment is not None or ticket.leg > 1
+
+
+def stood_in_line(called: Ticket | None, heads: Sequence[Ticket]) -> bool:
+    """Whether a walk-in of the called ticket's service was waiting at the call (among the heads the
+    policy chose from): only such calls say how often a waiting visitor is overtaken."""
+    if called is None:
+        return False
+    return any(h.service == called.service and h.id != called.id and not jumped(h) for h in heads)
+
+
+def _lag(ticket: Ticket, now: datetime) -> float | None:
+    """How far back in the queue's time a ticket joining it now takes its place (seconds); None:
+    before every walk-in (a priority, an appointment, or sent to a counter)."""
+    if ticket.priority > 0 or ticket.appointment is not None or ticket.target_counter is not None:
+        return None
+    return max(0.0, (now - ticket.queue_at).total_seconds())
 
 
 def _booked(request: IssueRequest) -> bool:
