@@ -57,6 +57,8 @@ from _common import (
     start_profiler,
 )
 
+from tests.support import masked_frame  # importable once _common has put the repository on the path
+
 TARGET_P99_MS_AT_1000 = 100.0
 #: The hub's VmRSS with 1,000 screens connected, at most: 150 MB (as 150,000 KiB, the stricter reading).
 TARGET_RSS_KIB_AT_1000 = 150_000
@@ -196,13 +198,10 @@ class ScreenClient(asyncio.Protocol):
                 self.transport.close()
 
     def _send(self, opcode: int, payload: bytes) -> None:
-        """A client's frame: FIN, masked (short ones only: a pong, a join, a close)."""
+        """A client's frame: FIN, masked (``tests.support.masked_frame``: a pong, a join, a close)."""
         if self.transport is None or self.transport.is_closing():
             return
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-        assert len(payload) < 126
-        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+        self.transport.write(masked_frame(opcode, payload))
 
     # Engine.IO / Socket.IO
     def _message(self, message: bytes, now: float) -> None:

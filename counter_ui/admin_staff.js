@@ -346,6 +346,7 @@
       end: ($("#rota-end").value || "").slice(0, 5)
     };
     if (body.end === "00:00") body.end = "24:00";   // a shift to midnight
+    markField(null);
     if (!/^\d\d:\d\d$/.test(body.start) || !/^\d\d:\d\d$/.test(body.end)) {
       formMessage = { kind: "error", text: Q.t2("rota.need_times") };
       return drawRota();
@@ -358,8 +359,25 @@
       loadRota();
       loadLive();
     }, function (err) {
-      if (!expired(err)) { formMessage = { kind: "error", text: refusal(err) }; drawRota(); }
+      if (!expired(err)) {
+        formMessage = { kind: "error", text: refusal(err) };
+        markField(err && err.data && err.data.field);
+        drawRota();
+      }
     }).then(function () { busy = false; drawBusy(); });
+  }
+
+  /** The form's fields a refusal may name (bad_rota's `field`), as the notices form marks its own. */
+  var ROTA_FIELDS = { username: "#rota-user", counter: "#rota-counter", start: "#rota-start", end: "#rota-end" };
+
+  /** Mark the field the hub's refusal is about (none: clear every mark). */
+  function markField(name) {
+    Object.keys(ROTA_FIELDS).forEach(function (key) {
+      var input = $(ROTA_FIELDS[key]);
+      var bad = key === name;
+      input.classList.toggle("invalid", bad);
+      if (bad) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+    });
   }
 
   function removeEntry(id) {

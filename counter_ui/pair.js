@@ -30,6 +30,7 @@
       "pair.used": "此配对码已使用。",
       "pair.forbidden": "只有管理员可以配对设备。",
       "pair.done": "已配对为 {name}，设备将自动启动。",
+      "pair.replaced": "已配对为 {name}，设备将自动启动。该设备原来的令牌（{old}）已作废。",
       "pair.failed": "配对失败：{why}",
       "kind.kiosk": "取号机",
       "kind.lobby_screen": "大厅屏",
@@ -56,6 +57,7 @@
       "pair.used": "This pairing code was used already.",
       "pair.forbidden": "Only administrators may pair devices.",
       "pair.done": "Paired as {name}; the device starts by itself.",
+      "pair.replaced": "Paired as {name}; the device starts by itself. Its old token ({old}) no longer works.",
       "pair.failed": "Pairing failed: {why}",
       "kind.kiosk": "Kiosk",
       "kind.lobby_screen": "Lobby screen",
@@ -116,7 +118,11 @@
     Q.api("POST", "/admin/pairing/" + encodeURIComponent(pairing.code), { name: name }).then(function (res) {
       done = res.name;
       pairing = null;
-      setMessage("ok", function () { return Q.t("pair.done", { name: done }); });
+      // Paired again: the hub revoked the device's old token in the same step (rotation).
+      var old = res.replaces;
+      setMessage("ok", function () {
+        return old ? Q.t("pair.replaced", { name: done, old: old }) : Q.t("pair.done", { name: done });
+      });
       draw();
     }, function (err) { btn.disabled = false; refused(err); });
   }

@@ -17,7 +17,7 @@ from .core.calendar import utc_now
 from .core.errors import QueueError
 from .settings import EDITABLE, InvalidSettings, SettingInUse
 from .startup import StartupError
-from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountError, Accounts, Actor
+from .store.accounts import DEVICE_ROLES, USER_ROLES, AccountConflict, AccountError, Accounts, Actor
 
 #: How the audit log names changes made at the command line.
 CLI_ACTOR = Actor("cli", "local")
@@ -46,6 +46,11 @@ def parser() -> argparse.ArgumentParser:
     create = token_cmd.add_parser("create", help="print a new device token")
     create.add_argument("--role", required=True, choices=DEVICE_ROLES)
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--replace",
+        action="store_true",
+        help="revoke the live token of this name in the same step (a name has one live token)",
+    )
     token_cmd.add_parser(
         "list", help="every device token: id, name, role, created, revoked (never the token)"
     )
@@ -155,7 +160,15 @@ def token_command(args: argparse.Namespace, config: SiteConfig) -> int:
 
 def _token_command(args: argparse.Namespace, accounts: Accounts) -> int:
     if args.token_command == "create":
-        print(accounts.create_device_token(args.role, args.name, utc_now(), CLI_ACTOR))
+        try:
+            issued = accounts.issue_device_token(
+                args.role, args.name, utc_now(), CLI_ACTOR, replace=args.replace
+            )
+        except AccountConflict as exc:
+            raise AccountConflict(f"{exc} (or give --replace)") from None
+        for old in issued.replaced:
+            print(f"revoked token {old.id} ({old.name}, {old.role})", file=sys.stderr)
+        print(issued.token)
     elif args.token_command == "list":
         rows = [
             (t.id, t.name, t.role, _when(t.created_at), _when(t.revoked_at) if t.revoked_at else "-")

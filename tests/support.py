@@ -148,6 +148,23 @@ def run_cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.Co
     )
 
 
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """One WebSocket frame as a client sends it: FIN, ``opcode``, masked (RFC 6455 §5.3), any length.
+
+    Why here: the fan-out test and bench/call_fanout.py both speak raw WebSocket to the hub's own
+    server, and the mask and length bytes are easy to get subtly wrong twice.
+    """
+    mask = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x80 | opcode, 0x80 | size))
+    elif size < 1 << 16:
+        header = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
+    return header + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -205,23 +205,32 @@ def test_api_revoke_ends_rest_and_drops_the_open_socket(hall: Hall) -> None:
     assert (entry["actor"], entry["address"]) == ("admin", "127.0.0.1")
 
 
-def test_cli_token_list_and_revoke_by_name_id_and_all(hall: Hall) -> None:
+def test_cli_token_list_create_replace_and_revoke_by_name_and_id(hall: Hall) -> None:
     single = new_token(hall, "screen-cli")
-    # Two live tokens of one name: the admin API refuses the second (rotate replaces a device's
-    # token), the installer's CLI still makes it (a hall may have one from an older version too).
-    twins = [new_token(hall, "twin")]
+    # A name has one live token (migration 0024's index): the admin API refuses a second, and so
+    # does the installer's CLI, unless told --replace (the old one revoked in the same step).
+    twin = new_token(hall, "twin")
     again = api(hall.hub, "POST", "/admin/tokens", hall.admin, json={"role": "display", "name": "twin"})
     refused(again, 409, "conflict")
-    made = run_cli(hall.config_path, "token", "create", "--role", "display", "--name", "twin")
+    line = one_error_line(run_cli(hall.config_path, "token", "create", "--role", "display", "--name", "twin"))
+    assert "exists already" in line and "--replace" in line, line
+    assert works(hall.hub, twin["token"]), "a refused create revoked nothing"
+    made = run_cli(hall.config_path, "token", "create", "--role", "display", "--name", "twin", "--replace")
     assert made.returncode == 0, made.stderr
-    twins.append({"token": made.stdout.strip()})
+    assert made.stderr.strip() == f"revoked token {twin['id']} (twin, display)", made.stderr
+    successor = made.stdout.strip()
+    assert successor.startswith("qd_display_") and "\n" not in successor  # stdout: the token alone
+    wait_until(lambda: not works(hall.hub, twin["token"]), "the replaced token refused", timeout=2.5)
+    assert works(hall.hub, successor)
+    listed = ok(api(hall.hub, "GET", "/admin/tokens", hall.admin))["tokens"]
+    assert [t["revoked_at"] is None for t in listed if t["name"] == "twin"] == [False, True]
     screen = Live(hall.hub.url, {"token": single["token"]})
     try:
-        listed = run_cli(hall.config_path, "token", "list")
-        assert listed.returncode == 0, listed.stderr
-        assert listed.stdout.splitlines()[0].split() == ["id", "name", "role", "created", "revoked"]
-        assert single["id"] in listed.stdout and "screen-cli" in listed.stdout
-        assert "qd_" not in listed.stdout  # never a token
+        listed_cli = run_cli(hall.config_path, "token", "list")
+        assert listed_cli.returncode == 0, listed_cli.stderr
+        assert listed_cli.stdout.splitlines()[0].split() == ["id", "name", "role", "created", "revoked"]
+        assert single["id"] in listed_cli.stdout and "screen-cli" in listed_cli.stdout
+        assert "qd_" not in listed_cli.stdout  # never a token
 
         done = run_cli(hall.config_path, "token", "revoke", "screen-cli")
         assert done.returncode == 0, done.stderr
@@ -231,21 +240,25 @@ def test_cli_token_list_and_revoke_by_name_id_and_all(hall: Hall) -> None:
     finally:
         screen.close()
 
-    # A name shared by two live tokens: refused without --all, and nothing is revoked.
-    line = one_error_line(run_cli(hall.config_path, "token", "revoke", "twin"))
-    assert "--all" in line and twins[0]["id"] in line, line
-    assert all(works(hall.hub, t["token"]) for t in twins)
-    done = run_cli(hall.config_path, "token", "revoke", "twin", "--all")
-    assert done.returncode == 0 and done.stdout.count("revoked token") == 2, done
-    wait_until(
-        lambda: not any(works(hall.hub, t["token"]) for t in twins), "the CLI's revocation", timeout=2.5
-    )
+    # By name: the one live token of the name (the revoked one is left alone).
+    done = run_cli(hall.config_path, "token", "revoke", "twin")
+    assert done.returncode == 0 and done.stdout.count("revoked token") == 1, done
+    wait_until(lambda: not works(hall.hub, successor), "the CLI's revocation", timeout=2.5)
 
     assert "revoked already" in one_error_line(run_cli(hall.config_path, "token", "revoke", single["id"]))
+    assert "revoked already" in one_error_line(run_cli(hall.config_path, "token", "revoke", "twin"))
     assert "no token" in one_error_line(run_cli(hall.config_path, "token", "revoke", "no-such-screen"))
     entries = audit(hall.hub, hall.admin, "token.revoke")
-    by_cli = [e for e in entries if e["actor"] == "cli"]
-    assert {e["target"] for e in by_cli} >= {f"screen-cli ({single['id']})", f"twin ({twins[0]['id']})"}
+    by_cli = {e["target"]: e for e in entries if e["actor"] == "cli"}
+    assert f"screen-cli ({single['id']})" in by_cli
+    assert by_cli[f"twin ({twin['id']})"]["detail"]["replaced_by"] == successor_id(listed, twin["id"])
+
+
+def successor_id(tokens: list[dict[str, Any]], old_id: str) -> str:
+    """The id of the live token that replaced ``old_id`` (same name, not revoked when listed)."""
+    name = next(t["name"] for t in tokens if t["id"] == old_id)
+    [live] = [t["id"] for t in tokens if t["name"] == name and t["revoked_at"] is None]
+    return str(live)
 
 
 # -- disabling users ---------------------------------------------------------------------

@@ -179,6 +179,45 @@ def test_a_screen_pairs_by_its_code_once_and_only_an_admin_confirms(hall: Device
     assert entry["detail"]["kind"] == "lobby_screen" and entry["target"].startswith("lobby-1 (")
 
 
+def pair(hall: DeviceHall, kind: str, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A screen of ``kind`` asks for a code, the admin confirms it as ``name``: (confirmed, collected)."""
+    start = ok(call(hall, "POST", "/pairing", json={"kind": kind}), 201)
+    done = ok(call(hall, "POST", f"/admin/pairing/{start['code']}", hall.admin, json={"name": name}))
+    paired = ok(call(hall, "POST", f"/pairing/{start['code']}/collect", json={"claim": start["claim"]}))
+    return done, paired
+
+
+def live_ids(hall: DeviceHall, name: str) -> list[str]:
+    tokens = ok(call(hall, "GET", "/admin/tokens", hall.admin))["tokens"]
+    return [t["id"] for t in tokens if t["name"] == name and t["revoked_at"] is None]
+
+
+def test_re_pairing_a_screen_rotates_its_token_and_drops_the_old_socket(hall: DeviceHall) -> None:
+    # Monday: the installer pairs the lobby screen (it may have a live token from earlier tests: that
+    # one is replaced the same way), then pairs it again after its browser was wiped.
+    _first, before = pair(hall, "lobby_screen", "lobby-1")
+    [old_id] = live_ids(hall, "lobby-1")
+    with SocketListener(hall.hub.url, {"token": before["token"]}) as screen:
+        screen.wait_for("snapshot")
+        done, after = pair(hall, "lobby_screen", "lobby-1")
+        assert screen.gone.wait(WAIT), "the replaced token's socket was not dropped"
+    assert done["replaces"] == old_id
+    [new_id] = live_ids(hall, "lobby-1")  # one live token of the name, and not the old one
+    assert new_id != old_id
+    refused(call(hall, "GET", "/queue", before["token"]), 401, "unauthorized")
+    ok(call(hall, "GET", "/queue", after["token"]))
+    # One transaction, audited both ways: the old token's revocation names its successor, the pairing
+    # names the token it replaced.
+    [revoked] = [e for e in audit(hall, "token.revoke") if e["target"] == f"lobby-1 ({old_id})"]
+    assert (revoked["actor"], revoked["detail"]) == ("admin", {"role": "display", "replaced_by": new_id})
+    [paired] = [e for e in audit(hall, "token.pair") if e["target"] == f"lobby-1 ({new_id})"]
+    assert paired["detail"]["replaces"] == [old_id]
+    # The admin's own POST /admin/tokens still refuses the name: replacing is pairing's and rotate's.
+    answer = call(hall, "POST", "/admin/tokens", hall.admin, json={"role": "display", "name": "lobby-1"})
+    assert "exists already" in refused(answer, 409, "conflict")["error"]
+    assert live_ids(hall, "lobby-1") == [new_id]
+
+
 def test_a_counter_screen_learns_its_counter_and_bad_starts_are_refused(hall: DeviceHall) -> None:
     start = ok(call(hall, "POST", "/pairing", json={"kind": "counter_screen"}), 201)
     ok(call(hall, "POST", f"/admin/pairing/{start['code']}", hall.admin, json={"name": "counter-1"}))

@@ -29,9 +29,11 @@ from wsproto.connection import Connection
 from wsproto.events import TextMessage
 
 from server import fanout
-from tests.support import HubProcess, bearer, issue, login
+from tests.support import HubProcess, bearer, issue, login, masked_frame
 
 WAIT = 20
+#: RFC 6455's opcode of a text frame.
+TEXT = 0x1
 
 
 def test_the_frames_built_once_are_the_librarys_own() -> None:
@@ -43,6 +45,18 @@ def test_the_frames_built_once_are_the_librarys_own() -> None:
         assert fanout.text_frame(text.encode()) == Connection(ConnectionType.SERVER).send(
             TextMessage(data=text)
         )
+
+
+def test_a_clients_masked_frame_is_read_by_the_library_at_every_length() -> None:
+    """``masked_frame`` (this test's clients and bench/call_fanout.py) as wsproto's server reads it."""
+    for size in (0, 1, 125, 126, 65_535, 65_536):
+        text = "x" * size
+        server = Connection(ConnectionType.SERVER)
+        frame = masked_frame(TEXT, text.encode())
+        assert frame[1] & 0x80, "a client's frame is masked"
+        server.receive_data(frame)
+        received = [e for e in server.events() if isinstance(e, TextMessage)]
+        assert "".join(e.data for e in received) == text and received[-1].message_finished
 
 
 def test_a_fanout_outside_gevent_goes_the_librarys_way() -> None:
@@ -189,7 +203,7 @@ class RawScreen:
         return name, data
 
     def send_text(self, text: bytes) -> None:
-        self.sock.sendall(masked_text(text))
+        self.sock.sendall(masked_frame(TEXT, text))
 
     def close(self) -> None:
         self.sock.close()
@@ -245,7 +259,7 @@ def test_a_screen_that_stops_reading_gets_everything_later_in_order(hub: HubProc
         first = snapshot["v"]
         assert quick.event()[0] == "snapshot"
         asked = 8_000_000 // len(json.dumps(snapshot, ensure_ascii=False).encode()) + 1  # > 4 MiB wmem
-        ask = masked_text(b'42["snapshot"]')
+        ask = masked_frame(TEXT, b'42["snapshot"]')
         slow.sock.sendall(ask * asked)
         newest = first
         for _ in range(20):  # the quick screen hears each; the slow one reads nothing meanwhile
@@ -271,10 +285,3 @@ def test_a_screen_that_stops_reading_gets_everything_later_in_order(hub: HubProc
     hub.stop()
     direct, queued = written(hub)
     assert direct >= 20 and queued > 0, (direct, queued)
-
-
-def masked_text(text: bytes) -> bytes:
-    """A client's text frame (masked, as RFC 6455 wants of a client), under 126 bytes."""
-    mask = os.urandom(4)
-    assert len(text) < 126
-    return bytes((0x81, 0x80 | len(text))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(text))

@@ -10,6 +10,7 @@ doctors on duty from the rota, without user names.
 
 from __future__ import annotations
 
+import re
 import time as clock_time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -71,6 +72,16 @@ TARIFF = {
     },
 }
 
+#: A planned power cut as the admin page's form sends it.
+OUTAGE = {
+    "kind": "outage",
+    "title_zh": "计划停电",
+    "title_en": "Planned power cut",
+    "area_zh": "城东片区",
+    "area_en": "East district",
+    "outage_from": "2026-03-11T08:00",
+    "outage_to": "2026-03-11T18:00",
+}
 
 # -- rights ----------------------------------------------------------------------------------
 
@@ -128,6 +139,31 @@ def test_only_admins_and_supervisors_manage_notices(hall: Hall) -> None:
             },
             "outage_to",
         ),
+        # Power-cut notices as the form sends them, times malformed or fields left empty.
+        (
+            {**OUTAGE, "outage_from": "2026-03-11T25:00"},
+            "outage_from",
+        ),
+        ({**OUTAGE, "outage_from": "tomorrow 8am"}, "outage_from"),
+        ({**OUTAGE, "outage_to": "2026-02-30T08:00"}, "outage_to"),
+        ({**OUTAGE, "outage_from": ""}, "outage_from"),
+        ({**OUTAGE, "area_zh": "  ", "area_en": ""}, "area_zh"),
+        ({**OUTAGE, "title_zh": "", "title_en": " "}, "title_zh"),
+        ({**OUTAGE, "starts_at": "soon"}, "starts_at"),
+        # Tariff notices: the table's headings and cells.
+        ({**TARIFF, "tariff": {"columns": [], "rows": [["x"]]}}, "tariff.columns"),
+        (
+            {
+                **TARIFF,
+                "tariff": {
+                    "columns": [{"zh": " ", "en": ""}, {"zh": "电价", "en": "Price"}],
+                    "rows": [["a", "b"]],
+                },
+            },
+            "tariff.columns.0",
+        ),
+        ({**TARIFF, "title_zh": "", "title_en": ""}, "title_zh"),
+        ({**TARIFF, "ends_at": "2026-03-10T08:00"}, "ends_at"),
     ],
 )
 def test_a_bad_notice_is_refused_naming_the_field_and_nothing_is_saved(
@@ -138,6 +174,22 @@ def test_a_bad_notice_is_refused_naming_the_field_and_nothing_is_saved(
     assert refusal["error_zh"] and refusal["error_en"] and field in refusal["error"]
     assert hall.ok("GET", "/admin/notices", "boss")["notices"] == []
     assert hall.hub.audit.recent(10, "notice.create") == []
+
+
+def test_a_bad_edit_of_a_power_cut_or_tariff_leaves_the_notice_as_it_was(hall: Hall) -> None:
+    outage = hall.post(OUTAGE)
+    tariff = hall.post(TARIFF)
+    for kept, body, field in (
+        (outage, {**OUTAGE, "outage_to": "2026-03-11T18:60"}, "outage_to"),
+        (outage, {**OUTAGE, "outage_from": "2026-03-11T19:00"}, "outage_to"),  # now after its end
+        (outage, {**OUTAGE, "area_zh": "", "area_en": ""}, "area_zh"),
+        (tariff, {**TARIFF, "tariff": {"columns": TARIFF["tariff"]["columns"], "rows": []}}, "tariff.rows"),
+    ):
+        refusal = hall.refused("PUT", f"/admin/notices/{kept['id']}", "boss", 400, "bad_notice", json=body)
+        assert refusal["field"] == field and re.search("[\u4e00-\u9fff]", refusal["error_zh"]), refusal
+    listed = {n["id"]: n for n in hall.ok("GET", "/admin/notices", "boss")["notices"]}
+    assert listed == {outage["id"]: outage, tariff["id"]: tariff}
+    assert hall.hub.audit.recent(10, "notice.update") == []
 
 
 def test_a_body_of_the_wrong_shape_is_a_400_naming_the_field(hall: Hall) -> None:

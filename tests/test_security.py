@@ -90,10 +90,11 @@ def raw_get(url: str, path: str, method: str = "GET") -> tuple[int, bytes]:
 
 
 def new_token(config_path: Path, role: str = "kiosk", name: str = "kiosk-1") -> str:
-    """One more device token, written to the hall's database (the hub may be running)."""
+    """A fresh device token, written to the hall's database (the hub may be running); it replaces the
+    live one of the name (each test makes its own kiosk-1: a name has one live token)."""
     hub = bootstrap(load_config(config_path))
     try:
-        return hub.accounts.create_device_token(role, name, utc_now())
+        return hub.accounts.create_device_token(role, name, utc_now(), replace=True)
     finally:
         hub.store.engine.dispose()
 

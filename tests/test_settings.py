@@ -102,8 +102,9 @@ def start(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
         answer = client.post(PREFIX + "/auth/login", json=body)
         assert answer.status_code == 200, answer.get_data(as_text=True)
         tokens[username] = answer.get_json()["token"]
-    tokens["kiosk"] = hub.accounts.create_device_token("kiosk", "kiosk-1", T0)
-    tokens["display"] = hub.accounts.create_device_token("display", "lobby-1", T0)
+    # A hub started again on the same database gives its devices fresh tokens (one live per name).
+    tokens["kiosk"] = hub.accounts.create_device_token("kiosk", "kiosk-1", T0, replace=True)
+    tokens["display"] = hub.accounts.create_device_token("display", "lobby-1", T0, replace=True)
     return app, tokens
 
 
@@ -621,3 +622,31 @@ def test_an_export_leaves_the_secrets_out(hall: Hall, capsys: pytest.CaptureFixt
     data = {"hub": {"database_url": "postgresql+psycopg://qcall:s3cret@db.local:5432/qcall"}}
     assert cli.without_secrets(data) == ["hub.database_url's password"]
     assert data["hub"]["database_url"] == "postgresql+psycopg://qcall:***@db.local:5432/qcall"
+
+
+@pytest.mark.parametrize(
+    ("special", "field", "words"),
+    [
+        ({"date": "2026-02-30", "hours": []}, "hours.exceptions[0].date", "expected a date"),
+        ({"date": "1 Oct", "hours": []}, "hours.exceptions[0].date", "expected a date"),
+        ({"date": "", "hours": []}, "hours.exceptions[0].date", "expected a date"),
+        ({"date": "2026-10-01", "hours": ["17:00-09:00"]}, "hours.exceptions[0].hours", "start before end"),
+        ({"date": "2026-10-01", "hours": ["09:00-09:00"]}, "hours.exceptions[0].hours", "start before end"),
+        ({"date": "2026-10-01", "hours": ["25:00-26:00"]}, "hours.exceptions[0].hours", "'25:00-26:00'"),
+        ({"date": "2026-10-01", "hours": ["9-17"]}, "hours.exceptions[0].hours", "'9-17'"),
+        ({"date": "2026-10-01", "hours": [""]}, "hours.exceptions[0].hours", "expected ranges"),
+        ({"hours": []}, "hours.exceptions[0].date", "missing"),
+    ],
+)
+def test_a_bad_special_date_is_refused_naming_it_and_nothing_is_saved(
+    hall: Hall, special: dict[str, Any], field: str, words: str
+) -> None:
+    """Special dates (the hours section's exceptions) as the admin page's form sends them: a day that is
+    no date, a range whose end is not after its start, a time that is no time, a date left out."""
+    hours = hall.section("hours")["value"]
+    problems = invalid(hall, "hours", {**hours, "exceptions": [special]})
+    assert problems[0]["field"] == field, problems
+    assert words in problems[0]["message"], problems
+    state = hall.section("hours")
+    assert (state["version"], state["value"]) == (0, hours)
+    assert hall.ok("GET", "/admin/audit?action=settings.hours")["entries"] == []

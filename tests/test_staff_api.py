@@ -278,6 +278,77 @@ def test_breaks_over_the_api(hall: Hall) -> None:
 # -- the rota -------------------------------------------------------------------------------------
 
 
+ROTA_ENTRY = {"date": "2026-03-10", "username": "ann", "counter": 1, "start": "08:00", "end": "12:00"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "zh", "en"),
+    [
+        (
+            {"start": "12:00", "end": "09:00"},
+            "end",
+            "排班有误：开始时间 12:00 须早于结束时间 09:00",
+            "bad rota entry: start 12:00 is not before end 09:00",
+        ),
+        (
+            {"start": "09:00", "end": "09:00"},
+            "end",
+            "排班有误：开始时间 09:00 须早于结束时间 09:00",
+            "bad rota entry: start 09:00 is not before end 09:00",
+        ),
+        ({"counter": 9}, "counter", "排班有误：没有窗口“9”", "bad rota entry: there is no counter '9'"),
+        (
+            {"username": "ghost"},
+            "username",
+            "排班有误：没有用户“ghost”",
+            "bad rota entry: there is no user 'ghost'",
+        ),
+        (
+            {"username": "nurse"},
+            "username",
+            "排班有误：用户“nurse”是预检分诊：只有工作人员和管理员可排到窗口",
+            "bad rota entry: user 'nurse' is triage: only staff and admins are put on post at a counter",
+        ),
+        (
+            {"date": "2026-02-30"},
+            "date",
+            "排班有误：日期“2026-02-30”无效，应形如 2026-12-01",
+            "bad rota entry: date '2026-02-30' is not a date like 2026-12-01",
+        ),
+    ],
+)
+def test_a_bad_rota_entry_is_refused_in_each_language_and_nothing_is_saved(
+    hall: Hall, change: dict[str, Any], field: str, zh: str, en: str
+) -> None:
+    """The form's refusal names the field, and each language is whole: the Chinese sentence carries no
+    English (it read "排班有误：start 12:00 is not before end 09:00"), the page shows the two apart."""
+    refusal = hall.refused("POST", "/staff/rota", "boss", 409, "bad_rota", json={**ROTA_ENTRY, **change})
+    assert (refusal["field"], refusal["error_zh"], refusal["error_en"]) == (field, zh, en)
+    assert refusal["error"] == f"{zh} / {en}"
+    assert hall.ok("GET", "/staff/rota?date=2026-03-10", "sue")["entries"] == []
+    assert hall.hub.audit.recent(10, "rota.add") == []
+
+
+def test_a_rota_clash_is_said_in_each_language_without_a_field(hall: Hall) -> None:
+    kept = hall.ok("POST", "/staff/rota", "boss", 201, json=ROTA_ENTRY)["entry"]
+    for change, zh, en in (
+        (
+            {"counter": 2, "start": "11:00", "end": "13:00"},
+            "排班冲突：ann 在 2026-03-10 08:00–12:00 已排在 1 号窗口",
+            "the rota clashes: ann is already at counter 1 from 08:00 to 12:00 on 2026-03-10",
+        ),
+        (
+            {"username": "bob", "start": "07:00", "end": "08:30"},
+            "排班冲突：1 号窗口在 2026-03-10 08:00–12:00 已排了 ann",
+            "the rota clashes: counter 1 already has ann from 08:00 to 12:00 on 2026-03-10",
+        ),
+    ):
+        refusal = hall.refused("POST", "/staff/rota", "boss", 409, "bad_rota", json={**ROTA_ENTRY, **change})
+        assert (refusal["error_zh"], refusal["error_en"]) == (zh, en) and "field" not in refusal
+    assert [e["id"] for e in hall.ok("GET", "/staff/rota?date=2026-03-10", "sue")["entries"]] == [kept["id"]]
+    assert len(hall.hub.audit.recent(10, "rota.add")) == 1
+
+
 def test_the_rota_over_the_api_is_checked_and_audited(hall: Hall) -> None:
     day = "2026-03-10"
     entry = {"date": day, "username": "ann", "counter": 1, "start": "08:00", "end": "12:00"}

@@ -19,8 +19,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import Field
 
 from ..devices.pairing import PAIRING_ROLES, Pairing, PairingDesk, PairingRefused
-from ..store.accounts import AccountError
-from .auth import client_address, current_actor, current_principal, hub
+from ..store.accounts import AccountConflict, AccountError, TokenInfo
+from .auth import client_address, current_actor, current_principal, drop_sockets, hub
 from .refusals import ApiError, error_response
 from .routes import _Body, parse
 
@@ -152,11 +152,18 @@ def show(code: str) -> Response:
 
 @pairing_api.post("/admin/pairing/<code>")
 def confirm(code: str) -> Response:
-    """Give the waiting screen the token of a configured device (audited ``token.pair``)."""
+    """Give the waiting screen the token of a configured device (audited ``token.pair``).
+
+    Re-pairing a device that has a live token rotates it: the old token is revoked and the new one
+    issued in one transaction (audited ``token.revoke`` with ``replaced_by``, and ``token.pair``
+    with ``replaces``), and the old token's sockets drop at once. An installer re-pairing a kiosk
+    whose screen was wiped expects the kiosk to work, not a second live token of one name.
+    """
     _admin()
     body = parse(ConfirmBody)
     the_hub = hub()
     actor = current_actor()
+    replaced: list[TokenInfo] = []
 
     def make(pairing: Pairing) -> tuple[str, str, int | None]:
         device = next(
@@ -166,17 +173,28 @@ def confirm(code: str) -> Response:
             message = f"'name': no configured {pairing.kind} is named {body.name!r}"
             raise PairingRefused(400, message, "bad_request")
         try:
-            token, _info = the_hub.accounts.create_device_token_info(
+            issued = the_hub.accounts.issue_device_token(
                 PAIRING_ROLES[pairing.kind],
                 device.name,
                 the_hub.clock(),
                 actor,
                 action="token.pair",
                 detail={"code": pairing.code, "kind": pairing.kind},
+                replace=True,
             )
+        except AccountConflict as exc:  # another pairing of the same device committed first
+            raise PairingRefused(409, str(exc), "conflict") from exc
         except AccountError as exc:
             raise PairingRefused(400, str(exc), "bad_request") from exc
-        return token, device.name, device.counter
+        replaced.extend(issued.replaced)
+        return issued.token, device.name, device.counter
 
     pairing = desk().confirm(code, make)
-    return jsonify(code=pairing.code, name=pairing.name, kind=pairing.kind, role=pairing.role)
+    drop_sockets([t.key for t in replaced])
+    return jsonify(
+        code=pairing.code,
+        name=pairing.name,
+        kind=pairing.kind,
+        role=pairing.role,
+        replaces=replaced[0].id if replaced else None,
+    )

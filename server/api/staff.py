@@ -17,7 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
 
 from ..core.posts import LOOKBACK, attendance, breaks, day_bounds
-from ..core.rota import BadRotaEntry, compare, entry_from, parse_csv
+from ..core.rota import BadRotaEntry, RotaFieldError, compare, entry_from, parse_csv
 from ..store.rota import UnknownRotaEntry
 from .auth import client_address, current_principal, drop_sockets, hub
 from .refusals import ApiError, error_response
@@ -156,8 +156,10 @@ def rota_add() -> tuple[Response, int]:
     the_hub = hub()
     try:
         entry = entry_from(body.model_dump(), _users(), the_hub.core.hall.counters)
-    except ValueError as exc:
-        raise BadRotaEntry(f"排班有误：{exc}", f"bad rota entry: {exc}") from None
+    except RotaFieldError as exc:  # each language whole: no English inside the Chinese sentence
+        raise BadRotaEntry(
+            f"排班有误：{exc.message_zh}", f"bad rota entry: {exc.message_en}", exc.field
+        ) from None
     kept = the_hub.rota.add(entry, the_hub.clock(), actor, client_address())
     return jsonify(entry=kept.as_dict()), 201
 

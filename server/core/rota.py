@@ -70,9 +70,17 @@ class RotaImportRefused(ImportRefused):
 
 class BadRotaEntry(AppointmentRefusal):
     """One rota entry the hall cannot take (an unknown clerk or counter, an overlap): ``bad_rota``, 409 (it
-    depends on the users, the counters and the day's rota; a body of the wrong shape is 400)."""
+    depends on the users, the counters and the day's rota; a body of the wrong shape is 400).
+
+    ``field``: the form field it is about (``date``, ``username``, ``counter``, ``start``, ``end``),
+    or None for an overlap with the day's other entries.
+    """
 
     code = "bad_rota"
+
+    def __init__(self, zh: str, en: str, field: str | None = None) -> None:
+        super().__init__(zh, en)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -106,60 +114,100 @@ class RotaEntry:
         }
 
 
+#: The roles as the rota's refusals name them in Chinese.
+_ROLE_ZH = {"staff": "工作人员", "admin": "管理员", "triage": "预检分诊", "supervisor": "值班长"}
+#: The rota's time fields in Chinese.
+_FIELD_ZH = {"start": "开始时间", "end": "结束时间"}
+
+
+class RotaFieldError(ValueError):
+    """A rota entry's field the hall cannot take: which field, and why in each language.
+
+    A ``ValueError`` whose text is the English sentence, so the CSV import's line errors read as
+    before; the admin form's refusal (``bad_rota``) carries ``field``, ``error_zh`` and ``error_en``,
+    each wholly in its own language.
+    """
+
+    def __init__(self, field: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.field = field
+        self.message_zh = zh
+        self.message_en = en
+
+
 def entry_from(values: Mapping[str, Any], users: Mapping[str, str], counters: Collection[int]) -> RotaEntry:
-    """A rota entry from a CSV line's or an API body's fields; ``ValueError`` says which field is wrong.
+    """A rota entry from a CSV line's or an API body's fields; :class:`RotaFieldError` says which field
+    is wrong, in both languages.
 
     ``users``: user name → role (only staff and admins are put on post).
     """
+    raw_day = str(values.get("date") or "")
     try:
-        day = date.fromisoformat(str(values.get("date") or ""))
+        day = date.fromisoformat(raw_day)
     except ValueError:
-        raise ValueError(f"date {values.get('date')!r} is not a date like 2026-12-01") from None
+        raise RotaFieldError(
+            "date",
+            f"日期“{raw_day}”无效，应形如 2026-12-01",
+            f"date {raw_day!r} is not a date like 2026-12-01",
+        ) from None
     username = str(values.get("username") or "")
     role = users.get(username)
     if role is None:
-        raise ValueError(f"there is no user {username!r}")
+        raise RotaFieldError("username", f"没有用户“{username}”", f"there is no user {username!r}")
     if role not in ROTA_ROLES:
-        raise ValueError(f"user {username!r} is {role}: only staff and admins are put on post at a counter")
+        raise RotaFieldError(
+            "username",
+            f"用户“{username}”是{_ROLE_ZH.get(role, role)}：只有工作人员和管理员可排到窗口",
+            f"user {username!r} is {role}: only staff and admins are put on post at a counter",
+        )
     raw_counter = str(values.get("counter") if values.get("counter") is not None else "").strip()
     if not raw_counter.isascii() or not raw_counter.isdigit() or int(raw_counter) not in counters:
-        raise ValueError(f"there is no counter {raw_counter!r}")
+        raise RotaFieldError("counter", f"没有窗口“{raw_counter}”", f"there is no counter {raw_counter!r}")
     start, end = str(values.get("start") or ""), str(values.get("end") or "")
     for name, value in (("start", start), ("end", end)):
         if not _HHMM.match(value):
-            raise ValueError(f"{name} {value!r} is not a time like 09:00 (24:00 ends a day)")
+            raise RotaFieldError(
+                name,
+                f"{_FIELD_ZH[name]}“{value}”无效，应形如 09:00（24:00 表示一天结束）",
+                f"{name} {value!r} is not a time like 09:00 (24:00 ends a day)",
+            )
     if start == "24:00" or start >= end:
-        raise ValueError(f"start {start} is not before end {end}")
+        raise RotaFieldError(
+            "end", f"开始时间 {start} 须早于结束时间 {end}", f"start {start} is not before end {end}"
+        )
     return RotaEntry(day, username, int(raw_counter), start, end)
 
 
-def clashes(entries: Sequence[RotaEntry]) -> list[tuple[int, str]]:
-    """Pairs of entries that overlap: ``(index of the later, what is wrong)`` for each.
+@dataclass(frozen=True)
+class Clash:
+    """Two rota entries that overlap: the later one's index, and what is wrong in each language."""
+
+    index: int
+    zh: str
+    en: str
+
+
+def clashes(entries: Sequence[RotaEntry]) -> list[Clash]:
+    """Pairs of entries that overlap: for each, the index of the later and what is wrong.
 
     A clerk in two places at once, or a counter with two clerks at once.
     """
-    found: list[tuple[int, str]] = []
+    found: list[Clash] = []
     for i, entry in enumerate(entries):
         for earlier in entries[:i]:
             if not entry.meets(earlier):
                 continue
+            span_en = f"from {earlier.start} to {earlier.end} on {entry.day}"
+            span_zh = f"{entry.day} {earlier.start}–{earlier.end}"
             if entry.username == earlier.username:
-                found.append(
-                    (
-                        i,
-                        f"{entry.username} is already at counter {earlier.counter} "
-                        f"from {earlier.start} to {earlier.end} on {entry.day}",
-                    )
-                )
+                zh = f"{entry.username} 在 {span_zh} 已排在 {earlier.counter} 号窗口"
+                en = f"{entry.username} is already at counter {earlier.counter} {span_en}"
+                found.append(Clash(i, zh, en))
                 break
             if entry.counter == earlier.counter:
-                found.append(
-                    (
-                        i,
-                        f"counter {entry.counter} already has {earlier.username} "
-                        f"from {earlier.start} to {earlier.end} on {entry.day}",
-                    )
-                )
+                zh = f"{entry.counter} 号窗口在 {span_zh} 已排了 {earlier.username}"
+                en = f"counter {entry.counter} already has {earlier.username} {span_en}"
+                found.append(Clash(i, zh, en))
                 break
     return found
 
@@ -198,7 +246,7 @@ def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) ->
                 errors.append(f"line {number}: {exc}")
     except csv.Error as exc:
         errors.append(f"line {reader.line_num}: not CSV ({exc})")
-    errors += [f"line {lines[i]}: {what}" for i, what in clashes(entries)]
+    errors += [f"line {lines[clash.index]}: {clash.en}" for clash in clashes(entries)]
     if errors:
         errors.sort(key=_line_number)
         raise RotaImportRefused(errors[:ERRORS_SHOWN], len(errors))

@@ -126,7 +126,8 @@ def screen_token(hub: Hub, config: SiteConfig, kind: str, counter: int | None) -
     device = next((d for d in devices if counter is None or d.counter == counter), None)
     device = device or (devices[0] if devices else None)
     name = device.name if device else fallback
-    return name, hub.accounts.create_device_token(role, name, utc_now())
+    # A demo started again replaces its own tokens of last time: a name has one live token.
+    return name, hub.accounts.create_device_token(role, name, utc_now(), replace=True)
 
 
 #: What the demo's lobby shows besides the queue: the tariff every power hall posts, a planned power cut.

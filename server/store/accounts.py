@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .audit import AuditLog
@@ -103,6 +104,15 @@ class TokenInfo:
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
         }
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A device token just made: the token (shown this once), its info, and the live ones it replaced."""
+
+    token: str
+    info: TokenInfo
+    replaced: list[TokenInfo]
 
 
 @dataclass(frozen=True)
@@ -193,9 +203,10 @@ class Accounts:
 
     # -- device tokens ------------------------------------------------------------
 
-    def create_device_token(self, role: str, name: str, now: datetime, actor: Actor = SYSTEM) -> str:
-        token, _info = self.create_device_token_info(role, name, now, actor)
-        return token
+    def create_device_token(
+        self, role: str, name: str, now: datetime, actor: Actor = SYSTEM, replace: bool = False
+    ) -> str:
+        return self.issue_device_token(role, name, now, actor, replace=replace).token
 
     def create_device_token_info(
         self,
@@ -206,29 +217,68 @@ class Accounts:
         action: str = "token.create",
         detail: dict[str, Any] | None = None,
     ) -> tuple[str, TokenInfo]:
-        """A new token (shown once, to its maker) and what admins may see of it.
+        """A new token (shown once, to its maker) and what admins may see of it; a live name is refused."""
+        issued = self.issue_device_token(role, name, now, actor, action, detail)
+        return issued.token, issued.info
 
-        ``action``/``detail``: how the audit log names it (``token.pair``: given to a screen by its code).
+    def issue_device_token(
+        self,
+        role: str,
+        name: str,
+        now: datetime,
+        actor: Actor = SYSTEM,
+        action: str = "token.create",
+        detail: dict[str, Any] | None = None,
+        replace: bool = False,
+    ) -> Issued:
+        """A new device token named ``name``, which no other live token may have.
+
+        The rule is the database's (``uq_device_tokens_live_name``, migration 0024): two makers
+        racing for one name both insert, one insert fails, and that one is refused with
+        :class:`AccountConflict`, on SQLite and PostgreSQL alike; a read-then-insert here could not
+        promise that. ``replace``: the live token of the name (the device paired again, the demo
+        started again) is revoked in the same transaction, audited ``token.revoke`` with
+        ``replaced_by``; the new token's audit entry (``action``, e.g. ``token.pair``) names it in
+        ``replaces``. The caller drops the replaced tokens' sockets (their keys are returned).
         """
         if role not in DEVICE_ROLES:
             raise AccountError(f"unknown device role {role!r}; expected one of {', '.join(DEVICE_ROLES)}")
         _check_name(name, "a device name")
         token = f"qd_{role}_{secrets.token_urlsafe(24)}"
         digest = token_hash(token)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(device_tokens).values(token_hash=digest, name=name, role=role, created_at=now)
-            )
-            self.audit.record(
-                actor.name,
-                action,
-                f"{name} ({digest[:SHORT_ID]})",
-                now,
-                {"role": role, **(detail or {})},
-                actor.address,
-                conn=conn,
-            )
-        return token, TokenInfo(digest[:SHORT_ID], name, role, now, None, digest)
+        new_id = digest[:SHORT_ID]
+        try:
+            with self.engine.begin() as conn:
+                replaced: list[TokenInfo] = []
+                if replace:
+                    live = conn.execute(
+                        select(device_tokens).where(
+                            device_tokens.c.name == name, device_tokens.c.revoked_at.is_(None)
+                        )
+                    ).mappings()
+                    replaced = [
+                        self._revoke(conn, _token_info(row), now, actor, {"replaced_by": new_id})
+                        for row in live.all()
+                    ]
+                conn.execute(
+                    insert(device_tokens).values(token_hash=digest, name=name, role=role, created_at=now)
+                )
+                extra = {"replaces": [t.id for t in replaced]} if replaced else {}
+                self.audit.record(
+                    actor.name,
+                    action,
+                    f"{name} ({new_id})",
+                    now,
+                    {"role": role, **(detail or {}), **extra},
+                    actor.address,
+                    conn=conn,
+                )
+        except IntegrityError:
+            # The only unique rule a new row can break: its hash is 192 random bits.
+            raise AccountConflict(
+                f"a live device token named {name!r} exists already; rotate it to replace it"
+            ) from None
+        return Issued(token, TokenInfo(new_id, name, role, now, None, digest), replaced)
 
     def list_tokens(self) -> list[TokenInfo]:
         with self.reader.begin() as conn:
@@ -307,14 +357,23 @@ class Accounts:
             if old.revoked_at is not None:
                 raise AccountConflict(f"token {short_id} is revoked already")
             self._devices.clear()
-            conn.execute(
-                update(device_tokens).where(device_tokens.c.token_hash == old.key).values(revoked_at=now)
-            )
+            revoked_now = conn.execute(
+                update(device_tokens)
+                .where(device_tokens.c.token_hash == old.key, device_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount
+            if revoked_now != 1:  # another rotation or revocation committed since the read
+                raise AccountConflict(f"token {short_id} is revoked already")
             token = f"qd_{old.role}_{secrets.token_urlsafe(24)}"
             digest = token_hash(token)
-            conn.execute(
-                insert(device_tokens).values(token_hash=digest, name=old.name, role=old.role, created_at=now)
-            )
+            try:
+                conn.execute(
+                    insert(device_tokens).values(
+                        token_hash=digest, name=old.name, role=old.role, created_at=now
+                    )
+                )
+            except IntegrityError:  # a live token of the name was made meanwhile (migration 0024's index)
+                raise AccountConflict(f"a live device token named {old.name!r} exists already") from None
             self.audit.record(
                 actor.name,
                 "token.rotate",
@@ -336,7 +395,14 @@ class Accounts:
         with self._lock:
             return dict(self._last_used)
 
-    def _revoke(self, conn: Connection, token: TokenInfo, now: datetime, actor: Actor) -> TokenInfo:
+    def _revoke(
+        self,
+        conn: Connection,
+        token: TokenInfo,
+        now: datetime,
+        actor: Actor,
+        detail: dict[str, Any] | None = None,
+    ) -> TokenInfo:
         self._devices.clear()
         conn.execute(
             update(device_tokens).where(device_tokens.c.token_hash == token.key).values(revoked_at=now)
@@ -346,7 +412,7 @@ class Accounts:
             "token.revoke",
             f"{token.name} ({token.id})",
             now,
-            {"role": token.role},
+            {"role": token.role, **(detail or {})},
             actor.address,
             conn=conn,
         )

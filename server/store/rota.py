@@ -44,8 +44,7 @@ class SqlRota:
             existing = _day(conn, entry.day)
             clash = clashes([*existing, entry])
             if clash:
-                what = clash[0][1]
-                raise BadRotaEntry(f"排班冲突：{what}", f"the rota clashes: {what}")
+                raise BadRotaEntry(f"排班冲突：{clash[0].zh}", f"the rota clashes: {clash[0].en}")
             kept = _insert(conn, [entry])[0]
             self.audit.record(actor, "rota.add", _target(kept), now, kept.as_dict(), address, conn=conn)
         return kept

@@ -32,6 +32,8 @@ metadata = MetaData()
 CALLABLE_SQL = "status IN ('waiting', 'transferred')"
 #: The callable tickets of an appointment (migration 0008's ``ix_tickets_due``).
 DUE_SQL = CALLABLE_SQL + " AND due_at IS NOT NULL"
+#: The rows of ``device_tokens`` that still open the hub: the partial unique index on their name.
+LIVE_TOKEN_SQL = "revoked_at IS NULL"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -289,6 +291,17 @@ device_tokens = Table(
     Column("role", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+)
+
+#: A name has at most one live (not revoked) token: the name is the device's identity on the devices
+#: board and in its leases, so two live tokens of one name would be two devices seen as one. The rule
+#: lives here, not in a read-then-insert, so two admins (or processes) racing cannot both pass it.
+Index(
+    "uq_device_tokens_live_name",
+    device_tokens.c.name,
+    unique=True,
+    sqlite_where=text(LIVE_TOKEN_SQL),
+    postgresql_where=text(LIVE_TOKEN_SQL),
 )
 
 staff_sessions = Table(
