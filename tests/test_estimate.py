@@ -674,3 +674,106 @@ def test_tickets_past_the_age_bonus_keep_a_counter_that_prefers_the_newcomers_un
     assert pace.wait_seconds("ASK", 4, now, waiting={"ASK": 4, "PAY": 20}) == pytest.approx(
         300 + (median(5) - 1) * 300
     )
+
+
+def test_a_ticket_that_joins_out_of_line_slows_a_newcomer_for_the_part_of_its_wait_it_goes_before() -> None:
+    pace = model()
+    pace.counter_set(1, True, True, T0)
+    for n in range(4):  # four calls while walk-ins waited; one ticket joined before one of them
+        if n == 0:
+            pace.joined("PAY", lag=150.0)  # a transfer whose visitor came 150 s before it joined
+        pace.called(1, "PAY", at(n), stood=True)
+        pace.leg_ended(1, "PAY", at(n + 0.5))
+    pace.called(1, "PAY", at(10), stood=True)
+    joins = 1 / 5  # one joined per five calls (a plain average so far)
+    alone = median(3) * 300  # two ahead, one counter, busy: three calls at the default 300 s
+    # It went before the newcomer only while the newcomer had waited less than 150 s of its wait.
+    share = 150 / alone
+    assert pace.wait_seconds("PAY", 2, at(10)) == pytest.approx(alone / (1 - joins * share))
+    # A priority (no lag) goes before a newcomer however long it has waited.
+    everyone = model()
+    everyone.counter_set(1, True, True, T0)
+    everyone.joined("PAY")
+    everyone.called(1, "PAY", T0, stood=True)
+    everyone.called(1, "PAY", at(10), stood=True)
+    assert everyone.wait_seconds("PAY", 2, at(10)) == pytest.approx(alone / (1 - 1 / 2))
+
+
+def test_a_call_no_walk_in_waited_for_says_nothing_of_the_line_being_jumped() -> None:
+    pace = model()
+    pace.counter_set(1, True, True, T0)
+    pace.joined("PAY")  # a priority ticket came while nobody waited, and was called at once
+    pace.called(1, "PAY", T0, stood=False)
+    pace.leg_ended(1, "PAY", at(300))
+    pace.called(1, "PAY", at(300), stood=True)
+    assert pace.wait_seconds("PAY", 2, at(300)) == pytest.approx(median(3) * 300)
+
+
+def legs_of(pace: PaceModel, lengths: list[float]) -> float:
+    """Counter 1 serves PAY visitors of these lengths one after another (the start at once); the end."""
+    moment = 0.0
+    for length in lengths:
+        pace.called(1, "PAY", at(moment), stood=False)
+        pace.leg_ended(1, "PAY", at(moment + length))
+        moment += length
+    return moment
+
+
+def test_services_that_spread_little_are_done_sooner_the_longer_they_have_run() -> None:
+    pace = model(recent_legs=50)
+    pace.counter_set(1, True, True, T0)
+    moment = legs_of(pace, [270.0, 330.0] * 20)  # 300 s give or take a tenth: an Erlang of ten phases
+    assert pace.spread("PAY") == pytest.approx(0.1)
+    pace.called(1, "PAY", at(moment), stood=False)
+    fresh = pace.wait_seconds("PAY", 0, at(moment))
+    late = pace.wait_seconds("PAY", 0, at(moment + 240))
+    assert fresh is not None and late is not None
+    # Just called: about a whole service (its median, a little under 300 s). Four minutes in: about
+    # a minute left, not another whole service as for exponential lengths.
+    assert 270 < fresh < 300
+    assert 40 < late < 90
+    # Two ahead: the first call from the time the visitor at the counter has had, then two services
+    # whose sum is hardly skewed.
+    two = pace.wait_seconds("PAY", 2, at(moment + 240))
+    assert two is not None and two == pytest.approx(
+        late_mean(pace, moment + 240) + (3 - 0.1 / 3 - 1) * 300, rel=0.05
+    )
+
+
+def late_mean(pace: PaceModel, now_seconds: float) -> float:
+    """What is left, on average, of a counter 1 service 240 s in (an Erlang of ten phases of 30 s)."""
+    wait = pace.wait_seconds("PAY", 1, at(now_seconds))
+    assert wait is not None
+    return wait - (2 - 0.1 / 3 + 8 * 0.01 / 810 - 1) * 300
+
+
+def test_exponential_services_have_no_memory_and_few_legs_say_no_spread() -> None:
+    spread = model(recent_legs=50)
+    spread.counter_set(1, True, True, T0)
+    # Lengths spread as exponential ones do (variance = mean²): the visitor's time so far says nothing.
+    lengths = [300.0 * x for x in (0.1, 0.1, 0.2, 0.4, 1.2, 4.0)] * 6
+    moment = legs_of(spread, lengths)
+    assert spread.spread("PAY") == 1.0
+    spread.called(1, "PAY", at(moment), stood=False)
+    assert spread.wait_seconds("PAY", 0, at(moment)) == spread.wait_seconds("PAY", 0, at(moment + 240))
+    few = model(recent_legs=50)
+    few.counter_set(1, True, True, T0)
+    legs_of(few, [300.0] * 29)  # no spread at all, but too few legs to say so
+    assert few.spread("PAY") == 1.0
+
+
+def test_the_core_tells_the_model_who_joins_out_of_line_and_how_far_back(sqlite_url: str) -> None:
+    core, now = make_core(sqlite_url)
+    pace = core.pace
+    core.issue("ASK")
+    now[0] += timedelta(seconds=30)
+    core.issue("PAY")  # a walk-in waiting for PAY
+    core.call_next(2, staff="clerk2")  # counter 2 prefers ASK
+    now[0] += timedelta(seconds=90)
+    core.transfer(2, to_service="PAY", staff="clerk2")  # keeps the time its visitor came: 120 s back
+    assert pace.joining("PAY") == (0.0, 1, (120.0,))
+    core.issue("PAY", priority=5)  # a priority goes before every walk-in
+    assert pace.joining("PAY") == (0.0, 2, (120.0, None))
+    # Counter 1 calls the priority ticket while the walk-in waits: two joined since PAY's last call.
+    core.call_next(1, staff="clerk1")
+    assert pace.joining("PAY") == (2.0, 0, (120.0, None))

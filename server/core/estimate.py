@@ -493,6 +493,15 @@ class PaceModel:
             return alone
         return self._wait(*asked, joins * self._overtaking(service, alone))
 
+    def joining(self, service: str) -> tuple[float, int, tuple[float | None, ...]]:
+        """Who joins ``service``'s queue out of line (tests and the admin's eyes): how many per call a
+        walk-in waited for, how many since its last call, and how far back the last ones went."""
+        return (
+            self._jumps.get(service, EMPTY).value,
+            self._joined.get(service, 0),
+            self._lags.get(service, ()),
+        )
+
     def _overtaking(self, service: str, wait: float) -> float:
         """The share of the tickets joining ``service`` out of line during a wait of ``wait`` seconds that
         go before the newcomer: one whose place in time is ``lag`` seconds before it joined overtakes
@@ -563,14 +572,28 @@ class PaceModel:
         need = ahead + 1 - pace.idle
         if need <= 0:
             return 0.0
-        spread = self.spread(service)
-        calls = _median_calls(need, spread)
         # The next call comes when a busy counter is done with the visitor it has now: at the pace of
         # *that* visitor's service (a counter busy with a quick enquiry frees sooner than its own) —
         # any of them, once one is free of the queues it prefers (counting only the free ones made the
         # utility hall's week worse: 0.611 against 0.583 of the old rule's error, seed 7).
         freeing *= slower if first else 0.0
-        if freeing <= 0:
+        legs = legs if freeing > 0 else []
+        return self._until_called(service, need, servers, (freeing, legs, slower), now)
+
+    def _until_called(
+        self,
+        service: str,
+        need: int,
+        servers: list[tuple[float, float]],
+        freeing: tuple[float, list[_Leg], float],
+        now: datetime,
+    ) -> float:
+        """Seconds until the median of ``need`` calls were made: the first as the busy counters are
+        done with their visitors (``freeing``: their rate, their legs, the share of calls left after
+        those that jump the line; none: no counter can call now), the rest by ``servers``."""
+        frees, legs, slower = freeing
+        calls = _median_calls(need, self.spread(service))
+        if frees <= 0:
             return _drain(servers, calls)
         head = None
         if any(leg.shape > 1 for leg in legs):
@@ -580,7 +603,7 @@ class PaceModel:
             if head is not None and need == 1:
                 return head
         if head is None:
-            head = min(calls, 1.0) / freeing
+            head = min(calls, 1.0) / frees
         if calls <= 1:
             return head
         return head + _drain([(max(0.0, start - head), rate) for start, rate in servers], calls - 1)
