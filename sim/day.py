@@ -16,6 +16,9 @@ pharmacy), handed on by the clerk with a transfer; some never come when called
 (a no-show). Every visitor-facing and staff action is a request to the Flask
 app (``app.test_client()``) with the token of a kiosk or a logged-in clerk.
 
+Service times are exponential (``--service-cv 1``, the default: the most spread textbook case, in
+which the time a visitor has already had at the counter says nothing of what is left); a smaller
+``--service-cv`` draws them lognormal with that spread, as time studies of counter work find them.
 Clerks are not all alike: each counter's clerk works at a speed of their own
 (drawn once), and where the hall stays open at noon each clerk pauses the
 counter for lunch at a time of their own. Several days run one after another on
@@ -49,7 +52,7 @@ import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,9 @@ class Profile:
     clerk_speed: tuple[float, float] = (0.75, 1.35)
     #: A lunch pause at a counter where the hall stays open at noon: minutes, from–to.
     lunch_minutes: tuple[float, float] = (30.0, 45.0)
+    #: How much one visitor's service time differs from the next at the same counter (the standard
+    #: deviation over the mean; 1.0: exponential, drawn as such).
+    service_cv: float = 1.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -209,7 +215,9 @@ def site_data(site: str, folder: Path) -> dict[str, Any]:
 class Day:
     """One simulated day of one sample hall."""
 
-    def __init__(self, site: str, seed: int, scale: float, folder: Path, days: int = 1) -> None:
+    def __init__(
+        self, site: str, seed: int, scale: float, folder: Path, days: int = 1, service_cv: float | None = None
+    ) -> None:
         from server.app import create_app
         from server.config import SiteConfig
         from server.security import IssueLimiter
@@ -225,6 +233,8 @@ class Day:
         config.place_in(folder)
         self.config = config
         self.profile = _profile(site, config)
+        if service_cv is not None:
+            self.profile = replace(self.profile, service_cv=service_cv)
         zone = config.site.timezone
         self.days = [DAY + timedelta(days=n) for n in range(days)]
         self.day = DAY
@@ -602,8 +612,15 @@ class Day:
     def clerk_start(self, counter: int, visitor: Visitor) -> None:
         self.at_counter(counter, "start")
         mean = self.profile.service_minutes.get(visitor.service, 5.0) * self.speed[counter]
-        minutes = self.random.expovariate(1 / mean)
-        self.after(minutes, lambda: self.clerk_done(counter, visitor))
+        self.after(self.service_minutes(mean), lambda: self.clerk_done(counter, visitor))
+
+    def service_minutes(self, mean: float) -> float:
+        """One visitor's service: exponential at a spread of 1.0, else lognormal with that spread."""
+        cv = self.profile.service_cv
+        if cv == 1.0:
+            return self.random.expovariate(1 / mean)
+        sigma2 = math.log(1.0 + cv * cv)
+        return self.random.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
     def clerk_done(self, counter: int, visitor: Visitor) -> None:
         onward = self._next_station(visitor.service)
@@ -878,6 +895,22 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def add_service_cv(parser: argparse.ArgumentParser) -> None:
+    """``--service-cv``: how much service times spread (the profile's 1.0, exponential, unless given)."""
+
+    def positive(text: str) -> float:
+        value = float(text)
+        if not 0 < value <= 3:
+            raise argparse.ArgumentTypeError(f"expected a spread above 0 and at most 3, got {text}")
+        return value
+
+    parser.add_argument(
+        "--service-cv",
+        type=positive,
+        help="standard deviation over mean of service times: 1 exponential (default), below 1 lognormal",
+    )
+
+
 def _round(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 1)
 
@@ -911,13 +944,15 @@ def _hours(config: Any, zone: str, day: date = DAY) -> list[tuple[datetime, date
 
 
 @contextmanager
-def simulated_day(site: str, seed: int = 7, scale: float = 1.0, days: int = 1) -> Iterator[Day]:
+def simulated_day(
+    site: str, seed: int = 7, scale: float = 1.0, days: int = 1, service_cv: float | None = None
+) -> Iterator[Day]:
     # The throw-away database lives in memory where the machine has a tmpfs: a commit's fsync
     # (SQLite synchronous=FULL) is real disk work that says nothing about a simulated day.
     memory = Path("/dev/shm")
     place = str(memory) if memory.is_dir() else None
     with tempfile.TemporaryDirectory(prefix="qcall-sim-", dir=place) as folder:
-        day = Day(site, seed, scale, Path(folder), days)
+        day = Day(site, seed, scale, Path(folder), days, service_cv)
         try:
             yield day
         finally:
@@ -932,8 +967,9 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="share of a full day's visitors (0.25: a quarter)"
     )
     parser.add_argument("--days", type=int, default=1, help="days one after another on the same hub")
+    add_service_cv(parser)
     args = parser.parse_args()
-    with simulated_day(args.site, args.seed, args.scale, args.days) as day:
+    with simulated_day(args.site, args.seed, args.scale, args.days, args.service_cv) as day:
         figures = day.run()
     print(json.dumps(figures, ensure_ascii=False))
     sys.exit(0 if figures["ok"] else 1)

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.day import SAMPLES, Day, simulated_day
+from sim.day import SAMPLES, Day, add_service_cv, simulated_day
 from sim.pace_log import PaceLog
 
 DAYS = 7
@@ -32,13 +32,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=float, default=1.0, help="share of a full day's visitors")
     parser.add_argument("--pace-log", type=Path, help="keep the pace model's inputs here (sim/pace_log.py)")
+    add_service_cv(parser)
     args = parser.parse_args()
-    with simulated_day(args.site, args.seed, args.scale, DAYS) as week:
+    with simulated_day(args.site, args.seed, args.scale, DAYS, args.service_cv) as week:
         log = PaceLog(week.hub.core.pace, week.hub.core.hall.counters) if args.pace_log else None
         figures = week.run()
         if log is not None:
             log.save(args.pace_log, kept_tickets(week))
     figures["simulation"] = "hall_week"
+    figures["service_cv"] = week.profile.service_cv
     print(json.dumps(figures, ensure_ascii=False))
     sys.exit(0 if figures["ok"] else 1)
 
