@@ -18,9 +18,16 @@ knows what the core knows, as it happens:
   estimate it takes part in;
 - **whether the visitor called is at the counter yet**: the clerk's start ends
   the walk (call → start, a weighted mean per service). A counter whose visitor
-  has arrived is done in a leg less the walk — what is left of a service is
-  counted as a whole one, as for exponential service times, but the walk is
-  over (never less than ``LEAST_LEFT`` of the leg: a start pressed late);
+  has arrived is done in a leg less the walk (never less than ``LEAST_LEFT`` of
+  the leg: a start pressed late);
+- **how much the legs spread** (variance over mean squared, per service, from
+  the legs and from the services alone, start → end; ``SPREAD_SAMPLES`` legs
+  before it counts): exponential legs have no memory, so what is left of one is
+  a whole one; legs that spread less are done sooner the longer they have run.
+  Each busy counter's leg is taken as an Erlang of that spread, known to have
+  run since the call (or, once the visitor is in, since the start), and the
+  first call is the median (or mean) of the first of them to end; a sum of
+  legs that spread less is less skewed, so its median is nearer its mean;
 - **which counters are open now**: open (not paused) and staffed (someone
   called, paused or resumed there); busy or free;
 - **how a counter that serves several services splits its time**: by the
@@ -40,9 +47,13 @@ knows what the core knows, as it happens:
 - **the age bonus** (the calling policy's): a ticket that waited ``age_bonus``
   goes before younger tickets of the services a counter prefers, so a shared
   counter is back for the newcomer's queue by then at the latest;
-- **who will go first without being ahead now**: the share of recent calls of
-  the service that went to tickets that did not stand in line (priority,
-  appointments, transfers keeping their place), which slows a walk-in's queue;
+- **who will go first without being ahead now**: how many tickets join the
+  service's queue out of line (a priority or an appointment issued, a transfer
+  or a re-queue into it, ``joined``) per call made while a walk-in waited,
+  which slows a walk-in's queue — each for the part of the newcomer's wait its
+  place in time covers: a transfer keeps the time its visitor came, so one
+  whose visitor came after the newcomer goes after it (a priority goes before
+  every walk-in);
 - **the end of arrivals**: after the hall's last ticket (``arrivals_end``) no
   walk-in arrives, so nobody new jumps the line but the visitors already in the
   hall who are sent on (transfers: their own share), and a shared counter whose
@@ -79,8 +90,8 @@ misses by the least on average and a wait is skewed by the odd long service.
 The first of those calls comes when a busy counter is done with the visitor it
 has now, at the pace of *that* visitor's service; the rest at the counters'
 pace for the newcomer's service (``_drain``: each counter from when it can
-call, a break as its calls stopping and starting again). Calls that go to tickets
-that jump the line slow a walk-in's queue by their share; no wait when a free
+call, a break as its calls stopping and starting again). Tickets that join out
+of line slow a walk-in's queue by how many join per call; no wait when a free
 counter is left for it. It costs a few dictionary reads per counter of the
 service and per service it prefers (never a look at the tickets waiting), so
 it is made for every ticket inside the issue batch.
@@ -626,7 +637,12 @@ class PaceModel:
         waiting, aged = walk_in
         held = 0.0
         if waiting is not None and server.before:
-            held = self._blocked(server.before, waiting)
+            if aged is None and self.rules.age_bonus is not None:
+                # The newcomer's queue is past the age bonus: its head goes before the younger
+                # tickets of the services the counter prefers; only theirs past it go first.
+                held = self._past_bonus(server.before, waiting, self.rules.age_bonus.total_seconds())
+            else:
+                held = self._blocked(server.before, waiting)
         if aged is not None and waiting is not None and server.after:
             held = max(held, self._past_bonus(server.after, waiting, aged))
         seen, opens = booked
@@ -772,7 +788,13 @@ class PaceModel:
             if not pace.open:
                 if pace.paused_at is not None:
                     servers.append(
-                        _Server(station.before, free / seconds, 1.0 / seconds, pace.paused_at, after=after)
+                        _Server(
+                            station.before,
+                            free / seconds,
+                            1.0 / seconds,
+                            pace.paused_at,
+                            after=after,
+                        )
                     )
                 continue
             left = self._left_of_leg(station.counter, pace, service)
