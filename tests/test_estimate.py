@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from server.core.calendar import HallCalendar
-from server.core.estimate import PaceModel, PaceRules, minutes
+from server.core.estimate import JOIN_PRIOR, PaceModel, PaceRules, minutes
 from server.core.journey import TicketLeg
 from server.core.model import Counter, LegOutcome, Service, Ticket, TicketStatus
 from server.core.queue import Hall, QueueCore
@@ -41,6 +41,12 @@ def model(**rules: object) -> PaceModel:
 
 def median(need: int) -> float:
     return need - 1 / 3 + 8 / (405 * need)
+
+
+def joins(joined: int, calls: int) -> float:
+    """How many joined out of line per call, as the model counts it: ``joined`` over ``calls`` (a
+    plain average so far) weighed against JOIN_PRIOR calls at none."""
+    return joined / calls * calls / (calls + JOIN_PRIOR)
 
 
 def test_nobody_can_say_while_no_counter_is_open_and_staffed() -> None:
@@ -113,7 +119,7 @@ def test_tickets_that_go_first_slow_a_walk_ins_queue_not_a_priority_ticket() -> 
         pace.called(1, "PAY", at(n), stood=True)
         pace.leg_ended(1, "PAY", at(n + 0.5))
     pace.called(1, "PAY", at(10), stood=True)
-    jumps = 1 / 5  # one joined out of line per five calls (a plain average so far)
+    jumps = joins(1, 5)  # one joined out of line in five calls
     walk_in = pace.wait_seconds("PAY", 2, at(10))
     priority = pace.wait_seconds("PAY", 2, at(10), priority=5)
     assert priority == pytest.approx(median(3) * 300)
@@ -539,19 +545,22 @@ def test_after_the_last_ticket_only_transfers_still_jump_the_line() -> None:
     pace.joined("ASK")  # an elderly visitor's priority
     pace.called(2, "ASK", T0, stood=True)
     pace.called(2, "ASK", at(10), stood=True)  # (a call over a running leg: the share only)
-    # Half the calls of ASK went to tickets that jumped the line: its queue moves at half the pace.
-    assert pace.wait_seconds("ASK", 2, at(10)) == pytest.approx(median(3) * 600)
+    # One joined out of line in two calls of ASK: its queue moves slower by that share.
+    slower = 1 - joins(1, 2)
+    assert pace.wait_seconds("ASK", 2, at(10)) == pytest.approx(median(3) * 300 / slower)
     # After the last ticket nobody new comes to jump it (the next call is counted as before).
     assert pace.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(
-        600 + (median(3) - 1) * 300
+        300 / slower + (median(3) - 1) * 300
     )
     carried = model()
     carried.counter_set(2, True, True, T0)
     carried.joined("ASK")  # a visitor sent on from another counter
     carried.called(2, "ASK", T0, stood=True, carried=True)
     carried.called(2, "ASK", at(10), stood=True)
-    # Visitors already in the hall are still sent on after it: the pace stays halved.
-    assert carried.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(median(3) * 600)
+    # Visitors already in the hall are still sent on after it: the pace stays as slow.
+    assert carried.wait_seconds("ASK", 2, at(10), arrivals_end=at(10)) == pytest.approx(
+        median(3) * 300 / slower
+    )
 
 
 def test_a_counter_takes_its_usual_break_once_a_day() -> None:
@@ -685,18 +694,17 @@ def test_a_ticket_that_joins_out_of_line_slows_a_newcomer_for_the_part_of_its_wa
         pace.called(1, "PAY", at(n), stood=True)
         pace.leg_ended(1, "PAY", at(n + 0.5))
     pace.called(1, "PAY", at(10), stood=True)
-    joins = 1 / 5  # one joined per five calls (a plain average so far)
     alone = median(3) * 300  # two ahead, one counter, busy: three calls at the default 300 s
     # It went before the newcomer only while the newcomer had waited less than 150 s of its wait.
     share = 150 / alone
-    assert pace.wait_seconds("PAY", 2, at(10)) == pytest.approx(alone / (1 - joins * share))
+    assert pace.wait_seconds("PAY", 2, at(10)) == pytest.approx(alone / (1 - joins(1, 5) * share))
     # A priority (no lag) goes before a newcomer however long it has waited.
     everyone = model()
     everyone.counter_set(1, True, True, T0)
     everyone.joined("PAY")
     everyone.called(1, "PAY", T0, stood=True)
     everyone.called(1, "PAY", at(10), stood=True)
-    assert everyone.wait_seconds("PAY", 2, at(10)) == pytest.approx(alone / (1 - 1 / 2))
+    assert everyone.wait_seconds("PAY", 2, at(10)) == pytest.approx(alone / (1 - joins(1, 2)))
 
 
 def test_a_call_no_walk_in_waited_for_says_nothing_of_the_line_being_jumped() -> None:

@@ -498,11 +498,17 @@ class PaceModel:
         a transfer keeps the time its visitor came, so one that came after the newcomer goes after it).
         """
         asked = (service, ahead, now, priority, due_at, waiting, arrivals_end)
-        joins = self._jumps.get(service, EMPTY).value if priority <= 0 and due_at is None else 0.0
+        joins = self._joins(service) if priority <= 0 and due_at is None else 0.0
         alone = self._wait(*asked, 0.0)
         if joins <= 0 or alone is None or alone <= 0:
             return alone
         return self._wait(*asked, joins * self._overtaking(service, alone))
+
+    def _joins(self, service: str) -> float:
+        """How many join ``service``'s queue out of line per call, weighed against ``JOIN_PRIOR`` calls
+        at none: from a handful of calls the figure is noise (two that joined before the second call
+        of a day's fault repairs said its queue would move at a tenth of its pace)."""
+        return _weighed(self._jumps.get(service, EMPTY))
 
     def joining(self, service: str) -> tuple[float, int, tuple[float | None, ...]]:
         """Who joins ``service``'s queue out of line (tests and the admin's eyes): how many per call a
@@ -540,7 +546,7 @@ class PaceModel:
         end = math.inf if arrivals_end is None else max(0.0, (arrivals_end - now).total_seconds())
         if priority <= 0 and due_at is None:
             slower = 1.0 - min(0.9, jumps)
-            after = 1.0 - min(0.9, self._carried.get(service, EMPTY).value)
+            after = 1.0 - min(0.9, _weighed(self._carried.get(service, EMPTY)))
         else:
             # A priority of its own, or an appointment due, goes before the counters' preference.
             booked = waiting if due_at is not None and priority <= 0 else None
@@ -962,6 +968,8 @@ class WarmLeg:
 #: The least share of a leg counted as left once the visitor is at the counter (a walk measured longer
 #: than the legs, as by a clerk who presses start late, never makes a counter free at once).
 LEAST_LEFT = 0.2
+#: Calls at none joined out of line that a service's figure of those who did is weighed against.
+JOIN_PRIOR = 10
 #: How many of the tickets that joined a queue out of line are remembered for how far back they went.
 LAGS_KEPT = 50
 #: Legs a service must have ended before their spread is counted with (a spread of a few is noise).
@@ -1030,6 +1038,11 @@ def _median_calls(need: int, spread: float = 1.0) -> float:
     mean squared; 1: exponential) add up to about a Gamma of shape need / spread, whose median is
     ≈ shape − 1/3 + 8/(405 shape) of its scale: in legs, need − spread/3 + 8 spread²/(405 need)."""
     return need - spread / 3 + 8 * spread * spread / (405 * need)
+
+
+def _weighed(mean: Mean) -> float:
+    """A share of calls weighed against ``JOIN_PRIOR`` calls at none."""
+    return mean.value * mean.samples / (mean.samples + JOIN_PRIOR)
 
 
 def _add(means: Mapping[str, Mean], service: str, sample: float, weight: float) -> Mean:
