@@ -36,6 +36,7 @@ from .devices.rooms import HALL, STAFF
 from .devices.voice import VOICE_DEVICE, VOICE_LEASE, VoiceService
 from .dispenser import Dispenser
 from .hub import Hub
+from .limits_sweep import LimitsSweep
 from .no_shows import NoShowWatch
 from .notices import NoticeBoard
 from .outbox import HallOutbox, take_template
@@ -51,6 +52,7 @@ from .store.cases import SqlCases
 from .store.complaints import SqlComplaints
 from .store.health import StoreHealth
 from .store.leases import SoleLeases, SqlLeases
+from .store.limits import SqlLimits
 from .store.notices import SqlNotices
 from .store.outbox import OutboxStore
 from .store.print_queue import PrintJobs
@@ -108,6 +110,7 @@ def bootstrap(
     )
     accounts = Accounts(store.engine)
     audit = AuditLog(store.engine)
+    limits = SqlLimits(store.engine)
     posts = StaffPosts(core, accounts, config.staff.second_login)
 
     def tell_staff(payload: dict[str, Any]) -> None:
@@ -181,6 +184,8 @@ def bootstrap(
             push.spawn,
             on_duty=hall_duty(leases, OUTBOX_DUTY),
         ),
+        limits=limits,
+        limits_sweep=LimitsSweep(limits, push.spawn, on_store_failure=health.failed),
     )
     if config.cluster is not None:
         # Imported here: only a cluster's process loads redis (a lone hub's memory, issue 10).
@@ -208,6 +213,7 @@ def bootstrap(
         hub.post_watch.start()
         hub.notices.watch.start()  # screens drop a notice at its end, take one up at its start
         hub.outbox.start()  # [central]: ship the log to the company's central service
+        hub.limits_sweep.start()  # every process: a second sweep finds nothing to delete
     return hub
 
 

@@ -703,7 +703,7 @@ class PhoneSection(_Strict):
     on_my_way_minutes: Annotated[int, Field(ge=0, le=60)] = 3
     #: One phone (its signed cookie): at most this many tickets a business day (and one active at a time).
     tickets_per_day: Annotated[int, Field(ge=1, le=50)] = 3
-    #: The whole hall: at most this many phone tickets in any hour (cookies or not).
+    #: The whole hall: at most this many phone tickets in an hour counted from its first (cookies or not).
     tickets_per_hour: Annotated[int, Field(ge=1, le=100_000)] = 120
     #: One client address: at most this many phone tickets within ``address_window_minutes``.
     tickets_per_address: Annotated[int, Field(ge=1, le=10_000)] = 3

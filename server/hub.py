@@ -30,6 +30,7 @@ from .devices.printing import PrintService
 from .devices.push import Push
 from .devices.voice import VoiceService
 from .dispenser import Dispenser
+from .limits_sweep import LimitsSweep
 from .no_shows import NoShowWatch
 from .notices import NoticeBoard
 from .outbox import HallOutbox
@@ -40,6 +41,7 @@ from .store import SqlStore
 from .store.accounts import Accounts
 from .store.audit import AuditLog
 from .store.health import StoreHealth
+from .store.limits import SqlLimits
 from .store.rota import SqlRota
 from .sweeper import AppointmentSweeper
 
@@ -140,6 +142,10 @@ class Hub:
     notices: NoticeBoard
     #: Ships the hall's log to the central service (``[central]``; off without it).
     outbox: HallOutbox
+    #: The phone's limits and the pairing codes, shared by every process of the hall (the database).
+    limits: SqlLimits
+    #: Deletes closed limit windows and expired pairing codes (a serving hub only; every process).
+    limits_sweep: LimitsSweep
     snapshots: SnapshotCache = field(init=False)
     #: Set by :meth:`close`: the hub's own periodic tasks end at their next round.
     closed: bool = field(default=False, init=False)
@@ -149,7 +155,7 @@ class Hub:
         self.core.bus.subscribe(self.snapshots.invalidate)
 
     def close(self) -> None:
-        """Stop in order: end the periodic tasks (sweep, no-show, closing, case and post watches), print
+        """Stop in order: end the periodic tasks (sweeps, no-show, closing, case and post watches), print
         what is queued, close the serial ports, stop the voice, let go of the store.
 
         The printers go first because their jobs are written to the store; the
@@ -165,6 +171,7 @@ class Hub:
         self.complaint_watch.close()
         self.post_watch.close()
         self.notices.close()
+        self.limits_sweep.close()
         self.printing.close()
         self.counter_devices.close()
         self.voice.close()

@@ -3,36 +3,44 @@
 A phone is known by a long-lived signed cookie (:class:`PhonePass`): a random
 id, the business day, how many tickets it took that day and its last ticket.
 The cookie is signed with the hub's secret key (itsdangerous), HttpOnly, and
-says nothing about the visitor. The hub also remembers each phone's day in
-memory, so an old copy of the cookie sent again does not reset its count.
+says nothing about the visitor. The hall also remembers each phone's day (its
+database), so an old copy of the cookie sent again does not reset its count.
 
 What holds, and against whom (docs/architecture.md, "The visitor's phone"):
 
 - per phone (the cookie): one active ticket at a time, ``tickets_per_day`` a
   business day. A phone that clears its cookies is a new phone: this limit
   binds an ordinary visitor, not a flooder;
-- per client address: ``tickets_per_address`` within ``address_window_minutes``,
-  cookies or not (a phone that changes its address changes networks);
-- the whole hall: ``tickets_per_hour`` phone tickets in any hour, whatever
-  the cookies and addresses: the ceiling on what a flood can add to the queue.
+- per client address: ``tickets_per_address`` within ``address_window_minutes``
+  of its first, cookies or not (a phone that changes its address changes networks);
+- the whole hall: ``tickets_per_hour`` phone tickets in an hour counted from its
+  first, whatever the cookies and addresses: the ceiling on what a flood can add.
 
-The address and hour windows and the memory of phones live in this process:
-a restart of the hub starts them afresh (the cookies stay). Plain Python,
-thread-safe, the clock injectable; memory bounded by ``max_keys``.
+Each window opens with its first ticket and closes a fixed time later (the
+next opens with the first ticket after): a counter in one row, which one
+conditional upsert can check and count at once. A flood timed across two
+windows can therefore place up to twice a cap in a short span, never more.
+
+Every count lives in the hub's database (``limit_windows``, server/store/limits.py), so the
+processes of a cluster count together: the hall's cap holds across them, a phone's one
+active ticket too, and a restart forgets nothing. A reservation is one statement in a short
+transaction of its own: it counts in the phone's, the address's and the hall's windows at
+once, or (rolled back) in none.
+The clock (epoch seconds) is injectable.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from .store.limits import Ask, Counted, SqlLimits
 
 #: The cookie's name and life: a year, renewed with every ticket.
 COOKIE = "qcall_phone"
@@ -95,143 +103,139 @@ class PhoneRefusal:
     ticket: str | None = None
 
 
-class _Window:
-    """Times of recent tickets per key within ``window`` seconds (a sliding window, bounded)."""
-
-    def __init__(self, limit: int, window: float, max_keys: int) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_keys = max_keys
-        self.times: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def wait(self, key: str, now: float) -> float | None:
-        """Seconds until ``key`` may take one more; None: now."""
-        times = self.times.get(key)
-        if times is None:
-            return None
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self.times[key]
-            return None
-        return times[0] + self.window - now if len(times) >= self.limit else None
-
-    def add(self, key: str, now: float) -> None:
-        times = self.times.pop(key, None) or deque(maxlen=self.limit)
-        times.append(now)
-        self.times[key] = times
-        while len(self.times) > self.max_keys:
-            self.times.popitem(last=False)
-
-    def undo(self, key: str, now: float) -> None:
-        """Take back the time added at ``now`` (the ticket it was for was not issued)."""
-        times = self.times.get(key)
-        if times and times[-1] == now:
-            times.pop()
+#: The hall's window of phone tickets, and the prefixes of a client address's and a phone's.
+HALL_KEY = "hall:phone"
+HOUR_SECONDS = 3600.0
+#: How long a phone's reservation may stay in flight (its issue) before another one of it may pass: a
+#: process that died between the two is not held against the phone for longer.
+BUSY_SECONDS = 30.0
+#: How long a phone's row of a business day is kept (the key names the day; the sweep deletes it after).
+PHONE_ROW_SECONDS = 2 * 86400.0
 
 
-#: The hall-wide window's one key.
-_HALL = "hall"
+def phone_key(phone: PhonePass, day: date) -> str:
+    return f"phone:{phone.phone}:{day.isoformat()}"
+
+
+def address_key(address: str) -> str:
+    return f"address:{address[:64]}"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A reservation's counts, to settle them (:meth:`PhoneLimits.issued`) or give them back."""
+
+    key: str
+    stamp: str
+    counted: list[Counted]
+
+
+@dataclass(frozen=True)
+class PhoneCaps:
+    """The ``[phone]`` caps a reservation is judged by (read at each one: settings change them live)."""
+
+    tickets_per_day: int
+    tickets_per_hour: int
+    tickets_per_address: int
+    address_window_seconds: float
 
 
 class PhoneLimits:
-    """Says whether a phone may take a ticket now, and counts the ones it takes.
+    """Says whether a phone may take a ticket now, and counts the ones it takes, for the whole hall.
 
-    :meth:`reserve` checks every limit and counts the ticket at once (two
-    taps racing from one phone cannot both pass); :meth:`issued` records the
-    ticket, :meth:`release` takes the count back when the issue was refused.
-    ``active(ticket_id)`` says whether a ticket still waits or is at a counter.
+    :meth:`reserve` checks every limit and counts the ticket at once, in the
+    database (two taps racing from one phone, on one process or two, cannot
+    both pass); :meth:`issued` records the ticket as the phone's last,
+    :meth:`release` takes the counts back when the issue was refused.
     """
 
     def __init__(
         self,
-        tickets_per_day: int,
-        tickets_per_hour: int,
-        tickets_per_address: int,
-        address_window_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
+        store: SqlLimits,
+        caps: Callable[[], PhoneCaps],
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.tickets_per_day = tickets_per_day
+        self.store = store
+        self.caps = caps
         self.clock = clock
-        self.max_keys = max_keys
-        self._hour = _Window(tickets_per_hour, 3600.0, 1)
-        self._addresses = _Window(tickets_per_address, address_window_seconds, max_keys)
-        self._phones: OrderedDict[str, PhonePass] = OrderedDict()
-        self._pending: set[str] = set()
-        self._lock = threading.Lock()
 
     def remembered(self, phone: PhonePass, day: date) -> PhonePass:
-        """The phone's pass for ``day``, the higher count and the later ticket of its cookie and memory."""
+        """The phone's pass for ``day``: the higher count and the later ticket of cookie and hall."""
         phone = phone.on(day)
-        with self._lock:
-            known = self._phones.get(phone.phone)
+        known = self.store.window(phone_key(phone, day), self.clock())
         if known is None:
             return phone
-        known = known.on(day)
-        return replace(
-            phone, count=max(phone.count, known.count), last_ticket=known.last_ticket or phone.last_ticket
-        )
+        count, ticket = known
+        return replace(phone, count=max(phone.count, count), last_ticket=ticket or phone.last_ticket)
 
     def reserve(
-        self, phone: PhonePass, address: str, day: date, active: Callable[[str], bool]
-    ) -> tuple[PhonePass, float] | PhoneRefusal:
-        """Check every limit for one more ticket; on success it is counted (the pass and its stamp)."""
-        phone = self.remembered(phone, day)
-        if phone.last_ticket is not None and active(phone.last_ticket):
-            return PhoneRefusal(
-                "ticket_active",
-                "您已有一张号票在排队，请先办理或取消 / you already have a ticket in the queue: "
-                "use or cancel it first",
+        self, phone: PhonePass, address: str, day: date
+    ) -> tuple[PhonePass, Reservation] | PhoneRefusal:
+        """Check every limit for one more ticket; on success it is counted everywhere (one statement)."""
+        phone = phone.on(day)
+        caps = self.caps()
+        now = self.clock()
+        stamp = secrets.token_hex(8)
+        key = phone_key(phone, day)
+        asks = [
+            Ask(
+                key,
+                caps.tickets_per_day,
+                now + PHONE_ROW_SECONDS,
+                held=phone.count,
                 ticket=phone.last_ticket,
-            )
-        with self._lock:
-            now = self.clock()
-            if phone.phone in self._pending:
-                return PhoneRefusal(
-                    "ticket_active", "正在为您取号，请稍候 / your ticket is being issued: please wait", 2.0
-                )
-            if phone.count >= self.tickets_per_day:
-                return PhoneRefusal(
-                    "phone_day_limit",
-                    f"这部手机今天已取号 {phone.count} 次，请到取号机取号 / this phone has taken "
-                    f"{phone.count} tickets today: please use the kiosk in the hall",
-                )
-            wait = self._addresses.wait(address, now)
-            if wait is not None:
-                return PhoneRefusal(
-                    "address_limit",
-                    "同一网络取号太频繁，请稍后再试或到取号机取号 / too many tickets from this network: "
-                    "please try later or use the kiosk",
-                    wait,
-                )
-            wait = self._hour.wait(_HALL, now)
-            if wait is not None:
-                return PhoneRefusal(
-                    "hall_hour_limit",
-                    "手机取号已达本小时上限，请到取号机取号 / phone tickets are full for this hour: "
-                    "please use the kiosk in the hall",
-                    wait,
-                )
-            self._addresses.add(address, now)
-            self._hour.add(_HALL, now)
-            self._pending.add(phone.phone)
-        return phone, now
+                busy_until=now + BUSY_SECONDS,
+            ),
+            Ask(address_key(address), caps.tickets_per_address, now + caps.address_window_seconds),
+            Ask(HALL_KEY, caps.tickets_per_hour, now + HOUR_SECONDS),
+        ]
+        counted = {c.key: c for c in self.store.take(asks, now, stamp)}
+        if all(c.granted for c in counted.values()):
+            mine = counted[key]
+            held = replace(phone, count=mine.count - 1, last_ticket=mine.ticket)
+            return held, Reservation(key, stamp, list(counted.values()))
+        return _refusal(counted[key], counted[address_key(address)], counted[HALL_KEY], phone, now)
 
-    def issued(self, phone: PhonePass, ticket_id: str) -> PhonePass:
+    def issued(self, phone: PhonePass, reservation: Reservation, ticket_id: str) -> PhonePass:
         """The reserved ticket was issued: the phone's new pass (to write into its cookie)."""
-        taken = replace(phone, count=phone.count + 1, last_ticket=ticket_id)
-        with self._lock:
-            self._pending.discard(phone.phone)
-            self._phones.pop(phone.phone, None)
-            self._phones[phone.phone] = taken
-            while len(self._phones) > self.max_keys:
-                self._phones.popitem(last=False)
-        return taken
+        count = self.store.settle(reservation.key, ticket_id)
+        return replace(phone, count=max(phone.count + 1, count or 0), last_ticket=ticket_id)
 
-    def release(self, phone: PhonePass, address: str, stamp: float) -> None:
+    def release(self, reservation: Reservation) -> None:
         """The reserved ticket was refused (service closed, full): nothing is counted against anyone."""
-        with self._lock:
-            self._pending.discard(phone.phone)
-            self._addresses.undo(address, stamp)
-            self._hour.undo(_HALL, stamp)
+        self.store.give_back(reservation.counted, reservation.stamp)
+
+
+def _refusal(mine: Counted, address: Counted, hall: Counted, phone: PhonePass, now: float) -> PhoneRefusal:
+    """Why a reservation was refused, in the order a visitor can act on: the phone's own ticket first."""
+    if mine.active and mine.ticket is not None:
+        return PhoneRefusal(
+            "ticket_active",
+            "您已有一张号票在排队，请先办理或取消 / you already have a ticket in the queue: "
+            "use or cancel it first",
+            ticket=mine.ticket,
+        )
+    if mine.busy_until is not None and mine.busy_until > now and not mine.granted:
+        return PhoneRefusal(
+            "ticket_active", "正在为您取号，请稍候 / your ticket is being issued: please wait", 2.0
+        )
+    if not mine.granted:
+        count = max(phone.count, mine.count)
+        return PhoneRefusal(
+            "phone_day_limit",
+            f"这部手机今天已取号 {count} 次，请到取号机取号 / this phone has taken "
+            f"{count} tickets today: please use the kiosk in the hall",
+        )
+    if not address.granted:
+        return PhoneRefusal(
+            "address_limit",
+            "同一网络取号太频繁，请稍后再试或到取号机取号 / too many tickets from this network: "
+            "please try later or use the kiosk",
+            max(0.0, address.ends - now),
+        )
+    return PhoneRefusal(
+        "hall_hour_limit",
+        "手机取号已达本小时上限，请到取号机取号 / phone tickets are full for this hour: "
+        "please use the kiosk in the hall",
+        max(0.0, hall.ends - now),
+    )

@@ -19,6 +19,8 @@ import requests
 from drivers.twins.virtual_printer import VirtualPrinter
 from server.devices.board import DeviceBoard, detail_zh
 from server.devices.pairing import PER_ADDRESS, TTL_SECONDS, PairingDesk, PairingRefused
+from server.store import make_engine
+from server.store.limits import SqlLimits
 from tests.support import (
     ADMIN_PASSWORD,
     Credentials,
@@ -228,9 +230,9 @@ def test_a_counter_screen_learns_its_counter_and_bad_starts_are_refused(hall: De
     refused(call(hall, "GET", "/admin/pairing/ZZZZZZ", hall.admin), 404, "not_found")
 
 
-def test_pairing_codes_expire_and_starts_are_braked() -> None:
-    now = [1000.0]
-    desk = PairingDesk(clock=lambda: now[0])
+def test_pairing_codes_expire_and_starts_are_braked(database_url: str) -> None:
+    now = [1_000_000.0]
+    desk = PairingDesk(SqlLimits(make_engine(database_url)), clock=lambda: now[0])
     pairing, claim = desk.start("kiosk", "10.0.0.7")
     assert desk.collect(pairing.code, claim) is None
     now[0] += TTL_SECONDS

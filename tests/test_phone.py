@@ -23,7 +23,9 @@ from server.core import events as ev
 from server.core.errors import AlreadyOnTheWay, NotCalled
 from server.core.model import EventKind, TicketStatus
 from server.core.rules import CallRules, ServiceRules
-from server.phone import PhoneLimits, PhonePass, PhoneRefusal, read_pass, write_pass
+from server.phone import HALL_KEY, PhoneCaps, PhoneLimits, PhonePass, PhoneRefusal, read_pass, write_pass
+from server.store import make_engine
+from server.store.limits import SqlLimits
 from tests.support import (
     ADMIN_PASSWORD,
     HubProcess,
@@ -130,7 +132,7 @@ def test_on_my_way_then_served_counts_as_one_service(database_url: str) -> None:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
@@ -139,50 +141,105 @@ class Clock:
 DAY = date(2026, 3, 10)
 
 
+def limits_on(url: str, per_day: int, per_hour: int, per_address: int, window: float) -> PhoneLimits:
+    """Phone limits counted in the database at ``url`` (migrated), with a hand-moved clock."""
+    caps = PhoneCaps(per_day, per_hour, per_address, window)
+    return PhoneLimits(SqlLimits(make_engine(url)), lambda: caps, clock=Clock())
+
+
 def _take(limits: PhoneLimits, phone: PhonePass, address: str, ticket: str) -> PhonePass | PhoneRefusal:
-    reserved = limits.reserve(phone, address, DAY, lambda _t: False)
+    reserved = limits.reserve(phone, address, DAY)
     if isinstance(reserved, PhoneRefusal):
         return reserved
-    return limits.issued(reserved[0], ticket)
+    return limits.issued(reserved[0], reserved[1], ticket)
 
 
-def test_limits_per_address_and_per_hour_hold_without_cookies() -> None:
-    clock = Clock()
-    limits = PhoneLimits(5, 4, 2, 600.0, clock=clock)
+def test_limits_per_address_and_per_hour_hold_without_cookies(database_url: str) -> None:
+    limits = limits_on(database_url, 5, 4, 2, 600.0)
+    clock = limits.clock
+    assert isinstance(clock, Clock)
     # Every request a new phone (cookies cleared): the address's window still holds.
     assert isinstance(_take(limits, PhonePass.new(), "a", "t1"), PhonePass)
     assert isinstance(_take(limits, PhonePass.new(), "a", "t2"), PhonePass)
     refusal = _take(limits, PhonePass.new(), "a", "t3")
     assert isinstance(refusal, PhoneRefusal) and refusal.code == "address_limit"
     assert refusal.retry_after == pytest.approx(600.0)
+    assert " / " in refusal.message
     # Other addresses: the hall's hour holds.
     assert isinstance(_take(limits, PhonePass.new(), "b", "t4"), PhonePass)
     assert isinstance(_take(limits, PhonePass.new(), "c", "t5"), PhonePass)
     refusal = _take(limits, PhonePass.new(), "d", "t6")
     assert isinstance(refusal, PhoneRefusal) and refusal.code == "hall_hour_limit"
+    assert refusal.retry_after == pytest.approx(3600.0)
     clock.now += 601
     refusal = _take(limits, PhonePass.new(), "a", "t7")  # the address's window moved on, the hour not
     assert isinstance(refusal, PhoneRefusal) and refusal.code == "hall_hour_limit"
+    assert refusal.retry_after == pytest.approx(3600.0 - 601)
     clock.now += 3000
     assert isinstance(_take(limits, PhonePass.new(), "a", "t8"), PhonePass)
+    # An hour on, the sweep deletes the closed windows (addresses a, b, c, the hall's second hour);
+    # the phones' rows of the day stay. A closed window already counted as empty.
+    clock.now += 3600
+    store = limits.store
+    assert store.sweep(clock.now) == 4
+    assert store.window(HALL_KEY, clock.now) is None
+    assert store.sweep(clock.now) == 0
+    assert isinstance(_take(limits, PhonePass.new(), "a", "t9"), PhonePass)
 
 
-def test_a_refused_issue_counts_against_nobody_and_an_old_cookie_resets_nothing() -> None:
-    limits = PhoneLimits(2, 100, 100, 600.0, clock=Clock())
+def test_a_refused_issue_counts_against_nobody_and_an_old_cookie_resets_nothing(database_url: str) -> None:
+    limits = limits_on(database_url, 2, 3, 100, 600.0)
     phone = PhonePass.new()
-    reserved = limits.reserve(phone, "a", DAY, lambda _t: False)
+    reserved = limits.reserve(phone, "a", DAY)
     assert not isinstance(reserved, PhoneRefusal)
-    again = limits.reserve(phone, "a", DAY, lambda _t: False)
+    again = limits.reserve(phone, "a", DAY)
     assert isinstance(again, PhoneRefusal) and again.code == "ticket_active"  # a second tap meanwhile
-    limits.release(reserved[0], "a", reserved[1])  # the service was closed
+    assert again.ticket is None and again.retry_after == 2.0
+    limits.release(reserved[1])  # the service was closed: the phone, the address and the hall get it back
     first = _take(limits, phone, "a", "t1")
     second = _take(limits, phone, "a", "t2")
     assert isinstance(first, PhonePass) and isinstance(second, PhonePass) and second.count == 2
-    # The phone sends its first cookie again (count 1): the hub remembers 2.
+    assert limits.remembered(PhonePass(phone.phone), DAY).count == 2  # a cookie lost: the hall remembers
+    # The phone sends its first cookie again (count 1): the hall remembers 2.
     refusal = _take(limits, first, "a", "t3")
     assert isinstance(refusal, PhoneRefusal) and refusal.code == "phone_day_limit"
-    # The next business day starts afresh.
-    assert isinstance(limits.reserve(first, "a", DAY + timedelta(days=1), lambda _t: False), tuple)
+    assert "2" in refusal.message
+    # The hall's hour (3) had the released reservation back: one more passes, then no more.
+    assert isinstance(_take(limits, PhonePass.new(), "b", "t4"), PhonePass)
+    refusal = _take(limits, PhonePass.new(), "c", "t5")
+    assert isinstance(refusal, PhoneRefusal) and refusal.code == "hall_hour_limit"
+    # The next business day starts the phone's count afresh (the hour still binds the hall).
+    assert limits.remembered(first, DAY + timedelta(days=1)).count == 0
+    # A cookie that says more than the hall knows (another hall's database, a swept row) is believed.
+    limits.clock.now += 3601  # type: ignore[attr-defined]
+    told = PhonePass(PhonePass.new().phone, DAY.isoformat(), 2)
+    refusal = _take(limits, told, "d", "t6")
+    assert isinstance(refusal, PhoneRefusal) and refusal.code == "phone_day_limit"
+    assert isinstance(_take(limits, PhonePass.new(), "d", "t7"), PhonePass)  # nothing kept of it
+
+
+def test_a_phone_with_a_ticket_in_the_queue_waits_for_it_whatever_its_cookie_says(database_url: str) -> None:
+    bench = make_bench(database_url)
+    limits = limits_on(database_url, 5, 100, 100, 600.0)
+    ticket = bench.issue()
+    phone = PhonePass.new()
+    taken = _take(limits, phone, "a", ticket.id)
+    assert isinstance(taken, PhonePass) and taken.last_ticket == ticket.id
+    # The cookie lost (or an old copy without the ticket): the hall still knows the phone's ticket.
+    refusal = _take(limits, phone, "a", "t2")
+    assert isinstance(refusal, PhoneRefusal) and refusal.code == "ticket_active"
+    assert refusal.ticket == ticket.id
+    bench.tick()
+    bench.core.call_next(1)  # at the counter: still the phone's active ticket
+    refusal = _take(limits, phone, "a", "t2")
+    assert isinstance(refusal, PhoneRefusal) and refusal.ticket == ticket.id
+    bench.core.start(1)
+    bench.core.finish(1)
+    assert isinstance(_take(limits, phone, "a", "t2"), PhonePass)
+    # A new business day: the cookie's ticket (carried over, still waiting) binds the phone.
+    carried = bench.issue()
+    tomorrow = limits.reserve(PhonePass(phone.phone, DAY.isoformat(), 1, carried.id), "a", DAY + timedelta(1))
+    assert isinstance(tomorrow, PhoneRefusal) and tomorrow.ticket == carried.id
 
 
 def test_the_cookie_is_signed() -> None:

@@ -52,6 +52,8 @@ TABLES = {
     "notices",
     "outbox_marks",
     "device_leases",
+    "limit_windows",
+    "pairing_codes",
 }
 
 

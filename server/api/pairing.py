@@ -4,7 +4,8 @@
 ``POST /pairing/<code>/collect`` is the screen's poll, with the claim it was
 given; the admin's ``GET``/``POST /admin/pairing/<code>`` (admin only, audited
 ``token.pair``) shows the configured devices of the code's kind and confirms
-one. The desk itself (``server/devices/pairing.py``) is in memory, kept in
+one. The desk itself (``server/devices/pairing.py``) keeps the codes in the hub's
+database (any process of a cluster answers for any code); it is kept in
 ``app.extensions["qcall_pairing"]``.
 """
 
@@ -15,7 +16,7 @@ import io
 from typing import Annotated
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field
 
 from ..devices.pairing import PAIRING_ROLES, Pairing, PairingDesk, PairingRefused
@@ -42,14 +43,12 @@ class ConfirmBody(_Body):
     name: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-@pairing_api.record_once
-def _install(state: object) -> None:
-    app: Flask = state.app  # type: ignore[attr-defined]
-    app.extensions.setdefault("qcall_pairing", PairingDesk())
-
-
 def desk() -> PairingDesk:
-    return current_app.extensions["qcall_pairing"]
+    """This app's pairing desk, on the hub's database (made on first use; a test may set its own)."""
+    found: PairingDesk | None = current_app.extensions.get("qcall_pairing")
+    if found is None:
+        found = current_app.extensions.setdefault("qcall_pairing", PairingDesk(hub().limits))
+    return found
 
 
 @pairing_api.errorhandler(PairingRefused)
@@ -165,7 +164,7 @@ def confirm(code: str) -> Response:
     actor = current_actor()
     replaced: list[TokenInfo] = []
 
-    def make(pairing: Pairing) -> tuple[str, str, int | None]:
+    def make(pairing: Pairing) -> tuple[str, int | None]:
         device = next(
             (d for d in the_hub.config.devices if d.name == body.name and d.kind == pairing.kind), None
         )
@@ -181,13 +180,14 @@ def confirm(code: str) -> Response:
                 action="token.pair",
                 detail={"code": pairing.code, "kind": pairing.kind},
                 replace=True,
+                digest=pairing.token_hash,  # the screen's token, derived from its claim at collection
             )
         except AccountConflict as exc:  # another pairing of the same device committed first
             raise PairingRefused(409, str(exc), "conflict") from exc
         except AccountError as exc:
             raise PairingRefused(400, str(exc), "bad_request") from exc
         replaced.extend(issued.replaced)
-        return issued.token, device.name, device.counter
+        return device.name, device.counter
 
     pairing = desk().confirm(code, make)
     drop_sockets([t.key for t in replaced])

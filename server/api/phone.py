@@ -16,7 +16,16 @@ from pydantic import Field
 
 from ..core.errors import UnknownTicket
 from ..core.model import AT_COUNTER, CALLABLE
-from ..phone import COOKIE, COOKIE_MAX_AGE, PhoneLimits, PhonePass, PhoneRefusal, read_pass, write_pass
+from ..phone import (
+    COOKIE,
+    COOKIE_MAX_AGE,
+    PhoneCaps,
+    PhoneLimits,
+    PhonePass,
+    PhoneRefusal,
+    read_pass,
+    write_pass,
+)
 from ..security import retry_after
 from .auth import client_address, hub
 from .refusals import ApiError
@@ -35,17 +44,22 @@ class PhoneTicketBody(_Body):
 
 
 def phone_limits() -> PhoneLimits:
-    """This app's phone limits, made from ``[phone]`` on first use (tests give their own clock)."""
+    """This app's phone limits, counted in the hub's database; the caps are ``[phone]`` as the hub
+    holds it at each reservation (a change saved from the admin page applies to the next one)."""
     limits: PhoneLimits | None = current_app.extensions.get("qcall_phone_limits")
     if limits is None:
-        config = hub().config.phone
-        limits = PhoneLimits(
-            config.tickets_per_day,
-            config.tickets_per_hour,
-            config.tickets_per_address,
-            config.address_window_minutes * 60.0,
-        )
-        limits = current_app.extensions.setdefault("qcall_phone_limits", limits)
+        the_hub = hub()
+
+        def caps() -> PhoneCaps:
+            config = the_hub.config.phone
+            return PhoneCaps(
+                config.tickets_per_day,
+                config.tickets_per_hour,
+                config.tickets_per_address,
+                config.address_window_minutes * 60.0,
+            )
+
+        limits = current_app.extensions.setdefault("qcall_phone_limits", PhoneLimits(the_hub.limits, caps))
     return limits
 
 
@@ -125,16 +139,16 @@ def take_ticket() -> tuple[Response, int]:
     address = client_address()
     day = the_hub.core.hall.calendar.business_day(the_hub.clock())
     held: PhonePass = read_pass(_secret(), request.cookies.get(COOKIE))
-    reserved = limits.reserve(held, address, day, _active)
+    reserved = limits.reserve(held, address, day)
     if isinstance(reserved, PhoneRefusal):
         return _refused(reserved)
-    phone, stamp = reserved
+    phone, reservation = reserved
     try:
         answer = issue_printed(None, body.service, issued_by=PHONE_ISSUER)
     except BaseException:
-        limits.release(phone, address, stamp)  # closed, full, store down: nothing counted
+        limits.release(reservation)  # closed, full, store down: nothing counted
         raise
-    taken = limits.issued(phone, answer["id"])
+    taken = limits.issued(phone, reservation, answer["id"])
     response = jsonify(answer)
     response.set_cookie(
         COOKIE,

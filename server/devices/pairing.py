@@ -8,20 +8,30 @@ it for the waiting screen, which collects it with the claim it was given at
 the start (the code alone is on the screen for everyone to see, so it must not
 be enough to take the token).
 
-Codes live in memory: they last ``TTL_SECONDS``, are used once, and a hub that
-restarts simply asks the screens for new ones. Starts are braked per client
-address and in total, so a script on the LAN cannot fill the desk.
+Codes live in the hub's database (``pairing_codes``, server/store/limits.py), so
+in a cluster a code shown by one process is confirmed and collected on any
+other: they last ``TTL_SECONDS`` and are used once. Nothing secret is stored:
+the token the screen gets is derived from its claim (:func:`device_token`),
+and the row keeps only the hashes of the claim and of that token; the
+confirming admin's process makes the token's ``device_tokens`` row from the
+hash alone. Starts are braked per client address and in total (counted windows
+shared by every process), so a script on the LAN cannot fill the desk.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from ..store.limits import Ask, SqlLimits
 
 #: Which configured device kinds may pair, and the device-token role each one gets.
 PAIRING_ROLES = {"kiosk": "kiosk", "lobby_screen": "display", "counter_screen": "display"}
@@ -32,8 +42,10 @@ ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 #: Codes one client address may start within TTL_SECONDS (a screen asks again when its code expires).
 PER_ADDRESS = 10
-#: Codes waiting at once on the whole hub.
+#: Codes all client addresses together may start within TTL_SECONDS (the hall's brake).
 MAX_PENDING = 100
+#: Seconds an admin's confirmation may take before another admin may confirm the code instead.
+CONFIRMING_SECONDS = 30.0
 
 
 class PairingRefused(Exception):
@@ -53,12 +65,15 @@ class Pairing:
     code: str
     kind: str
     claim_hash: str
+    #: The hash of the token the screen will be given (:func:`device_token` of its claim).
+    token_hash: str
     address: str
     expires: float
-    #: Set when an admin confirmed: the device's token, waiting for its screen.
-    token: str | None = None
+    #: Set when an admin confirmed: the device the screen becomes.
     name: str | None = None
     counter: int | None = None
+    #: Set only when the screen collects: the token, derived from its claim.
+    token: str | None = None
 
     @property
     def role(self) -> str:
@@ -69,19 +84,41 @@ def _digest(claim: str) -> str:
     return hashlib.sha256(claim.encode()).hexdigest()
 
 
+def device_token(role: str, claim: str) -> str:
+    """The device token a screen holding ``claim`` is given: only it (and whoever it tells) can make it.
+
+    Why derived, not drawn: the admin confirms on whichever process nginx chose, the screen
+    collects on another, and no process may keep the token in the shared database; the claim is
+    192 random bits the screen alone holds, so this is as strong a secret as a drawn token.
+    """
+    mac = hmac.new(claim.encode(), b"qcall.pairing.token", hashlib.sha256).digest()[:24]
+    return f"qd_{role}_{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def _pairing(row: dict[str, Any]) -> Pairing:
+    return Pairing(
+        row["code"],
+        row["kind"],
+        row["claim_hash"],
+        row["token_hash"],
+        row["address"],
+        float(row["expires"]),
+        row["name"],
+        row["counter"],
+    )
+
+
 def normal_code(code: str) -> str:
     """A code as typed or scanned: upper case, spaces and dashes dropped."""
     return code.strip().upper().replace("-", "").replace(" ", "")
 
 
 class PairingDesk:
-    """The codes waiting for an admin or for their screen; thread-safe, clock injectable."""
+    """The codes waiting for an admin or for their screen, in the hub's database; clock injectable."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: SqlLimits, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.clock = clock
-        self._lock = threading.Lock()
-        self._codes: dict[str, Pairing] = {}
-        self._starts: dict[str, list[float]] = {}
 
     def start(self, kind: str, address: str) -> tuple[Pairing, str]:
         """A new code for a screen of ``kind``, and the claim (secret) the screen collects with."""
@@ -89,76 +126,99 @@ class PairingDesk:
             kinds = ", ".join(PAIRING_ROLES)
             raise PairingRefused(400, f"'kind' must be one of {kinds}", "bad_request")
         claim = secrets.token_urlsafe(24)
-        with self._lock:
-            now = self.clock()
-            self._expire(now)
-            starts = [t for t in self._starts.get(address, []) if now - t < TTL_SECONDS]
-            if len(starts) >= PER_ADDRESS or len(self._codes) >= MAX_PENDING:
+        digest = hashlib.sha256(device_token(PAIRING_ROLES[kind], claim).encode()).hexdigest()
+        now = self.clock()
+        asks = [
+            Ask(f"pairing:address:{address[:64]}", PER_ADDRESS, now + TTL_SECONDS),
+            Ask("pairing:all", MAX_PENDING, now + TTL_SECONDS),
+        ]
+        for _ in range(5):  # a code drawn twice while live (one in 10^9 per live code): draw again
+            pairing = Pairing(self._new_code(), kind, _digest(claim), digest, address[:64], now + TTL_SECONDS)
+            row = {
+                "code": pairing.code,
+                "kind": kind,
+                "claim_hash": pairing.claim_hash,
+                "token_hash": digest,
+                "address": pairing.address,
+                "expires": pairing.expires,
+            }
+            try:
+                refused = self.store.add_code(asks, now, secrets.token_hex(8), row)
+            except IntegrityError:
+                continue
+            if refused is not None:
                 raise PairingRefused(429, "too many pairing codes; try again in a few minutes", "too_many")
-            starts.append(now)
-            self._starts[address] = starts
-            code = self._new_code()
-            pairing = Pairing(code, kind, _digest(claim), address, now + TTL_SECONDS)
-            self._codes[code] = pairing
-        return pairing, claim
+            return pairing, claim
+        raise PairingRefused(503, "no pairing code could be drawn; try again", "unavailable")
 
     def waiting(self, code: str) -> Pairing:
-        """The code an admin is about to confirm (404 when unknown, expired or confirmed already)."""
-        with self._lock:
-            return self._unconfirmed(code)
+        """The code an admin is about to confirm (404 when unknown or expired, 409 confirmed already).
 
-    def _unconfirmed(self, code: str) -> Pairing:
-        """The code still waiting for an admin, under the lock (404 unknown or expired, 409 used).
-
-        Why one place: showing a code to the admin and confirming it must refuse the same codes
-        with the same words, or a code the phone was shown could fail on the tap with another reason.
+        Why one place (:meth:`_refuse`): showing a code to the admin and confirming it must refuse
+        the same codes with the same words, or a code the phone was shown could fail on the tap.
         """
-        self._expire(self.clock())
-        pairing = self._codes.get(normal_code(code))
-        if pairing is None:
+        row = self.store.code(normal_code(code))
+        if row is None or row["expires"] <= self.clock() or row["name"] is not None:
+            self._refuse(row)
+        assert row is not None
+        return _pairing(row)
+
+    def _refuse(self, row: dict[str, Any] | None) -> None:
+        """Why a code cannot be confirmed now: unknown or expired (404), or used or in use (409)."""
+        if row is None or row["expires"] <= self.clock():
             raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
-        if pairing.token is not None:
+        if row["name"] is not None:
             raise PairingRefused(409, "this pairing code was used already", "conflict")
-        return pairing
+        raise PairingRefused(409, "another admin is confirming this pairing code", "conflict")
 
-    def confirm(self, code: str, make_token: Callable[[Pairing], tuple[str, str, int | None]]) -> Pairing:
-        """Confirm once: ``make_token`` makes the device's token (audited) → (token, name, counter).
+    def confirm(self, code: str, make_token: Callable[[Pairing], tuple[str, int | None]]) -> Pairing:
+        """Confirm once: ``make_token`` makes the device's token row (audited) → (name, counter).
 
-        Runs under the desk's lock, so two admins confirming the same code make one token.
+        The code is marked as being confirmed first (a conditional UPDATE), so two admins on two
+        processes confirming the same code make one token; the mark is taken off if it fails.
         """
-        with self._lock:
-            pairing = self._unconfirmed(code)
-            pairing.token, pairing.name, pairing.counter = make_token(pairing)
-            pairing.expires = self.clock() + TTL_SECONDS
-            return pairing
+        key = normal_code(code)
+        now = self.clock()
+        row = self.store.claim_confirmation(key, now, now + CONFIRMING_SECONDS)
+        if row is None:
+            self._refuse(self.store.code(key))
+        assert row is not None
+        pairing = _pairing(row)
+        try:
+            pairing.name, pairing.counter = make_token(pairing)
+        except BaseException:
+            self.store.end_confirmation(key, None)
+            raise
+        pairing.expires = self.clock() + TTL_SECONDS
+        self.store.end_confirmation(
+            key, {"name": pairing.name, "counter": pairing.counter, "expires": pairing.expires}
+        )
+        return pairing
 
     def collect(self, code: str, claim: str) -> Pairing | None:
         """The screen's poll: the confirmed pairing (once, then the code is gone) or None while waiting.
 
         A wrong claim is answered as an unknown code: the code on the screen reveals nothing.
         """
-        with self._lock:
-            self._expire(self.clock())
-            key = normal_code(code)
-            pairing = self._codes.get(key)
-            if pairing is None or not hmac.compare_digest(pairing.claim_hash, _digest(claim)):
-                raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
-            if pairing.token is None:
-                return None
-            del self._codes[key]
-            return pairing
+        key = normal_code(code)
+        row = self.store.code(key)
+        if (
+            row is None
+            or row["expires"] <= self.clock()
+            or not hmac.compare_digest(row["claim_hash"], _digest(claim))
+        ):
+            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
+        pairing = _pairing(row)
+        if pairing.name is None:
+            return None
+        if not self.store.collect_code(key):  # another poll of the same screen took it first
+            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
+        pairing.token = device_token(pairing.role, claim)
+        return pairing
 
     def seconds_left(self, pairing: Pairing) -> int:
         return max(0, int(pairing.expires - self.clock()))
 
-    def _new_code(self) -> str:
-        while True:
-            code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-            if code not in self._codes:
-                return code
-
-    def _expire(self, now: float) -> None:
-        for code in [c for c, p in self._codes.items() if p.expires <= now]:
-            del self._codes[code]
-        for address in [a for a, ts in self._starts.items() if all(now - t >= TTL_SECONDS for t in ts)]:
-            del self._starts[address]
+    @staticmethod
+    def _new_code() -> str:
+        return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))

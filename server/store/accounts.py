@@ -230,6 +230,7 @@ class Accounts:
         action: str = "token.create",
         detail: dict[str, Any] | None = None,
         replace: bool = False,
+        digest: str | None = None,
     ) -> Issued:
         """A new device token named ``name``, which no other live token may have.
 
@@ -240,12 +241,14 @@ class Accounts:
         started again) is revoked in the same transaction, audited ``token.revoke`` with
         ``replaced_by``; the new token's audit entry (``action``, e.g. ``token.pair``) names it in
         ``replaces``. The caller drops the replaced tokens' sockets (their keys are returned).
+        ``digest``: the hash of a token its holder made (pairing: derived from the screen's claim,
+        server/devices/pairing.py); the answer's ``token`` is then empty: this process never had it.
         """
         if role not in DEVICE_ROLES:
             raise AccountError(f"unknown device role {role!r}; expected one of {', '.join(DEVICE_ROLES)}")
         _check_name(name, "a device name")
-        token = f"qd_{role}_{secrets.token_urlsafe(24)}"
-        digest = token_hash(token)
+        token = "" if digest else f"qd_{role}_{secrets.token_urlsafe(24)}"
+        digest = digest or token_hash(token)
         new_id = digest[:SHORT_ID]
         try:
             with self.engine.begin() as conn:

@@ -607,3 +607,44 @@ outbox_marks = Table(
     Column("position", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+#: Counted limits shared by every hub process of a hall (migration 0025, server.store.limits): one row
+#: per window of a limit: the hall's phone tickets this hour (``hall:phone``), a client address's
+#: (``address:<address>``), a phone's tickets of a business day (``phone:<id>:<day>``), pairing starts
+#: (``pairing:…``). A window opens with its first count and closes at ``ends`` (epoch seconds); a
+#: reservation counts in it with one conditional upsert, so two processes racing for its last place
+#: cannot both pass. ``ticket`` and ``busy_until`` are a phone's: its last ticket, and a reservation
+#: of it in flight. ``stamp`` names the reservation that last counted in the row.
+limit_windows = Table(
+    "limit_windows",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("cap", Integer, nullable=False),
+    Column("ends", Float, nullable=False),
+    Column("ticket", String(32)),
+    Column("busy_until", Float),
+    Column("stamp", String(32), nullable=False),
+    Index("ix_limit_windows_ends", "ends"),
+)
+
+#: Pairing codes shown by waiting screens (migration 0025, server.devices.pairing), so a code shown
+#: by one hub process may be confirmed and collected on another. Nothing secret is kept: the hashes
+#: of the screen's claim and of the token it will be given (derived from the claim at collection).
+pairing_codes = Table(
+    "pairing_codes",
+    metadata,
+    Column("code", String(8), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("claim_hash", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    #: Epoch seconds: until an admin confirms, then until the screen collects.
+    Column("expires", Float, nullable=False),
+    #: An admin's confirmation in flight (two admins confirming one code make one token).
+    Column("confirming_until", Float),
+    #: Set when confirmed: the device the screen becomes.
+    Column("name", String(64)),
+    Column("counter", Integer),
+    Index("ix_pairing_codes_expires", "expires"),
+)
