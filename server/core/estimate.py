@@ -1091,7 +1091,9 @@ def _first_call(legs: list[_Leg], now: datetime, slower: float, median: bool) ->
         return p
 
     top = max(scale * shape for _, scale, shape, _, _ in survive)
-    while waiting(top) > (0.5 if median else 0.01 + never):
+    for _ in range(64):  # doubling: a leg far into its tail still ends within a few of its lengths
+        if waiting(top) <= (0.5 if median else 0.01 + never):
+            break
         top *= 2
     if median:
         low, high = 0.0, top
