@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 
 from server.central import schema as central
 from server.central.app import create_central_app
+from server.central.migrate import migrate as migrate_central
 from server.central.store import CentralStore, Who
 from server.config import CentralSection
 from server.core.calendar import HallCalendar
@@ -87,7 +88,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="qcall-central-"))
     engine = make_engine(f"{base}/{name}")
     try:
-        central.create(engine)
+        migrate_central(engine)
         store = CentralStore(engine)
         token = store.add_hall("bench-1", "east", Who("bench"), datetime.now(UTC))
         url = f"sqlite:///{folder / 'hall.db'}"

@@ -29,6 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from server.bootstrap import bootstrap
 from server.central import schema as central
 from server.central.app import create_central_app
+from server.central.migrate import migrate as migrate_central
 from server.central.store import CentralStore, Who
 from server.central.wire import INGEST_PATH, STREAMS, encode
 from server.config import ConfigError, load_config
@@ -113,7 +114,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     patch = pytest.MonkeyPatch()
     patch.setenv("QCALL_VAR_DIR", str(folder))
     engine = make_engine(pg_url)
-    central.create(engine)
+    migrate_central(engine)
     store = CentralStore(engine)
     server = CentralServer(store)
     halls: dict[str, Hub] = {}

@@ -232,7 +232,7 @@ def headers(response: Response) -> Response:
 
 
 def create_central_app(store: CentralStore, clock: Clock = utc_now) -> Flask:
-    """The central service's app over ``store`` (its tables created by ``schema.create``)."""
+    """The central service's app over ``store`` (its tables migrated by ``migrate.migrate``)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.extensions["qcall_central"] = Central(store, CentralReports(store.engine), clock)

@@ -1,8 +1,10 @@
 """``python -m server central …``: run the central service, register halls, make its tokens.
 
 The central store is named by ``--database-url`` or ``QCALL_CENTRAL_DATABASE_URL``
-(a PostgreSQL URL such as ``postgresql+psycopg://qcall@db/central``); its tables are
-created on first use. Every change made here is audited with the actor ``cli``.
+(a PostgreSQL URL such as ``postgresql+psycopg://qcall@db/central``). Every command
+first brings it to the newest central revision (``server.central.migrate``): the
+first use builds it, a first start after an upgrade migrates it. Every change
+made here is audited with the actor ``cli``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.calendar import utc_now
 from ..store.sql import make_engine
-from . import schema
+from .migrate import CentralSchemaError, migrate
 from .store import ROLES, CentralStore, Refused, Who
 
 CLI = Who("cli", "local")
@@ -48,6 +50,7 @@ class CentralConfigError(Exception):
 
 
 def open_central(url: str | None) -> CentralStore:
+    """The central store at ``url`` (or the environment's), migrated to the newest revision."""
     url = url or os.environ.get("QCALL_CENTRAL_DATABASE_URL")
     if not url:
         raise CentralConfigError(
@@ -56,8 +59,8 @@ def open_central(url: str | None) -> CentralStore:
         )
     try:
         engine = make_engine(url)
-        schema.create(engine)
-    except (SQLAlchemyError, ValueError) as exc:
+        migrate(engine)
+    except (SQLAlchemyError, ValueError, CentralSchemaError) as exc:
         raise CentralConfigError(f"central: cannot open the central store at {url!r}: {exc}") from None
     return CentralStore(engine)
 

@@ -1,4 +1,11 @@
-"""The central store's tables: its own metadata, created by :func:`create` (never the halls' migrations).
+"""The central store's tables: its own metadata, built by its own migrations (never the halls').
+
+``server/central/migrations`` builds and upgrades these tables (``server.central.migrate``,
+run at every start); a change here needs a central revision there, and
+tests/test_central_migrations.py fails until the migrated schema equals this metadata again.
+That holds for the copies of the hall's tables too: they take the hall's columns
+from ``server.store.schema`` when this module loads, so a column added to a
+copied hall table needs a central revision as well.
 
 Every hall's shipped rows sit in a copy of the hall's table with the same columns
 and ``hall_id`` in front of the key: the reports' SQL (server/store/stats.py) runs
@@ -14,7 +21,6 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
-    Engine,
     Index,
     Integer,
     MetaData,
@@ -152,8 +158,3 @@ audit_log = Table(
     Column("detail", JSON, nullable=False, default=dict),
     Column("address", String(64), nullable=False, default=""),
 )
-
-
-def create(engine: Engine) -> None:
-    """Create what is missing (the central store has its own tables; a hall's database never has them)."""
-    metadata.create_all(engine, checkfirst=True)

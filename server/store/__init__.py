@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, String, column, inspect, select, table
 
 from .sql import SqlStore, make_engine
 
@@ -31,15 +31,16 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def newest_revision() -> str | None:
-    """The one head of the migrations, read from their files' ``revision`` / ``down_revision`` lines.
+def newest_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
+    """The one head of the migrations in ``versions`` (the hall's unless told), read from their files'
+    ``revision`` / ``down_revision`` lines (the central store's migrations are read the same way).
 
     ``None`` when the files say anything less plain (a merge, a branch, a line
     this does not read): the caller then asks alembic, which knows every form.
     """
     revisions: set[str] = set()
     parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
+    for path in versions.glob("*.py"):
         found = {m.group(1): m.group(2) for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
         if "revision" not in found or "down_revision" not in found or found["revision"] is None:
             return None
@@ -50,12 +51,14 @@ def newest_revision() -> str | None:
     return heads.pop() if len(heads) == 1 and parents <= revisions else None
 
 
-def at_revision(engine: Engine) -> list[str]:
-    """The revision(s) the database says it is at (alembic's own table); none for a new database."""
+def at_revision(engine: Engine, version_table: str = "alembic_version") -> list[str]:
+    """The revision(s) the database says it is at (alembic's own table, ``version_table``: the central
+    store keeps its own beside a hall's); none for a new database."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
+        if not inspect(conn).has_table(version_table):
             return []
-        return [str(v) for v in conn.execute(text("SELECT version_num FROM alembic_version")).scalars()]
+        version_num = column("version_num", String)
+        return [str(v) for v in conn.execute(select(version_num).select_from(table(version_table))).scalars()]
 
 
 def migrate(engine: Engine) -> None:
