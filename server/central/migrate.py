@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from ..store import alembic_config as store_alembic_config
 from ..store import at_revision, newest_revision
 
 if TYPE_CHECKING:
@@ -68,13 +69,7 @@ def only_central(name: str | None, type_: str, parent_names: object) -> bool:
 
 def alembic_config(url: str | None = None) -> Config:
     """Alembic's config for the central migrations (no alembic.ini needed)."""
-    from alembic.config import Config  # alembic only when a migration may run, as the hub's
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    if url:
-        cfg.set_main_option("sqlalchemy.url", url)
-    return cfg
+    return store_alembic_config(url, MIGRATIONS)
 
 
 def current_revision(engine: Engine) -> list[str]:

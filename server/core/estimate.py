@@ -448,28 +448,14 @@ class PaceModel:
                 busy[service] = busy.get(service, 0.0) + weight * seconds
                 idle = pace.idle * keep + weight * pace.idle_before
                 pace = replace(pace, busy=busy, idle=idle, total=sum(busy.values()) + idle)
-        self._counters[number] = replace(
-            pace,
-            busy_since=None,
-            started=False,
-            started_at=None,
-            idle_before=0.0,
-            free_since=at if pace.open else None,
-        )
+        self._counters[number] = _free(pace, at)
 
     @_changes
     def freed(self, number: int, at: datetime) -> None:
         """``number`` let its visitor go without a service to learn from (cancelled, re-queued)."""
         pace = self._counters.get(number)
         if pace is not None:
-            self._counters[number] = replace(
-                pace,
-                busy_since=None,
-                started=False,
-                started_at=None,
-                idle_before=0.0,
-                free_since=at if pace.open else None,
-            )
+            self._counters[number] = _free(pace, at)
 
     # -- what it says ---------------------------------------------------------------------
 
@@ -1038,6 +1024,18 @@ def _median_calls(need: int, spread: float = 1.0) -> float:
     mean squared; 1: exponential) add up to about a Gamma of shape need / spread, whose median is
     ≈ shape − 1/3 + 8/(405 shape) of its scale: in legs, need − spread/3 + 8 spread²/(405 need)."""
     return need - spread / 3 + 8 * spread * spread / (405 * need)
+
+
+def _free(pace: CounterPace, at: datetime) -> CounterPace:
+    """A counter done with its visitor at ``at``: free from then on while open."""
+    return replace(
+        pace,
+        busy_since=None,
+        started=False,
+        started_at=None,
+        idle_before=0.0,
+        free_since=at if pace.open else None,
+    )
 
 
 def _weighed(mean: Mean) -> float:

@@ -20,12 +20,13 @@ _REVISION = re.compile(
 )
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """Alembic's config, pointing at this package's migrations (no alembic.ini needed)."""
+def alembic_config(url: str | None = None, migrations: Path = MIGRATIONS) -> Config:
+    """Alembic's config, pointing at this package's migrations, or another history's (the central
+    store's); no alembic.ini needed."""
     from alembic.config import Config  # alembic only when a migration may run: see migrate()
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations))
     if url:
         cfg.set_main_option("sqlalchemy.url", url)
     return cfg
