@@ -195,8 +195,11 @@ class RemotePace:
     ``_pace_call`` and friends); here the same calls are made from what the
     event carries: the call and its time, the leg it ended (its service is
     what the model knows the counter was serving), the counter's new state.
-    A transfer's carried visitor counts as a jump (the event does not say
-    more), as a priority or appointment ticket does.
+    Who joins a queue out of line is heard where it happens: a priority or
+    appointment ticket issued, a priority given, a transfer (how far back it
+    goes from its ``issued_at``: the public view has no ``queue_at``; a re-queue,
+    whose place the event does not say, is not counted). Another process's calls
+    count as made while a walk-in waited (the event does not say).
     """
 
     def __init__(self, core: QueueCore) -> None:
@@ -209,8 +212,12 @@ class RemotePace:
         at = at or self.core.clock()
         if event.name == ev.TICKET_CALLED:
             self._call(payload, views, at)
+        elif event.name == ev.TICKET_ISSUED:
+            self._joined(payload.get("ticket") or {}, None, at)
         elif event.name == ev.TICKET_CHANGED:
             kind = payload.get("event")
+            if kind in ("transferred", "priority"):
+                self._joined(payload.get("ticket") or {}, kind, at)
             for view in views:
                 if kind in ("finished", "no_show", "transferred"):
                     self._leg_ended(view["number"], payload.get("ticket") or {}, at)
@@ -233,11 +240,18 @@ class RemotePace:
             self._leg_ended(number, finished, at)
         for view in views:
             self._state(view, at)
-        # Another process's issues and transfers are not heard here: a call of a ticket that jumps the
-        # line stands for its joining (the share of such calls, as the store's legs say at start).
-        if ticket.get("priority") or ticket.get("appointment"):
-            self.core.pace.joined(ticket["service"])
         self.core.pace.called(number, ticket["service"], at, True)
+
+    def _joined(self, ticket: dict[str, Any], kind: str | None, at: datetime) -> None:
+        """A ticket another process issued, sent on or gave a priority, if it joined out of line."""
+        service = ticket.get("service")
+        if not isinstance(service, str) or ticket.get("status") not in ("waiting", "transferred"):
+            return
+        if kind == "transferred" and not ticket.get("priority") and ticket.get("target_counter") is None:
+            came = _when(ticket.get("issued_at"))
+            self.core.pace.joined(service, None if came is None else max(0.0, (at - came).total_seconds()))
+        elif ticket.get("priority") or (kind is None and ticket.get("appointment")):
+            self.core.pace.joined(service)
 
     def _leg_ended(self, number: int, ticket: dict[str, Any], at: datetime) -> None:
         known = self.core.pace.counter(number)

@@ -4,6 +4,9 @@ on a hand-built day with exact figures, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import math
+import random
+import statistics
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -785,3 +788,56 @@ def test_the_core_tells_the_model_who_joins_out_of_line_and_how_far_back(sqlite_
     # Counter 1 calls the priority ticket while the walk-in waits: two joined since PAY's last call.
     core.call_next(1, staff="clerk1")
     assert pace.joining("PAY") == (2.0, 0, (120.0, None))
+
+
+def test_the_first_call_from_legs_that_spread_little_is_their_first_end_as_drawn() -> None:
+    """The median and mean of the first end among busy counters' legs (Erlangs known to have run for a
+    while), against draws of the same legs: a short leg decides it long before the longest ends."""
+    from server.core.estimate import _first_call, _Leg
+
+    draws = random.Random(7)
+
+    def rest(mean: float, shape: int, run: float) -> float:
+        while True:
+            length = sum(draws.expovariate(shape / mean) for _ in range(shape))
+            if length > run:
+                return length - run
+
+    cases = [
+        (
+            [_Leg(at(-40), 60.0, 10, 1.0), _Leg(None, 20000.0, 1, 0.6)],
+            [(60.0, 10, 40.0, 1.0), (20000.0, 1, 0.0, 0.6)],
+        ),
+        (
+            [_Leg(at(-100), 300.0, 3, 1.0), _Leg(at(-10), 200.0, 3, 0.8)],
+            [(300.0, 3, 100.0, 1.0), (200.0, 3, 10.0, 0.8)],
+        ),
+    ]
+    for legs, drawn in cases:
+        firsts = sorted(
+            min(
+                rest(mean, shape, run) if draws.random() < chance else math.inf
+                for mean, shape, run, chance in drawn
+            )
+            for _ in range(20000)
+        )
+        median = _first_call(legs, T0, 1.0, True)
+        mean = _first_call(legs, T0, 1.0, False)
+        assert median == pytest.approx(firsts[10000], rel=0.03)
+        assert mean == pytest.approx(statistics.fmean(firsts), rel=0.03)
+    # A leg that has run far longer than any service (a clerk gone without pausing) says nothing of
+    # its end: it counts as a whole exponential leg from now, not as about to end.
+    stale = [_Leg(at(-3 * 3600), 300.0, 10, 1.0)]
+    assert _first_call(stale, T0, 1.0, True, stale=7200.0) == pytest.approx(300 * math.log(2), rel=1e-3)
+
+
+def test_a_call_of_a_walk_in_counts_with_the_calls_a_newcomer_waits_for(sqlite_url: str) -> None:
+    core, now = make_core(sqlite_url)
+    for n in range(8):  # one priority in every four calls, each called while walk-ins wait
+        core.issue("PAY", priority=5 if n % 4 == 0 else 0)
+        now[0] += timedelta(seconds=1)
+    for _ in range(8):
+        core.call_next(1, staff="clerk1")
+        now[0] += timedelta(seconds=60)
+    per_call, _, _ = core.pace.joining("PAY")
+    assert per_call == pytest.approx(2 / 8)  # two joined over eight calls, not over the two priority calls

@@ -93,13 +93,18 @@ pace for the newcomer's service (``_drain``: each counter from when it can
 call, a break as its calls stopping and starting again). Tickets that join out
 of line slow a walk-in's queue by how many join per call; no wait when a free
 counter is left for it. It costs a few dictionary reads per counter of the
-service and per service it prefers (never a look at the tickets waiting), so
-it is made for every ticket inside the issue batch.
+service and per service it prefers (never a look at the tickets waiting), twice
+where tickets join out of line (once to know the wait they cover), and where the
+legs spread less than exponential ones a search over the busy counters' legs
+for the first call (tens of microseconds for a handful of counters), so it is
+made for every ticket inside the issue batch.
 
 The model is fed from one thread (the hub's loop, after each commit) and read
 from two (the loop, and the dispenser's commit thread): it never iterates over
 a dictionary it changes, and every value it replaces is replaced whole, so a
-reader sees an old or a new value, never half of one. It takes no lock.
+reader sees an old or a new value, never half of one (a service's mean and
+mean square are two values: a reader may see one a leg newer than the other,
+which only moves the spread, clamped, by that leg). It takes no lock.
 
 What it does not know: a clerk who walked away without pausing, the priority
 cap, the ages of the tickets waiting (the tickets past the age bonus are counted
@@ -112,6 +117,7 @@ queues are empty, as a hall that serves everyone who took a ticket does).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -602,7 +608,7 @@ class PaceModel:
         if any(leg.shape > 1 for leg in legs):
             # Legs that spread less than exponential ones remember: a counter far into its visitor's
             # service is done sooner than one that just called. The first call, from each leg's time so far.
-            head = _first_call(legs, now, slower, median=need == 1)
+            head = _first_call(legs, now, slower, need == 1, self.rules.longest_leg.total_seconds())
             if head is not None and need == 1:
                 return head
         if head is None:
@@ -810,9 +816,10 @@ class PaceModel:
         return found
 
     def _leg_now(self, pace: CounterPace, service: str, left: float, share: float) -> _Leg:
-        """The leg a counter is on, as ``_first_call`` reads it: once the visitor is at the counter, the
-        service alone (its spread, from its start); before, the whole leg from the call; a free counter:
-        a whole leg of ``service`` from now."""
+        """The leg a counter is on, as ``_first_call`` reads it: ``left`` seconds on average (the leg
+        less the walk once the visitor is at the counter: ``_left_of_leg``) with the spread of the
+        services alone, from the start; before the start, the whole leg's spread, from the call; a
+        free counter: a whole leg of ``service`` from now."""
         if pace.busy_since is None:
             return _Leg(None, left, _shape(self.spread(service)), share)
         on = pace.serving or service
@@ -846,8 +853,9 @@ class PaceModel:
     def _left_of_leg(self, number: int, pace: CounterPace, service: str) -> float:
         """Seconds until a counter is done with the visitor it has now (a free one: a whole leg of
         ``service``): the leg of *that* visitor's service, less the walk once the visitor is at the
-        counter — what is left of a service is counted as a whole one (as for exponential service
-        times), but the walk to the counter is over."""
+        counter. For the counter's pace (``frees``) what is left of a service is a whole one, as for
+        exponential service times; ``_first_call`` reads how long it has run besides, where the
+        services spread less."""
         on = pace.serving if pace.busy_since is not None and pace.serving else service
         seconds = self.service_seconds(number, on)
         if not pace.started or pace.busy_since is None:
@@ -903,7 +911,11 @@ class PaceModel:
         """Learn from recent legs (oldest first) and the counters' states at start; the legs used.
 
         ``states``: (counter, open, staffed, busy). Replayed as the calls and ends happened,
-        so the shares and idle gaps come out as if the hub had been running.
+        so the shares and idle gaps come out as if the hub had been running. The store's legs do not
+        say who joined out of line or whether a walk-in waited: each jumped leg (a priority, an
+        appointment, a transfer) counts as one that joined just before its call, going before every
+        walk-in, and every call as one a walk-in waited for — the share of jumped calls, which counts
+        the ones already standing in line too (a little long), until live calls take over.
         """
         moments: list[tuple[datetime, int, WarmLeg]] = []
         for leg in legs:
@@ -954,6 +966,8 @@ class WarmLeg:
 #: The least share of a leg counted as left once the visitor is at the counter (a walk measured longer
 #: than the legs, as by a clerk who presses start late, never makes a counter free at once).
 LEAST_LEFT = 0.2
+#: Simpson's rule's steps on each doubling of the first call's horizon (an even number).
+SIMPSON_STEPS = 8
 #: Calls at none joined out of line that a service's figure of those who did is weighed against.
 JOIN_PRIOR = 10
 #: How many of the tickets that joined a queue out of line are remembered for how far back they went.
@@ -1061,19 +1075,28 @@ def _survival(x: float, shape: int) -> float:
     return math.exp(-x) * total
 
 
-def _first_call(legs: list[_Leg], now: datetime, slower: float, median: bool) -> float | None:
+def _first_call(
+    legs: list[_Leg], now: datetime, slower: float, median: bool, stale: float = math.inf
+) -> float | None:
     """Seconds until the first counter is done with its visitor and calls the newcomer's service: the
     median (``median``) or the mean. Each leg is an Erlang of its mean and shape, known to have run
     since its ``since``; it frees the counter for the service at its share (cut by ``slower``: calls
-    that jump the line). None when the counters' shares leave even odds of no call at all."""
+    that jump the line). A leg that has run longer than ``stale`` seconds (a clerk who left without
+    pausing, a start never pressed) says nothing of its end: it counts as a whole exponential one
+    from now. None when the counters' shares leave even odds of no call at all from the visitors
+    they have now: the caller then counts the first call at the counters' pace (``0.69 / rate``), as
+    for exponential legs. The mean leaves out the chance of no such call (it is the mean given one)."""
     parts: list[tuple[float, float, int, float]] = []  # (elapsed in scale units, scale, shape, chance)
     for leg in legs:
-        scale = leg.mean / leg.shape
+        shape = leg.shape
+        scale = leg.mean / shape
         if scale <= 0:
             continue
-        elapsed = 0.0 if leg.since is None else max(0.0, (now - leg.since).total_seconds()) / scale
-        elapsed = min(elapsed, ERLANG_FAR * leg.shape)  # far in its tail: as far as floats go
-        parts.append((elapsed, scale, leg.shape, min(1.0, leg.share * slower)))
+        run = 0.0 if leg.since is None else max(0.0, (now - leg.since).total_seconds())
+        if run > stale:
+            shape, scale, run = 1, leg.mean, 0.0
+        elapsed = min(run / scale, ERLANG_FAR * shape)  # far in its tail: as far as floats go
+        parts.append((elapsed, scale, shape, min(1.0, leg.share * slower)))
     never = 1.0
     for _, _, _, chance in parts:
         never *= 1.0 - chance
@@ -1088,24 +1111,28 @@ def _first_call(legs: list[_Leg], now: datetime, slower: float, median: bool) ->
             p *= 1.0 - chance * (1.0 - _survival(e + t / scale, shape) / before)
         return p
 
-    top = max(scale * shape for _, scale, shape, _, _ in survive)
-    for _ in range(64):  # doubling: a leg far into its tail still ends within a few of its lengths
-        if waiting(top) <= (0.5 if median else 0.01 + never):
+    # From the shortest part of a leg on, doubling: the first call may be decided by a short leg long
+    # before the longest ends, and a leg far into its tail still ends within a few of its lengths.
+    edges = [0.0, min(scale for _, scale, _, _, _ in survive) / 4]
+    for _ in range(64):
+        if waiting(edges[-1]) <= (0.5 if median else 0.001 + never):
             break
-        top *= 2
+        edges.append(edges[-1] * 2)
     if median:
-        low, high = 0.0, top
-        for _ in range(30):
+        low, high = 0.0, edges[-1]
+        for _ in range(40):
             mid = (low + high) / 2
             low, high = (mid, high) if waiting(mid) > 0.5 else (low, mid)
         return (low + high) / 2
-    # The mean: the integral of P(no call by t) (Simpson's rule), the chance of none at all left out.
-    steps = 32
-    h = top / steps
-    total = sum(
-        (1 if i in (0, steps) else 4 if i % 2 else 2) * (waiting(i * h) - never) for i in range(steps + 1)
-    )
-    return total * h / 3 / (1.0 - never)
+    # The mean: the integral of P(no call by t) − P(never), Simpson's rule on each doubling.
+    total = 0.0
+    for a, b in itertools.pairwise(edges):
+        h = (b - a) / SIMPSON_STEPS
+        total += (h / 3) * sum(
+            (1 if i in (0, SIMPSON_STEPS) else 4 if i % 2 else 2) * (waiting(a + i * h) - never)
+            for i in range(SIMPSON_STEPS + 1)
+        )
+    return total / (1.0 - never)
 
 
 def minutes(seconds: float | None) -> int | None:

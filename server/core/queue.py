@@ -871,6 +871,8 @@ class QueueCore:
                 ticket_id, now, actor, role, action, before[0], to_code, before[1], ticket.priority, reason
             )
             tx.add_priority_changes([change])
+        if before[1] <= 0 < ticket.priority and ticket.status in CALLABLE:
+            self.pace.joined(ticket.service)  # a priority given while it waits: before every walk-in
         self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event="priority")
         return ticket
 
@@ -958,6 +960,7 @@ class QueueCore:
             state = replace(state, current_ticket_id=ticket.id, staff=staff, priority_run=run)
             tx.save_counter_state(state)
             name = self._called_name(tx, ticket)
+        # Called by hand out of order: counted as a call a walk-in waited for (no heads were read).
         self._pace_call(state, now, ticket, finished, True)
         view = self._view_after(counter, state, ticket)
         self._announce_call(ticket, counter, recall=False, view=view, finished=finished, name=name)
@@ -2116,10 +2119,12 @@ def jumped(ticket: Ticket) -> bool:
 
 def stood_in_line(called: Ticket | None, heads: Sequence[Ticket]) -> bool:
     """Whether a walk-in of the called ticket's service was waiting at the call (among the heads the
-    policy chose from): only such calls say how often a waiting visitor is overtaken."""
+    policy chose from, the called one included): only such calls say how often a waiting visitor
+    is overtaken. A call of a walk-in counts (it is one a newcomer waits for); a priority called
+    while no walk-in waits does not (it kept nobody waiting)."""
     if called is None:
         return False
-    return any(h.service == called.service and h.id != called.id and not jumped(h) for h in heads)
+    return any(h.service == called.service and not jumped(h) for h in heads)
 
 
 def _lag(ticket: Ticket, now: datetime) -> float | None:
