@@ -228,13 +228,16 @@ class _Server:
     #: Its usual break: (mean, spread) in seconds of the day, and when its last one started; None:
     #: not known yet.
     usual_break: tuple[float, float, datetime | None] | None = None
-    #: Calls a second of the service it makes as it finishes the visitor it has now (at the pace of
-    #: that visitor's service); 0 while paused.
-    frees: float = 0.0
     #: The services it prefers less (their tickets past the age bonus go before a young newcomer).
     after: tuple[str, ...] = ()
     #: The visitor it has now, to say when it is done (``_Leg``); None while paused.
     leg: _Leg | None = None
+
+    @property
+    def frees(self) -> float:
+        """Calls a second of the service it makes as it finishes the visitor it has now (its share at
+        the pace of that visitor's service); 0 while paused."""
+        return 0.0 if self.leg is None else self.leg.share / self.leg.mean
 
 
 @dataclass(frozen=True)
@@ -803,9 +806,8 @@ class PaceModel:
                     1.0 / seconds,
                     None,
                     self._usual_break(pace),
-                    free / left,
-                    after,
-                    self._leg_now(pace, service, left, free),
+                    after=after,
+                    leg=self._leg_now(pace, service, left, free),
                 )
             )
             if pace.busy_since is None:
