@@ -97,9 +97,8 @@ def create_token() -> tuple[Response, int]:
     """
     body = parse(TokenBody)
     # The store refuses a live name (AccountConflict: 409) by its unique index, atomically.
-    token, info = hub().accounts.create_device_token_info(
-        body.role, body.name, hub().clock(), current_actor()
-    )
+    issued = hub().accounts.issue_device_token(body.role, body.name, hub().clock(), current_actor())
+    token, info = issued.token, issued.info
     return jsonify(token=token, **info.public(), **shown_once(info.name, info.role, token)), 201
 
 

@@ -208,19 +208,6 @@ class Accounts:
     ) -> str:
         return self.issue_device_token(role, name, now, actor, replace=replace).token
 
-    def create_device_token_info(
-        self,
-        role: str,
-        name: str,
-        now: datetime,
-        actor: Actor = SYSTEM,
-        action: str = "token.create",
-        detail: dict[str, Any] | None = None,
-    ) -> tuple[str, TokenInfo]:
-        """A new token (shown once, to its maker) and what admins may see of it; a live name is refused."""
-        issued = self.issue_device_token(role, name, now, actor, action, detail)
-        return issued.token, issued.info
-
     def issue_device_token(
         self,
         role: str,
