@@ -82,7 +82,8 @@ class AccountNotFound(AccountError):
 
 
 class AccountConflict(AccountError):
-    """The change cannot be made in the current state (e.g. a name that matches several tokens)."""
+    """The change cannot be made in the current state (e.g. a name a live token has, a token revoked
+    already)."""
 
 
 @dataclass(frozen=True)
@@ -277,35 +278,28 @@ class Accounts:
             ).mappings()
             return [_token_info(row) for row in rows]
 
-    def revoke_tokens(
-        self, id_or_name: str, now: datetime, actor: Actor = SYSTEM, all_named: bool = False
-    ) -> list[TokenInfo]:
-        """Revoke the token with this short id, or the live token(s) with this name.
+    def revoke_token(self, id_or_name: str, now: datetime, actor: Actor = SYSTEM) -> TokenInfo:
+        """Revoke the token with this short id, or the live token with this name.
 
-        A name shared by several live tokens revokes them only with
-        ``all_named``: "revoke kiosk-1" must not silently take down two kiosks.
+        A name has at most one live token: the partial unique index ``uq_device_tokens_live_name``
+        (migration 0024, which revoked the older duplicates of a name when it ran) refuses a second,
+        and every store is at that revision once opened. So a name names exactly one token, as an id
+        does; one whose tokens are all revoked is a conflict, one no token ever had is not found.
         """
         with self.engine.begin() as conn:
             rows = [_token_info(r) for r in conn.execute(select(device_tokens)).mappings()]
             by_id = [t for t in rows if t.id == id_or_name.lower()] if id_or_name else []
             if by_id:
-                targets = by_id
-                if targets[0].revoked_at is not None:
+                if by_id[0].revoked_at is not None:
                     raise AccountConflict(f"token {id_or_name} is revoked already")
-            else:
-                named = [t for t in rows if t.name == id_or_name]
-                targets = [t for t in named if t.revoked_at is None]
-                if not named:
-                    raise AccountNotFound(f"no token has the id or name {id_or_name!r}")
-                if not targets:
-                    raise AccountConflict(f"every token named {id_or_name!r} is revoked already")
-                if len(targets) > 1 and not all_named:
-                    ids = ", ".join(t.id for t in targets)
-                    raise AccountConflict(
-                        f"{len(targets)} tokens are named {id_or_name!r} ({ids}); "
-                        "give one id, or --all to revoke them all"
-                    )
-            return [self._revoke(conn, t, now, actor) for t in targets]
+                return self._revoke(conn, by_id[0], now, actor)
+            named = [t for t in rows if t.name == id_or_name]
+            if not named:
+                raise AccountNotFound(f"no token has the id or name {id_or_name!r}")
+            live = [t for t in named if t.revoked_at is None]
+            if not live:
+                raise AccountConflict(f"every token named {id_or_name!r} is revoked already")
+            return self._revoke(conn, live[0], now, actor)
 
     def revoke_token_by_id(self, short_id: str, now: datetime, actor: Actor = SYSTEM) -> TokenInfo:
         """Revoke exactly the token with this short id (the API names tokens by id only)."""
