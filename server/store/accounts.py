@@ -86,6 +86,15 @@ class AccountConflict(AccountError):
     already)."""
 
 
+class TokenExists(AccountConflict):
+    """The token itself exists already, whatever its name: a pairing's token (its hash derived from
+    the screen's claim, not drawn) made by an earlier confirmation of the same code.
+
+    Why a class of its own: the insert that fails is the same as for a live name, but the cause and
+    the cure are not (get a new code on the device, not rotate a token), so the pairing route answers
+    it with its own code and words."""
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     """A device token as admins see it: never the token, only a short id of its hash."""
@@ -231,6 +240,7 @@ class Accounts:
         ``replaces``. The caller drops the replaced tokens' sockets (their keys are returned).
         ``digest``: the hash of a token its holder made (pairing: derived from the screen's claim,
         server/devices/pairing.py); the answer's ``token`` is then empty: this process never had it.
+        Such a hash can be inserted twice (one code confirmed again): that is :class:`TokenExists`.
         """
         if role not in DEVICE_ROLES:
             raise AccountError(f"unknown device role {role!r}; expected one of {', '.join(DEVICE_ROLES)}")
@@ -265,11 +275,24 @@ class Accounts:
                     conn=conn,
                 )
         except IntegrityError:
-            # The only unique rule a new row can break: its hash is 192 random bits.
+            # Two unique rules a new row can break: the live name (uq_device_tokens_live_name) and the
+            # hash (the key). A drawn token's hash is 192 random bits; a pairing's is its claim's, so
+            # the same code confirmed twice makes the same hash. Which one failed is read afterwards,
+            # the same way on SQLite and PostgreSQL (their messages name constraints differently).
+            if self._token_exists(digest):
+                raise TokenExists(f"the token of this pairing ({new_id}) was made already") from None
             raise AccountConflict(
                 f"a live device token named {name!r} exists already; rotate it to replace it"
             ) from None
         return Issued(token, TokenInfo(new_id, name, role, now, None, digest), replaced)
+
+    def _token_exists(self, digest: str) -> bool:
+        """Whether a token row of this hash exists (revoked or not): read after a failed insert."""
+        with self.reader.begin() as conn:
+            found = conn.execute(
+                select(device_tokens.c.token_hash).where(device_tokens.c.token_hash == digest)
+            ).first()
+        return found is not None
 
     def list_tokens(self) -> list[TokenInfo]:
         with self.reader.begin() as conn:
