@@ -56,7 +56,6 @@ def parser() -> argparse.ArgumentParser:
     )
     revoke = token_cmd.add_parser("revoke", help="revoke a token by its id (from 'token list') or name")
     revoke.add_argument("token", metavar="ID_OR_NAME")
-    revoke.add_argument("--all", action="store_true", help="revoke every token with this name")
 
     user = commands.add_parser("user", help="staff and admin users")
     user_cmd = user.add_subparsers(dest="user_command", required=True)
@@ -176,8 +175,8 @@ def _token_command(args: argparse.Namespace, accounts: Accounts) -> int:
         ]
         print_table(("id", "name", "role", "created", "revoked"), rows)
     elif args.token_command == "revoke":
-        for token in accounts.revoke_tokens(args.token, utc_now(), CLI_ACTOR, all_named=args.all):
-            print(f"revoked token {token.id} ({token.name}, {token.role})")
+        token = accounts.revoke_token(args.token, utc_now(), CLI_ACTOR)
+        print(f"revoked token {token.id} ({token.name}, {token.role})")
     return 0
 
 

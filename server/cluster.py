@@ -43,6 +43,7 @@ from typing import Any
 import redis
 
 from .core import events as ev
+from .core.estimate import join_lag
 from .core.events import EventBus, HallEvent, Listener
 from .core.queue import QueueCore
 from .startup import StartupError
@@ -65,6 +66,16 @@ def version_key(channel: str) -> str:
 
 def events_channel(channel: str) -> str:
     return f"{channel}:hall:events"
+
+
+def encode(event: HallEvent, sender: str) -> str:
+    """The text another process hears of ``event`` after its version (:meth:`HallRelay.hear`): the
+    payload as JSON, so what a listener elsewhere reads is only what JSON carries (no datetimes)."""
+    return json.dumps(
+        {"name": event.name, "payload": event.payload, "from": sender},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 class HallRelay(EventBus):
@@ -94,11 +105,7 @@ class HallRelay(EventBus):
 
     def publish(self, event: HallEvent) -> HallEvent:
         """Send a committed event to every process of the hall (this one hears it back, numbered)."""
-        body = json.dumps(
-            {"name": event.name, "payload": event.payload, "from": self.name},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        body = encode(event, self.name)
         step = 2 if self._missed else 1  # a skipped version: every screen fetches the snapshot
         try:
             keys = [version_key(self.channel), events_channel(self.channel)]
@@ -196,10 +203,13 @@ class RemotePace:
     event carries: the call and its time, the leg it ended (its service is
     what the model knows the counter was serving), the counter's new state.
     Who joins a queue out of line is heard where it happens: a priority or
-    appointment ticket issued, a priority given, a transfer (how far back it
-    goes from its ``issued_at``: the public view has no ``queue_at``; a re-queue,
-    whose place the event does not say, is not counted). Another process's calls
-    count as made while a walk-in waited (the event does not say).
+    appointment ticket issued, a priority given, a transfer or a re-queue (how
+    far back it goes: :func:`~server.core.estimate.join_lag`, the rule the
+    acting process applied, from the event's ``queue_at``; an event of a process
+    from before ``queue_at`` was sent counts a transfer from its ``issued_at``,
+    and a re-queue not at all). A visitor handed back at a post's end is no join
+    (the acting process does not count it either). Another process's calls count
+    as made while a walk-in waited (the event does not say).
     """
 
     def __init__(self, core: QueueCore) -> None:
@@ -213,11 +223,11 @@ class RemotePace:
         if event.name == ev.TICKET_CALLED:
             self._call(payload, views, at)
         elif event.name == ev.TICKET_ISSUED:
-            self._joined(payload.get("ticket") or {}, None, at)
+            self._joined(payload, None, at)
         elif event.name == ev.TICKET_CHANGED:
             kind = payload.get("event")
-            if kind in ("transferred", "priority"):
-                self._joined(payload.get("ticket") or {}, kind, at)
+            if kind in ("transferred", "priority") or (kind == "requeued" and payload.get("post") is None):
+                self._joined(payload, kind, at)
             for view in views:
                 if kind in ("finished", "no_show", "transferred"):
                     self._leg_ended(view["number"], payload.get("ticket") or {}, at)
@@ -242,14 +252,27 @@ class RemotePace:
             self._state(view, at)
         self.core.pace.called(number, ticket["service"], at, True)
 
-    def _joined(self, ticket: dict[str, Any], kind: str | None, at: datetime) -> None:
-        """A ticket another process issued, sent on or gave a priority, if it joined out of line."""
+    def _joined(self, payload: dict[str, Any], kind: str | None, at: datetime) -> None:
+        """A ticket another process issued, sent on, re-queued or gave a priority, if it joined out of
+        line: a transfer or re-queue with the lag the acting process gave it (``join_lag``)."""
+        ticket = payload.get("ticket") or {}
         service = ticket.get("service")
         if not isinstance(service, str) or ticket.get("status") not in ("waiting", "transferred"):
             return
-        if kind == "transferred" and not ticket.get("priority") and ticket.get("target_counter") is None:
-            came = _when(ticket.get("issued_at"))
-            self.core.pace.joined(service, None if came is None else max(0.0, (at - came).total_seconds()))
+        if kind in ("transferred", "requeued"):
+            place = _when(payload.get("queue_at"))
+            if place is None:  # an event of an older process
+                if kind == "requeued":
+                    return  # its place is not said
+                place = _when(ticket.get("issued_at"))  # a transfer keeps when its visitor came
+            lag = join_lag(
+                at,
+                place,
+                priority=bool(ticket.get("priority")),
+                appointment=bool(ticket.get("appointment")),
+                sent_to_counter=ticket.get("target_counter") is not None,
+            )
+            self.core.pace.joined(service, lag)
         elif ticket.get("priority") or (kind is None and ticket.get("appointment")):
             self.core.pace.joined(service)
 

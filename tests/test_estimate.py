@@ -4,11 +4,12 @@ on a hand-built day with exact figures, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from server.core.calendar import HallCalendar
 from server.core.estimate import JOIN_PRIOR, PaceModel, PaceRules, minutes
+from server.core.events import HallEvent
 from server.core.journey import TicketLeg
 from server.core.model import Counter, LegOutcome, Service, Ticket, TicketStatus
 from server.core.queue import Hall, QueueCore
@@ -788,6 +790,82 @@ def test_the_core_tells_the_model_who_joins_out_of_line_and_how_far_back(sqlite_
     # Counter 1 calls the priority ticket while the walk-in waits: two joined since PAY's last call.
     core.call_next(1, staff="clerk1")
     assert pace.joining("PAY") == (2.0, 0, (120.0, None))
+
+
+def test_another_process_learns_the_same_lags_from_the_events_as_the_one_that_moved_the_tickets(
+    sqlite_url: str,
+) -> None:
+    """A transferred appointment, a re-queue and a transfer of a re-queued walk-in: the process that
+    did them (its own model) and another process of a cluster (RemotePace, hearing the events as the
+    relay encodes them) count the same lags; an older process's events still count as they did."""
+    from server.cluster import HallRelay, RemotePace, encode
+    from server.core.appointments import claim_for
+    from server.core.queue import IssueRequest
+    from tests.test_appointments import CLERK, RULES, local, make_desk
+    from tests.test_openapi import DOC_PATH, check_schema
+
+    desk = make_desk(sqlite_url, RULES)
+    acting = desk.core
+    # Another process: the same store and clock, a model of its own, fed only by what it hears.
+    other = QueueCore(acting.hall, acting.store, clock=acting.clock)
+    relay = HallRelay("redis://127.0.0.1:6379/0", "qcall-test", "two")  # never connects: fed by hand
+    relay.remote.append(RemotePace(other))
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def relayed(event: Any) -> None:
+        body = encode(event, "one")
+        sent.append((event.name, json.loads(body)["payload"]))
+        relay.hear(f"{event.version} {body}")
+
+    acting.bus.subscribe(relayed)
+    try:
+        booked = desk.book.book([desk.draft(time(9, 0))], CLERK)[0]
+        desk.at(local(8, 40))
+        appointment, how = desk.book.for_code(booked.code)
+        (checked_in,) = acting.issue_many([IssueRequest("REG", appointment=claim_for(appointment, how))])
+        assert not isinstance(checked_in, Exception) and checked_in.ticket.appointment == booked.id
+        for minute in range(41, 46):  # five walk-ins, 8:41 to 8:45
+            desk.at(local(8, minute))
+            acting.issue("REG")
+        desk.at(local(8, 46))
+        assert acting.call_next(1, staff="clerk1").id == checked_in.ticket.id
+        desk.at(local(8, 50))
+        # The appointment sent on to PAY still goes before every walk-in there (its due time goes
+        # with it): not ten minutes back, as the other process once counted it from its issue.
+        acting.transfer(1, to_service="PAY", staff="clerk1")
+        desk.at(local(8, 51))
+        late = acting.call_next(1, staff="clerk1")  # the 8:41 walk-in, who does not come
+        desk.at(local(8, 52))
+        # Back after the third of the four waiting (8:44 and 8:45): at 8:44:30, 450 s back.
+        assert acting.requeue(1, staff="clerk1").queue_at == local(8, 44) + timedelta(seconds=30)
+        for minute in (53, 54, 55):  # 8:42, 8:43, 8:44
+            desk.at(local(8, minute))
+            acting.call_next(1, staff="clerk1")
+        desk.at(local(8, 56))
+        assert acting.call_next(1, staff="clerk1").id == late.id
+        desk.at(local(8, 57))
+        acting.transfer(1, to_service="PAY", staff="clerk1")  # from 8:44:30 (its place), not 8:41
+        for service, lags in (("REG", (None, 450.0)), ("PAY", (None, 750.0))):
+            assert acting.pace.joining(service)[2] == lags, service
+            assert other.pace.joining(service) == acting.pace.joining(service), service
+        # What the screens get too: the schema admits the place the events now carry.
+        doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+        moved = [p for name, p in sent if name == "ticket_changed" and "queue_at" in p]
+        assert [p["event"] for p in moved] == ["transferred", "requeued", "transferred"]
+        for payload in moved:
+            check_schema(doc, "TicketChangedEvent", payload)
+        # An older process's events (no queue_at): a transfer counts from its issue time, as before; a
+        # re-queue is not counted.
+        older = QueueCore(acting.hall, acting.store, clock=acting.clock)
+        hear = RemotePace(older)
+        for payload in moved:
+            stripped = {key: value for key, value in payload.items() if key != "queue_at"}
+            hear(HallEvent("ticket_changed", stripped))
+        assert older.pace.joining("REG")[2] == ()
+        assert older.pace.joining("PAY")[2] == (None, (local(8, 57) - local(8, 41)).total_seconds())
+    finally:
+        relay.close()
+        desk.store.engine.dispose()
 
 
 def test_the_first_call_from_legs_that_spread_little_is_their_first_end_as_drawn() -> None:

@@ -22,13 +22,13 @@ def test_a_revocation_here_is_at_once_and_one_elsewhere_within_the_ttl(sqlite_ur
     assert hub_side.resolve(kiosk, utc_now()) is not None
     assert hub_side.resolve(screen, utc_now()) is not None
 
-    cli_side.revoke_tokens("kiosk-1", utc_now())
+    cli_side.revoke_token("kiosk-1", utc_now())
     now[0] += DEVICE_TOKEN_TTL / 2
     assert hub_side.resolve(kiosk, utc_now()) is not None  # still believed, within the TTL
     now[0] += DEVICE_TOKEN_TTL
     assert hub_side.resolve(kiosk, utc_now()) is None  # asked again: revoked
 
-    hub_side.revoke_tokens("lobby", utc_now())
+    hub_side.revoke_token("lobby", utc_now())
     assert hub_side.resolve(screen, utc_now()) is None  # revoked here: forgotten at once
     assert hub_side.resolve("qd_never-issued", utc_now()) is None
     store.engine.dispose()

@@ -18,12 +18,24 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from server.devices.pairing import device_token
 from server.store import alembic_config, make_engine, open_store
-from server.store.accounts import SYSTEM, AccountConflict, Accounts
+from server.store.accounts import SYSTEM, AccountConflict, Accounts, TokenExists, token_hash
 from server.store.audit import AuditLog
 from server.store.schema import device_tokens
 from tests.api_hall import PREFIX, T0, ApiHall, open_hall
 from tests.support import write_site
+
+#: The lobby screens a pairing code may become.
+SCREENS = """
+[[devices]]
+name = "lobby-1"
+kind = "lobby_screen"
+
+[[devices]]
+name = "lobby-2"
+kind = "lobby_screen"
+"""
 
 #: Requests racing for each name, and how many names are raced for: the old read-then-insert let
 #: two of four through in most rounds on this machine; one round alone could be lucky.
@@ -34,6 +46,7 @@ ROUNDS = 5
 @pytest.fixture
 def hall(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHall]:
     path = write_site(tmp_path / "site.toml", database_url, counters=2)
+    path.write_text(path.read_text(encoding="utf-8") + SCREENS, encoding="utf-8")
     made = open_hall(ApiHall, path, tmp_path, monkeypatch, (("boss", "admin"),))
     assert made.log_in("boss", "boss").status_code == 200
     yield made
@@ -106,6 +119,61 @@ def test_the_store_refuses_a_live_name_and_replaces_only_when_told(database_url:
         assert live_named(accounts, "lobby-1") == [new.id]
     finally:
         store.engine.dispose()
+
+
+# -- a pairing's token: its hash is its claim's, so one code makes one hash -------------------------
+
+
+def test_the_store_tells_a_pairings_token_made_twice_from_a_live_name(database_url: str) -> None:
+    store = open_store(database_url)
+    accounts = Accounts(store.engine)
+    try:
+        digest = token_hash(device_token("display", "the-screens-claim"))
+        first = accounts.issue_device_token("display", "lobby-1", T0, replace=True, digest=digest)
+        # The same code confirmed again, as the same device or another: the token exists, whatever
+        # the name (and replace=True revoking lobby-1's live token first changes nothing).
+        for name in ("lobby-1", "lobby-2"):
+            with pytest.raises(TokenExists, match="made already"):
+                accounts.issue_device_token(
+                    "display", name, T0 + timedelta(minutes=1), replace=True, digest=digest
+                )
+        # A drawn token under a live name is still the name's conflict.
+        with pytest.raises(AccountConflict) as clash:
+            accounts.issue_device_token("kiosk", "lobby-1", T0 + timedelta(minutes=2))
+        assert not isinstance(clash.value, TokenExists) and "exists already" in str(clash.value)
+        assert live_named(accounts, "lobby-1") == [first.info.id]  # the refused replace revoked nothing
+        assert live_named(accounts, "lobby-2") == []
+        made = [e.target for e in AuditLog(store.engine).recent(action="token.create")]
+        assert made == [f"lobby-1 ({first.info.id})"]
+        assert not AuditLog(store.engine).recent(action="token.revoke")
+    finally:
+        store.engine.dispose()
+
+
+def test_a_code_confirmed_again_after_its_token_was_made_is_a_bilingual_409_of_its_own(hall: ApiHall) -> None:
+    start = hall.ok("POST", "/pairing", json={"kind": "lobby_screen"}, status=201)
+    digest = token_hash(device_token("display", start["claim"]))
+    # A confirmation of this code made its token and stopped before marking the code (its process
+    # died; the mark has lapsed since): the token's row is there and the code still waits.
+    first = hall.hub.accounts.issue_device_token(
+        "display", "lobby-1", T0, action="token.pair", replace=True, digest=digest
+    )
+    for name in ("lobby-1", "lobby-2"):
+        body = hall.refused(
+            "POST", f"/admin/pairing/{start['code']}", "boss", 409, "already_paired", json={"name": name}
+        )
+        assert body["error_zh"] == "此配对码的令牌已生成过，请在设备上获取新的配对码"
+        assert (
+            body["error_en"]
+            == "the token of this pairing code was made already: get a new code on the device"
+        )
+    assert live_named(hall.hub.accounts, "lobby-1") == [first.info.id]
+    # A fresh code for the same device pairs it, replacing that token (not refused as a live name).
+    again = hall.ok("POST", "/pairing", json={"kind": "lobby_screen"}, status=201)
+    done = hall.ok("POST", f"/admin/pairing/{again['code']}", "boss", json={"name": "lobby-1"})
+    assert done["replaces"] == first.info.id
+    collected = hall.ok("POST", f"/pairing/{again['code']}/collect", json={"claim": again["claim"]})
+    assert collected["state"] == "paired" and live_named(hall.hub.accounts, "lobby-1") != [first.info.id]
 
 
 # -- migration 0024 ------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field
 
-from ..devices.pairing import PAIRING_ROLES, Pairing, PairingDesk, PairingRefused
-from ..store.accounts import AccountConflict, AccountError, TokenInfo
+from ..devices.pairing import PAIRING_ROLES, Pairing, PairingDesk, PairingRefused, already_paired
+from ..store.accounts import AccountConflict, AccountError, TokenExists, TokenInfo
 from .auth import client_address, current_actor, current_principal, drop_sockets, hub
 from .refusals import ApiError, error_response
 from .routes import _Body, parse
@@ -53,6 +53,14 @@ def desk() -> PairingDesk:
 
 @pairing_api.errorhandler(PairingRefused)
 def _refused(exc: PairingRefused) -> tuple[Response, int]:
+    if exc.message_zh:  # the hub's own words, in both languages, for the admin's page to place
+        body = {
+            "error": exc.message,
+            "code": exc.code,
+            "error_zh": exc.message_zh,
+            "error_en": exc.message_en,
+        }
+        return jsonify(body), exc.status
     return error_response(exc.status, exc.message, exc.code)
 
 
@@ -182,6 +190,8 @@ def confirm(code: str) -> Response:
                 replace=True,
                 digest=pairing.token_hash,  # the screen's token, derived from its claim at collection
             )
+        except TokenExists as exc:  # this very code's token: an earlier confirmation made it
+            raise already_paired() from exc
         except AccountConflict as exc:  # another pairing of the same device committed first
             raise PairingRefused(409, str(exc), "conflict") from exc
         except AccountError as exc:

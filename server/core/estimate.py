@@ -1146,3 +1146,30 @@ def _first_call(
 def minutes(seconds: float | None) -> int | None:
     """Whole minutes as a visitor reads an estimate: the nearest (under half a minute: 0, "very soon")."""
     return None if seconds is None else math.floor(seconds / 60 + 0.5)
+
+
+def join_lag(
+    now: datetime,
+    queue_at: datetime | None,
+    *,
+    priority: bool,
+    appointment: bool,
+    sent_to_counter: bool,
+) -> float | None:
+    """How far back in its queue's time a ticket that joins the queue out of line now takes its place,
+    in seconds: :meth:`PaceModel.joined`'s ``lag``; None: before every walk-in.
+
+    One rule for every model of a hall: the process that moved the ticket reads the parts from its
+    :class:`~server.core.model.Ticket`, every other process of a cluster from the event it hears
+    (server/cluster.py: the public view and the event's ``queue_at``). Two copies of it had drifted:
+    another process counted a transferred appointment from its issue time while the one that moved
+    it counted it before everyone. A priority of its own, an appointment (its ``due_at`` goes with it
+    through a transfer: it ranks before the walk-ins of its priority wherever it is sent) and a ticket
+    sent to one counter go before every walk-in; any other keeps its place in the queue's time,
+    ``queue_at`` (when its visitor came, for a transfer; the place it was given, for a re-queue). An
+    unknown place (``queue_at`` None) counts as before every walk-in: it is a jump all the same, and
+    None is the one lag that claims no place.
+    """
+    if priority or appointment or sent_to_counter or queue_at is None:
+        return None
+    return max(0.0, (now - queue_at).total_seconds())

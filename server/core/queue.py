@@ -44,7 +44,7 @@ from .errors import (
     UnknownTicket,
     VisitorNotStarted,
 )
-from .estimate import PaceModel, minutes
+from .estimate import PaceModel, join_lag, minutes
 from .events import EventBus, HallEvent
 from .half_days import HalfDayCaps
 from .journey import TicketLeg, advance, opening_leg, replay
@@ -1077,6 +1077,9 @@ class QueueCore:
             ticket=ticket.public(),
             event=EventKind.TRANSFERRED.value,
             counters=[self._view_after(counter, state, None)],
+            # Where it stands in its new queue (the public view has no queue_at): the other
+            # processes of a cluster count the same lag from it (server/cluster.py, RemotePace).
+            queue_at=ticket.queue_at.isoformat(),
         )
         return ticket
 
@@ -1265,7 +1268,11 @@ class QueueCore:
         self.pace.joined(ticket.service, _lag(ticket, now))
         view = self._view_after(counter, state, current)
         self._publish(
-            ev.TICKET_CHANGED, ticket=ticket.public(), event=EventKind.REQUEUED.value, counters=[view]
+            ev.TICKET_CHANGED,
+            ticket=ticket.public(),
+            event=EventKind.REQUEUED.value,
+            counters=[view],
+            queue_at=ticket.queue_at.isoformat(),  # its new place: for the other processes' lag
         )
         return ticket
 
@@ -2128,11 +2135,16 @@ def stood_in_line(called: Ticket | None, heads: Sequence[Ticket]) -> bool:
 
 
 def _lag(ticket: Ticket, now: datetime) -> float | None:
-    """How far back in the queue's time a ticket joining it now takes its place (seconds); None:
-    before every walk-in (a priority, an appointment, or sent to a counter)."""
-    if ticket.priority > 0 or ticket.appointment is not None or ticket.target_counter is not None:
-        return None
-    return max(0.0, (now - ticket.queue_at).total_seconds())
+    """How far back in the queue's time a ticket joining it now takes its place (seconds; None: before
+    every walk-in): :func:`~server.core.estimate.join_lag` of the ticket as this process holds it, the
+    same rule the other processes of a cluster apply to the event they hear (server/cluster.py)."""
+    return join_lag(
+        now,
+        ticket.queue_at,
+        priority=ticket.priority > 0,
+        appointment=ticket.appointment is not None,
+        sent_to_counter=ticket.target_counter is not None,
+    )
 
 
 def _booked(request: IssueRequest) -> bool:

@@ -49,13 +49,28 @@ CONFIRMING_SECONDS = 30.0
 
 
 class PairingRefused(Exception):
-    """A refused pairing step: ``status`` and ``code`` for the JSON refusal."""
+    """A refused pairing step: ``status`` and ``code`` for the JSON refusal; ``message_zh`` and
+    ``message_en`` where the admin's page shows the hub's own words in both languages."""
 
-    def __init__(self, status: int, message: str, code: str) -> None:
+    def __init__(
+        self, status: int, message: str, code: str, message_zh: str = "", message_en: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+def already_paired() -> PairingRefused:
+    """The code's token was made by an earlier confirmation (its hash is the screen's claim's): the
+    confirmation that made it did not finish marking the code, so the screen cannot collect it; the
+    device needs a new code. Not "a live token of that name exists", which would send the admin to
+    rotate a token that is not in the way."""
+    zh = "此配对码的令牌已生成过，请在设备上获取新的配对码"
+    en = "the token of this pairing code was made already: get a new code on the device"
+    return PairingRefused(409, f"{zh} / {en}", "already_paired", zh, en)
 
 
 @dataclass

@@ -82,7 +82,17 @@ class AccountNotFound(AccountError):
 
 
 class AccountConflict(AccountError):
-    """The change cannot be made in the current state (e.g. a name that matches several tokens)."""
+    """The change cannot be made in the current state (e.g. a name a live token has, a token revoked
+    already)."""
+
+
+class TokenExists(AccountConflict):
+    """The token itself exists already, whatever its name: a pairing's token (its hash derived from
+    the screen's claim, not drawn) made by an earlier confirmation of the same code.
+
+    Why a class of its own: the insert that fails is the same as for a live name, but the cause and
+    the cure are not (get a new code on the device, not rotate a token), so the pairing route answers
+    it with its own code and words."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,7 @@ class Accounts:
         ``replaces``. The caller drops the replaced tokens' sockets (their keys are returned).
         ``digest``: the hash of a token its holder made (pairing: derived from the screen's claim,
         server/devices/pairing.py); the answer's ``token`` is then empty: this process never had it.
+        Such a hash can be inserted twice (one code confirmed again): that is :class:`TokenExists`.
         """
         if role not in DEVICE_ROLES:
             raise AccountError(f"unknown device role {role!r}; expected one of {', '.join(DEVICE_ROLES)}")
@@ -264,11 +275,24 @@ class Accounts:
                     conn=conn,
                 )
         except IntegrityError:
-            # The only unique rule a new row can break: its hash is 192 random bits.
+            # Two unique rules a new row can break: the live name (uq_device_tokens_live_name) and the
+            # hash (the key). A drawn token's hash is 192 random bits; a pairing's is its claim's, so
+            # the same code confirmed twice makes the same hash. Which one failed is read afterwards,
+            # the same way on SQLite and PostgreSQL (their messages name constraints differently).
+            if self._token_exists(digest):
+                raise TokenExists(f"the token of this pairing ({new_id}) was made already") from None
             raise AccountConflict(
                 f"a live device token named {name!r} exists already; rotate it to replace it"
             ) from None
         return Issued(token, TokenInfo(new_id, name, role, now, None, digest), replaced)
+
+    def _token_exists(self, digest: str) -> bool:
+        """Whether a token row of this hash exists (revoked or not): read after a failed insert."""
+        with self.reader.begin() as conn:
+            found = conn.execute(
+                select(device_tokens.c.token_hash).where(device_tokens.c.token_hash == digest)
+            ).first()
+        return found is not None
 
     def list_tokens(self) -> list[TokenInfo]:
         with self.reader.begin() as conn:
@@ -277,35 +301,28 @@ class Accounts:
             ).mappings()
             return [_token_info(row) for row in rows]
 
-    def revoke_tokens(
-        self, id_or_name: str, now: datetime, actor: Actor = SYSTEM, all_named: bool = False
-    ) -> list[TokenInfo]:
-        """Revoke the token with this short id, or the live token(s) with this name.
+    def revoke_token(self, id_or_name: str, now: datetime, actor: Actor = SYSTEM) -> TokenInfo:
+        """Revoke the token with this short id, or the live token with this name.
 
-        A name shared by several live tokens revokes them only with
-        ``all_named``: "revoke kiosk-1" must not silently take down two kiosks.
+        A name has at most one live token: the partial unique index ``uq_device_tokens_live_name``
+        (migration 0024, which revoked the older duplicates of a name when it ran) refuses a second,
+        and every store is at that revision once opened. So a name names exactly one token, as an id
+        does; one whose tokens are all revoked is a conflict, one no token ever had is not found.
         """
         with self.engine.begin() as conn:
             rows = [_token_info(r) for r in conn.execute(select(device_tokens)).mappings()]
             by_id = [t for t in rows if t.id == id_or_name.lower()] if id_or_name else []
             if by_id:
-                targets = by_id
-                if targets[0].revoked_at is not None:
+                if by_id[0].revoked_at is not None:
                     raise AccountConflict(f"token {id_or_name} is revoked already")
-            else:
-                named = [t for t in rows if t.name == id_or_name]
-                targets = [t for t in named if t.revoked_at is None]
-                if not named:
-                    raise AccountNotFound(f"no token has the id or name {id_or_name!r}")
-                if not targets:
-                    raise AccountConflict(f"every token named {id_or_name!r} is revoked already")
-                if len(targets) > 1 and not all_named:
-                    ids = ", ".join(t.id for t in targets)
-                    raise AccountConflict(
-                        f"{len(targets)} tokens are named {id_or_name!r} ({ids}); "
-                        "give one id, or --all to revoke them all"
-                    )
-            return [self._revoke(conn, t, now, actor) for t in targets]
+                return self._revoke(conn, by_id[0], now, actor)
+            named = [t for t in rows if t.name == id_or_name]
+            if not named:
+                raise AccountNotFound(f"no token has the id or name {id_or_name!r}")
+            live = [t for t in named if t.revoked_at is None]
+            if not live:
+                raise AccountConflict(f"every token named {id_or_name!r} is revoked already")
+            return self._revoke(conn, live[0], now, actor)
 
     def revoke_token_by_id(self, short_id: str, now: datetime, actor: Actor = SYSTEM) -> TokenInfo:
         """Revoke exactly the token with this short id (the API names tokens by id only)."""
