@@ -150,7 +150,9 @@ def test_the_store_tells_a_pairings_token_made_twice_from_a_live_name(database_u
         store.engine.dispose()
 
 
-def test_a_code_confirmed_again_after_its_token_was_made_is_a_bilingual_409_of_its_own(hall: ApiHall) -> None:
+def test_a_code_confirmed_again_after_its_token_was_made(hall: ApiHall) -> None:
+    """As another device: a bilingual 409 of its own (a new code is the cure). As the same device: done,
+    as an admin who clicks once more after an error expects, and the screen collects its token."""
     start = hall.ok("POST", "/pairing", json={"kind": "lobby_screen"}, status=201)
     digest = token_hash(device_token("display", start["claim"]))
     # A confirmation of this code made its token and stopped before marking the code (its process
@@ -158,15 +160,20 @@ def test_a_code_confirmed_again_after_its_token_was_made_is_a_bilingual_409_of_i
     first = hall.hub.accounts.issue_device_token(
         "display", "lobby-1", T0, action="token.pair", replace=True, digest=digest
     )
-    for name in ("lobby-1", "lobby-2"):
-        body = hall.refused(
-            "POST", f"/admin/pairing/{start['code']}", "boss", 409, "already_paired", json={"name": name}
-        )
-        assert body["error_zh"] == "此配对码的令牌已生成过，请在设备上获取新的配对码"
-        assert (
-            body["error_en"]
-            == "the token of this pairing code was made already: get a new code on the device"
-        )
+    body = hall.refused(
+        "POST", f"/admin/pairing/{start['code']}", "boss", 409, "already_paired", json={"name": "lobby-2"}
+    )
+    assert body["error_zh"] == "此配对码的令牌已生成过，请在设备上获取新的配对码"
+    assert body["error_en"] == "the token of this pairing code was made already: get a new code on the device"
+    assert live_named(hall.hub.accounts, "lobby-2") == []
+    assert hall.ok("POST", f"/pairing/{start['code']}/collect", json={"claim": start["claim"]}) == {
+        "state": "waiting"
+    }
+    done = hall.ok("POST", f"/admin/pairing/{start['code']}", "boss", json={"name": "lobby-1"})
+    assert (done["name"], done["replaces"]) == ("lobby-1", None)
+    collected = hall.ok("POST", f"/pairing/{start['code']}/collect", json={"claim": start["claim"]})
+    assert collected["state"] == "paired" and collected["name"] == "lobby-1"
+    assert token_hash(collected["token"]) == digest
     assert live_named(hall.hub.accounts, "lobby-1") == [first.info.id]
     # A fresh code for the same device pairs it, replacing that token (not refused as a live name).
     again = hall.ok("POST", "/pairing", json={"kind": "lobby_screen"}, status=201)

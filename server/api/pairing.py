@@ -191,6 +191,14 @@ def confirm(code: str) -> Response:
                 digest=pairing.token_hash,  # the screen's token, derived from its claim at collection
             )
         except TokenExists as exc:  # this very code's token: an earlier confirmation made it
+            made = exc.made
+            if made.revoked_at is None and (made.name, made.role) == (
+                device.name,
+                PAIRING_ROLES[pairing.kind],
+            ):
+                # The same answer again (an admin who clicked once more after an error, a confirmation
+                # that made the token but failed before the code was marked): done, the screen collects.
+                return device.name, device.counter
             raise already_paired() from exc
         except AccountConflict as exc:  # another pairing of the same device committed first
             raise PairingRefused(409, str(exc), "conflict") from exc

@@ -64,10 +64,10 @@ class PairingRefused(Exception):
 
 
 def already_paired() -> PairingRefused:
-    """The code's token was made by an earlier confirmation (its hash is the screen's claim's): the
-    confirmation that made it did not finish marking the code, so the screen cannot collect it; the
-    device needs a new code. Not "a live token of that name exists", which would send the admin to
-    rotate a token that is not in the way."""
+    """The code's token was made by an earlier confirmation (its hash is the screen's claim's) as
+    another device than the one named now (or revoked since): the device needs a new code. (Named as
+    the same device, the route finishes the confirmation instead.) Not "a live token of that name
+    exists", which would send the admin to rotate a token that is not in the way."""
     zh = "此配对码的令牌已生成过，请在设备上获取新的配对码"
     en = "the token of this pairing code was made already: get a new code on the device"
     return PairingRefused(409, f"{zh} / {en}", "already_paired", zh, en)

@@ -88,11 +88,16 @@ class AccountConflict(AccountError):
 
 class TokenExists(AccountConflict):
     """The token itself exists already, whatever its name: a pairing's token (its hash derived from
-    the screen's claim, not drawn) made by an earlier confirmation of the same code.
+    the screen's claim, not drawn) made by an earlier confirmation of the same code. ``made`` is that
+    token as it stands (its name, and whether it was revoked since).
 
     Why a class of its own: the insert that fails is the same as for a live name, but the cause and
     the cure are not (get a new code on the device, not rotate a token), so the pairing route answers
     it with its own code and words."""
+
+    def __init__(self, message: str, made: TokenInfo) -> None:
+        super().__init__(message)
+        self.made = made
 
 
 @dataclass(frozen=True)
@@ -279,20 +284,20 @@ class Accounts:
             # hash (the key). A drawn token's hash is 192 random bits; a pairing's is its claim's, so
             # the same code confirmed twice makes the same hash. Which one failed is read afterwards,
             # the same way on SQLite and PostgreSQL (their messages name constraints differently).
-            if self._token_exists(digest):
-                raise TokenExists(f"the token of this pairing ({new_id}) was made already") from None
+            made = self._token_of(digest)
+            if made is not None:
+                raise TokenExists(f"the token of this pairing ({new_id}) was made already", made) from None
             raise AccountConflict(
                 f"a live device token named {name!r} exists already; rotate it to replace it"
             ) from None
         return Issued(token, TokenInfo(new_id, name, role, now, None, digest), replaced)
 
-    def _token_exists(self, digest: str) -> bool:
-        """Whether a token row of this hash exists (revoked or not): read after a failed insert."""
+    def _token_of(self, digest: str) -> TokenInfo | None:
+        """The token row of this hash (revoked or not), if any: read after a failed insert."""
         with self.reader.begin() as conn:
-            found = conn.execute(
-                select(device_tokens.c.token_hash).where(device_tokens.c.token_hash == digest)
-            ).first()
-        return found is not None
+            found = conn.execute(select(device_tokens).where(device_tokens.c.token_hash == digest)).mappings()
+            row = found.first()
+        return None if row is None else _token_info(row)
 
     def list_tokens(self) -> list[TokenInfo]:
         with self.reader.begin() as conn:
