@@ -273,6 +273,11 @@ class RemotePace:
                 sent_to_counter=ticket.get("target_counter") is not None,
             )
             self.core.pace.joined(service, lag)
+        elif kind == "priority":
+            # Whether it jumped the line as the acting process counted it (a change between two
+            # categories does not); an older process's event does not say: a priority now counts.
+            if payload.get("joined_line", bool(ticket.get("priority"))):
+                self.core.pace.joined(service)
         elif ticket.get("priority") or (kind is None and ticket.get("appointment")):
             self.core.pace.joined(service)
 

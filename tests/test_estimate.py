@@ -919,3 +919,44 @@ def test_a_call_of_a_walk_in_counts_with_the_calls_a_newcomer_waits_for(sqlite_u
         now[0] += timedelta(seconds=60)
     per_call, _, _ = core.pace.joining("PAY")
     assert per_call == pytest.approx(2 / 8)  # two joined over eight calls, not over the two priority calls
+
+
+def test_another_process_counts_a_priority_given_once_not_at_every_change_of_category(
+    sqlite_url: str,
+) -> None:
+    """Staff give a waiting walk-in a priority (it now jumps the line), change its category, remove it and
+    give it again: the acting process counts the two that made it a priority; another process hearing
+    the events (as the relay encodes them) counts the same, not one per event."""
+    from server.cluster import HallRelay, RemotePace, encode
+    from tests.test_openapi import DOC_PATH, check_schema
+    from tests.test_priority import make_bench
+
+    bench = make_bench(sqlite_url)
+    acting = bench.core
+    other = QueueCore(acting.hall, acting.store, clock=acting.clock)
+    relay = HallRelay("redis://127.0.0.1:6379/0", "qcall-test", "two")  # never connects: fed by hand
+    relay.remote.append(RemotePace(other))
+    sent: list[dict[str, Any]] = []
+
+    def relayed(event: Any) -> None:
+        body = encode(event, "one")
+        sent.append(json.loads(body)["payload"])
+        relay.hear(f"{event.version} {body}")
+
+    acting.bus.subscribe(relayed)
+    try:
+        ticket = bench.issue()
+        bench.issue()
+        steps = (("elderly", True), ("vip", False), (None, False), ("pregnant", True))
+        for category, jumps in steps:
+            bench.tick()
+            acting.set_priority(ticket.id, category, "核实 / checked", "clerk", "staff")
+            assert sent[-1]["event"] == "priority" and sent[-1]["joined_line"] is jumps
+        assert acting.pace.joining("PAY")[1] == 2
+        assert other.pace.joining("PAY") == acting.pace.joining("PAY")
+        doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+        for payload in sent[-4:]:
+            check_schema(doc, "TicketChangedEvent", payload)
+    finally:
+        relay.close()
+        acting.store.engine.dispose()

@@ -871,9 +871,10 @@ class QueueCore:
                 ticket_id, now, actor, role, action, before[0], to_code, before[1], ticket.priority, reason
             )
             tx.add_priority_changes([change])
-        if before[1] <= 0 < ticket.priority and ticket.status in CALLABLE:
+        jumps = before[1] <= 0 < ticket.priority and ticket.status in CALLABLE
+        if jumps:
             self.pace.joined(ticket.service)  # a priority given while it waits: before every walk-in
-        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event="priority")
+        self._publish(ev.TICKET_CHANGED, ticket=ticket.public(), event="priority", joined_line=jumps)
         return ticket
 
     # -- counter ---------------------------------------------------------
