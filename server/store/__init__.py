@@ -32,6 +32,17 @@ def alembic_config(url: str | None = None, migrations: Path = MIGRATIONS) -> Con
     return cfg
 
 
+#: Tables of a central store (``server/central``) that may share a database with a hall: its own tables
+#: and its Alembic version table. The hall's history leaves them alone.
+CENTRAL_PREFIXES = ("central_", "alembic_version_central")
+
+
+def hall_only(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` for the hall's history: a central store's tables in a shared database
+    are neither compared nor touched (autogenerate would otherwise propose dropping them)."""
+    return type_ != "table" or not (name or "").startswith(CENTRAL_PREFIXES)
+
+
 def newest_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
     """The one head of the migrations in ``versions`` (the hall's unless told), read from their files'
     ``revision`` / ``down_revision`` lines (the central store's migrations are read the same way).

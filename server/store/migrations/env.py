@@ -4,6 +4,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from server.store import hall_only
 from server.store.schema import metadata
 
 config = context.config
@@ -12,7 +13,9 @@ connection = config.attributes.get("connection")
 
 def run() -> None:
     if connection is not None:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=metadata, render_as_batch=True, include_name=hall_only
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -21,7 +24,9 @@ def run() -> None:
         raise RuntimeError("alembic needs a database: server.store.alembic_config(url) sets sqlalchemy.url")
     engine = create_engine(url)
     with engine.begin() as conn:
-        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=conn, target_metadata=metadata, render_as_batch=True, include_name=hall_only
+        )
         with context.begin_transaction():
             context.run_migrations()
 
