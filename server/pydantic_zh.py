@@ -98,7 +98,7 @@ def in_chinese(error: ErrorDetails, field: str, english: str) -> str:
             ctx["expected"] = str(ctx["expected"]).replace(" or ", " 或 ").replace(", ", "、")
         try:
             text = _ZH[kind].format(**ctx)
-        except (KeyError, IndexError):  # a ctx this pydantic does not give: the sentence without it
+        except (KeyError, IndexError):  # a ctx this pydantic version does not give: the generic sentence
             return _fallback(field, english)
     else:
         return _fallback(field, english)

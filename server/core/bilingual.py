@@ -44,8 +44,12 @@ class Problem:
 
     def public(self) -> dict[str, Any]:
         """As JSON: ``message`` is the English as before (pages and scripts read it), then both languages."""
-        body: dict[str, Any] = {"field": self.field, "message": self.en, "error_zh": self.zh}
-        body["error_en"] = self.en
+        body: dict[str, Any] = {
+            "field": self.field,
+            "message": self.en,
+            "error_zh": self.zh,
+            "error_en": self.en,
+        }
         if self.line is not None:
             body["line"] = self.line
         return body
