@@ -409,6 +409,14 @@ def _category(**change: Any) -> Any:
             "needs more than width 3 digits",
             id="our-own-field-check",
         ),
+        pytest.param(
+            "hours",
+            lambda value: {**value, "holidays": "XX"},
+            "hours.holidays",
+            "没有节假日国家 'XX'；应为 ISO 国家代码，如 'CN'、'HK'、'SG'",
+            "unknown holiday country 'XX'",
+            id="holiday-country",
+        ),
     ],
 )
 def test_each_refusal_is_said_in_both_languages_on_its_field(
