@@ -57,7 +57,7 @@ from .core.satisfaction import DEFAULT_REASONS, LEVEL_CODES, Reason, Satisfactio
 from .core.targets import TargetRules, Targets
 from .core.workdays import WorkCalendar, statutory
 from .paths import var_dir
-from .pydantic_zh import PATTERN_HINTS
+from .pydantic_zh import PATTERN_HINTS, in_chinese
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -1362,9 +1362,12 @@ def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, 
         return
     try:
         model.model_validate(device.settings)
-    except ValidationError as exc:
-        problem = _first_problem(exc)
-        raise ValueError(f"devices[{index}].settings.{problem}") from None
+    except ValidationError as exc:  # a lobby screen's layout or recent, set on the admin page: both languages
+        error = _first_error(exc)
+        key = location(error["loc"])
+        where = f"devices[{index}].settings.{key}" if key else f"devices[{index}].settings"
+        english = describe_problem(error).removeprefix(f"{key}: ")
+        raise Bilingual(in_chinese(error, where, english), english, where) from None
 
 
 def _check_pad_ratings(index: int, device: DeviceSection, levels: tuple[str, ...]) -> None:
@@ -1458,10 +1461,13 @@ def check_cluster(config: SiteConfig, path: str | os.PathLike[str]) -> None:
 
 
 def _first_problem(exc: ValidationError) -> str:
+    return describe_problem(_first_error(exc))
+
+
+def _first_error(exc: ValidationError) -> ErrorDetails:
     errors = exc.errors()
     # A misspelt key also makes its right spelling "missing": name the typo first.
-    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    return describe_problem(error)
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
 
 
 def describe_problem(error: ErrorDetails) -> str:
