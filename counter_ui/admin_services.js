@@ -178,7 +178,7 @@
         editor.say({ kind: "ok", text: Q.t2("svc.stopped", { what: what, day: day }) });
       }, function (err) {
         var lines = err && err.code === "invalid_settings"
-          ? S.problems(err).map(function (p) { return p.field + ": " + p.message; }) : [];
+          ? S.problems(err).map(S.problemLine) : [];
         editor.say({ kind: "error", text: S.refusal(err, what), lines: lines });
         throw err;
       });

@@ -163,8 +163,11 @@
         Q.t("settings.stale", { who: who || Q.t("settings.someone", null, "en") }, "en");
     }
     if (code === "in_use") {
-      return Q.t2("settings.in_use", { what: what || data.field || "" }) +
-        (err.message && err.message !== code ? " (" + err.message + ")" : "");
+      // Our words, then the hub's (which tickets, which clerk), each language whole.
+      var thing = { what: what || data.field || "" };
+      var hub = words(data, err.message && err.message !== code ? err.message : "");
+      return Q.t("settings.in_use", thing, "zh") + (hub.zh ? "（" + hub.zh + "）" : "") + " / " +
+        Q.t("settings.in_use", thing, "en") + (hub.en ? " (" + hub.en + ")" : "");
     }
     var key = "settings.err." + code;
     if (Q.t(key, null, "zh") === key) key = "settings.err.other";
@@ -172,12 +175,29 @@
     return detail ? Q.t2(key) + ": " + detail : Q.t2(key);
   }
 
-  /** The hub's field problems: [{field: "services[2].code", message}] (or the one of `error`). */
+  /**
+   * The hub's field problems: [{field: "services[2].code", message, error_zh, error_en}] (or the one of
+   * in_use's `field`).
+   */
   function problems(err) {
     var data = (err && err.data) || {};
     if (Array.isArray(data.problems) && data.problems.length) return data.problems;
-    if (data.field) return [{ field: data.field, message: err.message || "" }];
+    if (data.field) {
+      return [{ field: data.field, message: err.message || "", error_zh: data.error_zh, error_en: data.error_en }];
+    }
     return [];
+  }
+
+  /** The hub's words in each language ({zh, en}); its English in both when it sent no Chinese. */
+  function words(p, english) {
+    var en = String(p.error_en || p.message || english || "");
+    return { zh: String(p.error_zh || en), en: en };
+  }
+
+  /** A problem that belongs to no input, with its path: "services[2].code：中文 / services[2].code: English". */
+  function problemLine(p) {
+    var field = String(p.field || ""), w = words(p);
+    return (field ? field + "：" : "") + w.zh + " / " + (field ? field + ": " : "") + w.en;
   }
 
   /**
@@ -225,19 +245,20 @@
     problems(err).forEach(function (p) {
       var field = String(p.field || "");
       var key = prefix === null ? null : keyUnder(field, prefix);
-      var message = String(p.message || "");
       if (key && form.querySelector('[data-key="' + key + '"]')) {
-        marks[key] = (marks[key] ? marks[key] + " · " : "") + bilingualField(label, key, message);
+        marks[key] = (marks[key] ? marks[key] + " · " : "") + bilingualField(label, key, p);
       } else {
-        rest.push(field + ": " + message);
+        rest.push(problemLine(p));
       }
     });
     markForm(form, marks, rest);
   }
 
-  function bilingualField(label, key, message) {
-    return Q.t("settings.field_bad", { label: label(key, "zh") }, "zh") + " / " +
-      Q.t("settings.field_bad", { label: label(key, "en") }, "en") + ": " + message;
+  /** "「中文名称」有误：<the hub's Chinese> / Name (Chinese): <its English>": each language whole. */
+  function bilingualField(label, key, p) {
+    var w = words(p);
+    return Q.t("settings.field_bad", { label: label(key, "zh") }, "zh") + "：" + w.zh + " / " +
+      Q.t("settings.field_bad", { label: label(key, "en") }, "en") + ": " + w.en;
   }
 
   /** A bilingual "label: what is wrong" for a check made here before sending. */
@@ -395,7 +416,7 @@
           var lines = err && err.code === "invalid_settings" ? problems(err) : [];
           message = {
             kind: "error", text: refusal(err, opts.what(item)),
-            lines: lines.map(function (p) { return p.field + ": " + p.message; })
+            lines: lines.map(problemLine)
           };
           if (err && err.code === "stale_version") editing = null;
         }
@@ -501,6 +522,7 @@
     reader: reader,
     refusal: refusal,
     problems: problems,
+    problemLine: problemLine,
     markForm: markForm,
     markProblems: markProblems,
     localMark: localMark,

@@ -88,6 +88,7 @@
       "rota.imported": "已导入 {n} 条排班（{days}）。",
       "rota.need_file": "请选择一个 CSV 文件。",
       "rota.unreadable": "无法读取此文件。",
+      "rota.line": "第 {line} 行",
       "staff.err.bad_request": "输入有误",
       "staff.err.bad_rota": "排班有误",
       "staff.err.bad_import": "导入失败，没有保存任何排班",
@@ -163,6 +164,7 @@
       "rota.imported": "{n} rota entries imported ({days}).",
       "rota.need_file": "Please choose a CSV file.",
       "rota.unreadable": "This file cannot be read.",
+      "rota.line": "line {line}",
       "staff.err.bad_request": "Bad input",
       "staff.err.bad_rota": "Bad rota entry",
       "staff.err.bad_import": "Import refused, no rota entry was saved",
@@ -264,6 +266,25 @@
     if (Q.t(key, null, "zh") === key) key = "staff.err.other";
     var detail = err && err.name === "ApiError" && err.message && err.message !== err.code ? err.message : "";
     return detail ? Q.t2(key) + ": " + detail : Q.t2(key);
+  }
+
+  /** A column of the rota CSV (a bad line's `field`) as the form names it. */
+  var COLUMN_WORDS = { date: "rota.date", username: "rota.who", counter: "rota.counter", start: "rota.start", end: "rota.end" };
+
+  /**
+   * The import's bad lines, each whole in each language: "第 3 行（窗口）：没有窗口“7” / line 3 (Counter):
+   * there is no counter '7'" (the hub's `problems`; its English `lines` from a hub without them).
+   */
+  function importLines(data) {
+    if (!Array.isArray(data.problems)) return data.lines || [];
+    return data.problems.map(function (p) {
+      function where(l) {
+        var column = COLUMN_WORDS[p.field] ? Q.t(COLUMN_WORDS[p.field], null, l) : "";
+        var line = Q.t("rota.line", { line: p.line }, l);
+        return l === "zh" ? line + (column ? "（" + column + "）" : "") + "：" : line + (column ? " (" + column + ")" : "") + ": ";
+      }
+      return where("zh") + p.error_zh + " / " + where("en") + p.error_en;
+    });
   }
 
   function expired(err) {
@@ -412,7 +433,7 @@
         loadLive();
       }, function (err) {
         if (expired(err)) return;
-        importMessage = { kind: "error", text: refusal(err), lines: (err.data && err.data.lines) || [] };
+        importMessage = { kind: "error", text: refusal(err), lines: importLines(err.data || {}) };
         drawRota();
       }).then(function () { busy = false; drawBusy(); });
     };

@@ -290,7 +290,7 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
         try:
             _, saved = settings.save(current, sections, CLI_ACTOR, now, day)
         except InvalidSettings as exc:
-            lines = "; ".join(f"{p['field']}: {p['message']}" for p in exc.problems)
+            lines = "; ".join(f"{p.field}: {p.en}" for p in exc.problems)
             raise SettingsRefused(f"{args.file}: nothing was imported: {lines}") from None
         except SettingInUse as exc:
             raise SettingsRefused(f"{args.file}: nothing was imported: {exc.field}: {exc}") from None

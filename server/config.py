@@ -42,6 +42,7 @@ from drivers.printing.printer_settings import (
 from drivers.validation import location
 
 from .core.appointments import AppointmentRules
+from .core.bilingual import Bilingual, shown
 from .core.calendar import DayException, HallCalendar, ServiceHours
 from .core.cases import CaseKind, StepPlan
 from .core.complaints import DEFAULT_CATEGORIES, Category, ComplaintRules
@@ -56,6 +57,7 @@ from .core.satisfaction import DEFAULT_REASONS, LEVEL_CODES, Reason, Satisfactio
 from .core.targets import TargetRules, Targets
 from .core.workdays import WorkCalendar, statutory
 from .paths import var_dir
+from .pydantic_zh import PATTERN_HINTS, in_chinese
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -74,7 +76,7 @@ class _Strict(BaseModel):
 def _hhmm(value: str) -> time:
     match = _HHMM.match(value)
     if not match:
-        raise ValueError(f"expected a time as HH:MM, got {value!r}")
+        raise Bilingual(f"须为 HH:MM 格式的时间，收到 {value!r}", f"expected a time as HH:MM, got {value!r}")
     return time(int(match[1]), int(match[2]))
 
 
@@ -204,11 +206,17 @@ def _check_ranges(value: list[str]) -> list[str]:
     for item in value:
         match = _RANGE.match(item)
         if not match or (match[1], match[2]) >= (match[3], match[4]):
-            raise ValueError(f"expected ranges like '08:30-17:30' (start before end), got {item!r}")
+            raise Bilingual(
+                f"时段须形如 08:30-17:30（开始早于结束），收到 {item!r}",
+                f"expected ranges like '08:30-17:30' (start before end), got {item!r}",
+            )
     ordered = sorted(value)
     for earlier, later in itertools.pairwise(ordered):
         if later[:5] < earlier[6:]:
-            raise ValueError(f"expected ranges that do not overlap, got {earlier!r} and {later!r}")
+            raise Bilingual(
+                f"时段不能重叠：{earlier!r} 与 {later!r} 重叠",
+                f"expected ranges that do not overlap, got {earlier!r} and {later!r}",
+            )
     return value
 
 
@@ -240,12 +248,18 @@ class HoursException(_Strict):
         if isinstance(value, dt.datetime) or (
             isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
         ):
-            raise ValueError(f"expected a date such as 2026-10-01, got {str(value)!r}")
+            raise Bilingual(
+                f"须为日期，如 2026-10-01，收到 {str(value)!r}",
+                f"expected a date such as 2026-10-01, got {str(value)!r}",
+            )
         if isinstance(value, str):
             try:
                 return dt.date.fromisoformat(value)
             except ValueError:
-                raise ValueError(f"expected a date such as 2026-10-01, got {value!r}") from None
+                raise Bilingual(
+                    f"没有这一天，日期须如 2026-10-01，收到 {value!r}",
+                    f"expected a date such as 2026-10-01, got {value!r}",
+                ) from None
         return value
 
     @field_validator("hours")
@@ -319,9 +333,10 @@ MAX_TARGET_MINUTES = 1440
 def _target_minutes(value: object) -> int:
     """A target in whole minutes, 1 to 1440: zero or less is no promise (leave the key out for none)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TARGET_MINUTES:
-        raise ValueError(
+        raise Bilingual(
+            f"须为 1 到 {MAX_TARGET_MINUTES} 的整分钟数（不设时限请留空），收到 {value!r}",
             f"expected a whole number of minutes from 1 to {MAX_TARGET_MINUTES} "
-            f"(leave the key out for no target), got {value!r}"
+            f"(leave the key out for no target), got {value!r}",
         )
     return value
 
@@ -414,8 +429,9 @@ class ServiceSection(_Strict):
     def _limit_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
         width = info.data.get("width")  # absent when width itself was wrong
         if value is not None and width is not None and value >= 10**width:
-            raise ValueError(
-                f"{value} needs more than width {width} digits; raise width to {len(str(value))}"
+            raise Bilingual(
+                f"{value} 超出 {width} 位号码；请把号码位数（width）调到 {len(str(value))}",
+                f"{value} needs more than width {width} digits; raise width to {len(str(value))}",
             )
         return value
 
@@ -656,10 +672,16 @@ class CounterSection(_Strict):
     def _serves_something(cls, value: list[str]) -> list[str]:
         """A counter serving nothing could never call anyone: refused, with what to give instead."""
         if not value:
-            raise ValueError('expected at least one service this counter serves, such as ["PAY"]')
+            raise Bilingual(
+                '须至少办理一项业务，如 ["PAY"]',
+                'expected at least one service this counter serves, such as ["PAY"]',
+            )
         for i, code in enumerate(value):
             if code in value[:i]:
-                raise ValueError(f"{code!r} is listed twice; expected each service once")
+                raise Bilingual(
+                    f"业务 {code!r} 列了两次；每项业务只列一次",
+                    f"{code!r} is listed twice; expected each service once",
+                )
         return value
 
 
@@ -964,8 +986,10 @@ class SiteConfig(_Strict):
         for i, counter in enumerate(self.counters):
             for code in counter.services:
                 if code not in codes:
-                    raise ValueError(
-                        f"counters[{i}].services: unknown service {code!r}; expected one of {sorted(codes)}"
+                    raise Bilingual(
+                        f"没有业务 {code!r}；应为 {sorted(codes)} 之一",
+                        f"unknown service {code!r}; expected one of {sorted(codes)}",
+                        f"counters[{i}].services",
                     )
         for code in self.estimate.service_minutes:
             if code not in codes:
@@ -975,15 +999,18 @@ class SiteConfig(_Strict):
         kinds = {"window", *self.calls.templates}
         for i, counter in enumerate(self.counters):
             if counter.kind not in kinds:
-                raise ValueError(
-                    f"counters[{i}].kind: no [calls.templates.{counter.kind}]; "
-                    f"expected one of {sorted(kinds)}"
+                raise Bilingual(
+                    f"配置文件中没有 [calls.templates.{counter.kind}]（叫号用语）；应为 {sorted(kinds)} 之一",
+                    f"no [calls.templates.{counter.kind}]; expected one of {sorted(kinds)}",
+                    f"counters[{i}].kind",
                 )
         numbers = {c.number for c in self.counters}
         for i, device in enumerate(self.devices):
             if device.counter is not None and device.counter not in numbers:
-                raise ValueError(
-                    f"devices[{i}].counter: no counter {device.counter}; expected one of {sorted(numbers)}"
+                raise Bilingual(
+                    f"没有窗口 {device.counter}；应为 {sorted(numbers)} 之一",
+                    f"no counter {device.counter}; expected one of {sorted(numbers)}",
+                    f"devices[{i}].counter",
                 )
             _check_settings(i, device, self.serial.frame_formats)
             _check_pad_ratings(i, device, LEVEL_CODES[self.satisfaction.levels])
@@ -1214,10 +1241,16 @@ def _check_zones(config: SiteConfig) -> None:
     for i, zone in enumerate(config.zones):
         for j, number in enumerate(zone.counters):
             if number in zone.counters[:j]:
-                raise ValueError(f"zones[{i}].counters: counter {number} is listed twice; expected each once")
+                raise Bilingual(
+                    f"窗口 {number} 列了两次；每个窗口只列一次",
+                    f"counter {number} is listed twice; expected each once",
+                    f"zones[{i}].counters",
+                )
             if number not in numbers:
-                raise ValueError(
-                    f"zones[{i}].counters: no counter {number}; expected one of {sorted(numbers)}"
+                raise Bilingual(
+                    f"没有窗口 {number}；应为 {sorted(numbers)} 之一",
+                    f"no counter {number}; expected one of {sorted(numbers)}",
+                    f"zones[{i}].counters",
                 )
     codes = [z.code for z in config.zones]
     speakers: dict[str, int] = {}
@@ -1234,7 +1267,12 @@ def _check_zones(config: SiteConfig) -> None:
             )
         if zone_code not in codes:
             hint = f"expected one of {codes}" if codes else "expected the code of a [[zones]] table (none)"
-            raise ValueError(f"devices[{i}].settings.zone: unknown zone {zone_code!r}; {hint}")
+            hint_zh = f"应为 {codes} 之一" if codes else "须为某个 [[zones]] 分区的代码（目前没有分区）"
+            raise Bilingual(
+                f"没有分区 {zone_code!r}；{hint_zh}",
+                f"unknown zone {zone_code!r}; {hint}",
+                f"devices[{i}].settings.zone",
+            )
         if device.kind == "speaker":
             if zone_code in speakers:
                 raise ValueError(
@@ -1260,35 +1298,45 @@ def _check_hours(config: SiteConfig) -> None:
     service), working days only hall-wide, services that exist."""
     hours = config.hours
     if not hours.open_on_holidays and hours.holidays is None:
-        raise ValueError(
-            "hours.open_on_holidays: false needs the country of its holidays: "
-            'add holidays = "CN" (or another)'
+        raise Bilingual(
+            '节假日不开放时须指明节假日所属国家：请加上 holidays = "CN"（或其他国家）',
+            'false needs the country of its holidays: add holidays = "CN" (or another)',
+            "hours.open_on_holidays",
         )
     for i, service in enumerate(config.services):
         if service.hours is not None and not service.hours.table():
-            raise ValueError(
-                f"services[{i}].hours: no weekday has hours; give at least one (mon = [...]), "
-                "or leave hours out for the hall's"
+            raise Bilingual(
+                "没有一天有营业时间；请至少给一天（如 mon = [...]），或不设此项以沿用大厅的营业时间",
+                "no weekday has hours; give at least one (mon = [...]), or leave hours out for the hall's",
+                f"services[{i}].hours",
             )
     codes = {s.code for s in config.services}
     seen: set[tuple[dt.date, str | None]] = set()
     for i, exception in enumerate(hours.exceptions):
         where = f"hours.exceptions[{i}]"
         if exception.working_day is not None and exception.services:
-            raise ValueError(
-                f"{where}.working_day: a working day is the whole hall's; "
-                "give it in an entry without services"
+            raise Bilingual(
+                "工作日针对整个大厅：请在不指定业务的特殊日期中设置",
+                "a working day is the whole hall's; give it in an entry without services",
+                f"{where}.working_day",
             )
         for code in exception.services:
             if code not in codes:
                 expected = f"expected one of {sorted(codes)}"
-                raise ValueError(f"{where}.services: unknown service {code!r}; {expected}")
+                raise Bilingual(
+                    f"没有业务 {code!r}；应为 {sorted(codes)} 之一",
+                    f"unknown service {code!r}; {expected}",
+                    f"{where}.services",
+                )
         whom: list[str | None] = list(exception.services) or [None]
         for who in whom:
             if (exception.date, who) in seen:
                 whose = f"service {who!r}" if who else "the hall"
-                raise ValueError(
-                    f"{where}.date: {exception.date} is given twice for {whose}; expected one entry per date"
+                whose_zh = f"业务 {who!r} " if who else "整个大厅"
+                raise Bilingual(
+                    f"{exception.date} 对{whose_zh}设了两次；每个日期只设一条",
+                    f"{exception.date} is given twice for {whose}; expected one entry per date",
+                    f"{where}.date",
                 )
             seen.add((exception.date, who))
 
@@ -1314,9 +1362,12 @@ def _check_settings(index: int, device: DeviceSection, frame_formats: dict[str, 
         return
     try:
         model.model_validate(device.settings)
-    except ValidationError as exc:
-        problem = _first_problem(exc)
-        raise ValueError(f"devices[{index}].settings.{problem}") from None
+    except ValidationError as exc:  # a lobby screen's layout or recent, set on the admin page: both languages
+        error = _first_error(exc)
+        key = location(error["loc"])
+        where = f"devices[{index}].settings.{key}" if key else f"devices[{index}].settings"
+        english = describe_problem(error).removeprefix(f"{key}: ")
+        raise Bilingual(in_chinese(error, where, english), english, where) from None
 
 
 def _check_pad_ratings(index: int, device: DeviceSection, levels: tuple[str, ...]) -> None:
@@ -1336,7 +1387,11 @@ def _unique(values: list[Any], section: str, key: str) -> None:
     seen: set[Any] = set()
     for i, value in enumerate(values):
         if value in seen:
-            raise ValueError(f"{section}[{i}].{key}: {value!r} is used twice; expected each {key} once")
+            raise Bilingual(
+                f"{value!r} 重复使用；每个值只能用一次",
+                f"{value!r} is used twice; expected each {key} once",
+                f"{section}[{i}].{key}",
+            )
         seen.add(value)
 
 
@@ -1406,10 +1461,13 @@ def check_cluster(config: SiteConfig, path: str | os.PathLike[str]) -> None:
 
 
 def _first_problem(exc: ValidationError) -> str:
+    return describe_problem(_first_error(exc))
+
+
+def _first_error(exc: ValidationError) -> ErrorDetails:
     errors = exc.errors()
     # A misspelt key also makes its right spelling "missing": name the typo first.
-    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    return describe_problem(error)
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
 
 
 def describe_problem(error: ErrorDetails) -> str:
@@ -1420,19 +1478,8 @@ def describe_problem(error: ErrorDetails) -> str:
         return f"{where}: unknown key; check its spelling"
     if error["type"] == "missing":
         return f"{where}: required key is missing"
-    if error["type"] == "string_pattern_mismatch" and error["loc"][-1] in _PATTERN_HINTS:
-        message = _PATTERN_HINTS[str(error["loc"][-1])]
+    if error["type"] == "string_pattern_mismatch" and error["loc"][-1] in PATTERN_HINTS:
+        message = PATTERN_HINTS[str(error["loc"][-1])][1]
     if "input" in error and error["type"] not in ("value_error",) and not isinstance(error["input"], dict):
-        shown = repr(error["input"])
-        message = f"{message}, got {shown if len(shown) <= 60 else shown[:57] + '...'}"
+        message = f"{message}, got {shown(error['input'])}"
     return f"{where}: {message}" if where else message
-
-
-_PATTERN_HINTS = {
-    "prefix": "expected 1 or 2 capital letters such as 'A'",
-    "code": "expected up to 32 letters, digits, '_' or '-' such as 'PAY'",
-    "name": "expected up to 64 letters, digits, '.', '_' or '-' such as 'kiosk-1'",
-    "hall": "expected up to 32 lower-case letters, digits, '_' or '-' such as 'hall-07'",
-    "region": "expected up to 32 lower-case letters, digits, '_' or '-' such as 'east'",
-    "url": "expected the central service's address such as 'https://central.example.com'",
-}

@@ -15,22 +15,24 @@ from __future__ import annotations
 from typing import Any
 
 from .config import SiteConfig
+from .core.bilingual import Problem
 
 #: The kind the admin page may add, remove and set.
 LOBBY_SCREEN = "lobby_screen"
 #: The keys of a lobby screen's ``settings`` a save may change.
 SCREEN_KEYS = frozenset({"layout", "recent", "zone"})
-#: Why the other devices are not changed here (both languages: the form shows the hub's words).
+#: Why the other devices are not changed here, in each language (the form shows the hub's words).
 IN_THE_FILE = (
+    "此处只能修改大厅屏（布局、显示的叫号条数和分区）；打印机、取号机、显示屏、键盘、音箱和窗口屏"
+    "占用着端口和打印机：请在配置文件中修改并重启服务",
     "only lobby screens (their layout, recent calls and zone) are changed here; "
     "printers, kiosks, displays, keypads, speakers and counter screens hold open ports and printers: "
-    "change them in the site file and restart the hub "
-    "(仅可在此修改大厅屏；其他设备请在配置文件中修改并重启)"
+    "change them in the site file and restart the hub",
 )
 
 
-def screen_changes_only(before: SiteConfig, after: SiteConfig) -> list[dict[str, str]]:
-    """The problems (``{"field", "message"}``) of a ``devices`` save that changes more than lobby screens.
+def screen_changes_only(before: SiteConfig, after: SiteConfig) -> list[Problem]:
+    """The problems (field, both languages) of a ``devices`` save that changes more than lobby screens.
 
     ``before``: the config the hub runs with; ``after``: the same with the saved section (checked by
     ``SiteConfig``). Fields are indexed in the saved list; a device taken away is named by its index
@@ -38,24 +40,40 @@ def screen_changes_only(before: SiteConfig, after: SiteConfig) -> list[dict[str,
     """
     old = _by_name(before)
     new = _by_name(after)
-    problems: list[dict[str, str]] = []
+    problems: list[Problem] = []
     for index, device in enumerate(_dump(after)):
         field = f"devices[{index}]"
         was = old.get(device["name"])
+        kind, name = device["kind"], repr(device["name"])
         if was is None:
-            if device["kind"] != LOBBY_SCREEN:
-                problems.append(_problem(f"{field}.kind", f"a new {device['kind']} cannot be added here"))
+            if kind != LOBBY_SCREEN:
+                problems.append(
+                    _problem(f"{field}.kind", f"不能在此添加 {kind}", f"a new {kind} cannot be added here")
+                )
             elif extra := sorted(set(device) - {"name", "kind", "settings"}):
-                problems.append(_problem(f"{field}.{extra[0]}", "a lobby screen has no such key here"))
+                problems.append(
+                    _problem(
+                        f"{field}.{extra[0]}", "大厅屏在此没有这一项", "a lobby screen has no such key here"
+                    )
+                )
             elif extra := sorted(set(device.get("settings", {})) - SCREEN_KEYS):
-                problems.append(_problem(f"{field}.settings.{extra[0]}", "not a lobby screen's setting"))
+                problems.append(
+                    _problem(
+                        f"{field}.settings.{extra[0]}", "这不是大厅屏的设置", "not a lobby screen's setting"
+                    )
+                )
             continue
         changed = _changed_key(was, device)
         if changed is not None:
-            problems.append(_problem(f"{field}.{changed}", f"{was['kind']} {device['name']!r} cannot change"))
+            zh, en = f"{was['kind']} {name} 不能在此修改", f"{was['kind']} {name} cannot change"
+            problems.append(_problem(f"{field}.{changed}", zh, en))
     for index, device in enumerate(_dump(before)):
         if device["name"] not in new and device["kind"] != LOBBY_SCREEN:
-            problems.append(_problem(f"devices[{index}]", f"{device['kind']} {device['name']!r} cannot go"))
+            zh, en = (
+                f"{device['kind']} {device['name']!r} 不能在此删除",
+                f"{device['kind']} {device['name']!r} cannot go",
+            )
+            problems.append(_problem(f"devices[{index}]", zh, en))
     return problems
 
 
@@ -72,8 +90,8 @@ def _changed_key(was: dict[str, Any], now: dict[str, Any]) -> str | None:
     return None
 
 
-def _problem(field: str, what: str) -> dict[str, str]:
-    return {"field": field, "message": f"{what}: {IN_THE_FILE}"}
+def _problem(field: str, zh: str, en: str) -> Problem:
+    return Problem(field, f"{zh}：{IN_THE_FILE[0]}", f"{en}: {IN_THE_FILE[1]}")
 
 
 def _dump(config: SiteConfig) -> list[dict[str, Any]]:

@@ -34,8 +34,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, select
 
+from drivers.validation import location
+
 from .config import ConfigError, SiteConfig, describe_problem
+from .core.bilingual import Bilingual, Problem
 from .devices.rooms import HALL
+from .pydantic_zh import in_chinese
 from .screens import LOBBY_SCREEN, over_the_files_devices, screen_changes_only
 from .store.accounts import Actor
 from .store.schema import counter_states
@@ -58,20 +62,32 @@ _WHERE = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): (.+)$", 
 
 
 class InvalidSettings(Exception):
-    """A section the site's rules refuse; ``problems`` name each field and what was expected."""
+    """A section the site's rules refuse; ``problems`` name each field and what was expected, in both
+    languages. ``str()`` is the first in English (``services[2].code: …``), as the CLI and logs read it;
+    ``message_zh`` / ``message_en`` say the refusal whole for the page."""
 
-    def __init__(self, problems: list[dict[str, str]]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         first = problems[0]
-        super().__init__(f"{first['field']}: {first['message']}" if first["field"] else first["message"])
+        super().__init__(f"{first.field}: {first.en}" if first.field else first.en)
         self.problems = problems
+        where = f"{first.field}：" if first.field else ""
+        more_zh = f"（共 {len(problems)} 处）" if len(problems) > 1 else ""
+        more_en = f" ({len(problems)} problems)" if len(problems) > 1 else ""
+        self.message_zh = f"设置未保存：{where}{first.zh}{more_zh}"
+        self.message_en = f"settings not saved: {self}{more_en}"
 
 
 class SettingInUse(Exception):
-    """A change would take away a service or counter that today's open tickets (or a clerk) still need."""
+    """A change would take away a service or counter that today's open tickets (or a clerk) still need.
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    ``str()`` is the English (the CLI's line); ``message_zh`` / ``message_en`` each whole for the page.
+    """
+
+    def __init__(self, field: str, zh: str, en: str) -> None:
+        super().__init__(en)
         self.field = field
+        self.message_zh = zh
+        self.message_en = en
 
 
 class UnknownSection(Exception):
@@ -81,22 +97,27 @@ class UnknownSection(Exception):
         super().__init__(f"no settings section {name!r}; expected one of {list(EDITABLE)}")
 
 
-def problems_of(exc: ValidationError) -> list[dict[str, str]]:
-    """Each pydantic error as ``{"field": "services[2].code", "message": what was expected}``.
+def problems_of(exc: ValidationError) -> list[Problem]:
+    """Each pydantic error as a :class:`Problem`: its field (``services[2].code``) and what was expected,
+    in Chinese and in English.
 
-    The site's cross-checks say where in their message (``counters[0].services: unknown …``);
-    that part becomes the field.
+    The site's cross-checks say where in their message (``counters[0].services: unknown …``, or
+    :class:`Bilingual`'s ``where``); that part becomes the field.
     """
-    found: list[dict[str, str]] = []
+    found: list[Problem] = []
     for error in exc.errors():
         text = describe_problem(error)
+        cause = (error.get("ctx") or {}).get("error")
         match = _WHERE.match(text)
         field, message = (match[1], match[2]) if match else ("", text)
+        if isinstance(cause, Bilingual) and cause.where:  # where it says, within the model that said it
+            outer = location(error["loc"])
+            field, message = f"{outer}.{cause.where}" if outer else cause.where, cause.message_en
         if error["type"] == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
             message = "may not be empty; expected some text"  # a form's empty box, said plainly
-        found.append({"field": field, "message": message})
+        found.append(Problem(field, in_chinese(error, field, message), message))
     # A misspelt key also makes its right spelling "missing": the typo first, as the file's line does.
-    found.sort(key=lambda p: 0 if p["message"].startswith("unknown key") else 1)
+    found.sort(key=lambda p: 0 if p.en.startswith("unknown key") else 1)
     return found
 
 
@@ -176,7 +197,7 @@ class HallSettings:
             names = " ".join(f"--section {name}" for name in sorted(stored))
             raise ConfigError(
                 f"the settings saved from the admin page no longer fit the config file: "
-                f"{problem['field']}: {problem['message']}; fix the file, or take the file's with "
+                f"{problem.field}: {problem.en}; fix the file, or take the file's with "
                 f"'python -m server settings import FILE {names}'"
             ) from None
 
@@ -310,6 +331,7 @@ def refuse_in_use(
             index = [c.number for c in current.counters].index(row.number)
             raise SettingInUse(
                 f"counters[{index}]",
+                f"{row.number} 号窗口不能删除：有工作人员在岗；请先让其退出登录（或由管理员结束其登录）",
                 f"counter {row.number} cannot be removed: a clerk is on post there; "
                 "they log out (or an admin ends their login) first",
             )
@@ -322,34 +344,46 @@ def refuse_prefix_taken(conn: Connection, day: date, prefixes: Iterable[tuple[in
         if other is not None:
             raise SettingInUse(
                 f"services[{index}].prefix",
+                f"前缀 {prefix} 今天已用于业务 {other} 的号码；业务 {code} 会取到已发出的号码："
+                "请换一个前缀，或明天再改用这个前缀",
                 f"prefix {prefix} numbered today's tickets of service {other}; service {code} would draw "
                 "numbers already given: choose another prefix, or give it this one tomorrow",
             )
 
 
-def _in_use_words(current: SiteConfig, found: InUse) -> tuple[str, str]:
+def _in_use_words(current: SiteConfig, found: InUse) -> tuple[str, str, str]:
+    """The field, and why it cannot go in Chinese and in English."""
     if found.kind == "service":
         field = f"services[{[s.code for s in current.services].index(found.key)}]"
         if found.of == "bookings":
-            return field, (
+            return (
+                field,
+                f"业务 {found.key} 不能删除：今天起还有 {found.count} 个预约；请先取消或改约",
                 f"service {found.key} cannot be removed: {found.count} appointment(s) from today on are "
-                "booked for it; cancel or move them first"
+                "booked for it; cancel or move them first",
             )
-        return field, (
+        return (
+            field,
+            f"业务 {found.key} 不能删除：今天还有 {found.count} 个号在等候或在窗口办理；请先办完或取消"
+            "（在此期间如要停止取号，请在特殊日期中把该业务今天设为关闭）",
             f"service {found.key} cannot be removed: {found.count} of today's tickets are waiting for it "
             "or at a counter; serve or cancel them first (to stop new tickets meanwhile, close the "
-            "service for today in hours.exceptions)"
+            "service for today in hours.exceptions)",
         )
     number = int(found.key)
     field = f"counters[{[c.number for c in current.counters].index(number)}]"
     if found.of == "bookings":
-        return field, (
+        return (
+            field,
+            f"{number} 号窗口不能删除：今天起还有 {found.count} 个预约在该窗口；请先取消或改约",
             f"counter {number} cannot be removed: {found.count} appointment(s) from today on are booked "
-            "at it; cancel or move them first"
+            "at it; cancel or move them first",
         )
-    return field, (
+    return (
+        field,
+        f"{number} 号窗口不能删除：今天还有 {found.count} 个号在该窗口或转到该窗口；请先办完或转走",
         f"counter {number} cannot be removed: {found.count} of today's tickets are at it or "
-        "transferred to it; finish or transfer them first"
+        "transferred to it; finish or transfer them first",
     )
 
 

@@ -155,6 +155,7 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
         "#svc-form .field-error[data-error-for='name_zh']:has-text('at most 40')", timeout=TIMEOUT
     ).inner_text()
     assert "中文名称" in refused and "Name (Chinese)" in refused
+    assert "「中文名称」有误：最多 40 个字符" in refused, refused  # the hub's own Chinese, not its English
     assert "没有保存" in page.inner_text("#svc-message") and "Not saved" in page.inner_text("#svc-message")
     assert section(hub, admin_token, "services")["version"] == 0
 
@@ -254,6 +255,7 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     page.click("#svc-list tr[data-key='TAX'] button[data-act='remove'].confirming")
     refusal = page.wait_for_selector("#svc-message.error", timeout=TIMEOUT).inner_text()
     assert "没有保存" in refusal and "Not saved" in refusal and "counters[3].services" in refusal
+    assert "counters[3].services：没有业务 'TAX'" in refusal and "unknown service 'TAX'" in refusal, refusal
     # Counter 4 no longer serves TAX; TAX's ticket is still at counter 4: refused (409 in_use), said.
     page.click("#ctr-list tr[data-key='4'] button[data-act='edit']")
     page.uncheck("#ctr-services li[data-code='TAX'] input")
@@ -263,6 +265,7 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     page.click("#svc-list tr[data-key='TAX'] button[data-act='remove'].confirming")
     refusal = page.wait_for_selector("#svc-message.error:has-text('不能删除')", timeout=TIMEOUT).inner_text()
     assert "cannot be removed" in refusal and "TAX" in refusal
+    assert "（业务 TAX 不能删除：今天还有 1 个号" in refusal, refusal
     assert page.query_selector("#svc-list tr[data-key='TAX']") is not None
     assert section(hub, admin_token, "services")["version"] == 2
 

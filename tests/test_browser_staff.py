@@ -178,6 +178,7 @@ def test_the_admin_pages_staff_section(browser, hub, site) -> None:
     page.click("#rota-import")
     lines = page.wait_for_selector("#rota-import-lines", timeout=TIMEOUT).inner_text()
     assert "line 3" in lines and "counter '9'" in lines
+    assert "第 3 行（窗口）：没有窗口“9” / line 3 (Counter): there is no counter '9'" in lines, lines
     assert len(page.query_selector_all("#rota-list tr")) == 1
 
     # Remove the entry: a second tap on the same button.

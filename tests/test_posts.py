@@ -10,6 +10,7 @@ post now.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -402,9 +403,34 @@ def test_a_rota_csv_is_refused_whole_with_every_bad_line_named() -> None:
         "line 9: ann is already at counter 1 from 09:00 to 12:00 on 2026-03-10",
     ]
     assert "7 error(s)" in refused.value.message_en and "没有保存任何排班" in refused.value.message_zh
+    # Each line's problem on its line and field, whole in each language (the English is the line's).
+    assert [(p.line, p.field, p.zh) for p in refused.value.problems] == [
+        (3, "username", "没有用户“nobody”"),
+        (4, "date", "日期“2026-13-10”无效，应形如 2026-12-01"),
+        (5, "counter", "没有窗口“9”"),
+        (6, "end", "开始时间 12:00 须早于结束时间 09:00"),
+        (7, "username", "用户“nurse”是预检分诊：只有工作人员和管理员可排到窗口"),
+        (8, "counter", "1 号窗口在 2026-03-10 09:00–12:00 已排了 ann"),
+        (9, "username", "ann 在 2026-03-10 09:00–12:00 已排在 1 号窗口"),
+    ]
+    assert [f"line {p.line}: {p.en}" for p in refused.value.problems] == refused.value.lines
     with pytest.raises(RotaImportRefused) as header:
         parse_csv("date,username,counter,start\n", USERS, COUNTERS)
     assert header.value.lines == ["line 1: missing column 'end'"]
+    assert [(p.line, p.field, p.zh) for p in header.value.problems] == [(1, "end", "缺少“结束时间”列（end）")]
+    for text, zh in (
+        ("", "没有列名行（date, username, counter, start, end）"),
+        ("日期,工号,窗口,开始,结束\n\n", "列名行之后没有排班"),
+        (
+            "date,username,counter,start,end\n" + "x" * 140_000 + "\n",
+            "不是有效的 CSV（字段过长，或引号没有配对）",
+        ),
+    ):
+        with pytest.raises(RotaImportRefused) as bad:
+            parse_csv(text, USERS, COUNTERS)
+        [problem] = bad.value.problems
+        assert (problem.field, problem.zh) == ("", zh), problem
+        assert re.search(r"[\u4e00-\u9fff]", problem.zh) and problem.en
 
     good = parse_csv(
         "日期,工号,窗口,开始,结束\n2026-03-10,ann,1,09:00,12:00\n\n2026-03-10,ann,2,12:00,24:00\n",

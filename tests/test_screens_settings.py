@@ -211,6 +211,11 @@ def test_any_other_device_change_is_refused_naming_the_field(hall: Hall, change:
     )
     assert body["problems"][0]["field"] == field, body
     assert "site file" in body["problems"][0]["message"] and "restart" in body["problems"][0]["message"]
+    # Each language whole: the Chinese says the same, the English has no Chinese in it.
+    assert "配置文件中修改并重启" in body["problems"][0]["error_zh"], body
+    assert (
+        body["problems"][0]["error_en"] == body["problems"][0]["message"] and "重启" not in body["error_en"]
+    )
     assert hall.section("devices")["version"] == 0, "nothing saved"
     assert layout(hall, "screen-a")["layout"] == "landscape"
 
@@ -222,13 +227,22 @@ def test_a_lobby_screens_bad_setting_is_refused_by_the_sites_rules(hall: Hall) -
         "PUT", "/admin/settings/devices", "boss", 422, "invalid_settings", json={"value": value, "version": 0}
     )
     index = [d["name"] for d in value].index("screen-a")
-    assert body["problems"][0]["field"].startswith(f"devices[{index}].settings"), body
+    [problem] = body["problems"]
+    assert problem["field"] == f"devices[{index}].settings.recent", body
+    assert (problem["error_zh"], problem["error_en"]) == (
+        "须不大于 10，收到 11",
+        "Input should be less than or equal to 10, got 11",
+    )
+    assert body["error"] == f"devices[{index}].settings.recent: {problem['message']}"
     screen(value, "screen-a")["settings"].update(recent=3, zone="C")
     body = hall.refused(
         "PUT", "/admin/settings/devices", "boss", 422, "invalid_settings", json={"value": value, "version": 0}
     )
     assert body["problems"][0]["field"] == f"devices[{index}].settings.zone", body
     assert "unknown zone 'C'" in body["problems"][0]["message"]
+    assert body["problems"][0]["error_zh"] == "没有分区 'C'；应为 ['A', 'B'] 之一", body
+    assert hall.section("devices")["version"] == 0, "nothing saved"
+    assert hall.ok("GET", "/admin/audit?action=settings.devices")["entries"] == []
 
 
 def test_staff_and_supervisors_cannot_save_screens(hall: Hall) -> None:

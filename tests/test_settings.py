@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from server.app import create_app
 from server.bootstrap import bootstrap
 from server.config import ConfigError, load_config
 from server.hub import Hub
+from server.pydantic_zh import in_chinese
 from server.settings import EDITABLE, overlay, section_value
 from server.store.accounts import Actor
 from server.store.settings import SectionChange, SettingsStore, StaleVersion
@@ -43,6 +45,10 @@ T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 PASSWORD = "clerk-password"
 NEW_SERVICE = {"code": "NEW", "name_zh": "新业务", "name_en": "New business", "prefix": "C"}
 NEW_COUNTER = {"number": 9, "name_zh": "9号窗口", "name_en": "Counter 9", "services": ["NEW", "PAY"]}
+#: Chinese characters: a Chinese sentence has some; an English one none.
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: A priority category the settings take (the test site has none).
+CATEGORY = {"code": "ELD", "name_zh": "老年人", "name_en": "Elderly", "weight": 10, "grant": "kiosk"}
 
 
 @dataclass
@@ -244,6 +250,12 @@ def invalid(hall: Hall, name: str, value: Any) -> list[dict[str, str]]:
     problems: list[dict[str, str]] = body["problems"]
     first = problems[0]
     assert body["error"] == f"{first['field']}: {first['message']}"
+    # Said in both languages, the whole refusal and each problem on its field (the English as before).
+    assert CJK.search(body["error_zh"]) and first["field"] in body["error_zh"], body
+    assert body["error_en"].startswith(f"settings not saved: {body['error']}"), body
+    for problem in problems:
+        assert CJK.search(problem["error_zh"]) and problem["error_en"] == problem["message"], problem
+        assert not CJK.search(problem["error_en"]), problem
     return problems
 
 
@@ -252,7 +264,12 @@ def test_invalid_sections_name_the_field_and_nothing_is_saved(hall: Hall) -> Non
     empty_name = copy.deepcopy(services)
     empty_name[1]["name_en"] = ""
     [problem] = invalid(hall, "services", empty_name)
-    assert problem == {"field": "services[1].name_en", "message": "may not be empty; expected some text"}
+    assert problem == {
+        "field": "services[1].name_en",
+        "message": "may not be empty; expected some text",
+        "error_zh": "不能为空，请填写内容",
+        "error_en": "may not be empty; expected some text",
+    }
 
     twice = [*services, {**NEW_SERVICE, "code": "PAY"}]
     [problem] = invalid(hall, "services", twice)
@@ -280,13 +297,175 @@ def test_invalid_sections_name_the_field_and_nothing_is_saved(hall: Hall) -> Non
     assert problems[0]["field"] == "hours.exceptions[0].date"
 
     misspelt = invalid(hall, "priority", [{"code": "x", "name_zh": "x", "name_en": "x", "wieght": 3}])
-    assert misspelt[0] == {"field": "priority[0].wieght", "message": "unknown key; check its spelling"}
+    assert misspelt[0]["field"] == "priority[0].wieght"
+    assert (misspelt[0]["message"], misspelt[0]["error_zh"]) == (
+        "unknown key; check its spelling",
+        "没有这一项，请检查拼写",
+    )
 
     assert invalid(hall, "services", "PAY")[0]["field"] == "services"
     for name in EDITABLE:
         assert hall.section(name)["version"] == 0
     assert hall.ok("GET", "/admin/audit?action=settings.services")["entries"] == []
     assert [s.code for s in hall.hub.config.services] == ["PAY", "ASK"]
+
+
+def _new_service(**change: Any) -> Any:
+    return lambda value: [*value, {**NEW_SERVICE, **change}]
+
+
+def _category(**change: Any) -> Any:
+    return lambda value: [{k: v for k, v in {**CATEGORY, **change}.items() if v is not None}]
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "field", "zh", "en"),
+    [
+        pytest.param(
+            "services",
+            _new_service(width="3"),
+            "services[2].width",
+            "须为整数，收到 '3'",
+            "valid integer",
+            id="malformed",
+        ),
+        pytest.param(
+            "services",
+            _new_service(name_zh=5),
+            "services[2].name_zh",
+            "须为文字，收到 5",
+            "valid string",
+            id="not-text",
+        ),
+        pytest.param(
+            "priority",
+            _category(wieght=3),
+            "priority[0].wieght",
+            "没有这一项，请检查拼写",
+            "unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "priority",
+            _category(weight=0),
+            "priority[0].weight",
+            "须不小于 1，收到 0",
+            "greater than or equal to 1",
+            id="below-bound",
+        ),
+        pytest.param(
+            "services",
+            _new_service(width=9),
+            "services[2].width",
+            "须不大于 4，收到 9",
+            "less than or equal to 4",
+            id="above-bound",
+        ),
+        pytest.param(
+            "services",
+            _new_service(prefix="c"),
+            "services[2].prefix",
+            "须为 1 到 2 个大写字母，如 A，收到 'c'",
+            "1 or 2 capital letters",
+            id="pattern",
+        ),
+        pytest.param(
+            "priority",
+            _category(grant="all"),
+            "priority[0].grant",
+            "须为 'kiosk'、'staff' 或 'confirm' 之一，收到 'all'",
+            "'kiosk', 'staff' or 'confirm'",
+            id="literal",
+        ),
+        pytest.param(
+            "priority",
+            _category(weight=None),
+            "priority[0].weight",
+            "缺少这一必填项",
+            "required key is missing",
+            id="missing",
+        ),
+        pytest.param(
+            "hours",
+            lambda value: {**value, "enforce": "yes"},
+            "hours.enforce",
+            "须为 true 或 false，收到 'yes'",
+            "valid boolean",
+            id="not-a-bool",
+        ),
+        pytest.param(
+            "counters",
+            lambda value: [{**value[0], "services": ["PAY", "NOPE"]}, *value[1:]],
+            "counters[0].services",
+            "没有业务 'NOPE'；应为 ['ASK', 'PAY'] 之一",
+            "unknown service 'NOPE'",
+            id="our-own-check",
+        ),
+        pytest.param(
+            "services",
+            _new_service(daily_limit=1000, width=3),
+            "services[2].daily_limit",
+            "1000 超出 3 位号码；请把号码位数（width）调到 4",
+            "needs more than width 3 digits",
+            id="our-own-field-check",
+        ),
+        pytest.param(
+            "hours",
+            lambda value: {**value, "holidays": "XX"},
+            "hours.holidays",
+            "没有节假日国家 'XX'；应为 ISO 国家代码，如 'CN'、'HK'、'SG'",
+            "unknown holiday country 'XX'",
+            id="holiday-country",
+        ),
+    ],
+)
+def test_each_refusal_is_said_in_both_languages_on_its_field(
+    hall: Hall, section: str, change: Any, field: str, zh: str, en: str
+) -> None:
+    """A malformed value, an unknown key, a bound, a pattern, a choice, a key left out and the site's own
+    checks: each 422 names its field with a whole Chinese sentence and the English; nothing is saved."""
+    before = hall.section(section)
+    problems = invalid(hall, section, change(copy.deepcopy(before["value"])))
+    assert (problems[0]["field"], problems[0]["error_zh"]) == (field, zh), problems
+    assert en in problems[0]["error_en"], problems
+    assert hall.section(section) == before
+    assert hall.ok("GET", f"/admin/audit?action=settings.{section}")["entries"] == []
+
+
+def test_a_refusal_said_in_no_chinese_sentence_names_its_field_with_the_english(hall: Hall) -> None:
+    """A check that words no Chinese of its own (a plain ValueError) and an error type the table does not
+    know: a Chinese sentence naming the field, with the English words, never English alone."""
+    problems = invalid(hall, "services", _new_service(target_minutes=20)(hall.section("services")["value"]))
+    assert problems[0]["field"] == "services[2]"
+    assert problems[0]["error_zh"].startswith("「services[2]」的值不符合要求（target_minutes: not a key;")
+    unknown: Any = {"type": "uuid_parsing", "loc": ("devices", 0, "id"), "msg": "Input should be a UUID"}
+    assert in_chinese(unknown, "devices[0].id", "Input should be a UUID") == (
+        "「devices[0].id」的值不符合要求（Input should be a UUID）"
+    )
+    assert hall.section("services")["version"] == 0
+    assert hall.ok("GET", "/admin/audit?action=settings.services")["entries"] == []
+
+
+def test_a_removal_still_needed_is_refused_in_both_languages(hall: Hall) -> None:
+    hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "PAY"})
+    counters = hall.section("counters")["value"]
+    hall.save("counters", [{**c, "services": ["ASK"]} for c in counters], 0)
+    body = hall.refused(
+        "PUT",
+        "/admin/settings/services",
+        "boss",
+        409,
+        "in_use",
+        json={"value": hall.section("services")["value"][1:], "version": 0},
+    )
+    assert body["field"] == "services[0]"
+    assert body["error_zh"] == (
+        "业务 PAY 不能删除：今天还有 1 个号在等候或在窗口办理；请先办完或取消"
+        "（在此期间如要停止取号，请在特殊日期中把该业务今天设为关闭）"
+    )
+    assert body["error_en"] == body["error"] and body["error_en"].startswith("service PAY cannot be removed")
+    assert hall.section("services")["version"] == 0
+    assert hall.ok("GET", "/admin/audit?action=settings.services")["entries"] == []
 
 
 def test_a_body_not_of_the_shape_is_400(hall: Hall) -> None:
@@ -624,29 +803,123 @@ def test_an_export_leaves_the_secrets_out(hall: Hall, capsys: pytest.CaptureFixt
     assert data["hub"]["database_url"] == "postgresql+psycopg://qcall:***@db.local:5432/qcall"
 
 
+#: A date the hall-wide entry and the service's entry of the special-date tests share.
+DAY = "2026-10-01"
+
+
 @pytest.mark.parametrize(
-    ("special", "field", "words"),
+    ("specials", "field", "words", "zh"),
     [
-        ({"date": "2026-02-30", "hours": []}, "hours.exceptions[0].date", "expected a date"),
-        ({"date": "1 Oct", "hours": []}, "hours.exceptions[0].date", "expected a date"),
-        ({"date": "", "hours": []}, "hours.exceptions[0].date", "expected a date"),
-        ({"date": "2026-10-01", "hours": ["17:00-09:00"]}, "hours.exceptions[0].hours", "start before end"),
-        ({"date": "2026-10-01", "hours": ["09:00-09:00"]}, "hours.exceptions[0].hours", "start before end"),
-        ({"date": "2026-10-01", "hours": ["25:00-26:00"]}, "hours.exceptions[0].hours", "'25:00-26:00'"),
-        ({"date": "2026-10-01", "hours": ["9-17"]}, "hours.exceptions[0].hours", "'9-17'"),
-        ({"date": "2026-10-01", "hours": [""]}, "hours.exceptions[0].hours", "expected ranges"),
-        ({"hours": []}, "hours.exceptions[0].date", "missing"),
+        (
+            [{"date": "2026-02-30", "hours": []}],
+            "hours.exceptions[0].date",
+            "expected a date",
+            "没有这一天，日期须如 2026-10-01，收到 '2026-02-30'",
+        ),
+        (
+            [{"date": "1 Oct", "hours": []}],
+            "hours.exceptions[0].date",
+            "expected a date",
+            "须为日期，如 2026-10-01，收到 '1 Oct'",
+        ),
+        (
+            [{"date": "", "hours": []}],
+            "hours.exceptions[0].date",
+            "expected a date",
+            "须为日期，如 2026-10-01，收到 ''",
+        ),
+        (
+            [{"date": DAY, "hours": ["17:00-09:00"]}],
+            "hours.exceptions[0].hours",
+            "start before end",
+            "时段须形如 08:30-17:30（开始早于结束），收到 '17:00-09:00'",
+        ),
+        (
+            [{"date": DAY, "hours": ["09:00-09:00"]}],
+            "hours.exceptions[0].hours",
+            "start before end",
+            "时段须形如 08:30-17:30（开始早于结束），收到 '09:00-09:00'",
+        ),
+        (
+            [{"date": DAY, "hours": ["25:00-26:00"]}],
+            "hours.exceptions[0].hours",
+            "'25:00-26:00'",
+            "时段须形如 08:30-17:30（开始早于结束），收到 '25:00-26:00'",
+        ),
+        (
+            [{"date": DAY, "hours": ["9-17"]}],
+            "hours.exceptions[0].hours",
+            "'9-17'",
+            "时段须形如 08:30-17:30（开始早于结束），收到 '9-17'",
+        ),
+        (
+            [{"date": DAY, "hours": [""]}],
+            "hours.exceptions[0].hours",
+            "expected ranges",
+            "时段须形如 08:30-17:30（开始早于结束），收到 ''",
+        ),
+        (
+            [{"date": DAY, "hours": ["09:00-12:00", "11:00-14:00"]}],
+            "hours.exceptions[0].hours",
+            "do not overlap",
+            "时段不能重叠：'09:00-12:00' 与 '11:00-14:00' 重叠",
+        ),
+        ([{"hours": []}], "hours.exceptions[0].date", "missing", "缺少这一必填项"),
+        (
+            [{"date": DAY, "hours": [], "sevrices": ["PAY"]}],
+            "hours.exceptions[0].sevrices",
+            "unknown key",
+            "没有这一项，请检查拼写",
+        ),
+        (
+            [{"date": DAY, "hours": [], "working_day": "no"}],
+            "hours.exceptions[0].working_day",
+            "valid boolean",
+            "须为 true 或 false，收到 'no'",
+        ),
+        (
+            [{"date": DAY, "hours": [], "name_en": "x" * 61}],
+            "hours.exceptions[0].name_en",
+            "at most 60 characters",
+            f"最多 60 个字符，收到 '{'x' * 56}...",
+        ),
+        (
+            [{"date": DAY, "hours": [], "services": ["NOPE"]}],
+            "hours.exceptions[0].services",
+            "unknown service 'NOPE'",
+            "没有业务 'NOPE'；应为 ['ASK', 'PAY'] 之一",
+        ),
+        (
+            [{"date": DAY, "hours": [], "services": ["PAY"], "working_day": False}],
+            "hours.exceptions[0].working_day",
+            "the whole hall's",
+            "工作日针对整个大厅：请在不指定业务的特殊日期中设置",
+        ),
+        (
+            [{"date": DAY, "hours": []}, {"date": DAY, "hours": ["09:00-12:00"]}],
+            "hours.exceptions[1].date",
+            "given twice for the hall",
+            "2026-10-01 对整个大厅设了两次；每个日期只设一条",
+        ),
+        (
+            [{"date": DAY, "hours": [], "services": ["PAY"]}, {"date": DAY, "services": ["ASK", "PAY"]}],
+            "hours.exceptions[1].date",
+            "given twice for service 'PAY'",
+            "2026-10-01 对业务 'PAY' 设了两次；每个日期只设一条",
+        ),
     ],
 )
 def test_a_bad_special_date_is_refused_naming_it_and_nothing_is_saved(
-    hall: Hall, special: dict[str, Any], field: str, words: str
+    hall: Hall, specials: list[dict[str, Any]], field: str, words: str, zh: str
 ) -> None:
     """Special dates (the hours section's exceptions) as the admin page's form sends them: a day that is
-    no date, a range whose end is not after its start, a time that is no time, a date left out."""
+    no date, a range whose end is not after its start, a time that is no time, a date left out, a key
+    misspelt, a service the hall has not, a date given twice: each said in Chinese and in English."""
     hours = hall.section("hours")["value"]
-    problems = invalid(hall, "hours", {**hours, "exceptions": [special]})
+    problems = invalid(hall, "hours", {**hours, "exceptions": specials})
     assert problems[0]["field"] == field, problems
     assert words in problems[0]["message"], problems
+    assert problems[0]["error_zh"] == zh, problems
     state = hall.section("hours")
     assert (state["version"], state["value"]) == (0, hours)
     assert hall.ok("GET", "/admin/audit?action=settings.hours")["entries"] == []

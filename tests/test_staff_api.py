@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -347,6 +348,59 @@ def test_a_rota_clash_is_said_in_each_language_without_a_field(hall: Hall) -> No
         assert (refusal["error_zh"], refusal["error_en"]) == (zh, en) and "field" not in refusal
     assert [e["id"] for e in hall.ok("GET", "/staff/rota?date=2026-03-10", "sue")["entries"]] == [kept["id"]]
     assert len(hall.hub.audit.recent(10, "rota.add")) == 1
+
+
+HEADER = "date,username,counter,start,end\n"
+
+
+@pytest.mark.parametrize(
+    ("csv", "problems"),
+    [
+        pytest.param(
+            f"{HEADER}2026-03-10,bob,2,09:00,12:00\n2026-03-10,bob,7,09:00,12:00\n2026-03-10,ann,2,9:00,12:00\n",
+            [
+                (3, "counter", "没有窗口“7”", "there is no counter '7'"),
+                (
+                    4,
+                    "start",
+                    "开始时间“9:00”无效，应形如 09:00（24:00 表示一天结束）",
+                    "start '9:00' is not a time",
+                ),
+            ],
+            id="bad-lines",
+        ),
+        pytest.param(
+            f"{HEADER}2026-03-10,bob,2,09:00,12:00\n2026-03-10,ann,2,11:00,13:00\n",
+            [(3, "counter", "2 号窗口在 2026-03-10 09:00–12:00 已排了 bob", "counter 2 already has bob")],
+            id="clash",
+        ),
+        pytest.param(
+            "date,username,counter,start\n2026-03-10,bob,2,09:00\n",
+            [(1, "end", "缺少“结束时间”列（end）", "missing column 'end'")],
+            id="missing-column",
+        ),
+        pytest.param(HEADER, [(2, "", "列名行之后没有排班", "no rota entries")], id="no-entries"),
+    ],
+)
+def test_a_bad_rota_csv_is_refused_line_by_line_in_each_language(
+    hall: Hall, csv: str, problems: list[tuple[int, str, str, str]]
+) -> None:
+    """The import's refusal: each bad line with its number, its field (the column) and a whole sentence in
+    each language; ``lines`` in English as before; nothing saved, no audit row."""
+    answer = hall.call("POST", "/staff/rota/import", "boss", json={"csv": csv})
+    check_answer(json.loads(DOC.read_text(encoding="utf-8")), "post", "/staff/rota/import", answer)
+    refused = answer.get_json()
+    assert (answer.status_code, refused["code"]) == (400, "bad_import"), refused
+    assert re.search(r"[\u4e00-\u9fff]", refused["error_zh"]) and "没有保存任何排班" in refused["error_zh"]
+    assert refused["error_en"].startswith("import refused, no rota entry was saved")
+    got = [(p["line"], p["field"], p["error_zh"], p["error_en"]) for p in refused["problems"]]
+    assert [g[:3] for g in got] == [want[:3] for want in problems], got
+    for (*_, en), want in zip(got, problems, strict=True):
+        assert want[3] in en and not re.search(r"[\u4e00-\u9fff]", en)
+    assert refused["lines"] == [f"line {p['line']}: {p['error_en']}" for p in refused["problems"]]
+    assert [p["message"] for p in refused["problems"]] == [p["error_en"] for p in refused["problems"]]
+    assert hall.ok("GET", "/staff/rota?date=2026-03-10", "sue")["entries"] == []
+    assert hall.hub.audit.recent(10, "rota.import") == []
 
 
 def test_the_rota_over_the_api_is_checked_and_audited(hall: Hall) -> None:

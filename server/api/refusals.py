@@ -122,6 +122,8 @@ def register(app: Flask) -> None:
             }
             if isinstance(exc, appointment_errors.ImportRefused):
                 body["lines"] = exc.lines
+            if isinstance(exc, rota_errors.RotaImportRefused):  # each line's problem, on its field
+                body["problems"] = [p.public() for p in exc.problems]
             if isinstance(exc, rota_errors.BadRotaEntry) and exc.field:
                 body["field"] = exc.field  # the admin form's field it is about, as bad_notice names one
             return jsonify(body), status

@@ -3,7 +3,8 @@
 A save sends the whole new section and the version it was based on: two
 managers editing at once cannot overwrite each other (409 ``stale_version``).
 A section the site's rules refuse is 422 ``invalid_settings`` with every
-problem's field (``services[2].code``) and what was expected; taking away a
+problem's field (``services[2].code``) and what was expected, in Chinese and in
+English (``error_zh``, ``error_en``, beside the English ``message``); taking away a
 service or counter today's queue still needs is 409 ``in_use``. Nothing is
 half-saved: the section and its audit row (before → after) are one
 transaction, and the hub applies the new config only after it committed.
@@ -50,7 +51,10 @@ def _unknown(exc: UnknownSection) -> tuple[Response, int]:
 
 @settings_api.errorhandler(InvalidSettings)
 def _invalid(exc: InvalidSettings) -> tuple[Response, int]:
-    return jsonify(error=str(exc), code="invalid_settings", problems=exc.problems), 422
+    # Both languages, as every refusal a manager reads: the whole refusal, and each problem on its field.
+    problems = [p.public() for p in exc.problems]
+    body = {"error_zh": exc.message_zh, "error_en": exc.message_en, "problems": problems}
+    return jsonify(error=str(exc), code="invalid_settings", **body), 422
 
 
 @settings_api.errorhandler(StaleVersion)
@@ -60,7 +64,8 @@ def _stale(exc: StaleVersion) -> tuple[Response, int]:
 
 @settings_api.errorhandler(SettingInUse)
 def _in_use(exc: SettingInUse) -> tuple[Response, int]:
-    return jsonify(error=str(exc), code="in_use", field=exc.field), 409
+    words = {"error_zh": exc.message_zh, "error_en": exc.message_en}
+    return jsonify(error=str(exc), code="in_use", field=exc.field, **words), 409
 
 
 @settings_api.get("")

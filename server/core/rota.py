@@ -4,7 +4,8 @@ A rota entry is ``date, username, counter, start, end`` in the hall's local
 time (``end`` after ``start``; ``24:00`` ends a day). One clerk cannot be at
 two counters at once and one counter has one clerk at a time, so entries that
 overlap either way are refused. A CSV import is all or nothing, with every
-bad line named (the appointments import's refusal shape: ``lines``).
+bad line named (the appointments import's refusal shape: ``lines``), and each
+line's problem with its line, field and words in both languages (``problems``).
 
 Comparing the rota with who is on post (:func:`compare`) gives each counter
 one word: ``ok``, ``on_break``, ``missing`` (planned, nobody there),
@@ -24,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from .appointments import AppointmentRefusal, ImportRefused
+from .bilingual import Bilingual, Problem
 from .model import CounterState
 
 #: Local times of a rota: 00:00 to 23:59, and 24:00 for the end of the day.
@@ -56,16 +58,19 @@ _REQUIRED = ("date", "username", "counter", "start", "end")
 
 
 class RotaImportRefused(ImportRefused):
-    """A rota CSV with errors: nothing of it was kept; ``lines`` names each (``bad_import``, 400)."""
+    """A rota CSV with errors: nothing of it was kept (``bad_import``, 400). ``problems``: each with its
+    line, field (``""``: the line as a whole) and words in both languages; ``lines``: the same in English,
+    one string each (``line 3: there is no counter '7'``), as before."""
 
-    def __init__(self, lines: list[str], total: int) -> None:
-        more = f" (+{total - len(lines)})" if total > len(lines) else ""
+    def __init__(self, problems: list[Problem], total: int) -> None:
+        more = f" (+{total - len(problems)})" if total > len(problems) else ""
         AppointmentRefusal.__init__(
             self,
             f"导入失败，没有保存任何排班：{total} 处错误{more}",
             f"import refused, no rota entry was saved: {total} error(s){more}",
         )
-        self.lines = lines
+        self.problems = problems
+        self.lines = [f"line {p.line}: {p.en}" for p in problems]
 
 
 class BadRotaEntry(AppointmentRefusal):
@@ -116,23 +121,21 @@ class RotaEntry:
 
 #: The roles as the rota's refusals name them in Chinese.
 _ROLE_ZH = {"staff": "工作人员", "admin": "管理员", "triage": "预检分诊", "supervisor": "值班长"}
-#: The rota's time fields in Chinese.
-_FIELD_ZH = {"start": "开始时间", "end": "结束时间"}
+#: The rota's fields (a CSV's columns) in Chinese.
+_FIELD_ZH = {"date": "日期", "username": "用户名", "counter": "窗口", "start": "开始时间", "end": "结束时间"}
 
 
-class RotaFieldError(ValueError):
+class RotaFieldError(Bilingual):
     """A rota entry's field the hall cannot take: which field, and why in each language.
 
-    A ``ValueError`` whose text is the English sentence, so the CSV import's line errors read as
-    before; the admin form's refusal (``bad_rota``) carries ``field``, ``error_zh`` and ``error_en``,
-    each wholly in its own language.
+    A ``ValueError`` whose text is the English sentence, so the CSV import's ``lines`` read as
+    before; the admin form's refusal (``bad_rota``) and the import's ``problems`` carry ``field``,
+    ``error_zh`` and ``error_en``, each wholly in its own language.
     """
 
     def __init__(self, field: str, zh: str, en: str) -> None:
-        super().__init__(en)
+        super().__init__(zh, en)
         self.field = field
-        self.message_zh = zh
-        self.message_en = en
 
 
 def entry_from(values: Mapping[str, Any], users: Mapping[str, str], counters: Collection[int]) -> RotaEntry:
@@ -180,11 +183,13 @@ def entry_from(values: Mapping[str, Any], users: Mapping[str, str], counters: Co
 
 @dataclass(frozen=True)
 class Clash:
-    """Two rota entries that overlap: the later one's index, and what is wrong in each language."""
+    """Two rota entries that overlap: the later one's index, what is wrong in each language, and the
+    field the two share (``username``: one clerk in two places; ``counter``: two clerks at one)."""
 
     index: int
     zh: str
     en: str
+    field: str
 
 
 def clashes(entries: Sequence[RotaEntry]) -> list[Clash]:
@@ -202,18 +207,19 @@ def clashes(entries: Sequence[RotaEntry]) -> list[Clash]:
             if entry.username == earlier.username:
                 zh = f"{entry.username} 在 {span_zh} 已排在 {earlier.counter} 号窗口"
                 en = f"{entry.username} is already at counter {earlier.counter} {span_en}"
-                found.append(Clash(i, zh, en))
+                found.append(Clash(i, zh, en, "username"))
                 break
             if entry.counter == earlier.counter:
                 zh = f"{entry.counter} 号窗口在 {span_zh} 已排了 {earlier.username}"
                 en = f"counter {entry.counter} already has {earlier.username} {span_en}"
-                found.append(Clash(i, zh, en))
+                found.append(Clash(i, zh, en, "counter"))
                 break
     return found
 
 
 def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) -> list[RotaEntry]:
-    """The rota in a CSV file, or :class:`RotaImportRefused` naming every bad line (the header is line 1).
+    """The rota in a CSV file (at least one entry), or :class:`RotaImportRefused` naming every bad line
+    (the header is line 1).
 
     Columns ``date, username, counter, start, end`` (or 日期, 用户名/工号, 窗口,
     开始, 结束), in any order. Entries that overlap within the file are refused too.
@@ -223,12 +229,17 @@ def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) ->
     try:
         header = next(reader)
     except (StopIteration, csv.Error):
-        raise RotaImportRefused(["line 1: no header line (date, username, counter, start, end)"], 1) from None
+        zh, en = (
+            "没有列名行（date, username, counter, start, end）",
+            "no header line (date, username, counter, start, end)",
+        )
+        raise RotaImportRefused([Problem("", zh, en, 1)], 1) from None
     columns = [_COLUMNS.get(h.strip().lower()) for h in header]
     missing = [name for name in _REQUIRED if name not in columns]
     if missing:
-        raise RotaImportRefused([f"line 1: missing column {missing[0]!r}"], 1)
-    errors: list[str] = []
+        zh = f"缺少“{_FIELD_ZH[missing[0]]}”列（{missing[0]}）"
+        raise RotaImportRefused([Problem(missing[0], zh, f"missing column {missing[0]!r}", 1)], 1)
+    errors: list[Problem] = []
     entries: list[RotaEntry] = []
     lines: list[int] = []
     try:
@@ -236,26 +247,25 @@ def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) ->
             if not any(cell.strip() for cell in row):
                 continue
             if len(entries) >= MAX_ROWS:
-                errors.append(f"line {number}: more than {MAX_ROWS} entries in one file")
+                zh, en = f"一个文件最多 {MAX_ROWS} 条排班", f"more than {MAX_ROWS} entries in one file"
+                errors.append(Problem("", zh, en, number))
                 break
             values = {col: cell.strip() for col, cell in zip(columns, row, strict=False) if col}
             try:
                 entries.append(entry_from(values, users, counters))
                 lines.append(number)
-            except ValueError as exc:
-                errors.append(f"line {number}: {exc}")
+            except RotaFieldError as exc:
+                errors.append(Problem(exc.field, exc.message_zh, exc.message_en, number))
     except csv.Error as exc:
-        errors.append(f"line {reader.line_num}: not CSV ({exc})")
-    errors += [f"line {lines[clash.index]}: {clash.en}" for clash in clashes(entries)]
+        zh = "不是有效的 CSV（字段过长，或引号没有配对）"  # the csv module's own words are English only
+        errors.append(Problem("", zh, f"not CSV ({exc})", reader.line_num))
+    errors += [Problem(c.field, c.zh, c.en, lines[c.index]) for c in clashes(entries)]
+    if not entries and not errors:
+        errors.append(Problem("", "列名行之后没有排班", "the CSV holds no rota entries after its header", 2))
     if errors:
-        errors.sort(key=_line_number)
+        errors.sort(key=lambda p: p.line or 0)
         raise RotaImportRefused(errors[:ERRORS_SHOWN], len(errors))
     return entries
-
-
-def _line_number(error: str) -> int:
-    match = re.match(r"line (\d+)", error)
-    return int(match[1]) if match else 0
 
 
 class Staffing(StrEnum):

@@ -25,14 +25,16 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Protocol
 
+from .bilingual import Bilingual
+
 #: Saturday and Sunday (``date.weekday()``), the weekend when no library says otherwise.
 WEEKEND = frozenset({5, 6})
 #: How far a working-day count may look ahead before it is called a mistake (10 years of days off).
 _MAX_SCAN = 3660
 
 
-class UnknownCountry(ValueError):
-    """The holiday country is not one the libraries know."""
+class UnknownCountry(Bilingual):
+    """The holiday country is not one the libraries know (in both languages: the admin page's hours form)."""
 
 
 class _Statutory(Protocol):
@@ -108,7 +110,8 @@ def statutory(country: str | None) -> _Statutory | None:
 
     if code not in holidays.list_supported_countries():
         raise UnknownCountry(
-            f"unknown holiday country {country!r}; expected an ISO code such as 'CN', 'HK', 'SG'"
+            f"没有节假日国家 {country!r}；应为 ISO 国家代码，如 'CN'、'HK'、'SG'",
+            f"unknown holiday country {country!r}; expected an ISO code such as 'CN', 'HK', 'SG'",
         )
     return _Country(code)
 
