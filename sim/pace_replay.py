@@ -145,21 +145,34 @@ def breakdown(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) 
     return out
 
 
-#: Factors tried on each group's estimates (``rescaled``): 0.5 to 2 in twentieths.
-FACTORS = [step / 20 for step in range(10, 41)]
-
-
 def rescaled(rows: list[dict[str, Any]]) -> float:
     """The least mean absolute error (seconds) any one factor per service and people ahead could give the
     estimates, chosen knowing the real waits: what is left is not a bias of the estimate but how much
-    waits spread around any figure said at issue."""
+    waits spread around any figure said at issue. Per group, the best factor is the median of real over
+    estimate weighed by the estimate (the sum of |f·e − r| is the sum of e·|f − r/e|, plus the waits
+    of the estimates of 0, which no factor moves)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[(row["service"], _band(row["ahead"]))].append(row)
     best = 0.0
     for group in groups.values():
-        best += min(sum(abs(f * r["estimate"] - r["real"]) for r in group) for f in FACTORS)
+        factor = _weighted_median(
+            [(r["real"] / r["estimate"], r["estimate"]) for r in group if r["estimate"] > 0]
+        )
+        best += sum(abs(factor * r["estimate"] - r["real"]) for r in group)
     return best / len(rows)
+
+
+def _weighted_median(pairs: list[tuple[float, float]]) -> float:
+    """The value at which half the weight lies on either side (0 with none)."""
+    pairs = sorted(pairs)
+    half = sum(weight for _, weight in pairs) / 2
+    seen = 0.0
+    for value, weight in pairs:
+        seen += weight
+        if seen >= half:
+            return value
+    return 0.0
 
 
 def main() -> None:

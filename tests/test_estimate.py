@@ -960,3 +960,13 @@ def test_another_process_counts_a_priority_given_once_not_at_every_change_of_cat
     finally:
         relay.close()
         acting.store.engine.dispose()
+
+
+@pytest.mark.timeout(20)
+def test_the_first_calls_median_ends_for_a_leg_longer_than_floats_can_halve_to_a_tenth() -> None:
+    """A leg of 10^15 seconds (far past any the config admits): the search ends, at about its median."""
+    from server.core.estimate import _first_call, _Leg
+
+    now = datetime(2026, 12, 1, 9, 0)
+    found = _first_call([_Leg(None, 1e15, 3, 1.0)], now, 1.0, True)
+    assert found is not None and 0.5e15 < found < 1e15

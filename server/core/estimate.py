@@ -1124,10 +1124,16 @@ def _first_call(
         if waiting(edges[-1]) <= (0.5 if median else 0.001 + never):
             break
         edges.append(edges[-1] * 2)
+    else:
+        if median:
+            return None  # even odds never reached on any horizon floats hold: the caller's pace
     if median:
-        # Halving the doubling's last step, to a tenth of a second: an estimate is read in minutes.
+        # Halving the doubling's last step, to a tenth of a second: an estimate is read in minutes (at
+        # most 64 halvings: past 2^49 seconds floats are too coarse for a tenth).
         low, high = edges[-2], edges[-1]
-        while high - low > MEDIAN_TOLERANCE:
+        for _ in range(64):
+            if high - low <= MEDIAN_TOLERANCE:
+                break
             mid = (low + high) / 2
             low, high = (mid, high) if waiting(mid) > 0.5 else (low, mid)
         return (low + high) / 2
