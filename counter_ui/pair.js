@@ -28,7 +28,6 @@
       "pair.no_code": "链接中没有配对码，请重新扫描设备上的二维码。",
       "pair.gone": "配对码不存在或已过期，请在设备上获取新的配对码。",
       "pair.used": "此配对码已使用。",
-      "pair.already_paired": "此配对码的令牌已生成过，请在设备上获取新的配对码。",
       "pair.forbidden": "只有管理员可以配对设备。",
       "pair.done": "已配对为 {name}，设备将自动启动。",
       "pair.replaced": "已配对为 {name}，设备将自动启动。该设备原来的令牌（{old}）已作废。",
@@ -56,7 +55,6 @@
       "pair.no_code": "The link has no pairing code: scan the device's QR again.",
       "pair.gone": "No such pairing code, or it has expired: get a new one on the device.",
       "pair.used": "This pairing code was used already.",
-      "pair.already_paired": "The token of this pairing code was made already: get a new code on the device.",
       "pair.forbidden": "Only administrators may pair devices.",
       "pair.done": "Paired as {name}; the device starts by itself.",
       "pair.replaced": "Paired as {name}; the device starts by itself. Its old token ({old}) no longer works.",
@@ -107,7 +105,14 @@
     if (err.code === "forbidden") setMessage("error", "pair.forbidden");
     else if (err.code === "not_found") setMessage("error", "pair.gone");
     else if (err.code === "conflict") setMessage("error", "pair.used");
-    else if (err.code === "already_paired") setMessage("error", "pair.already_paired");
+    else if (err.code === "already_paired" && err.data) {
+      // The hub names the device the code was paired as: choosing it finishes the pairing, so the
+      // choice stays open.
+      var said = err.data;
+      setMessage("error", function () { return Q.lang() === "en" ? said.error_en : said.error_zh; });
+      draw();
+      return;
+    }
     else setMessage("error", function () { return Q.t("pair.failed", { why: Q.errorText(err) }); });
     pairing = null;
     draw();

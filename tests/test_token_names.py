@@ -153,24 +153,36 @@ def test_the_store_tells_a_pairings_token_made_twice_from_a_live_name(database_u
 def test_a_code_confirmed_again_after_its_token_was_made(hall: ApiHall) -> None:
     """As another device: a bilingual 409 of its own (a new code is the cure). As the same device: done,
     as an admin who clicks once more after an error expects, and the screen collects its token."""
+    old = hall.hub.accounts.issue_device_token("display", "lobby-1", T0 - timedelta(days=1))
     start = hall.ok("POST", "/pairing", json={"kind": "lobby_screen"}, status=201)
     digest = token_hash(device_token("display", start["claim"]))
-    # A confirmation of this code made its token and stopped before marking the code (its process
-    # died; the mark has lapsed since): the token's row is there and the code still waits.
+    # A confirmation of this code made its token (replacing the screen's old one) and stopped before
+    # marking the code (its process died; the mark has lapsed since): the token's row is there and
+    # the code still waits.
     first = hall.hub.accounts.issue_device_token(
         "display", "lobby-1", T0, action="token.pair", replace=True, digest=digest
     )
+    assert [t.id for t in first.replaced] == [old.info.id]
     body = hall.refused(
         "POST", f"/admin/pairing/{start['code']}", "boss", 409, "already_paired", json={"name": "lobby-2"}
     )
-    assert body["error_zh"] == "此配对码的令牌已生成过，请在设备上获取新的配对码"
-    assert body["error_en"] == "the token of this pairing code was made already: get a new code on the device"
+    assert body["error_zh"] == "此配对码已配对为 lobby-1：请选择 lobby-1 完成配对，或在设备上获取新的配对码"
+    assert body["error_en"] == (
+        "this pairing code was paired as lobby-1 already: choose lobby-1 to finish, "
+        "or get a new code on the device"
+    )
     assert live_named(hall.hub.accounts, "lobby-2") == []
     assert hall.ok("POST", f"/pairing/{start['code']}/collect", json={"claim": start["claim"]}) == {
         "state": "waiting"
     }
     done = hall.ok("POST", f"/admin/pairing/{start['code']}", "boss", json={"name": "lobby-1"})
-    assert (done["name"], done["replaces"]) == ("lobby-1", None)
+    # The admin is told which token the pairing replaced, and who finished it is audited.
+    assert (done["name"], done["replaces"]) == ("lobby-1", old.info.id)
+    (finished,) = [
+        e for e in AuditLog(hall.hub.store.engine).recent(action="token.pair") if "finished" in e.detail
+    ]
+    assert finished.target == f"lobby-1 ({first.info.id})" and finished.detail["replaces"] == [old.info.id]
+    assert finished.detail["code"] == start["code"]
     collected = hall.ok("POST", f"/pairing/{start['code']}/collect", json={"claim": start["claim"]})
     assert collected["state"] == "paired" and collected["name"] == "lobby-1"
     assert token_hash(collected["token"]) == digest

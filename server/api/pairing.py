@@ -197,9 +197,12 @@ def confirm(code: str) -> Response:
                 PAIRING_ROLES[pairing.kind],
             ):
                 # The same answer again (an admin who clicked once more after an error, a confirmation
-                # that made the token but failed before the code was marked): done, the screen collects.
+                # that made the token but failed before the code was marked): done, the screen collects;
+                # the admin is told which token it replaced, and that token's sockets drop now.
+                detail = {"code": pairing.code, "kind": pairing.kind}
+                replaced.extend(the_hub.accounts.pairing_finished(made, the_hub.clock(), actor, detail))
                 return device.name, device.counter
-            raise already_paired() from exc
+            raise already_paired(made.name) from exc
         except AccountConflict as exc:  # another pairing of the same device committed first
             raise PairingRefused(409, str(exc), "conflict") from exc
         except AccountError as exc:

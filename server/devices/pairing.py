@@ -63,13 +63,16 @@ class PairingRefused(Exception):
         self.message_en = message_en
 
 
-def already_paired() -> PairingRefused:
+def already_paired(name: str) -> PairingRefused:
     """The code's token was made by an earlier confirmation (its hash is the screen's claim's) as
-    another device than the one named now (or revoked since): the device needs a new code. (Named as
-    the same device, the route finishes the confirmation instead.) Not "a live token of that name
-    exists", which would send the admin to rotate a token that is not in the way."""
-    zh = "此配对码的令牌已生成过，请在设备上获取新的配对码"
-    en = "the token of this pairing code was made already: get a new code on the device"
+    ``name``, another device than the one chosen now (or revoked since). Choosing ``name`` finishes the
+    pairing (the route does); for another device the screen needs a new code. Not "a live token of that
+    name exists", which would send the admin to rotate a token that is not in the way."""
+    zh = f"此配对码已配对为 {name}：请选择 {name} 完成配对，或在设备上获取新的配对码"
+    en = (
+        f"this pairing code was paired as {name} already: choose {name} to finish, "
+        "or get a new code on the device"
+    )
     return PairingRefused(409, f"{zh} / {en}", "already_paired", zh, en)
 
 

@@ -292,6 +292,34 @@ class Accounts:
             ) from None
         return Issued(token, TokenInfo(new_id, name, role, now, None, digest), replaced)
 
+    def pairing_finished(
+        self, made: TokenInfo, now: datetime, actor: Actor, detail: dict[str, Any] | None = None
+    ) -> list[TokenInfo]:
+        """A pairing whose token an earlier confirmation made (:class:`TokenExists`) is confirmed again
+        as the same device: audited ``token.pair`` with ``finished`` (who finished it, and with which
+        code); the answer is the tokens that confirmation replaced (revoked in its transaction, at the
+        moment the token was made), for the admin to be told and their sockets dropped."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(device_tokens).where(
+                    device_tokens.c.name == made.name,
+                    device_tokens.c.revoked_at == made.created_at,
+                    device_tokens.c.token_hash != made.key,
+                )
+            ).mappings()
+            replaced = [_token_info(row) for row in rows.all()]
+            extra = {"replaces": [t.id for t in replaced]} if replaced else {}
+            self.audit.record(
+                actor.name,
+                "token.pair",
+                f"{made.name} ({made.id})",
+                now,
+                {"role": made.role, **(detail or {}), "finished": True, **extra},
+                actor.address,
+                conn=conn,
+            )
+        return replaced
+
     def _token_of(self, digest: str) -> TokenInfo | None:
         """The token row of this hash (revoked or not), if any: read after a failed insert."""
         with self.reader.begin() as conn:
