@@ -163,8 +163,12 @@
         Q.t("settings.stale", { who: who || Q.t("settings.someone", null, "en") }, "en");
     }
     if (code === "in_use") {
-      // Our words, then the hub's (which tickets, which clerk), each language whole.
+      // The hub's words say what is in the way (tickets, a clerk, a prefix used today, appointments
+      // booked ahead): shown alone when it has them in both languages; our general words otherwise.
       var thing = { what: what || data.field || "" };
+      if (data.error_zh && data.error_en) {
+        return "没有保存：" + data.error_zh + " / Not saved: " + data.error_en;
+      }
       var hub = words(data, err.message && err.message !== code ? err.message : "");
       return Q.t("settings.in_use", thing, "zh") + (hub.zh ? "（" + hub.zh + "）" : "") + " / " +
         Q.t("settings.in_use", thing, "en") + (hub.en ? " (" + hub.en + ")" : "");

@@ -411,10 +411,13 @@ class ServiceSection(_Strict):
         """``target_minutes`` (a hall manager's guess) could mean the wait, the service or both: refused
         with the keys that say which, rather than "unknown key"."""
         if isinstance(data, dict) and "target_minutes" in data:
-            raise ValueError(
+            raise Bilingual(
+                "没有 target_minutes 这一项：业务的时限分为 wait_target_minutes（取号到首次叫号）和 "
+                "service_target_minutes（开始办理到办结），如 service_target_minutes = 20；"
+                "[targets] 为所有业务设置",
                 "target_minutes: not a key; a service's targets are wait_target_minutes (joining the "
                 "queue to the first call) and service_target_minutes (start to end of the service), "
-                "e.g. service_target_minutes = 20; [targets] sets them for every service"
+                "e.g. service_target_minutes = 20; [targets] sets them for every service",
             )
         return data
 
@@ -1021,9 +1024,10 @@ class SiteConfig(_Strict):
         for i, device in enumerate(self.devices):
             printer = device.settings.get("printer") if device.kind == "kiosk" else None
             if printer is not None and printer not in printers:
-                raise ValueError(
-                    f"devices[{i}].settings.printer: no printer device {printer!r}; "
-                    f"expected one of {sorted(printers)}"
+                raise Bilingual(
+                    f"没有名为 {printer!r} 的打印机；应为 {sorted(printers)} 之一",
+                    f"no printer device {printer!r}; expected one of {sorted(printers)}",
+                    f"devices[{i}].settings.printer",
                 )
         devices = {d.name for d in self.devices}
         for i, desk in enumerate(self.triage_desks):
@@ -1261,9 +1265,10 @@ def _check_zones(config: SiteConfig) -> None:
         if zone_code is None:
             continue
         if device.kind not in ZONED_DEVICES:
-            raise ValueError(
-                f"devices[{i}].settings.zone: a {device.kind} makes no sound; "
-                f"expected zone only on a {' or a '.join(ZONED_DEVICES)}"
+            raise Bilingual(
+                f"{device.kind} 不发声，不能设置分区；只有 {'、'.join(ZONED_DEVICES)} 可以设置分区",
+                f"a {device.kind} makes no sound; expected zone only on a {' or a '.join(ZONED_DEVICES)}",
+                f"devices[{i}].settings.zone",
             )
         if zone_code not in codes:
             hint = f"expected one of {codes}" if codes else "expected the code of a [[zones]] table (none)"
@@ -1275,9 +1280,12 @@ def _check_zones(config: SiteConfig) -> None:
             )
         if device.kind == "speaker":
             if zone_code in speakers:
-                raise ValueError(
-                    f"devices[{i}].settings.zone: zone {zone_code!r} has a speaker already "
-                    f"(devices[{speakers[zone_code]}]); expected one speaker (amplifier) per zone"
+                raise Bilingual(
+                    f"分区 {zone_code!r} 已有语音播报设备（devices[{speakers[zone_code]}]）；"
+                    "每个分区只能有一个",
+                    f"zone {zone_code!r} has a speaker already (devices[{speakers[zone_code]}]); "
+                    "expected one speaker (amplifier) per zone",
+                    f"devices[{i}].settings.zone",
                 )
             speakers[zone_code] = i
 
@@ -1316,8 +1324,9 @@ def _check_hours(config: SiteConfig) -> None:
         where = f"hours.exceptions[{i}]"
         if exception.working_day is not None and exception.services:
             raise Bilingual(
-                "工作日针对整个大厅：请在不指定业务的特殊日期中设置",
-                "a working day is the whole hall's; give it in an entry without services",
+                "“是否算工作日”只能对整个大厅设置：请在不指定业务的特殊日期中设置",
+                "whether a date counts as a working day is set for the whole hall only; "
+                "give it in an entry without services",
                 f"{where}.working_day",
             )
         for code in exception.services:
@@ -1377,9 +1386,12 @@ def _check_pad_ratings(index: int, device: DeviceSection, levels: tuple[str, ...
         return
     for code, rating in table.items():
         if rating not in levels:
-            raise ValueError(
-                f"devices[{index}].settings.ratings.{code}: {rating!r} is not one of the site's "
-                f"{len(levels)} levels ([satisfaction] levels); expected one of {list(levels)}"
+            raise Bilingual(
+                f"{rating!r} 不是本站点的 {len(levels)} 个评价等级之一（[satisfaction] levels）；"
+                f"应为 {list(levels)} 之一",
+                f"{rating!r} is not one of the site's {len(levels)} levels ([satisfaction] levels); "
+                f"expected one of {list(levels)}",
+                f"devices[{index}].settings.ratings.{code}",
             )
 
 

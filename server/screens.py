@@ -23,12 +23,28 @@ LOBBY_SCREEN = "lobby_screen"
 SCREEN_KEYS = frozenset({"layout", "recent", "zone"})
 #: Why the other devices are not changed here, in each language (the form shows the hub's words).
 IN_THE_FILE = (
-    "此处只能修改大厅屏（布局、显示的叫号条数和分区）；打印机、取号机、显示屏、键盘、音箱和窗口屏"
-    "占用着端口和打印机：请在配置文件中修改并重启服务",
+    "此处只能修改大厅屏（布局、显示的叫号条数和分区）；打印机、取号机、窗口屏、LED 显示屏、呼叫器、"
+    "评价器和语音播报占用着串口、USB 等端口：请在配置文件中修改并重启服务",
     "only lobby screens (their layout, recent calls and zone) are changed here; "
-    "printers, kiosks, displays, keypads, speakers and counter screens hold open ports and printers: "
-    "change them in the site file and restart the hub",
+    "printers, kiosks, counter screens, LED displays, keypads, evaluation pads and voice hold serial, "
+    "USB and other ports: change them in the site file and restart the hub",
 )
+#: Each kind of device as the admin page names it (counter_ui/admin.js, ``kind.*``), in each language.
+KIND_NAMES: dict[str, tuple[str, str]] = {
+    "printer": ("打印机", "printer"),
+    "kiosk": ("取号机", "kiosk"),
+    "lobby_screen": ("大厅屏", "lobby screen"),
+    "counter_screen": ("窗口屏", "counter screen"),
+    "led_display": ("LED 显示屏", "LED display"),
+    "speaker": ("语音播报", "voice"),
+    "keypad": ("呼叫器", "keypad"),
+    "evaluation_pad": ("评价器", "evaluation pad"),
+}
+
+
+def kind_names(kind: str) -> tuple[str, str]:
+    """A kind of device in each language (its code where the page has no name for it)."""
+    return KIND_NAMES.get(kind, (kind, kind))
 
 
 def screen_changes_only(before: SiteConfig, after: SiteConfig) -> list[Problem]:
@@ -47,8 +63,9 @@ def screen_changes_only(before: SiteConfig, after: SiteConfig) -> list[Problem]:
         kind, name = device["kind"], repr(device["name"])
         if was is None:
             if kind != LOBBY_SCREEN:
+                zh, en = kind_names(kind)
                 problems.append(
-                    _problem(f"{field}.kind", f"不能在此添加 {kind}", f"a new {kind} cannot be added here")
+                    _problem(f"{field}.kind", f"不能在此添加{zh}", f"a new {en} cannot be added here")
                 )
             elif extra := sorted(set(device) - {"name", "kind", "settings"}):
                 problems.append(
@@ -65,14 +82,13 @@ def screen_changes_only(before: SiteConfig, after: SiteConfig) -> list[Problem]:
             continue
         changed = _changed_key(was, device)
         if changed is not None:
-            zh, en = f"{was['kind']} {name} 不能在此修改", f"{was['kind']} {name} cannot change"
+            zh, en = kind_names(was["kind"])
+            zh, en = f"{zh} {name} 不能在此修改", f"the {en} {name} cannot change here"
             problems.append(_problem(f"{field}.{changed}", zh, en))
     for index, device in enumerate(_dump(before)):
         if device["name"] not in new and device["kind"] != LOBBY_SCREEN:
-            zh, en = (
-                f"{device['kind']} {device['name']!r} 不能在此删除",
-                f"{device['kind']} {device['name']!r} cannot go",
-            )
+            zh, en = kind_names(device["kind"])
+            zh, en = f"{zh} {device['name']!r} 不能在此删除", f"the {en} {device['name']!r} cannot go here"
             problems.append(_problem(f"devices[{index}]", zh, en))
     return problems
 

@@ -265,7 +265,7 @@ def test_an_admin_adds_a_service_and_a_counter_and_every_screen_follows(chromium
     page.click("#svc-list tr[data-key='TAX'] button[data-act='remove'].confirming")
     refusal = page.wait_for_selector("#svc-message.error:has-text('不能删除')", timeout=TIMEOUT).inner_text()
     assert "cannot be removed" in refusal and "TAX" in refusal
-    assert "（业务 TAX 不能删除：今天还有 1 个号" in refusal, refusal
+    assert "没有保存：业务 TAX 不能删除：今天还有 1 个号" in refusal, refusal
     assert page.query_selector("#svc-list tr[data-key='TAX']") is not None
     assert section(hub, admin_token, "services")["version"] == 2
 

@@ -423,7 +423,7 @@ def test_a_rota_csv_is_refused_whole_with_every_bad_line_named() -> None:
         ("日期,工号,窗口,开始,结束\n\n", "列名行之后没有排班"),
         (
             "date,username,counter,start,end\n" + "x" * 140_000 + "\n",
-            "不是有效的 CSV（字段过长，或引号没有配对）",
+            "无法按 CSV 读取此行（例如字段过长、引号没有配对）",
         ),
     ):
         with pytest.raises(RotaImportRefused) as bad:

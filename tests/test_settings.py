@@ -892,8 +892,8 @@ DAY = "2026-10-01"
         (
             [{"date": DAY, "hours": [], "services": ["PAY"], "working_day": False}],
             "hours.exceptions[0].working_day",
-            "the whole hall's",
-            "工作日针对整个大厅：请在不指定业务的特殊日期中设置",
+            "set for the whole hall only",
+            "“是否算工作日”只能对整个大厅设置：请在不指定业务的特殊日期中设置",
         ),
         (
             [{"date": DAY, "hours": []}, {"date": DAY, "hours": ["09:00-12:00"]}],

@@ -4,7 +4,10 @@ The admin page shows the hub's words under the input they are about (a settings
 section's ``services[2].code``, a rota CSV's line and column), so a refusal is a
 :class:`Problem`: where (``field``, and ``line`` for a file), and one sentence in
 each language with no English inside the Chinese. The sentences do not repeat
-where: the page puts them under the input, or after the path or line.
+where: the page puts them under the input, or after the path or line. (A check
+not yet worded here, a plain ``ValueError``, reaches the page through
+``server/pydantic_zh.py``'s fallback: a Chinese frame naming the field around
+its English words, never English alone.)
 
 A check says both languages where it is made (:class:`Bilingual`, a
 ``ValueError`` pydantic keeps in the error's ``ctx``); pydantic's own checks are

@@ -257,7 +257,8 @@ def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) ->
             except RotaFieldError as exc:
                 errors.append(Problem(exc.field, exc.message_zh, exc.message_en, number))
     except csv.Error as exc:
-        zh = "不是有效的 CSV（字段过长，或引号没有配对）"  # the csv module's own words are English only
+        # The csv module's own words are English only.
+        zh = "无法按 CSV 读取此行（例如字段过长、引号没有配对）"
         errors.append(Problem("", zh, f"not CSV ({exc})", reader.line_num))
     errors += [Problem(c.field, c.zh, c.en, lines[c.index]) for c in clashes(entries)]
     if not entries and not errors:
