@@ -435,9 +435,29 @@ def test_each_refusal_is_said_in_both_languages_on_its_field(
 def test_a_refusal_said_in_no_chinese_sentence_names_its_field_with_the_english(hall: Hall) -> None:
     """A check that words no Chinese of its own (a plain ValueError) and an error type the table does not
     know: a Chinese sentence naming the field, with the English words, never English alone."""
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    from server.settings import problems_of
+
+    class Plain(BaseModel):
+        code: str
+
+        @field_validator("code")
+        @classmethod
+        def _plain(cls, value: str) -> str:
+            raise ValueError("words of a check with no Chinese")
+
+    with pytest.raises(ValidationError) as refused:
+        Plain(code="x")
+    (problem,) = problems_of(refused.value)
+    assert problem.field == "code" and "words of a check with no Chinese" in problem.en
+    assert problem.zh.startswith("「code」的值不符合要求（") and "words of a check" in problem.zh
+    # A service's target_minutes is worded in Chinese (the key that was meant is named).
     problems = invalid(hall, "services", _new_service(target_minutes=20)(hall.section("services")["value"]))
     assert problems[0]["field"] == "services[2]"
-    assert problems[0]["error_zh"].startswith("「services[2]」的值不符合要求（target_minutes: not a key;")
+    assert problems[0]["error_zh"].startswith(
+        "没有 target_minutes 这一项：业务的时限分为 wait_target_minutes"
+    )
     unknown: Any = {"type": "uuid_parsing", "loc": ("devices", 0, "id"), "msg": "Input should be a UUID"}
     assert in_chinese(unknown, "devices[0].id", "Input should be a UUID") == (
         "「devices[0].id」的值不符合要求（Input should be a UUID）"
