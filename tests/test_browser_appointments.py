@@ -74,7 +74,13 @@ def test_check_in_by_keypad_and_by_scanner(browser, booked_hub) -> None:
     kiosk.click("#checkin-cancel")
     kiosk.wait_for_selector("#service-view:not([hidden])")
     kiosk.evaluate("document.activeElement && document.activeElement.blur()")
-    kiosk.keyboard.type(f"https://hall.example.cn/a/{second['code']}\n", delay=5)
+    # The burst as the page gets it from a scanner: every key at once (Playwright's typing from this
+    # process, starved of CPU on a loaded machine, once left gaps past the kiosk's 60 ms).
+    kiosk.evaluate(
+        """(text) => { for (const ch of text) document.dispatchEvent(new KeyboardEvent("keydown",
+             { key: ch === "\\n" ? "Enter" : ch, bubbles: true, cancelable: true })); }""",
+        f"https://hall.example.cn/a/{second['code']}\n",
+    )
     kiosk.wait_for_function(
         "() => (document.querySelector('#ticket-number')?.textContent || '').trim() === 'A002'",
         timeout=10_000,

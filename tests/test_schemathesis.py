@@ -70,7 +70,10 @@ def schemathesis(hub: HubProcess, name: str, *args: str, seed: int) -> None:
         "1",
         *args,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    # Its cache (.schemathesis/) goes with the reports, never into the repository (cwd).
+    done = subprocess.run(
+        command, cwd=report.parent, capture_output=True, text=True, timeout=240, check=False
+    )
     report.write_text(done.stdout + done.stderr, encoding="utf-8")
     assert done.returncode == 0, (
         f"schemathesis ({name}) found failures; report in {report}:\n" + (done.stdout[-12000:])
