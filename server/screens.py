@@ -29,7 +29,8 @@ IN_THE_FILE = (
     "printers, kiosks, counter screens, LED displays, keypads, evaluation pads and voice hold serial, "
     "USB and other ports: change them in the site file and restart the hub",
 )
-#: Each kind of device as the admin page names it (counter_ui/admin.js, ``kind.*``), in each language.
+#: Each kind of device as the admin page names it (counter_ui/admin.js, ``kind.*``; a test keeps the two
+#: tables the same), in each language.
 KIND_NAMES: dict[str, tuple[str, str]] = {
     "printer": ("打印机", "printer"),
     "kiosk": ("取号机", "kiosk"),

@@ -14,6 +14,7 @@ sound), so an announcement is the Socket.IO event a screen's socket receives.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -23,6 +24,7 @@ from flask_socketio import SocketIOTestClient
 
 from server.devices.voice import VoiceService
 from server.hub import Hub
+from server.screens import KIND_NAMES
 from server.store.accounts import Actor
 from tests.support import write_site
 from tests.test_settings import PREFIX, T0, Hall, start
@@ -337,3 +339,17 @@ def test_an_import_takes_the_files_devices_and_the_hub_runs_the_files_other_devi
     assert effective.lobby_screen("screen-a").layout == "portrait"  # type: ignore[union-attr]
     [file_printer] = [d for d in effective.devices if d.kind == "printer"]
     assert file_printer.settings["path"] != "/tmp/elsewhere", "the file's printer, not the saved copy"
+
+
+def test_the_hubs_device_kind_words_are_the_admin_pages() -> None:
+    """A refusal names a kind of device as the admin page's list names it (``server/screens.py``'s
+    ``KIND_NAMES``, ``counter_ui/admin.js``'s ``kind.*``): the two tables say the same, word for word
+    in Chinese, and in English but for the page's capital."""
+    script = (Path(__file__).resolve().parents[1] / "counter_ui" / "admin.js").read_text(encoding="utf-8")
+    found = re.findall(r'"kind\.([a-z_]+)": "([^"]*)"', script)
+    zh = dict(found[: len(found) // 2])
+    en = dict(found[len(found) // 2 :])
+    assert zh.keys() == en.keys(), "the page's two languages list the same kinds"
+    assert {kind: (zh[kind], en[kind].lower()) for kind in KIND_NAMES} == {
+        kind: (words[0], words[1].lower()) for kind, words in KIND_NAMES.items()
+    }
