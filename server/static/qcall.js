@@ -352,11 +352,11 @@
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (res.ok) return data;
-        // Every 4xx from the hub is {error, code}; anything else (a proxy's
-        // HTML page, a 500) becomes a generic code, never shown raw.
+        // Every 4xx from the hub is {error, code, error_zh, error_en}; anything else
+        // (a proxy's HTML page) becomes a generic code, never shown raw.
         if (data && typeof data.code === "string") {
           var refusal = ApiError(data.code, data.error, res.status);
-          refusal.data = data;   // e.g. error_zh / error_en of an appointment refusal, both shown at the kiosk
+          refusal.data = data;   // error_zh / error_en: the refusal in each language, for the page to place
           throw refusal;
         }
         if (res.status === 401) throw ApiError("unauthorized", "", 401);
@@ -370,12 +370,19 @@
 
   /**
    * Words for an error, in language `l` (default: the current one). Our own
-   * words when we know the code; else the hub's sentence; else a generic line.
-   * Never a stack.
+   * words when we know the code; else the hub's sentence (every refusal
+   * carries error_zh and error_en): in `l` alone when asked for, else both,
+   * the page's language first; else the hub's one sentence; else a generic
+   * line. Never a stack.
    */
   function errorText(err, l) {
     var code = err && err.code;
     if (code && ("err." + code) in dict[l || lang]) return t("err." + code, null, l);
+    var data = err && err.name === "ApiError" && err.data;
+    if (data && typeof data.error_zh === "string" && data.error_zh && typeof data.error_en === "string") {
+      if (l) return l === "en" ? data.error_en : data.error_zh;  // one language asked for: that one alone
+      return lang === "en" ? data.error_en + " / " + data.error_zh : data.error_zh + " / " + data.error_en;
+    }
     if (err && err.name === "ApiError" && err.message && err.message !== code) return err.message;
     return t("err.server", null, l);
   }
