@@ -387,6 +387,20 @@
     return t("err.server", null, l);
   }
 
+  /**
+   * The hub's own two sentences, {zh, en}, when its refusal was worded in both
+   * languages where it was made (a visitor's refusal, whose `error` is itself
+   * "中文 / English"); else null. Every refusal carries error_zh and error_en,
+   * but for a refusal worded in English where it was made (`error` is its
+   * `error_en`) a page's own words for the code read better, and errorText
+   * gives them (else the hub's).
+   */
+  function hubWords(err) {
+    var data = err && err.name === "ApiError" && err.data;
+    if (!data || !data.error_zh || !data.error_en || data.error === data.error_en) return null;
+    return { zh: data.error_zh, en: data.error_en };
+  }
+
   /* ------------------------------------------------------------------ */
   /* Staff login                                                         */
   /* ------------------------------------------------------------------ */
@@ -1003,7 +1017,7 @@
     toggleLang: toggleLang, resetLang: resetLang, defaultLang: defaultLang, onLang: onLang, translatePage: translatePage,
     takeToken: takeToken, setToken: setToken, getToken: getToken,
     storageGet: storageGet, storageSet: storageSet,
-    api: api, ApiError: ApiError, errorText: errorText,
+    api: api, ApiError: ApiError, errorText: errorText, hubWords: hubWords,
     connect: connect, applyDelta: applyDelta, deltaFits: deltaFits,
     formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
     staffLogin: staffLogin,

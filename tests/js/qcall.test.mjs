@@ -184,6 +184,13 @@ test("a refusal without words of the page's own shows the hub's in both language
   assert.equal(QCall.errorText(refusal), "'service' is required / 缺少必填项 service");
   assert.equal(QCall.errorText(refusal, "zh"), "缺少必填项 service", "one language asked for: that one");
   assert.equal(QCall.errorText(refusal, "en"), "'service' is required");
+  assert.equal(QCall.hubWords(refusal), null, "worded in English where it was made: the page's words first");
+  const visitor = QCall.ApiError("too_early", "还未到签到时间 / too early", 409);
+  visitor.data = { error: "还未到签到时间 / too early", code: "too_early", error_zh: "还未到签到时间",
+    error_en: "too early" };
+  const said = QCall.hubWords(visitor);  // an object of the page's realm: compared field by field
+  assert.equal(said.zh, "还未到签到时间");
+  assert.equal(said.en, "too early");
   const known = QCall.ApiError("nobody_waiting", "nobody is waiting", 404);
   known.data = { error_zh: "当前没有人在等候", error_en: "nobody is waiting" };
   assert.equal(QCall.errorText(known), "Nobody is waiting.", "the page's own words for a code it knows");
