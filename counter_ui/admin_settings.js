@@ -175,6 +175,9 @@
     }
     var key = "settings.err." + code;
     if (Q.t(key, null, "zh") === key) key = "settings.err.other";
+    if (key === "settings.err.other" && data.error_zh && data.error_en) {
+      return data.error_zh + " / " + data.error_en;  // the hub's words, each language whole
+    }
     var detail = err && err.name === "ApiError" && err.message && err.message !== code ? err.message : "";
     return detail ? Q.t2(key) + ": " + detail : Q.t2(key);
   }

@@ -908,6 +908,8 @@
     var ours = code && Q.t(key, null, "zh") !== key ? Q.t2(key) : null;
     var hub = err && err.message && err.message !== code ? err.message : "";
     if (ours) return hub && hub !== Q.t(key, null, "zh") && hub !== Q.t(key, null, "en") ? ours + " (" + hub + ")" : ours;
+    var data = (err && err.data) || {};
+    if (data.error_zh && data.error_en) return data.error_zh + " / " + data.error_en;  // the hub's, each whole
     return hub || Q.t2("err.server");
   }
 

@@ -391,9 +391,9 @@
 
   /** A case refusal in the clerk's language (the hub sends both), else our words for the code. */
   function refusalText(err) {
-    var data = err && err.data;
-    if (data && data.error_zh) return Q.lang() === "en" ? data.error_en : data.error_zh;
-    return Q.errorText(err);
+    var said = Q.hubWords(err);
+    if (said) return Q.lang() === "en" ? said.en : said.zh;
+    return Q.errorText(err, Q.lang());
   }
 
   /* -- overdue ---------------------------------------------------------- */

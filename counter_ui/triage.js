@@ -309,11 +309,13 @@
   /** An error's words in language l: the hub's own in that language (closed now: with when it opens),
    * else ours for the code, else the hub's sentence, else a generic line. */
   function errorIn(err, l) {
-    var own = err.data && err.data["error_" + l];
-    if (own) return own;
+    var said = Q.hubWords(err);  // a refusal worded in both languages where it was made
+    if (said) return said[l];
     var key = "err." + err.code;
     var word = Q.t(key, null, l);
     if (word !== key) return word;
+    var own = err.data && err.data["error_" + l];  // the hub's words for a code we have none for
+    if (own) return own;
     if (err.message && err.message !== err.code) return err.message;
     return Q.t("err.server", null, l);
   }

@@ -90,11 +90,8 @@
       error = null;
       updatedAt = new Date();
     }, function (err) {
-      var data = err.data || {};
       shown = null;
-      error = data.error_zh
-        ? { zh: data.error_zh, en: data.error_en }
-        : { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
+      error = Q.hubWords(err) || { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
     }).then(function () {
       busy = false;
       $("#case-submit").disabled = false;

@@ -640,10 +640,7 @@
       checkin.busy = false;
       if (err.code === "unauthorized") { closeCheckin(); refused(); return; }
       if (err.status === 503) { closeCheckin(); storeChanged(false); return; }
-      var data = err.data || {};
-      checkin.message = data.error_zh
-        ? { zh: data.error_zh, en: data.error_en }
-        : { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
+      checkin.message = Q.hubWords(err) || { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
       checkin.choices = null;
       drawCheckin();
     });
@@ -707,10 +704,7 @@
 
   /** A refusal in both languages: the hub's own pair when it sends one, else our words for the code. */
   function bothWords(err) {
-    var data = err.data || {};
-    return data.error_zh
-      ? { zh: data.error_zh, en: data.error_en }
-      : { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
+    return Q.hubWords(err) || { zh: Q.errorText(err, "zh"), en: Q.errorText(err, "en") };
   }
 
   function showCase(c) {

@@ -91,11 +91,14 @@
     });
   }
 
-  /** The hub's sentence (already in both languages) or our words for a network or server fault. */
+  /** The hub's sentence in both languages (every refusal has them) or our words for a network or server fault. */
   function showError(err) {
     var banner = $("#banner");
-    if (err && err.code && err.data && err.data.error) {
-      banner.textContent = err.data.error;
+    var data = err && err.code && err.data;
+    if (data && data.error_zh && data.error_en) {
+      banner.textContent = data.error_zh + " / " + data.error_en;
+    } else if (data && data.error) {
+      banner.textContent = data.error;
     } else {
       banner.textContent = Q.t("err." + (err && err.code === "network" ? "network" : "server"), null, "zh") +
         " / " + Q.t("err." + (err && err.code === "network" ? "network" : "server"), null, "en");

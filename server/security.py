@@ -108,7 +108,11 @@ def check_request() -> None:
         req.query_string
         and any("\x00" in key or "\x00" in value for key, value in req.args.items(multi=True))
     ):
-        raise ApiError(400, "the address contains a NUL character (%00), which nothing here accepts")
+        raise ApiError(
+            400,
+            "the address contains a NUL character (%00), which nothing here accepts",
+            zh="网址中含有 NUL 字符（%00），本系统不接受",
+        )
     if req.method in SAFE_METHODS:
         return
     bearer = bool(req.headers.get("Authorization"))
@@ -117,6 +121,7 @@ def check_request() -> None:
             403,
             "this request came from another web site or port; it is only accepted from the hub's own pages",
             "cross_origin",
+            zh="此请求来自其他网站或端口，只接受本系统自己的页面发出的请求",
         )
     larger = LARGER_BODIES.get(path)
     if larger is not None:
@@ -183,14 +188,20 @@ def check_api_body(cookie: bool) -> None:
                 "the API takes JSON: send Content-Type: application/json"
                 + ("" if has_body else " with a body ({} for an action without one)"),
                 "unsupported_media_type",
+                zh="接口只接受 JSON：请以 Content-Type: application/json 发送"
+                + ("" if has_body else "，并带上请求内容（没有内容的操作请发送 {}）"),
             )
         return
     try:
         data = req.get_json(silent=True)
     except RecursionError:
-        raise ApiError(400, "the JSON body is nested too deeply") from None
+        raise ApiError(400, "the JSON body is nested too deeply", zh="JSON 请求内容嵌套过深") from None
     if contains_nul(data):
-        raise ApiError(400, "a text in the body contains a NUL character (\\u0000), which no field accepts")
+        raise ApiError(
+            400,
+            "a text in the body contains a NUL character (\\u0000), which no field accepts",
+            zh="请求内容中的文字含有 NUL 字符（\\u0000），任何字段都不接受",
+        )
 
 
 def contains_nul(value: Any) -> bool:

@@ -7,6 +7,7 @@ so what is tested is what a hall runs, gevent and all.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -310,6 +311,19 @@ def login(base_url: str, username: str, counter: int | None, password: str = CLE
     )
     answer.raise_for_status()
     return answer.json()["token"]
+
+
+#: A Chinese character (CJK unified ideographs, extension A on).
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def assert_bilingual(body: Any) -> None:
+    """A refusal's body says it in Chinese (with Chinese characters in it) and in English, each whole."""
+    assert isinstance(body, dict), body
+    zh, en = body.get("error_zh"), body.get("error_en")
+    assert isinstance(zh, str) and _HAN.search(zh), f"no Chinese in error_zh: {body}"
+    assert isinstance(en, str) and en.strip() and en != zh, f"no English in error_en: {body}"
+    assert "Traceback" not in zh + en, body
 
 
 def bearer(token: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from tests.support import (
     SITE_TOML,
     Credentials,
     HubProcess,
+    assert_bilingual,
     bearer,
     login,
     provision,
@@ -73,6 +74,7 @@ def refused(answer: requests.Response, status: int, code: str | None = None) -> 
     assert isinstance(body.get("code"), str) and body["code"], body
     if code is not None:
         assert body["code"] == code, body
+    assert_bilingual(body)  # every refusal, in Chinese and in English
     return body
 
 
@@ -566,6 +568,95 @@ def test_bad_request_is_a_json_4xx(
     refused(answer, status, code)
     if status == 405:
         assert method not in answer.headers["Allow"] and "OPTIONS" in answer.headers["Allow"]
+
+
+# (name, method, path, who, request kwargs, status, the start of error_zh)
+IN_CHINESE: list[tuple[str, str, str, str | None, dict[str, Any], int, str]] = [
+    ("missing field", "POST", "/auth/login", None, {"json": {"password": "x"}}, 400, "缺少必填项 username"),
+    ("missing service", "POST", "/tickets", KIOSK, {"json": {}}, 400, "缺少必填项 service"),
+    (
+        "unknown field",
+        "POST",
+        "/tickets",
+        KIOSK,
+        {"json": {"service": "PAY", "priority": 9}},
+        400,
+        "没有 priority 这一项，请检查拼写",
+    ),
+    ("wrong type", "POST", "/tickets", KIOSK, {"json": {"service": 5}}, 400, "service：须为文字，收到 5"),
+    (
+        "wrong type at login",
+        "POST",
+        "/auth/login",
+        None,
+        {"json": {"username": "clerk1", "password": CLERK_PASSWORD, "counter": "1"}},
+        400,
+        "counter：须为整数",
+    ),
+    ("no token", "POST", "/tickets", None, {"json": {"service": "PAY"}}, 401, "此操作需要令牌"),
+    ("wrong role", "GET", "/auth/me", KIOSK, {}, 403, "“kiosk”角色无权"),
+    ("unknown URL", "GET", "/no/such/path", None, {}, 404, "没有这个地址"),
+    ("wrong method", "DELETE", "/queue", KIOSK, {}, 405, "该地址不接受这种请求方式"),
+    (
+        "body too large",
+        "POST",
+        "/tickets",
+        KIOSK,
+        {
+            "data": b'{"service": "PAY", "x": "' + b"x" * (17 * 1024) + b'"}',
+            "headers": {"Content-Type": "application/json"},
+        },
+        413,
+        "请求内容超过 ",
+    ),
+    ("not JSON", "POST", "/tickets", KIOSK, {"data": {"service": "PAY"}}, 415, "接口只接受 JSON"),
+    ("unknown service", "POST", "/tickets", KIOSK, {"json": {"service": "NOPE"}}, 400, "没有这项业务"),
+    (
+        "unknown counter at login",
+        "POST",
+        "/auth/login",
+        None,
+        {"json": {"username": "clerk1", "password": CLERK_PASSWORD, "counter": 99}},
+        400,
+        "99 号窗口不存在",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "kwargs", "status", "zh"),
+    [pytest.param(*case[1:], id=case[0]) for case in IN_CHINESE],
+)
+def test_every_kind_of_refusal_says_it_in_chinese_too(
+    hall: Hall, method: str, path: str, who: str | None, kwargs: dict[str, Any], status: int, zh: str
+) -> None:
+    """Body shape (parse's missing, unknown, wrong-typed field, named), auth, werkzeug's HTTP errors: each
+    refusal whole in Chinese (``error_zh``) and in English (``error_en``), ``error`` as it always was."""
+    token = {None: None, KIOSK: hall.creds.kiosk, CLERK1: hall.clerk1}[who]
+    kwargs = dict(kwargs)
+    headers = {**(bearer(token) if token else {}), **kwargs.pop("headers", {})}
+    answer = requests.request(method, api(hall.hub, path), headers=headers, timeout=TIMEOUT, **kwargs)
+    body = refused(answer, status)
+    assert body["error_zh"].startswith(zh), body
+    assert body["error_en"] == body["error"] or body["error_en"] in body["error"], body
+
+
+def test_account_refusals_and_slashed_sentences_are_split_into_both_languages() -> None:
+    """The account store's English (login, password, tokens) gets its Chinese; "中文 / English" is split."""
+    from server.api.refusals import both_languages
+    from server.api.routes import account_zh
+
+    assert account_zh("wrong user name or password") == "用户名或密码错误"
+    assert account_zh("a password needs at least 10 characters") == "密码太短，请至少使用 10 个字符"
+    assert account_zh("no token has the id 'abc'") == "没有编号为 'abc' 的令牌"
+    assert account_zh("something new") == "账号操作未被受理，请检查填写的内容后重试"
+    assert both_languages("没有这张号票 / no such ticket", "unknown_ticket", 404) == (
+        "没有这张号票",
+        "no such ticket",
+    )
+    assert both_languages("a / b", "nobody_waiting", 404) == ("当前没有人在等候", "a / b")
+    assert both_languages("odd", "brand_new", 418) == ("请求未被受理，请检查后重试", "odd")
+    assert both_languages("x", "conflict", 409, zh="冲突") == ("冲突", "x")
 
 
 @pytest.mark.parametrize(

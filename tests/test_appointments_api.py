@@ -24,6 +24,7 @@ from tests.support import (
     Credentials,
     HubProcess,
     appointment_site,
+    assert_bilingual,
     bearer,
     login,
     provision,
@@ -90,6 +91,7 @@ def refused(answer: requests.Response, status: int, code: str, bilingual: bool =
     assert body["code"] == code and body["error"], body
     if bilingual:
         assert body["error_zh"] and body["error_en"] and body["error_zh"] != body["error_en"], body
+    assert_bilingual(body)  # every refusal, the appointments' own and the API's
     return body
 
 
@@ -260,6 +262,21 @@ def test_import_all_or_nothing_with_line_numbers(hall: Hall) -> None:
     )
     body = refused(hall.post("/appointments/import", hall.booking, json={"csv": bad}), 400, "bad_import")
     assert [line.split(":")[0] for line in body["lines"]] == ["line 3", "line 4"]
+    # Each line's problem on its column, in both languages (lines: the same in English, for scripts).
+    assert [(p["line"], p["field"]) for p in body["problems"]] == [(3, "start"), (4, "service")]
+    assert body["problems"][0]["error_zh"] == "时间 '9h' 无效，应形如 09:30"
+    assert body["problems"][0]["error_en"] == "start '9h' is not a time like 09:30"
+    assert body["lines"][0] == "line 3: start '9h' is not a time like 09:30"
+    for problem in body["problems"]:
+        assert_bilingual(problem)
+    empty = refused(
+        hall.post("/appointments/import", hall.booking, json={"csv": "service,date,start\n"}),
+        400,
+        "bad_import",
+    )
+    assert [(p["line"], p["field"], p["error_zh"]) for p in empty["problems"]] == [
+        (2, "", "列名行之后没有预约")
+    ]
     over = "service,date,start\n" + f"PAY,{tomorrow},09:00\n" * 13
     refused(hall.post("/appointments/import", hall.admin, json={"csv": over}), 409, "slot_full")
     assert len(hall.get(f"/appointments?date={tomorrow}", hall.staff).json()["appointments"]) == before

@@ -145,4 +145,4 @@ def test_the_config_is_read_at_each_request(hall: Hall) -> None:
 def test_only_a_display_reads_a_screen(hall: Hall, who: str | None, status: int) -> None:
     answer = hall.screen(who)
     assert answer.status_code == status
-    assert set(answer.get_json()) == {"error", "code"}
+    assert set(answer.get_json()) == {"error", "code", "error_zh", "error_en"}

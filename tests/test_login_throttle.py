@@ -39,6 +39,7 @@ def test_five_wrong_passwords_lock_the_name_even_for_the_right_one(hub: HubProce
         answer = try_login(hub, "clerk1", "wrong-password", 1)
         assert answer.status_code == 401, answer.text
         assert answer.json()["code"] == "unauthorized"
+        assert answer.json()["error_zh"] == "用户名或密码错误"
 
     locked = try_login(hub, "clerk1", CLERK_PASSWORD, 1)
     assert locked.status_code == 429, locked.text
@@ -46,6 +47,7 @@ def test_five_wrong_passwords_lock_the_name_even_for_the_right_one(hub: HubProce
     body: dict[str, Any] = locked.json()
     assert body["code"] == "too_many_attempts"
     assert body["error"] == "too many failed logins; try again in 10 minutes"
+    assert (body["error_zh"], body["error_en"]) == ("登录失败次数过多，请 10 分钟后再试", body["error"])
     retry_after = int(locked.headers["Retry-After"])
     assert 0 < retry_after <= 600
 

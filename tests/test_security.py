@@ -51,6 +51,7 @@ from server.security import CONTENT_SECURITY_POLICY, same_origin
 from tests.support import (
     ROOT,
     HubProcess,
+    assert_bilingual,
     bearer,
     free_port,
     login,
@@ -103,6 +104,7 @@ def refused(answer: Any, status: int, code: str) -> dict[str, Any]:
     assert answer.status_code == status, f"expected {status}, got {answer.status_code}: {answer.text[:300]}"
     body = answer.json()
     assert body["code"] == code and body["error"], body
+    assert_bilingual(body)
     return body
 
 
@@ -718,6 +720,7 @@ def test_one_kiosk_cannot_take_the_day_in_a_second(hall: Hall) -> None:
     assert [a.status_code for a in answers] == [201, 201, 201, 429, 429, 429]
     body = refused(answers[3], 429, "too_many_requests")
     assert "wait" in body["error"]
+    assert body["error_zh"] == "这台设备取号过于频繁，请稍候再试" and body["error_en"] == body["error"]
     assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
     # Per token: another kiosk is not held back by the greedy one.
     other = new_token(hall.config_path, name="kiosk-2")

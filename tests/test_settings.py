@@ -35,7 +35,7 @@ from server.pydantic_zh import in_chinese
 from server.settings import EDITABLE, overlay, section_value
 from server.store.accounts import Actor
 from server.store.settings import SectionChange, SettingsStore, StaleVersion
-from tests.support import bearer, provision, running_hub, write_site
+from tests.support import assert_bilingual, bearer, provision, running_hub, write_site
 from tests.test_openapi import DOC_PATH, check_answer
 from tests.waiting import wait_until
 
@@ -78,6 +78,7 @@ class Hall:
         body = answer.get_json()
         assert (answer.status_code, body["code"]) == (status, code), body
         assert isinstance(body["error"], str) and body["error"]
+        assert_bilingual(body)
         return body
 
     def section(self, name: str) -> dict[str, Any]:
@@ -511,6 +512,8 @@ def test_a_stale_version_is_409_and_keeps_the_other_save(hall: Hall) -> None:
         "PUT", "/admin/settings/services", "boss", 409, "stale_version", json={"value": second, "version": 0}
     )
     assert body["current_version"] == 1
+    assert "设置已被他人修改（当前为第 1 版，您的修改基于第 0 版）" in body["error_zh"], body
+    assert body["error_en"] == body["error"] and "reload" in body["error_en"]
     assert [s["code"] for s in hall.section("services")["value"]] == ["PAY", "ASK", "NEW"]
     assert len(hall.ok("GET", "/admin/audit?action=settings.services")["entries"]) == 1
 

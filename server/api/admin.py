@@ -21,7 +21,7 @@ from ..store.accounts import DEVICE_ROLES, USER_ROLES, AccountConflict, AccountE
 from .auth import current_actor, current_principal, drop_sockets, hub
 from .pairing import shown_once
 from .refusals import ApiError, error_response
-from .routes import _Body, parse
+from .routes import _Body, account_zh, parse
 
 admin = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
@@ -56,16 +56,19 @@ def _admins_only() -> None:
     """401 without a good token, 403 for any role but admin: on every route of the blueprint."""
     principal = current_principal()
     if principal.role != "admin":
-        raise ApiError(403, f"the role {principal.role!r} may not do this")
+        raise ApiError(
+            403, f"the role {principal.role!r} may not do this", zh=f"“{principal.role}”角色无权进行此操作"
+        )
 
 
 @admin.errorhandler(AccountError)
 def _refused(exc: AccountError) -> tuple[Response, int]:
+    zh = account_zh(str(exc))
     if isinstance(exc, AccountNotFound):
-        return error_response(404, str(exc), "not_found")
+        return error_response(404, str(exc), "not_found", zh)
     if isinstance(exc, AccountConflict):
-        return error_response(409, str(exc), "conflict")
-    return error_response(400, str(exc), "bad_request")
+        return error_response(409, str(exc), "conflict", zh)
+    return error_response(400, str(exc), "bad_request", zh)
 
 
 # -- device tokens ---------------------------------------------------------------
@@ -129,9 +132,11 @@ def test_device(name: str) -> Response:
     try:
         result = run_test(the_hub, name)
     except UnknownDevice:
-        raise ApiError(404, f"no device is named {name!r}", "not_found") from None
+        raise ApiError(
+            404, f"no device is named {name!r}", "not_found", zh=f"没有名为 {name!r} 的设备"
+        ) from None
     except NotTestable as exc:
-        raise ApiError(409, str(exc), "conflict") from None
+        raise ApiError(409, str(exc), "conflict", zh="这种设备只发送信号，系统没有可测试的内容") from None
     actor = current_actor()
     the_hub.audit.record(
         actor.name,
@@ -176,7 +181,7 @@ def set_display_name(username: str) -> Response:
 def disable_user(username: str) -> Response:
     """Every session of the user ends and their sockets drop; they cannot log in until enabled."""
     if username == current_principal().name:
-        raise ApiError(409, "you may not disable your own account", "conflict")
+        raise ApiError(409, "you may not disable your own account", "conflict", zh="不能停用您自己的账号")
     ended = hub().accounts.set_active(username, False, hub().clock(), current_actor())
     drop_sockets(ended.ended, username=username)
     hub().posts.settle()  # their counter closes on every screen now
@@ -209,10 +214,18 @@ def audit() -> Response:
     """The newest audit entries first; ``?limit=`` (1–500, default 100), ``?action=`` to filter."""
     raw_limit = request.args.get("limit", "100")
     if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= AUDIT_MAX:
-        raise ApiError(400, f"'limit' must be a whole number from 1 to {AUDIT_MAX}")
+        raise ApiError(
+            400,
+            f"'limit' must be a whole number from 1 to {AUDIT_MAX}",
+            zh=f"limit 须为 1 到 {AUDIT_MAX} 的整数",
+        )
     action = request.args.get("action") or None
     if action is not None and not re.fullmatch(r"[a-z._]{1,48}", action):
-        raise ApiError(400, "'action' is an action name such as token.revoke (a-z, '.', '_'; at most 48)")
+        raise ApiError(
+            400,
+            "'action' is an action name such as token.revoke (a-z, '.', '_'; at most 48)",
+            zh="action 须为操作名称，如 token.revoke（小写字母、“.”、“_”，最多 48 个字符）",
+        )
     entries = hub().audit.recent(int(raw_limit), action)
     return jsonify(entries=[e.public() for e in entries])
 
@@ -225,6 +238,10 @@ def priority_ledger() -> Response:
     """The newest priority grants, requests, confirmations and changes first; ``?limit=`` 1–500 (100)."""
     raw_limit = request.args.get("limit", "100")
     if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= AUDIT_MAX:
-        raise ApiError(400, f"'limit' must be a whole number from 1 to {AUDIT_MAX}")
+        raise ApiError(
+            400,
+            f"'limit' must be a whole number from 1 to {AUDIT_MAX}",
+            zh=f"limit 须为 1 到 {AUDIT_MAX} 的整数",
+        )
     changes = hub().core.recent_priority_changes(int(raw_limit))
     return jsonify(entries=[change.as_dict() for change in changes])

@@ -21,12 +21,14 @@ from ..core.appointments import (
     Actor,
     Appointment,
     Arrival,
+    ImportRefused,
     UnknownAppointment,
     claim_for,
     draft_from,
     mask_name,
     parse_csv,
 )
+from ..core.bilingual import Problem
 from .auth import client_address, current_principal, hub, requires
 from .refusals import ApiError
 from .routes import _Body, issue_brake, issue_printed, parse
@@ -84,7 +86,9 @@ def create() -> tuple[Response, int]:
     try:
         date.fromisoformat(body.date)
     except ValueError:
-        raise ApiError(400, f"'date': {body.date} is no day of the calendar") from None
+        raise ApiError(
+            400, f"'date': {body.date} is no day of the calendar", zh=f"date：{body.date} 不是日历上的日期"
+        ) from None
     book = hub().appointments
     default_source = "web" if current_principal().role == "booking" else "onsite"
     fields = body.model_dump()
@@ -104,11 +108,13 @@ def list_day() -> Response:
     raw = request.args.get("date")
     if raw is not None:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            raise ApiError(400, "'date' must be a date like 2026-12-01")
+            raise ApiError(400, "'date' must be a date like 2026-12-01", zh="date 须为日期，如 2026-12-01")
         try:
             day = date.fromisoformat(raw)
         except ValueError:
-            raise ApiError(400, "'date' must be a date like 2026-12-01") from None
+            raise ApiError(
+                400, "'date' must be a date like 2026-12-01", zh="date 须为日期，如 2026-12-01"
+            ) from None
     else:
         day = the_hub.core.hall.calendar.business_day(the_hub.clock())
     book = the_hub.appointments
@@ -143,7 +149,8 @@ def import_csv() -> tuple[Response, int]:
     book = hub().appointments
     drafts = parse_csv(body.csv, book.bookable)
     if not drafts:
-        raise ApiError(400, "the CSV holds no bookings", "bad_import")
+        zh, en = "列名行之后没有预约", "the CSV holds no bookings after its header"
+        raise ImportRefused([Problem("", zh, en, 2)], 1)
     made = book.book(drafts, _actor())
     return jsonify(imported=len(made), appointments=[_view(a) for a in made]), 201
 
@@ -158,9 +165,17 @@ def check_in() -> tuple[Response, int]:
     """
     body = parse(CheckInBody)
     if any(getattr(body, name) is None for name in body.model_fields_set):
-        raise ApiError(400, "'code', 'phone' and 'appointment_id' are strings when given, never null")
+        raise ApiError(
+            400,
+            "'code', 'phone' and 'appointment_id' are strings when given, never null",
+            zh="code、phone 和 appointment_id 给出时须为文字，不能为 null",
+        )
     if (body.code is None) == (body.phone is None) or (body.code is not None and body.appointment_id):
-        raise ApiError(400, "send 'code', or 'phone' (with 'appointment_id' when picking one)")
+        raise ApiError(
+            400,
+            "send 'code', or 'phone' (with 'appointment_id' when picking one)",
+            zh="请提供 code，或提供 phone（选择其中一个预约时再加 appointment_id）",
+        )
     principal = current_principal()
     braked = issue_brake(principal, "tries")
     if braked is not None:

@@ -50,7 +50,11 @@ def bearer_token() -> str | None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "the Authorization header must be 'Bearer <token>'")
+            raise ApiError(
+                401,
+                "the Authorization header must be 'Bearer <token>'",
+                zh="Authorization 请求头的格式须为 Bearer <token>",
+            )
         return token.strip()
     return None
 
@@ -71,13 +75,19 @@ def current_principal() -> Principal:
         token = bearer_token()
         cookie = None if token else cookie_session_id()
         if not token and not cookie:
-            raise ApiError(401, "this needs a token: log in, or use the device's token")
+            raise ApiError(
+                401,
+                "this needs a token: log in, or use the device's token",
+                zh="此操作需要令牌：请先登录，或使用设备的令牌",
+            )
         if token:
             principal = the_hub.accounts.resolve(token, the_hub.clock())
         else:
             principal = the_hub.accounts.resolve_cookie(cookie or "", the_hub.clock())
         if principal is None:
-            raise ApiError(401, "the token is unknown, revoked or expired")
+            raise ApiError(
+                401, "the token is unknown, revoked or expired", zh="令牌无效、已被吊销或已过期，请重新登录"
+            )
         request_globals.principal = principal
     return principal
 
@@ -114,7 +124,11 @@ def requires(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
             if principal.role not in roles:
-                raise ApiError(403, f"the role {principal.role!r} may not do this")
+                raise ApiError(
+                    403,
+                    f"the role {principal.role!r} may not do this",
+                    zh=f"“{principal.role}”角色无权进行此操作",
+                )
             return view(*args, **kwargs)
 
         wrapper.roles = roles  # type: ignore[attr-defined]  # read by the OpenAPI test (x-roles)
@@ -129,7 +143,15 @@ def check_counter(counter: int) -> Principal:
     if principal.role == "admin":
         return principal
     if principal.role != "staff":
-        raise ApiError(403, f"the role {principal.role!r} may not act at a counter")
+        raise ApiError(
+            403,
+            f"the role {principal.role!r} may not act at a counter",
+            zh=f"“{principal.role}”角色不能在窗口办理业务",
+        )
     if principal.counter != counter:
-        raise ApiError(403, f"you are logged in at counter {principal.counter}, not counter {counter}")
+        raise ApiError(
+            403,
+            f"you are logged in at counter {principal.counter}, not counter {counter}",
+            zh=f"您登录的是 {principal.counter} 号窗口，不是 {counter} 号窗口",
+        )
     return principal

@@ -111,7 +111,11 @@ def _case_for_staff(code: str) -> tuple[Principal, Case]:
     case = hub().cases.find(code[:CODE_TEXT])
     if not _may_work(principal, case):
         shown = case_codes.shown(case.code)
-        raise ApiError(403, f"case {shown} is not yours, nor of your counter's services")
+        raise ApiError(
+            403,
+            f"case {shown} is not yours, nor of your counter's services",
+            zh=f"事项 {shown} 不归您办理，也不属于您窗口的业务",
+        )
     return principal, case
 
 
@@ -202,7 +206,11 @@ def of_ticket(ticket_id: str) -> Response:
         return jsonify(ticket_id=ticket.id, case=None)
     here = principal.counter is not None and ticket.counter == principal.counter
     if not (here or _may_work(principal, case)):
-        raise ApiError(403, f"ticket {ticket.number}'s case is not yours, nor of your counter's services")
+        raise ApiError(
+            403,
+            f"ticket {ticket.number}'s case is not yours, nor of your counter's services",
+            zh=f"号票 {ticket.number} 的事项不归您办理，也不属于您窗口的业务",
+        )
     return jsonify(ticket_id=ticket.id, case=_view(principal, case))
 
 
@@ -248,7 +256,11 @@ def cancel(code: str) -> Response:
     body = parse(CancelCaseBody)
     principal, case = _case_for_staff(code)
     if principal.role != "admin" and principal.name != case.owner:
-        raise ApiError(403, f"only the case's owner ({case.owner}) or an admin may cancel it")
+        raise ApiError(
+            403,
+            f"only the case's owner ({case.owner}) or an admin may cancel it",
+            zh=f"只有事项的负责人（{case.owner}）或管理员可以取消它",
+        )
     gone = hub().cases.cancel(case.code, _actor(), body.reason)
     return jsonify(case=_view(principal, gone))
 

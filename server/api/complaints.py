@@ -103,7 +103,11 @@ def _complaint_for(complaint_id: str) -> tuple[Principal, Complaint]:
         raise unknown_complaint()
     complaint = hub().complaints.find(complaint_id)
     if not _may_read(principal, complaint):
-        raise ApiError(403, "this complaint is not yours: its owner, admins and supervisors only")
+        raise ApiError(
+            403,
+            "this complaint is not yours: its owner, admins and supervisors only",
+            zh="这件投诉不归您处理：只有负责人、管理员和值班主管可以查看",
+        )
     return principal, complaint
 
 
@@ -123,7 +127,9 @@ def record() -> tuple[Response, int]:
     if anonymous:
         if body.ticket is None:
             raise ApiError(
-                401, "without a login, send the ticket's id ('ticket'): it is the right to complain"
+                401,
+                "without a login, send the ticket's id ('ticket'): it is the right to complain",
+                zh="未登录时请提供号票编号（ticket）：凭号票才能投诉",
             )
         channel, by, principal = Channel.PHONE, "visitor", None
     else:
@@ -133,9 +139,17 @@ def record() -> tuple[Response, int]:
         elif principal.role in USERS:
             channel, by = Channel.COUNTER, principal.name
         else:
-            raise ApiError(403, f"the role {principal.role!r} may not record a complaint")
+            raise ApiError(
+                403,
+                f"the role {principal.role!r} may not record a complaint",
+                zh=f"“{principal.role}”角色无权登记投诉",
+            )
     if channel is not Channel.COUNTER and (body.case is not None or body.clerk is not None):
-        raise ApiError(403, "only staff name a case or a clerk; the ticket names its clerk by itself")
+        raise ApiError(
+            403,
+            "only staff name a case or a clerk; the ticket names its clerk by itself",
+            zh="只有工作人员可以指定事项或经办人；号票会自动带上它的经办人",
+        )
     intake = Intake(
         body.category, body.text, channel, by, body.ticket, body.case, body.clerk, body.contact_phone
     )
@@ -163,7 +177,11 @@ def listed() -> Response:
     principal = current_principal()
     which = request.args.get("status", "open")
     if which not in ("open", "overdue", "all"):
-        raise ApiError(400, f"'status' must be open, overdue or all; got {which[:20]!r}")
+        raise ApiError(
+            400,
+            f"'status' must be open, overdue or all; got {which[:20]!r}",
+            zh=f"status 须为 open、overdue 或 all，收到 {which[:20]!r}",
+        )
     everything = principal.role in READERS
     scope = ComplaintScope(
         everything=everything,
@@ -186,13 +204,25 @@ def figures() -> Response:
     """查处率 and closure time for the business days ``from``..``to`` (both included), from the log."""
     unknown = sorted(set(request.args) - {"from", "to"})
     if unknown:
-        raise ApiError(400, f"unknown parameter {unknown[0][:20]!r}; expected from, to")
+        raise ApiError(
+            400,
+            f"unknown parameter {unknown[0][:20]!r}; expected from, to",
+            zh=f"没有参数 {unknown[0][:20]!r}，可用的参数为 from、to",
+        )
     if "from" not in request.args:
-        raise ApiError(400, "'from' is required: the first business day, as YYYY-MM-DD")
+        raise ApiError(
+            400,
+            "'from' is required: the first business day, as YYYY-MM-DD",
+            zh="缺少 from：请填写起始营业日，格式为 YYYY-MM-DD",
+        )
     first = parse_day(request.args["from"], "from")
     last = parse_day(request.args["to"], "to") if "to" in request.args else first
     if last < first or (last - first).days >= MAX_PERIOD_DAYS:
-        raise ApiError(400, f"'to' must be on or after 'from', at most {MAX_PERIOD_DAYS} days later")
+        raise ApiError(
+            400,
+            f"'to' must be on or after 'from', at most {MAX_PERIOD_DAYS} days later",
+            zh=f"to 须不早于 from，且最多晚 {MAX_PERIOD_DAYS} 天",
+        )
     book = hub().complaints
     start, end = _period(first, last)
     answer = jsonify(
@@ -261,7 +291,15 @@ def _moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ApiError(400, "'at' must be a date and time (ISO 8601 with offset)") from None
+        raise ApiError(
+            400,
+            "'at' must be a date and time (ISO 8601 with offset)",
+            zh="at 须为日期和时间（ISO 8601 格式，带时区偏移）",
+        ) from None
     if moment.tzinfo is None:
-        raise ApiError(400, "'at' must carry its offset, e.g. 2026-12-01T10:00:00+08:00")
+        raise ApiError(
+            400,
+            "'at' must carry its offset, e.g. 2026-12-01T10:00:00+08:00",
+            zh="at 须带时区偏移，如 2026-12-01T10:00:00+08:00",
+        )
     return moment

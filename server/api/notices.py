@@ -76,26 +76,25 @@ def _managers_only() -> None:
     """401 without a good token; 403 for any role but admin and supervisor, on every route here."""
     principal = current_principal()
     if principal.role not in MANAGERS:
-        raise ApiError(403, f"the role {principal.role!r} may not manage notices")
+        raise ApiError(
+            403,
+            f"the role {principal.role!r} may not manage notices",
+            zh=f"“{principal.role}”角色无权管理公告",
+        )
 
 
 def _bad_notice(exc: BadNotice) -> tuple[Response, int]:
-    body = {
-        "error": exc.message,
-        "code": exc.code,
-        "field": exc.field,
-        "error_zh": exc.message_zh,
-        "error_en": exc.message_en,
-    }
-    return jsonify(body), 400
+    return error_response(
+        400, exc.message, exc.code, exc.message_zh, error_en=exc.message_en, field=exc.field
+    )
 
 
 def _unknown(exc: UnknownNotice) -> tuple[Response, int]:
-    return error_response(404, exc.message, "not_found")
+    return error_response(404, exc.message, "not_found", "该公告不存在")
 
 
 def _withdrawn(exc: NoticeWithdrawn) -> tuple[Response, int]:
-    return error_response(409, exc.message, exc.code)
+    return error_response(409, exc.message, exc.code, "该公告已撤回，不能再修改或撤回；如有需要请发布新公告")
 
 
 for _blueprint in (notices_api, notices_admin):
@@ -168,7 +167,7 @@ def _doctors(now: datetime) -> list[dict[str, Any]]:
 
 def _id(notice_id: int) -> int:
     if not 1 <= notice_id <= MAX_ID:
-        raise ApiError(404, f"no notice {notice_id}")
+        raise ApiError(404, f"no notice {notice_id}", zh=f"公告 {notice_id} 不存在")
     return notice_id
 
 

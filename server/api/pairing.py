@@ -23,7 +23,7 @@ from ..devices.pairing import PAIRING_ROLES, Pairing, PairingDesk, PairingRefuse
 from ..store.accounts import AccountConflict, AccountError, TokenExists, TokenInfo
 from .auth import client_address, current_actor, current_principal, drop_sockets, hub
 from .refusals import ApiError, error_response
-from .routes import _Body, parse
+from .routes import _Body, account_zh, parse
 
 pairing_api = Blueprint("pairing", __name__, url_prefix="/api/v1")
 
@@ -53,15 +53,8 @@ def desk() -> PairingDesk:
 
 @pairing_api.errorhandler(PairingRefused)
 def _refused(exc: PairingRefused) -> tuple[Response, int]:
-    if exc.message_zh:  # the hub's own words, in both languages, for the admin's page to place
-        body = {
-            "error": exc.message,
-            "code": exc.code,
-            "error_zh": exc.message_zh,
-            "error_en": exc.message_en,
-        }
-        return jsonify(body), exc.status
-    return error_response(exc.status, exc.message, exc.code)
+    # The hub's own words, in both languages, for the admin's page to place.
+    return error_response(exc.status, exc.message, exc.code, exc.message_zh or None)
 
 
 def qr_data_uri(text: str) -> str:
@@ -135,7 +128,9 @@ def collect(code: str) -> Response:
 def _admin() -> None:
     principal = current_principal()
     if principal.role != "admin":
-        raise ApiError(403, f"the role {principal.role!r} may not do this")
+        raise ApiError(
+            403, f"the role {principal.role!r} may not do this", zh=f"“{principal.role}”角色无权进行此操作"
+        )
 
 
 def _choices(kind: str) -> list[dict[str, object]]:
@@ -204,9 +199,9 @@ def confirm(code: str) -> Response:
                 return device.name, device.counter
             raise already_paired(made.name) from exc
         except AccountConflict as exc:  # another pairing of the same device committed first
-            raise PairingRefused(409, str(exc), "conflict") from exc
+            raise PairingRefused(409, str(exc), "conflict", account_zh(str(exc)), str(exc)) from exc
         except AccountError as exc:
-            raise PairingRefused(400, str(exc), "bad_request") from exc
+            raise PairingRefused(400, str(exc), "bad_request", account_zh(str(exc)), str(exc)) from exc
         replaced.extend(issued.replaced)
         return device.name, device.counter
 

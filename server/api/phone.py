@@ -9,7 +9,7 @@ refusal is a 429 whose message a visitor reads, in both languages.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field
@@ -28,7 +28,7 @@ from ..phone import (
 )
 from ..security import retry_after
 from .auth import client_address, hub
-from .refusals import ApiError
+from .refusals import ApiError, refusal_body
 from .routes import _Body, issue_printed, parse, status_url, ticket_json
 
 phone_api = Blueprint("phone_api", __name__, url_prefix="/api/v1")
@@ -113,7 +113,7 @@ def phone_page() -> Response:
 
 def _refused(refusal: PhoneRefusal) -> tuple[Response, int]:
     """The 429 of a limit: ``{"error", "code"}``, the phone's active ticket if that is the reason."""
-    body: dict[str, Any] = {"error": refusal.message, "code": refusal.code}
+    body = refusal_body(429, refusal.message, refusal.code)  # "中文 / English": each on its own too
     if refusal.ticket is not None:
         body["ticket"] = {"id": refusal.ticket, "status_url": status_url(refusal.ticket)}
     response = jsonify(body)

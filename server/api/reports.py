@@ -64,13 +64,19 @@ def _only(*names: str) -> None:
     """Refuse a parameter the route does not take: a typo (``mnth=``) must not answer another period."""
     unknown = sorted(set(request.args) - set(names))
     if unknown:
-        raise BadStatsQuery(f"unknown parameter {unknown[0]!r}; expected {', '.join(names)}")
+        raise BadStatsQuery(
+            f"unknown parameter {unknown[0]!r}; expected {', '.join(names)}",
+            f"没有参数 {unknown[0]!r}，可用的参数为 {'、'.join(names)}",
+        )
 
 
 def _format() -> str:
     chosen = request.args.get("format", "json")
     if chosen not in FORMATS:
-        raise BadStatsQuery(f"'format' must be one of {', '.join(FORMATS)}; got {chosen!r}")
+        raise BadStatsQuery(
+            f"'format' must be one of {', '.join(FORMATS)}; got {chosen!r}",
+            f"format 须为 {'、'.join(FORMATS)} 之一，收到 {chosen!r}",
+        )
     return chosen
 
 
@@ -116,7 +122,9 @@ def clerk(username: str) -> Response:
     the_hub = hub()
     clerks = clerk_groups(the_hub.statistics, the_hub.core.hall, period)
     if not any(g["key"] == username for g in clerks) and not the_hub.accounts.has_user(username):
-        raise ApiError(404, f"there is no clerk {username!r}", "unknown_clerk")
+        raise ApiError(
+            404, f"there is no clerk {username!r}", "unknown_clerk", zh=f"工作人员 {username!r} 不存在"
+        )
     response = jsonify(scorecard(the_hub.core.hall, period, clerks, username))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -125,13 +133,17 @@ def clerk(username: str) -> Response:
 def _day(name: str) -> date:
     raw = request.args.get(name)
     if raw is None:
-        raise ApiError(400, f"'{name}' is required: a date like 2026-12-01")
+        raise ApiError(
+            400, f"'{name}' is required: a date like 2026-12-01", zh=f"缺少 {name}：请填写日期，如 2026-12-01"
+        )
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-        raise ApiError(400, f"'{name}' must be a date like 2026-12-01")
+        raise ApiError(400, f"'{name}' must be a date like 2026-12-01", zh=f"{name} 须为日期，如 2026-12-01")
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, f"'{name}' must be a date like 2026-12-01") from None
+        raise ApiError(
+            400, f"'{name}' must be a date like 2026-12-01", zh=f"{name} 须为日期，如 2026-12-01"
+        ) from None
     check_year(day.year, raw, name)  # 9999-12-31 and a few days more is no date: a 500, not an answer
     return day
 
@@ -143,7 +155,11 @@ def estimates() -> Response:
     first = _day("from")
     raw = request.args.get("days", "1")
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= LONGEST_RANGE_DAYS:
-        raise ApiError(400, f"'days' must be a whole number from 1 to {LONGEST_RANGE_DAYS}")
+        raise ApiError(
+            400,
+            f"'days' must be a whole number from 1 to {LONGEST_RANGE_DAYS}",
+            zh=f"days 须为 1 到 {LONGEST_RANGE_DAYS} 的整数",
+        )
     last = first + timedelta(days=int(raw) - 1)
     the_hub = hub()
     hall, services = estimate_accuracy(the_hub.store.engine, first, last)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from werkzeug.sansio.utils import get_current_url
 
 from ..core.appointments import AppointmentClaim
+from ..core.bilingual import Bilingual
 from ..core.cases import CaseClaim
 from ..core.estimate import minutes
 from ..core.model import CALLABLE, EventKind, Ticket
@@ -23,6 +25,7 @@ from ..core.priority import pending_request
 from ..core.queue import IssueRequest
 from ..core.satisfaction import Satisfaction, offer_view
 from ..devices.voice import VOICE_DEVICE
+from ..pydantic_zh import in_chinese
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, Principal, token_hash
 from .auth import (
@@ -112,7 +115,7 @@ class RequeueBody(_Body):
     @model_validator(mode="after")
     def _one(self) -> RequeueBody:
         if self.ticket_id is not None and self.number is not None:
-            raise ValueError("give 'ticket_id' or 'number', not both")
+            raise Bilingual("ticket_id 和 number 只能给出其一", "give 'ticket_id' or 'number', not both")
         return self
 
 
@@ -130,7 +133,7 @@ class TransferBody(_Body):
     @model_validator(mode="after")
     def _somewhere(self) -> TransferBody:
         if self.service is None and self.counter is None:
-            raise ValueError("a transfer needs 'service' or 'counter'")
+            raise Bilingual("转移须给出 service 或 counter", "a transfer needs 'service' or 'counter'")
         return self
 
 
@@ -139,10 +142,14 @@ def parse(model: type[M]) -> M:
     data = request.get_json(silent=True)
     if data is None:
         if request.get_data():
-            raise ApiError(400, "the body is not valid JSON (send Content-Type: application/json)")
+            raise ApiError(
+                400,
+                "the body is not valid JSON (send Content-Type: application/json)",
+                zh="请求内容不是有效的 JSON（请以 Content-Type: application/json 发送）",
+            )
         data = {}
     if not isinstance(data, dict):
-        raise ApiError(400, "the body must be a JSON object")
+        raise ApiError(400, "the body must be a JSON object", zh="请求内容须为 JSON 对象")
     # JSON has one number type: 510.0 is the integer 510 to JSON Schema (and the OpenAPI
     # document), so a whole float is taken as one; the strict models refuse "510" still.
     data = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in data.items()}
@@ -152,11 +159,18 @@ def parse(model: type[M]) -> M:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
         if first["type"] == "missing":
-            raise ApiError(400, f"'{field}' is required") from None
+            raise ApiError(400, f"'{field}' is required", zh=f"缺少必填项 {field}") from None
         if first["type"] == "extra_forbidden":
-            raise ApiError(400, f"'{field}' is not a known field") from None
+            raise ApiError(
+                400, f"'{field}' is not a known field", zh=f"没有 {field} 这一项，请检查拼写"
+            ) from None
         message = first["msg"].removeprefix("Value error, ")
-        raise ApiError(400, f"'{field}': {message}" if first["loc"] else message) from None
+        said = in_chinese(first, field, message)  # pydantic's words, or the check's own Chinese
+        if first["loc"]:
+            # The fallback sentence names the field itself (「field」的值…).
+            zh = said if said.startswith("「") else f"{field}：{said}"
+            raise ApiError(400, f"'{field}': {message}", zh=zh) from None
+        raise ApiError(400, message, zh=said) from None
 
 
 def status_url_base() -> str:
@@ -320,7 +334,9 @@ def throttled(username: str, address: str) -> tuple[Response, int] | None:
     if wait is None:
         return None
     message, retry_after = refusal_message(wait)
-    response, status = error_response(429, message, "too_many_attempts")
+    minutes = max(1, -(-retry_after // 60))
+    zh = f"登录失败次数过多，请 {minutes} 分钟后再试"
+    response, status = error_response(429, message, "too_many_attempts", zh)
     response.headers["Retry-After"] = str(retry_after)
     return response, status
 
@@ -336,7 +352,9 @@ def login() -> Response | tuple[Response, int]:
         return refusal
     the_hub = hub()
     if body.counter is not None and body.counter not in the_hub.core.hall.counters:
-        raise ApiError(400, f"there is no counter {body.counter}", "unknown_counter")
+        raise ApiError(
+            400, f"there is no counter {body.counter}", "unknown_counter", zh=f"{body.counter} 号窗口不存在"
+        )
     posts = the_hub.posts
     move = posts.moves(body.move)
     try:
@@ -353,7 +371,7 @@ def login() -> Response | tuple[Response, int]:
         wrong_password = "password" in str(exc)
         if wrong_password:
             throttle.failed(body.username, address)
-        raise ApiError(401 if wrong_password else 400, str(exc)) from None
+        raise ApiError(401 if wrong_password else 400, str(exc), zh=account_zh(str(exc))) from None
     throttle.succeeded(body.username)
     drop_sockets(made.ended)  # single_session: the earlier console's live link ends with its session
     taken = posts.take(made, move)  # on post at the counter: it opens on every screen
@@ -412,8 +430,8 @@ def change_password() -> Response | tuple[Response, int]:
     except AccountError as exc:
         if "current password" in str(exc):
             login_throttle().failed(principal.name, address)
-            raise ApiError(403, str(exc), "wrong_password") from None
-        raise ApiError(400, str(exc)) from None
+            raise ApiError(403, str(exc), "wrong_password", zh=account_zh(str(exc))) from None
+        raise ApiError(400, str(exc), zh=account_zh(str(exc))) from None
     drop_sockets(ended.ended)
     the_hub.posts.settle()  # a post held by one of the logins just ended closes now
     return jsonify(ok=True, sessions_ended=len(ended.ended))
@@ -443,9 +461,18 @@ def issue_ticket() -> tuple[Response, int]:
     the_hub = hub()
     if body.desk is not None:
         if principal.is_device:
-            raise ApiError(403, "'desk' is for a triage desk's user, not a device")
+            raise ApiError(
+                403,
+                "'desk' is for a triage desk's user, not a device",
+                zh="desk 只供分诊台的工作人员使用，设备不能使用",
+            )
         if body.desk not in {t.name for t in the_hub.config.triage_desks}:
-            raise ApiError(400, f"there is no triage desk {body.desk!r}", "unknown_desk")
+            raise ApiError(
+                400,
+                f"there is no triage desk {body.desk!r}",
+                "unknown_desk",
+                zh=f"分诊台 {body.desk!r} 不存在",
+            )
     kiosk = principal.name if principal.is_device else body.desk
     issuer = principal.name
     braked = issue_brake(principal, "tickets")
@@ -476,11 +503,17 @@ def issue_ticket() -> tuple[Response, int]:
 def case_code(body: TicketBody) -> str:
     """The case of a ticket request without a service: 400 unless it names exactly one of the two."""
     if "service" in body.model_fields_set and body.service is None:
-        raise ApiError(400, "'service' is a string when given, never null")
+        raise ApiError(
+            400, "'service' is a string when given, never null", zh="service 给出时须为文字，不能为 null"
+        )
     if body.case is None:
-        raise ApiError(400, "'service' is required")
+        raise ApiError(400, "'service' is required", zh="缺少必填项 service")
     if body.service is not None:
-        raise ApiError(400, "give 'service' or 'case', not both (a case's ticket is for the case's service)")
+        raise ApiError(
+            400,
+            "give 'service' or 'case', not both (a case's ticket is for the case's service)",
+            zh="service 和 case 只能给出其一（事项的号票属于该事项的业务）",
+        )
     return body.case
 
 
@@ -547,7 +580,7 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
     ticket, ahead = the_hub.core.ticket(ticket_id)  # 404 for an unknown ticket
     printing = the_hub.printing
     if not printing.printers:
-        raise ApiError(409, "no printer is configured on this hub", "no_printer")
+        raise ApiError(409, "no printer is configured on this hub", "no_printer", zh="本系统没有配置打印机")
     issued = next((e for e in ticket.history if e.kind is EventKind.ISSUED), None)
     # A kiosk's ticket names the kiosk; a triage nurse's names the nurse and the desk, whose printer it is.
     kiosk = (issued.detail.get("desk") or issued.detail.get("issued_by")) if issued else None
@@ -558,9 +591,12 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
             409,
             "this ticket was not issued at a kiosk or triage desk with a printer: name the printer to use",
             "no_printer",
+            zh="这张号票不是在带打印机的取号机或分诊台取的，请指定要使用的打印机",
         )
     if printer not in printing.printers:
-        raise ApiError(400, f"there is no printer {printer!r}", "unknown_printer")
+        raise ApiError(
+            400, f"there is no printer {printer!r}", "unknown_printer", zh=f"打印机 {printer!r} 不存在"
+        )
     principal = current_principal()
     now = the_hub.clock()
     detail = {"number": ticket.number, "printer": printer}
@@ -587,6 +623,45 @@ def reprint_ticket(ticket_id: str) -> tuple[Response, int]:
     return jsonify(ticket_id=ticket.id, number=ticket.number, print=answer), 201
 
 
+#: What a device's brake holds back (``issue_brake``'s ``what``), in Chinese.
+_BRAKE_ZH = {"tickets": "取号", "tries": "尝试签到"}
+
+#: The account store's refusals (English, the CLI's words too) in Chinese: a pattern of the English,
+#: and the Chinese with its groups filled in.
+_ACCOUNT_ZH = tuple(
+    (re.compile(pattern), zh)
+    for pattern, zh in (
+        (r"^wrong user name or password", "用户名或密码错误"),
+        (r"^the current password is wrong", "当前密码不正确"),
+        (r"^a password needs at least (\d+)", "密码太短，请至少使用 {0} 个字符"),
+        (r"^a password has at most (\d+)", "密码太长，最多 {0} 个字符"),
+        (r"^staff log in at a counter", "工作人员须在窗口登录：请填写窗口号"),
+        (r"^(\w+) users log in without a counter", "{0} 角色的用户登录时不填窗口号，请去掉窗口号"),
+        (r"^display_name: a display name has at most (\d+)", "显示名称太长，最多 {0} 个字符"),
+        (r"^display_name: a display name may not hold control", "显示名称不能含有控制字符"),
+        (r"^no token has the id or name (.+)$", "没有编号或名称为 {0} 的令牌"),
+        (r"^no token has the id (.+)$", "没有编号为 {0} 的令牌"),
+        (r"^every token named (.+) is revoked already", "名为 {0} 的令牌都已被吊销"),
+        (r"^token (\S+) is revoked already", "令牌 {0} 已被吊销"),
+        (
+            r"^a live device token named (.+) exists already",
+            "已有名为 {0} 的有效设备令牌；如需替换，请轮换它",
+        ),
+        (r"^unknown (?:user|device) role (.+); expected one of (.+)$", "没有 {0} 这个角色，可选：{1}"),
+        (r"^(\w+) is 1 to 64 ASCII letters", "{0} 须为 1 到 64 个英文字母、数字、“.”、“_”或“-”"),
+    )
+)
+
+
+def account_zh(english: str) -> str:
+    """An account refusal's Chinese (login, password, tokens, users): a whole sentence, never the English."""
+    for pattern, zh in _ACCOUNT_ZH:
+        found = pattern.search(english)
+        if found:
+            return zh.format(*found.groups())
+    return "账号操作未被受理，请检查填写的内容后重试"
+
+
 def issue_brake(principal: Principal, what: str) -> tuple[Response, int] | None:
     """The 429 answer while ``principal`` has taken its burst of ``what`` (tickets, check-in tries).
 
@@ -596,7 +671,10 @@ def issue_brake(principal: Principal, what: str) -> tuple[Response, int] | None:
     if wait is None:
         return None
     response, status = error_response(
-        429, f"too many {what} from this device at once; please wait a moment", "too_many_requests"
+        429,
+        f"too many {what} from this device at once; please wait a moment",
+        "too_many_requests",
+        f"这台设备{_BRAKE_ZH.get(what, '请求')}过于频繁，请稍候再试",
     )
     response.headers["Retry-After"] = str(retry_after(wait))
     return response, status
@@ -681,12 +759,20 @@ def _priority_rights(ticket: Ticket) -> Principal:
     if principal.role == "admin":
         return principal
     if principal.role != "staff" or principal.counter is None:
-        raise ApiError(403, f"the role {principal.role!r} may not see or change a ticket's priority")
+        raise ApiError(
+            403,
+            f"the role {principal.role!r} may not see or change a ticket's priority",
+            zh=f"“{principal.role}”角色无权查看或修改号票的优先级",
+        )
     counter = hub().core.hall.counters.get(principal.counter)
     here = ticket.counter == principal.counter or ticket.target_counter == principal.counter
     queued = ticket.status in CALLABLE and counter is not None and ticket.service in counter.services
     if not (here or queued):
-        raise ApiError(403, f"ticket {ticket.number} is not at counter {principal.counter} or in its queue")
+        raise ApiError(
+            403,
+            f"ticket {ticket.number} is not at counter {principal.counter} or in its queue",
+            zh=f"号票 {ticket.number} 不在 {principal.counter} 号窗口，也不在其队列中",
+        )
     return principal
 
 
@@ -815,7 +901,7 @@ def next_up(counter: int) -> Response:
     _counter_action(counter)
     raw = request.args.get("limit", "10")
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 20:
-        raise ApiError(400, "'limit' must be a whole number from 1 to 20")
+        raise ApiError(400, "'limit' must be a whole number from 1 to 20", zh="limit 须为 1 到 20 的整数")
     return jsonify(hub().core.next_up(counter, int(raw)))
 
 
@@ -871,7 +957,12 @@ def cancel_at_counter(counter: int) -> Response:
     if ticket_id is None:
         current = core.counter_view(counter)["current"]
         if current is None:
-            raise ApiError(409, f"counter {counter} has no current ticket", "invalid_transition")
+            raise ApiError(
+                409,
+                f"counter {counter} has no current ticket",
+                "invalid_transition",
+                zh=f"{counter} 号窗口当前没有号票",
+            )
         ticket_id = current["id"]
     return _acted(counter, core.cancel(ticket_id, counter_number=counter, staff=staff))
 
@@ -892,7 +983,11 @@ def evaluation(counter: int) -> Response:
     the_hub = hub()
     the_hub.core.hall.counter(counter)
     if the_hub.config.device_counter(pad.name, "evaluation_pad") != counter:
-        raise ApiError(403, f"pad {pad.name!r} is not the evaluation pad of counter {counter}")
+        raise ApiError(
+            403,
+            f"pad {pad.name!r} is not the evaluation pad of counter {counter}",
+            zh=f"评价器 {pad.name!r} 不是 {counter} 号窗口的评价器",
+        )
     body = parse(EvaluationBody)
     ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name, reason=body.reason)
     return jsonify(ticket=ticket_json(ticket, 0), rating=body.rating)

@@ -41,31 +41,36 @@ def _readers_only() -> None:
     """401 without a good token; 403 for any role but admin and supervisor, on every route here."""
     principal = current_principal()
     if principal.role not in READERS:
-        raise ApiError(403, f"the role {principal.role!r} may not do this")
+        raise ApiError(
+            403, f"the role {principal.role!r} may not do this", zh=f"“{principal.role}”角色无权进行此操作"
+        )
 
 
 @settings_api.errorhandler(UnknownSection)
 def _unknown(exc: UnknownSection) -> tuple[Response, int]:
-    return error_response(404, str(exc), "not_found")
+    return error_response(404, str(exc), "not_found", f"没有这一设置项，可选：{'、'.join(EDITABLE)}")
 
 
 @settings_api.errorhandler(InvalidSettings)
 def _invalid(exc: InvalidSettings) -> tuple[Response, int]:
     # Both languages, as every refusal a manager reads: the whole refusal, and each problem on its field.
     problems = [p.public() for p in exc.problems]
-    body = {"error_zh": exc.message_zh, "error_en": exc.message_en, "problems": problems}
-    return jsonify(error=str(exc), code="invalid_settings", **body), 422
+    return error_response(
+        422, str(exc), "invalid_settings", exc.message_zh, error_en=exc.message_en, problems=problems
+    )
 
 
 @settings_api.errorhandler(StaleVersion)
 def _stale(exc: StaleVersion) -> tuple[Response, int]:
-    return jsonify(error=str(exc), code="stale_version", current_version=exc.current), 409
+    zh = (
+        f"设置已被他人修改（当前为第 {exc.current} 版，您的修改基于第 {exc.based_on} 版），请重新载入后再修改"
+    )
+    return error_response(409, str(exc), "stale_version", zh, current_version=exc.current)
 
 
 @settings_api.errorhandler(SettingInUse)
 def _in_use(exc: SettingInUse) -> tuple[Response, int]:
-    words = {"error_zh": exc.message_zh, "error_en": exc.message_en}
-    return jsonify(error=str(exc), code="in_use", field=exc.field, **words), 409
+    return error_response(409, str(exc), "in_use", exc.message_zh, error_en=exc.message_en, field=exc.field)
 
 
 @settings_api.get("")

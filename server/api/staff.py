@@ -50,18 +50,26 @@ def _readers_only() -> None:
     """401 without a good token; 403 for any role but admin and supervisor, on every route here."""
     principal = current_principal()
     if principal.role not in READERS:
-        raise ApiError(403, f"the role {principal.role!r} may not read staff data")
+        raise ApiError(
+            403,
+            f"the role {principal.role!r} may not read staff data",
+            zh=f"“{principal.role}”角色无权查看工作人员数据",
+        )
 
 
 @staff_api.errorhandler(UnknownRotaEntry)
 def _unknown(exc: UnknownRotaEntry) -> tuple[Response, int]:
-    return error_response(404, str(exc), "not_found")
+    return error_response(404, str(exc), "not_found", "该排班不存在")
 
 
 def _admin_only() -> str:
     principal = current_principal()
     if principal.role != "admin":
-        raise ApiError(403, "only an admin changes the rota or ends a clerk's post")
+        raise ApiError(
+            403,
+            "only an admin changes the rota or ends a clerk's post",
+            zh="只有管理员可以修改排班或结束工作人员的在岗",
+        )
     return principal.name
 
 
@@ -72,11 +80,13 @@ def _day() -> date:
     if raw is None:
         return the_hub.core.hall.calendar.business_day(the_hub.clock())
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-        raise ApiError(400, "'date' must be a date like 2026-12-01")
+        raise ApiError(400, "'date' must be a date like 2026-12-01", zh="date 须为日期，如 2026-12-01")
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "'date' must be a date like 2026-12-01") from None
+        raise ApiError(
+            400, "'date' must be a date like 2026-12-01", zh="date 须为日期，如 2026-12-01"
+        ) from None
 
 
 def _reasons() -> list[dict[str, str]]:
@@ -201,7 +211,9 @@ def end_post(counter: int) -> Response:
     clerk = state.post if state else None
     session = the_hub.posts.end_by_admin(counter, actor)
     if session is None or clerk is None:
-        raise ApiError(409, f"nobody is on post at counter {counter}", "conflict")
+        raise ApiError(
+            409, f"nobody is on post at counter {counter}", "conflict", zh=f"{counter} 号窗口没有工作人员在岗"
+        )
     now = the_hub.clock()
     the_hub.accounts.end_session(session, now)
     drop_sockets([session])

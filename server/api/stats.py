@@ -27,24 +27,37 @@ def stats_query() -> StatsQuery:
     """The question in the query string, checked: 400 with a sentence that says what is wrong."""
     unknown = sorted(set(request.args) - set(PARAMETERS))
     if unknown:
-        raise BadStatsQuery(f"unknown parameter {unknown[0]!r}; expected {', '.join(PARAMETERS)}")
+        raise BadStatsQuery(
+            f"unknown parameter {unknown[0]!r}; expected {', '.join(PARAMETERS)}",
+            f"没有参数 {unknown[0]!r}，可用的参数为 {'、'.join(PARAMETERS)}",
+        )
     first_raw = request.args.get("from")
     if first_raw is None:
-        raise BadStatsQuery("'from' is required: the first business day, as YYYY-MM-DD")
+        raise BadStatsQuery(
+            "'from' is required: the first business day, as YYYY-MM-DD",
+            "缺少 from：请填写起始营业日，格式为 YYYY-MM-DD",
+        )
     first = parse_day(first_raw, "from")
     last = parse_day(request.args["to"], "to") if "to" in request.args else first
     hall = hub().core.hall
     service = request.args.get("service")
     if service is not None and service not in hall.services:
-        raise ApiError(400, f"there is no service {service!r}", "unknown_service")
+        raise ApiError(
+            400, f"there is no service {service!r}", "unknown_service", zh=f"业务 {service!r} 不存在"
+        )
     counter: int | None = None
     raw_counter = request.args.get("counter")
     if raw_counter is not None:
         if not (raw_counter.isascii() and raw_counter.isdigit() and len(raw_counter) <= 6):
-            raise BadStatsQuery(f"'counter' must be a counter number; got {raw_counter!r}")
+            raise BadStatsQuery(
+                f"'counter' must be a counter number; got {raw_counter!r}",
+                f"counter 须为窗口号，收到 {raw_counter!r}",
+            )
         counter = int(raw_counter)
         if counter not in hall.counters:
-            raise ApiError(400, f"there is no counter {counter}", "unknown_counter")
+            raise ApiError(
+                400, f"there is no counter {counter}", "unknown_counter", zh=f"{counter} 号窗口不存在"
+            )
     return StatsQuery(first, last, request.args.get("by", "day"), service, counter)
 
 

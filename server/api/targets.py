@@ -26,11 +26,17 @@ MAX_DAYS = 366
 def _day(name: str, raw: str) -> date:
     """A query parameter as a date, or a 400 that names it and shows the form it takes."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
-        raise ApiError(400, f"'{name}' must be a date like 2026-12-01, got {raw[:40]!r}")
+        raise ApiError(
+            400,
+            f"'{name}' must be a date like 2026-12-01, got {raw[:40]!r}",
+            zh=f"{name} 须为日期，如 2026-12-01，收到 {raw[:40]!r}",
+        )
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, f"'{name}': {raw} is no day of the calendar") from None
+        raise ApiError(
+            400, f"'{name}': {raw} is no day of the calendar", zh=f"{name}：{raw} 不是日历上的日期"
+        ) from None
 
 
 def requested_days() -> tuple[date, date]:
@@ -47,7 +53,11 @@ def requested_days() -> tuple[date, date]:
     else:
         first = _day("day", raw_day)
     if not raw_days.isascii() or not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
-        raise ApiError(400, f"'days' must be a whole number from 1 to {MAX_DAYS}, got {raw_days[:40]!r}")
+        raise ApiError(
+            400,
+            f"'days' must be a whole number from 1 to {MAX_DAYS}, got {raw_days[:40]!r}",
+            zh=f"days 须为 1 到 {MAX_DAYS} 的整数，收到 {raw_days[:40]!r}",
+        )
     span = int(raw_days) - 1
     last = first + timedelta(days=span) if date.max - first >= timedelta(days=span) else date.max
     return first, last

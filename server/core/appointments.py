@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from .bilingual import Bilingual, Problem, shown
 from .calendar import Clock, HallCalendar, utc_now
 from .errors import QueueError
 from .model import Service
@@ -114,17 +115,31 @@ class BadBooking(AppointmentRefusal):
 
 
 class ImportRefused(AppointmentRefusal):
-    """A CSV import with errors: nothing of it was kept; ``lines`` says what is wrong where."""
+    """A CSV import with errors: nothing of it was kept (``bad_import``, 400). ``problems``: each with its
+    line, field (the column; ``""``: the line as a whole) and words in both languages; ``lines``: the same
+    in English, one string each (``line 3: date '2026-13-01' is not a date like 2026-12-01``), as before."""
 
     code = "bad_import"
 
-    def __init__(self, lines: list[str], total: int) -> None:
-        more = f" (+{total - len(lines)})" if total > len(lines) else ""
+    def __init__(self, problems: list[Problem], total: int) -> None:
+        more = f" (+{total - len(problems)})" if total > len(problems) else ""
         super().__init__(
             f"导入失败，没有保存任何预约：{total} 处错误{more}",
             f"import refused, nothing was saved: {total} error(s){more}",
         )
-        self.lines = lines
+        self.problems = problems
+        self.lines = [f"line {p.line}: {p.en}" for p in problems]
+
+
+class BookingFieldError(Bilingual):
+    """A booking's field the hall cannot take: which field (the CSV's column), and why in each language.
+
+    A ``ValueError`` whose text is the English sentence, as the import's ``lines`` and ``bad_booking``
+    read it before."""
+
+    def __init__(self, field: str, zh: str, en: str) -> None:
+        super().__init__(zh, en)
+        self.field = field
 
 
 # -- plain data ---------------------------------------------------------------------------
@@ -381,6 +396,8 @@ _COLUMNS = {
     "医生": "resource",
 }
 _REQUIRED = ("service", "date", "start")
+#: The columns' names in Chinese, for the refusals.
+_FIELD_ZH = {"service": "业务", "date": "日期", "start": "时间"}
 
 
 def parse_csv(text: str, services: Collection[str]) -> list[BookingDraft]:
@@ -392,30 +409,41 @@ def parse_csv(text: str, services: Collection[str]) -> list[BookingDraft]:
     """
     text = text.removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with a byte-order mark
     reader = csv.reader(io.StringIO(text))
-    errors: list[str] = []
+    errors: list[Problem] = []
     try:
         header = next(reader)
     except (StopIteration, csv.Error):
-        raise ImportRefused(["line 1: no header line (code, service, date, start, phone, name)"], 1) from None
+        zh, en = (
+            "没有列名行（code, service, date, start, phone, name）",
+            "no header line (code, service, date, start, phone, name)",
+        )
+        raise ImportRefused([Problem("", zh, en, 1)], 1) from None
     columns = [_COLUMNS.get(h.strip().lower()) for h in header]
     missing = [name for name in _REQUIRED if name not in columns]
     if missing:
-        raise ImportRefused([f"line 1: missing column {missing[0]!r}"], 1)
+        zh = f"缺少“{_FIELD_ZH[missing[0]]}”列（{missing[0]}）"
+        raise ImportRefused([Problem(missing[0], zh, f"missing column {missing[0]!r}", 1)], 1)
     drafts: list[BookingDraft] = []
     try:
         for number, row in enumerate(reader, start=2):
             if not any(cell.strip() for cell in row):
                 continue
             if len(drafts) >= IMPORT_MAX_ROWS:
-                errors.append(f"line {number}: more than {IMPORT_MAX_ROWS} bookings in one file")
+                zh, en = (
+                    f"一个文件最多 {IMPORT_MAX_ROWS} 条预约",
+                    f"more than {IMPORT_MAX_ROWS} bookings in one file",
+                )
+                errors.append(Problem("", zh, en, number))
                 break
             values = {col: cell.strip() for col, cell in zip(columns, row, strict=False) if col}
             try:
                 drafts.append(_draft(values, services, "import"))
-            except ValueError as exc:
-                errors.append(f"line {number}: {exc}")
+            except BookingFieldError as exc:
+                errors.append(Problem(exc.field, exc.message_zh, exc.message_en, number))
     except csv.Error as exc:
-        errors.append(f"line {reader.line_num}: not CSV ({exc})")
+        # The csv module's own words are English only.
+        zh = "无法按 CSV 读取此行（例如字段过长、引号没有配对）"
+        errors.append(Problem("", zh, f"not CSV ({exc})", reader.line_num))
     if errors:
         raise ImportRefused(errors[:IMPORT_ERRORS_SHOWN], len(errors))
     return drafts
@@ -427,46 +455,70 @@ def draft_from(
     """A draft from an API body's fields; :class:`BadBooking` names the field that is wrong."""
     try:
         return _draft(values, services, source)
-    except ValueError as exc:
-        raise BadBooking(f"预约有误：{exc}", f"bad booking: {exc}") from None
+    except BookingFieldError as exc:
+        raise BadBooking(f"预约有误：{exc.message_zh}", f"bad booking: {exc.message_en}") from None
 
 
 def _draft(values: Mapping[str, Any], services: Collection[str], source: str) -> BookingDraft:
     service = str(values.get("service") or "")
     if service not in services:
-        raise ValueError(f"service {service!r} is unknown or takes no appointments")
+        raise BookingFieldError(
+            "service",
+            f"业务 {shown(service)} 不存在或不接受预约",
+            f"service {service!r} is unknown or takes no appointments",
+        )
     try:
         day = date.fromisoformat(str(values.get("date") or ""))
     except ValueError:
-        raise ValueError(f"date {values.get('date')!r} is not a date like 2026-12-01") from None
+        raise BookingFieldError(
+            "date",
+            f"日期 {shown(values.get('date'))} 无效，应形如 2026-12-01",
+            f"date {values.get('date')!r} is not a date like 2026-12-01",
+        ) from None
     raw_start = str(values.get("start") or "")
     match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", raw_start)
     if not match:
-        raise ValueError(f"start {raw_start!r} is not a time like 09:30")
+        raise BookingFieldError(
+            "start",
+            f"时间 {shown(raw_start)} 无效，应形如 09:30",
+            f"start {raw_start!r} is not a time like 09:30",
+        )
     code = None
     if values.get("code"):
         code = normalize_code(str(values["code"]))
         if code is None:
-            raise ValueError(f"code {values['code']!r} is not 4-16 letters or digits")
+            raise BookingFieldError(
+                "code",
+                f"预约码 {shown(values['code'])} 无效，应为 4 到 16 个字母或数字",
+                f"code {values['code']!r} is not 4-16 letters or digits",
+            )
     phone = None
     if values.get("phone"):
         phone = normalize_phone(str(values["phone"]))
         if phone is None:
-            raise ValueError(f"phone {values['phone']!r} is not a phone number")
+            raise BookingFieldError(
+                "phone",
+                f"电话 {shown(values['phone'])} 不是有效的电话号码",
+                f"phone {values['phone']!r} is not a phone number",
+            )
     counter = values.get("counter")
     if counter is not None and counter != "":
         try:
             counter = int(counter)
         except ValueError:
-            raise ValueError(f"counter {counter!r} is not a number") from None
+            raise BookingFieldError(
+                "counter", f"窗口 {shown(counter)} 须为数字", f"counter {counter!r} is not a number"
+            ) from None
     else:
         counter = None
     name = str(values.get("name") or "").strip() or None
     if name is not None and len(name) > 64:
-        raise ValueError("name is longer than 64 characters")
+        raise BookingFieldError("name", "姓名最多 64 个字符", "name is longer than 64 characters")
     resource = str(values.get("resource") or "").strip() or None
     if resource is not None and len(resource) > 64:
-        raise ValueError("resource is longer than 64 characters")
+        raise BookingFieldError(
+            "resource", "资源（如医生）最多 64 个字符", "resource is longer than 64 characters"
+        )
     return BookingDraft(
         service=service,
         day=day,

@@ -56,6 +56,11 @@ class BadStatsQuery(QueueError):
 
     code = "bad_request"
 
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        #: The same, whole, in Chinese (the refusal's ``error_zh``).
+        self.message_zh = zh
+
 
 @dataclass(frozen=True)
 class StatsQuery:
@@ -71,12 +76,19 @@ class StatsQuery:
         check_year(self.first.year, self.first.isoformat(), "from")
         check_year(self.last.year, self.last.isoformat(), "to")
         if self.by not in GROUPINGS:
-            raise BadStatsQuery(f"'by' must be one of {', '.join(GROUPINGS)}; got {self.by!r}")
+            raise BadStatsQuery(
+                f"'by' must be one of {', '.join(GROUPINGS)}; got {self.by!r}",
+                f"by 须为 {'、'.join(GROUPINGS)} 之一，收到 {self.by!r}",
+            )
         if self.last < self.first:
-            raise BadStatsQuery(f"'to' ({self.last}) is before 'from' ({self.first})")
+            raise BadStatsQuery(
+                f"'to' ({self.last}) is before 'from' ({self.first})",
+                f"to（{self.last}）早于 from（{self.first}）",
+            )
         if self.days > MAX_DAYS:
             raise BadStatsQuery(
-                f"a period is at most {MAX_DAYS} days; {self.first} to {self.last} is {self.days}"
+                f"a period is at most {MAX_DAYS} days; {self.first} to {self.last} is {self.days}",
+                f"查询时段最长 {MAX_DAYS} 天，{self.first} 到 {self.last} 共 {self.days} 天",
             )
 
     @property
@@ -92,18 +104,26 @@ class StatsQuery:
 def check_year(year: int, value: str, name: str) -> None:
     """Refuse a year outside :data:`YEARS`, naming the parameter that holds it."""
     if not YEARS[0] <= year <= YEARS[1]:
-        raise BadStatsQuery(f"'{name}' must be a year from {YEARS[0]} to {YEARS[1]}; got {value!r}")
+        raise BadStatsQuery(
+            f"'{name}' must be a year from {YEARS[0]} to {YEARS[1]}; got {value!r}",
+            f"{name} 的年份须在 {YEARS[0]} 到 {YEARS[1]} 之间，收到 {value!r}",
+        )
 
 
 def parse_day(value: str, name: str) -> date:
     """A business day written ``YYYY-MM-DD`` (nothing else: 2026-3-1 and 20260301 are refused),
     in a year of :data:`YEARS`."""
     if len(value) != 10 or not value.isascii() or value[4] != "-" or value[7] != "-":
-        raise BadStatsQuery(f"'{name}' must be a date as YYYY-MM-DD; got {value!r}")
+        raise BadStatsQuery(
+            f"'{name}' must be a date as YYYY-MM-DD; got {value!r}",
+            f"{name} 须为日期，格式为 YYYY-MM-DD，收到 {value!r}",
+        )
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise BadStatsQuery(f"'{name}' is not a date of the calendar: {value!r}") from None
+        raise BadStatsQuery(
+            f"'{name}' is not a date of the calendar: {value!r}", f"{name}：{value!r} 不是日历上的日期"
+        ) from None
     check_year(day.year, value, name)
     return day
 

@@ -48,6 +48,10 @@ MAX_PENDING = 100
 CONFIRMING_SECONDS = 30.0
 
 
+#: A pairing code that is unknown or expired, in Chinese.
+_NO_CODE_ZH = "没有这个配对码，或它已过期"
+
+
 class PairingRefused(Exception):
     """A refused pairing step: ``status`` and ``code`` for the JSON refusal; ``message_zh`` and
     ``message_en`` where the admin's page shows the hub's own words in both languages."""
@@ -142,7 +146,9 @@ class PairingDesk:
         """A new code for a screen of ``kind``, and the claim (secret) the screen collects with."""
         if kind not in PAIRING_ROLES:
             kinds = ", ".join(PAIRING_ROLES)
-            raise PairingRefused(400, f"'kind' must be one of {kinds}", "bad_request")
+            raise PairingRefused(
+                400, f"'kind' must be one of {kinds}", "bad_request", f"kind 须为 {kinds} 之一"
+            )
         claim = secrets.token_urlsafe(24)
         digest = hashlib.sha256(device_token(PAIRING_ROLES[kind], claim).encode()).hexdigest()
         now = self.clock()
@@ -165,9 +171,16 @@ class PairingDesk:
             except IntegrityError:
                 continue
             if refused is not None:
-                raise PairingRefused(429, "too many pairing codes; try again in a few minutes", "too_many")
+                raise PairingRefused(
+                    429,
+                    "too many pairing codes; try again in a few minutes",
+                    "too_many",
+                    "配对码太多，请几分钟后再试",
+                )
             return pairing, claim
-        raise PairingRefused(503, "no pairing code could be drawn; try again", "unavailable")
+        raise PairingRefused(
+            503, "no pairing code could be drawn; try again", "unavailable", "未能生成配对码，请重试"
+        )
 
     def waiting(self, code: str) -> Pairing:
         """The code an admin is about to confirm (404 when unknown or expired, 409 confirmed already).
@@ -184,10 +197,12 @@ class PairingDesk:
     def _refuse(self, row: dict[str, Any] | None) -> None:
         """Why a code cannot be confirmed now: unknown or expired (404), or used or in use (409)."""
         if row is None or row["expires"] <= self.clock():
-            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
+            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found", _NO_CODE_ZH)
         if row["name"] is not None:
-            raise PairingRefused(409, "this pairing code was used already", "conflict")
-        raise PairingRefused(409, "another admin is confirming this pairing code", "conflict")
+            raise PairingRefused(409, "this pairing code was used already", "conflict", "此配对码已被使用")
+        raise PairingRefused(
+            409, "another admin is confirming this pairing code", "conflict", "另一位管理员正在确认此配对码"
+        )
 
     def confirm(self, code: str, make_token: Callable[[Pairing], tuple[str, int | None]]) -> Pairing:
         """Confirm once: ``make_token`` makes the device's token row (audited) → (name, counter).
@@ -225,12 +240,12 @@ class PairingDesk:
             or row["expires"] <= self.clock()
             or not hmac.compare_digest(row["claim_hash"], _digest(claim))
         ):
-            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
+            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found", _NO_CODE_ZH)
         pairing = _pairing(row)
         if pairing.name is None:
             return None
         if not self.store.collect_code(key):  # another poll of the same screen took it first
-            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found")
+            raise PairingRefused(404, "no such pairing code, or it has expired", "not_found", _NO_CODE_ZH)
         pairing.token = device_token(pairing.role, claim)
         return pairing
 

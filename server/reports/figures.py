@@ -85,7 +85,9 @@ class Period:
 def day_period(value: str | None) -> Period:
     """``?day=YYYY-MM-DD``: one business day."""
     if value is None:
-        raise BadStatsQuery("'day' is required: the business day, as YYYY-MM-DD")
+        raise BadStatsQuery(
+            "'day' is required: the business day, as YYYY-MM-DD", "缺少 day：请填写营业日，格式为 YYYY-MM-DD"
+        )
     day = parse_day(value, "day")  # in a year of YEARS (server/core/stats.py), like /stats
     return Period("daily", day, day)
 
@@ -93,12 +95,19 @@ def day_period(value: str | None) -> Period:
 def month_period(value: str | None) -> Period:
     """``?month=YYYY-MM``: the calendar month's business days (a month to come is empty, not refused)."""
     if value is None:
-        raise BadStatsQuery("'month' is required: the month, as YYYY-MM")
+        raise BadStatsQuery(
+            "'month' is required: the month, as YYYY-MM", "缺少 month：请填写月份，格式为 YYYY-MM"
+        )
     if len(value) != 7 or not value.isascii() or value[4] != "-" or not (value[:4] + value[5:]).isdigit():
-        raise BadStatsQuery(f"'month' must be a month as YYYY-MM; got {value!r}")
+        raise BadStatsQuery(
+            f"'month' must be a month as YYYY-MM; got {value!r}",
+            f"month 须为月份，格式为 YYYY-MM，收到 {value!r}",
+        )
     year, month = int(value[:4]), int(value[5:])
     if not 1 <= month <= 12:
-        raise BadStatsQuery(f"'month' is not a month of the calendar: {value!r}")
+        raise BadStatsQuery(
+            f"'month' is not a month of the calendar: {value!r}", f"month：{value!r} 不是日历上的月份"
+        )
     check_year(year, value, "month")
     return Period("monthly", date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
 

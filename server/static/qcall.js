@@ -352,11 +352,11 @@
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (res.ok) return data;
-        // Every 4xx from the hub is {error, code}; anything else (a proxy's
-        // HTML page, a 500) becomes a generic code, never shown raw.
+        // Every 4xx from the hub is {error, code, error_zh, error_en}; anything else
+        // (a proxy's HTML page) becomes a generic code, never shown raw.
         if (data && typeof data.code === "string") {
           var refusal = ApiError(data.code, data.error, res.status);
-          refusal.data = data;   // e.g. error_zh / error_en of an appointment refusal, both shown at the kiosk
+          refusal.data = data;   // error_zh / error_en: the refusal in each language, for the page to place
           throw refusal;
         }
         if (res.status === 401) throw ApiError("unauthorized", "", 401);
@@ -370,14 +370,35 @@
 
   /**
    * Words for an error, in language `l` (default: the current one). Our own
-   * words when we know the code; else the hub's sentence; else a generic line.
-   * Never a stack.
+   * words when we know the code; else the hub's sentence (every refusal
+   * carries error_zh and error_en): in `l` alone when asked for, else both,
+   * the page's language first; else the hub's one sentence; else a generic
+   * line. Never a stack.
    */
   function errorText(err, l) {
     var code = err && err.code;
     if (code && ("err." + code) in dict[l || lang]) return t("err." + code, null, l);
+    var data = err && err.name === "ApiError" && err.data;
+    if (data && typeof data.error_zh === "string" && data.error_zh && typeof data.error_en === "string") {
+      if (l) return l === "en" ? data.error_en : data.error_zh;  // one language asked for: that one alone
+      return lang === "en" ? data.error_en + " / " + data.error_zh : data.error_zh + " / " + data.error_en;
+    }
     if (err && err.name === "ApiError" && err.message && err.message !== code) return err.message;
     return t("err.server", null, l);
+  }
+
+  /**
+   * The hub's own two sentences, {zh, en}, when its refusal was worded in both
+   * languages where it was made (a visitor's refusal, whose `error` is itself
+   * "中文 / English"); else null. Every refusal carries error_zh and error_en,
+   * but for a refusal worded in English where it was made (`error` is its
+   * `error_en`) a page's own words for the code read better, and errorText
+   * gives them (else the hub's).
+   */
+  function hubWords(err) {
+    var data = err && err.name === "ApiError" && err.data;
+    if (!data || !data.error_zh || !data.error_en || data.error === data.error_en) return null;
+    return { zh: data.error_zh, en: data.error_en };
   }
 
   /* ------------------------------------------------------------------ */
@@ -996,7 +1017,7 @@
     toggleLang: toggleLang, resetLang: resetLang, defaultLang: defaultLang, onLang: onLang, translatePage: translatePage,
     takeToken: takeToken, setToken: setToken, getToken: getToken,
     storageGet: storageGet, storageSet: storageSet,
-    api: api, ApiError: ApiError, errorText: errorText,
+    api: api, ApiError: ApiError, errorText: errorText, hubWords: hubWords,
     connect: connect, applyDelta: applyDelta, deltaFits: deltaFits,
     formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
     staffLogin: staffLogin,

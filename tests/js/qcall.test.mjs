@@ -172,6 +172,30 @@ test("an error translates by its code, else shows the hub's sentence, else a gen
   assert.equal(QCall.errorText(QCall.ApiError("network", "", 0)), "网络连接中断，请稍后再试。");
 });
 
+test("a refusal without words of the page's own shows the hub's in both languages, the page's first", () => {
+  const { QCall } = load({ language: "zh-CN" });
+  QCall.i18n({ zh: {}, en: {} });
+  const refusal = QCall.ApiError("brand_new_code", "'service' is required", 400);
+  refusal.data = { error: "'service' is required", code: "brand_new_code", error_zh: "缺少必填项 service",
+    error_en: "'service' is required" };
+  QCall.setLang("zh");
+  assert.equal(QCall.errorText(refusal), "缺少必填项 service / 'service' is required");
+  QCall.setLang("en");
+  assert.equal(QCall.errorText(refusal), "'service' is required / 缺少必填项 service");
+  assert.equal(QCall.errorText(refusal, "zh"), "缺少必填项 service", "one language asked for: that one");
+  assert.equal(QCall.errorText(refusal, "en"), "'service' is required");
+  assert.equal(QCall.hubWords(refusal), null, "worded in English where it was made: the page's words first");
+  const visitor = QCall.ApiError("too_early", "还未到签到时间 / too early", 409);
+  visitor.data = { error: "还未到签到时间 / too early", code: "too_early", error_zh: "还未到签到时间",
+    error_en: "too early" };
+  const said = QCall.hubWords(visitor);  // an object of the page's realm: compared field by field
+  assert.equal(said.zh, "还未到签到时间");
+  assert.equal(said.en, "too early");
+  const known = QCall.ApiError("nobody_waiting", "nobody is waiting", 404);
+  known.data = { error_zh: "当前没有人在等候", error_en: "nobody is waiting" };
+  assert.equal(QCall.errorText(known), "Nobody is waiting.", "the page's own words for a code it knows");
+});
+
 // -- the live link: a reconnect draws from the snapshot again -------------------------------
 
 function snapshot(number) {
