@@ -134,12 +134,17 @@ def cross_origin() -> bool:
     """True when the browser says the request was made by a page of another origin.
 
     Browsers send ``Sec-Fetch-Site`` and ``Origin`` with every POST and a page
-    cannot forge either. A client that sends neither (curl, a script, a very old
-    browser) is no victim of a forged click; the JSON-only rule covers old browsers.
+    cannot forge either. Where the browser says ``Sec-Fetch-Site``, that is the
+    answer: a form posted by one of the hub's own pages says ``same-origin`` with
+    ``Origin: null``, since the pages' ``Referrer-Policy: no-referrer`` hides the
+    origin of a form's POST (the demo's keypad buttons were refused so). Older
+    browsers send only ``Origin``. A client that sends neither (curl, a script, a
+    very old browser) is no victim of a forged click; the JSON-only rule covers
+    old browsers.
     """
     fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("Origin")
     return origin is not None and not same_origin(origin)
 

@@ -384,6 +384,11 @@ def test_cookie_state_change_from_another_origin_is_refused(hall: Hall) -> None:
     fetch = browser.post(call_next, data="", headers={"Origin": other, "Content-Type": "text/plain"})
     refused(fetch, 403, "cross_origin")
     refused(browser.post(pause, json={}, headers={"Origin": "null"}), 403, "cross_origin")
+    refused(
+        browser.post(pause, json={}, headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"}),
+        403,
+        "cross_origin",
+    )
     refused(browser.post(pause, json={}, headers={"Sec-Fetch-Site": "cross-site"}), 403, "cross_origin")
     # A browser that sends no Origin at all still cannot send JSON from a form or a no-cors fetch.
     refused(browser.post(pause, data={"x": "1"}), 415, "unsupported_media_type")
@@ -396,6 +401,11 @@ def test_cookie_state_change_from_another_origin_is_refused(hall: Hall) -> None:
     # The console itself (same origin, JSON) still works with the cookie alone.
     same = browser.post(pause, json={}, headers={"Origin": hub.url, "Sec-Fetch-Site": "same-origin"})
     assert same.status_code == 200 and same.json()["counter"]["status"] == "paused", same.text
+    resumed = browser.post(f"{hub.url}/api/v1/counters/1/resume", json={}, headers={"Origin": hub.url})
+    assert resumed.status_code == 200, resumed.text
+    # A form of the hub's own page: the browser says same-origin, and Origin: null (no-referrer pages).
+    own_form = browser.post(pause, json={}, headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+    assert own_form.status_code == 200, own_form.text
     resumed = browser.post(f"{hub.url}/api/v1/counters/1/resume", json={}, headers={"Origin": hub.url})
     assert resumed.status_code == 200, resumed.text
     # A bearer token is not a cookie: no page of another origin can set that header.
