@@ -164,7 +164,11 @@ def _token_command(args: argparse.Namespace, accounts: Accounts) -> int:
                 args.role, args.name, utc_now(), CLI_ACTOR, replace=args.replace
             )
         except AccountConflict as exc:
-            raise AccountConflict(f"{exc} (or give --replace)") from None
+            # The store's sentence points the admin page's user at its Rotate button; the CLI has none.
+            said = str(exc).replace("; rotate it to replace it", "")
+            raise AccountConflict(
+                f"{said}: give --replace to revoke it and make a new one, or revoke it first (token revoke)"
+            ) from None
         for old in issued.replaced:
             print(f"revoked token {old.id} ({old.name}, {old.role})", file=sys.stderr)
         print(issued.token)
