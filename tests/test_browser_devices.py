@@ -271,6 +271,17 @@ def test_the_demo_board_raises_no_false_alarm_and_speaks_one_language(chromium: 
         # The demo's keypad buttons: a form the hub's own page posts goes through (no cross_origin).
         board = context.new_page()
         board.goto(f"{base}/demo/displays")
+        # Each device shows its own keys: the keypad calls, the evaluation pad rates.
+        keypad_keys = board.eval_on_selector_all(
+            "form[action='/demo/keypad/keys-1'] button", "bs => bs.map(b => b.value)"
+        )
+        pad_keys = board.eval_on_selector_all(
+            "form[action='/demo/keypad/eval-1'] button", "bs => bs.map(b => b.value)"
+        )
+        assert (keypad_keys, pad_keys) == (
+            ["call_next", "recall", "finish"],
+            ["very_satisfied", "satisfied", "dissatisfied"],
+        )
         board.click("form[action='/demo/keypad/keys-1'] button[value='call_next']")
         board.wait_for_url(f"{base}/demo/displays")
         assert "cross_origin" not in board.content() and board.is_visible(

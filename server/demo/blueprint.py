@@ -27,10 +27,13 @@ EXTENSION = "qcall_demo"
 TICKET_IMAGE = re.compile(r"^ticket-[0-9]{1,9}\.png$")
 
 #: What the demo page offers on a virtual keypad or evaluation pad.
-DEMO_KEYS = (
+#: A keypad's keys, and an evaluation pad's ratings: each device shows its own.
+KEYPAD_KEYS = (
     ("call_next", "呼叫 Next"),
     ("recall", "重呼 Recall"),
     ("finish", "办结 Finish"),
+)
+PAD_KEYS = (
     ("very_satisfied", "非常满意 ★★★"),
     ("satisfied", "满意 ★★"),
     ("dissatisfied", "不满意 ★"),
@@ -113,7 +116,7 @@ def demo_displays() -> Response:
     )
     keys = "".join(
         f'<form method="post" action="/demo/keypad/{escape(name)}"><b>{escape(name)}</b> '
-        + "".join(f'<button name="key" value="{k}">{label}</button>' for k, label in DEMO_KEYS)
+        + "".join(f'<button name="key" value="{k}">{label}</button>' for k, label in _keys(twins, name))
         + "</form>"
         for name in sorted(twins.keypads)
     )
@@ -131,10 +134,15 @@ def demo_keypad(name: str) -> Response:
     """Press a key (or give a rating) on a virtual keypad: the frame goes over the virtual bus."""
     pad = hardware().keypads.get(name)
     key = request.form.get("key", "")
-    if pad is None or key not in dict(DEMO_KEYS):
+    if pad is None or key not in dict(_keys(hardware(), name)):
         abort(404, "unknown keypad or key")
     if key.endswith("satisfied"):
         pad.rate(key)
     else:
         pad.press(key)
     return redirect("/demo/displays")
+
+
+def _keys(twins: DemoHardware, name: str) -> tuple[tuple[str, str], ...]:
+    """The keys the named device has: an evaluation pad's ratings, or a keypad's keys."""
+    return PAD_KEYS if name in twins.evaluation_pads else KEYPAD_KEYS

@@ -38,6 +38,8 @@ class DemoHardware:
     buses: list[VirtualSerialBus] = field(default_factory=list)
     displays: dict[str, tuple[VirtualFramedDisplays, int]] = field(default_factory=dict)
     keypads: dict[str, VirtualKeypad] = field(default_factory=dict)
+    #: Which of ``keypads`` are evaluation pads (they rate; the others call).
+    evaluation_pads: set[str] = field(default_factory=set)
     printers: dict[str, VirtualPrinter] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,6 +98,8 @@ def start_virtual_buses(config: SiteConfig, hardware: DemoHardware, folder: Path
         for device in on_port:
             if device.kind in ("keypad", "evaluation_pad"):
                 hardware.keypads[device.name] = bus.add(VirtualKeypad(device.settings["address"]))
+                if device.kind == "evaluation_pad":
+                    hardware.evaluation_pads.add(device.name)
         bus.start()
         for device in on_port:
             device.settings = {**device.settings, "port": bus.path}
