@@ -78,10 +78,15 @@ _ZH: dict[str, str] = {
 _SHOWS_INPUT = frozenset(_ZH) - {"missing", "extra_forbidden"}
 
 
-def in_chinese(error: ErrorDetails, field: str, english: str) -> str:
+def in_chinese(error: ErrorDetails, field: str, english: str, *, site_file: bool = True) -> str:
     """pydantic's ``error`` said in Chinese; ``english`` (its English sentence) when no sentence fits.
 
     ``field``: where it is (``services[2].code``), named in the fallback sentence.
+    ``site_file``: the error is of the site file's settings (an admin's own values): the value
+    given is quoted as the English quotes it, and a pattern named like a site key gets that key's
+    hint. False for a request body (``routes.parse``): its English never quotes the value, and
+    neither may the Chinese (a password, a phone, a name), nor may a site key's hint describe a
+    field of the API that shares its name (an appointment's ``code`` is not a service's).
     """
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
@@ -91,7 +96,7 @@ def in_chinese(error: ErrorDetails, field: str, english: str) -> str:
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return "不能为空，请填写内容"
     last = error["loc"][-1] if error["loc"] else None
-    if kind == "string_pattern_mismatch" and isinstance(last, str) and last in PATTERN_HINTS:
+    if kind == "string_pattern_mismatch" and site_file and isinstance(last, str) and last in PATTERN_HINTS:
         text = PATTERN_HINTS[last][0]
     elif kind in _ZH:
         if "expected" in ctx:
@@ -102,7 +107,7 @@ def in_chinese(error: ErrorDetails, field: str, english: str) -> str:
             return _fallback(field, english)
     else:
         return _fallback(field, english)
-    if kind in _SHOWS_INPUT and "input" in error and not isinstance(error["input"], dict):
+    if site_file and kind in _SHOWS_INPUT and "input" in error and not isinstance(error["input"], dict):
         text = f"{text}，收到 {shown(error['input'])}"
     return text
 

@@ -583,7 +583,16 @@ IN_CHINESE: list[tuple[str, str, str, str | None, dict[str, Any], int, str]] = [
         400,
         "没有 priority 这一项，请检查拼写",
     ),
-    ("wrong type", "POST", "/tickets", KIOSK, {"json": {"service": 5}}, 400, "service：须为文字，收到 5"),
+    ("wrong type", "POST", "/tickets", KIOSK, {"json": {"service": 5}}, 400, "service：须为文字"),
+    (
+        "a password too long is not quoted back",
+        "POST",
+        "/auth/login",
+        None,
+        {"json": {"username": "clerk1", "password": "hunter2-secret-" + "x" * 300, "counter": 1}},
+        400,
+        "password：最多 256 个字符",
+    ),
     (
         "wrong type at login",
         "POST",
@@ -594,7 +603,7 @@ IN_CHINESE: list[tuple[str, str, str, str | None, dict[str, Any], int, str]] = [
         "counter：须为整数",
     ),
     ("no token", "POST", "/tickets", None, {"json": {"service": "PAY"}}, 401, "此操作需要令牌"),
-    ("wrong role", "GET", "/auth/me", KIOSK, {}, 403, "“kiosk”角色无权"),
+    ("wrong role", "GET", "/auth/me", KIOSK, {}, 403, "取号机无权"),
     ("unknown URL", "GET", "/no/such/path", None, {}, 404, "没有这个地址"),
     ("wrong method", "DELETE", "/queue", KIOSK, {}, 405, "该地址不接受这种请求方式"),
     (
@@ -638,6 +647,9 @@ def test_every_kind_of_refusal_says_it_in_chinese_too(
     answer = requests.request(method, api(hall.hub, path), headers=headers, timeout=TIMEOUT, **kwargs)
     body = refused(answer, status)
     assert body["error_zh"].startswith(zh), body
+    assert (
+        "hunter2" not in answer.text and "收到 5" not in body["error_zh"]
+    )  # a value sent is never said back
     assert body["error_en"] == body["error"] or body["error_en"] in body["error"], body
 
 
@@ -650,6 +662,13 @@ def test_account_refusals_and_slashed_sentences_are_split_into_both_languages() 
     assert account_zh("a password needs at least 10 characters") == "密码太短，请至少使用 10 个字符"
     assert account_zh("no token has the id 'abc'") == "没有编号为 'abc' 的令牌"
     assert account_zh("something new") == "账号操作未被受理，请检查填写的内容后重试"
+    assert account_zh("user 'li' exists already") == "用户 'li' 已存在"
+    assert account_zh("user 'li' is disabled already") == "用户 'li' 已被停用"
+    assert account_zh("no user 'li'") == "没有用户 'li'"
+    assert account_zh("a user name is 1 to 64 ASCII letters, digits, '.', '_' or '-'").startswith(
+        "用户名须为"
+    )
+    assert account_zh("a live device token named 'k1' exists already") == "已有名为 'k1' 的有效设备令牌"
     assert both_languages("没有这张号票 / no such ticket", "unknown_ticket", 404) == (
         "没有这张号票",
         "no such ticket",
@@ -657,6 +676,21 @@ def test_account_refusals_and_slashed_sentences_are_split_into_both_languages() 
     assert both_languages("a / b", "nobody_waiting", 404) == ("当前没有人在等候", "a / b")
     assert both_languages("odd", "brand_new", 418) == ("请求未被受理，请检查后重试", "odd")
     assert both_languages("x", "conflict", 409, zh="冲突") == ("冲突", "x")
+    # English that quotes what a user typed is never cut at its slash, given Chinese or not.
+    quoted = "there is no service '挂号 / Registration'"
+    assert both_languages(quoted, "unknown_service", 400) == ("没有这项业务，请检查业务代码", quoted)
+    assert both_languages(quoted, "unknown_service", 400, zh="没有这项业务") == ("没有这项业务", quoted)
+    assert both_languages("没有这张号票 / no such ticket", "unknown_ticket", 404, zh="没有这张号票") == (
+        "没有这张号票",
+        "no such ticket",
+    )
+    assert both_languages("A012 号已取消 / A012 was cancelled", "conflict", 409) == (
+        "A012 号已取消",
+        "A012 was cancelled",
+    )
+    # A long refusal (a 16 KiB body's unknown key) is left whole, not cut.
+    long = "'" + "中" * 16_000 + "' is not a known field"
+    assert both_languages(long, "bad_request", 400) == ("请求有误，请检查后重试", long)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from ..devices.device_tests import NotTestable, UnknownDevice, run_test
 from ..store.accounts import DEVICE_ROLES, USER_ROLES, AccountConflict, AccountError, AccountNotFound
 from .auth import current_actor, current_principal, drop_sockets, hub
 from .pairing import shown_once
-from .refusals import ApiError, error_response
+from .refusals import ApiError, error_response, role_zh
 from .routes import _Body, account_zh, parse
 
 admin = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
@@ -57,7 +57,7 @@ def _admins_only() -> None:
     principal = current_principal()
     if principal.role != "admin":
         raise ApiError(
-            403, f"the role {principal.role!r} may not do this", zh=f"“{principal.role}”角色无权进行此操作"
+            403, f"the role {principal.role!r} may not do this", zh=f"{role_zh(principal.role)}无权进行此操作"
         )
 
 

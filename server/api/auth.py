@@ -20,7 +20,7 @@ from flask.globals import request_ctx
 from ..hub import Hub
 from ..session_cookie import SESSION_KEY
 from ..store.accounts import Actor, Principal
-from .refusals import ApiError
+from .refusals import ApiError, role_zh
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,7 +86,9 @@ def current_principal() -> Principal:
             principal = the_hub.accounts.resolve_cookie(cookie or "", the_hub.clock())
         if principal is None:
             raise ApiError(
-                401, "the token is unknown, revoked or expired", zh="令牌无效、已被吊销或已过期，请重新登录"
+                401,
+                "the token is unknown, revoked or expired",
+                zh="令牌无效、已被吊销或已过期：请重新登录，或为设备换用新的令牌",
             )
         request_globals.principal = principal
     return principal
@@ -127,7 +129,7 @@ def requires(*roles: str) -> Callable[[F], F]:
                 raise ApiError(
                     403,
                     f"the role {principal.role!r} may not do this",
-                    zh=f"“{principal.role}”角色无权进行此操作",
+                    zh=f"{role_zh(principal.role)}无权进行此操作",
                 )
             return view(*args, **kwargs)
 
@@ -146,7 +148,7 @@ def check_counter(counter: int) -> Principal:
         raise ApiError(
             403,
             f"the role {principal.role!r} may not act at a counter",
-            zh=f"“{principal.role}”角色不能在窗口办理业务",
+            zh=f"{role_zh(principal.role)}不能在窗口办理业务",
         )
     if principal.counter != counter:
         raise ApiError(

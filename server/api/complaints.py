@@ -35,7 +35,7 @@ from ..core.complaints import (
 from ..core.stats import parse_day
 from ..store.accounts import Principal
 from .auth import bearer_token, client_address, cookie_session_id, current_principal, hub, requires
-from .refusals import ApiError
+from .refusals import ApiError, role_zh
 from .routes import _Body, parse
 
 complaints_api = Blueprint("complaints", __name__, url_prefix="/api/v1/complaints")
@@ -142,7 +142,7 @@ def record() -> tuple[Response, int]:
             raise ApiError(
                 403,
                 f"the role {principal.role!r} may not record a complaint",
-                zh=f"“{principal.role}”角色无权登记投诉",
+                zh=f"{role_zh(principal.role)}无权登记投诉",
             )
     if channel is not Channel.COUNTER and (body.case is not None or body.clerk is not None):
         raise ApiError(

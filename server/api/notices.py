@@ -25,7 +25,7 @@ from pydantic import Field
 from ..core.notices import BadNotice, NoticeDraft, NoticeWithdrawn, UnknownNotice
 from ..devices.printing import is_loopback_url
 from .auth import client_address, current_principal, hub, requires
-from .refusals import ApiError, error_response
+from .refusals import ApiError, error_response, role_zh
 from .routes import _Body, parse, status_url_base
 
 notices_api = Blueprint("notices", __name__, url_prefix="/api/v1")
@@ -79,7 +79,7 @@ def _managers_only() -> None:
         raise ApiError(
             403,
             f"the role {principal.role!r} may not manage notices",
-            zh=f"“{principal.role}”角色无权管理公告",
+            zh=f"{role_zh(principal.role)}无权管理公告",
         )
 
 

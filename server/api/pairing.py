@@ -20,9 +20,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field
 
 from ..devices.pairing import PAIRING_ROLES, Pairing, PairingDesk, PairingRefused, already_paired
+from ..screens import kind_names
 from ..store.accounts import AccountConflict, AccountError, TokenExists, TokenInfo
 from .auth import client_address, current_actor, current_principal, drop_sockets, hub
-from .refusals import ApiError, error_response
+from .refusals import ApiError, error_response, role_zh
 from .routes import _Body, account_zh, parse
 
 pairing_api = Blueprint("pairing", __name__, url_prefix="/api/v1")
@@ -129,7 +130,7 @@ def _admin() -> None:
     principal = current_principal()
     if principal.role != "admin":
         raise ApiError(
-            403, f"the role {principal.role!r} may not do this", zh=f"“{principal.role}”角色无权进行此操作"
+            403, f"the role {principal.role!r} may not do this", zh=f"{role_zh(principal.role)}无权进行此操作"
         )
 
 
@@ -173,7 +174,8 @@ def confirm(code: str) -> Response:
         )
         if device is None:
             message = f"'name': no configured {pairing.kind} is named {body.name!r}"
-            raise PairingRefused(400, message, "bad_request")
+            zh = f"配置文件中没有名为 {body.name!r} 的{kind_names(pairing.kind)[0]}"
+            raise PairingRefused(400, message, "bad_request", zh, message)
         try:
             issued = the_hub.accounts.issue_device_token(
                 PAIRING_ROLES[pairing.kind],

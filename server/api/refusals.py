@@ -147,10 +147,10 @@ STATUS_ZH: dict[int, str] = {
     503: "系统暂时无法处理，请稍后再试",
 }
 
-#: "中文 / English": a sentence with Chinese before its first slash and none after it.
-_BOTH = re.compile(
-    r"^(?P<zh>[^/]*[\u3000-\u9fff\uff00-\uffef][^/]*?)\s*/\s+(?P<en>[^\u3000-\u9fff\uff00-\uffef]+)$", re.S
-)
+#: Chinese characters and full-width forms: what makes a sentence Chinese.
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+#: An English sentence begins so (a ticket's number, "A012 号…", does not).
+_ENGLISH_WORD = re.compile(r"\s*[A-Za-z]{2,}")
 
 
 #: Werkzeug's HTTP errors in Chinese (its English ``description`` stays ``error``).
@@ -160,6 +160,25 @@ _HTTP_ZH: dict[int, str] = {
     405: "该地址不接受这种请求方式",
     415: "接口只接受 JSON 格式，请以 Content-Type: application/json 发送",
 }
+
+
+#: Each role as a refusal names it in Chinese (devices by what they are, people by their post).
+ROLE_ZH: dict[str, str] = {
+    "kiosk": "取号机",
+    "display": "显示屏",
+    "agent": "打印代理",
+    "pad": "评价器",
+    "booking": "预约系统",
+    "staff": "窗口工作人员",
+    "admin": "管理员",
+    "triage": "分诊台",
+    "supervisor": "值班主管",
+}
+
+
+def role_zh(role: str) -> str:
+    """A role's Chinese name (its code in quotes for a role this table does not know)."""
+    return ROLE_ZH.get(role, f"“{role}”角色")
 
 
 class ApiError(Exception):
@@ -179,14 +198,21 @@ class ApiError(Exception):
 
 
 def both_languages(message: str, code: str, status: int, zh: str | None = None) -> tuple[str, str]:
-    """``(error_zh, error_en)`` of a refusal whose ``error`` is ``message``."""
-    found = _BOTH.match(message)
-    english = found["en"].strip() if found else message
+    """``(error_zh, error_en)`` of a refusal whose ``error`` is ``message``.
+
+    Given ``zh``, ``message`` is the English, whole, whatever it quotes (a service named
+    ``挂号 / Registration`` stays in it). Else a refusal worded in both languages where it was
+    made reads "中文 / English": Chinese, not begun by an English word, up to the first " / ",
+    and none after it. Anything else (English that quotes Chinese a user typed, say) is not split: its
+    Chinese is the code's, or the status's, sentence. One pass over the text, whatever its length.
+    """
     if zh:
-        return zh, english
-    if found:
-        return found["zh"].strip(), english
-    return CODE_ZH.get(code) or STATUS_ZH.get(status, "请求未被受理，请检查后重试"), english
+        said_both = message.startswith(zh + " / ")  # the same Chinese before the English
+        return zh, message[len(zh) + 3 :] if said_both else message
+    chinese, slash, english = message.partition(" / ")
+    if slash and _CJK.search(chinese) and not _ENGLISH_WORD.match(chinese) and not _CJK.search(english):
+        return chinese.strip(), english.strip()
+    return CODE_ZH.get(code) or STATUS_ZH.get(status, "请求未被受理，请检查后重试"), message
 
 
 def refusal_body(status: int, message: str, code: str, zh: str | None = None, **extra: Any) -> dict[str, Any]:

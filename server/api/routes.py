@@ -37,7 +37,7 @@ from .auth import (
     hub,
     requires,
 )
-from .refusals import ApiError, error_response
+from .refusals import ApiError, error_response, role_zh
 from .throttle import LoginThrottle, refusal_message
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -165,7 +165,8 @@ def parse(model: type[M]) -> M:
                 400, f"'{field}' is not a known field", zh=f"没有 {field} 这一项，请检查拼写"
             ) from None
         message = first["msg"].removeprefix("Value error, ")
-        said = in_chinese(first, field, message)  # pydantic's words, or the check's own Chinese
+        # pydantic's words, or the check's own Chinese; never the value sent (a password, a phone).
+        said = in_chinese(first, field, message, site_file=False)
         if first["loc"]:
             # The fallback sentence names the field itself (「field」的值…).
             zh = said if said.startswith("「") else f"{field}：{said}"
@@ -644,11 +645,18 @@ _ACCOUNT_ZH = tuple(
         (r"^every token named (.+) is revoked already", "名为 {0} 的令牌都已被吊销"),
         (r"^token (\S+) is revoked already", "令牌 {0} 已被吊销"),
         (
-            r"^a live device token named (.+) exists already",
+            r"^a live device token named (.+?) exists already; rotate it",
             "已有名为 {0} 的有效设备令牌；如需替换，请轮换它",
         ),
+        (r"^a live device token named (.+?) exists already", "已有名为 {0} 的有效设备令牌"),
+        (r"^the token of this pairing \((.+)\) was made already", "此配对码的令牌（{0}）已经生成"),
         (r"^unknown (?:user|device) role (.+); expected one of (.+)$", "没有 {0} 这个角色，可选：{1}"),
-        (r"^(\w+) is 1 to 64 ASCII letters", "{0} 须为 1 到 64 个英文字母、数字、“.”、“_”或“-”"),
+        (r"^a user name is 1 to 64 ASCII letters", "用户名须为 1 到 64 个英文字母、数字、“.”、“_”或“-”"),
+        (r"^a device name is 1 to 64 ASCII letters", "设备名称须为 1 到 64 个英文字母、数字、“.”、“_”或“-”"),
+        (r"^user (.+) exists already", "用户 {0} 已存在"),
+        (r"^user (.+) is disabled already", "用户 {0} 已被停用"),
+        (r"^user (.+) is enabled already", "用户 {0} 已是启用状态"),
+        (r"^no user (.+)$", "没有用户 {0}"),
     )
 )
 
@@ -762,7 +770,7 @@ def _priority_rights(ticket: Ticket) -> Principal:
         raise ApiError(
             403,
             f"the role {principal.role!r} may not see or change a ticket's priority",
-            zh=f"“{principal.role}”角色无权查看或修改号票的优先级",
+            zh=f"{role_zh(principal.role)}无权查看或修改号票的优先级",
         )
     counter = hub().core.hall.counters.get(principal.counter)
     here = ticket.counter == principal.counter or ticket.target_counter == principal.counter

@@ -20,7 +20,7 @@ from pydantic import Field
 from ..settings import EDITABLE, InvalidSettings, SettingInUse, UnknownSection, apply
 from ..store.settings import StaleVersion
 from .auth import current_actor, current_principal, hub, requires
-from .refusals import ApiError, error_response
+from .refusals import ApiError, error_response, role_zh
 from .routes import _Body, parse
 
 settings_api = Blueprint("settings", __name__, url_prefix="/api/v1/admin/settings")
@@ -42,7 +42,7 @@ def _readers_only() -> None:
     principal = current_principal()
     if principal.role not in READERS:
         raise ApiError(
-            403, f"the role {principal.role!r} may not do this", zh=f"“{principal.role}”角色无权进行此操作"
+            403, f"the role {principal.role!r} may not do this", zh=f"{role_zh(principal.role)}无权进行此操作"
         )
 
 

@@ -20,7 +20,7 @@ from ..core.posts import LOOKBACK, attendance, breaks, day_bounds
 from ..core.rota import BadRotaEntry, RotaFieldError, compare, entry_from, parse_csv
 from ..store.rota import UnknownRotaEntry
 from .auth import client_address, current_principal, drop_sockets, hub
-from .refusals import ApiError, error_response
+from .refusals import ApiError, error_response, role_zh
 from .routes import _Body, parse
 
 staff_api = Blueprint("staff", __name__, url_prefix="/api/v1/staff")
@@ -53,7 +53,7 @@ def _readers_only() -> None:
         raise ApiError(
             403,
             f"the role {principal.role!r} may not read staff data",
-            zh=f"“{principal.role}”角色无权查看工作人员数据",
+            zh=f"{role_zh(principal.role)}无权查看工作人员数据",
         )
 
 

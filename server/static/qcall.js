@@ -380,8 +380,8 @@
     if (code && ("err." + code) in dict[l || lang]) return t("err." + code, null, l);
     var data = err && err.name === "ApiError" && err.data;
     if (data && typeof data.error_zh === "string" && data.error_zh && typeof data.error_en === "string") {
-      if (l) return l === "en" ? data.error_en : data.error_zh;  // one language asked for: that one alone
-      return lang === "en" ? data.error_en + " / " + data.error_zh : data.error_zh + " / " + data.error_en;
+      // The page's language (or the one asked for) alone: a page that shows both asks for each.
+      return (l || lang) === "en" ? data.error_en : data.error_zh;
     }
     if (err && err.name === "ApiError" && err.message && err.message !== code) return err.message;
     return t("err.server", null, l);
