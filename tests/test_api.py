@@ -619,7 +619,9 @@ IN_CHINESE: list[tuple[str, str, str, str | None, dict[str, Any], int, str]] = [
         "请求内容超过 ",
     ),
     ("not JSON", "POST", "/tickets", KIOSK, {"data": {"service": "PAY"}}, 415, "接口只接受 JSON"),
-    ("unknown service", "POST", "/tickets", KIOSK, {"json": {"service": "NOPE"}}, 400, "没有这项业务"),
+    ("unknown service", "POST", "/tickets", KIOSK, {"json": {"service": "NOPE"}}, 400, "没有"),
+    ("no current ticket", "POST", "/counters/1/finish", CLERK1, {"json": {}}, 409, "1 号窗口当前没有号票"),
+    ("unknown ticket", "GET", "/tickets/nope", None, {}, 404, "没有这张号票"),
     (
         "unknown counter at login",
         "POST",

@@ -14,9 +14,11 @@ class QueueError(Exception):
 
     code = "queue_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, zh: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: The same refusal, whole, in Chinese (None: the API says its code's Chinese sentence).
+        self.message_zh = zh
 
 
 class UnknownService(QueueError):

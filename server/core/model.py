@@ -30,6 +30,23 @@ class TicketStatus(StrEnum):
     TRANSFERRED = "transferred"
 
 
+#: A ticket's status as a Chinese refusal says it after the number ("A001 号已取消").
+_STATUS_ZH = {
+    TicketStatus.WAITING: "在等候",
+    TicketStatus.CALLED: "已叫号",
+    TicketStatus.SERVING: "正在办理",
+    TicketStatus.DONE: "已办结",
+    TicketStatus.NO_SHOW: "已过号未到",
+    TicketStatus.CANCELLED: "已取消",
+    TicketStatus.TRANSFERRED: "已转办，在等候",
+}
+
+
+def status_zh(status: TicketStatus) -> str:
+    """``status`` in Chinese, as a refusal says it after the ticket's number."""
+    return _STATUS_ZH[status]
+
+
 #: States in which a ticket stands in a queue and may be called.
 CALLABLE = frozenset({TicketStatus.WAITING, TicketStatus.TRANSFERRED})
 #: States in which a ticket occupies a counter.

@@ -65,6 +65,7 @@ from .model import (
     Ticket,
     TicketEvent,
     TicketStatus,
+    status_zh,
 )
 from .policy import CallContext, CallingPolicy, Placed, explain, next_run, preference_policy
 from .ports import ServiceQueue, Store, StoreReader, StoreTx
@@ -144,13 +145,13 @@ class Hall:
         try:
             return self.services[code]
         except KeyError:
-            raise UnknownService(f"unknown service {code!r}") from None
+            raise UnknownService(f"unknown service {code!r}", f"没有业务 {code!r}") from None
 
     def counter(self, number: int) -> Counter:
         try:
             return self.counters[number]
         except KeyError:
-            raise UnknownCounter(f"unknown counter {number!r}") from None
+            raise UnknownCounter(f"unknown counter {number!r}", f"{number} 号窗口不存在") from None
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,8 @@ def _post_refusal(
     clerk), or they are on post at ``elsewhere`` and do not move (one clerk, one counter)."""
     if target is not None and target.post is not None and target.post != username:
         return CounterStaffed(
-            f"counter {counter} is staffed by {target.post}: they log out first, or an admin ends their post"
+            f"counter {counter} is staffed by {target.post}: they log out first, or an admin ends their post",
+            f"{counter} 号窗口已有 {target.post} 在岗：须等其退出，或由管理员结束其在岗",
         )
     if elsewhere and not move:
         return OnPostElsewhere(
@@ -647,7 +649,7 @@ class QueueCore:
         with self.store.read() as tx:
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
-                raise UnknownTicket(f"no ticket {ticket_id!r}")
+                raise UnknownTicket(f"no ticket {ticket_id!r}", "没有这张号票")
             ticket.history = tx.history(ticket_id)
             ahead = tx.count_ahead(ticket) if ticket.status in CALLABLE else 0
         return ticket, ahead
@@ -830,7 +832,7 @@ class QueueCore:
         with self.store.read() as tx:
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
-                raise UnknownTicket(f"no ticket {ticket_id!r}")
+                raise UnknownTicket(f"no ticket {ticket_id!r}", "没有这张号票")
             return ticket, tx.priority_ledger(ticket_id)
 
     def recent_priority_changes(self, limit: int) -> list[PriorityChange]:
@@ -852,21 +854,27 @@ class QueueCore:
         with self.store.transaction() as tx:
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
-                raise UnknownTicket(f"no ticket {ticket_id!r}")
+                raise UnknownTicket(f"no ticket {ticket_id!r}", "没有这张号票")
             if ticket.status in FINAL:
                 raise InvalidTransition(
-                    f"ticket {ticket.number} is {ticket.status.value}: its priority is closed"
+                    f"ticket {ticket.number} is {ticket.status.value}: its priority is closed",
+                    f"{ticket.number} 号{status_zh(ticket.status)}，不能再改优先级",
                 )
             asked = pending_request(tx.priority_ledger(ticket_id))
             to_code = new.code if new else None
             if to_code == ticket.category and asked is None:
-                raise InvalidTransition(f"ticket {ticket.number} already has this priority")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} already has this priority", f"{ticket.number} 号已是这一优先类别"
+                )
             action = LedgerAction.CONFIRM if asked is not None and asked == to_code else LedgerAction.CHANGE
             before = (ticket.category, ticket.priority)
             ticket.category = to_code
             ticket.priority = new.weight if new else 0
             if not tx.claim(ticket, {ticket.status}):
-                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} was changed by someone else; look again",
+                    f"{ticket.number} 号刚被他人改动，请刷新后再看",
+                )
             change = PriorityChange(
                 ticket_id, now, actor, role, action, before[0], to_code, before[1], ticket.priority, reason
             )
@@ -925,7 +933,10 @@ class QueueCore:
                     break
                 lost.add(chosen.id)
             else:
-                raise NobodyWaiting("every waiting ticket was taken by another counter; try again")
+                raise NobodyWaiting(
+                    "every waiting ticket was taken by another counter; try again",
+                    "等候的号都已被其他窗口叫走，请再试一次",
+                )
             run = next_run(state.priority_run, called) if called else state.priority_run
             state = replace(
                 state, current_ticket_id=called.id if called else None, staff=staff, priority_run=run
@@ -936,7 +947,10 @@ class QueueCore:
         view = self._view_after(counter, state, called)
         if called is None:
             self._publish(ev.COUNTER_CHANGED, counter=counter.number, counters=[view], **_finished(finished))
-            raise NobodyWaiting(f"nobody is waiting for counter {counter.number}")
+            raise NobodyWaiting(
+                f"nobody is waiting for counter {counter.number}",
+                f"{counter.number} 号窗口办理的业务暂无人等候",
+            )
         self._announce_call(called, counter, recall=False, view=view, finished=finished, name=name)
         return called, view
 
@@ -949,14 +963,22 @@ class QueueCore:
             self._check_calls(state)
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
-                raise UnknownTicket(f"no ticket {ticket_id!r}")
+                raise UnknownTicket(f"no ticket {ticket_id!r}", "没有这张号票")
             if ticket.status not in CALLABLE:
-                raise InvalidTransition(f"ticket {ticket.number} is {ticket.status.value}, not waiting")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} is {ticket.status.value}, not waiting",
+                    f"{ticket.number} 号{status_zh(ticket.status)}，不在等候",
+                )
             if ticket.service not in counter.services and ticket.target_counter != counter.number:
-                raise InvalidTransition(f"counter {counter.number} does not serve {ticket.service!r}")
+                raise InvalidTransition(
+                    f"counter {counter.number} does not serve {ticket.service!r}",
+                    f"{counter.number} 号窗口不办理业务 {ticket.service!r}",
+                )
             finished = self._release_current(tx, state, now, staff)
             if not self._claim_call(tx, ticket, counter, now, staff):
-                raise InvalidTransition(f"ticket {ticket.number} was just called elsewhere")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} was just called elsewhere", f"{ticket.number} 号刚被其他窗口叫走"
+                )
             run = next_run(state.priority_run, ticket)
             state = replace(state, current_ticket_id=ticket.id, staff=staff, priority_run=run)
             tx.save_counter_state(state)
@@ -1039,11 +1061,15 @@ class QueueCore:
         """
         counter = self.hall.counter(counter_number)
         if to_service is None and to_counter is None:
-            raise InvalidTransition("a transfer needs a service or a counter to go to")
+            raise InvalidTransition(
+                "a transfer needs a service or a counter to go to", "转办须指定业务或窗口"
+            )
         service = self.hall.service(to_service) if to_service is not None else None
         target = self.hall.counter(to_counter) if to_counter is not None else None
         if target is not None and target.number == counter.number and service is None:
-            raise InvalidTransition("a ticket cannot be transferred to the counter it is at")
+            raise InvalidTransition(
+                "a ticket cannot be transferred to the counter it is at", "不能转到号票当前所在的窗口"
+            )
         now = self.clock()
         with self.store.transaction() as tx:
             state, ticket = self._current(tx, counter.number, AT_COUNTER)
@@ -1066,7 +1092,10 @@ class QueueCore:
                 "to_counter": ticket.target_counter,
             }
             if not tx.claim(ticket, AT_COUNTER):
-                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} was changed by someone else; look again",
+                    f"{ticket.number} 号刚被他人改动，请刷新后再看",
+                )
             event = TicketEvent(ticket.id, EventKind.TRANSFERRED, now, counter.number, staff, detail)
             self._record(tx, ticket, event, leg)
             state = replace(state, current_ticket_id=None)
@@ -1094,7 +1123,8 @@ class QueueCore:
         if tx.service_load(service.code, day) >= service.daily_limit:
             raise DailyLimitReached(
                 f"service {service.code!r} has taken its {service.daily_limit} tickets for today; "
-                "it takes no transfers"
+                "it takes no transfers",
+                f"业务 {service.code!r} 今天的 {service.daily_limit} 个号已取完，不再接收转办",
             )
 
     def cancel(
@@ -1116,7 +1146,7 @@ class QueueCore:
         with self.store.transaction() as tx:
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
-                raise UnknownTicket(f"no ticket {ticket_id!r}")
+                raise UnknownTicket(f"no ticket {ticket_id!r}", "没有这张号票")
             if ticket.counter is not None and ticket.status in AT_COUNTER:
                 state = tx.counter_state(ticket.counter)  # locked: the counter's clerk cannot act meanwhile
                 ticket = tx.get_ticket(ticket_id)
@@ -1131,13 +1161,17 @@ class QueueCore:
                 )
             if counter is not None and not self._within_reach(ticket, counter):
                 raise InvalidTransition(
-                    f"ticket {ticket.number} is not at or waiting for counter {counter.number}"
+                    f"ticket {ticket.number} is not at or waiting for counter {counter.number}",
+                    f"{ticket.number} 号不在 {counter.number} 号窗口，也不在等候该窗口",
                 )
             expect = {ticket.status}
             at_counter = ticket.counter if ticket.status in AT_COUNTER else None
             self._apply(ticket, TicketStatus.CANCELLED, now)
             if not tx.claim(ticket, expect):
-                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} was changed by someone else; look again",
+                    f"{ticket.number} 号刚被他人改动，请刷新后再看",
+                )
             detail = {"by": "staff" if counter is not None else "visitor"}
             self._record(
                 tx, ticket, TicketEvent(ticket.id, EventKind.CANCELLED, now, at_counter, staff, detail)
@@ -1170,7 +1204,7 @@ class QueueCore:
         with self.store.transaction() as tx:
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
-                raise UnknownTicket(f"no ticket {ticket_id!r}")
+                raise UnknownTicket(f"no ticket {ticket_id!r}", "没有这张号票")
             state = tx.counter_state(ticket.counter) if ticket.counter is not None else None
             ticket = tx.get_ticket(ticket_id)  # again, under the counter's lock
             assert ticket is not None
@@ -1184,7 +1218,10 @@ class QueueCore:
                 )
             ticket.on_my_way_at = now
             if not tx.claim(ticket, {TicketStatus.CALLED}):
-                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} was changed by someone else; look again",
+                    f"{ticket.number} 号刚被他人改动，请刷新后再看",
+                )
             detail = {"call": ticket.call_count, "extra_seconds": self.hall.rules.on_my_way_seconds}
             self._record(
                 tx, ticket, TicketEvent(ticket.id, EventKind.ON_MY_WAY, now, ticket.counter, None, detail)
@@ -1241,7 +1278,9 @@ class QueueCore:
             if not (late or called_here) or ticket.business_day != day:
                 raise InvalidTransition(
                     f"ticket {ticket.number} is {ticket.status.value}: only a no-show of today in this "
-                    "counter's services, or the visitor called here, can be re-queued"
+                    "counter's services, or the visitor called here, can be re-queued",
+                    f"{ticket.number} 号{status_zh(ticket.status)}：只有本窗口业务今天未到的号，"
+                    "或在本窗口叫到的号，才能重新排队",
                 )
             expect = {ticket.status}
             position = self.hall.rules.requeue_position
@@ -1251,7 +1290,10 @@ class QueueCore:
             ticket.called_at = ticket.started_at = ticket.finished_at = None
             ticket.call_count = 0
             if not tx.claim(ticket, expect):
-                raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+                raise InvalidTransition(
+                    f"ticket {ticket.number} was changed by someone else; look again",
+                    f"{ticket.number} 号刚被他人改动，请刷新后再看",
+                )
             detail: dict[str, Any] = {
                 "position": "end" if position is None else position,
                 "was": expect.pop().value,
@@ -1424,7 +1466,7 @@ class QueueCore:
         with self.store.read() as tx:
             ticket = tx.get_ticket(ticket_id)
             if ticket is None:
-                raise UnknownTicket(f"no ticket {ticket_id!r}")
+                raise UnknownTicket(f"no ticket {ticket_id!r}", "没有这张号票")
             legs = tx.legs(ticket_id)
             if not legs:
                 legs = replay(ticket, tx.history(ticket_id), self.hall.targets)
@@ -1725,7 +1767,10 @@ class QueueCore:
         ticket.called_at = ticket.started_at = ticket.finished_at = None
         ticket.call_count = 0
         if not tx.claim(ticket, {TicketStatus.CALLED}):
-            raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+            raise InvalidTransition(
+                f"ticket {ticket.number} was changed by someone else; look again",
+                f"{ticket.number} 号刚被他人改动，请刷新后再看",
+            )
         detail.update(position="kept", was=TicketStatus.CALLED.value)
         event = TicketEvent(ticket.id, EventKind.REQUEUED, now, counter.number, state.post, detail)
         self._record(tx, ticket, event)
@@ -1791,7 +1836,10 @@ class QueueCore:
         with self.store.transaction() as tx:
             state = tx.counter_state(counter.number)
             if self.hall.posts_required and state.post is None:
-                raise CounterClosed(f"counter {counter.number} is closed: nobody is on post there")
+                raise CounterClosed(
+                    f"counter {counter.number} is closed: nobody is on post there",
+                    f"{counter.number} 号窗口未开放：没有工作人员在岗",
+                )
             if state.status is status:  # a second tap, or two tabs: the break (or the work) goes on
                 return state
             if status is CounterStatus.PAUSED:
@@ -1812,9 +1860,14 @@ class QueueCore:
     def _check_calls(self, state: CounterState) -> None:
         """A counter calls only while it is staffed (where that counts) and not on a break."""
         if self.hall.posts_required and state.post is None:
-            raise CounterClosed(f"counter {state.number} is closed: nobody is on post there")
+            raise CounterClosed(
+                f"counter {state.number} is closed: nobody is on post there",
+                f"{state.number} 号窗口未开放：没有工作人员在岗",
+            )
         if state.status is CounterStatus.PAUSED:
-            raise CounterPaused(f"counter {state.number} is paused")
+            raise CounterPaused(
+                f"counter {state.number} is paused", f"{state.number} 号窗口正在暂停服务，请先恢复服务"
+            )
 
     def _move(
         self,
@@ -1886,10 +1939,15 @@ class QueueCore:
         state = tx.counter_state(counter_number)
         ticket = tx.get_ticket(state.current_ticket_id) if state.current_ticket_id else None
         if ticket is None:
-            raise InvalidTransition(f"counter {counter_number} has no current ticket")
+            raise InvalidTransition(
+                f"counter {counter_number} has no current ticket", f"{counter_number} 号窗口当前没有号票"
+            )
         if ticket.status not in expect:
             allowed = ", ".join(sorted(s.value for s in expect))
-            raise InvalidTransition(f"ticket {ticket.number} is {ticket.status.value}; this needs {allowed}")
+            raise InvalidTransition(
+                f"ticket {ticket.number} is {ticket.status.value}; this needs {allowed}",
+                f"{ticket.number} 号{status_zh(ticket.status)}，不能进行此操作",
+            )
         return state, ticket
 
     def _write(
@@ -1904,7 +1962,10 @@ class QueueCore:
         detail: dict[str, Any] | None = None,
     ) -> None:
         if not tx.claim(ticket, expect):
-            raise InvalidTransition(f"ticket {ticket.number} was changed by someone else; look again")
+            raise InvalidTransition(
+                f"ticket {ticket.number} was changed by someone else; look again",
+                f"{ticket.number} 号刚被他人改动，请刷新后再看",
+            )
         self._record(tx, ticket, TicketEvent(ticket.id, kind, now, counter.number, staff, detail or {}))
 
     def _record(self, tx: StoreTx, ticket: Ticket, event: TicketEvent, leg: TicketLeg | None = None) -> None:
