@@ -7,7 +7,7 @@ PC left on the factory time zone would be:
 - the ticket screen's 完成 / Done button lies inside the viewport at 1920x1080, 1366x768
   and 1080x1920, and so does every service button on the home screen;
 - the header clock and 取号时间 / Issued at show the hall's time (Asia/Shanghai, as the
-  paper ticket does), not the browser's UTC.
+  paper ticket does), not the browser's UTC; and so does the phone's status page (/t/{id}).
 
 Screenshots go to ``test-artifacts/kiosk/``.
 """
@@ -19,8 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
-from tests.support import ROOT
+from tests.support import ROOT, bearer
 
 pytestmark = pytest.mark.browser
 
@@ -101,3 +102,21 @@ def test_the_ticket_screen_in_both_languages_on_screen_in_the_halls_time(
         inside(page, selector, size)
     page.screenshot(path=str(SHOTS / f"ticket_{size[0]}x{size[1]}.png"))
     assert not errors, errors
+
+
+def test_the_phone_page_shows_the_halls_time_in_a_utc_browser(browser: Any, hub: Any, site: Any) -> None:
+    """The QR code's page: 取号时间 as on the paper (the ticket's answer names the hall's zone)."""
+    answer = requests.post(
+        f"{hub.url}/api/v1/tickets", json={"service": "ASK"}, headers=bearer(site.creds.kiosk), timeout=10
+    )
+    assert answer.status_code == 201, answer.text
+    ticket = answer.json()
+    assert ticket["timezone"] == "Asia/Shanghai"
+    expected = datetime.fromisoformat(ticket["issued_at"]).astimezone(HALL).strftime("%H:%M")
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, timezone_id="UTC")
+    phone.goto(ticket["status_url"])
+    phone.wait_for_function(
+        "t => (document.querySelector('#ticket-issued')?.textContent || '').trim() === t",
+        arg=expected,
+        timeout=10_000,
+    )
