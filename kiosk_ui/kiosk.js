@@ -262,7 +262,7 @@
     online: function (up) {
       if (up === !offline) return;
       offline = !up;
-      if (offline) showBanner("warn", function () { return Q.t("conn.offline"); }, true);
+      if (offline) showBanner("warn", function () { return Q.t2("conn.offline"); }, true);
       else if (banner && banner.sticky) hideBanner();
     },
     unauthorized: refused,
@@ -989,7 +989,7 @@
   function hideBanner() {
     banner = null;
     // Being offline is still true after another message goes away.
-    if (offline) banner = { kind: "warn", text: function () { return Q.t("conn.offline"); }, sticky: true };
+    if (offline) banner = { kind: "warn", text: function () { return Q.t2("conn.offline"); }, sticky: true };
     drawBanner();
   }
 
