@@ -393,14 +393,13 @@
     return word === key ? String(kind || "") : word;
   }
 
-  /** Local time of `since`: "09:05:30" today, "11-24 17:02" before. */
+  /** The hall's time of `since`: "09:05:30" today, "11-24 17:02" before (its zone: QCall.formatDay). */
   function sinceText(value) {
     var d = new Date(value);
     if (!value || isNaN(d.getTime())) return "";
-    var now = new Date();
-    if (d.toDateString() === now.toDateString()) return Q.formatTime(d, true);
-    var mm = d.getMonth() + 1, dd = d.getDate();
-    return (mm < 10 ? "0" : "") + mm + "-" + (dd < 10 ? "0" : "") + dd + " " + Q.formatTime(d);
+    var day = Q.formatDay(d);
+    if (day === Q.formatDay(new Date())) return Q.formatTime(d, true);
+    return day.slice(5) + " " + Q.formatTime(d);
   }
 
   function drawDevices() {

@@ -201,13 +201,8 @@
     })}</ul>` : "";
   }
 
-  /** "2026-12-01" in the browser's local time (the hall's clock), beside the time. */
-  function day(value) {
-    var d = new Date(value);
-    if (isNaN(d.getTime())) return "";
-    function two(n) { return (n < 10 ? "0" : "") + n; }
-    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate());
-  }
+  /** "2026-12-01" in the hall's time zone (QCall.formatDay), beside the time. */
+  function day(value) { return Q.formatDay(value); }
 
   function actionWord(action) {
     var key = "audit.action." + action;

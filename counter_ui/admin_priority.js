@@ -226,8 +226,9 @@
   function when(value) {
     var d = new Date(value);
     if (!value || isNaN(d.getTime())) return "";
-    var today = d.toDateString() === new Date().toDateString();
-    return (today ? "" : (d.getMonth() + 1) + "-" + d.getDate() + " ") + Q.formatTime(d, true);
+    var day = Q.formatDay(d);   // the hall's day, as formatTime is the hall's time
+    var today = day === Q.formatDay(new Date());
+    return (today ? "" : Number(day.slice(5, 7)) + "-" + Number(day.slice(8)) + " ") + Q.formatTime(d, true);
   }
 
   /* -- drawing ----------------------------------------------------------- */

@@ -77,7 +77,8 @@
       "case.step.done": "已完成",
       "case.step.cancelled": "已撤销",
       "case.due": "承诺时限 {date}",
-      "case.done_on": "{date} 完成"
+      "case.done_on": "{date} 完成",
+      "more": "向下滑动查看更多"
     },
     en: {
       "prompt": "Please choose a service",
@@ -85,7 +86,7 @@
       "service.waiting": "{n} waiting",
       "service.issuing": "Getting your number…",
       "ticket.your_number": "Your number",
-      "ticket.ahead": "{n} people ahead of you",
+      "ticket.ahead": "People ahead of you: {n}",
       "ticket.ahead_none": "You are next: please watch the screen",
       "ticket.estimate": "About {n} min wait",
       "ticket.estimate_soon": "You should be called very soon",
@@ -145,7 +146,8 @@
       "case.step.done": "Done",
       "case.step.cancelled": "Cancelled",
       "case.due": "Due by {date}",
-      "case.done_on": "Done {date}"
+      "case.done_on": "Done {date}",
+      "more": "Scroll down for more"
     }
   };
 
@@ -187,7 +189,9 @@
 
   Q.i18n(WORDS, "qcall.kiosk.lang");
   Q.translatePage();
+  translateBoth();
   Q.onLang(function () {
+    translateBoth();
     drawSite(); drawServices(); drawGreen(); drawTicket(); drawBanner(); drawPrinter(); drawStore(); drawCheckin();
     drawClosed();
     drawCase();
@@ -258,7 +262,7 @@
     online: function (up) {
       if (up === !offline) return;
       offline = !up;
-      if (offline) showBanner("warn", function () { return Q.t("conn.offline"); }, true);
+      if (offline) showBanner("warn", function () { return Q.t2("conn.offline"); }, true);
       else if (banner && banner.sticky) hideBanner();
     },
     unauthorized: refused,
@@ -266,11 +270,50 @@
     printer_status: onPrinterStatus
   });
 
+  /* -- more below ---------------------------------------------------- */
+
+  // The service view scrolls when it is taller than the screen (a landscape kiosk, many services):
+  // a big arrow says so while there is more below, and takes the visitor there.
+  function drawMore() {
+    var view = $("#service-view");
+    var more = view.scrollHeight - view.clientHeight - view.scrollTop > 24;
+    Q.show("#more-hint", more && !view.hidden);
+  }
+  $("#service-view").addEventListener("scroll", drawMore);
+  window.addEventListener("resize", drawMore);
+  $("#more-hint").addEventListener("click", function () {
+    var view = $("#service-view");
+    view.scrollBy({ top: Math.round(view.clientHeight * 0.7), behavior: "smooth" });
+  });
+  setInterval(drawMore, 1000);   // content that comes later (notices, the complaint form, hours)
+
+  /* -- both languages ------------------------------------------------- */
+
+  /** The other language than the visitor's. */
+  function otherLang() { return Q.lang() === "zh" ? "en" : "zh"; }
+
+  /** "前面没有人 / You are next": the visitor's language first, the other after, on one line. */
+  function two(key, vars) {
+    return Q.t(key, vars) + " / " + Q.t(key, vars, otherLang());
+  }
+
+  /** Fill `el` with the word in the visitor's language, and below it, smaller, the other (.l2). */
+  function both(el, key, vars) {
+    Q.setHtml(el, Q.html`<span class="l1">${Q.t(key, vars)}</span><span class="l2">${Q.t(key, vars, otherLang())}</span>`);
+  }
+
+  /** The page's fixed words in both languages: data-both="key" (data-i18n is the site's one language). */
+  function translateBoth() {
+    Q.each(document.querySelectorAll("[data-both]"), function (el) { both(el, el.getAttribute("data-both")); });
+    Q.each(document.querySelectorAll("[data-two]"), function (el) { el.textContent = two(el.getAttribute("data-two")); });
+  }
+
   /* -- drawing ------------------------------------------------------- */
 
   function draw(snap) {
     if (!snap) return;
     snapshot = snap;
+    if (snap.site && snap.site.timezone) Q.setTimeZone(snap.site.timezone);   // the clock and times: the hall's zone
     Q.defaultLang(snap.site && snap.site.languages);
     drawSite();
     drawServices();
@@ -312,8 +355,8 @@
       btn.querySelector(".svc-zh").textContent = s.name_zh;
       btn.querySelector(".svc-en").textContent = s.name_en;
       btn.querySelector(".svc-waiting").textContent = btn.classList.contains("issuing")
-        ? Q.t("service.issuing")
-        : shut ? hoursText(H.service(s.code), " · ") : Q.t("service.waiting", { n: s.waiting });
+        ? two("service.issuing")
+        : shut ? hoursText(H.service(s.code), " · ") : two("service.waiting", { n: s.waiting });
       btn.disabled = busy || storeDown || shut;
     });
     Q.show("#services-empty", services.length === 0);
@@ -374,10 +417,12 @@
       return Q.html`<button type="button" class="green-btn${on ? " on" : ""}" data-category="${c.code}"
           aria-pressed="${on ? "true" : "false"}">
           <span class="green-zh">${c.name_zh}</span><span class="green-en">${c.name_en}</span>
-          ${c.grant === "confirm" ? Q.html`<span class="green-note">${Q.t("green.confirm")}</span>` : ""}
+          ${c.grant === "confirm" ? Q.html`<span class="green-note">${two("green.confirm")}</span>` : ""}
         </button>`;
     })}`);
-    $("#green-title").textContent = green ? Q.t("green.chosen", { name: Q.name(green) }) : Q.t("green.title");
+    $("#green-title").textContent = green
+      ? Q.t("green.chosen", { name: Q.name(green) }) + " / " + Q.t("green.chosen", { name: Q.name(green, otherLang()) }, otherLang())
+      : two("green.title");
   }
 
   function onGreenTap(e) {
@@ -468,24 +513,26 @@
       ? ticket.service_name_en + " · " + ticket.service_name_zh
       : ticket.service_name_zh + " · " + ticket.service_name_en;
     var n = ticket.waiting_ahead || 0;
-    $("#ticket-ahead").textContent = n > 0 ? Q.t("ticket.ahead", { n: n }) : Q.t("ticket.ahead_none");
-    $("#ticket-estimate").textContent = estimateText(ticket.estimated_wait_minutes);
-    $("#ticket-time").textContent = Q.t("ticket.time", { time: Q.formatTime(ticket.issued_at) });
+    if (n > 0) both($("#ticket-ahead"), "ticket.ahead", { n: n });
+    else both($("#ticket-ahead"), "ticket.ahead_none");
+    var est = estimateKey(ticket.estimated_wait_minutes);
+    both($("#ticket-estimate"), est[0], est[1]);
+    $("#ticket-time").textContent = two("ticket.time", { time: Q.formatTime(ticket.issued_at) });
     var done = $("#ticket-done");
     if (done.getAttribute("data-left")) drawDone(+done.getAttribute("data-left"));
     drawPrint();
   }
 
-  /** The wait estimated at issue, in the kiosk's language (null: no counter open for the service). */
-  function estimateText(minutes) {
-    if (minutes == null) return Q.t("ticket.estimate_none");
-    return minutes < 1 ? Q.t("ticket.estimate_soon") : Q.t("ticket.estimate", { n: minutes });
+  /** The words for the wait estimated at issue, [key, vars] (null: no counter open for the service). */
+  function estimateKey(minutes) {
+    if (minutes == null) return ["ticket.estimate_none", null];
+    return minutes < 1 ? ["ticket.estimate_soon", null] : ["ticket.estimate", { n: minutes }];
   }
 
   function drawDone(left) {
     var done = $("#ticket-done");
     done.setAttribute("data-left", left);
-    done.textContent = Q.t("ticket.done", { s: left });
+    done.textContent = two("ticket.done", { s: left });
   }
 
   function closeTicket() {
@@ -548,11 +595,11 @@
   function drawCheckin() {
     if (!checkin.open) return;
     var caseMode = checkin.mode === "case";
-    $("#checkin-prompt").textContent = Q.t(
+    both($("#checkin-prompt"),
       caseMode ? "case.prompt" : checkin.mode === "phone" ? "checkin.prompt_phone" : "checkin.prompt_code");
     // The case lookup borrows this keypad: no code/phone choice, its own keys, "look up" for "check in".
     Q.show(document.querySelector(".checkin-modes"), !caseMode);
-    $("#checkin-submit").textContent = Q.t(caseMode ? "case.lookup" : "checkin.submit");
+    both($("#checkin-submit"), caseMode ? "case.lookup" : "checkin.submit");
     Array.prototype.forEach.call(document.querySelectorAll(".checkin-mode"), function (btn) {
       btn.classList.toggle("active", btn.getAttribute("data-mode") === checkin.mode);
     });
@@ -569,7 +616,8 @@
     }
     Array.prototype.forEach.call(pad.querySelectorAll(".key"), function (btn) {
       var k = btn.getAttribute("data-key");
-      btn.textContent = k === "del" ? Q.t("checkin.delete") : k === "clear" ? Q.t("checkin.clear") : k;
+      if (k === "del" || k === "clear") both(btn, k === "del" ? "checkin.delete" : "checkin.clear");
+      else btn.textContent = k;
     });
     var msg = $("#checkin-message");
     msg.hidden = !checkin.message;
@@ -734,18 +782,18 @@
     var second = first === "zh" ? "en" : "zh";
     $("#case-view").setAttribute("data-status", c.status);
     $("#case-title").textContent = Q.name(c, first) + " · " + Q.name(c, second);
-    $("#case-code-shown").textContent = Q.t("case.code", { code: c.code_shown });
+    $("#case-code-shown").textContent = two("case.code", { code: c.code_shown });
     $("#case-state").textContent = Q.t("case.state." + c.status) + " / " + Q.t("case.state." + c.status, null, second) +
-      (c.opened_on ? " · " + Q.t("case.opened", { date: c.opened_on }) : "");
+      (c.opened_on ? " · " + two("case.opened", { date: c.opened_on }) : "");
     Q.setHtml($("#case-steps"), Q.html`${c.steps.map(function (s) {
       var when = s.status === "done" && s.done_on
-        ? Q.t("case.done_on", { date: s.done_on })
-        : s.due_on && s.status === "active" ? Q.t("case.due", { date: s.due_on }) : "";
+        ? two("case.done_on", { date: s.done_on })
+        : s.due_on && s.status === "active" ? two("case.due", { date: s.due_on }) : "";
       return Q.html`<li class="case-step" data-step="${s.step}" data-status="${s.status}">
           <span class="cs-mark" aria-hidden="true">${s.status === "done" ? "✓" : s.step}</span>
           <span class="cs-name"><span class="cs-first">${Q.name(s, first)}</span>
             <span class="cs-second">${Q.name(s, second)}</span></span>
-          <span class="cs-state">${Q.t("case.step." + s.status)}<br><small>${when}</small></span>
+          <span class="cs-state">${two("case.step." + s.status)}<br><small>${when}</small></span>
         </li>`;
     })}`);
     var msg = $("#case-message");
@@ -935,7 +983,7 @@
   function hideBanner() {
     banner = null;
     // Being offline is still true after another message goes away.
-    if (offline) banner = { kind: "warn", text: function () { return Q.t("conn.offline"); }, sticky: true };
+    if (offline) banner = { kind: "warn", text: function () { return Q.t2("conn.offline"); }, sticky: true };
     drawBanner();
   }
 

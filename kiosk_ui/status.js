@@ -191,6 +191,7 @@
     clearTimeout(pollTimer);
     loadedAt = Date.now();
     Q.api("GET", "/tickets/" + encodeURIComponent(ticketId)).then(function (t) {
+      if (t.timezone) Q.setTimeZone(t.timezone);   // its times in the hall's zone, as on the paper
       Q.show("#banner", false);
       closing = closingOf(t.history);
       merge(t);

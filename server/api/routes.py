@@ -204,6 +204,7 @@ def ticket_json(ticket: Ticket, waiting_ahead: int, url_base: str | None = None)
         "service_name_en": service.name_en if service else ticket.service,
         "counter_name_zh": counter.name_zh if counter else None,
         "counter_name_en": counter.name_en if counter else None,
+        "timezone": hall.calendar.timezone,  # the visitor's page shows its times in the hall's zone
     }
 
 

@@ -668,6 +668,7 @@
     });
     socket.on("snapshot", function (snap) {
       if (!snap) return;
+      if (snap.site && snap.site.timezone) setTimeZone(snap.site.timezone);
       hall = snap;
       var waiting = held || [];
       held = null;
@@ -774,12 +775,64 @@
   }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
-  /** "09:05" or "09:05:30" in the browser's local time (the hall's clock). */
+  /*
+   * The hall's time zone (the snapshot's site.timezone, e.g. "Asia/Shanghai"): every time a
+   * page shows is the hall's, as on the paper ticket, whatever zone the browser is set to.
+   * connect() takes it from each snapshot; a page without a snapshot calls setTimeZone().
+   * Until it is known (or where Intl lacks time zones) the browser's own zone is used.
+   */
+  var siteZone = null;
+  var zoneParts = null;   // Intl.DateTimeFormat for siteZone, or null
+
+  function setTimeZone(zone) {
+    if (!zone || zone === siteZone) return;
+    try {
+      zoneParts = new Intl.DateTimeFormat("en-US", {
+        timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+        hour: "numeric", minute: "numeric", second: "numeric", weekday: "short"
+      });
+      siteZone = zone;
+    } catch (e) {
+      /* an unknown zone, or an old browser: the zone known before (or the browser's) stands */
+    }
+  }
+  function timeZone() { return siteZone; }
+
+  var SHORT_DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+  /** The wall clock of `d` in the hall's zone: {y, mo (0-11), d, h, mi, s, wd (0 Sunday)}. */
+  function wall(d) {
+    if (zoneParts) {
+      var o = {};
+      try {
+        zoneParts.formatToParts(d).forEach(function (p) { o[p.type] = p.value; });
+        return {
+          y: +o.year, mo: +o.month - 1, d: +o.day, h: (+o.hour) % 24, mi: +o.minute, s: +o.second,
+          wd: SHORT_DAYS.indexOf(o.weekday)
+        };
+      } catch (e) { /* no formatToParts: the browser's own zone below */ }
+    }
+    return {
+      y: d.getFullYear(), mo: d.getMonth(), d: d.getDate(), h: d.getHours(), mi: d.getMinutes(),
+      s: d.getSeconds(), wd: d.getDay()
+    };
+  }
+
+  /** "09:05" or "09:05:30" in the hall's time zone (setTimeZone; the browser's until known). */
   function formatTime(value, withSeconds) {
     var d = toDate(value);
     if (!d) return "";
-    var s = pad(d.getHours()) + ":" + pad(d.getMinutes());
-    return withSeconds ? s + ":" + pad(d.getSeconds()) : s;
+    var w = wall(d);
+    var s = pad(w.h) + ":" + pad(w.mi);
+    return withSeconds ? s + ":" + pad(w.s) : s;
+  }
+
+  /** "2026-12-01" in the hall's time zone (beside formatTime's time, so the two agree at midnight). */
+  function formatDay(value) {
+    var d = toDate(value);
+    if (!d) return "";
+    var w = wall(d);
+    return w.y + "-" + pad(w.mo + 1) + "-" + pad(w.d);
   }
 
   var WEEKDAYS = {
@@ -788,15 +841,16 @@
   };
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-  /** "2026年11月25日 星期三" / "Wednesday 25 Nov 2026" (no Intl: old kiosks lack zh data). */
+  /** "2026年11月25日 星期三" / "Wednesday 25 Nov 2026" in the hall's zone (words of our own: old kiosks lack zh data). */
   function formatDate(value, l) {
     var d = toDate(value);
     if (!d) return "";
     l = l || lang;
+    var w = wall(d);
     if (l === "zh") {
-      return d.getFullYear() + "年" + (d.getMonth() + 1) + "月" + d.getDate() + "日 " + WEEKDAYS.zh[d.getDay()];
+      return w.y + "年" + (w.mo + 1) + "月" + w.d + "日 " + WEEKDAYS.zh[w.wd];
     }
-    return WEEKDAYS.en[d.getDay()] + " " + d.getDate() + " " + MONTHS[d.getMonth()] + " " + d.getFullYear();
+    return WEEKDAYS.en[w.wd] + " " + w.d + " " + MONTHS[w.mo] + " " + w.y;
   }
 
   /** Whole minutes from `value` to now (never negative, for clocks a little apart). */
@@ -1019,7 +1073,7 @@
     storageGet: storageGet, storageSet: storageSet,
     api: api, ApiError: ApiError, errorText: errorText, hubWords: hubWords,
     connect: connect, applyDelta: applyDelta, deltaFits: deltaFits,
-    formatTime: formatTime, formatDate: formatDate, minutesSince: minutesSince, everySecond: everySecond,
+    formatTime: formatTime, formatDate: formatDate, formatDay: formatDay, setTimeZone: setTimeZone, timeZone: timeZone, minutesSince: minutesSince, everySecond: everySecond,
     staffLogin: staffLogin,
     urlCounter: urlCounter, findCounter: findCounter, screenCounter: screenCounter, counterName: counterName, showSetup: showSetup,
     marks: marks,

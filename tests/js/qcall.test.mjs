@@ -514,3 +514,25 @@ test("secondTap: the first tap arms and redraws, the second on the same key acts
   tap.reset();
   assert.equal(tap.armed(17), false);
 });
+
+// -- times in the hall's zone ----------------------------------------------------------------
+
+test("formatTime and formatDate show the hall's zone, taken from the snapshot, not the browser's", () => {
+  const { QCall, sockets } = load();
+  QCall.connect({ token: "t" }, { snapshot() {} });
+  sockets[0].fire("connect");
+  sockets[0].fire("snapshot", { v: 1, site: { timezone: "Asia/Shanghai" }, services: [], counters: [] });
+  assert.equal(QCall.timeZone(), "Asia/Shanghai");
+  // 05:04 UTC on 1 Dec 2026 (a Tuesday) is 13:04 in Shanghai; 20:30 UTC is the next day there.
+  assert.equal(QCall.formatTime("2026-12-01T05:04:09Z"), "13:04");
+  assert.equal(QCall.formatTime("2026-12-01T05:04:09Z", true), "13:04:09");
+  assert.equal(QCall.formatDate("2026-12-01T20:30:00Z", "zh"), "2026年12月2日 星期三");
+  assert.equal(QCall.formatDate("2026-12-01T20:30:00Z", "en"), "Wednesday 2 Dec 2026");
+  assert.equal(QCall.formatTime("2026-12-01T16:00:00Z"), "00:00");
+  assert.equal(QCall.formatDay("2026-12-01T16:00:00Z"), "2026-12-02");
+  // An unknown zone is ignored: the last good one stands.
+  QCall.setTimeZone("Not/AZone");
+  assert.equal(QCall.formatTime("2026-12-01T05:04:09Z"), "13:04");
+  QCall.setTimeZone("UTC");
+  assert.equal(QCall.formatTime("2026-12-01T05:04:09Z"), "05:04");
+});
