@@ -248,7 +248,7 @@
   }, function () { greens = []; drawGreen(); });
   Q.api("GET", "/queue").then(draw, function (err) {
     if (err.code === "unauthorized") refused();
-    else showBanner("error", function () { return Q.errorText(err); });
+    else showBanner("error", function () { return bilingual(bothWords(err)); });
   });
 
   // The hall's notices (kiosk_notices.js): a strip that opens them, read again on notices_changed.
@@ -460,7 +460,7 @@
           showBanner("error", function () { return bilingual(err.data); });
           H.refresh();
         }
-        else showBanner("error", function () { return Q.errorText(err); });
+        else showBanner("error", function () { return bilingual(bothWords(err)); });
       })
       .then(function () {
         busy = false;
@@ -470,8 +470,10 @@
   }
 
   /** A refusal's own sentence in both languages (error_zh / error_en), the visitor's first. */
+  // A refusal in both languages, the visitor's first: {error_zh, error_en} (the hub's) or {zh, en}.
   function bilingual(data) {
-    return Q.lang() === "en" ? data.error_en + " / " + data.error_zh : data.error_zh + " / " + data.error_en;
+    var zh = data.error_zh || data.zh, en = data.error_en || data.en;
+    return Q.lang() === "en" ? en + " / " + zh : zh + " / " + en;
   }
 
   function showTicket(t) {
