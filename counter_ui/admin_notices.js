@@ -323,10 +323,25 @@
     var from = start ? null : new Date(list.now);
     var end = from ? new Date(from.getTime() + list.default_days * 86400000) : null;
     var text = start
-      ? Q.t("notices.form.default_end", { n: list.default_days, when: start.replace("T", " ") + " + " + list.default_days })
+      ? Q.t("notices.form.default_end", { n: list.default_days, when: plusDays(start, list.default_days) })
       : Q.t("notices.form.default_end", { n: list.default_days, when: hallText(end.toISOString()) });
     $("#notice-default-end").textContent = text;
     $("#notice-default-start").textContent = Q.t("notices.form.now");
+  }
+
+  /** "2026-12-05T10:00" (the hall's wall clock) + n days, worked out: "2026-12-08 10:00". */
+  function plusDays(local, n) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local);
+    if (!m) return local.replace("T", " ");
+    var d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3] + n, +m[4], +m[5]));
+    return d.toISOString().slice(0, 16).replace("T", " ");
+  }
+
+  /** A field as the form labels it ("标题（中文）"), for a refusal; the key where the form has no label. */
+  function fieldLabel(name) {
+    var key = "notices.form." + name.split(".")[0];
+    var text = Q.t(key);
+    return text === key ? name : text;
   }
 
   function drawTariff() {
@@ -414,7 +429,7 @@
     var zh = detail.error_zh || Q.errorText(err);
     var en = detail.error_en || err.message || "";
     var name = detail.field || ((/^'([a-z_]+)/.exec(err.message || "") || [])[1]);
-    el.textContent = (name ? "[" + name + "] " : "") + zh + (en && en !== zh ? " / " + en : "");
+    el.textContent = (name ? fieldLabel(name) + (Q.lang() === "zh" ? "：" : ": ") : "") + zh + (en && en !== zh ? " / " + en : "");
     var input = name && field(name.split(".")[0]);
     if (input) { input.classList.add("invalid"); input.setAttribute("aria-invalid", "true"); input.focus(); }
     else if (name && name.indexOf("tariff") === 0) $("#notice-tariff").classList.add("invalid");

@@ -45,7 +45,9 @@
       "role.kiosk": "取号机",
       "role.triage": "分诊",
       "role.admin": "管理员",
-      "role.staff": "工作人员"
+      "role.staff": "工作人员",
+      "reason.kiosk request": "取号机申请",
+      "reason.at issue": "取号时给予"
     },
     en: {
       "nextup.title": "Next up at each counter",
@@ -77,7 +79,9 @@
       "role.kiosk": "kiosk",
       "role.triage": "triage",
       "role.admin": "admin",
-      "role.staff": "staff"
+      "role.staff": "staff",
+      "reason.kiosk request": "asked for at the kiosk",
+      "reason.at issue": "given at issue"
     }
   };
 
@@ -289,7 +293,7 @@
           <td>${word("role." + e.role, e.role)}</td>
           <td>${word("action." + e.action, e.action)}</td>
           <td>${side(e.from_category, e.from_priority)} → ${side(e.to_category, e.to_priority)}</td>
-          <td class="reason">${e.reason || "—"}</td>
+          <td class="reason">${e.reason ? word("reason." + e.reason, e.reason) : "—"}</td>
         </tr>`;
     })}`);
   }

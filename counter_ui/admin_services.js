@@ -37,6 +37,8 @@
       "svc.action": "操作",
       "svc.new": "添加业务",
       "svc.none": "—",
+      "svc.site_target": "（全站）",
+      "svc.site_target_help": "本业务未设时限，按全站 [targets] 的时限",
       "svc.no_limit": "不限",
       "svc.bad_code": "只能用字母、数字、- 和 _，最多 32 个",
       "svc.bad_prefix": "一到两个大写字母，例如 A",
@@ -66,6 +68,8 @@
       "svc.action": "Action",
       "svc.new": "Add a service",
       "svc.none": "—",
+      "svc.site_target": "(site)",
+      "svc.site_target_help": "This service has no target of its own: the site-wide [targets] apply",
       "svc.no_limit": "none",
       "svc.bad_code": "letters, digits, - and _ only, at most 32",
       "svc.bad_prefix": "one or two capital letters, e.g. A",
@@ -144,14 +148,22 @@
     return marks;
   }
 
+  var site = null;   // the site-wide [targets] (GET /targets): {wait_minutes, service_minutes}
+
+  /** The target in force: the service's own, else the site's (marked so), else "—". */
+  function target(own, siteKey) {
+    if (own) return Q.html`${own}`;
+    var fallback = site && site[siteKey];
+    return fallback ? Q.html`<span class="site-target" title="${Q.t("svc.site_target_help")}">${fallback} ${Q.t("svc.site_target")}</span>` : Q.t("svc.none");
+  }
+
   function cells(s) {
-    var none = Q.t("svc.none");
     return Q.html`<td class="code">${s.code}</td>
       <td>${s.name_zh}<br><span class="other-lang">${s.name_en}</span></td>
       <td>${s.prefix}</td>
       <td class="num">${s.width || 3}</td>
       <td class="num">${s.daily_limit ? s.daily_limit : Q.t("svc.no_limit")}</td>
-      <td class="num">${s.wait_target_minutes || none} / ${s.service_target_minutes || none}</td>`;
+      <td class="num">${target(s.wait_target_minutes, "wait_minutes")} / ${target(s.service_target_minutes, "service_minutes")}</td>`;
   }
 
   /** Close service `index` for today: a special date of the hours section, that service only. */
@@ -201,5 +213,13 @@
     act: function (name, index) { if (name === "stop") stopToday(index); }
   });
 
-  global.QCallAdminSections = (global.QCallAdminSections || []).concat([{ words: WORDS }]);
+  global.QCallAdminSections = (global.QCallAdminSections || []).concat([{
+    words: WORDS,
+    enter: function () {
+      Q.api("GET", "/targets").then(function (res) {
+        site = (res && res.targets && res.targets.site) || null;
+        editor.draw();
+      }, function () { site = null; });
+    }
+  }]);
 })(window);

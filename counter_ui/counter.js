@@ -457,27 +457,47 @@
    * Asked again only when the current ticket or its state changes.
    */
   var journeyFor = null;
+  var journey = null;      // the last GET /tickets/{id}/legs answer for journeyFor
   function drawJourney() {
     var cur = view && view.current;
     var key = cur ? cur.id + ":" + cur.status + ":" + cur.call_count : null;
-    if (key === journeyFor) return;
+    if (key === journeyFor) { drawLegs(); return; }   // drawn again in the page's language and names
     journeyFor = key;
+    journey = null;
     if (!cur) { Q.show("#current-journey", false); return; }
     Q.api("GET", "/tickets/" + encodeURIComponent(cur.id) + "/legs").then(function (j) {
       if (journeyFor !== key) return;
-      var rows = j.legs.map(function (leg) {
-        return Q.html`<li data-leg="${leg.leg}" data-outcome="${leg.outcome || "open"}">${Q.t("journey.leg", {
-          leg: leg.leg,
-          service: serviceName(leg.service),
-          counter: leg.counter == null ? "—" : Q.t("counter.default_name", { n: leg.counter }),
-          staff: leg.staff || "—",
-          outcome: Q.t("outcome." + (leg.outcome || "open"))
-        })}</li>`;
-      });
-      if (j.owner) rows.push(Q.html`<li class="owner">${Q.t("journey.owner", { owner: j.owner })}</li>`);
-      Q.setHtml($("#current-journey"), Q.html`${rows}`);
-      Q.show("#current-journey", true);
+      journey = j;
+      drawLegs();
     }, function () { Q.show("#current-journey", false); });
+  }
+
+  /**
+   * The journey's lines in the page's language, with the services' and counters' names from the
+   * hall's snapshot (a reload may answer before the snapshot: drawAll draws them again when it comes).
+   */
+  function drawLegs() {
+    if (!journey) return;
+    var rows = journey.legs.map(function (leg) {
+      return Q.html`<li data-leg="${leg.leg}" data-outcome="${leg.outcome || "open"}">${Q.t("journey.leg", {
+        leg: leg.leg,
+        service: serviceName(leg.service),
+        counter: leg.counter == null ? "—" : counterLabel(leg.counter),
+        staff: leg.staff || "—",
+        outcome: Q.t("outcome." + (leg.outcome || "open"))
+      })}</li>`;
+    });
+    if (journey.owner) rows.push(Q.html`<li class="owner">${Q.t("journey.owner", { owner: journey.owner })}</li>`);
+    Q.setHtml($("#current-journey"), Q.html`${rows}`);
+    Q.show("#current-journey", true);
+  }
+
+  /** A counter's (a room's) own name where the site gives one, else "3号窗口" / "Counter 3". */
+  function counterLabel(number) {
+    var list = (snapshot && snapshot.counters) || [];
+    for (var i = 0; i < list.length; i++) if (list[i].number === number) return Q.name(list[i]);
+    if (view && view.number === number) return Q.name(view);
+    return Q.t("counter.default_name", { n: number });
   }
 
   /**

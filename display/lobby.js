@@ -255,6 +255,15 @@
     return Math.max(1, Math.min(4, columns, n));
   }
 
+  /**
+   * A recall is marked "重呼 again" only while its counter still has that ticket: once the
+   * ticket is finished, marked no-show or moved on, the row stays as history without the mark.
+   */
+  function stillCalled(call, counters) {
+    var c = counters[call.counter];
+    return !!(c && c.current && c.current.number === call.number);
+  }
+
   /** The calls before the current one, each a row of its own. */
   function drawRecent(rows, counters) {
     Q.setHtml($("#recent-calls"), Q.html`${rows.map(function (call) {
@@ -263,7 +272,7 @@
           <span class="arrow">→</span>
           <span class="call-counter counter-zh" data-nocut>${counterName(counters, call.counter, "zh")}</span>
           <span class="call-counter counter-en en" data-nocut>${counterName(counters, call.counter, "en")}</span>
-          ${call.recall ? Q.html`<span class="tag">${Q.t("recall", null, "zh")} ${Q.t("recall", null, "en")}</span>` : ""}
+          ${call.recall && stillCalled(call, counters) ? Q.html`<span class="tag">${Q.t("recall", null, "zh")} ${Q.t("recall", null, "en")}</span>` : ""}
           <span class="at">${Q.formatTime(call.at)}</span>
         </li>`;
     })}`);
@@ -275,9 +284,9 @@
       var head = (s.next_tickets || [])[0];
       var nextMarks = head && head.number === next ? Q.marks(head, "small") : "";
       return Q.html`<li data-service="${s.code}">
-          <span class="svc"><span class="zh">${s.name_zh}</span> <span class="en">${s.name_en}</span></span>
+          <span class="svc" data-nocut><span class="zh">${s.name_zh}</span> <span class="en">${s.name_en}</span></span>
           <span class="next">${next
-            ? Q.html`${Q.t("next", null, "zh")} <span class="en">${Q.t("next", null, "en")}</span> <span class="ticket-no">${next}</span>${nextMarks}`
+            ? Q.html`<span class="zh">${Q.t("next", null, "zh")}</span> <span class="en">${Q.t("next", null, "en")}</span> <span class="ticket-no">${next}</span>${nextMarks}`
             : ""}</span>
           <span class="count">${s.waiting}</span>
           <span class="wait">${waitWords(s, "zh")} <span class="en">${waitWords(s, "en")}</span></span>
@@ -295,8 +304,6 @@
       Q.setHtml($("#rooms"), Q.html``);
       return;
     }
-    var wide = $(".rooms-panel").clientWidth / Math.max(1, $(".rooms-panel").clientHeight);
-    $("#rooms").style.setProperty("--room-columns", String(list.length > 10 && wide > 1.1 ? 2 : 1));
     Q.setHtml($("#rooms"), Q.html`${list.map(function (c) {
       var state = counterState(c);
       var current = c.current && c.current.number;
@@ -315,6 +322,17 @@
             : Q.html`<span class="idle">${Q.t("none_waiting", null, "zh")} <span class="en">${Q.t("none_waiting", null, "en")}</span></span>`}</span>
         </li>`;
     })}`);
+    // One column or two: whichever lets the rows' type be the bigger (fit grows the rows into the panel).
+    var panel = $(".rooms-panel");
+    var best = { columns: 1, scale: -1 };
+    [1, 2].forEach(function (columns) {
+      if (columns > 1 && list.length < 2) return;
+      $("#rooms").style.setProperty("--room-columns", String(columns));
+      fit(panel);
+      var scale = parseFloat(panel.getAttribute("data-scale") || "0");
+      if (scale > best.scale + 0.01) best = { columns: columns, scale: scale };
+    });
+    $("#rooms").style.setProperty("--room-columns", String(best.columns));
   }
 
   /** A newcomer's estimated wait for a service, in one language ("约12分钟" / "~12 min"). */
@@ -351,11 +369,15 @@
     Q.each(document.querySelectorAll("[data-fit]"), fit);
   }
 
+  var GROW_MAX = 2.6;
+
   function fit(panel) {
     panel.style.fontSize = "";
     if (!panel.offsetParent && panel.getClientRects().length === 0) return;   // not in this layout
     var base = parseFloat(getComputedStyle(panel).fontSize);
-    var scale = 1;
+    // data-grow: a panel whose rows may grow into its empty space (the hospital's rooms) starts bigger.
+    var scale = panel.hasAttribute("data-grow") ? GROW_MAX : 1;
+    if (scale !== 1) panel.style.fontSize = (base * scale).toFixed(2) + "px";
     while (scale > 0.3 && overflows(panel)) {
       scale *= 0.92;
       panel.style.fontSize = (base * scale).toFixed(2) + "px";

@@ -298,6 +298,24 @@ GEOMETRY = """() => {
     if (row.scrollHeight > row.clientHeight + 1)
       problems.push('row squeezed: ' + label(row) + ' ' + row.textContent.trim().slice(0, 40));
   });
+  // The waiting panel: a service's names, its next number, its count and its wait never touch
+  // ("Enquiries" ran into "下一位 Next"); a priority badge's words as big as 70 % of the number's.
+  document.querySelectorAll('.services li').forEach(row => {
+    if (!shown(row)) return;
+    const parts = [...row.querySelectorAll('.svc .zh, .svc .en, .next, .count, .wait')]
+      .filter(el => shown(el) && el.textContent.trim());
+    parts.forEach((a, i) => parts.slice(i + 1).forEach(b => {
+      if (a.contains(b) || b.contains(a)) return;
+      if (meet(box(a), box(b))) problems.push('waiting row overlap: ' + a.textContent.trim() + ' / '
+        + b.textContent.trim());
+    }));
+    row.querySelectorAll('.next .mark').forEach(mark => {
+      const number = row.querySelector('.next .ticket-no');
+      const size = el => parseFloat(getComputedStyle(el).fontSize);
+      if (number && size(mark.querySelector('.en') || mark) < 0.7 * size(number))
+        problems.push('badge too small: ' + mark.textContent.trim());
+    });
+  });
   document.querySelectorAll('[data-nocut]').forEach(el => {
     if (!shown(el)) return;
     if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1 || !el.clientWidth)
@@ -685,3 +703,67 @@ def test_a_wing_of_many_doctors_turns_them_in_pages_that_fit(browser: Any, big_h
     page.screenshot(path=str(SHOTS / f"doctors-{size[0]}x{size[1]}.png"))
     assert errors == []
     page.close()
+
+
+#: The utility-hall sample's services (config/samples/utility_hall.toml), as on the demo's lobby.
+SAMPLE_SERVICES = [
+    ("NEW", "业扩报装", "New Connection", "A"),
+    ("PAY", "电费缴纳", "Bill Payment", "B"),
+    ("INFO", "咨询查询", "Enquiries", "C"),
+    ("FAULT", "故障报修", "Fault Reports", "D"),
+    ("COMPLAINT", "投诉建议", "Complaints & Suggestions", "E"),
+]
+ELDERLY = """
+[[priority]]
+code = "elderly"
+name_zh = "老年人"
+name_en = "Elderly"
+weight = 10
+grant = "kiosk"
+"""
+
+
+def test_the_waiting_panel_keeps_names_next_numbers_and_badges_apart(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The demo's hall: "Enquiries" once ran into "下一位 Next C001 优先 Priority" at 1920x1080."""
+    folder = tmp_path_factory.mktemp("layouts-waiting")
+    counters = [(n, f"{n}号窗口", f"Counter {n}") for n in range(1, 7)]
+    config, creds, displays = start_hall(
+        folder,
+        ("国网示范供电营业厅", "State Grid Model Power Supply Business Hall"),
+        SAMPLE_SERVICES,
+        counters,
+        ELDERLY,
+    )
+    with running_hub(config, folder) as hub:
+        clerk = login(hub.url, creds.clerks[1], 1)  # one counter open, the others "暂无窗口"
+        for code, *_ in SAMPLE_SERVICES[:4]:
+            extra = {"category": "elderly"} if code == "INFO" else {}
+            for _ in range(2):
+                answer = requests.post(
+                    f"{hub.url}/api/v1/tickets",
+                    json={"service": code, **extra},
+                    headers=bearer(creds.kiosk),
+                    timeout=20,
+                )
+                assert answer.status_code == 201, answer.text
+        assert clerk
+        admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
+        posted = requests.post(
+            f"{hub.url}/api/v1/admin/notices", json=TARIFF, headers=bearer(admin), timeout=20
+        )
+        assert posted.status_code == 201, posted.text
+        hall = Hall(hub, creds.kiosk, displays, {}, [s[0] for s in SAMPLE_SERVICES])
+        for size in [(1920, 1080), (1366, 768), (1080, 1920)]:
+            page = open_lobby(browser, hall, size, displays["test-display"], None)
+            page.wait_for_selector("#services li[data-service='INFO'] .next .mark", timeout=TIMEOUT)
+            real_content(page)
+            shape = page.evaluate(GEOMETRY)
+            name = f"waiting-{size[0]}x{size[1]}"
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"{name}.png"))
+            assert shape["problems"] == [], (name, shape["problems"])
+            badge = page.locator("#services li[data-service='INFO'] .next .mark").bounding_box()
+            assert badge and badge["height"] >= size[1] / 60, (name, badge)  # 18 px on a 1080p TV
+            page.close()

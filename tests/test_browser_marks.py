@@ -196,6 +196,26 @@ def test_the_console_shows_the_current_category_and_its_dialog_changes_it_with_a
     assert "Traceback" not in hall.hub.log()
 
 
+def test_the_console_draws_the_journey_line_after_a_reload_as_it_does_live(browser: Any, hall: Hall) -> None:
+    """Reloaded with a ticket called: "第1站 电费缴纳 · 1号窗口 …", never "Leg 1: PAY … in progress"."""
+    errors: list[str] = []
+    ticket = hall.issue()
+    clerk = console(browser, errors, hall, 1)
+    clerk.click("#btn-call-next:enabled")
+    current_is(clerk, ticket["number"])
+    line = "#current-journey li[data-leg='1']"
+    clerk.wait_for_selector(f"{line}:has-text('电费缴纳')", timeout=TIMEOUT)
+    live = clerk.inner_text(line)
+    for _ in range(3):  # the legs' answer and the hall's snapshot come in either order
+        clerk.reload()
+        clerk.wait_for_selector("body[data-live='connected']", timeout=TIMEOUT)
+        current_is(clerk, ticket["number"])
+        clerk.wait_for_selector(f"{line}:has-text('电费缴纳')", timeout=TIMEOUT)
+        assert clerk.inner_text(line) == live, (clerk.inner_text(line), live)
+    assert live.startswith("第1站") and "PAY" not in live and "1号窗口" in live, live
+    assert errors == []
+
+
 def test_the_lobby_and_counter_screen_mark_priority_and_appointments_with_no_personal_data(
     browser: Any, hall: Hall
 ) -> None:

@@ -8,6 +8,7 @@ what a page shows, with a deadline. Screenshots: ``test-artifacts/e2e/notices-*.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -105,10 +106,15 @@ def test_a_notice_posted_on_the_admin_page_shows_and_expires_on_the_lobby_and_th
     admin.fill("#notice-title-zh", "顺序颠倒")
     admin.fill("#notice-title-en", "Backwards")
     admin.fill("#notice-starts", "2030-01-02T10:00")
+    # The end left empty: the start + 3 days, worked out (not "2030-01-02 10:00 + 3").
+    admin.wait_for_selector("#notice-default-end:has-text('2030-01-05 10:00')", timeout=TIMEOUT)
+    assert "+" not in admin.locator("#notice-default-end").inner_text()
     admin.fill("#notice-ends", "2030-01-02T09:00")
     admin.click("#notice-submit")
-    backwards = admin.wait_for_selector("#notice-message:has-text('ends_at')", timeout=TIMEOUT).inner_text()
+    # The field named as the form labels it, not by its key.
+    backwards = admin.wait_for_selector("#notice-message:has-text('结束显示')", timeout=TIMEOUT).inner_text()
     assert "结束时间须晚于开始时间" in backwards and "must end after it starts" in backwards, backwards
+    assert "ends_at" not in backwards and "[" not in backwards, backwards
     assert admin.locator("#notice-ends").get_attribute("aria-invalid") == "true"
     assert admin.locator("#notices-list tr").count() == 0
     admin.fill("#notice-starts", "")
@@ -165,6 +171,14 @@ def test_a_notice_posted_on_the_admin_page_shows_and_expires_on_the_lobby_and_th
         assert page.evaluate("window.__notReloaded") is True
     admin.wait_for_selector("#notices-list tr[data-state='current']", state="detached", timeout=TIMEOUT)
 
+    # The admin page's audit log names it in its language, its times as local date and time.
+    admin.evaluate("document.querySelector('#audit-reload').click()")  # on a tab of its own
+    row = admin.wait_for_selector(
+        "#audit-list tr[data-action='notice.create']", state="attached", timeout=TIMEOUT
+    )
+    text = row.text_content() or ""
+    assert "发布公告" in text and "标题（英文）" in text and "Water off today" in text, text
+    assert re.search(r"\d{4}-\d{2}-\d{2}T\d{2}", text) is None and "+00:00" not in text, text
     # The audit log has the change, with who and the notice after it.
     token = login(hub.url, "admin", None, ADMIN_PASSWORD)
     answer = requests.get(

@@ -251,6 +251,9 @@ def test_the_admin_page_shows_next_up_with_reasons_and_the_ledger_and_a_display_
     text = admin.inner_text(entry)
     assert "nurse1" in text and urgent["number"] in text
     assert ("分诊" in text or "triage" in text) and ("急诊" in text or "Emergency" in text)
+    # The hub's own reason ("at issue") in the page's language, not the hub's English key.
+    reason = admin.inner_text(f"{entry} td.reason")
+    assert reason == ("取号时给予" if admin.evaluate("QCall.lang()") == "zh" else "given at issue"), reason
 
     # The clerk of counter 1 gives the earlier ticket priority, with a reason: the ledger shows it too.
     # (Not the admin through the API: a second admin login would end the page's session.)

@@ -155,6 +155,7 @@ def test_the_share_within_target_for_admins_and_for_a_clerks_own_counter(hall: H
     ]
     assert report["targets"] == {
         "warn_before_minutes": 3,
+        "site": {"wait_minutes": 15, "service_minutes": 20},  # what a service without its own has
         "services": [
             {"code": "PAY", "wait_minutes": 15, "service_minutes": 20},
             {"code": "ASK", "wait_minutes": 5, "service_minutes": 20},

@@ -95,6 +95,10 @@ def _configured() -> dict[str, Any]:
     rules = hub().core.hall.targets
     return {
         "warn_before_minutes": int(rules.warn_before.total_seconds() // 60),
+        "site": {
+            "wait_minutes": _whole_minutes(rules.default.wait),
+            "service_minutes": _whole_minutes(rules.default.service),
+        },
         "services": [
             {
                 "code": code,
