@@ -735,7 +735,7 @@
       return;
     }
     var appt = $("#current-appointment");
-    var slot = { time: cur.due_at ? siteTime(cur.due_at) : "" };
+    var slot = { time: cur.due_at ? Q.formatTime(cur.due_at) : "" };  // the hall's zone (QCall)
     appt.textContent = cur.appointment
       ? Q.t("prio.appointment", slot, "zh") + " · " + Q.t("prio.appointment", slot, "en")
       : "";
@@ -762,17 +762,6 @@
    * HH:MM of a moment in the hall's time zone (a slot is booked in the hall's time, and
    * the desk PC's clock may be set otherwise); the PC's own time where Intl cannot.
    */
-  function siteTime(iso) {
-    var zone = snapshot && snapshot.site && snapshot.site.timezone;
-    try {
-      if (zone && window.Intl) {
-        return new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hour12: false })
-          .format(new Date(iso));
-      }
-    } catch (e) { /* an old browser without time zones */ }
-    return Q.formatTime(iso);
-  }
-
   function drawCategoryBadge() {
     var cur = view && view.current;
     var badge = $("#current-category");
