@@ -388,17 +388,22 @@ def slot_now(minutes_ago: int = 5) -> tuple[str, str]:
     return now.date().isoformat(), start.strftime("%H:%M")
 
 
-#: A site's green channel for the priority tests: a kiosk category, a kiosk request staff
-#: confirm, a staff-only one, the cap at 2, and a triage desk printing to a file
-#: (``{paper}``; append after ``str.format(paper=…)``).
-PRIORITY_TOML = """
+#: The elderly green channel a kiosk may give (the samples' first category).
+ELDERLY_TOML = """
 [[priority]]
 code = "elderly"
 name_zh = "老年人"
 name_en = "Elderly"
 weight = 10
 grant = "kiosk"
+"""
 
+#: A site's green channel for the priority tests: a kiosk category, a kiosk request staff
+#: confirm, a staff-only one, the cap at 2, and a triage desk printing to a file
+#: (``{paper}``; append after ``str.format(paper=…)``).
+PRIORITY_TOML = (
+    ELDERLY_TOML
+    + """
 [[priority]]
 code = "pregnant"
 name_zh = "孕妇"
@@ -425,3 +430,4 @@ name = "desk-printer"
 kind = "printer"
 settings = {{ connector = "file", path = "{paper}" }}
 """
+)

@@ -42,7 +42,16 @@ import requests
 from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
-from tests.support import ADMIN_PASSWORD, ROOT, HubProcess, bearer, login, provision, running_hub
+from tests.support import (
+    ADMIN_PASSWORD,
+    ELDERLY_TOML,
+    ROOT,
+    HubProcess,
+    bearer,
+    login,
+    provision,
+    running_hub,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -713,14 +722,7 @@ SAMPLE_SERVICES = [
     ("FAULT", "故障报修", "Fault Reports", "D"),
     ("COMPLAINT", "投诉建议", "Complaints & Suggestions", "E"),
 ]
-ELDERLY = """
-[[priority]]
-code = "elderly"
-name_zh = "老年人"
-name_en = "Elderly"
-weight = 10
-grant = "kiosk"
-"""
+ELDERLY = ELDERLY_TOML
 
 
 def test_the_waiting_panel_keeps_names_next_numbers_and_badges_apart(

@@ -23,6 +23,7 @@ from tests.support import (
     ADMIN_PASSWORD,
     ARTIFACTS,
     CLERK_PASSWORD,
+    ELDERLY_TOML,
     Credentials,
     HubProcess,
     appointment_site,
@@ -36,14 +37,9 @@ from tests.support import (
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms
 
-CATEGORIES = """
-[[priority]]
-code = "elderly"
-name_zh = "老年人"
-name_en = "Elderly"
-weight = 10
-grant = "kiosk"
-
+CATEGORIES = (
+    ELDERLY_TOML
+    + """
 [[priority]]
 code = "emergency"
 name_zh = "急诊"
@@ -51,6 +47,7 @@ name_en = "Emergency"
 weight = 100
 grant = "staff"
 """
+)
 BOOKED_NAME, MASKED, PHONE = "张小明", "张*明", "13812345678"
 
 
