@@ -11,6 +11,7 @@ import functools
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -234,9 +235,9 @@ def browser(module_browser: Any) -> Iterator[object]:
 
 #: Modules that each take a minute or more: collected first, so that with ``pytest -n 2 --dist
 #: loadfile`` (scripts/test) they start at once on the two workers instead of leaving one worker
-#: alone with a long tail at the end. Longest first.
+#: alone with a long tail at the end. Longest first. (The simulated weeks, longer still, run in the
+#: background from the session's start: pytest_configure above; their module is collected late.)
 LONG_MODULES = (
-    "test_simulated_week.py",
     "test_simulated_day.py",
     "test_store_concurrency.py",
     "test_schemathesis.py",
@@ -245,6 +246,48 @@ LONG_MODULES = (
     "test_browser_hours.py",
     "test_browser_layouts.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's first process starts the simulated weeks at once, in the background.
+
+    Only where the whole ``tests/`` folder (or the weeks' module) runs unfiltered, and not in an
+    xdist worker (the controller started them; workers inherit ``WEEKS_DIR``). The weeks' module
+    then reads their files (tests/test_simulated_week.py) and is collected late, not first.
+    """
+    from tests import test_simulated_week as weeks
+
+    if hasattr(config, "workerinput") or os.environ.get(weeks.WEEKS_DIR):
+        return
+    if config.option.keyword or config.option.markexpr or not _runs_the_weeks(config):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="qcall-weeks-"))
+    config.stash[_WEEKS] = weeks.start_weeks_in_background(folder)
+    os.environ[weeks.WEEKS_DIR] = str(folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from tests import test_simulated_week as weeks
+
+    started = config.stash.get(_WEEKS, [])
+    if started:
+        weeks.stop_weeks_in_background(started)
+        shutil.rmtree(os.environ.pop(weeks.WEEKS_DIR), ignore_errors=True)
+
+
+_WEEKS = pytest.StashKey[list[Any]]()
+
+
+def _runs_the_weeks(config: pytest.Config) -> bool:
+    """Whether the session's arguments name the tests folder, the repository or the weeks' module."""
+    here = Path(__file__).resolve().parent
+    wanted = {here, here.parent, here / "test_simulated_week.py"}
+    for arg in config.args:
+        named = Path(arg.split("::")[0])
+        for base in (Path(config.invocation_params.dir), config.rootpath):
+            if (base / named).resolve() in wanted:
+                return True
+    return False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
