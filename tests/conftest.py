@@ -255,7 +255,7 @@ def pytest_configure(config: pytest.Config) -> None:
     xdist worker (the controller started them; workers inherit ``WEEKS_DIR``). The weeks' module
     then reads their files (tests/test_simulated_week.py) and is collected late, not first.
     """
-    from tests import test_simulated_week as weeks
+    from tests import weeks
 
     if hasattr(config, "workerinput") or os.environ.get(weeks.WEEKS_DIR):
         return
@@ -267,7 +267,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from tests import test_simulated_week as weeks
+    from tests import weeks
 
     started = config.stash.get(_WEEKS, [])
     if started:
