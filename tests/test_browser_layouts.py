@@ -524,8 +524,11 @@ def check_case(
         " && a.currentTime % 1000 < 420)",
         timeout=TIMEOUT,
     )
+    # Those still flashing then (on a starved machine the first calls' flashes may have run out while
+    # the last were made): the redraw stops none of them.
+    still = page.evaluate(FLASHING)
     redrawn(page, "() => null")
-    assert len(page.evaluate(FLASHING)) == CALLS
+    assert still and set(page.evaluate(FLASHING)) >= set(still), (still, page.evaluate(FLASHING))
     assert page.evaluate(PAUSE_AT, 0) >= CALLS
 
     page.wait_for_function(ZONE_FITTED, timeout=TIMEOUT)
