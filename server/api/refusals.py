@@ -153,13 +153,8 @@ _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 _ENGLISH_WORD = re.compile(r"\s*[A-Za-z]{2,}")
 
 
-#: Werkzeug's HTTP errors in Chinese (its English ``description`` stays ``error``).
-_HTTP_ZH: dict[int, str] = {
-    400: "请求有误，请检查后重试",
-    404: "没有这个地址，请检查网址",
-    405: "该地址不接受这种请求方式",
-    415: "接口只接受 JSON 格式，请以 Content-Type: application/json 发送",
-}
+#: Werkzeug's HTTP errors whose Chinese is not their status's (:data:`STATUS_ZH`): a URL with no route.
+_HTTP_ZH: dict[int, str] = {404: "没有这个地址，请检查网址"}
 
 
 #: Each role as a refusal names it in Chinese (devices by what they are, people by their post).
