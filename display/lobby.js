@@ -325,14 +325,20 @@
     // One column or two: whichever lets the rows' type be the bigger (fit grows the rows into the panel).
     var panel = $(".rooms-panel");
     var best = { columns: 1, scale: -1 };
+    var last = 1;
     [1, 2].forEach(function (columns) {
       if (columns > 1 && list.length < 2) return;
       $("#rooms").style.setProperty("--room-columns", String(columns));
       fit(panel);
+      last = columns;
       var scale = parseFloat(panel.getAttribute("data-scale") || "0");
       if (scale > best.scale + 0.01) best = { columns: columns, scale: scale };
     });
-    $("#rooms").style.setProperty("--room-columns", String(best.columns));
+    // Fitted here, not again by fitAll: once more only if the better was not the last tried.
+    if (best.columns !== last) {
+      $("#rooms").style.setProperty("--room-columns", String(best.columns));
+      fit(panel);
+    }
   }
 
   /** A newcomer's estimated wait for a service, in one language ("约12分钟" / "~12 min"). */
@@ -366,23 +372,46 @@
    * stays at the same share of the number's size.
    */
   function fitAll() {
-    Q.each(document.querySelectorAll("[data-fit]"), fit);
+    Q.each(document.querySelectorAll("[data-fit]:not(.rooms-panel)"), fit);   // drawRooms fits the rooms
   }
 
   var GROW_MAX = 2.6;
+  var STEP = 0.92;        // each size tried is this share of the one before
+  var SMALLEST = 0.3;     // not below this share of the panel's own size
 
+  /**
+   * The sizes tried are GROW_MAX (or 1) times STEP to the k, k = 0, 1, …: the first that fits is
+   * taken, found by halving the range of k rather than trying each in turn. Every try costs the
+   * browser a layout of the panel, and the hospital's 30 rooms, fitted in one and two columns on
+   * every call, took most of a second of a TV box's time a redraw, one step at a time.
+   */
   function fit(panel) {
     panel.style.fontSize = "";
     if (!panel.offsetParent && panel.getClientRects().length === 0) return;   // not in this layout
     var base = parseFloat(getComputedStyle(panel).fontSize);
     // data-grow: a panel whose rows may grow into its empty space (the hospital's rooms) starts bigger.
-    var scale = panel.hasAttribute("data-grow") ? GROW_MAX : 1;
-    if (scale !== 1) panel.style.fontSize = (base * scale).toFixed(2) + "px";
-    while (scale > 0.3 && overflows(panel)) {
-      scale *= 0.92;
-      panel.style.fontSize = (base * scale).toFixed(2) + "px";
+    var start = panel.hasAttribute("data-grow") ? GROW_MAX : 1;
+    var last = 0;   // the smallest size tried, taken even if it does not fit
+    while (start * Math.pow(STEP, last) > SMALLEST) last++;
+    function size(k) {
+      panel.style.fontSize = start === 1 && k === 0 ? "" : (base * start * Math.pow(STEP, k)).toFixed(2) + "px";
     }
-    panel.setAttribute("data-scale", scale.toFixed(2));
+    function fits(k) {
+      size(k);
+      return !overflows(panel);
+    }
+    // k = lo overflows (or is before the first), k = hi fits (or is the last): narrow until they meet.
+    var lo = -1;
+    var hi = last;
+    if (fits(0)) hi = 0;
+    else lo = 0;
+    while (hi - lo > 1) {
+      var mid = (lo + hi) >> 1;
+      if (fits(mid)) hi = mid;
+      else lo = mid;
+    }
+    size(hi);
+    panel.setAttribute("data-scale", (start * Math.pow(STEP, hi)).toFixed(2));
   }
 
   function overflows(panel) {
