@@ -249,13 +249,8 @@ class HallOutbox:
 
 
 def _stream_json(batch: Batch) -> dict[str, Any]:
-    return {
-        "after": batch.after,
-        "upto": batch.upto,
-        "rows": [encode(row) for row in batch.rows],
-        "tickets": [encode(row) for row in batch.tickets],
-        "legs": [encode(row) for row in batch.legs],
-    }
+    views = {name: [encode(row) for row in rows] for name, rows in batch.views.items()}
+    return {"after": batch.after, "upto": batch.upto, "rows": [encode(row) for row in batch.rows], **views}
 
 
 def _latest(batches: list[Batch]) -> str | None:
