@@ -34,6 +34,7 @@ from server.core.complaints import Channel, Intake
 from server.hub import Hub
 from server.store.schema import case_steps, cases, complaint_events, complaints
 from server.store.sql import make_engine
+from tests.support import ARTIFACTS
 from tests.test_central import CentralServer, hall_site
 from tests.test_reports_api import _database
 
@@ -301,6 +302,41 @@ def test_a_batch_carrying_a_phone_is_refused_and_refusals_speak_both_languages(s
         assert (answer.status_code, body["code"]) == (status, code), body
         assert chinese in body["error_zh"], body
         assert body["error_en"] == body["error"] and body["error_en"], body
+
+
+@pytest.mark.browser
+def test_the_central_page_shows_each_halls_complaints_and_cases(browser, scene: Scene) -> None:  # type: ignore[no-untyped-def]
+    """The page's live table and its report show the API's figures, in both languages."""
+    _record(scene.hub)  # a complaint of its own, so the figures are not all naught whatever ran before
+    assert scene.hub.outbox.once() is True
+    scene.central_now[0] = T0 + timedelta(days=30)
+    live = _get(scene, "/api/v1/central/halls")["halls"][0]
+    report = _get(scene, "/api/v1/central/reports/monthly?month=2026-03")
+    k, c = report["complaints"]["total"], report["cases"]["total"]
+    assert k["received"] >= 1 and k["overdue"] >= 1
+
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(scene.server.url + "/central/")
+    page.fill("#token", scene.admin)
+    page.click("#token-form button")
+    page.wait_for_selector("#halls tbody tr")
+    cells = page.locator("#halls tbody tr").first.locator("td").all_inner_texts()
+    shown = [live[f] for f in ("complaints_open", "complaints_overdue", "cases_open", "case_steps_overdue")]
+    assert cells[-4:] == [str(n) for n in shown]
+    assert "投诉超期 / Complaints overdue" in page.locator("#halls thead").inner_text()
+
+    page.select_option("#kind", "monthly")
+    page.fill("#when", "2026-03")
+    page.click("#report-form button")
+    page.wait_for_selector("#deadlines tbody tr:nth-child(2)")
+    rows = [r.locator("td").all_inner_texts() for r in page.locator("#deadlines tbody tr").all()]
+    share = "—" if k["answered_in_time_share"] is None else f"{k['answered_in_time_share']:g} %"
+    figures = [k["received"], k["answered"], k["answered_in_time"], share, k["open"], k["overdue"]]
+    figures += [c["opened"], c["open"], c["steps_overdue"]]
+    assert rows[0][0] == "测试营业厅 / Test Hall"
+    assert rows[-1] == ["合计 / Total", *(str(f) for f in figures)]
+    assert "答复客户时限合格率 / Share answered in time" in page.locator("#deadlines thead").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "central-complaints.png"), full_page=True)
 
 
 def _get(scene: Scene, path: str) -> dict[str, Any]:
