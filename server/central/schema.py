@@ -14,6 +14,8 @@ of a shipped row is ``(hall_id, the row's own id)``, so a batch sent twice inser
 nothing twice (``INSERT … ON CONFLICT DO NOTHING``). ``tickets`` and ``ticket_legs``
 change as a ticket moves on: each copy carries ``version``, the hall's id of the
 last event of that ticket it reflects, and a row is replaced only by a newer one.
+Complaints, cases and case steps likewise (their complaint's or case's last event),
+in the columns shipped only (server/central/wire.py ``SHIPPED_COLUMNS``).
 """
 
 from __future__ import annotations
