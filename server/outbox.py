@@ -10,8 +10,10 @@ the service decides what a hall may write (its own rows, nothing else).
   it with every batch. The hall moves its cursor to the central service's answer,
   so a central store restored to an older state is filled again from where it is.
 - **Idempotent by event id**: the central store keys each row by (hall, the
-  row's id) and inserts with ``ON CONFLICT DO NOTHING``; ticket rows carry the id
-  of the ticket's last event and are only replaced by a newer one. A batch sent
+  row's id) and inserts with ``ON CONFLICT DO NOTHING``; ticket rows (and complaint,
+  case and step rows) carry the id of their last event and are only replaced by a newer one.
+- **Nothing personal**: complaints and cases travel as their figures need them
+  (server/central/wire.py ``SHIPPED_COLUMNS``), their logs stay here. A batch sent
   twice (the answer was lost) changes nothing.
 - **Never blocks the hall**: one task on the hub's loop, separate from every
   request; the HTTP call has a timeout; a dead link is logged once, retried after
@@ -249,13 +251,8 @@ class HallOutbox:
 
 
 def _stream_json(batch: Batch) -> dict[str, Any]:
-    return {
-        "after": batch.after,
-        "upto": batch.upto,
-        "rows": [encode(row) for row in batch.rows],
-        "tickets": [encode(row) for row in batch.tickets],
-        "legs": [encode(row) for row in batch.legs],
-    }
+    views = {name: [encode(row) for row in rows] for name, rows in batch.views.items()}
+    return {"after": batch.after, "upto": batch.upto, "rows": [encode(row) for row in batch.rows], **views}
 
 
 def _latest(batches: list[Batch]) -> str | None:

@@ -107,10 +107,13 @@ def test_a_database_made_by_create_all_is_stamped_at_the_first_revision_and_keep
 ) -> None:
     """The central service as it was: ``create_all`` at start, rows written, no version table."""
     old = create_engine(empty_database_url)
-    # What every central start did before migrations; today's metadata is revision central_0001's
-    # schema (the first test holds them equal). Once a later revision changes a central table, make
-    # this database with ``command.upgrade(cfg, FIRST_REVISION)`` and drop VERSION_TABLE instead.
-    central.metadata.create_all(old, checkfirst=True)
+    # What every central start did before migrations: central_0001's schema (later revisions add
+    # tables), made here by that revision with its version table dropped.
+    cfg = alembic_config()
+    with old.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, FIRST_REVISION)
+        conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
     old_store = CentralStore(old)
     hall_token = old_store.add_hall("east-1", "east", ADMIN, utc_now())
     token = old_store.create_token("viewer", "boss", ADMIN, utc_now())

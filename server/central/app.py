@@ -10,7 +10,9 @@
 - ``GET /api/v1/central/audit``: every change made here (admins).
 - ``/central/``: the page (halls live, reports, templates), in Chinese and English.
 
-Every refusal is JSON ``{"error", "code"}`` with a 4xx status; nothing here answers 500 for bad input.
+Every refusal is JSON ``{"error", "code", "error_zh", "error_en"}`` with a 4xx status, as the hall
+hub's (server/api/refusals.py ``refusal_body``): ``error`` the English sentence, each language whole
+beside it; nothing here answers 500 for bad input.
 """
 
 from __future__ import annotations
@@ -25,16 +27,20 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from ..api.refusals import STATUS_ZH, refusal_body
 from ..core.calendar import Clock, utc_now
 from ..core.stats import BadStatsQuery
 from ..reports.figures import Period, day_period, month_period
 from ..security import CONTENT_SECURITY_POLICY
+from .deadlines import live as deadlines_now
 from .reports import CentralReports
 from .store import CentralStore, Refused, Who
 
 PAGE = Path(__file__).parent / "page"
 #: A hall not heard from for this long is shown with its link down.
 STALE_SECONDS = 60
+#: The central tokens' roles as a refusal names them in Chinese.
+ROLE_ZH = {"admin": "管理员", "viewer": "查看者"}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,14 +53,18 @@ def _bearer() -> str:
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise Refused(400, "bad_request", "expected a JSON object")
+        raise Refused(400, "bad_request", "expected a JSON object", zh="请求内容须为 JSON 对象")
     return body
 
 
 def live(
-    halls: list[dict[str, Any]], cursors: dict[str, dict[str, int]], now: datetime
+    halls: list[dict[str, Any]],
+    cursors: dict[str, dict[str, int]],
+    now: datetime,
+    deadlines: dict[str, dict[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Each hall as the live view shows it: its queue, its last event, the link and how far behind."""
+    """Each hall as the live view shows it: its queue, its last event, the link and how far behind, and
+    its complaints and cases open and overdue (``deadlines``: server/central/deadlines.py ``live``)."""
     shown = []
     for hall in halls:
         seen: datetime | None = hall["last_seen_at"]
@@ -77,6 +87,7 @@ def live(
                 "serving": hall["serving"],
                 "open_counters": hall["open_counters"],
                 "cursors": cursors.get(hall["hall_id"], {}),
+                **(deadlines or {}).get(hall["hall_id"], {}),
             }
         )
     return shown
@@ -104,12 +115,22 @@ def requires(*roles: str) -> Callable[[F], F]:
         def checked(*args: Any, **kwargs: Any) -> Any:
             token = _bearer()
             if not token:
-                raise Refused(401, "unauthorized", "a central token is required (Authorization: Bearer)")
+                raise Refused(
+                    401,
+                    "unauthorized",
+                    "a central token is required (Authorization: Bearer)",
+                    zh="需要公司总览的访问令牌（Authorization: Bearer）",
+                )
             found = central().store.token_role(token)
             if found is None:
-                raise Refused(401, "unauthorized", "unknown or revoked token")
+                raise Refused(401, "unauthorized", "unknown or revoked token", zh="令牌无效或已吊销")
             if found[1] not in roles:
-                raise Refused(403, "forbidden", f"this needs the role {' or '.join(roles)}")
+                raise Refused(
+                    403,
+                    "forbidden",
+                    f"this needs the role {' or '.join(roles)}",
+                    zh=f"此操作需要{'或'.join(ROLE_ZH[r] for r in roles)}的令牌",
+                )
             request.environ["qcall.central.who"] = Who(found[0], request.remote_addr or "")
             return view(*args, **kwargs)
 
@@ -133,7 +154,9 @@ def ingest() -> Response:
     the = central()
     hall = the.store.hall_of(token) if token else None
     if hall is None:
-        raise Refused(401, "unauthorized", "a registered hall's token is required")
+        raise Refused(
+            401, "unauthorized", "a registered hall's token is required", zh="需要已登记营业厅的令牌"
+        )
     return jsonify(the.store.ingest(hall, _body(), the.clock()))
 
 
@@ -141,7 +164,9 @@ def ingest() -> Response:
 @requires("admin", "viewer")
 def halls() -> Response:
     the = central()
-    return jsonify(halls=live(the.store.halls(), the.store.cursors(), the.clock()))
+    every, now = the.store.halls(), the.clock()
+    counted = deadlines_now(the.store.engine, [h["hall_id"] for h in every], now)
+    return jsonify(halls=live(every, the.store.cursors(), now, counted))
 
 
 @api.post("/api/v1/central/halls")
@@ -169,7 +194,7 @@ def monthly() -> Response:
 def _report(period: Period) -> Response:
     """The report of ``period`` over every hall, grouped by ``?scope=`` (company, region or hall)."""
     the = central()
-    return jsonify(the.reports.report(the.store.halls(), request.args.get("scope"), period))
+    return jsonify(the.reports.report(the.store.halls(), request.args.get("scope"), period, the.clock()))
 
 
 @api.get("/api/v1/central/templates")
@@ -185,9 +210,16 @@ def save_template(name: str) -> Response:
     body = _body()
     region, halls = body.get("region"), body.get("halls")
     if region is not None and not isinstance(region, str):
-        raise Refused(400, "bad_template", "region: expected a region's name or null")
+        raise Refused(
+            400, "bad_template", "region: expected a region's name or null", zh="region：须为区域名称或 null"
+        )
     if halls is not None and (not isinstance(halls, list) or not all(isinstance(h, str) for h in halls)):
-        raise Refused(400, "bad_template", "halls: expected a list of hall ids or null")
+        raise Refused(
+            400,
+            "bad_template",
+            "halls: expected a list of hall ids or null",
+            zh="halls：须为营业厅编号的列表或 null",
+        )
     the = central()
     section = str(body.get("section", ""))
     return jsonify(
@@ -212,16 +244,19 @@ def page_file(name: str) -> Response:
 
 
 def refused(exc: Refused) -> tuple[Response, int]:
-    return jsonify(error=str(exc), code=exc.code), exc.status
+    return jsonify(refusal_body(exc.status, str(exc), exc.code, exc.zh)), exc.status
 
 
 def bad_query(exc: BadStatsQuery) -> tuple[Response, int]:
-    return jsonify(error=str(exc), code="bad_request"), 400
+    return jsonify(refusal_body(400, str(exc), "bad_request", exc.message_zh)), 400
 
 
 def http_error(exc: HTTPException) -> tuple[Response, int]:
+    """Werkzeug's refusals (no such URL, a method not taken, a body too large) in both languages."""
+    status = exc.code or 400
     code = (exc.name or "error").lower().replace(" ", "_")
-    return jsonify(error=exc.description or exc.name, code=code), exc.code or 400
+    zh = "没有这个地址，请检查网址" if status == 404 else STATUS_ZH.get(status)
+    return jsonify(refusal_body(status, exc.description or exc.name, code, zh)), status
 
 
 def headers(response: Response) -> Response:

@@ -13,12 +13,16 @@ halls' ``tickets`` and ``ticket_legs`` (:class:`~server.store.stats.Source`):
   The hours and days are those of the halls' time zone when they share one (else
   UTC), the share satisfied is judged by their levels and target when they share
   them (else the defaults: three levels, 80 %).
+
+Beside the queue's figures, a report carries the scope's complaints and cases, each
+hall's and their sum (server/central/deadlines.py): the hall's own report has no such
+section, so ``complaints``, ``cases`` and ``as_of`` are the central report's additions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -28,6 +32,7 @@ from ..core.satisfaction import Level, Satisfaction
 from ..reports.figures import Period, build_report
 from ..store.stats import Source, Statistics
 from . import schema as central
+from .deadlines import figures
 from .store import Refused
 
 
@@ -106,7 +111,10 @@ def parse_scope(value: str | None) -> tuple[str, str | None]:
     kind, _, name = value.partition(":")
     if kind not in ("region", "hall") or not name:
         raise Refused(
-            400, "bad_scope", f"scope: expected company, region:<region> or hall:<hall>; got {value!r}"
+            400,
+            "bad_scope",
+            f"scope: expected company, region:<region> or hall:<hall>; got {value!r}",
+            zh=f"scope 须为 company、region:<区域> 或 hall:<营业厅>，收到 {value!r}",
         )
     return kind, name
 
@@ -117,17 +125,22 @@ class CentralReports:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def report(self, halls: list[dict[str, Any]], scope: str | None, period: Period) -> dict[str, Any]:
+    def report(
+        self, halls: list[dict[str, Any]], scope: str | None, period: Period, now: datetime
+    ) -> dict[str, Any]:
+        """The hall's report over the scope's halls, with their complaints and cases (``deadlines``)."""
         kind, name = parse_scope(scope)
         if kind == "hall":
             chosen = [h for h in halls if h["hall_id"] == name]
             if not chosen:
-                raise Refused(404, "unknown_hall", f"no hall {name!r}")
+                raise Refused(404, "unknown_hall", f"no hall {name!r}", zh=f"没有营业厅 {name!r}")
             view = hall_view(chosen[0]["profile"] or {})
         elif kind == "region":
             chosen = [h for h in halls if h["region"] == name]
             if not chosen:
-                raise Refused(404, "unknown_region", f"no hall in region {name!r}")
+                raise Refused(
+                    404, "unknown_region", f"no hall in region {name!r}", zh=f"区域 {name!r} 没有营业厅"
+                )
             view = group_view(f"区域 {name}", f"Region {name}", chosen)
         else:
             chosen = halls
@@ -141,4 +154,5 @@ class CentralReports:
         statistics = Statistics(self.engine, view.calendar, view.satisfaction, source)
         answer = build_report(statistics, view, period)
         answer["scope"] = {"kind": kind, "name": name, "halls": [h["hall_id"] for h in chosen]}
+        answer.update(figures(self.engine, chosen, period, now))
         return answer

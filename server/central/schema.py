@@ -14,6 +14,8 @@ of a shipped row is ``(hall_id, the row's own id)``, so a batch sent twice inser
 nothing twice (``INSERT … ON CONFLICT DO NOTHING``). ``tickets`` and ``ticket_legs``
 change as a ticket moves on: each copy carries ``version``, the hall's id of the
 last event of that ticket it reflects, and a row is replaced only by a newer one.
+Complaints, cases and case steps likewise (their complaint's or case's last event),
+in the columns shipped only (server/central/wire.py ``SHIPPED_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import (
 
 from ..store import schema as hall
 from ..store.schema import UTCDateTime
+from .wire import shipped
 
 metadata = MetaData()
 
@@ -40,9 +43,11 @@ HALL_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 def _copy(
     name: str, source: Table, *extra: Column[object], indexes: tuple[tuple[str, ...], ...] = ()
 ) -> Table:
-    """``central_<name>``: the hall table's columns (no foreign keys, no defaults), behind ``hall_id``."""
+    """``central_<name>``: the hall table's shipped columns (no foreign keys, no defaults), after
+    ``hall_id``."""
     columns: list[Column[object]] = [Column("hall_id", String(32), primary_key=True)]
-    for column in source.columns:
+    for shipped_name in shipped(source):
+        column = source.c[shipped_name]
         columns.append(
             Column(
                 column.name,
@@ -73,6 +78,23 @@ ticket_legs = _copy(
     indexes=(("business_day", "service"),),
 )
 post_events = _copy("post_events", hall.post_events, indexes=(("business_day", "hall_id"),))
+#: Complaints and cases as their figures need them, nothing personal (wire.py ``SHIPPED_COLUMNS``):
+#: the columns a shipped row may carry, so a hall shipping a phone or a name is refused ``bad_batch``.
+complaints = _copy(
+    "complaints",
+    hall.complaints,
+    Column("version", Integer, nullable=False),
+    indexes=(("recorded_at", "hall_id"), ("status", "due_at")),
+)
+cases = _copy(
+    "cases",
+    hall.cases,
+    Column("version", Integer, nullable=False),
+    indexes=(("opened_at", "hall_id"), ("status", "hall_id")),
+)
+case_steps = _copy(
+    "case_steps", hall.case_steps, Column("version", Integer, nullable=False), indexes=(("status", "due_at"),)
+)
 
 #: Every hall the company has: who it is, where, and what it last said of itself (the live view).
 halls = Table(

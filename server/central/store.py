@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Insert, Table, and_, func, insert, or
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema as central
-from .wire import MAX_BATCH, STREAMS, decode
+from .wire import LOG_STAYS, MAX_BATCH, STREAMS, VIEWS, decode
 
 #: The roles of the central service's own tokens: admins change halls and templates, viewers read.
 ROLES = ("admin", "viewer")
@@ -28,17 +28,27 @@ ROLES = ("admin", "viewer")
 TEMPLATE_SECTIONS = ("services", "priority", "notices")
 _HALL_ID = re.compile(central.HALL_ID)
 
-#: The central copy of each stream's log.
+#: The central copy of each stream's log (a stream whose log stays in the hall has none).
 COPIES: dict[str, Table] = {"tickets": central.ticket_events, "posts": central.post_events}
+#: The central copy of each view a stream carries (server/central/wire.py ``VIEWS``).
+VIEW_COPIES: dict[str, Table] = {
+    "tickets": central.tickets,
+    "legs": central.ticket_legs,
+    "complaints": central.complaints,
+    "cases": central.cases,
+    "steps": central.case_steps,
+}
 
 
 class Refused(Exception):
-    """A request the central service refuses: HTTP ``status``, a stable ``code`` and a message."""
+    """A request the central service refuses: HTTP ``status``, a stable ``code``, the message in English
+    and, whole, in Chinese (``zh``): the answer carries both, as the hall hub's refusals do."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, zh: str) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.zh = zh
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,12 @@ class CentralStore:
 
     def create_token(self, role: str, name: str, who: Who, now: datetime) -> str:
         if role not in ROLES:
-            raise Refused(400, "bad_role", f"role: expected one of {', '.join(ROLES)}; got {role!r}")
+            raise Refused(
+                400,
+                "bad_role",
+                f"role: expected one of {', '.join(ROLES)}; got {role!r}",
+                zh=f"role 须为 {'、'.join(ROLES)} 之一，收到 {role!r}",
+            )
         token = f"qc_central_{secrets.token_urlsafe(24)}"
         with self.engine.begin() as conn:
             values = {"token_hash": token_hash(token), "name": name, "role": role, "created_at": now}
@@ -96,7 +111,12 @@ class CentralStore:
                 update(t).where(t.c.name == name, t.c.revoked_at.is_(None)).values(revoked_at=now)
             ).rowcount
             if not done:
-                raise Refused(404, "unknown_token", f"no live central token named {name!r}")
+                raise Refused(
+                    404,
+                    "unknown_token",
+                    f"no live central token named {name!r}",
+                    zh=f"没有名为 {name!r} 的有效令牌",
+                )
             self._audit(conn, who, "token.revoke", name, {"count": done}, now)
         return int(done)
 
@@ -114,14 +134,22 @@ class CentralStore:
         for key, value in (("hall", hall_id), ("region", region)):
             if not _HALL_ID.match(value):
                 raise Refused(
-                    400, "bad_hall", f"{key}: expected up to 32 lower-case letters, digits, '_' or '-'"
+                    400,
+                    "bad_hall",
+                    f"{key}: expected up to 32 lower-case letters, digits, '_' or '-'",
+                    zh=f"{key} 须为至多 32 个小写字母、数字、“_”或“-”",
                 )
         token = f"qc_hall_{secrets.token_urlsafe(24)}"
         with self.engine.begin() as conn:
             if conn.execute(
                 select(central.halls.c.hall_id).where(central.halls.c.hall_id == hall_id)
             ).first():
-                raise Refused(409, "hall_exists", f"hall {hall_id!r} is already registered")
+                raise Refused(
+                    409,
+                    "hall_exists",
+                    f"hall {hall_id!r} is already registered",
+                    zh=f"营业厅 {hall_id!r} 已登记",
+                )
             row = {"hall_id": hall_id, "region": region, "token_hash": token_hash(token), "created_at": now}
             conn.execute(insert(central.halls).values(**row, profile={}))
             self._audit(conn, who, "hall.add", hall_id, {"region": region}, now)
@@ -151,13 +179,20 @@ class CentralStore:
         """Take a hall's batch in; the cursors as they now stand and the templates the hall has not taken."""
         streams = payload.get("streams")
         if not isinstance(streams, dict) or set(streams) - set(STREAMS):
-            raise Refused(400, "bad_batch", f"streams: expected an object of {', '.join(STREAMS)}")
+            raise Refused(
+                400,
+                "bad_batch",
+                f"streams: expected an object of {', '.join(STREAMS)}",
+                zh=f"streams 须为对象，键为 {'、'.join(STREAMS)}",
+            )
         with self.engine.begin() as conn:
             hall = conn.execute(
                 select(central.halls).where(central.halls.c.hall_id == hall_id).with_for_update()
             ).first()
             if hall is None:
-                raise Refused(403, "unknown_hall", "this token's hall is not registered")
+                raise Refused(
+                    403, "unknown_hall", "this token's hall is not registered", zh="此令牌的营业厅未登记"
+                )
             stored = {
                 row.stream: int(row.position)
                 for row in conn.execute(select(central.cursors).where(central.cursors.c.hall_id == hall_id))
@@ -177,32 +212,61 @@ class CentralStore:
     ) -> int:
         """Insert one stream's rows (once each); the stream's cursor after it."""
         if not isinstance(data, dict):
-            raise Refused(400, "bad_batch", f"streams.{name}: expected an object")
+            raise Refused(
+                400, "bad_batch", f"streams.{name}: expected an object", zh=f"streams.{name} 须为对象"
+            )
         try:
             after, upto = int(data["after"]), int(data["upto"])
         except (KeyError, TypeError, ValueError):
-            raise Refused(400, "bad_batch", f"streams.{name}: 'after' and 'upto' are required ids") from None
+            raise Refused(
+                400,
+                "bad_batch",
+                f"streams.{name}: 'after' and 'upto' are required ids",
+                zh=f"streams.{name}：缺少编号 after 和 upto",
+            ) from None
         rows = data.get("rows") or []
         if upto < after or len(rows) > MAX_BATCH:
-            raise Refused(400, "bad_batch", f"streams.{name}: upto before after, or over {MAX_BATCH} rows")
+            raise Refused(
+                400,
+                "bad_batch",
+                f"streams.{name}: upto before after, or over {MAX_BATCH} rows",
+                zh=f"streams.{name}：upto 小于 after，或记录超过 {MAX_BATCH} 条",
+            )
         if after > stored:
             return stored  # a gap (this store is behind the hall's mark): the hall resends from here
-        log = STREAMS[name]
-        copy = COPIES[name]
-        decoded = [self._row(log, row, hall_id) for row in rows]
-        if any(not after < row["id"] <= upto for row in decoded):
-            raise Refused(400, "bad_batch", f"streams.{name}: a row's id outside ({after}, {upto}]")
-        if decoded:
-            conn.execute(
-                _insert(self.dialect, copy).on_conflict_do_nothing(index_elements=_keys(copy)), decoded
+        if name in LOG_STAYS and rows:
+            raise Refused(
+                400,
+                "bad_batch",
+                f"streams.{name}: its log stays in the hall; only its views are taken",
+                zh=f"streams.{name}：该记录留在营业厅，只接收其当前状态",
             )
-        if name == "tickets":
-            for view, table in (("tickets", central.tickets), ("legs", central.ticket_legs)):
-                views = [self._row(table, row, hall_id) for row in data.get(view) or []]
-                if len(views) > 10 * MAX_BATCH:
-                    raise Refused(400, "bad_batch", f"streams.{name}.{view}: too many rows")
-                if views:
-                    conn.execute(self._newer(table), views)
+        if name in COPIES:
+            copy = COPIES[name]
+            decoded = [self._row(STREAMS[name], row, hall_id) for row in rows]
+            if any(not after < row["id"] <= upto for row in decoded):
+                raise Refused(
+                    400,
+                    "bad_batch",
+                    f"streams.{name}: a row's id outside ({after}, {upto}]",
+                    zh=f"streams.{name}：有记录的编号不在 ({after}, {upto}] 之内",
+                )
+            if decoded:
+                conn.execute(
+                    _insert(self.dialect, copy).on_conflict_do_nothing(index_elements=_keys(copy)), decoded
+                )
+        for view in VIEWS[name].tables if name in VIEWS else ():
+            table = VIEW_COPIES[view]
+            views = [self._row(table, row, hall_id) for row in data.get(view) or []]
+            if len(views) > 10 * MAX_BATCH:
+                raise Refused(
+                    400,
+                    "bad_batch",
+                    f"streams.{name}.{view}: too many rows",
+                    zh=f"streams.{name}.{view}：记录过多",
+                )
+            if views:
+                conn.execute(self._newer(table), views)
         position = max(stored, upto)
         if position != stored or not stored:
             values = {"hall_id": hall_id, "stream": name, "position": position, "updated_at": now}
@@ -216,11 +280,16 @@ class CentralStore:
     @staticmethod
     def _row(table: Table, data: Any, hall_id: str) -> dict[str, Any]:
         if not isinstance(data, dict) or "hall_id" in data:
-            raise Refused(400, "bad_batch", f"{table.name}: a row must be an object of the hall's columns")
+            raise Refused(
+                400,
+                "bad_batch",
+                f"{table.name}: a row must be an object of the hall's columns",
+                zh=f"{table.name}：每条记录须为营业厅表的列组成的对象",
+            )
         try:
             row = decode(table, data)
         except (ValueError, TypeError) as exc:
-            raise Refused(400, "bad_batch", str(exc)) from None
+            raise Refused(400, "bad_batch", str(exc), zh=f"上传的记录不符合中心的表：{exc}") from None
         return {"hall_id": hall_id, **row}
 
     def _newer(self, table: Table) -> Insert:
@@ -249,7 +318,12 @@ class CentralStore:
             try:
                 moment = datetime.fromisoformat(last)
             except ValueError:
-                raise Refused(400, "bad_batch", "last_event_at: expected an ISO 8601 time") from None
+                raise Refused(
+                    400,
+                    "bad_batch",
+                    "last_event_at: expected an ISO 8601 time",
+                    zh="last_event_at 须为 ISO 8601 时间",
+                ) from None
             if moment.tzinfo is not None:
                 values["last_event_at"] = moment
         profile = payload.get("profile")
@@ -259,11 +333,18 @@ class CentralStore:
 
     def _take_results(self, conn: Connection, hall_id: str, results: Any, now: datetime) -> None:
         if not isinstance(results, list):
-            raise Refused(400, "bad_batch", "template_results: expected a list")
+            raise Refused(
+                400, "bad_batch", "template_results: expected a list", zh="template_results 须为列表"
+            )
         table = central.template_results
         for result in results:
             if not isinstance(result, dict) or result.get("state") not in ("applied", "refused"):
-                raise Refused(400, "bad_batch", "template_results: each needs template_id, version, state")
+                raise Refused(
+                    400,
+                    "bad_batch",
+                    "template_results: each needs template_id, version, state",
+                    zh="template_results：每项须有 template_id、version 和 state",
+                )
             row = {
                 "hall_id": hall_id,
                 "template_id": int(result["template_id"]),
@@ -320,14 +401,24 @@ class CentralStore:
     ) -> dict[str, Any]:
         """Create or replace a template (its version counts up: every hall meant takes it again)."""
         if section not in TEMPLATE_SECTIONS:
-            raise Refused(400, "bad_template", f"section: expected one of {', '.join(TEMPLATE_SECTIONS)}")
+            raise Refused(
+                400,
+                "bad_template",
+                f"section: expected one of {', '.join(TEMPLATE_SECTIONS)}",
+                zh=f"section 须为 {'、'.join(TEMPLATE_SECTIONS)} 之一",
+            )
         wanted = dict if section == "notices" else list
         if not isinstance(value, wanted):
             raise Refused(
-                400, "bad_template", "value: a list for services and priority, an object for a notice"
+                400,
+                "bad_template",
+                "value: a list for services and priority, an object for a notice",
+                zh="value：services 和 priority 须为列表，公告须为对象",
             )
         if not name or len(name) > 64:
-            raise Refused(400, "bad_template", "name: expected 1 to 64 characters")
+            raise Refused(
+                400, "bad_template", "name: expected 1 to 64 characters", zh="name 须为 1 至 64 个字符"
+            )
         t = central.templates
         with self.engine.begin() as conn:
             before = conn.execute(select(t).where(t.c.name == name).with_for_update()).first()

@@ -4,6 +4,10 @@ A batch is read in one read transaction (SQLite: one snapshot; PostgreSQL:
 REPEATABLE READ), so the ticket rows it carries are exactly the state after the
 ticket's events up to its ``version``, the id of the ticket's last event in that
 snapshot (a ticket's events are written under its row's lock, one after another).
+Complaints and cases are shipped the same way from their own logs (every change of
+one writes its event under the row's lock): their rows, cut to the columns that may
+leave the hall (server/central/wire.py ``SHIPPED_COLUMNS``), stamped with the id of
+their last event; the events themselves stay here.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
 
-from .schema import counter_states, outbox_marks, queue_counts, ticket_events, ticket_legs, tickets
+from ..central.wire import LOG_STAYS, VIEWS, shipped
+from .schema import counter_states, outbox_marks, queue_counts, tickets
 from .sql import READ_ONLY, upsert
 
 #: The ticket statuses a counter is busy with.
@@ -30,10 +35,11 @@ class Batch:
     stream: str
     after: int
     upto: int
+    #: The log's rows (none for a stream whose log stays in the hall: ``LOG_STAYS``).
     rows: list[dict[str, Any]] = field(default_factory=list)
-    #: ``tickets`` stream only: the current rows of the tickets it touches, with their versions.
-    tickets: list[dict[str, Any]] = field(default_factory=list)
-    legs: list[dict[str, Any]] = field(default_factory=list)
+    #: The current rows of what the batch's events touch (tickets and legs, complaints, cases and
+    #: steps: server/central/wire.py ``VIEWS``), each with its version, by the view's name.
+    views: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Rows of the stream after ``upto`` still to ship (the link's lag, in events).
     pending: int = 0
     last_at: datetime | None = None
@@ -85,25 +91,25 @@ class OutboxStore:
             rows = [dict(row) for row in conn.execute(query.order_by(log.c.id).limit(limit)).mappings()]
             upto = int(rows[-1]["id"]) if rows else after
             pending = conn.execute(select(func.count()).select_from(log).where(log.c.id > upto)).scalar_one()
-            batch = Batch(stream, after, upto, rows, pending=int(pending))
+            batch = Batch(stream, after, upto, [] if stream in LOG_STAYS else rows, pending=int(pending))
             if rows:
                 batch.last_at = rows[-1]["at"]
-            if log is ticket_events and rows:
-                self._views(conn, batch)
+            if stream in VIEWS and rows:
+                self._views(conn, log, stream, rows, batch)
             return batch
 
     @staticmethod
-    def _views(conn: Connection, batch: Batch) -> None:
-        """The touched tickets and their legs, each stamped with the ticket's last event id."""
-        ids = sorted({row["ticket_id"] for row in batch.rows})
-        last = select(ticket_events.c.ticket_id, func.max(ticket_events.c.id)).where(
-            ticket_events.c.ticket_id.in_(ids)
-        )
-        versions = {row[0]: int(row[1]) for row in conn.execute(last.group_by(ticket_events.c.ticket_id))}
-        for row in conn.execute(select(tickets).where(tickets.c.id.in_(ids))).mappings():
-            batch.tickets.append({**row, "version": versions[row["id"]]})
-        for row in conn.execute(select(ticket_legs).where(ticket_legs.c.ticket_id.in_(ids))).mappings():
-            batch.legs.append({**row, "version": versions[row["ticket_id"]]})
+    def _views(conn: Connection, log: Table, stream: str, rows: list[dict[str, Any]], batch: Batch) -> None:
+        """The touched tickets (complaints, cases) and their rows, each stamped with its last event id."""
+        views = VIEWS[stream]
+        subject = log.c[views.subject]
+        ids = sorted({row[views.subject] for row in rows})
+        last = select(subject, func.max(log.c.id)).where(subject.in_(ids)).group_by(subject)
+        versions = {row[0]: int(row[1]) for row in conn.execute(last)}
+        for name, (table, key) in views.tables.items():
+            columns = [table.c[c] for c in shipped(table)]
+            found = conn.execute(select(*columns).where(table.c[key].in_(ids))).mappings()
+            batch.views[name] = [{**row, "version": versions[row[key]]} for row in found]
 
     def queue_now(self, day: date) -> dict[str, int]:
         """The hall's queue as the company's live view shows it: waiting, at a counter, counters open."""

@@ -5,6 +5,7 @@
 const LINK = { up: "连通 / Up", down: "中断 / Down", never: "从未连接 / Never" };
 const STATE = { applied: "已应用 / Applied", refused: "已拒绝 / Refused" };
 let token = sessionStorage.getItem("qcall.central.token") || "";
+let hallNames = {};
 let timer = null;
 
 function $(id) { return document.getElementById(id); }
@@ -20,7 +21,8 @@ async function api(path) {
   const body = await answer.json().catch(() => ({}));
   if (!answer.ok) {
     const words = answer.status === 401 ? "令牌无效 / The token is not valid" : "请求被拒绝 / Refused";
-    throw new Error(words + (body.error ? ": " + body.error : ""));
+    const why = body.error_zh ? `${body.error_zh} / ${body.error_en}` : body.error;
+    throw new Error(words + (why ? ": " + why : ""));
   }
   return body;
 }
@@ -44,7 +46,9 @@ async function refreshHalls() {
   body.replaceChildren(...halls.map((h) => row([
     `${h.name_zh || h.hall} / ${h.name_en || h.hall}`, h.region, LINK[h.link] || h.link,
     h.waiting, h.serving, h.open_counters, h.pending_events, when(h.last_event_at), when(h.last_seen_at),
+    h.complaints_open, h.complaints_overdue, h.cases_open, h.case_steps_overdue,
   ], "link-" + h.link)));
+  hallNames = Object.fromEntries(halls.map((h) => [h.hall, `${h.name_zh || h.hall} / ${h.name_en || h.hall}`]));
   const scope = $("scope");
   if (scope.options.length === 0) {
     const options = [["company", "全公司 / Company"]];
@@ -86,6 +90,16 @@ async function showReport(event) {
       `${g.name_zh || g.key} / ${g.name_en || g.key}`, g.tickets.issued, g.tickets.served, g.tickets.no_show,
       g.waiting.p50, g.waiting.p90, g.satisfaction.share,
     ])));
+    const cases = Object.fromEntries(report.cases.halls.map((c) => [c.hall, c]));
+    const deadlineRow = (name, k, c) => row([
+      name, k.received, k.answered, k.answered_in_time,
+      k.answered_in_time_share === null ? null : k.answered_in_time_share + " %",
+      k.open, k.overdue, c.opened, c.open, c.steps_overdue,
+    ]);
+    $("deadlines").querySelector("tbody").replaceChildren(
+      ...report.complaints.halls.map((k) => deadlineRow(hallNames[k.hall] || k.hall, k, cases[k.hall])),
+      deadlineRow("合计 / Total", report.complaints.total, report.cases.total),
+    );
     showError("");
   } catch (error) {
     showError(error.message);
