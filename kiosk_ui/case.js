@@ -88,6 +88,7 @@
     Q.api("GET", "/cases/" + encodeURIComponent(code) + "/progress").then(function (c) {
       shown = c;
       error = null;
+      if (c.timezone) Q.setTimeZone(c.timezone);   // "updated" in the hall's time, as the paper says it
       updatedAt = new Date();
     }, function (err) {
       shown = null;

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -105,12 +106,20 @@ def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepar
     assert kiosk.is_hidden("#case-view")
 
     # -- the phone page: the same progress by its link -------------------------------------
-    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    # A phone set to another zone (a visitor back from abroad): "updated" is the hall's time.
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, timezone_id="America/New_York")
     phone.on("pageerror", lambda exc: errors.append(str(exc)))
+    looked = datetime.now(UTC)
     phone.goto(f"{hub.url}/case/?code={prepared.code_shown.lower()}")
     phone.wait_for_selector("#case:not([hidden])", timeout=10_000)
     assert phone.get_attribute("#case", "data-status") == "open"
     assert "现场勘查" in phone.inner_text("#case-steps") and "张三明" not in phone.inner_text("body")
+    updated = phone.inner_text("#case-updated").strip()
+    hall_zone = ZoneInfo("Asia/Shanghai")
+    assert any(
+        updated.startswith((looked + timedelta(minutes=m)).astimezone(hall_zone).strftime("%H:%M"))
+        for m in (0, 1)
+    ), (updated, looked)
 
     # -- the console: the overdue step, then the case on the called ticket -------------------
     console = browser.new_page(viewport={"width": 1600, "height": 1100})

@@ -276,7 +276,8 @@ def progress(code: str) -> Response | tuple[Response, int]:
         return braked
     case = find_for_visitor(code)
     book = hub().cases
-    answer = jsonify(case.progress(book.calendar, book.kind_of(case)))
+    # The hall's zone: the page says when it last looked in the hall's time, as the paper does.
+    answer = jsonify({**case.progress(book.calendar, book.kind_of(case)), "timezone": book.calendar.timezone})
     answer.headers["Cache-Control"] = "no-store"
     return answer
 
