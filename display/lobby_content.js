@@ -149,7 +149,10 @@
 
   /** A time in the hall's words and zone (the snapshot's site.timezone): "12月3日 08:00" / "3 Dec 08:00". */
   function when(iso, lang) {
-    var p = hallTime(iso, site.timezone);
+    Q.setTimeZone(site.timezone);   // Q.connect has from the same snapshot; a test's own snapshot too
+    var d = new Date(iso);
+    var ymd = Q.formatDay(d).split("-");
+    var p = { month: Number(ymd[1]), day: Number(ymd[2]), hm: Q.formatTime(d) };
     if (lang === "zh") return p.month + "月" + p.day + "日 " + p.hm;
     var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     return p.day + " " + months[p.month - 1] + " " + p.hm;
@@ -209,23 +212,6 @@
 
   // Each second: a notice whose end has come by the hub's clock leaves at once.
   setInterval(function () { if (answer) render(false); }, 1000);
-
-  /**
-   * {month, day, hm} of a moment in the hall's zone, whatever this screen's own zone is ("sv-SE"
-   * writes 2026-12-03 08:00:00); the screen's zone when the browser cannot.
-   */
-  function hallTime(iso, zoneName) {
-    var d = new Date(iso);
-    try {
-      var text = new Intl.DateTimeFormat("sv-SE", {
-        timeZone: zoneName || undefined, year: "numeric", month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", hour12: false
-      }).format(d);
-      var m = /(\d{4})-(\d{2})-(\d{2})\D+(\d{2}):(\d{2})/.exec(text);
-      if (m) return { month: Number(m[2]), day: Number(m[3]), hm: m[4] + ":" + m[5] };
-    } catch (e) { /* an unknown zone: the screen's own */ }
-    return { month: d.getMonth() + 1, day: d.getDate(), hm: Q.formatTime(d) };
-  }
 
   global.QCallLobbyContent = { snapshot: snapshot, changed: changed };
 })(window);
