@@ -291,6 +291,15 @@ def settings_command(args: argparse.Namespace, config: SiteConfig) -> int:
         now = utc_now()
         day = current.hall().calendar.business_day(now)
         sections = {name: section_value(source, name) for name in names}
+        # A section as the hall has it already is not saved again: no new version, no audit entry that
+        # says nothing changed (importing last month's export to check it is a no-op).
+        same = [name for name, value in sections.items() if value == section_value(current, name)]
+        for name in same:
+            del sections[name]
+            print(f"settings {name}: unchanged")
+        if not sections:
+            print(f"settings import: nothing to import, {args.file} is what the hall has")
+            return 0
         try:
             _, saved = settings.save(current, sections, CLI_ACTOR, now, day)
         except InvalidSettings as exc:

@@ -607,26 +607,31 @@ def test_export_then_import_gives_the_same_config(
     before = load_config(tmp_path / "export.toml")
     assert [s.code for s in before.services] == ["PAY", "ASK", "NEW"]
 
+    # The export imported as it is changes nothing: no section saved again, nothing audited.
     assert cli.main(["settings", "import", str(tmp_path / "export.toml"), "--config", str(hall.path)]) == 0
-    assert "version 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "settings counters: unchanged" in out and "nothing to import" in out and "version" not in out
     hub = bootstrap(load_config(hall.path))
     try:
         assert hub.config.model_dump() == before.model_dump()
-        entries = hub.audit.recent(10, "settings.counters")
-        assert (entries[0].actor, entries[0].detail["version"]) == ("cli", 2)
-        assert entries[0].detail["before"] == entries[0].detail["after"]
+        assert [(e.actor, e.detail["version"]) for e in hub.audit.recent(10, "settings.counters")] == [
+            ("boss", 1)
+        ]
         assert {s.section: s.version for s in hub.settings.store.stored().values()} == {
-            "services": 2,
-            "counters": 2,
-            "hours": 1,
-            "priority": 1,
-            "zones": 1,
-            "devices": 1,
+            "services": 1,
+            "counters": 1,
         }
     finally:
         hub.close()
     assert cli.main(["--config", str(hall.path), "settings", "export"]) == 0
     assert capsys.readouterr().out == exported
+    # One section changed in the file: that one is saved (version 2), the rest stay as they were.
+    edited = exported.replace('name_en = "New business"', 'name_en = "New accounts"', 1)
+    assert edited != exported
+    (tmp_path / "edited.toml").write_text(edited, encoding="utf-8")
+    assert cli.main(["settings", "import", str(tmp_path / "edited.toml"), "--config", str(hall.path)]) == 0
+    out = capsys.readouterr().out
+    assert "settings services: imported" in out and "version 2" in out and "settings hours: unchanged" in out
 
 
 def test_import_is_checked_first_and_all_or_nothing(
