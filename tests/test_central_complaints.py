@@ -344,3 +344,36 @@ def _get(scene: Scene, path: str) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def test_a_stream_the_central_service_does_not_know_stops_no_other(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A central service older than the hall (it knows no ``cases``) takes the rest, and the hall, not
+    asking again and again, keeps its cases' cursor for the day the service knows them."""
+    import server.central.store as central_store
+
+    older = {name: table for name, table in central_store.STREAMS.items() if name != "cases"}
+    monkeypatch.setattr(central_store, "STREAMS", older)
+    hub = scene.hub
+    marks = hub.outbox.store.marks("stream:")
+    sent: list[dict[str, Any]] = []
+    send = hub.outbox.send
+
+    def counted(url: str, payload: dict[str, Any], token: str, timeout: float) -> dict[str, Any]:
+        sent.append(payload)
+        answer: dict[str, Any] = send(url, payload, token, timeout)
+        return answer
+
+    monkeypatch.setattr(hub.outbox, "send", counted)
+    new = _record(hub)
+    assert hub.outbox.once() is True and hub.outbox.link == "up"
+    # Sent, passed over and not asked again: the round that moved the complaints, one that found no more.
+    assert len(sent) == 2 and all("cases" in p["streams"] for p in sent)
+    after = hub.outbox.store.marks("stream:")
+    assert after["complaints"] > marks["complaints"]
+    assert after["cases"] == marks["cases"]
+    assert scene.store.cursors()["east-1"]["complaints"] == after["complaints"]
+    with scene.store.engine.connect() as conn:
+        ids = conn.execute(select(central.complaints.c.id)).scalars().all()
+    assert new in ids
