@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 import requests
+from alembic import command
 from sqlalchemy import select
 
 from server.central import schema as central
-from server.central.migrate import migrate
+from server.central.migrate import alembic_config, migrate
 from server.central.store import CentralStore, Who
 from server.central.wire import INGEST_PATH, MAX_ID
 from server.store.sql import make_engine
@@ -193,3 +194,25 @@ def test_a_database_down_answers_503_with_retry_after_not_500() -> None:
     assert (answer.status_code, body["code"]) == (503, "store_unavailable"), body
     assert answer.headers["Retry-After"].isdigit()
     assert "中心数据库" in body["error_zh"] and body["error_en"] == body["error"]
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_downgrade_past_complaints_forgets_their_cursors_so_the_hall_resends(hub: Central) -> None:
+    taken = hub.post(
+        {"streams": {"complaints": stream(0, 5, complaints=[complaint()]), "posts": stream(0, 3)}}
+    )
+    assert taken.json()["cursors"]["complaints"] == 5, taken.json()
+    assert hub.store.cursors()["east-1"] == {"posts": 3, "complaints": 5}
+    cfg = alembic_config()
+    with hub.store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "central_0001")
+    assert hub.store.cursors()["east-1"] == {"posts": 3}  # another stream's cursor stays
+    migrate(hub.store.engine)
+    # The hall goes on from its mark; the central store has none of it: it is told to start again.
+    again = hub.post({"streams": {"complaints": stream(5, 6, complaints=[complaint(version=6)])}})
+    assert again.status_code == 200, again.text
+    assert again.json()["cursors"]["complaints"] == 0
+    resent = hub.post({"streams": {"complaints": stream(0, 6, complaints=[complaint(version=6)])}})
+    assert resent.json()["cursors"]["complaints"] == 6
+    assert "k-1" in hub.dump()
