@@ -377,3 +377,45 @@ def test_a_stream_the_central_service_does_not_know_stops_no_other(
     with scene.store.engine.connect() as conn:
         ids = conn.execute(select(central.complaints.c.id)).scalars().all()
     assert new in ids
+
+
+def test_a_batch_is_cut_short_to_keep_its_views_under_the_cap(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events touching more current rows than a batch may carry go in several batches, never jam."""
+    hub = scene.hub
+    assert hub.outbox.once() is True  # whatever is left from before, shipped
+    mark = hub.outbox.store.marks("stream:")["complaints"]
+    recorded = [_record(hub) for _ in range(5)]
+    hub.complaints.return_call(recorded[0], "satisfied", NOTE, LI)  # a second event of the first one
+    monkeypatch.setattr(hub.outbox.store, "view_cap", 2)
+    first = hub.outbox.store.batch("complaints", STREAMS["complaints"], mark, 2000, None)
+    assert [r["id"] for r in first.views["complaints"]] == recorded[:2]
+    assert first.pending == 4  # three complaints recorded, the first's return call, all after the cut
+    # A cap below one subject's rows: the first event still goes, alone.
+    monkeypatch.setattr(hub.outbox.store, "view_cap", 0)
+    alone = hub.outbox.store.batch("complaints", STREAMS["complaints"], mark, 2000, None)
+    assert [r["id"] for r in alone.views["complaints"]] == recorded[:1] and alone.upto == mark + 1
+    # The link ships it all, in batches under the cap, and the central store has every complaint.
+    monkeypatch.setattr(hub.outbox.store, "view_cap", 2)
+    sent: list[int] = []
+    send = hub.outbox.send
+
+    def counted(url: str, payload: dict[str, Any], token: str, timeout: float) -> dict[str, Any]:
+        sent.append(len(payload["streams"]["complaints"].get("complaints", [])))
+        answer: dict[str, Any] = send(url, payload, token, timeout)
+        return answer
+
+    monkeypatch.setattr(hub.outbox, "send", counted)
+    assert hub.outbox.once() is True
+    assert max(sent) == 2 and sum(sent) >= 5
+    marks = hub.outbox.store.marks("stream:")
+    assert scene.store.cursors()["east-1"]["complaints"] == marks["complaints"]
+    assert (
+        hub.outbox.store.batch("complaints", STREAMS["complaints"], marks["complaints"], 2000, None).upto
+        == marks["complaints"]
+    )
+    with scene.store.engine.connect() as conn:
+        k = central.complaints.c
+        shipped = dict(conn.execute(select(k.id, k.return_at).where(k.id.in_(recorded))).all())
+    assert sorted(shipped) == sorted(recorded) and shipped[recorded[0]] is not None
