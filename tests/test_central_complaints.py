@@ -309,6 +309,8 @@ def test_the_central_page_shows_each_halls_complaints_and_cases(browser, scene: 
     """The page's live table and its report show the API's figures, in both languages."""
     _record(scene.hub)  # a complaint of its own, so the figures are not all naught whatever ran before
     assert scene.hub.outbox.once() is True
+    if "west-1" not in {h["hall_id"] for h in scene.store.halls()}:
+        scene.store.add_hall("west-1", "west", ADMIN, T0)  # a hall not upgraded: it never ships complaints
     scene.central_now[0] = T0 + timedelta(days=30)
     live = _get(scene, "/api/v1/central/halls")["halls"][0]
     report = _get(scene, "/api/v1/central/reports/monthly?month=2026-03")
@@ -321,6 +323,8 @@ def test_the_central_page_shows_each_halls_complaints_and_cases(browser, scene: 
     page.click("#token-form button")
     page.wait_for_selector("#halls tbody tr")
     cells = page.locator("#halls tbody tr").first.locator("td").all_inner_texts()
+    old_hall = page.locator("#halls tbody tr").nth(1).locator("td").all_inner_texts()
+    assert old_hall[0] == "west-1 / west-1" and old_hall[-4:] == ["未上报 / Not shipped"] * 4
     shown = [live[f] for f in ("complaints_open", "complaints_overdue", "cases_open", "case_steps_overdue")]
     assert cells[-4:] == [str(n) for n in shown]
     assert "投诉超期 / Complaints overdue" in page.locator("#halls thead").inner_text()
@@ -335,6 +339,9 @@ def test_the_central_page_shows_each_halls_complaints_and_cases(browser, scene: 
     figures += [c["opened"], c["open"], c["steps_overdue"]]
     assert rows[0][0] == "测试营业厅 / Test Hall"
     assert rows[-1] == ["合计 / Total", *(str(f) for f in figures)]
+    assert rows[-2] == ["west-1 / west-1", *["未上报 / Not shipped"] * 9]
+    missing = page.locator("#deadlines-missing").inner_text()
+    assert "合计不含未上报的营业厅" in missing and "The total leaves out" in missing and "west-1" in missing
     assert "答复客户时限合格率 / Share answered in time" in page.locator("#deadlines thead").inner_text()
     page.screenshot(path=str(ARTIFACTS / "central-complaints.png"), full_page=True)
 

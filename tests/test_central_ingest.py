@@ -216,3 +216,41 @@ def test_a_downgrade_past_complaints_forgets_their_cursors_so_the_hall_resends(h
     resent = hub.post({"streams": {"complaints": stream(0, 6, complaints=[complaint(version=6)])}})
     assert resent.json()["cursors"]["complaints"] == 6
     assert "k-1" in hub.dump()
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+def test_a_hall_that_has_not_shipped_complaints_has_null_figures_and_the_sum_names_it(hub: Central) -> None:
+    """A hall not yet upgraded (it ships tickets, no complaints or cases) is "not shipped", not 0."""
+    old_token = hub.store.add_hall("west-1", "west", ADMIN, T0)
+    admin = hub.store.create_token("admin", "boss", ADMIN, T0)
+    shipped = hub.post(
+        {"streams": {"complaints": stream(0, 5, complaints=[complaint()]), "cases": stream(0, 0)}}
+    )
+    assert shipped.status_code == 200, shipped.text
+    old = requests.post(
+        hub.server.url + INGEST_PATH,
+        json={"streams": {"tickets": stream(0, 0), "posts": stream(0, 0)}},
+        headers={"Authorization": f"Bearer {old_token}"},
+        timeout=10,
+    )
+    assert old.status_code == 200, old.text
+
+    def get(path: str) -> dict[str, Any]:
+        answer = requests.get(hub.server.url + path, headers={"Authorization": f"Bearer {admin}"}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    live = {h["hall"]: h for h in get("/api/v1/central/halls")["halls"]}
+    figures = ("complaints_open", "complaints_overdue", "cases_open", "case_steps_overdue")
+    assert [live["west-1"][f] for f in figures] == [None] * 4
+    assert [live["east-1"][f] for f in figures] == [1, 1, 0, 0]  # open and, by now, overdue
+    report = get("/api/v1/central/reports/monthly?month=2026-03")
+    complaints, cases = report["complaints"], report["cases"]
+    west = next(h for h in complaints["halls"] if h["hall"] == "west-1")
+    assert set(west.values()) == {"west-1", None}
+    east = next(h for h in complaints["halls"] if h["hall"] == "east-1")
+    assert complaints["total"] == {k: v for k, v in east.items() if k != "hall"}
+    assert complaints["total"]["received"] == 1
+    assert complaints["halls_missing"] == ["west-1"] and cases["halls_missing"] == ["west-1"]
+    assert cases["total"] == {"opened": 0, "open": 0, "steps_overdue": 0}

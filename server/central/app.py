@@ -65,7 +65,7 @@ def live(
     halls: list[dict[str, Any]],
     cursors: dict[str, dict[str, int]],
     now: datetime,
-    deadlines: dict[str, dict[str, int]] | None = None,
+    deadlines: dict[str, dict[str, int | None]] | None = None,
 ) -> list[dict[str, Any]]:
     """Each hall as the live view shows it: its queue, its last event, the link and how far behind, and
     its complaints and cases open and overdue (``deadlines``: server/central/deadlines.py ``live``)."""

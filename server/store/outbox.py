@@ -123,7 +123,7 @@ class OutboxStore:
             grouped = by_subject[name] = {}
             for current in found:
                 grouped.setdefault(current[key], []).append({**current, "version": versions[current[key]]})
-        taken: set[Any] = set()
+        taken: dict[Any, None] = {}  # the subjects kept, in the order of their first event
         totals = dict.fromkeys(by_subject, 0)
         cut = len(rows)
         for index, row in enumerate(rows):
@@ -134,11 +134,11 @@ class OutboxStore:
             if index and any(totals[name] + more[name] > self.view_cap for name in more):
                 cut = index
                 break
-            taken.add(about)
+            taken[about] = None
             for name, count in more.items():
                 totals[name] += count
         shipped_views = {
-            name: [r for about in sorted(taken, key=repr) for r in grouped.get(about, ())]
+            name: [r for about in taken for r in grouped.get(about, ())]
             for name, grouped in by_subject.items()
         }
         return rows[:cut], shipped_views
