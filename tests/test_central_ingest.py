@@ -28,6 +28,8 @@ from tests.test_central import CentralServer
 
 ADMIN = Who("test", "local")
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+#: A time whose UTC is before year 1 (Python cannot hold it).
+EARLY = "0001-01-01T00:00:00+01:00"
 
 
 @dataclass
@@ -135,6 +137,8 @@ BAD: list[tuple[str, Any]] = [
         {"template_results": [{"template_id": 1, "version": 10**30, "state": "applied"}]},
     ),
     ("streams not an object", {"streams": [1]}),
+    ("a time before year 1", {"streams": {"complaints": stream(complaints=[complaint(recorded_at=EARLY)])}}),
+    ("last event before year 1", {"last_event_at": EARLY}),
 ]
 
 

@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, and_, func, insert, or_, select, update
@@ -333,7 +333,9 @@ class CentralStore:
         if isinstance(last, str):
             try:
                 moment = datetime.fromisoformat(last)
-            except ValueError:
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(UTC)
+            except (ValueError, OverflowError):
                 raise Refused(
                     400,
                     "bad_batch",

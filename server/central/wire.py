@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, Float, Integer, SmallInteger, String, Table
@@ -144,7 +144,10 @@ def _moment(where: str, kind: Any, value: Any) -> datetime | date:
     moment = datetime.fromisoformat(value)  # ValueError on text that is not one
     if moment.tzinfo is None:
         raise ValueError(f"{where}: a time without its UTC offset")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00": before year 1 in UTC
+        raise ValueError(f"{where}: a time out of range") from None
 
 
 def _value(where: str, kind: Any, value: Any) -> Any:
