@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import requests
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import Integer, select
 
 from server.central import schema as central
+from server.central import wire
 from server.central.migrate import alembic_config, migrate
 from server.central.store import CentralStore, Who
 from server.central.wire import INGEST_PATH, MAX_ID
@@ -258,3 +259,18 @@ def test_a_hall_that_has_not_shipped_complaints_has_null_figures_and_the_sum_nam
     assert complaints["total"]["received"] == 1
     assert complaints["halls_missing"] == ["west-1"] and cases["halls_missing"] == ["west-1"]
     assert cases["total"] == {"opened": 0, "open": 0, "steps_overdue": 0}
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+def test_a_value_only_the_database_refuses_is_400_bad_batch(
+    hub: Central, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last guard: with the range check of INTEGER columns taken away, PostgreSQL itself refuses a
+    version past 2^31 (a DataError), and the hall is still answered 400 ``bad_batch``, nothing kept."""
+    monkeypatch.setitem(wire.INT_LIMITS, Integer, MAX_ID)
+    before = hub.dump()
+    answer = hub.post({"streams": {"complaints": stream(complaints=[complaint(version=2**40)])}})
+    body = answer.json()
+    assert (answer.status_code, body["code"]) == (400, "bad_batch"), body
+    assert "中心数据库" in body["error_zh"] and body["error_en"] == body["error"]
+    assert hub.dump() == before

@@ -98,12 +98,13 @@ def encode(row: Mapping[str, Any]) -> dict[str, Any]:
 
 #: The widest integer a shipped row or a cursor may carry (a BIGINT; an INTEGER column allows less).
 MAX_ID = 2**63 - 1
-_INT_LIMITS = {BigInteger: MAX_ID, SmallInteger: 2**15 - 1, Integer: 2**31 - 1}
+#: The range of each integer type, the subclasses of Integer first (PostgreSQL's INTEGER is 32-bit).
+INT_LIMITS = {BigInteger: MAX_ID, SmallInteger: 2**15 - 1, Integer: 2**31 - 1}
 
 
 def int_limit(kind: Any) -> int:
     """The largest value a column of SQL type ``kind`` holds on every backend (PostgreSQL's is narrowest)."""
-    for cls, limit in _INT_LIMITS.items():
+    for cls, limit in INT_LIMITS.items():
         if isinstance(kind, cls):
             return limit
     return MAX_ID
