@@ -81,7 +81,7 @@
       "queue.status": "状态",
       "queue.current": "当前号码",
       "queue.none": "—",
-      "err.forbidden": "此账号不能查看设备状态。",
+      "err.forbidden": "此账号无权查看或修改这一项。",
       "err.unauthorized": "登录已过期，请重新登录。"
     },
     en: {
@@ -152,7 +152,7 @@
       "queue.status": "Status",
       "queue.current": "Current",
       "queue.none": "—",
-      "err.forbidden": "This account may not see the devices.",
+      "err.forbidden": "This account may not see or change this.",
       "err.unauthorized": "Your session has ended. Please log in again."
     }
   };
