@@ -246,6 +246,8 @@
       device_status: onDeviceStatus,
       // Complaints: the category and the action only; the section reads what it may.
       complaint_changed: function (p) { sections("complaint", p); },
+      // Cases (工单): a case opened, moved on, closed, or a step come due; the section reads again.
+      case_changed: function (p) { sections("cases", p); },
       // The hall's settings were saved (here, by another admin or the CLI): the settings sections re-read.
       settings_changed: function (p) { sections("settings", p); },
       // Notices: posted, edited, withdrawn, or started or ended by their schedule.
