@@ -100,7 +100,9 @@ def _cases(hub: Hub) -> dict[str, Any]:
     late, upcoming = book.overdue(ALL_CASES)
     following = None
     if upcoming is not None:
-        following = next((c for c in book.open_cases(ALL_CASES) if _due(book, c, upcoming)), None)
+        # The soonest deadlines come first: the next one is just after the overdue (a few read, not all).
+        soonest = book.open_cases(ALL_CASES, limit=len(late) + 5)
+        following = next((c for c in soonest if _due(book, c, upcoming)), None)
     return {
         "cases_overdue": [d for d in (_case_due(book, c) for c in late) if d is not None],
         "case_next": _case_due(book, following) if following is not None else None,
