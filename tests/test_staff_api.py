@@ -434,7 +434,7 @@ def test_the_rota_over_the_api_is_checked_and_audited(hall: Hall) -> None:
         "boss",
         400,
         "bad_import",
-        json={"csv": f"date,username,counter,start,end\n{day},ghost,9,25:00,08:00\n"},
+        json={"csv": f"date,username,counter,start,end\n{day},ghost,9,25:00,25:30\n"},
     )
     assert [(p["line"], p["field"]) for p in many["problems"]] == [
         (2, "username"),
@@ -446,7 +446,7 @@ def test_the_rota_over_the_api_is_checked_and_audited(hall: Hall) -> None:
         "没有用户“ghost”",
         "没有窗口“9”",
         "开始时间“25:00”无效，应形如 09:00（24:00 表示一天结束）",
-        "开始时间 25:00 须早于结束时间 08:00",
+        "结束时间“25:30”无效，应形如 09:00（24:00 表示一天结束）",
     ]
     assert all(p["error_en"] for p in many["problems"]) and len(many["lines"]) == 4
     assert [e["id"] for e in hall.ok("GET", "/staff/rota", "sue")["entries"]] == [

@@ -30,7 +30,6 @@ from .model import CounterState
 
 #: Local times of a rota: 00:00 to 23:59, and 24:00 for the end of the day.
 _HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
-_CLOCKLIKE = re.compile(r"^\d\d:\d\d$")
 #: Most line errors one refused import lists.
 ERRORS_SHOWN = 20
 #: Most entries one import takes (a month of a large hall fits many times over).
@@ -197,8 +196,8 @@ def entry_problems(
                     f"{name} {value!r} is not a time like 09:00 (24:00 ends a day)",
                 )
             )
-    # The order is judged whenever both read as hh:mm, even out of range (25:00 then 08:00: both wrong).
-    if _CLOCKLIKE.match(start) and _CLOCKLIKE.match(end) and (start == "24:00" or start >= end):
+    # The order only of two real times: 99:00 then 17:00 is the start's fault, not the end's.
+    if _HHMM.match(start) and _HHMM.match(end) and (start == "24:00" or start >= end):
         problems.append(
             RotaFieldError(
                 "end", f"开始时间 {start} 须早于结束时间 {end}", f"start {start} is not before end {end}"
@@ -292,7 +291,10 @@ def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) ->
         errors.append(Problem("", "列名行之后没有排班", "the CSV holds no rota entries after its header", 2))
     if errors:
         errors.sort(key=lambda p: p.line or 0)
-        raise RotaImportRefused(errors[:ERRORS_SHOWN], len(errors))
+        # Every problem of the first ERRORS_SHOWN lines with any: a line wrong in five columns does not
+        # push four other lines out of sight.
+        shown_lines = list(dict.fromkeys(p.line for p in errors))[:ERRORS_SHOWN]
+        raise RotaImportRefused([p for p in errors if p.line in shown_lines], len(errors))
     return entries
 
 
