@@ -1587,6 +1587,21 @@ class QueueCore:
         with self.store.read() as tx:
             return tx.counter_states()
 
+    def clerk_on_post(self, counter_number: int) -> str | None:
+        """Who acts at the counter from its hardware (a keypad is the console's keys): the clerk on
+        post there. Where the hall staffs counters by login and nobody is on post, the counter is
+        closed (:class:`CounterClosed`), as the console finds it; a core without logins: nobody."""
+        counter = self.hall.counter(counter_number)
+        with self.store.read() as tx:
+            state = next((s for s in tx.counter_states() if s.number == counter.number), None)
+        post = state.post if state is not None else None
+        if post is None and self.hall.posts_required:
+            raise CounterClosed(
+                f"counter {counter.number} is closed: nobody is on post there",
+                f"{counter.number} 号窗口未开放：没有工作人员在岗",
+            )
+        return post
+
     def post_log(self, since: datetime, until: datetime) -> list[PostEvent]:
         """The post log between two moments (attendance, the day's breaks)."""
         with self.store.read() as tx:
