@@ -195,6 +195,7 @@ def ticket_json(ticket: Ticket, waiting_ahead: int, url_base: str | None = None)
     hall = hub().core.hall
     service = hall.services.get(ticket.service)
     counter = hall.counters.get(ticket.counter) if ticket.counter is not None else None
+    target = hall.counters.get(ticket.target_counter) if ticket.target_counter is not None else None
     return {
         **ticket.public(),
         "waiting_ahead": waiting_ahead,
@@ -204,6 +205,9 @@ def ticket_json(ticket: Ticket, waiting_ahead: int, url_base: str | None = None)
         "service_name_en": service.name_en if service else ticket.service,
         "counter_name_zh": counter.name_zh if counter else None,
         "counter_name_en": counter.name_en if counter else None,
+        # Where a transfer sent it, by the counter's configured name (the visitor's page says it).
+        "target_counter_name_zh": target.name_zh if target else None,
+        "target_counter_name_en": target.name_en if target else None,
         "timezone": hall.calendar.timezone,  # the visitor's page shows its times in the hall's zone
     }
 

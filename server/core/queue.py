@@ -1073,6 +1073,8 @@ class QueueCore:
         now = self.clock()
         with self.store.transaction() as tx:
             state, ticket = self._current(tx, counter.number, AT_COUNTER)
+            if target is not None:
+                self._check_staffed(tx, target)
             leg = tx.current_leg(ticket.id) or opening_leg(ticket)
             from_service = ticket.service
             if service is not None and service.code != from_service:
@@ -1112,6 +1114,19 @@ class QueueCore:
             queue_at=ticket.queue_at.isoformat(),
         )
         return ticket
+
+    def _check_staffed(self, tx: StoreTx, target: Counter) -> None:
+        """Refuse a transfer to a counter nobody is on post at (where the hall staffs counters by
+        login): the visitor would wait at a closed counter. A counter on a break takes it."""
+        if not self.hall.posts_required:
+            return
+        # Read, not locked: two counters handing a visitor to each other never wait on each other.
+        state = next((s for s in tx.counter_states() if s.number == target.number), None)
+        if state is None or state.post is None:
+            raise CounterClosed(
+                f"Nobody is on post at {target.name_en}: it takes no transfers",
+                f"{target.name_zh}无人值守，不能转入",
+            )
 
     def _check_capped(self, tx: StoreTx, service: Service, day: date) -> None:
         """Refuse a transfer into a full service where it says so (an 80-number clinic's 81st patient)."""
