@@ -110,7 +110,8 @@ def test_staff_data_is_for_admins_and_supervisors_only(hall: Hall) -> None:
     for path, body in writes:
         hall.refused("POST", path, "sue", 403, "forbidden", json=body)
     # A supervisor cannot call, issue at a counter or administer.
-    hall.refused("POST", "/counters/1/call-next", "sue", 403, "forbidden")
+    refused = hall.refused("POST", "/counters/1/call-next", "sue", 403, "forbidden")
+    assert refused["error_zh"] == "值班长不能在窗口办理业务"  # the role's one name, everywhere
     hall.refused("POST", "/counters/1/pause", "sue", 403, "forbidden")
     hall.refused("GET", "/admin/users", "sue", 403, "forbidden")
     hall.refused("POST", "/admin/tokens", "sue", 403, "forbidden", json={"role": "kiosk", "name": "x"})
