@@ -1005,7 +1005,7 @@ class QueueCore:
             limit = self.hall.rules.service(ticket.service).max_recalls
             beyond = limit is not None and ticket.status is TicketStatus.CALLED and ticket.call_count > limit
             if beyond and self.hall.rules.on_recall_beyond_max == "refuse":
-                times = {1: "once", 2: "twice"}.get(limit, f"{limit} times")
+                times = {1: "once", 2: "twice"}.get(limit or 0, f"{limit} times")
                 raise RecallLimitReached(
                     f"ticket {ticket.number} was recalled {times} already: mark it a no-show or re-queue it",
                     # The console's words: 过号 (no-show) and 过号重排 (re-queue).
