@@ -113,6 +113,7 @@
       "transfer.counter": "转到窗口",
       "transfer.keep": "（不变）",
       "transfer.any": "（任意窗口）",
+      "transfer.closed": "{name}（无人值守）",
       "transfer.confirm": "确认转移",
       "transfer.need": "请选择业务或窗口。",
       "cancel": "取消",
@@ -218,6 +219,7 @@
       "transfer.counter": "To counter",
       "transfer.keep": "(unchanged)",
       "transfer.any": "(any counter)",
+      "transfer.closed": "{name} (closed)",
       "transfer.confirm": "Transfer",
       "transfer.need": "Pick a service or a counter.",
       "cancel": "Cancel",
@@ -598,8 +600,12 @@
     Q.setHtml($("#transfer-service"), Q.html`<option value="">${Q.t("transfer.keep")}</option>${services.map(function (s) {
       return Q.html`<option value="${s.code}">${Q.name(s)} (${s.code})</option>`;
     })}`);
+    // A counter with nobody on post takes no transfer (the hub refuses it: counter_closed); one on a
+    // break does, its clerk is back soon.
     Q.setHtml($("#transfer-counter"), Q.html`<option value="">${Q.t("transfer.any")}</option>${counters.map(function (c) {
-      return Q.html`<option value="${c.number}">${Q.name(c)}</option>`;
+      return c.status === "closed"
+        ? Q.html`<option value="${c.number}" disabled>${Q.t("transfer.closed", { name: Q.name(c) })}</option>`
+        : Q.html`<option value="${c.number}">${Q.name(c)}</option>`;
     })}`);
     Q.show("#transfer-error", false);
     var dlg = $("#transfer-dialog");

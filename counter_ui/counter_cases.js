@@ -393,6 +393,12 @@
   function refusalText(err) {
     var said = Q.hubWords(err);
     if (said) return Q.lang() === "en" ? said.en : said.zh;
+    // A field the hub refused (a bad phone): its words name the field and what it expects, which
+    // the generic "请求有误，请重试。" does not.
+    var data = err && err.name === "ApiError" && err.data;
+    if (err && err.code === "bad_request" && data && data.error_zh && data.error_en) {
+      return Q.lang() === "en" ? data.error_en : data.error_zh;
+    }
     return Q.errorText(err, Q.lang());
   }
 

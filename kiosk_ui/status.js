@@ -182,6 +182,7 @@
   }
 
   function merge(t) {
+    learnNames(t);
     ticket = Object.assign({}, ticket || {}, t);
     updatedAt = new Date();
     draw();
@@ -237,6 +238,17 @@
     Q.show("#ticket", false);
     Q.show("#banner", false);
     Q.show("#unknown", true);
+  }
+
+  /** The hub's answer names the counter the ticket is at and the one a transfer sent it to
+   *  by their configured names (贵宾理财室 / VIP room): keep them for counterName(). */
+  function learnNames(t) {
+    if (t.counter != null && t.counter_name_zh) {
+      counters[t.counter] = { name_zh: t.counter_name_zh, name_en: t.counter_name_en };
+    }
+    if (t.target_counter != null && t.target_counter_name_zh) {
+      counters[t.target_counter] = { name_zh: t.target_counter_name_zh, name_en: t.target_counter_name_en };
+    }
   }
 
   /** "3号窗口" / "Counter 3": the hub's name when an event told us, else a default. */

@@ -41,6 +41,74 @@ PATTERN_HINTS: dict[str, tuple[str, str]] = {
     ),
 }
 
+#: What a request body's patterned field expects, by its pattern: (Chinese, English, whole). A
+#: refusal of a request never shows the pattern itself (a visitor reads some: the phone page's
+#: complaint form) nor the value sent (a phone is personal). ``whole``: the words name what the
+#: field is (a phone number, a ticket number) and stand alone; else they follow the field's name.
+#: Every pattern of the API's bodies is here (tests/test_validation_words.py checks it).
+REQUEST_PATTERNS: dict[str, tuple[str, str, bool]] = {
+    r"^\+?[0-9 ()-]{5,24}$": (
+        "电话号码只能有数字、空格、+、-、括号，5–24 位",
+        "A phone number has 5–24 digits, spaces, +, - or brackets",
+        True,
+    ),
+    r"^\+?[0-9]{5,20}$": (
+        "电话号码须为 5–20 位数字，可以 + 开头",
+        "A phone number has 5–20 digits, with a + before them or not",
+        True,
+    ),
+    r"^[A-Z]{1,2}[0-9]{2,4}$": (
+        "号码须为字母加数字，如 A012",
+        "A ticket number is letters then digits, e.g. A012",
+        True,
+    ),
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$": (
+        "须为日期，格式 YYYY-MM-DD，如 2026-10-01",
+        "expected a date as YYYY-MM-DD",
+        False,
+    ),
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]$": (
+        "须为时间，格式 HH:MM，如 09:30",
+        "expected a time as HH:MM, e.g. 09:30",
+        False,
+    ),
+    r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$": (
+        "须为时间，格式 HH:MM（可到 24:00），如 17:30",
+        "expected a time as HH:MM (up to 24:00), e.g. 17:30",
+        False,
+    ),
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([+-][0-9]{2}:[0-9]{2}|Z)$": (
+        "须为带时区的日期和时间，如 2026-10-01T09:30+08:00",
+        "expected a date and time with its offset, e.g. 2026-10-01T09:30+08:00",
+        False,
+    ),
+    r"^[A-Za-z0-9_-]{1,32}$": (
+        "须为不超过 32 个字母、数字、“_”或“-”，如 PAY",
+        "expected up to 32 letters, digits, '_' or '-' such as 'PAY'",
+        False,
+    ),
+    r"^[A-Za-z0-9._-]{1,64}$": (
+        "须为不超过 64 个字母、数字、“.”、“_”或“-”，如 ann",
+        "expected up to 64 letters, digits, '.', '_' or '-' such as 'ann'",
+        False,
+    ),
+    r"^[A-Za-z0-9]{4,16}$": ("须为 4–16 个字母或数字", "expected 4 to 16 letters or digits", False),
+    r"^[A-Za-z0-9-]{1,40}$": (
+        "须为不超过 40 个字母、数字或“-”，如 K7M2Q-X9HD4",
+        "expected up to 40 letters, digits or '-' such as 'K7M2Q-X9HD4'",
+        False,
+    ),
+    r"^[^\x00]*$": ("不能含有空字符（NUL）", "must not hold a NUL character", False),
+}
+#: A pattern the table does not know: still never the pattern itself.
+UNKNOWN_PATTERN = ("格式不符", "has the wrong form", False)
+
+
+def pattern_hint(pattern: str) -> tuple[str, str, bool]:
+    """What a request body's field of ``pattern`` expects, in words: (Chinese, English, whole)."""
+    return REQUEST_PATTERNS.get(pattern, UNKNOWN_PATTERN)
+
+
 #: pydantic's error types in Chinese, ``{name}`` filled from the error's ``ctx``. Each is a sentence
 #: about the value; the field is named by the problem's ``field``.
 _ZH: dict[str, str] = {

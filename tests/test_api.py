@@ -176,19 +176,19 @@ def test_counter_actions_end_to_end(hub: HubProcess, site: Any) -> None:
     assert queued["ASK"]["waiting"] == 1 and queued["ASK"]["next_numbers"] == ["A002"]
     assert queued["PAY"]["waiting"] == 0
 
-    # transfer {counter}: counter 2 calls A002 and sends it on to counter 3.
+    # transfer {counter}: counter 2 calls A002 and sends it on to counter 3, once a clerk is on post there.
     assert ok(post(hub, "/counters/2/call-next", clerk2))["ticket"]["id"] == a2["id"]
+    # Nobody is on post at counter 3: it takes no transfer, and nobody is called there, not even by an admin.
+    closed = refused(post(hub, "/counters/2/transfer", clerk2, json={"counter": 3}), 409, "counter_closed")
+    assert closed["error_zh"] == "3号窗口无人值守，不能转入"
+    refused(post(hub, "/counters/3/call-next", admin), 409, "counter_closed")
+    login(hub.url, "clerk3", 3)
     sent = ok(post(hub, "/counters/2/transfer", clerk2, json={"counter": 3}))
     assert sent["ticket"]["status"] == "transferred" and sent["ticket"]["target_counter"] == 3
     # Only counter 3 may call it now.
     refused(post(hub, "/counters/2/call-next", clerk2), 404, "nobody_waiting")
     assert [t["id"] for t in ok(get(hub, "/counters/3", admin))["waiting"]] == [a2["id"]]
-
-    # Nobody is on post at counter 3: nobody is called there, not even by an admin.
-    refused(post(hub, "/counters/3/call-next", admin), 409, "counter_closed")
-    assert [t["id"] for t in ok(get(hub, "/counters/3", admin))["waiting"]] == [a2["id"]]
     # The admin acts at any counter a clerk is on post at.
-    login(hub.url, "clerk3", 3)
     at_three = ok(post(hub, "/counters/3/call-next", admin))
     assert at_three["ticket"]["id"] == a2["id"] and at_three["ticket"]["counter"] == 3
     assert ok(post(hub, "/counters/3/finish", admin))["ticket"]["status"] == "done"

@@ -169,6 +169,24 @@ def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepar
     console.wait_for_selector("#case-overdue-empty:not([hidden])", timeout=10_000)
     assert console.query_selector(f"#case-overdue-list tr[data-code='{code}']") is None
 
+    # -- opening a case with a bad phone: the dialog says the hub's words, not "请求有误" -----------
+    walk_in = requests.post(
+        f"{hub.url}/api/v1/tickets",
+        json={"service": "NEW"},
+        headers={"Authorization": f"Bearer {prepared.kiosk}"},
+        timeout=10,
+    )
+    assert walk_in.status_code == 201, walk_in.text
+    console.click("#btn-call-next")  # finishes C001, calls the walk-in (no case yet)
+    console.wait_for_selector("#btn-case-open:not([hidden])", timeout=10_000).click()
+    console.click("#case-open-form .case-kind-choice input[name='case-kind']")
+    console.fill("#case-contact-phone", "138-abc")
+    console.click("#case-open-confirm")
+    said = console.wait_for_selector("#case-open-error:not([hidden])", timeout=10_000).inner_text()
+    assert "电话号码只能有数字、空格、+、-、括号，5–24 位" in said, said
+    assert "请求有误" not in said and "138-abc" not in said and "^" not in said
+    console.screenshot(path=str(ARTIFACTS / "console-case-open-bad-phone.png"))
+
     assert errors == []
     assert "Traceback" not in hub.log()
 

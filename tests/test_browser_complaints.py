@@ -91,6 +91,16 @@ def test_a_complaint_from_the_phone_to_its_closure(browser, served: Served) -> N
     phone.click("#complaint .qc-cat[data-code='attitude']")
     assert phone.get_attribute("#complaint .qc-cat[data-code='attitude']", "aria-pressed") == "true"
     phone.fill("#complaint .qc-text", "窗口人员态度冷淡")
+    # A phone with letters: what a phone number is, in words, never the hub's pattern nor the number.
+    phone.fill("#complaint .qc-phone", "138-abc")
+    phone.click("#complaint .qc-send")
+    phone.wait_for_function(
+        "said => (document.querySelector('#complaint .qc-error:not([hidden])') || {}).textContent === said",
+        arg="电话号码只能有数字、空格、+、-、括号，5–24 位 / "
+        "A phone number has 5–24 digits, spaces, +, - or brackets",
+        timeout=10_000,
+    )
+    phone.screenshot(path=str(ARTIFACTS / "phone-complaint-bad-phone.png"))
     phone.fill("#complaint .qc-phone", "138 0013 8000")
     phone.screenshot(path=str(ARTIFACTS / "phone-complaint-form.png"))
     phone.click("#complaint .qc-send")

@@ -18,8 +18,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -296,6 +298,27 @@ def test_keypad_of_counter_2_calls_and_bad_frames_are_rejected(make_hall: Callab
     hall.keypad.press("recall")
     wait_until(lambda: hall.ticket(first["id"])["call_count"] == 2, "the keypad's recall", WAIT, every=POLL)
     assert hall.ticket(second["id"])["status"] == "waiting"
+
+    # The keys are the console's: start and finish on them are the clerk's on post (legs, 首问负责),
+    # never a device's; the device shows in the hub's log line.
+    hall.keypad.press("start")
+    wait_until(
+        lambda: hall.ticket(first["id"])["status"] == "serving", "the keypad's start", WAIT, every=POLL
+    )
+    hall.keypad.press("finish")
+    wait_until(lambda: hall.ticket(first["id"])["status"] == "done", "the keypad's finish", WAIT, every=POLL)
+    journey = requests.get(f"{hall.api}/tickets/{first['id']}/legs", headers=hall.admin, timeout=10).json()
+    assert journey["owner"] == "clerk2"
+    assert [(leg["counter"], leg["staff"], leg["outcome"]) for leg in journey["legs"]] == [
+        (2, "clerk2", "done")
+    ]
+    assert "keypad keys-2 at counter 2: finish by clerk2 (via: keypad keys-2)" in hall.hub.log()
+    assert "keypad:" not in json.dumps(journey)
+    finished = datetime.fromisoformat(journey["legs"][0]["finished_at"])
+    month = finished.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # the site's zone
+    report = requests.get(f"{hall.api}/reports/monthly?month={month}", headers=hall.admin, timeout=20).json()
+    clerks = json.dumps(report["sections"]["clerk"])
+    assert "clerk2" in clerks and "keypad" not in clerks, clerks
 
 
 def test_serial_evaluation_pad_rates_the_finished_ticket(make_hall: Callable[..., Hall]) -> None:

@@ -262,8 +262,24 @@ def test_a_recall_beyond_the_limit_is_refused(database_url: str) -> None:
     with pytest.raises(RecallLimitReached) as limit:
         bench.core.recall(1)
     assert limit.value.code == "recall_limit"
+    assert (
+        limit.value.message
+        == f"ticket {ticket.number} was recalled twice already: mark it a no-show or re-queue it"
+    )
+    assert limit.value.message_zh == f"{ticket.number} 号已重呼 2 次，达到上限：请过号或过号重排"
     assert bench.get(ticket.id).call_count == 3
     assert bench.core.no_show(1).status is TicketStatus.NO_SHOW  # the clerk decides
+
+
+def test_a_recall_beyond_a_limit_of_one_says_once(database_url: str) -> None:
+    bench = make_bench(database_url, CallRules(max_recalls=1))
+    ticket = bench.issue()
+    bench.core.call_next(1)
+    bench.core.recall(1)
+    with pytest.raises(RecallLimitReached) as limit:
+        bench.core.recall(1)
+    assert "recalled once already" in limit.value.message and "times" not in limit.value.message
+    assert limit.value.message_zh == f"{ticket.number} 号已重呼 1 次，达到上限：请过号或过号重排"
 
 
 def test_a_recall_beyond_the_limit_can_be_a_no_show(database_url: str) -> None:

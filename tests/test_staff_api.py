@@ -39,8 +39,17 @@ class Hall(ApiHall):
         return {c["number"]: c["status"] for c in self.ok("GET", "/queue", "display")["counters"]}
 
 
-def build(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> Iterator[Hall]:
+def build(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, extra: str = "", vip: bool = False
+) -> Iterator[Hall]:
     path = write_site(tmp_path / "site.toml", url, counters=3)
+    if vip:  # counter 3 has a name of its own, not "3号窗口"
+        text = path.read_text(encoding="utf-8")
+        text = text.replace(
+            'name_zh = "3号窗口"\nname_en = "Counter 3"', 'name_zh = "贵宾理财室"\nname_en = "VIP room"'
+        )
+        assert "贵宾理财室" in text
+        path.write_text(text, encoding="utf-8")
     if extra:
         path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
     users = (
@@ -64,6 +73,11 @@ def build(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, extra: str 
 @pytest.fixture
 def hall(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hall]:
     yield from build(tmp_path, database_url, monkeypatch)
+
+
+@pytest.fixture
+def vip_hall(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hall]:
+    yield from build(tmp_path, sqlite_url, monkeypatch, vip=True)
 
 
 @pytest.fixture
@@ -96,7 +110,8 @@ def test_staff_data_is_for_admins_and_supervisors_only(hall: Hall) -> None:
     for path, body in writes:
         hall.refused("POST", path, "sue", 403, "forbidden", json=body)
     # A supervisor cannot call, issue at a counter or administer.
-    hall.refused("POST", "/counters/1/call-next", "sue", 403, "forbidden")
+    refused = hall.refused("POST", "/counters/1/call-next", "sue", 403, "forbidden")
+    assert refused["error_zh"] == "值班长不能在窗口办理业务"  # the role's one name, everywhere
     hall.refused("POST", "/counters/1/pause", "sue", 403, "forbidden")
     hall.refused("GET", "/admin/users", "sue", 403, "forbidden")
     hall.refused("POST", "/admin/tokens", "sue", 403, "forbidden", json={"role": "kiosk", "name": "x"})
@@ -501,6 +516,26 @@ def test_a_keypad_at_a_closed_counter_is_refused(hall: Hall, caplog: pytest.LogC
     hall.log_in("ann", "ann", 1)
     hall.hub.counter_devices.key_pressed("keys-1", 1, "call_next")
     wait_until(lambda: hall.ok("GET", f"/tickets/{ticket['id']}")["status"] == "called", "the keypad's call")
+
+
+def test_a_transfer_to_a_counter_nobody_is_on_post_at_is_refused(vip_hall: Hall) -> None:
+    hall = vip_hall
+    hall.log_in("ann", "ann", 1)
+    ticket = hall.ok("POST", "/tickets", "kiosk", 201, json={"service": "PAY"})
+    hall.ok("POST", "/counters/1/call-next", "ann")
+    hall.ok("POST", "/counters/1/start", "ann")
+    refused = hall.refused("POST", "/counters/1/transfer", "ann", 409, "counter_closed", json={"counter": 3})
+    assert refused["error_zh"] == "贵宾理财室无人值守，不能转入"
+    assert refused["error_en"].startswith("Nobody is on post at VIP room")
+    assert hall.ok("GET", f"/tickets/{ticket['id']}")["status"] == "serving"  # still at counter 1
+    # A counter on a break still takes it: its clerk is back soon.
+    hall.log_in("bob", "bob", 3)
+    hall.ok("POST", "/counters/3/pause", "bob", json={"reason": "lunch"})
+    hall.ok("POST", "/counters/1/transfer", "ann", json={"counter": 3})
+    shown = hall.ok("GET", f"/tickets/{ticket['id']}")
+    assert (shown["status"], shown["target_counter"]) == ("transferred", 3)
+    # The visitor's page names it as the hall does, not "3号窗口".
+    assert (shown["target_counter_name_zh"], shown["target_counter_name_en"]) == ("贵宾理财室", "VIP room")
 
 
 # -- the document --------------------------------------------------------------------------------

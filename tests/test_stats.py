@@ -119,6 +119,20 @@ def test_a_period_and_the_filters(day: known.Day) -> None:
     assert [(h["from"], h["to"]) for h in at_three["handoffs"]] == [("INFO", "PAY")]
 
 
+def test_a_keypad_of_the_old_log_is_no_clerk(database_url: str) -> None:
+    """Legs a keypad acted on before its keys were the clerk's on post name ``keypad:<device>``:
+    the figures by clerk put them with the legs of no clerk, never as a clerk of their own."""
+    d = known.make_day(database_url, Satisfaction())
+    for i, who in enumerate(("alice", "keypad:keys-1")):
+        d.at(f"09:{i * 10:02d}:00")
+        d.issue(f"T{i}", "NEW")
+        d.call(1, f"T{i}", who)
+        d.core.start(1, who)
+        d.core.finish(1, who)
+    keys = [g["key"] for g in report(d, "clerk")["groups"]]
+    assert keys == ["alice", None], keys
+
+
 def test_five_levels_score_and_count_as_configured(database_url: str) -> None:
     """Five levels (100/80/60/40/0, the top three satisfied), and one site's own scores and mark."""
     five = Satisfaction(levels=make_levels(5), target=90)

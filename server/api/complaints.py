@@ -106,7 +106,7 @@ def _complaint_for(complaint_id: str) -> tuple[Principal, Complaint]:
         raise ApiError(
             403,
             "this complaint is not yours: its owner, admins and supervisors only",
-            zh="这件投诉不归您处理：只有负责人、管理员和值班主管可以查看",
+            zh="这件投诉不归您处理：只有负责人、管理员和值班长可以查看",
         )
     return principal, complaint
 

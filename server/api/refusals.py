@@ -106,8 +106,8 @@ CODE_ZH: dict[str, str] = {
     "nothing_to_evaluate": "该窗口刚才没有办完的业务可供评价",
     "unknown_category": "没有这个优先类别",
     "priority_not_allowed": "这一优先类别须由工作人员办理",
-    "visitor_not_started": "已叫到的办事人尚未开始办理，请先开始办理、标记未到或重新排队",
-    "recall_limit": "重呼次数已达上限，请标记未到或重新排队",
+    "visitor_not_started": "已叫到的办事人尚未开始办理，请先开始办理、过号或过号重排",
+    "recall_limit": "重呼次数已达上限，请过号或过号重排",
     "not_cancellable": "号票已在办理或已结束，不能取消",
     "not_called": "该号票现在没有被叫到",
     "already_on_the_way": "您已告知正在前往，无需重复操作",
@@ -167,7 +167,7 @@ ROLE_ZH: dict[str, str] = {
     "staff": "窗口工作人员",
     "admin": "管理员",
     "triage": "分诊台",
-    "supervisor": "值班主管",
+    "supervisor": "值班长",
 }
 
 

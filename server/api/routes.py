@@ -25,7 +25,7 @@ from ..core.priority import pending_request
 from ..core.queue import IssueRequest
 from ..core.satisfaction import Satisfaction, offer_view
 from ..devices.voice import VOICE_DEVICE
-from ..pydantic_zh import in_chinese
+from ..pydantic_zh import in_chinese, pattern_hint
 from ..security import IssueLimiter, retry_after
 from ..store.accounts import AccountError, Principal, token_hash
 from .auth import (
@@ -164,6 +164,14 @@ def parse(model: type[M]) -> M:
             raise ApiError(
                 400, f"'{field}' is not a known field", zh=f"没有 {field} 这一项，请检查拼写"
             ) from None
+        if first["type"] == "string_pattern_mismatch":
+            # What the field expects in words: never the regular expression, never the value sent.
+            # Worded in both languages where it is made ("中文 / English"), as a visitor's refusal is:
+            # the phone page and the console's dialogs show the hub's words (Q.hubWords).
+            zh, en, whole = pattern_hint(str((first.get("ctx") or {}).get("pattern", "")))
+            if not whole:
+                zh, en = f"{field}：{zh}", f"'{field}': {en}"
+            raise ApiError(400, f"{zh} / {en}", zh=zh) from None
         message = first["msg"].removeprefix("Value error, ")
         # pydantic's words, or the check's own Chinese; never the value sent (a password, a phone).
         said = in_chinese(first, field, message, site_file=False)
@@ -195,6 +203,7 @@ def ticket_json(ticket: Ticket, waiting_ahead: int, url_base: str | None = None)
     hall = hub().core.hall
     service = hall.services.get(ticket.service)
     counter = hall.counters.get(ticket.counter) if ticket.counter is not None else None
+    target = hall.counters.get(ticket.target_counter) if ticket.target_counter is not None else None
     return {
         **ticket.public(),
         "waiting_ahead": waiting_ahead,
@@ -204,6 +213,9 @@ def ticket_json(ticket: Ticket, waiting_ahead: int, url_base: str | None = None)
         "service_name_en": service.name_en if service else ticket.service,
         "counter_name_zh": counter.name_zh if counter else None,
         "counter_name_en": counter.name_en if counter else None,
+        # Where a transfer sent it, by the counter's configured name (the visitor's page says it).
+        "target_counter_name_zh": target.name_zh if target else None,
+        "target_counter_name_en": target.name_en if target else None,
         "timezone": hall.calendar.timezone,  # the visitor's page shows its times in the hall's zone
     }
 

@@ -135,7 +135,8 @@ class AlreadyOnTheWay(QueueError):
 
 
 class CounterClosed(QueueError):
-    """Nobody is on post at the counter (no clerk logged in at it): it calls nobody and takes no break."""
+    """Nobody is on post at the counter (no clerk logged in at it): it calls nobody, takes no break and
+    no transfer."""
 
     code = "counter_closed"
 

@@ -1005,9 +1005,11 @@ class QueueCore:
             limit = self.hall.rules.service(ticket.service).max_recalls
             beyond = limit is not None and ticket.status is TicketStatus.CALLED and ticket.call_count > limit
             if beyond and self.hall.rules.on_recall_beyond_max == "refuse":
+                times = {1: "once", 2: "twice"}.get(limit or 0, f"{limit} times")
                 raise RecallLimitReached(
-                    f"ticket {ticket.number} was recalled {limit} times already: "
-                    "mark it a no-show or re-queue it"
+                    f"ticket {ticket.number} was recalled {times} already: mark it a no-show or re-queue it",
+                    # The console's words: 过号 (no-show) and 过号重排 (re-queue).
+                    f"{ticket.number} 号已重呼 {limit} 次，达到上限：请过号或过号重排",
                 )
             if beyond:
                 detail = {"by": "recall_limit"}
@@ -1073,6 +1075,8 @@ class QueueCore:
         now = self.clock()
         with self.store.transaction() as tx:
             state, ticket = self._current(tx, counter.number, AT_COUNTER)
+            if target is not None:
+                self._check_staffed(tx, target)
             leg = tx.current_leg(ticket.id) or opening_leg(ticket)
             from_service = ticket.service
             if service is not None and service.code != from_service:
@@ -1112,6 +1116,19 @@ class QueueCore:
             queue_at=ticket.queue_at.isoformat(),
         )
         return ticket
+
+    def _check_staffed(self, tx: StoreTx, target: Counter) -> None:
+        """Refuse a transfer to a counter nobody is on post at (where the hall staffs counters by
+        login): the visitor would wait at a closed counter. A counter on a break takes it."""
+        if not self.hall.posts_required:
+            return
+        # Read, not locked: two counters handing a visitor to each other never wait on each other.
+        state = next((s for s in tx.counter_states() if s.number == target.number), None)
+        if state is None or state.post is None:
+            raise CounterClosed(
+                f"Nobody is on post at {target.name_en}: it takes no transfers",
+                f"{target.name_zh}无人值守，不能转入",
+            )
 
     def _check_capped(self, tx: StoreTx, service: Service, day: date) -> None:
         """Refuse a transfer into a full service where it says so (an 80-number clinic's 81st patient)."""
@@ -1586,6 +1603,21 @@ class QueueCore:
         """Every counter's state now: who is on post, on which break since when (staff data)."""
         with self.store.read() as tx:
             return tx.counter_states()
+
+    def clerk_on_post(self, counter_number: int) -> str | None:
+        """Who acts at the counter from its hardware (a keypad is the console's keys): the clerk on
+        post there. Where the hall staffs counters by login and nobody is on post, the counter is
+        closed (:class:`CounterClosed`), as the console finds it; a core without logins: nobody."""
+        counter = self.hall.counter(counter_number)
+        with self.store.read() as tx:
+            state = next((s for s in tx.counter_states() if s.number == counter.number), None)
+        post = state.post if state is not None else None
+        if post is None and self.hall.posts_required:
+            raise CounterClosed(
+                f"counter {counter.number} is closed: nobody is on post there",
+                f"{counter.number} 号窗口未开放：没有工作人员在岗",
+            )
+        return post
 
     def post_log(self, since: datetime, until: datetime) -> list[PostEvent]:
         """The post log between two moments (attendance, the day's breaks)."""

@@ -188,7 +188,11 @@ class CounterDevices:
             log.warning("keypad %s: %s is not available on a keypad (use the console)", name, action)
             return
         try:
-            getattr(self.core, action)(counter, f"keypad:{name}")
+            # The keys are the console's: what they do is the clerk's on post there (legs, 首问负责,
+            # reports per clerk), never a device's; nobody on post: refused as the console would be.
+            clerk = self.core.clerk_on_post(counter)
+            getattr(self.core, action)(counter, clerk)
+            log.info("keypad %s at counter %s: %s by %s (via: keypad %s)", name, counter, action, clerk, name)
         except QueueError as exc:
             log.info("keypad %s at counter %s: %s refused: %s", name, counter, action, exc.message)
 

@@ -201,7 +201,7 @@ class Scope:
             "day": legs.business_day,
             "service": legs.service,
             "counter": self.source.place(legs.counter),
-            "clerk": self.source.place(legs.staff),
+            "clerk": self.source.place(_clerk(legs.staff)),
         }[by]
         return column
 
@@ -214,6 +214,16 @@ class Scope:
         if self.query.counter is not None:
             where.append(legs.counter == self.query.counter)
         return where
+
+
+def _clerk(staff: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A leg's clerk: none for a leg a keypad acted on before its keys were the clerk's on post
+    (events before the fix name a made-up ``keypad:<device>``): a device is no clerk of any report."""
+    return case((staff.like(f"{LEGACY_KEYPAD}%"), null()), else_=staff)
+
+
+#: How a keypad's actions were once credited (to "keypad:<device name>"), before they were the clerk's.
+LEGACY_KEYPAD = "keypad:"
 
 
 def _grouped(key: ColumnElement[Any] | None, *figures: ColumnElement[Any]) -> list[ColumnElement[Any]]:
