@@ -388,6 +388,7 @@ def login() -> Response | tuple[Response, int]:
         role=principal.role,
         counter=principal.counter,
         expires_at=made.expires_at.isoformat(),
+        timezone=the_hub.core.hall.calendar.timezone,  # the staff pages show the hall's times from the start
     )
 
 
@@ -443,7 +444,12 @@ def change_password() -> Response | tuple[Response, int]:
 @requires("staff", "admin", "triage", "supervisor")
 def me() -> Response:
     principal = current_principal()
-    return jsonify(username=principal.name, role=principal.role, counter=principal.counter)
+    return jsonify(
+        username=principal.name,
+        role=principal.role,
+        counter=principal.counter,
+        timezone=hub().core.hall.calendar.timezone,
+    )
 
 
 # -- tickets -------------------------------------------------------------------

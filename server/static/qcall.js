@@ -467,6 +467,7 @@
       // No session in this tab: the hub's session cookie may still be valid (a new tab).
       api("GET", "/auth/me").then(function (me) {
         var s = opts.fromMe(me);
+        if (s && me.timezone) s.timezone = me.timezone;
         if (s) enter(s);
         else showLogin();
       }, function () { showLogin(); });
@@ -512,6 +513,7 @@
       api("POST", "/auth/login", body).then(function (res) {
         var s = opts.accept(res, counter);
         if (typeof s === "string") return loginError(s);
+        if (res.timezone) s.timezone = res.timezone;
         storageSet(localStorage, lastKey, JSON.stringify(remember(s)));
         enter(s);
       }, function (err) {
@@ -522,6 +524,8 @@
     }
 
     function enter(s) {
+      // The hall's zone from the login (or /auth/me): the page's times are the hall's before any snapshot.
+      if (s.timezone) setTimeZone(s.timezone);
       setToken(s.token);
       storageSet(sessionStorage, sessionKey, JSON.stringify(s));
       show(p + "view", false);
