@@ -184,3 +184,31 @@ def test_the_pad_draws_five_levels_and_asks_the_reason_of_a_low_one(browser, hal
     assert (leg["rating"], leg["rating_reason"]) == ("very_dissatisfied", None)
     assert errors == []
     assert "Traceback" not in hall.hub.log()
+
+
+def test_a_pad_bound_wrong_says_so_at_load_before_any_visitor_is_asked(browser, hall: RatedHall) -> None:
+    """The walk-through's bug: a pad opened for a counter it is not bound to showed the rating prompt,
+    and the setup error only after a visitor's tap (the rating lost). The page now asks the hub at load
+    (GET /counters/{n}/evaluation) and shows the installer the setup view; it never asks a visitor."""
+    errors: list[str] = []
+    pad = browser.new_page(viewport={"width": 1280, "height": 800}, has_touch=True)
+    pad.on("pageerror", lambda exc: errors.append(str(exc)))
+    cases = [
+        (f"token={hall.pad}&counter=2", "此评价器未绑定到 2 号窗口", "not the evaluation pad of counter 2"),
+        (f"token={hall.pad}&counter=9", "没有 9 号窗口", "There is no counter 9"),
+        ("token=qd_not-a-token&counter=1", "此评价器的设备令牌无效", "device token was refused"),
+    ]
+    for query, zh, en in cases:
+        pad.goto(f"{hall.hub.url}/display/pad?{query}")
+        pad.wait_for_selector("#setup", state="visible", timeout=10_000)
+        title = pad.inner_text("#setup-title")
+        assert zh in title and en in title, title
+        assert pad.get_attribute("body", "data-bound") is None
+    assert pad.is_hidden("#pad-prompt")
+    pad.screenshot(path=str(ARTIFACTS / "pad-not-bound.png"))
+
+    # The right counter: bound, live, and the setup view stays hidden.
+    pad.goto(f"{hall.hub.url}/display/pad?token={hall.pad}&counter=1")
+    pad.wait_for_selector("body[data-bound='yes'][data-live='connected']", timeout=15_000)
+    assert pad.is_hidden("#setup")
+    assert errors == []
