@@ -418,6 +418,7 @@
    * api() and connect() then carry the cookie instead.
    *
    * What differs between pages comes from opts:
+   *   keepLang         optional: keep the login page's language after login (persisted as chosen)
    *   roles, notAllowed  optional: a page for these roles only: resume, fromMe and accept then
    *                    default to "a session of one of them" (refused at login with the word key
    *                    notAllowed, default login.not_allowed)
@@ -514,6 +515,10 @@
         var s = opts.accept(res, counter);
         if (typeof s === "string") return loginError(s);
         if (res.timezone) s.timezone = res.timezone;
+        // opts.keepLang (the counter console): the language the login page showed (the clerk's
+        // choice, or the browser's) stays after login, kept as chosen, so the hall's default in the
+        // snapshot does not flip it; a switch changes it.
+        if (opts.keepLang && !langChosen) setLang(lang);
         storageSet(localStorage, lastKey, JSON.stringify(remember(s)));
         enter(s);
       }, function (err) {
