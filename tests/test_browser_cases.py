@@ -40,9 +40,26 @@ class Prepared:
     kiosk: str
 
 
+#: Four more steps for the layout test: six in all, as the walk-through's case had.
+MORE_STEPS = "".join(
+    f'\n[[case_kinds.steps]]\ncode = "STEP{n}"\nname_zh = "第{n}步"\nname_en = "Step {n}"\nworking_days = 2\n'
+    for n in range(3, 7)
+)
+
+
 @pytest.fixture
 def prepared(tmp_path: Path, sqlite_url: str) -> Iterator[Prepared]:
+    yield from prepare(tmp_path, sqlite_url, "")
+
+
+@pytest.fixture
+def prepared_long(tmp_path: Path, sqlite_url: str) -> Iterator[Prepared]:
+    yield from prepare(tmp_path, sqlite_url, MORE_STEPS)
+
+
+def prepare(tmp_path: Path, sqlite_url: str, more: str) -> Iterator[Prepared]:
     config = case_site(tmp_path / "site.toml", sqlite_url)
+    config.write_text(config.read_text(encoding="utf-8") + more, encoding="utf-8")
     now = [OPENED]
     made = bootstrap(load_config(config), clock=lambda: now[0])
     made.accounts.add_user("weiming", "staff", CLERK_PASSWORD, OPENED)
@@ -171,18 +188,19 @@ def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepar
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1366, 768), (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_the_kiosks_case_result_keeps_its_buttons_on_screen(browser, prepared: Prepared, size) -> None:
+def test_the_kiosks_case_result_keeps_its_buttons_on_screen(browser, prepared_long: Prepared, size) -> None:
     """The walk-through's bug: at 1920x1080 "返回 / 为下一步取号" lay below the screen in an inner
     scroller. The steps scroll on their own now; the buttons stay on screen, big enough to tap."""
     width, height = size
     kiosk = browser.new_page(viewport={"width": width, "height": height})
-    kiosk.goto(f"{prepared.hub.url}/kiosk/?token={prepared.kiosk}")
+    kiosk.goto(f"{prepared_long.hub.url}/kiosk/?token={prepared_long.kiosk}")
     kiosk.wait_for_selector("body[data-live='connected']", timeout=15_000)
     kiosk.click("#case-open")
-    for key in prepared.code:
+    for key in prepared_long.code:
         kiosk.click(f"#checkin-keypad .key[data-key='{key}']")
     kiosk.click("#checkin-submit")
     kiosk.wait_for_selector("#case-view:not([hidden])", timeout=10_000)
+    assert kiosk.locator("#case-steps .case-step").count() == 6
     for selector in ("#case-back", "#case-ticket", "#case-steps .case-step >> nth=0"):
         box = kiosk.locator(selector).bounding_box()
         assert box is not None, selector
