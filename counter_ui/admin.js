@@ -81,7 +81,7 @@
       "queue.status": "状态",
       "queue.current": "当前号码",
       "queue.none": "—",
-      "err.forbidden": "此账号不能查看设备状态。",
+      "err.forbidden": "此账号无权查看或修改这一项。",
       "err.unauthorized": "登录已过期，请重新登录。"
     },
     en: {
@@ -152,7 +152,7 @@
       "queue.status": "Status",
       "queue.current": "Current",
       "queue.none": "—",
-      "err.forbidden": "This account may not see the devices.",
+      "err.forbidden": "This account may not see or change this.",
       "err.unauthorized": "Your session has ended. Please log in again."
     }
   };
@@ -246,6 +246,8 @@
       device_status: onDeviceStatus,
       // Complaints: the category and the action only; the section reads what it may.
       complaint_changed: function (p) { sections("complaint", p); },
+      // Cases (工单): a case opened, moved on, closed, or a step come due; the section reads again.
+      case_changed: function (p) { sections("cases", p); },
       // The hall's settings were saved (here, by another admin or the CLI): the settings sections re-read.
       settings_changed: function (p) { sections("settings", p); },
       // Notices: posted, edited, withdrawn, or started or ended by their schedule.

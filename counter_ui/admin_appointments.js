@@ -169,6 +169,8 @@
   };
 
   function isAdmin() { return !!session && session.role === "admin"; }
+  /** A supervisor (值班长) reads the day's bookings; staff and admins book and cancel. */
+  function mayBook() { return !!session && (session.role === "admin" || session.role === "staff"); }
 
   var bound = false;
   function bind() {
@@ -338,7 +340,8 @@
     var active = services.length > 0 || (list && list.length > 0);
     Q.show("#appt-layout", !!list || !!listError);
     Q.show("#appt-no-service", !!list && !active);
-    Q.show("#appt-form", active);
+    Q.show("#appt-form", active && mayBook());
+    Q.show(".appt-forms", mayBook());
     Q.show("#appt-import-form", isAdmin() && active);
     drawList();
     drawForm();
@@ -366,7 +369,7 @@
           <td><span class="appt-status st-${a.status}">${statusWord(a.status)}</span></td>
           <td class="appt-phone">${a.phone || "—"}</td>
           ${callByName ? Q.html`<td class="appt-name">${a.name || "—"}</td>` : ""}
-          <td>${a.status === "booked"
+          <td>${a.status === "booked" && mayBook()
             ? Q.html`<button type="button" class="appt-cancel${waiting ? " confirming" : ""}" data-cancel="${a.id}" data-code="${a.code}">${Q.t(waiting ? "appt.cancel_confirm" : "appt.cancel")}</button>`
             : ""}</td>
         </tr>`;

@@ -11,7 +11,8 @@
  * time (a target nearly breached, a counter idle too long) come ahead with
  * `from`; this page shows each from that moment on the hub's clock (taken from
  * the view's `now`, as targets.js does), checked every second, so an alert is
- * on time when nothing happens in the hall. Every alert is shown in both
+ * on time when nothing happens in the hall (a case step past its deadline,
+ * case_overdue, too: how many and the oldest). Every alert is shown in both
  * languages at once. Names no visitor: ticket numbers only.
  */
 (function () {
@@ -262,6 +263,8 @@
       var due = parse(a.due_at);
       return at >= due ? both("overdue", { t: span(at - due) }) : both("left", { t: span(due - at) });
     }
+    // A case step's deadline is a day's end: how long past it, in the same words as a ticket's.
+    if (a.kind === "case_overdue" && a.due_at && at >= parse(a.due_at)) return both("overdue", { t: span(at - parse(a.due_at)) });
     if (a.kind === "idle") return both("idle_for", { t: span(at - parse(a.from) + (view.idle_after_seconds || 0) * 1000) });
     return null;
   }

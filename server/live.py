@@ -405,6 +405,7 @@ def attach(socketio: SocketIO, hub: Hub, devices: DeviceSockets) -> tuple[Connec
     )
     hub.core.bus.subscribe(feed.poke)
     hub.devices.subscribe(feed.poke)
+    _poke_on_case_changes(hub, feed.poke)
     sockets = Sockets(socketio, hub, devices, connections, live, feed)
     socketio.on("connect")(sockets.connect)
     socketio.on("disconnect")(sockets.disconnect)
@@ -543,3 +544,16 @@ class Sockets:
             return self.hub.accounts.resolve(token, now)
         cookie = session.get(SESSION_KEY)
         return self.hub.accounts.resolve_cookie(cookie, now) if isinstance(cookie, str) and cookie else None
+
+
+def _poke_on_case_changes(hub: Hub, poke: Callable[..., None]) -> None:
+    """A case opened, moved on or closed changes the supervisor's case alert: the feed reads again too,
+    after the staff room is told as before."""
+    tell = hub.cases.on_change
+
+    def told(payload: dict[str, Any]) -> None:
+        if tell is not None:
+            tell(payload)
+        poke()
+
+    hub.cases.on_change = told

@@ -213,7 +213,10 @@ class HallOutbox:
             if not self.on_duty():  # the lease ran out meanwhile: the new holder is sent it again
                 break
             self._results.append(self._take(template, now))
-        moved = any(answer.get("cursors", {}).get(b.stream) != b.after for b in batches)
+        # A stream the central service passed over (it does not know it yet) is answered no cursor:
+        # it stays where it was, to be sent again, and is not "more to do" this round.
+        answered = answer.get("cursors", {})
+        moved = any(answered.get(b.stream, b.after) != b.after for b in batches)
         return moved or bool(self._results)
 
     def _take(self, template: dict[str, Any], now: datetime) -> dict[str, Any]:

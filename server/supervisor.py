@@ -21,10 +21,13 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from .core import case_codes
+from .core.case_book import CaseBook
+from .core.cases import ALL_CASES, Case
 from .core.journey import opening_leg
 from .core.model import AT_COUNTER
 from .core.rota import compare
-from .core.supervision import AtCounter, DeviceState, HallNow, WaitingTicket, view
+from .core.supervision import AtCounter, CaseDue, DeviceState, HallNow, WaitingTicket, view
 from .core.targets import due_at
 from .hub import Hub
 
@@ -84,6 +87,47 @@ def hall_now(hub: Hub) -> HallNow:
         free_since=free_since,
         # A page under a name the site file lacks is the admin's to sort out, not the floor's alert.
         devices=[_device(d) for d in hub.devices.all() if d.get("configured", True)],
+        **_cases(hub),
+    )
+
+
+def _cases(hub: Hub) -> dict[str, Any]:
+    """The overdue cases (oldest first) and the one whose step ends next, as the supervisor's alert reads
+    them; nothing when the site has no kinds of case."""
+    book = hub.cases
+    if not book.kinds:
+        return {}
+    late, upcoming = book.overdue(ALL_CASES)
+    following = None
+    if upcoming is not None:
+        # The soonest deadlines come first: the next one is just after the overdue (a few read, not all).
+        soonest = book.open_cases(ALL_CASES, limit=len(late) + 5)
+        following = next((c for c in soonest if _due(book, c, upcoming)), None)
+    return {
+        "cases_overdue": [d for d in (_case_due(book, c) for c in late) if d is not None],
+        "case_next": _case_due(book, following) if following is not None else None,
+    }
+
+
+def _due(book: CaseBook, case: Case, at: datetime) -> bool:
+    active = case.active
+    return active is not None and active.due_at == at
+
+
+def _case_due(book: CaseBook, case: Case) -> CaseDue | None:
+    active = case.active
+    if active is None or active.due_at is None or active.due_on is None:
+        return None
+    kind = book.kind_of(case)
+    return CaseDue(
+        case_codes.shown(case.code),
+        kind.name_zh if kind else case.kind,
+        kind.name_en if kind else case.kind,
+        active.name_zh,
+        active.name_en,
+        active.owner,
+        active.due_on,
+        active.due_at,
     )
 
 

@@ -83,3 +83,35 @@ def test_every_admin_route_is_403_for_staff_triage_and_devices(app: Flask) -> No
     for method, path in routes:
         anonymous = app.test_client().open(path, method=method, json={})
         assert anonymous.status_code == 401, (method, path)
+
+
+def test_a_supervisor_reads_targets_appointments_and_categories_and_writes_none(app: Flask) -> None:
+    """A 值班长 runs the floor from the admin page: the targets (every counter, as an admin sees them),
+    the day's bookings and the priority categories are read; booking, cancelling, importing and the
+    settings stay an admin's (403 in both languages)."""
+    hub: Hub = app.extensions["qcall"]
+    hub.accounts.add_user("duty", "supervisor", PASSWORD, T0)
+    client = app.test_client()
+    login = client.post("/api/v1/auth/login", json={"username": "duty", "password": PASSWORD})
+    assert login.status_code == 200, login.get_data(as_text=True)
+    auth = {"Authorization": f"Bearer {login.get_json()['token']}"}
+
+    targets = client.get("/api/v1/targets", headers=auth)
+    assert targets.status_code == 200, targets.get_json()
+    assert [c["number"] for c in targets.get_json()["counters"]] == [1, 2]  # the whole hall, not one counter
+    appointments = client.get("/api/v1/appointments?date=2026-03-10", headers=auth)
+    assert appointments.status_code == 200, appointments.get_json()
+    assert appointments.get_json()["date"] == "2026-03-10"
+    categories = client.get("/api/v1/priority-categories", headers=auth)
+    assert categories.status_code == 200 and "categories" in categories.get_json()
+
+    for method, path, body in (
+        ("POST", "/api/v1/appointments", {"service": "PAY", "date": "2026-03-11", "start": "09:00"}),
+        ("POST", "/api/v1/appointments/import", {"csv": "service,date,start\nPAY,2026-03-11,09:00\n"}),
+        ("POST", "/api/v1/appointments/x1/cancel", {}),
+        ("PUT", "/api/v1/admin/settings/targets", {}),
+    ):
+        answer = client.open(path, method=method, headers=auth, json=body)
+        refusal = answer.get_json() or {}
+        assert (answer.status_code, refusal.get("code")) == (403, "forbidden"), (method, path, refusal)
+        assert refusal["error_zh"] and refusal["error_en"], refusal

@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from server.bootstrap import bootstrap
 from server.config import load_config
@@ -63,6 +64,7 @@ def prepare(tmp_path: Path, sqlite_url: str, more: str) -> Iterator[Prepared]:
     now = [OPENED]
     made = bootstrap(load_config(config), clock=lambda: now[0])
     made.accounts.add_user("weiming", "staff", CLERK_PASSWORD, OPENED)
+    made.accounts.add_user("duty", "supervisor", CLERK_PASSWORD, OPENED)
     kiosk = made.accounts.create_device_token("kiosk", "kiosk-1", OPENED)
     ticket = made.core.issue("NEW").ticket
     made.core.take_post(4, "weiming", "setup")  # a counter calls only with a clerk on post
@@ -185,6 +187,93 @@ def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepar
 
     assert errors == []
     assert "Traceback" not in hub.log()
+
+
+def test_the_admin_page_lists_cases_for_a_supervisor_and_marks_the_overdue(
+    browser, prepared: Prepared
+) -> None:
+    """The hall manager (值班长) on the admin page: every open case with its active step, owner and last
+    day; the overdue one marked in words and colour; "只看逾期" leaves the one still in time out."""
+    hub = prepared.hub
+    api = f"{hub.url}/api/v1"
+    # A second case opened now, by the hub's real clock: its first step is not overdue.
+    clerk = requests.post(
+        f"{api}/auth/login",
+        json={"username": "weiming", "password": CLERK_PASSWORD, "counter": 4},
+        timeout=10,
+    )
+    assert clerk.status_code == 200, clerk.text
+    staff = {"Authorization": f"Bearer {clerk.json()['token']}"}
+    kiosk = {"Authorization": f"Bearer {prepared.kiosk}"}
+    ticket = requests.post(f"{api}/tickets", json={"service": "NEW"}, headers=kiosk, timeout=10).json()
+    for path, body in (("call", {"ticket_id": ticket["id"]}), ("start", {})):
+        answer = requests.post(f"{api}/counters/4/{path}", json=body, headers=staff, timeout=10)
+        assert answer.status_code == 200, answer.text
+    opened = requests.post(
+        f"{api}/cases", json={"counter": 4, "kind": "NEW_CONNECTION"}, headers=staff, timeout=10
+    )
+    assert opened.status_code == 201, opened.text
+    fresh = opened.json()["case"]["code"]
+
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    refused: list[str] = []  # no section of the page asks for what a supervisor may not read
+    page.on("response", lambda r: refused.append(r.url) if r.status == 403 else None)
+    page.goto(f"{hub.url}/counter/admin.html")
+    page.fill("#admin-login-username", "duty")
+    page.fill("#admin-login-password", CLERK_PASSWORD)
+    page.click("#admin-login-submit")
+    page.wait_for_selector("#admin-view:not([hidden])", timeout=15_000)
+    # The hall's snapshot sets the site's first language unless one was chosen on this browser before:
+    # once it came (the queue drawn), Chinese is asked for if the page is not in it.
+    page.wait_for_selector("#queue-services-list tr", timeout=15_000)
+    page.wait_for_selector("#cases-list .case-overdue", timeout=15_000)
+    if page.get_attribute("html", "lang") != "zh-CN":
+        page.click("#lang-switch")
+    page.wait_for_function("document.querySelector('#cases-list .case-overdue').textContent === '逾期'")
+    late = page.wait_for_selector(f"#cases-list tr[data-code='{prepared.code}']", timeout=15_000)
+    page.wait_for_selector(f"#cases-list tr[data-code='{fresh}']", timeout=15_000)
+    assert late.get_attribute("data-overdue") == "true"
+    cells = [c.inner_text() for c in late.query_selector_all("td")]
+    assert cells[0] == prepared.code_shown and cells[3] == "weiming" and cells[5] == "逾期", cells
+    assert cells[4] == "2026-11-25", cells  # the survey's last working day
+    badge = late.query_selector(".case-overdue")
+    assert badge is not None
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    row = page.query_selector(f"#cases-list tr[data-code='{fresh}']")
+    assert row is not None and row.get_attribute("data-overdue") == "false"
+    assert row.query_selector_all("td")[5].inner_text() == "办理中"
+    assert "2 件，逾期 1 件" in page.inner_text("#cases-count")
+
+    page.check("#cases-overdue-only")
+    page.wait_for_selector(f"#cases-list tr[data-code='{fresh}']", state="detached", timeout=15_000)
+    assert [r.get_attribute("data-code") for r in page.query_selector_all("#cases-list tr")] == [
+        prepared.code
+    ]
+
+    page.click("#lang-switch")
+    page.wait_for_selector("html[lang='en']", state="attached", timeout=15_000)
+    assert page.inner_text(f"#cases-list tr[data-code='{prepared.code}'] .case-overdue") == "Overdue"
+    assert "Cases" in page.inner_text("#cases-title")
+    page.screenshot(path=str(ARTIFACTS / "admin_cases_supervisor.png"), full_page=False)
+    # The targets read as a supervisor: no refusal where the share within target stands.
+    page.wait_for_selector("#targets-services-list tr", timeout=15_000)
+    assert page.is_hidden("#targets-error")
+    assert errors == [] and refused == [], refused
+
+    # The supervisor's screen: the overdue case is an alert, in both languages at once.
+    screen = browser.new_page(viewport={"width": 1600, "height": 1000})
+    screen.on("pageerror", lambda exc: errors.append(str(exc)))
+    screen.goto(f"{hub.url}/counter/supervisor.html")
+    screen.fill("#sup-login-username", "duty")
+    screen.fill("#sup-login-password", CLERK_PASSWORD)
+    screen.click("#sup-login-submit")
+    alert = screen.wait_for_selector("#alerts-list li[data-kind='case_overdue']", timeout=15_000)
+    words = alert.inner_text()
+    assert prepared.code_shown in words and "1 件事项逾期" in words and "1 case(s) overdue" in words, words
+    assert alert.get_attribute("data-level") == "alarm"
+    assert errors == []
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1366, 768), (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")

@@ -13,7 +13,7 @@ import json
 import time as clock_time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -157,6 +157,7 @@ def hall(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> It
         hub.accounts.add_user(user, "staff", PASSWORD, now[0])
     hub.accounts.add_user("admin", "admin", "admin-password-1", now[0])
     hub.accounts.add_user("nurse", "triage", PASSWORD, now[0])
+    hub.accounts.add_user("duty", "supervisor", PASSWORD, now[0])
     made = Hall(
         app,
         app.test_client(),
@@ -227,6 +228,47 @@ def test_least_rights_on_a_case(hall: Hall) -> None:
     refused(
         hall.post(f"/cases/{code}/cancel", {"reason": "again"}, admin), 409, "case_closed", bilingual=True
     )
+
+
+def test_a_supervisor_reads_every_open_case_masked_and_is_told_when_one_is_overdue(hall: Hall) -> None:
+    """The hall manager (值班长) reads the cases list to run the floor: every open case, the contact
+    masked as for a clerk whose case it is not; works on none; and the supervisor's view raises an
+    alert when a step is overdue (how many, the oldest), listed ahead at its deadline."""
+    li, zhao = hall.login("li", 4), hall.login("zhao", 1)
+    case = hall.open_case(li, contact_name="张三明", contact_phone="13800138000")
+    code = case["code"]
+    duty = hall.login("duty", None)
+    (seen,) = hall.get("/cases", duty).get_json()["cases"]
+    assert seen["code"] == code and (seen["owner"], seen["active_step"]) == ("li", 1)
+    assert (seen["contact_name"], seen["contact_phone"], seen["contact_masked"]) == (
+        "张*明",
+        "138****8000",
+        True,
+    )
+    assert hall.get("/cases", zhao).get_json()["cases"] == []  # a clerk as before: not his counter's
+    assert hall.get("/cases", li).get_json()["cases"][0]["contact_phone"] == "13800138000"
+    for path in (f"/cases/{code}/complete", f"/cases/{code}/cancel", f"/cases/{code}/hand-off"):
+        refused(hall.post(path, {"step": 1, "reason": "x", "to": "wang"}, duty), 403, "forbidden")
+    refused(hall.get(f"/cases/{code}", duty), 403, "forbidden")
+
+    view = hall.get("/supervisor", duty).get_json()
+    (ahead,) = [a for a in view["alerts"] if a["kind"] == "case_overdue"]
+    due = seen["steps"][0]["due_at"]
+    assert (ahead["active"], ahead["from"], ahead["due_at"]) == (False, due, due)  # listed ahead
+    assert ahead["code"] == case_codes.shown(code) and ahead["count"] == 1
+
+    hall.at(datetime.fromisoformat(due) + timedelta(seconds=1))
+    duty = hall.login("duty", None)
+    assert [c["code"] for c in hall.get("/cases/overdue", duty).get_json()["cases"]] == [code]
+    (alert,) = [a for a in hall.get("/supervisor", duty).get_json()["alerts"] if a["kind"] == "case_overdue"]
+    assert alert["active"] is True and alert["key"] == "cases_overdue" and alert["count"] == 1
+    assert case_codes.shown(code) in alert["zh"] and "1 件事项逾期" in alert["zh"] and "li" in alert["zh"]
+    assert alert["en"].startswith("1 case(s) overdue") and case_codes.shown(code) in alert["en"]
+    assert "张" not in alert["zh"] and "138" not in alert["zh"]  # no visitor named
+
+    hall.post(f"/cases/{code}/cancel", {"reason": "客户撤回申请"}, hall.login("li", 4))
+    after = hall.get("/supervisor", hall.login("duty", None)).get_json()["alerts"]
+    assert [a for a in after if a["kind"] == "case_overdue"] == []
 
 
 def test_the_visitor_sees_progress_and_nothing_personal(hall: Hall) -> None:

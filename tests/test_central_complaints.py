@@ -309,6 +309,8 @@ def test_the_central_page_shows_each_halls_complaints_and_cases(browser, scene: 
     """The page's live table and its report show the API's figures, in both languages."""
     _record(scene.hub)  # a complaint of its own, so the figures are not all naught whatever ran before
     assert scene.hub.outbox.once() is True
+    if "west-1" not in {h["hall_id"] for h in scene.store.halls()}:
+        scene.store.add_hall("west-1", "west", ADMIN, T0)  # a hall not upgraded: it never ships complaints
     scene.central_now[0] = T0 + timedelta(days=30)
     live = _get(scene, "/api/v1/central/halls")["halls"][0]
     report = _get(scene, "/api/v1/central/reports/monthly?month=2026-03")
@@ -321,6 +323,8 @@ def test_the_central_page_shows_each_halls_complaints_and_cases(browser, scene: 
     page.click("#token-form button")
     page.wait_for_selector("#halls tbody tr")
     cells = page.locator("#halls tbody tr").first.locator("td").all_inner_texts()
+    old_hall = page.locator("#halls tbody tr").nth(1).locator("td").all_inner_texts()
+    assert old_hall[0] == "west-1 / west-1" and old_hall[-4:] == ["未上报 / Not shipped"] * 4
     shown = [live[f] for f in ("complaints_open", "complaints_overdue", "cases_open", "case_steps_overdue")]
     assert cells[-4:] == [str(n) for n in shown]
     assert "投诉超期 / Complaints overdue" in page.locator("#halls thead").inner_text()
@@ -335,6 +339,9 @@ def test_the_central_page_shows_each_halls_complaints_and_cases(browser, scene: 
     figures += [c["opened"], c["open"], c["steps_overdue"]]
     assert rows[0][0] == "测试营业厅 / Test Hall"
     assert rows[-1] == ["合计 / Total", *(str(f) for f in figures)]
+    assert rows[-2] == ["west-1 / west-1", *["未上报 / Not shipped"] * 9]
+    missing = page.locator("#deadlines-missing").inner_text()
+    assert "合计不含未上报的营业厅" in missing and "The total leaves out" in missing and "west-1" in missing
     assert "答复客户时限合格率 / Share answered in time" in page.locator("#deadlines thead").inner_text()
     page.screenshot(path=str(ARTIFACTS / "central-complaints.png"), full_page=True)
 
@@ -344,3 +351,78 @@ def _get(scene: Scene, path: str) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def test_a_stream_the_central_service_does_not_know_stops_no_other(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A central service older than the hall (it knows no ``cases``) takes the rest, and the hall, not
+    asking again and again, keeps its cases' cursor for the day the service knows them."""
+    import server.central.store as central_store
+
+    older = {name: table for name, table in central_store.STREAMS.items() if name != "cases"}
+    monkeypatch.setattr(central_store, "STREAMS", older)
+    hub = scene.hub
+    marks = hub.outbox.store.marks("stream:")
+    sent: list[dict[str, Any]] = []
+    send = hub.outbox.send
+
+    def counted(url: str, payload: dict[str, Any], token: str, timeout: float) -> dict[str, Any]:
+        sent.append(payload)
+        answer: dict[str, Any] = send(url, payload, token, timeout)
+        return answer
+
+    monkeypatch.setattr(hub.outbox, "send", counted)
+    new = _record(hub)
+    assert hub.outbox.once() is True and hub.outbox.link == "up"
+    # Sent, passed over and not asked again: the round that moved the complaints, one that found no more.
+    assert len(sent) == 2 and all("cases" in p["streams"] for p in sent)
+    after = hub.outbox.store.marks("stream:")
+    assert after["complaints"] > marks["complaints"]
+    assert after["cases"] == marks["cases"]
+    assert scene.store.cursors()["east-1"]["complaints"] == after["complaints"]
+    with scene.store.engine.connect() as conn:
+        ids = conn.execute(select(central.complaints.c.id)).scalars().all()
+    assert new in ids
+
+
+def test_a_batch_is_cut_short_to_keep_its_views_under_the_cap(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events touching more current rows than a batch may carry go in several batches, never jam."""
+    hub = scene.hub
+    assert hub.outbox.once() is True  # whatever is left from before, shipped
+    mark = hub.outbox.store.marks("stream:")["complaints"]
+    recorded = [_record(hub) for _ in range(5)]
+    hub.complaints.return_call(recorded[0], "satisfied", NOTE, LI)  # a second event of the first one
+    monkeypatch.setattr(hub.outbox.store, "view_cap", 2)
+    first = hub.outbox.store.batch("complaints", STREAMS["complaints"], mark, 2000, None)
+    assert [r["id"] for r in first.views["complaints"]] == recorded[:2]
+    assert first.pending == 4  # three complaints recorded, the first's return call, all after the cut
+    # A cap below one subject's rows: the first event still goes, alone.
+    monkeypatch.setattr(hub.outbox.store, "view_cap", 0)
+    alone = hub.outbox.store.batch("complaints", STREAMS["complaints"], mark, 2000, None)
+    assert [r["id"] for r in alone.views["complaints"]] == recorded[:1] and alone.upto == mark + 1
+    # The link ships it all, in batches under the cap, and the central store has every complaint.
+    monkeypatch.setattr(hub.outbox.store, "view_cap", 2)
+    sent: list[int] = []
+    send = hub.outbox.send
+
+    def counted(url: str, payload: dict[str, Any], token: str, timeout: float) -> dict[str, Any]:
+        sent.append(len(payload["streams"]["complaints"].get("complaints", [])))
+        answer: dict[str, Any] = send(url, payload, token, timeout)
+        return answer
+
+    monkeypatch.setattr(hub.outbox, "send", counted)
+    assert hub.outbox.once() is True
+    assert max(sent) == 2 and sum(sent) >= 5
+    marks = hub.outbox.store.marks("stream:")
+    assert scene.store.cursors()["east-1"]["complaints"] == marks["complaints"]
+    assert (
+        hub.outbox.store.batch("complaints", STREAMS["complaints"], marks["complaints"], 2000, None).upto
+        == marks["complaints"]
+    )
+    with scene.store.engine.connect() as conn:
+        k = central.complaints.c
+        shipped = dict(conn.execute(select(k.id, k.return_at).where(k.id.in_(recorded))).all())
+    assert sorted(shipped) == sorted(recorded) and shipped[recorded[0]] is not None

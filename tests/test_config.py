@@ -132,6 +132,15 @@ def test_sample_loads_into_a_hall(name: str) -> None:
     assert sorted(hall.calendar.hours) == expected["open_days"]
     assert config.hub.database_url == f"sqlite:///var/{path.stem}.db"
     assert config.site.notice_zh and config.site.notice_en
+    # The standing notice says what the hall's rules do: a late visitor is put
+    # back with the number kept (过号重排), so no notice tells them to take a
+    # new ticket, and it names the place they go back to.
+    position = hall.rules.requeue_position
+    assert position is not None
+    assert "重新取号" not in config.site.notice_zh.replace("无需重新取号", "")
+    assert "new ticket" not in config.site.notice_en
+    assert "过号" in config.site.notice_zh and f"第{position}位" in config.site.notice_zh
+    assert f"after the next {position}" in config.site.notice_en
 
     # Numbers fit the printed width on the busiest day a limit allows.
     for service in hall.services.values():
@@ -790,3 +799,12 @@ def test_bad_staff_section(tmp_path: Path, old: str, new: str, needles: list[str
     message = problem(write(tmp_path, BASE + STAFF.replace(old, new, 1)))
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
+
+
+def test_default_notice_keeps_a_late_visitors_number() -> None:
+    """The default [calls] re-queue a late visitor: its notice says so."""
+    config = load_config(CONFIG / "default.toml")
+    assert config.hall().rules.requeue_position is not None
+    assert "重新取号" not in config.site.notice_zh.replace("无需重新取号", "")
+    assert "new ticket" not in config.site.notice_en
+    assert "keep your number" in config.site.notice_en

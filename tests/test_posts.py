@@ -414,6 +414,24 @@ def test_a_rota_csv_is_refused_whole_with_every_bad_line_named() -> None:
         (9, "username", "ann 在 2026-03-10 09:00–12:00 已排在 1 号窗口"),
     ]
     assert [f"line {p.line}: {p.en}" for p in refused.value.problems] == refused.value.lines
+    # A line wrong in every field reports each, in the columns' order, not only the first.
+    with pytest.raises(RotaImportRefused) as every:
+        parse_csv("date,username,counter,start,end\n2026-02-30,ghost,9,25:00,08:00\n", USERS, COUNTERS)
+    assert [(p.line, p.field) for p in every.value.problems] == [
+        (2, "date"),
+        (2, "username"),
+        (2, "counter"),
+        (2, "start"),
+        (2, "end"),
+    ]
+    assert every.value.lines == [
+        "line 2: date '2026-02-30' is not a date like 2026-12-01",
+        "line 2: there is no user 'ghost'",
+        "line 2: there is no counter '9'",
+        "line 2: start '25:00' is not a time like 09:00 (24:00 ends a day)",
+        "line 2: start 25:00 is not before end 08:00",
+    ]
+    assert "5 error(s)" in every.value.message_en
     with pytest.raises(RotaImportRefused) as header:
         parse_csv("date,username,counter,start\n", USERS, COUNTERS)
     assert header.value.lines == ["line 1: missing column 'end'"]

@@ -287,6 +287,8 @@ def test_the_csv_and_the_workbook_hold_the_reports_numbers(app: Flask) -> None:
             str(total["waiting"]["p90"]),
         )
         assert hall["满意率 Share satisfied"] == str(total["satisfaction"]["share"])
+        # 达标: a machine-readable boolean (Excel's TRUE/FALSE) in the CSV, never English-only words.
+        assert hall["达标 Target met"] == ("TRUE" if total["satisfaction"]["target_met"] else "FALSE")
         clerks = {r[1]: r for r in rows if r[0] == "clerk"}
         served = header.index("办结 Served")
         assert {k: int(r[served]) for k, r in clerks.items()} == {
@@ -306,6 +308,8 @@ def test_the_csv_and_the_workbook_hold_the_reports_numbers(app: Flask) -> None:
             "营业员 Clerks",
             "内转 Hand-offs",
         ]
+        first_sheet = list(book.worksheets[0].iter_rows(values_only=True))
+        assert isinstance(first_sheet[1][first_sheet[0].index("达标 Target met")], bool)  # Excel's own
         from_book = []
         for sheet in book.worksheets:
             values = list(sheet.iter_rows(values_only=True))
@@ -333,6 +337,11 @@ def test_the_pdf_holds_the_totals(app: Flask) -> None:
     # known.TOTAL: 11 waits (T4's, cancelled while waiting, to its end), rank 6 is 180 s.
     assert "Wait p50/p90 180/600 s · Service p50/p90 240/1200 s" in text
     assert "Satisfied 71.4% (5/7; target 80%: not met)" in text
+    # The summary and the yes/no cells in both languages, as every other word of the report.
+    assert "取号 10 · 办结 6 · 过号 1 · 取消 2 · 转出 2" in text
+    assert "满意率 71.4%（5/7；目标 80%：未达标）" in text
+    words = text.split()
+    assert "否" in words and "no" not in [w for i, w in enumerate(words) if i == 0 or words[i - 1] != "否"]
     for clerk in ("alice", "bob", "carol", "dave"):
         assert clerk in text
     monthly = download(

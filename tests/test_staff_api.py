@@ -432,6 +432,28 @@ def test_the_rota_over_the_api_is_checked_and_audited(hall: Hall) -> None:
         json={"csv": f"date,username,counter,start,end\n{day},bob,2,09:00,12:00\n{day},bob,7,09:00,12:00\n"},
     )
     assert refused["lines"] == ["line 3: there is no counter '7'"]
+    # One line wrong in four places: each is reported, on its line and column, in both languages.
+    many = hall.refused(
+        "POST",
+        "/staff/rota/import",
+        "boss",
+        400,
+        "bad_import",
+        json={"csv": f"date,username,counter,start,end\n{day},ghost,9,25:00,08:00\n"},
+    )
+    assert [(p["line"], p["field"]) for p in many["problems"]] == [
+        (2, "username"),
+        (2, "counter"),
+        (2, "start"),
+        (2, "end"),
+    ]
+    assert [p["error_zh"] for p in many["problems"]] == [
+        "没有用户“ghost”",
+        "没有窗口“9”",
+        "开始时间“25:00”无效，应形如 09:00（24:00 表示一天结束）",
+        "开始时间 25:00 须早于结束时间 08:00",
+    ]
+    assert all(p["error_en"] for p in many["problems"]) and len(many["lines"]) == 4
     assert [e["id"] for e in hall.ok("GET", "/staff/rota", "sue")["entries"]] == [
         added["id"]
     ]  # nothing saved

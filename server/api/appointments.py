@@ -98,7 +98,7 @@ def create() -> tuple[Response, int]:
 
 
 @appointments_api.get("")
-@requires("staff", "admin")
+@requires("staff", "admin", "supervisor")
 def list_day() -> Response:
     """The bookings of one business day (``?date=``, default today), phones and names masked.
 

@@ -89,14 +89,17 @@ def _counter_services(principal: Principal) -> frozenset[str]:
 
 
 def _scope(principal: Principal) -> CaseScope:
-    """Admins: every case. Staff: theirs, their active steps', and their counter's services'."""
-    if principal.role == "admin":
+    """Admins and supervisors (read only): every case. Staff: theirs, their active steps', and their
+    counter's services'."""
+    if principal.role in ("admin", "supervisor"):
         return ALL_CASES
     return CaseScope(owner=principal.name, services=_counter_services(principal))
 
 
 def _theirs(principal: Principal, case: Case) -> bool:
     """The case or its active step is the caller's own (they may read the contact)."""
+    if principal.role == "supervisor":  # reads every case, works on none: the contact stays masked
+        return False
     active = case.active
     return principal.role == "admin" or principal.name in (case.owner, active.owner if active else None)
 
@@ -146,9 +149,12 @@ def open_case() -> tuple[Response, int]:
 
 
 @cases_api.get("")
-@requires("staff", "admin")
+@requires("staff", "admin", "supervisor")
 def list_open() -> Response:
-    """Open cases the caller may work on, the soonest deadline first, and the site's kinds of case."""
+    """Open cases the caller may work on, the soonest deadline first, and the site's kinds of case.
+
+    A supervisor (值班长) reads every open case to run the floor, the contact masked as for a clerk the
+    case is not theirs (they work on none: every other case route stays staff's and admins')."""
     principal = current_principal()
     book = hub().cases
     return jsonify(
@@ -176,7 +182,7 @@ def _plan(step: StepPlan) -> dict[str, Any]:
 
 
 @cases_api.get("/overdue")
-@requires("staff", "admin")
+@requires("staff", "admin", "supervisor")
 def list_overdue() -> Response:
     """Open cases with an overdue step the caller may work on (oldest deadline first), and when the next
     deadline in their reach passes: the console looks again then."""

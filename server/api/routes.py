@@ -730,12 +730,12 @@ def get_ticket(ticket_id: str) -> Response:
 
 
 @api.get("/priority-categories")
-@requires("kiosk", "staff", "admin", "triage")
+@requires("kiosk", "staff", "admin", "triage", "supervisor")
 def priority_categories() -> Response:
     """The site's priority categories a caller may offer: a kiosk's green-channel buttons, a console's list.
 
     A kiosk gets only the categories it may give or ask for (``kiosk``, ``confirm``);
-    staff, triage and admins get all. Not on the public snapshot: a lobby has no use for them.
+    staff, triage, supervisors and admins get all. Not on the public snapshot: a lobby has no use for them.
     """
     principal = current_principal()
     categories = hub().core.hall.categories.values()

@@ -64,7 +64,7 @@ def requested_days() -> tuple[date, date]:
 
 
 @targets_api.get("")
-@requires("staff", "admin")
+@requires("staff", "admin", "supervisor")
 def share_within_target() -> Response:
     """Legs that had a target and legs that met it, for the hall, per service and per counter.
 
@@ -78,7 +78,7 @@ def share_within_target() -> Response:
     hall = the_hub.core.hall
     report = the_hub.core.target_report(first, last)
     counters = sorted(set(hall.counters) | set(report.counters))
-    if principal.role != "admin":
+    if principal.role not in ("admin", "supervisor"):  # a clerk sees their own counter only
         counters = [n for n in counters if n == principal.counter]
     return jsonify(
         first_day=first.isoformat(),

@@ -17,6 +17,7 @@ beside it; nothing here answers 500 for bad input.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,17 +26,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from ..api.refusals import STATUS_ZH, refusal_body
+from ..api.refusals import STATUS_ZH, STORE_RETRY_AFTER, refusal_body
 from ..core.calendar import Clock, utc_now
 from ..core.stats import BadStatsQuery
 from ..reports.figures import Period, day_period, month_period
 from ..security import CONTENT_SECURITY_POLICY
+from ..store.health import driver_message, store_failure
 from .deadlines import live as deadlines_now
 from .reports import CentralReports
 from .store import CentralStore, Refused, Who
 
+log = logging.getLogger(__name__)
 PAGE = Path(__file__).parent / "page"
 #: A hall not heard from for this long is shown with its link down.
 STALE_SECONDS = 60
@@ -61,7 +65,7 @@ def live(
     halls: list[dict[str, Any]],
     cursors: dict[str, dict[str, int]],
     now: datetime,
-    deadlines: dict[str, dict[str, int]] | None = None,
+    deadlines: dict[str, dict[str, int | None]] | None = None,
 ) -> list[dict[str, Any]]:
     """Each hall as the live view shows it: its queue, its last event, the link and how far behind, and
     its complaints and cases open and overdue (``deadlines``: server/central/deadlines.py ``live``)."""
@@ -251,6 +255,45 @@ def bad_query(exc: BadStatsQuery) -> tuple[Response, int]:
     return jsonify(refusal_body(400, str(exc), "bad_request", exc.message_zh)), 400
 
 
+def store_error(exc: SQLAlchemyError) -> tuple[Response, int]:
+    """The database's word, the last guard behind the checks of a batch (server/central/wire.py ``decode``).
+
+    A value the database would not take (DataError, IntegrityError) is the sender's: 400
+    ``bad_batch``. A database down or unreachable is this service's: 503 ``store_unavailable`` with
+    ``Retry-After``, as the hall hub answers (server/api/refusals.py); the transaction was rolled back
+    whole, so the hall sends the same batch again later. Anything else is a bug: 500, logged.
+    """
+    if isinstance(exc, DataError | IntegrityError):
+        log.warning("a value the database refused on %s: %s", request.path, driver_message(exc))
+        body = refusal_body(
+            400,
+            "a value in the batch does not fit the central store's tables",
+            "bad_batch",
+            "上传的数据有值不符合中心数据库的表",
+        )
+        return jsonify(body), 400
+    detail = store_failure(exc)
+    if detail is None:
+        log.exception("unexpected database error on %s %s", request.method, request.path)
+        body = refusal_body(
+            500,
+            "the central service hit an unexpected error; it was logged",
+            "internal_error",
+            "中心服务出现意外错误，已记录，请稍后再试",
+        )
+        return jsonify(body), 500
+    log.error("central store unavailable on %s %s: %s", request.method, request.path, detail)
+    body = refusal_body(
+        503,
+        "the central store cannot be reached right now; nothing was recorded, please try again shortly",
+        "store_unavailable",
+        "中心数据库暂时无法访问，本次没有记录，请稍后再试",
+    )
+    response = jsonify(body)
+    response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+    return response, 503
+
+
 def http_error(exc: HTTPException) -> tuple[Response, int]:
     """Werkzeug's refusals (no such URL, a method not taken, a body too large) in both languages."""
     status = exc.code or 400
@@ -275,5 +318,6 @@ def create_central_app(store: CentralStore, clock: Clock = utc_now) -> Flask:
     app.register_error_handler(Refused, refused)
     app.register_error_handler(BadStatsQuery, bad_query)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(SQLAlchemyError, store_error)
     app.after_request(headers)
     return app

@@ -16,6 +16,11 @@ central service counts, per hall and for a report's halls:
 - cases **opened** in the period, **open** now, and their **steps overdue** now
   (the active step of an open case past its deadline).
 
+A hall that has not shipped a stream yet (no ``complaints`` or ``cases`` cursor here:
+a hall not yet upgraded, or not yet heard from) has no figures of it: they are null
+(the page shows "未上报 / Not shipped"), not 0, and the sums leave it out and name it
+(``halls_missing``), so a company share is never quietly that of fewer halls.
+
 "Now" is the central service's clock: a figure of a hall whose link is down is as
 of its last batch, except that what was open then and has come due since counts
 as overdue.
@@ -47,8 +52,15 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def shipping(conn: Connection, halls: Sequence[str], stream: str) -> set[str]:
+    """Those of ``halls`` that have shipped ``stream`` (it has a cursor here, even at 0)."""
+    cursors = central.cursors.c
+    query = select(cursors.hall_id).where(cursors.hall_id.in_(halls), cursors.stream == stream)
+    return set(conn.execute(query).scalars())
+
+
 def _now(conn: Connection, halls: Sequence[str], now: datetime) -> dict[str, dict[str, int]]:
-    """Per hall: complaints open and overdue, cases open, steps overdue, now."""
+    """Per hall: complaints open and overdue, cases open, steps overdue, now (as if all had shipped)."""
     found: dict[str, dict[str, int]] = {
         h: {"open": 0, "overdue": 0, "cases_open": 0, "steps": 0} for h in halls
     }
@@ -84,16 +96,18 @@ def _now(conn: Connection, halls: Sequence[str], now: datetime) -> dict[str, dic
     return found
 
 
-def live(engine: Engine, halls: Sequence[str], now: datetime) -> dict[str, dict[str, int]]:
-    """Each hall's open and overdue complaints and cases now, as the live view shows them."""
+def live(engine: Engine, halls: Sequence[str], now: datetime) -> dict[str, dict[str, int | None]]:
+    """Each hall's open and overdue complaints and cases now, as the live view shows them (null: a
+    stream the hall has not shipped)."""
     with engine.connect() as conn:
         counted = _now(conn, halls, now)
+        complaints, cases = shipping(conn, halls, "complaints"), shipping(conn, halls, "cases")
     return {
         hall: {
-            "complaints_open": f["open"],
-            "complaints_overdue": f["overdue"],
-            "cases_open": f["cases_open"],
-            "case_steps_overdue": f["steps"],
+            "complaints_open": f["open"] if hall in complaints else None,
+            "complaints_overdue": f["overdue"] if hall in complaints else None,
+            "cases_open": f["cases_open"] if hall in cases else None,
+            "case_steps_overdue": f["steps"] if hall in cases else None,
         }
         for hall, f in counted.items()
     }
@@ -144,18 +158,29 @@ def figures(engine: Engine, halls: Sequence[dict[str, Any]], period: Period, now
         for hall, f in _now(conn, ids, now).items():
             complaints[hall].update(open=f["open"], overdue=f["overdue"])
             cases[hall].update(open=f["cases_open"], steps_overdue=f["steps"])
+        shipped_complaints = shipping(conn, ids, "complaints")
+        shipped_cases = shipping(conn, ids, "cases")
     answer: dict[str, Any] = {
-        "complaints": _with_total(complaints, COMPLAINTS),
-        "cases": _with_total(cases, CASES),
+        "complaints": _with_total(complaints, COMPLAINTS, shipped_complaints),
+        "cases": _with_total(cases, CASES, shipped_cases),
         "as_of": now.isoformat(),
     }
     return answer
 
 
-def _with_total(per_hall: dict[str, dict[str, int]], names: tuple[str, ...]) -> dict[str, Any]:
-    total: dict[str, Any] = {name: sum(f[name] for f in per_hall.values()) for name in names}
-    halls: list[dict[str, Any]] = [{"hall": hall, **f} for hall, f in per_hall.items()]
+def _with_total(
+    per_hall: dict[str, dict[str, int]], names: tuple[str, ...], shipped: set[str]
+) -> dict[str, Any]:
+    """Each hall's figures and their sum over the halls that shipped them; the others' figures null,
+    named in ``halls_missing``."""
+    counted = {hall: f for hall, f in per_hall.items() if hall in shipped}
+    total: dict[str, Any] = {name: sum(f[name] for f in counted.values()) for name in names}
+    halls: list[dict[str, Any]] = [
+        {"hall": hall, **(f if hall in shipped else dict.fromkeys(names))} for hall, f in per_hall.items()
+    ]
     if "answered_in_time" in names:  # 答复客户时限合格率: of the complaints that can be judged now
         for f in (total, *halls):
-            f["answered_in_time_share"] = _share(int(f["answered_in_time"]), int(f["judged"]))
-    return {"total": total, "halls": halls}
+            judged = f["judged"]
+            f["answered_in_time_share"] = None if judged is None else _share(f["answered_in_time"], judged)
+    missing = [hall for hall in per_hall if hall not in shipped]
+    return {"total": total, "halls": halls, "halls_missing": missing}

@@ -9,18 +9,23 @@ on the way back leaves a state the same batch sent again does not change.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema as central
-from .wire import LOG_STAYS, MAX_BATCH, STREAMS, VIEWS, decode
+from .wire import LOG_STAYS, MAX_BATCH, MAX_VIEW_ROWS, STREAMS, VIEWS, decode, int_limit
+
+log = logging.getLogger(__name__)
+#: The unknown stream names already logged (once each, whichever hall sent them first).
+_UNKNOWN_LOGGED: set[str] = set()
 
 #: The roles of the central service's own tokens: admins change halls and templates, viewers read.
 ROLES = ("admin", "viewer")
@@ -178,13 +183,22 @@ class CentralStore:
     def ingest(self, hall_id: str, payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         """Take a hall's batch in; the cursors as they now stand and the templates the hall has not taken."""
         streams = payload.get("streams")
-        if not isinstance(streams, dict) or set(streams) - set(STREAMS):
+        if not isinstance(streams, dict):
             raise Refused(
                 400,
                 "bad_batch",
                 f"streams: expected an object of {', '.join(STREAMS)}",
                 zh=f"streams 须为对象，键为 {'、'.join(STREAMS)}",
             )
+        # A stream this service does not know (a hall newer than it) is passed over, not refused: a
+        # refusal would stop every stream of that hall until the central service is upgraded. No
+        # cursor is answered for it, so the hall keeps it and sends it again once it is known.
+        unknown = sorted(set(streams) - set(STREAMS))
+        for name in unknown:
+            if name not in _UNKNOWN_LOGGED and len(_UNKNOWN_LOGGED) < 100:
+                _UNKNOWN_LOGGED.add(name)
+                log.warning("hall %s ships stream %r, which this service does not know", hall_id, name)
+        streams = {name: data for name, data in streams.items() if name in STREAMS}
         with self.engine.begin() as conn:
             hall = conn.execute(
                 select(central.halls).where(central.halls.c.hall_id == hall_id).with_for_update()
@@ -215,16 +229,17 @@ class CentralStore:
             raise Refused(
                 400, "bad_batch", f"streams.{name}: expected an object", zh=f"streams.{name} 须为对象"
             )
-        try:
-            after, upto = int(data["after"]), int(data["upto"])
-        except (KeyError, TypeError, ValueError):
+        after: Any = data.get("after")
+        upto: Any = data.get("upto")
+        limit = int_limit(central.cursors.c.position.type)
+        if not all(_is_id(n, limit) for n in (after, upto)):
             raise Refused(
                 400,
                 "bad_batch",
-                f"streams.{name}: 'after' and 'upto' are required ids",
-                zh=f"streams.{name}：缺少编号 after 和 upto",
-            ) from None
-        rows = data.get("rows") or []
+                f"streams.{name}: 'after' and 'upto' are required ids from 0 to {limit}",
+                zh=f"streams.{name}：after 和 upto 须为 0 至 {limit} 的编号",
+            )
+        rows = _list(data.get("rows"), f"streams.{name}.rows")
         if upto < after or len(rows) > MAX_BATCH:
             raise Refused(
                 400,
@@ -257,14 +272,15 @@ class CentralStore:
                 )
         for view in VIEWS[name].tables if name in VIEWS else ():
             table = VIEW_COPIES[view]
-            views = [self._row(table, row, hall_id) for row in data.get(view) or []]
-            if len(views) > 10 * MAX_BATCH:
+            shipped_rows = _list(data.get(view), f"streams.{name}.{view}")
+            if len(shipped_rows) > MAX_VIEW_ROWS:
                 raise Refused(
                     400,
                     "bad_batch",
                     f"streams.{name}.{view}: too many rows",
                     zh=f"streams.{name}.{view}：记录过多",
                 )
+            views = [self._row(table, row, hall_id) for row in shipped_rows]
             if views:
                 conn.execute(self._newer(table), views)
         position = max(stored, upto)
@@ -287,7 +303,7 @@ class CentralStore:
                 zh=f"{table.name}：每条记录须为营业厅表的列组成的对象",
             )
         try:
-            row = decode(table, data)
+            row = decode(table, data, given=("hall_id",))
         except (ValueError, TypeError) as exc:
             raise Refused(400, "bad_batch", str(exc), zh=f"上传的记录不符合中心的表：{exc}") from None
         return {"hall_id": hall_id, **row}
@@ -317,7 +333,9 @@ class CentralStore:
         if isinstance(last, str):
             try:
                 moment = datetime.fromisoformat(last)
-            except ValueError:
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(UTC)
+            except (ValueError, OverflowError):
                 raise Refused(
                     400,
                     "bad_batch",
@@ -337,8 +355,14 @@ class CentralStore:
                 400, "bad_batch", "template_results: expected a list", zh="template_results 须为列表"
             )
         table = central.template_results
+        limit = int_limit(table.c.version.type)
         for result in results:
-            if not isinstance(result, dict) or result.get("state") not in ("applied", "refused"):
+            if (
+                not isinstance(result, dict)
+                or result.get("state") not in ("applied", "refused")
+                or not _is_id(result.get("template_id"), limit)
+                or not _is_id(result.get("version"), limit)
+            ):
                 raise Refused(
                     400,
                     "bad_batch",
@@ -347,8 +371,8 @@ class CentralStore:
                 )
             row = {
                 "hall_id": hall_id,
-                "template_id": int(result["template_id"]),
-                "version": int(result["version"]),
+                "template_id": result["template_id"],
+                "version": result["version"],
                 "state": result["state"],
                 "message": str(result.get("message", ""))[:500],
                 "at": now,
@@ -474,6 +498,20 @@ class CentralStore:
     def count(self, table: Table) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _is_id(value: Any, limit: int) -> bool:
+    """An id or cursor: an integer (not a bool) from 0 to ``limit``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= limit
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    """A batch's list of rows (absent is none); anything else is refused."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Refused(400, "bad_batch", f"{where}: expected a list", zh=f"{where} 须为列表")
+    return value
 
 
 def _count(value: Any) -> int:

@@ -15,12 +15,13 @@ at the central store equals the hall's (in the columns shipped).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Table
+from sqlalchemy import BigInteger, Boolean, Date, Float, Integer, SmallInteger, String, Table
 
 from ..store import schema
 from ..store.schema import UTCDateTime
@@ -85,6 +86,9 @@ def shipped(table: Table) -> list[str]:
 INGEST_PATH = "/api/v1/central/ingest"
 #: Rows of a log in one batch at most (the central service refuses more).
 MAX_BATCH = 2000
+#: Current rows of one view in one batch at most (the central service refuses more; the hall's
+#: outbox cuts a batch's events short to stay under it: server/store/outbox.py).
+MAX_VIEW_ROWS = 10 * MAX_BATCH
 
 
 def encode(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,18 +96,84 @@ def encode(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, (datetime, date)) else v for k, v in row.items()}
 
 
-def decode(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
-    """A shipped row back, by ``table``'s column types; a column the table has not is refused."""
+#: The widest integer a shipped row or a cursor may carry (a BIGINT; an INTEGER column allows less).
+MAX_ID = 2**63 - 1
+#: The range of each integer type, the subclasses of Integer first (PostgreSQL's INTEGER is 32-bit).
+INT_LIMITS = {BigInteger: MAX_ID, SmallInteger: 2**15 - 1, Integer: 2**31 - 1}
+
+
+def int_limit(kind: Any) -> int:
+    """The largest value a column of SQL type ``kind`` holds on every backend (PostgreSQL's is narrowest)."""
+    for cls, limit in INT_LIMITS.items():
+        if isinstance(kind, cls):
+            return limit
+    return MAX_ID
+
+
+def decode(table: Table, data: Mapping[str, Any], given: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A shipped row back, by ``table``'s column types; a column the table has not is refused.
+
+    Each value is checked against its column (an integer within the column's range and not a
+    bool, text within its length, a time as ISO 8601 with its offset, a day as ``YYYY-MM-DD``),
+    and every NOT NULL column but those the receiver fills in (``given``) must be there: a row
+    that does not fit is refused with a ``ValueError`` naming the column, never left to the
+    database (which on SQLite would keep a text where a number belongs).
+    """
     row: dict[str, Any] = {}
     for name, value in data.items():
         if name not in table.c:
             raise ValueError(f"{table.name} has no column {name!r}")
-        kind = table.c[name].type
-        if value is not None and isinstance(kind, UTCDateTime):
-            value = datetime.fromisoformat(value)
-            if value.tzinfo is None:
-                raise ValueError(f"{table.name}.{name}: a time without its UTC offset")
-        elif value is not None and isinstance(kind, Date):
-            value = date.fromisoformat(value)
-        row[name] = value
+        column = table.c[name]
+        if value is None:
+            if not column.nullable:
+                raise ValueError(f"{table.name}.{name}: must not be null")
+            row[name] = None
+            continue
+        row[name] = _value(f"{table.name}.{name}", column.type, value)
+    missing = [c.name for c in table.c if not c.nullable and c.name not in row and c.name not in given]
+    if missing:
+        raise ValueError(f"{table.name}: missing {', '.join(missing)}")
     return row
+
+
+def _moment(where: str, kind: Any, value: Any) -> datetime | date:
+    """A time (ISO 8601 with its offset) or a day (``YYYY-MM-DD``) from its text."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected an ISO 8601 time or day as text")
+    if isinstance(kind, Date):
+        return date.fromisoformat(value)
+    moment = datetime.fromisoformat(value)  # ValueError on text that is not one
+    if moment.tzinfo is None:
+        raise ValueError(f"{where}: a time without its UTC offset")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00": before year 1 in UTC
+        raise ValueError(f"{where}: a time out of range") from None
+
+
+def _value(where: str, kind: Any, value: Any) -> Any:
+    """``value`` as the column of SQL type ``kind`` takes it; ValueError if it does not fit."""
+    if isinstance(kind, (UTCDateTime, Date)):
+        return _moment(where, kind, value)
+    if isinstance(kind, Boolean):
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false")
+        return value
+    if isinstance(kind, Integer):
+        limit = int_limit(kind)
+        if not isinstance(value, int) or isinstance(value, bool) or not -limit - 1 <= value <= limit:
+            raise ValueError(f"{where}: expected an integer up to {limit}")
+        return value
+    if isinstance(kind, Float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"{where}: expected a number")
+        return value
+    if isinstance(kind, String):
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected text")
+        if kind.length is not None and len(value) > kind.length:
+            raise ValueError(f"{where}: longer than {kind.length} characters")
+        if "\x00" in value:
+            raise ValueError(f"{where}: a NUL character")
+        return value
+    return value  # JSON: as it came

@@ -30,6 +30,7 @@ from .model import CounterState
 
 #: Local times of a rota: 00:00 to 23:59, and 24:00 for the end of the day.
 _HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_CLOCKLIKE = re.compile(r"^\d\d:\d\d$")
 #: Most line errors one refused import lists.
 ERRORS_SHOWN = 20
 #: Most entries one import takes (a month of a large hall fits many times over).
@@ -140,45 +141,70 @@ class RotaFieldError(Bilingual):
 
 def entry_from(values: Mapping[str, Any], users: Mapping[str, str], counters: Collection[int]) -> RotaEntry:
     """A rota entry from a CSV line's or an API body's fields; :class:`RotaFieldError` says which field
-    is wrong, in both languages.
+    is wrong, in both languages (the first of :func:`entry_problems`).
 
     ``users``: user name → role (only staff and admins are put on post).
     """
+    problems = entry_problems(values, users, counters)
+    if problems:
+        raise problems[0]
+    start, end = str(values.get("start") or ""), str(values.get("end") or "")
+    counter = int(str(values.get("counter")).strip())
+    day = date.fromisoformat(str(values.get("date")))
+    return RotaEntry(day, str(values.get("username")), counter, start, end)
+
+
+def entry_problems(
+    values: Mapping[str, Any], users: Mapping[str, str], counters: Collection[int]
+) -> list[RotaFieldError]:
+    """Every field of a rota entry the hall cannot take, in the columns' order (empty: the entry is
+    good): an import reports each problem of a line, not only the first."""
+    problems: list[RotaFieldError] = []
     raw_day = str(values.get("date") or "")
     try:
-        day = date.fromisoformat(raw_day)
+        date.fromisoformat(raw_day)
     except ValueError:
-        raise RotaFieldError(
-            "date",
-            f"日期“{raw_day}”无效，应形如 2026-12-01",
-            f"date {raw_day!r} is not a date like 2026-12-01",
-        ) from None
+        problems.append(
+            RotaFieldError(
+                "date",
+                f"日期“{raw_day}”无效，应形如 2026-12-01",
+                f"date {raw_day!r} is not a date like 2026-12-01",
+            )
+        )
     username = str(values.get("username") or "")
     role = users.get(username)
     if role is None:
-        raise RotaFieldError("username", f"没有用户“{username}”", f"there is no user {username!r}")
-    if role not in ROTA_ROLES:
-        raise RotaFieldError(
-            "username",
-            f"用户“{username}”是{_ROLE_ZH.get(role, role)}：只有工作人员和管理员可排到窗口",
-            f"user {username!r} is {role}: only staff and admins are put on post at a counter",
+        problems.append(RotaFieldError("username", f"没有用户“{username}”", f"there is no user {username!r}"))
+    elif role not in ROTA_ROLES:
+        problems.append(
+            RotaFieldError(
+                "username",
+                f"用户“{username}”是{_ROLE_ZH.get(role, role)}：只有工作人员和管理员可排到窗口",
+                f"user {username!r} is {role}: only staff and admins are put on post at a counter",
+            )
         )
     raw_counter = str(values.get("counter") if values.get("counter") is not None else "").strip()
     if not raw_counter.isascii() or not raw_counter.isdigit() or int(raw_counter) not in counters:
-        raise RotaFieldError("counter", f"没有窗口“{raw_counter}”", f"there is no counter {raw_counter!r}")
+        zh, en = f"没有窗口“{raw_counter}”", f"there is no counter {raw_counter!r}"
+        problems.append(RotaFieldError("counter", zh, en))
     start, end = str(values.get("start") or ""), str(values.get("end") or "")
     for name, value in (("start", start), ("end", end)):
         if not _HHMM.match(value):
-            raise RotaFieldError(
-                name,
-                f"{_FIELD_ZH[name]}“{value}”无效，应形如 09:00（24:00 表示一天结束）",
-                f"{name} {value!r} is not a time like 09:00 (24:00 ends a day)",
+            problems.append(
+                RotaFieldError(
+                    name,
+                    f"{_FIELD_ZH[name]}“{value}”无效，应形如 09:00（24:00 表示一天结束）",
+                    f"{name} {value!r} is not a time like 09:00 (24:00 ends a day)",
+                )
             )
-    if start == "24:00" or start >= end:
-        raise RotaFieldError(
-            "end", f"开始时间 {start} 须早于结束时间 {end}", f"start {start} is not before end {end}"
+    # The order is judged whenever both read as hh:mm, even out of range (25:00 then 08:00: both wrong).
+    if _CLOCKLIKE.match(start) and _CLOCKLIKE.match(end) and (start == "24:00" or start >= end):
+        problems.append(
+            RotaFieldError(
+                "end", f"开始时间 {start} 须早于结束时间 {end}", f"start {start} is not before end {end}"
+            )
         )
-    return RotaEntry(day, username, int(raw_counter), start, end)
+    return problems
 
 
 @dataclass(frozen=True)
@@ -251,11 +277,12 @@ def parse_csv(text: str, users: Mapping[str, str], counters: Collection[int]) ->
                 errors.append(Problem("", zh, en, number))
                 break
             values = {col: cell.strip() for col, cell in zip(columns, row, strict=False) if col}
-            try:
+            problems = entry_problems(values, users, counters)
+            if problems:  # every problem of the line, each with its column
+                errors += [Problem(p.field, p.message_zh, p.message_en, number) for p in problems]
+            else:
                 entries.append(entry_from(values, users, counters))
                 lines.append(number)
-            except RotaFieldError as exc:
-                errors.append(Problem(exc.field, exc.message_zh, exc.message_en, number))
     except csv.Error as exc:
         # The csv module's own words are English only.
         zh = "无法按 CSV 读取此行（例如字段过长、引号没有配对）"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .model import CounterState, CounterStatus
@@ -70,6 +70,20 @@ class DeviceState:
 
 
 @dataclass(frozen=True)
+class CaseDue:
+    """A case's active step (业扩报装 and the like) and when it ends: overdue, or the next to be."""
+
+    code: str
+    kind_zh: str
+    kind_en: str
+    step_zh: str
+    step_en: str
+    owner: str | None
+    due_on: date
+    due_at: datetime
+
+
+@dataclass(frozen=True)
 class HallNow:
     """Everything the view is made from, read by the hub at one moment."""
 
@@ -83,6 +97,10 @@ class HallNow:
     #: When each counter last became free while open (the estimate's pace model); None: unknown.
     free_since: Mapping[int, datetime | None]
     devices: Sequence[DeviceState]
+    #: Open cases whose active step is overdue now, the oldest deadline first (at most the book's list).
+    cases_overdue: Sequence[CaseDue] = ()
+    #: The open case whose active step ends next (after now), listed ahead as a case alert from then.
+    case_next: CaseDue | None = None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -113,6 +131,7 @@ def view(hall: Hall, now: HallNow) -> dict[str, Any]:
         *_idle_alerts(hall, now),
         *_rota_alerts(hall, now),
         *_device_alerts(now),
+        *_case_alerts(now),
     ]
     alerts.sort(key=lambda a: (a["from"], a["key"]))
     return {
@@ -354,6 +373,38 @@ def _device_alerts(now: HallNow) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+def _case_alerts(now: HallNow) -> list[dict[str, Any]]:
+    """Cases with an overdue step: how many and the oldest (its code, kind, step, owner, last day).
+
+    The open case whose step ends next is listed ahead with ``from`` its deadline, so the alert is on
+    time with no event; once the hub reads the hall again it is counted with the others."""
+    out = []
+    late = list(now.cases_overdue)
+    if late:
+        out.append(_case_alert(late[0], len(late), now.now))
+    upcoming = now.case_next
+    if upcoming is not None and upcoming.due_at > now.now:
+        out.append(_case_alert(upcoming, len(late) + 1, now.now))
+    return out
+
+
+def _case_alert(case: CaseDue, count: int, now: datetime) -> dict[str, Any]:
+    owner = case.owner or "—"
+    return _alert(
+        "case_overdue",
+        "cases_overdue" if case.due_at <= now else f"case_due:{case.code}",
+        f"{count} 件事项逾期，最早：{case.kind_zh} {case.code}「{case.step_zh}」"
+        f"（负责人 {owner}），应于 {case.due_on.isoformat()} 前办结",
+        f"{count} case(s) overdue; the oldest: {case.kind_en} {case.code}, step “{case.step_en}” "
+        f"(owner {owner}), due by {case.due_on.isoformat()}",
+        case.due_at,
+        now,
+        count=count,
+        code=case.code,
+        due_at=case.due_at.isoformat(),
+    )
 
 
 #: The device board's states in Chinese (the English is the state itself).

@@ -8,7 +8,10 @@ served per hour of the day, or per day of the month) is drawn with
 reportlab.graphics, vector, in the same file.
 
 The tables show the figures a manager reads on paper (counts, p50/p90, share
-satisfied); the CSV and the workbook have every column.
+satisfied); the CSV and the workbook have every column. Every word on paper is in
+both languages: the totals line under the title (Chinese, then English) and a
+yes/no cell (达标: 是 yes / 否 no). The CSV keeps TRUE/FALSE and the workbook
+Excel's own booleans: what a machine and Excel's filters read.
 """
 
 from __future__ import annotations
@@ -80,8 +83,8 @@ def _escape(text: str) -> str:
 def _cell(name: str, value: Cell) -> str:
     if value is None:
         return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
+    if isinstance(value, bool):  # a table's yes/no is _table_cell's, in both languages and fonts
+        return YES_NO[value][1]
     if name == "share" and isinstance(value, float):
         return f"{value * 100:.1f}%"
     return str(value)
@@ -132,19 +135,42 @@ def _chart(report: dict[str, Any], width: float) -> Drawing:
     return drawing
 
 
-def _totals_line(report: dict[str, Any]) -> str:
-    """The hall's totals in one line of Helvetica (what a search of the PDF finds)."""
+#: Whether the satisfaction target was met, in both languages (None: no ratings to judge).
+MET_WORDS = {True: ("达标", "met"), False: ("未达标", "not met"), None: ("无评价", "no ratings")}
+#: A yes/no cell (达标) on paper: both languages, as every other word of the report.
+YES_NO = {True: ("是", "yes"), False: ("否", "no")}
+
+
+def _totals_lines(report: dict[str, Any]) -> tuple[str, str]:
+    """The hall's totals in one line each in Chinese and English (what a search of the PDF finds)."""
     total = report["total"]
     t, w, s, r = total["tickets"], total["waiting"], total["service_time"], total["satisfaction"]
     share = "–" if r["share"] is None else f"{r['share'] * 100:.1f}%"
-    met = {True: "met", False: "not met", None: "no ratings"}[r["target_met"]]
-    return (
-        f"Issued {t['issued']} · Served {t['served']} · No-show {t['no_show']} · Cancelled {t['cancelled']}"
-        f" · Transferred {t['transferred']} · Wait p50/p90 {_cell('', w['p50'])}/{_cell('', w['p90'])} s"
-        f" · Service p50/p90 {_cell('', s['p50'])}/{_cell('', s['p90'])} s"
-        f" · Satisfied {share} ({r['satisfied']}/{r['ratings']};"
-        f" target {report['satisfaction']['target']}%: {met})"
+    met_zh, met_en = MET_WORDS[r["target_met"]]
+    target = report["satisfaction"]["target"]
+    waits = f"{_cell('', w['p50'])}/{_cell('', w['p90'])}"
+    services = f"{_cell('', s['p50'])}/{_cell('', s['p90'])}"
+    zh = (
+        f"取号 {t['issued']} · 办结 {t['served']} · 过号 {t['no_show']} · 取消 {t['cancelled']}"
+        f" · 转出 {t['transferred']} · 等候 P50/P90 {waits} 秒 · 办理 P50/P90 {services} 秒"
+        f" · 满意率 {share}（{r['satisfied']}/{r['ratings']}；目标 {target}%：{met_zh}）"
     )
+    en = (
+        f"Issued {t['issued']} · Served {t['served']} · No-show {t['no_show']} · Cancelled {t['cancelled']}"
+        f" · Transferred {t['transferred']} · Wait p50/p90 {waits} s · Service p50/p90 {services} s"
+        f" · Satisfied {share} ({r['satisfied']}/{r['ratings']}; target {target}%: {met_en})"
+    )
+    return zh, en
+
+
+def _table_cell(name: str, value: Cell) -> Paragraph | str:
+    """A table's cell: a Chinese name and a yes/no in the CJK font (是 yes / 否 no), the rest as text."""
+    if name == "name_zh" and value is not None:
+        return Paragraph(f'<font name="{CJK}">{_escape(str(value))}</font>', _style(6.5))
+    if isinstance(value, bool):
+        zh, en = YES_NO[value]
+        return Paragraph(f'<font name="{CJK}">{zh}</font> {en}', _style(6.5))
+    return _cell(name, value)
 
 
 def write_pdf(report: dict[str, Any]) -> bytes:
@@ -175,7 +201,7 @@ def write_pdf(report: dict[str, Any]) -> bytes:
             _style(9),
         ),
         Spacer(1, 2 * mm),
-        Paragraph(_escape(_totals_line(report)), _style(8)),
+        _both(*_totals_lines(report), 8),
         Spacer(1, 3 * mm),
         _chart(report, width),
     ]
@@ -183,15 +209,7 @@ def write_pdf(report: dict[str, Any]) -> bytes:
     for section, rows in table.sections:
         if not rows:
             continue
-        cells = [header] + [
-            [
-                Paragraph(f'<font name="{CJK}">{_escape(str(row[i]))}</font>', _style(6.5))
-                if names[i] == "name_zh" and row[i] is not None
-                else _cell(names[i], row[i])
-                for i in shown
-            ]
-            for row in rows
-        ]
+        cells = [header] + [[_table_cell(names[i], row[i]) for i in shown] for row in rows]
         grid = Table(cells, repeatRows=1, hAlign="LEFT")
         grid.setStyle(
             TableStyle(

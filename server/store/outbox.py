@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
 
-from ..central.wire import LOG_STAYS, VIEWS, shipped
+from ..central.wire import LOG_STAYS, MAX_VIEW_ROWS, VIEWS, shipped
 from .schema import counter_states, outbox_marks, queue_counts, tickets
 from .sql import READ_ONLY, upsert
 
@@ -48,8 +48,11 @@ class Batch:
 class OutboxStore:
     """The hall's side of the outbox in its store."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, view_cap: int = MAX_VIEW_ROWS) -> None:
         self.engine = engine
+        #: Rows of one view a batch carries at most (the central service refuses more): a batch
+        #: whose events touch more is cut short, at least one event always going.
+        self.view_cap = view_cap
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -89,27 +92,56 @@ class OutboxStore:
             if settled is not None:
                 query = query.where(log.c.at <= settled)
             rows = [dict(row) for row in conn.execute(query.order_by(log.c.id).limit(limit)).mappings()]
+            views: dict[str, list[dict[str, Any]]] = {}
+            if stream in VIEWS and rows:
+                rows, views = self._views(conn, log, stream, rows)
             upto = int(rows[-1]["id"]) if rows else after
             pending = conn.execute(select(func.count()).select_from(log).where(log.c.id > upto)).scalar_one()
-            batch = Batch(stream, after, upto, [] if stream in LOG_STAYS else rows, pending=int(pending))
+            batch = Batch(stream, after, upto, [] if stream in LOG_STAYS else rows, views, int(pending))
             if rows:
                 batch.last_at = rows[-1]["at"]
-            if stream in VIEWS and rows:
-                self._views(conn, log, stream, rows, batch)
             return batch
 
-    @staticmethod
-    def _views(conn: Connection, log: Table, stream: str, rows: list[dict[str, Any]], batch: Batch) -> None:
-        """The touched tickets (complaints, cases) and their rows, each stamped with its last event id."""
+    def _views(
+        self, conn: Connection, log: Table, stream: str, rows: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The touched tickets (complaints, cases) and their rows, each stamped with its last event id.
+
+        The events are cut where one more subject would bring a view over :attr:`view_cap` rows
+        (a case of 20 steps brings 20): the rest go in the next batch. The first event always goes,
+        so a batch never comes out empty while there are events to ship.
+        """
         views = VIEWS[stream]
         subject = log.c[views.subject]
         ids = sorted({row[views.subject] for row in rows})
         last = select(subject, func.max(log.c.id)).where(subject.in_(ids)).group_by(subject)
         versions = {row[0]: int(row[1]) for row in conn.execute(last)}
+        by_subject: dict[str, dict[Any, list[dict[str, Any]]]] = {}
         for name, (table, key) in views.tables.items():
             columns = [table.c[c] for c in shipped(table)]
             found = conn.execute(select(*columns).where(table.c[key].in_(ids))).mappings()
-            batch.views[name] = [{**row, "version": versions[row[key]]} for row in found]
+            grouped = by_subject[name] = {}
+            for current in found:
+                grouped.setdefault(current[key], []).append({**current, "version": versions[current[key]]})
+        taken: dict[Any, None] = {}  # the subjects kept, in the order of their first event
+        totals = dict.fromkeys(by_subject, 0)
+        cut = len(rows)
+        for index, row in enumerate(rows):
+            about = row[views.subject]
+            if about in taken:
+                continue
+            more = {name: len(grouped.get(about, ())) for name, grouped in by_subject.items()}
+            if index and any(totals[name] + more[name] > self.view_cap for name in more):
+                cut = index
+                break
+            taken[about] = None
+            for name, count in more.items():
+                totals[name] += count
+        shipped_views = {
+            name: [r for about in taken for r in grouped.get(about, ())]
+            for name, grouped in by_subject.items()
+        }
+        return rows[:cut], shipped_views
 
     def queue_now(self, day: date) -> dict[str, int]:
         """The hall's queue as the company's live view shows it: waiting, at a counter, counters open."""

@@ -4,6 +4,8 @@
 
 const LINK = { up: "连通 / Up", down: "中断 / Down", never: "从未连接 / Never" };
 const STATE = { applied: "已应用 / Applied", refused: "已拒绝 / Refused" };
+// A hall that has not shipped its complaints or cases yet (not upgraded): its figures are null, not 0.
+const NOT_SHIPPED = "未上报 / Not shipped";
 let token = sessionStorage.getItem("qcall.central.token") || "";
 let hallNames = {};
 let timer = null;
@@ -38,6 +40,9 @@ function row(cells, className) {
   return tr;
 }
 
+// A hall's figures of a stream it has not shipped (null) as "not shipped"; the rest as they are.
+function shippedOr(shipped, values) { return shipped ? values : values.map(() => NOT_SHIPPED); }
+
 function when(iso) { return iso ? new Date(iso).toLocaleString() : null; }
 
 async function refreshHalls() {
@@ -46,7 +51,8 @@ async function refreshHalls() {
   body.replaceChildren(...halls.map((h) => row([
     `${h.name_zh || h.hall} / ${h.name_en || h.hall}`, h.region, LINK[h.link] || h.link,
     h.waiting, h.serving, h.open_counters, h.pending_events, when(h.last_event_at), when(h.last_seen_at),
-    h.complaints_open, h.complaints_overdue, h.cases_open, h.case_steps_overdue,
+    ...shippedOr(h.complaints_open !== null, [h.complaints_open, h.complaints_overdue]),
+    ...shippedOr(h.cases_open !== null, [h.cases_open, h.case_steps_overdue]),
   ], "link-" + h.link)));
   hallNames = Object.fromEntries(halls.map((h) => [h.hall, `${h.name_zh || h.hall} / ${h.name_en || h.hall}`]));
   const scope = $("scope");
@@ -92,14 +98,23 @@ async function showReport(event) {
     ])));
     const cases = Object.fromEntries(report.cases.halls.map((c) => [c.hall, c]));
     const deadlineRow = (name, k, c) => row([
-      name, k.received, k.answered, k.answered_in_time,
-      k.answered_in_time_share === null ? null : k.answered_in_time_share + " %",
-      k.open, k.overdue, c.opened, c.open, c.steps_overdue,
+      name,
+      ...shippedOr(k.received !== null, [
+        k.received, k.answered, k.answered_in_time,
+        k.answered_in_time_share === null ? null : k.answered_in_time_share + " %",
+        k.open, k.overdue,
+      ]),
+      ...shippedOr(c.opened !== null, [c.opened, c.open, c.steps_overdue]),
     ]);
     $("deadlines").querySelector("tbody").replaceChildren(
       ...report.complaints.halls.map((k) => deadlineRow(hallNames[k.hall] || k.hall, k, cases[k.hall])),
       deadlineRow("合计 / Total", report.complaints.total, report.cases.total),
     );
+    const missing = [...new Set([...report.complaints.halls_missing, ...report.cases.halls_missing])];
+    $("deadlines-missing").textContent = missing.length
+      ? `合计不含未上报的营业厅 / The total leaves out the halls not shipped: ${missing.map((h) => hallNames[h] || h).join(", ")}`
+      : "";
+    $("deadlines-missing").hidden = !missing.length;
     showError("");
   } catch (error) {
     showError(error.message);

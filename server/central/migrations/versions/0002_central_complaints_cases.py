@@ -80,3 +80,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in ("central_case_steps", "central_cases", "central_complaints"):
         op.drop_table(name)
+    # The halls' cursors of these streams go with their rows: kept, they would tell every hall after
+    # an upgrade again that the central store holds what it no longer does, and nothing would be resent.
+    cursors = sa.table("central_cursors", sa.column("stream", sa.String()))
+    op.execute(cursors.delete().where(cursors.c.stream.in_(("complaints", "cases"))))
