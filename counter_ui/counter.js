@@ -48,6 +48,8 @@
       "act.cancel": "取消号票",
       "cancel.confirm": "确定取消 {number} 吗？取消后不会再叫此号。",
       "requeue.label": "迟到顾客号码",
+      "requeue.empty": "请输入迟到顾客的号码（如 A012）",
+      "requeue.malformed": "“{number}” 不是号码：应为 1–2 个字母加 2–4 位数字，如 A012",
       "done.requeued": "{number} 已重新排队。",
       "done.cancelled": "{number} 已取消。",
       "journey.leg": "第{leg}站 {service} · {counter} · {staff} · {outcome}",
@@ -154,6 +156,8 @@
       "act.cancel": "Cancel ticket",
       "cancel.confirm": "Cancel {number}? It will not be called again.",
       "requeue.label": "Late visitor's number",
+      "requeue.empty": "Enter the late visitor's number (e.g. A012)",
+      "requeue.malformed": "\"{number}\" is not a ticket number: 1–2 letters and 2–4 digits, e.g. A012",
       "done.requeued": "{number} is back in the queue.",
       "done.cancelled": "{number} cancelled.",
       "journey.leg": "Leg {leg}: {service} · {counter} · {staff} · {outcome}",
@@ -281,6 +285,7 @@
     login = Q.staffLogin({
       view: "#console-view",
       key: "qcall.counter",   // .session in sessionStorage, .last in localStorage
+      keepLang: true,         // the login page's language stays after login (not the hall's default)
       resume: function (saved) { return !!saved.counter; },
       fromMe: function (me) {
         var counter = me && (me.counter || Q.urlCounter());
@@ -447,11 +452,28 @@
   $("#requeue-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var number = $("#requeue-number").value.trim().toUpperCase();
-    if (!number) return;
+    // Said beside the box, in both languages (the browser's own bubble was in its language, or nothing).
+    if (!number) return requeueProblem("requeue.empty", {});
+    if (!/^[A-Z]{1,2}[0-9]{2,4}$/.test(number)) return requeueProblem("requeue.malformed", { number: number });
+    requeueProblem(null);
     act("requeue", { number: number }, "done.requeued").then(function (r) {
       if (r.ok) $("#requeue-number").value = "";
     });
   });
+  $("#requeue-number").addEventListener("input", function () { requeueProblem(null); });
+
+  /** The re-queue box's own message (key null: none), the box marked while it stands. */
+  function requeueProblem(key, vars) {
+    var box = $("#requeue-number"), out = $("#requeue-message");
+    out.textContent = key ? Q.t2(key, vars) : "";
+    out.hidden = !key;
+    if (key) {
+      box.setAttribute("aria-invalid", "true");
+      box.focus();
+    } else {
+      box.removeAttribute("aria-invalid");
+    }
+  }
 
   /*
    * The current ticket's journey (GET /tickets/{id}/legs, staff only): each

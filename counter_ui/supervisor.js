@@ -190,6 +190,7 @@
 
   function take(v) {
     if (!v || !v.now) return;
+    if (v.timezone) Q.setTimeZone(v.timezone);   // the clock is the hall's, not the browser's
     var hub = parse(v.now);
     if (!isNaN(hub)) offset = hub - Date.now();
     view = v;

@@ -82,16 +82,31 @@
   // The site's levels and reasons (an open answer: nothing private in it).
   Q.api("GET", "/satisfaction").then(drawLevels, function () { /* keep the page's three */ });
 
-  Q.connect({ token: token }, {
-    snapshot: draw,
-    queue: draw,
-    ticket_changed: onTicketChanged,
-    // Call-next ends the counter's last service: one event, the ended ticket as `finished`.
-    ticket_called: onFinishedOnTheWay,
-    counter_changed: onFinishedOnTheWay,
-    online: function (up) { Q.show("#conn", !up); },
-    unauthorized: function () { Q.showSetup("setup.refused"); }
+  // Before any visitor is asked: may this token rate for this counter? A wrong token or binding
+  // is the installer's to see now (the setup view), not a visitor's after their tap.
+  Q.api("GET", "/counters/" + counterNo + "/evaluation").then(function () {
+    document.body.setAttribute("data-bound", "yes");   // the hub said this pad rates for this counter
+    live();
+  }, function (err) {
+    var code = err && err.code;
+    if (code === "unauthorized") Q.showSetup("setup.refused");
+    else if (code === "forbidden") Q.showSetup("setup.not_bound", { n: counterNo });
+    else if (code === "unknown_counter") Q.showSetup("setup.unknown_counter", { n: counterNo });
+    else live();   // the network or the hub is down: the live link retries, a tap is checked again
   });
+
+  function live() {
+    Q.connect({ token: token }, {
+      snapshot: draw,
+      queue: draw,
+      ticket_changed: onTicketChanged,
+      // Call-next ends the counter's last service: one event, the ended ticket as `finished`.
+      ticket_called: onFinishedOnTheWay,
+      counter_changed: onFinishedOnTheWay,
+      online: function (up) { Q.show("#conn", !up); },
+      unauthorized: function () { Q.showSetup("setup.refused"); }
+    });
+  }
 
   /* -- the counter's name -------------------------------------------- */
 

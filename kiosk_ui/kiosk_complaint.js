@@ -16,4 +16,12 @@
     idle = setTimeout(function () { form.reset(); }, IDLE_MS);
   }
   ["click", "input", "keydown"].forEach(function (name) { root.addEventListener(name, touched); });
+  // The form, open, is the whole screen (kiosk.css); once sent it closes and the thanks appear
+  // under the services: brought into view, or the visitor would not see them.
+  var done = root.querySelector(".qc-done");
+  if (done && window.MutationObserver) {
+    new MutationObserver(function () {
+      if (!done.hidden) done.scrollIntoView({ block: "center" });
+    }).observe(done, { attributes: true, attributeFilter: ["hidden"] });
+  }
 })();

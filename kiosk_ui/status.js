@@ -23,6 +23,9 @@
       "issued_at": "取号时间",
       "updated_at": "更新时间",
       "keep_open": "请保持本页打开，叫到您的号时手机会振动。",
+      "final.done": "业务已办结，本页不会再提醒，可以关闭。",
+      "final.done_rate": "业务已办结。欢迎在下方为本次服务评价。",
+      "final.over": "此号已结束，本页不会再提醒，可以关闭。",
       "unknown.title": "找不到这张号票",
       "unknown.body": "请检查链接，或重新扫描号票上的二维码。号票只在当天有效。",
       "ahead": "前面还有 {n} 人",
@@ -56,6 +59,9 @@
       "issued_at": "Issued at",
       "updated_at": "Updated at",
       "keep_open": "Keep this page open: your phone vibrates when your number is called.",
+      "final.done": "Your service is finished. This page will not alert you again; you may close it.",
+      "final.done_rate": "Your service is finished. Please rate it below.",
+      "final.over": "This number has ended. This page will not alert you again; you may close it.",
       "unknown.title": "We can't find this ticket",
       "unknown.body": "Please check the link, or scan the QR code on your ticket again. Tickets are valid on the day they are issued.",
       "ahead": "{n} people ahead of you",
@@ -268,6 +274,8 @@
     var lang = Q.lang();
     var status = ticket.status;
     $("#ticket-number").textContent = ticket.number || "";
+    // Its length picks the size (status.css): six characters fit a 320 px phone as four do.
+    $("#ticket-number").setAttribute("data-len", String((ticket.number || "").length));
     var zh = ticket.service_name_zh, en = ticket.service_name_en;
     $("#ticket-service").textContent = (lang === "en" ? [en, zh] : [zh, en]).filter(Boolean).join(" · ");
 
@@ -306,6 +314,14 @@
     Q.show("#alerts", cancellable);
     drawAlerts();
     drawRating();
+    // Once the ticket is over, "keep this page open" is no longer true: say it is over (and rate, where offered).
+    var over = !!FINAL[status];
+    Q.show("#keep-open", !over);
+    Q.show("#final-note", over);
+    if (over) {
+      var rate = status === "done" && !$("#rate").hidden;
+      $("#final-note").textContent = Q.t(status === "done" ? (rate ? "final.done_rate" : "final.done") : "final.over");
+    }
     $("#ticket-issued").textContent = Q.formatTime(ticket.issued_at);
     $("#ticket-updated").textContent = Q.formatTime(updatedAt, true);
     document.title = (ticket.number || "") + " · " + (called ? Q.t("go", { counter: counterName(ticket.counter) }) : Q.t("title"));

@@ -97,8 +97,14 @@ def test_counter_actions_end_to_end(hub: HubProcess, site: Any) -> None:
     admin = login(hub.url, "admin", None, ADMIN_PASSWORD)
 
     me = ok(get(hub, "/auth/me", admin))
-    assert me == {"username": "admin", "role": "admin", "counter": None}
-    assert ok(get(hub, "/auth/me", clerk1)) == {"username": "clerk1", "role": "staff", "counter": 1}
+    zone = "Asia/Shanghai"  # the site's (config/default.toml)
+    assert me == {"username": "admin", "role": "admin", "counter": None, "timezone": zone}
+    assert ok(get(hub, "/auth/me", clerk1)) == {
+        "username": "clerk1",
+        "role": "staff",
+        "counter": 1,
+        "timezone": zone,
+    }
 
     # Three tickets: two PAY, one ASK.
     a1 = issue(hub, kiosk, "PAY")

@@ -97,6 +97,16 @@ def test_a_visitor_cancels_on_the_phone_and_the_lobby_count_drops(browser, hub, 
     _live(counter)
     counter.click("#btn-call-next:enabled")
     counter.wait_for_selector("#current-journey li[data-leg='1'][data-outcome='open']", timeout=10_000)
+    # The journey's "1." stands beside its text: the list is left-aligned and centred as a block,
+    # not the marker at the panel's far left with the text centred across the panel.
+    gap = counter.evaluate(
+        """() => {
+          const ol = document.querySelector('#current-journey'), li = ol.querySelector("li[data-leg='1']");
+          const range = document.createRange(); range.selectNodeContents(li);
+          return range.getClientRects()[0].left - ol.getBoundingClientRect().left;
+        }"""
+    )
+    assert gap <= 40, f"the journey's text starts {gap:.0f} px right of its number"
     counter.once("dialog", lambda dialog: dialog.accept())
     counter.click("#btn-cancel:enabled")
     counter.wait_for_function("() => document.querySelector('#current-number').textContent === '—'")

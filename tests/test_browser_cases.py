@@ -41,9 +41,26 @@ class Prepared:
     kiosk: str
 
 
+#: Four more steps for the layout test: six in all, as the walk-through's case had.
+MORE_STEPS = "".join(
+    f'\n[[case_kinds.steps]]\ncode = "STEP{n}"\nname_zh = "第{n}步"\nname_en = "Step {n}"\nworking_days = 2\n'
+    for n in range(3, 7)
+)
+
+
 @pytest.fixture
 def prepared(tmp_path: Path, sqlite_url: str) -> Iterator[Prepared]:
+    yield from prepare(tmp_path, sqlite_url, "")
+
+
+@pytest.fixture
+def prepared_long(tmp_path: Path, sqlite_url: str) -> Iterator[Prepared]:
+    yield from prepare(tmp_path, sqlite_url, MORE_STEPS)
+
+
+def prepare(tmp_path: Path, sqlite_url: str, more: str) -> Iterator[Prepared]:
     config = case_site(tmp_path / "site.toml", sqlite_url)
+    config.write_text(config.read_text(encoding="utf-8") + more, encoding="utf-8")
     now = [OPENED]
     made = bootstrap(load_config(config), clock=lambda: now[0])
     made.accounts.add_user("weiming", "staff", CLERK_PASSWORD, OPENED)
@@ -124,15 +141,14 @@ def test_the_kiosk_shows_progress_and_a_console_the_overdue_step(browser, prepar
     ), (updated, looked)
 
     # -- the console: the overdue step, then the case on the called ticket -------------------
-    console = browser.new_page(viewport={"width": 1600, "height": 1100})
+    console = browser.new_page(viewport={"width": 1600, "height": 1100}, locale="zh-CN")
     console.on("pageerror", lambda exc: errors.append(str(exc)))
     console.goto(f"{hub.url}/counter/")
     console.fill("#login-username", "weiming")
     console.fill("#login-password", CLERK_PASSWORD)
     console.fill("#login-counter", "4")
     console.click("#login-submit")
-    # The console follows the browser's language (English here) until the hub's snapshot says the site's
-    # own (Chinese); the list is drawn again in it.
+    # The console keeps the language its login page showed (the browser's: Chinese here).
     console.wait_for_selector("html[lang='zh-CN']", timeout=15_000)
     console.wait_for_function(
         "code => { const r = document.querySelector(`#case-overdue-list tr[data-code='${code}']`);"
@@ -276,3 +292,27 @@ def test_the_admin_page_lists_cases_for_a_supervisor_and_marks_the_overdue(
     assert prepared.code_shown in words and "1 件事项逾期" in words and "1 case(s) overdue" in words, words
     assert alert.get_attribute("data-level") == "alarm"
     assert errors == []
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768), (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_kiosks_case_result_keeps_its_buttons_on_screen(browser, prepared_long: Prepared, size) -> None:
+    """The walk-through's bug: at 1920x1080 "返回 / 为下一步取号" lay below the screen in an inner
+    scroller. The steps scroll on their own now; the buttons stay on screen, big enough to tap."""
+    width, height = size
+    kiosk = browser.new_page(viewport={"width": width, "height": height})
+    kiosk.goto(f"{prepared_long.hub.url}/kiosk/?token={prepared_long.kiosk}")
+    kiosk.wait_for_selector("body[data-live='connected']", timeout=15_000)
+    kiosk.click("#case-open")
+    for key in prepared_long.code:
+        kiosk.click(f"#checkin-keypad .key[data-key='{key}']")
+    kiosk.click("#checkin-submit")
+    kiosk.wait_for_selector("#case-view:not([hidden])", timeout=10_000)
+    assert kiosk.locator("#case-steps .case-step").count() == 6
+    for selector in ("#case-back", "#case-ticket", "#case-steps .case-step >> nth=0"):
+        box = kiosk.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (selector, size, box)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height + 0.5, (selector, size, box)
+        if selector.startswith("#case-") and "steps" not in selector:
+            assert box["height"] >= 64, (selector, size, box)
+    kiosk.screenshot(path=str(ARTIFACTS / f"kiosk-case-{width}x{height}.png"))

@@ -94,6 +94,9 @@ def page(browser: Any, errors: list[str], name: str, width: int = 1366, height: 
 
 def console(browser: Any, errors: list[str], hall: Hall, counter: int) -> Any:
     clerk = page(browser, errors, f"console {counter}")
+    clerk.context.add_init_script(
+        "localStorage.setItem('qcall.counter.lang', 'zh')"
+    )  # a clerk reading Chinese
     clerk.goto(f"{hall.hub.url}/counter/?counter={counter}")
     clerk.fill("#login-username", hall.creds.clerks[counter])
     clerk.fill("#login-password", CLERK_PASSWORD)

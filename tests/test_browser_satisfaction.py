@@ -100,6 +100,10 @@ def test_the_phone_offers_the_rating_after_the_service_once(browser, hall: Rated
     assert levels.count() == 5
     texts = [levels.nth(i).inner_text() for i in range(5)]
     assert "非常满意" in texts[0] and "Very satisfied" in texts[0]
+    # Over: no longer "keep this page open" (the walk-through's bug), but finished, and rate below.
+    assert phone.is_hidden("#keep-open")
+    said = phone.inner_text("#final-note")
+    assert ("业务已办结" in said and "评价" in said) or ("finished" in said and "rate it" in said), said
     assert "非常不满意" in texts[4] and "Very dissatisfied" in texts[4]
     for i in range(5):
         box = levels.nth(i).bounding_box()
@@ -132,6 +136,8 @@ def test_the_phone_offers_the_rating_after_the_service_once(browser, hall: Rated
     phone.reload()
     phone.wait_for_selector("#ticket[data-status='done']", timeout=10_000)
     assert phone.is_hidden("#rate")
+    said = phone.inner_text("#final-note")
+    assert phone.is_hidden("#keep-open") and ("可以关闭" in said or "you may close it" in said), said
     again = requests.post(
         f"{hall.hub.url}/api/v1/tickets/{ticket['id']}/evaluation", json={"rating": "satisfied"}, timeout=10
     )
@@ -184,3 +190,53 @@ def test_the_pad_draws_five_levels_and_asks_the_reason_of_a_low_one(browser, hal
     assert (leg["rating"], leg["rating_reason"]) == ("very_dissatisfied", None)
     assert errors == []
     assert "Traceback" not in hall.hub.log()
+
+
+def test_a_pad_bound_wrong_says_so_at_load_before_any_visitor_is_asked(browser, hall: RatedHall) -> None:
+    """The walk-through's bug: a pad opened for a counter it is not bound to showed the rating prompt,
+    and the setup error only after a visitor's tap (the rating lost). The page now asks the hub at load
+    (GET /counters/{n}/evaluation) and shows the installer the setup view; it never asks a visitor."""
+    errors: list[str] = []
+    pad = browser.new_page(viewport={"width": 1280, "height": 800}, has_touch=True)
+    pad.on("pageerror", lambda exc: errors.append(str(exc)))
+    cases = [
+        (f"token={hall.pad}&counter=2", "此评价器未绑定到 2 号窗口", "not the evaluation pad of counter 2"),
+        (f"token={hall.pad}&counter=9", "没有 9 号窗口", "There is no counter 9"),
+        ("token=qd_not-a-token&counter=1", "此评价器的设备令牌无效", "device token was refused"),
+    ]
+    for query, zh, en in cases:
+        pad.goto(f"{hall.hub.url}/display/pad?{query}")
+        pad.wait_for_selector("#setup", state="visible", timeout=10_000)
+        title = pad.inner_text("#setup-title")
+        assert zh in title and en in title, title
+        assert pad.get_attribute("body", "data-bound") is None
+    assert pad.is_hidden("#pad-prompt")
+    pad.screenshot(path=str(ARTIFACTS / "pad-not-bound.png"))
+
+    # The right counter: bound, live, and the setup view stays hidden.
+    pad.goto(f"{hall.hub.url}/display/pad?token={hall.pad}&counter=1")
+    pad.wait_for_selector("body[data-bound='yes'][data-live='connected']", timeout=15_000)
+    assert pad.is_hidden("#setup")
+    assert errors == []
+
+
+@pytest.mark.parametrize(("width", "locale"), [(320, "en-US"), (360, "zh-CN")])
+def test_the_phones_number_fits_its_card_on_a_narrow_phone(
+    browser, hall: RatedHall, width: int, locale: str
+) -> None:
+    """The walk-through's bug: at 320 and 360 px the number was wider than its card."""
+    ticket = hall.issue()
+    phone = browser.new_page(
+        viewport={"width": width, "height": 700}, is_mobile=True, has_touch=True, locale=locale
+    )
+    phone.goto(f"{hall.hub.url}/t/{ticket['id']}")
+    phone.wait_for_selector("#ticket[data-status='waiting']", timeout=10_000)
+    number, card = phone.evaluate(
+        """() => [document.querySelector('#ticket-number'), document.querySelector('#ticket')]
+                 .map(el => el.getBoundingClientRect()).map(r => [r.left, r.right])"""
+    )
+    width_used = phone.evaluate("() => document.querySelector('#ticket-number').scrollWidth")
+    assert number[0] >= card[0] and number[1] <= card[1], (number, card)
+    assert width_used <= number[1] - number[0] + 1, "the number's text overflows its box"
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= width
+    phone.screenshot(path=str(ARTIFACTS / f"phone-number-{width}.png"))

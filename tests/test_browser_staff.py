@@ -208,3 +208,60 @@ def test_the_admin_pages_staff_section(browser, hub, site) -> None:
     clerk.wait_for_selector("#queue-counters-list tr[data-counter='3'][data-status='open']", timeout=TIMEOUT)
     assert clerk.is_hidden("#staff-layout")
     assert errors == []
+
+
+def test_the_consoles_language_stays_as_the_login_page_showed_it(browser, hub, site) -> None:
+    """The walk-through's bug: an English browser saw the login page in English and the console in
+    Chinese once the snapshot (the hall's default) came. Now the login page's language stays, and is
+    kept for the next visit; a clerk who switches there gets their choice instead."""
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1600, "height": 900}, locale="en-US")
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    console_login(page, hub, "clerk1", 1)
+    page.wait_for_selector("body[data-live='connected']", timeout=TIMEOUT)
+    assert page.inner_text("#btn-logout") == "Log out"
+    assert page.get_attribute("html", "lang") == "en"
+    page.reload()  # kept: the same page again is still English
+    page.wait_for_selector("body[data-live='connected']", timeout=TIMEOUT)
+    assert page.inner_text("#btn-logout") == "Log out"
+    page.click("#btn-logout")
+    page.wait_for_selector("#login-view:not([hidden])", timeout=TIMEOUT)
+
+    # A Chinese browser whose clerk taps "English" on the login page: English after login too.
+    other = browser.new_page(viewport={"width": 1600, "height": 900}, locale="zh-CN")
+    other.on("pageerror", lambda exc: errors.append(str(exc)))
+    other.goto(f"{hub.url}/counter/?counter=2")
+    assert other.inner_text("#login-lang") == "English"
+    other.click("#login-lang")
+    other.fill("#login-username", "clerk2")
+    other.fill("#login-password", CLERK_PASSWORD)
+    other.fill("#login-counter", "2")
+    other.click("#login-submit")
+    other.wait_for_selector("body[data-live='connected']", timeout=TIMEOUT)
+    assert other.inner_text("#btn-logout") == "Log out"
+    assert errors == []
+
+
+def test_the_requeue_box_says_what_is_wrong_with_an_empty_or_malformed_number(browser, hub, site) -> None:
+    """The walk-through's bug: an empty or malformed number in the late visitor's box did nothing
+    visible. Now the page says why, in both languages, beside the box; nothing is sent."""
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    console_login(page, hub, "clerk1", 1)
+    page.wait_for_selector("body[data-live='connected']", timeout=TIMEOUT)
+    page.click("#requeue-go")
+    said = page.wait_for_selector("#requeue-message:not([hidden])", timeout=TIMEOUT).inner_text()
+    assert "请输入迟到顾客的号码" in said and "Enter the late visitor's number" in said, said
+    assert page.get_attribute("#requeue-number", "aria-invalid") == "true"
+    page.fill("#requeue-number", "12A")
+    page.wait_for_selector("#requeue-message", state="hidden", timeout=TIMEOUT)  # typing clears it
+    page.click("#requeue-go")
+    said = page.wait_for_selector("#requeue-message:not([hidden])", timeout=TIMEOUT).inner_text()
+    assert "“12A” 不是号码" in said and '"12A" is not a ticket number' in said, said
+    # A well-formed number goes to the hub; its refusal (no such ticket) is said as before.
+    page.fill("#requeue-number", "A999")
+    page.click("#requeue-go")
+    page.wait_for_selector("#requeue-message", state="hidden", timeout=TIMEOUT)
+    page.wait_for_selector("#banner.error:not([hidden])", timeout=TIMEOUT)
+    assert errors == []

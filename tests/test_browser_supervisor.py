@@ -11,8 +11,10 @@ page shows, never a sleep. The socket's room refuses a clerk. Screenshot:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -21,6 +23,7 @@ from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
 from tests.support import (
+    ADMIN_PASSWORD,
     ARTIFACTS,
     CLERK_PASSWORD,
     Credentials,
@@ -107,4 +110,63 @@ def test_the_supervisor_sees_a_target_about_to_breach_and_a_counter_left_unstaff
     assert head.startswith(f"{ticket['number']}: wait nearly" if english else f"{ticket['number']} 号等候")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "supervisor.png"), full_page=True)
+    assert errors == []
+
+
+def shanghai_minutes(before: datetime, after: datetime) -> set[str]:
+    """Every "HH:MM" of the hall's zone (Asia/Shanghai) from `before` to `after`."""
+    zone = ZoneInfo("Asia/Shanghai")
+    out, at = set(), before.replace(second=0, microsecond=0)
+    while at <= after:
+        out.add(at.astimezone(zone).strftime("%H:%M"))
+        at += timedelta(minutes=1)
+    return out
+
+
+def test_a_browser_in_new_york_shows_the_halls_times(
+    browser: Any, hall: tuple[HubProcess, Credentials]
+) -> None:
+    """The walk-through's bug: a browser in another zone showed the supervisor's clock and the admin
+    page's staff and audit times in its own zone. The login answer carries the hall's zone (and the
+    supervisor's view does), so the times are the hall's from the first draw, before any snapshot."""
+    hub, creds = hall
+    errors: list[str] = []
+    before = utc_now()
+    login(hub.url, creds.clerks[1], 1, CLERK_PASSWORD)  # counter 1 on post "since" now
+
+    page = browser.new_page(viewport={"width": 1600, "height": 900}, timezone_id="America/New_York")
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{hub.url}/counter/supervisor.html")
+    page.fill("#sup-login-username", "sue")
+    page.fill("#sup-login-password", SUPERVISOR_PASSWORD)
+    page.click("#sup-login-submit")
+    page.wait_for_function(
+        "() => document.querySelector('#sup-clock').textContent.length >= 8", timeout=TIMEOUT
+    )
+    clock = page.inner_text("#sup-clock")
+    assert clock[:5] in shanghai_minutes(before, utc_now()), clock
+    page.close()
+
+    admin = browser.new_page(viewport={"width": 1600, "height": 1200}, timezone_id="America/New_York")
+    admin.on("pageerror", lambda exc: errors.append(str(exc)))
+    admin.goto(f"{hub.url}/counter/admin.html")
+    admin.fill("#admin-login-username", "admin")
+    admin.fill("#admin-login-password", ADMIN_PASSWORD)
+    admin.click("#admin-login-submit")
+    since = admin.wait_for_selector("#post-list tr[data-counter='1'] .since", timeout=TIMEOUT).inner_text()
+    after = utc_now()
+    assert any(hm in since for hm in shanghai_minutes(before, after)), since
+    # The audit log: the admin's own changes, each at the hall's day and time.
+    requests.post(
+        f"{hub.url}/api/v1/admin/users",
+        json={"username": "newbie", "role": "staff", "password": "newbie-password-1"},
+        headers=bearer(login(hub.url, "admin", None, ADMIN_PASSWORD)),
+        timeout=20,
+    ).raise_for_status()
+    admin.wait_for_selector("#audit-layout:not([hidden])", timeout=TIMEOUT)
+    admin.click("#audit-reload")
+    at = admin.wait_for_selector("#audit-list td.audit-at", timeout=TIMEOUT).inner_text()
+    after = utc_now()
+    day = after.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+    assert at.startswith(day) and at[11:16] in shanghai_minutes(before, after), at
     assert errors == []

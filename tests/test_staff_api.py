@@ -115,7 +115,12 @@ def test_staff_data_is_for_admins_and_supervisors_only(hall: Hall) -> None:
     hall.refused("POST", "/counters/1/pause", "sue", 403, "forbidden")
     hall.refused("GET", "/admin/users", "sue", 403, "forbidden")
     hall.refused("POST", "/admin/tokens", "sue", 403, "forbidden", json={"role": "kiosk", "name": "x"})
-    assert hall.ok("GET", "/auth/me", "sue") == {"username": "sue", "role": "supervisor", "counter": None}
+    assert hall.ok("GET", "/auth/me", "sue") == {
+        "username": "sue",
+        "role": "supervisor",
+        "counter": None,
+        "timezone": "Asia/Shanghai",
+    }
     hall.ok("GET", "/devices", "sue")
     hall.ok("GET", "/queue", "sue")
     answer = hall.client.post(

@@ -400,6 +400,7 @@ def login() -> Response | tuple[Response, int]:
         role=principal.role,
         counter=principal.counter,
         expires_at=made.expires_at.isoformat(),
+        timezone=the_hub.core.hall.calendar.timezone,  # the staff pages show the hall's times from the start
     )
 
 
@@ -455,7 +456,12 @@ def change_password() -> Response | tuple[Response, int]:
 @requires("staff", "admin", "triage", "supervisor")
 def me() -> Response:
     principal = current_principal()
-    return jsonify(username=principal.name, role=principal.role, counter=principal.counter)
+    return jsonify(
+        username=principal.name,
+        role=principal.role,
+        counter=principal.counter,
+        timezone=hub().core.hall.calendar.timezone,
+    )
 
 
 # -- tickets -------------------------------------------------------------------
@@ -996,10 +1002,8 @@ def requeue(counter: int) -> Response:
     return _acted(counter, hub().core.requeue(counter, body.ticket_id, body.number, staff))
 
 
-@api.post("/counters/<counter:counter>/evaluation")
-@requires("pad")
-def evaluation(counter: int) -> Response:
-    """The visitor rates the service just finished here, on the pad bound to this counter."""
+def _bound_pad(counter: int) -> Principal:
+    """The pad calling, if it is the evaluation pad of `counter` (404 no such counter, 403 another's)."""
     pad = current_principal()
     the_hub = hub()
     the_hub.core.hall.counter(counter)
@@ -1009,6 +1013,24 @@ def evaluation(counter: int) -> Response:
             f"pad {pad.name!r} is not the evaluation pad of counter {counter}",
             zh=f"评价器 {pad.name!r} 不是 {counter} 号窗口的评价器",
         )
+    return pad
+
+
+@api.get("/counters/<counter:counter>/evaluation")
+@requires("pad")
+def evaluation_check(counter: int) -> Response:
+    """May this pad rate for this counter? The pad's page asks at load, so an installer sees a
+    wrong token or binding before any visitor is asked for a rating (nothing is written)."""
+    pad = _bound_pad(counter)
+    return jsonify(counter=counter, pad=pad.name)
+
+
+@api.post("/counters/<counter:counter>/evaluation")
+@requires("pad")
+def evaluation(counter: int) -> Response:
+    """The visitor rates the service just finished here, on the pad bound to this counter."""
+    pad = _bound_pad(counter)
+    the_hub = hub()
     body = parse(EvaluationBody)
     ticket = the_hub.core.evaluate(counter, body.rating, source=pad.name, reason=body.reason)
     return jsonify(ticket=ticket_json(ticket, 0), rating=body.rating)

@@ -136,6 +136,7 @@ def view(hall: Hall, now: HallNow) -> dict[str, Any]:
     alerts.sort(key=lambda a: (a["from"], a["key"]))
     return {
         "now": now.now.isoformat(),
+        "timezone": hall.calendar.timezone,
         "warn_before_seconds": int(hall.targets.warn_before.total_seconds()),
         "idle_after_seconds": int(IDLE_AFTER.total_seconds()),
         "services": services,

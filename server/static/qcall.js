@@ -418,6 +418,7 @@
    * api() and connect() then carry the cookie instead.
    *
    * What differs between pages comes from opts:
+   *   keepLang         optional: keep the login page's language after login (persisted as chosen)
    *   roles, notAllowed  optional: a page for these roles only: resume, fromMe and accept then
    *                    default to "a session of one of them" (refused at login with the word key
    *                    notAllowed, default login.not_allowed)
@@ -467,6 +468,7 @@
       // No session in this tab: the hub's session cookie may still be valid (a new tab).
       api("GET", "/auth/me").then(function (me) {
         var s = opts.fromMe(me);
+        if (s && me.timezone) s.timezone = me.timezone;
         if (s) enter(s);
         else showLogin();
       }, function () { showLogin(); });
@@ -512,6 +514,11 @@
       api("POST", "/auth/login", body).then(function (res) {
         var s = opts.accept(res, counter);
         if (typeof s === "string") return loginError(s);
+        if (res.timezone) s.timezone = res.timezone;
+        // opts.keepLang (the counter console): the language the login page showed (the clerk's
+        // choice, or the browser's) stays after login, kept as chosen, so the hall's default in the
+        // snapshot does not flip it; a switch changes it.
+        if (opts.keepLang && !langChosen) setLang(lang);
         storageSet(localStorage, lastKey, JSON.stringify(remember(s)));
         enter(s);
       }, function (err) {
@@ -522,6 +529,8 @@
     }
 
     function enter(s) {
+      // The hall's zone from the login (or /auth/me): the page's times are the hall's before any snapshot.
+      if (s.timezone) setTimeZone(s.timezone);
       setToken(s.token);
       storageSet(sessionStorage, sessionKey, JSON.stringify(s));
       show(p + "view", false);
