@@ -362,8 +362,9 @@
     Q.each(document.querySelectorAll(".appt-name-col"), function (el) { el.hidden = !callByName; });
     Q.setHtml($("#appt-list"), Q.html`${(list || []).map(function (a) {
       var waiting = confirming.armed(a.id);
-      return Q.html`<tr data-appointment-id="${a.id}" data-code="${a.code}" data-status="${a.status}">
-          <td class="appt-code">${a.code}</td>
+      // A supervisor's list has no codes (a code is enough to check in at a kiosk): a dash.
+      return Q.html`<tr data-appointment-id="${a.id}" data-code="${a.code || ""}" data-status="${a.status}">
+          <td class="appt-code">${a.code || "—"}</td>
           <td>${Q.name(a) || serviceName(a.service)} <span class="code">${a.service}</span></td>
           <td class="appt-slot">${hhmm(a.slot_start)}–${hhmm(a.slot_end)}</td>
           <td><span class="appt-status st-${a.status}">${statusWord(a.status)}</span></td>

@@ -1,7 +1,9 @@
 /*
  * Cases on the admin page (工单：业扩报装 and the like), read only, for admins and supervisors (值班长):
  * every open case with its active step, the step's owner and last day, overdue ones marked
- * "逾期 Overdue" in words and colour, and a filter for the overdue ones only. The contact is not
+ * "逾期 Overdue" in words and colour, and a filter for the overdue ones only (asked of the hub:
+ * GET /cases?overdue=1, so a backlog past the list's 500 still shows its oldest overdue). The counts
+ * are the hub's true totals; a list it cut says "显示前 500 件 / first 500 shown". The contact is not
  * shown here (a supervisor gets it masked: the hub's rights); the work on a case is the console's.
  * Re-read on every case_changed (the hub's push) and every minute: a step falls overdue at midnight.
  *
@@ -28,6 +30,7 @@
       "cases.none": "没有未办结的工单。",
       "cases.none_overdue": "没有逾期的工单。",
       "cases.count": "{n} 件，逾期 {late} 件",
+      "cases.truncated": "（显示前 {shown} 件）",
       "cases.error": "无法读取工单：{error}"
     },
     en: {
@@ -46,6 +49,7 @@
       "cases.none": "No open cases.",
       "cases.none_overdue": "No overdue cases.",
       "cases.count": "{n}, {late} overdue",
+      "cases.truncated": " (first {shown} shown)",
       "cases.error": "Cannot read the cases: {error}"
     }
   };
@@ -55,7 +59,8 @@
   var session = null;
   var page = null;
   var onlyOverdue = false;
-  var list = null;       // the open cases, the soonest deadline first (GET /cases)
+  var list = null;       // the open cases, the soonest deadline first (GET /cases), or the overdue only
+  var counts = null;     // the hub's totals beside the list: {total, overdue, truncated}
   var error = null;
   var pollTimer = null;
   var generation = 0;
@@ -89,7 +94,9 @@
     wired = true;
     $("#cases-overdue-only").addEventListener("change", function () {
       onlyOverdue = this.checked;
-      draw();
+      generation += 1;   // an answer to the other filter's question is dropped
+      list = null;
+      load();
     });
   }
 
@@ -97,9 +104,10 @@
     if (!session) return;
     clearTimeout(pollTimer);
     var mine = generation;
-    Q.api("GET", "/cases").then(function (answer) {
+    Q.api("GET", onlyOverdue ? "/cases?overdue=1" : "/cases").then(function (answer) {
       if (mine !== generation) return;
       list = answer.cases || [];
+      counts = { total: answer.total, overdue: answer.overdue, truncated: !!answer.truncated };
       error = null;
     }, function (err) {
       if (mine !== generation) return;
@@ -126,9 +134,9 @@
     failed.hidden = !error;
     failed.textContent = error ? Q.t("cases.error", { error: Q.errorText(error) }) : "";
     if (!list) return;
-    var late = list.filter(function (c) { return c.overdue; });
-    var rows = onlyOverdue ? late : list;
-    $("#cases-count").textContent = Q.t("cases.count", { n: list.length, late: late.length });
+    var rows = list;
+    $("#cases-count").textContent = Q.t("cases.count", { n: counts.total, late: counts.overdue }) +
+      (counts.truncated ? Q.t("cases.truncated", { shown: list.length }) : "");
     var empty = $("#cases-empty");
     empty.textContent = Q.t(onlyOverdue ? "cases.none_overdue" : "cases.none");
     Q.show(empty, rows.length === 0);

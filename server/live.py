@@ -547,8 +547,9 @@ class Sockets:
 
 
 def _poke_on_case_changes(hub: Hub, poke: Callable[..., None]) -> None:
-    """A case opened, moved on or closed changes the supervisor's case alert: the feed reads again too,
-    after the staff room is told as before."""
+    """A case opened, moved on or closed, or a step falling overdue (the case watch's round at day
+    end), changes the supervisor's case alert: the feed reads again too, after the staff room is told
+    as before."""
     tell = hub.cases.on_change
 
     def told(payload: dict[str, Any]) -> None:
@@ -557,3 +558,11 @@ def _poke_on_case_changes(hub: Hub, poke: Callable[..., None]) -> None:
         poke()
 
     hub.cases.on_change = told
+    watch = hub.case_watch
+    tell_watch = watch.tell_staff
+
+    def came_due(payload: dict[str, Any]) -> None:
+        tell_watch(payload)
+        poke()
+
+    watch.tell_staff = came_due

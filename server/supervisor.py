@@ -92,26 +92,18 @@ def hall_now(hub: Hub) -> HallNow:
 
 
 def _cases(hub: Hub) -> dict[str, Any]:
-    """The overdue cases (oldest first) and the one whose step ends next, as the supervisor's alert reads
-    them; nothing when the site has no kinds of case."""
+    """How many cases are overdue, the oldest of them and the one whose step ends next, as the
+    supervisor's alert reads them (a count and two rows, however many cases are open); nothing when
+    the site has no kinds of case."""
     book = hub.cases
     if not book.kinds:
         return {}
-    late, upcoming = book.overdue(ALL_CASES)
-    following = None
-    if upcoming is not None:
-        # The soonest deadlines come first: the next one is just after the overdue (a few read, not all).
-        soonest = book.open_cases(ALL_CASES, limit=len(late) + 5)
-        following = next((c for c in soonest if _due(book, c, upcoming)), None)
+    count, oldest, following = book.due_now(ALL_CASES)
     return {
-        "cases_overdue": [d for d in (_case_due(book, c) for c in late) if d is not None],
+        "cases_overdue_count": count,
+        "case_oldest": _case_due(book, oldest) if oldest is not None else None,
         "case_next": _case_due(book, following) if following is not None else None,
     }
-
-
-def _due(book: CaseBook, case: Case, at: datetime) -> bool:
-    active = case.active
-    return active is not None and active.due_at == at
 
 
 def _case_due(book: CaseBook, case: Case) -> CaseDue | None:

@@ -6,6 +6,7 @@ also carry ``error_zh`` and ``error_en``.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from server.bootstrap import bootstrap
 from server.config import load_config
 from server.core.calendar import utc_now
 from tests.support import (
+    CLERK_PASSWORD,
     ROOT,
     Credentials,
     HubProcess,
@@ -30,6 +32,7 @@ from tests.support import (
     provision,
     slot_now,
 )
+from tests.test_openapi import DOC_PATH, schema_validator
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 20
@@ -67,6 +70,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     creds = provision(config, 2)
     made = bootstrap(load_config(config))
     booking = made.accounts.create_device_token("booking", "his", utc_now())
+    made.accounts.add_user("duty", "supervisor", CLERK_PASSWORD, utc_now())  # the hall manager (值班长)
     made.close()
     hub = HubProcess(config, workdir)
     hub.start()
@@ -206,6 +210,24 @@ def test_check_in_by_code_once_and_the_list_masks(hall: Hall) -> None:
     mine = next(a for a in listed if a["id"] == made["id"])
     assert (mine["status"], mine["phone"], mine["name"]) == ("checked_in", "138****5678", "张*明")
     refused(hall.post(f"/appointments/{made['id']}/cancel", hall.staff, json={}), 409, "appointment_used")
+
+
+def test_a_supervisor_reads_the_bookings_without_their_codes(hall: Hall) -> None:
+    """The code is a bearer's (enough to check in at a kiosk): the hall manager reads the day's
+    bookings to run the floor, never their codes; staff and admins still see them."""
+    made = hall.book(phone="13812340000")
+    duty = login(hall.hub.url, "duty", None)
+    answer = hall.get("/appointments", duty)
+    assert answer.status_code == 200, answer.text
+    seen = next(a for a in answer.json()["appointments"] if a["id"] == made["id"])
+    assert "code" not in seen and made["code"] not in answer.text
+    assert (seen["phone"], seen["status"]) == ("138****0000", "booked")
+    doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+    schema = doc["paths"]["/appointments"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schema_validator(doc, schema).validate(answer.json())
+    for token in (hall.staff, hall.admin):
+        listed = hall.get("/appointments", token).json()["appointments"]
+        assert next(a for a in listed if a["id"] == made["id"])["code"] == made["code"]
 
 
 def test_phone_with_two_bookings_picks_one(hall: Hall) -> None:

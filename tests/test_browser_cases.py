@@ -264,7 +264,11 @@ def test_the_admin_page_lists_cases_for_a_supervisor_and_marks_the_overdue(
     assert row.query_selector_all("td")[5].inner_text() == "办理中"
     assert "2 件，逾期 1 件" in page.inner_text("#cases-count")
 
-    page.check("#cases-overdue-only")
+    assert "显示前" not in page.inner_text("#cases-count")  # two cases: the list is whole, not cut
+
+    with page.expect_response(lambda r: "/api/v1/cases?overdue=1" in r.url) as asked:
+        page.check("#cases-overdue-only")  # the hub is asked for the overdue ones, not the 500 filtered
+    assert asked.value.status == 200
     page.wait_for_selector(f"#cases-list tr[data-code='{fresh}']", state="detached", timeout=15_000)
     assert [r.get_attribute("data-code") for r in page.query_selector_all("#cases-list tr")] == [
         prepared.code

@@ -9,6 +9,7 @@ setting it, never by waiting. Every refusal is a 4xx JSON ``{"error",
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time as clock_time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from flask.testing import FlaskClient
 from server.app import create_app
 from server.config import load_config
 from server.core import case_codes
+from server.core.cases import CaseStatus
 from tests.support import write_site
 from tests.test_openapi import DOC_PATH as DOC
 from tests.test_openapi import check_answer, schema_validator
@@ -255,7 +257,8 @@ def test_a_supervisor_reads_every_open_case_masked_and_is_told_when_one_is_overd
     (ahead,) = [a for a in view["alerts"] if a["kind"] == "case_overdue"]
     due = seen["steps"][0]["due_at"]
     assert (ahead["active"], ahead["from"], ahead["due_at"]) == (False, due, due)  # listed ahead
-    assert ahead["code"] == case_codes.shown(code) and ahead["count"] == 1
+    assert ahead["code"] == case_codes.shown(code) and "count" not in ahead  # names it, counts nothing
+    assert ahead["zh"].startswith("下一件到期：") and ahead["en"].startswith("Next case falls due")
 
     hall.at(datetime.fromisoformat(due) + timedelta(seconds=1))
     duty = hall.login("duty", None)
@@ -269,6 +272,106 @@ def test_a_supervisor_reads_every_open_case_masked_and_is_told_when_one_is_overd
     hall.post(f"/cases/{code}/cancel", {"reason": "客户撤回申请"}, hall.login("li", 4))
     after = hall.get("/supervisor", hall.login("duty", None)).get_json()["alerts"]
     assert [a for a in after if a["kind"] == "case_overdue"] == []
+
+
+def _backlog(hall: Hall, base_code: str, overdue: int, upcoming: int) -> list[str]:
+    """Copies of an open case put straight into the store (the API would take minutes): ``overdue`` of
+    them an hour apart in the past, ``upcoming`` a day apart from an hour ahead; their codes, the
+    oldest deadline first."""
+    book = hall.app.extensions["qcall"].cases
+    base = book.find(base_code)
+    now = hall.now[0]
+    made = []
+    moments = [now - timedelta(hours=overdue - i) for i in range(overdue)]
+    moments += [now + timedelta(hours=1, days=i) for i in range(upcoming)]
+    with book.store.transaction() as tx:
+        for n, due_at in enumerate(moments):
+            case_id = f"backlog-{n:05d}"
+            steps = tuple(
+                dataclasses.replace(step, case_id=case_id, due_at=due_at if step.step == 1 else step.due_at)
+                for step in base.steps
+            )
+            code = case_codes.new_code()
+            tx.add_case(dataclasses.replace(base, id=case_id, code=code, ticket_id=None, steps=steps))
+            made.append(code)
+    return made
+
+
+def test_the_supervisor_counts_every_overdue_case_and_sees_the_next_beyond_a_full_list(hall: Hall) -> None:
+    """1,200 overdue cases, more than a list's 500: the alert counts them all and names the oldest, the
+    next case to fall due is still listed ahead; GET /cases says how many there are and that it is cut,
+    and ``?overdue=1`` lists the overdue ones, the oldest first."""
+    li = hall.login("li", 4)
+    own = hall.open_case(li)  # its application ends on 8 October
+    codes = _backlog(hall, own["code"], overdue=1200, upcoming=3)
+    duty = hall.login("duty", None)
+    alerts = [a for a in hall.get("/supervisor", duty).get_json()["alerts"] if a["kind"] == "case_overdue"]
+    late, ahead = sorted(alerts, key=lambda a: a["key"], reverse=True)
+    assert (late["key"], late["count"], late["active"]) == ("cases_overdue", 1200, True)
+    assert late["code"] == case_codes.shown(codes[0]) and "1200 件事项逾期" in late["zh"]
+    assert late["en"].startswith("1200 case(s) overdue")
+    assert (ahead["key"], ahead["code"], ahead["active"]) == (
+        f"case_due:{case_codes.shown(codes[1200])}",
+        case_codes.shown(codes[1200]),
+        False,
+    )
+    assert ahead["from"] == (hall.now[0] + timedelta(hours=1)).isoformat()
+
+    listed = hall.get("/cases", duty).get_json()
+    assert (listed["total"], listed["overdue"], listed["truncated"]) == (1204, 1200, True)
+    assert len(listed["cases"]) == 500 and listed["cases"][0]["code"] == codes[0]
+    doc = json.loads(DOC.read_text(encoding="utf-8"))
+    check_answer(doc, "get", "/cases", hall.get("/cases?overdue=1", duty))
+    only = hall.get("/cases?overdue=1", duty).get_json()
+    assert (only["total"], only["overdue"], only["truncated"], len(only["cases"])) == (1204, 1200, True, 500)
+    assert all(c["overdue"] for c in only["cases"]) and only["cases"][0]["code"] == codes[0]
+    # A list not cut says so, and the counts are still the true ones.
+    with hall.app.extensions["qcall"].cases.store.transaction() as tx:
+        for n in range(1000):  # the oldest thousand cancelled
+            tx.close_case(f"backlog-{n:05d}", CaseStatus.CANCELLED, hall.now[0], "test")
+    small = hall.get("/cases?overdue=1", duty).get_json()
+    assert (small["total"], small["overdue"], small["truncated"], len(small["cases"])) == (
+        204,
+        200,
+        False,
+        200,
+    )
+    assert hall.get("/cases", duty).get_json()["truncated"] is False
+
+
+def test_the_supervisors_page_is_told_when_the_watch_sees_a_step_fall_overdue(hall: Hall) -> None:
+    """At midnight a step falls overdue with no event of the hall: the case watch's round makes the
+    supervisor's view be read again and sent, not a minute later at the page's refresh."""
+    hub = hall.app.extensions["qcall"]
+    hub.case_watch.close()  # the test takes the watch's look itself, at the time it sets
+    hall.open_case(hall.login("li", 4))  # the application ends with Thursday 8 October
+    for other in (hub.post_watch, hub.closing, hub.no_show_watch, hub.sweeper, hub.complaint_watch):
+        other.close()  # nothing else of the hub's own moves the hall when the clock jumps
+    hall.at(local(date(2026, 10, 8), 23, 59, 50))
+    socketio = hall.app.extensions["socketio"]
+    duty = hall.login("duty", None)
+    page = socketio.test_client(hall.app, auth={"token": duty["Authorization"].split()[1], "supervise": True})
+    (joined,) = wait_for(page, "supervisor")  # the view on joining: the case listed ahead
+    (ahead,) = [a for a in joined["alerts"] if a["kind"] == "case_overdue"]
+    assert ahead["key"].startswith("case_due:") and ahead["active"] is False
+    hub.case_watch.since = hall.now[0]
+    hall.at(local(date(2026, 10, 9), 0, 0, 30))
+    # The clock passed midnight with no event: nothing is sent until the watch looks.
+    assert wait_for(page, "supervisor", timeout=0.6) == []
+    assert hub.case_watch.watch_once() == (1, 0)
+    (after,) = wait_for(page, "supervisor")
+    (late,) = [a for a in after["alerts"] if a["kind"] == "case_overdue"]
+    assert (late["key"], late["count"], late["active"]) == ("cases_overdue", 1, True)
+    page.disconnect()
+
+
+def wait_for(client: Any, name: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    deadline = clock_time.monotonic() + timeout
+    while True:
+        seen = [m["args"][0] for m in client.get_received() if m["name"] == name]
+        if seen or clock_time.monotonic() > deadline:
+            return seen
+        clock_time.sleep(0.02)
 
 
 def test_the_visitor_sees_progress_and_nothing_personal(hall: Hall) -> None:

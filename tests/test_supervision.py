@@ -8,13 +8,15 @@ that is never idle.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
 
 from server.core.model import Counter, CounterState, CounterStatus, Service
 from server.core.queue import Hall
 from server.core.supervision import (
     IDLE_AFTER,
     WATCHED_PER_SERVICE,
+    CaseDue,
     DeviceState,
     HallNow,
     WaitingTicket,
@@ -77,3 +79,53 @@ def test_alerts_watch_the_soonest_due_tickets_and_real_faults_only() -> None:
     ]
     counters = {c["number"]: c for c in seen["counters"]}
     assert counters[2]["status"] == "closed" and counters[2]["idle_since"] is None
+
+
+def test_the_case_alerts_count_every_overdue_case_and_name_the_next_to_fall_due_without_a_count() -> None:
+    """1,200 overdue (beyond any list's 500): the overdue alert says so and names the oldest; the next
+    case to fall due is its own alert, listed ahead, naming that case with no count to contradict it."""
+    oldest = CaseDue(
+        "K7M2Q-X9HD4",
+        "业扩报装",
+        "New connection",
+        "现场勘查",
+        "Site survey",
+        "li",
+        date(2026, 3, 1),
+        datetime(2026, 3, 1, 16, 0, tzinfo=UTC),
+    )
+    following = dataclasses.replace(
+        oldest, code="P3R8T-W2KD6", owner=None, due_on=date(2026, 3, 10), due_at=NOW + timedelta(hours=14)
+    )
+    now = dataclasses.replace(
+        hall_now([], []), cases_overdue_count=1200, case_oldest=oldest, case_next=following
+    )
+    alerts = [a for a in view(HALL, now)["alerts"] if a["kind"] == "case_overdue"]
+    late, ahead = sorted(alerts, key=lambda a: a["key"], reverse=True)
+    assert (late["key"], late["count"], late["code"], late["active"]) == (
+        "cases_overdue",
+        1200,
+        oldest.code,
+        True,
+    )
+    assert late["zh"].startswith("1200 件事项逾期，最早：业扩报装 K7M2Q-X9HD4「现场勘查」")
+    assert late["en"].startswith("1200 case(s) overdue; the oldest: New connection K7M2Q-X9HD4")
+    assert (ahead["key"], ahead["active"], ahead["from"]) == (
+        "case_due:P3R8T-W2KD6",
+        False,
+        following.due_at.isoformat(),
+    )
+    assert "count" not in ahead and "逾期" not in ahead["zh"] and "overdue" not in ahead["en"]
+    assert (
+        ahead["zh"].startswith("下一件到期：业扩报装 P3R8T-W2KD6「现场勘查」")
+        and "2026-03-10 到期" in ahead["zh"]
+    )
+    assert ahead["en"].startswith("Next case falls due at the end of 2026-03-10: New connection P3R8T-W2KD6")
+
+    # Nothing overdue: only the one listed ahead; nothing open: no case alert.
+    calm = dataclasses.replace(now, cases_overdue_count=0, case_oldest=None)
+    assert [a["key"] for a in view(HALL, calm)["alerts"] if a["kind"] == "case_overdue"] == [
+        "case_due:P3R8T-W2KD6"
+    ]
+    empty = dataclasses.replace(calm, case_next=None)
+    assert [a for a in view(HALL, empty)["alerts"] if a["kind"] == "case_overdue"] == []

@@ -75,6 +75,9 @@ def _view(appointment: Appointment) -> dict[str, Any]:
     service = the_hub.core.hall.services.get(appointment.service)
     view["service_name_zh"] = service.name_zh if service else appointment.service
     view["service_name_en"] = service.name_en if service else appointment.service
+    if current_principal().role == "supervisor":
+        # The code is a bearer's: enough to check in at a kiosk. A supervisor reads the bookings, no more.
+        del view["code"]
     return view
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field
 
 from ..core import case_codes
@@ -151,14 +151,22 @@ def open_case() -> tuple[Response, int]:
 @cases_api.get("")
 @requires("staff", "admin", "supervisor")
 def list_open() -> Response:
-    """Open cases the caller may work on, the soonest deadline first, and the site's kinds of case.
+    """Open cases the caller may work on, the soonest deadline first (``?overdue=1``: only those with an
+    overdue step, the oldest first), the site's kinds of case, and how many open and overdue cases
+    there are in all (``total``, ``overdue``; ``truncated`` when the list holds fewer).
 
     A supervisor (值班长) reads every open case to run the floor, the contact masked as for a clerk the
     case is not theirs (they work on none: every other case route stays staff's and admins')."""
     principal = current_principal()
     book = hub().cases
+    overdue_only = request.args.get("overdue", "") in ("1", "true")
+    listed, total, late = book.counted(_scope(principal), overdue_only)
     return jsonify(
-        cases=[_view(principal, c) for c in book.open_cases(_scope(principal))],
+        cases=[_view(principal, c) for c in listed],
+        # The true counts beside a list cut at LIST_LIMIT: a page can say "the first 500 shown".
+        total=total,
+        overdue=late,
+        truncated=len(listed) < (late if overdue_only else total),
         kinds=[
             {
                 "code": k.code,

@@ -55,11 +55,20 @@ class CaseReader(Protocol):
     def open_cases(self, scope: CaseScope, limit: int) -> list[Case]:
         """Open cases in ``scope``, the soonest deadline of their active step first."""
 
+    def open_count(self, scope: CaseScope) -> int:
+        """How many open cases there are in ``scope`` (the list may show fewer)."""
+
     def overdue_cases(self, now: datetime, scope: CaseScope, limit: int) -> list[Case]:
         """Open cases in ``scope`` whose active step ended at or before ``now``, the oldest deadline first."""
 
     def next_deadline(self, now: datetime, scope: CaseScope) -> datetime | None:
         """The soonest end of an active step after ``now`` in ``scope``."""
+
+    def overdue_count(self, now: datetime, scope: CaseScope) -> int:
+        """How many open cases in ``scope`` have an active step that ended at or before ``now``."""
+
+    def next_due_case(self, now: datetime, scope: CaseScope) -> Case | None:
+        """The open case in ``scope`` whose active step ends next after ``now``."""
 
     def came_due(self, after: datetime, upto: datetime) -> list[tuple[str, str]]:
         """(kind, service) of each active step whose deadline fell in (``after``, ``upto``]."""
@@ -336,6 +345,27 @@ class CaseBook:
         now = self.clock()
         with self.store.read() as tx:
             return tx.overdue_cases(now, scope, limit), tx.next_deadline(now, scope)
+
+    def counted(
+        self, scope: CaseScope, overdue_only: bool = False, limit: int = LIST_LIMIT
+    ) -> tuple[list[Case], int, int]:
+        """Open cases in ``scope`` (only the overdue ones if asked), at most ``limit`` of them, with the
+        true number of open cases and of overdue ones in ``scope``: a list that was cut says so."""
+        now = self.clock()
+        with self.store.read() as tx:
+            total = tx.open_count(scope)
+            late = tx.overdue_count(now, scope)
+            listed = tx.overdue_cases(now, scope, limit) if overdue_only else tx.open_cases(scope, limit)
+            return listed, total, late
+
+    def due_now(self, scope: CaseScope) -> tuple[int, Case | None, Case | None]:
+        """How many open cases in ``scope`` are overdue now, the oldest of them, and the case whose
+        step ends next: three small reads (a count and two single rows), whatever the backlog."""
+        now = self.clock()
+        with self.store.read() as tx:
+            count = tx.overdue_count(now, scope)
+            oldest = tx.overdue_cases(now, scope, 1) if count else []
+            return count, (oldest[0] if oldest else None), tx.next_due_case(now, scope)
 
     def came_due(self, after: datetime, upto: datetime) -> list[tuple[str, str]]:
         """(kind, service) of the steps that became overdue in (``after``, ``upto``]: for the watch."""

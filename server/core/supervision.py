@@ -97,8 +97,10 @@ class HallNow:
     #: When each counter last became free while open (the estimate's pace model); None: unknown.
     free_since: Mapping[int, datetime | None]
     devices: Sequence[DeviceState]
-    #: Open cases whose active step is overdue now, the oldest deadline first (at most the book's list).
-    cases_overdue: Sequence[CaseDue] = ()
+    #: How many open cases have an active step overdue now (all of them, not a list's worth).
+    cases_overdue_count: int = 0
+    #: The overdue case whose deadline is the oldest.
+    case_oldest: CaseDue | None = None
     #: The open case whose active step ends next (after now), listed ahead as a case alert from then.
     case_next: CaseDue | None = None
 
@@ -379,22 +381,23 @@ def _case_alerts(now: HallNow) -> list[dict[str, Any]]:
     """Cases with an overdue step: how many and the oldest (its code, kind, step, owner, last day).
 
     The open case whose step ends next is listed ahead with ``from`` its deadline, so the alert is on
-    time with no event; once the hub reads the hall again it is counted with the others."""
+    time with no event; it names that case only, with no count (the count is the overdue alert's, and
+    the hub reads it again when the step falls due)."""
     out = []
-    late = list(now.cases_overdue)
-    if late:
-        out.append(_case_alert(late[0], len(late), now.now))
+    oldest = now.case_oldest
+    if now.cases_overdue_count and oldest is not None:
+        out.append(_overdue_alert(oldest, now.cases_overdue_count, now.now))
     upcoming = now.case_next
     if upcoming is not None and upcoming.due_at > now.now:
-        out.append(_case_alert(upcoming, len(late) + 1, now.now))
+        out.append(_next_alert(upcoming, now.now))
     return out
 
 
-def _case_alert(case: CaseDue, count: int, now: datetime) -> dict[str, Any]:
+def _overdue_alert(case: CaseDue, count: int, now: datetime) -> dict[str, Any]:
     owner = case.owner or "—"
     return _alert(
         "case_overdue",
-        "cases_overdue" if case.due_at <= now else f"case_due:{case.code}",
+        "cases_overdue",
         f"{count} 件事项逾期，最早：{case.kind_zh} {case.code}「{case.step_zh}」"
         f"（负责人 {owner}），应于 {case.due_on.isoformat()} 前办结",
         f"{count} case(s) overdue; the oldest: {case.kind_en} {case.code}, step “{case.step_en}” "
@@ -402,6 +405,22 @@ def _case_alert(case: CaseDue, count: int, now: datetime) -> dict[str, Any]:
         case.due_at,
         now,
         count=count,
+        code=case.code,
+        due_at=case.due_at.isoformat(),
+    )
+
+
+def _next_alert(case: CaseDue, now: datetime) -> dict[str, Any]:
+    owner = case.owner or "—"
+    return _alert(
+        "case_overdue",
+        f"case_due:{case.code}",
+        f"下一件到期：{case.kind_zh} {case.code}「{case.step_zh}」"
+        f"（负责人 {owner}），{case.due_on.isoformat()} 到期",
+        f"Next case falls due at the end of {case.due_on.isoformat()}: {case.kind_en} {case.code}, "
+        f"step “{case.step_en}” (owner {owner})",
+        case.due_at,
+        now,
         code=case.code,
         due_at=case.due_at.isoformat(),
     )

@@ -70,6 +70,16 @@ class SqlCaseTx(CaseTx):
         )
         return self._many(query)
 
+    def open_count(self, scope: CaseScope) -> int:
+        active = _active_steps()
+        query = (
+            select(func.count())
+            .select_from(cases)
+            .outerjoin(active, active.c.case_id == cases.c.id)
+            .where(cases.c.status == CaseStatus.OPEN.value, _in_scope(scope, active.c.owner))
+        )
+        return int(self.conn.scalar(query) or 0)
+
     def overdue_cases(self, now: datetime, scope: CaseScope, limit: int) -> list[Case]:
         query = (
             select(cases)
@@ -84,6 +94,35 @@ class SqlCaseTx(CaseTx):
             .limit(limit)
         )
         return self._many(query)
+
+    def overdue_count(self, now: datetime, scope: CaseScope) -> int:
+        query = (
+            select(func.count())
+            .select_from(case_steps)
+            .join(cases, case_steps.c.case_id == cases.c.id)
+            .where(
+                case_steps.c.status == StepStatus.ACTIVE.value,
+                case_steps.c.due_at <= now,
+                cases.c.status == CaseStatus.OPEN.value,
+                _in_scope(scope, case_steps.c.owner),
+            )
+        )
+        return int(self.conn.scalar(query) or 0)
+
+    def next_due_case(self, now: datetime, scope: CaseScope) -> Case | None:
+        query = (
+            select(cases)
+            .join(case_steps, case_steps.c.case_id == cases.c.id)
+            .where(
+                case_steps.c.status == StepStatus.ACTIVE.value,
+                case_steps.c.due_at > now,
+                cases.c.status == CaseStatus.OPEN.value,
+                _in_scope(scope, case_steps.c.owner),
+            )
+            .order_by(case_steps.c.due_at, cases.c.opened_at)
+            .limit(1)
+        )
+        return self._one(query)
 
     def next_deadline(self, now: datetime, scope: CaseScope) -> datetime | None:
         query = (
