@@ -63,7 +63,8 @@ def test_the_transfer_dialog_offers_staffed_counters_and_the_phone_names_the_tar
     assert issued.status_code == 201, issued.text
     ticket = issued.json()
 
-    console = browser.new_page(viewport={"width": 1600, "height": 1100})
+    # A Chinese browser: the console keeps the login page's language (the clerk's), Chinese here.
+    console = browser.new_page(viewport={"width": 1600, "height": 1100}, locale="zh-CN")
     console.on("pageerror", lambda exc: errors.append(str(exc)))
     console.goto(f"{hub.url}/counter/")
     console.fill("#login-username", "clerk1")

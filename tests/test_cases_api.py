@@ -325,6 +325,8 @@ def test_the_supervisor_counts_every_overdue_case_and_sees_the_next_beyond_a_ful
     only = hall.get("/cases?overdue=1", duty).get_json()
     assert (only["total"], only["overdue"], only["truncated"], len(only["cases"])) == (1204, 1200, True, 500)
     assert all(c["overdue"] for c in only["cases"]) and only["cases"][0]["code"] == codes[0]
+    body = refused(hall.get("/cases?overdue=AAA", duty), 400, "bad_request")
+    assert body["error_zh"] == "overdue 须为 1、true、0 或 false" and "AAA" not in body["error"]
     # A list not cut says so, and the counts are still the true ones.
     with hall.app.extensions["qcall"].cases.store.transaction() as tx:
         for n in range(1000):  # the oldest thousand cancelled

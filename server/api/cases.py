@@ -159,7 +159,15 @@ def list_open() -> Response:
     case is not theirs (they work on none: every other case route stays staff's and admins')."""
     principal = current_principal()
     book = hub().cases
-    overdue_only = request.args.get("overdue", "") in ("1", "true")
+    raw = request.args.get("overdue", "0")
+    if raw not in ("0", "1", "true", "false"):
+        raise ApiError(
+            400,
+            "'overdue' must be 1, true, 0 or false",
+            code="bad_request",
+            zh="overdue 须为 1、true、0 或 false",
+        )
+    overdue_only = raw in ("1", "true")
     listed, total, late = book.counted(_scope(principal), overdue_only)
     return jsonify(
         cases=[_view(principal, c) for c in listed],
