@@ -388,6 +388,28 @@ def slot_now(minutes_ago: int = 5) -> tuple[str, str]:
     return now.date().isoformat(), start.strftime("%H:%M")
 
 
+#: The utility hall's 业扩报装 with short steps (an application, then a 3-day site survey) for a NEW service.
+CASE_KINDS_TOML = """
+[[case_kinds]]
+code = "NEW_CONNECTION"
+name_zh = "业扩报装"
+name_en = "New connection"
+service = "NEW"
+
+[[case_kinds.steps]]
+code = "APPLICATION"
+name_zh = "受理申请"
+name_en = "Application"
+working_days = 1
+
+[[case_kinds.steps]]
+code = "SURVEY"
+name_zh = "现场勘查"
+name_en = "Site survey"
+working_days = 3
+"""
+
+
 #: The elderly green channel a kiosk may give (the samples' first category).
 ELDERLY_TOML = """
 [[priority]]

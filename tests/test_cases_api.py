@@ -27,7 +27,7 @@ from server.app import create_app
 from server.config import load_config
 from server.core import case_codes
 from server.core.cases import CaseStatus
-from tests.support import write_site
+from tests.support import CASE_KINDS_TOML, write_site
 from tests.test_openapi import DOC_PATH as DOC
 from tests.test_openapi import check_answer, schema_validator
 
@@ -37,7 +37,8 @@ PASSWORD = "clerk-password-1"
 
 #: The test site plus a NEW service served only at counters 4 (li) and 5 (wang), China's working days,
 #: and the utility hall's 业扩报装 with short steps. Counter 1 (zhao) serves PAY and ASK only.
-CASE_TOML = """
+CASE_TOML = (
+    """
 [hours]
 enforce = false
 holidays = "CN"
@@ -63,25 +64,9 @@ number = 5
 name_zh = "5号窗口"
 name_en = "Counter 5"
 services = ["NEW", "PAY"]
-
-[[case_kinds]]
-code = "NEW_CONNECTION"
-name_zh = "业扩报装"
-name_en = "New connection"
-service = "NEW"
-
-[[case_kinds.steps]]
-code = "APPLICATION"
-name_zh = "受理申请"
-name_en = "Application"
-working_days = 1
-
-[[case_kinds.steps]]
-code = "SURVEY"
-name_zh = "现场勘查"
-name_en = "Site survey"
-working_days = 3
 """
+    + CASE_KINDS_TOML
+)
 
 
 def case_site(path: Path, database_url: str) -> Path:

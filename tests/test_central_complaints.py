@@ -34,7 +34,7 @@ from server.core.complaints import Channel, Intake
 from server.hub import Hub
 from server.store.schema import case_steps, cases, complaint_events, complaints
 from server.store.sql import make_engine
-from tests.support import ARTIFACTS
+from tests.support import ARTIFACTS, CASE_KINDS_TOML
 from tests.test_central import CentralServer, hall_site
 from tests.test_reports_api import _database
 
@@ -48,26 +48,6 @@ RESULT = "已道歉 ZQX-RESULT"
 NOTE = "回访满意 ZQX-NOTE"
 #: 10 March 2026, a Tuesday, 10:00 in Shanghai.
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
-
-CASE_KINDS = """
-[[case_kinds]]
-code = "NEW_CONNECTION"
-name_zh = "业扩报装"
-name_en = "New connection"
-service = "NEW"
-
-[[case_kinds.steps]]
-code = "APPLICATION"
-name_zh = "受理申请"
-name_en = "Application"
-working_days = 1
-
-[[case_kinds.steps]]
-code = "SURVEY"
-name_zh = "现场勘查"
-name_en = "Site survey"
-working_days = 3
-"""
 
 
 @dataclass
@@ -100,7 +80,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         token = store.add_hall("east-1", "east", ADMIN, T0)
         site = hall_site(folder, f"sqlite:///{folder / 'east.db'}", "east-1", "east", token, server.url)
         text = site.read_text(encoding="utf-8").replace("every_seconds = 1", "every_seconds = 3600")
-        site.write_text(text + CASE_KINDS, encoding="utf-8")
+        site.write_text(text + CASE_KINDS_TOML, encoding="utf-8")
         hall_now = [T0]
         hub = bootstrap(load_config(site), clock=lambda: hall_now[0])
         yield Scene(hub, store, server, hall_now, central_now, admin, token)
