@@ -10,28 +10,11 @@ import pytest
 
 from server.config import CaseKindSection, CaseStepSection, ConfigError, load_config
 from server.core.cases import deadline
-from tests.support import write_site
+from tests.support import CASE_KINDS_TOML, write_site
 
 ROOT = Path(__file__).resolve().parents[1]
-KIND = """
-[[case_kinds]]
-code = "NEW_CONNECTION"
-name_zh = "业扩报装"
-name_en = "New connection"
-service = "PAY"
-
-[[case_kinds.steps]]
-code = "APPLICATION"
-name_zh = "受理申请"
-name_en = "Application"
-working_days = 1
-
-[[case_kinds.steps]]
-code = "SURVEY"
-name_zh = "现场勘查"
-name_en = "Site survey"
-working_days = 3
-"""
+#: The tests' 业扩报装, on the test site's PAY service.
+KIND = CASE_KINDS_TOML.replace('service = "NEW"', 'service = "PAY"')
 
 
 def test_the_utility_hall_follows_a_new_connection_over_china_s_working_days() -> None:
